@@ -1,0 +1,160 @@
+//! The command line: argument definitions, settings resolution and dispatch to the engine.
+//! Each subcommand prints a human table or, with `--json`, machine-readable output.
+
+mod alias;
+mod journal;
+mod listing;
+mod register;
+mod table;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::engine::{Actor, EngineError, Registry};
+use crate::model::ModelName;
+use crate::settings::{Overrides, Settings};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "flightdeck",
+    version,
+    about = "Operations console for machine-learning models in production"
+)]
+pub struct Cli {
+    /// Config file (default: the XDG config dir's flightdeck/config.toml, if present).
+    #[arg(long, global = true, env = "FLIGHTDECK_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory holding the registry, artifacts and logs.
+    #[arg(long, global = true, env = "FLIGHTDECK_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Environment to act on (default: the config's default_environment, else `local`).
+    #[arg(long = "env", global = true, value_name = "NAME")]
+    pub environment: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Register an ONNX model file as a new version (or return the version it already is).
+    Register(register::RegisterArgs),
+    /// List registered models with their aliases.
+    Models {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a model's versions, aliased versions first.
+    Versions {
+        model: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show or move aliases (production, canary, or any name).
+    #[command(subcommand)]
+    Alias(alias::AliasCommand),
+    /// Show the journal of changes and operations, newest first.
+    Journal {
+        /// Only entries about this model.
+        #[arg(long)]
+        model: Option<String>,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the resolved settings and where they came from.
+    Config {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A failure with the exit code it maps to.
+pub struct Failure {
+    pub message: String,
+    pub code: u8,
+}
+
+impl From<EngineError> for Failure {
+    fn from(e: EngineError) -> Self {
+        Failure {
+            code: e.exit_code() as u8,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<crate::settings::ConfigError> for Failure {
+    fn from(e: crate::settings::ConfigError) -> Self {
+        Failure {
+            code: 1,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Runs a parsed command line; prints errors to stderr and returns the exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    match dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<(), Failure> {
+    let overrides = Overrides {
+        config: cli.config,
+        data_dir: cli.home,
+        environment: cli.environment,
+        ..Overrides::default()
+    };
+    let settings = Settings::load(&overrides)?;
+    let _log_guard = crate::logging::init(&settings.data_dir);
+    tracing::info!(command = ?cli.command, data_dir = %settings.data_dir.display(), "flightdeck started");
+    let actor = Actor::new(settings.user.clone(), settings.environment.name.clone());
+    match cli.command {
+        Command::Config { json } => listing::print_settings(&settings, json),
+        Command::Register(args) => register::run(&settings, &actor, args),
+        Command::Models { json } => listing::models(&open(&settings)?, json),
+        Command::Versions { model, json } => {
+            listing::versions(&open(&settings)?, &model_name(&model)?, json)
+        }
+        Command::Alias(command) => alias::run(&mut open(&settings)?, &actor, command),
+        Command::Journal { model, limit, json } => {
+            journal::run(&open(&settings)?, model, limit, json)
+        }
+    }
+}
+
+fn open(settings: &Settings) -> Result<Registry, Failure> {
+    Ok(Registry::open(&settings.data_dir)?)
+}
+
+fn model_name(text: &str) -> Result<ModelName, Failure> {
+    ModelName::new(text).map_err(|e| EngineError::BadModelName(e).into())
+}
+
+/// Accepts `3` or `v3`.
+fn parse_version(text: &str) -> Result<u32, String> {
+    let digits = text.strip_prefix('v').unwrap_or(text);
+    digits
+        .parse::<u32>()
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| format!("{text:?} is not a version; write 3 or v3"))
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Failure {
+        code: 1,
+        message: format!("cannot encode output as JSON: {e}"),
+    })?;
+    println!("{text}");
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! `flightdeck alias`: show, move and remove aliases, each move a compare-and-swap.
+
+use clap::Subcommand;
+
+use super::table::{or_dash, render};
+use super::{Failure, model_name, parse_version, print_json};
+use crate::engine::registry::aliases::{AliasChange, Expectation};
+use crate::engine::{Actor, EngineError, Registry};
+use crate::model::AliasName;
+
+#[derive(Debug, Subcommand)]
+pub enum AliasCommand {
+    /// Aliases of a model with their revisions.
+    List {
+        model: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Point an alias at a version. With --expect-revision the move happens only if nobody
+    /// moved the alias since you looked (exit code 3 otherwise).
+    Set {
+        model: String,
+        alias: String,
+        #[arg(value_parser = parse_version)]
+        version: u32,
+        #[arg(long, value_name = "N")]
+        expect_revision: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an alias (its history is kept).
+    Remove {
+        model: String,
+        alias: String,
+        #[arg(long, value_name = "N")]
+        expect_revision: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every move of an alias, oldest first.
+    History {
+        model: String,
+        alias: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn alias_name(text: &str) -> Result<AliasName, Failure> {
+    AliasName::new(text).map_err(|e| EngineError::BadAliasName(e).into())
+}
+
+pub fn run(registry: &mut Registry, actor: &Actor, command: AliasCommand) -> Result<(), Failure> {
+    match command {
+        AliasCommand::List { model, json } => {
+            let model = model_name(&model)?;
+            if !registry.model_exists(&model)? {
+                return Err(EngineError::UnknownModel(model.to_string()).into());
+            }
+            let aliases = registry.aliases(&model)?;
+            if json {
+                return print_json(&aliases);
+            }
+            let rows: Vec<Vec<String>> = aliases
+                .iter()
+                .map(|a| {
+                    vec![
+                        a.alias.to_string(),
+                        or_dash(a.version.map(|v| format!("v{v}"))),
+                        a.revision.to_string(),
+                        a.updated_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        a.updated_by.clone(),
+                    ]
+                })
+                .collect();
+            println!(
+                "{}",
+                render(&["ALIAS", "VERSION", "REVISION", "UPDATED", "BY"], &rows)
+            );
+            Ok(())
+        }
+        AliasCommand::Set {
+            model,
+            alias,
+            version,
+            expect_revision,
+            json,
+        } => {
+            let change = AliasChange {
+                model: model_name(&model)?,
+                alias: alias_name(&alias)?,
+                to_version: Some(version),
+                expect: expect_revision
+                    .map(Expectation::Revision)
+                    .unwrap_or(Expectation::Any),
+            };
+            report(registry.move_alias(&change, actor)?, json)
+        }
+        AliasCommand::Remove {
+            model,
+            alias,
+            expect_revision,
+            json,
+        } => {
+            let change = AliasChange {
+                model: model_name(&model)?,
+                alias: alias_name(&alias)?,
+                to_version: None,
+                expect: expect_revision
+                    .map(Expectation::Revision)
+                    .unwrap_or(Expectation::Any),
+            };
+            report(registry.move_alias(&change, actor)?, json)
+        }
+        AliasCommand::History { model, alias, json } => {
+            let model = model_name(&model)?;
+            let alias = alias_name(&alias)?;
+            let history = registry.alias_history(&model, &alias)?;
+            if json {
+                return print_json(&history);
+            }
+            let rows: Vec<Vec<String>> = history
+                .iter()
+                .map(|m| {
+                    vec![
+                        m.revision.to_string(),
+                        or_dash(m.from_version.map(|v| format!("v{v}"))),
+                        or_dash(m.to_version.map(|v| format!("v{v}"))),
+                        m.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        m.by.clone(),
+                    ]
+                })
+                .collect();
+            println!("{}", render(&["REVISION", "FROM", "TO", "AT", "BY"], &rows));
+            Ok(())
+        }
+    }
+}
+
+fn report(alias: crate::model::Alias, json: bool) -> Result<(), Failure> {
+    if json {
+        return print_json(&alias);
+    }
+    match alias.version {
+        Some(v) => println!(
+            "{} {} -> v{v} (revision {})",
+            alias.model, alias.alias, alias.revision
+        ),
+        None => println!(
+            "{} {} removed (revision {})",
+            alias.model, alias.alias, alias.revision
+        ),
+    }
+    Ok(())
+}

@@ -1,0 +1,150 @@
+//! `flightdeck models`, `versions` and `config`: what the registry and settings hold.
+
+use super::table::{or_dash, render};
+use super::{Failure, print_json};
+use crate::engine::Registry;
+use crate::model::ModelName;
+use crate::settings::Settings;
+
+pub fn models(registry: &Registry, json: bool) -> Result<(), Failure> {
+    let models = registry.models()?;
+    if json {
+        return print_json(&models);
+    }
+    if models.is_empty() {
+        println!(
+            "no models registered in {}; add one with `flightdeck register MODEL FILE.onnx`",
+            registry.db_path().display()
+        );
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = models
+        .iter()
+        .map(|m| {
+            let alias = |name: &str| {
+                m.aliases
+                    .iter()
+                    .find(|a| a.alias.as_str() == name)
+                    .and_then(|a| a.version)
+            };
+            let others: Vec<String> = m
+                .aliases
+                .iter()
+                .filter(|a| !matches!(a.alias.as_str(), "production" | "canary"))
+                .filter_map(|a| a.version.map(|v| format!("{}=v{v}", a.alias)))
+                .collect();
+            vec![
+                m.name.to_string(),
+                or_dash(alias("production").map(|v| format!("v{v}"))),
+                or_dash(alias("canary").map(|v| format!("v{v}"))),
+                m.versions.to_string(),
+                or_dash(m.latest_version.map(|v| format!("v{v}"))),
+                or_dash(Some(others.join(" "))),
+                m.updated_at.format("%Y-%m-%d %H:%M").to_string(),
+            ]
+        })
+        .collect();
+    println!(
+        "{}",
+        render(
+            &[
+                "MODEL",
+                "PRODUCTION",
+                "CANARY",
+                "VERSIONS",
+                "LATEST",
+                "OTHER ALIASES",
+                "UPDATED"
+            ],
+            &rows
+        )
+    );
+    Ok(())
+}
+
+pub fn versions(registry: &Registry, model: &ModelName, json: bool) -> Result<(), Failure> {
+    let versions = registry.versions(model)?;
+    if json {
+        return print_json(&versions);
+    }
+    let rows: Vec<Vec<String>> = versions
+        .iter()
+        .map(|v| {
+            let metrics: Vec<String> = v.metrics.iter().map(|(k, x)| format!("{k}={x}")).collect();
+            vec![
+                v.label(),
+                or_dash(Some(v.aliases.join(","))),
+                v.lineage.created_at.format("%Y-%m-%d %H:%M").to_string(),
+                v.lineage.author.clone(),
+                v.sha256.chars().take(12).collect(),
+                or_dash(v.lineage.pipeline_version.as_ref()),
+                or_dash(
+                    v.lineage
+                        .code_commit
+                        .as_ref()
+                        .map(|c| c.chars().take(10).collect::<String>()),
+                ),
+                or_dash(
+                    v.lineage
+                        .data_hash
+                        .as_ref()
+                        .map(|c| c.chars().take(12).collect::<String>()),
+                ),
+                or_dash(Some(metrics.join(" "))),
+            ]
+        })
+        .collect();
+    println!(
+        "{}",
+        render(
+            &[
+                "VERSION", "ALIASES", "CREATED", "AUTHOR", "SHA256", "PIPELINE", "COMMIT", "DATA",
+                "METRICS"
+            ],
+            &rows
+        )
+    );
+    Ok(())
+}
+
+pub fn print_settings(settings: &Settings, json: bool) -> Result<(), Failure> {
+    let env = &settings.environment;
+    let value = serde_json::json!({
+        "config_file": settings.config_path.as_ref().map(|p| p.display().to_string()),
+        "data_dir": settings.data_dir.display().to_string(),
+        "user": settings.user,
+        "environment": env.name,
+        "read_only": env.read_only,
+        "environments": settings.environments.keys().collect::<Vec<_>>(),
+        "theme": settings.theme,
+        "ascii": settings.ascii,
+    });
+    if json {
+        return print_json(&value);
+    }
+    println!(
+        "config file   {}",
+        or_dash(
+            settings
+                .config_path
+                .as_ref()
+                .map(|p| p.display().to_string())
+        )
+    );
+    println!("data dir      {}", settings.data_dir.display());
+    println!("user          {}", settings.user);
+    println!(
+        "environment   {} (registry {:?}, serving {:?}, metrics {:?}{})",
+        env.name,
+        env.registry,
+        env.serving,
+        env.metrics,
+        if env.read_only { ", read-only" } else { "" }
+    );
+    println!(
+        "theme         {}{}",
+        settings.theme,
+        if settings.ascii { " (ascii)" } else { "" }
+    );
+    Ok(())
+}

@@ -1,0 +1,154 @@
+//! `flightdeck register`: arguments, and the summary of what was recorded.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{Failure, model_name, print_json};
+use crate::engine::register::{RegisterRequest, Registered, parse_metric, register};
+use crate::engine::{Actor, Registry};
+use crate::model::FeatureKind;
+use crate::settings::Settings;
+
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// Model name: letters, digits, '-', '_' and '.'.
+    pub model: String,
+    /// The ONNX file.
+    pub file: PathBuf,
+    /// Reference (training) data as CSV, header naming the model's input columns in order.
+    #[arg(long, value_name = "CSV")]
+    pub reference: Option<PathBuf>,
+    /// Treat this reference column as categorical (repeatable). Text columns are detected.
+    #[arg(long, value_name = "NAME")]
+    pub categorical: Vec<String>,
+    /// Sentinel cases (JSON; format in the README) used by smoke tests.
+    #[arg(long, value_name = "FILE")]
+    pub sentinels: Option<PathBuf>,
+    /// An evaluation metric, NAME=NUMBER (repeatable).
+    #[arg(long = "metric", value_name = "K=V")]
+    pub metrics: Vec<String>,
+    /// Hash of the training data.
+    #[arg(long, value_name = "H")]
+    pub data_hash: Option<String>,
+    /// Commit of the training code.
+    #[arg(long, value_name = "C")]
+    pub commit: Option<String>,
+    /// Version of the feature pipeline the model expects.
+    #[arg(long, value_name = "P")]
+    pub pipeline_version: Option<String>,
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(settings: &Settings, actor: &Actor, args: RegisterArgs) -> Result<(), Failure> {
+    let model = model_name(&args.model)?;
+    let metrics = args
+        .metrics
+        .iter()
+        .map(|m| parse_metric(m))
+        .collect::<Result<BTreeMap<_, _>, _>>()?;
+    let request = RegisterRequest {
+        artifact: args.file,
+        reference: args.reference,
+        categorical: args.categorical,
+        sentinels: args.sentinels,
+        metrics,
+        data_hash: args.data_hash,
+        code_commit: args.commit,
+        pipeline_version: args.pipeline_version,
+        description: args.description,
+    };
+    let mut registry = Registry::open(&settings.data_dir)?;
+    let registered = register(&mut registry, &model, &request, actor)?;
+    if args.json {
+        return print_json(&serde_json::json!({
+            "created": registered.created,
+            "sentinel_failures": registered.sentinel_failures,
+            "version": registered.version,
+        }));
+    }
+    println!("{}", summary(&registered));
+    Ok(())
+}
+
+fn summary(r: &Registered) -> String {
+    let v = &r.version;
+    let mut lines = Vec::new();
+    if r.created {
+        lines.push(format!(
+            "registered {} {}  sha256 {}  {} bytes",
+            v.model,
+            v.label(),
+            v.sha256,
+            v.size_bytes
+        ));
+    } else {
+        lines.push(format!(
+            "{} {} already holds this artifact (sha256 {}); nothing was changed",
+            v.model,
+            v.label(),
+            v.sha256
+        ));
+    }
+    for input in &v.signature.inputs {
+        lines.push(format!(
+            "  input   {}  {} {}",
+            input.name,
+            input.datatype,
+            input.shape_text()
+        ));
+    }
+    for output in &v.signature.outputs {
+        lines.push(format!(
+            "  output  {}  {} {}",
+            output.name,
+            output.datatype,
+            output.shape_text()
+        ));
+    }
+    if let Some(c) = &v.signature.classifier {
+        lines.push(format!(
+            "  classifier: {} classes; {:?} is the argmax of {:?}",
+            c.classes.len(),
+            c.label_output,
+            c.probabilities_output
+        ));
+    }
+    for note in &v.signature.notes {
+        lines.push(format!("  note: {note}"));
+    }
+    if let Some(p) = &v.profile {
+        let categorical = p
+            .features
+            .iter()
+            .filter(|f| matches!(f.kind, FeatureKind::Categorical { .. }))
+            .count();
+        lines.push(format!(
+            "  baseline: {} rows, {} features ({} numeric, {categorical} categorical)",
+            p.rows,
+            p.features.len(),
+            p.features.len() - categorical
+        ));
+    }
+    if let Some(s) = &v.sentinels {
+        let failing = r.sentinel_failures.len();
+        lines.push(format!(
+            "  sentinels: {} cases, tolerance {:e}",
+            s.cases.len(),
+            s.tolerance
+        ));
+        if failing > 0 {
+            lines.push(format!("  warning: this artifact fails {failing} of its own sentinel checks (smoke tests will fail):"));
+            lines.extend(r.sentinel_failures.iter().map(|f| format!("    {f}")));
+        }
+    }
+    if !v.metrics.is_empty() {
+        let m: Vec<String> = v.metrics.iter().map(|(k, x)| format!("{k}={x}")).collect();
+        lines.push(format!("  metrics: {}", m.join(" ")));
+    }
+    lines.join("\n")
+}

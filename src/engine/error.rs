@@ -1,0 +1,88 @@
+//! Errors the engine reports to the CLI and the console, each saying what failed and what to do.
+
+use std::path::PathBuf;
+
+use crate::model::NameError;
+use crate::runtime::RuntimeError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("invalid model name: {0}")]
+    BadModelName(NameError),
+    #[error("invalid alias name: {0}")]
+    BadAliasName(NameError),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} was refused: {source}")]
+    Model { path: PathBuf, source: RuntimeError },
+    #[error("reference data {path}: {problem}")]
+    Reference { path: PathBuf, problem: String },
+    #[error("sentinel file {path}: {problem}")]
+    Sentinels { path: PathBuf, problem: String },
+    #[error("invalid metric {0:?}: write it as NAME=NUMBER, e.g. --metric auc=0.91")]
+    BadMetric(String),
+    #[error("model {0:?} is not registered; `flightdeck models` lists the registered ones")]
+    UnknownModel(String),
+    #[error("model {model:?} has no version {version}; `flightdeck versions {model}` lists them")]
+    UnknownVersion { model: String, version: u32 },
+    #[error(
+        "conflict: alias {alias:?} of {model:?} is at revision {actual}, not {expected} as expected{moved}; \
+         nothing was changed: look again (`flightdeck versions {model}`) and retry"
+    )]
+    AliasConflict {
+        model: String,
+        alias: String,
+        expected: u64,
+        actual: u64,
+        moved: String,
+    },
+    #[error(
+        "the registry at {path} is busy: {holder}; waited {waited_ms} ms. Wait for it to finish or stop it, then retry"
+    )]
+    Busy {
+        path: PathBuf,
+        holder: String,
+        waited_ms: u64,
+    },
+    #[error(
+        "the registry database {path} is corrupt or not a registry ({detail}). Nothing was changed. \
+         Move it aside and restore a backup; artifacts under {artifacts} are kept"
+    )]
+    Corrupt {
+        path: PathBuf,
+        artifacts: PathBuf,
+        detail: String,
+    },
+    #[error(
+        "the registry database {path} was written by a newer flightdeck (schema {found}, this build knows {known}); upgrade flightdeck"
+    )]
+    SchemaTooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("registry database {path}: {source}")]
+    Database {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+}
+
+impl EngineError {
+    /// The process exit code scripts can rely on: 3 for a conflict with another operator,
+    /// 1 for everything else.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            EngineError::AliasConflict { .. } => 3,
+            _ => 1,
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The write side: the embedded registry, registration, aliases and the journal. No terminal
+//! code lives here; the CLI and the console call the same functions.
+
+mod actor;
+mod error;
+pub mod failpoint;
+pub mod journal;
+pub mod profile;
+pub mod register;
+pub mod registry;
+pub mod sentinels;
+
+pub use actor::Actor;
+pub use error::EngineError;
+pub use registry::Registry;

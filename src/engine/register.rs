@@ -1,0 +1,214 @@
+//! `register`: checks an ONNX artifact loads and runs, profiles its reference data, stores the
+//! artifact by content and records the version, all or nothing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+
+use super::registry::artifacts;
+use super::registry::versions::{NewVersion, insert_version};
+use super::{Actor, EngineError, Registry, failpoint, journal, profile, sentinels};
+use crate::model::{Lineage, ModelName, ModelVersion, NewJournalEntry, Outcome};
+use crate::runtime::{LoadedModel, RuntimeError};
+
+/// Everything `flightdeck register` takes.
+#[derive(Debug, Clone, Default)]
+pub struct RegisterRequest {
+    pub artifact: PathBuf,
+    pub reference: Option<PathBuf>,
+    pub categorical: Vec<String>,
+    pub sentinels: Option<PathBuf>,
+    pub metrics: BTreeMap<String, f64>,
+    pub data_hash: Option<String>,
+    pub code_commit: Option<String>,
+    pub pipeline_version: Option<String>,
+    pub description: Option<String>,
+}
+
+/// The outcome: the version, and whether this call created it.
+#[derive(Debug, Clone)]
+pub struct Registered {
+    pub version: ModelVersion,
+    pub created: bool,
+    /// Sentinel cases the artifact itself fails (informational; the smoke test gates on them).
+    pub sentinel_failures: Vec<String>,
+}
+
+/// Parses `NAME=NUMBER`.
+pub fn parse_metric(text: &str) -> Result<(String, f64), EngineError> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| EngineError::BadMetric(text.into()))?;
+    let value: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| EngineError::BadMetric(text.into()))?;
+    let name = name.trim();
+    if name.is_empty() || !value.is_finite() {
+        return Err(EngineError::BadMetric(text.into()));
+    }
+    Ok((name.to_string(), value))
+}
+
+pub fn register(
+    registry: &mut Registry,
+    model: &ModelName,
+    request: &RegisterRequest,
+    actor: &Actor,
+) -> Result<Registered, EngineError> {
+    let path = &request.artifact;
+    let bytes = std::fs::read(path).map_err(|source| EngineError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let sha256 = artifacts::sha256_hex(&bytes);
+    if let Some(existing) = registry.version_by_sha(model, &sha256)? {
+        return Ok(Registered {
+            version: registry.version(model, existing)?,
+            created: false,
+            sentinel_failures: vec![],
+        });
+    }
+
+    let refused = |source: RuntimeError| EngineError::Model {
+        path: path.clone(),
+        source,
+    };
+    let loaded = LoadedModel::from_bytes(&bytes).map_err(refused)?;
+    loaded.run(&loaded.neutral_inputs(2)).map_err(refused)?;
+    let signature = loaded.signature().clone();
+
+    let profile = request
+        .reference
+        .as_deref()
+        .map(|csv| {
+            profile::profile_csv(csv, &signature, &request.categorical).map_err(|e| {
+                EngineError::Reference {
+                    path: csv.to_path_buf(),
+                    problem: e.to_string(),
+                }
+            })
+        })
+        .transpose()?;
+    if request.reference.is_none() && !request.categorical.is_empty() {
+        return Err(EngineError::Reference {
+            path: PathBuf::from("(none)"),
+            problem: "--categorical needs --reference: categories are read from the reference data"
+                .into(),
+        });
+    }
+    let sentinel_set = request
+        .sentinels
+        .as_deref()
+        .map(|file| {
+            sentinels::load(file, &signature).map_err(|problem| EngineError::Sentinels {
+                path: file.to_path_buf(),
+                problem,
+            })
+        })
+        .transpose()?;
+    let sentinel_failures = sentinel_set
+        .as_ref()
+        .map(|set| failing_cases(&loaded, set))
+        .unwrap_or_default();
+
+    let new = NewVersion {
+        model: model.clone(),
+        sha256: sha256.clone(),
+        size_bytes: bytes.len() as u64,
+        description: request.description.clone(),
+        signature,
+        lineage: Lineage {
+            data_hash: request.data_hash.clone(),
+            code_commit: request.code_commit.clone(),
+            pipeline_version: request.pipeline_version.clone(),
+            author: actor.user.clone(),
+            created_at: Utc::now(),
+        },
+        metrics: request.metrics.clone(),
+        profile,
+        sentinels: sentinel_set,
+    };
+
+    failpoint::pause_if_armed("register:before-artifact");
+    artifacts::store(registry.artifacts_root(), &sha256, &bytes)?;
+    failpoint::pause_if_armed("register:after-artifact");
+    let (number, created) = registry.write("registering a model version", |tx| {
+        let (number, created) = insert_version(tx, &new, &actor.user)?;
+        if created {
+            journal::append(
+                tx,
+                &NewJournalEntry {
+                    user: actor.user.clone(),
+                    environment: actor.environment.clone(),
+                    operation: "register".into(),
+                    model: Some(model.to_string()),
+                    from: None,
+                    to: Some(format!("v{number}")),
+                    outcome: Outcome::Succeeded,
+                    details: serde_json::json!({
+                        "sha256": new.sha256,
+                        "artifact": display(path),
+                        "size_bytes": new.size_bytes,
+                    }),
+                },
+            )?;
+        }
+        failpoint::pause_if_armed("register:before-commit");
+        Ok((number, created))
+    })?;
+    Ok(Registered {
+        version: registry.version(model, number)?,
+        created,
+        sentinel_failures,
+    })
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// Runs each sentinel case on the loaded artifact; describes those outside tolerance.
+fn failing_cases(model: &LoadedModel, set: &crate::model::SentinelSet) -> Vec<String> {
+    let signature = model.signature();
+    let mut failures = Vec::new();
+    for case in &set.cases {
+        let tolerance = case.tolerance.unwrap_or(set.tolerance);
+        let outputs = match model.run(&sentinels::input_tensors(case, signature)) {
+            Ok(outputs) => outputs,
+            Err(e) => {
+                failures.push(format!("{}: {e}", case.name));
+                continue;
+            }
+        };
+        for (name, expected) in &case.expected {
+            let Some(actual) = outputs.iter().find(|o| &o.name == name) else {
+                continue;
+            };
+            match sentinels::max_deviation(expected, actual) {
+                Ok(d) if d <= tolerance => {}
+                Ok(d) => failures.push(format!(
+                    "{}: {name} off by {d:.3e} (tolerance {tolerance:.1e})",
+                    case.name
+                )),
+                Err(e) => failures.push(format!("{}: {name}: {e}", case.name)),
+            }
+        }
+    }
+    failures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_parse_name_equals_number() {
+        assert_eq!(parse_metric("auc=0.91").unwrap(), ("auc".into(), 0.91));
+        assert_eq!(parse_metric(" f1 = 0.5").unwrap(), ("f1".into(), 0.5));
+        for bad in ["auc", "auc=", "=0.5", "auc=high", "auc=NaN", "auc=inf"] {
+            assert!(parse_metric(bad).is_err(), "{bad}");
+        }
+    }
+}

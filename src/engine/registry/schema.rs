@@ -1,0 +1,75 @@
+//! The registry's SQLite schema and its migrations, versioned with `PRAGMA user_version`.
+
+/// Each entry upgrades the schema from version `index` to `index + 1`.
+pub const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE models (
+    name        TEXT PRIMARY KEY,
+    created_at  TEXT NOT NULL,
+    created_by  TEXT NOT NULL
+);
+CREATE TABLE versions (
+    model            TEXT NOT NULL REFERENCES models(name),
+    version          INTEGER NOT NULL,
+    sha256           TEXT NOT NULL,
+    size_bytes       INTEGER NOT NULL,
+    description      TEXT,
+    signature        TEXT NOT NULL,
+    profile          TEXT,
+    sentinels        TEXT,
+    metrics          TEXT NOT NULL,
+    data_hash        TEXT,
+    code_commit      TEXT,
+    pipeline_version TEXT,
+    author           TEXT NOT NULL,
+    created_at       TEXT NOT NULL,
+    PRIMARY KEY (model, version),
+    UNIQUE (model, sha256)
+);
+CREATE TABLE aliases (
+    model       TEXT NOT NULL REFERENCES models(name),
+    alias       TEXT NOT NULL,
+    version     INTEGER,
+    revision    INTEGER NOT NULL,
+    updated_at  TEXT NOT NULL,
+    updated_by  TEXT NOT NULL,
+    PRIMARY KEY (model, alias),
+    FOREIGN KEY (model, version) REFERENCES versions(model, version)
+);
+CREATE TABLE alias_history (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    model         TEXT NOT NULL,
+    alias         TEXT NOT NULL,
+    from_version  INTEGER,
+    to_version    INTEGER,
+    revision      INTEGER NOT NULL,
+    at            TEXT NOT NULL,
+    by            TEXT NOT NULL
+);
+CREATE INDEX alias_history_by_alias ON alias_history (model, alias, id);
+CREATE TABLE journal (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    time         TEXT NOT NULL,
+    user         TEXT NOT NULL,
+    environment  TEXT NOT NULL,
+    operation    TEXT NOT NULL,
+    model        TEXT,
+    from_ref     TEXT,
+    to_ref       TEXT,
+    outcome      TEXT NOT NULL,
+    details      TEXT NOT NULL
+);
+CREATE INDEX journal_by_model ON journal (model, id);
+-- History is evidence: it may grow, never change.
+CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal
+    BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal
+    BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+CREATE TRIGGER alias_history_no_update BEFORE UPDATE ON alias_history
+    BEGIN SELECT RAISE(ABORT, 'alias history is append-only'); END;
+CREATE TRIGGER alias_history_no_delete BEFORE DELETE ON alias_history
+    BEGIN SELECT RAISE(ABORT, 'alias history is append-only'); END;
+"#];
+
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}

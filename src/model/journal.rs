@@ -1,0 +1,70 @@
+//! Journal entries: the append-only record of every mutation and operation.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The mutation happened.
+    Succeeded,
+    /// It was refused or failed; nothing changed.
+    Failed,
+    /// A conflict with another operator: nothing changed.
+    Conflict,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::Conflict => "conflict",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "succeeded" => Some(Outcome::Succeeded),
+            "failed" => Some(Outcome::Failed),
+            "conflict" => Some(Outcome::Conflict),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A journal row as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    pub id: i64,
+    pub time: DateTime<Utc>,
+    pub user: String,
+    pub environment: String,
+    pub operation: String,
+    pub model: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub outcome: Outcome,
+    pub details: serde_json::Value,
+}
+
+/// A journal row about to be appended; the store assigns id and time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJournalEntry {
+    pub user: String,
+    pub environment: String,
+    pub operation: String,
+    pub model: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub outcome: Outcome,
+    pub details: serde_json::Value,
+}

@@ -1,0 +1,19 @@
+//! Plain data types shared by the engine, the sources, the server and the console: no I/O here.
+
+pub mod alias;
+pub mod journal;
+pub mod name;
+pub mod profile;
+pub mod sentinel;
+pub mod signature;
+pub mod version;
+
+pub use alias::{Alias, AliasMove};
+pub use journal::{JournalEntry, NewJournalEntry, Outcome};
+pub use name::{AliasName, ModelName, NameError};
+pub use profile::{
+    BaselineProfile, CategoryFrequency, FeatureKind, FeatureProfile, NumericProfile,
+};
+pub use sentinel::{SentinelCase, SentinelSet, TensorValues};
+pub use signature::{ClassLabels, ClassifierOutputs, DataType, Signature, TensorSpec};
+pub use version::{Lineage, ModelSummary, ModelVersion};

@@ -1,0 +1,62 @@
+//! The baseline profile of a version's training inputs, against which live inputs are scored
+//! for drift.
+
+use serde::{Deserialize, Serialize};
+
+/// Per-feature statistics of the reference data a version was trained on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineProfile {
+    /// Rows in the reference data.
+    pub rows: u64,
+    pub features: Vec<FeatureProfile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureProfile {
+    pub name: String,
+    /// Rows whose value was empty or NaN.
+    pub missing: u64,
+    pub kind: FeatureKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FeatureKind {
+    Numeric(NumericProfile),
+    Categorical { categories: Vec<CategoryFrequency> },
+}
+
+/// Quantile bins and moments of a numeric feature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NumericProfile {
+    /// Bin edges at the reference deciles, strictly increasing (repeated quantiles of discrete
+    /// data are merged, so there may be fewer than 11 edges).
+    pub bin_edges: Vec<f64>,
+    /// Reference rows per bin: `[edges[i], edges[i+1])`, the last bin closed on the right.
+    pub bin_counts: Vec<u64>,
+    pub n: u64,
+    pub mean: f64,
+    pub std: f64,
+    pub min: f64,
+    pub max: f64,
+    /// Evenly spaced order statistics of the reference values (at most a fixed number), kept
+    /// for the two-sample Kolmogorov-Smirnov test.
+    pub sample: Vec<f64>,
+}
+
+/// How often one category appeared, and the number the model receives for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CategoryFrequency {
+    pub value: String,
+    /// The numeric code fed to a numeric model input; `None` when the input takes strings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<f64>,
+    pub count: u64,
+    pub frequency: f64,
+}
+
+impl BaselineProfile {
+    pub fn feature(&self, name: &str) -> Option<&FeatureProfile> {
+        self.features.iter().find(|f| f.name == name)
+    }
+}

@@ -1,0 +1,293 @@
+//! A model loaded, checked and optimised once, ready to run many times from many threads.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use tract_onnx::pb;
+use tract_onnx::prelude::*;
+
+use super::error::RuntimeError;
+use super::tensor::{self, NamedTensor, TensorData};
+use super::{classifier, inspect, ops};
+use crate::model::{ClassLabels, DataType, Signature};
+
+type Plan = Arc<TypedRunnableModel>;
+
+/// An optimised, runnable model and its signature.
+#[derive(Clone)]
+pub struct LoadedModel {
+    plan: Plan,
+    signature: Signature,
+}
+
+impl std::fmt::Debug for LoadedModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedModel")
+            .field("signature", &self.signature)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Turns a panic inside tract (it trusts its input more than we can) into an error.
+fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T, RuntimeError>) -> Result<T, RuntimeError> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let detail = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(RuntimeError::Prepare(format!(
+            "{what} crashed inside the runtime: {detail}"
+        )))
+    })
+}
+
+impl LoadedModel {
+    /// Parses, checks and optimises an ONNX model from its bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, RuntimeError> {
+        let framework = ops::framework();
+        let mut model: pb::ModelProto = framework
+            .proto_model_for_read(&mut &bytes[..])
+            .map_err(|e| RuntimeError::NotOnnx(format!("{e:#}")))?;
+        let graph = model.graph.as_mut().ok_or(RuntimeError::NoGraph)?;
+        if graph.node.is_empty() && graph.output.is_empty() {
+            // Random bytes often decode as an empty protobuf message.
+            return Err(RuntimeError::NotOnnx("it decodes to an empty model".into()));
+        }
+        let unsupported = inspect::unsupported_operators(&framework, graph);
+        if !unsupported.is_empty() {
+            return Err(RuntimeError::Unsupported(unsupported));
+        }
+        inspect::check_wiring(graph)?;
+        // Class labels are read before the rewrite removes ZipMap's attributes.
+        let declared = inspect::signature(graph, Vec::new())?;
+        let classifier = classifier::detect(graph, &declared);
+        let notes = inspect::rewrite_zipmap(graph);
+        let mut signature = inspect::signature(graph, notes)?;
+        signature.classifier = classifier;
+
+        let plan = guarded("loading the model", || {
+            optimise(&framework, &model, &signature)
+        })?;
+        refine_output_shapes(&plan, &mut signature);
+        Ok(Self { plan, signature })
+    }
+
+    pub fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    /// Runs one batch. Inputs are matched by name; numbers are converted to the declared type.
+    pub fn run(&self, inputs: &[NamedTensor]) -> Result<Vec<NamedTensor>, RuntimeError> {
+        let mut ordered: TVec<TValue> = tvec![];
+        let mut batch = None;
+        for spec in &self.signature.inputs {
+            let input = inputs.iter().find(|i| i.name == spec.name).ok_or_else(|| {
+                RuntimeError::BadInput {
+                    name: spec.name.clone(),
+                    problem: format!(
+                        "missing (the model expects {} {})",
+                        spec.datatype,
+                        spec.shape_text()
+                    ),
+                }
+            })?;
+            check_shape(input, &spec.shape, &spec.name)?;
+            let rows = input.shape.first().copied().unwrap_or(1);
+            if *batch.get_or_insert(rows) != rows {
+                return Err(RuntimeError::BadInput {
+                    name: spec.name.clone(),
+                    problem: format!(
+                        "has {rows} rows but other inputs have {}",
+                        batch.unwrap_or(0)
+                    ),
+                });
+            }
+            ordered.push(tensor::to_tract(input, spec.datatype)?.into());
+        }
+        if let Some(extra) = inputs
+            .iter()
+            .find(|i| !self.signature.inputs.iter().any(|s| s.name == i.name))
+        {
+            return Err(RuntimeError::BadInput {
+                name: extra.name.clone(),
+                problem: "is not an input of this model".into(),
+            });
+        }
+        let outputs = guarded("inference", || {
+            self.plan
+                .run(ordered)
+                .map_err(|e| RuntimeError::Inference(format!("{e:#}")))
+        })?;
+        let mut named = self
+            .signature
+            .outputs
+            .iter()
+            .zip(outputs.iter())
+            .map(|(spec, value)| tensor::from_tract(&spec.name, value))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.derive_labels(&mut named)?;
+        Ok(named)
+    }
+
+    /// Replaces the label output with the class of highest probability in each row.
+    fn derive_labels(&self, outputs: &mut [NamedTensor]) -> Result<(), RuntimeError> {
+        let Some(c) = &self.signature.classifier else {
+            return Ok(());
+        };
+        let Some(probs) = outputs.iter().find(|o| o.name == c.probabilities_output) else {
+            return Ok(());
+        };
+        let columns = probs.shape.get(1).copied().unwrap_or(0);
+        if columns != c.classes.len() {
+            return Err(RuntimeError::Inference(format!(
+                "the model returned {columns} probability columns for {} classes",
+                c.classes.len()
+            )));
+        }
+        let values = probs.data.to_f64().unwrap_or_default();
+        let winners = classifier::argmax_rows(&values, columns);
+        let rows = winners.len();
+        let data = match &c.classes {
+            ClassLabels::Ints(classes) => {
+                TensorData::I64(winners.iter().map(|i| classes[*i]).collect())
+            }
+            ClassLabels::Strings(classes) => {
+                TensorData::String(winners.iter().map(|i| classes[*i].clone()).collect())
+            }
+        };
+        if let Some(label) = outputs.iter_mut().find(|o| o.name == c.label_output) {
+            let keep_column = label.shape.len() == 2;
+            let int32 = matches!(label.data, TensorData::I32(_));
+            label.shape = if keep_column {
+                vec![rows, 1]
+            } else {
+                vec![rows]
+            };
+            label.data = match data {
+                TensorData::I64(v) if int32 => {
+                    TensorData::I32(v.into_iter().map(|x| x as i32).collect())
+                }
+                other => other,
+            };
+        }
+        Ok(())
+    }
+
+    /// A batch of `rows` neutral inputs (zeros, or empty strings), to prove the model runs.
+    pub fn neutral_inputs(&self, rows: usize) -> Vec<NamedTensor> {
+        self.signature
+            .inputs
+            .iter()
+            .map(|spec| {
+                let mut shape: Vec<usize> = spec
+                    .shape
+                    .iter()
+                    .map(|d| usize::try_from(*d).ok().filter(|d| *d > 0).unwrap_or(1))
+                    .collect();
+                if let Some(first) = shape.first_mut() {
+                    *first = rows;
+                }
+                let n: usize = shape.iter().product();
+                let data = match spec.datatype {
+                    DataType::Bytes => TensorData::String(vec![String::new(); n]),
+                    DataType::Bool => TensorData::Bool(vec![false; n]),
+                    DataType::Int32 => TensorData::I32(vec![0; n]),
+                    DataType::Int64 => TensorData::I64(vec![0; n]),
+                    DataType::Fp64 => TensorData::F64(vec![0.0; n]),
+                    _ => TensorData::F32(vec![0.0; n]),
+                };
+                NamedTensor {
+                    name: spec.name.clone(),
+                    shape,
+                    data,
+                }
+            })
+            .collect()
+    }
+}
+
+fn check_shape(input: &NamedTensor, expected: &[i64], name: &str) -> Result<(), RuntimeError> {
+    let mismatch = input.shape.len() != expected.len()
+        || input
+            .shape
+            .iter()
+            .zip(expected)
+            .any(|(got, want)| *want > 0 && *got as i64 != *want);
+    if mismatch {
+        let want: Vec<String> = expected
+            .iter()
+            .map(|d| if *d < 0 { "N".into() } else { d.to_string() })
+            .collect();
+        return Err(RuntimeError::BadInput {
+            name: name.to_string(),
+            problem: format!(
+                "has shape {:?} but the model expects [{}]",
+                input.shape,
+                want.join(", ")
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Declares the inputs with a symbolic batch, then types, optimises and plans the model.
+fn optimise(
+    framework: &tract_onnx::Onnx,
+    proto: &pb::ModelProto,
+    signature: &Signature,
+) -> Result<Plan, RuntimeError> {
+    let prepare = |e: TractError| RuntimeError::Prepare(format!("{e:#}"));
+    let mut model = framework.model_for_proto_model(proto).map_err(prepare)?;
+    let batch = model.symbols.sym("N");
+    for (ix, spec) in signature.inputs.iter().enumerate() {
+        let dims: TVec<TDim> = spec
+            .shape
+            .iter()
+            .enumerate()
+            .map(|(axis, d)| match (*d, axis) {
+                (d, _) if d > 0 => d.to_dim(),
+                (_, 0) => batch.to_dim(),
+                (_, axis) => model.symbols.sym(&format!("d{ix}_{axis}")).to_dim(),
+            })
+            .collect();
+        let dt = match spec.datatype {
+            DataType::Bytes => DatumType::String,
+            DataType::Bool => DatumType::Bool,
+            DataType::Int32 => DatumType::I32,
+            DataType::Int64 => DatumType::I64,
+            DataType::Fp64 => DatumType::F64,
+            DataType::Fp16 => DatumType::F16,
+            DataType::Int8 => DatumType::I8,
+            DataType::Int16 => DatumType::I16,
+            DataType::Uint8 => DatumType::U8,
+            DataType::Fp32 => DatumType::F32,
+        };
+        model
+            .set_input_fact(ix, InferenceFact::dt_shape(dt, dims))
+            .map_err(prepare)?;
+    }
+    let typed = model.into_optimized().map_err(prepare)?;
+    typed.into_runnable().map_err(prepare)
+}
+
+/// Fills in output dimensions the graph left open but the optimiser worked out (for example
+/// the number of probability columns behind a rewritten ZipMap).
+fn refine_output_shapes(plan: &Plan, signature: &mut Signature) {
+    let model = plan.model();
+    for (ix, spec) in signature.outputs.iter_mut().enumerate() {
+        let Ok(fact) = model.output_fact(ix) else {
+            continue;
+        };
+        if fact.shape.len() != spec.shape.len() {
+            continue;
+        }
+        for (declared, inferred) in spec.shape.iter_mut().zip(fact.shape.iter()) {
+            if *declared < 0
+                && let Ok(v) = inferred.to_i64()
+            {
+                *declared = v;
+            }
+        }
+    }
+}

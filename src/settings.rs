@@ -1,0 +1,364 @@
+//! Settings: built-in defaults, then the TOML config file, then command-line flags, resolved once
+//! into a validated [`Settings`]. Unknown keys and bad values are errors naming key and file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Built-in themes; the console issue ships their files under `themes/`.
+pub const THEMES: &[&str] = &["dark", "light", "ansi16", "mono", "terminal"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error(
+        "cannot read config file {path}: {source} (set FLIGHTDECK_CONFIG to another file, or unset it)"
+    )]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no data directory: set FLIGHTDECK_HOME or data_dir in the config file")]
+    NoDataDir,
+    #[error("environment {name:?} is not configured; configured: {known}")]
+    UnknownEnvironment { name: String, known: String },
+}
+
+/// The config file as written. Every field is optional; defaults fill the gaps.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    user: Option<String>,
+    default_environment: Option<String>,
+    theme: Option<String>,
+    ascii: Option<bool>,
+    #[serde(default)]
+    refresh: FileRefresh,
+    #[serde(default)]
+    thresholds: FileThresholds,
+    #[serde(default)]
+    environments: BTreeMap<String, FileEnvironment>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRefresh {
+    metrics_ms: Option<u64>,
+    registry_ms: Option<u64>,
+    cluster_ms: Option<u64>,
+    source_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileThresholds {
+    psi_warn: Option<f64>,
+    psi_drift: Option<f64>,
+    ks_p_value: Option<f64>,
+    js_drift: Option<f64>,
+    min_drift_samples: Option<u64>,
+    error_rate_warn: Option<f64>,
+    p99_warn_ms: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileEnvironment {
+    registry: Option<RegistryBackend>,
+    serving: Option<ServingBackend>,
+    metrics: Option<MetricsBackend>,
+    read_only: Option<bool>,
+    confirm: Option<Confirm>,
+}
+
+/// Where versions and aliases are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistryBackend {
+    /// SQLite and artifact files in the data dir.
+    Embedded,
+}
+
+/// What serves the models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServingBackend {
+    /// `flightdeck serve` processes on this machine.
+    Local,
+}
+
+/// Where serving metrics come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricsBackend {
+    /// Scrape each server's `/metrics`.
+    Scrape,
+}
+
+/// How destructive operations are confirmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confirm {
+    /// Enter on the preview.
+    Enter,
+    /// Type the model's name.
+    Typed,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Environment {
+    pub name: String,
+    pub registry: RegistryBackend,
+    pub serving: ServingBackend,
+    pub metrics: MetricsBackend,
+    pub read_only: bool,
+    pub confirm: Confirm,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refresh {
+    pub metrics_ms: u64,
+    pub registry_ms: u64,
+    pub cluster_ms: u64,
+    pub source_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thresholds {
+    pub psi_warn: f64,
+    pub psi_drift: f64,
+    pub ks_p_value: f64,
+    pub js_drift: f64,
+    pub min_drift_samples: u64,
+    pub error_rate_warn: f64,
+    pub p99_warn_ms: f64,
+}
+
+/// Validated settings, resolved once at start-up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub config_path: Option<PathBuf>,
+    pub data_dir: PathBuf,
+    pub user: String,
+    pub environment: Environment,
+    pub environments: BTreeMap<String, Environment>,
+    pub theme: String,
+    pub ascii: bool,
+    pub refresh: Refresh,
+    pub thresholds: Thresholds,
+}
+
+/// What the command line (and the environment variables clap reads) contributes.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub environment: Option<String>,
+    pub read_only: bool,
+    pub theme: Option<String>,
+    pub ascii: bool,
+}
+
+impl Settings {
+    /// Finds the config file (`--config`/`FLIGHTDECK_CONFIG`, else the XDG location if it
+    /// exists), reads it, and applies the overrides.
+    pub fn load(overrides: &Overrides) -> Result<Self, ConfigError> {
+        let dirs = directories::ProjectDirs::from("", "", "flightdeck");
+        let (path, required) = match &overrides.config {
+            Some(p) => (Some(p.clone()), true),
+            None => (
+                dirs.as_ref().map(|d| d.config_dir().join("config.toml")),
+                false,
+            ),
+        };
+        let text = match &path {
+            Some(p) if required || p.exists() => Some(std::fs::read_to_string(p).map_err(
+                |source| ConfigError::Read {
+                    path: p.clone(),
+                    source,
+                },
+            )?),
+            _ => None,
+        };
+        let default_data = dirs.map(|d| d.data_dir().to_path_buf());
+        let config_path = text.as_ref().and(path);
+        Self::resolve(text.as_deref(), config_path, default_data, overrides)
+    }
+
+    /// Pure resolution, for tests: file text (if any), then overrides.
+    pub fn resolve(
+        text: Option<&str>,
+        config_path: Option<PathBuf>,
+        default_data_dir: Option<PathBuf>,
+        overrides: &Overrides,
+    ) -> Result<Self, ConfigError> {
+        let shown_path = config_path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("(built-in defaults)"));
+        let invalid = |message: String| ConfigError::Invalid {
+            path: shown_path.clone(),
+            message,
+        };
+        let file: FileConfig = match text {
+            Some(t) => {
+                toml::from_str(t).map_err(|e| invalid(e.to_string().trim_end().to_string()))?
+            }
+            None => FileConfig::default(),
+        };
+        let relative_to = config_path
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf);
+        let data_dir = overrides
+            .data_dir
+            .clone()
+            .or_else(|| {
+                file.data_dir
+                    .map(|d| relative_to.map(|base| base.join(&d)).unwrap_or(d))
+            })
+            .or(default_data_dir)
+            .ok_or(ConfigError::NoDataDir)?;
+
+        let theme = overrides
+            .theme
+            .clone()
+            .or(file.theme)
+            .unwrap_or_else(|| "dark".into());
+        if !THEMES.contains(&theme.as_str()) {
+            return Err(invalid(format!(
+                "theme = {theme:?} is not a built-in theme; choose one of {}",
+                THEMES.join(", ")
+            )));
+        }
+        let user = file
+            .user
+            .filter(|u| !u.trim().is_empty())
+            .unwrap_or_else(crate::engine::Actor::login_name);
+
+        let refresh = Refresh {
+            metrics_ms: positive(file.refresh.metrics_ms, 1000, "refresh.metrics_ms")
+                .map_err(invalid)?,
+            registry_ms: positive(file.refresh.registry_ms, 5000, "refresh.registry_ms")
+                .map_err(invalid)?,
+            cluster_ms: positive(file.refresh.cluster_ms, 2000, "refresh.cluster_ms")
+                .map_err(invalid)?,
+            source_timeout_ms: positive(
+                file.refresh.source_timeout_ms,
+                3000,
+                "refresh.source_timeout_ms",
+            )
+            .map_err(invalid)?,
+        };
+        let t = &file.thresholds;
+        let thresholds = Thresholds {
+            psi_warn: non_negative(t.psi_warn, 0.1, "thresholds.psi_warn").map_err(invalid)?,
+            psi_drift: non_negative(t.psi_drift, 0.25, "thresholds.psi_drift").map_err(invalid)?,
+            ks_p_value: probability(t.ks_p_value, 0.05, "thresholds.ks_p_value")
+                .map_err(invalid)?,
+            js_drift: probability(t.js_drift, 0.1, "thresholds.js_drift").map_err(invalid)?,
+            min_drift_samples: t.min_drift_samples.unwrap_or(100),
+            error_rate_warn: probability(t.error_rate_warn, 0.01, "thresholds.error_rate_warn")
+                .map_err(invalid)?,
+            p99_warn_ms: non_negative(t.p99_warn_ms, 250.0, "thresholds.p99_warn_ms")
+                .map_err(invalid)?,
+        };
+        if thresholds.psi_warn > thresholds.psi_drift {
+            return Err(invalid(format!(
+                "thresholds.psi_warn ({}) is above thresholds.psi_drift ({}); warn must come first",
+                thresholds.psi_warn, thresholds.psi_drift
+            )));
+        }
+
+        let mut environments = BTreeMap::new();
+        environments.insert("local".to_string(), Environment::local());
+        for (name, env) in file.environments {
+            if crate::model::ModelName::new(&name).is_err() {
+                return Err(invalid(format!(
+                    "[environments.{name}]: use letters, digits, '-', '_' and '.' in names"
+                )));
+            }
+            let base = environments
+                .remove(&name)
+                .unwrap_or_else(Environment::local);
+            environments.insert(
+                name.clone(),
+                Environment {
+                    name,
+                    registry: env.registry.unwrap_or(base.registry),
+                    serving: env.serving.unwrap_or(base.serving),
+                    metrics: env.metrics.unwrap_or(base.metrics),
+                    read_only: env.read_only.unwrap_or(base.read_only),
+                    confirm: env.confirm.unwrap_or(base.confirm),
+                },
+            );
+        }
+        let selected = overrides
+            .environment
+            .clone()
+            .or(file.default_environment)
+            .unwrap_or_else(|| "local".into());
+        let mut environment = environments.get(&selected).cloned().ok_or_else(|| {
+            ConfigError::UnknownEnvironment {
+                name: selected.clone(),
+                known: environments.keys().cloned().collect::<Vec<_>>().join(", "),
+            }
+        })?;
+        environment.read_only |= overrides.read_only;
+
+        Ok(Settings {
+            config_path,
+            data_dir,
+            user,
+            environment,
+            environments,
+            theme,
+            ascii: overrides.ascii || file.ascii.unwrap_or(false),
+            refresh,
+            thresholds,
+        })
+    }
+}
+
+impl Environment {
+    fn local() -> Self {
+        Environment {
+            name: "local".into(),
+            registry: RegistryBackend::Embedded,
+            serving: ServingBackend::Local,
+            metrics: MetricsBackend::Scrape,
+            read_only: false,
+            confirm: Confirm::Enter,
+        }
+    }
+}
+
+fn positive(value: Option<u64>, default: u64, key: &str) -> Result<u64, String> {
+    match value {
+        Some(0) => Err(format!("{key} = 0: it must be at least 1")),
+        Some(v) => Ok(v),
+        None => Ok(default),
+    }
+}
+
+fn non_negative(value: Option<f64>, default: f64, key: &str) -> Result<f64, String> {
+    match value {
+        Some(v) if !(v.is_finite() && v >= 0.0) => {
+            Err(format!("{key} = {v}: it must be a number >= 0"))
+        }
+        Some(v) => Ok(v),
+        None => Ok(default),
+    }
+}
+
+fn probability(value: Option<f64>, default: f64, key: &str) -> Result<f64, String> {
+    match value {
+        Some(v) if !(0.0..=1.0).contains(&v) => {
+            Err(format!("{key} = {v}: it must be between 0 and 1"))
+        }
+        Some(v) => Ok(v),
+        None => Ok(default),
+    }
+}
