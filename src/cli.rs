@@ -32,6 +32,9 @@ pub struct Cli {
     /// Environment to act on (default: the config's default_environment, else `local`).
     #[arg(long = "env", global = true, value_name = "NAME")]
     pub environment: Option<String>,
+    /// Refuse every change, whatever the environment allows.
+    #[arg(long, global = true)]
+    pub readonly: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -112,12 +115,14 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         config: cli.config,
         data_dir: cli.home,
         environment: cli.environment,
+        read_only: cli.readonly,
         ..Overrides::default()
     };
     let settings = Settings::load(&overrides)?;
     let _log_guard = crate::logging::init(&settings.data_dir);
     tracing::info!(command = ?cli.command, data_dir = %settings.data_dir.display(), "flightdeck started");
-    let actor = Actor::new(settings.user.clone(), settings.environment.name.clone());
+    let actor = Actor::new(settings.user.clone(), settings.environment.name.clone())
+        .with_read_only(settings.environment.read_only);
     match cli.command {
         Command::Config { json } => listing::print_settings(&settings, json),
         Command::Register(args) => register::run(&settings, &actor, args),
@@ -132,8 +137,9 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-fn open(settings: &Settings) -> Result<Registry, Failure> {
-    Ok(Registry::open(&settings.data_dir)?)
+pub(crate) fn open(settings: &Settings) -> Result<Registry, Failure> {
+    let timeout = std::time::Duration::from_millis(settings.lock_timeout_ms);
+    Ok(Registry::open_with_timeout(&settings.data_dir, timeout)?)
 }
 
 fn model_name(text: &str) -> Result<ModelName, Failure> {

@@ -35,6 +35,7 @@ struct FileConfig {
     default_environment: Option<String>,
     theme: Option<String>,
     ascii: Option<bool>,
+    lock_timeout_ms: Option<u64>,
     #[serde(default)]
     refresh: FileRefresh,
     #[serde(default)]
@@ -147,6 +148,8 @@ pub struct Settings {
     pub environments: BTreeMap<String, Environment>,
     pub theme: String,
     pub ascii: bool,
+    /// How long a registry writer waits for another before naming it and giving up.
+    pub lock_timeout_ms: u64,
     pub refresh: Refresh,
     pub thresholds: Thresholds,
 }
@@ -316,6 +319,8 @@ impl Settings {
             environments,
             theme,
             ascii: overrides.ascii || file.ascii.unwrap_or(false),
+            lock_timeout_ms: positive(file.lock_timeout_ms, 5000, "lock_timeout_ms")
+                .map_err(invalid)?,
             refresh,
             thresholds,
         })

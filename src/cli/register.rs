@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{Failure, model_name, print_json};
+use crate::engine::Actor;
 use crate::engine::register::{RegisterRequest, Registered, parse_metric, register};
-use crate::engine::{Actor, Registry};
 use crate::model::FeatureKind;
 use crate::settings::Settings;
 
@@ -62,7 +62,7 @@ pub fn run(settings: &Settings, actor: &Actor, args: RegisterArgs) -> Result<(),
         pipeline_version: args.pipeline_version,
         description: args.description,
     };
-    let mut registry = Registry::open(&settings.data_dir)?;
+    let mut registry = super::open(settings)?;
     let registered = register(&mut registry, &model, &request, actor)?;
     if args.json {
         return print_json(&serde_json::json!({

@@ -1,10 +1,15 @@
-//! Who is acting, and where: stamped on every journal row and alias move.
+//! Who is acting, and where: stamped on every journal row and alias move, and the place where
+//! read-only environments are enforced.
+
+use super::EngineError;
 
 /// The person (or script) and the environment an action is taken in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     pub user: String,
     pub environment: String,
+    /// Set for read-only environments (or `--readonly`): every mutation is refused.
+    pub read_only: bool,
 }
 
 impl Actor {
@@ -12,7 +17,25 @@ impl Actor {
         Self {
             user: user.into(),
             environment: environment.into(),
+            read_only: false,
         }
+    }
+
+    pub fn with_read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    /// Refuses a mutation in a read-only environment; enforced in the engine so that no front
+    /// end can skip it.
+    pub fn ensure_writable(&self, action: &str) -> Result<(), EngineError> {
+        if self.read_only {
+            return Err(EngineError::ReadOnly {
+                environment: self.environment.clone(),
+                action: action.to_string(),
+            });
+        }
+        Ok(())
     }
 
     /// The login name from the environment, for when the config names no user.

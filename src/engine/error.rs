@@ -69,6 +69,10 @@ pub enum EngineError {
         found: i64,
         known: i64,
     },
+    #[error(
+        "environment {environment:?} is read-only: refused to {action}. Use a writable environment (--env) or drop --readonly"
+    )]
+    ReadOnly { environment: String, action: String },
     #[error("registry database {path}: {source}")]
     Database {
         path: PathBuf,
@@ -78,10 +82,11 @@ pub enum EngineError {
 
 impl EngineError {
     /// The process exit code scripts can rely on: 3 for a conflict with another operator,
-    /// 1 for everything else.
+    /// 4 for a refusal in a read-only environment, 1 for everything else.
     pub fn exit_code(&self) -> i32 {
         match self {
             EngineError::AliasConflict { .. } => 3,
+            EngineError::ReadOnly { .. } => 4,
             _ => 1,
         }
     }

@@ -21,7 +21,7 @@ pub const MAX_CATEGORIES: usize = 1000;
 pub enum ProfileError {
     #[error("{0}")]
     Csv(String),
-    #[error("the file has a header but no data rows; the profile needs reference data")]
+    #[error("no data rows: the profile needs a header row and reference data")]
     Empty,
     #[error(
         "the header has {got} columns ({names}) but the model takes {want} features ({inputs}); the header must name the model's input columns in order"
@@ -83,6 +83,9 @@ pub fn profile_csv(
         .iter()
         .map(str::to_string)
         .collect();
+    if header.is_empty() {
+        return Err(ProfileError::Empty);
+    }
     check_header(&header, signature)?;
     if let Some(unknown) = categorical.iter().find(|c| !header.contains(c)) {
         return Err(ProfileError::UnknownCategorical(unknown.clone()));
@@ -333,7 +336,9 @@ mod tests {
         let mut values = vec![0.0; 80];
         values.extend(vec![1.0; 20]);
         let p = numeric_profile(values);
-        assert_eq!(p.bin_edges, vec![0.0, 1.0]);
+        // Deciles 0.0..0.7 are all 0 and merge; 0.8 interpolates to 0.2 (as numpy does); 0.9, 1.0 are 1.
+        assert_eq!(p.bin_edges.len(), 3, "{:?}", p.bin_edges);
+        assert!((p.bin_edges[1] - 0.2).abs() < 1e-9);
         assert_eq!(p.bin_counts, vec![80, 20]);
     }
 

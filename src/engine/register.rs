@@ -57,6 +57,7 @@ pub fn register(
     request: &RegisterRequest,
     actor: &Actor,
 ) -> Result<Registered, EngineError> {
+    actor.ensure_writable(&format!("register a version of {model}"))?;
     let path = &request.artifact;
     let bytes = std::fs::read(path).map_err(|source| EngineError::Read {
         path: path.clone(),

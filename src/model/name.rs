@@ -175,7 +175,7 @@ mod tests {
 
     #[test]
     fn production_sorts_before_canary_before_others() {
-        let mut names = vec![
+        let mut names = [
             AliasName::new("blue").unwrap(),
             AliasName::canary(),
             AliasName::production(),

@@ -8,8 +8,6 @@ pub enum RuntimeError {
         "the file is not a valid ONNX model ({0}); export it again with skl2onnx/torch.onnx and check it with onnx.checker"
     )]
     NotOnnx(String),
-    #[error("the model has no graph; it is not a usable ONNX model")]
-    NoGraph,
     #[error("the model uses operators this runtime does not support: {}; see the README for the supported list", list(.0))]
     Unsupported(Vec<UnsupportedOperator>),
     #[error("the model is malformed: {0}")]

@@ -45,11 +45,17 @@ fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T, RuntimeError>) -> Result
 impl LoadedModel {
     /// Parses, checks and optimises an ONNX model from its bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, RuntimeError> {
+        if bytes.is_empty() {
+            return Err(RuntimeError::NotOnnx("the file is empty".into()));
+        }
         let framework = ops::framework();
         let mut model: pb::ModelProto = framework
             .proto_model_for_read(&mut &bytes[..])
             .map_err(|e| RuntimeError::NotOnnx(format!("{e:#}")))?;
-        let graph = model.graph.as_mut().ok_or(RuntimeError::NoGraph)?;
+        let graph = model
+            .graph
+            .as_mut()
+            .ok_or_else(|| RuntimeError::NotOnnx("it holds no graph".into()))?;
         if graph.node.is_empty() && graph.output.is_empty() {
             // Random bytes often decode as an empty protobuf message.
             return Err(RuntimeError::NotOnnx("it decodes to an empty model".into()));

@@ -119,6 +119,7 @@ impl Registry {
         change: &AliasChange,
         actor: &Actor,
     ) -> Result<Alias, EngineError> {
+        actor.ensure_writable(&format!("move alias {} of {}", change.alias, change.model))?;
         let result = self.write("moving an alias", |tx| apply_move(tx, change, actor));
         if let Err(EngineError::AliasConflict {
             expected, actual, ..

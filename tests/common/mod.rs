@@ -1,0 +1,63 @@
+//! Helpers shared by the integration tests: fixture paths and running the real binary.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/models")
+        .join(name)
+}
+
+/// The flightdeck binary, with its data dir and config pinned to `home` (never the user's own).
+pub fn flightdeck(home: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flightdeck"));
+    cmd.env("FLIGHTDECK_HOME", home)
+        .env("FLIGHTDECK_CONFIG", home.join("no-config.toml"))
+        .env("FLIGHTDECK_USER", "tester")
+        .env_remove("FLIGHTDECK_FAILPOINT");
+    // An empty config file: tests must not read the developer's own config.
+    let _ = std::fs::write(home.join("no-config.toml"), "");
+    cmd
+}
+
+pub fn run(home: &Path, args: &[&str]) -> Output {
+    flightdeck(home)
+        .args(args)
+        .output()
+        .expect("run flightdeck")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Runs and requires success, returning stdout.
+pub fn ok(home: &Path, args: &[&str]) -> String {
+    let out = run(home, args);
+    assert!(
+        out.status.success(),
+        "flightdeck {args:?} failed: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+/// Runs and requires failure with the given exit code, returning stderr.
+pub fn fails(home: &Path, args: &[&str], code: i32) -> String {
+    let out = run(home, args);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "flightdeck {args:?}: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    stderr(&out)
+}

@@ -1,0 +1,325 @@
+//! `flightdeck register` and the listings through the real binary: what users see for good and
+//! bad input. Bad input exits 1 with a message naming the problem, and records nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::Path;
+
+use common::{fails, fixture, ok, run};
+
+fn f(name: &str) -> String {
+    fixture(name).to_str().unwrap().to_string()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// Asserts that nothing was registered by the failed attempts.
+fn assert_empty(home: &Path) {
+    assert_eq!(ok(home, &["models", "--json"]).trim(), "[]");
+    assert_eq!(ok(home, &["journal", "--json"]).trim(), "[]");
+}
+
+#[test]
+fn register_prints_the_version_signature_and_profile() {
+    let home = tempfile::tempdir().unwrap();
+    let out = ok(
+        home.path(),
+        &[
+            "register",
+            "fraud",
+            &f("logreg_multiclass.onnx"),
+            "--reference",
+            &f("classifier.reference.csv"),
+            "--sentinels",
+            &f("logreg_multiclass.sentinels.json"),
+            "--metric",
+            "auc=0.93",
+            "--commit",
+            "4f1c2e9",
+            "--pipeline-version",
+            "fp-1",
+            "--data-hash",
+            "sha256:abc",
+        ],
+    );
+    assert!(out.contains("registered fraud v1"), "{out}");
+    assert!(out.contains("input   X  FP32 [N, 4]"), "{out}");
+    assert!(out.contains("output_probability  FP32 [N, 3]"), "{out}");
+    assert!(
+        out.contains("baseline: 800 rows, 4 features (4 numeric, 0 categorical)"),
+        "{out}"
+    );
+    assert!(out.contains("sentinels: 3 cases"), "{out}");
+    assert!(
+        !out.contains("warning"),
+        "the artifact meets its own sentinels: {out}"
+    );
+
+    let again = ok(
+        home.path(),
+        &["register", "fraud", &f("logreg_multiclass.onnx")],
+    );
+    assert!(again.contains("already holds this artifact"), "{again}");
+
+    let versions = ok(home.path(), &["versions", "fraud"]);
+    assert!(
+        versions.contains("fp-1") && versions.contains("4f1c2e9") && versions.contains("auc=0.93"),
+        "{versions}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(home.path(), &["versions", "fraud", "--json"])).unwrap();
+    assert_eq!(json[0]["lineage"]["author"], "tester");
+    assert_eq!(json[0]["profile"]["features"][3]["name"], "score");
+}
+
+#[test]
+fn a_model_whose_sentinels_fail_is_registered_with_a_warning() {
+    let home = tempfile::tempdir().unwrap();
+    // The multiclass model's sentinels, checked against a different model of the same shape.
+    let out = ok(
+        home.path(),
+        &[
+            "register",
+            "m",
+            &f("mlp_classifier.onnx"),
+            "--sentinels",
+            &f("logreg_multiclass.sentinels.json"),
+        ],
+    );
+    assert!(out.contains("warning: this artifact fails"), "{out}");
+}
+
+#[test]
+fn text_columns_become_categorical_with_the_codes_the_model_receives() {
+    let home = tempfile::tempdir().unwrap();
+    let csv = write(
+        home.path(),
+        "ref.csv",
+        "amount,age,tenure,segment\n1,30,2,retail\n2,40,3,business\n3,50,4,retail\n4,,5,private\n",
+    );
+    ok(
+        home.path(),
+        &[
+            "register",
+            "m",
+            &f("logreg_multiclass.onnx"),
+            "--reference",
+            &csv,
+            "--categorical",
+            "tenure",
+        ],
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(home.path(), &["versions", "m", "--json"])).unwrap();
+    let features = &json[0]["profile"]["features"];
+    assert_eq!(features[1]["missing"], 1, "an empty cell counts as missing");
+    assert_eq!(features[1]["kind"]["type"], "numeric");
+    assert_eq!(
+        features[2]["kind"]["type"], "categorical",
+        "declared with --categorical"
+    );
+    assert_eq!(
+        features[2]["kind"]["categories"][0]["code"], 2.0,
+        "numeric categories keep their value"
+    );
+    let segment = &features[3]["kind"]["categories"];
+    let coded: Vec<(String, f64)> = segment
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["value"].as_str().unwrap().to_string(),
+                c["code"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    // Sorted order, as scikit-learn's OrdinalEncoder assigns codes.
+    assert_eq!(
+        coded,
+        vec![
+            ("business".into(), 0.0),
+            ("private".into(), 1.0),
+            ("retail".into(), 2.0)
+        ]
+    );
+    assert_eq!(segment[2]["count"], 2);
+}
+
+#[test]
+fn bad_files_and_names_are_refused_with_the_reason() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let err = fails(h, &["register", "fraud", "/nonexistent/model.onnx"], 1);
+    assert!(err.contains("cannot read /nonexistent/model.onnx"), "{err}");
+    let err = fails(h, &["register", "fraud", &f("generate.py")], 1);
+    assert!(err.contains("not a valid ONNX model"), "{err}");
+    let empty = write(h, "empty.onnx", "");
+    let err = fails(h, &["register", "fraud", &empty], 1);
+    assert!(err.contains("not a valid ONNX model"), "{err}");
+    let err = fails(h, &["register", "fraud", &f("unsupported_op.onnx")], 1);
+    assert!(err.contains("FancyScore (domain com.example.ops)"), "{err}");
+    for (name, why) in [
+        ("a/b", "path separator"),
+        ("..", "leading '.'"),
+        ("my model", "whitespace"),
+        ("a\u{1b}b", "control character"),
+    ] {
+        let err = fails(h, &["register", name, &f("logreg_binary.onnx")], 1);
+        assert!(err.contains(why), "{name:?}: {err}");
+    }
+    let err = fails(
+        h,
+        &["register", "m", &f("logreg_binary.onnx"), "--metric", "auc"],
+        1,
+    );
+    assert!(err.contains("NAME=NUMBER"), "{err}");
+    assert_empty(h);
+}
+
+#[test]
+fn bad_reference_data_is_refused_with_line_and_column() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let model = f("logreg_multiclass.onnx");
+    let cases = [
+        (
+            "narrow.csv",
+            "a,b,c\n1,2,3\n",
+            "header has 3 columns (a, b, c) but the model takes 4 features",
+        ),
+        ("empty.csv", "a,b,c,d\n", "no data rows"),
+        ("nothing.csv", "", "no data rows"),
+        (
+            "mixed.csv",
+            "a,b,c,d\n1,2,3,4\n1,x2,3,4\n",
+            "line 3, column \"b\": \"x2\" is not a number",
+        ),
+        (
+            "ragged.csv",
+            "a,b,c,d\n1,2,3,4\n1,2,3\n",
+            "line 3: 3 fields where the header has 4",
+        ),
+        (
+            "blank.csv",
+            "a,b,c,d\n1,,3,4\n2,,3,4\n",
+            "column \"b\" has no values",
+        ),
+    ];
+    for (file, text, want) in cases {
+        let csv = write(h, file, text);
+        let err = fails(h, &["register", "fraud", &model, "--reference", &csv], 1);
+        assert!(err.contains(want), "{file}: {err}");
+        assert!(err.contains(file), "{file}: names the file: {err}");
+    }
+    let ok_csv = write(h, "ok.csv", "a,b,c,d\n1,2,3,4\n");
+    let err = fails(
+        h,
+        &[
+            "register",
+            "fraud",
+            &model,
+            "--reference",
+            &ok_csv,
+            "--categorical",
+            "z",
+        ],
+        1,
+    );
+    assert!(err.contains("--categorical \"z\" names no column"), "{err}");
+    assert_empty(h);
+}
+
+#[test]
+fn bad_sentinel_files_are_refused_naming_case_and_tensor() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let model = f("logreg_multiclass.onnx");
+    let cases = [
+        (
+            "wide.json",
+            r#"{"cases":[{"name":"c1","inputs":{"X":[[1,2,3,4,5]]},"expected":{"output_label":[0]}}]}"#,
+            "case \"c1\": \"X\" has shape [1, 5] but the model's tensor is FP32 [N, 4]",
+        ),
+        (
+            "missing.json",
+            r#"{"cases":[{"name":"c1","inputs":{},"expected":{"output_label":[0]}}]}"#,
+            "input \"X\" is missing",
+        ),
+        (
+            "output.json",
+            r#"{"cases":[{"name":"c1","inputs":{"X":[[1,2,3,4]]},"expected":{"score":[0]}}]}"#,
+            "\"score\" is not an output",
+        ),
+        (
+            "rows.json",
+            r#"{"cases":[{"name":"c1","inputs":{"X":[[1,2,3,4]]},"expected":{"output_label":[0,1]}}]}"#,
+            "has 2 rows but the inputs have 1",
+        ),
+        (
+            "ragged.json",
+            r#"{"cases":[{"name":"c1","inputs":{"X":[[1,2,3,4],[1]]},"expected":{"output_label":[0,1]}}]}"#,
+            "rows of different lengths",
+        ),
+        (
+            "text.json",
+            r#"{"cases":[{"name":"c1","inputs":{"X":[["a","b","c","d"]]},"expected":{"output_label":[0]}}]}"#,
+            "takes numbers",
+        ),
+        ("none.json", r#"{"cases":[]}"#, "no cases"),
+        (
+            "tol.json",
+            r#"{"tolerance":-1,"cases":[{"name":"c1","inputs":{"X":[[1,2,3,4]]},"expected":{"output_label":[0]}}]}"#,
+            "tolerance -1",
+        ),
+        (
+            "typo.json",
+            r#"{"cases":[{"name":"c1","input":{"X":[[1,2,3,4]]},"expected":{"output_label":[0]}}]}"#,
+            "unknown field `input`",
+        ),
+    ];
+    for (file, text, want) in cases {
+        let path = write(h, file, text);
+        let err = fails(h, &["register", "fraud", &model, "--sentinels", &path], 1);
+        assert!(err.contains(want), "{file}: {err}");
+    }
+    assert_empty(h);
+}
+
+#[test]
+fn read_only_flag_refuses_changes_with_exit_code_4() {
+    let home = tempfile::tempdir().unwrap();
+    let err = fails(
+        home.path(),
+        &["--readonly", "register", "m", &f("logreg_binary.onnx")],
+        4,
+    );
+    assert!(err.contains("read-only"), "{err}");
+    assert_empty(home.path());
+    let out = run(home.path(), &["--readonly", "models"]);
+    assert!(out.status.success(), "reading is allowed");
+}
+
+#[test]
+fn unknown_model_and_version_say_how_to_find_the_right_one() {
+    let home = tempfile::tempdir().unwrap();
+    let err = fails(home.path(), &["versions", "ghost"], 1);
+    assert!(err.contains("flightdeck models"), "{err}");
+    ok(home.path(), &["register", "m", &f("logreg_binary.onnx")]);
+    let err = fails(home.path(), &["alias", "set", "m", "production", "v7"], 1);
+    assert!(
+        err.contains("no version 7") && err.contains("flightdeck versions m"),
+        "{err}"
+    );
+    let err = fails(
+        home.path(),
+        &["alias", "set", "m", "production", "seven"],
+        2,
+    );
+    assert!(err.contains("write 3 or v3"), "{err}");
+}

@@ -1,0 +1,126 @@
+//! The shipped example config parses, and bad configs fail naming the key and the file.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+
+use flightdeck::settings::{ConfigError, Confirm, Overrides, Settings};
+
+fn resolve(text: &str) -> Result<Settings, ConfigError> {
+    Settings::resolve(
+        Some(text),
+        Some(PathBuf::from("/etc/fd/config.toml")),
+        Some(PathBuf::from("/default/data")),
+        &Overrides::default(),
+    )
+}
+
+#[test]
+fn example_config_parses_to_the_defaults() {
+    let text = include_str!("../config.example.toml");
+    let from_example = resolve(text).expect("config.example.toml must parse");
+    let defaults = Settings::resolve(
+        None,
+        None,
+        Some(PathBuf::from("/default/data")),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(from_example.thresholds, defaults.thresholds);
+    assert_eq!(from_example.refresh, defaults.refresh);
+    assert_eq!(from_example.environment, defaults.environment);
+    assert_eq!(from_example.theme, "dark");
+    assert_eq!(from_example.data_dir, PathBuf::from("/default/data"));
+}
+
+#[test]
+fn every_commented_example_key_also_parses() {
+    // Uncomment the optional keys the example documents, and check they are accepted.
+    let text = include_str!("../config.example.toml")
+        .replace("# data_dir = ", "data_dir = ")
+        .replace("# user = ", "user = ")
+        .replace("# [environments.audit]", "[environments.audit]")
+        .replace("# read_only = true", "read_only = true")
+        .replace("# confirm = \"typed\"", "confirm = \"typed\"");
+    let settings = resolve(&text).expect("uncommented example must parse");
+    assert_eq!(settings.user, "alice");
+    assert_eq!(settings.data_dir, PathBuf::from("/var/lib/flightdeck"));
+    let audit = &settings.environments["audit"];
+    assert!(audit.read_only);
+    assert_eq!(audit.confirm, Confirm::Typed);
+}
+
+#[test]
+fn unknown_key_names_the_key_and_the_file() {
+    let err = resolve("[thresholds]\npsi_wran = 0.2\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("psi_wran"), "{err}");
+    assert!(err.contains("/etc/fd/config.toml"), "{err}");
+}
+
+#[test]
+fn bad_values_name_the_key() {
+    for (text, key) in [
+        ("theme = \"neon\"", "theme"),
+        ("[thresholds]\nks_p_value = 1.5", "thresholds.ks_p_value"),
+        (
+            "[thresholds]\npsi_warn = 0.5\npsi_drift = 0.2",
+            "thresholds.psi_warn",
+        ),
+        ("[refresh]\nmetrics_ms = 0", "refresh.metrics_ms"),
+        ("[environments.prod]\nregistry = \"oracle\"", "registry"),
+        ("ascii = \"yes\"", "ascii"),
+    ] {
+        let err = resolve(text).unwrap_err().to_string();
+        assert!(err.contains(key), "{text:?} -> {err}");
+        assert!(err.contains("config.toml"), "{text:?} -> {err}");
+    }
+}
+
+#[test]
+fn flags_override_the_file_and_the_file_overrides_defaults() {
+    let text = "theme = \"light\"\ndefault_environment = \"staging\"\n[environments.staging]\nread_only = false\n";
+    let from_file = resolve(text).unwrap();
+    assert_eq!(from_file.theme, "light");
+    assert_eq!(from_file.environment.name, "staging");
+    let overrides = Overrides {
+        data_dir: Some(PathBuf::from("/flag/home")),
+        environment: Some("local".into()),
+        read_only: true,
+        theme: Some("mono".into()),
+        ..Overrides::default()
+    };
+    let flagged = Settings::resolve(
+        Some(text),
+        Some(PathBuf::from("/etc/fd/config.toml")),
+        None,
+        &overrides,
+    )
+    .unwrap();
+    assert_eq!(flagged.theme, "mono");
+    assert_eq!(flagged.environment.name, "local");
+    assert!(flagged.environment.read_only);
+    assert_eq!(flagged.data_dir, PathBuf::from("/flag/home"));
+}
+
+#[test]
+fn unknown_environment_lists_the_configured_ones() {
+    let err = Settings::resolve(
+        None,
+        None,
+        Some(PathBuf::from("/d")),
+        &Overrides {
+            environment: Some("prod-eu".into()),
+            ..Overrides::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("prod-eu") && err.contains("local"), "{err}");
+}
+
+#[test]
+fn relative_data_dir_is_relative_to_the_config_file() {
+    let settings = resolve("data_dir = \"state\"").unwrap();
+    assert_eq!(settings.data_dir, PathBuf::from("/etc/fd/state"));
+}
