@@ -7,30 +7,47 @@ mod common;
 use flightdeck::runtime::{LoadedModel, NamedTensor, RuntimeError, TensorData};
 use serde_json::Value;
 
+/// Inputs and onnxruntime's outputs for one model, as generate.py recorded them.
 struct Expected {
-    input: String,
-    rows: Vec<Vec<f32>>,
+    inputs: Vec<NamedTensor>,
     outputs: serde_json::Map<String, Value>,
+}
+
+fn flat<T>(v: &Value, f: impl Fn(&Value) -> T) -> Vec<T> {
+    v["data"].as_array().unwrap().iter().map(f).collect()
 }
 
 fn expected(name: &str) -> Expected {
     let text = std::fs::read_to_string(common::fixture(&format!("{name}.expected.json"))).unwrap();
     let v: Value = serde_json::from_str(&text).unwrap();
-    let rows = v["rows"]
-        .as_array()
+    let inputs = v["inputs"]
+        .as_object()
         .unwrap()
         .iter()
-        .map(|r| {
-            r.as_array()
+        .map(|(name, spec)| {
+            let shape = spec["shape"]
+                .as_array()
                 .unwrap()
                 .iter()
-                .map(|x| x.as_f64().unwrap() as f32)
-                .collect()
+                .map(|d| d.as_u64().unwrap() as usize)
+                .collect();
+            let data = match spec["type"].as_str().unwrap() {
+                "float" => TensorData::F32(flat(spec, |x| {
+                    x.as_f64().map(|f| f as f32).unwrap_or(f32::NAN)
+                })),
+                "int64" => TensorData::I64(flat(spec, |x| x.as_i64().unwrap())),
+                "string" => TensorData::String(flat(spec, |x| x.as_str().unwrap().to_string())),
+                other => panic!("{name}: input type {other}"),
+            };
+            NamedTensor {
+                name: name.clone(),
+                shape,
+                data,
+            }
         })
         .collect();
     Expected {
-        input: v["input"].as_str().unwrap().to_string(),
-        rows,
+        inputs,
         outputs: v["outputs"].as_object().unwrap().clone(),
     }
 }
@@ -40,77 +57,105 @@ fn load(name: &str) -> LoadedModel {
     LoadedModel::from_bytes(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-fn flatten(v: &Value, out: &mut Vec<f64>) {
-    match v {
-        Value::Array(items) => items.iter().for_each(|i| flatten(i, out)),
-        other => out.push(other.as_f64().unwrap()),
-    }
-}
-
-/// Runs every recorded row as one batch and compares each output.
+/// Runs every recorded row as one batch and compares each output with onnxruntime's.
 fn check(name: &str) {
     let model = load(name);
     let exp = expected(name);
-    let width = exp.rows[0].len();
-    let input = NamedTensor {
-        name: exp.input.clone(),
-        shape: vec![exp.rows.len(), width],
-        data: TensorData::F32(exp.rows.iter().flatten().copied().collect()),
-    };
-    let outputs = model.run(&[input]).unwrap();
+    let outputs = model
+        .run(&exp.inputs)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_eq!(outputs.len(), exp.outputs.len(), "{name}: output count");
     for (out_name, want) in &exp.outputs {
         let got = outputs
             .iter()
             .find(|o| &o.name == out_name)
             .unwrap_or_else(|| panic!("{name}: no {out_name}"));
-        let mut want_flat = Vec::new();
-        flatten(want, &mut want_flat);
-        let got_flat = got.data.to_f64().unwrap();
-        assert_eq!(
-            got_flat.len(),
-            want_flat.len(),
-            "{name}/{out_name}: value count"
-        );
-        let is_label = matches!(got.data, TensorData::I64(_) | TensorData::I32(_));
-        for (i, (g, w)) in got_flat.iter().zip(&want_flat).enumerate() {
-            if is_label {
-                assert_eq!(g, w, "{name}/{out_name}[{i}]: label");
-            } else {
-                // Relative for large regression outputs, absolute near zero.
-                let tol = 1e-5 * w.abs().max(1.0);
-                assert!(
-                    (g - w).abs() <= tol,
-                    "{name}/{out_name}[{i}]: {g} vs onnxruntime {w}"
+        let want_shape: Vec<usize> = want["shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_u64().unwrap() as usize)
+            .collect();
+        assert_eq!(got.shape, want_shape, "{name}/{out_name}: shape");
+        match &got.data {
+            TensorData::String(labels) => {
+                assert_eq!(
+                    labels,
+                    &flat(want, |x| x.as_str().unwrap().to_string()),
+                    "{name}/{out_name}: labels"
                 );
+            }
+            TensorData::I64(_) | TensorData::I32(_) => {
+                let got = got.data.to_f64().unwrap();
+                assert_eq!(
+                    got,
+                    flat(want, |x| x.as_f64().unwrap()),
+                    "{name}/{out_name}: labels"
+                );
+            }
+            data => {
+                let got = data.to_f64().unwrap();
+                let want = flat(want, |x| x.as_f64().unwrap_or(f64::NAN));
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    // Absolute 1e-5 for probabilities; relative for large regression outputs.
+                    let tol = 1e-5 * w.abs().max(1.0);
+                    assert!(
+                        (g - w).abs() <= tol,
+                        "{name}/{out_name}[{i}]: {g} vs onnxruntime {w}"
+                    );
+                }
             }
         }
     }
 }
 
-#[test]
-fn multiclass_logistic_regression_matches() {
-    check("logreg_multiclass");
+macro_rules! parity {
+    ($($test:ident => $model:literal,)*) => {
+        $(
+            #[test]
+            fn $test() {
+                check($model);
+            }
+        )*
+
+        /// Every recorded model has a parity test above (a new fixture cannot be forgotten).
+        #[test]
+        fn every_recorded_model_is_checked() {
+            let checked = [$($model),*];
+            let dir = common::fixture("");
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let file = entry.unwrap().file_name().into_string().unwrap();
+                if let Some(model) = file.strip_suffix(".expected.json") {
+                    assert!(checked.contains(&model), "{model} has expected outputs but no parity test");
+                }
+            }
+        }
+    };
 }
 
-#[test]
-fn binary_logistic_regression_matches() {
-    check("logreg_binary");
-}
-
-#[test]
-fn mlp_classifier_matches() {
-    check("mlp_classifier");
-}
-
-#[test]
-fn linear_regressor_matches() {
-    check("linear_regressor");
-}
-
-#[test]
-fn mlp_regressor_matches() {
-    check("mlp_regressor");
+parity! {
+    multiclass_logistic_regression => "logreg_multiclass",
+    binary_logistic_regression => "logreg_binary",
+    mlp_classifier => "mlp_classifier",
+    linear_regressor => "linear_regressor",
+    mlp_regressor => "mlp_regressor",
+    standard_scaler_pipeline => "scaler_logreg",
+    min_max_scaler_pipeline => "minmax_mlp",
+    imputer_pipeline => "imputer_linear",
+    binarizer_pipeline => "binarizer_logreg",
+    random_forest_binary => "rf_binary",
+    random_forest_multiclass => "rf_multiclass",
+    extra_trees_binary => "et_binary",
+    extra_trees_multiclass => "et_multiclass",
+    gradient_boosting_binary => "gb_binary",
+    gradient_boosting_multiclass => "gb_multiclass",
+    random_forest_regressor => "rf_regressor",
+    extra_trees_regressor => "et_regressor",
+    gradient_boosting_regressor => "gb_regressor",
+    random_forest_string_labels => "rf_string_labels",
+    column_transformer_numeric_and_categorical => "column_transformer",
+    label_encoder => "label_encoder",
+    one_hot_encoder_ints => "one_hot_int",
 }
 
 #[test]
@@ -135,24 +180,35 @@ fn zipmap_classifier_serves_probabilities_and_says_so() {
 
 #[test]
 fn batch_of_one_and_batch_of_many_agree() {
-    let model = load("mlp_classifier");
-    let exp = expected("mlp_classifier");
-    let batch = NamedTensor {
-        name: exp.input.clone(),
-        shape: vec![8, 4],
-        data: TensorData::F32(exp.rows[..8].iter().flatten().copied().collect()),
-    };
-    let all = model.run(&[batch]).unwrap();
-    for (i, row) in exp.rows[..8].iter().enumerate() {
-        let one = NamedTensor {
-            name: exp.input.clone(),
-            shape: vec![1, 4],
-            data: TensorData::F32(row.clone()),
+    for name in ["mlp_classifier", "rf_multiclass", "gb_binary"] {
+        let model = load(name);
+        let exp = expected(name);
+        let TensorData::F32(values) = &exp.inputs[0].data else {
+            panic!("float input")
         };
-        let single = model.run(&[one]).unwrap();
-        let p_all = all[1].data.to_f64().unwrap();
-        let p_one = single[1].data.to_f64().unwrap();
-        assert_eq!(&p_all[i * 3..i * 3 + 3], &p_one[..]);
+        let input = exp.inputs[0].name.clone();
+        let batch = NamedTensor {
+            name: input.clone(),
+            shape: vec![8, 4],
+            data: TensorData::F32(values[..32].to_vec()),
+        };
+        let all = model.run(&[batch]).unwrap();
+        let classes = all[1].shape[1];
+        for (i, row) in values[..32].chunks(4).enumerate() {
+            let one = NamedTensor {
+                name: input.clone(),
+                shape: vec![1, 4],
+                data: TensorData::F32(row.to_vec()),
+            };
+            let single = model.run(&[one]).unwrap();
+            let p_all = all[1].data.to_f64().unwrap();
+            let p_one = single[1].data.to_f64().unwrap();
+            assert_eq!(
+                &p_all[i * classes..(i + 1) * classes],
+                &p_one[..],
+                "{name} row {i}"
+            );
+        }
     }
 }
 
