@@ -2,6 +2,7 @@
 //! Each subcommand prints a human table or, with `--json`, machine-readable output.
 
 mod alias;
+mod bench;
 mod journal;
 mod listing;
 mod register;
@@ -68,6 +69,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Measure how fast the runtime loads and runs a model, per call, at given batch sizes.
+    Bench(bench::BenchArgs),
     /// Print the resolved settings and where they came from.
     Config {
         #[arg(long)]
@@ -111,6 +114,10 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 fn dispatch(cli: Cli) -> Result<(), Failure> {
+    // Benchmarks touch no settings or data dir, so they run anywhere.
+    if let Command::Bench(args) = cli.command {
+        return bench::run(args);
+    }
     let overrides = Overrides {
         config: cli.config,
         data_dir: cli.home,
@@ -124,6 +131,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
     let actor = Actor::new(settings.user.clone(), settings.environment.name.clone())
         .with_read_only(settings.environment.read_only);
     match cli.command {
+        Command::Bench(_) => Ok(()),
         Command::Config { json } => listing::print_settings(&settings, json),
         Command::Register(args) => register::run(&settings, &actor, args),
         Command::Models { json } => listing::models(&open(&settings)?, json),

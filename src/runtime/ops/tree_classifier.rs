@@ -82,13 +82,12 @@ pub fn build(
 impl TreeClassifier {
     /// Final probabilities for one row from the summed leaf weights.
     fn finalize(&self, scores: &mut [f32; 2], has: [bool; 2], out: &mut [f32]) {
-        let (mut len, mut has1) = (2, has[1]);
+        let mut len = 2;
         match self.base_values.len() {
             2 if has[1] => {
                 // onnxruntime's reading of an under-specified case: base_values[0] is unused.
                 scores[1] = self.base_values[1] + scores[0];
                 scores[0] = -scores[1];
-                has1 = true;
             }
             2 => {
                 scores[0] += self.base_values[0];
@@ -108,13 +107,6 @@ impl TreeClassifier {
             out.copy_from_slice(&scores[..]);
             return;
         }
-        let positive = if has1 {
-            scores[1]
-        } else if has[0] {
-            scores[0]
-        } else {
-            0.0
-        };
         let s = scores[0];
         out.copy_from_slice(&match (self.binary_case, self.weights_all_positive) {
             (true, true) => [1.0 - s, s],
@@ -123,7 +115,6 @@ impl TreeClassifier {
             // Not onnxruntime's binary layout: it writes only the one score.
             (false, _) => [s, 0.0],
         });
-        let _ = positive;
     }
 }
 
