@@ -343,12 +343,21 @@ fn default_skl2onnx_exports_of_every_family_register() {
         "gb_regressor",
         "rf_string_labels",
     ] {
-        let out = ok(home.path(), &["register", model, &f(&format!("{model}.onnx"))]);
-        assert!(out.contains(&format!("registered {model} v1")), "{model}: {out}");
+        let out = ok(
+            home.path(),
+            &["register", model, &f(&format!("{model}.onnx"))],
+        );
+        assert!(
+            out.contains(&format!("registered {model} v1")),
+            "{model}: {out}"
+        );
     }
     let labels = ok(home.path(), &["versions", "rf_string_labels", "--json"]);
     let json: serde_json::Value = serde_json::from_str(&labels).unwrap();
-    assert_eq!(json[0]["signature"]["classifier"]["classes"], serde_json::json!(["approve", "decline", "review"]));
+    assert_eq!(
+        json[0]["signature"]["classifier"]["classes"],
+        serde_json::json!(["approve", "decline", "review"])
+    );
 }
 
 #[test]
@@ -359,15 +368,45 @@ fn a_column_transformer_registers_with_one_reference_column_per_input() {
         "ref.csv",
         "amount,age,tenure,score,segment\n10.5,31,2,0.3,retail\n99,45,1,-0.2,business\n7,52,3,1.1,retail\n",
     );
-    let out = ok(home.path(), &["register", "mixed", &f("column_transformer.onnx"), "--reference", &csv]);
+    let out = ok(
+        home.path(),
+        &[
+            "register",
+            "mixed",
+            &f("column_transformer.onnx"),
+            "--reference",
+            &csv,
+        ],
+    );
     assert!(out.contains("input   segment  BYTES [N, 1]"), "{out}");
     assert!(out.contains("4 numeric, 1 categorical"), "{out}");
-    let json: serde_json::Value = serde_json::from_str(&ok(home.path(), &["versions", "mixed", "--json"])).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(home.path(), &["versions", "mixed", "--json"])).unwrap();
     let segment = &json[0]["profile"]["features"][4]["kind"];
     assert_eq!(segment["type"], "categorical");
-    assert!(segment["categories"][0].get("code").is_none(), "a string input receives the text itself");
+    assert!(
+        segment["categories"][0].get("code").is_none(),
+        "a string input receives the text itself"
+    );
     // Columns named out of order would feed the wrong inputs: refused.
-    let swapped = write(home.path(), "swapped.csv", "age,amount,tenure,score,segment\n31,10.5,2,0.3,retail\n");
-    let err = fails(home.path(), &["register", "other", &f("column_transformer.onnx"), "--reference", &swapped], 1);
-    assert!(err.contains("column 1 is named \"age\" but the model's input 0 is \"amount\""), "{err}");
+    let swapped = write(
+        home.path(),
+        "swapped.csv",
+        "age,amount,tenure,score,segment\n31,10.5,2,0.3,retail\n",
+    );
+    let err = fails(
+        home.path(),
+        &[
+            "register",
+            "other",
+            &f("column_transformer.onnx"),
+            "--reference",
+            &swapped,
+        ],
+        1,
+    );
+    assert!(
+        err.contains("column 1 is named \"age\" but the model's input 0 is \"amount\""),
+        "{err}"
+    );
 }
