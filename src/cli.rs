@@ -6,6 +6,7 @@ mod bench;
 mod journal;
 mod listing;
 mod register;
+mod serve;
 mod table;
 
 use std::path::PathBuf;
@@ -69,6 +70,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve a model over HTTP (Open Inference Protocol V2, KServe V1, /metrics) in the foreground.
+    Serve(serve::ServeArgs),
     /// Measure how fast the runtime loads and runs a model, per call, at given batch sizes.
     Bench(bench::BenchArgs),
     /// Print the resolved settings and where they came from.
@@ -126,12 +129,17 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         ..Overrides::default()
     };
     let settings = Settings::load(&overrides)?;
-    let _log_guard = crate::logging::init(&settings.data_dir);
+    let log_file = match &cli.command {
+        Command::Serve(args) => format!("serve-{}.log", args.model.replace(['/', '\\'], "_")),
+        _ => "flightdeck.log".to_string(),
+    };
+    let _log_guard = crate::logging::init(&settings.data_dir, &log_file);
     tracing::info!(command = ?cli.command, data_dir = %settings.data_dir.display(), "flightdeck started");
     let actor = Actor::new(settings.user.clone(), settings.environment.name.clone())
         .with_read_only(settings.environment.read_only);
     match cli.command {
         Command::Bench(_) => Ok(()),
+        Command::Serve(args) => serve::run(&settings, args),
         Command::Config { json } => listing::print_settings(&settings, json),
         Command::Register(args) => register::run(&settings, &actor, args),
         Command::Models { json } => listing::models(&open(&settings)?, json),

@@ -5,13 +5,13 @@ use std::path::Path;
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 
-/// Starts logging to `DATA_DIR/logs/flightdeck.log`; level from `FLIGHTDECK_LOG` (default
+/// Starts logging to `DATA_DIR/logs/FILE_NAME`; level from `FLIGHTDECK_LOG` (default
 /// `info`). Keep the guard alive until exit so buffered lines are written. Logging that cannot
 /// start is not fatal: the command still runs, without a log.
-pub fn init(data_dir: &Path) -> Option<WorkerGuard> {
+pub fn init(data_dir: &Path, file_name: &str) -> Option<WorkerGuard> {
     let dir = data_dir.join("logs");
     std::fs::create_dir_all(&dir).ok()?;
-    let appender = tracing_appender::rolling::never(&dir, "flightdeck.log");
+    let appender = tracing_appender::rolling::never(&dir, file_name);
     let (writer, guard) = tracing_appender::non_blocking(appender);
     let filter =
         EnvFilter::try_from_env("FLIGHTDECK_LOG").unwrap_or_else(|_| EnvFilter::new("info"));

@@ -1,6 +1,7 @@
 //! Plain data types shared by the engine, the sources, the server and the console: no I/O here.
 
 pub mod alias;
+pub mod drift;
 pub mod journal;
 pub mod name;
 pub mod profile;
@@ -9,6 +10,7 @@ pub mod signature;
 pub mod version;
 
 pub use alias::{Alias, AliasMove};
+pub use drift::{DriftReport, DriftThresholds, FeatureDrift, Histogram, Verdict};
 pub use journal::{JournalEntry, NewJournalEntry, Outcome};
 pub use name::{AliasName, ModelName, NameError};
 pub use profile::{

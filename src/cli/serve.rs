@@ -1,0 +1,155 @@
+//! `flightdeck serve`: run the local model server in the foreground for one model.
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{Failure, model_name, parse_version};
+use crate::engine::Registry;
+use crate::model::{AliasName, DriftThresholds, ModelName};
+use crate::serve::drift::WindowLimits;
+use crate::serve::{Plan, ServeConfig, ServeOptions, default_workers};
+use crate::settings::Settings;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    pub model: String,
+    /// Stable version (default: the production alias, else the latest version).
+    #[arg(long, value_parser = parse_version)]
+    pub version: Option<u32>,
+    /// Canary version, served alongside the stable one.
+    #[arg(long, value_parser = parse_version)]
+    pub canary: Option<u32>,
+    /// The canary's share of requests, 0-100.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub canary_percent: u8,
+    /// Address to listen on (loopback by default: put a proxy in front to expose it).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port to listen on; 0 picks a free one (printed on start).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Inference threads (default: one per core).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Requests that may wait for a thread before the server answers 503.
+    #[arg(long, default_value_t = 1024)]
+    pub queue: usize,
+    /// Largest request body accepted (413 above it).
+    #[arg(long, default_value_t = 4 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Rows kept per version for drift scoring.
+    #[arg(long, default_value_t = 2000)]
+    pub drift_window: usize,
+    /// Oldest row kept for drift scoring, in seconds.
+    #[arg(long, default_value_t = 600)]
+    pub drift_max_age: u64,
+    /// Write the bound port to this file once listening.
+    #[arg(long, value_name = "FILE")]
+    pub port_file: Option<PathBuf>,
+}
+
+/// The stable version when none is named: production, else the newest.
+fn default_stable(registry: &Registry, model: &ModelName) -> Result<u32, Failure> {
+    let aliases = registry.aliases(model)?;
+    if let Some(v) = aliases
+        .iter()
+        .find(|a| a.alias.as_str() == AliasName::PRODUCTION)
+        .and_then(|a| a.version)
+    {
+        return Ok(v);
+    }
+    let versions = registry.versions(model)?;
+    versions
+        .iter()
+        .map(|v| v.version)
+        .max()
+        .ok_or_else(|| Failure {
+            code: 1,
+            message: format!("{model} has no versions"),
+        })
+}
+
+pub fn run(settings: &Settings, args: ServeArgs) -> Result<(), Failure> {
+    let model = model_name(&args.model)?;
+    let registry = super::open(settings)?;
+    let stable = match args.version {
+        Some(v) => v,
+        None => default_stable(&registry, &model)?,
+    };
+    drop(registry);
+    let plan = Plan {
+        stable,
+        canary: args.canary,
+        canary_percent: if args.canary.is_some() {
+            args.canary_percent
+        } else {
+            0
+        },
+    };
+    let t = &settings.thresholds;
+    let token_path = settings.data_dir.join("serve").join("admin.token");
+    let admin_token = crate::serve::state::admin_token(&token_path).map_err(|e| Failure {
+        code: 1,
+        message: format!(
+            "cannot create the admin token {}: {e}",
+            token_path.display()
+        ),
+    })?;
+    let config = ServeConfig {
+        model: model.clone(),
+        plan,
+        address: SocketAddr::new(args.host, args.port),
+        workers: args.workers.unwrap_or_else(default_workers),
+        queue: args.queue,
+        options: ServeOptions {
+            data_dir: settings.data_dir.clone(),
+            max_body_bytes: args.max_body_bytes,
+            thresholds: DriftThresholds {
+                psi_warn: t.psi_warn,
+                psi_drift: t.psi_drift,
+                ks_p_value: t.ks_p_value,
+                js_drift: t.js_drift,
+                min_samples: t.min_drift_samples,
+            },
+            window: WindowLimits {
+                max_rows: args.drift_window.max(1),
+                max_age: Duration::from_secs(args.drift_max_age.max(1)),
+            },
+            admin_token,
+        },
+        port_file: args.port_file,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure {
+            code: 1,
+            message: format!("cannot start the async runtime: {e}"),
+        })?;
+    runtime.block_on(async move {
+        let server = crate::serve::bind(config)
+            .await
+            .map_err(|message| Failure { code: 1, message })?;
+        let canary = plan
+            .canary
+            .map(|c| format!(", v{c} canary at {}%", plan.canary_percent))
+            .unwrap_or_default();
+        println!(
+            "serving {model} v{}{canary} on http://{}",
+            plan.stable, server.address
+        );
+        let _ = std::io::stdout().flush();
+        server
+            .serve(crate::serve::shutdown_signal())
+            .await
+            .map_err(|e| Failure {
+                code: 1,
+                message: format!("server failed: {e}"),
+            })
+    })
+}

@@ -1,0 +1,102 @@
+//! Drift reports: how a version's live inputs compare with its baseline, per feature, as the
+//! server computes them and the console and CLI show them.
+
+use serde::{Deserialize, Serialize};
+
+/// A feature's (or the dataset's) verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Ok,
+    Warn,
+    Drift,
+    /// Fewer live samples than the configured minimum: no verdict yet.
+    InsufficientData,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Warn => "warn",
+            Verdict::Drift => "drift",
+            Verdict::InsufficientData => "insufficient data",
+        }
+    }
+}
+
+/// Thresholds a verdict is judged by.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DriftThresholds {
+    pub psi_warn: f64,
+    pub psi_drift: f64,
+    pub ks_p_value: f64,
+    pub js_drift: f64,
+    pub min_samples: u64,
+}
+
+impl Default for DriftThresholds {
+    fn default() -> Self {
+        Self {
+            psi_warn: 0.1,
+            psi_drift: 0.25,
+            ks_p_value: 0.05,
+            js_drift: 0.1,
+            min_samples: 100,
+        }
+    }
+}
+
+/// A histogram as proportions over labelled bins (numeric ranges or categories).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    pub bins: Vec<String>,
+    pub reference: Vec<f64>,
+    pub live: Vec<f64>,
+}
+
+/// One feature's comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureDrift {
+    pub name: String,
+    /// `numeric` (PSI on the reference deciles, and KS) or `categorical` (Jensen-Shannon and
+    /// chi-square).
+    pub kind: String,
+    /// The statistic the verdict leans on first: `psi` or `js`.
+    pub method: String,
+    pub statistic: f64,
+    pub threshold: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psi: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ks_statistic: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ks_p_value: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub js_distance: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chi2_p_value: Option<f64>,
+    /// Share of live rows with no value (NaN or empty).
+    pub missing_rate: f64,
+    /// Share of live rows outside the reference's [min, max] (numeric) or categories.
+    pub out_of_range_rate: f64,
+    /// Live samples compared.
+    pub n: u64,
+    pub verdict: Verdict,
+    pub histogram: Histogram,
+}
+
+/// A version's drift, over the window of its recent inputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriftReport {
+    pub model: String,
+    pub version: u32,
+    pub window_samples: u64,
+    /// Age of the oldest sample in the window.
+    pub window_seconds: f64,
+    /// Drifted features / features (0 while data is insufficient).
+    pub drift_share: f64,
+    pub verdict: Verdict,
+    pub thresholds: DriftThresholds,
+    pub features: Vec<FeatureDrift>,
+}

@@ -1,0 +1,588 @@
+//! HTTP routes: Open Inference Protocol V2, KServe V1, Prometheus metrics, the drift report and
+//! the admin API the engine uses to change what is served. Every error is JSON
+//! `{"error": "..."}` with the status a client expects.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use super::metrics::GaugeSample;
+use super::pool::PoolError;
+use super::protocol::{self, InferRequest, InferResponse, ModelMetadata, V1Request};
+use super::state::{Deployment, LoadedVersion, Plan, ServerState};
+use crate::model::ModelName;
+
+type Shared = Arc<ServerState>;
+
+/// An error answer.
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+pub fn router(state: Shared) -> Router {
+    let limit = state.options.max_body_bytes;
+    Router::new()
+        .route(
+            "/v2/health/live",
+            get(|| async { Json(json!({ "live": true })) }),
+        )
+        .route("/v2/health/ready", get(ready))
+        .route("/v2", get(server_metadata))
+        .route("/v2/models/{name}", get(model_metadata))
+        .route(
+            "/v2/models/{name}/versions/{version}",
+            get(version_metadata),
+        )
+        .route("/v2/models/{name}/ready", get(model_ready))
+        .route(
+            "/v2/models/{name}/versions/{version}/ready",
+            get(version_ready),
+        )
+        .route("/v2/models/{name}/infer", axum::routing::post(infer))
+        .route(
+            "/v2/models/{name}/versions/{version}/infer",
+            axum::routing::post(infer_version),
+        )
+        .route("/v1/models/{name}", get(v1_status).post(v1_predict))
+        .route("/metrics", get(metrics))
+        .route("/flightdeck/drift/{name}", get(drift))
+        .route(
+            "/flightdeck/admin/deployments/{name}",
+            get(admin_get).put(admin_put),
+        )
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no such route; see the Open Inference Protocol V2 paths under /v2",
+            )
+        })
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+async fn ready(State(state): State<Shared>) -> ApiResult<Json<Value>> {
+    if state.ready.load(std::sync::atomic::Ordering::Relaxed) {
+        Ok(Json(json!({ "ready": true })))
+    } else {
+        Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not ready"))
+    }
+}
+
+async fn server_metadata() -> Json<Value> {
+    Json(json!({ "name": "flightdeck", "version": env!("CARGO_PKG_VERSION"), "extensions": [] }))
+}
+
+fn find(state: &ServerState, name: &str) -> ApiResult<Arc<Deployment>> {
+    state.deployment(name).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("model {name:?} is not served here"),
+        )
+    })
+}
+
+fn parse_version(name: &str, text: &str, deployment: &Deployment) -> ApiResult<Arc<LoadedVersion>> {
+    let number = text.strip_prefix('v').unwrap_or(text).parse::<u32>().ok();
+    number
+        .and_then(|v| deployment.version(v).cloned())
+        .ok_or_else(|| {
+            let loaded: Vec<String> = deployment
+                .loaded()
+                .map(|(_, v)| v.version.to_string())
+                .collect();
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "model {name:?} has no version {text:?} loaded (loaded: {})",
+                    loaded.join(", ")
+                ),
+            )
+        })
+}
+
+fn metadata(name: &str, deployment: &Deployment, version: &LoadedVersion) -> ModelMetadata {
+    let signature = version.model.signature();
+    ModelMetadata {
+        name: name.to_string(),
+        versions: deployment
+            .loaded()
+            .map(|(_, v)| v.version.to_string())
+            .collect(),
+        platform: "onnx".into(),
+        inputs: signature.inputs.iter().map(Into::into).collect(),
+        outputs: signature.outputs.iter().map(Into::into).collect(),
+    }
+}
+
+async fn model_metadata(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<ModelMetadata>> {
+    let deployment = find(&state, &name)?;
+    Ok(Json(metadata(&name, &deployment, &deployment.stable)))
+}
+
+async fn version_metadata(
+    State(state): State<Shared>,
+    Path((name, version)): Path<(String, String)>,
+) -> ApiResult<Json<ModelMetadata>> {
+    let deployment = find(&state, &name)?;
+    let loaded = parse_version(&name, &version, &deployment)?;
+    Ok(Json(metadata(&name, &deployment, &loaded)))
+}
+
+async fn model_ready(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    find(&state, &name)?;
+    Ok(Json(json!({ "name": name, "ready": true })))
+}
+
+async fn version_ready(
+    State(state): State<Shared>,
+    Path((name, version)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let deployment = find(&state, &name)?;
+    let loaded = parse_version(&name, &version, &deployment)?;
+    Ok(Json(
+        json!({ "name": name, "version": loaded.version.to_string(), "ready": true }),
+    ))
+}
+
+/// The body as bytes; JSON is parsed by hand so a missing Content-Type (tritonclient) works.
+fn body(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
+    body.map_err(|e| {
+        let status = e.status();
+        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "request body is over the server's limit (--max-body-bytes)".to_string()
+        } else {
+            e.body_text()
+        };
+        ApiError::new(status, message)
+    })
+}
+
+async fn infer(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Response {
+    handle_infer(state, name, None, raw).await
+}
+
+async fn infer_version(
+    State(state): State<Shared>,
+    Path((name, version)): Path<(String, String)>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Response {
+    handle_infer(state, name, Some(version), raw).await
+}
+
+/// Times and counts a request whatever its outcome.
+async fn handle_infer(
+    state: Shared,
+    name: String,
+    pinned: Option<String>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Response {
+    let started = Instant::now();
+    let _in_flight = state.metrics.in_flight(&name);
+    let mut version_label = String::new();
+    let result = infer_inner(&state, &name, pinned.as_deref(), raw, &mut version_label).await;
+    let response = match result {
+        Ok(ok) => Json(ok).into_response(),
+        Err(e) => e.into_response(),
+    };
+    let label = if state.deployment(&name).is_some() {
+        name.as_str()
+    } else {
+        "(unknown)"
+    };
+    state.metrics.request_finished(
+        label,
+        &version_label,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+async fn infer_inner(
+    state: &Shared,
+    name: &str,
+    pinned: Option<&str>,
+    raw: Result<Bytes, BytesRejection>,
+    version_label: &mut String,
+) -> ApiResult<InferResponse> {
+    let deployment = find(state, name)?;
+    let version = match pinned {
+        Some(v) => parse_version(name, v, &deployment)?,
+        None => deployment.route().clone(),
+    };
+    *version_label = version.version.to_string();
+    let bytes = body(raw)?;
+    let request: InferRequest = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("malformed inference request: {e}"),
+        )
+    })?;
+    let signature = version.model.signature();
+    let inputs = protocol::request_tensors(&request, signature)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
+    if let Some(wanted) = &request.outputs
+        && let Some(unknown) = wanted
+            .iter()
+            .find(|o| !signature.outputs.iter().any(|s| s.name == o.name))
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("unknown output {:?}", unknown.name),
+        ));
+    }
+    let rows = inputs
+        .first()
+        .and_then(|t| t.shape.first().copied())
+        .unwrap_or(0);
+    state.metrics.batch_size(name, version_label, rows);
+    let outputs = run_model(state, version.clone(), inputs).await?;
+    let selected = outputs
+        .into_iter()
+        .filter(|o| {
+            request
+                .outputs
+                .as_ref()
+                .is_none_or(|w| w.iter().any(|r| r.name == o.name))
+        })
+        .map(|o| {
+            let declared = signature.outputs.iter().find(|s| s.name == o.name);
+            protocol::response_output(o, declared)
+        })
+        .collect();
+    Ok(InferResponse {
+        model_name: name.to_string(),
+        model_version: version.version.to_string(),
+        id: request.id,
+        outputs: selected,
+    })
+}
+
+/// Runs the model on a worker, then records the inputs in the drift window.
+async fn run_model(
+    state: &Shared,
+    version: Arc<LoadedVersion>,
+    inputs: Vec<crate::runtime::NamedTensor>,
+) -> ApiResult<Vec<crate::runtime::NamedTensor>> {
+    let result = state
+        .pool
+        .run(move || {
+            let outputs = version.model.run(&inputs);
+            if outputs.is_ok()
+                && let Some(window) = &version.drift
+                && let Ok(mut window) = window.lock()
+            {
+                window.record(&inputs, Instant::now());
+            }
+            outputs
+        })
+        .await;
+    match result {
+        Ok(Ok(outputs)) => Ok(outputs),
+        Ok(Err(e)) => Err(ApiError::new(StatusCode::BAD_REQUEST, e.to_string())),
+        Err(PoolError::Busy) => {
+            state.metrics.rejected_busy();
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                PoolError::Busy.to_string(),
+            ))
+        }
+        Err(e) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            e.to_string(),
+        )),
+    }
+}
+
+async fn v1_status(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    find(&state, &name)?;
+    Ok(Json(json!({ "name": name, "ready": true })))
+}
+
+async fn v1_predict(
+    State(state): State<Shared>,
+    Path(target): Path<String>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Response {
+    let started = Instant::now();
+    let Some(name) = target.strip_suffix(":predict").map(str::to_string) else {
+        return ApiError::new(StatusCode::NOT_FOUND, "use POST /v1/models/NAME:predict")
+            .into_response();
+    };
+    let mut version_label = String::new();
+    let result = v1_inner(&state, &name, raw, &mut version_label).await;
+    let response = match result {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e.into_response(),
+    };
+    let label = if state.deployment(&name).is_some() {
+        name.as_str()
+    } else {
+        "(unknown)"
+    };
+    state.metrics.request_finished(
+        label,
+        &version_label,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+async fn v1_inner(
+    state: &Shared,
+    name: &str,
+    raw: Result<Bytes, BytesRejection>,
+    version_label: &mut String,
+) -> ApiResult<Value> {
+    let deployment = find(state, name)?;
+    let version = deployment.route().clone();
+    *version_label = version.version.to_string();
+    let bytes = body(raw)?;
+    let request: V1Request = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("malformed predict request: {e}"),
+        )
+    })?;
+    let signature = version.model.signature().clone();
+    let input = protocol::v1_tensor(&request, &signature)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
+    let rows = input.shape.first().copied().unwrap_or(0);
+    state.metrics.batch_size(name, version_label, rows);
+    let outputs = run_model(state, version.clone(), vec![input]).await?;
+    // Classifiers predict labels; regressors their first output, one value per row if flat.
+    let wanted = signature
+        .classifier
+        .as_ref()
+        .map(|c| c.label_output.clone());
+    let output = outputs
+        .into_iter()
+        .find(|o| wanted.as_ref().is_none_or(|w| &o.name == w))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the model returned no output",
+            )
+        })?;
+    let per_row = output.shape.iter().skip(1).product::<usize>().max(1);
+    let flat = protocol::response_output(output, None).data;
+    let predictions = match flat {
+        Value::Array(values) if per_row > 1 => Value::Array(
+            values
+                .chunks(per_row)
+                .map(|c| Value::Array(c.to_vec()))
+                .collect(),
+        ),
+        other => other,
+    };
+    Ok(json!({ "predictions": predictions, "model_version": version.version.to_string() }))
+}
+
+async fn metrics(State(state): State<Shared>) -> Response {
+    let gauges = scrape_gauges(&state);
+    let text = state.metrics.encode(&gauges);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+/// Model info, traffic share and drift, computed at scrape time.
+fn scrape_gauges(state: &ServerState) -> Vec<GaugeSample> {
+    let mut info = Vec::new();
+    let mut share = Vec::new();
+    let mut feature = Vec::new();
+    let mut dataset = Vec::new();
+    let mut samples = Vec::new();
+    for deployment in state.deployments() {
+        let model = deployment.name.clone();
+        for (role, v) in deployment.loaded() {
+            let labels = vec![
+                ("model", model.clone()),
+                ("version", v.version.to_string()),
+                ("sha256", v.sha256.clone()),
+                ("role", role.to_string()),
+            ];
+            info.push(GaugeSample {
+                name: "flightdeck_model_info",
+                help: "Loaded model versions (always 1).",
+                labels,
+                value: 1.0,
+            });
+            let pct = if role == "canary" {
+                deployment.canary_percent
+            } else {
+                100 - deployment
+                    .canary
+                    .as_ref()
+                    .map(|_| deployment.canary_percent)
+                    .unwrap_or(0)
+            };
+            share.push(GaugeSample {
+                name: "flightdeck_traffic_share_ratio",
+                help: "Share of the model's traffic routed to this version (0-1).",
+                labels: vec![
+                    ("model", model.clone()),
+                    ("version", v.version.to_string()),
+                    ("role", role.to_string()),
+                ],
+                value: f64::from(pct) / 100.0,
+            });
+        }
+        for report in state.drift(&model).unwrap_or_default() {
+            let version = report.version.to_string();
+            for f in &report.features {
+                let methods = [
+                    ("psi", f.psi),
+                    ("ks_statistic", f.ks_statistic),
+                    ("ks_p_value", f.ks_p_value),
+                    ("js_distance", f.js_distance),
+                    ("chi2_p_value", f.chi2_p_value),
+                    ("missing_rate", Some(f.missing_rate)),
+                    ("out_of_range_rate", Some(f.out_of_range_rate)),
+                ];
+                for (method, value) in methods {
+                    let Some(value) = value else { continue };
+                    feature.push(GaugeSample {
+                        name: "flightdeck_feature_drift",
+                        help: "Per-feature drift of live inputs against the baseline, by method.",
+                        labels: vec![
+                            ("model", model.clone()),
+                            ("version", version.clone()),
+                            ("feature", f.name.clone()),
+                            ("method", method.to_string()),
+                        ],
+                        value,
+                    });
+                }
+            }
+            dataset.push(GaugeSample {
+                name: "flightdeck_drift_share",
+                help: "Share of features whose verdict is drift (0-1).",
+                labels: vec![("model", model.clone()), ("version", version.clone())],
+                value: report.drift_share,
+            });
+            samples.push(GaugeSample {
+                name: "flightdeck_drift_window_samples",
+                help: "Live rows in the drift window.",
+                labels: vec![("model", model.clone()), ("version", version.clone())],
+                value: report.window_samples as f64,
+            });
+        }
+    }
+    info.into_iter()
+        .chain(share)
+        .chain(feature)
+        .chain(dataset)
+        .chain(samples)
+        .collect()
+}
+
+async fn drift(State(state): State<Shared>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+    let reports = state.drift(&name).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("model {name:?} is not served here"),
+        )
+    })?;
+    Ok(Json(json!({ "model": name, "versions": reports })))
+}
+
+fn authorize(state: &ServerState, headers: &HeaderMap) -> ApiResult<()> {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    // Compare without an early exit, so timing does not reveal the token.
+    let expected = state.options.admin_token.as_bytes();
+    let ok = given.is_some_and(|g| {
+        let g = g.as_bytes();
+        g.len() == expected.len()
+            && g.iter()
+                .zip(expected)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "admin API: missing or wrong bearer token",
+        ))
+    }
+}
+
+async fn admin_get(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Plan>> {
+    authorize(&state, &headers)?;
+    Ok(Json(find(&state, &name)?.plan()))
+}
+
+async fn admin_put(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Plan>> {
+    authorize(&state, &headers)?;
+    let model =
+        ModelName::new(&name).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let bytes = body(raw)?;
+    let plan: Plan = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("malformed plan: {e}")))?;
+    // Loading parses and optimises models: off the reactor.
+    let worker_state = state.clone();
+    let applied = tokio::task::spawn_blocking(move || worker_state.apply_plan(&model, plan))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
+    Ok(Json(applied))
+}

@@ -1,0 +1,258 @@
+//! What the server holds: per model, the stable and (optionally) canary versions loaded and the
+//! canary's share of traffic; swapped atomically as a whole when the engine changes the plan.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::drift::{DriftWindow, WindowLimits};
+use super::metrics::Metrics;
+use super::pool::InferencePool;
+use crate::engine::Registry;
+use crate::engine::registry::artifacts;
+use crate::model::{DriftReport, DriftThresholds, ModelName};
+use crate::runtime::LoadedModel;
+
+/// One loaded version.
+#[derive(Debug)]
+pub struct LoadedVersion {
+    pub version: u32,
+    pub sha256: String,
+    pub model: LoadedModel,
+    pub drift: Option<Mutex<DriftWindow>>,
+}
+
+/// What serves a model: the plan the engine asked for, with its versions loaded.
+#[derive(Debug)]
+pub struct Deployment {
+    pub name: String,
+    pub stable: Arc<LoadedVersion>,
+    pub canary: Option<Arc<LoadedVersion>>,
+    pub canary_percent: u8,
+    /// Requests routed so far, for the exact traffic split.
+    routed: AtomicU64,
+}
+
+/// The plan for one model: which versions, and the canary's share (0-100).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub stable: u32,
+    #[serde(default)]
+    pub canary: Option<u32>,
+    #[serde(default)]
+    pub canary_percent: u8,
+}
+
+impl Deployment {
+    pub fn plan(&self) -> Plan {
+        Plan {
+            stable: self.stable.version,
+            canary: self.canary.as_ref().map(|c| c.version),
+            canary_percent: self.canary_percent,
+        }
+    }
+
+    /// The version for the next request: the canary gets exactly `canary_percent` of every 100
+    /// consecutive requests, spread evenly.
+    pub fn route(&self) -> &Arc<LoadedVersion> {
+        let Some(canary) = &self.canary else {
+            return &self.stable;
+        };
+        let n = self.routed.fetch_add(1, Ordering::Relaxed);
+        let p = u64::from(self.canary_percent);
+        if (n + 1) * p / 100 > n * p / 100 {
+            canary
+        } else {
+            &self.stable
+        }
+    }
+
+    pub fn version(&self, version: u32) -> Option<&Arc<LoadedVersion>> {
+        std::iter::once(&self.stable)
+            .chain(self.canary.as_ref())
+            .find(|v| v.version == version)
+    }
+
+    pub fn loaded(&self) -> impl Iterator<Item = (&'static str, &Arc<LoadedVersion>)> {
+        std::iter::once(("stable", &self.stable)).chain(self.canary.as_ref().map(|c| ("canary", c)))
+    }
+}
+
+/// Settings of a running server.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub data_dir: PathBuf,
+    pub max_body_bytes: usize,
+    pub thresholds: DriftThresholds,
+    pub window: WindowLimits,
+    pub admin_token: String,
+}
+
+/// Shared by every request handler.
+#[derive(Debug)]
+pub struct ServerState {
+    deployments: RwLock<HashMap<String, Arc<Deployment>>>,
+    pub metrics: Metrics,
+    pub pool: InferencePool,
+    pub options: ServeOptions,
+    pub ready: AtomicBool,
+    pub started: Instant,
+}
+
+impl ServerState {
+    pub fn new(pool: InferencePool, options: ServeOptions) -> Self {
+        Self {
+            deployments: RwLock::new(HashMap::new()),
+            metrics: Metrics::default(),
+            pool,
+            options,
+            ready: AtomicBool::new(false),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn deployment(&self, model: &str) -> Option<Arc<Deployment>> {
+        self.deployments.read().ok()?.get(model).cloned()
+    }
+
+    pub fn deployments(&self) -> Vec<Arc<Deployment>> {
+        let mut all: Vec<_> = self
+            .deployments
+            .read()
+            .map(|d| d.values().cloned().collect())
+            .unwrap_or_default();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    /// Loads every version the plan names (reusing those already loaded), then switches to it
+    /// in one step. On any error nothing changes and the old plan keeps serving.
+    pub fn apply_plan(&self, model: &ModelName, plan: Plan) -> Result<Plan, String> {
+        if plan.canary_percent > 100 {
+            return Err(format!(
+                "canary_percent {} is over 100",
+                plan.canary_percent
+            ));
+        }
+        if plan.canary == Some(plan.stable) {
+            return Err(format!("v{} cannot be both stable and canary", plan.stable));
+        }
+        if plan.canary.is_none() && plan.canary_percent > 0 {
+            return Err("canary_percent is set but no canary version is given".into());
+        }
+        let current = self.deployment(model.as_str());
+        let reuse = |v: u32| current.as_ref().and_then(|d| d.version(v).cloned());
+        let mut registry: Option<Registry> = None;
+        let mut load = |v: u32| -> Result<Arc<LoadedVersion>, String> {
+            if let Some(loaded) = reuse(v) {
+                return Ok(loaded);
+            }
+            if registry.is_none() {
+                registry = Some(Registry::open(&self.options.data_dir).map_err(|e| e.to_string())?);
+            }
+            let registry = registry.as_ref().ok_or("registry unavailable")?;
+            load_version(registry, model, v, &self.options).map(Arc::new)
+        };
+        let stable = load(plan.stable)?;
+        let canary = plan.canary.map(&mut load).transpose()?;
+        let deployment = Arc::new(Deployment {
+            name: model.to_string(),
+            stable,
+            canary,
+            canary_percent: if plan.canary.is_some() {
+                plan.canary_percent
+            } else {
+                0
+            },
+            routed: AtomicU64::new(0),
+        });
+        let applied = deployment.plan();
+        let mut all = self
+            .deployments
+            .write()
+            .map_err(|_| "server state is poisoned".to_string())?;
+        all.insert(model.to_string(), deployment);
+        tracing::info!(model = %model, ?applied, "deployment plan applied");
+        Ok(applied)
+    }
+
+    /// Drift of every loaded version of a model.
+    pub fn drift(&self, model: &str) -> Option<Vec<DriftReport>> {
+        let deployment = self.deployment(model)?;
+        let now = Instant::now();
+        Some(
+            deployment
+                .loaded()
+                .filter_map(|(_, v)| {
+                    let mut window = v.drift.as_ref()?.lock().ok()?;
+                    Some(window.report(now, &self.options.thresholds))
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Reads a version from the registry, checks its artifact, and prepares it for serving.
+pub fn load_version(
+    registry: &Registry,
+    model: &ModelName,
+    version: u32,
+    options: &ServeOptions,
+) -> Result<LoadedVersion, String> {
+    let record = registry
+        .version(model, version)
+        .map_err(|e| e.to_string())?;
+    let bytes =
+        artifacts::load(registry.artifacts_root(), &record.sha256).map_err(|e| e.to_string())?;
+    let loaded = LoadedModel::from_bytes(&bytes).map_err(|e| format!("{model} v{version}: {e}"))?;
+    let drift = DriftWindow::new(
+        model.as_str(),
+        version,
+        loaded.signature(),
+        record.profile.as_ref(),
+        options.window,
+    )
+    .map(Mutex::new);
+    Ok(LoadedVersion {
+        version,
+        sha256: record.sha256,
+        model: loaded,
+        drift,
+    })
+}
+
+/// The admin token: read from `path`, or created there (mode 0600) when missing.
+pub fn admin_token(path: &Path) -> std::io::Result<String> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        let token = existing.trim().to_string();
+        if token.len() >= 32 {
+            return Ok(token);
+        }
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let temp = path.with_extension("tmp");
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temp)?;
+        file.write_all(token.as_bytes())?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&temp, path)?;
+    Ok(token)
+}
