@@ -52,13 +52,12 @@ impl BoundServer {
         let state = self.state.clone();
         let app = routes::router(self.state);
         state.ready.store(true, Ordering::Relaxed);
-        let result = axum::serve(self.listener, app)
+        axum::serve(self.listener, app)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 state.ready.store(false, Ordering::Relaxed);
             })
-            .await;
-        result
+            .await
     }
 }
 
