@@ -7,6 +7,7 @@ mod journal;
 mod listing;
 mod register;
 mod serve;
+mod server;
 mod table;
 
 use std::path::PathBuf;
@@ -72,6 +73,12 @@ pub enum Command {
     },
     /// Serve a model over HTTP (Open Inference Protocol V2, KServe V1, /metrics) in the foreground.
     Serve(serve::ServeArgs),
+    /// Local servers that keep running in the background, under a supervisor.
+    #[command(subcommand)]
+    Server(server::ServerCommand),
+    /// Run one model's supervisor (started by `server start`).
+    #[command(hide = true)]
+    Supervise { model: String },
     /// Measure how fast the runtime loads and runs a model, per call, at given batch sizes.
     Bench(bench::BenchArgs),
     /// Print the resolved settings and where they came from.
@@ -131,6 +138,9 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
     let settings = Settings::load(&overrides)?;
     let log_file = match &cli.command {
         Command::Serve(args) => format!("serve-{}.log", args.model.replace(['/', '\\'], "_")),
+        Command::Supervise { model } => {
+            format!("supervise-{}.log", model.replace(['/', '\\'], "_"))
+        }
         _ => "flightdeck.log".to_string(),
     };
     let _log_guard = crate::logging::init(&settings.data_dir, &log_file);
@@ -140,6 +150,8 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Bench(_) => Ok(()),
         Command::Serve(args) => serve::run(&settings, args),
+        Command::Server(command) => server::run(&settings, &actor, command),
+        Command::Supervise { model } => server::supervise(&settings, &model),
         Command::Config { json } => listing::print_settings(&settings, json),
         Command::Register(args) => register::run(&settings, &actor, args),
         Command::Models { json } => listing::models(&open(&settings)?, json),

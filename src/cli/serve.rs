@@ -8,8 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{Failure, model_name, parse_version};
-use crate::engine::Registry;
-use crate::model::{AliasName, DriftThresholds, ModelName};
+use crate::model::DriftThresholds;
 use crate::serve::drift::WindowLimits;
 use crate::serve::{Plan, ServeConfig, ServeOptions, default_workers};
 use crate::settings::Settings;
@@ -52,33 +51,12 @@ pub struct ServeArgs {
     pub port_file: Option<PathBuf>,
 }
 
-/// The stable version when none is named: production, else the newest.
-fn default_stable(registry: &Registry, model: &ModelName) -> Result<u32, Failure> {
-    let aliases = registry.aliases(model)?;
-    if let Some(v) = aliases
-        .iter()
-        .find(|a| a.alias.as_str() == AliasName::PRODUCTION)
-        .and_then(|a| a.version)
-    {
-        return Ok(v);
-    }
-    let versions = registry.versions(model)?;
-    versions
-        .iter()
-        .map(|v| v.version)
-        .max()
-        .ok_or_else(|| Failure {
-            code: 1,
-            message: format!("{model} has no versions"),
-        })
-}
-
 pub fn run(settings: &Settings, args: ServeArgs) -> Result<(), Failure> {
     let model = model_name(&args.model)?;
     let registry = super::open(settings)?;
     let stable = match args.version {
         Some(v) => v,
-        None => default_stable(&registry, &model)?,
+        None => super::server::default_stable(&registry, &model)?,
     };
     drop(registry);
     let plan = Plan {
@@ -92,13 +70,14 @@ pub fn run(settings: &Settings, args: ServeArgs) -> Result<(), Failure> {
     };
     let t = &settings.thresholds;
     let token_path = settings.data_dir.join("serve").join("admin.token");
-    let admin_token = crate::serve::state::admin_token(&token_path).map_err(|e| Failure {
-        code: 1,
-        message: format!(
-            "cannot create the admin token {}: {e}",
-            token_path.display()
-        ),
-    })?;
+    let admin_token =
+        crate::engine::serving::files::admin_token(&token_path).map_err(|e| Failure {
+            code: 1,
+            message: format!(
+                "cannot create the admin token {}: {e}",
+                token_path.display()
+            ),
+        })?;
     let config = ServeConfig {
         model: model.clone(),
         plan,

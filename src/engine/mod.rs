@@ -9,6 +9,7 @@ pub mod profile;
 pub mod register;
 pub mod registry;
 pub mod sentinels;
+pub mod serving;
 
 pub use actor::Actor;
 pub use error::EngineError;

@@ -6,6 +6,7 @@ pub mod journal;
 pub mod name;
 pub mod profile;
 pub mod sentinel;
+pub mod serving;
 pub mod signature;
 pub mod version;
 
@@ -17,5 +18,6 @@ pub use profile::{
     BaselineProfile, CategoryFrequency, FeatureKind, FeatureProfile, NumericProfile,
 };
 pub use sentinel::{SentinelCase, SentinelSet, TensorValues};
+pub use serving::{LocalServer, ServerRecord, ServingPlan};
 pub use signature::{ClassLabels, ClassifierOutputs, DataType, Signature, TensorSpec};
 pub use version::{Lineage, ModelSummary, ModelVersion};

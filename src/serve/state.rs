@@ -2,12 +2,10 @@
 //! canary's share of traffic; swapped atomically as a whole when the engine changes the plan.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
-
-use serde::{Deserialize, Serialize};
 
 use super::drift::{DriftWindow, WindowLimits};
 use super::metrics::Metrics;
@@ -38,15 +36,7 @@ pub struct Deployment {
 }
 
 /// The plan for one model: which versions, and the canary's share (0-100).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Plan {
-    pub stable: u32,
-    #[serde(default)]
-    pub canary: Option<u32>,
-    #[serde(default)]
-    pub canary_percent: u8,
-}
+pub type Plan = crate::model::ServingPlan;
 
 impl Deployment {
     pub fn plan(&self) -> Plan {
@@ -224,35 +214,4 @@ pub fn load_version(
         model: loaded,
         drift,
     })
-}
-
-/// The admin token: read from `path`, or created there (mode 0600) when missing.
-pub fn admin_token(path: &Path) -> std::io::Result<String> {
-    if let Ok(existing) = std::fs::read_to_string(path) {
-        let token = existing.trim().to_string();
-        if token.len() >= 32 {
-            return Ok(token);
-        }
-    }
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let temp = path.with_extension("tmp");
-    {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&temp)?;
-        file.write_all(token.as_bytes())?;
-        file.sync_all()?;
-    }
-    std::fs::rename(&temp, path)?;
-    Ok(token)
 }

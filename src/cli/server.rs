@@ -1,0 +1,223 @@
+//! `flightdeck server list|start|stop` and the hidden `supervise`: local servers of the `local`
+//! environment, which keep running after the command exits.
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::table::{or_dash, render};
+use super::{Failure, model_name, parse_version, print_json};
+use crate::engine::serving::{LocalServing, supervisor};
+use crate::engine::{Actor, Registry};
+use crate::model::{AliasName, LocalServer, ModelName, NewJournalEntry, Outcome, ServingPlan};
+use crate::settings::Settings;
+
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// Local servers: what they serve, port, pid, uptime, restarts, health.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start serving a model in the background (or change what a running server serves).
+    Start {
+        model: String,
+        /// Stable version (default: the production alias, else the latest version).
+        #[arg(long, value_parser = parse_version)]
+        version: Option<u32>,
+        #[arg(long, value_parser = parse_version)]
+        canary: Option<u32>,
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
+        canary_percent: u8,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a model's server and its supervisor.
+    Stop { model: String },
+}
+
+fn failure(e: impl ToString) -> Failure {
+    Failure {
+        code: 1,
+        message: e.to_string(),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(failure)
+}
+
+fn serving(settings: &Settings) -> Result<LocalServing, Failure> {
+    Ok(LocalServing::new(
+        &settings.data_dir,
+        supervisor::this_program().map_err(failure)?,
+    ))
+}
+
+/// The stable version when none is named: production, else the newest.
+pub fn default_stable(registry: &Registry, model: &ModelName) -> Result<u32, Failure> {
+    let aliases = registry.aliases(model)?;
+    if let Some(v) = aliases
+        .iter()
+        .find(|a| a.alias.as_str() == AliasName::PRODUCTION)
+        .and_then(|a| a.version)
+    {
+        return Ok(v);
+    }
+    let versions = registry.versions(model)?;
+    versions
+        .iter()
+        .map(|v| v.version)
+        .max()
+        .ok_or_else(|| failure(format!("{model} has no versions")))
+}
+
+pub fn run(settings: &Settings, actor: &Actor, command: ServerCommand) -> Result<(), Failure> {
+    let serving = serving(settings)?;
+    match command {
+        ServerCommand::List { json } => {
+            let servers = runtime()?.block_on(serving.list());
+            if json {
+                return print_json(&servers);
+            }
+            print_servers(&servers);
+            Ok(())
+        }
+        ServerCommand::Start {
+            model,
+            version,
+            canary,
+            canary_percent,
+            json,
+        } => {
+            let model = model_name(&model)?;
+            actor.ensure_writable(&format!("start serving {model}"))?;
+            let mut registry = super::open(settings)?;
+            let stable = match version {
+                Some(v) => v,
+                None => default_stable(&registry, &model)?,
+            };
+            for v in std::iter::once(stable).chain(canary) {
+                registry.version(&model, v)?;
+            }
+            let plan = ServingPlan {
+                stable,
+                canary,
+                canary_percent: if canary.is_some() { canary_percent } else { 0 },
+            };
+            let result = runtime()?.block_on(serving.start(&model, plan));
+            journal(
+                &mut registry,
+                actor,
+                "server start",
+                &model,
+                &plan,
+                result.as_ref().err().map(|e| e.to_string()),
+            );
+            let server = result.map_err(failure)?;
+            if json {
+                return print_json(&server);
+            }
+            println!(
+                "{model}: serving {} on {}",
+                plan.describe(),
+                server.endpoint().unwrap_or_default()
+            );
+            Ok(())
+        }
+        ServerCommand::Stop { model } => {
+            let model = model_name(&model)?;
+            actor.ensure_writable(&format!("stop serving {model}"))?;
+            let mut registry = super::open(settings)?;
+            let plan = runtime()?.block_on(serving.status(model.as_str())).plan;
+            runtime()?.block_on(serving.stop(&model)).map_err(failure)?;
+            journal(&mut registry, actor, "server stop", &model, &plan, None);
+            println!("{model}: stopped");
+            Ok(())
+        }
+    }
+}
+
+fn journal(
+    registry: &mut Registry,
+    actor: &Actor,
+    operation: &str,
+    model: &ModelName,
+    plan: &ServingPlan,
+    error: Option<String>,
+) {
+    let entry = NewJournalEntry {
+        user: actor.user.clone(),
+        environment: actor.environment.clone(),
+        operation: operation.into(),
+        model: Some(model.to_string()),
+        from: None,
+        to: Some(plan.describe()),
+        outcome: if error.is_some() {
+            Outcome::Failed
+        } else {
+            Outcome::Succeeded
+        },
+        details: json!({ "plan": plan, "error": error }),
+    };
+    if let Err(e) = registry.append_journal(&entry) {
+        eprintln!("warning: could not journal {operation}: {e}");
+    }
+}
+
+fn print_servers(servers: &[LocalServer]) {
+    if servers.is_empty() {
+        println!("no local servers; start one with `flightdeck server start MODEL`");
+        return;
+    }
+    let now = chrono::Utc::now();
+    let rows: Vec<Vec<String>> = servers
+        .iter()
+        .map(|s| {
+            let r = s.record.as_ref();
+            let uptime = r
+                .map(|r| (now - r.started_at).num_seconds().max(0))
+                .map(|secs| format!("{}m{:02}s", secs / 60, secs % 60));
+            vec![
+                s.model.clone(),
+                s.serving
+                    .map(|p| p.describe())
+                    .unwrap_or_else(|| format!("({} planned)", s.plan.describe())),
+                or_dash(s.endpoint()),
+                or_dash(r.and_then(|r| r.server_pid)),
+                or_dash(uptime),
+                r.map(|r| r.restarts.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                if s.healthy {
+                    "ok".into()
+                } else {
+                    s.problem.clone().unwrap_or_else(|| "down".into())
+                },
+            ]
+        })
+        .collect();
+    println!(
+        "{}",
+        render(
+            &[
+                "MODEL", "SERVING", "ENDPOINT", "PID", "UPTIME", "RESTARTS", "HEALTH"
+            ],
+            &rows
+        )
+    );
+}
+
+/// The hidden `flightdeck supervise MODEL`, run by `server start` in the background.
+pub fn supervise(settings: &Settings, model: &str) -> Result<(), Failure> {
+    let model = model_name(model)?;
+    let program = supervisor::this_program().map_err(failure)?;
+    runtime()?
+        .block_on(supervisor::supervise(
+            &settings.data_dir,
+            model.as_str(),
+            &program,
+        ))
+        .map_err(failure)
+}

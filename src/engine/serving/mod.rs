@@ -1,0 +1,298 @@
+//! Local serving: start, change, stop and list the `flightdeck serve` processes of the `local`
+//! environment. Each deployment runs under its own supervisor process, so the CLI and the console
+//! can exit and re-attach without touching what is served.
+
+pub mod files;
+mod process;
+pub mod supervisor;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use files::ServeFiles;
+
+use crate::model::{LocalServer, ModelName, ServingPlan};
+
+/// How long a new server may take to load its models and answer ready.
+pub const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServingError {
+    #[error("{0}")]
+    Io(String),
+    #[error(
+        "the server for {model} did not become ready within {seconds}s{detail}; its output is in {log}"
+    )]
+    NotReady {
+        model: String,
+        seconds: u64,
+        detail: String,
+        log: String,
+    },
+    #[error("no local server runs {0}; start one with `flightdeck server start {0}`")]
+    NotRunning(String),
+    #[error("the server for {model} refused the plan {plan}: {reason}")]
+    Refused {
+        model: String,
+        plan: String,
+        reason: String,
+    },
+    #[error(
+        "the server for {model} did not answer ({reason}); is it running? `flightdeck servers` shows it"
+    )]
+    Unreachable { model: String, reason: String },
+}
+
+/// The local environment's servers, found through files under the data dir.
+#[derive(Debug, Clone)]
+pub struct LocalServing {
+    files: ServeFiles,
+    program: PathBuf,
+    http: reqwest::Client,
+}
+
+impl LocalServing {
+    /// `program` is the flightdeck executable that runs supervisors and servers.
+    pub fn new(data_dir: &Path, program: PathBuf) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(2))
+            .no_proxy()
+            .build()
+            .unwrap_or_default();
+        Self {
+            files: ServeFiles::new(data_dir),
+            program,
+            http,
+        }
+    }
+
+    fn token(&self) -> Result<String, ServingError> {
+        files::admin_token(&self.files.token())
+            .map_err(|e| ServingError::Io(format!("admin token: {e}")))
+    }
+
+    /// Every deployment with a plan, and how its server is doing.
+    pub async fn list(&self) -> Vec<LocalServer> {
+        let mut out = Vec::new();
+        for model in self.files.models() {
+            out.push(self.status(&model).await);
+        }
+        out
+    }
+
+    /// One deployment's state: plan, supervisor record, liveness, and what the server says.
+    pub async fn status(&self, model: &str) -> LocalServer {
+        let plan = self
+            .files
+            .read_plan(model)
+            .unwrap_or(ServingPlan::stable_only(0));
+        let record = self.files.read_record(model);
+        let supervisor_alive = record
+            .as_ref()
+            .is_some_and(|r| process::is_flightdeck(r.supervisor_pid));
+        let mut server = LocalServer {
+            model: model.to_string(),
+            plan,
+            serving: None,
+            record,
+            supervisor_alive,
+            healthy: false,
+            problem: None,
+        };
+        let Some(endpoint) = server.endpoint().filter(|_| supervisor_alive) else {
+            server.problem = Some(if supervisor_alive {
+                "starting".into()
+            } else {
+                "not running".into()
+            });
+            return server;
+        };
+        match self.served_plan(model, &endpoint).await {
+            Ok(plan) => {
+                server.serving = Some(plan);
+                server.healthy = true;
+            }
+            Err(e) => {
+                let last = server.record.as_ref().and_then(|r| r.last_exit.clone());
+                server.problem = Some(
+                    last.map(|l| format!("{e}; last exit: {l}"))
+                        .unwrap_or_else(|| e.to_string()),
+                );
+            }
+        }
+        server
+    }
+
+    /// Asks the server what it serves.
+    async fn served_plan(&self, model: &str, endpoint: &str) -> Result<ServingPlan, ServingError> {
+        let unreachable = |e: reqwest::Error| ServingError::Unreachable {
+            model: model.to_string(),
+            reason: e.to_string(),
+        };
+        let response = self
+            .http
+            .get(format!("{endpoint}/flightdeck/admin/deployments/{model}"))
+            .bearer_auth(self.token()?)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        if !response.status().is_success() {
+            return Err(ServingError::Unreachable {
+                model: model.to_string(),
+                reason: format!("HTTP {}", response.status()),
+            });
+        }
+        response.json().await.map_err(unreachable)
+    }
+
+    /// Starts serving `plan` (or, when a server already runs, switches it to `plan`), and
+    /// waits until the server reports exactly that plan.
+    pub async fn start(
+        &self,
+        model: &ModelName,
+        plan: ServingPlan,
+    ) -> Result<LocalServer, ServingError> {
+        let current = self.status(model.as_str()).await;
+        if current.supervisor_alive {
+            return self.apply(model, plan).await;
+        }
+        self.token()?;
+        self.files
+            .write_plan(model.as_str(), &plan)
+            .map_err(|e| ServingError::Io(e.to_string()))?;
+        let _ = std::fs::remove_file(self.files.record(model.as_str()));
+        let mut command = std::process::Command::new(&self.program);
+        command
+            .arg("--home")
+            .arg(&self.files.data_dir)
+            .args(["supervise", model.as_str()])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        // Its own process group: a Ctrl-C in the terminal that started it does not reach it.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let mut child = command
+            .spawn()
+            .map_err(|e| ServingError::Io(format!("cannot start the supervisor: {e}")))?;
+        // The supervisor is reaped by a thread so it never lingers as a zombie of ours.
+        std::thread::spawn(move || child.wait());
+
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let status = self.status(model.as_str()).await;
+            if status.healthy && status.serving == Some(plan) {
+                return Ok(status);
+            }
+            let crashed = status.record.as_ref().is_some_and(|r| r.restarts > 0);
+            if crashed || Instant::now() > deadline {
+                let detail = status
+                    .record
+                    .as_ref()
+                    .and_then(|r| r.last_exit.clone())
+                    .or_else(|| self.files.last_output_line(model.as_str()))
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default();
+                // Do not leave a crash loop behind.
+                let _ = self.stop(model).await;
+                return Err(ServingError::NotReady {
+                    model: model.to_string(),
+                    seconds: START_TIMEOUT.as_secs(),
+                    detail,
+                    log: self.files.output_log(model.as_str()).display().to_string(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Switches a running server to `plan` without dropping requests; on refusal the previous
+    /// plan keeps serving and stays recorded.
+    pub async fn apply(
+        &self,
+        model: &ModelName,
+        plan: ServingPlan,
+    ) -> Result<LocalServer, ServingError> {
+        let status = self.status(model.as_str()).await;
+        let endpoint = status
+            .endpoint()
+            .filter(|_| status.supervisor_alive)
+            .ok_or_else(|| ServingError::NotRunning(model.to_string()))?;
+        let previous = self.files.read_plan(model.as_str());
+        // Recorded first, so a restart of the server comes back with the new plan.
+        self.files
+            .write_plan(model.as_str(), &plan)
+            .map_err(|e| ServingError::Io(e.to_string()))?;
+        let refused = |reason: String| ServingError::Refused {
+            model: model.to_string(),
+            plan: plan.describe(),
+            reason,
+        };
+        let response = self
+            .http
+            .put(format!("{endpoint}/flightdeck/admin/deployments/{model}"))
+            .bearer_auth(self.token()?)
+            .json(&plan)
+            .send()
+            .await;
+        let outcome = match response {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => {
+                let body: serde_json::Value = r.json().await.unwrap_or_default();
+                Err(refused(
+                    body["error"]
+                        .as_str()
+                        .unwrap_or("no reason given")
+                        .to_string(),
+                ))
+            }
+            Err(e) => Err(ServingError::Unreachable {
+                model: model.to_string(),
+                reason: e.to_string(),
+            }),
+        };
+        if let Err(e) = outcome {
+            if let Some(previous) = previous {
+                let _ = self.files.write_plan(model.as_str(), &previous);
+            }
+            return Err(e);
+        }
+        Ok(self.status(model.as_str()).await)
+    }
+
+    /// Stops a deployment's supervisor and server, and forgets its plan.
+    pub async fn stop(&self, model: &ModelName) -> Result<(), ServingError> {
+        let name = model.as_str();
+        let record = self.files.read_record(name);
+        let had_plan = self.files.read_plan(name).is_some();
+        let _ = std::fs::remove_file(self.files.plan(name));
+        let Some(record) = record else {
+            return if had_plan {
+                Ok(())
+            } else {
+                Err(ServingError::NotRunning(name.to_string()))
+            };
+        };
+        if process::is_flightdeck(record.supervisor_pid) {
+            process::terminate(record.supervisor_pid);
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while process::is_flightdeck(record.supervisor_pid) && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        // A supervisor killed outright leaves its server behind: stop that too.
+        if let Some(pid) = record.server_pid.filter(|p| process::is_flightdeck(*p)) {
+            process::terminate(pid);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while process::is_flightdeck(pid) && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            if process::is_flightdeck(pid) {
+                process::kill_now(pid);
+            }
+        }
+        let _ = std::fs::remove_file(self.files.record(name));
+        let _ = std::fs::remove_file(self.files.port(name));
+        Ok(())
+    }
+}

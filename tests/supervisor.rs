@@ -1,0 +1,222 @@
+//! Local servers under their supervisor: started in the background, restarted on the same port
+//! after a crash, re-attached by later commands, switched without a restart, stopped cleanly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{fails, fixture, ok};
+use serde_json::{Value, json};
+
+fn registry() -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    ok(
+        h,
+        &[
+            "register",
+            "fraud",
+            fixture("logreg_multiclass.onnx").to_str().unwrap(),
+        ],
+    );
+    ok(
+        h,
+        &[
+            "register",
+            "fraud",
+            fixture("mlp_classifier.onnx").to_str().unwrap(),
+        ],
+    );
+    home
+}
+
+fn servers(home: &Path) -> Vec<Value> {
+    serde_json::from_str::<Value>(&ok(home, &["server", "list", "--json"]))
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn alive(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+}
+
+fn infer(endpoint: &str) -> Value {
+    let body = json!({ "inputs": [{ "name": "X", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4] }] });
+    reqwest::blocking::Client::new()
+        .post(format!("{endpoint}/v2/models/fraud/infer"))
+        .json(&body)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+/// Stops the model's server even if the test fails half-way.
+struct StopOnDrop<'a>(&'a Path);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = common::run(self.0, &["server", "stop", "fraud"]);
+    }
+}
+
+#[test]
+fn a_crashed_server_comes_back_on_the_same_port_and_commands_reattach() {
+    let home = registry();
+    let h = home.path();
+    let _guard = StopOnDrop(h);
+    let out = ok(h, &["server", "start", "fraud", "--version", "1"]);
+    assert!(out.contains("serving v1 on http://127.0.0.1:"), "{out}");
+    let list = servers(h);
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["healthy"], true);
+    let endpoint = format!("http://127.0.0.1:{}", list[0]["record"]["port"]);
+    assert_eq!(infer(&endpoint)["model_version"], "1");
+
+    // A second command switches the running server: same process, new plan.
+    let pid = list[0]["record"]["server_pid"].as_u64().unwrap();
+    ok(
+        h,
+        &[
+            "server",
+            "start",
+            "fraud",
+            "--version",
+            "1",
+            "--canary",
+            "2",
+            "--canary-percent",
+            "100",
+        ],
+    );
+    let list = servers(h);
+    assert_eq!(
+        list[0]["record"]["server_pid"].as_u64(),
+        Some(pid),
+        "switched in place"
+    );
+    assert_eq!(
+        list[0]["serving"],
+        json!({ "stable": 1, "canary": 2, "canary_percent": 100 })
+    );
+    assert_eq!(infer(&endpoint)["model_version"], "2");
+
+    // Kill the server outright: the supervisor restarts it, on the same port, with the last plan.
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let restarted = loop {
+        let list = servers(h);
+        let record = &list[0]["record"];
+        if list[0]["healthy"] == true
+            && record["restarts"] == 1
+            && record["server_pid"].as_u64() != Some(pid)
+        {
+            break list[0].clone();
+        }
+        assert!(Instant::now() < deadline, "not restarted: {list:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        restarted["record"]["last_exit"]
+            .as_str()
+            .unwrap()
+            .contains("SIGKILL"),
+        "{restarted}"
+    );
+    assert_eq!(
+        format!("http://127.0.0.1:{}", restarted["record"]["port"]),
+        endpoint
+    );
+    assert_eq!(
+        restarted["serving"]["canary"], 2,
+        "the restart serves the last plan"
+    );
+    assert_eq!(infer(&endpoint)["model_version"], "2");
+    let table = ok(h, &["server", "list"]);
+    assert!(table.contains("fraud") && table.contains("ok"), "{table}");
+
+    let supervisor = restarted["record"]["supervisor_pid"].as_u64().unwrap();
+    let server = restarted["record"]["server_pid"].as_u64().unwrap();
+    ok(h, &["server", "stop", "fraud"]);
+    assert!(
+        !alive(supervisor) && !alive(server),
+        "both processes stopped"
+    );
+    assert!(servers(h).is_empty());
+    let journal = ok(h, &["journal"]);
+    assert!(
+        journal.contains("server start") && journal.contains("server stop"),
+        "{journal}"
+    );
+}
+
+#[test]
+fn a_server_whose_supervisor_died_is_still_stopped() {
+    let home = registry();
+    let h = home.path();
+    let _guard = StopOnDrop(h);
+    ok(h, &["server", "start", "fraud"]);
+    let list = servers(h);
+    let supervisor = list[0]["record"]["supervisor_pid"].as_u64().unwrap();
+    let server = list[0]["record"]["server_pid"].as_u64().unwrap();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-9", &supervisor.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let list = servers(h);
+    assert_eq!(list[0]["supervisor_alive"], false);
+    assert_eq!(
+        list[0]["healthy"], false,
+        "unsupervised servers are reported, not trusted"
+    );
+    ok(h, &["server", "stop", "fraud"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(server) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!alive(server), "the orphaned server was stopped");
+}
+
+#[test]
+fn a_version_that_cannot_load_fails_the_start_and_leaves_nothing_running() {
+    let home = registry();
+    let h = home.path();
+    let _guard = StopOnDrop(h);
+    // Damage v1's artifact on disk after registration.
+    let versions: Value = serde_json::from_str(&ok(h, &["versions", "fraud", "--json"])).unwrap();
+    let sha = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["version"] == 1)
+        .unwrap()["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let artifact = h
+        .join("artifacts/sha256")
+        .join(&sha[..2])
+        .join(format!("{sha}.onnx"));
+    std::fs::write(&artifact, b"damaged").unwrap();
+    let err = fails(h, &["server", "start", "fraud", "--version", "1"], 1);
+    assert!(err.contains("did not become ready"), "{err}");
+    assert!(err.contains("modified or damaged"), "says why: {err}");
+    assert!(servers(h).is_empty(), "no crash loop left behind");
+    // The other version still serves.
+    ok(h, &["server", "start", "fraud", "--version", "2"]);
+    assert_eq!(servers(h)[0]["healthy"], true);
+}
