@@ -212,7 +212,12 @@ fn bad_requests_get_json_errors_that_name_the_problem() {
         (
             json!({ "inputs": [{ "name": "X", "shape": [1, 4], "datatype": "FP32", "data": [1, "a", 3, 4] }] }),
             400,
-            "element 1",
+            "mixes strings with numbers",
+        ),
+        (
+            json!({ "inputs": [{ "name": "X", "shape": [1, 4], "datatype": "FP32", "data": ["a", "b", "c", "d"] }] }),
+            400,
+            "data holds strings but the model expects FP32",
         ),
         (
             json!({ "inputs": [{ "name": "Y", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4] }] }),

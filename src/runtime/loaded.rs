@@ -1,7 +1,7 @@
 //! A model loaded, checked and optimised once, ready to run many times from many threads.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
@@ -12,12 +12,20 @@ use super::{classifier, inspect, ops};
 use crate::model::{ClassLabels, DataType, Signature};
 
 type Plan = Arc<TypedRunnableModel>;
+type State = TypedSimpleState;
+
+/// Run states kept for reuse: spawning one per call costs more than a small model's inference.
+const MAX_IDLE_STATES: usize = 16;
 
 /// An optimised, runnable model and its signature.
 #[derive(Clone)]
 pub struct LoadedModel {
     plan: Plan,
     signature: Signature,
+    /// Indices (into the signature's outputs) of what the plan computes, in plan order: all but
+    /// a classifier's label, which is derived from its probabilities instead.
+    computed: Vec<usize>,
+    idle_states: Arc<Mutex<Vec<State>>>,
 }
 
 impl std::fmt::Debug for LoadedModel {
@@ -72,11 +80,23 @@ impl LoadedModel {
         let mut signature = inspect::signature(graph, notes)?;
         signature.classifier = classifier;
 
+        let label = signature
+            .classifier
+            .as_ref()
+            .map(|c| c.label_output.clone());
+        let computed: Vec<usize> = (0..signature.outputs.len())
+            .filter(|i| Some(&signature.outputs[*i].name) != label.as_ref())
+            .collect();
         let plan = guarded("loading the model", || {
-            optimise(&framework, &model, &signature)
+            optimise(&framework, &model, &signature, &computed)
         })?;
-        refine_output_shapes(&plan, &mut signature);
-        Ok(Self { plan, signature })
+        refine_output_shapes(&plan, &mut signature, &computed);
+        Ok(Self {
+            plan,
+            signature,
+            computed,
+            idle_states: Arc::new(Mutex::new(Vec::new())),
+        })
     }
 
     pub fn signature(&self) -> &Signature {
@@ -120,30 +140,74 @@ impl LoadedModel {
                 problem: "is not an input of this model".into(),
             });
         }
-        let outputs = guarded("inference", || {
-            self.plan
-                .run(ordered)
-                .map_err(|e| RuntimeError::Inference(format!("{e:#}")))
-        })?;
-        let mut named = self
-            .signature
-            .outputs
+        let outputs = guarded("inference", || self.run_plan(ordered))?;
+        let mut computed = self
+            .computed
             .iter()
             .zip(outputs.iter())
-            .map(|(spec, value)| tensor::from_tract(&spec.name, value))
+            .map(|(i, value)| tensor::from_tract(&self.signature.outputs[*i].name, value))
             .collect::<Result<Vec<_>, _>>()?;
-        self.derive_labels(&mut named)?;
+        let label = self.derive_label(&computed)?;
+        // Back in the signature's order, the derived label in its place.
+        let mut named = Vec::with_capacity(self.signature.outputs.len());
+        let mut label = label;
+        for (i, spec) in self.signature.outputs.iter().enumerate() {
+            if let Some(pos) = self.computed.iter().position(|c| *c == i) {
+                named.push(std::mem::replace(
+                    &mut computed[pos],
+                    NamedTensor::empty(&spec.name),
+                ));
+            } else if let Some(label) = label.take() {
+                named.push(label);
+            }
+        }
         Ok(named)
     }
 
-    /// Replaces the label output with the class of highest probability in each row.
-    fn derive_labels(&self, outputs: &mut [NamedTensor]) -> Result<(), RuntimeError> {
+    /// Runs the plan on a reused state (or a new one), returning the state for the next call.
+    fn run_plan(&self, inputs: TVec<TValue>) -> Result<TVec<TValue>, RuntimeError> {
+        let fail = |e: TractError| RuntimeError::Inference(format!("{e:#}"));
+        let idle = self
+            .idle_states
+            .lock()
+            .ok()
+            .and_then(|mut states| states.pop());
+        let mut state = match idle {
+            Some(state) => state,
+            None => self.plan.spawn().map_err(fail)?,
+        };
+        let outputs = state.run(inputs).map_err(fail)?;
+        if let Ok(mut states) = self.idle_states.lock()
+            && states.len() < MAX_IDLE_STATES
+        {
+            states.push(state);
+        }
+        Ok(outputs)
+    }
+
+    /// A classifier's label output: the class of highest probability in each row, shaped and
+    /// typed as the signature declares it.
+    fn derive_label(&self, computed: &[NamedTensor]) -> Result<Option<NamedTensor>, RuntimeError> {
         let Some(c) = &self.signature.classifier else {
-            return Ok(());
+            return Ok(None);
         };
-        let Some(probs) = outputs.iter().find(|o| o.name == c.probabilities_output) else {
-            return Ok(());
+        let Some(spec) = self
+            .signature
+            .outputs
+            .iter()
+            .find(|o| o.name == c.label_output)
+        else {
+            return Ok(None);
         };
+        let probs = computed
+            .iter()
+            .find(|o| o.name == c.probabilities_output)
+            .ok_or_else(|| {
+                RuntimeError::Inference(format!(
+                    "the model did not return {:?}",
+                    c.probabilities_output
+                ))
+            })?;
         let columns = probs.shape.get(1).copied().unwrap_or(0);
         if columns != c.classes.len() {
             return Err(RuntimeError::Inference(format!(
@@ -154,30 +218,27 @@ impl LoadedModel {
         let values = probs.data.to_f64().unwrap_or_default();
         let winners = classifier::argmax_rows(&values, columns);
         let rows = winners.len();
-        let data = match &c.classes {
-            ClassLabels::Ints(classes) => {
+        let data = match (&c.classes, spec.datatype) {
+            (ClassLabels::Ints(classes), DataType::Int32) => {
+                TensorData::I32(winners.iter().map(|i| classes[*i] as i32).collect())
+            }
+            (ClassLabels::Ints(classes), _) => {
                 TensorData::I64(winners.iter().map(|i| classes[*i]).collect())
             }
-            ClassLabels::Strings(classes) => {
+            (ClassLabels::Strings(classes), _) => {
                 TensorData::String(winners.iter().map(|i| classes[*i].clone()).collect())
             }
         };
-        if let Some(label) = outputs.iter_mut().find(|o| o.name == c.label_output) {
-            let keep_column = label.shape.len() == 2;
-            let int32 = matches!(label.data, TensorData::I32(_));
-            label.shape = if keep_column {
-                vec![rows, 1]
-            } else {
-                vec![rows]
-            };
-            label.data = match data {
-                TensorData::I64(v) if int32 => {
-                    TensorData::I32(v.into_iter().map(|x| x as i32).collect())
-                }
-                other => other,
-            };
-        }
-        Ok(())
+        let shape = if spec.shape.len() == 2 {
+            vec![rows, 1]
+        } else {
+            vec![rows]
+        };
+        Ok(Some(NamedTensor {
+            name: spec.name.clone(),
+            shape,
+            data,
+        }))
     }
 
     /// A batch of `rows` neutral inputs (zeros, or empty strings), to prove the model runs.
@@ -237,11 +298,13 @@ fn check_shape(input: &NamedTensor, expected: &[i64], name: &str) -> Result<(), 
     Ok(())
 }
 
-/// Declares the inputs with a symbolic batch, then types, optimises and plans the model.
+/// Declares the inputs with a symbolic batch, keeps only the outputs tract computes (unused
+/// branches are pruned), then types, optimises and plans the model.
 fn optimise(
     framework: &tract_onnx::Onnx,
     proto: &pb::ModelProto,
     signature: &Signature,
+    computed: &[usize],
 ) -> Result<Plan, RuntimeError> {
     let prepare = |e: TractError| RuntimeError::Prepare(format!("{e:#}"));
     let mut model = framework.model_for_proto_model(proto).map_err(prepare)?;
@@ -273,15 +336,24 @@ fn optimise(
             .set_input_fact(ix, InferenceFact::dt_shape(dt, dims))
             .map_err(prepare)?;
     }
+    let outlets = model.output_outlets().map_err(prepare)?.to_vec();
+    let kept: Vec<OutletId> = computed
+        .iter()
+        .filter_map(|i| outlets.get(*i).copied())
+        .collect();
+    model.select_output_outlets(&kept).map_err(prepare)?;
     let typed = model.into_optimized().map_err(prepare)?;
     typed.into_runnable().map_err(prepare)
 }
 
 /// Fills in output dimensions the graph left open but the optimiser worked out (for example
 /// the number of probability columns behind a rewritten ZipMap).
-fn refine_output_shapes(plan: &Plan, signature: &mut Signature) {
+fn refine_output_shapes(plan: &Plan, signature: &mut Signature, computed: &[usize]) {
     let model = plan.model();
-    for (ix, spec) in signature.outputs.iter_mut().enumerate() {
+    for (ix, output) in computed.iter().enumerate() {
+        let Some(spec) = signature.outputs.get_mut(*output) else {
+            continue;
+        };
         let Ok(fact) = model.output_fact(ix) else {
             continue;
         };

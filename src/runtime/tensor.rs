@@ -70,6 +70,17 @@ pub struct NamedTensor {
     pub data: TensorData,
 }
 
+impl NamedTensor {
+    /// A placeholder with no values.
+    pub fn empty(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            shape: vec![0],
+            data: TensorData::F32(Vec::new()),
+        }
+    }
+}
+
 fn bad(name: &str, problem: impl Into<String>) -> RuntimeError {
     RuntimeError::BadInput {
         name: name.to_string(),

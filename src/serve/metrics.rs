@@ -96,12 +96,38 @@ impl<T> Family<T> {
     }
 }
 
+/// Counters of one loaded version, held by the version itself so the hot path takes no lock
+/// and allocates nothing; they survive hot swaps (a reloaded version gets the same handle).
+#[derive(Debug)]
+pub struct VersionMetrics {
+    pub latency: Histogram,
+    pub batch: Histogram,
+    /// Responses by HTTP status code (100-599).
+    codes: Vec<AtomicU64>,
+}
+
+impl VersionMetrics {
+    fn new() -> Self {
+        Self {
+            latency: Histogram::new(LATENCY_BUCKETS),
+            batch: Histogram::new(BATCH_BUCKETS),
+            codes: (0..500).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// Counts a finished request and its latency.
+    pub fn finished(&self, code: u16, seconds: f64) {
+        if let Some(counter) = self.codes.get(usize::from(code).wrapping_sub(100)) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        self.latency.observe(seconds);
+    }
+}
+
 /// Everything the server counts.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: Family<AtomicU64>,
-    latency: Family<Histogram>,
-    batch: Family<Histogram>,
+    versions: Family<VersionMetrics>,
     in_flight: Family<AtomicI64>,
     rejected: AtomicU64,
 }
@@ -115,31 +141,18 @@ pub struct GaugeSample {
 }
 
 impl Metrics {
-    pub fn request_finished(&self, model: &str, version: &str, code: u16, seconds: f64) {
-        let key = vec![model.to_string(), version.to_string(), code.to_string()];
-        self.requests
-            .get_or_insert(key, || AtomicU64::new(0))
-            .fetch_add(1, Ordering::Relaxed);
-        let key = vec![model.to_string(), version.to_string()];
-        self.latency
-            .get_or_insert(key, || Histogram::new(LATENCY_BUCKETS))
-            .observe(seconds);
+    /// The counters of a (model, version); version "" for requests that never reached one.
+    pub fn version(&self, model: &str, version: &str) -> Arc<VersionMetrics> {
+        self.versions.get_or_insert(
+            vec![model.to_string(), version.to_string()],
+            VersionMetrics::new,
+        )
     }
 
-    pub fn batch_size(&self, model: &str, version: &str, rows: usize) {
-        let key = vec![model.to_string(), version.to_string()];
-        self.batch
-            .get_or_insert(key, || Histogram::new(BATCH_BUCKETS))
-            .observe(rows as f64);
-    }
-
-    /// Counts a request in flight until the guard drops.
-    pub fn in_flight(&self, model: &str) -> InFlight {
-        let gauge = self
-            .in_flight
-            .get_or_insert(vec![model.to_string()], || AtomicI64::new(0));
-        gauge.fetch_add(1, Ordering::Relaxed);
-        InFlight(gauge)
+    /// The in-flight gauge of a model.
+    pub fn in_flight_gauge(&self, model: &str) -> Arc<AtomicI64> {
+        self.in_flight
+            .get_or_insert(vec![model.to_string()], || AtomicI64::new(0))
     }
 
     pub fn rejected_busy(&self) {
@@ -149,20 +162,26 @@ impl Metrics {
     /// The exposition text, with the scrape-time gauges appended.
     pub fn encode(&self, gauges: &[GaugeSample]) -> String {
         let mut out = String::with_capacity(8192);
+        let versions = self.versions.snapshot();
         header(
             &mut out,
             "flightdeck_requests_total",
             "Inference requests by model, version and HTTP status code.",
             "counter",
         );
-        for (key, value) in self.requests.snapshot() {
-            let labels = [("model", &key[0]), ("version", &key[1]), ("code", &key[2])];
-            sample(
-                &mut out,
-                "flightdeck_requests_total",
-                &labels,
-                value.load(Ordering::Relaxed) as f64,
-            );
+        for (key, v) in &versions {
+            for (i, counter) in v.codes.iter().enumerate() {
+                let n = counter.load(Ordering::Relaxed);
+                if n > 0 {
+                    let code = (i + 100).to_string();
+                    sample(
+                        &mut out,
+                        "flightdeck_requests_total",
+                        &[("model", &key[0]), ("version", &key[1]), ("code", &code)],
+                        n as f64,
+                    );
+                }
+            }
         }
         header(
             &mut out,
@@ -180,13 +199,15 @@ impl Metrics {
             &mut out,
             "flightdeck_request_duration_seconds",
             "Time from request received to response ready.",
-            &self.latency,
+            &versions,
+            |v| &v.latency,
         );
         histogram(
             &mut out,
             "flightdeck_batch_size",
             "Rows per inference request.",
-            &self.batch,
+            &versions,
+            |v| &v.batch,
         );
         header(
             &mut out,
@@ -213,6 +234,12 @@ impl Metrics {
         }
         out
     }
+}
+
+/// Counts a request in flight until dropped.
+pub fn in_flight(gauge: &Arc<AtomicI64>) -> InFlight {
+    gauge.fetch_add(1, Ordering::Relaxed);
+    InFlight(gauge.clone())
 }
 
 /// Decrements the in-flight gauge when dropped.
@@ -264,9 +291,20 @@ fn sample(out: &mut String, name: &str, labels: &[(&str, &String)], value: f64) 
     let _ = writeln!(out, " {}", number(value));
 }
 
-fn histogram(out: &mut String, name: &str, help: &str, family: &Family<Histogram>) {
+fn histogram(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    versions: &[(Vec<String>, Arc<VersionMetrics>)],
+    pick: impl Fn(&VersionMetrics) -> &Histogram,
+) {
     header(out, name, help, "histogram");
-    for (key, h) in family.snapshot() {
+    for (key, v) in versions {
+        let h = pick(v);
+        let count = h.count.load(Ordering::Relaxed);
+        if count == 0 {
+            continue;
+        }
         let (model, version) = (&key[0], &key[1]);
         let mut cumulative = 0u64;
         for (bound, bucket) in h.bounds.iter().zip(&h.buckets) {
@@ -279,7 +317,6 @@ fn histogram(out: &mut String, name: &str, help: &str, family: &Family<Histogram
                 cumulative as f64,
             );
         }
-        let count = h.count.load(Ordering::Relaxed);
         let inf = "+Inf".to_string();
         sample(
             out,
@@ -310,9 +347,10 @@ mod tests {
     #[test]
     fn histogram_buckets_are_cumulative_and_labels_escaped() {
         let m = Metrics::default();
-        m.request_finished("fr\"aud", "2", 200, 0.0002);
-        m.request_finished("fr\"aud", "2", 200, 0.003);
-        m.request_finished("fr\"aud", "2", 400, 20.0);
+        let v = m.version("fr\"aud", "2");
+        v.finished(200, 0.0002);
+        v.finished(200, 0.003);
+        v.finished(400, 20.0);
         let text = m.encode(&[]);
         assert!(
             text.contains(

@@ -3,6 +3,7 @@
 //! without dropping requests, exposes Prometheus metrics and scores input drift.
 
 pub mod drift;
+mod flat;
 mod metrics;
 mod pool;
 mod protocol;

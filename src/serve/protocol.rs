@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::flat::{FlatData, OutputData};
+
 use crate::model::{DataType, Signature, TensorSpec};
 use crate::runtime::{NamedTensor, TensorData};
 
@@ -24,7 +26,7 @@ pub struct RequestInput {
     pub name: String,
     pub shape: Vec<i64>,
     pub datatype: String,
-    pub data: Value,
+    pub data: FlatData,
     #[serde(default)]
     #[allow(dead_code)]
     pub parameters: Option<Value>,
@@ -49,7 +51,7 @@ pub struct ResponseOutput {
     pub name: String,
     pub datatype: String,
     pub shape: Vec<usize>,
-    pub data: Value,
+    pub data: OutputData,
 }
 
 #[derive(Debug, Serialize)]
@@ -76,14 +78,6 @@ pub struct ModelMetadata {
     pub platform: String,
     pub inputs: Vec<TensorMetadata>,
     pub outputs: Vec<TensorMetadata>,
-}
-
-/// Flattens nested arrays row-major, checking that they are rectangular.
-fn flatten<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
-    match value {
-        Value::Array(items) => items.iter().for_each(|i| flatten(i, out)),
-        other => out.push(other),
-    }
 }
 
 /// Converts one V2 input to a tensor, checking it against the model's declared input.
@@ -120,70 +114,51 @@ pub fn input_tensor(input: &RequestInput, spec: &TensorSpec) -> Result<NamedTens
         ));
     }
     let count: usize = shape.iter().product();
-    let mut leaves = Vec::with_capacity(count);
-    flatten(&input.data, &mut leaves);
-    if leaves.len() != count {
+    if input.data.len() != count {
         return Err(format!(
             "input {name:?}: shape {:?} holds {count} values but data has {}",
             input.shape,
-            leaves.len()
+            input.data.len()
         ));
     }
-    let bad = |i: usize| {
+    let wrong = |got: &str| {
         format!(
-            "input {name:?}: element {i} ({}) is not {}",
-            leaves[i], spec.datatype
+            "input {name:?}: data holds {got} but the model expects {}",
+            spec.datatype
         )
     };
-    let data = match spec.datatype {
-        DataType::Bytes => TensorData::String(
-            leaves
-                .iter()
-                .enumerate()
-                .map(|(i, v)| v.as_str().map(str::to_string).ok_or_else(|| bad(i)))
-                .collect::<Result<_, _>>()?,
-        ),
-        DataType::Bool => TensorData::Bool(
-            leaves
-                .iter()
-                .enumerate()
-                .map(|(i, v)| v.as_bool().ok_or_else(|| bad(i)))
-                .collect::<Result<_, _>>()?,
-        ),
-        DataType::Int64 | DataType::Int32 | DataType::Int16 | DataType::Int8 | DataType::Uint8 => {
-            TensorData::I64(
-                leaves
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| v.as_i64().ok_or_else(|| bad(i)))
-                    .collect::<Result<_, _>>()?,
-            )
+    let data = match (spec.datatype, &input.data) {
+        (_, FlatData::Empty) => match spec.datatype {
+            DataType::Bytes => TensorData::String(Vec::new()),
+            DataType::Bool => TensorData::Bool(Vec::new()),
+            _ => TensorData::F32(Vec::new()),
+        },
+        (DataType::Bytes, FlatData::Strings(v)) => TensorData::String(v.clone()),
+        (DataType::Bytes, FlatData::Numbers(_)) => return Err(wrong("numbers")),
+        (DataType::Bool, FlatData::Bools(v)) => TensorData::Bool(v.clone()),
+        (_, FlatData::Strings(_)) => return Err(wrong("strings")),
+        (_, FlatData::Bools(_)) => return Err(wrong("booleans")),
+        (DataType::Bool, FlatData::Numbers(_)) => return Err(wrong("numbers")),
+        (
+            DataType::Int64 | DataType::Int32 | DataType::Int16 | DataType::Int8 | DataType::Uint8,
+            FlatData::Numbers(v),
+        ) => {
+            if let Some(i) = v.iter().position(|x| x.fract() != 0.0 || !x.is_finite()) {
+                return Err(format!(
+                    "input {name:?}: element {i} ({}) is not an integer",
+                    v[i]
+                ));
+            }
+            TensorData::I64(v.iter().map(|x| *x as i64).collect())
         }
-        DataType::Fp64 => TensorData::F64(number_leaves(&leaves, &bad)?),
-        DataType::Fp32 | DataType::Fp16 => TensorData::F32(
-            number_leaves(&leaves, &bad)?
-                .into_iter()
-                .map(|v| v as f32)
-                .collect(),
-        ),
+        (DataType::Fp64, FlatData::Numbers(v)) => TensorData::F64(v.clone()),
+        (_, FlatData::Numbers(v)) => TensorData::F32(v.iter().map(|x| *x as f32).collect()),
     };
     Ok(NamedTensor {
         name: name.clone(),
         shape,
         data,
     })
-}
-
-/// Numbers, with JSON null accepted as a missing value (NaN), which models with imputers expect.
-fn number_leaves(leaves: &[&Value], bad: &dyn Fn(usize) -> String) -> Result<Vec<f64>, String> {
-    leaves
-        .iter()
-        .enumerate()
-        .map(|(i, v)| match v {
-            Value::Null => Ok(f64::NAN),
-            v => v.as_f64().ok_or_else(|| bad(i)),
-        })
-        .collect()
 }
 
 /// All of a request's inputs, in any order, against the signature.
@@ -233,31 +208,18 @@ pub fn response_output(tensor: NamedTensor, declared: Option<&TensorSpec>) -> Re
         .map(|s| s.datatype)
         .unwrap_or_else(|| tensor.data.datatype());
     let data = match tensor.data {
-        TensorData::F32(v) => Value::from(
-            v.into_iter()
-                .map(|x| finite_or_null(f64::from(x)))
-                .collect::<Vec<_>>(),
-        ),
-        TensorData::F64(v) => Value::from(v.into_iter().map(finite_or_null).collect::<Vec<_>>()),
-        TensorData::I32(v) => Value::from(v),
-        TensorData::I64(v) => Value::from(v),
-        TensorData::Bool(v) => Value::from(v),
-        TensorData::String(v) => Value::from(v),
+        TensorData::F32(v) => OutputData::F32(v),
+        TensorData::F64(v) => OutputData::F64(v),
+        TensorData::I32(v) => OutputData::I32(v),
+        TensorData::I64(v) => OutputData::I64(v),
+        TensorData::Bool(v) => OutputData::Bools(v),
+        TensorData::String(v) => OutputData::Strings(v),
     };
     ResponseOutput {
         name: tensor.name,
         datatype: datatype.as_str().to_string(),
         shape: tensor.shape,
         data,
-    }
-}
-
-/// JSON has no NaN or infinity: they are sent as null.
-fn finite_or_null(v: f64) -> Value {
-    if v.is_finite() {
-        Value::from(v)
-    } else {
-        Value::Null
     }
 }
 
@@ -282,11 +244,13 @@ pub fn v1_tensor(request: &V1Request, signature: &Signature) -> Result<NamedTens
             .skip(1)
             .map(|d| if *d < 0 { 1 } else { *d }),
     );
+    let data = FlatData::deserialize(Value::Array(request.instances.clone()))
+        .map_err(|e| format!("instances: {e}"))?;
     let input = RequestInput {
         name: spec.name.clone(),
         shape,
         datatype: spec.datatype.as_str().to_string(),
-        data: Value::Array(request.instances.clone()),
+        data,
         parameters: None,
     };
     input_tensor(&input, spec)

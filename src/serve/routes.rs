@@ -14,7 +14,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::metrics::GaugeSample;
+use super::metrics::{GaugeSample, VersionMetrics, in_flight};
 use super::pool::PoolError;
 use super::protocol::{self, InferRequest, InferResponse, ModelMetadata, V1Request};
 use super::state::{Deployment, LoadedVersion, Plan, ServerState};
@@ -213,25 +213,46 @@ async fn handle_infer(
     raw: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
-    let _in_flight = state.metrics.in_flight(&name);
-    let mut version_label = String::new();
-    let result = infer_inner(&state, &name, pinned.as_deref(), raw, &mut version_label).await;
+    let mut counted: Option<Arc<VersionMetrics>> = None;
+    let result = infer_inner(&state, &name, pinned.as_deref(), raw, &mut counted).await;
     let response = match result {
-        Ok(ok) => Json(ok).into_response(),
+        Ok(ok) => json_response(&ok),
         Err(e) => e.into_response(),
     };
-    let label = if state.deployment(&name).is_some() {
-        name.as_str()
-    } else {
-        "(unknown)"
-    };
-    state.metrics.request_finished(
-        label,
-        &version_label,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
+    finish(&state, &name, counted, response.status().as_u16(), started);
     response
+}
+
+/// Serialises into one buffer (fewer, larger writes than streaming into the body).
+fn json_response<T: serde::Serialize>(value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Err(e) => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot encode the response: {e}"),
+        )
+        .into_response(),
+    }
+}
+
+/// Counts a finished request against its version, or against the model (or "(unknown)")
+/// when it never reached one.
+fn finish(
+    state: &ServerState,
+    name: &str,
+    counted: Option<Arc<VersionMetrics>>,
+    code: u16,
+    started: Instant,
+) {
+    let metrics = counted.unwrap_or_else(|| {
+        let label = if state.deployment(name).is_some() {
+            name
+        } else {
+            "(unknown)"
+        };
+        state.metrics.version(label, "")
+    });
+    metrics.finished(code, started.elapsed().as_secs_f64());
 }
 
 async fn infer_inner(
@@ -239,14 +260,15 @@ async fn infer_inner(
     name: &str,
     pinned: Option<&str>,
     raw: Result<Bytes, BytesRejection>,
-    version_label: &mut String,
+    counted: &mut Option<Arc<VersionMetrics>>,
 ) -> ApiResult<InferResponse> {
     let deployment = find(state, name)?;
     let version = match pinned {
         Some(v) => parse_version(name, v, &deployment)?,
         None => deployment.route().clone(),
     };
-    *version_label = version.version.to_string();
+    *counted = Some(version.metrics.clone());
+    let _in_flight = in_flight(&deployment.in_flight);
     let bytes = body(raw)?;
     let request: InferRequest = serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::new(
@@ -271,7 +293,7 @@ async fn infer_inner(
         .first()
         .and_then(|t| t.shape.first().copied())
         .unwrap_or(0);
-    state.metrics.batch_size(name, version_label, rows);
+    version.metrics.batch.observe(rows as f64);
     let outputs = run_model(state, version.clone(), inputs).await?;
     let selected = outputs
         .into_iter()
@@ -300,19 +322,20 @@ async fn run_model(
     version: Arc<LoadedVersion>,
     inputs: Vec<crate::runtime::NamedTensor>,
 ) -> ApiResult<Vec<crate::runtime::NamedTensor>> {
-    let result = state
-        .pool
-        .run(move || {
-            let outputs = version.model.run(&inputs);
-            if outputs.is_ok()
-                && let Some(window) = &version.drift
-                && let Ok(mut window) = window.lock()
-            {
-                window.record(&inputs, Instant::now());
-            }
-            outputs
-        })
-        .await;
+    let rows = inputs
+        .first()
+        .and_then(|t| t.shape.first().copied())
+        .unwrap_or(1);
+    // A call known to be quick runs right here: handing it to a worker thread would cost more
+    // than the inference. Anything slower, or not yet measured, goes to the pool.
+    let result = if version.cost.runs_inline(rows) {
+        Ok(infer_and_record(&version, &inputs))
+    } else {
+        state
+            .pool
+            .run(move || infer_and_record(&version, &inputs))
+            .await
+    };
     match result {
         Ok(Ok(outputs)) => Ok(outputs),
         Ok(Err(e)) => Err(ApiError::new(StatusCode::BAD_REQUEST, e.to_string())),
@@ -328,6 +351,29 @@ async fn run_model(
             e.to_string(),
         )),
     }
+}
+
+/// Runs the model, learns its cost, and records the inputs in the drift window.
+fn infer_and_record(
+    version: &LoadedVersion,
+    inputs: &[crate::runtime::NamedTensor],
+) -> Result<Vec<crate::runtime::NamedTensor>, crate::runtime::RuntimeError> {
+    let started = Instant::now();
+    let outputs = version.model.run(inputs);
+    let rows = inputs
+        .first()
+        .and_then(|t| t.shape.first().copied())
+        .unwrap_or(1);
+    version.cost.observe(rows, started.elapsed());
+    // The window is a sample of recent traffic: when another request holds it, skip this one
+    // rather than make requests queue behind each other.
+    if outputs.is_ok()
+        && let Some(window) = &version.drift
+        && let Ok(mut window) = window.try_lock()
+    {
+        window.record(inputs, Instant::now());
+    }
+    outputs
 }
 
 async fn v1_status(
@@ -348,23 +394,13 @@ async fn v1_predict(
         return ApiError::new(StatusCode::NOT_FOUND, "use POST /v1/models/NAME:predict")
             .into_response();
     };
-    let mut version_label = String::new();
-    let result = v1_inner(&state, &name, raw, &mut version_label).await;
+    let mut counted = None;
+    let result = v1_inner(&state, &name, raw, &mut counted).await;
     let response = match result {
         Ok(v) => Json(v).into_response(),
         Err(e) => e.into_response(),
     };
-    let label = if state.deployment(&name).is_some() {
-        name.as_str()
-    } else {
-        "(unknown)"
-    };
-    state.metrics.request_finished(
-        label,
-        &version_label,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
+    finish(&state, &name, counted, response.status().as_u16(), started);
     response
 }
 
@@ -372,11 +408,12 @@ async fn v1_inner(
     state: &Shared,
     name: &str,
     raw: Result<Bytes, BytesRejection>,
-    version_label: &mut String,
+    counted: &mut Option<Arc<VersionMetrics>>,
 ) -> ApiResult<Value> {
     let deployment = find(state, name)?;
     let version = deployment.route().clone();
-    *version_label = version.version.to_string();
+    *counted = Some(version.metrics.clone());
+    let _in_flight = in_flight(&deployment.in_flight);
     let bytes = body(raw)?;
     let request: V1Request = serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::new(
@@ -388,7 +425,7 @@ async fn v1_inner(
     let input = protocol::v1_tensor(&request, &signature)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
     let rows = input.shape.first().copied().unwrap_or(0);
-    state.metrics.batch_size(name, version_label, rows);
+    version.metrics.batch.observe(rows as f64);
     let outputs = run_model(state, version.clone(), vec![input]).await?;
     // Classifiers predict labels; regressors their first output, one value per row if flat.
     let wanted = signature
@@ -405,7 +442,8 @@ async fn v1_inner(
             )
         })?;
     let per_row = output.shape.iter().skip(1).product::<usize>().max(1);
-    let flat = protocol::response_output(output, None).data;
+    let flat =
+        serde_json::to_value(protocol::response_output(output, None).data).unwrap_or_default();
     let predictions = match flat {
         Value::Array(values) if per_row > 1 => Value::Array(
             values

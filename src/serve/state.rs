@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use super::drift::{DriftWindow, WindowLimits};
-use super::metrics::Metrics;
+use super::metrics::{Metrics, VersionMetrics};
 use super::pool::InferencePool;
 use crate::engine::Registry;
 use crate::engine::registry::artifacts;
@@ -22,6 +22,36 @@ pub struct LoadedVersion {
     pub sha256: String,
     pub model: LoadedModel,
     pub drift: Option<Mutex<DriftWindow>>,
+    pub metrics: Arc<VersionMetrics>,
+    pub cost: InferenceCost,
+}
+
+/// A running estimate of how long inference takes per row, to decide where a call runs.
+#[derive(Debug, Default)]
+pub struct InferenceCost {
+    /// Exponentially weighted mean, in nanoseconds per row; 0 until first measured.
+    ns_per_row: AtomicU64,
+}
+
+impl InferenceCost {
+    /// Calls predicted to finish within this run inline on the request's own thread.
+    const INLINE_BUDGET_NS: u64 = 50_000;
+
+    pub fn observe(&self, rows: usize, took: std::time::Duration) {
+        let sample = (took.as_nanos() as u64) / rows.max(1) as u64;
+        let old = self.ns_per_row.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            sample
+        } else {
+            (old * 7 + sample) / 8
+        };
+        self.ns_per_row.store(new.max(1), Ordering::Relaxed);
+    }
+
+    pub fn runs_inline(&self, rows: usize) -> bool {
+        let per_row = self.ns_per_row.load(Ordering::Relaxed);
+        per_row > 0 && per_row.saturating_mul(rows as u64) <= Self::INLINE_BUDGET_NS
+    }
 }
 
 /// What serves a model: the plan the engine asked for, with its versions loaded.
@@ -33,6 +63,8 @@ pub struct Deployment {
     pub canary_percent: u8,
     /// Requests routed so far, for the exact traffic split.
     routed: AtomicU64,
+    /// The model's in-flight gauge (kept across swaps).
+    pub in_flight: Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// The plan for one model: which versions, and the canary's share (0-100).
@@ -146,7 +178,7 @@ impl ServerState {
                 registry = Some(Registry::open(&self.options.data_dir).map_err(|e| e.to_string())?);
             }
             let registry = registry.as_ref().ok_or("registry unavailable")?;
-            load_version(registry, model, v, &self.options).map(Arc::new)
+            load_version(registry, model, v, &self.options, &self.metrics).map(Arc::new)
         };
         let stable = load(plan.stable)?;
         let canary = plan.canary.map(&mut load).transpose()?;
@@ -160,6 +192,7 @@ impl ServerState {
                 0
             },
             routed: AtomicU64::new(0),
+            in_flight: self.metrics.in_flight_gauge(model.as_str()),
         });
         let applied = deployment.plan();
         let mut all = self
@@ -193,6 +226,7 @@ pub fn load_version(
     model: &ModelName,
     version: u32,
     options: &ServeOptions,
+    metrics: &Metrics,
 ) -> Result<LoadedVersion, String> {
     let record = registry
         .version(model, version)
@@ -213,5 +247,7 @@ pub fn load_version(
         sha256: record.sha256,
         model: loaded,
         drift,
+        metrics: metrics.version(model.as_str(), &version.to_string()),
+        cost: InferenceCost::default(),
     })
 }

@@ -1,0 +1,186 @@
+"""Benchmark: `flightdeck serve` against FastAPI + onnxruntime under uvicorn (one worker), the
+baseline serving guides recommend, on the same model, route, body and load generator.
+
+Usage (needs wrk from Debian, and fastapi, uvicorn, onnxruntime from PyPI):
+    python tests/bench/serve_vs_fastapi.py target/release/flightdeck [--seconds 10]
+
+Reports requests/s, p50 and p99 latency (from wrk --latency, 32 connections, 1-row bodies), and
+server CPU per request (from /proc/PID/stat), plus batch-64 throughput and the CPU cost of drift
+scoring (flightdeck with and without a baseline profile).
+"""
+
+import argparse
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = ROOT / "tests/fixtures/models/logreg_multiclass.onnx"
+REFERENCE = ROOT / "tests/fixtures/models/classifier.reference.csv"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+FASTAPI_APP = '''
+import numpy as np
+import onnxruntime as ort
+from fastapi import FastAPI, Request
+
+app = FastAPI()
+session = ort.InferenceSession("{model}", providers=["CPUExecutionProvider"])
+input_name = session.get_inputs()[0].name
+output_names = [o.name for o in session.get_outputs()]
+
+@app.post("/v2/models/{{name}}/infer")
+async def infer(name: str, request: Request):
+    body = await request.json()
+    spec = body["inputs"][0]
+    x = np.asarray(spec["data"], dtype=np.float32).reshape(spec["shape"])
+    results = session.run(None, {{input_name: x}})
+    outputs = []
+    for out_name, value in zip(output_names, results):
+        if isinstance(value, list):
+            value = np.array([[row[k] for k in sorted(row)] for row in value], dtype=np.float32)
+        value = np.asarray(value)
+        outputs.append({{"name": out_name, "shape": list(value.shape), "datatype": "FP32" if value.dtype == np.float32 else "INT64", "data": value.ravel().tolist()}})
+    return {{"model_name": name, "model_version": "1", "outputs": outputs}}
+'''
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except Exception:
+            time.sleep(0.1)
+    raise SystemExit(f"server at {url} did not start")
+
+
+def cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def body(rows):
+    data = [[120.5, 41.0, 0.3, -1.2]] * rows
+    return json.dumps({"inputs": [{"name": "X", "shape": [rows, 4], "datatype": "FP32", "data": data}]})
+
+
+def wrk(url, payload, seconds, connections, tmp):
+    script = Path(tmp) / "post.lua"
+    script.write_text(
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f"wrk.body = {json.dumps(payload)}\n"
+    )
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    def latency(label):
+        m = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)", out, re.M)
+        scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
+        return float(m.group(1)) * scale
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50_ms": latency("50%"), "p99_ms": latency("99%"), "requests": total,
+            "errors": int(errors.group(1)) if errors else 0}
+
+
+def measure(name, pid, url, payload, seconds, connections, tmp):
+    wrk(url, payload, 2, connections, tmp)  # warm-up
+    before = cpu_seconds(pid)
+    result = wrk(url, payload, seconds, connections, tmp)
+    result["cpu_us_per_request"] = (cpu_seconds(pid) - before) / max(result["requests"], 1) * 1e6
+    result["name"] = name
+    return result
+
+
+def start_flightdeck(binary, home, with_profile):
+    env = dict(os.environ, FLIGHTDECK_HOME=str(home), FLIGHTDECK_CONFIG=str(home / "none.toml"))
+    (home / "none.toml").write_text("")
+    args = [binary, "register", "fraud", str(MODEL)]
+    if with_profile:
+        args += ["--reference", str(REFERENCE)]
+    subprocess.run(args, check=True, capture_output=True, env=env)
+    port = free_port()
+    proc = subprocess.Popen([binary, "serve", "fraud", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(f"{url}/v2/health/ready")
+    return proc, url
+
+
+def median(results, key):
+    values = sorted(r[key] for r in results)
+    return values[len(values) // 2]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("flightdeck")
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        app = tmp / "baseline_app.py"
+        app.write_text(FASTAPI_APP.format(model=MODEL))
+        port = free_port()
+        uvicorn = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "baseline_app:app", "--port", str(port), "--workers", "1",
+             "--log-level", "warning"], cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        servers = {"fastapi+onnxruntime": (uvicorn, f"http://127.0.0.1:{port}")}
+        wait_ready(f"{servers['fastapi+onnxruntime'][1]}/docs")
+        for with_profile in (True, False):
+            home = tmp / f"home-{with_profile}"
+            home.mkdir()
+            label = "flightdeck serve" + ("" if with_profile else " (no drift)")
+            servers[label] = start_flightdeck(args.flightdeck, home, with_profile)
+        # The machine is shared and noisy: alternate the servers and keep each one's median.
+        runs = {name: [] for name in servers}
+        try:
+            for _ in range(args.rounds):
+                for name, (proc, url) in servers.items():
+                    runs[name].append(measure(name, proc.pid, f"{url}/v2/models/fraud/infer", body(1),
+                                              args.seconds, args.connections, tmp))
+            proc, url = servers["flightdeck serve"]
+            batch = measure("flightdeck serve, batch 64", proc.pid, f"{url}/v2/models/fraud/infer", body(64),
+                            args.seconds, args.connections, tmp)
+        finally:
+            for proc, _ in servers.values():
+                proc.terminate()
+                proc.wait()
+    rows = {name: {k: median(r, k) for k in ("rps", "p50_ms", "p99_ms", "cpu_us_per_request", "errors")}
+            for name, r in runs.items()}
+    rows["flightdeck serve, batch 64"] = batch
+    print(f"medians of {args.rounds} alternating rounds, {args.seconds}s each, {args.connections} connections")
+    print(f"{'server':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU µs/req':>11} {'errors':>7}")
+    for name, r in rows.items():
+        print(f"{name:28} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
+              f"{r['cpu_us_per_request']:>11.1f} {r['errors']:>7}")
+    base, fd, plain = rows["fastapi+onnxruntime"], rows["flightdeck serve"], rows["flightdeck serve (no drift)"]
+    print(f"throughput {fd['rps'] / base['rps']:.1f}x (target >= 10x), p99 {fd['p99_ms'] / base['p99_ms']:.3f} of baseline "
+          f"(target <= 0.2), CPU/request {fd['cpu_us_per_request'] / base['cpu_us_per_request']:.3f} of baseline "
+          "(target <= 0.05)")
+    print(f"batch 64: {batch['rps'] * 64:.0f} rows/s; drift scoring: "
+          f"{(fd['cpu_us_per_request'] - plain['cpu_us_per_request']) / fd['cpu_us_per_request'] * 100:.1f}% of request CPU "
+          "(target < 5%)")
+
+
+if __name__ == "__main__":
+    main()
