@@ -347,3 +347,76 @@ fn categorical(
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DataType, FeatureProfile, TensorSpec};
+
+    fn signature() -> Signature {
+        Signature {
+            inputs: vec![TensorSpec { name: "X".into(), datatype: DataType::Fp32, shape: vec![-1, 1] }],
+            outputs: vec![],
+            classifier: None,
+            notes: vec![],
+        }
+    }
+
+    fn profile() -> BaselineProfile {
+        BaselineProfile {
+            rows: 100,
+            features: vec![FeatureProfile {
+                name: "x".into(),
+                missing: 0,
+                kind: FeatureKind::Numeric(NumericProfile {
+                    bin_edges: vec![0.0, 50.0, 100.0],
+                    bin_counts: vec![50, 50],
+                    n: 100,
+                    mean: 50.0,
+                    std: 29.0,
+                    min: 0.0,
+                    max: 100.0,
+                    sample: (0..100).map(f64::from).collect(),
+                }),
+            }],
+        }
+    }
+
+    fn rows(values: &[f32]) -> Vec<NamedTensor> {
+        vec![NamedTensor { name: "X".into(), shape: vec![values.len(), 1], data: TensorData::F32(values.to_vec()) }]
+    }
+
+    #[test]
+    fn the_window_is_bounded_by_count_and_by_age() {
+        let limits = WindowLimits { max_rows: 50, max_age: Duration::from_secs(10) };
+        let mut w = DriftWindow::new("m", 1, &signature(), Some(&profile()), limits).unwrap();
+        let start = Instant::now();
+        for i in 0..1000 {
+            w.record(&rows(&[i as f32 % 100.0]), start);
+        }
+        assert_eq!(w.samples(), 50, "bounded by count");
+        w.record(&rows(&[1.0, 2.0]), start + Duration::from_secs(11));
+        assert_eq!(w.samples(), 2, "older rows aged out");
+        let report = w.report(start + Duration::from_secs(30), &DriftThresholds::default());
+        assert_eq!(report.window_samples, 0, "everything aged out by now");
+        assert_eq!(report.verdict, Verdict::InsufficientData);
+    }
+
+    #[test]
+    fn missing_and_out_of_range_values_are_counted() {
+        let mut w = DriftWindow::new("m", 1, &signature(), Some(&profile()), WindowLimits::default()).unwrap();
+        let now = Instant::now();
+        w.record(&rows(&[10.0, f32::NAN, 150.0, -5.0]), now);
+        let t = DriftThresholds { min_samples: 1, ..DriftThresholds::default() };
+        let report = w.report(now, &t);
+        let f = &report.features[0];
+        assert_eq!(f.n, 3);
+        assert!((f.missing_rate - 0.25).abs() < 1e-12);
+        assert!((f.out_of_range_rate - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_version_without_a_baseline_has_no_window() {
+        assert!(DriftWindow::new("m", 1, &signature(), None, WindowLimits::default()).is_none());
+    }
+}
