@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod engine;
+pub mod keymap;
 pub mod logging;
 pub mod model;
 pub mod runtime;

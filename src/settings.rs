@@ -42,6 +42,17 @@ struct FileConfig {
     thresholds: FileThresholds,
     #[serde(default)]
     environments: BTreeMap<String, FileEnvironment>,
+    mouse: Option<bool>,
+    #[serde(default)]
+    keys: BTreeMap<String, KeyList>,
+}
+
+/// One key or several, as `[keys]` accepts them.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum KeyList {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -148,6 +159,9 @@ pub struct Settings {
     pub environments: BTreeMap<String, Environment>,
     pub theme: String,
     pub ascii: bool,
+    /// Mouse support in the console (off by default: it breaks terminal text selection).
+    pub mouse: bool,
+    pub keymap: crate::keymap::Keymap,
     /// How long a registry writer waits for another before naming it and giving up.
     pub lock_timeout_ms: u64,
     pub refresh: Refresh,
@@ -275,6 +289,16 @@ impl Settings {
             )));
         }
 
+        let key_overrides: BTreeMap<String, Vec<String>> = file
+            .keys
+            .into_iter()
+            .map(|(action, keys)| match keys {
+                KeyList::One(k) => (action, vec![k]),
+                KeyList::Many(ks) => (action, ks),
+            })
+            .collect();
+        let keymap = crate::keymap::Keymap::with_overrides(&key_overrides).map_err(invalid)?;
+
         let mut environments = BTreeMap::new();
         environments.insert("local".to_string(), Environment::local());
         for (name, env) in file.environments {
@@ -319,6 +343,8 @@ impl Settings {
             environments,
             theme,
             ascii: overrides.ascii || file.ascii.unwrap_or(false),
+            mouse: file.mouse.unwrap_or(false),
+            keymap,
             lock_timeout_ms: positive(file.lock_timeout_ms, 5000, "lock_timeout_ms")
                 .map_err(invalid)?,
             refresh,

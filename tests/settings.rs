@@ -40,13 +40,29 @@ fn every_commented_example_key_also_parses() {
         .replace("# user = ", "user = ")
         .replace("# [environments.audit]", "[environments.audit]")
         .replace("# read_only = true", "read_only = true")
-        .replace("# confirm = \"typed\"", "confirm = \"typed\"");
+        .replace("# confirm = \"typed\"", "confirm = \"typed\"")
+        .replace("# promote = \"P\"", "promote = \"P\"");
     let settings = resolve(&text).expect("uncommented example must parse");
     assert_eq!(settings.user, "alice");
     assert_eq!(settings.data_dir, PathBuf::from("/var/lib/flightdeck"));
     let audit = &settings.environments["audit"];
     assert!(audit.read_only);
     assert_eq!(audit.confirm, Confirm::Typed);
+    use flightdeck::keymap::{Action, Key};
+    assert_eq!(settings.keymap.action(Key::char('P')), Some(Action::Promote));
+    assert_eq!(settings.keymap.action(Key::char('p')), None);
+}
+
+#[test]
+fn bad_key_overrides_name_the_entry_and_the_file() {
+    for (text, needle) in [
+        ("[keys]\npromot = \"P\"", "promot: no such action"),
+        ("[keys]\nquit = \"hyper-q\"", "[keys] quit"),
+        ("[keys]\nquit = []", "at least one key"),
+    ] {
+        let err = resolve(text).unwrap_err().to_string();
+        assert!(err.contains(needle) && err.contains("config.toml"), "{text:?} -> {err}");
+    }
 }
 
 #[test]
