@@ -147,7 +147,11 @@ pub enum KeyCode {
 
 impl Key {
     pub const fn plain(code: KeyCode) -> Self {
-        Self { code, ctrl: false, alt: false }
+        Self {
+            code,
+            ctrl: false,
+            alt: false,
+        }
     }
 
     pub const fn char(c: char) -> Self {
@@ -161,10 +165,16 @@ impl Key {
         let mut alt = false;
         let mut rest = text;
         loop {
-            if let Some(r) = rest.strip_prefix("ctrl-").or_else(|| rest.strip_prefix("ctrl+")) {
+            if let Some(r) = rest
+                .strip_prefix("ctrl-")
+                .or_else(|| rest.strip_prefix("ctrl+"))
+            {
                 ctrl = true;
                 rest = r;
-            } else if let Some(r) = rest.strip_prefix("alt-").or_else(|| rest.strip_prefix("alt+")) {
+            } else if let Some(r) = rest
+                .strip_prefix("alt-")
+                .or_else(|| rest.strip_prefix("alt+"))
+            {
                 alt = true;
                 rest = r;
             } else {
@@ -186,7 +196,10 @@ impl Key {
             "home" => KeyCode::Home,
             "end" => KeyCode::End,
             "space" => KeyCode::Char(' '),
-            f if f.len() >= 2 && f.starts_with('f') && f[1..].parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)) => {
+            f if f.len() >= 2
+                && f.starts_with('f')
+                && f[1..].parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)) =>
+            {
                 KeyCode::F(f[1..].parse().unwrap_or(1))
             }
             _ => {
@@ -245,7 +258,14 @@ impl Default for Keymap {
         use KeyCode::*;
         let defaults: &[(Key, Action)] = &[
             (Key::char('q'), Action::Quit),
-            (Key { code: Char('c'), ctrl: true, alt: false }, Action::Quit),
+            (
+                Key {
+                    code: Char('c'),
+                    ctrl: true,
+                    alt: false,
+                },
+                Action::Quit,
+            ),
             (Key::char('?'), Action::Help),
             (Key::char(':'), Action::Command),
             (Key::char('/'), Action::Filter),
@@ -258,15 +278,36 @@ impl Default for Keymap {
             (Key::plain(Down), Action::Down),
             (Key::char('j'), Action::Down),
             (Key::plain(PageUp), Action::PageUp),
-            (Key { code: Char('b'), ctrl: true, alt: false }, Action::PageUp),
+            (
+                Key {
+                    code: Char('b'),
+                    ctrl: true,
+                    alt: false,
+                },
+                Action::PageUp,
+            ),
             (Key::plain(PageDown), Action::PageDown),
-            (Key { code: Char('f'), ctrl: true, alt: false }, Action::PageDown),
+            (
+                Key {
+                    code: Char('f'),
+                    ctrl: true,
+                    alt: false,
+                },
+                Action::PageDown,
+            ),
             (Key::char('g'), Action::Top),
             (Key::plain(Home), Action::Top),
             (Key::char('G'), Action::Bottom),
             (Key::plain(End), Action::Bottom),
             (Key::char('o'), Action::Sort),
-            (Key { code: Char('r'), ctrl: true, alt: false }, Action::Refresh),
+            (
+                Key {
+                    code: Char('r'),
+                    ctrl: true,
+                    alt: false,
+                },
+                Action::Refresh,
+            ),
             (Key::char('d'), Action::Deploy),
             (Key::char('p'), Action::Promote),
             (Key::char('r'), Action::Rollback),
@@ -274,7 +315,9 @@ impl Default for Keymap {
             (Key::char('s'), Action::Smoke),
             (Key::char('e'), Action::Evaluate),
         ];
-        Self { bindings: defaults.iter().copied().collect() }
+        Self {
+            bindings: defaults.iter().copied().collect(),
+        }
     }
 }
 
@@ -286,7 +329,10 @@ impl Keymap {
         for (name, keys) in overrides {
             let action = Action::from_name(name).ok_or_else(|| {
                 let known: Vec<&str> = Action::ALL.iter().map(|a| a.name()).collect();
-                format!("[keys] {name}: no such action; actions are {}", known.join(", "))
+                format!(
+                    "[keys] {name}: no such action; actions are {}",
+                    known.join(", ")
+                )
             })?;
             if keys.is_empty() {
                 return Err(format!("[keys] {name}: give at least one key"));
@@ -297,7 +343,10 @@ impl Keymap {
                 if let Some(other) = map.bindings.get(&key).filter(|a| **a != action)
                     && overrides.contains_key(other.name())
                 {
-                    return Err(format!("[keys] {name}: {key} is also bound to {}", other.name()));
+                    return Err(format!(
+                        "[keys] {name}: {key} is also bound to {}",
+                        other.name()
+                    ));
                 }
                 map.bindings.insert(key, action);
             }
@@ -311,7 +360,11 @@ impl Keymap {
 
     /// The keys bound to an action, for the footer and the help screen.
     pub fn keys_for(&self, action: Action) -> Vec<Key> {
-        self.bindings.iter().filter(|(_, a)| **a == action).map(|(k, _)| *k).collect()
+        self.bindings
+            .iter()
+            .filter(|(_, a)| **a == action)
+            .map(|(k, _)| *k)
+            .collect()
     }
 }
 
@@ -323,8 +376,18 @@ mod tests {
     fn parses_the_documented_key_names() {
         assert_eq!(Key::parse("p").unwrap(), Key::char('p'));
         assert_eq!(Key::parse("G").unwrap(), Key::char('G'));
-        assert_eq!(Key::parse("ctrl-r").unwrap(), Key { code: KeyCode::Char('r'), ctrl: true, alt: false });
-        assert_eq!(Key::parse("shift-tab").unwrap(), Key::plain(KeyCode::BackTab));
+        assert_eq!(
+            Key::parse("ctrl-r").unwrap(),
+            Key {
+                code: KeyCode::Char('r'),
+                ctrl: true,
+                alt: false
+            }
+        );
+        assert_eq!(
+            Key::parse("shift-tab").unwrap(),
+            Key::plain(KeyCode::BackTab)
+        );
         assert_eq!(Key::parse("f5").unwrap(), Key::plain(KeyCode::F(5)));
         assert_eq!(Key::parse("pgdn").unwrap(), Key::plain(KeyCode::PageDown));
         assert!(Key::parse("hyper-x").is_err());
@@ -349,13 +412,25 @@ mod tests {
         assert_eq!(map.action(Key::char('P')), Some(Action::Promote));
         assert_eq!(map.action(Key::char('p')), None);
         o.insert("promot".to_string(), vec!["x".to_string()]);
-        assert!(Keymap::with_overrides(&o).unwrap_err().contains("promot: no such action"));
+        assert!(
+            Keymap::with_overrides(&o)
+                .unwrap_err()
+                .contains("promot: no such action")
+        );
         let mut bad = BTreeMap::new();
         bad.insert("quit".to_string(), vec!["meta-q".to_string()]);
-        assert!(Keymap::with_overrides(&bad).unwrap_err().contains("[keys] quit"));
+        assert!(
+            Keymap::with_overrides(&bad)
+                .unwrap_err()
+                .contains("[keys] quit")
+        );
         let mut clash = BTreeMap::new();
         clash.insert("quit".to_string(), vec!["x".to_string()]);
         clash.insert("abort".to_string(), vec!["x".to_string()]);
-        assert!(Keymap::with_overrides(&clash).unwrap_err().contains("also bound"));
+        assert!(
+            Keymap::with_overrides(&clash)
+                .unwrap_err()
+                .contains("also bound")
+        );
     }
 }

@@ -600,24 +600,40 @@ fn a_full_queue_answers_503_fast_while_health_checks_stay_up() {
 /// Resident memory of a process, from /proc.
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).unwrap().parse().unwrap()
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 #[test]
 fn memory_stays_flat_over_a_long_stream_of_requests() {
     let home = registry();
-    let server = Server::start(home.path(), "fraud", &["--version", "1", "--drift-window", "500"]);
+    let server = Server::start(
+        home.path(),
+        "fraud",
+        &["--version", "1", "--drift-window", "500"],
+    );
     let c = client();
     let url = format!("{}/v2/models/fraud/infer", server.url);
     let body = infer_body(&[[10.0, 40.0, 0.5, 0.1]; 8]);
     let send = |n: usize| {
         for _ in 0..n {
-            assert_eq!(c.post(&url).json(&body).send().unwrap().status().as_u16(), 200);
+            assert_eq!(
+                c.post(&url).json(&body).send().unwrap().status().as_u16(),
+                200
+            );
         }
     };
     send(3_000); // warm: the drift window (500 rows) is full, allocator pools are in use
     let warm = rss_kib(server.pid());
     send(12_000);
     let after = rss_kib(server.pid());
-    assert!(after <= warm + 4 * 1024, "resident memory grew from {warm} KiB to {after} KiB over 12,000 requests");
+    assert!(
+        after <= warm + 4 * 1024,
+        "resident memory grew from {warm} KiB to {after} KiB over 12,000 requests"
+    );
 }

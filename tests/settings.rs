@@ -49,7 +49,10 @@ fn every_commented_example_key_also_parses() {
     assert!(audit.read_only);
     assert_eq!(audit.confirm, Confirm::Typed);
     use flightdeck::keymap::{Action, Key};
-    assert_eq!(settings.keymap.action(Key::char('P')), Some(Action::Promote));
+    assert_eq!(
+        settings.keymap.action(Key::char('P')),
+        Some(Action::Promote)
+    );
     assert_eq!(settings.keymap.action(Key::char('p')), None);
 }
 
@@ -61,7 +64,10 @@ fn bad_key_overrides_name_the_entry_and_the_file() {
         ("[keys]\nquit = []", "at least one key"),
     ] {
         let err = resolve(text).unwrap_err().to_string();
-        assert!(err.contains(needle) && err.contains("config.toml"), "{text:?} -> {err}");
+        assert!(
+            err.contains(needle) && err.contains("config.toml"),
+            "{text:?} -> {err}"
+        );
     }
 }
 

@@ -355,7 +355,11 @@ mod tests {
 
     fn signature() -> Signature {
         Signature {
-            inputs: vec![TensorSpec { name: "X".into(), datatype: DataType::Fp32, shape: vec![-1, 1] }],
+            inputs: vec![TensorSpec {
+                name: "X".into(),
+                datatype: DataType::Fp32,
+                shape: vec![-1, 1],
+            }],
             outputs: vec![],
             classifier: None,
             notes: vec![],
@@ -383,12 +387,19 @@ mod tests {
     }
 
     fn rows(values: &[f32]) -> Vec<NamedTensor> {
-        vec![NamedTensor { name: "X".into(), shape: vec![values.len(), 1], data: TensorData::F32(values.to_vec()) }]
+        vec![NamedTensor {
+            name: "X".into(),
+            shape: vec![values.len(), 1],
+            data: TensorData::F32(values.to_vec()),
+        }]
     }
 
     #[test]
     fn the_window_is_bounded_by_count_and_by_age() {
-        let limits = WindowLimits { max_rows: 50, max_age: Duration::from_secs(10) };
+        let limits = WindowLimits {
+            max_rows: 50,
+            max_age: Duration::from_secs(10),
+        };
         let mut w = DriftWindow::new("m", 1, &signature(), Some(&profile()), limits).unwrap();
         let start = Instant::now();
         for i in 0..1000 {
@@ -404,10 +415,20 @@ mod tests {
 
     #[test]
     fn missing_and_out_of_range_values_are_counted() {
-        let mut w = DriftWindow::new("m", 1, &signature(), Some(&profile()), WindowLimits::default()).unwrap();
+        let mut w = DriftWindow::new(
+            "m",
+            1,
+            &signature(),
+            Some(&profile()),
+            WindowLimits::default(),
+        )
+        .unwrap();
         let now = Instant::now();
         w.record(&rows(&[10.0, f32::NAN, 150.0, -5.0]), now);
-        let t = DriftThresholds { min_samples: 1, ..DriftThresholds::default() };
+        let t = DriftThresholds {
+            min_samples: 1,
+            ..DriftThresholds::default()
+        };
         let report = w.report(now, &t);
         let f = &report.features[0];
         assert_eq!(f.n, 3);
