@@ -13,3 +13,5 @@ pub mod model;
 pub mod runtime;
 pub mod serve;
 pub mod settings;
+pub mod sources;
+pub mod theme;

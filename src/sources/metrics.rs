@@ -1,0 +1,255 @@
+//! Serving metrics from a `flightdeck serve` `/metrics` exposition: counters per version from
+//! one scrape, and request rate, error ratio and latency quantiles between two scrapes.
+
+use std::collections::BTreeMap;
+
+use prometheus_parse::{Scrape, Value};
+use serde::Serialize;
+
+/// A version of a model, as metric labels name it.
+pub type VersionKey = (String, String);
+
+/// One version's counters in one scrape.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VersionCounters {
+    pub requests: f64,
+    /// Responses with a 5xx status (server-side failures, including 503 overload).
+    pub server_errors: f64,
+    /// Responses with a 4xx status (bad requests).
+    pub client_errors: f64,
+    /// Cumulative latency buckets `(upper bound in seconds, count)`, ascending, ending at +Inf.
+    pub latency: Vec<(f64, f64)>,
+}
+
+/// What one scrape says.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScrapeSnapshot {
+    pub versions: BTreeMap<VersionKey, VersionCounters>,
+    /// Role (`stable`/`canary`) of each loaded version, from `flightdeck_model_info`.
+    pub roles: BTreeMap<VersionKey, String>,
+    /// Share of traffic per loaded version (0-1).
+    pub traffic: BTreeMap<VersionKey, f64>,
+    pub drift_share: BTreeMap<VersionKey, f64>,
+    pub in_flight: BTreeMap<String, f64>,
+}
+
+/// Parses an exposition; lines it cannot read are skipped (the parser never fails), so an
+/// empty snapshot from a non-empty body means the body was not flightdeck metrics.
+pub fn parse(text: &str) -> ScrapeSnapshot {
+    let lines = text.lines().map(|l| Ok(l.to_string()));
+    let Ok(scrape) = Scrape::parse(lines) else {
+        return ScrapeSnapshot::default();
+    };
+    let mut snap = ScrapeSnapshot::default();
+    for sample in &scrape.samples {
+        let label = |name: &str| sample.labels.get(name).unwrap_or_default().to_string();
+        let key = || (label("model"), label("version"));
+        let scalar = match &sample.value {
+            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => Some(*v),
+            _ => None,
+        };
+        match (sample.metric.as_str(), scalar) {
+            ("flightdeck_requests_total", Some(v)) => {
+                let entry = snap.versions.entry(key()).or_default();
+                entry.requests += v;
+                match label("code").chars().next() {
+                    Some('5') => entry.server_errors += v,
+                    Some('4') => entry.client_errors += v,
+                    _ => {}
+                }
+            }
+            ("flightdeck_model_info", Some(_)) => {
+                snap.roles.insert(key(), label("role"));
+            }
+            ("flightdeck_traffic_share_ratio", Some(v)) => {
+                snap.traffic.insert(key(), v);
+            }
+            ("flightdeck_drift_share", Some(v)) => {
+                snap.drift_share.insert(key(), v);
+            }
+            ("flightdeck_requests_in_flight", Some(v)) => {
+                snap.in_flight.insert(label("model"), v);
+            }
+            ("flightdeck_request_duration_seconds", None) => {
+                if let Value::Histogram(buckets) = &sample.value {
+                    let mut b: Vec<(f64, f64)> =
+                        buckets.iter().map(|h| (h.less_than, h.count)).collect();
+                    b.sort_by(|x, y| x.0.total_cmp(&y.0));
+                    snap.versions.entry(key()).or_default().latency = b;
+                }
+            }
+            _ => {}
+        }
+    }
+    snap
+}
+
+/// Rates and quantiles of one version between two scrapes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct ServingStats {
+    pub requests_per_second: f64,
+    /// Server errors / requests over the interval (0 when there were none).
+    pub error_ratio: f64,
+    /// Seconds; `None` when no request finished in the interval.
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+}
+
+/// Compares two scrapes `seconds` apart. A counter that went down means the server restarted:
+/// the newer values are then taken as the whole interval's.
+pub fn between(
+    previous: &VersionCounters,
+    current: &VersionCounters,
+    seconds: f64,
+) -> ServingStats {
+    let reset = current.requests < previous.requests;
+    let delta = |now: f64, before: f64| if reset { now } else { (now - before).max(0.0) };
+    let requests = delta(current.requests, previous.requests);
+    let errors = delta(current.server_errors, previous.server_errors);
+    let buckets: Vec<(f64, f64)> = current
+        .latency
+        .iter()
+        .map(|(le, count)| {
+            let before = previous
+                .latency
+                .iter()
+                .find(|(p, _)| p == le)
+                .map(|(_, c)| *c)
+                .unwrap_or(0.0);
+            (*le, delta(*count, before))
+        })
+        .collect();
+    ServingStats {
+        requests_per_second: if seconds > 0.0 {
+            requests / seconds
+        } else {
+            0.0
+        },
+        error_ratio: if requests > 0.0 {
+            errors / requests
+        } else {
+            0.0
+        },
+        p50: histogram_quantile(0.50, &buckets),
+        p95: histogram_quantile(0.95, &buckets),
+        p99: histogram_quantile(0.99, &buckets),
+    }
+}
+
+/// Prometheus's `histogram_quantile`: linear interpolation inside the bucket holding the rank;
+/// the lowest bucket starts at 0; a rank in the +Inf bucket answers the highest finite bound.
+pub fn histogram_quantile(q: f64, cumulative: &[(f64, f64)]) -> Option<f64> {
+    let total = cumulative.last().map(|(_, c)| *c).filter(|c| *c > 0.0)?;
+    let rank = q * total;
+    let mut lower = 0.0;
+    let mut below = 0.0;
+    for (upper, count) in cumulative {
+        if *count >= rank {
+            if upper.is_infinite() {
+                return Some(lower);
+            }
+            let in_bucket = count - below;
+            if in_bucket <= 0.0 {
+                return Some(*upper);
+            }
+            return Some(lower + (upper - lower) * (rank - below) / in_bucket);
+        }
+        lower = *upper;
+        below = *count;
+    }
+    Some(lower)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXPOSITION: &str = r#"# HELP flightdeck_requests_total Inference requests by model, version and HTTP status code.
+# TYPE flightdeck_requests_total counter
+flightdeck_requests_total{model="fraud",version="1",code="200"} 90
+flightdeck_requests_total{model="fraud",version="1",code="400"} 3
+flightdeck_requests_total{model="fraud",version="1",code="503"} 7
+flightdeck_requests_total{model="fraud",version="2",code="200"} 10
+# HELP flightdeck_request_duration_seconds Time from request received to response ready.
+# TYPE flightdeck_request_duration_seconds histogram
+flightdeck_request_duration_seconds_bucket{model="fraud",version="1",le="0.001"} 50
+flightdeck_request_duration_seconds_bucket{model="fraud",version="1",le="0.01"} 90
+flightdeck_request_duration_seconds_bucket{model="fraud",version="1",le="0.1"} 100
+flightdeck_request_duration_seconds_bucket{model="fraud",version="1",le="+Inf"} 100
+flightdeck_request_duration_seconds_sum{model="fraud",version="1"} 0.5
+flightdeck_request_duration_seconds_count{model="fraud",version="1"} 100
+# HELP flightdeck_model_info Loaded model versions (always 1).
+# TYPE flightdeck_model_info gauge
+flightdeck_model_info{model="fraud",version="1",sha256="ab",role="stable"} 1
+flightdeck_model_info{model="fraud",version="2",sha256="cd",role="canary"} 1
+# TYPE flightdeck_drift_share gauge
+flightdeck_drift_share{model="fraud",version="1"} 0.25
+"#;
+
+    #[test]
+    fn parses_counters_roles_and_histograms() {
+        let s = parse(EXPOSITION);
+        let v1 = &s.versions[&("fraud".to_string(), "1".to_string())];
+        assert_eq!(v1.requests, 100.0);
+        assert_eq!(v1.server_errors, 7.0);
+        assert_eq!(v1.client_errors, 3.0);
+        assert_eq!(v1.latency.len(), 4);
+        assert_eq!(v1.latency[0], (0.001, 50.0));
+        assert_eq!(s.roles[&("fraud".to_string(), "2".to_string())], "canary");
+        assert_eq!(s.drift_share[&("fraud".to_string(), "1".to_string())], 0.25);
+    }
+
+    #[test]
+    fn quantiles_follow_prometheus_interpolation() {
+        let b = [
+            (0.001, 50.0),
+            (0.01, 90.0),
+            (0.1, 100.0),
+            (f64::INFINITY, 100.0),
+        ];
+        // rank 50 of 100 falls at the top of the first bucket.
+        assert!((histogram_quantile(0.5, &b).unwrap() - 0.001).abs() < 1e-12);
+        // rank 70: 20 of the 40 in (0.001, 0.01] -> 0.001 + 0.009 * 0.5
+        assert!((histogram_quantile(0.7, &b).unwrap() - 0.0055).abs() < 1e-12);
+        // rank 99: 9 of the 10 in (0.01, 0.1]
+        assert!((histogram_quantile(0.99, &b).unwrap() - 0.091).abs() < 1e-12);
+        let overflow = [(0.1, 1.0), (f64::INFINITY, 10.0)];
+        assert_eq!(histogram_quantile(0.99, &overflow), Some(0.1));
+        assert_eq!(
+            histogram_quantile(0.5, &[(0.1, 0.0), (f64::INFINITY, 0.0)]),
+            None
+        );
+    }
+
+    #[test]
+    fn rates_come_from_deltas_and_survive_a_restart() {
+        let before = VersionCounters {
+            requests: 100.0,
+            server_errors: 1.0,
+            client_errors: 0.0,
+            latency: vec![(0.01, 100.0), (f64::INFINITY, 100.0)],
+        };
+        let after = VersionCounters {
+            requests: 300.0,
+            server_errors: 11.0,
+            client_errors: 0.0,
+            latency: vec![(0.01, 290.0), (f64::INFINITY, 300.0)],
+        };
+        let s = between(&before, &after, 2.0);
+        assert_eq!(s.requests_per_second, 100.0);
+        assert!((s.error_ratio - 0.05).abs() < 1e-12);
+        // 190 of the 200 new requests are in (0, 0.01]: rank 100 -> 0.01 * 100 / 190.
+        assert!((s.p50.unwrap() - 0.01 * 100.0 / 190.0).abs() < 1e-12);
+        assert_eq!(
+            s.p99,
+            Some(0.01),
+            "rank in +Inf answers the highest finite bound"
+        );
+        let restarted = VersionCounters {
+            requests: 40.0,
+            ..after.clone()
+        };
+        assert_eq!(between(&after, &restarted, 2.0).requests_per_second, 20.0);
+    }
+}
