@@ -38,12 +38,21 @@ pub struct Cli {
     /// Refuse every change, whatever the environment allows.
     #[arg(long, global = true)]
     pub readonly: bool,
+    /// Console theme: dark, light, ansi16, mono or terminal (NO_COLOR forces mono).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// Plain ASCII borders and symbols in the console.
+    #[arg(long, global = true)]
+    pub ascii: bool,
+    /// Without a command, flightdeck opens the console.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Open the console (the default when no command is given).
+    Console,
     /// Register an ONNX model file as a new version (or return the version it already is).
     Register(register::RegisterArgs),
     /// List registered models with their aliases.
@@ -124,8 +133,9 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 fn dispatch(cli: Cli) -> Result<(), Failure> {
+    let command = cli.command.unwrap_or(Command::Console);
     // Benchmarks touch no settings or data dir, so they run anywhere.
-    if let Command::Bench(args) = cli.command {
+    if let Command::Bench(args) = command {
         return bench::run(args);
     }
     let overrides = Overrides {
@@ -133,10 +143,11 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         data_dir: cli.home,
         environment: cli.environment,
         read_only: cli.readonly,
-        ..Overrides::default()
+        theme: cli.theme,
+        ascii: cli.ascii,
     };
     let settings = Settings::load(&overrides)?;
-    let log_file = match &cli.command {
+    let log_file = match &command {
         Command::Serve(args) => format!("serve-{}.log", args.model.replace(['/', '\\'], "_")),
         Command::Supervise { model } => {
             format!("supervise-{}.log", model.replace(['/', '\\'], "_"))
@@ -144,11 +155,12 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         _ => "flightdeck.log".to_string(),
     };
     let _log_guard = crate::logging::init(&settings.data_dir, &log_file);
-    tracing::info!(command = ?cli.command, data_dir = %settings.data_dir.display(), "flightdeck started");
+    tracing::info!(command = ?command, data_dir = %settings.data_dir.display(), "flightdeck started");
     let actor = Actor::new(settings.user.clone(), settings.environment.name.clone())
         .with_read_only(settings.environment.read_only);
-    match cli.command {
+    match command {
         Command::Bench(_) => Ok(()),
+        Command::Console => console(&settings),
         Command::Serve(args) => serve::run(&settings, args),
         Command::Server(command) => server::run(&settings, &actor, command),
         Command::Supervise { model } => server::supervise(&settings, &model),
@@ -163,6 +175,23 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             journal::run(&open(&settings)?, model, limit, json)
         }
     }
+}
+
+/// Opens the console on the settings' environment.
+fn console(settings: &Settings) -> Result<(), Failure> {
+    let program = crate::engine::serving::supervisor::this_program()
+        .map_err(|message| Failure { code: 1, message })?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure {
+            code: 1,
+            message: format!("cannot start the async runtime: {e}"),
+        })?;
+    runtime
+        .block_on(crate::app::run::run(settings, program))
+        .map_err(|message| Failure { code: 1, message })
 }
 
 pub(crate) fn open(settings: &Settings) -> Result<Registry, Failure> {

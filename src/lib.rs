@@ -5,6 +5,7 @@
 // Tests may unwrap: a panic there is a failed test, not a user-facing crash.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod app;
 pub mod cli;
 pub mod engine;
 pub mod keymap;
@@ -15,3 +16,4 @@ pub mod serve;
 pub mod settings;
 pub mod sources;
 pub mod theme;
+pub mod ui;

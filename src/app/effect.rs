@@ -1,0 +1,13 @@
+//! Effects: work the run loop performs for `update`, reporting back through messages.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Read the registry and the local servers.
+    FetchFleet,
+    /// Scrape one server's `/metrics`.
+    Scrape {
+        model: String,
+        endpoint: String,
+    },
+    Quit,
+}

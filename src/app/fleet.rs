@@ -1,0 +1,144 @@
+//! The fleet view model: one row per model, joined from the registry, the local servers and
+//! their metrics; filtered and sorted as the user asked. Derived, never stored.
+
+use crate::model::{AliasName, Verdict};
+use crate::sources::metrics::ServingStats;
+
+use super::state::{SortColumn, State};
+
+/// One model in the fleet table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetRow {
+    pub model: String,
+    pub production: Option<u32>,
+    pub canary: Option<u32>,
+    /// The canary's share of traffic, in percent, as the server reports it.
+    pub canary_percent: Option<u8>,
+    /// `serving`, `down: <reason>`, or `not served`.
+    pub health: Health,
+    pub stats: Option<ServingStats>,
+    pub drift: Option<Verdict>,
+    /// Short markers for what needs attention (`!err`, `!p99`, `!drift`, `!alias`).
+    pub alerts: Vec<&'static str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    Serving,
+    Down(String),
+    NotServed,
+}
+
+/// Rows for the fleet table, filtered by `state.filter` and sorted by `state.sort`.
+pub fn rows(state: &State) -> Vec<FleetRow> {
+    let needle = state.filter.to_lowercase();
+    let mut rows: Vec<FleetRow> = state
+        .models
+        .iter()
+        .filter(|m| needle.is_empty() || m.name.as_str().to_lowercase().contains(&needle))
+        .map(|m| {
+            let name = m.name.to_string();
+            let alias = |a: &str| {
+                m.aliases
+                    .iter()
+                    .find(|x| x.alias.as_str() == a)
+                    .and_then(|x| x.version)
+            };
+            let server = state.servers.get(&name);
+            let health = match server {
+                Some(s) if s.healthy => Health::Serving,
+                Some(s) => Health::Down(s.problem.clone().unwrap_or_else(|| "down".into())),
+                None => Health::NotServed,
+            };
+            let serving = server.and_then(|s| s.serving);
+            // Aggregate over the versions the server serves, weighted by their traffic.
+            let stats = serving.map(|plan| {
+                let versions = std::iter::once(plan.stable).chain(plan.canary);
+                let mut total = ServingStats::default();
+                let mut latency: Option<ServingStats> = None;
+                for v in versions {
+                    if let Some(s) = state.serving.get(&(name.clone(), v.to_string())) {
+                        total.requests_per_second += s.requests_per_second;
+                        total.error_ratio += s.error_ratio * s.requests_per_second;
+                        // The worst p99 of the live versions is what an on-call wants to see.
+                        latency = Some(match latency {
+                            Some(l) if l.p99 >= s.p99 => l,
+                            _ => *s,
+                        });
+                    }
+                }
+                if total.requests_per_second > 0.0 {
+                    total.error_ratio /= total.requests_per_second;
+                }
+                if let Some(l) = latency {
+                    total.p50 = l.p50;
+                    total.p95 = l.p95;
+                    total.p99 = l.p99;
+                }
+                total
+            });
+            let drift = state.scrapes.get(&name).and_then(|scrape| {
+                let share = scrape
+                    .snapshot
+                    .drift_share
+                    .iter()
+                    .filter(|((m, _), _)| *m == name)
+                    .map(|(_, v)| *v)
+                    .fold(None, |acc: Option<f64>, v| {
+                        Some(acc.map_or(v, |a| a.max(v)))
+                    })?;
+                Some(if share > 0.0 {
+                    Verdict::Drift
+                } else {
+                    Verdict::Ok
+                })
+            });
+            let production = alias(AliasName::PRODUCTION);
+            let mut alerts = Vec::new();
+            if let Some(s) = &stats {
+                if s.error_ratio >= 0.01 {
+                    alerts.push("!err");
+                }
+                if s.p99.is_some_and(|p| p >= 0.25) {
+                    alerts.push("!p99");
+                }
+            }
+            if drift == Some(Verdict::Drift) {
+                alerts.push("!drift");
+            }
+            if let (Some(plan), Some(prod)) = (serving, production)
+                && plan.stable != prod
+            {
+                // The registry says one thing, the server serves another.
+                alerts.push("!alias");
+            }
+            FleetRow {
+                model: name,
+                production,
+                canary: serving.and_then(|p| p.canary).or(alias(AliasName::CANARY)),
+                canary_percent: serving
+                    .filter(|p| p.canary.is_some())
+                    .map(|p| p.canary_percent),
+                health,
+                stats,
+                drift,
+                alerts,
+            }
+        })
+        .collect();
+    let key = |r: &FleetRow, c: SortColumn| -> f64 {
+        let s = r.stats.unwrap_or_default();
+        match c {
+            SortColumn::Name => 0.0,
+            SortColumn::RequestRate => -s.requests_per_second,
+            SortColumn::P99 => -s.p99.unwrap_or(0.0),
+            SortColumn::ErrorRatio => -s.error_ratio,
+        }
+    };
+    rows.sort_by(|a, b| {
+        key(a, state.sort)
+            .total_cmp(&key(b, state.sort))
+            .then_with(|| a.model.cmp(&b.model))
+    });
+    rows
+}

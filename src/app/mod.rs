@@ -1,0 +1,14 @@
+//! The console's state machine: messages in, state changes and effects out. `update` is pure
+//! (no I/O, no clock: time arrives in messages), so it is tested without a terminal.
+
+pub mod effect;
+pub mod fleet;
+pub mod msg;
+pub mod run;
+pub mod state;
+pub mod update;
+
+pub use effect::Effect;
+pub use msg::Msg;
+pub use state::State;
+pub use update::update;

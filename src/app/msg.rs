@@ -1,0 +1,39 @@
+//! Messages: user intents (keys, resizes), the clock, and results of background work.
+
+use chrono::{DateTime, Utc};
+
+use crate::keymap::Key;
+use crate::model::{LocalServer, ModelSummary};
+use crate::sources::metrics::ScrapeSnapshot;
+
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(Key),
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    /// Wall-clock time, plus a monotonic reading in seconds for rates.
+    Tick {
+        now: DateTime<Utc>,
+        monotonic: f64,
+    },
+    /// Registry models and local servers, read together.
+    FleetFetched {
+        at: DateTime<Utc>,
+        result: Result<FleetData, String>,
+    },
+    /// One server's `/metrics`.
+    MetricsScraped {
+        model: String,
+        monotonic: f64,
+        at: DateTime<Utc>,
+        result: Result<ScrapeSnapshot, String>,
+    },
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FleetData {
+    pub models: Vec<ModelSummary>,
+    pub servers: Vec<LocalServer>,
+}

@@ -1,0 +1,216 @@
+//! The console's run loop: terminal events, a clock tick and background results arrive on one
+//! select; every queued message goes through `update`; a frame is drawn only when something
+//! visible changed. Background work never touches the state: it sends messages.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures_util::StreamExt;
+use ratatui::widgets::TableState;
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+
+use super::effect::Effect;
+use super::msg::{FleetData, Msg};
+use super::state::State;
+use super::update::update;
+use crate::engine::Registry;
+use crate::engine::serving::LocalServing;
+use crate::settings::Settings;
+use crate::theme::Theme;
+
+/// How often the loop wakes without input (the clock only redraws once a second).
+const TICK: Duration = Duration::from_millis(250);
+
+/// Opens the console in the terminal until the user quits; the terminal is restored on exit and
+/// on panic.
+pub async fn run(settings: &Settings, program: PathBuf) -> Result<(), String> {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let mut theme = Theme::built_in(&settings.theme, no_color)?;
+    let mut terminal = ratatui::try_init().map_err(|e| format!("cannot open the terminal: {e}"))?;
+    if settings.mouse {
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture);
+    }
+    let result = event_loop(&mut terminal, settings, program, &mut theme, no_color).await;
+    if settings.mouse {
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+    }
+    ratatui::restore();
+    result
+}
+
+async fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    settings: &Settings,
+    program: PathBuf,
+    theme: &mut Theme,
+    no_color: bool,
+) -> Result<(), String> {
+    let env = &settings.environment;
+    let mut state = State::new(
+        &env.name,
+        env.read_only,
+        &settings.theme,
+        settings.keymap.clone(),
+        settings.refresh.metrics_ms as f64 / 1000.0,
+    );
+    if let Ok(size) = terminal.size() {
+        state.size = (size.width, size.height);
+    }
+    let serving = LocalServing::new(&settings.data_dir, program);
+    let timeout = Duration::from_millis(settings.refresh.source_timeout_ms);
+    let (tx, mut rx) = unbounded_channel::<Msg>();
+    let mut events = EventStream::new();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let started = Instant::now();
+    let mut table = TableState::default();
+    let mut dirty = true;
+    loop {
+        if dirty {
+            if theme.name != state.theme && !no_color {
+                *theme = Theme::built_in(&state.theme, no_color)?;
+            }
+            terminal
+                .draw(|frame| crate::ui::draw(frame, &state, theme, settings.ascii, &mut table))
+                .map_err(|e| format!("cannot draw: {e}"))?;
+            dirty = false;
+        }
+        let first = tokio::select! {
+            event = events.next() => match event {
+                Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => match convert_key(key) {
+                    Some(k) => Msg::Key(k),
+                    None => continue,
+                },
+                Some(Ok(Event::Resize(width, height))) => Msg::Resize { width, height },
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(format!("terminal input failed: {e}")),
+                None => return Ok(()),
+            },
+            _ = tick.tick() => Msg::Tick { now: Utc::now(), monotonic: started.elapsed().as_secs_f64() },
+            Some(msg) = rx.recv() => msg,
+        };
+        let mut batch = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            batch.push(more);
+        }
+        for msg in batch {
+            let shown_second = state.now.timestamp();
+            let is_tick = matches!(msg, Msg::Tick { .. });
+            for effect in update(&mut state, msg) {
+                perform(effect, &tx, &settings.data_dir, &serving, timeout, started);
+            }
+            dirty |= !is_tick || state.now.timestamp() != shown_second;
+        }
+        if state.quit {
+            return Ok(());
+        }
+    }
+}
+
+/// Starts an effect in the background; its result comes back as a message.
+fn perform(
+    effect: Effect,
+    tx: &UnboundedSender<Msg>,
+    data_dir: &std::path::Path,
+    serving: &LocalServing,
+    timeout: Duration,
+    started: Instant,
+) {
+    let tx = tx.clone();
+    match effect {
+        Effect::Quit => {}
+        Effect::FetchFleet => {
+            let data_dir = data_dir.to_path_buf();
+            let serving = serving.clone();
+            tokio::spawn(async move {
+                let fetch = async {
+                    let models = tokio::task::spawn_blocking(move || {
+                        Registry::open(&data_dir).and_then(|r| r.models())
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())?;
+                    let servers = serving.list().await;
+                    Ok::<_, String>(FleetData { models, servers })
+                };
+                let result = match tokio::time::timeout(timeout, fetch).await {
+                    Ok(r) => r,
+                    Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
+                };
+                let _ = tx.send(Msg::FleetFetched {
+                    at: Utc::now(),
+                    result,
+                });
+            });
+        }
+        Effect::Scrape { model, endpoint } => {
+            tokio::spawn(async move {
+                let fetch = async {
+                    let client = reqwest::Client::builder()
+                        .no_proxy()
+                        .build()
+                        .map_err(|e| e.to_string())?;
+                    let response = client
+                        .get(format!("{endpoint}/metrics"))
+                        .send()
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    if !response.status().is_success() {
+                        return Err(format!("HTTP {}", response.status()));
+                    }
+                    let text = response.text().await.map_err(|e| e.to_string())?;
+                    let snapshot = crate::sources::metrics::parse(&text);
+                    if snapshot.versions.is_empty()
+                        && snapshot.roles.is_empty()
+                        && !text.trim().is_empty()
+                    {
+                        return Err("the answer is not flightdeck metrics".to_string());
+                    }
+                    Ok(snapshot)
+                };
+                let result = match tokio::time::timeout(timeout, fetch).await {
+                    Ok(r) => r,
+                    Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
+                };
+                let monotonic = started.elapsed().as_secs_f64();
+                let _ = tx.send(Msg::MetricsScraped {
+                    model,
+                    monotonic,
+                    at: Utc::now(),
+                    result,
+                });
+            });
+        }
+    }
+}
+
+/// A terminal key event in the keymap's terms.
+fn convert_key(event: crossterm::event::KeyEvent) -> Option<crate::keymap::Key> {
+    use crate::keymap::{Key, KeyCode};
+    use crossterm::event::{KeyCode as C, KeyModifiers as M};
+    let code = match event.code {
+        C::Char(c) => KeyCode::Char(c),
+        C::Enter => KeyCode::Enter,
+        C::Esc => KeyCode::Esc,
+        C::Tab => KeyCode::Tab,
+        C::BackTab => KeyCode::BackTab,
+        C::Backspace => KeyCode::Backspace,
+        C::Up => KeyCode::Up,
+        C::Down => KeyCode::Down,
+        C::Left => KeyCode::Left,
+        C::Right => KeyCode::Right,
+        C::PageUp => KeyCode::PageUp,
+        C::PageDown => KeyCode::PageDown,
+        C::Home => KeyCode::Home,
+        C::End => KeyCode::End,
+        C::F(n) => KeyCode::F(n),
+        _ => return None,
+    };
+    Some(Key {
+        code,
+        ctrl: event.modifiers.contains(M::CONTROL),
+        alt: event.modifiers.contains(M::ALT),
+    })
+}

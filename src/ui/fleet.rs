@@ -1,0 +1,141 @@
+//! The fleet pane: every model with what it serves, how fast, how often it fails, and whether
+//! its inputs drifted.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
+
+use super::format;
+use crate::app::State;
+use crate::app::fleet::{self, FleetRow, Health};
+use crate::model::Verdict;
+use crate::theme::Theme;
+
+pub fn draw(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    state: &State,
+    theme: &Theme,
+    ascii: bool,
+    table: &mut TableState,
+) {
+    let rows = fleet::rows(state);
+    let title = format!(
+        " models ({}){}  sort: {} ",
+        rows.len(),
+        if state.filter.is_empty() {
+            String::new()
+        } else {
+            format!("  filter: {}", state.filter)
+        },
+        state.sort.label()
+    );
+    let mut block = Block::default()
+        .borders(Borders::ALL)
+        .title(title)
+        .border_style(theme.border(true));
+    if ascii {
+        block = block.border_set(ratatui::symbols::border::Set {
+            top_left: "+",
+            top_right: "+",
+            bottom_left: "+",
+            bottom_right: "+",
+            vertical_left: "|",
+            vertical_right: "|",
+            horizontal_top: "-",
+            horizontal_bottom: "-",
+        });
+    }
+    if rows.is_empty() {
+        let text = if state.models.is_empty() && state.registry.last_ok.is_some() {
+            "No models registered. Register one with `flightdeck register MODEL FILE.onnx`."
+        } else if state.models.is_empty() {
+            "Loading the registry…"
+        } else {
+            "No model matches the filter (Esc clears it)."
+        };
+        frame.render_widget(Paragraph::new(text).style(theme.dim()).block(block), area);
+        return;
+    }
+    let header = Row::new([
+        "MODEL", "PROD", "CANARY", "HEALTH", "REQ/S", "P99", "ERR%", "DRIFT", "ALERTS",
+    ])
+    .style(theme.dim());
+    let body: Vec<Row> = rows.iter().map(|r| row(r, theme, ascii)).collect();
+    let widths = [
+        Constraint::Min(12),
+        Constraint::Length(5),
+        Constraint::Length(10),
+        Constraint::Length(9),
+        Constraint::Length(7),
+        Constraint::Length(8),
+        Constraint::Length(7),
+        Constraint::Length(6),
+        Constraint::Min(6),
+    ];
+    let table_widget = Table::new(body, widths)
+        .header(header)
+        .block(block)
+        .row_highlight_style(theme.selection())
+        .highlight_symbol(if ascii { "> " } else { "▶ " });
+    table.select(Some(state.selected.min(rows.len() - 1)));
+    frame.render_stateful_widget(table_widget, area, table);
+}
+
+fn row<'a>(r: &FleetRow, theme: &Theme, ascii: bool) -> Row<'a> {
+    let version = |v: Option<u32>| v.map(|v| format!("v{v}")).unwrap_or_else(|| "-".into());
+    let canary = match (r.canary, r.canary_percent) {
+        (Some(v), Some(p)) => format!("v{v} {p}%"),
+        (Some(v), None) => format!("v{v}"),
+        _ => "-".into(),
+    };
+    let (health, health_style) = match &r.health {
+        Health::Serving => (if ascii { "up" } else { "● up" }.to_string(), theme.ok()),
+        Health::Down(_) => (
+            if ascii { "DOWN" } else { "✖ down" }.to_string(),
+            theme.danger(),
+        ),
+        Health::NotServed => ("-".to_string(), theme.dim()),
+    };
+    let stats = r.stats;
+    let rate = stats
+        .map(|s| format::rate(s.requests_per_second))
+        .unwrap_or_else(|| "-".into());
+    let p99 = stats
+        .and_then(|s| s.p99)
+        .map(format::latency)
+        .unwrap_or_else(|| "-".into());
+    let err = stats
+        .map(|s| format::percent(s.error_ratio))
+        .unwrap_or_else(|| "-".into());
+    let err_style = if stats.is_some_and(|s| s.error_ratio >= 0.01) {
+        theme.danger()
+    } else {
+        Style::default()
+    };
+    let p99_style = if stats.and_then(|s| s.p99).is_some_and(|p| p >= 0.25) {
+        theme.warn()
+    } else {
+        Style::default()
+    };
+    let (drift, drift_style) = match r.drift {
+        Some(Verdict::Drift) => ("DRIFT", theme.danger()),
+        Some(Verdict::Warn) => ("warn", theme.warn()),
+        Some(Verdict::Ok) => ("ok", theme.ok()),
+        Some(Verdict::InsufficientData) => ("n/a", theme.dim()),
+        None => ("-", theme.dim()),
+    };
+    Row::new(vec![
+        Cell::from(r.model.clone()),
+        Cell::from(version(r.production)),
+        Cell::from(canary),
+        Cell::from(Span::styled(health, health_style)),
+        Cell::from(rate),
+        Cell::from(Span::styled(p99, p99_style)),
+        Cell::from(Span::styled(err, err_style)),
+        Cell::from(Span::styled(drift, drift_style)),
+        Cell::from(Line::from(Span::styled(r.alerts.join(" "), theme.danger()))),
+    ])
+}

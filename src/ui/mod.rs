@@ -1,0 +1,187 @@
+//! Drawing: a pure function of the state (and the theme) onto a frame. Panes are short-lived
+//! widgets built per frame.
+
+mod fleet;
+mod format;
+mod overlays;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, TableState};
+
+use crate::app::State;
+use crate::app::state::Mode;
+use crate::keymap::Action;
+use crate::theme::Theme;
+
+/// Below this the console shows a message instead of a garbled screen.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 12;
+
+/// Draws one frame. `table` is the one piece of mutable view state (the table's scroll).
+pub fn draw(
+    frame: &mut Frame<'_>,
+    state: &State,
+    theme: &Theme,
+    ascii: bool,
+    table: &mut TableState,
+) {
+    let area = frame.area();
+    frame.render_widget(Block::default().style(theme.base()), area);
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let text = format!(
+            "flightdeck needs at least {MIN_WIDTH}x{MIN_HEIGHT}; this terminal is {}x{}. Enlarge it or press q.",
+            area.width, area.height
+        );
+        frame.render_widget(
+            Paragraph::new(text)
+                .wrap(ratatui::widgets::Wrap { trim: true })
+                .style(theme.warn()),
+            area,
+        );
+        return;
+    }
+    let [header, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    frame.render_widget(header_line(state, theme), header);
+    fleet::draw(frame, body, state, theme, ascii, table);
+    frame.render_widget(footer_line(state, theme), footer);
+    if state.mode == Mode::Help {
+        overlays::help(frame, area, state, theme, ascii);
+    }
+}
+
+fn header_line<'a>(state: &'a State, theme: &Theme) -> Paragraph<'a> {
+    let env = if state.read_only {
+        format!(" {} · READ-ONLY ", state.environment)
+    } else {
+        format!(" {} ", state.environment)
+    };
+    let mut spans = vec![
+        Span::styled(" flightdeck ", theme.accent()),
+        Span::styled(env, theme.header(state.read_only)),
+        Span::raw("  "),
+    ];
+    spans.extend(source_span("registry", &state.registry, state, theme));
+    let scraped = state
+        .metrics
+        .values()
+        .filter(|m| m.error.is_none() && m.last_ok.is_some())
+        .count();
+    let failing = state.metrics.values().filter(|m| m.error.is_some()).count();
+    let metrics_style = if failing > 0 {
+        theme.danger()
+    } else {
+        theme.dim()
+    };
+    spans.push(Span::styled(
+        format!(
+            "  metrics {scraped} ok{}",
+            if failing > 0 {
+                format!(", {failing} failing")
+            } else {
+                String::new()
+            }
+        ),
+        metrics_style,
+    ));
+    spans.push(Span::styled(
+        format!("  {}", state.now.format("%H:%M:%S UTC")),
+        theme.dim(),
+    ));
+    Paragraph::new(Line::from(spans)).style(theme.header(false))
+}
+
+fn source_span(
+    name: &str,
+    status: &crate::app::state::SourceStatus,
+    state: &State,
+    theme: &Theme,
+) -> Vec<Span<'static>> {
+    match (&status.error, status.age_seconds(state.now)) {
+        (Some(e), Some(age)) => vec![Span::styled(
+            format!("{name} stale {age}s: {}", format::clip(e, 40)),
+            theme.danger(),
+        )],
+        (Some(e), None) => vec![Span::styled(
+            format!("{name} failing: {}", format::clip(e, 40)),
+            theme.danger(),
+        )],
+        (None, Some(age)) => vec![Span::styled(format!("{name} {age}s ago"), theme.dim())],
+        (None, None) => vec![Span::styled(format!("{name} loading…"), theme.dim())],
+    }
+}
+
+fn footer_line<'a>(state: &'a State, theme: &Theme) -> Paragraph<'a> {
+    match &state.mode {
+        Mode::Command(text) => Paragraph::new(Line::from(vec![
+            Span::styled(":", theme.accent()),
+            Span::raw(text.clone()),
+            Span::styled("█", theme.dim()),
+        ])),
+        Mode::Filter => Paragraph::new(Line::from(vec![
+            Span::styled("/", theme.accent()),
+            Span::raw(state.filter.clone()),
+            Span::styled("█", theme.dim()),
+        ])),
+        _ => {
+            if let Some(toast) = &state.toast {
+                return Paragraph::new(Span::styled(toast.clone(), theme.warn()));
+            }
+            let hint = |action: Action| -> Vec<Span<'static>> {
+                let key = state
+                    .keymap
+                    .keys_for(action)
+                    .first()
+                    .map(|k| k.to_string())
+                    .unwrap_or_default();
+                vec![
+                    Span::styled(format!("<{key}>"), theme.accent()),
+                    Span::styled(format!(" {}  ", short(action)), theme.dim()),
+                ]
+            };
+            let mut spans = Vec::new();
+            for action in [
+                Action::Help,
+                Action::Command,
+                Action::Filter,
+                Action::Sort,
+                Action::Refresh,
+                Action::Quit,
+            ] {
+                spans.extend(hint(action));
+            }
+            Paragraph::new(Line::from(spans)).style(Style::default())
+        }
+    }
+}
+
+fn short(action: Action) -> &'static str {
+    match action {
+        Action::Help => "help",
+        Action::Command => "command",
+        Action::Filter => "filter",
+        Action::Sort => "sort",
+        Action::Refresh => "refresh",
+        Action::Quit => "quit",
+        other => other.name(),
+    }
+}
+
+/// A centred rectangle of at most `width` x `height`.
+pub(crate) fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(area.width);
+    let h = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}

@@ -1,0 +1,389 @@
+//! The console without a terminal: the reducer driven by messages, and frames drawn on
+//! ratatui's TestBackend, checked for text and for the colours that carry meaning.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use chrono::{TimeZone, Utc};
+use flightdeck::app::msg::FleetData;
+use flightdeck::app::state::Mode;
+use flightdeck::app::{Effect, Msg, State, update};
+use flightdeck::keymap::{Key, KeyCode, Keymap};
+use flightdeck::model::{
+    Alias, AliasName, LocalServer, ModelName, ModelSummary, ServerRecord, ServingPlan,
+};
+use flightdeck::sources::metrics::parse;
+use flightdeck::theme::Theme;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::widgets::TableState;
+
+fn state() -> State {
+    State::new("local", false, "dark", Keymap::default(), 1.0)
+}
+
+fn tick(s: &mut State, second: f64) -> Vec<Effect> {
+    let now = Utc.timestamp_opt(1_800_000_000 + second as i64, 0).unwrap();
+    update(
+        s,
+        Msg::Tick {
+            now,
+            monotonic: second,
+        },
+    )
+}
+
+fn t0() -> chrono::DateTime<Utc> {
+    Utc.timestamp_opt(1_800_000_000, 0).unwrap()
+}
+
+fn key(s: &mut State, c: char) -> Vec<Effect> {
+    update(s, Msg::Key(Key::char(c)))
+}
+
+fn summary(name: &str, production: Option<u32>) -> ModelSummary {
+    let model = ModelName::new(name).unwrap();
+    ModelSummary {
+        name: model.clone(),
+        versions: 2,
+        latest_version: Some(2),
+        aliases: production
+            .map(|v| Alias {
+                model: model.clone(),
+                alias: AliasName::production(),
+                version: Some(v),
+                revision: 1,
+                updated_at: Utc::now(),
+                updated_by: "t".into(),
+            })
+            .into_iter()
+            .collect(),
+        updated_at: Utc::now(),
+    }
+}
+
+fn server(name: &str, plan: ServingPlan) -> LocalServer {
+    LocalServer {
+        model: name.into(),
+        plan,
+        serving: Some(plan),
+        record: Some(ServerRecord {
+            model: name.into(),
+            supervisor_pid: 1,
+            server_pid: Some(2),
+            port: Some(9000),
+            started_plan: plan,
+            started_at: Utc::now(),
+            restarts: 0,
+            last_exit: None,
+            state: "running".into(),
+        }),
+        supervisor_alive: true,
+        healthy: true,
+        problem: None,
+    }
+}
+
+fn exposition(requests_v1: u64, errors_v1: u64, fast: u64) -> String {
+    format!(
+        "# TYPE flightdeck_requests_total counter\n\
+         flightdeck_requests_total{{model=\"fraud\",version=\"1\",code=\"200\"}} {}\n\
+         flightdeck_requests_total{{model=\"fraud\",version=\"1\",code=\"500\"}} {errors_v1}\n\
+         # TYPE flightdeck_request_duration_seconds histogram\n\
+         flightdeck_request_duration_seconds_bucket{{model=\"fraud\",version=\"1\",le=\"0.001\"}} {fast}\n\
+         flightdeck_request_duration_seconds_bucket{{model=\"fraud\",version=\"1\",le=\"0.5\"}} {requests_v1}\n\
+         flightdeck_request_duration_seconds_bucket{{model=\"fraud\",version=\"1\",le=\"+Inf\"}} {requests_v1}\n\
+         flightdeck_request_duration_seconds_sum{{model=\"fraud\",version=\"1\"}} 1\n\
+         flightdeck_request_duration_seconds_count{{model=\"fraud\",version=\"1\"}} {requests_v1}\n\
+         # TYPE flightdeck_drift_share gauge\n\
+         flightdeck_drift_share{{model=\"fraud\",version=\"1\"}} 0.5\n",
+        requests_v1 - errors_v1
+    )
+}
+
+/// A state with two models, fraud served and scraped twice one second apart.
+fn loaded() -> State {
+    let mut s = state();
+    assert_eq!(tick(&mut s, 0.0), vec![Effect::FetchFleet]);
+    let fleet = FleetData {
+        models: vec![summary("fraud", Some(1)), summary("churn", None)],
+        servers: vec![server("fraud", ServingPlan::stable_only(1))],
+    };
+    let effects = update(
+        &mut s,
+        Msg::FleetFetched {
+            at: t0(),
+            result: Ok(fleet),
+        },
+    );
+    assert_eq!(
+        effects,
+        vec![Effect::Scrape {
+            model: "fraud".into(),
+            endpoint: "http://127.0.0.1:9000".into()
+        }]
+    );
+    for (second, total, errors, fast) in [(0.0, 100, 0, 100), (1.0, 300, 10, 200)] {
+        let snapshot = parse(&exposition(total, errors, fast));
+        update(
+            &mut s,
+            Msg::MetricsScraped {
+                model: "fraud".into(),
+                monotonic: second,
+                at: t0(),
+                result: Ok(snapshot),
+            },
+        );
+    }
+    s
+}
+
+#[test]
+fn fetches_follow_the_refresh_interval_and_never_pile_up() {
+    let mut s = state();
+    assert_eq!(tick(&mut s, 0.0), vec![Effect::FetchFleet]);
+    assert!(tick(&mut s, 0.5).is_empty(), "not due yet");
+    assert!(
+        tick(&mut s, 1.5).is_empty(),
+        "the previous fetch has not answered: no second one"
+    );
+    update(
+        &mut s,
+        Msg::FleetFetched {
+            at: t0(),
+            result: Ok(FleetData::default()),
+        },
+    );
+    assert_eq!(tick(&mut s, 2.0), vec![Effect::FetchFleet]);
+    // ctrl-r refreshes now.
+    update(
+        &mut s,
+        Msg::FleetFetched {
+            at: t0(),
+            result: Ok(FleetData::default()),
+        },
+    );
+    let refresh = Key {
+        code: KeyCode::Char('r'),
+        ctrl: true,
+        alt: false,
+    };
+    assert_eq!(update(&mut s, Msg::Key(refresh)), vec![Effect::FetchFleet]);
+}
+
+#[test]
+fn rates_and_quantiles_come_from_successive_scrapes() {
+    let s = loaded();
+    let rows = flightdeck::app::fleet::rows(&s);
+    let fraud = rows.iter().find(|r| r.model == "fraud").unwrap();
+    let stats = fraud.stats.unwrap();
+    assert_eq!(stats.requests_per_second, 200.0);
+    assert!((stats.error_ratio - 0.05).abs() < 1e-12);
+    assert!(
+        stats.p99.unwrap() > 0.001,
+        "half the new requests were slow"
+    );
+    assert_eq!(fraud.alerts, vec!["!err", "!p99", "!drift"]);
+}
+
+#[test]
+fn a_failing_source_keeps_its_last_data_and_says_why() {
+    let mut s = loaded();
+    update(
+        &mut s,
+        Msg::FleetFetched {
+            at: t0(),
+            result: Err("registry.db is locked".into()),
+        },
+    );
+    assert_eq!(s.models.len(), 2, "last good data kept");
+    assert_eq!(s.registry.error.as_deref(), Some("registry.db is locked"));
+    update(
+        &mut s,
+        Msg::MetricsScraped {
+            model: "fraud".into(),
+            monotonic: 2.0,
+            at: t0(),
+            result: Err("connection refused".into()),
+        },
+    );
+    assert_eq!(
+        s.metrics["fraud"].error.as_deref(),
+        Some("connection refused")
+    );
+    assert!(
+        flightdeck::app::fleet::rows(&s)
+            .iter()
+            .any(|r| r.stats.is_some()),
+        "last rates kept"
+    );
+}
+
+#[test]
+fn navigation_filter_sort_and_commands() {
+    let mut s = loaded();
+    assert_eq!(s.selected, 0);
+    key(&mut s, 'j');
+    key(&mut s, 'j');
+    assert_eq!(s.selected, 1, "clamped at the last row");
+    key(&mut s, 'g');
+    assert_eq!(s.selected, 0);
+    key(&mut s, '/');
+    for c in "fra".chars() {
+        key(&mut s, c);
+    }
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    let rows = flightdeck::app::fleet::rows(&s);
+    assert_eq!(
+        rows.iter().map(|r| r.model.as_str()).collect::<Vec<_>>(),
+        ["fraud"]
+    );
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));
+    assert!(s.filter.is_empty());
+    key(&mut s, 'o');
+    let rows = flightdeck::app::fleet::rows(&s);
+    assert_eq!(
+        rows[0].model, "fraud",
+        "sorted by request rate, busiest first"
+    );
+    key(&mut s, ':');
+    for c in "nonsense".chars() {
+        key(&mut s, c);
+    }
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    assert!(s.toast.as_deref().unwrap().contains("unknown command"));
+    key(&mut s, ':');
+    key(&mut s, 't');
+    key(&mut s, 'h');
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Tab)));
+    assert_eq!(s.mode, Mode::Command("theme".into()), "tab completes");
+    for c in " ansi16".chars() {
+        key(&mut s, c);
+    }
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    assert_eq!(s.theme, "ansi16");
+    key(&mut s, ':');
+    key(&mut s, 'q');
+    assert_eq!(
+        update(&mut s, Msg::Key(Key::plain(KeyCode::Enter))),
+        vec![Effect::Quit]
+    );
+    assert!(s.quit);
+}
+
+fn render(s: &State, theme: &str, width: u16, height: u16) -> ratatui::buffer::Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    let theme = Theme::built_in(theme, false).unwrap();
+    let mut table = TableState::default();
+    terminal
+        .draw(|f| flightdeck::ui::draw(f, s, &theme, false, &mut table))
+        .unwrap();
+    terminal.backend().buffer().clone()
+}
+
+fn text(buffer: &ratatui::buffer::Buffer) -> String {
+    let area = buffer.area;
+    (0..area.height)
+        .map(|y| {
+            (0..area.width)
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The cell where `needle` starts (on the first line containing `row`, when given).
+fn find_in(buffer: &ratatui::buffer::Buffer, row: &str, needle: &str) -> (u16, u16) {
+    for (y, line) in text(buffer).lines().enumerate() {
+        if !line.contains(row) {
+            continue;
+        }
+        if let Some(x) = line.find(needle) {
+            return (line[..x].chars().count() as u16, y as u16);
+        }
+    }
+    panic!("{needle:?} not on screen:\n{}", text(buffer));
+}
+
+fn find(buffer: &ratatui::buffer::Buffer, needle: &str) -> (u16, u16) {
+    find_in(buffer, "", needle)
+}
+
+#[test]
+fn the_fleet_fits_80x24_and_colours_carry_meaning() {
+    let s = loaded();
+    let theme = Theme::built_in("dark", false).unwrap();
+    let buffer = render(&s, "dark", 80, 24);
+    let screen = text(&buffer);
+    assert!(
+        screen.contains(" flightdeck ") && screen.contains("local"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("fraud") && screen.contains("churn"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("200") && screen.contains("5.00%"),
+        "{screen}"
+    );
+    assert!(screen.contains("DRIFT"), "{screen}");
+    let (x, y) = find_in(&buffer, "fraud", "DRIFT");
+    assert_eq!(
+        buffer[(x, y)].fg,
+        theme.danger,
+        "drift is in the danger colour"
+    );
+    let (x, y) = find_in(&buffer, "fraud", "5.00%");
+    assert_eq!(
+        buffer[(x, y)].fg,
+        theme.danger,
+        "an error rate over 1% is in the danger colour"
+    );
+    let big = text(&render(&s, "dark", 160, 48));
+    assert!(
+        big.contains("ALERTS") && big.contains("!err !p99 !drift"),
+        "{big}"
+    );
+}
+
+#[test]
+fn read_only_environments_stand_out_in_the_header() {
+    let mut s = loaded();
+    s.read_only = true;
+    let theme = Theme::built_in("dark", false).unwrap();
+    let buffer = render(&s, "dark", 80, 24);
+    let (x, y) = find(&buffer, "READ-ONLY");
+    assert_eq!(buffer[(x, y)].bg, theme.read_only_bg);
+    // Without colour the meaning stays: reverse video.
+    let mono = render(&s, "mono", 80, 24);
+    let (x, y) = find(&mono, "READ-ONLY");
+    assert!(
+        mono[(x, y)]
+            .modifier
+            .contains(ratatui::style::Modifier::REVERSED)
+    );
+}
+
+#[test]
+fn a_small_terminal_gets_a_message_not_a_garbled_screen() {
+    let s = loaded();
+    let screen = text(&render(&s, "dark", 50, 10));
+    assert!(screen.contains("needs at least 60x12"), "{screen}");
+}
+
+#[test]
+fn help_is_generated_from_the_keymap_and_fits_80x24() {
+    let mut s = loaded();
+    key(&mut s, '?');
+    let screen = text(&render(&s, "dark", 80, 24));
+    assert!(
+        screen.contains("promote the canary") && screen.contains("quit"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("evaluate against"),
+        "every action is listed:\n{screen}"
+    );
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));
+    assert_eq!(s.mode, Mode::Normal);
+}
