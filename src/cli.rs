@@ -9,6 +9,7 @@ mod register;
 mod serve;
 mod server;
 mod table;
+mod views;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -88,6 +89,12 @@ pub enum Command {
     /// Run one model's supervisor (started by `server start`).
     #[command(hide = true)]
     Supervise { model: String },
+    /// Fleet status: what each model serves, request rate, p99, errors, drift, alerts.
+    Status(views::StatusArgs),
+    /// Per-feature drift of a served model's live inputs against its baseline.
+    Drift(views::DriftArgs),
+    /// Print the console's fleet view as plain text (for incident channels).
+    Snapshot(views::SnapshotArgs),
     /// Measure how fast the runtime loads and runs a model, per call, at given batch sizes.
     Bench(bench::BenchArgs),
     /// Print the resolved settings and where they came from.
@@ -161,6 +168,9 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
     match command {
         Command::Bench(_) => Ok(()),
         Command::Console => console(&settings),
+        Command::Status(args) => views::status(&settings, args),
+        Command::Drift(args) => views::drift(&settings, args),
+        Command::Snapshot(args) => views::snapshot(&settings, args),
         Command::Serve(args) => serve::run(&settings, args),
         Command::Server(command) => server::run(&settings, &actor, command),
         Command::Supervise { model } => server::supervise(&settings, &model),
@@ -189,9 +199,10 @@ fn console(settings: &Settings) -> Result<(), Failure> {
             code: 1,
             message: format!("cannot start the async runtime: {e}"),
         })?;
-    runtime
-        .block_on(crate::app::run::run(settings, program))
-        .map_err(|message| Failure { code: 1, message })
+    let result = runtime.block_on(crate::app::run::run(settings, program));
+    // Fetches still waiting on a hung backend must not hold the exit: abandon them.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    result.map_err(|message| Failure { code: 1, message })
 }
 
 pub(crate) fn open(settings: &Settings) -> Result<Registry, Failure> {

@@ -359,12 +359,16 @@ impl Keymap {
     }
 
     /// The keys bound to an action, for the footer and the help screen.
+    /// Plain characters first, then named keys, then modified ones.
     pub fn keys_for(&self, action: Action) -> Vec<Key> {
-        self.bindings
+        let mut keys: Vec<Key> = self
+            .bindings
             .iter()
             .filter(|(_, a)| **a == action)
             .map(|(k, _)| *k)
-            .collect()
+            .collect();
+        keys.sort_by_key(|k| (k.ctrl || k.alt, !matches!(k.code, KeyCode::Char(_)), *k));
+        keys
     }
 }
 

@@ -7,7 +7,7 @@ use crate::sources::metrics::ServingStats;
 use super::state::{SortColumn, State};
 
 /// One model in the fleet table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct FleetRow {
     pub model: String,
     pub production: Option<u32>,
@@ -22,7 +22,8 @@ pub struct FleetRow {
     pub alerts: Vec<&'static str>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "state", content = "problem", rename_all = "snake_case")]
 pub enum Health {
     Serving,
     Down(String),

@@ -109,6 +109,50 @@ async fn event_loop(
     }
 }
 
+/// Reads the registry and the local servers.
+pub async fn fetch_fleet(data_dir: PathBuf, serving: LocalServing) -> Result<FleetData, String> {
+    let models =
+        tokio::task::spawn_blocking(move || Registry::open(&data_dir).and_then(|r| r.models()))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+    let servers = serving.list().await;
+    Ok(FleetData { models, servers })
+}
+
+/// Scrapes one server's `/metrics`.
+pub async fn scrape(endpoint: &str) -> Result<crate::sources::metrics::ScrapeSnapshot, String> {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let response = client
+        .get(format!("{endpoint}/metrics"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!("HTTP {}", response.status()));
+    }
+    let text = response.text().await.map_err(|e| e.to_string())?;
+    let snapshot = crate::sources::metrics::parse(&text);
+    if snapshot.versions.is_empty() && snapshot.roles.is_empty() && !text.trim().is_empty() {
+        return Err("the answer is not flightdeck metrics".to_string());
+    }
+    Ok(snapshot)
+}
+
+/// Waits for `work` at most `timeout`.
+pub async fn within<T>(
+    timeout: Duration,
+    work: impl std::future::Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(timeout, work).await {
+        Ok(r) => r,
+        Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
+    }
+}
+
 /// Starts an effect in the background; its result comes back as a message.
 fn perform(
     effect: Effect,
@@ -125,20 +169,7 @@ fn perform(
             let data_dir = data_dir.to_path_buf();
             let serving = serving.clone();
             tokio::spawn(async move {
-                let fetch = async {
-                    let models = tokio::task::spawn_blocking(move || {
-                        Registry::open(&data_dir).and_then(|r| r.models())
-                    })
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .map_err(|e| e.to_string())?;
-                    let servers = serving.list().await;
-                    Ok::<_, String>(FleetData { models, servers })
-                };
-                let result = match tokio::time::timeout(timeout, fetch).await {
-                    Ok(r) => r,
-                    Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
-                };
+                let result = within(timeout, fetch_fleet(data_dir, serving)).await;
                 let _ = tx.send(Msg::FleetFetched {
                     at: Utc::now(),
                     result,
@@ -147,33 +178,7 @@ fn perform(
         }
         Effect::Scrape { model, endpoint } => {
             tokio::spawn(async move {
-                let fetch = async {
-                    let client = reqwest::Client::builder()
-                        .no_proxy()
-                        .build()
-                        .map_err(|e| e.to_string())?;
-                    let response = client
-                        .get(format!("{endpoint}/metrics"))
-                        .send()
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    if !response.status().is_success() {
-                        return Err(format!("HTTP {}", response.status()));
-                    }
-                    let text = response.text().await.map_err(|e| e.to_string())?;
-                    let snapshot = crate::sources::metrics::parse(&text);
-                    if snapshot.versions.is_empty()
-                        && snapshot.roles.is_empty()
-                        && !text.trim().is_empty()
-                    {
-                        return Err("the answer is not flightdeck metrics".to_string());
-                    }
-                    Ok(snapshot)
-                };
-                let result = match tokio::time::timeout(timeout, fetch).await {
-                    Ok(r) => r,
-                    Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
-                };
+                let result = within(timeout, scrape(&endpoint)).await;
                 let monotonic = started.elapsed().as_secs_f64();
                 let _ = tx.send(Msg::MetricsScraped {
                     model,

@@ -1,0 +1,86 @@
+//! The console's view models without a terminal: the same messages and reducer, driven to
+//! completion one step at a time, for `flightdeck status` and `flightdeck snapshot`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+
+use super::effect::Effect;
+use super::msg::Msg;
+use super::run::{fetch_fleet, scrape, within};
+use super::state::State;
+use super::update::update;
+use crate::engine::serving::LocalServing;
+use crate::settings::Settings;
+
+/// Collects the fleet: registry, servers, and two scrapes `interval` apart (for rates).
+pub async fn collect(settings: &Settings, program: PathBuf, interval: Duration) -> State {
+    let env = &settings.environment;
+    let mut state = State::new(
+        &env.name,
+        env.read_only,
+        &settings.theme,
+        settings.keymap.clone(),
+        3600.0,
+    );
+    let serving = LocalServing::new(&settings.data_dir, program);
+    let timeout = Duration::from_millis(settings.refresh.source_timeout_ms);
+    let started = Instant::now();
+    let mut scrape_targets = Vec::new();
+    for effect in update(
+        &mut state,
+        Msg::Tick {
+            now: Utc::now(),
+            monotonic: 0.0,
+        },
+    ) {
+        if effect == Effect::FetchFleet {
+            let result = within(
+                timeout,
+                fetch_fleet(settings.data_dir.clone(), serving.clone()),
+            )
+            .await;
+            for follow_up in update(
+                &mut state,
+                Msg::FleetFetched {
+                    at: Utc::now(),
+                    result,
+                },
+            ) {
+                if let Effect::Scrape { model, endpoint } = follow_up {
+                    scrape_targets.push((model, endpoint));
+                }
+            }
+        }
+    }
+    // Two rounds of scrapes `interval` apart give rates; each round scrapes every server at once.
+    for round in 0..2 {
+        if scrape_targets.is_empty() {
+            break;
+        }
+        if round == 1 {
+            tokio::time::sleep(interval).await;
+        }
+        let results = futures_util::future::join_all(
+            scrape_targets.iter().map(|(model, endpoint)| async move {
+                (model.clone(), within(timeout, scrape(endpoint)).await)
+            }),
+        )
+        .await;
+        let monotonic = started.elapsed().as_secs_f64();
+        for (model, result) in results {
+            update(
+                &mut state,
+                Msg::MetricsScraped {
+                    model,
+                    monotonic,
+                    at: Utc::now(),
+                    result,
+                },
+            );
+        }
+    }
+    state.now = Utc::now();
+    state
+}

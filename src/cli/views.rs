@@ -1,0 +1,234 @@
+//! Headless views: `flightdeck status`, `drift` and `snapshot`, from the same view models as the
+//! console, for scripts and for pasting into an incident channel.
+
+use std::time::Duration;
+
+use clap::Args;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::widgets::TableState;
+
+use super::table::{or_dash, render};
+use super::{Failure, model_name, print_json};
+use crate::app::fleet::{self, Health};
+use crate::app::headless;
+use crate::engine::serving::{LocalServing, supervisor};
+use crate::model::DriftReport;
+use crate::settings::Settings;
+use crate::theme::Theme;
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Only this model.
+    pub model: Option<String>,
+    /// Seconds between the two scrapes that rates are computed from.
+    #[arg(long, default_value_t = 1.0)]
+    pub interval: f64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    #[arg(long, default_value_t = 120)]
+    pub width: u16,
+    #[arg(long, default_value_t = 30)]
+    pub height: u16,
+    #[arg(long, default_value_t = 1.0)]
+    pub interval: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    pub model: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn failure(message: impl ToString) -> Failure {
+    Failure {
+        code: 1,
+        message: message.to_string(),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(failure)
+}
+
+fn collect(settings: &Settings, interval: f64) -> Result<crate::app::State, Failure> {
+    let program = supervisor::this_program().map_err(failure)?;
+    let interval = Duration::from_secs_f64(interval.clamp(0.1, 60.0));
+    let state = runtime()?.block_on(headless::collect(settings, program, interval));
+    if let Some(e) = &state.registry.error {
+        return Err(failure(format!("cannot read the registry: {e}")));
+    }
+    Ok(state)
+}
+
+pub fn status(settings: &Settings, args: StatusArgs) -> Result<(), Failure> {
+    let mut state = collect(settings, args.interval)?;
+    if let Some(model) = &args.model {
+        let model = model_name(model)?;
+        if !state.models.iter().any(|m| m.name == model) {
+            return Err(crate::engine::EngineError::UnknownModel(model.to_string()).into());
+        }
+        state.filter = model.to_string();
+    }
+    let rows: Vec<_> = fleet::rows(&state)
+        .into_iter()
+        .filter(|r| args.model.as_ref().is_none_or(|m| &r.model == m))
+        .collect();
+    if args.json {
+        return print_json(&rows);
+    }
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let s = r.stats;
+            vec![
+                r.model.clone(),
+                or_dash(r.production.map(|v| format!("v{v}"))),
+                or_dash(r.canary.map(|v| match r.canary_percent {
+                    Some(p) => format!("v{v} {p}%"),
+                    None => format!("v{v}"),
+                })),
+                match &r.health {
+                    Health::Serving => "up".into(),
+                    Health::Down(why) => format!("down: {why}"),
+                    Health::NotServed => "-".into(),
+                },
+                or_dash(s.map(|s| format!("{:.1}", s.requests_per_second))),
+                or_dash(s.and_then(|s| s.p99).map(|p| format!("{:.2}ms", p * 1e3))),
+                or_dash(s.map(|s| format!("{:.2}%", s.error_ratio * 100.0))),
+                or_dash(r.drift.map(|d| d.as_str())),
+                r.alerts.join(" "),
+            ]
+        })
+        .collect();
+    println!(
+        "{}",
+        render(
+            &[
+                "MODEL", "PROD", "CANARY", "HEALTH", "REQ/S", "P99", "ERR%", "DRIFT", "ALERTS"
+            ],
+            &table
+        )
+    );
+    Ok(())
+}
+
+pub fn snapshot(settings: &Settings, args: SnapshotArgs) -> Result<(), Failure> {
+    if args.width < crate::ui::MIN_WIDTH || args.height < crate::ui::MIN_HEIGHT {
+        return Err(failure(format!(
+            "a snapshot needs at least --width {} --height {}",
+            crate::ui::MIN_WIDTH,
+            crate::ui::MIN_HEIGHT
+        )));
+    }
+    let state = collect(settings, args.interval)?;
+    let theme = Theme::built_in("mono", true).map_err(failure)?;
+    let mut terminal = Terminal::new(TestBackend::new(args.width, args.height)).map_err(failure)?;
+    let mut table = TableState::default();
+    terminal
+        .draw(|f| crate::ui::draw(f, &state, &theme, settings.ascii, &mut table))
+        .map_err(failure)?;
+    let buffer = terminal.backend().buffer();
+    for y in 0..buffer.area.height {
+        let line: String = (0..buffer.area.width)
+            .map(|x| buffer[(x, y)].symbol().to_string())
+            .collect();
+        println!("{}", line.trim_end());
+    }
+    Ok(())
+}
+
+pub fn drift(settings: &Settings, args: DriftArgs) -> Result<(), Failure> {
+    let model = model_name(&args.model)?;
+    let program = supervisor::this_program().map_err(failure)?;
+    let serving = LocalServing::new(&settings.data_dir, program);
+    let timeout = Duration::from_millis(settings.refresh.source_timeout_ms);
+    let reports: Vec<DriftReport> = runtime()?.block_on(async {
+        let status = serving.status(model.as_str()).await;
+        let endpoint = status
+            .endpoint()
+            .filter(|_| status.supervisor_alive)
+            .ok_or_else(|| {
+                failure(format!(
+                    "no local server runs {model}; start one with `flightdeck server start {model}`"
+                ))
+            })?;
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(timeout)
+            .build()
+            .map_err(failure)?;
+        let body: serde_json::Value = client
+            .get(format!("{endpoint}/flightdeck/drift/{model}"))
+            .send()
+            .await
+            .map_err(|e| failure(format!("the server for {model} did not answer: {e}")))?
+            .json()
+            .await
+            .map_err(failure)?;
+        serde_json::from_value(body["versions"].clone()).map_err(failure)
+    })?;
+    if args.json {
+        return print_json(&reports);
+    }
+    if reports.is_empty() {
+        println!(
+            "{model}: no loaded version has a baseline profile (register with --reference to score drift)"
+        );
+    }
+    for report in &reports {
+        println!(
+            "{model} v{}: {} over {} rows ({:.0}s); {:.0}% of features drifted",
+            report.version,
+            report.verdict.as_str(),
+            report.window_samples,
+            report.window_seconds,
+            report.drift_share * 100.0
+        );
+        let rows: Vec<Vec<String>> = report
+            .features
+            .iter()
+            .map(|f| {
+                vec![
+                    f.name.clone(),
+                    f.kind.clone(),
+                    f.method.clone(),
+                    format!("{:.4}", f.statistic),
+                    format!("{}", f.threshold),
+                    or_dash(f.ks_p_value.or(f.chi2_p_value).map(|p| format!("{p:.2e}"))),
+                    format!("{:.1}%", f.missing_rate * 100.0),
+                    format!("{:.1}%", f.out_of_range_rate * 100.0),
+                    f.n.to_string(),
+                    f.verdict.as_str().to_string(),
+                ]
+            })
+            .collect();
+        println!(
+            "{}\n",
+            render(
+                &[
+                    "FEATURE",
+                    "KIND",
+                    "METHOD",
+                    "STATISTIC",
+                    "THRESHOLD",
+                    "P-VALUE",
+                    "MISSING",
+                    "OUT OF RANGE",
+                    "N",
+                    "VERDICT"
+                ],
+                &rows
+            )
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,250 @@
+//! The console end to end, as a person uses it: the real binary in tmux against a real
+//! `flightdeck serve` receiving traffic; keys sent with send-keys, the screen read back with
+//! capture-pane.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{fixture, ok};
+
+struct Tmux {
+    session: String,
+}
+
+impl Tmux {
+    fn start(home: &Path, width: u16, height: u16) -> Tmux {
+        Self::start_with_config(home, &home.join("no-config.toml"), width, height)
+    }
+
+    fn start_with_config(home: &Path, config: &Path, width: u16, height: u16) -> Tmux {
+        // tmux turns dots in session names into underscores: keep to letters, digits and dashes.
+        let tag: String = home
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        let session = format!("fd-test-{}-{tag}", std::process::id());
+        let program = env!("CARGO_BIN_EXE_flightdeck");
+        let command = format!(
+            "FLIGHTDECK_HOME={} FLIGHTDECK_CONFIG={} FLIGHTDECK_USER=tester {program}",
+            home.display(),
+            config.display()
+        );
+        let status = Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &session,
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+                &command,
+            ])
+            .env("TERM", "xterm-256color")
+            .status()
+            .expect("tmux is installed (CI installs it)");
+        assert!(status.success());
+        Tmux { session }
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.session])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", self.session.as_str()];
+        args.extend_from_slice(keys);
+        assert!(Command::new("tmux").args(&args).status().unwrap().success());
+    }
+
+    /// Waits until the screen satisfies `check`, up to a deadline; returns the screen.
+    fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let screen = self.screen();
+            if check(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited for {what}; the screen shows:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn alive(&self) -> bool {
+        Command::new("tmux")
+            .args(["has-session", "-t", &self.session])
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
+    }
+}
+
+#[test]
+fn the_console_shows_live_traffic_and_answers_keys() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let reference = fixture("classifier.reference.csv");
+    ok(
+        h,
+        &[
+            "register",
+            "fraud",
+            fixture("logreg_multiclass.onnx").to_str().unwrap(),
+            "--reference",
+            reference.to_str().unwrap(),
+        ],
+    );
+    ok(
+        h,
+        &[
+            "register",
+            "churn",
+            fixture("rf_binary.onnx").to_str().unwrap(),
+        ],
+    );
+    ok(h, &["alias", "set", "fraud", "production", "1"]);
+    ok(h, &["server", "start", "fraud"]);
+    let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap();
+    let url = format!("http://127.0.0.1:{}/v2/models/fraud/infer", port.trim());
+    let stop = Arc::new(AtomicBool::new(false));
+    let traffic = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let client = reqwest::blocking::Client::new();
+            let body = serde_json::json!({ "inputs": [{ "name": "X", "shape": [1, 4], "datatype": "FP32", "data": [50, 40, 0.1, 0.2] }] });
+            while !stop.load(Ordering::Relaxed) {
+                let _ = client.post(&url).json(&body).send();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+
+    let tmux = Tmux::start(h, 100, 24);
+    let screen = tmux.wait_for("the fraud row with a live request rate", |s| {
+        s.lines().any(|l| {
+            l.contains("fraud") && l.contains("up") && (l.contains("ms") || l.contains("µs"))
+        })
+    });
+    assert!(screen.contains("churn"), "{screen}");
+    assert!(
+        screen.contains("local"),
+        "the environment is in the header:\n{screen}"
+    );
+
+    tmux.keys(&["?"]);
+    tmux.wait_for("the help screen", |s| s.contains("promote the canary"));
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("help closed", |s| !s.contains("promote the canary"));
+
+    tmux.keys(&["/", "c", "h", "Enter"]);
+    tmux.wait_for("the filter to hide fraud", |s| {
+        s.contains("filter: ch") && !s.lines().any(|l| l.contains("│") && l.contains("fraud"))
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the filter cleared", |s| s.contains("fraud"));
+
+    tmux.keys(&[":", "q", "Enter"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tmux.alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!tmux.alive(), ":q quits");
+
+    stop.store(true, Ordering::Relaxed);
+    traffic.join().unwrap();
+    // Quitting the console does not stop serving.
+    let servers = ok(h, &["server", "list"]);
+    assert!(
+        servers.contains("fraud") && servers.contains("ok"),
+        "{servers}"
+    );
+    ok(h, &["server", "stop", "fraud"]);
+}
+
+/// A server that accepts connections and never answers, recorded as if it were a local server.
+fn hanging_server(home: &Path) -> (std::net::TcpListener, std::process::Child) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // A live process whose command line says flightdeck, standing in for the supervisor.
+    let stand_in = Command::new("bash")
+        .args(["-c", "exec -a flightdeck-supervise sleep 120"])
+        .spawn()
+        .unwrap();
+    let plan = serde_json::json!({ "stable": 1 });
+    let record = serde_json::json!({
+        "model": "fraud", "supervisor_pid": stand_in.id(), "server_pid": null, "port": port,
+        "started_plan": plan, "started_at": "2026-01-01T00:00:00Z", "restarts": 0, "last_exit": null, "state": "running"
+    });
+    std::fs::create_dir_all(home.join("serve")).unwrap();
+    std::fs::write(home.join("serve/fraud.plan.json"), plan.to_string()).unwrap();
+    std::fs::write(home.join("serve/fraud.server.json"), record.to_string()).unwrap();
+    (listener, stand_in)
+}
+
+#[test]
+fn a_hanging_backend_never_freezes_the_screen() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    ok(
+        h,
+        &[
+            "register",
+            "fraud",
+            fixture("logreg_multiclass.onnx").to_str().unwrap(),
+        ],
+    );
+    let (_listener, mut stand_in) = hanging_server(h);
+    let config = h.join("fast.toml");
+    std::fs::write(
+        &config,
+        "[refresh]\nsource_timeout_ms = 500\nmetrics_ms = 500\n",
+    )
+    .unwrap();
+    let tmux = Tmux::start_with_config(h, &config, 100, 24);
+    tmux.wait_for("the timeout shown in the header", |s| {
+        s.contains("no answer within 500 ms")
+    });
+    // Keys still work at once while the source hangs.
+    let asked = Instant::now();
+    tmux.keys(&["?"]);
+    tmux.wait_for("the help screen", |s| s.contains("promote the canary"));
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "help took {:?} while a backend hung",
+        asked.elapsed()
+    );
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("help closed", |s| !s.contains("promote the canary"));
+    tmux.keys(&[":", "q", "Enter"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tmux.alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!tmux.alive(), "quits while the backend still hangs");
+    let _ = stand_in.kill();
+    let _ = stand_in.wait();
+}
