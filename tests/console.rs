@@ -387,3 +387,146 @@ fn help_is_generated_from_the_keymap_and_fits_80x24() {
     update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));
     assert_eq!(s.mode, Mode::Normal);
 }
+
+fn drift_report() -> flightdeck::model::DriftReport {
+    use flightdeck::model::{DriftReport, DriftThresholds, FeatureDrift, Histogram, Verdict};
+    let feature = |name: &str, verdict: Verdict| FeatureDrift {
+        name: name.into(),
+        kind: "numeric".into(),
+        method: "psi".into(),
+        statistic: if verdict == Verdict::Drift { 0.9 } else { 0.01 },
+        threshold: 0.25,
+        psi: Some(0.9),
+        ks_statistic: Some(0.4),
+        ks_p_value: Some(1e-9),
+        js_distance: None,
+        chi2_p_value: None,
+        missing_rate: 0.0,
+        out_of_range_rate: 0.1,
+        n: 400,
+        verdict,
+        histogram: Histogram {
+            bins: vec!["0..1".into(), "1..2".into()],
+            reference: vec![0.5, 0.5],
+            live: vec![0.1, 0.9],
+        },
+    };
+    DriftReport {
+        model: "fraud".into(),
+        version: 1,
+        window_samples: 400,
+        window_seconds: 30.0,
+        drift_share: 0.5,
+        verdict: Verdict::Drift,
+        thresholds: DriftThresholds::default(),
+        features: vec![
+            feature("amount", Verdict::Ok),
+            feature("age", Verdict::Drift),
+        ],
+    }
+}
+
+#[test]
+fn enter_opens_a_model_tab_cycles_panes_and_esc_goes_back() {
+    use flightdeck::app::state::{Pane, View};
+    let mut s = loaded();
+    key(&mut s, 'j'); // fraud (rows sorted by name: churn, fraud)
+    let effects = update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    assert_eq!(
+        s.view,
+        View::Model {
+            name: "fraud".into(),
+            pane: Pane::Serving
+        }
+    );
+    assert!(effects.contains(&Effect::FetchVersions {
+        model: "fraud".into()
+    }));
+    assert!(effects.contains(&Effect::FetchDrift {
+        model: "fraud".into(),
+        endpoint: "http://127.0.0.1:9000".into()
+    }));
+    let screen = text(&render(&s, "dark", 80, 24));
+    assert!(
+        screen.contains("stable v1") && screen.contains("100% of traffic"),
+        "{screen}"
+    );
+
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Tab)));
+    assert_eq!(
+        s.view,
+        View::Model {
+            name: "fraud".into(),
+            pane: Pane::Drift
+        }
+    );
+    update(
+        &mut s,
+        Msg::DriftFetched {
+            model: "fraud".into(),
+            at: t0(),
+            result: Ok(vec![drift_report()]),
+        },
+    );
+    key(&mut s, 'j');
+    assert_eq!(s.detail_selected, 1);
+    key(&mut s, 'j');
+    assert_eq!(s.detail_selected, 1, "clamped to the features");
+    let buffer = render(&s, "dark", 100, 30);
+    let screen = text(&buffer);
+    assert!(
+        screen.contains("age: reference vs live"),
+        "the selected feature's histogram:\n{screen}"
+    );
+    let _ = buffer;
+    key(&mut s, 'k'); // select amount, so age's row shows its own colours
+    let buffer = render(&s, "dark", 100, 30);
+    let theme = Theme::built_in("dark", false).unwrap();
+    let (x, y) = find_in(&buffer, "age ", "drift");
+    assert_eq!(
+        buffer[(x, y)].fg,
+        theme.danger,
+        "a drifted feature's verdict is in the danger colour"
+    );
+
+    // A failing drift source keeps the last report and says so.
+    update(
+        &mut s,
+        Msg::DriftFetched {
+            model: "fraud".into(),
+            at: t0(),
+            result: Err("connection refused".into()),
+        },
+    );
+    assert!(text(&render(&s, "dark", 100, 30)).contains("connection refused"));
+
+    update(&mut s, Msg::Key(Key::plain(KeyCode::BackTab)));
+    assert_eq!(
+        s.view,
+        View::Model {
+            name: "fraud".into(),
+            pane: Pane::Serving
+        }
+    );
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));
+    assert_eq!(s.view, View::Fleet);
+}
+
+#[test]
+fn serving_history_is_bounded() {
+    let mut s = loaded();
+    for i in 0..1000u64 {
+        let snapshot = parse(&exposition(400 + i * 10, 0, 400 + i * 10));
+        update(
+            &mut s,
+            Msg::MetricsScraped {
+                model: "fraud".into(),
+                monotonic: 2.0 + i as f64,
+                at: t0(),
+                result: Ok(snapshot),
+            },
+        );
+    }
+    let history = &s.history[&("fraud".to_string(), "1".to_string())];
+    assert_eq!(history.len(), flightdeck::app::state::HISTORY);
+}

@@ -9,5 +9,14 @@ pub enum Effect {
         model: String,
         endpoint: String,
     },
+    /// Read a served model's drift report.
+    FetchDrift {
+        model: String,
+        endpoint: String,
+    },
+    /// Read a model's versions from the registry.
+    FetchVersions {
+        model: String,
+    },
     Quit,
 }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::keymap::Key;
-use crate::model::{LocalServer, ModelSummary};
+use crate::model::{DriftReport, LocalServer, ModelSummary, ModelVersion};
 use crate::sources::metrics::ScrapeSnapshot;
 
 #[derive(Debug, Clone)]
@@ -22,6 +22,18 @@ pub enum Msg {
     FleetFetched {
         at: DateTime<Utc>,
         result: Result<FleetData, String>,
+    },
+    /// A served model's drift reports.
+    DriftFetched {
+        model: String,
+        at: DateTime<Utc>,
+        result: Result<Vec<DriftReport>, String>,
+    },
+    /// A model's registry versions.
+    VersionsFetched {
+        model: String,
+        at: DateTime<Utc>,
+        result: Result<Vec<ModelVersion>, String>,
     },
     /// One server's `/metrics`.
     MetricsScraped {

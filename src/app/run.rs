@@ -142,6 +142,30 @@ pub async fn scrape(endpoint: &str) -> Result<crate::sources::metrics::ScrapeSna
     Ok(snapshot)
 }
 
+/// Reads a served model's drift reports.
+pub async fn fetch_drift(
+    endpoint: &str,
+    model: &str,
+) -> Result<Vec<crate::model::DriftReport>, String> {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let response = client
+        .get(format!("{endpoint}/flightdeck/drift/{model}"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!("HTTP {}", response.status()));
+    }
+    let body: serde_json::Value = response
+        .json()
+        .await
+        .map_err(|e| format!("not a drift report: {e}"))?;
+    serde_json::from_value(body["versions"].clone()).map_err(|e| format!("not a drift report: {e}"))
+}
+
 /// Waits for `work` at most `timeout`.
 pub async fn within<T>(
     timeout: Duration,
@@ -171,6 +195,35 @@ fn perform(
             tokio::spawn(async move {
                 let result = within(timeout, fetch_fleet(data_dir, serving)).await;
                 let _ = tx.send(Msg::FleetFetched {
+                    at: Utc::now(),
+                    result,
+                });
+            });
+        }
+        Effect::FetchVersions { model } => {
+            let data_dir = data_dir.to_path_buf();
+            tokio::spawn(async move {
+                let name = model.clone();
+                let read = tokio::task::spawn_blocking(move || {
+                    let name = crate::model::ModelName::new(&name).map_err(|e| e.to_string())?;
+                    Registry::open(&data_dir)
+                        .and_then(|r| r.versions(&name))
+                        .map_err(|e| e.to_string())
+                });
+                let result =
+                    within(timeout, async { read.await.map_err(|e| e.to_string())? }).await;
+                let _ = tx.send(Msg::VersionsFetched {
+                    model,
+                    at: Utc::now(),
+                    result,
+                });
+            });
+        }
+        Effect::FetchDrift { model, endpoint } => {
+            tokio::spawn(async move {
+                let result = within(timeout, fetch_drift(&endpoint, &model)).await;
+                let _ = tx.send(Msg::DriftFetched {
+                    model,
                     at: Utc::now(),
                     result,
                 });

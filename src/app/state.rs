@@ -6,14 +6,54 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use crate::keymap::Keymap;
-use crate::model::{LocalServer, ModelSummary};
+use std::collections::VecDeque;
+
+use crate::model::{DriftReport, LocalServer, ModelSummary, ModelVersion};
 use crate::sources::metrics::{ScrapeSnapshot, ServingStats, VersionKey};
 
 /// What the main area shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum View {
     Fleet,
+    /// One model's detail, with one of its panes in front.
+    Model {
+        name: String,
+        pane: Pane,
+    },
 }
+
+/// The panes of the model view, in Tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Serving,
+    Drift,
+    Versions,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 3] = [Pane::Serving, Pane::Drift, Pane::Versions];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Pane::Serving => "serving",
+            Pane::Drift => "drift",
+            Pane::Versions => "versions",
+        }
+    }
+
+    pub fn next(self) -> Pane {
+        let i = Pane::ALL.iter().position(|p| *p == self).unwrap_or(0);
+        Pane::ALL[(i + 1) % Pane::ALL.len()]
+    }
+
+    pub fn previous(self) -> Pane {
+        let i = Pane::ALL.iter().position(|p| *p == self).unwrap_or(0);
+        Pane::ALL[(i + Pane::ALL.len() - 1) % Pane::ALL.len()]
+    }
+}
+
+/// Points of serving history kept per version (a bounded window whatever the uptime).
+pub const HISTORY: usize = 300;
 
 /// What keys are doing right now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +135,16 @@ pub struct State {
     pub servers: BTreeMap<String, LocalServer>,
     pub scrapes: BTreeMap<String, ScrapeSample>,
     pub serving: BTreeMap<VersionKey, ServingStats>,
+    /// Recent serving stats per version, oldest first, at most [`HISTORY`] points.
+    pub history: BTreeMap<VersionKey, VecDeque<ServingStats>>,
+    /// Drift reports of the open model, and where they came from.
+    pub drift: BTreeMap<String, Vec<DriftReport>>,
+    pub drift_status: SourceStatus,
+    /// Registry versions of the open model.
+    pub versions: BTreeMap<String, Vec<ModelVersion>>,
+    pub versions_status: SourceStatus,
+    /// Selected row inside the open pane (feature or version).
+    pub detail_selected: usize,
     pub registry: SourceStatus,
     pub metrics: BTreeMap<String, SourceStatus>,
     /// A one-line message for the user (errors from commands, results).
@@ -104,6 +154,14 @@ pub struct State {
 }
 
 impl State {
+    /// The model whose detail is open, if any.
+    pub fn open_model(&self) -> Option<&str> {
+        match &self.view {
+            View::Model { name, .. } => Some(name),
+            View::Fleet => None,
+        }
+    }
+
     pub fn new(
         environment: &str,
         read_only: bool,
@@ -129,6 +187,12 @@ impl State {
             servers: BTreeMap::new(),
             scrapes: BTreeMap::new(),
             serving: BTreeMap::new(),
+            history: BTreeMap::new(),
+            drift: BTreeMap::new(),
+            drift_status: SourceStatus::default(),
+            versions: BTreeMap::new(),
+            versions_status: SourceStatus::default(),
+            detail_selected: 0,
             registry: SourceStatus::default(),
             metrics: BTreeMap::new(),
             toast: None,

@@ -3,7 +3,7 @@
 use super::effect::Effect;
 use super::fleet;
 use super::msg::{FleetData, Msg};
-use super::state::{Mode, ScrapeSample, State};
+use super::state::{HISTORY, Mode, Pane, ScrapeSample, State, View};
 use crate::keymap::{Action, Key, KeyCode};
 use crate::sources::metrics;
 
@@ -11,7 +11,9 @@ use crate::sources::metrics;
 const PAGE: usize = 10;
 
 /// Commands the palette knows, for completion and help.
-pub const COMMANDS: &[&str] = &["models", "help", "theme", "env", "quit", "q"];
+pub const COMMANDS: &[&str] = &[
+    "models", "serving", "drift", "versions", "help", "theme", "env", "quit", "q",
+];
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     match msg {
@@ -56,6 +58,32 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 }
             }
         }
+        Msg::DriftFetched { model, at, result } => {
+            state.drift_status.in_flight = false;
+            match result {
+                Ok(reports) => {
+                    state.drift.insert(model, reports);
+                    state.drift_status.last_ok = Some(at);
+                    state.drift_status.error = None;
+                }
+                Err(e) => state.drift_status.error = Some(e),
+            }
+            clamp_detail(state);
+            Vec::new()
+        }
+        Msg::VersionsFetched { model, at, result } => {
+            state.versions_status.in_flight = false;
+            match result {
+                Ok(versions) => {
+                    state.versions.insert(model, versions);
+                    state.versions_status.last_ok = Some(at);
+                    state.versions_status.error = None;
+                }
+                Err(e) => state.versions_status.error = Some(e),
+            }
+            clamp_detail(state);
+            Vec::new()
+        }
         Msg::MetricsScraped {
             model,
             monotonic,
@@ -77,9 +105,13 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                                 .get(key)
                                 .cloned()
                                 .unwrap_or_default();
-                            state
-                                .serving
-                                .insert(key.clone(), metrics::between(&before, current, seconds));
+                            let stats = metrics::between(&before, current, seconds);
+                            state.serving.insert(key.clone(), stats);
+                            let points = state.history.entry(key.clone()).or_default();
+                            points.push_back(stats);
+                            while points.len() > HISTORY {
+                                points.pop_front();
+                            }
                         }
                     }
                     state.scrapes.insert(
@@ -102,12 +134,68 @@ fn due_fetches(state: &mut State) -> Vec<Effect> {
     let due = state
         .last_fetch
         .is_none_or(|t| state.monotonic - t >= state.refresh_seconds);
-    if due && !state.registry.in_flight {
-        state.last_fetch = Some(state.monotonic);
-        state.registry.in_flight = true;
-        return vec![Effect::FetchFleet];
+    if !due || state.registry.in_flight {
+        return Vec::new();
     }
-    Vec::new()
+    state.last_fetch = Some(state.monotonic);
+    state.registry.in_flight = true;
+    let mut effects = vec![Effect::FetchFleet];
+    effects.extend(detail_fetches(state));
+    effects
+}
+
+/// Fetches the open model's panes need, unless one is already under way.
+fn detail_fetches(state: &mut State) -> Vec<Effect> {
+    let Some(model) = state.open_model().map(str::to_string) else {
+        return Vec::new();
+    };
+    let mut effects = Vec::new();
+    if !state.versions_status.in_flight {
+        state.versions_status.in_flight = true;
+        effects.push(Effect::FetchVersions {
+            model: model.clone(),
+        });
+    }
+    let endpoint = state
+        .servers
+        .get(&model)
+        .filter(|s| s.supervisor_alive)
+        .and_then(|s| s.endpoint());
+    if let Some(endpoint) = endpoint
+        && !state.drift_status.in_flight
+    {
+        state.drift_status.in_flight = true;
+        effects.push(Effect::FetchDrift { model, endpoint });
+    }
+    effects
+}
+
+/// Rows in the open pane (features of the first drift report, or versions).
+fn detail_rows(state: &State) -> usize {
+    let Some(model) = state.open_model() else {
+        return 0;
+    };
+    match &state.view {
+        View::Model {
+            pane: Pane::Drift, ..
+        } => state
+            .drift
+            .get(model)
+            .and_then(|r| r.first())
+            .map(|r| r.features.len())
+            .unwrap_or(0),
+        View::Model {
+            pane: Pane::Versions,
+            ..
+        } => state.versions.get(model).map(Vec::len).unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn clamp_detail(state: &mut State) {
+    state.detail_selected = state
+        .detail_selected
+        .min(detail_rows(state).saturating_sub(1));
 }
 
 fn clamp_selection(state: &mut State) {
@@ -177,9 +265,12 @@ fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
 }
 
 fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
+    state.toast = None;
+    if let View::Model { name, pane } = state.view.clone() {
+        return on_model_action(state, &name, pane, action);
+    }
     let rows = fleet::rows(state).len();
     let last = rows.saturating_sub(1);
-    state.toast = None;
     match action {
         Action::Quit => {
             state.quit = true;
@@ -200,7 +291,17 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
             state.last_fetch = None;
             return due_fetches(state);
         }
-        Action::NextPane | Action::PreviousPane | Action::Open => {}
+        Action::Open => {
+            if let Some(row) = fleet::rows(state).get(state.selected) {
+                state.view = View::Model {
+                    name: row.model.clone(),
+                    pane: Pane::Serving,
+                };
+                state.detail_selected = 0;
+                return detail_fetches(state);
+            }
+        }
+        Action::NextPane | Action::PreviousPane => {}
         Action::Deploy
         | Action::Promote
         | Action::Rollback
@@ -215,6 +316,57 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         }
     }
     clamp_selection(state);
+    Vec::new()
+}
+
+/// Keys in a model's detail view.
+fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) -> Vec<Effect> {
+    let last = detail_rows(state).saturating_sub(1);
+    match action {
+        Action::Quit => {
+            state.quit = true;
+            return vec![Effect::Quit];
+        }
+        Action::Back => state.view = View::Fleet,
+        Action::NextPane => {
+            state.view = View::Model {
+                name: name.to_string(),
+                pane: pane.next(),
+            };
+            state.detail_selected = 0;
+        }
+        Action::PreviousPane => {
+            state.view = View::Model {
+                name: name.to_string(),
+                pane: pane.previous(),
+            };
+            state.detail_selected = 0;
+        }
+        Action::Up => state.detail_selected = state.detail_selected.saturating_sub(1),
+        Action::Down => state.detail_selected = (state.detail_selected + 1).min(last),
+        Action::PageUp => state.detail_selected = state.detail_selected.saturating_sub(PAGE),
+        Action::PageDown => state.detail_selected = (state.detail_selected + PAGE).min(last),
+        Action::Top => state.detail_selected = 0,
+        Action::Bottom => state.detail_selected = last,
+        Action::Help => state.mode = Mode::Help,
+        Action::Command => state.mode = Mode::Command(String::new()),
+        Action::Refresh => {
+            state.last_fetch = None;
+            return due_fetches(state);
+        }
+        Action::Filter | Action::Sort | Action::Open => {}
+        Action::Deploy
+        | Action::Promote
+        | Action::Rollback
+        | Action::Abort
+        | Action::Smoke
+        | Action::Evaluate => {
+            state.toast = Some(format!(
+                "{} is not available in the console yet; use `flightdeck server start` from a shell",
+                action.name()
+            ));
+        }
+    }
     Vec::new()
 }
 
@@ -235,8 +387,31 @@ fn run_command(state: &mut State, text: &str) -> Vec<Effect> {
             vec![Effect::Quit]
         }
         (Some("models"), _) => {
-            state.view = super::state::View::Fleet;
+            state.view = View::Fleet;
             Vec::new()
+        }
+        (Some(pane @ ("serving" | "drift" | "versions")), _) => {
+            let pane = match pane {
+                "drift" => Pane::Drift,
+                "versions" => Pane::Versions,
+                _ => Pane::Serving,
+            };
+            let name = state.open_model().map(str::to_string).or_else(|| {
+                fleet::rows(state)
+                    .get(state.selected)
+                    .map(|r| r.model.clone())
+            });
+            match name {
+                Some(name) => {
+                    state.view = View::Model { name, pane };
+                    state.detail_selected = 0;
+                    detail_fetches(state)
+                }
+                None => {
+                    state.toast = Some("no model to show; register one first".into());
+                    Vec::new()
+                }
+            }
         }
         (Some("help"), _) => {
             state.mode = Mode::Help;

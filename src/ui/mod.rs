@@ -3,6 +3,7 @@
 
 mod fleet;
 mod format;
+mod model;
 mod overlays;
 
 use ratatui::Frame;
@@ -50,7 +51,12 @@ pub fn draw(
     ])
     .areas(area);
     frame.render_widget(header_line(state, theme), header);
-    fleet::draw(frame, body, state, theme, ascii, table);
+    match &state.view {
+        crate::app::state::View::Fleet => fleet::draw(frame, body, state, theme, ascii, table),
+        crate::app::state::View::Model { .. } => {
+            model::draw(frame, body, state, theme, ascii, table)
+        }
+    }
     frame.render_widget(footer_line(state, theme), footer);
     if state.mode == Mode::Help {
         overlays::help(frame, area, state, theme, ascii);

@@ -1,0 +1,405 @@
+//! The model view: tabs for its panes (serving, drift, versions) and the pane in front.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, Table, TableState};
+
+use super::format;
+use crate::app::State;
+use crate::app::state::{Pane, SourceStatus};
+use crate::model::Verdict;
+use crate::theme::Theme;
+
+/// What every pane of the model view draws with.
+struct Ctx<'a> {
+    state: &'a State,
+    name: &'a str,
+    theme: &'a Theme,
+    ascii: bool,
+}
+
+pub fn draw(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    state: &State,
+    theme: &Theme,
+    ascii: bool,
+    table: &mut TableState,
+) {
+    let crate::app::state::View::Model { name, pane } = &state.view else {
+        return;
+    };
+    let (name, pane) = (name.as_str(), *pane);
+    let ctx = Ctx {
+        state,
+        name,
+        theme,
+        ascii,
+    };
+    let [tabs, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(area);
+    let mut spans = vec![
+        Span::styled(format!(" {name} "), theme.accent()),
+        Span::raw(" "),
+    ];
+    for p in Pane::ALL {
+        let style = if p == pane {
+            theme.selection()
+        } else {
+            theme.dim()
+        };
+        spans.push(Span::styled(format!(" {} ", p.label()), style));
+        spans.push(Span::raw(" "));
+    }
+    spans.push(Span::styled("  tab: next pane  esc: back", theme.dim()));
+    frame.render_widget(Paragraph::new(Line::from(spans)), tabs);
+    let block = block(pane.label(), theme, ascii);
+    match pane {
+        Pane::Serving => serving(frame, body, &ctx, block),
+        Pane::Drift => drift(frame, body, &ctx, block, table),
+        Pane::Versions => versions(frame, body, &ctx, block, table),
+    }
+}
+
+fn block<'a>(title: &str, theme: &Theme, ascii: bool) -> Block<'a> {
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(format!(" {title} "))
+        .border_style(theme.border(true));
+    if ascii {
+        block.border_set(ratatui::symbols::border::PLAIN)
+    } else {
+        block
+    }
+}
+
+/// "age 3s" or "stale 12s: error", for a pane's title line.
+fn freshness(status: &SourceStatus, state: &State) -> (String, bool) {
+    match (&status.error, status.age_seconds(state.now)) {
+        (Some(e), Some(age)) => (format!("stale {age}s: {}", format::clip(e, 50)), true),
+        (Some(e), None) => (format!("failing: {}", format::clip(e, 50)), true),
+        (None, Some(age)) => (format!("{age}s ago"), false),
+        (None, None) => ("loading…".into(), false),
+    }
+}
+
+fn serving(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: Block<'_>) {
+    let (state, name, theme) = (ctx.state, ctx.name, ctx.theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let server = state.servers.get(name);
+    let Some(plan) = server.and_then(|s| s.serving) else {
+        let why = server
+            .and_then(|s| s.problem.clone())
+            .unwrap_or_else(|| "no local server serves this model".into());
+        frame.render_widget(
+            Paragraph::new(format!(
+                "Not serving: {why}. Start it with `flightdeck server start {name}`."
+            ))
+            .style(theme.dim()),
+            inner,
+        );
+        return;
+    };
+    let versions: Vec<(&str, u32)> = std::iter::once(("stable", plan.stable))
+        .chain(plan.canary.map(|c| ("canary", c)))
+        .collect();
+    let columns = Layout::horizontal(vec![
+        Constraint::Ratio(1, versions.len() as u32);
+        versions.len()
+    ])
+    .split(inner);
+    for ((role, version), column) in versions.iter().zip(columns.iter()) {
+        let key = (name.to_string(), version.to_string());
+        let stats = state.serving.get(&key).copied().unwrap_or_default();
+        let share = if *role == "canary" {
+            plan.canary_percent
+        } else {
+            100 - plan.canary.map(|_| plan.canary_percent).unwrap_or(0)
+        };
+        let history: Vec<_> = state
+            .history
+            .get(&key)
+            .map(|h| h.iter().copied().collect())
+            .unwrap_or_default();
+        let [title, rate_label, rate, p99_label, p99, errors] = Layout::vertical([
+            Constraint::Length(2),
+            Constraint::Length(1),
+            Constraint::Length(3),
+            Constraint::Length(1),
+            Constraint::Length(3),
+            Constraint::Min(1),
+        ])
+        .areas(*column);
+        let header = vec![
+            Line::from(vec![
+                Span::styled(format!("{role} v{version}"), theme.accent()),
+                Span::styled(format!("  {share}% of traffic"), theme.dim()),
+            ]),
+            Line::from(Span::styled(
+                format!(
+                    "p50 {}  p95 {}  p99 {}",
+                    stats.p50.map(format::latency).unwrap_or_else(|| "-".into()),
+                    stats.p95.map(format::latency).unwrap_or_else(|| "-".into()),
+                    stats.p99.map(format::latency).unwrap_or_else(|| "-".into())
+                ),
+                theme.dim(),
+            )),
+        ];
+        frame.render_widget(Paragraph::new(header), title);
+        frame.render_widget(
+            Paragraph::new(format!("req/s {}", format::rate(stats.requests_per_second))),
+            rate_label,
+        );
+        let rates: Vec<u64> = history
+            .iter()
+            .map(|s| s.requests_per_second.round() as u64)
+            .collect();
+        frame.render_widget(
+            Sparkline::default()
+                .data(tail(&rates, rate.width))
+                .style(theme.ok()),
+            rate,
+        );
+        frame.render_widget(Paragraph::new("p99 (µs)"), p99_label);
+        let latencies: Vec<u64> = history
+            .iter()
+            .map(|s| (s.p99.unwrap_or(0.0) * 1e6).round() as u64)
+            .collect();
+        frame.render_widget(
+            Sparkline::default()
+                .data(tail(&latencies, p99.width))
+                .style(theme.warn()),
+            p99,
+        );
+        let err_style = if stats.error_ratio >= 0.01 {
+            theme.danger()
+        } else {
+            theme.dim()
+        };
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                format!("errors {}", format::percent(stats.error_ratio)),
+                err_style,
+            )),
+            errors,
+        );
+    }
+}
+
+/// The last `width` points of a series.
+fn tail(values: &[u64], width: u16) -> &[u64] {
+    &values[values.len().saturating_sub(width as usize)..]
+}
+
+fn drift(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    ctx: &Ctx<'_>,
+    block: Block<'_>,
+    table: &mut TableState,
+) {
+    let (state, name, theme, ascii) = (ctx.state, ctx.name, ctx.theme, ctx.ascii);
+    let (age, failing) = freshness(&state.drift_status, state);
+    let block = block.title_bottom(Line::from(Span::styled(
+        format!(" {age} "),
+        if failing { theme.danger() } else { theme.dim() },
+    )));
+    let reports = state.drift.get(name);
+    let Some(report) = reports.and_then(|r| r.first()) else {
+        let text = if state.servers.get(name).is_some_and(|s| s.healthy) {
+            "No drift data: the served versions have no baseline profile (register with --reference)."
+        } else {
+            "No drift data: the model is not served here."
+        };
+        frame.render_widget(Paragraph::new(text).style(theme.dim()).block(block), area);
+        return;
+    };
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [summary, body] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(inner);
+    let verdict_style = verdict_style_of(report.verdict, theme);
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(format!("v{} ", report.version), theme.accent()),
+            Span::styled(report.verdict.as_str().to_string(), verdict_style),
+            Span::styled(
+                format!(
+                    "  {} rows over {:.0}s  {:.0}% of features drifted",
+                    report.window_samples,
+                    report.window_seconds,
+                    report.drift_share * 100.0
+                ),
+                theme.dim(),
+            ),
+        ])),
+        summary,
+    );
+    let [list, histogram] =
+        Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(body);
+    let rows: Vec<Row> = report
+        .features
+        .iter()
+        .map(|f| {
+            Row::new(vec![
+                Cell::from(f.name.clone()),
+                Cell::from(f.method.clone()),
+                Cell::from(format!("{:.3}", f.statistic)),
+                Cell::from(format!("{}", f.threshold)),
+                Cell::from(
+                    f.ks_p_value
+                        .or(f.chi2_p_value)
+                        .map(|p| format!("{p:.1e}"))
+                        .unwrap_or_else(|| "-".into()),
+                ),
+                Cell::from(f.n.to_string()),
+                Cell::from(Span::styled(
+                    f.verdict.as_str().to_string(),
+                    verdict_style_of(f.verdict, theme),
+                )),
+            ])
+        })
+        .collect();
+    let widths = [
+        Constraint::Min(8),
+        Constraint::Length(4),
+        Constraint::Length(7),
+        Constraint::Length(5),
+        Constraint::Length(8),
+        Constraint::Length(6),
+        Constraint::Length(8),
+    ];
+    let t = Table::new(rows, widths)
+        .header(
+            Row::new([
+                "FEATURE", "STAT", "VALUE", "LIMIT", "P-VALUE", "N", "VERDICT",
+            ])
+            .style(theme.dim()),
+        )
+        .row_highlight_style(theme.selection())
+        .highlight_symbol(if ascii { ">" } else { "▶" });
+    table.select(Some(
+        state
+            .detail_selected
+            .min(report.features.len().saturating_sub(1)),
+    ));
+    frame.render_stateful_widget(t, list, table);
+    if let Some(feature) = report.features.get(state.detail_selected) {
+        let mut lines = vec![Line::from(Span::styled(
+            format!("{}: reference vs live", feature.name),
+            theme.accent(),
+        ))];
+        let bar_width = histogram.width.saturating_sub(14).max(4) as f64 / 2.0;
+        let bar = |share: f64| {
+            let n = (share * bar_width * 2.0).round() as usize;
+            if ascii {
+                "#".repeat(n)
+            } else {
+                "█".repeat(n)
+            }
+        };
+        for (i, label) in feature.histogram.bins.iter().enumerate() {
+            let reference = feature.histogram.reference.get(i).copied().unwrap_or(0.0);
+            let live = feature.histogram.live.get(i).copied().unwrap_or(0.0);
+            lines.push(Line::from(Span::styled(
+                format::clip(label, histogram.width as usize),
+                theme.dim(),
+            )));
+            lines.push(Line::from(vec![
+                Span::raw(" ref  "),
+                Span::styled(bar(reference), theme.dim()),
+                Span::raw(format!(" {:.0}%", reference * 100.0)),
+            ]));
+            lines.push(Line::from(vec![
+                Span::raw(" live "),
+                Span::styled(bar(live), verdict_style_of(feature.verdict, theme)),
+                Span::raw(format!(" {:.0}%", live * 100.0)),
+            ]));
+        }
+        frame.render_widget(Paragraph::new(lines), histogram);
+    }
+}
+
+fn verdict_style_of(v: Verdict, theme: &Theme) -> Style {
+    match v {
+        Verdict::Drift => theme.danger(),
+        Verdict::Warn => theme.warn(),
+        Verdict::Ok => theme.ok(),
+        Verdict::InsufficientData => theme.dim(),
+    }
+}
+
+fn versions(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    ctx: &Ctx<'_>,
+    block: Block<'_>,
+    table: &mut TableState,
+) {
+    let (state, name, theme, ascii) = (ctx.state, ctx.name, ctx.theme, ctx.ascii);
+    let (age, failing) = freshness(&state.versions_status, state);
+    let block = block.title_bottom(Line::from(Span::styled(
+        format!(" {age} "),
+        if failing { theme.danger() } else { theme.dim() },
+    )));
+    let Some(versions) = state.versions.get(name).filter(|v| !v.is_empty()) else {
+        frame.render_widget(
+            Paragraph::new("Loading versions…")
+                .style(theme.dim())
+                .block(block),
+            area,
+        );
+        return;
+    };
+    let rows: Vec<Row> = versions
+        .iter()
+        .map(|v| {
+            let metrics: Vec<String> = v.metrics.iter().map(|(k, x)| format!("{k}={x}")).collect();
+            Row::new(vec![
+                Cell::from(v.label()),
+                Cell::from(Span::styled(v.aliases.join(","), theme.accent())),
+                Cell::from(v.lineage.created_at.format("%Y-%m-%d %H:%M").to_string()),
+                Cell::from(v.lineage.author.clone()),
+                Cell::from(v.sha256.chars().take(12).collect::<String>()),
+                Cell::from(
+                    v.lineage
+                        .pipeline_version
+                        .clone()
+                        .unwrap_or_else(|| "-".into()),
+                ),
+                Cell::from(
+                    v.lineage
+                        .code_commit
+                        .clone()
+                        .map(|c| c.chars().take(8).collect::<String>())
+                        .unwrap_or_else(|| "-".to_string()),
+                ),
+                Cell::from(metrics.join(" ")),
+            ])
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(5),
+        Constraint::Length(12),
+        Constraint::Length(16),
+        Constraint::Length(8),
+        Constraint::Length(12),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Min(8),
+    ];
+    let t = Table::new(rows, widths)
+        .header(
+            Row::new([
+                "VER", "ALIASES", "CREATED", "AUTHOR", "SHA256", "PIPELINE", "COMMIT", "METRICS",
+            ])
+            .style(theme.dim()),
+        )
+        .block(block)
+        .row_highlight_style(theme.selection())
+        .highlight_symbol(if ascii { ">" } else { "▶" });
+    table.select(Some(state.detail_selected.min(versions.len() - 1)));
+    frame.render_stateful_widget(t, area, table);
+}
