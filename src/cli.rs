@@ -5,6 +5,7 @@ mod alias;
 mod bench;
 mod journal;
 mod listing;
+mod ops;
 mod register;
 mod serve;
 mod server;
@@ -67,6 +68,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Deploy a version as a canary (default 10%) or, with --direct, straight to production.
+    Deploy(ops::DeployArgs),
+    /// Make the canary production, at 100% of traffic.
+    Promote(ops::ModelOpArgs),
+    /// Put the previous (or --to) production version back; any canary is removed.
+    Rollback(ops::RollbackArgs),
+    /// Remove the canary; production is untouched.
+    Abort(ops::ModelOpArgs),
     /// Show or move aliases (production, canary, or any name).
     #[command(subcommand)]
     Alias(alias::AliasCommand),
@@ -168,6 +177,10 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
     match command {
         Command::Bench(_) => Ok(()),
         Command::Console => console(&settings),
+        Command::Deploy(args) => ops::deploy(&settings, &actor, args),
+        Command::Promote(args) => ops::promote(&settings, &actor, args),
+        Command::Rollback(args) => ops::rollback(&settings, &actor, args),
+        Command::Abort(args) => ops::abort(&settings, &actor, args),
         Command::Status(args) => views::status(&settings, args),
         Command::Drift(args) => views::drift(&settings, args),
         Command::Snapshot(args) => views::snapshot(&settings, args),

@@ -73,6 +73,14 @@ pub enum EngineError {
         "environment {environment:?} is read-only: refused to {action}. Use a writable environment (--env) or drop --readonly"
     )]
     ReadOnly { environment: String, action: String },
+    #[error("{model}: {reason}")]
+    Refused { model: String, reason: String },
+    #[error("another operation on {model} is under way ({holder}); wait for it to finish")]
+    OperationInProgress { model: String, holder: String },
+    #[error("{0}")]
+    Serving(String),
+    #[error("verification failed for {model}: {problem}")]
+    VerifyFailed { model: String, problem: String },
     #[error("registry database {path}: {source}")]
     Database {
         path: PathBuf,
@@ -85,7 +93,7 @@ impl EngineError {
     /// 4 for a refusal in a read-only environment, 1 for everything else.
     pub fn exit_code(&self) -> i32 {
         match self {
-            EngineError::AliasConflict { .. } => 3,
+            EngineError::AliasConflict { .. } | EngineError::OperationInProgress { .. } => 3,
             EngineError::ReadOnly { .. } => 4,
             _ => 1,
         }

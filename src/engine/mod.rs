@@ -5,6 +5,7 @@ mod actor;
 mod error;
 pub mod failpoint;
 pub mod journal;
+pub mod ops;
 pub mod profile;
 pub mod register;
 pub mod registry;

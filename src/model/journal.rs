@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
+    /// An operation began; a later row with the same operation says how it ended. A `started`
+    /// row with no ending means the process died during the operation.
+    Started,
     /// The mutation happened.
     Succeeded,
     /// It was refused or failed; nothing changed.
@@ -19,6 +22,7 @@ pub enum Outcome {
 impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
+            Outcome::Started => "started",
             Outcome::Succeeded => "succeeded",
             Outcome::Failed => "failed",
             Outcome::Conflict => "conflict",
@@ -27,6 +31,7 @@ impl Outcome {
 
     pub fn parse(text: &str) -> Option<Self> {
         match text {
+            "started" => Some(Outcome::Started),
             "succeeded" => Some(Outcome::Succeeded),
             "failed" => Some(Outcome::Failed),
             "conflict" => Some(Outcome::Conflict),

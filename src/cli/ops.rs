@@ -1,0 +1,180 @@
+//! `flightdeck deploy|promote|rollback|abort`: the operations pipeline from a shell or a
+//! runbook. Each prints its preview, asks for confirmation (or takes --yes), runs, and exits
+//! 0 done, 1 error, 3 conflict with another operator, 4 read-only.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use clap::Args;
+
+use super::{Failure, model_name, parse_version, print_json};
+use crate::engine::Actor;
+use crate::engine::ops::{OpRequest, execute, plan};
+use crate::engine::serving::{LocalServing, supervisor};
+use crate::settings::{Confirm, Settings};
+
+#[derive(Debug, Args)]
+pub struct OpArgs {
+    /// Run without asking for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Confirm a change of feature-pipeline version with production.
+    #[arg(long)]
+    pub allow_pipeline_mismatch: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    pub model: String,
+    #[arg(value_parser = parse_version)]
+    pub version: u32,
+    /// Serve as a canary with this share of traffic (default 10).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=100), conflicts_with = "direct")]
+    pub canary: Option<u8>,
+    /// Straight to production, no canary.
+    #[arg(long)]
+    pub direct: bool,
+    #[command(flatten)]
+    pub op: OpArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelOpArgs {
+    pub model: String,
+    #[command(flatten)]
+    pub op: OpArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    pub model: String,
+    /// Roll back to this version (default: the previous production version).
+    #[arg(long, value_parser = parse_version)]
+    pub to: Option<u32>,
+    #[command(flatten)]
+    pub op: OpArgs,
+}
+
+fn failure(e: impl ToString) -> Failure {
+    Failure {
+        code: 1,
+        message: e.to_string(),
+    }
+}
+
+pub fn deploy(settings: &Settings, actor: &Actor, args: DeployArgs) -> Result<(), Failure> {
+    let canary_percent = if args.direct {
+        None
+    } else {
+        Some(args.canary.unwrap_or(10))
+    };
+    run(
+        settings,
+        actor,
+        &args.model,
+        OpRequest::Deploy {
+            version: args.version,
+            canary_percent,
+        },
+        &args.op,
+    )
+}
+
+pub fn promote(settings: &Settings, actor: &Actor, args: ModelOpArgs) -> Result<(), Failure> {
+    run(settings, actor, &args.model, OpRequest::Promote, &args.op)
+}
+
+pub fn abort(settings: &Settings, actor: &Actor, args: ModelOpArgs) -> Result<(), Failure> {
+    run(settings, actor, &args.model, OpRequest::Abort, &args.op)
+}
+
+pub fn rollback(settings: &Settings, actor: &Actor, args: RollbackArgs) -> Result<(), Failure> {
+    run(
+        settings,
+        actor,
+        &args.model,
+        OpRequest::Rollback { to: args.to },
+        &args.op,
+    )
+}
+
+fn run(
+    settings: &Settings,
+    actor: &Actor,
+    model: &str,
+    request: OpRequest,
+    op: &OpArgs,
+) -> Result<(), Failure> {
+    let model = model_name(model)?;
+    // Refuse early, before showing a preview of something that cannot happen.
+    actor.ensure_writable(&format!("{} {model}", request.name()))?;
+    let mut registry = super::open(settings)?;
+    let serving = LocalServing::new(
+        &settings.data_dir,
+        supervisor::this_program().map_err(failure)?,
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(failure)?;
+    let serving_now = runtime.block_on(serving.status(model.as_str())).serving;
+    let env = &settings.environment;
+    let planned = plan(
+        &registry,
+        &model,
+        request,
+        serving_now,
+        &env.name,
+        env.read_only,
+    )?;
+    if !op.json || !op.yes {
+        eprintln!("{} {model}: {}", request.name(), planned.sentence);
+        for w in &planned.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+    if !op.yes {
+        confirm(&model.to_string(), env.confirm)?;
+    }
+    let outcome = runtime.block_on(execute(
+        &planned,
+        &mut registry,
+        &serving,
+        actor,
+        op.allow_pipeline_mismatch,
+    ))?;
+    if op.json {
+        return print_json(&outcome);
+    }
+    println!("{} {model}: done; {}", outcome.operation, outcome.sentence);
+    Ok(())
+}
+
+/// Asks on the terminal; without one, `--yes` is required.
+fn confirm(model: &str, style: Confirm) -> Result<(), Failure> {
+    if !std::io::stdin().is_terminal() {
+        return Err(failure(
+            "not confirmed: no terminal to ask on; add --yes to run without a prompt",
+        ));
+    }
+    match style {
+        Confirm::Typed => eprint!("type the model name ({model}) to proceed: "),
+        Confirm::Enter => eprint!("proceed? [y/N] "),
+    }
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(failure)?;
+    let ok = match style {
+        Confirm::Typed => answer.trim() == model,
+        Confirm::Enter => matches!(answer.trim(), "y" | "Y" | "yes"),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(failure("not confirmed; nothing was changed"))
+    }
+}

@@ -1,0 +1,11 @@
+//! Operations on a deployment: deploy, promote, rollback, abort. Each runs the same pipeline:
+//! plan (the effect, as data and as a sentence) -> preflight (preconditions, read-only) ->
+//! apply (serving first, then the aliases, compare-and-swap) -> verify (re-read what the server
+//! serves and where the aliases point) -> journal. The CLI and the console call the same code.
+
+mod lock;
+mod plan;
+mod run;
+
+pub use plan::{DeploymentState, OpPlan, OpRequest, plan};
+pub use run::{OpOutcome, execute};

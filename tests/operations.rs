@@ -1,0 +1,238 @@
+//! Deploy, promote, rollback and abort end to end on real `flightdeck serve` processes: what
+//! serves and where the aliases point after each step, every refusal, a race, read-only.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+
+use common::{fails, fixture, flightdeck, ok};
+use serde_json::Value;
+
+struct Home(tempfile::TempDir);
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        let _ = common::run(self.0.path(), &["server", "stop", "fraud"]);
+    }
+}
+
+fn home() -> Home {
+    let home = Home(tempfile::tempdir().unwrap());
+    let h = home.0.path();
+    for (file, pipeline) in [
+        ("logreg_multiclass.onnx", "fp-1"),
+        ("mlp_classifier.onnx", "fp-1"),
+        ("scaler_logreg.onnx", "fp-2"),
+    ] {
+        ok(
+            h,
+            &[
+                "register",
+                "fraud",
+                fixture(file).to_str().unwrap(),
+                "--pipeline-version",
+                pipeline,
+            ],
+        );
+    }
+    home
+}
+
+/// (production, canary) from the aliases, and the plan the server reports.
+fn state(h: &Path) -> ((Option<u64>, Option<u64>), Value) {
+    let aliases: Value =
+        serde_json::from_str(&ok(h, &["alias", "list", "fraud", "--json"])).unwrap();
+    let version = |name: &str| {
+        aliases
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["alias"] == name)
+            .and_then(|a| a["version"].as_u64())
+    };
+    let servers: Value = serde_json::from_str(&ok(h, &["server", "list", "--json"])).unwrap();
+    let serving = servers
+        .as_array()
+        .unwrap()
+        .first()
+        .map(|s| s["serving"].clone())
+        .unwrap_or(Value::Null);
+    ((version("production"), version("canary")), serving)
+}
+
+#[test]
+fn deploy_promote_rollback_abort_move_traffic_and_aliases_together() {
+    let home = home();
+    let h = home.0.path();
+    let out = ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    assert!(out.contains("production none -> v1"), "{out}");
+    assert_eq!(
+        state(h),
+        (
+            (Some(1), None),
+            serde_json::json!({ "stable": 1, "canary": null, "canary_percent": 0 })
+        )
+    );
+
+    ok(h, &["deploy", "fraud", "2", "--canary", "25", "--yes"]);
+    assert_eq!(
+        state(h),
+        (
+            (Some(1), Some(2)),
+            serde_json::json!({ "stable": 1, "canary": 2, "canary_percent": 25 })
+        )
+    );
+
+    let out = ok(h, &["promote", "fraud", "--yes", "--json"]);
+    let outcome: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(outcome["after"]["production"], 2);
+    assert_eq!(
+        state(h),
+        (
+            (Some(2), None),
+            serde_json::json!({ "stable": 2, "canary": null, "canary_percent": 0 })
+        )
+    );
+
+    ok(h, &["deploy", "fraud", "1", "--canary", "10", "--yes"]);
+    let out = ok(h, &["rollback", "fraud", "--yes"]);
+    assert!(
+        out.contains("production v2 -> v1") && out.contains("removed"),
+        "rollback goes to the previous production and drops the canary: {out}"
+    );
+    assert_eq!(
+        state(h),
+        (
+            (Some(1), None),
+            serde_json::json!({ "stable": 1, "canary": null, "canary_percent": 0 })
+        )
+    );
+
+    ok(h, &["deploy", "fraud", "2", "--canary", "10", "--yes"]);
+    ok(h, &["abort", "fraud", "--yes"]);
+    assert_eq!(
+        state(h),
+        (
+            (Some(1), None),
+            serde_json::json!({ "stable": 1, "canary": null, "canary_percent": 0 })
+        )
+    );
+
+    // Every operation is journaled as started, then succeeded.
+    let journal: Value =
+        serde_json::from_str(&ok(h, &["journal", "--json", "--limit", "500"])).unwrap();
+    let ops: Vec<(String, String)> = journal
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            ["deploy", "promote", "rollback", "abort"].contains(&e["operation"].as_str().unwrap())
+        })
+        .map(|e| {
+            (
+                e["operation"].as_str().unwrap().to_string(),
+                e["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(ops.iter().filter(|(_, o)| o == "started").count(), 7);
+    assert_eq!(ops.iter().filter(|(_, o)| o == "succeeded").count(), 7);
+}
+
+#[test]
+fn preconditions_refuse_in_plain_language_and_change_nothing() {
+    let home = home();
+    let h = home.0.path();
+    let err = fails(h, &["deploy", "fraud", "2", "--yes"], 1);
+    assert!(
+        err.contains("no production version to run v2 as a canary"),
+        "{err}"
+    );
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    for (args, needle) in [
+        (&["promote", "fraud", "--yes"][..], "nothing to promote"),
+        (
+            &["abort", "fraud", "--yes"][..],
+            "no canary to abort; production is untouched",
+        ),
+        (
+            &["rollback", "fraud", "--yes"][..],
+            "no previous production version",
+        ),
+        (
+            &["deploy", "fraud", "1", "--direct", "--yes"][..],
+            "already production",
+        ),
+        (&["deploy", "fraud", "9", "--yes"][..], "no version 9"),
+        (&["rollback", "ghost", "--yes"][..], "not registered"),
+    ] {
+        let err = fails(h, args, 1);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    // A change of feature pipeline needs explicit confirmation.
+    let err = fails(h, &["deploy", "fraud", "3", "--direct", "--yes"], 1);
+    assert!(
+        err.contains("fp-1 to fp-2") && err.contains("--allow-pipeline-mismatch"),
+        "{err}"
+    );
+    assert_eq!(state(h).0, (Some(1), None), "nothing moved");
+    ok(
+        h,
+        &[
+            "deploy",
+            "fraud",
+            "3",
+            "--direct",
+            "--yes",
+            "--allow-pipeline-mismatch",
+        ],
+    );
+    assert_eq!(state(h).0, (Some(3), None));
+    // Without a terminal, confirmation must be given with --yes.
+    let out = flightdeck(h)
+        .args(["rollback", "fraud"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("add --yes"));
+    let err = fails(h, &["--readonly", "rollback", "fraud", "--yes"], 4);
+    assert!(err.contains("read-only"), "{err}");
+    assert_eq!(state(h).0, (Some(3), None), "still nothing moved");
+}
+
+#[test]
+fn two_operators_promoting_at_once_never_both_win() {
+    let home = home();
+    let h = home.0.path();
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    ok(h, &["deploy", "fraud", "2", "--canary", "50", "--yes"]);
+    let spawn = || {
+        flightdeck(h)
+            .args(["promote", "fraud", "--yes"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let codes = [a.status.code(), b.status.code()];
+    assert!(codes.contains(&Some(0)), "one promotes: {codes:?}");
+    let loser = if a.status.success() { &b } else { &a };
+    let err = String::from_utf8_lossy(&loser.stderr);
+    // The loser either found the operation locked, found its alias moved, or found nothing left to promote.
+    assert!(
+        err.contains("under way") || err.contains("conflict") || err.contains("nothing to promote"),
+        "{codes:?}: {err}"
+    );
+    assert_eq!(
+        state(h),
+        (
+            (Some(2), None),
+            serde_json::json!({ "stable": 2, "canary": null, "canary_percent": 0 })
+        )
+    );
+}
