@@ -9,6 +9,7 @@ mod ops;
 mod register;
 mod serve;
 mod server;
+mod smoke;
 mod table;
 mod views;
 
@@ -76,6 +77,9 @@ pub enum Command {
     Rollback(ops::RollbackArgs),
     /// Remove the canary; production is untouched.
     Abort(ops::ModelOpArgs),
+    /// Smoke-test a version on a throwaway local server (or --endpoint): load, signature,
+    /// sentinels, finite outputs, probabilities, latency. Exit 2 when it fails.
+    Smoke(smoke::SmokeArgs),
     /// Show or move aliases (production, canary, or any name).
     #[command(subcommand)]
     Alias(alias::AliasCommand),
@@ -177,6 +181,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
     match command {
         Command::Bench(_) => Ok(()),
         Command::Console => console(&settings),
+        Command::Smoke(args) => smoke::run(&settings, args),
         Command::Deploy(args) => ops::deploy(&settings, &actor, args),
         Command::Promote(args) => ops::promote(&settings, &actor, args),
         Command::Rollback(args) => ops::rollback(&settings, &actor, args),

@@ -236,3 +236,95 @@ fn two_operators_promoting_at_once_never_both_win() {
         )
     );
 }
+
+#[test]
+fn smoke_tests_catch_a_silently_broken_model_and_gate_its_deploy() {
+    let home = Home(tempfile::tempdir().unwrap());
+    let h = home.0.path();
+    let sentinels = fixture("logreg_multiclass.sentinels.json");
+    ok(
+        h,
+        &[
+            "register",
+            "fraud",
+            fixture("logreg_multiclass.onnx").to_str().unwrap(),
+            "--sentinels",
+            sentinels.to_str().unwrap(),
+        ],
+    );
+    // Same shape, different model: plausible outputs, wrong answers on the sentinels.
+    ok(
+        h,
+        &[
+            "register",
+            "fraud",
+            fixture("mlp_classifier.onnx").to_str().unwrap(),
+            "--sentinels",
+            sentinels.to_str().unwrap(),
+        ],
+    );
+    // A different input width than production's.
+    ok(
+        h,
+        &[
+            "register",
+            "fraud",
+            fixture("column_transformer.onnx").to_str().unwrap(),
+        ],
+    );
+
+    let out = ok(h, &["smoke", "fraud", "1"]);
+    assert!(
+        out.contains("3 of 3 cases within tolerance") && out.contains("smoke passed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("every row sums to 1") && out.contains("0 errors"),
+        "{out}"
+    );
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+
+    let out = common::run(h, &["smoke", "fraud", "2"]);
+    assert_eq!(out.status.code(), Some(2), "a failed smoke test exits 2");
+    let text = common::stdout(&out);
+    assert!(
+        text.contains("FAIL sentinels") && text.contains("3 of 3 cases failed"),
+        "{text}"
+    );
+
+    let err = fails(h, &["deploy", "fraud", "2", "--canary", "10", "--yes"], 2);
+    assert!(
+        err.contains("smoke gate failed") && err.contains("--skip-smoke"),
+        "{err}"
+    );
+    assert_eq!(
+        state(h).0,
+        (Some(1), None),
+        "the gate stopped the deploy before anything moved"
+    );
+
+    let out = common::run(h, &["smoke", "fraud", "3"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        common::stdout(&out).contains("inputs differ from production v1"),
+        "{}",
+        common::stdout(&out)
+    );
+
+    // The override is explicit, and the deploy then goes through.
+    ok(
+        h,
+        &[
+            "deploy",
+            "fraud",
+            "2",
+            "--canary",
+            "10",
+            "--yes",
+            "--skip-smoke",
+        ],
+    );
+    assert_eq!(state(h).0, (Some(1), Some(2)));
+    let versions: Value = serde_json::from_str(&ok(h, &["versions", "fraud", "--json"])).unwrap();
+    assert_eq!(versions.as_array().unwrap().len(), 3);
+}

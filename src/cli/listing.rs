@@ -74,6 +74,11 @@ pub fn versions(registry: &Registry, model: &ModelName, json: bool) -> Result<()
             vec![
                 v.label(),
                 or_dash(Some(v.aliases.join(","))),
+                match v.smoke_passed {
+                    Some(true) => "passed".into(),
+                    Some(false) => "FAILED".into(),
+                    None => "-".into(),
+                },
                 v.lineage.created_at.format("%Y-%m-%d %H:%M").to_string(),
                 v.lineage.author.clone(),
                 v.sha256.chars().take(12).collect(),
@@ -98,8 +103,8 @@ pub fn versions(registry: &Registry, model: &ModelName, json: bool) -> Result<()
         "{}",
         render(
             &[
-                "VERSION", "ALIASES", "CREATED", "AUTHOR", "SHA256", "PIPELINE", "COMMIT", "DATA",
-                "METRICS"
+                "VERSION", "ALIASES", "SMOKE", "CREATED", "AUTHOR", "SHA256", "PIPELINE", "COMMIT",
+                "DATA", "METRICS"
             ],
             &rows
         )

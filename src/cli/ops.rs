@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::{Failure, model_name, parse_version, print_json};
 use crate::engine::Actor;
-use crate::engine::ops::{OpRequest, execute, plan};
+use crate::engine::ops::{OpRequest, execute, plan, smoke_gate};
 use crate::engine::serving::{LocalServing, supervisor};
 use crate::settings::{Confirm, Settings};
 
@@ -35,6 +35,9 @@ pub struct DeployArgs {
     /// Straight to production, no canary.
     #[arg(long)]
     pub direct: bool,
+    /// Deploy without a passing smoke test (recorded in the journal).
+    #[arg(long)]
+    pub skip_smoke: bool,
     #[command(flatten)]
     pub op: OpArgs,
 }
@@ -69,6 +72,41 @@ pub fn deploy(settings: &Settings, actor: &Actor, args: DeployArgs) -> Result<()
     } else {
         Some(args.canary.unwrap_or(10))
     };
+    let model = model_name(&args.model)?;
+    actor.ensure_writable(&format!("deploy {model}"))?;
+    // The smoke gate: a version must have passed its smoke test before it takes traffic.
+    let mut registry = super::open(settings)?;
+    registry.version(&model, args.version)?;
+    let program = supervisor::this_program().map_err(failure)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(failure)?;
+    let quiet = args.op.json;
+    let progress = |step: &str| {
+        if !quiet {
+            eprintln!("smoke {model} v{}: {step}…", args.version);
+        }
+    };
+    let gate = runtime.block_on(smoke_gate(
+        &mut registry,
+        &program,
+        &model,
+        args.version,
+        args.skip_smoke,
+        &progress,
+    ))?;
+    if !quiet {
+        match &gate {
+            Some(report) => eprintln!(
+                "smoke gate: v{} passed its smoke test ({})",
+                args.version,
+                report.at.format("%Y-%m-%d %H:%M UTC")
+            ),
+            None => eprintln!("smoke gate: SKIPPED by --skip-smoke"),
+        }
+    }
+    drop(registry);
     run(
         settings,
         actor,

@@ -75,6 +75,15 @@ pub enum EngineError {
     ReadOnly { environment: String, action: String },
     #[error("{model}: {reason}")]
     Refused { model: String, reason: String },
+    #[error(
+        "{model}: the {gate} gate failed: {detail}; fix the version, or override with {flag} (the journal records it)"
+    )]
+    GateFailed {
+        model: String,
+        gate: String,
+        detail: String,
+        flag: String,
+    },
     #[error("another operation on {model} is under way ({holder}); wait for it to finish")]
     OperationInProgress { model: String, holder: String },
     #[error("{0}")]
@@ -95,6 +104,7 @@ impl EngineError {
         match self {
             EngineError::AliasConflict { .. } | EngineError::OperationInProgress { .. } => 3,
             EngineError::ReadOnly { .. } => 4,
+            EngineError::GateFailed { .. } => 2,
             _ => 1,
         }
     }

@@ -11,6 +11,7 @@ pub mod register;
 pub mod registry;
 pub mod sentinels;
 pub mod serving;
+pub mod smoke;
 
 pub use actor::Actor;
 pub use error::EngineError;

@@ -8,6 +8,7 @@ pub mod profile;
 pub mod sentinel;
 pub mod serving;
 pub mod signature;
+pub mod smoke;
 pub mod version;
 
 pub use alias::{Alias, AliasMove};
@@ -20,4 +21,5 @@ pub use profile::{
 pub use sentinel::{SentinelCase, SentinelSet, TensorValues};
 pub use serving::{LocalServer, ServerRecord, ServingPlan};
 pub use signature::{ClassLabels, ClassifierOutputs, DataType, Signature, TensorSpec};
+pub use smoke::{SmokeCheck, SmokeReport};
 pub use version::{Lineage, ModelSummary, ModelVersion};

@@ -32,6 +32,9 @@ pub struct ModelVersion {
     pub sentinels: Option<SentinelSet>,
     /// Aliases that point at this version now, production first.
     pub aliases: Vec<String>,
+    /// Whether the latest smoke test passed (`None`: never smoke-tested).
+    #[serde(default)]
+    pub smoke_passed: Option<bool>,
 }
 
 impl ModelVersion {

@@ -360,6 +360,11 @@ fn versions(
             Row::new(vec![
                 Cell::from(v.label()),
                 Cell::from(Span::styled(v.aliases.join(","), theme.accent())),
+                match v.smoke_passed {
+                    Some(true) => Cell::from(Span::styled("passed", theme.ok())),
+                    Some(false) => Cell::from(Span::styled("FAILED", theme.danger())),
+                    None => Cell::from(Span::styled("-", theme.dim())),
+                },
                 Cell::from(v.lineage.created_at.format("%Y-%m-%d %H:%M").to_string()),
                 Cell::from(v.lineage.author.clone()),
                 Cell::from(v.sha256.chars().take(12).collect::<String>()),
@@ -383,6 +388,7 @@ fn versions(
     let widths = [
         Constraint::Length(5),
         Constraint::Length(12),
+        Constraint::Length(7),
         Constraint::Length(16),
         Constraint::Length(8),
         Constraint::Length(12),
@@ -393,7 +399,8 @@ fn versions(
     let t = Table::new(rows, widths)
         .header(
             Row::new([
-                "VER", "ALIASES", "CREATED", "AUTHOR", "SHA256", "PIPELINE", "COMMIT", "METRICS",
+                "VER", "ALIASES", "SMOKE", "CREATED", "AUTHOR", "SHA256", "PIPELINE", "COMMIT",
+                "METRICS",
             ])
             .style(theme.dim()),
         )

@@ -3,9 +3,11 @@
 //! apply (serving first, then the aliases, compare-and-swap) -> verify (re-read what the server
 //! serves and where the aliases point) -> journal. The CLI and the console call the same code.
 
+mod gates;
 mod lock;
 mod plan;
 mod run;
 
+pub use gates::smoke_gate;
 pub use plan::{DeploymentState, OpPlan, OpRequest, plan};
 pub use run::{OpOutcome, execute};

@@ -6,6 +6,7 @@ pub mod aliases;
 pub mod artifacts;
 mod lock;
 mod schema;
+mod smoke;
 pub mod versions;
 
 use std::path::{Path, PathBuf};

@@ -1,7 +1,8 @@
 //! The registry's SQLite schema and its migrations, versioned with `PRAGMA user_version`.
 
 /// Each entry upgrades the schema from version `index` to `index + 1`.
-pub const MIGRATIONS: &[&str] = &[r#"
+pub const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE models (
     name        TEXT PRIMARY KEY,
     created_at  TEXT NOT NULL,
@@ -68,7 +69,20 @@ CREATE TRIGGER alias_history_no_update BEFORE UPDATE ON alias_history
     BEGIN SELECT RAISE(ABORT, 'alias history is append-only'); END;
 CREATE TRIGGER alias_history_no_delete BEFORE DELETE ON alias_history
     BEGIN SELECT RAISE(ABORT, 'alias history is append-only'); END;
-"#];
+"#,
+    r#"
+CREATE TABLE smoke_results (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    model     TEXT NOT NULL,
+    version   INTEGER NOT NULL,
+    at        TEXT NOT NULL,
+    passed    INTEGER NOT NULL,
+    report    TEXT NOT NULL,
+    FOREIGN KEY (model, version) REFERENCES versions(model, version)
+);
+CREATE INDEX smoke_results_by_version ON smoke_results (model, version, id);
+"#,
+];
 
 pub fn latest_version() -> i64 {
     MIGRATIONS.len() as i64

@@ -76,6 +76,7 @@ fn version_from_row(row: &Row<'_>) -> rusqlite::Result<ModelVersion> {
             created_at: parse_timestamp(&row.get::<_, String>(13)?),
         },
         aliases: Vec::new(),
+        smoke_passed: None,
     })
 }
 
@@ -143,6 +144,7 @@ impl Registry {
                 .filter(|a| a.version == Some(v.version))
                 .map(|a| a.alias.to_string())
                 .collect();
+            v.smoke_passed = self.latest_smoke(model, v.version)?.map(|r| r.passed);
         }
         // Aliases are sorted production-first already, so the first alias gives the rank.
         let rank = |v: &ModelVersion| {
@@ -173,6 +175,7 @@ impl Registry {
             .filter(|a| a.version == Some(version))
             .map(|a| a.alias.to_string())
             .collect();
+        found.smoke_passed = self.latest_smoke(model, version)?.map(|r| r.passed);
         Ok(found)
     }
 

@@ -1,0 +1,85 @@
+//! `flightdeck smoke MODEL VERSION`: the smoke test, with progress on stderr; exit 2 if it fails.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{Failure, model_name, parse_version, print_json};
+use crate::engine::serving::supervisor;
+use crate::engine::smoke::{SmokeOptions, smoke};
+use crate::settings::Settings;
+
+#[derive(Debug, Args)]
+pub struct SmokeArgs {
+    pub model: String,
+    #[arg(value_parser = parse_version)]
+    pub version: u32,
+    /// Test a running V2 endpoint instead of starting a throwaway server.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Requests in the latency burst.
+    #[arg(long, default_value_t = 200)]
+    pub requests: usize,
+    /// The burst's p99 budget, in milliseconds.
+    #[arg(long, default_value_t = 100)]
+    pub p99_budget_ms: u64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(settings: &Settings, args: SmokeArgs) -> Result<(), Failure> {
+    let model = model_name(&args.model)?;
+    let mut registry = super::open(settings)?;
+    let program = supervisor::this_program().map_err(|message| Failure { code: 1, message })?;
+    let options = SmokeOptions {
+        requests: args.requests,
+        p99_budget: Duration::from_millis(args.p99_budget_ms),
+        endpoint: args.endpoint,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure {
+            code: 1,
+            message: e.to_string(),
+        })?;
+    let quiet = args.json;
+    let progress = |step: &str| {
+        if !quiet {
+            eprintln!("smoke {model} v{}: {step}…", args.version);
+        }
+    };
+    let report = runtime.block_on(smoke(
+        &mut registry,
+        &program,
+        &model,
+        args.version,
+        &options,
+        &progress,
+    ))?;
+    if args.json {
+        print_json(&report)?;
+    } else {
+        for c in &report.checks {
+            println!(
+                "{} {:<15} {}",
+                if c.passed { "ok  " } else { "FAIL" },
+                c.name,
+                c.detail
+            );
+        }
+        println!(
+            "{model} v{}: smoke {}",
+            args.version,
+            if report.passed { "passed" } else { "FAILED" }
+        );
+    }
+    if report.passed {
+        Ok(())
+    } else {
+        Err(Failure {
+            code: 2,
+            message: format!("{model} v{} failed its smoke test", args.version),
+        })
+    }
+}

@@ -1,0 +1,29 @@
+//! Smoke-test results: the checks a version passed or failed before it may serve traffic.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SmokeCheck {
+    pub name: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SmokeReport {
+    pub model: String,
+    pub version: u32,
+    pub at: DateTime<Utc>,
+    pub passed: bool,
+    pub checks: Vec<SmokeCheck>,
+    /// Where it ran: a throwaway local server, or the endpoint given.
+    pub endpoint: String,
+}
+
+impl SmokeReport {
+    /// The first failed check, for one-line summaries.
+    pub fn first_failure(&self) -> Option<&SmokeCheck> {
+        self.checks.iter().find(|c| !c.passed)
+    }
+}
