@@ -41,6 +41,8 @@ struct FileConfig {
     #[serde(default)]
     thresholds: FileThresholds,
     #[serde(default)]
+    gates: FileGates,
+    #[serde(default)]
     environments: BTreeMap<String, FileEnvironment>,
     mouse: Option<bool>,
     #[serde(default)]
@@ -74,6 +76,14 @@ struct FileThresholds {
     min_drift_samples: Option<u64>,
     error_rate_warn: Option<f64>,
     p99_warn_ms: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileGates {
+    min_canary_requests: Option<u64>,
+    max_error_ratio_increase: Option<f64>,
+    max_p99_ratio: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -149,6 +159,17 @@ pub struct Thresholds {
     pub p99_warn_ms: f64,
 }
 
+/// What a canary must show before it may be promoted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gates {
+    /// Requests the canary must have served for its numbers to count.
+    pub min_canary_requests: u64,
+    /// The canary's error ratio may exceed production's by at most this (0..1).
+    pub max_error_ratio_increase: f64,
+    /// The canary's p99 may be at most this multiple of production's.
+    pub max_p99_ratio: f64,
+}
+
 /// Validated settings, resolved once at start-up.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -166,6 +187,7 @@ pub struct Settings {
     pub lock_timeout_ms: u64,
     pub refresh: Refresh,
     pub thresholds: Thresholds,
+    pub gates: Gates,
 }
 
 /// What the command line (and the environment variables clap reads) contributes.
@@ -282,6 +304,18 @@ impl Settings {
             p99_warn_ms: non_negative(t.p99_warn_ms, 250.0, "thresholds.p99_warn_ms")
                 .map_err(invalid)?,
         };
+        let g = &file.gates;
+        let gates = Gates {
+            min_canary_requests: g.min_canary_requests.unwrap_or(100),
+            max_error_ratio_increase: probability(
+                g.max_error_ratio_increase,
+                0.01,
+                "gates.max_error_ratio_increase",
+            )
+            .map_err(invalid)?,
+            max_p99_ratio: non_negative(g.max_p99_ratio, 1.5, "gates.max_p99_ratio")
+                .map_err(invalid)?,
+        };
         if thresholds.psi_warn > thresholds.psi_drift {
             return Err(invalid(format!(
                 "thresholds.psi_warn ({}) is above thresholds.psi_drift ({}); warn must come first",
@@ -349,6 +383,7 @@ impl Settings {
                 .map_err(invalid)?,
             refresh,
             thresholds,
+            gates,
         })
     }
 }

@@ -21,6 +21,12 @@ impl Drop for Home {
 fn home() -> Home {
     let home = Home(tempfile::tempdir().unwrap());
     let h = home.0.path();
+    // A small minimum, so tests need little traffic for the promote gates.
+    std::fs::write(
+        h.join("no-config.toml"),
+        "[gates]\nmin_canary_requests = 20\n",
+    )
+    .unwrap();
     for (file, pipeline) in [
         ("logreg_multiclass.onnx", "fp-1"),
         ("mlp_classifier.onnx", "fp-1"),
@@ -38,6 +44,25 @@ fn home() -> Home {
         );
     }
     home
+}
+
+/// Sends `n` one-row requests to the model's local server.
+fn traffic(h: &Path, n: usize) {
+    let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap();
+    let url = format!("http://127.0.0.1:{}/v2/models/fraud/infer", port.trim());
+    let client = reqwest::blocking::Client::new();
+    let body = serde_json::json!({ "inputs": [{ "name": "X", "shape": [1, 4], "datatype": "FP32", "data": [50, 40, 0.1, 0.2] }] });
+    for _ in 0..n {
+        assert!(
+            client
+                .post(&url)
+                .json(&body)
+                .send()
+                .unwrap()
+                .status()
+                .is_success()
+        );
+    }
 }
 
 /// (production, canary) from the aliases, and the plan the server reports.
@@ -85,6 +110,13 @@ fn deploy_promote_rollback_abort_move_traffic_and_aliases_together() {
         )
     );
 
+    // The canary must have served enough traffic for the promote gates to judge it.
+    let err = fails(h, &["promote", "fraud", "--yes"], 2);
+    assert!(
+        err.contains("canary traffic gate failed") && err.contains("--override-gates"),
+        "{err}"
+    );
+    traffic(h, 200);
     let out = ok(h, &["promote", "fraud", "--yes", "--json"]);
     let outcome: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(outcome["after"]["production"], 2);
@@ -211,7 +243,7 @@ fn two_operators_promoting_at_once_never_both_win() {
     ok(h, &["deploy", "fraud", "2", "--canary", "50", "--yes"]);
     let spawn = || {
         flightdeck(h)
-            .args(["promote", "fraud", "--yes"])
+            .args(["promote", "fraud", "--yes", "--override-gates"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -234,6 +266,26 @@ fn two_operators_promoting_at_once_never_both_win() {
             (Some(2), None),
             serde_json::json!({ "stable": 2, "canary": null, "canary_percent": 0 })
         )
+    );
+    // The override of the failing traffic gate is on record, with the evidence.
+    let journal: Value =
+        serde_json::from_str(&ok(h, &["journal", "--json", "--limit", "500"])).unwrap();
+    let started = journal
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["operation"] == "promote" && e["outcome"] == "started")
+        .expect("a started promote row");
+    assert_eq!(
+        started["details"]["plan"]["gates_overridden"], true,
+        "{started}"
+    );
+    let gates = started["details"]["plan"]["gates"].as_array().unwrap();
+    assert!(
+        gates
+            .iter()
+            .any(|g| g["name"] == "canary traffic" && g["passed"] == false),
+        "{started}"
     );
 }
 

@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::{Failure, model_name, parse_version, print_json};
 use crate::engine::Actor;
-use crate::engine::ops::{OpRequest, execute, plan, smoke_gate};
+use crate::engine::ops::{OpRequest, execute, plan, promote_gates, smoke_gate};
 use crate::engine::serving::{LocalServing, supervisor};
 use crate::settings::{Confirm, Settings};
 
@@ -20,6 +20,9 @@ pub struct OpArgs {
     /// Confirm a change of feature-pipeline version with production.
     #[arg(long)]
     pub allow_pipeline_mismatch: bool,
+    /// Go ahead although a gate failed (the journal records the override).
+    #[arg(long)]
+    pub override_gates: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -158,7 +161,7 @@ fn run(
         .map_err(failure)?;
     let serving_now = runtime.block_on(serving.status(model.as_str())).serving;
     let env = &settings.environment;
-    let planned = plan(
+    let mut planned = plan(
         &registry,
         &model,
         request,
@@ -166,11 +169,46 @@ fn run(
         &env.name,
         env.read_only,
     )?;
+    if let (OpRequest::Promote, Some(production), Some(canary)) =
+        (request, planned.before.production, planned.before.canary)
+    {
+        let status = runtime.block_on(serving.status(model.as_str()));
+        let endpoint = status.endpoint().unwrap_or_default();
+        planned.gates = runtime.block_on(promote_gates(
+            &endpoint,
+            &model,
+            production,
+            canary,
+            &settings.gates,
+        ));
+        planned.gates_overridden = op.override_gates && planned.gates.iter().any(|g| !g.passed);
+    }
     if !op.json || !op.yes {
         eprintln!("{} {model}: {}", request.name(), planned.sentence);
         for w in &planned.warnings {
             eprintln!("warning: {w}");
         }
+    }
+    for g in &planned.gates {
+        if !op.json || !op.yes {
+            eprintln!(
+                "gate {:<15} {}  {}",
+                g.name,
+                if g.passed { "passed" } else { "FAILED" },
+                g.evidence
+            );
+        }
+    }
+    if let Some(failed) = planned.gates.iter().find(|g| !g.passed)
+        && !op.override_gates
+    {
+        return Err(crate::engine::EngineError::GateFailed {
+            model: model.to_string(),
+            gate: failed.name.clone(),
+            detail: failed.evidence.clone(),
+            flag: "--override-gates".into(),
+        }
+        .into());
     }
     if !op.yes {
         confirm(&model.to_string(), env.confirm)?;

@@ -19,8 +19,12 @@ pub fn flightdeck(home: &Path) -> Command {
         .env("FLIGHTDECK_CONFIG", home.join("no-config.toml"))
         .env("FLIGHTDECK_USER", "tester")
         .env_remove("FLIGHTDECK_FAILPOINT");
-    // An empty config file: tests must not read the developer's own config.
-    let _ = std::fs::write(home.join("no-config.toml"), "");
+    // A config file of the test's own (empty unless the test wrote one): tests must not read
+    // the developer's config.
+    let config = home.join("no-config.toml");
+    if !config.exists() {
+        let _ = std::fs::write(&config, "");
+    }
     cmd
 }
 

@@ -44,3 +44,130 @@ pub async fn smoke_gate(
         }),
     }
 }
+
+/// One gate's verdict, with the evidence the preview shows.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct GateResult {
+    pub name: String,
+    pub passed: bool,
+    pub evidence: String,
+}
+
+fn gate(name: &str, passed: bool, evidence: impl Into<String>) -> GateResult {
+    GateResult {
+        name: name.into(),
+        passed,
+        evidence: evidence.into(),
+    }
+}
+
+/// Before promote: the canary's traffic, error rate, p99 and drift against production's, from
+/// the server's own counters (totals since each version was loaded).
+pub async fn promote_gates(
+    endpoint: &str,
+    model: &ModelName,
+    production: u32,
+    canary: u32,
+    limits: &crate::settings::Gates,
+) -> Vec<GateResult> {
+    use crate::sources::metrics::{histogram_quantile, parse};
+    let client = match reqwest::Client::builder()
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => return vec![gate("metrics", false, e.to_string())],
+    };
+    let text = match client.get(format!("{endpoint}/metrics")).send().await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(e) => {
+            return vec![gate(
+                "metrics",
+                false,
+                format!("the server did not answer: {e}"),
+            )];
+        }
+    };
+    let snapshot = parse(&text);
+    let counters = |v: u32| {
+        snapshot
+            .versions
+            .get(&(model.to_string(), v.to_string()))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (prod, can) = (counters(production), counters(canary));
+    let ratio = |c: &crate::sources::metrics::VersionCounters| {
+        if c.requests > 0.0 {
+            c.server_errors / c.requests
+        } else {
+            0.0
+        }
+    };
+    let p99 = |c: &crate::sources::metrics::VersionCounters| histogram_quantile(0.99, &c.latency);
+    let mut results = Vec::new();
+    let enough = can.requests >= limits.min_canary_requests as f64;
+    results.push(gate(
+        "canary traffic",
+        enough,
+        format!(
+            "v{canary} served {:.0} requests (minimum {})",
+            can.requests, limits.min_canary_requests
+        ),
+    ));
+    let (ce, pe) = (ratio(&can), ratio(&prod));
+    results.push(gate(
+        "error rate",
+        enough && ce <= pe + limits.max_error_ratio_increase,
+        format!(
+            "canary {:.2}% vs production {:.2}% (allowed +{:.2}%)",
+            ce * 100.0,
+            pe * 100.0,
+            limits.max_error_ratio_increase * 100.0
+        ),
+    ));
+    let ms = |s: Option<f64>| {
+        s.map(|v| format!("{:.2} ms", v * 1e3))
+            .unwrap_or_else(|| "-".into())
+    };
+    let (cp, pp) = (p99(&can), p99(&prod));
+    let latency_ok = match (cp, pp) {
+        (Some(c), Some(p)) => c <= p * limits.max_p99_ratio,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    results.push(gate(
+        "p99 latency",
+        enough && latency_ok,
+        format!(
+            "canary {} vs production {} (allowed {}x)",
+            ms(cp),
+            ms(pp),
+            limits.max_p99_ratio
+        ),
+    ));
+    let drift: serde_json::Value = match client
+        .get(format!("{endpoint}/flightdeck/drift/{model}"))
+        .send()
+        .await
+    {
+        Ok(r) => r.json().await.unwrap_or_default(),
+        Err(_) => serde_json::Value::Null,
+    };
+    let verdict = |v: u32| {
+        drift["versions"]
+            .as_array()
+            .and_then(|a| a.iter().find(|r| r["version"] == v))
+            .and_then(|r| r["verdict"].as_str())
+            .unwrap_or("no baseline")
+            .to_string()
+    };
+    let (cv, pv) = (verdict(canary), verdict(production));
+    results.push(gate(
+        "drift",
+        cv != "drift" || pv == "drift",
+        format!("canary {cv}, production {pv}"),
+    ));
+    results
+}

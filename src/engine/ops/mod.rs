@@ -8,6 +8,6 @@ mod lock;
 mod plan;
 mod run;
 
-pub use gates::smoke_gate;
+pub use gates::{GateResult, promote_gates, smoke_gate};
 pub use plan::{DeploymentState, OpPlan, OpRequest, plan};
 pub use run::{OpOutcome, execute};

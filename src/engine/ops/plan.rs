@@ -74,6 +74,9 @@ pub struct OpPlan {
     pub pipeline_change: Option<(String, String)>,
     pub environment: String,
     pub read_only: bool,
+    /// Gates evaluated for this operation, and whether the user overrode failing ones.
+    pub gates: Vec<super::GateResult>,
+    pub gates_overridden: bool,
 }
 
 fn refuse(model: &ModelName, reason: impl Into<String>) -> EngineError {
@@ -237,6 +240,8 @@ pub fn plan(
         pipeline_change,
         environment: environment.to_string(),
         read_only,
+        gates: Vec::new(),
+        gates_overridden: false,
     })
 }
 
