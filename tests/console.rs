@@ -530,3 +530,138 @@ fn serving_history_is_bounded() {
     let history = &s.history[&("fraud".to_string(), "1".to_string())];
     assert_eq!(history.len(), flightdeck::app::state::HISTORY);
 }
+
+fn promote_plan(gate_passes: bool) -> Box<flightdeck::engine::ops::OpPlan> {
+    use flightdeck::engine::ops::{DeploymentState, GateResult, OpPlan, OpRequest};
+    Box::new(OpPlan {
+        model: ModelName::new("fraud").unwrap(),
+        request: OpRequest::Promote,
+        before: DeploymentState {
+            production: Some(1),
+            canary: Some(2),
+            canary_percent: 10,
+        },
+        after: DeploymentState {
+            production: Some(2),
+            canary: None,
+            canary_percent: 0,
+        },
+        revisions: Default::default(),
+        sentence: "production v1 -> v2; canary v2 (10%) removed; environment local, read-write"
+            .into(),
+        warnings: vec![],
+        pipeline_change: None,
+        environment: "local".into(),
+        read_only: false,
+        gates: vec![GateResult {
+            name: "canary traffic".into(),
+            passed: gate_passes,
+            evidence: "v2 served 3 requests (minimum 100)".into(),
+        }],
+        gates_overridden: false,
+    })
+}
+
+#[test]
+fn operations_open_a_preview_gates_block_and_overrides_are_explicit() {
+    use flightdeck::app::state::OpStage;
+    let mut s = loaded();
+    key(&mut s, 'j'); // fraud
+    let effects = key(&mut s, 'p');
+    assert!(
+        matches!(effects.as_slice(), [Effect::PlanOp { model, .. }] if model == "fraud"),
+        "{effects:?}"
+    );
+    assert!(text(&render(&s, "dark", 100, 30)).contains("planning"));
+    update(
+        &mut s,
+        Msg::OpPlanned {
+            result: Ok(promote_plan(false)),
+        },
+    );
+    let screen = text(&render(&s, "dark", 100, 30));
+    assert!(
+        screen.contains("production v1 -> v2")
+            && screen.contains("canary traffic")
+            && screen.contains("o: override"),
+        "{screen}"
+    );
+    // A failing gate blocks Enter until overridden.
+    assert!(update(&mut s, Msg::Key(Key::plain(KeyCode::Enter))).is_empty());
+    assert!(s.toast.as_deref().unwrap().contains("a gate failed"));
+    key(&mut s, 'o');
+    let effects = update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::RunOp {
+                override_gates: true,
+                ..
+            }]
+        ),
+        "{effects:?}"
+    );
+    assert!(matches!(
+        s.modal.as_ref().unwrap().stage,
+        OpStage::Running(_)
+    ));
+    assert!(
+        update(&mut s, Msg::Key(Key::plain(KeyCode::Esc))).is_empty(),
+        "no cancelling a running operation"
+    );
+    assert!(s.modal.is_some());
+    let effects = update(
+        &mut s,
+        Msg::OpFinished {
+            result: Ok("promote fraud: done".into()),
+        },
+    );
+    assert!(
+        effects.contains(&Effect::FetchFleet),
+        "the new state is fetched at once"
+    );
+    key(&mut s, 'x');
+    assert!(s.modal.is_none(), "any key closes the outcome");
+    assert_eq!(s.toast.as_deref(), Some("promote fraud: done"));
+
+    // A refusal from the engine (here: read-only) is shown, and nothing runs.
+    key(&mut s, 'r');
+    update(
+        &mut s,
+        Msg::OpPlanned {
+            result: Err("environment \"local\" is read-only: refused to rollback fraud".into()),
+        },
+    );
+    assert!(text(&render(&s, "dark", 100, 30)).contains("read-only"));
+    assert!(update(&mut s, Msg::Key(Key::plain(KeyCode::Enter))).is_empty());
+}
+
+#[test]
+fn typed_confirmation_needs_the_model_name() {
+    let mut s = loaded();
+    s.typed_confirmation = true;
+    key(&mut s, 'j');
+    key(&mut s, 'p');
+    update(
+        &mut s,
+        Msg::OpPlanned {
+            result: Ok(promote_plan(true)),
+        },
+    );
+    assert!(update(&mut s, Msg::Key(Key::plain(KeyCode::Enter))).is_empty());
+    assert!(s.toast.as_deref().unwrap().contains("type fraud"));
+    for c in "fraud".chars() {
+        key(&mut s, c);
+    }
+    let effects = update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::RunOp {
+                override_gates: false,
+                ..
+            }]
+        ),
+        "{effects:?}"
+    );
+}

@@ -248,3 +248,60 @@ fn a_hanging_backend_never_freezes_the_screen() {
     let _ = stand_in.kill();
     let _ = stand_in.wait();
 }
+
+#[test]
+fn rollback_from_the_console_and_read_only_refusal() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    ok(
+        h,
+        &[
+            "register",
+            "fraud",
+            fixture("logreg_multiclass.onnx").to_str().unwrap(),
+        ],
+    );
+    ok(
+        h,
+        &[
+            "register",
+            "fraud",
+            fixture("mlp_classifier.onnx").to_str().unwrap(),
+        ],
+    );
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    ok(h, &["deploy", "fraud", "2", "--direct", "--yes"]);
+
+    // Read-only: the engine refuses, the console says so, nothing moves.
+    let config = h.join("readonly.toml");
+    std::fs::write(&config, "[environments.local]\nread_only = true\n").unwrap();
+    let tmux = Tmux::start_with_config(h, &config, 100, 26);
+    tmux.wait_for("the fleet", |s| {
+        s.contains("READ-ONLY") && s.contains("fraud")
+    });
+    tmux.keys(&["r"]);
+    tmux.wait_for("the read-only refusal", |s| {
+        s.contains("read-only") && s.contains("refused to rollback")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.keys(&["q"]);
+    drop(tmux);
+    let prod = ok(h, &["alias", "list", "fraud"]);
+    assert!(prod.contains("production  v2"), "{prod}");
+
+    // Writable: r, Enter rolls production back to v1 through the same engine code.
+    let tmux = Tmux::start(h, 100, 26);
+    tmux.wait_for("the fleet", |s| s.contains("fraud") && s.contains("v2"));
+    tmux.keys(&["r"]);
+    tmux.wait_for("the rollback preview", |s| {
+        s.contains("production v2 -> v1") && s.contains("enter: confirm")
+    });
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the outcome", |s| s.contains("rollback fraud: done"));
+    tmux.keys(&["q"]);
+    tmux.keys(&["q"]);
+    drop(tmux);
+    let prod = ok(h, &["alias", "list", "fraud"]);
+    assert!(prod.contains("production  v1"), "{prod}");
+    ok(h, &["server", "stop", "fraud"]);
+}

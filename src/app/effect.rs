@@ -1,6 +1,6 @@
 //! Effects: work the run loop performs for `update`, reporting back through messages.
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Read the registry and the local servers.
     FetchFleet,
@@ -17,6 +17,17 @@ pub enum Effect {
     /// Read a model's versions from the registry.
     FetchVersions {
         model: String,
+    },
+    /// Plan an operation (preconditions, preview, gates).
+    PlanOp {
+        model: String,
+        request: crate::engine::ops::OpRequest,
+    },
+    /// Run a confirmed plan.
+    RunOp {
+        plan: Box<crate::engine::ops::OpPlan>,
+        override_gates: bool,
+        allow_pipeline_mismatch: bool,
     },
     Quit,
 }

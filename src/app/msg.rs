@@ -35,6 +35,14 @@ pub enum Msg {
         at: DateTime<Utc>,
         result: Result<Vec<ModelVersion>, String>,
     },
+    /// An operation's plan (with its gates), or why it cannot run.
+    OpPlanned {
+        result: Result<Box<crate::engine::ops::OpPlan>, String>,
+    },
+    /// An operation's end: its summary, or its error.
+    OpFinished {
+        result: Result<String, String>,
+    },
     /// One server's `/metrics`.
     MetricsScraped {
         model: String,

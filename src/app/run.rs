@@ -58,6 +58,15 @@ async fn event_loop(
     if let Ok(size) = terminal.size() {
         state.size = (size.width, size.height);
     }
+    let ctx = OpContext {
+        actor: crate::engine::Actor::new(settings.user.clone(), env.name.clone())
+            .with_read_only(env.read_only),
+        gates: settings.gates.clone(),
+        environment: env.name.clone(),
+        read_only: env.read_only,
+        program: program.clone(),
+    };
+    state.typed_confirmation = env.confirm == crate::settings::Confirm::Typed;
     let serving = LocalServing::new(&settings.data_dir, program);
     let timeout = Duration::from_millis(settings.refresh.source_timeout_ms);
     let (tx, mut rx) = unbounded_channel::<Msg>();
@@ -99,7 +108,15 @@ async fn event_loop(
             let shown_second = state.now.timestamp();
             let is_tick = matches!(msg, Msg::Tick { .. });
             for effect in update(&mut state, msg) {
-                perform(effect, &tx, &settings.data_dir, &serving, timeout, started);
+                perform(
+                    effect,
+                    &tx,
+                    &settings.data_dir,
+                    &serving,
+                    timeout,
+                    started,
+                    &ctx,
+                );
             }
             dirty |= !is_tick || state.now.timestamp() != shown_second;
         }
@@ -177,6 +194,102 @@ pub async fn within<T>(
     }
 }
 
+/// What operations need from the settings.
+#[derive(Clone)]
+struct OpContext {
+    actor: crate::engine::Actor,
+    gates: crate::settings::Gates,
+    environment: String,
+    read_only: bool,
+    program: PathBuf,
+}
+
+/// Plans an operation with everything its preview shows (including the promote gates).
+async fn plan_operation(
+    data_dir: PathBuf,
+    serving: LocalServing,
+    ctx: OpContext,
+    model: String,
+    request: crate::engine::ops::OpRequest,
+) -> Result<Box<crate::engine::ops::OpPlan>, String> {
+    use crate::engine::ops::{OpRequest, plan, promote_gates};
+    let name = crate::model::ModelName::new(&model).map_err(|e| e.to_string())?;
+    // Refused before any preview: the engine would refuse it anyway.
+    ctx.actor
+        .ensure_writable(&format!("{} {model}", request.name()))
+        .map_err(|e| e.to_string())?;
+    let status = serving.status(&model).await;
+    let serving_now = status.serving;
+    let (env, read_only) = (ctx.environment.clone(), ctx.read_only);
+    let planned_name = name.clone();
+    let mut planned = tokio::task::spawn_blocking(move || {
+        let registry = Registry::open(&data_dir).map_err(|e| e.to_string())?;
+        plan(
+            &registry,
+            &planned_name,
+            request,
+            serving_now,
+            &env,
+            read_only,
+        )
+        .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    if let (OpRequest::Promote, Some(p), Some(c)) =
+        (request, planned.before.production, planned.before.canary)
+    {
+        planned.gates = promote_gates(
+            &status.endpoint().unwrap_or_default(),
+            &name,
+            p,
+            c,
+            &ctx.gates,
+        )
+        .await;
+    }
+    Ok(Box::new(planned))
+}
+
+/// Runs a confirmed plan (the smoke gate first, for a deploy).
+async fn run_operation(
+    data_dir: PathBuf,
+    serving: LocalServing,
+    ctx: OpContext,
+    mut planned: Box<crate::engine::ops::OpPlan>,
+    override_gates: bool,
+    allow_pipeline_mismatch: bool,
+) -> Result<String, String> {
+    use crate::engine::ops::{OpRequest, execute, smoke_gate};
+    let mut registry = Registry::open(&data_dir).map_err(|e| e.to_string())?;
+    if let OpRequest::Deploy { version, .. } = planned.request {
+        smoke_gate(
+            &mut registry,
+            &ctx.program,
+            &planned.model,
+            version,
+            false,
+            &|_| {},
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    }
+    planned.gates_overridden = override_gates && planned.gates.iter().any(|g| !g.passed);
+    let outcome = execute(
+        &planned,
+        &mut registry,
+        &serving,
+        &ctx.actor,
+        allow_pipeline_mismatch,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(format!(
+        "{} {}: done; {}",
+        outcome.operation, outcome.model, outcome.sentence
+    ))
+}
+
 /// Starts an effect in the background; its result comes back as a message.
 fn perform(
     effect: Effect,
@@ -185,6 +298,7 @@ fn perform(
     serving: &LocalServing,
     timeout: Duration,
     started: Instant,
+    ctx: &OpContext,
 ) {
     let tx = tx.clone();
     match effect {
@@ -198,6 +312,32 @@ fn perform(
                     at: Utc::now(),
                     result,
                 });
+            });
+        }
+        Effect::PlanOp { model, request } => {
+            let (data_dir, serving, ctx) = (data_dir.to_path_buf(), serving.clone(), ctx.clone());
+            tokio::spawn(async move {
+                let result = plan_operation(data_dir, serving, ctx, model, request).await;
+                let _ = tx.send(Msg::OpPlanned { result });
+            });
+        }
+        Effect::RunOp {
+            plan,
+            override_gates,
+            allow_pipeline_mismatch,
+        } => {
+            let (data_dir, serving, ctx) = (data_dir.to_path_buf(), serving.clone(), ctx.clone());
+            tokio::spawn(async move {
+                let result = run_operation(
+                    data_dir,
+                    serving,
+                    ctx,
+                    plan,
+                    override_gates,
+                    allow_pipeline_mismatch,
+                )
+                .await;
+                let _ = tx.send(Msg::OpFinished { result });
             });
         }
         Effect::FetchVersions { model } => {

@@ -116,6 +116,29 @@ pub struct ScrapeSample {
     pub snapshot: ScrapeSnapshot,
 }
 
+/// An operation being previewed, confirmed or run from the console.
+#[derive(Debug, Clone)]
+pub struct OpModal {
+    pub model: String,
+    pub request: crate::engine::ops::OpRequest,
+    pub stage: OpStage,
+    /// What the user typed (for typed confirmation).
+    pub typed: String,
+    /// Failing gates overridden by the user (`o`), recorded in the journal.
+    pub override_gates: bool,
+    /// The feature-pipeline change confirmed by the user (`m`).
+    pub allow_pipeline_mismatch: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum OpStage {
+    Planning,
+    Ready(Box<crate::engine::ops::OpPlan>),
+    Running(Box<crate::engine::ops::OpPlan>),
+    Done(Result<String, String>),
+    Failed(String),
+}
+
 #[derive(Debug, Clone)]
 pub struct State {
     pub environment: String,
@@ -149,6 +172,10 @@ pub struct State {
     pub metrics: BTreeMap<String, SourceStatus>,
     /// A one-line message for the user (errors from commands, results).
     pub toast: Option<String>,
+    /// The operation dialog, when one is open.
+    pub modal: Option<OpModal>,
+    /// Typed confirmation (the environment's `confirm = "typed"`).
+    pub typed_confirmation: bool,
     pub last_fetch: Option<f64>,
     pub quit: bool,
 }
@@ -196,6 +223,8 @@ impl State {
             registry: SourceStatus::default(),
             metrics: BTreeMap::new(),
             toast: None,
+            modal: None,
+            typed_confirmation: false,
             last_fetch: None,
             quit: false,
         }

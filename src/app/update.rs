@@ -58,6 +58,28 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 }
             }
         }
+        Msg::OpPlanned { result } => {
+            if let Some(modal) = state.modal.as_mut() {
+                modal.stage = match result {
+                    Ok(plan) => super::state::OpStage::Ready(plan),
+                    Err(e) => super::state::OpStage::Failed(e),
+                };
+            }
+            Vec::new()
+        }
+        Msg::OpFinished { result } => {
+            state.toast = Some(match &result {
+                Ok(summary) => summary.clone(),
+                Err(e) => format!("failed: {e}"),
+            });
+            if let Some(modal) = state.modal.as_mut() {
+                modal.stage = super::state::OpStage::Done(result);
+            }
+            // Show the new state at once.
+            state.last_fetch = None;
+            state.registry.in_flight = false;
+            due_fetches(state)
+        }
         Msg::DriftFetched { model, at, result } => {
             state.drift_status.in_flight = false;
             match result {
@@ -204,6 +226,9 @@ fn clamp_selection(state: &mut State) {
 }
 
 fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
+    if state.modal.is_some() {
+        return on_modal_key(state, key);
+    }
     match state.mode.clone() {
         Mode::Filter => {
             match key.code {
@@ -308,11 +333,12 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         | Action::Abort
         | Action::Smoke
         | Action::Evaluate => {
-            // Operations arrive with the operations pipeline; until then say so, never guess.
-            state.toast = Some(format!(
-                "{} is not available in the console yet; use `flightdeck server start` from a shell",
-                action.name()
-            ));
+            let model = fleet::rows(state)
+                .get(state.selected)
+                .map(|r| r.model.clone());
+            if let Some(model) = model {
+                return open_operation(state, &model, action, None);
+            }
         }
     }
     clamp_selection(state);
@@ -361,13 +387,129 @@ fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) ->
         | Action::Abort
         | Action::Smoke
         | Action::Evaluate => {
-            state.toast = Some(format!(
-                "{} is not available in the console yet; use `flightdeck server start` from a shell",
-                action.name()
-            ));
+            // In the versions pane, the selected version is the one to deploy or roll back to.
+            let version = match pane {
+                Pane::Versions => state
+                    .versions
+                    .get(name)
+                    .and_then(|v| v.get(state.detail_selected))
+                    .map(|v| v.version),
+                _ => None,
+            };
+            return open_operation(state, name, action, version);
         }
     }
     Vec::new()
+}
+
+/// Opens the operation dialog and asks the engine for a plan.
+fn open_operation(
+    state: &mut State,
+    model: &str,
+    action: Action,
+    version: Option<u32>,
+) -> Vec<Effect> {
+    use crate::engine::ops::OpRequest;
+    let request = match (action, version) {
+        (Action::Promote, _) => OpRequest::Promote,
+        (Action::Abort, _) => OpRequest::Abort,
+        (Action::Rollback, to) => OpRequest::Rollback { to },
+        (Action::Deploy, Some(v)) => OpRequest::Deploy {
+            version: v,
+            canary_percent: Some(10),
+        },
+        (Action::Deploy, None) => {
+            state.toast = Some(
+                "deploy: open the model's versions pane (Enter, Tab Tab) and press d on a version"
+                    .into(),
+            );
+            return Vec::new();
+        }
+        (other, _) => {
+            state.toast = Some(format!(
+                "{} runs from a shell for now: `flightdeck {} {model} VERSION`",
+                other.name(),
+                other.name()
+            ));
+            return Vec::new();
+        }
+    };
+    state.modal = Some(super::state::OpModal {
+        model: model.to_string(),
+        request,
+        stage: super::state::OpStage::Planning,
+        typed: String::new(),
+        override_gates: false,
+        allow_pipeline_mismatch: false,
+    });
+    vec![Effect::PlanOp {
+        model: model.to_string(),
+        request,
+    }]
+}
+
+/// Keys while the operation dialog is open: Esc cancels; Enter (or the typed model name)
+/// confirms; `o` overrides failing gates; `m` confirms a feature-pipeline change.
+fn on_modal_key(state: &mut State, key: Key) -> Vec<Effect> {
+    use super::state::OpStage;
+    let typed_confirmation = state.typed_confirmation;
+    let Some(modal) = state.modal.as_mut() else {
+        return Vec::new();
+    };
+    match (&modal.stage, key.code) {
+        (OpStage::Running(_), _) => Vec::new(),
+        (_, KeyCode::Esc) => {
+            state.modal = None;
+            Vec::new()
+        }
+        (OpStage::Done(_) | OpStage::Failed(_), _) => {
+            state.modal = None;
+            Vec::new()
+        }
+        (OpStage::Ready(plan), KeyCode::Enter) => {
+            let gates_fail = plan.gates.iter().any(|g| !g.passed);
+            let typed_ok = !typed_confirmation || modal.typed == modal.model;
+            if gates_fail && !modal.override_gates {
+                state.toast = Some(
+                    "a gate failed: press o to override it (the journal records it) or Esc".into(),
+                );
+                return Vec::new();
+            }
+            if plan.pipeline_change.is_some() && !modal.allow_pipeline_mismatch {
+                state.toast = Some("the feature pipeline changes: press m to confirm upstream features match, or Esc".into());
+                return Vec::new();
+            }
+            if !typed_ok {
+                state.toast = Some(format!("type {} to confirm", modal.model));
+                return Vec::new();
+            }
+            let plan = plan.clone();
+            let effect = Effect::RunOp {
+                plan: plan.clone(),
+                override_gates: modal.override_gates,
+                allow_pipeline_mismatch: modal.allow_pipeline_mismatch,
+            };
+            modal.stage = OpStage::Running(plan);
+            vec![effect]
+        }
+        (OpStage::Ready(_), KeyCode::Backspace) => {
+            modal.typed.pop();
+            Vec::new()
+        }
+        (OpStage::Ready(_), KeyCode::Char(c)) if typed_confirmation => {
+            modal.typed.push(c);
+            Vec::new()
+        }
+        (OpStage::Ready(_), KeyCode::Char('o')) => {
+            modal.override_gates = !modal.override_gates;
+            Vec::new()
+        }
+        (OpStage::Ready(_), KeyCode::Char('m')) => {
+            modal.allow_pipeline_mismatch = !modal.allow_pipeline_mismatch;
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// Completes a command prefix when exactly one command matches.

@@ -110,7 +110,7 @@ pub async fn smoke(
     model: &ModelName,
     version: u32,
     options: &SmokeOptions,
-    progress: &dyn Fn(&str),
+    progress: &(dyn Fn(&str) + Sync),
 ) -> Result<SmokeReport, EngineError> {
     let record = registry.version(model, version)?;
     let production = registry

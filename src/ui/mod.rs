@@ -61,6 +61,9 @@ pub fn draw(
     if state.mode == Mode::Help {
         overlays::help(frame, area, state, theme, ascii);
     }
+    if state.modal.is_some() {
+        overlays::operation(frame, area, state, theme, ascii);
+    }
 }
 
 fn header_line<'a>(state: &'a State, theme: &Theme) -> Paragraph<'a> {

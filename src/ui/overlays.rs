@@ -58,3 +58,104 @@ pub fn help(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
     frame.render_widget(Clear, rect);
     frame.render_widget(Paragraph::new(lines).block(block).style(theme.base()), rect);
 }
+
+/// The operation dialog: preview, gates with their evidence, confirmation, progress, outcome.
+pub fn operation(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, ascii: bool) {
+    use crate::app::state::OpStage;
+    let Some(modal) = &state.modal else { return };
+    let title = format!(" {} {} ", modal.request.name(), modal.model);
+    let mut lines: Vec<Line> = Vec::new();
+    match &modal.stage {
+        OpStage::Planning => lines.push(Line::from(Span::styled("planning…", theme.dim()))),
+        OpStage::Ready(plan) | OpStage::Running(plan) => {
+            lines.push(Line::from(Span::raw(plan.sentence.clone())));
+            for w in &plan.warnings {
+                lines.push(Line::from(Span::styled(
+                    format!("warning: {w}"),
+                    theme.warn(),
+                )));
+            }
+            if !plan.gates.is_empty() {
+                lines.push(Line::from(""));
+                for g in &plan.gates {
+                    let (mark, style) = match (g.passed, ascii) {
+                        (true, false) => ("✔", theme.ok()),
+                        (true, true) => ("ok", theme.ok()),
+                        (false, false) => ("✖", theme.danger()),
+                        (false, true) => ("FAIL", theme.danger()),
+                    };
+                    lines.push(Line::from(vec![
+                        Span::styled(format!("{mark} {:<15}", g.name), style),
+                        Span::styled(g.evidence.clone(), theme.dim()),
+                    ]));
+                }
+            }
+            lines.push(Line::from(""));
+            if matches!(modal.stage, OpStage::Running(_)) {
+                lines.push(Line::from(Span::styled("running…", theme.accent())));
+            } else {
+                if plan.gates.iter().any(|g| !g.passed) {
+                    let mark = if modal.override_gates { "[x]" } else { "[ ]" };
+                    lines.push(Line::from(Span::styled(
+                        format!("{mark} o: override the failing gate (recorded in the journal)"),
+                        theme.warn(),
+                    )));
+                }
+                if plan.pipeline_change.is_some() {
+                    let mark = if modal.allow_pipeline_mismatch {
+                        "[x]"
+                    } else {
+                        "[ ]"
+                    };
+                    lines.push(Line::from(Span::styled(
+                        format!("{mark} m: upstream features match the new pipeline"),
+                        theme.warn(),
+                    )));
+                }
+                if state.typed_confirmation {
+                    lines.push(Line::from(vec![
+                        Span::styled(
+                            format!("type {} and press enter: ", modal.model),
+                            theme.accent(),
+                        ),
+                        Span::raw(modal.typed.clone()),
+                    ]));
+                } else {
+                    lines.push(Line::from(Span::styled(
+                        "enter: confirm   esc: cancel",
+                        theme.accent(),
+                    )));
+                }
+            }
+        }
+        OpStage::Done(Ok(summary)) => {
+            lines.push(Line::from(Span::styled(summary.clone(), theme.ok())));
+            lines.push(Line::from(Span::styled("any key closes", theme.dim())));
+        }
+        OpStage::Done(Err(e)) | OpStage::Failed(e) => {
+            lines.push(Line::from(Span::styled(e.clone(), theme.danger())));
+            lines.push(Line::from(Span::styled(
+                "nothing else was changed; any key closes",
+                theme.dim(),
+            )));
+        }
+    }
+    let width = 76u16.min(area.width);
+    let height = (lines.len() as u16 + 4).min(area.height);
+    let rect = super::centered(area, width, height);
+    let mut block = Block::default()
+        .borders(Borders::ALL)
+        .title(title)
+        .border_style(theme.border(true));
+    if ascii {
+        block = block.border_set(ratatui::symbols::border::PLAIN);
+    }
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(ratatui::widgets::Wrap { trim: true })
+            .block(block)
+            .style(theme.base()),
+        rect,
+    );
+}

@@ -15,7 +15,7 @@ pub async fn smoke_gate(
     model: &ModelName,
     version: u32,
     skip: bool,
-    progress: &dyn Fn(&str),
+    progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Option<SmokeReport>, EngineError> {
     if skip {
         return Ok(None);
