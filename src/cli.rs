@@ -80,6 +80,8 @@ pub enum Command {
     /// Smoke-test a version on a throwaway local server (or --endpoint): load, signature,
     /// sentinels, finite outputs, probabilities, latency. Exit 2 when it fails.
     Smoke(smoke::SmokeArgs),
+    /// Finish or revert an operation that a killed process left half done.
+    Recover(ops::RecoverArgs),
     /// Show or move aliases (production, canary, or any name).
     #[command(subcommand)]
     Alias(alias::AliasCommand),
@@ -186,6 +188,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Promote(args) => ops::promote(&settings, &actor, args),
         Command::Rollback(args) => ops::rollback(&settings, &actor, args),
         Command::Abort(args) => ops::abort(&settings, &actor, args),
+        Command::Recover(args) => ops::recover(&settings, &actor, args),
         Command::Status(args) => views::status(&settings, args),
         Command::Drift(args) => views::drift(&settings, args),
         Command::Snapshot(args) => views::snapshot(&settings, args),

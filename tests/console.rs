@@ -106,6 +106,7 @@ fn loaded() -> State {
     let fleet = FleetData {
         models: vec![summary("fraud", Some(1)), summary("churn", None)],
         servers: vec![server("fraud", ServingPlan::stable_only(1))],
+        interrupted: Vec::new(),
     };
     let effects = update(
         &mut s,
@@ -664,4 +665,31 @@ fn typed_confirmation_needs_the_model_name() {
         ),
         "{effects:?}"
     );
+}
+
+#[test]
+fn an_interrupted_operation_is_announced_until_recovered() {
+    let mut s = loaded();
+    let fleet = FleetData {
+        models: s.models.clone(),
+        servers: s.servers.values().cloned().collect(),
+        interrupted: vec!["promote fraud (journal #12)".into()],
+    };
+    update(
+        &mut s,
+        Msg::FleetFetched {
+            at: t0(),
+            result: Ok(fleet),
+        },
+    );
+    let buffer = render(&s, "dark", 120, 24);
+    let screen = text(&buffer);
+    assert!(
+        screen.contains("interrupted: promote fraud (journal #12)")
+            && screen.contains("flightdeck recover"),
+        "{screen}"
+    );
+    let theme = Theme::built_in("dark", false).unwrap();
+    let (x, y) = find(&buffer, "interrupted:");
+    assert_eq!(buffer[(x, y)].fg, theme.danger);
 }

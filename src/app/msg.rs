@@ -56,4 +56,6 @@ pub enum Msg {
 pub struct FleetData {
     pub models: Vec<ModelSummary>,
     pub servers: Vec<LocalServer>,
+    /// Operations a killed process left half done, as "promote fraud (journal #12)".
+    pub interrupted: Vec<String>,
 }

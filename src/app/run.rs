@@ -128,13 +128,30 @@ async fn event_loop(
 
 /// Reads the registry and the local servers.
 pub async fn fetch_fleet(data_dir: PathBuf, serving: LocalServing) -> Result<FleetData, String> {
-    let models =
-        tokio::task::spawn_blocking(move || Registry::open(&data_dir).and_then(|r| r.models()))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+    let (models, interrupted) = tokio::task::spawn_blocking(move || {
+        let registry = Registry::open(&data_dir)?;
+        let interrupted = crate::engine::ops::interrupted(&registry, None)?
+            .iter()
+            .map(|i| {
+                format!(
+                    "{} {} (journal #{})",
+                    i.plan.request.name(),
+                    i.plan.model,
+                    i.entry.id
+                )
+            })
+            .collect::<Vec<_>>();
+        Ok::<_, crate::engine::EngineError>((registry.models()?, interrupted))
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
     let servers = serving.list().await;
-    Ok(FleetData { models, servers })
+    Ok(FleetData {
+        models,
+        servers,
+        interrupted,
+    })
 }
 
 /// Scrapes one server's `/metrics`.

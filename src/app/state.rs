@@ -172,6 +172,8 @@ pub struct State {
     pub metrics: BTreeMap<String, SourceStatus>,
     /// A one-line message for the user (errors from commands, results).
     pub toast: Option<String>,
+    /// Operations a killed process left half done (shown until recovered).
+    pub interrupted: Vec<String>,
     /// The operation dialog, when one is open.
     pub modal: Option<OpModal>,
     /// Typed confirmation (the environment's `confirm = "typed"`).
@@ -224,6 +226,7 @@ impl State {
             metrics: BTreeMap::new(),
             toast: None,
             modal: None,
+            interrupted: Vec::new(),
             typed_confirmation: false,
             last_fetch: None,
             quit: false,

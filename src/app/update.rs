@@ -30,7 +30,12 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         Msg::FleetFetched { at, result } => {
             state.registry.in_flight = false;
             match result {
-                Ok(FleetData { models, servers }) => {
+                Ok(FleetData {
+                    models,
+                    servers,
+                    interrupted,
+                }) => {
+                    state.interrupted = interrupted;
                     state.models = models;
                     state.servers = servers.into_iter().map(|s| (s.model.clone(), s)).collect();
                     state.registry.last_ok = Some(at);

@@ -254,3 +254,60 @@ fn confirm(model: &str, style: Confirm) -> Result<(), Failure> {
         Err(failure("not confirmed; nothing was changed"))
     }
 }
+
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    pub model: String,
+    /// Move to the state the interrupted operation was heading for.
+    #[arg(long, conflicts_with = "revert", required_unless_present = "revert")]
+    pub finish: bool,
+    /// Go back to the state the interrupted operation started from.
+    #[arg(long)]
+    pub revert: bool,
+    #[command(flatten)]
+    pub op: OpArgs,
+}
+
+/// `flightdeck recover MODEL --finish|--revert`: resolves an operation a killed process left
+/// half done (the journal shows it as `started` with no ending).
+pub fn recover(settings: &Settings, actor: &Actor, args: RecoverArgs) -> Result<(), Failure> {
+    use crate::engine::ops::{Recovery, interrupted, recover};
+    let model = model_name(&args.model)?;
+    actor.ensure_writable(&format!("recover {model}"))?;
+    let mut registry = super::open(settings)?;
+    let found = interrupted(&registry, Some(model.as_str()))?;
+    let Some(first) = found.first() else {
+        return Err(failure(format!(
+            "{model}: no interrupted operation to recover"
+        )));
+    };
+    let how = if args.finish {
+        Recovery::Finish
+    } else {
+        Recovery::Revert
+    };
+    eprintln!(
+        "{model}: {} interrupted at {} (journal #{}) was heading for: {}",
+        first.plan.request.name(),
+        first.entry.time.format("%Y-%m-%d %H:%M:%S UTC"),
+        first.entry.id,
+        first.plan.sentence
+    );
+    if !args.op.yes {
+        confirm(&model.to_string(), settings.environment.confirm)?;
+    }
+    let serving = LocalServing::new(
+        &settings.data_dir,
+        supervisor::this_program().map_err(failure)?,
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(failure)?;
+    let outcome = runtime.block_on(recover(&mut registry, &serving, actor, &model, how))?;
+    if args.op.json {
+        return print_json(&outcome);
+    }
+    println!("recover {model}: done; {}", outcome.sentence);
+    Ok(())
+}

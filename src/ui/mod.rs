@@ -143,6 +143,20 @@ fn footer_line<'a>(state: &'a State, theme: &Theme) -> Paragraph<'a> {
             if let Some(toast) = &state.toast {
                 return Paragraph::new(Span::styled(toast.clone(), theme.warn()));
             }
+            // An operation a killed process left half done outranks the key hints.
+            if let Some(first) = state.interrupted.first() {
+                let more = if state.interrupted.len() > 1 {
+                    format!(" (+{} more)", state.interrupted.len() - 1)
+                } else {
+                    String::new()
+                };
+                return Paragraph::new(Span::styled(
+                    format!(
+                        "interrupted: {first}{more}; resolve with `flightdeck recover MODEL --finish` or `--revert`"
+                    ),
+                    theme.danger(),
+                ));
+            }
             let hint = |action: Action| -> Vec<Span<'static>> {
                 let key = state
                     .keymap

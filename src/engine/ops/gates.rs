@@ -46,7 +46,7 @@ pub async fn smoke_gate(
 }
 
 /// One gate's verdict, with the evidence the preview shows.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GateResult {
     pub name: String,
     pub passed: bool,

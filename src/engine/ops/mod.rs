@@ -6,8 +6,10 @@
 mod gates;
 mod lock;
 mod plan;
+mod recover;
 mod run;
 
 pub use gates::{GateResult, promote_gates, smoke_gate};
-pub use plan::{DeploymentState, OpPlan, OpRequest, plan};
+pub use plan::{DeploymentState, OpPlan, OpRequest, describe, plan};
+pub use recover::{Interrupted, Recovery, interrupted, recover};
 pub use run::{OpOutcome, execute};

@@ -9,7 +9,7 @@ use crate::engine::{EngineError, Registry};
 use crate::model::{AliasName, ModelName, ServingPlan};
 
 /// What the user asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "operation", rename_all = "snake_case")]
 pub enum OpRequest {
     /// Serve `version` as a canary at `canary_percent` (below 100), or straight to production.
@@ -37,7 +37,7 @@ impl OpRequest {
 }
 
 /// Production and canary, as the aliases and the traffic share say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct DeploymentState {
     pub production: Option<u32>,
     pub canary: Option<u32>,
@@ -59,7 +59,7 @@ impl DeploymentState {
 }
 
 /// An operation ready to run, and everything its preview shows.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct OpPlan {
     pub model: ModelName,
     pub request: OpRequest,

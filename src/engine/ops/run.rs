@@ -110,6 +110,8 @@ pub async fn execute(
         );
     }
 
+    crate::engine::failpoint::pause_if_armed("op:after-serving");
+
     // 2. Aliases, each a compare-and-swap on the revision read when planning.
     let moves = [
         (
@@ -147,6 +149,8 @@ pub async fn execute(
             return fail(registry, e, outcome);
         }
     }
+
+    crate::engine::failpoint::pause_if_armed("op:after-aliases");
 
     // 3. Verify by reading the real state back.
     let now = serving.status(model.as_str()).await;
