@@ -693,3 +693,75 @@ fn an_interrupted_operation_is_announced_until_recovered() {
     let (x, y) = find(&buffer, "interrupted:");
     assert_eq!(buffer[(x, y)].fg, theme.danger);
 }
+
+#[test]
+fn cluster_and_journal_panes_show_the_processes_and_the_record() {
+    use flightdeck::app::state::{Pane, View};
+    use flightdeck::model::{JournalEntry, Outcome};
+    let mut s = loaded();
+    key(&mut s, 'j');
+    let effects = update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    assert!(effects.contains(&Effect::FetchJournal {
+        model: "fraud".into()
+    }));
+    key(&mut s, ':');
+    for c in "cluster".chars() {
+        key(&mut s, c);
+    }
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    assert_eq!(
+        s.view,
+        View::Model {
+            name: "fraud".into(),
+            pane: Pane::Cluster
+        }
+    );
+    let screen = text(&render(&s, "dark", 100, 30));
+    assert!(
+        screen.contains("healthy")
+            && screen.contains("http://127.0.0.1:9000")
+            && screen.contains("restarts"),
+        "{screen}"
+    );
+
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Tab)));
+    assert_eq!(
+        s.view,
+        View::Model {
+            name: "fraud".into(),
+            pane: Pane::Journal
+        }
+    );
+    let entry = |id: i64, op: &str, outcome: Outcome| JournalEntry {
+        id,
+        time: t0(),
+        user: "alice".into(),
+        environment: "local".into(),
+        operation: op.into(),
+        model: Some("fraud".into()),
+        from: Some("v1".into()),
+        to: Some("v2".into()),
+        outcome,
+        details: serde_json::Value::Null,
+    };
+    let rows = vec![
+        entry(2, "promote", Outcome::Succeeded),
+        entry(1, "promote", Outcome::Started),
+    ];
+    update(
+        &mut s,
+        Msg::JournalFetched {
+            model: "fraud".into(),
+            at: t0(),
+            result: Ok(rows),
+        },
+    );
+    let buffer = render(&s, "dark", 100, 30);
+    let screen = text(&buffer);
+    assert!(
+        screen.contains("alice") && screen.contains("promote") && screen.contains("succeeded"),
+        "{screen}"
+    );
+    key(&mut s, 'G');
+    assert_eq!(s.detail_selected, 1);
+}

@@ -14,6 +14,10 @@ pub enum Effect {
         model: String,
         endpoint: String,
     },
+    /// Read a model's journal.
+    FetchJournal {
+        model: String,
+    },
     /// Read a model's versions from the registry.
     FetchVersions {
         model: String,

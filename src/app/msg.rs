@@ -29,6 +29,12 @@ pub enum Msg {
         at: DateTime<Utc>,
         result: Result<Vec<DriftReport>, String>,
     },
+    /// A model's journal rows.
+    JournalFetched {
+        model: String,
+        at: DateTime<Utc>,
+        result: Result<Vec<crate::model::JournalEntry>, String>,
+    },
     /// A model's registry versions.
     VersionsFetched {
         model: String,

@@ -376,6 +376,28 @@ fn perform(
                 });
             });
         }
+        Effect::FetchJournal { model } => {
+            let data_dir = data_dir.to_path_buf();
+            tokio::spawn(async move {
+                let name = model.clone();
+                let read = tokio::task::spawn_blocking(move || {
+                    let query = crate::engine::journal::JournalQuery {
+                        model: Some(name),
+                        limit: Some(200),
+                    };
+                    Registry::open(&data_dir)
+                        .and_then(|r| r.journal(&query))
+                        .map_err(|e| e.to_string())
+                });
+                let result =
+                    within(timeout, async { read.await.map_err(|e| e.to_string())? }).await;
+                let _ = tx.send(Msg::JournalFetched {
+                    model,
+                    at: Utc::now(),
+                    result,
+                });
+            });
+        }
         Effect::FetchDrift { model, endpoint } => {
             tokio::spawn(async move {
                 let result = within(timeout, fetch_drift(&endpoint, &model)).await;

@@ -28,16 +28,26 @@ pub enum Pane {
     Serving,
     Drift,
     Versions,
+    Cluster,
+    Journal,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 3] = [Pane::Serving, Pane::Drift, Pane::Versions];
+    pub const ALL: [Pane; 5] = [
+        Pane::Serving,
+        Pane::Drift,
+        Pane::Versions,
+        Pane::Cluster,
+        Pane::Journal,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
             Pane::Serving => "serving",
             Pane::Drift => "drift",
             Pane::Versions => "versions",
+            Pane::Cluster => "cluster",
+            Pane::Journal => "journal",
         }
     }
 
@@ -166,6 +176,9 @@ pub struct State {
     /// Registry versions of the open model.
     pub versions: BTreeMap<String, Vec<ModelVersion>>,
     pub versions_status: SourceStatus,
+    /// Journal rows of the open model, newest first.
+    pub journal: BTreeMap<String, Vec<crate::model::JournalEntry>>,
+    pub journal_status: SourceStatus,
     /// Selected row inside the open pane (feature or version).
     pub detail_selected: usize,
     pub registry: SourceStatus,
@@ -221,6 +234,8 @@ impl State {
             drift_status: SourceStatus::default(),
             versions: BTreeMap::new(),
             versions_status: SourceStatus::default(),
+            journal: BTreeMap::new(),
+            journal_status: SourceStatus::default(),
             detail_selected: 0,
             registry: SourceStatus::default(),
             metrics: BTreeMap::new(),

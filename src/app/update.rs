@@ -12,7 +12,8 @@ const PAGE: usize = 10;
 
 /// Commands the palette knows, for completion and help.
 pub const COMMANDS: &[&str] = &[
-    "models", "serving", "drift", "versions", "help", "theme", "env", "quit", "q",
+    "models", "serving", "drift", "versions", "cluster", "journal", "help", "theme", "env", "quit",
+    "q",
 ];
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
@@ -94,6 +95,19 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                     state.drift_status.error = None;
                 }
                 Err(e) => state.drift_status.error = Some(e),
+            }
+            clamp_detail(state);
+            Vec::new()
+        }
+        Msg::JournalFetched { model, at, result } => {
+            state.journal_status.in_flight = false;
+            match result {
+                Ok(rows) => {
+                    state.journal.insert(model, rows);
+                    state.journal_status.last_ok = Some(at);
+                    state.journal_status.error = None;
+                }
+                Err(e) => state.journal_status.error = Some(e),
             }
             clamp_detail(state);
             Vec::new()
@@ -183,6 +197,12 @@ fn detail_fetches(state: &mut State) -> Vec<Effect> {
             model: model.clone(),
         });
     }
+    if !state.journal_status.in_flight {
+        state.journal_status.in_flight = true;
+        effects.push(Effect::FetchJournal {
+            model: model.clone(),
+        });
+    }
     let endpoint = state
         .servers
         .get(&model)
@@ -215,6 +235,10 @@ fn detail_rows(state: &State) -> usize {
             pane: Pane::Versions,
             ..
         } => state.versions.get(model).map(Vec::len).unwrap_or(0),
+        View::Model {
+            pane: Pane::Journal,
+            ..
+        } => state.journal.get(model).map(Vec::len).unwrap_or(0),
         _ => 0,
     }
 }
@@ -537,10 +561,12 @@ fn run_command(state: &mut State, text: &str) -> Vec<Effect> {
             state.view = View::Fleet;
             Vec::new()
         }
-        (Some(pane @ ("serving" | "drift" | "versions")), _) => {
+        (Some(pane @ ("serving" | "drift" | "versions" | "cluster" | "journal")), _) => {
             let pane = match pane {
                 "drift" => Pane::Drift,
                 "versions" => Pane::Versions,
+                "cluster" => Pane::Cluster,
+                "journal" => Pane::Journal,
                 _ => Pane::Serving,
             };
             let name = state.open_model().map(str::to_string).or_else(|| {

@@ -59,6 +59,8 @@ pub fn draw(
         Pane::Serving => serving(frame, body, &ctx, block),
         Pane::Drift => drift(frame, body, &ctx, block, table),
         Pane::Versions => versions(frame, body, &ctx, block, table),
+        Pane::Cluster => cluster(frame, body, &ctx, block),
+        Pane::Journal => journal(frame, body, &ctx, block, table),
     }
 }
 
@@ -408,5 +410,154 @@ fn versions(
         .row_highlight_style(theme.selection())
         .highlight_symbol(if ascii { ">" } else { "▶" });
     table.select(Some(state.detail_selected.min(versions.len() - 1)));
+    frame.render_stateful_widget(t, area, table);
+}
+
+/// The local processes behind the model: supervisor, server, port, uptime, restarts, last exit.
+fn cluster(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: Block<'_>) {
+    let (state, name, theme) = (ctx.state, ctx.name, ctx.theme);
+    let Some(server) = state.servers.get(name) else {
+        let text = format!(
+            "No local server for {name}. Start one with `flightdeck server start {name}` or deploy a version."
+        );
+        frame.render_widget(Paragraph::new(text).style(theme.dim()).block(block), area);
+        return;
+    };
+    let dash = || "-".to_string();
+    let record = server.record.as_ref();
+    let uptime = record
+        .map(|r| (state.now - r.started_at).num_seconds().max(0))
+        .map(|s| format!("{}m{:02}s", s / 60, s % 60));
+    let health = if server.healthy {
+        Span::styled("healthy", theme.ok())
+    } else {
+        Span::styled(
+            format!("down: {}", server.problem.clone().unwrap_or_default()),
+            theme.danger(),
+        )
+    };
+    let row = |label: &str, value: String| {
+        Line::from(vec![
+            Span::styled(format!("{label:<14}"), theme.dim()),
+            Span::raw(value),
+        ])
+    };
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(format!("{:<14}", "health"), theme.dim()),
+            health,
+        ]),
+        row(
+            "serving",
+            server.serving.map(|p| p.describe()).unwrap_or_else(dash),
+        ),
+        row("planned", server.plan.describe()),
+        row("endpoint", server.endpoint().unwrap_or_else(dash)),
+        row(
+            "server pid",
+            record
+                .and_then(|r| r.server_pid)
+                .map(|p| p.to_string())
+                .unwrap_or_else(dash),
+        ),
+        row(
+            "supervisor",
+            record
+                .map(|r| {
+                    format!(
+                        "pid {}{}",
+                        r.supervisor_pid,
+                        if server.supervisor_alive {
+                            ""
+                        } else {
+                            " (gone)"
+                        }
+                    )
+                })
+                .unwrap_or_else(dash),
+        ),
+        row(
+            "state",
+            record.map(|r| r.state.clone()).unwrap_or_else(dash),
+        ),
+        row("uptime", uptime.unwrap_or_else(dash)),
+        row(
+            "restarts",
+            record.map(|r| r.restarts.to_string()).unwrap_or_else(dash),
+        ),
+    ];
+    if let Some(exit) = record.and_then(|r| r.last_exit.clone()) {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{:<14}", "last exit"), theme.dim()),
+            Span::styled(exit, theme.warn()),
+        ]));
+    }
+    if server.serving.is_some_and(|s| s != server.plan) {
+        lines.push(Line::from(Span::styled(
+            "the server does not serve what was planned: an operation may be half done",
+            theme.danger(),
+        )));
+    }
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// Recent operations and changes on this model, newest first.
+fn journal(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    ctx: &Ctx<'_>,
+    block: Block<'_>,
+    table: &mut TableState,
+) {
+    let (state, name, theme, ascii) = (ctx.state, ctx.name, ctx.theme, ctx.ascii);
+    let (age, failing) = freshness(&state.journal_status, state);
+    let block = block.title_bottom(Line::from(Span::styled(
+        format!(" {age} "),
+        if failing { theme.danger() } else { theme.dim() },
+    )));
+    let Some(rows) = state.journal.get(name).filter(|r| !r.is_empty()) else {
+        frame.render_widget(
+            Paragraph::new("No journal entries yet.")
+                .style(theme.dim())
+                .block(block),
+            area,
+        );
+        return;
+    };
+    let body: Vec<Row> = rows
+        .iter()
+        .map(|e| {
+            let style = match e.outcome {
+                crate::model::Outcome::Succeeded => theme.ok(),
+                crate::model::Outcome::Started => theme.warn(),
+                _ => theme.danger(),
+            };
+            Row::new(vec![
+                Cell::from(e.time.format("%m-%d %H:%M:%S").to_string()),
+                Cell::from(e.user.clone()),
+                Cell::from(e.operation.clone()),
+                Cell::from(e.from.clone().unwrap_or_else(|| "-".into())),
+                Cell::from(e.to.clone().unwrap_or_else(|| "-".into())),
+                Cell::from(Span::styled(e.outcome.as_str(), style)),
+            ])
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(14),
+        Constraint::Length(10),
+        Constraint::Length(17),
+        Constraint::Length(20),
+        Constraint::Length(20),
+        Constraint::Min(9),
+    ];
+    let t = Table::new(body, widths)
+        .header(
+            Row::new(["TIME (UTC)", "USER", "OPERATION", "FROM", "TO", "OUTCOME"])
+                .style(theme.dim()),
+        )
+        .block(block)
+        .row_highlight_style(theme.selection())
+        .highlight_symbol(if ascii { ">" } else { "▶" });
+    table.select(Some(state.detail_selected.min(rows.len() - 1)));
     frame.render_stateful_widget(t, area, table);
 }
