@@ -1,0 +1,70 @@
+//! The demo's committed models and data (demo/generate.py) behave as the walkthrough needs:
+//! they register with a baseline that has a categorical `channel`, v1 and v2 pass their smoke
+//! tests, and v3 (the silently broken one) is caught by its sentinels.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{ok, run, stdout};
+
+fn demo(file: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("demo")
+        .join(file)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn the_demo_versions_register_and_only_the_broken_one_fails_its_smoke_test() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let versions: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(demo("versions.json")).unwrap()).unwrap();
+    for v in ["v1", "v2", "v3"] {
+        let meta = &versions[v];
+        let auc = format!("auc={}", meta["metrics"]["auc"]);
+        ok(
+            h,
+            &[
+                "register",
+                "claims",
+                &demo(&format!("{v}.onnx")),
+                "--reference",
+                &demo("reference.csv"),
+                "--sentinels",
+                &demo("sentinels.json"),
+                "--metric",
+                &auc,
+                "--commit",
+                meta["commit"].as_str().unwrap(),
+                "--pipeline-version",
+                meta["pipeline_version"].as_str().unwrap(),
+                "--data-hash",
+                meta["data_hash"].as_str().unwrap(),
+            ],
+        );
+    }
+    assert!(
+        versions["v2"]["metrics"]["auc"].as_f64() > versions["v1"]["metrics"]["auc"].as_f64(),
+        "v2 is the better model"
+    );
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(h, &["versions", "claims", "--json"])).unwrap();
+    let channel = &listed[0]["profile"]["features"][4];
+    assert_eq!(channel["name"], "channel");
+    assert_eq!(channel["kind"]["type"], "categorical");
+    assert_eq!(channel["kind"]["categories"][2]["value"], "web");
+    assert_eq!(channel["kind"]["categories"][2]["code"], 2.0);
+
+    for v in ["1", "2"] {
+        let out = ok(h, &["smoke", "claims", v]);
+        assert!(out.contains("4 of 4 cases within tolerance"), "v{v}: {out}");
+    }
+    let out = run(h, &["smoke", "claims", "3"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stdout(&out).contains("FAIL sentinels"), "{}", stdout(&out));
+}
