@@ -72,6 +72,7 @@ struct FileThresholds {
     psi_warn: Option<f64>,
     psi_drift: Option<f64>,
     ks_p_value: Option<f64>,
+    ks_min_statistic: Option<f64>,
     js_drift: Option<f64>,
     min_drift_samples: Option<u64>,
     error_rate_warn: Option<f64>,
@@ -153,6 +154,7 @@ pub struct Thresholds {
     pub psi_warn: f64,
     pub psi_drift: f64,
     pub ks_p_value: f64,
+    pub ks_min_statistic: f64,
     pub js_drift: f64,
     pub min_drift_samples: u64,
     pub error_rate_warn: f64,
@@ -296,6 +298,8 @@ impl Settings {
             psi_warn: non_negative(t.psi_warn, 0.1, "thresholds.psi_warn").map_err(invalid)?,
             psi_drift: non_negative(t.psi_drift, 0.25, "thresholds.psi_drift").map_err(invalid)?,
             ks_p_value: probability(t.ks_p_value, 0.05, "thresholds.ks_p_value")
+                .map_err(invalid)?,
+            ks_min_statistic: probability(t.ks_min_statistic, 0.1, "thresholds.ks_min_statistic")
                 .map_err(invalid)?,
             js_drift: probability(t.js_drift, 0.1, "thresholds.js_drift").map_err(invalid)?,
             min_drift_samples: t.min_drift_samples.unwrap_or(100),

@@ -91,6 +91,7 @@ pub fn run(settings: &Settings, args: ServeArgs) -> Result<(), Failure> {
                 psi_warn: t.psi_warn,
                 psi_drift: t.psi_drift,
                 ks_p_value: t.ks_p_value,
+                ks_min_statistic: t.ks_min_statistic,
                 js_drift: t.js_drift,
                 min_samples: t.min_drift_samples,
             },

@@ -31,8 +31,16 @@ pub struct DriftThresholds {
     pub psi_warn: f64,
     pub psi_drift: f64,
     pub ks_p_value: f64,
+    /// KS flags drift only with at least this statistic too: with thousands of rows a
+    /// meaningless difference is "significant", so significance alone is not enough.
+    #[serde(default = "default_ks_min_statistic")]
+    pub ks_min_statistic: f64,
     pub js_drift: f64,
     pub min_samples: u64,
+}
+
+fn default_ks_min_statistic() -> f64 {
+    0.1
 }
 
 impl Default for DriftThresholds {
@@ -41,6 +49,7 @@ impl Default for DriftThresholds {
             psi_warn: 0.1,
             psi_drift: 0.25,
             ks_p_value: 0.05,
+            ks_min_statistic: 0.1,
             js_drift: 0.1,
             min_samples: 100,
         }

@@ -253,7 +253,7 @@ fn numeric(
     let psi = stats::psi(&p.bin_counts, &live_counts);
     let d = stats::ks_statistic(&p.sample, &live);
     let ks_p = stats::ks_p_value(d, p.sample.len(), live.len());
-    let verdict = if psi >= t.psi_drift || ks_p < t.ks_p_value {
+    let verdict = if psi >= t.psi_drift || (ks_p < t.ks_p_value && d >= t.ks_min_statistic) {
         Verdict::Drift
     } else if psi >= t.psi_warn {
         Verdict::Warn
