@@ -3,6 +3,7 @@
 
 mod alias;
 mod bench;
+mod demo;
 mod journal;
 mod listing;
 mod ops;
@@ -56,6 +57,8 @@ pub struct Cli {
 pub enum Command {
     /// Open the console (the default when no command is given).
     Console,
+    /// A first deployment on this machine: real models, real traffic, a real incident.
+    Demo(demo::DemoArgs),
     /// Register an ONNX model file as a new version (or return the version it already is).
     Register(register::RegisterArgs),
     /// List registered models with their aliases.
@@ -156,9 +159,11 @@ pub fn run(cli: Cli) -> ExitCode {
 
 fn dispatch(cli: Cli) -> Result<(), Failure> {
     let command = cli.command.unwrap_or(Command::Console);
-    // Benchmarks touch no settings or data dir, so they run anywhere.
-    if let Command::Bench(args) = command {
-        return bench::run(args);
+    // Benchmarks touch no settings or data dir, so they run anywhere; the demo makes its own.
+    match command {
+        Command::Bench(args) => return bench::run(args),
+        Command::Demo(args) => return demo::run(args),
+        _ => {}
     }
     let overrides = Overrides {
         config: cli.config,
@@ -181,7 +186,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
     let actor = Actor::new(settings.user.clone(), settings.environment.name.clone())
         .with_read_only(settings.environment.read_only);
     match command {
-        Command::Bench(_) => Ok(()),
+        Command::Bench(_) | Command::Demo(_) => Ok(()),
         Command::Console => console(&settings),
         Command::Smoke(args) => smoke::run(&settings, args),
         Command::Deploy(args) => ops::deploy(&settings, &actor, args),

@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod demo;
 pub mod engine;
 pub mod keymap;
 pub mod logging;

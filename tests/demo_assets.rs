@@ -68,3 +68,40 @@ fn the_demo_versions_register_and_only_the_broken_one_fails_its_smoke_test() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stdout(&out).contains("FAIL sentinels"), "{}", stdout(&out));
 }
+
+#[test]
+fn demo_script_makes_every_expected_observation() {
+    let home = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .args(["demo", "--script", "--home"])
+        .arg(home.path())
+        .env_remove("FLIGHTDECK_HOME")
+        .env_remove("FLIGHTDECK_CONFIG")
+        .output()
+        .unwrap();
+    let timeline = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{timeline}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in [
+        "steady traffic served by v1",
+        "v2 passed its smoke test and runs as a 20% canary",
+        "promote gates passed",
+        "drift flagged on exactly amount, tenure_months",
+        "v3 stopped by the smoke gate",
+        "production is v2, healthy, with no canary",
+        "0 failed, across every change",
+        "every expected observation was made",
+    ] {
+        assert!(
+            timeline.contains(expected),
+            "missing {expected:?} in\n{timeline}"
+        );
+    }
+    assert!(!timeline.contains("FAIL"), "{timeline}");
+    // The demo stops what it started.
+    let servers = ok(home.path(), &["server", "list"]);
+    assert!(servers.contains("no local servers"), "{servers}");
+}

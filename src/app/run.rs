@@ -26,13 +26,30 @@ const TICK: Duration = Duration::from_millis(250);
 /// Opens the console in the terminal until the user quits; the terminal is restored on exit and
 /// on panic.
 pub async fn run(settings: &Settings, program: PathBuf) -> Result<(), String> {
+    run_with_intro(settings, program, None).await
+}
+
+/// As [`run`], with a first message in the footer (the demo's hint).
+pub async fn run_with_intro(
+    settings: &Settings,
+    program: PathBuf,
+    intro: Option<String>,
+) -> Result<(), String> {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let mut theme = Theme::built_in(&settings.theme, no_color)?;
     let mut terminal = ratatui::try_init().map_err(|e| format!("cannot open the terminal: {e}"))?;
     if settings.mouse {
         let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture);
     }
-    let result = event_loop(&mut terminal, settings, program, &mut theme, no_color).await;
+    let result = event_loop(
+        &mut terminal,
+        settings,
+        program,
+        &mut theme,
+        no_color,
+        intro,
+    )
+    .await;
     if settings.mouse {
         let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
     }
@@ -46,6 +63,7 @@ async fn event_loop(
     program: PathBuf,
     theme: &mut Theme,
     no_color: bool,
+    intro: Option<String>,
 ) -> Result<(), String> {
     let env = &settings.environment;
     let mut state = State::new(
@@ -55,6 +73,7 @@ async fn event_loop(
         settings.keymap.clone(),
         settings.refresh.metrics_ms as f64 / 1000.0,
     );
+    state.toast = intro;
     if let Ok(size) = terminal.size() {
         state.size = (size.width, size.height);
     }
@@ -286,6 +305,7 @@ async fn run_operation(
             &planned.model,
             version,
             false,
+            &ctx.actor,
             &|_| {},
         )
         .await

@@ -97,6 +97,7 @@ pub fn deploy(settings: &Settings, actor: &Actor, args: DeployArgs) -> Result<()
         &model,
         args.version,
         args.skip_smoke,
+        actor,
         &progress,
     ))?;
     if !quiet {

@@ -15,6 +15,7 @@ pub async fn smoke_gate(
     model: &ModelName,
     version: u32,
     skip: bool,
+    actor: &crate::engine::Actor,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Option<SmokeReport>, EngineError> {
     if skip {
@@ -36,12 +37,26 @@ pub async fn smoke_gate(
     };
     match report.first_failure() {
         None => Ok(Some(report)),
-        Some(failed) => Err(EngineError::GateFailed {
-            model: model.to_string(),
-            gate: "smoke".into(),
-            detail: format!("v{version} failed {}: {}", failed.name, failed.detail),
-            flag: "--skip-smoke".into(),
-        }),
+        Some(failed) => {
+            // A blocked deploy is evidence too: who tried what, and which gate stopped it.
+            let entry = crate::model::NewJournalEntry {
+                user: actor.user.clone(),
+                environment: actor.environment.clone(),
+                operation: "deploy".into(),
+                model: Some(model.to_string()),
+                from: None,
+                to: Some(format!("v{version}")),
+                outcome: crate::model::Outcome::Failed,
+                details: serde_json::json!({ "gate": "smoke", "failed_check": failed, "smoke": report }),
+            };
+            let _ = registry.append_journal(&entry);
+            Err(EngineError::GateFailed {
+                model: model.to_string(),
+                gate: "smoke".into(),
+                detail: format!("v{version} failed {}: {}", failed.name, failed.detail),
+                flag: "--skip-smoke".into(),
+            })
+        }
     }
 }
 

@@ -1,0 +1,243 @@
+//! `flightdeck demo --script`: the whole scenario unattended, at an accelerated pace, with a
+//! timeline; it succeeds only if every expected observation was made.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::setup::{Demo, MODEL, operate, register_versions};
+use super::traffic::{SHIFTED, TrafficControl, load_rows, spawn};
+use crate::engine::ops::OpRequest;
+use crate::model::{AliasName, DriftReport, Verdict};
+
+/// One line of the timeline.
+struct Timeline {
+    started: Instant,
+    failures: Vec<String>,
+}
+
+impl Timeline {
+    fn say(&self, text: &str) {
+        println!("{:>6.1}s  {text}", self.started.elapsed().as_secs_f64());
+    }
+
+    fn observe(&mut self, ok: bool, what: &str) {
+        self.say(&format!("{} {what}", if ok { "ok  " } else { "FAIL" }));
+        if !ok {
+            self.failures.push(what.to_string());
+        }
+    }
+}
+
+/// Requests a version has served, from the server's counters.
+async fn served(endpoint: &str, version: u32) -> f64 {
+    let Ok(response) = reqwest::Client::new()
+        .get(format!("{endpoint}/metrics"))
+        .send()
+        .await
+    else {
+        return 0.0;
+    };
+    let text = response.text().await.unwrap_or_default();
+    let snapshot = crate::sources::metrics::parse(&text);
+    snapshot
+        .versions
+        .get(&(MODEL.to_string(), version.to_string()))
+        .map(|c| c.requests)
+        .unwrap_or(0.0)
+}
+
+async fn wait_for_requests(endpoint: &str, version: u32, count: f64, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if served(endpoint, version).await >= count {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}
+
+async fn drift(endpoint: &str) -> Option<Vec<DriftReport>> {
+    let body: serde_json::Value = reqwest::Client::new()
+        .get(format!("{endpoint}/flightdeck/drift/{MODEL}"))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    serde_json::from_value(body["versions"].clone()).ok()
+}
+
+/// Runs the scenario; `Ok(())` only when every observation held.
+pub async fn run(demo: &Demo, rate: u32) -> Result<(), String> {
+    let mut t = Timeline {
+        started: Instant::now(),
+        failures: Vec::new(),
+    };
+    t.say(&format!("demo home {}", demo.settings.data_dir.display()));
+    register_versions(demo)?;
+    t.say("registered claims v1 (logistic regression), v2 (gradient boosting), v3 (retrained)");
+    let summary = operate(
+        demo,
+        OpRequest::Deploy {
+            version: 1,
+            canary_percent: None,
+        },
+    )
+    .await?;
+    t.say(&format!("deploy v1: {summary}"));
+    let endpoint = demo
+        .serving
+        .status(MODEL)
+        .await
+        .endpoint()
+        .ok_or("the server has no endpoint")?;
+    let rows = load_rows(&demo.assets.join("reference.csv"))?;
+    let control = Arc::new(TrafficControl::default());
+    let traffic = spawn(
+        format!("{endpoint}/v2/models/{MODEL}/infer"),
+        rows,
+        rate,
+        control.clone(),
+    );
+    t.say(&format!(
+        "traffic: {rate} requests/s from the reference data"
+    ));
+    let steady = wait_for_requests(&endpoint, 1, 200.0, Duration::from_secs(20)).await;
+    t.observe(steady, "steady traffic served by v1");
+
+    let summary = operate(
+        demo,
+        OpRequest::Deploy {
+            version: 2,
+            canary_percent: Some(20),
+        },
+    )
+    .await;
+    t.observe(
+        summary.is_ok(),
+        &format!(
+            "v2 passed its smoke test and runs as a 20% canary ({})",
+            summary.unwrap_or_else(|e| e)
+        ),
+    );
+    let canary = wait_for_requests(&endpoint, 2, 120.0, Duration::from_secs(30)).await;
+    t.observe(canary, "the canary served enough traffic to judge it");
+    let promoted = operate(demo, OpRequest::Promote).await;
+    t.observe(
+        promoted.is_ok(),
+        &format!("promote gates passed: {}", promoted.unwrap_or_else(|e| e)),
+    );
+
+    control.shift.store(true, Ordering::Relaxed);
+    t.say(&format!(
+        "input drift begins: {} shift",
+        SHIFTED.join(" and ")
+    ));
+    let deadline = Instant::now() + Duration::from_secs(45);
+    let mut flagged = Vec::new();
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if let Some(report) = drift(&endpoint)
+            .await
+            .and_then(|r| r.into_iter().find(|r| r.version == 2))
+        {
+            flagged = report
+                .features
+                .iter()
+                .filter(|f| f.verdict == Verdict::Drift)
+                .map(|f| f.name.clone())
+                .collect();
+            if flagged.len() == SHIFTED.len() {
+                break;
+            }
+        }
+    }
+    let exact = flagged.iter().map(String::as_str).collect::<Vec<_>>() == SHIFTED;
+    t.observe(
+        exact,
+        &format!(
+            "drift flagged on exactly {} (flagged: {})",
+            SHIFTED.join(", "),
+            flagged.join(", ")
+        ),
+    );
+
+    let blocked = operate(
+        demo,
+        OpRequest::Deploy {
+            version: 3,
+            canary_percent: Some(10),
+        },
+    )
+    .await;
+    let gate = blocked
+        .as_ref()
+        .err()
+        .is_some_and(|e| e.contains("smoke gate failed") && e.contains("sentinels"));
+    t.observe(
+        gate,
+        &format!(
+            "v3 stopped by the smoke gate: {}",
+            blocked.err().unwrap_or_else(|| "it was deployed".into())
+        ),
+    );
+
+    let status = demo.serving.status(MODEL).await;
+    let registry = demo.registry()?;
+    let production = registry
+        .aliases(&demo.model)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .find(|a| a.alias.as_str() == AliasName::PRODUCTION)
+        .and_then(|a| a.version);
+    let healthy = status.healthy
+        && production == Some(2)
+        && status
+            .serving
+            .is_some_and(|p| p.stable == 2 && p.canary.is_none());
+    t.observe(healthy, "production is v2, healthy, with no canary");
+    let failed = control.failed.load(Ordering::Relaxed);
+    let sent = control.sent.load(Ordering::Relaxed);
+    t.observe(
+        failed == 0,
+        &format!("{sent} requests answered, {failed} failed, across every change"),
+    );
+
+    let journal = registry
+        .journal(&crate::engine::journal::JournalQuery {
+            model: Some(MODEL.into()),
+            limit: None,
+        })
+        .map_err(|e| e.to_string())?;
+    let count = |op: &str, outcome: &str| {
+        journal
+            .iter()
+            .filter(|e| e.operation == op && e.outcome.as_str() == outcome)
+            .count()
+    };
+    let complete = count("register", "succeeded") == 3
+        && count("deploy", "succeeded") == 2
+        && count("promote", "succeeded") == 1
+        && count("deploy", "failed") == 1;
+    t.observe(
+        complete,
+        "the journal records 3 registrations, 2 deploys, 1 promote and the blocked deploy",
+    );
+
+    control.stop.store(true, Ordering::Relaxed);
+    let _ = traffic.await;
+    let _ = demo.serving.stop(&demo.model).await;
+    if t.failures.is_empty() {
+        t.say("every expected observation was made");
+        Ok(())
+    } else {
+        Err(format!(
+            "{} observation(s) failed: {}",
+            t.failures.len(),
+            t.failures.join("; ")
+        ))
+    }
+}

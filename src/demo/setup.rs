@@ -1,0 +1,159 @@
+//! Setting up the demo: an isolated home (never the user's data dir), the demo's models
+//! registered with their lineage, and v1 deployed to production after its smoke test.
+
+use std::path::{Path, PathBuf};
+
+use crate::engine::ops::{OpRequest, execute, plan, smoke_gate};
+use crate::engine::register::{RegisterRequest, register};
+use crate::engine::serving::LocalServing;
+use crate::engine::{Actor, Registry};
+use crate::model::ModelName;
+use crate::settings::{Overrides, Settings};
+
+/// The demo's files, built into the binary so `flightdeck demo` needs nothing else.
+const ASSETS: &[(&str, &[u8])] = &[
+    ("v1.onnx", include_bytes!("../../demo/v1.onnx")),
+    ("v2.onnx", include_bytes!("../../demo/v2.onnx")),
+    ("v3.onnx", include_bytes!("../../demo/v3.onnx")),
+    ("reference.csv", include_bytes!("../../demo/reference.csv")),
+    (
+        "sentinels.json",
+        include_bytes!("../../demo/sentinels.json"),
+    ),
+    ("versions.json", include_bytes!("../../demo/versions.json")),
+];
+
+pub const MODEL: &str = "claims";
+
+/// Demo settings: quick gates for a walkthrough, everything else default.
+const CONFIG: &str = "[gates]\nmin_canary_requests = 100\nmax_p99_ratio = 5.0\n";
+
+pub struct Demo {
+    pub model: ModelName,
+    pub settings: Settings,
+    pub assets: PathBuf,
+    pub actor: Actor,
+    pub program: PathBuf,
+    pub serving: LocalServing,
+}
+
+impl Demo {
+    pub fn registry(&self) -> Result<Registry, String> {
+        Registry::open(&self.settings.data_dir).map_err(|e| e.to_string())
+    }
+}
+
+/// Writes the assets and config into `home` and resolves settings for it.
+pub fn prepare(home: &Path, program: PathBuf) -> Result<Demo, String> {
+    let assets = home.join("demo-assets");
+    std::fs::create_dir_all(&assets).map_err(|e| format!("{}: {e}", assets.display()))?;
+    for (name, bytes) in ASSETS {
+        std::fs::write(assets.join(name), bytes).map_err(|e| format!("{name}: {e}"))?;
+    }
+    let config = home.join("config.toml");
+    std::fs::write(&config, CONFIG).map_err(|e| e.to_string())?;
+    let overrides = Overrides {
+        data_dir: Some(home.to_path_buf()),
+        ..Overrides::default()
+    };
+    let settings = Settings::resolve(Some(CONFIG), Some(config), None, &overrides)
+        .map_err(|e| e.to_string())?;
+    let actor = Actor::new(settings.user.clone(), settings.environment.name.clone());
+    let serving = LocalServing::new(&settings.data_dir, program.clone());
+    let model = ModelName::new(MODEL).map_err(|e| e.to_string())?;
+    Ok(Demo {
+        model,
+        settings,
+        assets,
+        actor,
+        program,
+        serving,
+    })
+}
+
+/// Registers v1, v2 and v3 with their lineage, metrics, baseline and sentinels.
+pub fn register_versions(demo: &Demo) -> Result<(), String> {
+    let meta: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(demo.assets.join("versions.json")).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    let mut registry = demo.registry()?;
+    for v in ["v1", "v2", "v3"] {
+        let m = &meta[v];
+        let text = |k: &str| m[k].as_str().map(str::to_string);
+        let metrics = m["metrics"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .filter_map(|(k, v)| v.as_f64().map(|x| (k.clone(), x)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let request = RegisterRequest {
+            artifact: demo.assets.join(format!("{v}.onnx")),
+            reference: Some(demo.assets.join("reference.csv")),
+            categorical: Vec::new(),
+            sentinels: Some(demo.assets.join("sentinels.json")),
+            metrics,
+            data_hash: text("data_hash"),
+            code_commit: text("commit"),
+            pipeline_version: text("pipeline_version"),
+            description: text("description"),
+        };
+        register(&mut registry, &demo.model, &request, &demo.actor).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Runs one operation the way `flightdeck deploy|promote|...` does (smoke gate for deploys,
+/// promote gates evaluated and required to pass).
+pub async fn operate(demo: &Demo, request: OpRequest) -> Result<String, String> {
+    let model = demo.model.clone();
+    let mut registry = demo.registry()?;
+    if let OpRequest::Deploy { version, .. } = request {
+        smoke_gate(
+            &mut registry,
+            &demo.program,
+            &model,
+            version,
+            false,
+            &demo.actor,
+            &|_| {},
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    }
+    let serving_now = demo.serving.status(MODEL).await.serving;
+    let env = &demo.settings.environment;
+    let mut planned = plan(
+        &registry,
+        &model,
+        request,
+        serving_now,
+        &env.name,
+        env.read_only,
+    )
+    .map_err(|e| e.to_string())?;
+    if let (OpRequest::Promote, Some(p), Some(c)) =
+        (request, planned.before.production, planned.before.canary)
+    {
+        let endpoint = demo
+            .serving
+            .status(MODEL)
+            .await
+            .endpoint()
+            .unwrap_or_default();
+        planned.gates =
+            crate::engine::ops::promote_gates(&endpoint, &model, p, c, &demo.settings.gates).await;
+        if let Some(failed) = planned.gates.iter().find(|g| !g.passed) {
+            return Err(format!(
+                "the {} gate failed: {}",
+                failed.name, failed.evidence
+            ));
+        }
+    }
+    let outcome = execute(&planned, &mut registry, &demo.serving, &demo.actor, false)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(outcome.sentence)
+}
