@@ -64,17 +64,36 @@ pub fn run(args: DemoArgs) -> Result<(), Failure> {
     } else {
         runtime.block_on(async {
             register_versions(&demo).map_err(failure)?;
-            operate(&demo, OpRequest::Deploy { version: 1, canary_percent: None }).await.map_err(failure)?;
-            let endpoint = demo.serving.status(MODEL).await.endpoint().ok_or_else(|| failure("the demo server has no endpoint"))?;
+            operate(
+                &demo,
+                OpRequest::Deploy {
+                    version: 1,
+                    canary_percent: None,
+                },
+            )
+            .await
+            .map_err(failure)?;
+            let endpoint = demo
+                .serving
+                .status(MODEL)
+                .await
+                .endpoint()
+                .ok_or_else(|| failure("the demo server has no endpoint"))?;
             let rows = load_rows(&demo.assets.join("reference.csv")).map_err(failure)?;
             let control = Arc::new(TrafficControl::default());
-            let traffic = spawn(format!("{endpoint}/v2/models/{MODEL}/infer"), rows, args.rate, control.clone());
-            let intro = format!(
-                "demo: v1 serves {} req/s. Enter opens claims, Tab cycles panes. In another shell: flightdeck --home {} deploy claims 2 --canary 20 --yes",
+            let traffic = spawn(
+                format!("{endpoint}/v2/models/{MODEL}/infer"),
+                rows,
                 args.rate,
-                home.display()
+                control.clone(),
             );
-            let console = crate::app::run::run_with_intro(&demo.settings, program, Some(intro)).await.map_err(failure);
+            let intro = format!(
+                "demo: v1 serves {} req/s · enter: open claims · tab: panes · ?: keys",
+                args.rate
+            );
+            let console = crate::app::run::run_with_intro(&demo.settings, program, Some(intro))
+                .await
+                .map_err(failure);
             control.stop.store(true, Ordering::Relaxed);
             let _ = traffic.await;
             let _ = demo.serving.stop(&demo.model).await;
