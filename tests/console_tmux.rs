@@ -305,3 +305,73 @@ fn rollback_from_the_console_and_read_only_refusal() {
     assert!(prod.contains("production  v1"), "{prod}");
     ok(h, &["server", "stop", "fraud"]);
 }
+
+#[test]
+fn the_interactive_demo_follows_its_tour_by_keys() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let session = format!("fd-demo-{}", std::process::id());
+    let command = format!(
+        "FLIGHTDECK_USER=tester {} demo --home {}",
+        env!("CARGO_BIN_EXE_flightdeck"),
+        h.display()
+    );
+    assert!(
+        Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &session,
+                "-x",
+                "110",
+                "-y",
+                "30",
+                &command
+            ])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let tmux = Tmux { session };
+    tmux.wait_for("the demo serving v1 with the tour", |s| {
+        s.contains("claims") && s.contains("up") && s.contains("tour 1/7")
+    });
+    tmux.keys(&["n"]);
+    tmux.wait_for("step 2", |s| s.contains("tour 2/7"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the serving pane", |s| s.contains("stable v1"));
+    tmux.keys(&["Tab"]);
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("the versions pane with v2", |s| {
+        s.contains("SMOKE") && s.contains("v2")
+    });
+    // Versions list production first, then newest: v1, v3, v2.
+    tmux.keys(&["j"]);
+    tmux.keys(&["j"]);
+    tmux.keys(&["d"]);
+    tmux.wait_for("the deploy preview", |s| {
+        s.contains("canary v2 at 10%") && s.contains("enter: confirm")
+    });
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the deploy done", |s| s.contains("deploy claims: done"));
+    tmux.keys(&["x"]);
+    tmux.keys(&["q"]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while tmux.alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!tmux.alive(), "q ends the demo");
+    let journal = ok(h, &["journal", "--model", "claims"]);
+    assert!(
+        journal.lines().any(|l| l.contains("deploy")
+            && l.contains("canary v2 10%")
+            && l.contains("succeeded")),
+        "{journal}"
+    );
+    let servers = ok(h, &["server", "list"]);
+    assert!(
+        servers.contains("no local servers"),
+        "the demo stopped what it started: {servers}"
+    );
+}

@@ -33,5 +33,7 @@ pub enum Effect {
         override_gates: bool,
         allow_pipeline_mismatch: bool,
     },
+    /// The guided tour moved to this step.
+    GuideStep(usize),
     Quit,
 }

@@ -3,6 +3,7 @@
 
 pub mod effect;
 pub mod fleet;
+pub mod guide;
 pub mod headless;
 pub mod msg;
 pub mod run;

@@ -3,6 +3,7 @@
 //! visible changed. Background work never touches the state: it sends messages.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -26,15 +27,19 @@ const TICK: Duration = Duration::from_millis(250);
 /// Opens the console in the terminal until the user quits; the terminal is restored on exit and
 /// on panic.
 pub async fn run(settings: &Settings, program: PathBuf) -> Result<(), String> {
-    run_with_intro(settings, program, None).await
+    run_with(settings, program, Launch::default()).await
 }
 
-/// As [`run`], with a first message in the footer (the demo's hint).
-pub async fn run_with_intro(
-    settings: &Settings,
-    program: PathBuf,
-    intro: Option<String>,
-) -> Result<(), String> {
+/// How the console starts: a first message, and the demo's guided tour.
+#[derive(Clone, Default)]
+pub struct Launch {
+    pub intro: Option<String>,
+    /// Called when the guided tour reaches a step (the tour is on when this is set).
+    pub on_guide_step: Option<Arc<dyn Fn(usize) + Send + Sync>>,
+}
+
+/// As [`run`], started as `launch` says.
+pub async fn run_with(settings: &Settings, program: PathBuf, launch: Launch) -> Result<(), String> {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let mut theme = Theme::built_in(&settings.theme, no_color)?;
     let mut terminal = ratatui::try_init().map_err(|e| format!("cannot open the terminal: {e}"))?;
@@ -47,7 +52,7 @@ pub async fn run_with_intro(
         program,
         &mut theme,
         no_color,
-        intro,
+        launch,
     )
     .await;
     if settings.mouse {
@@ -63,7 +68,7 @@ async fn event_loop(
     program: PathBuf,
     theme: &mut Theme,
     no_color: bool,
-    intro: Option<String>,
+    launch: Launch,
 ) -> Result<(), String> {
     let env = &settings.environment;
     let mut state = State::new(
@@ -73,11 +78,15 @@ async fn event_loop(
         settings.keymap.clone(),
         settings.refresh.metrics_ms as f64 / 1000.0,
     );
-    state.toast = intro;
+    state.toast = launch.intro.clone();
+    if launch.on_guide_step.is_some() {
+        state.guide = Some(0);
+    }
     if let Ok(size) = terminal.size() {
         state.size = (size.width, size.height);
     }
     let ctx = OpContext {
+        on_guide_step: launch.on_guide_step.clone(),
         actor: crate::engine::Actor::new(settings.user.clone(), env.name.clone())
             .with_read_only(env.read_only),
         gates: settings.gates.clone(),
@@ -233,6 +242,7 @@ pub async fn within<T>(
 /// What operations need from the settings.
 #[derive(Clone)]
 struct OpContext {
+    on_guide_step: Option<Arc<dyn Fn(usize) + Send + Sync>>,
     actor: crate::engine::Actor,
     gates: crate::settings::Gates,
     environment: String,
@@ -340,6 +350,11 @@ fn perform(
     let tx = tx.clone();
     match effect {
         Effect::Quit => {}
+        Effect::GuideStep(step) => {
+            if let Some(hook) = &ctx.on_guide_step {
+                hook(step);
+            }
+        }
         Effect::FetchFleet => {
             let data_dir = data_dir.to_path_buf();
             let serving = serving.clone();

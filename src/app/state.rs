@@ -187,6 +187,8 @@ pub struct State {
     pub toast: Option<String>,
     /// Operations a killed process left half done (shown until recovered).
     pub interrupted: Vec<String>,
+    /// The guided tour's current step, when the console runs the demo.
+    pub guide: Option<usize>,
     /// The operation dialog, when one is open.
     pub modal: Option<OpModal>,
     /// Typed confirmation (the environment's `confirm = "typed"`).
@@ -241,6 +243,7 @@ impl State {
             metrics: BTreeMap::new(),
             toast: None,
             modal: None,
+            guide: None,
             interrupted: Vec::new(),
             typed_confirmation: false,
             last_fetch: None,

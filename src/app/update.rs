@@ -311,6 +311,17 @@ fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
             }
             Vec::new()
         }
+        // The guided tour's `n` (only while a tour runs, so `n` stays free otherwise).
+        Mode::Normal if state.guide.is_some() && key == Key::char('n') => {
+            let next = state.guide.map(|s| s + 1).unwrap_or(0);
+            if next < super::guide::STEPS.len() {
+                state.guide = Some(next);
+                vec![Effect::GuideStep(next)]
+            } else {
+                state.toast = Some("that was the last step; q quits the demo".into());
+                Vec::new()
+            }
+        }
         Mode::Normal => match state.keymap.action(key) {
             Some(action) => on_action(state, action),
             None => Vec::new(),

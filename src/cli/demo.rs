@@ -88,10 +88,20 @@ pub fn run(args: DemoArgs) -> Result<(), Failure> {
                 control.clone(),
             );
             let intro = format!(
-                "demo: v1 serves {} req/s · enter: open claims · tab: panes · ?: keys",
+                "demo: v1 serves {} req/s · n: next step of the tour · ?: keys",
                 args.rate
             );
-            let console = crate::app::run::run_with_intro(&demo.settings, program, Some(intro))
+            let shift = control.clone();
+            let launch = crate::app::run::Launch {
+                intro: Some(intro),
+                // The tour's drift step shifts two features of the traffic.
+                on_guide_step: Some(Arc::new(move |step| {
+                    if step == crate::app::guide::DRIFT_STEP {
+                        shift.shift.store(true, Ordering::Relaxed);
+                    }
+                })),
+            };
+            let console = crate::app::run::run_with(&demo.settings, program, launch)
                 .await
                 .map_err(failure);
             control.stop.store(true, Ordering::Relaxed);

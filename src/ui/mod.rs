@@ -61,6 +61,12 @@ pub fn draw(
     if state.mode == Mode::Help {
         overlays::help(frame, area, state, theme, ascii);
     }
+    if let Some(step) = state.guide
+        && state.modal.is_none()
+        && state.mode != Mode::Help
+    {
+        overlays::guide(frame, body, step, theme, ascii);
+    }
     if state.modal.is_some() {
         overlays::operation(frame, area, state, theme, ascii);
     }

@@ -1,0 +1,16 @@
+//! The demo's guided tour: steps that say what to look at and which key to press. `n` moves
+//! on; the run loop hears about each step (the demo starts input drift at its step).
+
+/// The steps, in order.
+pub const STEPS: &[&str] = &[
+    "Steady traffic: v1 serves claims. Press Enter on claims: the serving pane shows req/s, p50/p95/p99 and errors.",
+    "Tab twice to the versions pane: v1 is production; v2 and v3 wait. Select v2 with j/k; d deploys it as a 10% canary after its smoke test.",
+    "Tab back to serving: stable v1 and canary v2 side by side, each with its share of the traffic.",
+    "Press p to promote: the dialog lists the gates (canary traffic, error rate, p99, drift) with their evidence. Enter confirms.",
+    "Input drift begins now on amount and tenure_months. Tab to the drift pane: they turn red; j/k show each feature's histogram.",
+    "Try v3: versions pane, select v3, press d. Its smoke test fails on the sentinels, and the gate stops the deploy.",
+    "Tab to the journal pane: every registration, deploy, promote and the blocked deploy, with who and when. q quits the demo.",
+];
+
+/// The step at which the demo shifts its traffic's inputs.
+pub const DRIFT_STEP: usize = 4;
