@@ -4,6 +4,7 @@
 mod alias;
 mod bench;
 mod demo;
+mod evaluate;
 mod journal;
 mod listing;
 mod ops;
@@ -85,6 +86,8 @@ pub enum Command {
     Smoke(smoke::SmokeArgs),
     /// Finish or revert an operation that a killed process left half done.
     Recover(ops::RecoverArgs),
+    /// Compare a version with production on a labelled CSV (accuracy, AUC, log loss; MAE, RMSE).
+    Evaluate(evaluate::EvaluateArgs),
     /// Show or move aliases (production, canary, or any name).
     #[command(subcommand)]
     Alias(alias::AliasCommand),
@@ -189,6 +192,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Bench(_) | Command::Demo(_) => Ok(()),
         Command::Console => console(&settings),
         Command::Smoke(args) => smoke::run(&settings, args),
+        Command::Evaluate(args) => evaluate::run(&settings, args),
         Command::Deploy(args) => ops::deploy(&settings, &actor, args),
         Command::Promote(args) => ops::promote(&settings, &actor, args),
         Command::Rollback(args) => ops::rollback(&settings, &actor, args),

@@ -85,6 +85,7 @@ struct FileGates {
     min_canary_requests: Option<u64>,
     max_error_ratio_increase: Option<f64>,
     max_p99_ratio: Option<f64>,
+    max_metric_drop: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -170,6 +171,9 @@ pub struct Gates {
     pub max_error_ratio_increase: f64,
     /// The canary's p99 may be at most this multiple of production's.
     pub max_p99_ratio: f64,
+    /// An evaluated canary may score at most this much below production (AUC or accuracy; RMSE
+    /// relatively).
+    pub max_metric_drop: f64,
 }
 
 /// Validated settings, resolved once at start-up.
@@ -318,6 +322,8 @@ impl Settings {
             )
             .map_err(invalid)?,
             max_p99_ratio: non_negative(g.max_p99_ratio, 1.5, "gates.max_p99_ratio")
+                .map_err(invalid)?,
+            max_metric_drop: probability(g.max_metric_drop, 0.01, "gates.max_metric_drop")
                 .map_err(invalid)?,
         };
         if thresholds.psi_warn > thresholds.psi_drift {

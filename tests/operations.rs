@@ -461,3 +461,106 @@ fn an_operation_killed_mid_way_is_shown_and_can_be_finished_or_reverted() {
         )
     );
 }
+
+#[test]
+fn evaluation_compares_with_production_and_gates_the_promote() {
+    let home = Home(tempfile::tempdir().unwrap());
+    let h = home.0.path();
+    std::fs::write(
+        h.join("no-config.toml"),
+        "[gates]\nmin_canary_requests = 20\nmax_p99_ratio = 1000\n",
+    )
+    .unwrap();
+    let demo = |f: &str| {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("demo")
+            .join(f)
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    for v in ["v1", "v2", "v3"] {
+        ok(
+            h,
+            &[
+                "register",
+                "claims",
+                &demo(&format!("{v}.onnx")),
+                "--reference",
+                &demo("reference.csv"),
+            ],
+        );
+    }
+    ok(h, &["deploy", "claims", "1", "--direct", "--yes"]);
+    let out = ok(
+        h,
+        &[
+            "evaluate",
+            "claims",
+            "2",
+            "--data",
+            &demo("holdout.csv"),
+            "--json",
+        ],
+    );
+    let e: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(e["rows"], 2000);
+    assert_eq!(e["baseline"], 1);
+    // v1's AUC as scikit-learn computed it when the demo was generated.
+    assert!(
+        (e["baseline_metrics"]["auc"].as_f64().unwrap() - 0.7128).abs() < 1e-3,
+        "{e}"
+    );
+    assert!(
+        e["candidate_metrics"]["auc"].as_f64() > e["baseline_metrics"]["auc"].as_f64(),
+        "v2 is better: {e}"
+    );
+    // v3, served as it really is, is no better than chance.
+    let out = ok(
+        h,
+        &["evaluate", "claims", "3", "--data", &demo("holdout.csv")],
+    );
+    assert!(out.contains("auc       0.50"), "{out}");
+    ok(
+        h,
+        &[
+            "deploy",
+            "claims",
+            "3",
+            "--canary",
+            "50",
+            "--yes",
+            "--skip-smoke",
+        ],
+    );
+    let port = std::fs::read_to_string(h.join("serve/claims.port")).unwrap();
+    let client = reqwest::blocking::Client::new();
+    let body = serde_json::json!({ "inputs": [{ "name": "X", "shape": [1, 5], "datatype": "FP32", "data": [120, 40, 30, 0, 2] }] });
+    for _ in 0..80 {
+        client
+            .post(format!(
+                "http://127.0.0.1:{}/v2/models/claims/infer",
+                port.trim()
+            ))
+            .json(&body)
+            .send()
+            .unwrap();
+    }
+    let err = fails(h, &["promote", "claims", "--yes"], 2);
+    assert!(
+        err.contains("gate evaluation") && err.contains("FAILED") && err.contains("AUC 0.50"),
+        "{err}"
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&ok(h, &["alias", "list", "claims", "--json"]))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["alias"] == "production")
+            .unwrap()["version"],
+        1
+    );
+    ok(h, &["abort", "claims", "--yes"]);
+    ok(h, &["server", "stop", "claims"]);
+}

@@ -267,6 +267,7 @@ async fn plan_operation(
     let status = serving.status(&model).await;
     let serving_now = status.serving;
     let (env, read_only) = (ctx.environment.clone(), ctx.read_only);
+    let data_dir_for_gates = data_dir.clone();
     let planned_name = name.clone();
     let mut planned = tokio::task::spawn_blocking(move || {
         let registry = Registry::open(&data_dir).map_err(|e| e.to_string())?;
@@ -293,6 +294,19 @@ async fn plan_operation(
             &ctx.gates,
         )
         .await;
+        let (data_dir, gate_name, drop) = (
+            data_dir_for_gates.clone(),
+            name.clone(),
+            ctx.gates.max_metric_drop,
+        );
+        let evaluation = tokio::task::spawn_blocking(move || {
+            let registry = Registry::open(&data_dir).map_err(|e| e.to_string())?;
+            crate::engine::ops::evaluation_gate(&registry, &gate_name, p, c, drop)
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        planned.gates.extend(evaluation);
     }
     Ok(Box::new(planned))
 }

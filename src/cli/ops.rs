@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::{Failure, model_name, parse_version, print_json};
 use crate::engine::Actor;
-use crate::engine::ops::{OpRequest, execute, plan, promote_gates, smoke_gate};
+use crate::engine::ops::{OpRequest, evaluation_gate, execute, plan, promote_gates, smoke_gate};
 use crate::engine::serving::{LocalServing, supervisor};
 use crate::settings::{Confirm, Settings};
 
@@ -182,6 +182,15 @@ fn run(
             canary,
             &settings.gates,
         ));
+        if let Some(g) = evaluation_gate(
+            &registry,
+            &model,
+            production,
+            canary,
+            settings.gates.max_metric_drop,
+        )? {
+            planned.gates.push(g);
+        }
         planned.gates_overridden = op.override_gates && planned.gates.iter().any(|g| !g.passed);
     }
     if !op.json || !op.yes {

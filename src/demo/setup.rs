@@ -145,6 +145,17 @@ pub async fn operate(demo: &Demo, request: OpRequest) -> Result<String, String> 
             .unwrap_or_default();
         planned.gates =
             crate::engine::ops::promote_gates(&endpoint, &model, p, c, &demo.settings.gates).await;
+        if let Some(g) = crate::engine::ops::evaluation_gate(
+            &registry,
+            &model,
+            p,
+            c,
+            demo.settings.gates.max_metric_drop,
+        )
+        .map_err(|e| e.to_string())?
+        {
+            planned.gates.push(g);
+        }
         if let Some(failed) = planned.gates.iter().find(|g| !g.passed) {
             return Err(format!(
                 "the {} gate failed: {}",

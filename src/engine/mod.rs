@@ -3,6 +3,7 @@
 
 mod actor;
 mod error;
+pub mod evaluate;
 pub mod failpoint;
 pub mod journal;
 pub mod ops;

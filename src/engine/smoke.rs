@@ -43,12 +43,12 @@ fn check(name: &str, passed: bool, detail: impl Into<String>) -> SmokeCheck {
 }
 
 /// A throwaway server, killed when dropped.
-struct Throwaway {
+pub(crate) struct Throwaway {
     _child: tokio::process::Child,
-    endpoint: String,
+    pub(crate) endpoint: String,
 }
 
-async fn start_server(
+pub(crate) async fn start_server(
     program: &Path,
     data_dir: &Path,
     model: &ModelName,
@@ -459,7 +459,10 @@ fn neutral_inputs(record: &ModelVersion) -> Vec<crate::runtime::NamedTensor> {
         .collect()
 }
 
-fn v2_body(inputs: &[crate::runtime::NamedTensor], datatypes: impl Fn(&str) -> String) -> Value {
+pub(crate) fn v2_body(
+    inputs: &[crate::runtime::NamedTensor],
+    datatypes: impl Fn(&str) -> String,
+) -> Value {
     use crate::runtime::TensorData;
     let tensors: Vec<Value> = inputs
         .iter()
@@ -517,7 +520,7 @@ async fn infer(
     Ok(parse_outputs(&body))
 }
 
-fn parse_outputs(body: &Value) -> Vec<crate::runtime::NamedTensor> {
+pub(crate) fn parse_outputs(body: &Value) -> Vec<crate::runtime::NamedTensor> {
     use crate::runtime::{NamedTensor, TensorData};
     body["outputs"]
         .as_array()

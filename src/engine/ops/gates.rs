@@ -186,3 +186,51 @@ pub async fn promote_gates(
     ));
     results
 }
+
+/// Before promote, when the canary was evaluated against this production version: it may not
+/// be worse by more than `max_drop` (AUC, else accuracy; RMSE relatively for regressors).
+pub fn evaluation_gate(
+    registry: &Registry,
+    model: &ModelName,
+    production: u32,
+    canary: u32,
+    max_drop: f64,
+) -> Result<Option<GateResult>, EngineError> {
+    let Some(e) = registry.latest_evaluation(model, canary)? else {
+        return Ok(None);
+    };
+    if e.baseline != Some(production) {
+        return Ok(None);
+    }
+    let Some(base) = &e.baseline_metrics else {
+        return Ok(None);
+    };
+    let cand = &e.candidate_metrics;
+    let result = if let (Some(c), Some(b)) = (
+        cand.get("auc").or(cand.get("accuracy")),
+        base.get("auc").or(base.get("accuracy")),
+    ) {
+        let metric = if cand.contains_key("auc") {
+            "AUC"
+        } else {
+            "accuracy"
+        };
+        gate(
+            "evaluation",
+            *c >= b - max_drop,
+            format!("{metric} {c:.4} vs production {b:.4} (allowed drop {max_drop})"),
+        )
+    } else if let (Some(c), Some(b)) = (cand.get("rmse"), base.get("rmse")) {
+        gate(
+            "evaluation",
+            *c <= b * (1.0 + max_drop),
+            format!(
+                "RMSE {c:.4} vs production {b:.4} (allowed +{:.1}%)",
+                max_drop * 100.0
+            ),
+        )
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(result))
+}

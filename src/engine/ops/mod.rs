@@ -9,7 +9,7 @@ mod plan;
 mod recover;
 mod run;
 
-pub use gates::{GateResult, promote_gates, smoke_gate};
+pub use gates::{GateResult, evaluation_gate, promote_gates, smoke_gate};
 pub use plan::{DeploymentState, OpPlan, OpRequest, describe, plan};
 pub use recover::{Interrupted, Recovery, interrupted, recover};
 pub use run::{OpOutcome, execute};

@@ -82,6 +82,17 @@ CREATE TABLE smoke_results (
 );
 CREATE INDEX smoke_results_by_version ON smoke_results (model, version, id);
 "#,
+    r#"
+CREATE TABLE evaluations (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    model     TEXT NOT NULL,
+    version   INTEGER NOT NULL,
+    at        TEXT NOT NULL,
+    report    TEXT NOT NULL,
+    FOREIGN KEY (model, version) REFERENCES versions(model, version)
+);
+CREATE INDEX evaluations_by_version ON evaluations (model, version, id);
+"#,
 ];
 
 pub fn latest_version() -> i64 {

@@ -1,0 +1,80 @@
+//! `flightdeck evaluate MODEL VERSION --data LABELLED.csv`: the candidate against production on
+//! a frozen labelled set, through local servers; the result feeds the promote gate.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::table::{or_dash, render};
+use super::{Failure, model_name, parse_version, print_json};
+use crate::engine::evaluate::evaluate;
+use crate::engine::serving::supervisor;
+use crate::settings::Settings;
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    pub model: String,
+    #[arg(value_parser = parse_version)]
+    pub version: u32,
+    /// Labelled CSV: the model's feature columns and a label column.
+    #[arg(long, value_name = "CSV")]
+    pub data: PathBuf,
+    /// The label column (default: the last column).
+    #[arg(long, value_name = "NAME")]
+    pub label: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(settings: &Settings, args: EvaluateArgs) -> Result<(), Failure> {
+    let model = model_name(&args.model)?;
+    let mut registry = super::open(settings)?;
+    let program = supervisor::this_program().map_err(|message| Failure { code: 1, message })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure {
+            code: 1,
+            message: e.to_string(),
+        })?;
+    let e = runtime.block_on(evaluate(
+        &mut registry,
+        &program,
+        &model,
+        args.version,
+        &args.data,
+        args.label.as_deref(),
+    ))?;
+    if args.json {
+        return print_json(&e);
+    }
+    println!("{model} v{} on {} rows of {}", e.candidate, e.rows, e.data);
+    let names: Vec<&String> = e.candidate_metrics.keys().collect();
+    let rows: Vec<Vec<String>> = names
+        .iter()
+        .map(|k| {
+            vec![
+                (*k).clone(),
+                format!("{:.4}", e.candidate_metrics[*k]),
+                or_dash(
+                    e.baseline_metrics
+                        .as_ref()
+                        .and_then(|b| b.get(*k))
+                        .map(|v| format!("{v:.4}")),
+                ),
+            ]
+        })
+        .collect();
+    let baseline = e
+        .baseline
+        .map(|b| format!("PRODUCTION v{b}"))
+        .unwrap_or_else(|| "PRODUCTION".into());
+    println!(
+        "{}",
+        render(
+            &["METRIC", &format!("CANDIDATE v{}", e.candidate), &baseline],
+            &rows
+        )
+    );
+    Ok(())
+}

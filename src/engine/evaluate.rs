@@ -1,0 +1,381 @@
+//! Evaluation: a candidate and production run the same frozen labelled set through local
+//! servers; classifiers are compared on accuracy, AUC (binary) and log loss, regressors on MAE
+//! and RMSE. The result is kept with the candidate and feeds the promote gate.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use super::smoke::{parse_outputs, start_server, v2_body};
+use super::{EngineError, Registry};
+use crate::model::{FeatureKind, ModelName, ModelVersion};
+use crate::runtime::{NamedTensor, TensorData};
+
+/// Metrics of one version on the labelled set (higher is better for accuracy and AUC; lower
+/// for log loss, MAE and RMSE).
+pub type Metrics = BTreeMap<String, f64>;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub model: String,
+    pub candidate: u32,
+    pub baseline: Option<u32>,
+    pub rows: usize,
+    pub data: String,
+    pub at: DateTime<Utc>,
+    pub candidate_metrics: Metrics,
+    pub baseline_metrics: Option<Metrics>,
+}
+
+fn fail(e: impl ToString) -> EngineError {
+    EngineError::Serving(e.to_string())
+}
+
+/// Reads the labelled CSV: feature columns in the model's order (text categories mapped to the
+/// codes the model receives), and the label column (`label`, or the last one).
+fn read_labelled(
+    path: &Path,
+    version: &ModelVersion,
+    label: Option<&str>,
+) -> Result<(Vec<Vec<f64>>, Vec<f64>), EngineError> {
+    let bad = |problem: String| EngineError::Reference {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let mut reader = csv::Reader::from_path(path).map_err(|e| bad(e.to_string()))?;
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| bad(e.to_string()))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let label_index = match label {
+        Some(name) => header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| bad(format!("no column {name:?}")))?,
+        None => header
+            .len()
+            .checked_sub(1)
+            .ok_or_else(|| bad("no columns".into()))?,
+    };
+    let width = version.signature.input_width();
+    let features: Vec<usize> = (0..header.len()).filter(|i| *i != label_index).collect();
+    if features.len() != width {
+        return Err(bad(format!(
+            "{} feature columns but the model takes {width}",
+            features.len()
+        )));
+    }
+    let profile = version.profile.as_ref();
+    let mut xs = Vec::new();
+    let mut ys = Vec::new();
+    for (line, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| bad(e.to_string()))?;
+        let mut row = Vec::with_capacity(width);
+        for (f, column) in features.iter().enumerate() {
+            let text = record.get(*column).unwrap_or_default().trim();
+            let value = match text.parse::<f64>() {
+                Ok(v) => v,
+                Err(_) => match profile.and_then(|p| p.features.get(f)).map(|f| &f.kind) {
+                    Some(FeatureKind::Categorical { categories }) => categories
+                        .iter()
+                        .find(|c| c.value == text)
+                        .and_then(|c| c.code)
+                        .ok_or_else(|| {
+                            bad(format!(
+                                "line {}: unknown category {text:?} in {}",
+                                line + 2,
+                                header[*column]
+                            ))
+                        })?,
+                    _ => {
+                        return Err(bad(format!(
+                            "line {}: {text:?} in {} is not a number",
+                            line + 2,
+                            header[*column]
+                        )));
+                    }
+                },
+            };
+            row.push(value);
+        }
+        let y = record.get(label_index).unwrap_or_default().trim();
+        ys.push(
+            y.parse::<f64>()
+                .map_err(|_| bad(format!("line {}: label {y:?} is not a number", line + 2)))?,
+        );
+        xs.push(row);
+    }
+    if xs.is_empty() {
+        return Err(bad("no rows".into()));
+    }
+    Ok((xs, ys))
+}
+
+/// Runs every row through a throwaway server of `version`; returns the outputs per batch.
+async fn predict(
+    registry: &Registry,
+    program: &Path,
+    model: &ModelName,
+    version: &ModelVersion,
+    xs: &[Vec<f64>],
+) -> Result<Vec<NamedTensor>, EngineError> {
+    let data_dir = registry
+        .db_path()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let server = start_server(program, &data_dir, model, version.version)
+        .await
+        .map_err(fail)?;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(fail)?;
+    let url = format!(
+        "{}/v2/models/{model}/versions/{}/infer",
+        server.endpoint, version.version
+    );
+    let input = version
+        .signature
+        .inputs
+        .first()
+        .ok_or_else(|| fail("the model has no input"))?;
+    let datatype = input.datatype.as_str().to_string();
+    let mut outputs: Vec<NamedTensor> = Vec::new();
+    // Wait until it answers, then send batches of 256 rows.
+    for _ in 0..200 {
+        if client
+            .get(format!("{}/v2/health/ready", server.endpoint))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for chunk in xs.chunks(256) {
+        let tensor = NamedTensor {
+            name: input.name.clone(),
+            shape: vec![chunk.len(), chunk[0].len()],
+            data: TensorData::F64(chunk.iter().flatten().copied().collect()),
+        };
+        let body = v2_body(&[tensor], |_| datatype.clone());
+        let response: serde_json::Value = client
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(fail)?
+            .json()
+            .await
+            .map_err(fail)?;
+        if let Some(e) = response["error"].as_str() {
+            return Err(fail(format!("v{}: {e}", version.version)));
+        }
+        for out in parse_outputs(&response) {
+            match outputs.iter_mut().find(|o| o.name == out.name) {
+                Some(acc) => {
+                    if let (TensorData::F64(a), TensorData::F64(b)) = (&mut acc.data, out.data) {
+                        a.extend(b);
+                    }
+                    acc.shape[0] += out.shape.first().copied().unwrap_or(0);
+                }
+                None => outputs.push(out),
+            }
+        }
+    }
+    Ok(outputs)
+}
+
+/// Area under the ROC curve of scores for the positive class (ties counted half).
+pub fn auc(scores: &[f64], positive: &[bool]) -> Option<f64> {
+    let mut pairs: Vec<(f64, bool)> = scores
+        .iter()
+        .copied()
+        .zip(positive.iter().copied())
+        .collect();
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (n_pos, n_neg) = (
+        positive.iter().filter(|p| **p).count() as f64,
+        positive.iter().filter(|p| !**p).count() as f64,
+    );
+    if n_pos == 0.0 || n_neg == 0.0 {
+        return None;
+    }
+    // Rank-sum (Mann-Whitney U) with average ranks for ties.
+    let mut rank_sum = 0.0;
+    let mut i = 0;
+    while i < pairs.len() {
+        let mut j = i;
+        while j + 1 < pairs.len() && pairs[j + 1].0 == pairs[i].0 {
+            j += 1;
+        }
+        let rank = (i + j) as f64 / 2.0 + 1.0;
+        rank_sum += pairs[i..=j].iter().filter(|p| p.1).count() as f64 * rank;
+        i = j + 1;
+    }
+    Some((rank_sum - n_pos * (n_pos + 1.0) / 2.0) / (n_pos * n_neg))
+}
+
+fn metrics(version: &ModelVersion, outputs: &[NamedTensor], ys: &[f64]) -> Metrics {
+    let mut m = Metrics::new();
+    let values = |name: &str| {
+        outputs.iter().find(|o| o.name == name).and_then(|o| {
+            o.data
+                .to_f64()
+                .map(|v| (v, o.shape.get(1).copied().unwrap_or(1)))
+        })
+    };
+    if let Some(c) = &version.signature.classifier {
+        let classes: Vec<f64> = match &c.classes {
+            crate::model::ClassLabels::Ints(v) => v.iter().map(|x| *x as f64).collect(),
+            crate::model::ClassLabels::Strings(_) => Vec::new(),
+        };
+        if let (Some((labels, _)), Some((probs, k))) =
+            (values(&c.label_output), values(&c.probabilities_output))
+        {
+            let correct = labels.iter().zip(ys).filter(|(a, b)| a == b).count();
+            m.insert("accuracy".into(), correct as f64 / ys.len() as f64);
+            let mut loss = 0.0;
+            for (row, y) in probs.chunks(k.max(1)).zip(ys) {
+                let p = classes
+                    .iter()
+                    .position(|c| c == y)
+                    .and_then(|i| row.get(i))
+                    .copied()
+                    .unwrap_or(0.0);
+                loss -= p.clamp(1e-15, 1.0).ln();
+            }
+            m.insert("log_loss".into(), loss / ys.len() as f64);
+            if classes.len() == 2 {
+                let scores: Vec<f64> = probs
+                    .chunks(k.max(1))
+                    .map(|r| r.get(1).copied().unwrap_or(0.0))
+                    .collect();
+                let positive: Vec<bool> = ys.iter().map(|y| *y == classes[1]).collect();
+                if let Some(a) = auc(&scores, &positive) {
+                    m.insert("auc".into(), a);
+                }
+            }
+        }
+    } else if let Some(output) = version.signature.outputs.first()
+        && let Some((pred, _)) = values(&output.name)
+    {
+        let n = ys.len() as f64;
+        let mae = pred.iter().zip(ys).map(|(p, y)| (p - y).abs()).sum::<f64>() / n;
+        let rmse = (pred
+            .iter()
+            .zip(ys)
+            .map(|(p, y)| (p - y).powi(2))
+            .sum::<f64>()
+            / n)
+            .sqrt();
+        m.insert("mae".into(), mae);
+        m.insert("rmse".into(), rmse);
+    }
+    m
+}
+
+/// Evaluates `candidate` (and production, when there is one) on the labelled CSV.
+pub async fn evaluate(
+    registry: &mut Registry,
+    program: &Path,
+    model: &ModelName,
+    candidate: u32,
+    data: &Path,
+    label: Option<&str>,
+) -> Result<Evaluation, EngineError> {
+    let version = registry.version(model, candidate)?;
+    let production = registry
+        .aliases(model)?
+        .into_iter()
+        .find(|a| a.alias.as_str() == crate::model::AliasName::PRODUCTION)
+        .and_then(|a| a.version)
+        .filter(|p| *p != candidate)
+        .map(|p| registry.version(model, p))
+        .transpose()?;
+    let (xs, ys) = read_labelled(data, &version, label)?;
+    let candidate_metrics = metrics(
+        &version,
+        &predict(registry, program, model, &version, &xs).await?,
+        &ys,
+    );
+    let baseline_metrics = match &production {
+        Some(p) => Some(metrics(
+            p,
+            &predict(registry, program, model, p, &xs).await?,
+            &ys,
+        )),
+        None => None,
+    };
+    let evaluation = Evaluation {
+        model: model.to_string(),
+        candidate,
+        baseline: production.map(|p| p.version),
+        rows: xs.len(),
+        data: data.display().to_string(),
+        at: Utc::now(),
+        candidate_metrics,
+        baseline_metrics,
+    };
+    let text = serde_json::to_string(&evaluation).unwrap_or_default();
+    registry.record_evaluation(model, candidate, &text)?;
+    Ok(evaluation)
+}
+
+impl Registry {
+    fn record_evaluation(
+        &mut self,
+        model: &ModelName,
+        version: u32,
+        report: &str,
+    ) -> Result<(), EngineError> {
+        let at = super::journal::timestamp(Utc::now());
+        self.write("recording an evaluation", |tx| {
+            tx.execute(
+                "INSERT INTO evaluations (model, version, at, report) VALUES (?1, ?2, ?3, ?4)",
+                params![model.as_str(), version, at, report],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The most recent evaluation of a version.
+    pub fn latest_evaluation(
+        &self,
+        model: &ModelName,
+        version: u32,
+    ) -> Result<Option<Evaluation>, EngineError> {
+        let text: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT report FROM evaluations WHERE model = ?1 AND version = ?2 ORDER BY id DESC LIMIT 1",
+                params![model.as_str(), version],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.db_error(e))?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auc_matches_sklearn() {
+        // sklearn.metrics.roc_auc_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == 0.75
+        let a = auc(&[0.1, 0.4, 0.35, 0.8], &[false, false, true, true]).unwrap();
+        assert!((a - 0.75).abs() < 1e-12);
+        // Ties count half: roc_auc_score([0, 1], [0.5, 0.5]) == 0.5
+        assert!((auc(&[0.5, 0.5], &[false, true]).unwrap() - 0.5).abs() < 1e-12);
+        assert!(auc(&[0.1], &[true]).is_none());
+    }
+}
