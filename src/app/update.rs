@@ -87,41 +87,29 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             due_fetches(state)
         }
         Msg::DriftFetched { model, at, result } => {
-            state.drift_status.in_flight = false;
-            match result {
-                Ok(reports) => {
-                    state.drift.insert(model, reports);
-                    state.drift_status.last_ok = Some(at);
-                    state.drift_status.error = None;
-                }
-                Err(e) => state.drift_status.error = Some(e),
-            }
+            store(&mut state.drift_status, &mut state.drift, model, at, result);
             clamp_detail(state);
             Vec::new()
         }
         Msg::JournalFetched { model, at, result } => {
-            state.journal_status.in_flight = false;
-            match result {
-                Ok(rows) => {
-                    state.journal.insert(model, rows);
-                    state.journal_status.last_ok = Some(at);
-                    state.journal_status.error = None;
-                }
-                Err(e) => state.journal_status.error = Some(e),
-            }
+            store(
+                &mut state.journal_status,
+                &mut state.journal,
+                model,
+                at,
+                result,
+            );
             clamp_detail(state);
             Vec::new()
         }
         Msg::VersionsFetched { model, at, result } => {
-            state.versions_status.in_flight = false;
-            match result {
-                Ok(versions) => {
-                    state.versions.insert(model, versions);
-                    state.versions_status.last_ok = Some(at);
-                    state.versions_status.error = None;
-                }
-                Err(e) => state.versions_status.error = Some(e),
-            }
+            store(
+                &mut state.versions_status,
+                &mut state.versions,
+                model,
+                at,
+                result,
+            );
             clamp_detail(state);
             Vec::new()
         }
@@ -167,6 +155,26 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             }
             Vec::new()
         }
+    }
+}
+
+/// Keeps a detail source's answer: its data on success; on failure the error, with the last
+/// good data kept on screen.
+fn store<T>(
+    status: &mut super::state::SourceStatus,
+    data: &mut std::collections::BTreeMap<String, T>,
+    model: String,
+    at: chrono::DateTime<chrono::Utc>,
+    result: Result<T, String>,
+) {
+    status.in_flight = false;
+    match result {
+        Ok(value) => {
+            data.insert(model, value);
+            status.last_ok = Some(at);
+            status.error = None;
+        }
+        Err(e) => status.error = Some(e),
     }
 }
 

@@ -86,6 +86,20 @@ fn freshness(status: &SourceStatus, state: &State) -> (String, bool) {
     }
 }
 
+/// The pane's border shows when its source last answered, or its last error.
+fn with_freshness<'a>(
+    block: Block<'a>,
+    status: &SourceStatus,
+    state: &State,
+    theme: &Theme,
+) -> Block<'a> {
+    let (age, failing) = freshness(status, state);
+    block.title_bottom(Line::from(Span::styled(
+        format!(" {age} "),
+        if failing { theme.danger() } else { theme.dim() },
+    )))
+}
+
 fn serving(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: Block<'_>) {
     let (state, name, theme) = (ctx.state, ctx.name, ctx.theme);
     let inner = block.inner(area);
@@ -203,11 +217,7 @@ fn drift(
     table: &mut TableState,
 ) {
     let (state, name, theme, ascii) = (ctx.state, ctx.name, ctx.theme, ctx.ascii);
-    let (age, failing) = freshness(&state.drift_status, state);
-    let block = block.title_bottom(Line::from(Span::styled(
-        format!(" {age} "),
-        if failing { theme.danger() } else { theme.dim() },
-    )));
+    let block = with_freshness(block, &state.drift_status, state, theme);
     let reports = state.drift.get(name);
     let Some(report) = reports.and_then(|r| r.first()) else {
         let text = if state.servers.get(name).is_some_and(|s| s.healthy) {
@@ -341,11 +351,7 @@ fn versions(
     table: &mut TableState,
 ) {
     let (state, name, theme, ascii) = (ctx.state, ctx.name, ctx.theme, ctx.ascii);
-    let (age, failing) = freshness(&state.versions_status, state);
-    let block = block.title_bottom(Line::from(Span::styled(
-        format!(" {age} "),
-        if failing { theme.danger() } else { theme.dim() },
-    )));
+    let block = with_freshness(block, &state.versions_status, state, theme);
     let Some(versions) = state.versions.get(name).filter(|v| !v.is_empty()) else {
         frame.render_widget(
             Paragraph::new("Loading versions…")
@@ -510,11 +516,7 @@ fn journal(
     table: &mut TableState,
 ) {
     let (state, name, theme, ascii) = (ctx.state, ctx.name, ctx.theme, ctx.ascii);
-    let (age, failing) = freshness(&state.journal_status, state);
-    let block = block.title_bottom(Line::from(Span::styled(
-        format!(" {age} "),
-        if failing { theme.danger() } else { theme.dim() },
-    )));
+    let block = with_freshness(block, &state.journal_status, state, theme);
     let Some(rows) = state.journal.get(name).filter(|r| !r.is_empty()) else {
         frame.render_widget(
             Paragraph::new("No journal entries yet.")
