@@ -309,6 +309,22 @@ async fn wait_ready(client: &reqwest::Client, url: &str) -> Result<(), String> {
     }
 }
 
+/// A version's inputs as (name, datatype, shape), the form the V2 metadata reports.
+fn inputs_of(version: &ModelVersion) -> Vec<(String, String, Vec<i64>)> {
+    version
+        .signature
+        .inputs
+        .iter()
+        .map(|i| {
+            (
+                i.name.clone(),
+                i.datatype.as_str().to_string(),
+                i.shape.clone(),
+            )
+        })
+        .collect()
+}
+
 async fn signature_check(
     client: &reqwest::Client,
     base: &str,
@@ -337,18 +353,7 @@ async fn signature_check(
                 .collect()
         })
         .unwrap_or_default();
-    let registered: Vec<(String, String, Vec<i64>)> = record
-        .signature
-        .inputs
-        .iter()
-        .map(|i| {
-            (
-                i.name.clone(),
-                i.datatype.as_str().to_string(),
-                i.shape.clone(),
-            )
-        })
-        .collect();
+    let registered = inputs_of(record);
     if served != registered {
         return check(
             "signature",
@@ -357,18 +362,7 @@ async fn signature_check(
         );
     }
     if let Some(prod) = production {
-        let prod_inputs: Vec<(String, String, Vec<i64>)> = prod
-            .signature
-            .inputs
-            .iter()
-            .map(|i| {
-                (
-                    i.name.clone(),
-                    i.datatype.as_str().to_string(),
-                    i.shape.clone(),
-                )
-            })
-            .collect();
+        let prod_inputs = inputs_of(prod);
         if prod_inputs != registered {
             let show = |v: &ModelVersion| {
                 v.signature
