@@ -105,3 +105,43 @@ fn demo_script_makes_every_expected_observation() {
     let servers = ok(home.path(), &["server", "list"]);
     assert!(servers.contains("no local servers"), "{servers}");
 }
+
+/// The two-sample KS statistic of two columns (sorted copies), computed here, not by the server.
+fn ks(a: &[f32], b: &[f32]) -> f64 {
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    a.sort_by(f32::total_cmp);
+    b.sort_by(f32::total_cmp);
+    let (mut i, mut j, mut d) = (0, 0, 0.0f64);
+    while i < a.len() && j < b.len() {
+        let x = a[i].min(b[j]);
+        while i < a.len() && a[i] <= x {
+            i += 1;
+        }
+        while j < b.len() && b[j] <= x {
+            j += 1;
+        }
+        d = d.max((i as f64 / a.len() as f64 - j as f64 / b.len() as f64).abs());
+    }
+    d
+}
+
+#[test]
+fn the_generators_shift_moves_exactly_the_two_features() {
+    let rows =
+        flightdeck::demo::traffic::load_rows(std::path::Path::new(&demo("reference.csv"))).unwrap();
+    let mut shifted = rows.clone();
+    shifted
+        .iter_mut()
+        .for_each(flightdeck::demo::traffic::shift);
+    let names = ["amount", "age", "tenure_months", "prev_claims", "channel"];
+    for (c, name) in names.iter().enumerate() {
+        let before: Vec<f32> = rows.iter().map(|r| r[c]).collect();
+        let after: Vec<f32> = shifted.iter().map(|r| r[c]).collect();
+        let d = ks(&before, &after);
+        if flightdeck::demo::traffic::SHIFTED.contains(name) {
+            assert!(d > 0.3, "{name} should drift: KS {d}");
+        } else {
+            assert_eq!(d, 0.0, "{name} must not move");
+        }
+    }
+}

@@ -21,7 +21,7 @@ pub struct SmokeArgs {
     #[arg(long, default_value_t = 200)]
     pub requests: usize,
     /// The burst's p99 budget, in milliseconds.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 250)]
     pub p99_budget_ms: u64,
     #[arg(long)]
     pub json: bool,

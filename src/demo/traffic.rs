@@ -36,6 +36,12 @@ pub fn load_rows(csv: &std::path::Path) -> Result<Vec<[f32; 5]>, String> {
     Ok(rows)
 }
 
+/// The drift the demo injects: claim amounts tripled, tenures cut to a fifth.
+pub fn shift(row: &mut [f32; 5]) {
+    row[0] *= 3.0;
+    row[2] *= 0.2;
+}
+
 /// Sends about `rate` requests per second to `url` until stopped.
 pub fn spawn(
     url: String,
@@ -63,8 +69,7 @@ pub fn spawn(
                 .wrapping_add(1_442_695_040_888_963_407);
             let mut row = rows[(state >> 33) as usize % rows.len()];
             if control.shift.load(Ordering::Relaxed) {
-                row[0] *= 3.0;
-                row[2] *= 0.2;
+                shift(&mut row);
             }
             let body = serde_json::json!({ "inputs": [{ "name": "X", "shape": [1, 5], "datatype": "FP32", "data": [row] }] });
             let client = client.clone();

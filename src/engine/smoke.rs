@@ -28,7 +28,7 @@ impl Default for SmokeOptions {
     fn default() -> Self {
         Self {
             requests: 200,
-            p99_budget: Duration::from_millis(100),
+            p99_budget: Duration::from_millis(250),
             endpoint: None,
         }
     }

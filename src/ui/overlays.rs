@@ -43,9 +43,25 @@ pub fn help(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
     }
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled(
-        "commands: :models  :theme NAME  :env NAME  :help  :q",
+        "commands: :models :serving :drift :versions :cluster :journal :theme NAME :q",
         theme.dim(),
     )));
+    // During the demo's tour, its steps, the current one marked.
+    if let Some(current) = state.guide {
+        lines.push(Line::from(""));
+        for (i, step) in crate::app::guide::STEPS.iter().enumerate() {
+            let style = if i == current {
+                theme.accent()
+            } else {
+                theme.dim()
+            };
+            let mark = if i == current { ">" } else { " " };
+            lines.push(Line::from(Span::styled(
+                format!("{mark}{} {}", i + 1, super::format::clip(step, 72)),
+                style,
+            )));
+        }
+    }
     let height = (lines.len() as u16 + 2).min(area.height);
     let rect = super::centered(area, if two_columns { 78 } else { 64 }, height);
     let mut block = Block::default()
