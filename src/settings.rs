@@ -61,8 +61,6 @@ enum KeyList {
 #[serde(deny_unknown_fields)]
 struct FileRefresh {
     metrics_ms: Option<u64>,
-    registry_ms: Option<u64>,
-    cluster_ms: Option<u64>,
     source_timeout_ms: Option<u64>,
 }
 
@@ -145,8 +143,6 @@ pub struct Environment {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Refresh {
     pub metrics_ms: u64,
-    pub registry_ms: u64,
-    pub cluster_ms: u64,
     pub source_timeout_ms: u64,
 }
 
@@ -285,10 +281,6 @@ impl Settings {
 
         let refresh = Refresh {
             metrics_ms: positive(file.refresh.metrics_ms, 1000, "refresh.metrics_ms")
-                .map_err(invalid)?,
-            registry_ms: positive(file.refresh.registry_ms, 5000, "refresh.registry_ms")
-                .map_err(invalid)?,
-            cluster_ms: positive(file.refresh.cluster_ms, 2000, "refresh.cluster_ms")
                 .map_err(invalid)?,
             source_timeout_ms: positive(
                 file.refresh.source_timeout_ms,

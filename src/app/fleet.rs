@@ -97,10 +97,10 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
             let production = alias(AliasName::PRODUCTION);
             let mut alerts = Vec::new();
             if let Some(s) = &stats {
-                if s.error_ratio >= 0.01 {
+                if s.error_ratio >= state.alert_error_ratio {
                     alerts.push("!err");
                 }
-                if s.p99.is_some_and(|p| p >= 0.25) {
+                if s.p99.is_some_and(|p| p >= state.alert_p99_seconds) {
                     alerts.push("!p99");
                 }
             }

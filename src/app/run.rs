@@ -79,6 +79,8 @@ async fn event_loop(
         settings.refresh.metrics_ms as f64 / 1000.0,
     );
     state.toast = launch.intro.clone();
+    state.alert_error_ratio = settings.thresholds.error_rate_warn;
+    state.alert_p99_seconds = settings.thresholds.p99_warn_ms / 1000.0;
     if launch.on_guide_step.is_some() {
         state.guide = Some(0);
     }
@@ -121,6 +123,12 @@ async fn event_loop(
                     None => continue,
                 },
                 Some(Ok(Event::Resize(width, height))) => Msg::Resize { width, height },
+                // The wheel moves the selection (only when the config turns the mouse on).
+                Some(Ok(Event::Mouse(mouse))) => match mouse.kind {
+                    crossterm::event::MouseEventKind::ScrollDown => Msg::Key(crate::keymap::Key::plain(crate::keymap::KeyCode::Down)),
+                    crossterm::event::MouseEventKind::ScrollUp => Msg::Key(crate::keymap::Key::plain(crate::keymap::KeyCode::Up)),
+                    _ => continue,
+                },
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => return Err(format!("terminal input failed: {e}")),
                 None => return Ok(()),

@@ -187,6 +187,9 @@ pub struct State {
     pub toast: Option<String>,
     /// Operations a killed process left half done (shown until recovered).
     pub interrupted: Vec<String>,
+    /// Alert thresholds for the fleet's markers: error ratio, and p99 in seconds.
+    pub alert_error_ratio: f64,
+    pub alert_p99_seconds: f64,
     /// The guided tour's current step, when the console runs the demo.
     pub guide: Option<usize>,
     /// The operation dialog, when one is open.
@@ -245,6 +248,8 @@ impl State {
             modal: None,
             guide: None,
             interrupted: Vec::new(),
+            alert_error_ratio: 0.01,
+            alert_p99_seconds: 0.25,
             typed_confirmation: false,
             last_fetch: None,
             quit: false,

@@ -63,7 +63,7 @@ pub fn draw(
         "MODEL", "PROD", "CANARY", "HEALTH", "REQ/S", "P99", "ERR%", "DRIFT", "ALERTS",
     ])
     .style(theme.dim());
-    let body: Vec<Row> = rows.iter().map(|r| row(r, theme, ascii)).collect();
+    let body: Vec<Row> = rows.iter().map(|r| row(r, state, theme, ascii)).collect();
     let widths = [
         Constraint::Min(12),
         Constraint::Length(5),
@@ -84,7 +84,7 @@ pub fn draw(
     frame.render_stateful_widget(table_widget, area, table);
 }
 
-fn row<'a>(r: &FleetRow, theme: &Theme, ascii: bool) -> Row<'a> {
+fn row<'a>(r: &FleetRow, state: &State, theme: &Theme, ascii: bool) -> Row<'a> {
     let version = |v: Option<u32>| v.map(|v| format!("v{v}")).unwrap_or_else(|| "-".into());
     let canary = match (r.canary, r.canary_percent) {
         (Some(v), Some(p)) => format!("v{v} {p}%"),
@@ -110,12 +110,15 @@ fn row<'a>(r: &FleetRow, theme: &Theme, ascii: bool) -> Row<'a> {
     let err = stats
         .map(|s| format::percent(s.error_ratio))
         .unwrap_or_else(|| "-".into());
-    let err_style = if stats.is_some_and(|s| s.error_ratio >= 0.01) {
+    let err_style = if stats.is_some_and(|s| s.error_ratio >= state.alert_error_ratio) {
         theme.danger()
     } else {
         Style::default()
     };
-    let p99_style = if stats.and_then(|s| s.p99).is_some_and(|p| p >= 0.25) {
+    let p99_style = if stats
+        .and_then(|s| s.p99)
+        .is_some_and(|p| p >= state.alert_p99_seconds)
+    {
         theme.warn()
     } else {
         Style::default()
