@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, TableState};
 
 use super::format;
 use crate::app::State;
@@ -59,10 +59,9 @@ pub fn draw(
         frame.render_widget(Paragraph::new(text).style(theme.dim()).block(block), area);
         return;
     }
-    let header = Row::new([
+    let header = [
         "MODEL", "PROD", "CANARY", "HEALTH", "REQ/S", "P99", "ERR%", "DRIFT", "ALERTS",
-    ])
-    .style(theme.dim());
+    ];
     let body: Vec<Row> = rows.iter().map(|r| row(r, state, theme, ascii)).collect();
     let widths = [
         Constraint::Min(12),
@@ -75,11 +74,7 @@ pub fn draw(
         Constraint::Length(6),
         Constraint::Min(6),
     ];
-    let table_widget = Table::new(body, widths)
-        .header(header)
-        .block(block)
-        .row_highlight_style(theme.selection())
-        .highlight_symbol(if ascii { "> " } else { "▶ " });
+    let table_widget = super::selectable_table(body, &widths, &header, theme, ascii).block(block);
     table.select(Some(state.selected.min(rows.len() - 1)));
     frame.render_stateful_widget(table_widget, area, table);
 }

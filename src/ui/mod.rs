@@ -203,6 +203,20 @@ fn short(action: Action) -> &'static str {
     }
 }
 
+/// A table with a dim header row and the theme's selection highlight: every list in the console.
+pub(crate) fn selectable_table<'a>(
+    rows: Vec<ratatui::widgets::Row<'a>>,
+    widths: &[Constraint],
+    header: &[&'a str],
+    theme: &Theme,
+    ascii: bool,
+) -> ratatui::widgets::Table<'a> {
+    ratatui::widgets::Table::new(rows, widths.to_vec())
+        .header(ratatui::widgets::Row::new(header.to_vec()).style(theme.dim()))
+        .row_highlight_style(theme.selection())
+        .highlight_symbol(if ascii { "> " } else { "▶ " })
+}
+
 /// A centred rectangle of at most `width` x `height`.
 pub(crate) fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let w = width.min(area.width);

@@ -4,7 +4,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, Table, TableState};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, TableState};
 
 use super::format;
 use crate::app::State;
@@ -283,15 +283,15 @@ fn drift(
         Constraint::Length(6),
         Constraint::Length(8),
     ];
-    let t = Table::new(rows, widths)
-        .header(
-            Row::new([
-                "FEATURE", "STAT", "VALUE", "LIMIT", "P-VALUE", "N", "VERDICT",
-            ])
-            .style(theme.dim()),
-        )
-        .row_highlight_style(theme.selection())
-        .highlight_symbol(if ascii { ">" } else { "▶" });
+    let t = super::selectable_table(
+        rows,
+        &widths,
+        &[
+            "FEATURE", "STAT", "VALUE", "LIMIT", "P-VALUE", "N", "VERDICT",
+        ],
+        theme,
+        ascii,
+    );
     table.select(Some(
         state
             .detail_selected
@@ -404,17 +404,10 @@ fn versions(
         Constraint::Length(8),
         Constraint::Min(8),
     ];
-    let t = Table::new(rows, widths)
-        .header(
-            Row::new([
-                "VER", "ALIASES", "SMOKE", "CREATED", "AUTHOR", "SHA256", "PIPELINE", "COMMIT",
-                "METRICS",
-            ])
-            .style(theme.dim()),
-        )
-        .block(block)
-        .row_highlight_style(theme.selection())
-        .highlight_symbol(if ascii { ">" } else { "▶" });
+    let header = [
+        "VER", "ALIASES", "SMOKE", "CREATED", "AUTHOR", "SHA256", "PIPELINE", "COMMIT", "METRICS",
+    ];
+    let t = super::selectable_table(rows, &widths, &header, theme, ascii).block(block);
     table.select(Some(state.detail_selected.min(versions.len() - 1)));
     frame.render_stateful_widget(t, area, table);
 }
@@ -552,14 +545,8 @@ fn journal(
         Constraint::Length(20),
         Constraint::Min(9),
     ];
-    let t = Table::new(body, widths)
-        .header(
-            Row::new(["TIME (UTC)", "USER", "OPERATION", "FROM", "TO", "OUTCOME"])
-                .style(theme.dim()),
-        )
-        .block(block)
-        .row_highlight_style(theme.selection())
-        .highlight_symbol(if ascii { ">" } else { "▶" });
+    let header = ["TIME (UTC)", "USER", "OPERATION", "FROM", "TO", "OUTCOME"];
+    let t = super::selectable_table(body, &widths, &header, theme, ascii).block(block);
     table.select(Some(state.detail_selected.min(rows.len() - 1)));
     frame.render_stateful_widget(t, area, table);
 }
