@@ -765,3 +765,27 @@ fn cluster_and_journal_panes_show_the_processes_and_the_record() {
     key(&mut s, 'G');
     assert_eq!(s.detail_selected, 1);
 }
+
+#[test]
+fn ascii_mode_draws_no_box_glyphs_in_any_pane_or_dialog() {
+    let mut s = loaded();
+    key(&mut s, 'j');
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    key(&mut s, '?');
+    let theme = Theme::built_in("dark", false).unwrap();
+    for width in [80, 160] {
+        let mut terminal = Terminal::new(TestBackend::new(width, 30)).unwrap();
+        let mut table = TableState::default();
+        terminal
+            .draw(|f| flightdeck::ui::draw(f, &s, &theme, true, &mut table))
+            .unwrap();
+        let screen = text(terminal.backend().buffer());
+        assert!(
+            screen.contains("+-")
+                && !screen.contains('┌')
+                && !screen.contains('─')
+                && !screen.contains('▶'),
+            "{screen}"
+        );
+    }
+}

@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, TableState};
+use ratatui::widgets::{Cell, Paragraph, Row, TableState};
 
 use super::format;
 use crate::app::State;
@@ -32,22 +32,7 @@ pub fn draw(
         },
         state.sort.label()
     );
-    let mut block = Block::default()
-        .borders(Borders::ALL)
-        .title(title)
-        .border_style(theme.border(true));
-    if ascii {
-        block = block.border_set(ratatui::symbols::border::Set {
-            top_left: "+",
-            top_right: "+",
-            bottom_left: "+",
-            bottom_right: "+",
-            vertical_left: "|",
-            vertical_right: "|",
-            horizontal_top: "-",
-            horizontal_bottom: "-",
-        });
-    }
+    let block = super::bordered(title, theme.border(true), ascii);
     if rows.is_empty() {
         let text = if state.models.is_empty() && state.registry.last_ok.is_some() {
             "No models registered. Register one with `flightdeck register MODEL FILE.onnx`."

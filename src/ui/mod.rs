@@ -203,6 +203,35 @@ fn short(action: Action) -> &'static str {
     }
 }
 
+/// Plain ASCII borders for terminals without box-drawing glyphs (`--ascii`).
+const ASCII_BORDER: ratatui::symbols::border::Set = ratatui::symbols::border::Set {
+    top_left: "+",
+    top_right: "+",
+    bottom_left: "+",
+    bottom_right: "+",
+    vertical_left: "|",
+    vertical_right: "|",
+    horizontal_top: "-",
+    horizontal_bottom: "-",
+};
+
+/// A bordered box with a title: every pane and dialog, ASCII when asked.
+pub(crate) fn bordered<'a>(
+    title: impl Into<ratatui::text::Line<'a>>,
+    border: Style,
+    ascii: bool,
+) -> Block<'a> {
+    let block = Block::default()
+        .borders(ratatui::widgets::Borders::ALL)
+        .title(title)
+        .border_style(border);
+    if ascii {
+        block.border_set(ASCII_BORDER)
+    } else {
+        block
+    }
+}
+
 /// A table with a dim header row and the theme's selection highlight: every list in the console.
 pub(crate) fn selectable_table<'a>(
     rows: Vec<ratatui::widgets::Row<'a>>,

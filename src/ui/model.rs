@@ -4,7 +4,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, TableState};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Sparkline, TableState};
 
 use super::format;
 use crate::app::State;
@@ -65,15 +65,7 @@ pub fn draw(
 }
 
 fn block<'a>(title: &str, theme: &Theme, ascii: bool) -> Block<'a> {
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(format!(" {title} "))
-        .border_style(theme.border(true));
-    if ascii {
-        block.border_set(ratatui::symbols::border::PLAIN)
-    } else {
-        block
-    }
+    super::bordered(format!(" {title} "), theme.border(true), ascii)
 }
 
 /// "age 3s" or "stale 12s: error", for a pane's title line.

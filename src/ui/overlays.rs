@@ -3,7 +3,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::widgets::{Clear, Paragraph};
 
 use crate::app::State;
 use crate::keymap::Action;
@@ -64,13 +64,7 @@ pub fn help(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
     }
     let height = (lines.len() as u16 + 2).min(area.height);
     let rect = super::centered(area, if two_columns { 78 } else { 64 }, height);
-    let mut block = Block::default()
-        .borders(Borders::ALL)
-        .title(" keys (esc closes) ")
-        .border_style(theme.border(true));
-    if ascii {
-        block = block.border_set(ratatui::symbols::border::PLAIN);
-    }
+    let block = super::bordered(" keys (esc closes) ", theme.border(true), ascii);
     frame.render_widget(Clear, rect);
     frame.render_widget(Paragraph::new(lines).block(block).style(theme.base()), rect);
 }
@@ -159,13 +153,7 @@ pub fn operation(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme
     let width = 76u16.min(area.width);
     let height = (lines.len() as u16 + 4).min(area.height);
     let rect = super::centered(area, width, height);
-    let mut block = Block::default()
-        .borders(Borders::ALL)
-        .title(title)
-        .border_style(theme.border(true));
-    if ascii {
-        block = block.border_set(ratatui::symbols::border::PLAIN);
-    }
+    let block = super::bordered(title, theme.border(true), ascii);
     frame.render_widget(Clear, rect);
     frame.render_widget(
         Paragraph::new(lines)
@@ -188,13 +176,11 @@ pub fn guide(frame: &mut Frame<'_>, area: Rect, step: usize, theme: &Theme, asci
         width,
         height,
     };
-    let mut block = Block::default()
-        .borders(Borders::ALL)
-        .title(format!(" tour {}/{} · n: next ", step + 1, steps.len()))
-        .border_style(theme.accent());
-    if ascii {
-        block = block.border_set(ratatui::symbols::border::PLAIN);
-    }
+    let block = super::bordered(
+        format!(" tour {}/{} · n: next ", step + 1, steps.len()),
+        theme.accent(),
+        ascii,
+    );
     frame.render_widget(Clear, rect);
     frame.render_widget(
         Paragraph::new(*text)
