@@ -14,6 +14,9 @@ use super::sentinels;
 use super::{EngineError, Registry};
 use crate::model::{AliasName, ModelName, ModelVersion, SentinelCase, SmokeCheck, SmokeReport};
 
+/// Input name -> V2 datatype.
+type Datatypes = std::collections::BTreeMap<String, String>;
+
 #[derive(Debug, Clone)]
 pub struct SmokeOptions {
     /// Requests in the latency burst.
@@ -159,6 +162,14 @@ pub async fn smoke(
     progress("comparing the signature");
     checks.push(signature_check(&client, &base, &record, production.as_ref()).await);
 
+    // Requests are typed as the registered signature says (the signature check compared it
+    // with what the server reports), so no request needs to ask the server first.
+    let datatypes: Datatypes = record
+        .signature
+        .inputs
+        .iter()
+        .map(|i| (i.name.clone(), i.datatype.as_str().to_string()))
+        .collect();
     progress("running sentinel cases");
     let cases: Vec<SentinelCase> = record
         .sentinels
@@ -177,6 +188,7 @@ pub async fn smoke(
             &client,
             &base,
             &sentinels::input_tensors(case, &record.signature),
+            &datatypes,
         )
         .await
         {
@@ -231,7 +243,7 @@ pub async fn smoke(
 
     // Outputs of a neutral request too, so the checks below run even without sentinels.
     let probe = neutral_inputs(&record);
-    if let Ok(outputs) = infer(&client, &base, &probe).await {
+    if let Ok(outputs) = infer(&client, &base, &probe, &datatypes).await {
         responses.push(outputs);
     }
     let non_finite = responses.iter().flatten().any(|o| {
@@ -272,7 +284,7 @@ pub async fn smoke(
     }
 
     progress(&format!("sending {} requests", options.requests));
-    checks.push(burst(&client, &base, &probe, options).await);
+    checks.push(burst(&client, &base, &probe, options, &datatypes).await);
     finish(registry, model, version, checks, endpoint)
 }
 
@@ -479,23 +491,13 @@ async fn infer(
     client: &reqwest::Client,
     base: &str,
     inputs: &[crate::runtime::NamedTensor],
+    datatypes: &Datatypes,
 ) -> Result<Vec<crate::runtime::NamedTensor>, String> {
-    // The declared datatypes come from the server's own metadata.
-    let metadata: Value = client
-        .get(base)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
     let datatype = |name: &str| {
-        metadata["inputs"]
-            .as_array()
-            .and_then(|a| a.iter().find(|i| i["name"] == name))
-            .and_then(|i| i["datatype"].as_str())
-            .unwrap_or("FP32")
-            .to_string()
+        datatypes
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| "FP32".into())
     };
     let response = client
         .post(format!("{base}/infer"))
@@ -562,18 +564,13 @@ async fn burst(
     base: &str,
     probe: &[crate::runtime::NamedTensor],
     options: &SmokeOptions,
+    datatypes: &Datatypes,
 ) -> SmokeCheck {
-    let metadata: Value = match client.get(base).send().await {
-        Ok(r) => r.json().await.unwrap_or_default(),
-        Err(e) => return check("latency", false, e.to_string()),
-    };
     let datatype = |name: &str| {
-        metadata["inputs"]
-            .as_array()
-            .and_then(|a| a.iter().find(|i| i["name"] == name))
-            .and_then(|i| i["datatype"].as_str())
-            .unwrap_or("FP32")
-            .to_string()
+        datatypes
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| "FP32".into())
     };
     let body = v2_body(probe, datatype);
     let mut times = Vec::with_capacity(options.requests);
