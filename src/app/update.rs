@@ -337,33 +337,53 @@ fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
     }
 }
 
+/// Where a movement key takes a selection in a list of `last + 1` rows; `None` for other keys.
+fn moved(selected: usize, action: Action, last: usize) -> Option<usize> {
+    Some(match action {
+        Action::Up => selected.saturating_sub(1),
+        Action::Down => (selected + 1).min(last),
+        Action::PageUp => selected.saturating_sub(PAGE),
+        Action::PageDown => (selected + PAGE).min(last),
+        Action::Top => 0,
+        Action::Bottom => last,
+        _ => return None,
+    })
+}
+
 fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
     state.toast = None;
-    if let View::Model { name, pane } = state.view.clone() {
-        return on_model_action(state, &name, pane, action);
-    }
-    let rows = fleet::rows(state).len();
-    let last = rows.saturating_sub(1);
+    // Keys that do the same in every view.
     match action {
         Action::Quit => {
             state.quit = true;
             return vec![Effect::Quit];
         }
-        Action::Help => state.mode = Mode::Help,
-        Action::Command => state.mode = Mode::Command(String::new()),
-        Action::Filter => state.mode = Mode::Filter,
-        Action::Back => state.filter.clear(),
-        Action::Up => state.selected = state.selected.saturating_sub(1),
-        Action::Down => state.selected = (state.selected + 1).min(last),
-        Action::PageUp => state.selected = state.selected.saturating_sub(PAGE),
-        Action::PageDown => state.selected = (state.selected + PAGE).min(last),
-        Action::Top => state.selected = 0,
-        Action::Bottom => state.selected = last,
-        Action::Sort => state.sort = state.sort.next(),
+        Action::Help => {
+            state.mode = Mode::Help;
+            return Vec::new();
+        }
+        Action::Command => {
+            state.mode = Mode::Command(String::new());
+            return Vec::new();
+        }
         Action::Refresh => {
             state.last_fetch = None;
             return due_fetches(state);
         }
+        _ => {}
+    }
+    if let View::Model { name, pane } = state.view.clone() {
+        return on_model_action(state, &name, pane, action);
+    }
+    let last = fleet::rows(state).len().saturating_sub(1);
+    if let Some(selected) = moved(state.selected, action, last) {
+        state.selected = selected;
+        return Vec::new();
+    }
+    match action {
+        Action::Filter => state.mode = Mode::Filter,
+        Action::Back => state.filter.clear(),
+        Action::Sort => state.sort = state.sort.next(),
         Action::Open => {
             if let Some(row) = fleet::rows(state).get(state.selected) {
                 state.view = View::Model {
@@ -375,6 +395,14 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
             }
         }
         Action::NextPane | Action::PreviousPane => {}
+        // Handled above: the same in every view, or movement.
+        Action::Quit | Action::Help | Action::Command | Action::Refresh => {}
+        Action::Up
+        | Action::Down
+        | Action::PageUp
+        | Action::PageDown
+        | Action::Top
+        | Action::Bottom => {}
         Action::Deploy
         | Action::Promote
         | Action::Rollback
@@ -396,11 +424,11 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
 /// Keys in a model's detail view.
 fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) -> Vec<Effect> {
     let last = detail_rows(state).saturating_sub(1);
+    if let Some(selected) = moved(state.detail_selected, action, last) {
+        state.detail_selected = selected;
+        return Vec::new();
+    }
     match action {
-        Action::Quit => {
-            state.quit = true;
-            return vec![Effect::Quit];
-        }
         Action::Back => state.view = View::Fleet,
         Action::NextPane => {
             state.view = View::Model {
@@ -416,19 +444,15 @@ fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) ->
             };
             state.detail_selected = 0;
         }
-        Action::Up => state.detail_selected = state.detail_selected.saturating_sub(1),
-        Action::Down => state.detail_selected = (state.detail_selected + 1).min(last),
-        Action::PageUp => state.detail_selected = state.detail_selected.saturating_sub(PAGE),
-        Action::PageDown => state.detail_selected = (state.detail_selected + PAGE).min(last),
-        Action::Top => state.detail_selected = 0,
-        Action::Bottom => state.detail_selected = last,
-        Action::Help => state.mode = Mode::Help,
-        Action::Command => state.mode = Mode::Command(String::new()),
-        Action::Refresh => {
-            state.last_fetch = None;
-            return due_fetches(state);
-        }
         Action::Filter | Action::Sort | Action::Open => {}
+        // Handled for every view in `on_action`.
+        Action::Quit | Action::Help | Action::Command | Action::Refresh => {}
+        Action::Up
+        | Action::Down
+        | Action::PageUp
+        | Action::PageDown
+        | Action::Top
+        | Action::Bottom => {}
         Action::Deploy
         | Action::Promote
         | Action::Rollback
