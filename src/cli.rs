@@ -219,20 +219,43 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
 
 /// Opens the console on the settings' environment.
 fn console(settings: &Settings) -> Result<(), Failure> {
-    let program = crate::engine::serving::supervisor::this_program()
-        .map_err(|message| Failure { code: 1, message })?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Failure {
-            code: 1,
-            message: format!("cannot start the async runtime: {e}"),
-        })?;
+    let program = program()?;
+    let runtime = multi_thread_runtime()?;
     let result = runtime.block_on(crate::app::run::run(settings, program));
     // Fetches still waiting on a hung backend must not hold the exit: abandon them.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
-    result.map_err(|message| Failure { code: 1, message })
+    result.map_err(failure)
+}
+
+/// A failure that exits with code 1: the message says what went wrong and what to do.
+fn failure(message: impl ToString) -> Failure {
+    Failure {
+        code: 1,
+        message: message.to_string(),
+    }
+}
+
+/// The runtime for a command that waits on one thing at a time.
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| failure(format!("cannot start the async runtime: {e}")))
+}
+
+/// The runtime for a command that serves or draws while background work runs (two workers:
+/// the machines this runs on are small).
+fn multi_thread_runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| failure(format!("cannot start the async runtime: {e}")))
+}
+
+/// This executable, which supervisors and servers are started from.
+fn program() -> Result<PathBuf, Failure> {
+    crate::engine::serving::supervisor::this_program().map_err(failure)
 }
 
 pub(crate) fn open(settings: &Settings) -> Result<Registry, Failure> {

@@ -8,7 +8,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::table::render;
-use super::{Failure, print_json};
+use super::{Failure, failure, print_json};
 use crate::runtime::{LoadedModel, NamedTensor, TensorData};
 
 #[derive(Debug, Args)]
@@ -45,10 +45,6 @@ struct BenchReport {
     batches: Vec<BatchResult>,
 }
 
-fn failure(message: String) -> Failure {
-    Failure { code: 1, message }
-}
-
 pub fn run(args: BenchArgs) -> Result<(), Failure> {
     let bytes = std::fs::read(&args.file)
         .map_err(|e| failure(format!("cannot read {}: {e}", args.file.display())))?;
@@ -61,12 +57,10 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
         load_times.push(started.elapsed());
         model = Some(loaded);
     }
-    let model = model.ok_or_else(|| failure("no model loaded".into()))?;
+    let model = model.ok_or_else(|| failure("no model loaded"))?;
     let signature = model.signature();
     if signature.inputs.len() != 1 || signature.inputs[0].datatype.as_str() == "BYTES" {
-        return Err(failure(
-            "bench supports models with one numeric input".into(),
-        ));
+        return Err(failure("bench supports models with one numeric input"));
     }
     let input = &signature.inputs[0];
     let width = input

@@ -7,11 +7,10 @@ use std::sync::atomic::Ordering;
 
 use clap::Args;
 
-use super::Failure;
+use super::{Failure, failure, multi_thread_runtime, program};
 use crate::demo::setup::{MODEL, operate, prepare, register_versions};
 use crate::demo::traffic::{TrafficControl, load_rows, spawn};
 use crate::engine::ops::OpRequest;
-use crate::engine::serving::supervisor;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -24,13 +23,6 @@ pub struct DemoArgs {
     /// Requests per second from the traffic generator.
     #[arg(long, default_value_t = 300)]
     pub rate: u32,
-}
-
-fn failure(message: impl ToString) -> Failure {
-    Failure {
-        code: 1,
-        message: message.to_string(),
-    }
 }
 
 pub fn run(args: DemoArgs) -> Result<(), Failure> {
@@ -49,14 +41,10 @@ pub fn run(args: DemoArgs) -> Result<(), Failure> {
         .or_else(|| temp.as_ref().map(|t| t.path().to_path_buf()))
         .ok_or_else(|| failure("no demo home"))?;
     std::fs::create_dir_all(&home).map_err(failure)?;
-    let program = supervisor::this_program().map_err(failure)?;
+    let program = program()?;
     let demo = prepare(&home, program.clone()).map_err(failure)?;
     let _log = crate::logging::init(&demo.settings.data_dir, "demo.log");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(failure)?;
+    let runtime = multi_thread_runtime()?;
     let result = if args.script {
         runtime
             .block_on(crate::demo::script::run(&demo, args.rate))

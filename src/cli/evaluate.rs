@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::table::{or_dash, render};
-use super::{Failure, model_name, parse_version, print_json};
+use super::{Failure, model_name, parse_version, print_json, program, runtime};
 use crate::engine::evaluate::evaluate;
-use crate::engine::serving::supervisor;
+
 use crate::settings::Settings;
 
 #[derive(Debug, Args)]
@@ -29,14 +29,8 @@ pub struct EvaluateArgs {
 pub fn run(settings: &Settings, args: EvaluateArgs) -> Result<(), Failure> {
     let model = model_name(&args.model)?;
     let mut registry = super::open(settings)?;
-    let program = supervisor::this_program().map_err(|message| Failure { code: 1, message })?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure {
-            code: 1,
-            message: e.to_string(),
-        })?;
+    let program = program()?;
+    let runtime = runtime()?;
     let e = runtime.block_on(evaluate(
         &mut registry,
         &program,

@@ -6,10 +6,10 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use clap::Args;
 
-use super::{Failure, model_name, parse_version, print_json};
+use super::{Failure, failure, model_name, parse_version, print_json, program, runtime};
 use crate::engine::Actor;
 use crate::engine::ops::{OpRequest, evaluation_gate, execute, plan, promote_gates, smoke_gate};
-use crate::engine::serving::{LocalServing, supervisor};
+use crate::engine::serving::LocalServing;
 use crate::settings::{Confirm, Settings};
 
 #[derive(Debug, Args)]
@@ -62,13 +62,6 @@ pub struct RollbackArgs {
     pub op: OpArgs,
 }
 
-fn failure(e: impl ToString) -> Failure {
-    Failure {
-        code: 1,
-        message: e.to_string(),
-    }
-}
-
 pub fn deploy(settings: &Settings, actor: &Actor, args: DeployArgs) -> Result<(), Failure> {
     let canary_percent = if args.direct {
         None
@@ -80,11 +73,8 @@ pub fn deploy(settings: &Settings, actor: &Actor, args: DeployArgs) -> Result<()
     // The smoke gate: a version must have passed its smoke test before it takes traffic.
     let mut registry = super::open(settings)?;
     registry.version(&model, args.version)?;
-    let program = supervisor::this_program().map_err(failure)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(failure)?;
+    let program = program()?;
+    let runtime = runtime()?;
     let quiet = args.op.json;
     let progress = |step: &str| {
         if !quiet {
@@ -152,14 +142,8 @@ fn run(
     // Refuse early, before showing a preview of something that cannot happen.
     actor.ensure_writable(&format!("{} {model}", request.name()))?;
     let mut registry = super::open(settings)?;
-    let serving = LocalServing::new(
-        &settings.data_dir,
-        supervisor::this_program().map_err(failure)?,
-    );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(failure)?;
+    let serving = LocalServing::new(&settings.data_dir, program()?);
+    let runtime = runtime()?;
     let serving_now = runtime.block_on(serving.status(model.as_str())).serving;
     let env = &settings.environment;
     let mut planned = plan(
@@ -306,14 +290,8 @@ pub fn recover(settings: &Settings, actor: &Actor, args: RecoverArgs) -> Result<
     if !args.op.yes {
         confirm(&model.to_string(), settings.environment.confirm)?;
     }
-    let serving = LocalServing::new(
-        &settings.data_dir,
-        supervisor::this_program().map_err(failure)?,
-    );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(failure)?;
+    let serving = LocalServing::new(&settings.data_dir, program()?);
+    let runtime = runtime()?;
     let outcome = runtime.block_on(recover(&mut registry, &serving, actor, &model, how))?;
     if args.op.json {
         return print_json(&outcome);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{Failure, model_name, parse_version};
+use super::{Failure, failure, model_name, multi_thread_runtime, parse_version};
 use crate::model::DriftThresholds;
 use crate::serve::drift::WindowLimits;
 use crate::serve::{Plan, ServeConfig, ServeOptions, default_workers};
@@ -70,14 +70,12 @@ pub fn run(settings: &Settings, args: ServeArgs) -> Result<(), Failure> {
     };
     let t = &settings.thresholds;
     let token_path = settings.data_dir.join("serve").join("admin.token");
-    let admin_token =
-        crate::engine::serving::files::admin_token(&token_path).map_err(|e| Failure {
-            code: 1,
-            message: format!(
-                "cannot create the admin token {}: {e}",
-                token_path.display()
-            ),
-        })?;
+    let admin_token = crate::engine::serving::files::admin_token(&token_path).map_err(|e| {
+        failure(format!(
+            "cannot create the admin token {}: {e}",
+            token_path.display()
+        ))
+    })?;
     let config = ServeConfig {
         model: model.clone(),
         plan,
@@ -103,18 +101,9 @@ pub fn run(settings: &Settings, args: ServeArgs) -> Result<(), Failure> {
         },
         port_file: args.port_file,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Failure {
-            code: 1,
-            message: format!("cannot start the async runtime: {e}"),
-        })?;
+    let runtime = multi_thread_runtime()?;
     runtime.block_on(async move {
-        let server = crate::serve::bind(config)
-            .await
-            .map_err(|message| Failure { code: 1, message })?;
+        let server = crate::serve::bind(config).await.map_err(failure)?;
         let canary = plan
             .canary
             .map(|c| format!(", v{c} canary at {}%", plan.canary_percent))
@@ -127,9 +116,6 @@ pub fn run(settings: &Settings, args: ServeArgs) -> Result<(), Failure> {
         server
             .serve(crate::serve::shutdown_signal())
             .await
-            .map_err(|e| Failure {
-                code: 1,
-                message: format!("server failed: {e}"),
-            })
+            .map_err(|e| failure(format!("server failed: {e}")))
     })
 }

@@ -5,8 +5,8 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::table::{or_dash, render};
-use super::{Failure, model_name, parse_version, print_json};
-use crate::engine::serving::{LocalServing, supervisor};
+use super::{Failure, failure, model_name, parse_version, print_json, program, runtime};
+use crate::engine::serving::LocalServing;
 use crate::engine::{Actor, Registry};
 use crate::model::{AliasName, LocalServer, ModelName, NewJournalEntry, Outcome, ServingPlan};
 use crate::settings::Settings;
@@ -35,25 +35,8 @@ pub enum ServerCommand {
     Stop { model: String },
 }
 
-fn failure(e: impl ToString) -> Failure {
-    Failure {
-        code: 1,
-        message: e.to_string(),
-    }
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(failure)
-}
-
 fn serving(settings: &Settings) -> Result<LocalServing, Failure> {
-    Ok(LocalServing::new(
-        &settings.data_dir,
-        supervisor::this_program().map_err(failure)?,
-    ))
+    Ok(LocalServing::new(&settings.data_dir, program()?))
 }
 
 /// The stable version when none is named: production, else the newest.
@@ -212,9 +195,9 @@ fn print_servers(servers: &[LocalServer]) {
 /// The hidden `flightdeck supervise MODEL`, run by `server start` in the background.
 pub fn supervise(settings: &Settings, model: &str) -> Result<(), Failure> {
     let model = model_name(model)?;
-    let program = supervisor::this_program().map_err(failure)?;
+    let program = program()?;
     runtime()?
-        .block_on(supervisor::supervise(
+        .block_on(crate::engine::serving::supervisor::supervise(
             &settings.data_dir,
             model.as_str(),
             &program,

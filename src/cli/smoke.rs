@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{Failure, model_name, parse_version, print_json};
-use crate::engine::serving::supervisor;
+use super::{Failure, model_name, parse_version, print_json, program, runtime};
+
 use crate::engine::smoke::{SmokeOptions, smoke};
 use crate::settings::Settings;
 
@@ -30,19 +30,13 @@ pub struct SmokeArgs {
 pub fn run(settings: &Settings, args: SmokeArgs) -> Result<(), Failure> {
     let model = model_name(&args.model)?;
     let mut registry = super::open(settings)?;
-    let program = supervisor::this_program().map_err(|message| Failure { code: 1, message })?;
+    let program = program()?;
     let options = SmokeOptions {
         requests: args.requests,
         p99_budget: Duration::from_millis(args.p99_budget_ms),
         endpoint: args.endpoint,
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure {
-            code: 1,
-            message: e.to_string(),
-        })?;
+    let runtime = runtime()?;
     let quiet = args.json;
     let progress = |step: &str| {
         if !quiet {

@@ -9,10 +9,10 @@ use ratatui::backend::TestBackend;
 use ratatui::widgets::TableState;
 
 use super::table::{or_dash, render};
-use super::{Failure, model_name, print_json};
+use super::{Failure, failure, model_name, print_json, program, runtime};
 use crate::app::fleet::{self, Health};
 use crate::app::headless;
-use crate::engine::serving::{LocalServing, supervisor};
+use crate::engine::serving::LocalServing;
 use crate::model::DriftReport;
 use crate::settings::Settings;
 use crate::theme::Theme;
@@ -45,22 +45,8 @@ pub struct DriftArgs {
     pub json: bool,
 }
 
-fn failure(message: impl ToString) -> Failure {
-    Failure {
-        code: 1,
-        message: message.to_string(),
-    }
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(failure)
-}
-
 fn collect(settings: &Settings, interval: f64) -> Result<crate::app::State, Failure> {
-    let program = supervisor::this_program().map_err(failure)?;
+    let program = program()?;
     let interval = Duration::from_secs_f64(interval.clamp(0.1, 60.0));
     let state = runtime()?.block_on(headless::collect(settings, program, interval));
     if let Some(e) = &state.registry.error {
@@ -148,7 +134,7 @@ pub fn snapshot(settings: &Settings, args: SnapshotArgs) -> Result<(), Failure> 
 
 pub fn drift(settings: &Settings, args: DriftArgs) -> Result<(), Failure> {
     let model = model_name(&args.model)?;
-    let program = supervisor::this_program().map_err(failure)?;
+    let program = program()?;
     let serving = LocalServing::new(&settings.data_dir, program);
     let timeout = Duration::from_millis(settings.refresh.source_timeout_ms);
     let reports: Vec<DriftReport> = runtime()?.block_on(async {
