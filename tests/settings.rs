@@ -146,3 +146,18 @@ fn relative_data_dir_is_relative_to_the_config_file() {
     let settings = resolve("data_dir = \"state\"").unwrap();
     assert_eq!(settings.data_dir, PathBuf::from("/etc/fd/state"));
 }
+
+#[test]
+fn the_console_and_status_judge_health_by_the_configured_thresholds() {
+    let settings = resolve(
+        "[thresholds]\nerror_rate_warn = 0.2\np99_warn_ms = 40.0\n\n[environments.local]\nconfirm = \"typed\"\n",
+    )
+    .unwrap();
+    let state = flightdeck::app::State::from_settings(&settings, 1.0);
+    assert_eq!(state.alert_error_ratio, 0.2);
+    assert!((state.alert_p99_seconds - 0.040).abs() < 1e-12);
+    assert!(state.typed_confirmation);
+    let defaults = flightdeck::app::State::from_settings(&resolve("").unwrap(), 1.0);
+    assert_eq!(defaults.alert_error_ratio, 0.01);
+    assert!(!defaults.typed_confirmation);
+}

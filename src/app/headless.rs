@@ -8,22 +8,20 @@ use chrono::Utc;
 
 use super::effect::Effect;
 use super::msg::Msg;
-use super::run::{fetch_fleet, scrape, within};
+use super::run::fetch_fleet;
 use super::state::State;
 use super::update::update;
 use crate::engine::serving::LocalServing;
 use crate::settings::Settings;
+use crate::sources::server;
 
 /// Collects the fleet: registry, servers, and two scrapes `interval` apart (for rates).
-pub async fn collect(settings: &Settings, program: PathBuf, interval: Duration) -> State {
-    let env = &settings.environment;
-    let mut state = State::new(
-        &env.name,
-        env.read_only,
-        &settings.theme,
-        settings.keymap.clone(),
-        3600.0,
-    );
+pub async fn collect(
+    settings: &Settings,
+    program: PathBuf,
+    interval: Duration,
+) -> Result<State, String> {
+    let mut state = State::from_settings(settings, 3600.0);
     let serving = LocalServing::new(&settings.data_dir, program);
     let timeout = Duration::from_millis(settings.refresh.source_timeout_ms);
     let started = Instant::now();
@@ -36,11 +34,7 @@ pub async fn collect(settings: &Settings, program: PathBuf, interval: Duration) 
         },
     ) {
         if effect == Effect::FetchFleet {
-            let result = within(
-                timeout,
-                fetch_fleet(settings.data_dir.clone(), serving.clone()),
-            )
-            .await;
+            let result = fetch_fleet(settings.data_dir.clone(), serving.clone(), timeout).await;
             for follow_up in update(
                 &mut state,
                 Msg::FleetFetched {
@@ -55,6 +49,7 @@ pub async fn collect(settings: &Settings, program: PathBuf, interval: Duration) 
         }
     }
     // Two rounds of scrapes `interval` apart give rates; each round scrapes every server at once.
+    let http = &server::client()?;
     for round in 0..2 {
         if scrape_targets.is_empty() {
             break;
@@ -62,11 +57,12 @@ pub async fn collect(settings: &Settings, program: PathBuf, interval: Duration) 
         if round == 1 {
             tokio::time::sleep(interval).await;
         }
-        let results = futures_util::future::join_all(
-            scrape_targets.iter().map(|(model, endpoint)| async move {
-                (model.clone(), within(timeout, scrape(endpoint)).await)
-            }),
-        )
+        let results = futures_util::future::join_all(scrape_targets.iter().map(
+            |(model, endpoint)| async move {
+                let result = server::scrape(http, endpoint, timeout).await;
+                (model.clone(), result)
+            },
+        ))
         .await;
         let monotonic = started.elapsed().as_secs_f64();
         for (model, result) in results {
@@ -82,5 +78,5 @@ pub async fn collect(settings: &Settings, program: PathBuf, interval: Duration) 
         }
     }
     state.now = Utc::now();
-    state
+    Ok(state)
 }

@@ -19,6 +19,7 @@ use super::update::update;
 use crate::engine::Registry;
 use crate::engine::serving::LocalServing;
 use crate::settings::Settings;
+use crate::sources::{server, within};
 use crate::theme::Theme;
 
 /// How often the loop wakes without input (the clock only redraws once a second).
@@ -71,16 +72,8 @@ async fn event_loop(
     launch: Launch,
 ) -> Result<(), String> {
     let env = &settings.environment;
-    let mut state = State::new(
-        &env.name,
-        env.read_only,
-        &settings.theme,
-        settings.keymap.clone(),
-        settings.refresh.metrics_ms as f64 / 1000.0,
-    );
+    let mut state = State::from_settings(settings, settings.refresh.metrics_ms as f64 / 1000.0);
     state.toast = launch.intro.clone();
-    state.alert_error_ratio = settings.thresholds.error_rate_warn;
-    state.alert_p99_seconds = settings.thresholds.p99_warn_ms / 1000.0;
     if launch.on_guide_step.is_some() {
         state.guide = Some(0);
     }
@@ -92,18 +85,21 @@ async fn event_loop(
         actor: crate::engine::Actor::new(settings.user.clone(), env.name.clone())
             .with_read_only(env.read_only),
         gates: settings.gates.clone(),
-        environment: env.name.clone(),
-        read_only: env.read_only,
         program: program.clone(),
     };
-    state.typed_confirmation = env.confirm == crate::settings::Confirm::Typed;
-    let serving = LocalServing::new(&settings.data_dir, program);
-    let timeout = Duration::from_millis(settings.refresh.source_timeout_ms);
     let (tx, mut rx) = unbounded_channel::<Msg>();
+    let background = Background {
+        tx,
+        data_dir: settings.data_dir.clone(),
+        serving: LocalServing::new(&settings.data_dir, program),
+        http: server::client()?,
+        timeout: Duration::from_millis(settings.refresh.source_timeout_ms),
+        started: Instant::now(),
+        ops: ctx,
+    };
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let started = Instant::now();
     let mut table = TableState::default();
     let mut dirty = true;
     loop {
@@ -133,7 +129,7 @@ async fn event_loop(
                 Some(Err(e)) => return Err(format!("terminal input failed: {e}")),
                 None => return Ok(()),
             },
-            _ = tick.tick() => Msg::Tick { now: Utc::now(), monotonic: started.elapsed().as_secs_f64() },
+            _ = tick.tick() => Msg::Tick { now: Utc::now(), monotonic: background.started.elapsed().as_secs_f64() },
             Some(msg) = rx.recv() => msg,
         };
         let mut batch = vec![first];
@@ -144,15 +140,7 @@ async fn event_loop(
             let shown_second = state.now.timestamp();
             let is_tick = matches!(msg, Msg::Tick { .. });
             for effect in update(&mut state, msg) {
-                perform(
-                    effect,
-                    &tx,
-                    &settings.data_dir,
-                    &serving,
-                    timeout,
-                    started,
-                    &ctx,
-                );
+                perform(effect, &background);
             }
             dirty |= !is_tick || state.now.timestamp() != shown_second;
         }
@@ -162,89 +150,51 @@ async fn event_loop(
     }
 }
 
-/// Reads the registry and the local servers.
-pub async fn fetch_fleet(data_dir: PathBuf, serving: LocalServing) -> Result<FleetData, String> {
-    let (models, interrupted) = tokio::task::spawn_blocking(move || {
-        let registry = Registry::open(&data_dir)?;
-        let interrupted = crate::engine::ops::interrupted(&registry, None)?
-            .iter()
-            .map(|i| {
-                format!(
-                    "{} {} (journal #{})",
-                    i.plan.request.name(),
-                    i.plan.model,
-                    i.entry.id
-                )
-            })
-            .collect::<Vec<_>>();
-        Ok::<_, crate::engine::EngineError>((registry.models()?, interrupted))
+/// Reads the registry and the local servers, within `timeout`.
+pub async fn fetch_fleet(
+    data_dir: PathBuf,
+    serving: LocalServing,
+    timeout: Duration,
+) -> Result<FleetData, String> {
+    within(timeout, async move {
+        let (models, interrupted) = on_registry(data_dir, |registry| {
+            let interrupted = crate::engine::ops::interrupted(registry, None)?
+                .iter()
+                .map(|i| {
+                    format!(
+                        "{} {} (journal #{})",
+                        i.plan.request.name(),
+                        i.plan.model,
+                        i.entry.id
+                    )
+                })
+                .collect::<Vec<_>>();
+            Ok((registry.models()?, interrupted))
+        })
+        .await?;
+        let servers = serving.list().await;
+        Ok(FleetData {
+            models,
+            servers,
+            interrupted,
+        })
+    })
+    .await
+}
+
+/// Runs `read` on the registry on a blocking thread (SQLite calls must not stall the runtime's
+/// few workers).
+async fn on_registry<T: Send + 'static>(
+    data_dir: PathBuf,
+    read: impl FnOnce(&Registry) -> Result<T, crate::engine::EngineError> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(move || {
+        Registry::open(&data_dir)
+            .and_then(|registry| read(&registry))
+            .map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| e.to_string())?
-    .map_err(|e| e.to_string())?;
-    let servers = serving.list().await;
-    Ok(FleetData {
-        models,
-        servers,
-        interrupted,
-    })
-}
-
-/// Scrapes one server's `/metrics`.
-pub async fn scrape(endpoint: &str) -> Result<crate::sources::metrics::ScrapeSnapshot, String> {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let response = client
-        .get(format!("{endpoint}/metrics"))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    if !response.status().is_success() {
-        return Err(format!("HTTP {}", response.status()));
-    }
-    let text = response.text().await.map_err(|e| e.to_string())?;
-    let snapshot = crate::sources::metrics::parse(&text);
-    if snapshot.versions.is_empty() && snapshot.roles.is_empty() && !text.trim().is_empty() {
-        return Err("the answer is not flightdeck metrics".to_string());
-    }
-    Ok(snapshot)
-}
-
-/// Reads a served model's drift reports.
-pub async fn fetch_drift(
-    endpoint: &str,
-    model: &str,
-) -> Result<Vec<crate::model::DriftReport>, String> {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let response = client
-        .get(format!("{endpoint}/flightdeck/drift/{model}"))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    if !response.status().is_success() {
-        return Err(format!("HTTP {}", response.status()));
-    }
-    let body: serde_json::Value = response
-        .json()
-        .await
-        .map_err(|e| format!("not a drift report: {e}"))?;
-    serde_json::from_value(body["versions"].clone()).map_err(|e| format!("not a drift report: {e}"))
-}
-
-/// Waits for `work` at most `timeout`.
-pub async fn within<T>(
-    timeout: Duration,
-    work: impl std::future::Future<Output = Result<T, String>>,
-) -> Result<T, String> {
-    match tokio::time::timeout(timeout, work).await {
-        Ok(r) => r,
-        Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
-    }
 }
 
 /// What operations need from the settings.
@@ -253,8 +203,6 @@ struct OpContext {
     on_guide_step: Option<Arc<dyn Fn(usize) + Send + Sync>>,
     actor: crate::engine::Actor,
     gates: crate::settings::Gates,
-    environment: String,
-    read_only: bool,
     program: PathBuf,
 }
 
@@ -266,57 +214,23 @@ async fn plan_operation(
     model: String,
     request: crate::engine::ops::OpRequest,
 ) -> Result<Box<crate::engine::ops::OpPlan>, String> {
-    use crate::engine::ops::{OpRequest, plan, promote_gates};
     let name = crate::model::ModelName::new(&model).map_err(|e| e.to_string())?;
     // Refused before any preview: the engine would refuse it anyway.
     ctx.actor
         .ensure_writable(&format!("{} {model}", request.name()))
         .map_err(|e| e.to_string())?;
-    let status = serving.status(&model).await;
-    let serving_now = status.serving;
-    let (env, read_only) = (ctx.environment.clone(), ctx.read_only);
-    let data_dir_for_gates = data_dir.clone();
-    let planned_name = name.clone();
-    let mut planned = tokio::task::spawn_blocking(move || {
-        let registry = Registry::open(&data_dir).map_err(|e| e.to_string())?;
-        plan(
-            &registry,
-            &planned_name,
-            request,
-            serving_now,
-            &env,
-            read_only,
-        )
-        .map_err(|e| e.to_string())
-    })
+    let mut registry = Registry::open(&data_dir).map_err(|e| e.to_string())?;
+    crate::engine::ops::preview(
+        &mut registry,
+        &serving,
+        &name,
+        request,
+        &ctx.actor,
+        &ctx.gates,
+    )
     .await
-    .map_err(|e| e.to_string())??;
-    if let (OpRequest::Promote, Some(p), Some(c)) =
-        (request, planned.before.production, planned.before.canary)
-    {
-        planned.gates = promote_gates(
-            &status.endpoint().unwrap_or_default(),
-            &name,
-            p,
-            c,
-            &ctx.gates,
-        )
-        .await;
-        let (data_dir, gate_name, drop) = (
-            data_dir_for_gates.clone(),
-            name.clone(),
-            ctx.gates.max_metric_drop,
-        );
-        let evaluation = tokio::task::spawn_blocking(move || {
-            let registry = Registry::open(&data_dir).map_err(|e| e.to_string())?;
-            crate::engine::ops::evaluation_gate(&registry, &gate_name, p, c, drop)
-                .map_err(|e| e.to_string())
-        })
-        .await
-        .map_err(|e| e.to_string())??;
-        planned.gates.extend(evaluation);
-    }
-    Ok(Box::new(planned))
+    .map(Box::new)
+    .map_err(|e| e.to_string())
 }
 
 /// Runs a confirmed plan (the smoke gate first, for a deploy).
@@ -359,29 +273,40 @@ async fn run_operation(
     ))
 }
 
-/// Starts an effect in the background; its result comes back as a message.
-fn perform(
-    effect: Effect,
-    tx: &UnboundedSender<Msg>,
-    data_dir: &std::path::Path,
-    serving: &LocalServing,
+/// What background work needs; each task takes a clone.
+#[derive(Clone)]
+struct Background {
+    tx: UnboundedSender<Msg>,
+    data_dir: PathBuf,
+    serving: LocalServing,
+    /// One client for every scrape, so connections to each server are reused.
+    http: reqwest::Client,
     timeout: Duration,
     started: Instant,
-    ctx: &OpContext,
-) {
-    let tx = tx.clone();
+    ops: OpContext,
+}
+
+/// Starts an effect in the background; its result comes back as a message.
+fn perform(effect: Effect, background: &Background) {
+    let Background {
+        tx,
+        data_dir,
+        serving,
+        http,
+        timeout,
+        started,
+        ops,
+    } = background.clone();
     match effect {
         Effect::Quit => {}
         Effect::GuideStep(step) => {
-            if let Some(hook) = &ctx.on_guide_step {
+            if let Some(hook) = &ops.on_guide_step {
                 hook(step);
             }
         }
         Effect::FetchFleet => {
-            let data_dir = data_dir.to_path_buf();
-            let serving = serving.clone();
             tokio::spawn(async move {
-                let result = within(timeout, fetch_fleet(data_dir, serving)).await;
+                let result = fetch_fleet(data_dir, serving, timeout).await;
                 let _ = tx.send(Msg::FleetFetched {
                     at: Utc::now(),
                     result,
@@ -389,9 +314,8 @@ fn perform(
             });
         }
         Effect::PlanOp { model, request } => {
-            let (data_dir, serving, ctx) = (data_dir.to_path_buf(), serving.clone(), ctx.clone());
             tokio::spawn(async move {
-                let result = plan_operation(data_dir, serving, ctx, model, request).await;
+                let result = plan_operation(data_dir, serving, ops, model, request).await;
                 let _ = tx.send(Msg::OpPlanned { result });
             });
         }
@@ -400,12 +324,11 @@ fn perform(
             override_gates,
             allow_pipeline_mismatch,
         } => {
-            let (data_dir, serving, ctx) = (data_dir.to_path_buf(), serving.clone(), ctx.clone());
             tokio::spawn(async move {
                 let result = run_operation(
                     data_dir,
                     serving,
-                    ctx,
+                    ops,
                     plan,
                     override_gates,
                     allow_pipeline_mismatch,
@@ -415,17 +338,14 @@ fn perform(
             });
         }
         Effect::FetchVersions { model } => {
-            let data_dir = data_dir.to_path_buf();
             tokio::spawn(async move {
                 let name = model.clone();
-                let read = tokio::task::spawn_blocking(move || {
-                    let name = crate::model::ModelName::new(&name).map_err(|e| e.to_string())?;
-                    Registry::open(&data_dir)
-                        .and_then(|r| r.versions(&name))
-                        .map_err(|e| e.to_string())
+                let read = on_registry(data_dir, move |registry| {
+                    let name = crate::model::ModelName::new(&name)
+                        .map_err(crate::engine::EngineError::BadModelName)?;
+                    registry.versions(&name)
                 });
-                let result =
-                    within(timeout, async { read.await.map_err(|e| e.to_string())? }).await;
+                let result = within(timeout, read).await;
                 let _ = tx.send(Msg::VersionsFetched {
                     model,
                     at: Utc::now(),
@@ -434,20 +354,13 @@ fn perform(
             });
         }
         Effect::FetchJournal { model } => {
-            let data_dir = data_dir.to_path_buf();
             tokio::spawn(async move {
-                let name = model.clone();
-                let read = tokio::task::spawn_blocking(move || {
-                    let query = crate::engine::journal::JournalQuery {
-                        model: Some(name),
-                        limit: Some(200),
-                    };
-                    Registry::open(&data_dir)
-                        .and_then(|r| r.journal(&query))
-                        .map_err(|e| e.to_string())
-                });
-                let result =
-                    within(timeout, async { read.await.map_err(|e| e.to_string())? }).await;
+                let query = crate::engine::journal::JournalQuery {
+                    model: Some(model.clone()),
+                    limit: Some(200),
+                };
+                let read = on_registry(data_dir, move |registry| registry.journal(&query));
+                let result = within(timeout, read).await;
                 let _ = tx.send(Msg::JournalFetched {
                     model,
                     at: Utc::now(),
@@ -457,7 +370,7 @@ fn perform(
         }
         Effect::FetchDrift { model, endpoint } => {
             tokio::spawn(async move {
-                let result = within(timeout, fetch_drift(&endpoint, &model)).await;
+                let result = server::drift(&http, &endpoint, &model, timeout).await;
                 let _ = tx.send(Msg::DriftFetched {
                     model,
                     at: Utc::now(),
@@ -467,7 +380,7 @@ fn perform(
         }
         Effect::Scrape { model, endpoint } => {
             tokio::spawn(async move {
-                let result = within(timeout, scrape(&endpoint)).await;
+                let result = server::scrape(&http, &endpoint, timeout).await;
                 let monotonic = started.elapsed().as_secs_f64();
                 let _ = tx.send(Msg::MetricsScraped {
                     model,

@@ -209,6 +209,24 @@ impl State {
         }
     }
 
+    /// The state for `settings`' environment: its theme, keys, alert thresholds and how
+    /// operations are confirmed. The console and `flightdeck status|snapshot` start here, so
+    /// both judge health by the same thresholds.
+    pub fn from_settings(settings: &crate::settings::Settings, refresh_seconds: f64) -> Self {
+        let env = &settings.environment;
+        let mut state = Self::new(
+            &env.name,
+            env.read_only,
+            &settings.theme,
+            settings.keymap.clone(),
+            refresh_seconds,
+        );
+        state.alert_error_ratio = settings.thresholds.error_rate_warn;
+        state.alert_p99_seconds = settings.thresholds.p99_warn_ms / 1000.0;
+        state.typed_confirmation = env.confirm == crate::settings::Confirm::Typed;
+        state
+    }
+
     pub fn new(
         environment: &str,
         read_only: bool,

@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::{Failure, failure, model_name, parse_version, print_json, program, runtime};
 use crate::engine::Actor;
-use crate::engine::ops::{OpRequest, evaluation_gate, execute, plan, promote_gates, smoke_gate};
+use crate::engine::ops::{OpRequest, execute, preview, smoke_gate};
 use crate::engine::serving::LocalServing;
 use crate::settings::{Confirm, Settings};
 
@@ -144,39 +144,16 @@ fn run(
     let mut registry = super::open(settings)?;
     let serving = LocalServing::new(&settings.data_dir, program()?);
     let runtime = runtime()?;
-    let serving_now = runtime.block_on(serving.status(model.as_str())).serving;
     let env = &settings.environment;
-    let mut planned = plan(
-        &registry,
+    let mut planned = runtime.block_on(preview(
+        &mut registry,
+        &serving,
         &model,
         request,
-        serving_now,
-        &env.name,
-        env.read_only,
-    )?;
-    if let (OpRequest::Promote, Some(production), Some(canary)) =
-        (request, planned.before.production, planned.before.canary)
-    {
-        let status = runtime.block_on(serving.status(model.as_str()));
-        let endpoint = status.endpoint().unwrap_or_default();
-        planned.gates = runtime.block_on(promote_gates(
-            &endpoint,
-            &model,
-            production,
-            canary,
-            &settings.gates,
-        ));
-        if let Some(g) = evaluation_gate(
-            &registry,
-            &model,
-            production,
-            canary,
-            settings.gates.max_metric_drop,
-        )? {
-            planned.gates.push(g);
-        }
-        planned.gates_overridden = op.override_gates && planned.gates.iter().any(|g| !g.passed);
-    }
+        actor,
+        &settings.gates,
+    ))?;
+    planned.gates_overridden = op.override_gates && planned.gates.iter().any(|g| !g.passed);
     if !op.json || !op.yes {
         eprintln!("{} {model}: {}", request.name(), planned.sentence);
         for w in &planned.warnings {

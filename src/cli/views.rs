@@ -48,7 +48,9 @@ pub struct DriftArgs {
 fn collect(settings: &Settings, interval: f64) -> Result<crate::app::State, Failure> {
     let program = program()?;
     let interval = Duration::from_secs_f64(interval.clamp(0.1, 60.0));
-    let state = runtime()?.block_on(headless::collect(settings, program, interval));
+    let state = runtime()?
+        .block_on(headless::collect(settings, program, interval))
+        .map_err(failure)?;
     if let Some(e) = &state.registry.error {
         return Err(failure(format!("cannot read the registry: {e}")));
     }
@@ -147,20 +149,14 @@ pub fn drift(settings: &Settings, args: DriftArgs) -> Result<(), Failure> {
                     "no local server runs {model}; start one with `flightdeck server start {model}`"
                 ))
             })?;
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(timeout)
-            .build()
-            .map_err(failure)?;
-        let body: serde_json::Value = client
-            .get(format!("{endpoint}/flightdeck/drift/{model}"))
-            .send()
+        let client = crate::sources::server::client().map_err(failure)?;
+        crate::sources::server::drift(&client, &endpoint, model.as_str(), timeout)
             .await
-            .map_err(|e| failure(format!("the server for {model} did not answer: {e}")))?
-            .json()
-            .await
-            .map_err(failure)?;
-        serde_json::from_value(body["versions"].clone()).map_err(failure)
+            .map_err(|e| {
+                failure(format!(
+                    "cannot read the drift of {model} from {endpoint}: {e}"
+                ))
+            })
     })?;
     if args.json {
         return print_json(&reports);

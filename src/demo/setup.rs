@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::engine::ops::{OpRequest, execute, plan, smoke_gate};
+use crate::engine::ops::{OpRequest, execute, preview, smoke_gate};
 use crate::engine::register::{RegisterRequest, register};
 use crate::engine::serving::LocalServing;
 use crate::engine::{Actor, Registry};
@@ -123,45 +123,21 @@ pub async fn operate(demo: &Demo, request: OpRequest) -> Result<String, String> 
         .await
         .map_err(|e| e.to_string())?;
     }
-    let serving_now = demo.serving.status(MODEL).await.serving;
-    let env = &demo.settings.environment;
-    let mut planned = plan(
-        &registry,
+    let planned = preview(
+        &mut registry,
+        &demo.serving,
         &model,
         request,
-        serving_now,
-        &env.name,
-        env.read_only,
+        &demo.actor,
+        &demo.settings.gates,
     )
+    .await
     .map_err(|e| e.to_string())?;
-    if let (OpRequest::Promote, Some(p), Some(c)) =
-        (request, planned.before.production, planned.before.canary)
-    {
-        let endpoint = demo
-            .serving
-            .status(MODEL)
-            .await
-            .endpoint()
-            .unwrap_or_default();
-        planned.gates =
-            crate::engine::ops::promote_gates(&endpoint, &model, p, c, &demo.settings.gates).await;
-        if let Some(g) = crate::engine::ops::evaluation_gate(
-            &registry,
-            &model,
-            p,
-            c,
-            demo.settings.gates.max_metric_drop,
-        )
-        .map_err(|e| e.to_string())?
-        {
-            planned.gates.push(g);
-        }
-        if let Some(failed) = planned.gates.iter().find(|g| !g.passed) {
-            return Err(format!(
-                "the {} gate failed: {}",
-                failed.name, failed.evidence
-            ));
-        }
+    if let Some(failed) = planned.gates.iter().find(|g| !g.passed) {
+        return Err(format!(
+            "the {} gate failed: {}",
+            failed.name, failed.evidence
+        ));
     }
     let outcome = execute(&planned, &mut registry, &demo.serving, &demo.actor, false)
         .await

@@ -88,26 +88,23 @@ pub async fn promote_gates(
     canary: u32,
     limits: &crate::settings::Gates,
 ) -> Vec<GateResult> {
-    use crate::sources::metrics::{histogram_quantile, parse};
-    let client = match reqwest::Client::builder()
-        .no_proxy()
-        .timeout(std::time::Duration::from_secs(5))
-        .build()
-    {
+    use crate::sources::metrics::histogram_quantile;
+    use crate::sources::server;
+    const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+    let client = match server::client() {
         Ok(c) => c,
-        Err(e) => return vec![gate("metrics", false, e.to_string())],
+        Err(e) => return vec![gate("metrics", false, e)],
     };
-    let text = match client.get(format!("{endpoint}/metrics")).send().await {
-        Ok(r) => r.text().await.unwrap_or_default(),
+    let snapshot = match server::scrape(&client, endpoint, TIMEOUT).await {
+        Ok(snapshot) => snapshot,
         Err(e) => {
             return vec![gate(
                 "metrics",
                 false,
-                format!("the server did not answer: {e}"),
+                format!("cannot read the server's metrics: {e}"),
             )];
         }
     };
-    let snapshot = parse(&text);
     let counters = |v: u32| {
         snapshot
             .versions
@@ -165,32 +162,25 @@ pub async fn promote_gates(
             limits.max_p99_ratio
         ),
     ));
-    let drift: serde_json::Value = match client
-        .get(format!("{endpoint}/flightdeck/drift/{model}"))
-        .send()
-        .await
-    {
-        Ok(r) => r.json().await.unwrap_or_default(),
-        Err(_) => serde_json::Value::Null,
+    let reports = match server::drift(&client, endpoint, model.as_str(), TIMEOUT).await {
+        Ok(reports) => reports,
+        Err(e) => {
+            // No evidence is not evidence of no drift.
+            results.push(gate(
+                "drift",
+                false,
+                format!("cannot read the drift reports: {e}"),
+            ));
+            return results;
+        }
     };
-    let report = |v: u32| {
-        drift["versions"]
-            .as_array()
-            .and_then(|a| a.iter().find(|r| r["version"] == v))
-            .cloned()
-    };
-    let verdict = |r: &Option<serde_json::Value>| {
-        r.as_ref()
-            .and_then(|r| r["verdict"].as_str())
-            .unwrap_or("no baseline")
-            .to_string()
+    let report = |v: u32| reports.iter().find(|r| r.version == v);
+    let verdict = |r: Option<&crate::model::DriftReport>| {
+        r.map(|r| r.verdict.as_str()).unwrap_or("no baseline")
     };
     let (canary_report, production_report) = (report(canary), report(production));
-    let (cv, pv) = (verdict(&canary_report), verdict(&production_report));
-    let samples = canary_report
-        .as_ref()
-        .and_then(|r| r["window_samples"].as_u64())
-        .unwrap_or(0);
+    let (cv, pv) = (verdict(canary_report), verdict(production_report));
+    let samples = canary_report.map(|r| r.window_samples).unwrap_or(0);
     // Canary and production see the same traffic; a small canary window disagrees with
     // production by chance alone, so the comparison waits for enough rows.
     let (passed, evidence) = if samples < DRIFT_GATE_MIN_SAMPLES && cv == "drift" {

@@ -6,10 +6,12 @@
 mod gates;
 mod lock;
 mod plan;
+mod preview;
 mod recover;
 mod run;
 
-pub use gates::{GateResult, evaluation_gate, promote_gates, smoke_gate};
+pub use gates::{GateResult, smoke_gate};
 pub use plan::{DeploymentState, OpPlan, OpRequest, describe, plan};
+pub use preview::preview;
 pub use recover::{Interrupted, Recovery, interrupted, recover};
 pub use run::{OpOutcome, execute};

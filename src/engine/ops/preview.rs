@@ -1,0 +1,50 @@
+//! The preview of an operation: its plan with every gate's evidence, as the CLI, the console
+//! and the demo show it before anyone confirms.
+
+use super::gates::{GateResult, evaluation_gate, promote_gates};
+use super::plan::{OpPlan, OpRequest, plan};
+use crate::engine::serving::LocalServing;
+use crate::engine::{Actor, EngineError, Registry};
+use crate::model::ModelName;
+use crate::settings::Gates;
+
+/// Plans `request` on `model` against what its server serves now and, for a promote, gathers
+/// the gates: the canary's live counters and drift from the server, and its offline evaluation
+/// against production. Nothing is written; the registry is borrowed `&mut` only so the future
+/// can move between threads (an SQLite connection may be sent, not shared).
+pub async fn preview(
+    registry: &mut Registry,
+    serving: &LocalServing,
+    model: &ModelName,
+    request: OpRequest,
+    actor: &Actor,
+    limits: &Gates,
+) -> Result<OpPlan, EngineError> {
+    let status = serving.status(model.as_str()).await;
+    let mut planned = plan(
+        registry,
+        model,
+        request,
+        status.serving,
+        &actor.environment,
+        actor.read_only,
+    )?;
+    if let (OpRequest::Promote, Some(production), Some(canary)) =
+        (request, planned.before.production, planned.before.canary)
+    {
+        let evaluation =
+            evaluation_gate(registry, model, production, canary, limits.max_metric_drop)?;
+        planned.gates = match status.endpoint() {
+            Some(endpoint) => promote_gates(&endpoint, model, production, canary, limits).await,
+            None => vec![GateResult {
+                name: "metrics".into(),
+                passed: false,
+                evidence: format!(
+                    "no server runs {model}, so the canary has no evidence; start it with `flightdeck server start {model}`"
+                ),
+            }],
+        };
+        planned.gates.extend(evaluation);
+    }
+    Ok(planned)
+}

@@ -1,0 +1,84 @@
+//! Reads a flightdeck server's read endpoints, `/metrics` and the drift reports: the console,
+//! `flightdeck status|drift` and the promote gates all read through here, so a hung, refusing
+//! or garbled server is described the same way everywhere.
+
+use std::time::Duration;
+
+use super::metrics::{ScrapeSnapshot, parse};
+use super::within;
+use crate::model::DriftReport;
+
+/// A client for loopback servers: never through a proxy (a proxy set for the internet would
+/// swallow 127.0.0.1). Build one and reuse it: it keeps connections to each server open.
+pub fn client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(|e| format!("cannot make an HTTP client: {e}"))
+}
+
+/// One scrape of the server's `/metrics`, answered within `timeout`.
+pub async fn scrape(
+    client: &reqwest::Client,
+    endpoint: &str,
+    timeout: Duration,
+) -> Result<ScrapeSnapshot, String> {
+    within(timeout, async {
+        let text = get_text(client, &format!("{endpoint}/metrics")).await?;
+        let snapshot = parse(&text);
+        if snapshot.versions.is_empty() && snapshot.roles.is_empty() && !text.trim().is_empty() {
+            return Err("the answer is not flightdeck metrics".to_string());
+        }
+        Ok(snapshot)
+    })
+    .await
+}
+
+/// The drift report of every version of `model` the server has loaded, within `timeout`.
+pub async fn drift(
+    client: &reqwest::Client,
+    endpoint: &str,
+    model: &str,
+    timeout: Duration,
+) -> Result<Vec<DriftReport>, String> {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        versions: Vec<DriftReport>,
+    }
+    within(timeout, async {
+        let text = get_text(client, &format!("{endpoint}/flightdeck/drift/{model}")).await?;
+        serde_json::from_str::<Body>(&text)
+            .map(|b| b.versions)
+            .map_err(|e| format!("not a drift report: {e}"))
+    })
+    .await
+}
+
+/// The body of a successful GET; otherwise the status and what the server said about it.
+async fn get_text(client: &reqwest::Client, url: &str) -> Result<String, String> {
+    let response = client.get(url).send().await.map_err(|e| describe(&e))?;
+    let status = response.status();
+    let text = response.text().await.map_err(|e| describe(&e))?;
+    if status.is_success() {
+        return Ok(text);
+    }
+    // flightdeck servers explain refusals as {"error": "..."}; other servers get a short excerpt.
+    let said = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_string))
+        .unwrap_or_else(|| text.chars().take(120).collect());
+    Err(format!("HTTP {status}: {}", said.trim()))
+}
+
+/// reqwest's message with its causes ("error sending request" alone does not say "connection
+/// refused").
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
