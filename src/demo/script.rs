@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use super::setup::{Demo, MODEL, operate, register_versions};
 use super::traffic::{SHIFTED, TrafficControl, load_rows, spawn};
 use crate::engine::ops::OpRequest;
-use crate::model::{AliasName, DriftReport, Verdict};
+use crate::model::{AliasName, Verdict};
+use crate::sources::server;
 
 /// One line of the timeline.
 struct Timeline {
@@ -29,45 +30,37 @@ impl Timeline {
     }
 }
 
-/// Requests a version has served, from the server's counters.
-async fn served(endpoint: &str, version: u32) -> f64 {
-    let Ok(response) = reqwest::Client::new()
-        .get(format!("{endpoint}/metrics"))
-        .send()
+/// How long one read of the server may take before the scenario asks again.
+const READ_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Requests a version has served, from the server's counters (0 while they cannot be read).
+async fn served(client: &reqwest::Client, endpoint: &str, version: u32) -> f64 {
+    server::scrape(client, endpoint, READ_TIMEOUT)
         .await
-    else {
-        return 0.0;
-    };
-    let text = response.text().await.unwrap_or_default();
-    let snapshot = crate::sources::metrics::parse(&text);
-    snapshot
-        .versions
-        .get(&(MODEL.to_string(), version.to_string()))
-        .map(|c| c.requests)
+        .ok()
+        .and_then(|s| {
+            s.versions
+                .get(&(MODEL.to_string(), version.to_string()))
+                .map(|c| c.requests)
+        })
         .unwrap_or(0.0)
 }
 
-async fn wait_for_requests(endpoint: &str, version: u32, count: f64, limit: Duration) -> bool {
+async fn wait_for_requests(
+    client: &reqwest::Client,
+    endpoint: &str,
+    version: u32,
+    count: f64,
+    limit: Duration,
+) -> bool {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
-        if served(endpoint, version).await >= count {
+        if served(client, endpoint, version).await >= count {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     false
-}
-
-async fn drift(endpoint: &str) -> Option<Vec<DriftReport>> {
-    let body: serde_json::Value = reqwest::Client::new()
-        .get(format!("{endpoint}/flightdeck/drift/{MODEL}"))
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
-    serde_json::from_value(body["versions"].clone()).ok()
 }
 
 /// Runs the scenario; `Ok(())` only when every observation held.
@@ -95,6 +88,7 @@ pub async fn run(demo: &Demo, rate: u32) -> Result<(), String> {
         .endpoint()
         .ok_or("the server has no endpoint")?;
     let rows = load_rows(&demo.assets.join("reference.csv"))?;
+    let client = server::client()?;
     let control = Arc::new(TrafficControl::default());
     let traffic = spawn(
         format!("{endpoint}/v2/models/{MODEL}/infer"),
@@ -105,7 +99,7 @@ pub async fn run(demo: &Demo, rate: u32) -> Result<(), String> {
     t.say(&format!(
         "traffic: {rate} requests/s from the reference data"
     ));
-    let steady = wait_for_requests(&endpoint, 1, 200.0, Duration::from_secs(20)).await;
+    let steady = wait_for_requests(&client, &endpoint, 1, 200.0, Duration::from_secs(20)).await;
     t.observe(steady, "steady traffic served by v1");
 
     let summary = operate(
@@ -123,7 +117,7 @@ pub async fn run(demo: &Demo, rate: u32) -> Result<(), String> {
             summary.unwrap_or_else(|e| e)
         ),
     );
-    let canary = wait_for_requests(&endpoint, 2, 120.0, Duration::from_secs(30)).await;
+    let canary = wait_for_requests(&client, &endpoint, 2, 120.0, Duration::from_secs(30)).await;
     t.observe(canary, "the canary served enough traffic to judge it");
     let promoted = operate(demo, OpRequest::Promote).await;
     t.observe(
@@ -140,8 +134,9 @@ pub async fn run(demo: &Demo, rate: u32) -> Result<(), String> {
     let mut flagged = Vec::new();
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        if let Some(report) = drift(&endpoint)
+        if let Some(report) = server::drift(&client, &endpoint, MODEL, READ_TIMEOUT)
             .await
+            .ok()
             .and_then(|r| r.into_iter().find(|r| r.version == 2))
         {
             flagged = report
