@@ -191,6 +191,50 @@ fn a_server_whose_supervisor_died_is_still_stopped() {
     assert!(!alive(server), "the orphaned server was stopped");
 }
 
+fn signal(name: &str, pid: u64) {
+    assert!(
+        std::process::Command::new("kill")
+            .args([name, &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+/// Lets a frozen process run again, even if the test fails half-way.
+struct Thaw(u64);
+
+impl Drop for Thaw {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-CONT", &self.0.to_string()])
+            .status();
+    }
+}
+
+#[test]
+fn a_frozen_server_is_named_and_does_not_hold_up_the_fleet() {
+    let home = registry();
+    let h = home.path();
+    let _guard = StopOnDrop(h);
+    ok(h, &["server", "start", "fraud"]);
+    let server = servers(h)[0]["record"]["server_pid"].as_u64().unwrap();
+    // Frozen, not dead: the kernel still accepts connections, nothing answers them.
+    signal("-STOP", server);
+    let _thaw = Thaw(server);
+    let list = servers(h);
+    assert_eq!(list[0]["healthy"], false);
+    let problem = list[0]["problem"].as_str().unwrap();
+    assert!(
+        problem.contains("did not answer within 2 s") && problem.contains("server stop fraud"),
+        "the problem says what happened and what to do: {problem}"
+    );
+    // The fleet view still comes back, with the registry's view of the model.
+    let status = ok(h, &["status", "--json"]);
+    let rows: Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(rows[0]["model"], "fraud", "{status}");
+}
+
 #[test]
 fn a_version_that_cannot_load_fails_the_start_and_leaves_nothing_running() {
     let home = registry();

@@ -48,7 +48,9 @@ pub async fn collect(
             }
         }
     }
-    // Two rounds of scrapes `interval` apart give rates; each round scrapes every server at once.
+    // Two rounds of scrapes `interval` apart give rates; each round scrapes every server at once,
+    // and the second only those that answered the first (a rate needs both; a hung server
+    // would cost a second deadline for nothing).
     let http = &server::client()?;
     for round in 0..2 {
         if scrape_targets.is_empty() {
@@ -65,6 +67,11 @@ pub async fn collect(
         ))
         .await;
         let monotonic = started.elapsed().as_secs_f64();
+        scrape_targets.retain(|(model, _)| {
+            results
+                .iter()
+                .any(|(answered, result)| answered == model && result.is_ok())
+        });
         for (model, result) in results {
             update(
                 &mut state,

@@ -38,10 +38,14 @@ pub enum ServingError {
         reason: String,
     },
     #[error(
-        "the server for {model} did not answer ({reason}); is it running? `flightdeck servers` shows it"
+        "the server for {model} did not answer ({reason}); is it running? `flightdeck server list` shows it"
     )]
     Unreachable { model: String, reason: String },
 }
+
+/// How long a running server may take to say what it serves before `status` reports it as
+/// unresponsive: a frozen server must not hold up the fleet view past its own deadline.
+const STATUS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The local environment's servers, found through files under the data dir.
 #[derive(Debug, Clone)]
@@ -72,13 +76,11 @@ impl LocalServing {
             .map_err(|e| ServingError::Io(format!("admin token: {e}")))
     }
 
-    /// Every deployment with a plan, and how its server is doing.
+    /// Every deployment with a plan, and how its server is doing; the servers are asked all at
+    /// once, so one slow server costs one deadline, not one per model.
     pub async fn list(&self) -> Vec<LocalServer> {
-        let mut out = Vec::new();
-        for model in self.files.models() {
-            out.push(self.status(&model).await);
-        }
-        out
+        let models = self.files.models();
+        futures_util::future::join_all(models.iter().map(|model| self.status(model))).await
     }
 
     /// One deployment's state: plan, supervisor record, liveness, and what the server says.
@@ -108,17 +110,24 @@ impl LocalServing {
             });
             return server;
         };
-        match self.served_plan(model, &endpoint).await {
-            Ok(plan) => {
+        let answer = tokio::time::timeout(STATUS_TIMEOUT, self.served_plan(model, &endpoint)).await;
+        match answer {
+            Ok(Ok(plan)) => {
                 server.serving = Some(plan);
                 server.healthy = true;
             }
-            Err(e) => {
+            Ok(Err(e)) => {
                 let last = server.record.as_ref().and_then(|r| r.last_exit.clone());
                 server.problem = Some(
                     last.map(|l| format!("{e}; last exit: {l}"))
                         .unwrap_or_else(|| e.to_string()),
                 );
+            }
+            Err(_) => {
+                server.problem = Some(format!(
+                    "the server did not answer within {} s: it may be frozen or overloaded; `flightdeck server stop {model}` then `server start` replaces it",
+                    STATUS_TIMEOUT.as_secs()
+                ));
             }
         }
         server
