@@ -217,7 +217,7 @@ fn drift(
         } else {
             "No drift data: the model is not served here."
         };
-        frame.render_widget(Paragraph::new(text).style(theme.dim()).block(block), area);
+        placeholder(frame, area, block, text, theme);
         return;
     };
     let inner = block.inner(area);
@@ -326,6 +326,11 @@ fn drift(
     }
 }
 
+/// A pane with nothing to show says why, dimmed, inside its border.
+fn placeholder(frame: &mut Frame<'_>, area: Rect, block: Block<'_>, text: &str, theme: &Theme) {
+    frame.render_widget(Paragraph::new(text).style(theme.dim()).block(block), area);
+}
+
 fn verdict_style_of(v: Verdict, theme: &Theme) -> Style {
     match v {
         Verdict::Drift => theme.danger(),
@@ -345,12 +350,7 @@ fn versions(
     let (state, name, theme, ascii) = (ctx.state, ctx.name, ctx.theme, ctx.ascii);
     let block = with_freshness(block, &state.versions_status, state, theme);
     let Some(versions) = state.versions.get(name).filter(|v| !v.is_empty()) else {
-        frame.render_widget(
-            Paragraph::new("Loading versions…")
-                .style(theme.dim())
-                .block(block),
-            area,
-        );
+        placeholder(frame, area, block, "Loading versions…", theme);
         return;
     };
     let rows: Vec<Row> = versions
@@ -411,7 +411,7 @@ fn cluster(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: Block<'_>) {
         let text = format!(
             "No local server for {name}. Start one with `flightdeck server start {name}` or deploy a version."
         );
-        frame.render_widget(Paragraph::new(text).style(theme.dim()).block(block), area);
+        placeholder(frame, area, block, &text, theme);
         return;
     };
     let dash = || "-".to_string();
@@ -503,12 +503,7 @@ fn journal(
     let (state, name, theme, ascii) = (ctx.state, ctx.name, ctx.theme, ctx.ascii);
     let block = with_freshness(block, &state.journal_status, state, theme);
     let Some(rows) = state.journal.get(name).filter(|r| !r.is_empty()) else {
-        frame.render_widget(
-            Paragraph::new("No journal entries yet.")
-                .style(theme.dim())
-                .block(block),
-            area,
-        );
+        placeholder(frame, area, block, "No journal entries yet.", theme);
         return;
     };
     let body: Vec<Row> = rows
