@@ -119,12 +119,7 @@ fn shape_and_leaves(value: &Value) -> Result<(Vec<usize>, Vec<&Value>), String> 
 fn check_values(value: &Value, spec: &TensorSpec) -> Result<usize, String> {
     let (shape, leaves) =
         shape_and_leaves(value).map_err(|e| format!("{:?} has {e}", spec.name))?;
-    let fits = shape.len() == spec.shape.len()
-        && shape
-            .iter()
-            .zip(&spec.shape)
-            .all(|(got, want)| *want < 0 || *got as i64 == *want);
-    if !fits {
+    if !spec.accepts_shape(&shape) {
         return Err(format!(
             "{:?} has shape {:?} but the model's tensor is {} {}",
             spec.name,

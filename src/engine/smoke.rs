@@ -414,14 +414,7 @@ fn neutral_inputs(record: &ModelVersion) -> Vec<crate::runtime::NamedTensor> {
         .iter()
         .enumerate()
         .map(|(index, spec)| {
-            let mut shape: Vec<usize> = spec
-                .shape
-                .iter()
-                .map(|d| usize::try_from(*d).ok().filter(|d| *d > 0).unwrap_or(1))
-                .collect();
-            if let Some(first) = shape.first_mut() {
-                *first = 1;
-            }
+            let shape = spec.shape_for_rows(1);
             let features: Vec<_> = columns
                 .iter()
                 .enumerate()

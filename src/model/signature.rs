@@ -65,6 +65,30 @@ impl TensorSpec {
         })
     }
 
+    /// Whether a tensor of `shape` fits this spec: same rank, and every fixed dimension equal
+    /// (a dynamic dimension takes any size).
+    pub fn accepts_shape(&self, shape: &[usize]) -> bool {
+        shape.len() == self.shape.len()
+            && shape
+                .iter()
+                .zip(&self.shape)
+                .all(|(got, want)| *want < 0 || *got as i64 == *want)
+    }
+
+    /// A concrete shape for `rows` rows: the batch dimension is `rows`, other dynamic
+    /// dimensions are 1.
+    pub fn shape_for_rows(&self, rows: usize) -> Vec<usize> {
+        let mut shape: Vec<usize> = self
+            .shape
+            .iter()
+            .map(|d| usize::try_from(*d).ok().filter(|d| *d > 0).unwrap_or(1))
+            .collect();
+        if let Some(first) = shape.first_mut() {
+            *first = rows;
+        }
+        shape
+    }
+
     pub fn shape_text(&self) -> String {
         let dims: Vec<String> = self
             .shape

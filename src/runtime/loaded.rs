@@ -247,14 +247,7 @@ impl LoadedModel {
             .inputs
             .iter()
             .map(|spec| {
-                let mut shape: Vec<usize> = spec
-                    .shape
-                    .iter()
-                    .map(|d| usize::try_from(*d).ok().filter(|d| *d > 0).unwrap_or(1))
-                    .collect();
-                if let Some(first) = shape.first_mut() {
-                    *first = rows;
-                }
+                let shape = spec.shape_for_rows(rows);
                 let n: usize = shape.iter().product();
                 let data = match spec.datatype {
                     DataType::Bytes => TensorData::String(vec![String::new(); n]),

@@ -101,12 +101,7 @@ pub fn input_tensor(input: &RequestInput, spec: &TensorSpec) -> Result<NamedTens
             })
         })
         .collect::<Result<_, _>>()?;
-    let fits = shape.len() == spec.shape.len()
-        && shape
-            .iter()
-            .zip(&spec.shape)
-            .all(|(g, w)| *w < 0 || *g as i64 == *w);
-    if !fits {
+    if !spec.accepts_shape(&shape) {
         return Err(format!(
             "input {name:?} has shape {:?} but the model expects {}",
             input.shape,
