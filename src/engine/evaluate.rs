@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::smoke::{parse_outputs, start_server, v2_body};
@@ -324,45 +323,8 @@ pub async fn evaluate(
         candidate_metrics,
         baseline_metrics,
     };
-    let text = serde_json::to_string(&evaluation).unwrap_or_default();
-    registry.record_evaluation(model, candidate, &text)?;
+    registry.record_evaluation(model, candidate, &evaluation)?;
     Ok(evaluation)
-}
-
-impl Registry {
-    fn record_evaluation(
-        &mut self,
-        model: &ModelName,
-        version: u32,
-        report: &str,
-    ) -> Result<(), EngineError> {
-        let at = super::journal::timestamp(Utc::now());
-        self.write("recording an evaluation", |tx| {
-            tx.execute(
-                "INSERT INTO evaluations (model, version, at, report) VALUES (?1, ?2, ?3, ?4)",
-                params![model.as_str(), version, at, report],
-            )?;
-            Ok(())
-        })
-    }
-
-    /// The most recent evaluation of a version.
-    pub fn latest_evaluation(
-        &self,
-        model: &ModelName,
-        version: u32,
-    ) -> Result<Option<Evaluation>, EngineError> {
-        let text: Option<String> = self
-            .conn()
-            .query_row(
-                "SELECT report FROM evaluations WHERE model = ?1 AND version = ?2 ORDER BY id DESC LIMIT 1",
-                params![model.as_str(), version],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.db_error(e))?;
-        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
-    }
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@
 pub mod aliases;
 pub mod artifacts;
 mod lock;
+mod reports;
 mod schema;
-mod smoke;
 pub mod versions;
 
 use std::path::{Path, PathBuf};
