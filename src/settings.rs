@@ -94,6 +94,7 @@ struct FileEnvironment {
     metrics: Option<MetricsBackend>,
     read_only: Option<bool>,
     confirm: Option<Confirm>,
+    auto_rollback: Option<bool>,
 }
 
 /// Where versions and aliases are kept.
@@ -138,6 +139,9 @@ pub struct Environment {
     pub metrics: MetricsBackend,
     pub read_only: bool,
     pub confirm: Confirm,
+    /// When an operation's verify finds the world not as planned, put serving and aliases back
+    /// where they were before it (and journal that) instead of leaving them for a human.
+    pub auto_rollback: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -355,6 +359,7 @@ impl Settings {
                     metrics: env.metrics.unwrap_or(base.metrics),
                     read_only: env.read_only.unwrap_or(base.read_only),
                     confirm: env.confirm.unwrap_or(base.confirm),
+                    auto_rollback: env.auto_rollback.unwrap_or(base.auto_rollback),
                 },
             );
         }
@@ -399,6 +404,7 @@ impl Environment {
             metrics: MetricsBackend::Scrape,
             read_only: false,
             confirm: Confirm::Enter,
+            auto_rollback: false,
         }
     }
 }

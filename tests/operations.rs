@@ -564,3 +564,115 @@ fn evaluation_compares_with_production_and_gates_the_promote() {
     ok(h, &["abort", "claims", "--yes"]);
     ok(h, &["server", "stop", "claims"]);
 }
+
+/// Runs `args` paused at `point`; while it waits, `meanwhile` changes the world under it (as
+/// another operator or a restarted server would), then the operation goes on. Returns the
+/// process's exit code and stderr.
+fn interfere_at(h: &Path, args: &[&str], point: &str, meanwhile: impl FnOnce()) -> (i32, String) {
+    use std::io::{BufRead, BufReader, Read};
+    let resume = h.join("resume");
+    let _ = std::fs::remove_file(&resume);
+    let mut child = flightdeck(h)
+        .args(args)
+        .env("FLIGHTDECK_FAILPOINT", point)
+        .env("FLIGHTDECK_FAILPOINT_RESUME", &resume)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            panic!("{args:?} never reached {point}: {seen}");
+        }
+        seen.push_str(&line);
+        if line.contains(&format!("failpoint {point} reached")) {
+            break;
+        }
+    }
+    meanwhile();
+    std::fs::write(&resume, "").unwrap();
+    stderr.read_to_string(&mut seen).unwrap();
+    let code = child.wait().unwrap().code().unwrap_or(-1);
+    (code, seen)
+}
+
+/// Points the model's server at `plan` through its admin API, behind flightdeck's back.
+fn change_server_behind_the_back(h: &Path, plan: Value) {
+    let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap();
+    let token = std::fs::read_to_string(h.join("serve/admin.token")).unwrap();
+    let status = reqwest::blocking::Client::new()
+        .put(format!(
+            "http://127.0.0.1:{}/flightdeck/admin/deployments/fraud",
+            port.trim()
+        ))
+        .bearer_auth(token.trim())
+        .json(&plan)
+        .send()
+        .unwrap()
+        .status();
+    assert!(status.is_success(), "{status}");
+}
+
+#[test]
+fn a_failed_verify_is_loud_and_rolls_back_only_when_configured() {
+    let home = home();
+    let h = home.0.path();
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    ok(h, &["deploy", "fraud", "2", "--canary", "50", "--yes"]);
+    let rogue = serde_json::json!({ "stable": 3, "canary": null, "canary_percent": 0 });
+    let promote = ["promote", "fraud", "--yes", "--override-gates"];
+
+    // auto_rollback off (the default): the failure is reported and the state left for a human.
+    let (code, err) = interfere_at(h, &promote, "op:after-aliases", || {
+        change_server_behind_the_back(h, rogue.clone())
+    });
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("VERIFY FAILED for fraud: the server reports v3 instead of v2")
+            && err.contains("auto_rollback is off"),
+        "{err}"
+    );
+    assert_eq!(state(h), ((Some(2), None), rogue.clone()));
+    let journal = ok(h, &["journal", "--model", "fraud"]);
+    assert!(!journal.contains("auto-rollback"), "{journal}");
+
+    // Put things back by hand, then turn auto_rollback on and meet the same interference.
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    ok(h, &["deploy", "fraud", "2", "--canary", "50", "--yes"]);
+    let before = state(h);
+    assert_eq!(before.0, (Some(1), Some(2)));
+    let config = h.join("no-config.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[environments.local]\nauto_rollback = true\n");
+    std::fs::write(&config, text).unwrap();
+    let (code, err) = interfere_at(h, &promote, "op:after-aliases", || {
+        change_server_behind_the_back(h, rogue.clone())
+    });
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("VERIFY FAILED")
+            && err.contains("rolled back automatically: v1 + canary v2 50% serves again"),
+        "{err}"
+    );
+    assert_eq!(
+        state(h),
+        before,
+        "serving and aliases are where they started"
+    );
+    let journal: Value =
+        serde_json::from_str(&ok(h, &["journal", "--model", "fraud", "--json"])).unwrap();
+    let newest = &journal.as_array().unwrap()[0];
+    assert_eq!(newest["operation"], "auto-rollback", "{newest}");
+    assert_eq!(newest["outcome"], "succeeded", "{newest}");
+    assert_eq!(newest["from"], "v2", "{newest}");
+    assert_eq!(newest["to"], "v1 + canary v2 50%", "{newest}");
+    // Older than the rollback (rows are newest first): the promote, journaled as failed.
+    let promote_row = journal.as_array().unwrap()[1..]
+        .iter()
+        .find(|row| row["operation"] == "promote")
+        .unwrap();
+    assert_eq!(promote_row["outcome"], "failed", "{promote_row}");
+}

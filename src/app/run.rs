@@ -85,6 +85,7 @@ async fn event_loop(
         actor: crate::engine::Actor::new(settings.user.clone(), env.name.clone())
             .with_read_only(env.read_only),
         gates: settings.gates.clone(),
+        auto_rollback: env.auto_rollback,
         program: program.clone(),
     };
     let (tx, mut rx) = unbounded_channel::<Msg>();
@@ -203,6 +204,8 @@ struct OpContext {
     on_guide_step: Option<Arc<dyn Fn(usize) + Send + Sync>>,
     actor: crate::engine::Actor,
     gates: crate::settings::Gates,
+    /// The environment's `auto_rollback`: put things back when an operation's verify fails.
+    auto_rollback: bool,
     program: PathBuf,
 }
 
@@ -258,15 +261,13 @@ async fn run_operation(
         .map_err(|e| e.to_string())?;
     }
     planned.gates_overridden = override_gates && planned.gates.iter().any(|g| !g.passed);
-    let outcome = execute(
-        &planned,
-        &mut registry,
-        &serving,
-        &ctx.actor,
+    let options = crate::engine::ops::RunOptions {
         allow_pipeline_mismatch,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+        auto_rollback: ctx.auto_rollback,
+    };
+    let outcome = execute(&planned, &mut registry, &serving, &ctx.actor, options)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(format!(
         "{} {}: done; {}",
         outcome.operation, outcome.model, outcome.sentence

@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::{Failure, failure, model_name, parse_version, print_json, program, runtime};
 use crate::engine::Actor;
-use crate::engine::ops::{OpRequest, execute, preview, smoke_gate};
+use crate::engine::ops::{OpRequest, RunOptions, execute, preview, smoke_gate};
 use crate::engine::serving::LocalServing;
 use crate::settings::{Confirm, Settings};
 
@@ -184,13 +184,11 @@ fn run(
     if !op.yes {
         confirm(&model.to_string(), env.confirm)?;
     }
-    let outcome = runtime.block_on(execute(
-        &planned,
-        &mut registry,
-        &serving,
-        actor,
-        op.allow_pipeline_mismatch,
-    ))?;
+    let options = RunOptions {
+        allow_pipeline_mismatch: op.allow_pipeline_mismatch,
+        auto_rollback: env.auto_rollback,
+    };
+    let outcome = runtime.block_on(execute(&planned, &mut registry, &serving, actor, options))?;
     if op.json {
         return print_json(&outcome);
     }

@@ -139,7 +139,8 @@ pub async fn operate(demo: &Demo, request: OpRequest) -> Result<String, String> 
             failed.name, failed.evidence
         ));
     }
-    let outcome = execute(&planned, &mut registry, &demo.serving, &demo.actor, false)
+    let options = crate::engine::ops::RunOptions::default();
+    let outcome = execute(&planned, &mut registry, &demo.serving, &demo.actor, options)
         .await
         .map_err(|e| e.to_string())?;
     Ok(outcome.sentence)

@@ -88,8 +88,13 @@ pub enum EngineError {
     OperationInProgress { model: String, holder: String },
     #[error("{0}")]
     Serving(String),
-    #[error("verification failed for {model}: {problem}")]
-    VerifyFailed { model: String, problem: String },
+    #[error("VERIFY FAILED for {model}: {problem}; {then}")]
+    VerifyFailed {
+        model: String,
+        problem: String,
+        /// What was done about it: rolled back, or left for a human with the commands to look.
+        then: String,
+    },
     #[error("registry database {path}: {source}")]
     Database {
         path: PathBuf,

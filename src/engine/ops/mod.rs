@@ -14,4 +14,4 @@ pub use gates::{GateResult, smoke_gate};
 pub use plan::{DeploymentState, OpPlan, OpRequest, describe, plan};
 pub use preview::preview;
 pub use recover::{Interrupted, Recovery, interrupted, recover};
-pub use run::{OpOutcome, execute};
+pub use run::{OpOutcome, RunOptions, execute};

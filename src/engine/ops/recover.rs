@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::plan::{DeploymentState, OpPlan, describe};
-use super::run::{OpOutcome, execute};
+use super::run::{OpOutcome, RunOptions, execute};
 use crate::engine::serving::LocalServing;
 use crate::engine::{Actor, EngineError, Registry};
 use crate::model::{AliasName, JournalEntry, ModelName, Outcome};
@@ -118,5 +118,11 @@ pub async fn recover(
         pipeline_change: None,
         ..original
     };
-    execute(&plan, registry, serving, actor, true).await
+    // The pipeline question was answered when the operation started; a recovery verifies like
+    // any operation but never rolls back on its own: it is already the human's decision.
+    let options = RunOptions {
+        allow_pipeline_mismatch: true,
+        auto_rollback: false,
+    };
+    execute(&plan, registry, serving, actor, options).await
 }

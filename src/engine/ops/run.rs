@@ -9,7 +9,16 @@ use super::plan::{DeploymentState, OpPlan};
 use crate::engine::registry::aliases::{AliasChange, Expectation};
 use crate::engine::serving::LocalServing;
 use crate::engine::{Actor, EngineError, Registry};
-use crate::model::{AliasName, NewJournalEntry, Outcome};
+use crate::model::{AliasName, NewJournalEntry, Outcome, ServingPlan};
+
+/// What the user confirmed and what the environment asks for, beyond the plan itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// The explicit confirmation a feature-pipeline change needs.
+    pub allow_pipeline_mismatch: bool,
+    /// Put serving and aliases back when verify fails (the environment's `auto_rollback`).
+    pub auto_rollback: bool,
+}
 
 /// What happened, for the CLI's summary and `--json`.
 #[derive(Debug, Clone, Serialize)]
@@ -23,41 +32,57 @@ pub struct OpOutcome {
     pub warnings: Vec<String>,
 }
 
+/// A deployment state as the journal's from/to columns show it, e.g. "v2 + canary v3 10%".
+fn journal_state(s: &DeploymentState) -> Option<String> {
+    match (s.production, s.canary) {
+        (Some(p), Some(c)) => Some(format!("v{p} + canary v{c} {}%", s.canary_percent)),
+        (Some(p), None) => Some(format!("v{p}")),
+        _ => None,
+    }
+}
+
 fn entry(
     plan: &OpPlan,
     actor: &Actor,
     outcome: Outcome,
     details: serde_json::Value,
 ) -> NewJournalEntry {
-    let v = |s: &DeploymentState| match (s.production, s.canary) {
-        (Some(p), Some(c)) => Some(format!("v{p} + canary v{c} {}%", s.canary_percent)),
-        (Some(p), None) => Some(format!("v{p}")),
-        _ => None,
-    };
     NewJournalEntry {
         user: actor.user.clone(),
         environment: actor.environment.clone(),
         operation: plan.request.name().to_string(),
         model: Some(plan.model.to_string()),
-        from: v(&plan.before),
-        to: v(&plan.after),
+        from: journal_state(&plan.before),
+        to: journal_state(&plan.after),
         outcome,
         details,
     }
 }
 
-/// Runs the plan. `allow_pipeline_mismatch` is the explicit confirmation a pipeline change needs.
+/// The alias moves a plan makes: (alias, from, to).
+fn alias_moves(plan: &OpPlan) -> [(AliasName, Option<u32>, Option<u32>); 2] {
+    [
+        (
+            AliasName::production(),
+            plan.before.production,
+            plan.after.production,
+        ),
+        (AliasName::canary(), plan.before.canary, plan.after.canary),
+    ]
+}
+
+/// Runs the plan.
 pub async fn execute(
     plan: &OpPlan,
     registry: &mut Registry,
     serving: &LocalServing,
     actor: &Actor,
-    allow_pipeline_mismatch: bool,
+    options: RunOptions,
 ) -> Result<OpOutcome, EngineError> {
     let model = &plan.model;
     actor.ensure_writable(&format!("{} {model}", plan.request.name()))?;
     if let Some((from, to)) = &plan.pipeline_change
-        && !allow_pipeline_mismatch
+        && !options.allow_pipeline_mismatch
     {
         return Err(EngineError::Refused {
             model: model.to_string(),
@@ -113,15 +138,7 @@ pub async fn execute(
     crate::engine::failpoint::pause_if_armed("op:after-serving");
 
     // 2. Aliases, each a compare-and-swap on the revision read when planning.
-    let moves = [
-        (
-            AliasName::production(),
-            plan.before.production,
-            plan.after.production,
-        ),
-        (AliasName::canary(), plan.before.canary, plan.after.canary),
-    ];
-    for (alias, from, to) in moves {
+    for (alias, from, to) in alias_moves(plan) {
         if from == to {
             continue;
         }
@@ -177,11 +194,32 @@ pub async fn execute(
         problems.push("the aliases do not point where the plan says".into());
     }
     if !problems.is_empty() {
-        let error = EngineError::VerifyFailed {
-            model: model.to_string(),
-            problem: problems.join("; "),
+        let problem = problems.join("; ");
+        // The failure is journaled first, so the journal reads in the order things happened:
+        // the failed operation, then the automatic rollback's own row.
+        let _ = registry.append_journal(&entry(
+            plan,
+            actor,
+            Outcome::Failed,
+            json!({ "error": format!("verify failed: {problem}"), "auto_rollback": options.auto_rollback }),
+        ));
+        let then = if options.auto_rollback {
+            match roll_back(plan, registry, serving, actor, previous.serving, &problem).await {
+                Ok(restored) => format!("rolled back automatically: {restored}"),
+                Err(why) => format!(
+                    "the automatic rollback failed too ({why}); see `flightdeck server list` and `flightdeck alias list {model}`"
+                ),
+            }
+        } else {
+            format!(
+                "nothing was put back (auto_rollback is off for this environment); see `flightdeck server list` and `flightdeck alias list {model}`, then `flightdeck rollback {model}` if needed"
+            )
         };
-        return fail(registry, error, Outcome::Failed);
+        return Err(EngineError::VerifyFailed {
+            model: model.to_string(),
+            problem,
+            then,
+        });
     }
 
     // 4. Journal.
@@ -200,4 +238,99 @@ pub async fn execute(
         endpoint: now.endpoint(),
         warnings: plan.warnings.clone(),
     })
+}
+
+/// After a failed verify: puts serving back to `previous` (or stops a server the operation
+/// started) and each alias the plan moved back to where it was, unless somebody else has moved
+/// it since (that move is theirs and is kept). Re-reads both, journals an `auto-rollback` row,
+/// and says what is served now, or why the rollback failed.
+async fn roll_back(
+    plan: &OpPlan,
+    registry: &mut Registry,
+    serving: &LocalServing,
+    actor: &Actor,
+    previous: Option<ServingPlan>,
+    problem: &str,
+) -> Result<String, String> {
+    let model = &plan.model;
+    let mut failures = Vec::new();
+    let served = match previous {
+        Some(old) => serving.apply(model, old).await.map(|_| ()),
+        None => serving.stop(model).await,
+    };
+    if let Err(e) = served {
+        failures.push(format!("serving: {e}"));
+    }
+    match registry.aliases(model) {
+        Ok(aliases) => {
+            for (alias, before, after) in alias_moves(plan) {
+                if before == after {
+                    continue;
+                }
+                let Some(current) = aliases.iter().find(|a| a.alias == alias) else {
+                    continue;
+                };
+                if current.version != after {
+                    failures.push(format!(
+                        "{alias} was moved by someone else (now {}); left as they set it",
+                        current
+                            .version
+                            .map(|v| format!("v{v}"))
+                            .unwrap_or_else(|| "unset".into())
+                    ));
+                    continue;
+                }
+                let change = AliasChange {
+                    model: model.clone(),
+                    alias,
+                    to_version: before,
+                    expect: Expectation::Revision(current.revision),
+                };
+                if let Err(e) = registry.move_alias(&change, actor) {
+                    failures.push(e.to_string());
+                }
+            }
+        }
+        Err(e) => failures.push(e.to_string()),
+    }
+    if failures.is_empty() {
+        let now = serving.status(model.as_str()).await.serving;
+        if now != previous {
+            failures.push(format!(
+                "the server reports {} instead of {}",
+                now.map(|p| p.describe())
+                    .unwrap_or_else(|| "nothing".into()),
+                previous
+                    .map(|p| p.describe())
+                    .unwrap_or_else(|| "nothing".into())
+            ));
+        }
+    }
+    let result = if failures.is_empty() {
+        Ok(match journal_state(&plan.before) {
+            Some(state) => format!("{state} serves again, aliases as before"),
+            None => "the server it started is stopped, aliases as before".to_string(),
+        })
+    } else {
+        Err(failures.join("; "))
+    };
+    let _ = registry.append_journal(&NewJournalEntry {
+        user: actor.user.clone(),
+        environment: actor.environment.clone(),
+        operation: "auto-rollback".into(),
+        model: Some(model.to_string()),
+        from: journal_state(&plan.after),
+        to: journal_state(&plan.before),
+        outcome: if result.is_ok() {
+            Outcome::Succeeded
+        } else {
+            Outcome::Failed
+        },
+        details: json!({
+            "after": plan.request.name(),
+            "verify_problem": problem,
+            "result": match &result { Ok(s) | Err(s) => s },
+        }),
+    });
+    result
 }
