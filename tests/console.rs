@@ -789,3 +789,119 @@ fn ascii_mode_draws_no_box_glyphs_in_any_pane_or_dialog() {
         );
     }
 }
+
+#[test]
+fn smoke_and_evaluate_run_from_the_console_with_progress_and_a_report() {
+    use flightdeck::app::state::{CheckOutcome, CheckStage};
+    let mut s = loaded();
+    key(&mut s, 'j'); // fraud: production v1, no canary
+
+    // Evaluating production against itself is no evaluation: the user is told what to pick.
+    assert!(key(&mut s, 'e').is_empty());
+    assert!(s.check.is_none());
+    assert!(s.toast.as_deref().unwrap().contains("select a version"));
+
+    // s smoke-tests the canary, else production; progress shows while it runs.
+    assert_eq!(
+        key(&mut s, 's'),
+        vec![Effect::Smoke {
+            model: "fraud".into(),
+            version: 1
+        }]
+    );
+    update(
+        &mut s,
+        Msg::Progress {
+            text: "running sentinel cases".into(),
+        },
+    );
+    let screen = text(&render(&s, "dark", 100, 30));
+    assert!(
+        screen.contains("smoke test fraud v1") && screen.contains("running sentinel cases"),
+        "{screen}"
+    );
+    let report = flightdeck::model::SmokeReport {
+        model: "fraud".into(),
+        version: 1,
+        at: t0(),
+        passed: false,
+        checks: vec![
+            flightdeck::model::SmokeCheck {
+                name: "loads".into(),
+                passed: true,
+                detail: "served by a throwaway server".into(),
+            },
+            flightdeck::model::SmokeCheck {
+                name: "sentinels".into(),
+                passed: false,
+                detail: "2 of 4 cases out of tolerance".into(),
+            },
+        ],
+        endpoint: "http://127.0.0.1:1".into(),
+    };
+    update(
+        &mut s,
+        Msg::CheckFinished {
+            result: Ok(CheckOutcome::Smoke(report)),
+        },
+    );
+    let screen = text(&render(&s, "dark", 100, 30));
+    assert!(
+        screen.contains("2 of 4 cases out of tolerance") && screen.contains("FAILED; stored"),
+        "{screen}"
+    );
+    assert!(s.toast.as_deref().unwrap().contains("FAILED sentinels"));
+    key(&mut s, 'x');
+    assert!(s.check.is_none(), "any key closes the report");
+
+    // With a canary, e asks for the labelled CSV, then runs on it.
+    let mut with_canary = summary("fraud", Some(1));
+    let mut canary = with_canary.aliases[0].clone();
+    canary.alias = AliasName::canary();
+    canary.version = Some(2);
+    with_canary.aliases.push(canary);
+    update(
+        &mut s,
+        Msg::FleetFetched {
+            at: t0(),
+            result: Ok(FleetData {
+                models: vec![with_canary, summary("churn", None)],
+                servers: vec![server("fraud", ServingPlan::stable_only(1))],
+                interrupted: Vec::new(),
+            }),
+        },
+    );
+    assert!(key(&mut s, 'e').is_empty(), "nothing runs before a path");
+    assert!(matches!(
+        s.check.as_ref().unwrap().stage,
+        CheckStage::AskData { .. }
+    ));
+    assert!(update(&mut s, Msg::Key(Key::plain(KeyCode::Enter))).is_empty());
+    assert!(s.toast.as_deref().unwrap().contains("type the path"));
+    for c in "h.csv".chars() {
+        key(&mut s, c);
+    }
+    assert_eq!(
+        update(&mut s, Msg::Key(Key::plain(KeyCode::Enter))),
+        vec![Effect::Evaluate {
+            model: "fraud".into(),
+            version: 2,
+            data: "h.csv".into()
+        }]
+    );
+    // Esc closes a running check's dialog; its result still arrives as a toast.
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));
+    assert!(s.check.is_none());
+    update(
+        &mut s,
+        Msg::CheckFinished {
+            result: Err("h.csv: no such file".into()),
+        },
+    );
+    assert_eq!(s.toast.as_deref(), Some("failed: h.csv: no such file"));
+    // The next evaluation offers the same file.
+    key(&mut s, 'e');
+    assert!(
+        matches!(&s.check.as_ref().unwrap().stage, CheckStage::AskData { path } if path == "h.csv")
+    );
+}

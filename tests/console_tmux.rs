@@ -356,6 +356,36 @@ fn the_interactive_demo_follows_its_tour_by_keys() {
     tmux.keys(&["Enter"]);
     tmux.wait_for("the deploy done", |s| s.contains("deploy claims: done"));
     tmux.keys(&["x"]);
+
+    // e on v3 (last on the versions pane: production, canary, then the rest): the dialog offers
+    // the demo's labelled holdout; Enter scores v3 and production v1 on it.
+    tmux.keys(&["G"]);
+    tmux.keys(&["e"]);
+    tmux.wait_for("the evaluate prompt", |s| {
+        s.contains("evaluate claims v3") && s.contains("holdout.csv")
+    });
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("the evaluation", |s| {
+        s.contains("production v1") && s.contains("auc") && s.contains("log_loss")
+    });
+    let auc = screen
+        .lines()
+        .find(|l| l.contains("auc "))
+        .unwrap_or_else(|| panic!("{screen}"))
+        .split_whitespace()
+        .filter_map(|w| w.parse::<f64>().ok())
+        .collect::<Vec<_>>();
+    assert!(
+        auc.len() >= 2 && auc[0] < 0.6 && auc[1] > 0.65,
+        "v3 scores near chance on held-out claims and v1 does not: {auc:?}\n{screen}"
+    );
+    tmux.keys(&["x"]);
+    // s smoke-tests it: the sentinels catch it, and the report is stored with the version.
+    tmux.keys(&["s"]);
+    tmux.wait_for("the smoke report", |s| {
+        s.contains("smoke test claims v3") && s.contains("FAILED; stored with the version")
+    });
+    tmux.keys(&["x"]);
     tmux.keys(&["q"]);
     let deadline = Instant::now() + Duration::from_secs(15);
     while tmux.alive() && Instant::now() < deadline {
@@ -374,4 +404,13 @@ fn the_interactive_demo_follows_its_tour_by_keys() {
         servers.contains("no local servers"),
         "the demo stopped what it started: {servers}"
     );
+    let versions: serde_json::Value =
+        serde_json::from_str(&ok(h, &["versions", "claims", "--json"])).unwrap();
+    let v3 = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["version"] == 3)
+        .unwrap();
+    assert_eq!(v3["smoke_passed"], false, "{v3}");
 }

@@ -676,3 +676,123 @@ fn a_failed_verify_is_loud_and_rolls_back_only_when_configured() {
         .unwrap();
     assert_eq!(promote_row["outcome"], "failed", "{promote_row}");
 }
+
+/// Sends `n` one-row requests whose 4th feature is `x3`; returns how many failed with a 5xx.
+fn requests_with(h: &Path, n: usize, x3: f32) -> usize {
+    let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap();
+    let url = format!("http://127.0.0.1:{}/v2/models/fraud/infer", port.trim());
+    let client = reqwest::blocking::Client::new();
+    let body = serde_json::json!({ "inputs": [{ "name": "X", "shape": [1, 4], "datatype": "FP32", "data": [50, 40, 0.1, x3] }] });
+    (0..n)
+        .filter(|_| {
+            client
+                .post(&url)
+                .json(&body)
+                .send()
+                .unwrap()
+                .status()
+                .is_server_error()
+        })
+        .count()
+}
+
+#[test]
+fn gates_stop_a_constant_a_slow_and_an_erroring_canary() {
+    let home = Home(tempfile::tempdir().unwrap());
+    let h = home.0.path();
+    std::fs::write(
+        h.join("no-config.toml"),
+        // The slow model is ~100x slower than production, far beyond the 3x allowed here even
+        // when a loaded machine slows production too.
+        "[gates]\nmin_canary_requests = 20\nmax_p99_ratio = 3\nmax_error_ratio_increase = 0.01\n",
+    )
+    .unwrap();
+    let sentinels = fixture("logreg_multiclass.sentinels.json");
+    for (file, with_sentinels) in [
+        ("logreg_multiclass.onnx", true),
+        ("constant_classifier.onnx", true),
+        ("slow_classifier.onnx", false),
+        ("unseen_category_classifier.onnx", false),
+    ] {
+        let path = fixture(file);
+        let mut args = vec!["register", "fraud", path.to_str().unwrap()];
+        if with_sentinels {
+            args.extend(["--sentinels", sentinels.to_str().unwrap()]);
+        }
+        ok(h, &args);
+    }
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+
+    // v2 answers every row with the same probabilities: plausible, and caught by the sentinels
+    // before it serves anything.
+    let err = fails(h, &["deploy", "fraud", "2", "--canary", "50", "--yes"], 2);
+    assert!(err.contains("sentinels"), "{err}");
+    assert_eq!(state(h).0, (Some(1), None));
+
+    // v3 is correct in shape but slow: its smoke test misses a 5 ms budget, and as a canary
+    // (smoke skipped on purpose) the promote's p99 gate stops it.
+    let err = fails(h, &["smoke", "fraud", "3", "--p99-budget-ms", "5"], 2);
+    assert!(err.contains("failed its smoke test"), "{err}");
+    let out = common::run(
+        h,
+        &["smoke", "fraud", "3", "--p99-budget-ms", "5", "--json"],
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let failed: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["passed"] == false)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["latency"], "only latency fails: {report}");
+    ok(
+        h,
+        &[
+            "deploy",
+            "fraud",
+            "3",
+            "--canary",
+            "50",
+            "--yes",
+            "--skip-smoke",
+        ],
+    );
+    assert_eq!(requests_with(h, 60, 0.2), 0);
+    let err = fails(h, &["promote", "fraud", "--yes"], 2);
+    assert!(
+        err.contains("gate p99 latency") && err.contains("FAILED"),
+        "{err}"
+    );
+    assert!(!err.contains("gate error rate      FAILED"), "{err}");
+    ok(h, &["abort", "fraud", "--yes"]);
+
+    // v4 fails at inference on a category it never saw (4th feature >= 3): as a canary it
+    // answers those requests with 500s while production answers them all.
+    ok(
+        h,
+        &[
+            "deploy",
+            "fraud",
+            "4",
+            "--canary",
+            "50",
+            "--yes",
+            "--skip-smoke",
+        ],
+    );
+    let failed = requests_with(h, 80, 7.0);
+    assert!(
+        failed > 10 && failed < 70,
+        "about half go to the canary: {failed}"
+    );
+    assert_eq!(requests_with(h, 20, 1.0), 0, "known categories still work");
+    let err = fails(h, &["promote", "fraud", "--yes"], 2);
+    assert!(
+        err.contains("gate error rate") && err.contains("FAILED"),
+        "{err}"
+    );
+    assert_eq!(state(h).0, (Some(1), Some(4)), "nothing moved");
+    let journal = ok(h, &["journal", "--model", "fraud"]);
+    assert!(!journal.lines().any(|l| l.contains("promote")), "{journal}");
+}

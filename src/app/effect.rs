@@ -33,6 +33,17 @@ pub enum Effect {
         override_gates: bool,
         allow_pipeline_mismatch: bool,
     },
+    /// Smoke-test a version on a throwaway local server.
+    Smoke {
+        model: String,
+        version: u32,
+    },
+    /// Evaluate a version against production on a labelled CSV.
+    Evaluate {
+        model: String,
+        version: u32,
+        data: String,
+    },
     /// The guided tour moved to this step.
     GuideStep(usize),
     Quit,

@@ -8,7 +8,7 @@ pub const STEPS: &[&str] = &[
     "Tab back to serving: stable v1 and canary v2 side by side, each with its share of the traffic.",
     "Press p to promote: the dialog lists the gates (canary traffic, error rate, p99, drift) with their evidence. Enter confirms.",
     "Input drift begins now on amount and tenure_months. Tab to the drift pane: they turn red; j/k show each feature's histogram.",
-    "Try v3: versions pane, select v3, press d. Its smoke test fails on the sentinels, and the gate stops the deploy.",
+    "Try v3: versions pane, select v3, press d. Its smoke test fails on the sentinels, and the gate stops the deploy. e on v3 shows why: held-out claims, v3 against production.",
     "Tab to the journal pane: every registration, deploy, promote and the blocked deploy, with who and when. q quits the demo.",
 ];
 

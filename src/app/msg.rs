@@ -49,6 +49,14 @@ pub enum Msg {
     OpFinished {
         result: Result<String, String>,
     },
+    /// A step of the running operation or check, e.g. "sentinel cases: 3 of 3 within tolerance".
+    Progress {
+        text: String,
+    },
+    /// A smoke test's or an evaluation's report, or why it could not run.
+    CheckFinished {
+        result: Result<super::state::CheckOutcome, String>,
+    },
     /// One server's `/metrics`.
     MetricsScraped {
         model: String,

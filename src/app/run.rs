@@ -14,7 +14,7 @@ use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
 use super::effect::Effect;
 use super::msg::{FleetData, Msg};
-use super::state::State;
+use super::state::{CheckOutcome, State};
 use super::update::update;
 use crate::engine::Registry;
 use crate::engine::serving::LocalServing;
@@ -37,6 +37,8 @@ pub struct Launch {
     pub intro: Option<String>,
     /// Called when the guided tour reaches a step (the tour is on when this is set).
     pub on_guide_step: Option<Arc<dyn Fn(usize) + Send + Sync>>,
+    /// The labelled CSV the evaluate dialog offers first.
+    pub evaluate_data: Option<PathBuf>,
 }
 
 /// As [`run`], started as `launch` says.
@@ -74,6 +76,9 @@ async fn event_loop(
     let env = &settings.environment;
     let mut state = State::from_settings(settings, settings.refresh.metrics_ms as f64 / 1000.0);
     state.toast = launch.intro.clone();
+    if let Some(data) = &launch.evaluate_data {
+        state.evaluate_data = data.display().to_string();
+    }
     if launch.on_guide_step.is_some() {
         state.guide = Some(0);
     }
@@ -244,9 +249,15 @@ async fn run_operation(
     mut planned: Box<crate::engine::ops::OpPlan>,
     override_gates: bool,
     allow_pipeline_mismatch: bool,
+    tx: UnboundedSender<Msg>,
 ) -> Result<String, String> {
     use crate::engine::ops::{OpRequest, execute, smoke_gate};
     let mut registry = Registry::open(&data_dir).map_err(|e| e.to_string())?;
+    let progress = |text: &str| {
+        let _ = tx.send(Msg::Progress {
+            text: format!("smoke test: {text}"),
+        });
+    };
     if let OpRequest::Deploy { version, .. } = planned.request {
         smoke_gate(
             &mut registry,
@@ -255,7 +266,7 @@ async fn run_operation(
             version,
             false,
             &ctx.actor,
-            &|_| {},
+            &progress,
         )
         .await
         .map_err(|e| e.to_string())?;
@@ -285,6 +296,48 @@ struct Background {
     timeout: Duration,
     started: Instant,
     ops: OpContext,
+}
+
+/// A smoke test (no `data`) or an evaluation on `data`, reporting each step as a message.
+async fn run_check(
+    data_dir: PathBuf,
+    program: PathBuf,
+    tx: UnboundedSender<Msg>,
+    model: String,
+    version: u32,
+    data: Option<PathBuf>,
+) -> Result<CheckOutcome, String> {
+    let name = crate::model::ModelName::new(&model).map_err(|e| e.to_string())?;
+    let mut registry = Registry::open(&data_dir).map_err(|e| e.to_string())?;
+    let progress = |text: &str| {
+        let _ = tx.send(Msg::Progress {
+            text: text.to_string(),
+        });
+    };
+    match data {
+        None => crate::engine::smoke::smoke(
+            &mut registry,
+            &program,
+            &name,
+            version,
+            &crate::engine::smoke::SmokeOptions::default(),
+            &progress,
+        )
+        .await
+        .map(CheckOutcome::Smoke),
+        Some(data) => crate::engine::evaluate::evaluate(
+            &mut registry,
+            &program,
+            &name,
+            version,
+            &data,
+            None,
+            &progress,
+        )
+        .await
+        .map(|e| CheckOutcome::Evaluation(Box::new(e))),
+    }
+    .map_err(|e| e.to_string())
 }
 
 /// Starts an effect in the background; its result comes back as a message.
@@ -333,9 +386,29 @@ fn perform(effect: Effect, background: &Background) {
                     plan,
                     override_gates,
                     allow_pipeline_mismatch,
+                    tx.clone(),
                 )
                 .await;
                 let _ = tx.send(Msg::OpFinished { result });
+            });
+        }
+        Effect::Smoke { model, version } => {
+            tokio::spawn(async move {
+                let result =
+                    run_check(data_dir, ops.program, tx.clone(), model, version, None).await;
+                let _ = tx.send(Msg::CheckFinished { result });
+            });
+        }
+        Effect::Evaluate {
+            model,
+            version,
+            data,
+        } => {
+            tokio::spawn(async move {
+                let data = Some(PathBuf::from(data));
+                let result =
+                    run_check(data_dir, ops.program, tx.clone(), model, version, data).await;
+                let _ = tx.send(Msg::CheckFinished { result });
             });
         }
         Effect::FetchVersions { model } => {

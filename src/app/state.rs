@@ -149,6 +149,47 @@ pub enum OpStage {
     Failed(String),
 }
 
+/// A smoke test or an evaluation started from the console. Neither moves serving or an alias,
+/// so they run without a preview; their reports are stored with the version.
+#[derive(Debug, Clone)]
+pub struct CheckModal {
+    pub model: String,
+    pub version: u32,
+    pub kind: CheckKind,
+    pub stage: CheckStage,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckKind {
+    Smoke,
+    Evaluate,
+}
+
+impl CheckKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckKind::Smoke => "smoke test",
+            CheckKind::Evaluate => "evaluate",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum CheckStage {
+    /// An evaluation asks for its labelled CSV first (prefilled with the last one used).
+    AskData {
+        path: String,
+    },
+    Running,
+    Done(Result<CheckOutcome, String>),
+}
+
+#[derive(Debug, Clone)]
+pub enum CheckOutcome {
+    Smoke(crate::model::SmokeReport),
+    Evaluation(Box<crate::engine::evaluate::Evaluation>),
+}
+
 #[derive(Debug, Clone)]
 pub struct State {
     pub environment: String,
@@ -194,6 +235,12 @@ pub struct State {
     pub guide: Option<usize>,
     /// The operation dialog, when one is open.
     pub modal: Option<OpModal>,
+    /// The smoke-test or evaluation dialog, when one is open.
+    pub check: Option<CheckModal>,
+    /// The latest progress line of the running operation or check.
+    pub progress: Option<String>,
+    /// The labelled CSV the evaluate dialog offers first (the last one used, or the demo's).
+    pub evaluate_data: String,
     /// Typed confirmation (the environment's `confirm = "typed"`).
     pub typed_confirmation: bool,
     pub last_fetch: Option<f64>,
@@ -264,6 +311,9 @@ impl State {
             metrics: BTreeMap::new(),
             toast: None,
             modal: None,
+            check: None,
+            progress: None,
+            evaluate_data: String::new(),
             guide: None,
             interrupted: Vec::new(),
             alert_error_ratio: 0.01,

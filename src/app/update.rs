@@ -73,7 +73,13 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Msg::Progress { text } => {
+            state.progress = Some(text);
+            Vec::new()
+        }
+        Msg::CheckFinished { result } => super::checks::finished(state, result),
         Msg::OpFinished { result } => {
+            state.progress = None;
             state.toast = Some(match &result {
                 Ok(summary) => summary.clone(),
                 Err(e) => format!("failed: {e}"),
@@ -265,6 +271,9 @@ fn clamp_selection(state: &mut State) {
 fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
     if state.modal.is_some() {
         return on_modal_key(state, key);
+    }
+    if state.check.is_some() {
+        return super::checks::on_key(state, key);
     }
     match state.mode.clone() {
         Mode::Filter => {
@@ -481,8 +490,11 @@ fn open_operation(
     action: Action,
     version: Option<u32>,
 ) -> Vec<Effect> {
+    use super::state::CheckKind;
     use crate::engine::ops::OpRequest;
     let request = match (action, version) {
+        (Action::Smoke, v) => return super::checks::open(state, model, CheckKind::Smoke, v),
+        (Action::Evaluate, v) => return super::checks::open(state, model, CheckKind::Evaluate, v),
         (Action::Promote, _) => OpRequest::Promote,
         (Action::Abort, _) => OpRequest::Abort,
         (Action::Rollback, to) => OpRequest::Rollback { to },
@@ -498,14 +510,11 @@ fn open_operation(
             return Vec::new();
         }
         (other, _) => {
-            state.toast = Some(format!(
-                "{} runs from a shell for now: `flightdeck {} {model} VERSION`",
-                other.name(),
-                other.name()
-            ));
+            state.toast = Some(format!("{} is not an operation", other.name()));
             return Vec::new();
         }
     };
+    state.progress = None;
     state.modal = Some(super::state::OpModal {
         model: model.to_string(),
         request,

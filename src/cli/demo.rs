@@ -88,6 +88,7 @@ pub fn run(args: DemoArgs) -> Result<(), Failure> {
                         shift.shift.store(true, Ordering::Relaxed);
                     }
                 })),
+                evaluate_data: Some(demo.assets.join("holdout.csv")),
             };
             let console = crate::app::run::run_with(&demo.settings, program, launch)
                 .await

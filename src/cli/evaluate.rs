@@ -31,6 +31,12 @@ pub fn run(settings: &Settings, args: EvaluateArgs) -> Result<(), Failure> {
     let mut registry = super::open(settings)?;
     let program = program()?;
     let runtime = runtime()?;
+    let quiet = args.json;
+    let progress = |step: &str| {
+        if !quiet {
+            eprintln!("evaluate {model} v{}: {step}…", args.version);
+        }
+    };
     let e = runtime.block_on(evaluate(
         &mut registry,
         &program,
@@ -38,6 +44,7 @@ pub fn run(settings: &Settings, args: EvaluateArgs) -> Result<(), Failure> {
         args.version,
         &args.data,
         args.label.as_deref(),
+        &progress,
     ))?;
     if args.json {
         return print_json(&e);

@@ -16,6 +16,8 @@ const ASSETS: &[(&str, &[u8])] = &[
     ("v2.onnx", include_bytes!("../../demo/v2.onnx")),
     ("v3.onnx", include_bytes!("../../demo/v3.onnx")),
     ("reference.csv", include_bytes!("../../demo/reference.csv")),
+    // Labelled rows no version saw in training, for `evaluate` (the console offers it).
+    ("holdout.csv", include_bytes!("../../demo/holdout.csv")),
     (
         "sentinels.json",
         include_bytes!("../../demo/sentinels.json"),

@@ -117,18 +117,13 @@ fn read_labelled(
 
 /// Runs every row through a throwaway server of `version`; returns the outputs per batch.
 async fn predict(
-    registry: &Registry,
+    data_dir: &Path,
     program: &Path,
     model: &ModelName,
     version: &ModelVersion,
     xs: &[Vec<f64>],
 ) -> Result<Vec<NamedTensor>, EngineError> {
-    let data_dir = registry
-        .db_path()
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let server = start_server(program, &data_dir, model, version.version)
+    let server = start_server(program, data_dir, model, version.version)
         .await
         .map_err(fail)?;
     let client = reqwest::Client::builder()
@@ -289,6 +284,7 @@ pub async fn evaluate(
     candidate: u32,
     data: &Path,
     label: Option<&str>,
+    progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Evaluation, EngineError> {
     let version = registry.version(model, candidate)?;
     let production = registry
@@ -299,18 +295,33 @@ pub async fn evaluate(
         .filter(|p| *p != candidate)
         .map(|p| registry.version(model, p))
         .transpose()?;
+    // A path, not the registry, crosses the awaits below: an SQLite connection is not `Sync`.
+    let data_dir = registry
+        .db_path()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    progress(&format!("reading {}", data.display()));
     let (xs, ys) = read_labelled(data, &version, label)?;
+    progress(&format!(
+        "scoring {} rows with v{candidate} on a throwaway server",
+        xs.len()
+    ));
     let candidate_metrics = metrics(
         &version,
-        &predict(registry, program, model, &version, &xs).await?,
+        &predict(&data_dir, program, model, &version, &xs).await?,
         &ys,
     );
     let baseline_metrics = match &production {
-        Some(p) => Some(metrics(
-            p,
-            &predict(registry, program, model, p, &xs).await?,
-            &ys,
-        )),
+        Some(p) => {
+            progress(&format!(
+                "scoring {} rows with production v{} on a throwaway server",
+                xs.len(),
+                p.version
+            ));
+            let predictions = predict(&data_dir, program, model, p, &xs).await?;
+            Some(metrics(p, &predictions, &ys))
+        }
         None => None,
     };
     let evaluation = Evaluation {

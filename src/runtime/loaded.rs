@@ -1,7 +1,8 @@
 //! A model loaded, checked and optimised once, ready to run many times from many threads.
 
+use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once};
 
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
@@ -36,17 +37,45 @@ impl std::fmt::Debug for LoadedModel {
     }
 }
 
-/// Turns a panic inside tract (it trusts its input more than we can) into an error.
-fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T, RuntimeError>) -> Result<T, RuntimeError> {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+thread_local! {
+    /// Set while this thread runs tract under `guarded`, whose panics become error values.
+    static GUARDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Keeps the process's panic hook quiet for panics `guarded` turns into errors: a model that
+/// fails on some inputs would otherwise print a full crash report per request into the
+/// server's log (an erroring canary at 300 req/s: megabytes a second). Other panics still
+/// reach the hook installed before (color-eyre's report).
+fn quiet_guarded_panics() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !GUARDED.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Turns a panic inside tract (it trusts its input more than we can) into an error of the
+/// phase it happened in: a model that cannot be prepared, or one that failed on these inputs.
+fn guarded<T>(
+    what: &str,
+    kind: fn(String) -> RuntimeError,
+    f: impl FnOnce() -> Result<T, RuntimeError>,
+) -> Result<T, RuntimeError> {
+    quiet_guarded_panics();
+    let outer = GUARDED.with(|g| g.replace(true));
+    let result = catch_unwind(AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(outer));
+    result.unwrap_or_else(|payload| {
         let detail = payload
             .downcast_ref::<String>()
             .cloned()
             .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_else(|| "unknown panic".into());
-        Err(RuntimeError::Prepare(format!(
-            "{what} crashed inside the runtime: {detail}"
-        )))
+        Err(kind(format!("{what} crashed inside the runtime: {detail}")))
     })
 }
 
@@ -87,7 +116,7 @@ impl LoadedModel {
         let computed: Vec<usize> = (0..signature.outputs.len())
             .filter(|i| Some(&signature.outputs[*i].name) != label.as_ref())
             .collect();
-        let plan = guarded("loading the model", || {
+        let plan = guarded("loading the model", RuntimeError::Prepare, || {
             optimise(&framework, &model, &signature, &computed)
         })?;
         refine_output_shapes(&plan, &mut signature, &computed);
@@ -140,7 +169,9 @@ impl LoadedModel {
                 problem: "is not an input of this model".into(),
             });
         }
-        let outputs = guarded("inference", || self.run_plan(ordered))?;
+        let outputs = guarded("inference", RuntimeError::Inference, || {
+            self.run_plan(ordered)
+        })?;
         let mut computed = self
             .computed
             .iter()

@@ -338,7 +338,14 @@ async fn run_model(
     };
     match result {
         Ok(Ok(outputs)) => Ok(outputs),
-        Ok(Err(e)) => Err(ApiError::new(StatusCode::BAD_REQUEST, e.to_string())),
+        // The caller's fault is a 400; a model failing on well-formed inputs is the server's.
+        Ok(Err(e @ crate::runtime::RuntimeError::BadInput { .. })) => {
+            Err(ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))
+        }
+        Ok(Err(e)) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            e.to_string(),
+        )),
         Err(PoolError::Busy) => {
             state.metrics.rejected_busy();
             Err(ApiError::new(

@@ -1,6 +1,7 @@
 //! Drawing: a pure function of the state (and the theme) onto a frame. Panes are short-lived
 //! widgets built per frame.
 
+mod checks;
 mod fleet;
 mod format;
 mod model;
@@ -63,12 +64,16 @@ pub fn draw(
     }
     if let Some(step) = state.guide
         && state.modal.is_none()
+        && state.check.is_none()
         && state.mode != Mode::Help
     {
         overlays::guide(frame, body, step, theme, ascii);
     }
     if state.modal.is_some() {
         overlays::operation(frame, area, state, theme, ascii);
+    }
+    if state.check.is_some() {
+        checks::draw(frame, area, state, theme, ascii);
     }
 }
 
@@ -175,16 +180,50 @@ fn footer_line<'a>(state: &'a State, theme: &Theme) -> Paragraph<'a> {
                     Span::styled(format!(" {}  ", short(action)), theme.dim()),
                 ]
             };
+            // As many hints as fit, most needed first: at 80 columns the operations' keys
+            // show beside help and quit; wider terminals get the rest.
+            let operations: &[Action] = if state.read_only {
+                &[Action::Smoke, Action::Evaluate]
+            } else {
+                &[
+                    Action::Rollback,
+                    Action::Promote,
+                    Action::Deploy,
+                    Action::Abort,
+                    Action::Smoke,
+                    Action::Evaluate,
+                ]
+            };
+            let navigation: &[Action] = match state.view {
+                crate::app::state::View::Fleet => &[
+                    Action::Open,
+                    Action::Filter,
+                    Action::Sort,
+                    Action::Command,
+                    Action::Refresh,
+                ],
+                crate::app::state::View::Model { .. } => &[
+                    Action::NextPane,
+                    Action::Back,
+                    Action::Command,
+                    Action::Refresh,
+                ],
+            };
             let mut spans = Vec::new();
-            for action in [
-                Action::Help,
-                Action::Command,
-                Action::Filter,
-                Action::Sort,
-                Action::Refresh,
-                Action::Quit,
-            ] {
-                spans.extend(hint(action));
+            let mut width = 0usize;
+            let room = usize::from(state.size.0);
+            for &action in [Action::Help, Action::Quit]
+                .iter()
+                .chain(operations)
+                .chain(navigation)
+            {
+                let hint = hint(action);
+                let needed: usize = hint.iter().map(|s| s.content.chars().count()).sum();
+                if width + needed > room {
+                    continue;
+                }
+                width += needed;
+                spans.extend(hint);
             }
             Paragraph::new(Line::from(spans)).style(Style::default())
         }
@@ -199,6 +238,9 @@ fn short(action: Action) -> &'static str {
         Action::Sort => "sort",
         Action::Refresh => "refresh",
         Action::Quit => "quit",
+        Action::Open => "open",
+        Action::NextPane => "pane",
+        Action::Back => "back",
         other => other.name(),
     }
 }

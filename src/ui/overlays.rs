@@ -102,7 +102,8 @@ pub fn operation(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme
             }
             lines.push(Line::from(""));
             if matches!(modal.stage, OpStage::Running(_)) {
-                lines.push(Line::from(Span::styled("running…", theme.accent())));
+                let step = state.progress.as_deref().unwrap_or("running");
+                lines.push(Line::from(Span::styled(format!("{step}…"), theme.accent())));
             } else {
                 if plan.gates.iter().any(|g| !g.passed) {
                     let mark = if modal.override_gates { "[x]" } else { "[ ]" };
@@ -150,6 +151,18 @@ pub fn operation(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme
             )));
         }
     }
+    dialog(frame, area, title, lines, theme, ascii);
+}
+
+/// A centred box with `lines`, wrapped, over whatever is beneath.
+pub(crate) fn dialog(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    title: String,
+    lines: Vec<Line<'_>>,
+    theme: &Theme,
+    ascii: bool,
+) {
     let width = 76u16.min(area.width);
     let height = (lines.len() as u16 + 4).min(area.height);
     let rect = super::centered(area, width, height);
