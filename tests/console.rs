@@ -2,140 +2,19 @@
 //! ratatui's TestBackend, checked for text and for the colours that carry meaning.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use chrono::{TimeZone, Utc};
+mod common;
+
+use common::console::*;
 use flightdeck::app::msg::FleetData;
 use flightdeck::app::state::Mode;
-use flightdeck::app::{Effect, Msg, State, update};
-use flightdeck::keymap::{Key, KeyCode, Keymap};
-use flightdeck::model::{
-    Alias, AliasName, LocalServer, ModelName, ModelSummary, ServerRecord, ServingPlan,
-};
+use flightdeck::app::{Effect, Msg, update};
+use flightdeck::keymap::{Key, KeyCode};
+use flightdeck::model::{AliasName, ServingPlan};
 use flightdeck::sources::metrics::parse;
 use flightdeck::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::widgets::TableState;
-
-fn state() -> State {
-    State::new("local", false, "dark", Keymap::default(), 1.0)
-}
-
-fn tick(s: &mut State, second: f64) -> Vec<Effect> {
-    let now = Utc.timestamp_opt(1_800_000_000 + second as i64, 0).unwrap();
-    update(
-        s,
-        Msg::Tick {
-            now,
-            monotonic: second,
-        },
-    )
-}
-
-fn t0() -> chrono::DateTime<Utc> {
-    Utc.timestamp_opt(1_800_000_000, 0).unwrap()
-}
-
-fn key(s: &mut State, c: char) -> Vec<Effect> {
-    update(s, Msg::Key(Key::char(c)))
-}
-
-fn summary(name: &str, production: Option<u32>) -> ModelSummary {
-    let model = ModelName::new(name).unwrap();
-    ModelSummary {
-        name: model.clone(),
-        versions: 2,
-        latest_version: Some(2),
-        aliases: production
-            .map(|v| Alias {
-                model: model.clone(),
-                alias: AliasName::production(),
-                version: Some(v),
-                revision: 1,
-                updated_at: Utc::now(),
-                updated_by: "t".into(),
-            })
-            .into_iter()
-            .collect(),
-        updated_at: Utc::now(),
-    }
-}
-
-fn server(name: &str, plan: ServingPlan) -> LocalServer {
-    LocalServer {
-        model: name.into(),
-        plan,
-        serving: Some(plan),
-        record: Some(ServerRecord {
-            model: name.into(),
-            supervisor_pid: 1,
-            server_pid: Some(2),
-            port: Some(9000),
-            started_plan: plan,
-            started_at: Utc::now(),
-            restarts: 0,
-            last_exit: None,
-            state: "running".into(),
-        }),
-        supervisor_alive: true,
-        healthy: true,
-        problem: None,
-    }
-}
-
-fn exposition(requests_v1: u64, errors_v1: u64, fast: u64) -> String {
-    format!(
-        "# TYPE flightdeck_requests_total counter\n\
-         flightdeck_requests_total{{model=\"fraud\",version=\"1\",code=\"200\"}} {}\n\
-         flightdeck_requests_total{{model=\"fraud\",version=\"1\",code=\"500\"}} {errors_v1}\n\
-         # TYPE flightdeck_request_duration_seconds histogram\n\
-         flightdeck_request_duration_seconds_bucket{{model=\"fraud\",version=\"1\",le=\"0.001\"}} {fast}\n\
-         flightdeck_request_duration_seconds_bucket{{model=\"fraud\",version=\"1\",le=\"0.5\"}} {requests_v1}\n\
-         flightdeck_request_duration_seconds_bucket{{model=\"fraud\",version=\"1\",le=\"+Inf\"}} {requests_v1}\n\
-         flightdeck_request_duration_seconds_sum{{model=\"fraud\",version=\"1\"}} 1\n\
-         flightdeck_request_duration_seconds_count{{model=\"fraud\",version=\"1\"}} {requests_v1}\n\
-         # TYPE flightdeck_drift_share gauge\n\
-         flightdeck_drift_share{{model=\"fraud\",version=\"1\"}} 0.5\n",
-        requests_v1 - errors_v1
-    )
-}
-
-/// A state with two models, fraud served and scraped twice one second apart.
-fn loaded() -> State {
-    let mut s = state();
-    assert_eq!(tick(&mut s, 0.0), vec![Effect::FetchFleet]);
-    let fleet = FleetData {
-        models: vec![summary("fraud", Some(1)), summary("churn", None)],
-        servers: vec![server("fraud", ServingPlan::stable_only(1))],
-        interrupted: Vec::new(),
-    };
-    let effects = update(
-        &mut s,
-        Msg::FleetFetched {
-            at: t0(),
-            result: Ok(fleet),
-        },
-    );
-    assert_eq!(
-        effects,
-        vec![Effect::Scrape {
-            model: "fraud".into(),
-            endpoint: "http://127.0.0.1:9000".into()
-        }]
-    );
-    for (second, total, errors, fast) in [(0.0, 100, 0, 100), (1.0, 300, 10, 200)] {
-        let snapshot = parse(&exposition(total, errors, fast));
-        update(
-            &mut s,
-            Msg::MetricsScraped {
-                model: "fraud".into(),
-                monotonic: second,
-                at: t0(),
-                result: Ok(snapshot),
-            },
-        );
-    }
-    s
-}
 
 #[test]
 fn fetches_follow_the_refresh_interval_and_never_pile_up() {
@@ -270,45 +149,6 @@ fn navigation_filter_sort_and_commands() {
     assert!(s.quit);
 }
 
-fn render(s: &State, theme: &str, width: u16, height: u16) -> ratatui::buffer::Buffer {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    let theme = Theme::built_in(theme, false).unwrap();
-    let mut table = TableState::default();
-    terminal
-        .draw(|f| flightdeck::ui::draw(f, s, &theme, false, &mut table))
-        .unwrap();
-    terminal.backend().buffer().clone()
-}
-
-fn text(buffer: &ratatui::buffer::Buffer) -> String {
-    let area = buffer.area;
-    (0..area.height)
-        .map(|y| {
-            (0..area.width)
-                .map(|x| buffer[(x, y)].symbol().to_string())
-                .collect::<String>()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// The cell where `needle` starts (on the first line containing `row`, when given).
-fn find_in(buffer: &ratatui::buffer::Buffer, row: &str, needle: &str) -> (u16, u16) {
-    for (y, line) in text(buffer).lines().enumerate() {
-        if !line.contains(row) {
-            continue;
-        }
-        if let Some(x) = line.find(needle) {
-            return (line[..x].chars().count() as u16, y as u16);
-        }
-    }
-    panic!("{needle:?} not on screen:\n{}", text(buffer));
-}
-
-fn find(buffer: &ratatui::buffer::Buffer, needle: &str) -> (u16, u16) {
-    find_in(buffer, "", needle)
-}
-
 #[test]
 fn the_fleet_fits_80x24_and_colours_carry_meaning() {
     let s = loaded();
@@ -387,44 +227,6 @@ fn help_is_generated_from_the_keymap_and_fits_80x24() {
     );
     update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));
     assert_eq!(s.mode, Mode::Normal);
-}
-
-fn drift_report() -> flightdeck::model::DriftReport {
-    use flightdeck::model::{DriftReport, DriftThresholds, FeatureDrift, Histogram, Verdict};
-    let feature = |name: &str, verdict: Verdict| FeatureDrift {
-        name: name.into(),
-        kind: "numeric".into(),
-        method: "psi".into(),
-        statistic: if verdict == Verdict::Drift { 0.9 } else { 0.01 },
-        threshold: 0.25,
-        psi: Some(0.9),
-        ks_statistic: Some(0.4),
-        ks_p_value: Some(1e-9),
-        js_distance: None,
-        chi2_p_value: None,
-        missing_rate: 0.0,
-        out_of_range_rate: 0.1,
-        n: 400,
-        verdict,
-        histogram: Histogram {
-            bins: vec!["0..1".into(), "1..2".into()],
-            reference: vec![0.5, 0.5],
-            live: vec![0.1, 0.9],
-        },
-    };
-    DriftReport {
-        model: "fraud".into(),
-        version: 1,
-        window_samples: 400,
-        window_seconds: 30.0,
-        drift_share: 0.5,
-        verdict: Verdict::Drift,
-        thresholds: DriftThresholds::default(),
-        features: vec![
-            feature("amount", Verdict::Ok),
-            feature("age", Verdict::Drift),
-        ],
-    }
 }
 
 #[test]
@@ -530,37 +332,6 @@ fn serving_history_is_bounded() {
     }
     let history = &s.history[&("fraud".to_string(), "1".to_string())];
     assert_eq!(history.len(), flightdeck::app::state::HISTORY);
-}
-
-fn promote_plan(gate_passes: bool) -> Box<flightdeck::engine::ops::OpPlan> {
-    use flightdeck::engine::ops::{DeploymentState, GateResult, OpPlan, OpRequest};
-    Box::new(OpPlan {
-        model: ModelName::new("fraud").unwrap(),
-        request: OpRequest::Promote,
-        before: DeploymentState {
-            production: Some(1),
-            canary: Some(2),
-            canary_percent: 10,
-        },
-        after: DeploymentState {
-            production: Some(2),
-            canary: None,
-            canary_percent: 0,
-        },
-        revisions: Default::default(),
-        sentence: "production v1 -> v2; canary v2 (10%) removed; environment local, read-write"
-            .into(),
-        warnings: vec![],
-        pipeline_change: None,
-        environment: "local".into(),
-        read_only: false,
-        gates: vec![GateResult {
-            name: "canary traffic".into(),
-            passed: gate_passes,
-            evidence: "v2 served 3 requests (minimum 100)".into(),
-        }],
-        gates_overridden: false,
-    })
 }
 
 #[test]

@@ -51,13 +51,13 @@ pub fn draw(
     let widths = [
         Constraint::Min(12),
         Constraint::Length(5),
-        Constraint::Length(10),
-        Constraint::Length(9),
-        Constraint::Length(7),
         Constraint::Length(8),
         Constraint::Length(7),
         Constraint::Length(6),
-        Constraint::Min(6),
+        Constraint::Length(8),
+        Constraint::Length(6),
+        Constraint::Length(5),
+        Constraint::Min(11),
     ];
     let table_widget = super::selectable_table(body, &widths, &header, theme, ascii).block(block);
     table.select(Some(state.selected.min(rows.len() - 1)));

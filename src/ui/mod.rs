@@ -2,6 +2,7 @@
 //! widgets built per frame.
 
 mod checks;
+mod columns;
 mod fleet;
 mod format;
 mod model;

@@ -6,6 +6,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Sparkline, TableState};
 
+use super::columns::{Column, fitted_table};
 use super::format;
 use crate::app::State;
 use crate::app::state::{Pane, SourceStatus};
@@ -52,7 +53,7 @@ pub fn draw(
         spans.push(Span::styled(format!(" {} ", p.label()), style));
         spans.push(Span::raw(" "));
     }
-    spans.push(Span::styled("  tab: next pane  esc: back", theme.dim()));
+    spans.push(Span::styled(" tab/esc", theme.dim()));
     frame.render_widget(Paragraph::new(Line::from(spans)), tabs);
     let block = block(pane.label(), theme, ascii);
     match pane {
@@ -241,8 +242,17 @@ fn drift(
         ])),
         summary,
     );
-    let [list, histogram] =
-        Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(body);
+    // Side by side when there is room; on narrow terminals the histogram goes under the
+    // table, one line per bin, so neither is cut.
+    let narrow = body.width < 100;
+    let [list, histogram] = if narrow {
+        let list_height = (report.features.len() as u16 + 1)
+            .min(body.height / 2)
+            .max(3);
+        Layout::vertical([Constraint::Length(list_height), Constraint::Min(2)]).areas(body)
+    } else {
+        Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(body)
+    };
     let rows: Vec<Row> = report
         .features
         .iter()
@@ -295,7 +305,24 @@ fn drift(
             format!("{}: reference vs live", feature.name),
             theme.accent(),
         ))];
-        let bar_width = histogram.width.saturating_sub(14).max(4) as f64 / 2.0;
+        let label_width = feature
+            .histogram
+            .bins
+            .iter()
+            .map(|b| b.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(16);
+        // Narrow: "label ref ███ 50% live ███ 10%" on one line, so two bars share the width.
+        let bar_width = if narrow {
+            histogram
+                .width
+                .saturating_sub(label_width as u16 + 22)
+                .max(4) as f64
+                / 4.0
+        } else {
+            histogram.width.saturating_sub(14).max(4) as f64 / 2.0
+        };
         let bar = |share: f64| {
             let n = (share * bar_width * 2.0).round() as usize;
             if ascii {
@@ -307,6 +334,25 @@ fn drift(
         for (i, label) in feature.histogram.bins.iter().enumerate() {
             let reference = feature.histogram.reference.get(i).copied().unwrap_or(0.0);
             let live = feature.histogram.live.get(i).copied().unwrap_or(0.0);
+            if narrow {
+                let (r, l) = (bar(reference), bar(live));
+                let bars = (bar_width * 2.0) as usize;
+                lines.push(Line::from(vec![
+                    Span::styled(
+                        format!("{:<label_width$} ", format::clip(label, label_width)),
+                        theme.dim(),
+                    ),
+                    Span::raw("ref "),
+                    Span::styled(format!("{r:<bars$}"), theme.dim()),
+                    Span::raw(format!(" {:>3.0}%  live ", reference * 100.0)),
+                    Span::styled(
+                        format!("{l:<bars$}"),
+                        verdict_style_of(feature.verdict, theme),
+                    ),
+                    Span::raw(format!(" {:>3.0}%", live * 100.0)),
+                ]));
+                continue;
+            }
             lines.push(Line::from(Span::styled(
                 format::clip(label, histogram.width as usize),
                 theme.dim(),
@@ -353,11 +399,11 @@ fn versions(
         placeholder(frame, area, block, "Loading versions…", theme);
         return;
     };
-    let rows: Vec<Row> = versions
+    let rows: Vec<Vec<Cell>> = versions
         .iter()
         .map(|v| {
             let metrics: Vec<String> = v.metrics.iter().map(|(k, x)| format!("{k}={x}")).collect();
-            Row::new(vec![
+            vec![
                 Cell::from(v.label()),
                 Cell::from(Span::styled(v.aliases.join(","), theme.accent())),
                 match v.smoke_passed {
@@ -382,24 +428,24 @@ fn versions(
                         .unwrap_or_else(|| "-".to_string()),
                 ),
                 Cell::from(metrics.join(" ")),
-            ])
+            ]
         })
         .collect();
-    let widths = [
-        Constraint::Length(5),
-        Constraint::Length(12),
-        Constraint::Length(7),
-        Constraint::Length(16),
-        Constraint::Length(8),
-        Constraint::Length(12),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Min(8),
+    // At 80 columns: version, aliases, smoke, date, pipeline and metrics; the SHA, commit and
+    // author come back on wider terminals (and are always in `flightdeck versions`).
+    let columns = [
+        Column::new("VER", Constraint::Length(5), 0),
+        Column::new("ALIASES", Constraint::Length(18), 0),
+        Column::new("SMOKE", Constraint::Length(7), 0),
+        Column::new("CREATED", Constraint::Length(16), 1),
+        Column::new("AUTHOR", Constraint::Length(10), 3),
+        Column::new("SHA256", Constraint::Length(12), 5),
+        Column::new("PIPELINE", Constraint::Length(8), 2),
+        Column::new("COMMIT", Constraint::Length(8), 4),
+        Column::new("METRICS", Constraint::Min(8), 0),
     ];
-    let header = [
-        "VER", "ALIASES", "SMOKE", "CREATED", "AUTHOR", "SHA256", "PIPELINE", "COMMIT", "METRICS",
-    ];
-    let t = super::selectable_table(rows, &widths, &header, theme, ascii).block(block);
+    let room = area.width.saturating_sub(2);
+    let t = fitted_table(rows, &columns, room, theme, ascii).block(block);
     table.select(Some(state.detail_selected.min(versions.len() - 1)));
     frame.render_stateful_widget(t, area, table);
 }
@@ -506,7 +552,7 @@ fn journal(
         placeholder(frame, area, block, "No journal entries yet.", theme);
         return;
     };
-    let body: Vec<Row> = rows
+    let body: Vec<Vec<Cell>> = rows
         .iter()
         .map(|e| {
             let style = match e.outcome {
@@ -514,26 +560,27 @@ fn journal(
                 crate::model::Outcome::Started => theme.warn(),
                 _ => theme.danger(),
             };
-            Row::new(vec![
+            vec![
                 Cell::from(e.time.format("%m-%d %H:%M:%S").to_string()),
                 Cell::from(e.user.clone()),
                 Cell::from(e.operation.clone()),
                 Cell::from(e.from.clone().unwrap_or_else(|| "-".into())),
                 Cell::from(e.to.clone().unwrap_or_else(|| "-".into())),
                 Cell::from(Span::styled(e.outcome.as_str(), style)),
-            ])
+            ]
         })
         .collect();
-    let widths = [
-        Constraint::Length(14),
-        Constraint::Length(10),
-        Constraint::Length(17),
-        Constraint::Length(20),
-        Constraint::Length(20),
-        Constraint::Min(9),
+    // At 80 columns FROM goes first (TO is the state the row left behind), then the user.
+    let columns = [
+        Column::new("TIME (UTC)", Constraint::Length(14), 0),
+        Column::new("USER", Constraint::Length(10), 2),
+        Column::new("OPERATION", Constraint::Length(13), 0),
+        Column::new("FROM", Constraint::Length(18), 3),
+        Column::new("TO", Constraint::Length(18), 0),
+        Column::new("OUTCOME", Constraint::Min(9), 0),
     ];
-    let header = ["TIME (UTC)", "USER", "OPERATION", "FROM", "TO", "OUTCOME"];
-    let t = super::selectable_table(body, &widths, &header, theme, ascii).block(block);
+    let room = area.width.saturating_sub(2);
+    let t = fitted_table(body, &columns, room, theme, ascii).block(block);
     table.select(Some(state.detail_selected.min(rows.len() - 1)));
     frame.render_stateful_widget(t, area, table);
 }

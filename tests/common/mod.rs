@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod console;
 pub mod server;
 
 pub fn fixture(name: &str) -> PathBuf {

@@ -264,6 +264,11 @@ pub fn describe(
         parts.push(format!("production {} unchanged", v(after.production)));
     }
     match (before.canary, after.canary) {
+        // A promote: the canary is not removed, it takes all the traffic.
+        (Some(c), None) if after.production == Some(c) => parts.push(format!(
+            "canary v{c} ({}%) now takes 100% of traffic",
+            before.canary_percent
+        )),
         (Some(c), None) => parts.push(format!("canary v{c} ({}%) removed", before.canary_percent)),
         (None, Some(c)) => parts.push(format!("canary v{c} at {}%", after.canary_percent)),
         (Some(a), Some(b)) if a != b || before.canary_percent != after.canary_percent => parts

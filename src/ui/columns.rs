@@ -1,0 +1,103 @@
+//! Tables that give up their least important columns on narrow terminals instead of
+//! truncating every column: at 80 columns a version list keeps whole dates and aliases and
+//! drops the SHA, which `flightdeck versions` still prints.
+
+use ratatui::layout::Constraint;
+use ratatui::widgets::{Cell, Row, Table};
+
+use crate::theme::Theme;
+
+/// One column: its header, its width, and when it goes (0: never; higher numbers go first).
+pub(crate) struct Column {
+    pub header: &'static str,
+    pub width: Constraint,
+    pub drop: u8,
+}
+
+impl Column {
+    pub const fn new(header: &'static str, width: Constraint, drop: u8) -> Self {
+        Self {
+            header,
+            width,
+            drop,
+        }
+    }
+
+    fn cells(&self) -> u16 {
+        match self.width {
+            Constraint::Length(n) | Constraint::Min(n) | Constraint::Max(n) => n,
+            _ => 1,
+        }
+    }
+}
+
+/// Indices of the columns that fit in `room` cells (with one space between columns and the
+/// two-cell selection marker), dropping the highest `drop` first.
+pub(crate) fn fitting(columns: &[Column], room: u16) -> Vec<usize> {
+    let mut kept: Vec<usize> = (0..columns.len()).collect();
+    let needed = |kept: &[usize]| -> u16 {
+        let widths: u16 = kept.iter().map(|&i| columns[i].cells()).sum();
+        widths + kept.len().saturating_sub(1) as u16 + 2
+    };
+    while needed(&kept) > room {
+        let Some(victim) = kept
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| columns[**i].drop > 0)
+            .max_by_key(|(position, i)| (columns[**i].drop, *position))
+            .map(|(position, _)| position)
+        else {
+            break;
+        };
+        kept.remove(victim);
+    }
+    kept
+}
+
+/// A selectable table of `rows` (one cell per column) showing only the columns that fit in
+/// `room`.
+pub(crate) fn fitted_table<'a>(
+    rows: Vec<Vec<Cell<'a>>>,
+    columns: &[Column],
+    room: u16,
+    theme: &Theme,
+    ascii: bool,
+) -> Table<'a> {
+    let kept = fitting(columns, room);
+    let rows: Vec<Row> = rows
+        .into_iter()
+        .map(|cells| {
+            let mut cells: Vec<Option<Cell>> = cells.into_iter().map(Some).collect();
+            Row::new(kept.iter().filter_map(|&i| cells.get_mut(i)?.take()))
+        })
+        .collect();
+    let widths: Vec<Constraint> = kept.iter().map(|&i| columns[i].width).collect();
+    let header: Vec<&str> = kept.iter().map(|&i| columns[i].header).collect();
+    super::selectable_table(rows, &widths, &header, theme, ascii)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COLUMNS: [Column; 4] = [
+        Column::new("A", Constraint::Length(10), 0),
+        Column::new("B", Constraint::Length(10), 2),
+        Column::new("C", Constraint::Length(10), 1),
+        Column::new("D", Constraint::Min(10), 0),
+    ];
+
+    #[test]
+    fn the_highest_drop_goes_first_and_required_columns_stay() {
+        assert_eq!(fitting(&COLUMNS, 200), vec![0, 1, 2, 3]);
+        // 4 columns need 40 + 3 spaces + 2 marker = 45.
+        assert_eq!(fitting(&COLUMNS, 45), vec![0, 1, 2, 3]);
+        assert_eq!(fitting(&COLUMNS, 44), vec![0, 2, 3]);
+        assert_eq!(fitting(&COLUMNS, 33), vec![0, 3]);
+        assert_eq!(
+            fitting(&COLUMNS, 5),
+            vec![0, 3],
+            "never below the required ones"
+        );
+    }
+}

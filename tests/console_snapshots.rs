@@ -1,0 +1,196 @@
+//! Every pane and dialog of the console at 80x24 (the smallest supported terminal) and 160x48,
+//! as text snapshots: a change to any screen shows up in review as a diff of what users see.
+//! Update with `INSTA_UPDATE=always cargo test --test console_snapshots` and review the diff.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::console::*;
+use flightdeck::app::state::{CheckKind, CheckModal, CheckOutcome, CheckStage, Mode};
+use flightdeck::app::{Msg, State, update};
+use flightdeck::keymap::{Key, KeyCode};
+use flightdeck::model::{JournalEntry, ModelVersion, Outcome, SmokeCheck, SmokeReport};
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+
+fn snapshot(name: &str, s: &State) {
+    for (width, height) in SIZES {
+        let screen = text(&render(s, "dark", width, height));
+        // Trailing spaces say nothing and make diffs noisy.
+        let screen: String = screen
+            .lines()
+            .map(str::trim_end)
+            .collect::<Vec<_>>()
+            .join("\n");
+        insta::assert_snapshot!(format!("{name}_{width}x{height}"), screen);
+    }
+}
+
+fn enter(s: &mut State) {
+    update(s, Msg::Key(Key::plain(KeyCode::Enter)));
+}
+
+fn tab(s: &mut State) {
+    update(s, Msg::Key(Key::plain(KeyCode::Tab)));
+}
+
+fn version(number: u32, aliases: &[&str], smoke: Option<bool>, pipeline: &str) -> ModelVersion {
+    serde_json::from_value(serde_json::json!({
+        "model": "fraud",
+        "version": number,
+        "sha256": format!("{number}49208a4c61f31c1db6f54a7ed7dbf3197d2a315a250fd44e9d067f04695529e"),
+        "size_bytes": 670,
+        "description": null,
+        "signature": {
+            "inputs": [{"name": "X", "datatype": "FP32", "shape": [-1, 4]}],
+            "outputs": [
+                {"name": "output_label", "datatype": "INT64", "shape": [-1]},
+                {"name": "output_probability", "datatype": "FP32", "shape": [-1, 3]}
+            ]
+        },
+        "lineage": {
+            "data_hash": null,
+            "code_commit": "4f1c2e9",
+            "pipeline_version": pipeline,
+            "author": "alice",
+            "created_at": "2027-01-15T08:00:00Z"
+        },
+        "metrics": {"auc": 0.93},
+        "sentinels": null,
+        "aliases": aliases,
+        "smoke_passed": smoke
+    }))
+    .unwrap()
+}
+
+/// The fleet with fraud open on its serving pane, every pane's data loaded.
+fn opened() -> State {
+    let mut s = loaded();
+    key(&mut s, 'j');
+    enter(&mut s);
+    update(
+        &mut s,
+        Msg::DriftFetched {
+            model: "fraud".into(),
+            at: t0(),
+            result: Ok(vec![drift_report()]),
+        },
+    );
+    update(
+        &mut s,
+        Msg::VersionsFetched {
+            model: "fraud".into(),
+            at: t0(),
+            result: Ok(vec![
+                version(1, &["production"], Some(true), "fp-1"),
+                version(3, &[], Some(false), "fp-2"),
+                version(2, &[], None, "fp-1"),
+            ]),
+        },
+    );
+    let entry = |id: i64, op: &str, to: &str, outcome: Outcome| JournalEntry {
+        id,
+        time: t0(),
+        user: "alice".into(),
+        environment: "local".into(),
+        operation: op.into(),
+        model: Some("fraud".into()),
+        from: Some("v1".into()),
+        to: Some(to.into()),
+        outcome,
+        details: serde_json::Value::Null,
+    };
+    update(
+        &mut s,
+        Msg::JournalFetched {
+            model: "fraud".into(),
+            at: t0(),
+            result: Ok(vec![
+                entry(3, "deploy", "v1 + canary v3 10%", Outcome::Failed),
+                entry(2, "promote", "v2", Outcome::Succeeded),
+                entry(1, "promote", "v2", Outcome::Started),
+            ]),
+        },
+    );
+    s
+}
+
+#[test]
+fn fleet() {
+    snapshot("fleet", &loaded());
+}
+
+#[test]
+fn fleet_filtered_with_a_read_only_header() {
+    let mut s = loaded();
+    s.read_only = true;
+    key(&mut s, '/');
+    for c in "fra".chars() {
+        key(&mut s, c);
+    }
+    snapshot("fleet_filtered_read_only", &s);
+}
+
+#[test]
+fn model_panes() {
+    let mut s = opened();
+    for pane in ["serving", "drift", "versions", "cluster", "journal"] {
+        snapshot(&format!("pane_{pane}"), &s);
+        tab(&mut s);
+    }
+}
+
+#[test]
+fn help_and_command_palette() {
+    let mut s = loaded();
+    key(&mut s, '?');
+    snapshot("help", &s);
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));
+    s.mode = Mode::Command("them".into());
+    snapshot("command_palette", &s);
+}
+
+#[test]
+fn operation_preview_with_a_failing_gate() {
+    let mut s = loaded();
+    key(&mut s, 'j');
+    key(&mut s, 'p');
+    update(
+        &mut s,
+        Msg::OpPlanned {
+            result: Ok(promote_plan(false)),
+        },
+    );
+    snapshot("preview_promote_gate_failed", &s);
+}
+
+#[test]
+fn smoke_report_dialog() {
+    let mut s = opened();
+    s.check = Some(CheckModal {
+        model: "fraud".into(),
+        version: 3,
+        kind: CheckKind::Smoke,
+        stage: CheckStage::Done(Ok(CheckOutcome::Smoke(SmokeReport {
+            model: "fraud".into(),
+            version: 3,
+            at: t0(),
+            passed: false,
+            checks: vec![
+                SmokeCheck {
+                    name: "loads".into(),
+                    passed: true,
+                    detail: "v3 is ready".into(),
+                },
+                SmokeCheck {
+                    name: "sentinels".into(),
+                    passed: false,
+                    detail: "2 of 4 cases out of tolerance: \"large claim\" expected 1, got 0"
+                        .into(),
+                },
+            ],
+            endpoint: "http://127.0.0.1:40000".into(),
+        }))),
+    });
+    snapshot("smoke_report", &s);
+}
