@@ -444,7 +444,10 @@ fn an_interrupted_operation_is_announced_until_recovered() {
     let fleet = FleetData {
         models: s.models.clone(),
         servers: s.servers.values().cloned().collect(),
-        interrupted: vec!["promote fraud (journal #12)".into()],
+        interrupted: vec![flightdeck::app::msg::InterruptedOp {
+            model: "fraud".into(),
+            summary: "promote fraud (journal #12)".into(),
+        }],
     };
     update(
         &mut s,
@@ -457,12 +460,50 @@ fn an_interrupted_operation_is_announced_until_recovered() {
     let screen = text(&buffer);
     assert!(
         screen.contains("interrupted: promote fraud (journal #12)")
-            && screen.contains("flightdeck recover"),
+            && screen.contains(":finish or :revert"),
         "{screen}"
     );
     let theme = Theme::built_in("dark", false).unwrap();
     let (x, y) = find(&buffer, "interrupted:");
     assert_eq!(buffer[(x, y)].fg, theme.danger);
+
+    // :revert plans the recovery; the dialog is the operation dialog, titled for what it does.
+    key(&mut s, ':');
+    for c in "revert".chars() {
+        key(&mut s, c);
+    }
+    assert_eq!(
+        update(&mut s, Msg::Key(Key::plain(KeyCode::Enter))),
+        vec![Effect::PlanRecovery {
+            model: "fraud".into(),
+            how: flightdeck::engine::ops::Recovery::Revert
+        }]
+    );
+    update(
+        &mut s,
+        Msg::OpPlanned {
+            result: Ok(promote_plan(true)),
+        },
+    );
+    let screen = text(&render(&s, "dark", 120, 24));
+    assert!(
+        screen.contains("revert the interrupted promote fraud")
+            && screen.contains("enter: confirm"),
+        "{screen}"
+    );
+    assert!(matches!(
+        update(&mut s, Msg::Key(Key::plain(KeyCode::Enter))).as_slice(),
+        [Effect::RunOp { .. }]
+    ));
+    // Nothing interrupted for another model: said so, nothing planned.
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));
+    s.modal = None;
+    s.mode = flightdeck::app::state::Mode::Command("finish churn".into());
+    assert!(update(&mut s, Msg::Key(Key::plain(KeyCode::Enter))).is_empty());
+    assert_eq!(
+        s.toast.as_deref(),
+        Some("churn has no interrupted operation")
+    );
 }
 
 #[test]

@@ -414,3 +414,61 @@ fn the_interactive_demo_follows_its_tour_by_keys() {
         .unwrap();
     assert_eq!(v3["smoke_passed"], false, "{v3}");
 }
+
+#[test]
+fn an_interrupted_promote_is_finished_from_the_console() {
+    use std::io::{BufRead, BufReader};
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    for file in ["logreg_multiclass.onnx", "mlp_classifier.onnx"] {
+        ok(h, &["register", "fraud", fixture(file).to_str().unwrap()]);
+    }
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    ok(h, &["deploy", "fraud", "2", "--canary", "50", "--yes"]);
+    // A promote killed after the server switched, before the aliases moved.
+    let mut child = common::flightdeck(h)
+        .args(["promote", "fraud", "--yes", "--override-gates"])
+        .env("FLIGHTDECK_FAILPOINT", "op:after-serving")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let reached = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.contains("failpoint op:after-serving reached"));
+    assert!(reached);
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let tmux = Tmux::start(h, 100, 26);
+    tmux.wait_for("the interrupted promote announced", |s| {
+        s.contains("interrupted: promote fraud") && s.contains(":finish or :revert")
+    });
+    tmux.keys(&[":"]);
+    tmux.keys(&["-l", "finish"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the recovery preview", |s| {
+        s.contains("finish the interrupted promote fraud")
+            && s.contains("production v1 -> v2")
+            && s.contains("enter: confirm")
+    });
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the outcome", |s| s.contains("promote fraud: done"));
+    tmux.keys(&["x"]);
+    tmux.wait_for("the footer cleared", |s| !s.contains("interrupted:"));
+    tmux.keys(&["q"]);
+    drop(tmux);
+    let aliases = ok(h, &["alias", "list", "fraud"]);
+    assert!(aliases.contains("production  v2"), "{aliases}");
+    let journal: serde_json::Value =
+        serde_json::from_str(&ok(h, &["journal", "--model", "fraud", "--json"])).unwrap();
+    let newest_promote = journal
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["operation"] == "promote")
+        .unwrap();
+    assert_eq!(newest_promote["outcome"], "succeeded", "{newest_promote}");
+    ok(h, &["server", "stop", "fraud"]);
+}

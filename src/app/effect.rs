@@ -27,6 +27,11 @@ pub enum Effect {
         model: String,
         request: crate::engine::ops::OpRequest,
     },
+    /// Plan finishing or reverting a model's interrupted operation.
+    PlanRecovery {
+        model: String,
+        how: crate::engine::ops::Recovery,
+    },
     /// Run a confirmed plan.
     RunOp {
         plan: Box<crate::engine::ops::OpPlan>,

@@ -70,6 +70,14 @@ pub enum Msg {
 pub struct FleetData {
     pub models: Vec<ModelSummary>,
     pub servers: Vec<LocalServer>,
-    /// Operations a killed process left half done, as "promote fraud (journal #12)".
-    pub interrupted: Vec<String>,
+    /// Operations a killed process left half done, newest first.
+    pub interrupted: Vec<InterruptedOp>,
+}
+
+/// An operation a killed process left half done: the console offers to finish or revert it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InterruptedOp {
+    pub model: String,
+    /// e.g. "promote fraud (journal #12)".
+    pub summary: String,
 }

@@ -166,13 +166,14 @@ pub async fn fetch_fleet(
         let (models, interrupted) = on_registry(data_dir, |registry| {
             let interrupted = crate::engine::ops::interrupted(registry, None)?
                 .iter()
-                .map(|i| {
-                    format!(
+                .map(|i| super::msg::InterruptedOp {
+                    model: i.plan.model.to_string(),
+                    summary: format!(
                         "{} {} (journal #{})",
                         i.plan.request.name(),
                         i.plan.model,
                         i.entry.id
-                    )
+                    ),
                 })
                 .collect::<Vec<_>>();
             Ok((registry.models()?, interrupted))
@@ -241,6 +242,25 @@ async fn plan_operation(
     .map_err(|e| e.to_string())
 }
 
+/// Plans finishing or reverting an interrupted operation, for the same dialog as any operation.
+async fn plan_recovery(
+    data_dir: PathBuf,
+    serving: LocalServing,
+    ctx: OpContext,
+    model: String,
+    how: crate::engine::ops::Recovery,
+) -> Result<Box<crate::engine::ops::OpPlan>, String> {
+    let name = crate::model::ModelName::new(&model).map_err(|e| e.to_string())?;
+    ctx.actor
+        .ensure_writable(&format!("recover {model}"))
+        .map_err(|e| e.to_string())?;
+    let mut registry = Registry::open(&data_dir).map_err(|e| e.to_string())?;
+    crate::engine::ops::recovery_plan(&mut registry, &serving, &name, how)
+        .await
+        .map(Box::new)
+        .map_err(|e| e.to_string())
+}
+
 /// Runs a confirmed plan (the smoke gate first, for a deploy).
 async fn run_operation(
     data_dir: PathBuf,
@@ -258,7 +278,14 @@ async fn run_operation(
             text: format!("smoke test: {text}"),
         });
     };
-    if let OpRequest::Deploy { version, .. } = planned.request {
+    // The smoke gate guards a version about to take traffic: not the revert of a deploy.
+    let serves = |s: &crate::engine::ops::DeploymentState, v: u32| {
+        s.production == Some(v) || s.canary == Some(v)
+    };
+    if let OpRequest::Deploy { version, .. } = planned.request
+        && serves(&planned.after, version)
+        && !serves(&planned.before, version)
+    {
         smoke_gate(
             &mut registry,
             &ctx.program,
@@ -365,6 +392,12 @@ fn perform(effect: Effect, background: &Background) {
                     at: Utc::now(),
                     result,
                 });
+            });
+        }
+        Effect::PlanRecovery { model, how } => {
+            tokio::spawn(async move {
+                let result = plan_recovery(data_dir, serving, ops, model, how).await;
+                let _ = tx.send(Msg::OpPlanned { result });
             });
         }
         Effect::PlanOp { model, request } => {

@@ -131,6 +131,8 @@ pub struct ScrapeSample {
 pub struct OpModal {
     pub model: String,
     pub request: crate::engine::ops::OpRequest,
+    /// Set when the dialog finishes or reverts an interrupted operation instead.
+    pub recovery: Option<crate::engine::ops::Recovery>,
     pub stage: OpStage,
     /// What the user typed (for typed confirmation).
     pub typed: String,
@@ -227,7 +229,7 @@ pub struct State {
     /// A one-line message for the user (errors from commands, results).
     pub toast: Option<String>,
     /// Operations a killed process left half done (shown until recovered).
-    pub interrupted: Vec<String>,
+    pub interrupted: Vec<super::msg::InterruptedOp>,
     /// Alert thresholds for the fleet's markers: error ratio, and p99 in seconds.
     pub alert_error_ratio: f64,
     pub alert_p99_seconds: f64,

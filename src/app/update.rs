@@ -12,8 +12,8 @@ const PAGE: usize = 10;
 
 /// Commands the palette knows, for completion and help.
 pub const COMMANDS: &[&str] = &[
-    "models", "serving", "drift", "versions", "cluster", "journal", "help", "theme", "env", "quit",
-    "q",
+    "models", "serving", "drift", "versions", "cluster", "journal", "finish", "revert", "help",
+    "theme", "env", "quit", "q",
 ];
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
@@ -67,7 +67,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         Msg::OpPlanned { result } => {
             if let Some(modal) = state.modal.as_mut() {
                 modal.stage = match result {
-                    Ok(plan) => super::state::OpStage::Ready(plan),
+                    Ok(plan) => {
+                        modal.request = plan.request;
+                        super::state::OpStage::Ready(plan)
+                    }
                     Err(e) => super::state::OpStage::Failed(e),
                 };
             }
@@ -483,6 +486,42 @@ fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) ->
     Vec::new()
 }
 
+/// Opens the operation dialog on finishing or reverting an interrupted operation: of `model`,
+/// or the newest one.
+fn open_recovery(
+    state: &mut State,
+    model: Option<&str>,
+    how: crate::engine::ops::Recovery,
+) -> Vec<Effect> {
+    let found = state
+        .interrupted
+        .iter()
+        .find(|i| model.is_none_or(|m| m == i.model))
+        .cloned();
+    let Some(found) = found else {
+        state.toast = Some(match model {
+            Some(m) => format!("{m} has no interrupted operation"),
+            None => "no interrupted operation to finish or revert".into(),
+        });
+        return Vec::new();
+    };
+    state.progress = None;
+    state.modal = Some(super::state::OpModal {
+        model: found.model.clone(),
+        // Replaced by the recovered operation's own request once the plan arrives.
+        request: crate::engine::ops::OpRequest::Abort,
+        recovery: Some(how),
+        stage: super::state::OpStage::Planning,
+        typed: String::new(),
+        override_gates: false,
+        allow_pipeline_mismatch: false,
+    });
+    vec![Effect::PlanRecovery {
+        model: found.model,
+        how,
+    }]
+}
+
 /// Opens the operation dialog and asks the engine for a plan.
 fn open_operation(
     state: &mut State,
@@ -518,6 +557,7 @@ fn open_operation(
     state.modal = Some(super::state::OpModal {
         model: model.to_string(),
         request,
+        recovery: None,
         stage: super::state::OpStage::Planning,
         typed: String::new(),
         override_gates: false,
@@ -641,6 +681,14 @@ fn run_command(state: &mut State, text: &str) -> Vec<Effect> {
         (Some("help"), _) => {
             state.mode = Mode::Help;
             Vec::new()
+        }
+        (Some(verb @ ("finish" | "revert")), model) => {
+            let how = if verb == "finish" {
+                crate::engine::ops::Recovery::Finish
+            } else {
+                crate::engine::ops::Recovery::Revert
+            };
+            open_recovery(state, model, how)
         }
         (Some("theme"), Some(name)) => {
             if crate::settings::THEMES.contains(&name) {

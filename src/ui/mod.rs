@@ -164,7 +164,8 @@ fn footer_line<'a>(state: &'a State, theme: &Theme) -> Paragraph<'a> {
                 };
                 return Paragraph::new(Span::styled(
                     format!(
-                        "interrupted: {first}{more}; resolve with `flightdeck recover MODEL --finish` or `--revert`"
+                        "interrupted: {}{more}; :finish or :revert it",
+                        first.summary
                     ),
                     theme.danger(),
                 ));

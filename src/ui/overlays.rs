@@ -73,7 +73,18 @@ pub fn help(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
 pub fn operation(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, ascii: bool) {
     use crate::app::state::OpStage;
     let Some(modal) = &state.modal else { return };
-    let title = format!(" {} {} ", modal.request.name(), modal.model);
+    let title = match (modal.recovery, &modal.stage) {
+        (Some(how), OpStage::Planning) => {
+            format!(" {how:?} the interrupted operation of {} ", modal.model).to_lowercase()
+        }
+        (Some(how), _) => format!(
+            " {} the interrupted {} {} ",
+            format!("{how:?}").to_lowercase(),
+            modal.request.name(),
+            modal.model
+        ),
+        (None, _) => format!(" {} {} ", modal.request.name(), modal.model),
+    };
     let mut lines: Vec<Line> = Vec::new();
     match &modal.stage {
         OpStage::Planning => lines.push(Line::from(Span::styled("planning…", theme.dim()))),

@@ -13,5 +13,5 @@ mod run;
 pub use gates::{GateResult, smoke_gate};
 pub use plan::{DeploymentState, OpPlan, OpRequest, describe, plan};
 pub use preview::preview;
-pub use recover::{Interrupted, Recovery, interrupted, recover};
+pub use recover::{Interrupted, Recovery, interrupted, recover, recovery_plan};
 pub use run::{OpOutcome, RunOptions, execute};

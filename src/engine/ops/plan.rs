@@ -228,7 +228,13 @@ pub fn plan(
             "the feature pipeline changes from {a} to {b}: the upstream features must match the new production version"
         ));
     }
-    let sentence = describe(&before, &after, environment, read_only);
+    let sentence = describe(
+        &before,
+        &after,
+        request == OpRequest::Promote,
+        environment,
+        read_only,
+    );
     Ok(OpPlan {
         model: model.clone(),
         request,
@@ -245,10 +251,12 @@ pub fn plan(
     })
 }
 
-/// "production v2 -> v1; canary v3 (10%) removed; environment local, read-write".
+/// "production v2 -> v1; canary v3 (10%) removed; environment local, read-write". For a
+/// `promote`, the canary is said to take all the traffic rather than to be removed.
 pub fn describe(
     before: &DeploymentState,
     after: &DeploymentState,
+    promote: bool,
     environment: &str,
     read_only: bool,
 ) -> String {
@@ -265,7 +273,7 @@ pub fn describe(
     }
     match (before.canary, after.canary) {
         // A promote: the canary is not removed, it takes all the traffic.
-        (Some(c), None) if after.production == Some(c) => parts.push(format!(
+        (Some(c), None) if promote && after.production == Some(c) => parts.push(format!(
             "canary v{c} ({}%) now takes 100% of traffic",
             before.canary_percent
         )),

@@ -66,6 +66,24 @@ pub async fn recover(
     model: &ModelName,
     how: Recovery,
 ) -> Result<OpOutcome, EngineError> {
+    let plan = recovery_plan(registry, serving, model, how).await?;
+    // The pipeline question was answered when the operation started; a recovery verifies like
+    // any operation but never rolls back on its own: it is already the human's decision.
+    let options = RunOptions {
+        allow_pipeline_mismatch: true,
+        auto_rollback: false,
+    };
+    execute(&plan, registry, serving, actor, options).await
+}
+
+/// The plan that finishes or reverts the newest interrupted operation of `model`, from where
+/// things stand now: what the console previews before the user confirms.
+pub async fn recovery_plan(
+    registry: &mut Registry,
+    serving: &LocalServing,
+    model: &ModelName,
+    how: Recovery,
+) -> Result<OpPlan, EngineError> {
     let Some(found) = interrupted(registry, Some(model.as_str()))?
         .into_iter()
         .next()
@@ -103,7 +121,13 @@ pub async fn recover(
             .iter()
             .map(|a| (a.alias.to_string(), a.revision))
             .collect(),
-        sentence: describe(&current, &target, &original.environment, original.read_only),
+        sentence: describe(
+            &current,
+            &target,
+            how == Recovery::Finish && original.request == super::OpRequest::Promote,
+            &original.environment,
+            original.read_only,
+        ),
         warnings: vec![format!(
             "{} the {} interrupted at {} (journal #{})",
             if how == Recovery::Finish {
@@ -116,13 +140,10 @@ pub async fn recover(
             found.entry.id
         )],
         pipeline_change: None,
+        // Its gates were judged (and any override journaled) when it started; a recovery
+        // completes or undoes that decision rather than asking again.
+        gates: Vec::new(),
         ..original
     };
-    // The pipeline question was answered when the operation started; a recovery verifies like
-    // any operation but never rolls back on its own: it is already the human's decision.
-    let options = RunOptions {
-        allow_pipeline_mismatch: true,
-        auto_rollback: false,
-    };
-    execute(&plan, registry, serving, actor, options).await
+    Ok(plan)
 }
