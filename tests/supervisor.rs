@@ -264,3 +264,28 @@ fn a_version_that_cannot_load_fails_the_start_and_leaves_nothing_running() {
     ok(h, &["server", "start", "fraud", "--version", "2"]);
     assert_eq!(servers(h)[0]["healthy"], true);
 }
+
+#[test]
+fn a_deleted_data_dir_stops_its_servers_instead_of_orphaning_them() {
+    let home = registry();
+    let h = home.path().to_path_buf();
+    ok(&h, &["alias", "set", "fraud", "production", "1"]);
+    ok(&h, &["server", "start", "fraud"]);
+    let list = servers(&h);
+    let supervisor = list[0]["record"]["supervisor_pid"].as_u64().unwrap();
+    let server = list[0]["record"]["server_pid"].as_u64().unwrap();
+    assert!(alive(supervisor) && alive(server));
+    // A test's temp home dropped after a panic, or `rm -rf` by hand: nobody runs `server stop`.
+    drop(home);
+    assert!(!h.exists());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while (alive(supervisor) || alive(server)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!alive(server), "the server was stopped");
+    assert!(!alive(supervisor), "the supervisor exited");
+    assert!(
+        !h.exists(),
+        "and did not recreate the directory on its way out"
+    );
+}

@@ -18,8 +18,12 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// A server that ran this long is considered healthy again: the backoff starts over.
 const STABLE_AFTER: Duration = Duration::from_secs(30);
+/// How often a running supervisor checks that its deployment still exists on disk.
+const ORPHAN_CHECK: Duration = Duration::from_secs(2);
 
-/// Runs until told to stop (SIGTERM/SIGINT) or until the deployment's plan file is removed.
+/// Runs until told to stop (SIGTERM/SIGINT) or until the deployment's plan file is removed,
+/// also while the server runs: a data dir deleted under it (a test's temp home, a user's
+/// `rm -rf`) stops the server instead of leaving it serving a deployment nobody can see.
 pub async fn supervise(data_dir: &Path, model: &str, program: &Path) -> Result<(), String> {
     let files = ServeFiles::new(data_dir);
     let mut stop = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
@@ -70,6 +74,13 @@ pub async fn supervise(data_dir: &Path, model: &str, program: &Path) -> Result<(
                 _ = stop.recv() => break None,
                 _ = interrupt.recv() => break None,
                 _ = tokio::time::sleep(Duration::from_millis(50)), if record.state == "starting" => {}
+                _ = tokio::time::sleep(ORPHAN_CHECK), if record.state != "starting" => {
+                    // Checked before any write: writing the record would recreate the dir.
+                    if !files.plan(model).exists() {
+                        tracing::warn!(model, "the deployment's plan is gone: stopping its server");
+                        break None;
+                    }
+                }
             }
         };
         let Some(status) = exit else {
