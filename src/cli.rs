@@ -8,6 +8,7 @@ mod evaluate;
 mod journal;
 mod listing;
 mod ops;
+mod progress;
 mod register;
 mod serve;
 mod server;

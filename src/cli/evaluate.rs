@@ -31,12 +31,8 @@ pub fn run(settings: &Settings, args: EvaluateArgs) -> Result<(), Failure> {
     let mut registry = super::open(settings)?;
     let program = program()?;
     let runtime = runtime()?;
-    let quiet = args.json;
-    let progress = |step: &str| {
-        if !quiet {
-            eprintln!("evaluate {model} v{}: {step}…", args.version);
-        }
-    };
+    let progress =
+        super::progress::printer(format!("evaluate {model} v{}", args.version), args.json);
     let e = runtime.block_on(evaluate(
         &mut registry,
         &program,

@@ -75,12 +75,8 @@ pub fn deploy(settings: &Settings, actor: &Actor, args: DeployArgs) -> Result<()
     registry.version(&model, args.version)?;
     let program = program()?;
     let runtime = runtime()?;
-    let quiet = args.op.json;
-    let progress = |step: &str| {
-        if !quiet {
-            eprintln!("smoke {model} v{}: {step}…", args.version);
-        }
-    };
+    let progress =
+        super::progress::printer(format!("smoke {model} v{}", args.version), args.op.json);
     let gate = runtime.block_on(smoke_gate(
         &mut registry,
         &program,
@@ -90,7 +86,7 @@ pub fn deploy(settings: &Settings, actor: &Actor, args: DeployArgs) -> Result<()
         actor,
         &progress,
     ))?;
-    if !quiet {
+    if !args.op.json {
         match &gate {
             Some(report) => eprintln!(
                 "smoke gate: v{} passed its smoke test ({})",

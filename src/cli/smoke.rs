@@ -37,12 +37,7 @@ pub fn run(settings: &Settings, args: SmokeArgs) -> Result<(), Failure> {
         endpoint: args.endpoint,
     };
     let runtime = runtime()?;
-    let quiet = args.json;
-    let progress = |step: &str| {
-        if !quiet {
-            eprintln!("smoke {model} v{}: {step}…", args.version);
-        }
-    };
+    let progress = super::progress::printer(format!("smoke {model} v{}", args.version), args.json);
     let report = runtime.block_on(smoke(
         &mut registry,
         &program,

@@ -283,8 +283,7 @@ pub async fn smoke(
         });
     }
 
-    progress(&format!("sending {} requests", options.requests));
-    checks.push(burst(&client, &base, &probe, options, &datatypes).await);
+    checks.push(burst(&client, &base, &probe, options, &datatypes, progress).await);
     finish(registry, model, version, checks, endpoint)
 }
 
@@ -558,6 +557,7 @@ async fn burst(
     probe: &[crate::runtime::NamedTensor],
     options: &SmokeOptions,
     datatypes: &Datatypes,
+    progress: &(dyn Fn(&str) + Sync),
 ) -> SmokeCheck {
     let datatype = |name: &str| {
         datatypes
@@ -568,7 +568,14 @@ async fn burst(
     let body = v2_body(probe, datatype);
     let mut times = Vec::with_capacity(options.requests);
     let mut errors = 0usize;
-    for _ in 0..options.requests.max(1) {
+    let total = options.requests.max(1);
+    // Every tenth of the burst, as "latency burst 40/200": a bar headless, a line in the console.
+    let step = (total / 10).max(1);
+    progress(&format!("latency burst 0/{total}"));
+    for sent in 0..total {
+        if sent > 0 && sent % step == 0 {
+            progress(&format!("latency burst {sent}/{total}"));
+        }
         let started = Instant::now();
         match client
             .post(format!("{base}/infer"))
@@ -583,6 +590,7 @@ async fn burst(
         }
         times.push(started.elapsed());
     }
+    progress(&format!("latency burst {total}/{total}"));
     times.sort();
     let p99 = times[((times.len() - 1) as f64 * 0.99).round() as usize];
     let within = p99 <= options.p99_budget;
