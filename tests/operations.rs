@@ -460,6 +460,26 @@ fn an_operation_killed_mid_way_is_shown_and_can_be_finished_or_reverted() {
             serde_json::json!({ "stable": 2, "canary": 1, "canary_percent": 20 })
         )
     );
+
+    // Killed right after the journal's `started` row: nothing moved; revert confirms that.
+    kill_at(h, &["abort", "fraud", "--yes"], "op:after-start");
+    assert_eq!(state(h).0, (Some(2), Some(1)));
+    ok(h, &["recover", "fraud", "--revert", "--yes"]);
+    assert_eq!(state(h).0, (Some(2), Some(1)));
+
+    // Killed after everything moved and verified, before the ending row: finish records it.
+    kill_at(h, &["abort", "fraud", "--yes"], "op:after-verify");
+    assert_eq!(
+        state(h),
+        (
+            (Some(2), None),
+            serde_json::json!({ "stable": 2, "canary": null, "canary_percent": 0 })
+        )
+    );
+    let out = ok(h, &["recover", "fraud", "--finish", "--yes"]);
+    assert!(out.contains("production v2 unchanged"), "{out}");
+    let err = fails(h, &["recover", "fraud", "--finish", "--yes"], 1);
+    assert!(err.contains("no interrupted operation"), "{err}");
 }
 
 #[test]

@@ -120,6 +120,8 @@ pub async fn execute(
         Err(error)
     };
 
+    crate::engine::failpoint::pause_if_armed("op:after-start");
+
     // 1. Serving first: if the server refuses, nothing else has moved.
     let previous = serving.status(model.as_str()).await;
     let served = if previous.supervisor_alive {
@@ -221,6 +223,8 @@ pub async fn execute(
             then,
         });
     }
+
+    crate::engine::failpoint::pause_if_armed("op:after-verify");
 
     // 4. Journal.
     registry.append_journal(&entry(
