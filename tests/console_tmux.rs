@@ -185,11 +185,47 @@ fn the_console_shows_live_traffic_and_answers_keys() {
     ok(h, &["server", "stop", "fraud"]);
 }
 
-/// A server that accepts connections and never answers, recorded as if it were a local server.
-fn hanging_server(home: &Path) -> (std::net::TcpListener, std::process::Child) {
+/// How a stand-in server misbehaves.
+#[derive(Clone, Copy)]
+enum Misbehaviour {
+    /// Accepts connections and never answers.
+    Hang,
+    /// Nothing listens on its port.
+    Refuse,
+    /// Answers every request with 200 and a body that is not metrics.
+    Garbage,
+}
+
+/// A misbehaving server recorded as if it were fraud's local server. Returns the listener
+/// (kept open for as long as the test needs it) and a live process standing in for the
+/// supervisor (its command line says flightdeck).
+fn fake_server(
+    home: &Path,
+    behaviour: Misbehaviour,
+) -> (Option<std::net::TcpListener>, std::process::Child) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    // A live process whose command line says flightdeck, standing in for the supervisor.
+    let listener = match behaviour {
+        Misbehaviour::Hang => Some(listener),
+        Misbehaviour::Refuse => None,
+        Misbehaviour::Garbage => {
+            std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                for stream in listener.incoming() {
+                    let Ok(mut stream) = stream else { return };
+                    let mut buffer = [0u8; 4096];
+                    let _ = stream.read(&mut buffer);
+                    let body = "<html>{{{ this is not what you asked for";
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                }
+            });
+            None
+        }
+    };
     let stand_in = Command::new("bash")
         .args(["-c", "exec -a flightdeck-supervise sleep 120"])
         .spawn()
@@ -206,47 +242,56 @@ fn hanging_server(home: &Path) -> (std::net::TcpListener, std::process::Child) {
 }
 
 #[test]
-fn a_hanging_backend_never_freezes_the_screen() {
-    let home = tempfile::tempdir().unwrap();
-    let h = home.path();
-    ok(
-        h,
-        &[
-            "register",
-            "fraud",
-            fixture("logreg_multiclass.onnx").to_str().unwrap(),
-        ],
-    );
-    let (_listener, mut stand_in) = hanging_server(h);
-    let config = h.join("fast.toml");
-    std::fs::write(
-        &config,
-        "[refresh]\nsource_timeout_ms = 500\nmetrics_ms = 500\n",
-    )
-    .unwrap();
-    let tmux = Tmux::start_with_config(h, &config, 100, 24);
-    tmux.wait_for("the timeout shown in the header", |s| {
-        s.contains("no answer within 500 ms")
-    });
-    // Keys still work at once while the source hangs.
-    let asked = Instant::now();
-    tmux.keys(&["?"]);
-    tmux.wait_for("the help screen", |s| s.contains("promote the canary"));
-    assert!(
-        asked.elapsed() < Duration::from_secs(2),
-        "help took {:?} while a backend hung",
-        asked.elapsed()
-    );
-    tmux.keys(&["Escape"]);
-    tmux.wait_for("help closed", |s| !s.contains("promote the canary"));
-    tmux.keys(&[":", "q", "Enter"]);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while tmux.alive() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
+fn a_hanging_refusing_or_garbled_backend_never_freezes_the_screen() {
+    for (behaviour, shown) in [
+        (Misbehaviour::Hang, "no answer within 500 ms"),
+        (
+            Misbehaviour::Refuse,
+            "fraud: cannot connect: connection ref",
+        ),
+        (Misbehaviour::Garbage, "fraud: the answer is not flightdeck"),
+    ] {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path();
+        ok(
+            h,
+            &[
+                "register",
+                "fraud",
+                fixture("logreg_multiclass.onnx").to_str().unwrap(),
+            ],
+        );
+        let (_listener, mut stand_in) = fake_server(h, behaviour);
+        let config = h.join("fast.toml");
+        std::fs::write(
+            &config,
+            "[refresh]\nsource_timeout_ms = 500\nmetrics_ms = 500\n",
+        )
+        .unwrap();
+        let tmux = Tmux::start_with_config(h, &config, 100, 24);
+        tmux.wait_for(&format!("{shown:?} in the header"), |s| {
+            s.to_lowercase().contains(shown)
+        });
+        // Keys still work at once while the source misbehaves.
+        let asked = Instant::now();
+        tmux.keys(&["?"]);
+        tmux.wait_for("the help screen", |s| s.contains("promote the canary"));
+        assert!(
+            asked.elapsed() < Duration::from_secs(2),
+            "help took {:?} while a backend misbehaved",
+            asked.elapsed()
+        );
+        tmux.keys(&["Escape"]);
+        tmux.wait_for("help closed", |s| !s.contains("promote the canary"));
+        tmux.keys(&[":", "q", "Enter"]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tmux.alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(!tmux.alive(), "quits while the backend still misbehaves");
+        let _ = stand_in.kill();
+        let _ = stand_in.wait();
     }
-    assert!(!tmux.alive(), "quits while the backend still hangs");
-    let _ = stand_in.kill();
-    let _ = stand_in.wait();
 }
 
 #[test]

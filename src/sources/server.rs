@@ -73,12 +73,20 @@ async fn get_text(client: &reqwest::Client, url: &str) -> Result<String, String>
 /// reqwest's message with its causes ("error sending request" alone does not say "connection
 /// refused").
 fn describe(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
+    // reqwest's own message is "error sending request for url (...)": the reason is in the
+    // innermost cause ("Connection refused (os error 111)"), which must survive a clipped header.
+    let mut innermost = None;
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        innermost = Some(cause.to_string());
         source = cause.source();
     }
-    text
+    let reason = innermost.unwrap_or_else(|| error.to_string());
+    if error.is_connect() {
+        format!("cannot connect: {reason}")
+    } else if error.is_timeout() {
+        format!("timed out: {reason}")
+    } else {
+        reason
+    }
 }

@@ -101,13 +101,18 @@ fn header_line<'a>(state: &'a State, theme: &Theme) -> Paragraph<'a> {
     } else {
         theme.dim()
     };
+    // The first failure's reason, so "failing" never stands alone.
+    let first_failure = state
+        .metrics
+        .iter()
+        .find_map(|(model, m)| Some((model, m.error.as_ref()?)));
     spans.push(Span::styled(
         format!(
             "  metrics {scraped} ok{}",
-            if failing > 0 {
-                format!(", {failing} failing")
-            } else {
-                String::new()
+            match first_failure {
+                Some((model, e)) =>
+                    format!(", {failing} failing ({model}: {})", format::clip(e, 40)),
+                None => String::new(),
             }
         ),
         metrics_style,
