@@ -717,3 +717,53 @@ fn smoke_and_evaluate_run_from_the_console_with_progress_and_a_report() {
         matches!(&s.check.as_ref().unwrap().stage, CheckStage::AskData { path } if path == "h.csv")
     );
 }
+
+#[test]
+fn the_fleet_drift_column_follows_the_servers_verdict() {
+    use flightdeck::model::Verdict;
+    let mut s = loaded();
+    let with_verdict = |verdict: &str| {
+        format!(
+            "{}# TYPE flightdeck_drift_verdict gauge\n\
+             flightdeck_drift_verdict{{model=\"fraud\",version=\"1\",verdict=\"{verdict}\"}} 1\n\
+             flightdeck_drift_verdict{{model=\"fraud\",version=\"1\",verdict=\"ok\"}} 0\n",
+            exposition(500, 0, 500).replace("0.5\n", "0\n")
+        )
+    };
+    let drift_of = |s: &flightdeck::app::State| {
+        flightdeck::app::fleet::rows(s)
+            .into_iter()
+            .find(|r| r.model == "fraud")
+            .unwrap()
+            .drift
+    };
+    for (verdict, expected) in [
+        ("insufficient_data", Verdict::InsufficientData),
+        ("warn", Verdict::Warn),
+        ("drift", Verdict::Drift),
+    ] {
+        update(
+            &mut s,
+            Msg::MetricsScraped {
+                model: "fraud".into(),
+                monotonic: 2.0,
+                at: t0(),
+                result: Ok(parse(&with_verdict(verdict))),
+            },
+        );
+        assert_eq!(drift_of(&s), Some(expected), "{verdict}");
+    }
+    // An empty window no longer reads as "ok" in the fleet.
+    update(
+        &mut s,
+        Msg::MetricsScraped {
+            model: "fraud".into(),
+            monotonic: 3.0,
+            at: t0(),
+            result: Ok(parse(&with_verdict("insufficient_data"))),
+        },
+    );
+    let screen = text(&render(&s, "dark", 100, 24));
+    let row = screen.lines().find(|l| l.contains("fraud")).unwrap();
+    assert!(row.contains("n/a") && !row.contains(" ok "), "{row}");
+}

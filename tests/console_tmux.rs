@@ -128,6 +128,22 @@ fn the_console_shows_live_traffic_and_answers_keys() {
     );
     ok(h, &["alias", "set", "fraud", "production", "1"]);
     ok(h, &["server", "start", "fraud"]);
+    // Before any traffic the drift window is empty: nothing measured, nothing made up.
+    let drift = ok(h, &["drift", "fraud"]);
+    let rows: Vec<&str> = drift
+        .lines()
+        .filter(|l| {
+            ["amount ", "age ", "tenure ", "score "]
+                .iter()
+                .any(|f| l.starts_with(f))
+        })
+        .collect();
+    assert_eq!(rows.len(), 4, "{drift}");
+    for row in rows {
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cells[3], "-", "no statistic without rows: {row}");
+        assert!(row.ends_with("insufficient data"), "{row}");
+    }
     let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap();
     let url = format!("http://127.0.0.1:{}/v2/models/fraud/infer", port.trim());
     let stop = Arc::new(AtomicBool::new(false));

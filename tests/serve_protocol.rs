@@ -439,6 +439,26 @@ fn metrics_parse_back_and_count_what_happened() {
         value("flightdeck_drift_window_samples", &[("version", "1")]),
         14.0
     );
+    // 14 rows are below the drift minimum: the verdict says so (its share alone would read 0).
+    let verdict = |v: &str| {
+        value(
+            "flightdeck_drift_verdict",
+            &[("version", "1"), ("verdict", v)],
+        )
+    };
+    assert_eq!(
+        [
+            verdict("insufficient_data"),
+            verdict("ok"),
+            verdict("drift")
+        ],
+        [1.0, 0.0, 0.0]
+    );
+    assert_eq!(
+        flightdeck::sources::metrics::parse(&text).drift_verdict
+            [&("fraud".to_string(), "1".to_string())],
+        flightdeck::model::Verdict::InsufficientData
+    );
     let latency = scrape
         .samples
         .iter()

@@ -78,22 +78,10 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
                 }
                 total
             });
-            let drift = state.scrapes.get(&name).and_then(|scrape| {
-                let share = scrape
-                    .snapshot
-                    .drift_share
-                    .iter()
-                    .filter(|((m, _), _)| *m == name)
-                    .map(|(_, v)| *v)
-                    .fold(None, |acc: Option<f64>, v| {
-                        Some(acc.map_or(v, |a| a.max(v)))
-                    })?;
-                Some(if share > 0.0 {
-                    Verdict::Drift
-                } else {
-                    Verdict::Ok
-                })
-            });
+            let drift = state
+                .scrapes
+                .get(&name)
+                .and_then(|scrape| model_verdict(&scrape.snapshot, &name));
             let production = alias(AliasName::PRODUCTION);
             let mut alerts = Vec::new();
             if let Some(s) = &stats {
@@ -142,4 +130,39 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
             .then_with(|| a.model.cmp(&b.model))
     });
     rows
+}
+
+/// A model's drift verdict over its loaded versions: the worst verdict among those with one;
+/// "insufficient data" only when no version has enough rows. Servers that publish no verdict
+/// (older ones) are judged by their drift share alone.
+fn model_verdict(
+    snapshot: &crate::sources::metrics::ScrapeSnapshot,
+    model: &str,
+) -> Option<Verdict> {
+    let verdicts: Vec<Verdict> = snapshot
+        .drift_verdict
+        .iter()
+        .filter(|((m, _), _)| m == model)
+        .map(|(_, v)| *v)
+        .collect();
+    if verdicts.is_empty() {
+        let share = snapshot
+            .drift_share
+            .iter()
+            .filter(|((m, _), _)| m == model)
+            .map(|(_, v)| *v)
+            .reduce(f64::max)?;
+        return Some(if share > 0.0 {
+            Verdict::Drift
+        } else {
+            Verdict::Ok
+        });
+    }
+    let severity = |v: &Verdict| match v {
+        Verdict::InsufficientData => 0,
+        Verdict::Ok => 1,
+        Verdict::Warn => 2,
+        Verdict::Drift => 3,
+    };
+    verdicts.into_iter().max_by_key(severity)
 }

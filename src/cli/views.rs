@@ -183,11 +183,18 @@ pub fn drift(settings: &Settings, args: DriftArgs) -> Result<(), Failure> {
                     f.name.clone(),
                     f.kind.clone(),
                     f.method.clone(),
-                    format!("{:.4}", f.statistic),
+                    // With no live rows there is nothing measured: a statistic would be noise
+                    // from the smoothing of empty bins.
+                    or_dash((f.n > 0).then(|| format!("{:.4}", f.statistic))),
                     format!("{}", f.threshold),
-                    or_dash(f.ks_p_value.or(f.chi2_p_value).map(|p| format!("{p:.2e}"))),
-                    format!("{:.1}%", f.missing_rate * 100.0),
-                    format!("{:.1}%", f.out_of_range_rate * 100.0),
+                    or_dash(
+                        f.ks_p_value
+                            .or(f.chi2_p_value)
+                            .filter(|_| f.n > 0)
+                            .map(|p| format!("{p:.2e}")),
+                    ),
+                    or_dash((f.n > 0).then(|| format!("{:.1}%", f.missing_rate * 100.0))),
+                    or_dash((f.n > 0).then(|| format!("{:.1}%", f.out_of_range_rate * 100.0))),
                     f.n.to_string(),
                     f.verdict.as_str().to_string(),
                 ]

@@ -23,6 +23,26 @@ impl Verdict {
             Verdict::InsufficientData => "insufficient data",
         }
     }
+
+    /// The verdict as a metric label: `ok`, `warn`, `drift`, `insufficient_data`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::InsufficientData => "insufficient_data",
+            other => other.as_str(),
+        }
+    }
+
+    /// The verdict a metric label names.
+    pub fn from_label(label: &str) -> Option<Self> {
+        [
+            Verdict::Ok,
+            Verdict::Warn,
+            Verdict::Drift,
+            Verdict::InsufficientData,
+        ]
+        .into_iter()
+        .find(|v| v.label() == label)
+    }
 }
 
 /// Thresholds a verdict is judged by.

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::model::Verdict;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -544,6 +545,25 @@ fn scrape_gauges(state: &ServerState) -> Vec<GaugeSample> {
                         value,
                     });
                 }
+            }
+            // The verdict as a state set (one sample per state, 1 for the current one), so a
+            // window with too few rows reads as "insufficient data", never as a share of 0.
+            for verdict in [
+                Verdict::Ok,
+                Verdict::Warn,
+                Verdict::Drift,
+                Verdict::InsufficientData,
+            ] {
+                dataset.push(GaugeSample {
+                    name: "flightdeck_drift_verdict",
+                    help: "The drift verdict of a version's live window (1 for the current state).",
+                    labels: vec![
+                        ("model", model.clone()),
+                        ("version", version.clone()),
+                        ("verdict", verdict.label().to_string()),
+                    ],
+                    value: if report.verdict == verdict { 1.0 } else { 0.0 },
+                });
             }
             dataset.push(GaugeSample {
                 name: "flightdeck_drift_share",

@@ -30,6 +30,8 @@ pub struct ScrapeSnapshot {
     /// Share of traffic per loaded version (0-1).
     pub traffic: BTreeMap<VersionKey, f64>,
     pub drift_share: BTreeMap<VersionKey, f64>,
+    /// The drift verdict of each version's live window, from `flightdeck_drift_verdict`.
+    pub drift_verdict: BTreeMap<VersionKey, crate::model::Verdict>,
     pub in_flight: BTreeMap<String, f64>,
 }
 
@@ -66,6 +68,11 @@ pub fn parse(text: &str) -> ScrapeSnapshot {
             }
             ("flightdeck_drift_share", Some(v)) => {
                 snap.drift_share.insert(key(), v);
+            }
+            ("flightdeck_drift_verdict", Some(v)) if v == 1.0 => {
+                if let Some(verdict) = crate::model::Verdict::from_label(&label("verdict")) {
+                    snap.drift_verdict.insert(key(), verdict);
+                }
             }
             ("flightdeck_requests_in_flight", Some(v)) => {
                 snap.in_flight.insert(label("model"), v);

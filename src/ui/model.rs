@@ -260,11 +260,17 @@ fn drift(
             Row::new(vec![
                 Cell::from(f.name.clone()),
                 Cell::from(f.method.clone()),
-                Cell::from(format!("{:.3}", f.statistic)),
+                // No live rows: nothing measured (see `flightdeck drift`).
+                Cell::from(if f.n > 0 {
+                    format!("{:.3}", f.statistic)
+                } else {
+                    "-".into()
+                }),
                 Cell::from(format!("{}", f.threshold)),
                 Cell::from(
                     f.ks_p_value
                         .or(f.chi2_p_value)
+                        .filter(|_| f.n > 0)
                         .map(|p| format!("{p:.1e}"))
                         .unwrap_or_else(|| "-".into()),
                 ),
