@@ -69,7 +69,7 @@ pub fn parse(text: &str) -> ScrapeSnapshot {
             ("flightdeck_drift_share", Some(v)) => {
                 snap.drift_share.insert(key(), v);
             }
-            ("flightdeck_drift_verdict", Some(v)) if v == 1.0 => {
+            ("flightdeck_drift_verdict", Some(1.0)) => {
                 if let Some(verdict) = crate::model::Verdict::from_label(&label("verdict")) {
                     snap.drift_verdict.insert(key(), verdict);
                 }
