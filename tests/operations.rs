@@ -816,3 +816,22 @@ fn gates_stop_a_constant_a_slow_and_an_erroring_canary() {
     let journal = ok(h, &["journal", "--model", "fraud"]);
     assert!(!journal.lines().any(|l| l.contains("promote")), "{journal}");
 }
+
+#[test]
+fn a_restarted_server_serves_what_the_aliases_say_canary_included() {
+    let home = home();
+    let h = home.0.path();
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    ok(h, &["deploy", "fraud", "2", "--canary", "30", "--yes"]);
+    ok(h, &["server", "stop", "fraud"]);
+    let out = ok(h, &["server", "start", "fraud"]);
+    assert!(out.contains("canary v2"), "{out}");
+    assert_eq!(
+        state(h),
+        (
+            (Some(1), Some(2)),
+            serde_json::json!({ "stable": 1, "canary": 2, "canary_percent": 30 })
+        ),
+        "the canary comes back at the share its deploy gave it"
+    );
+}

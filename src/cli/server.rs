@@ -57,6 +57,33 @@ pub fn default_stable(registry: &Registry, model: &ModelName) -> Result<u32, Fai
         .ok_or_else(|| failure(format!("{model} has no versions")))
 }
 
+/// The version the canary alias points at, if any.
+fn alias_canary(registry: &Registry, model: &ModelName) -> Result<Option<u32>, Failure> {
+    Ok(registry
+        .aliases(model)?
+        .iter()
+        .find(|a| a.alias.as_str() == AliasName::CANARY)
+        .and_then(|a| a.version))
+}
+
+/// The traffic share the newest operation that made `canary` the canary planned for it,
+/// from the plan recorded in its journal row.
+fn last_canary_share(registry: &Registry, model: &ModelName, canary: u32) -> Option<u8> {
+    let rows = registry
+        .journal(&crate::engine::journal::JournalQuery {
+            model: Some(model.to_string()),
+            limit: Some(200),
+        })
+        .ok()?;
+    rows.iter().find_map(|row| {
+        let after = &row.details["plan"]["after"];
+        (after["canary"].as_u64() == Some(u64::from(canary)))
+            .then(|| after["canary_percent"].as_u64())
+            .flatten()
+            .and_then(|p| u8::try_from(p).ok())
+    })
+}
+
 pub fn run(settings: &Settings, actor: &Actor, command: ServerCommand) -> Result<(), Failure> {
     let serving = serving(settings)?;
     match command {
@@ -81,6 +108,18 @@ pub fn run(settings: &Settings, actor: &Actor, command: ServerCommand) -> Result
             let stable = match version {
                 Some(v) => v,
                 None => default_stable(&registry, &model)?,
+            };
+            // With no version named, the aliases say what to serve: the canary too, at the
+            // share the operation that made it gave it (or --canary-percent).
+            let (canary, canary_percent) = match (version, canary) {
+                (None, None) => match alias_canary(&registry, &model)? {
+                    Some(c) => (
+                        Some(c),
+                        last_canary_share(&registry, &model, c).unwrap_or(canary_percent),
+                    ),
+                    None => (None, canary_percent),
+                },
+                _ => (canary, canary_percent),
             };
             for v in std::iter::once(stable).chain(canary) {
                 registry.version(&model, v)?;
