@@ -767,3 +767,24 @@ fn the_fleet_drift_column_follows_the_servers_verdict() {
     let row = screen.lines().find(|l| l.contains("fraud")).unwrap();
     assert!(row.contains("n/a") && !row.contains(" ok "), "{row}");
 }
+
+#[test]
+fn an_idle_screen_shows_no_ticking_ages_until_a_source_lags() {
+    let mut s = loaded(); // refresh 1 s; the registry answered at t0, the clock at t0 + 1 s
+    let header = |s: &flightdeck::app::State| {
+        text(&render(s, "dark", 100, 24))
+            .lines()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let fresh = header(&s);
+    assert!(fresh.contains("registry live"), "{fresh}");
+    // A few seconds later with nothing new: the same screen (nothing to redraw).
+    tick(&mut s, 2.0);
+    assert_eq!(header(&s), fresh);
+    // The next fetch never answers: from 3 s (twice the refresh, at least 3 s) the age shows.
+    tick(&mut s, 10.0);
+    let lagging = header(&s);
+    assert!(lagging.contains("registry 10s ago"), "{lagging}");
+}

@@ -117,6 +117,14 @@ impl SourceStatus {
     pub fn age_seconds(&self, now: DateTime<Utc>) -> Option<i64> {
         self.last_ok.map(|t| (now - t).num_seconds().max(0))
     }
+
+    /// The age worth showing: `None` while the source keeps up with the refresh interval (an age
+    /// ticking every second would redraw an idle screen every second), else its age in seconds.
+    pub fn lag_seconds(&self, now: DateTime<Utc>, refresh_seconds: f64) -> Option<i64> {
+        let age = self.age_seconds(now)?;
+        let allowed = (2.0 * refresh_seconds).max(3.0);
+        (age as f64 > allowed).then_some(age)
+    }
 }
 
 /// The last scrape of a server and when it was taken (monotonic seconds).

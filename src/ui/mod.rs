@@ -118,7 +118,8 @@ fn header_line<'a>(state: &'a State, theme: &Theme) -> Paragraph<'a> {
         metrics_style,
     ));
     spans.push(Span::styled(
-        format!("  {}", state.now.format("%H:%M:%S UTC")),
+        // Minutes: a seconds clock would redraw an idle screen every second.
+        format!("  {}", state.now.format("%H:%M UTC")),
         theme.dim(),
     ));
     Paragraph::new(Line::from(spans)).style(theme.header(false))
@@ -139,7 +140,10 @@ fn source_span(
             format!("{name} failing: {}", format::clip(e, 40)),
             theme.danger(),
         )],
-        (None, Some(age)) => vec![Span::styled(format!("{name} {age}s ago"), theme.dim())],
+        (None, Some(_)) => match status.lag_seconds(state.now, state.refresh_seconds) {
+            Some(lag) => vec![Span::styled(format!("{name} {lag}s ago"), theme.warn())],
+            None => vec![Span::styled(format!("{name} live"), theme.dim())],
+        },
         (None, None) => vec![Span::styled(format!("{name} loading…"), theme.dim())],
     }
 }

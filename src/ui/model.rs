@@ -74,7 +74,10 @@ fn freshness(status: &SourceStatus, state: &State) -> (String, bool) {
     match (&status.error, status.age_seconds(state.now)) {
         (Some(e), Some(age)) => (format!("stale {age}s: {}", format::clip(e, 50)), true),
         (Some(e), None) => (format!("failing: {}", format::clip(e, 50)), true),
-        (None, Some(age)) => (format!("{age}s ago"), false),
+        (None, Some(_)) => match status.lag_seconds(state.now, state.refresh_seconds) {
+            Some(lag) => (format!("{lag}s ago"), false),
+            None => ("live".into(), false),
+        },
         (None, None) => ("loading…".into(), false),
     }
 }
