@@ -3,6 +3,7 @@
 
 mod alias;
 mod bench;
+mod bench_console;
 mod demo;
 mod evaluate;
 mod journal;
@@ -119,6 +120,8 @@ pub enum Command {
     Snapshot(views::SnapshotArgs),
     /// Measure how fast the runtime loads and runs a model, per call, at given batch sizes.
     Bench(bench::BenchArgs),
+    /// Measure the console on a synthetic fleet (1,000 models x 20 versions x 20 features).
+    BenchConsole(bench_console::BenchConsoleArgs),
     /// Print the resolved settings and where they came from.
     Config {
         #[arg(long)]
@@ -166,6 +169,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
     // Benchmarks touch no settings or data dir, so they run anywhere; the demo makes its own.
     match command {
         Command::Bench(args) => return bench::run(args),
+        Command::BenchConsole(args) => return bench_console::run(args),
         Command::Demo(args) => return demo::run(args),
         _ => {}
     }
@@ -190,7 +194,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
     let actor = Actor::new(settings.user.clone(), settings.environment.name.clone())
         .with_read_only(settings.environment.read_only);
     match command {
-        Command::Bench(_) | Command::Demo(_) => Ok(()),
+        Command::Bench(_) | Command::BenchConsole(_) | Command::Demo(_) => Ok(()),
         Command::Console => console(&settings),
         Command::Smoke(args) => smoke::run(&settings, args),
         Command::Evaluate(args) => evaluate::run(&settings, args),

@@ -127,6 +127,26 @@ impl SourceStatus {
     }
 }
 
+/// One point of a version's serving history, kept small: a thousand models' worth of five
+/// minutes at one point a second must fit in a few megabytes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HistoryPoint {
+    pub requests_per_second: f32,
+    pub error_ratio: f32,
+    /// Seconds; NaN when no request finished in the interval.
+    pub p99: f32,
+}
+
+impl From<ServingStats> for HistoryPoint {
+    fn from(s: ServingStats) -> Self {
+        Self {
+            requests_per_second: s.requests_per_second as f32,
+            error_ratio: s.error_ratio as f32,
+            p99: s.p99.map_or(f32::NAN, |p| p as f32),
+        }
+    }
+}
+
 /// The last scrape of a server and when it was taken (monotonic seconds).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScrapeSample {
@@ -220,7 +240,7 @@ pub struct State {
     pub scrapes: BTreeMap<String, ScrapeSample>,
     pub serving: BTreeMap<VersionKey, ServingStats>,
     /// Recent serving stats per version, oldest first, at most [`HISTORY`] points.
-    pub history: BTreeMap<VersionKey, VecDeque<ServingStats>>,
+    pub history: BTreeMap<VersionKey, VecDeque<HistoryPoint>>,
     /// Drift reports of the open model, and where they came from.
     pub drift: BTreeMap<String, Vec<DriftReport>>,
     pub drift_status: SourceStatus,

@@ -1,5 +1,7 @@
 //! The reducer: `update(&mut State, Msg) -> Vec<Effect>`. No I/O and no clock reads.
 
+use std::collections::VecDeque;
+
 use super::effect::Effect;
 use super::fleet;
 use super::msg::{FleetData, Msg};
@@ -145,8 +147,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                                 .unwrap_or_default();
                             let stats = metrics::between(&before, current, seconds);
                             state.serving.insert(key.clone(), stats);
-                            let points = state.history.entry(key.clone()).or_default();
-                            points.push_back(stats);
+                            let points = state
+                                .history
+                                .entry(key.clone())
+                                .or_insert_with(|| VecDeque::with_capacity(HISTORY));
+                            points.push_back(stats.into());
                             while points.len() > HISTORY {
                                 points.pop_front();
                             }

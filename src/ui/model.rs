@@ -135,13 +135,24 @@ fn serving(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: Block<'_>) {
             .get(&key)
             .map(|h| h.iter().copied().collect())
             .unwrap_or_default();
-        let [title, rate_label, rate, p99_label, p99, errors] = Layout::vertical([
+        let [
+            title,
+            rate_label,
+            rate,
+            p99_label,
+            p99,
+            errors_label,
+            errors,
+            _,
+        ] = Layout::vertical([
             Constraint::Length(2),
             Constraint::Length(1),
             Constraint::Length(3),
             Constraint::Length(1),
             Constraint::Length(3),
-            Constraint::Min(1),
+            Constraint::Length(1),
+            Constraint::Length(3),
+            Constraint::Min(0),
         ])
         .areas(*column);
         let header = vec![
@@ -177,7 +188,13 @@ fn serving(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: Block<'_>) {
         frame.render_widget(Paragraph::new("p99 (µs)"), p99_label);
         let latencies: Vec<u64> = history
             .iter()
-            .map(|s| (s.p99.unwrap_or(0.0) * 1e6).round() as u64)
+            .map(|s| {
+                if s.p99.is_nan() {
+                    0
+                } else {
+                    (f64::from(s.p99) * 1e6).round() as u64
+                }
+            })
             .collect();
         frame.render_widget(
             Sparkline::default()
@@ -185,7 +202,7 @@ fn serving(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: Block<'_>) {
                 .style(theme.warn()),
             p99,
         );
-        let err_style = if stats.error_ratio >= 0.01 {
+        let err_style = if stats.error_ratio >= state.alert_error_ratio {
             theme.danger()
         } else {
             theme.dim()
@@ -195,6 +212,17 @@ fn serving(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: Block<'_>) {
                 format!("errors {}", format::percent(stats.error_ratio)),
                 err_style,
             )),
+            errors_label,
+        );
+        // Basis points, so a 0.5% error rate still shows as a bar.
+        let error_bars: Vec<u64> = history
+            .iter()
+            .map(|s| (f64::from(s.error_ratio) * 1e4).round() as u64)
+            .collect();
+        frame.render_widget(
+            Sparkline::default()
+                .data(tail(&error_bars, errors.width))
+                .style(theme.danger()),
             errors,
         );
     }
