@@ -29,7 +29,10 @@ fn fetches_follow_the_refresh_interval_and_never_pile_up() {
         &mut s,
         Msg::FleetFetched {
             at: t0(),
-            result: Ok(FleetData::default()),
+            result: Ok(FleetData {
+                servers: Some(Vec::new()),
+                ..FleetData::default()
+            }),
         },
     );
     assert_eq!(tick(&mut s, 2.0), vec![Effect::FetchFleet]);
@@ -38,7 +41,10 @@ fn fetches_follow_the_refresh_interval_and_never_pile_up() {
         &mut s,
         Msg::FleetFetched {
             at: t0(),
-            result: Ok(FleetData::default()),
+            result: Ok(FleetData {
+                servers: Some(Vec::new()),
+                ..FleetData::default()
+            }),
         },
     );
     let refresh = Key {
@@ -443,7 +449,7 @@ fn an_interrupted_operation_is_announced_until_recovered() {
     let mut s = loaded();
     let fleet = FleetData {
         models: s.models.clone(),
-        servers: s.servers.values().cloned().collect(),
+        servers: Some(s.servers.values().cloned().collect()),
         interrupted: vec![flightdeck::app::msg::InterruptedOp {
             model: "fraud".into(),
             summary: "promote fraud (journal #12)".into(),
@@ -678,7 +684,7 @@ fn smoke_and_evaluate_run_from_the_console_with_progress_and_a_report() {
             at: t0(),
             result: Ok(FleetData {
                 models: vec![with_canary, summary("churn", None)],
-                servers: vec![server("fraud", ServingPlan::stable_only(1))],
+                servers: Some(vec![server("fraud", ServingPlan::stable_only(1))]),
                 interrupted: Vec::new(),
             }),
         },
@@ -787,4 +793,42 @@ fn an_idle_screen_shows_no_ticking_ages_until_a_source_lags() {
     tick(&mut s, 10.0);
     let lagging = header(&s);
     assert!(lagging.contains("registry 10s ago"), "{lagging}");
+}
+
+#[test]
+fn the_registry_shows_before_a_slow_server_has_answered() {
+    let mut s = state();
+    assert_eq!(tick(&mut s, 0.0), vec![Effect::FetchFleet]);
+    // The registry answered; the servers are still being asked.
+    let effects = update(
+        &mut s,
+        Msg::FleetFetched {
+            at: t0(),
+            result: Ok(FleetData {
+                models: vec![summary("fraud", Some(1))],
+                servers: None,
+                interrupted: Vec::new(),
+            }),
+        },
+    );
+    assert!(effects.is_empty());
+    assert!(text(&render(&s, "dark", 100, 24)).contains("fraud"));
+    assert!(
+        tick(&mut s, 1.5).is_empty(),
+        "no second fetch while the servers are being listed"
+    );
+    let effects = update(
+        &mut s,
+        Msg::ServersListed {
+            servers: vec![server("fraud", ServingPlan::stable_only(1))],
+        },
+    );
+    assert_eq!(
+        effects,
+        vec![Effect::Scrape {
+            model: "fraud".into(),
+            endpoint: "http://127.0.0.1:9000".into()
+        }]
+    );
+    assert_eq!(tick(&mut s, 2.5), vec![Effect::FetchFleet]);
 }

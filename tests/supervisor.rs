@@ -226,7 +226,7 @@ fn a_frozen_server_is_named_and_does_not_hold_up_the_fleet() {
     assert_eq!(list[0]["healthy"], false);
     let problem = list[0]["problem"].as_str().unwrap();
     assert!(
-        problem.contains("did not answer within 2 s") && problem.contains("server stop fraud"),
+        problem.contains("did not answer within 2000 ms") && problem.contains("server stop fraud"),
         "the problem says what happened and what to do: {problem}"
     );
     // The fleet view still comes back, with the registry's view of the model.

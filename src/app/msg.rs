@@ -23,6 +23,10 @@ pub enum Msg {
         at: DateTime<Utc>,
         result: Result<FleetData, String>,
     },
+    /// The local servers and what each serves, after the registry's `FleetFetched`.
+    ServersListed {
+        servers: Vec<LocalServer>,
+    },
     /// A served model's drift reports.
     DriftFetched {
         model: String,
@@ -69,7 +73,9 @@ pub enum Msg {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FleetData {
     pub models: Vec<ModelSummary>,
-    pub servers: Vec<LocalServer>,
+    /// `None` when the servers come separately ([`Msg::ServersListed`]): the registry is shown
+    /// at once, without waiting for a slow server to say what it serves.
+    pub servers: Option<Vec<LocalServer>>,
     /// Operations a killed process left half done, newest first.
     pub interrupted: Vec<InterruptedOp>,
 }

@@ -97,6 +97,7 @@ async fn event_loop(
     let background = Background {
         tx,
         data_dir: settings.data_dir.clone(),
+        registry_cache: Arc::default(),
         serving: LocalServing::new(&settings.data_dir, program),
         http: server::client()?,
         timeout: Duration::from_millis(settings.refresh.source_timeout_ms),
@@ -107,15 +108,36 @@ async fn event_loop(
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut table = TableState::default();
+    // Frames are built off screen first and reach the terminal only when they differ from the
+    // last one shown: an idle console writes nothing, not even the cursor and style resets a
+    // draw always sends (a quiet link matters over SSH at 3 a.m.).
+    let mut shadow = ratatui::Terminal::new(ratatui::backend::TestBackend::new(1, 1))
+        .map_err(|e| format!("cannot draw: {e}"))?;
+    let mut shown: Option<ratatui::buffer::Buffer> = None;
     let mut dirty = true;
     loop {
         if dirty {
             if theme.name != state.theme && !no_color {
                 *theme = Theme::built_in(&state.theme, no_color)?;
             }
-            terminal
-                .draw(|frame| crate::ui::draw(frame, &state, theme, settings.ascii, &mut table))
+            let size = terminal.size().map_err(|e| format!("cannot draw: {e}"))?;
+            if shadow.size().ok() != Some(size) {
+                shadow.backend_mut().resize(size.width, size.height);
+                let _ = shadow.resize(ratatui::layout::Rect::new(0, 0, size.width, size.height));
+            }
+            let mut shadow_table = table.clone();
+            shadow
+                .draw(|frame| {
+                    crate::ui::draw(frame, &state, theme, settings.ascii, &mut shadow_table)
+                })
                 .map_err(|e| format!("cannot draw: {e}"))?;
+            let frame = shadow.backend().buffer();
+            if shown.as_ref() != Some(frame) {
+                shown = Some(frame.clone());
+                terminal
+                    .draw(|frame| crate::ui::draw(frame, &state, theme, settings.ascii, &mut table))
+                    .map_err(|e| format!("cannot draw: {e}"))?;
+            }
             dirty = false;
         }
         let first = tokio::select! {
@@ -156,12 +178,60 @@ async fn event_loop(
     }
 }
 
-/// Reads the registry and the local servers, within `timeout`.
+/// Reads the registry and the local servers, within `timeout` each.
 pub async fn fetch_fleet(
     data_dir: PathBuf,
     serving: LocalServing,
     timeout: Duration,
 ) -> Result<FleetData, String> {
+    let mut fleet = read_registry(data_dir, timeout).await?;
+    fleet.servers = Some(list_servers(serving, timeout).await);
+    Ok(fleet)
+}
+
+/// The registry's last read, reused while its files are unchanged: a large registry read every
+/// second was most of an idle console's CPU.
+#[derive(Default)]
+struct RegistryCache {
+    stamp: Option<Vec<Option<(u64, std::time::SystemTime)>>>,
+    fleet: Option<FleetData>,
+}
+
+/// Size and modification time of the registry's database and write-ahead log: any write
+/// changes one of them.
+fn registry_stamp(data_dir: &std::path::Path) -> Vec<Option<(u64, std::time::SystemTime)>> {
+    ["registry.db", "registry.db-wal"]
+        .iter()
+        .map(|f| {
+            let meta = std::fs::metadata(data_dir.join(f)).ok()?;
+            Some((meta.len(), meta.modified().ok()?))
+        })
+        .collect()
+}
+
+/// As [`read_registry`], answered from `cache` while the registry's files are unchanged.
+async fn read_registry_cached(
+    data_dir: PathBuf,
+    timeout: Duration,
+    cache: Arc<std::sync::Mutex<RegistryCache>>,
+) -> Result<FleetData, String> {
+    let stamp = registry_stamp(&data_dir);
+    if let Ok(cached) = cache.lock()
+        && cached.stamp.as_ref() == Some(&stamp)
+        && let Some(fleet) = &cached.fleet
+    {
+        return Ok(fleet.clone());
+    }
+    let fleet = read_registry(data_dir, timeout).await?;
+    if let Ok(mut cached) = cache.lock() {
+        cached.stamp = Some(stamp);
+        cached.fleet = Some(fleet.clone());
+    }
+    Ok(fleet)
+}
+
+/// The registry's models and interrupted operations, within `timeout`; servers not included.
+async fn read_registry(data_dir: PathBuf, timeout: Duration) -> Result<FleetData, String> {
     within(timeout, async move {
         let (models, interrupted) = on_registry(data_dir, |registry| {
             let interrupted = crate::engine::ops::interrupted(registry, None)?
@@ -179,14 +249,22 @@ pub async fn fetch_fleet(
             Ok((registry.models()?, interrupted))
         })
         .await?;
-        let servers = serving.list().await;
         Ok(FleetData {
             models,
-            servers,
+            servers: None,
             interrupted,
         })
     })
     .await
+}
+
+/// Every local server and what it serves. Each may take 60% of `timeout` to answer (asked all
+/// at once), so a frozen server costs its own row, never the listing.
+async fn list_servers(serving: LocalServing, timeout: Duration) -> Vec<crate::model::LocalServer> {
+    serving
+        .with_status_timeout(timeout.mul_f64(0.6))
+        .list()
+        .await
 }
 
 /// Runs `read` on the registry on a blocking thread (SQLite calls must not stall the runtime's
@@ -317,6 +395,8 @@ async fn run_operation(
 struct Background {
     tx: UnboundedSender<Msg>,
     data_dir: PathBuf,
+    /// The last registry read and the files' state it was read at.
+    registry_cache: Arc<std::sync::Mutex<RegistryCache>>,
     serving: LocalServing,
     /// One client for every scrape, so connections to each server are reused.
     http: reqwest::Client,
@@ -372,6 +452,7 @@ fn perform(effect: Effect, background: &Background) {
     let Background {
         tx,
         data_dir,
+        registry_cache,
         serving,
         http,
         timeout,
@@ -386,12 +467,18 @@ fn perform(effect: Effect, background: &Background) {
             }
         }
         Effect::FetchFleet => {
+            // The registry shows at once; the servers follow when each has answered or timed out.
             tokio::spawn(async move {
-                let result = fetch_fleet(data_dir, serving, timeout).await;
+                let result = read_registry_cached(data_dir, timeout, registry_cache).await;
+                let read = result.is_ok();
                 let _ = tx.send(Msg::FleetFetched {
                     at: Utc::now(),
                     result,
                 });
+                if read {
+                    let servers = list_servers(serving, timeout).await;
+                    let _ = tx.send(Msg::ServersListed { servers });
+                }
             });
         }
         Effect::PlanRecovery { model, how } => {

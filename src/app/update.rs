@@ -30,42 +30,31 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.monotonic = monotonic;
             due_fetches(state)
         }
-        Msg::FleetFetched { at, result } => {
-            state.registry.in_flight = false;
-            match result {
-                Ok(FleetData {
-                    models,
-                    servers,
-                    interrupted,
-                }) => {
-                    state.interrupted = interrupted;
-                    state.models = models;
-                    state.servers = servers.into_iter().map(|s| (s.model.clone(), s)).collect();
-                    state.registry.last_ok = Some(at);
-                    state.registry.error = None;
-                    clamp_selection(state);
-                    // Scrape every supervised server with an endpoint, unless one is under way.
-                    let targets: Vec<(String, String)> = state
-                        .servers
-                        .values()
-                        .filter(|s| s.supervisor_alive)
-                        .filter_map(|s| s.endpoint().map(|e| (s.model.clone(), e)))
-                        .filter(|(model, _)| !state.metrics.get(model).is_some_and(|m| m.in_flight))
-                        .collect();
-                    let mut effects = Vec::with_capacity(targets.len());
-                    for (model, endpoint) in targets {
-                        state.metrics.entry(model.clone()).or_default().in_flight = true;
-                        effects.push(Effect::Scrape { model, endpoint });
-                    }
-                    effects
-                }
-                Err(e) => {
-                    // Keep the last good data; show the error and its age.
-                    state.registry.error = Some(e);
-                    Vec::new()
+        Msg::FleetFetched { at, result } => match result {
+            Ok(FleetData {
+                models,
+                servers,
+                interrupted,
+            }) => {
+                state.interrupted = interrupted;
+                state.models = models;
+                state.registry.last_ok = Some(at);
+                state.registry.error = None;
+                clamp_selection(state);
+                match servers {
+                    Some(servers) => servers_listed(state, servers),
+                    // The fetch stays in flight until the servers are listed.
+                    None => Vec::new(),
                 }
             }
-        }
+            Err(e) => {
+                // Keep the last good data; show the error and its age.
+                state.registry.in_flight = false;
+                state.registry.error = Some(e);
+                Vec::new()
+            }
+        },
+        Msg::ServersListed { servers } => servers_listed(state, servers),
         Msg::OpPlanned { result } => {
             if let Some(modal) = state.modal.as_mut() {
                 modal.stage = match result {
@@ -489,6 +478,26 @@ fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) ->
         }
     }
     Vec::new()
+}
+
+/// The servers are known: the fleet fetch is over, and every supervised server with an
+/// endpoint is scraped, unless its last scrape is still under way.
+fn servers_listed(state: &mut State, servers: Vec<crate::model::LocalServer>) -> Vec<Effect> {
+    state.registry.in_flight = false;
+    state.servers = servers.into_iter().map(|s| (s.model.clone(), s)).collect();
+    let targets: Vec<(String, String)> = state
+        .servers
+        .values()
+        .filter(|s| s.supervisor_alive)
+        .filter_map(|s| s.endpoint().map(|e| (s.model.clone(), e)))
+        .filter(|(model, _)| !state.metrics.get(model).is_some_and(|m| m.in_flight))
+        .collect();
+    let mut effects = Vec::with_capacity(targets.len());
+    for (model, endpoint) in targets {
+        state.metrics.entry(model.clone()).or_default().in_flight = true;
+        effects.push(Effect::Scrape { model, endpoint });
+    }
+    effects
 }
 
 /// Opens the operation dialog on finishing or reverting an interrupted operation: of `model`,

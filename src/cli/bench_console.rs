@@ -124,7 +124,7 @@ pub fn run(args: BenchConsoleArgs) -> Result<(), Failure> {
             at: Utc::now(),
             result: Ok(FleetData {
                 models: fleet.models.clone(),
-                servers,
+                servers: Some(servers),
                 interrupted: Vec::new(),
             }),
         },

@@ -103,7 +103,7 @@ pub fn loaded() -> State {
     assert_eq!(tick(&mut s, 0.0), vec![Effect::FetchFleet]);
     let fleet = FleetData {
         models: vec![summary("fraud", Some(1)), summary("churn", None)],
-        servers: vec![server("fraud", ServingPlan::stable_only(1))],
+        servers: Some(vec![server("fraud", ServingPlan::stable_only(1))]),
         interrupted: Vec::new(),
     };
     let effects = update(

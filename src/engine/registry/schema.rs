@@ -93,6 +93,12 @@ CREATE TABLE evaluations (
 );
 CREATE INDEX evaluations_by_version ON evaluations (model, version, id);
 "#,
+    // The fleet's summary (versions per model, latest, last created) from the index alone: the
+    // table's rows carry baseline profiles of tens of kilobytes each, stored before created_at,
+    // so reading created_at from the rows walked every profile.
+    r#"
+CREATE INDEX versions_summary ON versions (model, version, created_at);
+"#,
 ];
 
 pub fn latest_version() -> i64 {

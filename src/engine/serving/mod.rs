@@ -53,6 +53,7 @@ pub struct LocalServing {
     files: ServeFiles,
     program: PathBuf,
     http: reqwest::Client,
+    status_timeout: Duration,
 }
 
 impl LocalServing {
@@ -68,7 +69,16 @@ impl LocalServing {
             files: ServeFiles::new(data_dir),
             program,
             http,
+            status_timeout: STATUS_TIMEOUT,
         }
+    }
+
+    /// How long each server may take to say what it serves (default 2 s). A caller with its own
+    /// deadline for the whole listing sets it below that deadline, so one frozen server costs
+    /// that server's status, never the listing.
+    pub fn with_status_timeout(mut self, timeout: Duration) -> Self {
+        self.status_timeout = timeout;
+        self
     }
 
     fn token(&self) -> Result<String, ServingError> {
@@ -110,7 +120,8 @@ impl LocalServing {
             });
             return server;
         };
-        let answer = tokio::time::timeout(STATUS_TIMEOUT, self.served_plan(model, &endpoint)).await;
+        let answer =
+            tokio::time::timeout(self.status_timeout, self.served_plan(model, &endpoint)).await;
         match answer {
             Ok(Ok(plan)) => {
                 server.serving = Some(plan);
@@ -125,8 +136,8 @@ impl LocalServing {
             }
             Err(_) => {
                 server.problem = Some(format!(
-                    "the server did not answer within {} s: it may be frozen or overloaded; `flightdeck server stop {model}` then `server start` replaces it",
-                    STATUS_TIMEOUT.as_secs()
+                    "the server did not answer within {} ms: it may be frozen or overloaded; `flightdeck server stop {model}` then `server start` replaces it",
+                    self.status_timeout.as_millis()
                 ));
             }
         }
