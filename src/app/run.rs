@@ -125,7 +125,7 @@ async fn event_loop(
                 shadow.backend_mut().resize(size.width, size.height);
                 let _ = shadow.resize(ratatui::layout::Rect::new(0, 0, size.width, size.height));
             }
-            let mut shadow_table = table.clone();
+            let mut shadow_table = table;
             shadow
                 .draw(|frame| {
                     crate::ui::draw(frame, &state, theme, settings.ascii, &mut shadow_table)
