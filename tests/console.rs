@@ -832,3 +832,35 @@ fn the_registry_shows_before_a_slow_server_has_answered() {
     );
     assert_eq!(tick(&mut s, 2.5), vec![Effect::FetchFleet]);
 }
+
+#[test]
+fn the_drift_pane_shows_each_features_trend_towards_its_limit() {
+    use flightdeck::app::state::{Pane, View};
+    let mut s = loaded();
+    key(&mut s, 'j');
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    s.view = View::Model {
+        name: "fraud".into(),
+        pane: Pane::Drift,
+    };
+    // "age" creeps from nothing to its limit (0.25) over four reports.
+    for statistic in [0.0, 0.08, 0.16, 0.25] {
+        let mut report = drift_report();
+        report.features[1].statistic = statistic;
+        update(
+            &mut s,
+            Msg::DriftFetched {
+                model: "fraud".into(),
+                at: t0(),
+                result: Ok(vec![report]),
+            },
+        );
+    }
+    let screen = text(&render(&s, "dark", 160, 30));
+    let row = screen.lines().find(|l| l.contains(" age ")).unwrap();
+    assert!(row.contains("▁▃▅█"), "{row}\n{screen}");
+    assert_eq!(
+        s.drift_trend[&("fraud".to_string(), 1, "age".to_string())].len(),
+        4
+    );
+}

@@ -127,6 +127,9 @@ impl SourceStatus {
     }
 }
 
+/// Points kept of each feature's drift trend.
+pub const DRIFT_TREND: usize = 60;
+
 /// One point of a version's serving history, kept small: a thousand models' worth of five
 /// minutes at one point a second must fit in a few megabytes.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -244,6 +247,9 @@ pub struct State {
     /// Drift reports of the open model, and where they came from.
     pub drift: BTreeMap<String, Vec<DriftReport>>,
     pub drift_status: SourceStatus,
+    /// Each feature's drift statistic over the reports seen, oldest first, at most
+    /// [`DRIFT_TREND`] points, by (model, version, feature).
+    pub drift_trend: BTreeMap<(String, u32, String), VecDeque<f32>>,
     /// Registry versions of the open model.
     pub versions: BTreeMap<String, Vec<ModelVersion>>,
     pub versions_status: SourceStatus,
@@ -332,6 +338,7 @@ impl State {
             history: BTreeMap::new(),
             drift: BTreeMap::new(),
             drift_status: SourceStatus::default(),
+            drift_trend: BTreeMap::new(),
             versions: BTreeMap::new(),
             versions_status: SourceStatus::default(),
             journal: BTreeMap::new(),

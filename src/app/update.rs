@@ -87,6 +87,9 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             due_fetches(state)
         }
         Msg::DriftFetched { model, at, result } => {
+            if let Ok(reports) = &result {
+                record_drift_trend(state, &model, reports);
+            }
             store(&mut state.drift_status, &mut state.drift, model, at, result);
             clamp_detail(state);
             Vec::new()
@@ -163,6 +166,23 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
 
 /// Keeps a detail source's answer: its data on success; on failure the error, with the last
 /// good data kept on screen.
+/// Appends each feature's statistic to its trend (features with no live rows have none).
+fn record_drift_trend(state: &mut State, model: &str, reports: &[crate::model::DriftReport]) {
+    use super::state::DRIFT_TREND;
+    for report in reports {
+        for feature in report.features.iter().filter(|f| f.n > 0) {
+            let points = state
+                .drift_trend
+                .entry((model.to_string(), report.version, feature.name.clone()))
+                .or_insert_with(|| VecDeque::with_capacity(DRIFT_TREND));
+            if points.len() == DRIFT_TREND {
+                points.pop_front();
+            }
+            points.push_back(feature.statistic as f32);
+        }
+    }
+}
+
 fn store<T>(
     status: &mut super::state::SourceStatus,
     data: &mut std::collections::BTreeMap<String, T>,

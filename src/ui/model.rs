@@ -4,7 +4,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Paragraph, Row, Sparkline, TableState};
+use ratatui::widgets::{Block, Cell, Paragraph, Sparkline, TableState};
 
 use super::columns::{Column, fitted_table};
 use super::format;
@@ -284,11 +284,14 @@ fn drift(
     } else {
         Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(body)
     };
-    let rows: Vec<Row> = report
+    let rows: Vec<Vec<Cell>> = report
         .features
         .iter()
         .map(|f| {
-            Row::new(vec![
+            let trend = state
+                .drift_trend
+                .get(&(name.to_string(), report.version, f.name.clone()));
+            vec![
                 Cell::from(f.name.clone()),
                 Cell::from(f.method.clone()),
                 // No live rows: nothing measured (see `flightdeck drift`).
@@ -297,6 +300,12 @@ fn drift(
                 } else {
                     "-".into()
                 }),
+                Cell::from(Span::styled(
+                    trend
+                        .map(|t| spark(t, f.threshold, TREND_WIDTH, ascii))
+                        .unwrap_or_default(),
+                    verdict_style_of(f.verdict, theme),
+                )),
                 Cell::from(format!("{}", f.threshold)),
                 Cell::from(
                     f.ks_p_value
@@ -310,27 +319,20 @@ fn drift(
                     f.verdict.as_str().to_string(),
                     verdict_style_of(f.verdict, theme),
                 )),
-            ])
+            ]
         })
         .collect();
-    let widths = [
-        Constraint::Min(8),
-        Constraint::Length(4),
-        Constraint::Length(7),
-        Constraint::Length(5),
-        Constraint::Length(8),
-        Constraint::Length(6),
-        Constraint::Length(8),
+    let columns = [
+        Column::new("FEATURE", Constraint::Min(8), 0),
+        Column::new("STAT", Constraint::Length(4), 0),
+        Column::new("VALUE", Constraint::Length(7), 0),
+        Column::new("TREND", Constraint::Length(TREND_WIDTH as u16), 1),
+        Column::new("LIMIT", Constraint::Length(5), 0),
+        Column::new("P-VALUE", Constraint::Length(8), 2),
+        Column::new("N", Constraint::Length(6), 0),
+        Column::new("VERDICT", Constraint::Length(8), 0),
     ];
-    let t = super::selectable_table(
-        rows,
-        &widths,
-        &[
-            "FEATURE", "STAT", "VALUE", "LIMIT", "P-VALUE", "N", "VERDICT",
-        ],
-        theme,
-        ascii,
-    );
+    let t = fitted_table(rows, &columns, list.width, theme, ascii);
     table.select(Some(
         state
             .detail_selected
@@ -407,6 +409,31 @@ fn drift(
         }
         frame.render_widget(Paragraph::new(lines), histogram);
     }
+}
+
+/// Points of a feature's drift trend shown in the drift table.
+const TREND_WIDTH: usize = 12;
+
+/// The last `width` values as a one-line bar chart scaled to `limit` (a full bar is the
+/// threshold or above), so a feature creeping towards its limit is seen before it crosses.
+fn spark(
+    values: &std::collections::VecDeque<f32>,
+    limit: f64,
+    width: usize,
+    ascii: bool,
+) -> String {
+    const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    const ASCII: [char; 8] = ['_', '.', ',', ':', '-', '=', '+', '#'];
+    let glyphs = if ascii { ASCII } else { BLOCKS };
+    let limit = limit.max(f64::EPSILON);
+    values
+        .iter()
+        .skip(values.len().saturating_sub(width))
+        .map(|v| {
+            let level = (f64::from(*v) / limit * 7.0).round().clamp(0.0, 7.0) as usize;
+            glyphs[level]
+        })
+        .collect()
 }
 
 /// A pane with nothing to show says why, dimmed, inside its border.
