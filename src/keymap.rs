@@ -29,6 +29,7 @@ pub enum Action {
     Abort,
     Smoke,
     Evaluate,
+    Compare,
 }
 
 impl Action {
@@ -55,6 +56,7 @@ impl Action {
         Action::Abort,
         Action::Smoke,
         Action::Evaluate,
+        Action::Compare,
     ];
 
     /// The name used in the config's `[keys]` table.
@@ -82,6 +84,7 @@ impl Action {
             Action::Abort => "abort",
             Action::Smoke => "smoke",
             Action::Evaluate => "evaluate",
+            Action::Compare => "compare",
         }
     }
 
@@ -110,6 +113,7 @@ impl Action {
             Action::Abort => "abort the canary",
             Action::Smoke => "smoke-test a version",
             Action::Evaluate => "evaluate against production",
+            Action::Compare => "compare two versions (c, then c on another)",
         }
     }
 
@@ -314,6 +318,7 @@ impl Default for Keymap {
             (Key::char('a'), Action::Abort),
             (Key::char('s'), Action::Smoke),
             (Key::char('e'), Action::Evaluate),
+            (Key::char('c'), Action::Compare),
         ];
         Self {
             bindings: defaults.iter().copied().collect(),

@@ -42,7 +42,8 @@ fn version(number: u32, aliases: &[&str], smoke: Option<bool>, pipeline: &str) -
         "size_bytes": 670,
         "description": null,
         "signature": {
-            "inputs": [{"name": "X", "datatype": "FP32", "shape": [-1, 4]}],
+            // v3 was trained on one more feature: its input is wider.
+            "inputs": [{"name": "X", "datatype": "FP32", "shape": [-1, if number == 3 { 5 } else { 4 }]}],
             "outputs": [
                 {"name": "output_label", "datatype": "INT64", "shape": [-1]},
                 {"name": "output_probability", "datatype": "FP32", "shape": [-1, 3]}
@@ -193,4 +194,18 @@ fn smoke_report_dialog() {
         }))),
     });
     snapshot("smoke_report", &s);
+}
+
+#[test]
+fn two_versions_compared() {
+    let mut s = opened();
+    tab(&mut s);
+    tab(&mut s); // versions: v1, v3, v2
+    key(&mut s, 'c');
+    key(&mut s, 'j');
+    key(&mut s, 'c');
+    assert_eq!(s.comparing, Some(("fraud".to_string(), 1, 3)));
+    snapshot("compare_v1_v3", &s);
+    key(&mut s, 'x');
+    assert!(s.comparing.is_none(), "any key closes it");
 }

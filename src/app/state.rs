@@ -271,6 +271,9 @@ pub struct State {
     pub guide: Option<usize>,
     /// The operation dialog, when one is open.
     pub modal: Option<OpModal>,
+    /// A version marked for comparison on the versions pane (`c`), and the pair being compared.
+    pub compare_mark: Option<(String, u32)>,
+    pub comparing: Option<(String, u32, u32)>,
     /// The smoke-test or evaluation dialog, when one is open.
     pub check: Option<CheckModal>,
     /// The latest progress line of the running operation or check.
@@ -349,6 +352,8 @@ impl State {
             toast: None,
             modal: None,
             check: None,
+            compare_mark: None,
+            comparing: None,
             progress: None,
             evaluate_data: String::new(),
             guide: None,

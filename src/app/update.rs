@@ -292,6 +292,11 @@ fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
     if state.check.is_some() {
         return super::checks::on_key(state, key);
     }
+    if state.comparing.is_some() {
+        // Any key closes the comparison.
+        state.comparing = None;
+        return Vec::new();
+    }
     match state.mode.clone() {
         Mode::Filter => {
             match key.code {
@@ -429,6 +434,12 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         | Action::PageDown
         | Action::Top
         | Action::Bottom => {}
+        Action::Compare => {
+            state.toast = Some(
+                "compare: open a model's versions pane (Enter, Tab Tab), c on one version, c on another"
+                    .into(),
+            );
+        }
         Action::Deploy
         | Action::Promote
         | Action::Rollback
@@ -479,6 +490,30 @@ fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) ->
         | Action::PageDown
         | Action::Top
         | Action::Bottom => {}
+        Action::Compare => {
+            let selected = state
+                .versions
+                .get(name)
+                .and_then(|v| v.get(state.detail_selected))
+                .map(|v| v.version);
+            match (pane, selected, state.compare_mark.clone()) {
+                (Pane::Versions, Some(b), Some((model, a))) if model == name && a != b => {
+                    state.comparing = Some((name.to_string(), a, b));
+                    state.compare_mark = None;
+                }
+                (Pane::Versions, Some(v), _) => {
+                    state.compare_mark = Some((name.to_string(), v));
+                    state.toast = Some(format!(
+                        "v{v} marked: select another version and press c to compare"
+                    ));
+                }
+                _ => {
+                    state.toast = Some(
+                        "compare: Tab to the versions pane, c on one version, c on another".into(),
+                    )
+                }
+            }
+        }
         Action::Deploy
         | Action::Promote
         | Action::Rollback

@@ -3,6 +3,7 @@
 
 mod checks;
 mod columns;
+mod compare;
 mod fleet;
 mod format;
 mod model;
@@ -75,6 +76,9 @@ pub fn draw(
     }
     if state.check.is_some() {
         checks::draw(frame, area, state, theme, ascii);
+    }
+    if state.comparing.is_some() {
+        compare::draw(frame, area, state, theme, ascii);
     }
 }
 

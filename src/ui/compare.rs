@@ -1,0 +1,132 @@
+//! Two versions of a model side by side: lineage, smoke status, every metric with its change,
+//! and what differs in their signatures (a changed input is what breaks callers).
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+
+use crate::app::State;
+use crate::model::{ModelVersion, TensorSpec};
+use crate::theme::Theme;
+
+/// One row of the comparison: a version's value for it, if it has one.
+type Field = dyn Fn(&ModelVersion) -> Option<String>;
+
+pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, ascii: bool) {
+    let Some((model, a, b)) = &state.comparing else {
+        return;
+    };
+    let versions = state.versions.get(model);
+    let find = |v: u32| versions.and_then(|vs| vs.iter().find(|x| x.version == v));
+    let (Some(a), Some(b)) = (find(*a), find(*b)) else {
+        return;
+    };
+    let title = format!(" compare {model} v{} and v{} ", a.version, b.version);
+    let mut lines = vec![Line::from(Span::styled(
+        format!("{:<14} {:>20} {:>20}", "version", a.label(), b.label()),
+        theme.accent(),
+    ))];
+    let text = |v: &ModelVersion, f: &Field| f(v).unwrap_or_else(|| "-".into());
+    let fields: [(&str, &Field); 7] = [
+        ("aliases", &|v| {
+            Some(v.aliases.join(",")).filter(|s| !s.is_empty())
+        }),
+        ("created", &|v| {
+            Some(v.lineage.created_at.format("%Y-%m-%d %H:%M").to_string())
+        }),
+        ("author", &|v| Some(v.lineage.author.clone())),
+        ("pipeline", &|v| v.lineage.pipeline_version.clone()),
+        ("data hash", &|v| v.lineage.data_hash.clone()),
+        ("commit", &|v| v.lineage.code_commit.clone()),
+        ("smoke", &|v| {
+            v.smoke_passed
+                .map(|p| if p { "passed" } else { "FAILED" }.to_string())
+        }),
+    ];
+    for (name, f) in fields {
+        let (left, right) = (text(a, f), text(b, f));
+        let style = if left == right {
+            theme.dim()
+        } else {
+            theme.base()
+        };
+        lines.push(Line::from(Span::styled(
+            format!("{name:<14} {:>20} {:>20}", clip(&left), clip(&right)),
+            style,
+        )));
+    }
+    let mut names: Vec<&String> = a.metrics.keys().chain(b.metrics.keys()).collect();
+    names.sort();
+    names.dedup();
+    if !names.is_empty() {
+        lines.push(Line::from(""));
+    }
+    for name in names {
+        let (x, y) = (a.metrics.get(name), b.metrics.get(name));
+        let show = |v: Option<&f64>| v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
+        let change = match (x, y) {
+            (Some(x), Some(y)) => format!("  {:+.4}", y - x),
+            _ => String::new(),
+        };
+        lines.push(Line::from(vec![
+            Span::raw(format!(
+                "{:<14} {:>20} {:>20}",
+                clip(name),
+                show(x),
+                show(y)
+            )),
+            Span::styled(change, theme.dim()),
+        ]));
+    }
+    lines.push(Line::from(""));
+    let differences = signature_differences(a, b);
+    if differences.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "signatures: identical inputs and outputs",
+            theme.ok(),
+        )));
+    } else {
+        for d in differences {
+            lines.push(Line::from(Span::styled(d, theme.warn())));
+        }
+    }
+    lines.push(Line::from(Span::styled("any key closes", theme.dim())));
+    super::overlays::dialog(frame, area, title, lines, theme, ascii);
+}
+
+fn clip(s: &str) -> String {
+    super::format::clip(s, 20)
+}
+
+/// Each input or output that one version has and the other lacks, or has with another type
+/// or shape.
+fn signature_differences(a: &ModelVersion, b: &ModelVersion) -> Vec<String> {
+    let describe = |t: &TensorSpec| format!("{} {}", t.datatype, t.shape_text());
+    let mut out = Vec::new();
+    for (kind, left, right) in [
+        ("input", &a.signature.inputs, &b.signature.inputs),
+        ("output", &a.signature.outputs, &b.signature.outputs),
+    ] {
+        for l in left {
+            match right.iter().find(|r| r.name == l.name) {
+                None => out.push(format!("{kind} {}: only in {}", l.name, a.label())),
+                Some(r) if describe(r) != describe(l) => out.push(format!(
+                    "{kind} {}: {} in {}, {} in {}",
+                    l.name,
+                    describe(l),
+                    a.label(),
+                    describe(r),
+                    b.label()
+                )),
+                Some(_) => {}
+            }
+        }
+        for r in right
+            .iter()
+            .filter(|r| !left.iter().any(|l| l.name == r.name))
+        {
+            out.push(format!("{kind} {}: only in {}", r.name, b.label()));
+        }
+    }
+    out
+}
