@@ -864,3 +864,36 @@ fn the_drift_pane_shows_each_features_trend_towards_its_limit() {
         4
     );
 }
+
+#[test]
+fn a_failed_smoke_test_of_the_canary_is_an_alert_and_a_column_on_wide_screens() {
+    let mut s = loaded();
+    let mut fraud = summary("fraud", Some(1));
+    let mut canary = fraud.aliases[0].clone();
+    canary.alias = AliasName::canary();
+    canary.version = Some(2);
+    fraud.aliases.push(canary);
+    fraud.smoke.insert(2, false);
+    update(
+        &mut s,
+        Msg::FleetFetched {
+            at: t0(),
+            result: Ok(FleetData {
+                models: vec![fraud, summary("churn", None)],
+                servers: None,
+                interrupted: Vec::new(),
+            }),
+        },
+    );
+    let row = flightdeck::app::fleet::rows(&s)
+        .into_iter()
+        .find(|r| r.model == "fraud")
+        .unwrap();
+    assert_eq!(row.smoke, Some(false));
+    assert!(row.alerts.contains(&"!smoke"), "{:?}", row.alerts);
+    let narrow = text(&render(&s, "dark", 80, 24));
+    assert!(!narrow.contains("SMOKE"), "{narrow}");
+    let wide = text(&render(&s, "dark", 160, 24));
+    let line = wide.lines().find(|l| l.contains("fraud")).unwrap();
+    assert!(wide.contains("SMOKE") && line.contains("FAIL"), "{wide}");
+}

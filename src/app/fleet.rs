@@ -18,7 +18,9 @@ pub struct FleetRow {
     pub health: Health,
     pub stats: Option<ServingStats>,
     pub drift: Option<Verdict>,
-    /// Short markers for what needs attention (`!err`, `!p99`, `!drift`, `!alias`).
+    /// The latest smoke test of the canary (else production): passed, failed, or never run.
+    pub smoke: Option<bool>,
+    /// Short markers for what needs attention (`!err`, `!p99`, `!drift`, `!alias`, `!smoke`).
     pub alerts: Vec<&'static str>,
 }
 
@@ -101,10 +103,16 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
                 // The registry says one thing, the server serves another.
                 alerts.push("!alias");
             }
+            let canary = serving.and_then(|p| p.canary).or(alias(AliasName::CANARY));
+            let smoke = canary.or(production).and_then(|v| m.smoke.get(&v).copied());
+            if smoke == Some(false) {
+                alerts.push("!smoke");
+            }
             FleetRow {
                 model: name,
                 production,
-                canary: serving.and_then(|p| p.canary).or(alias(AliasName::CANARY)),
+                smoke,
+                canary,
                 canary_percent: serving
                     .filter(|p| p.canary.is_some())
                     .map(|p| p.canary_percent),

@@ -51,4 +51,7 @@ pub struct ModelSummary {
     pub latest_version: Option<u32>,
     pub aliases: Vec<Alias>,
     pub updated_at: DateTime<Utc>,
+    /// Whether the latest smoke test of each version an alias points at passed.
+    #[serde(default)]
+    pub smoke: BTreeMap<u32, bool>,
 }

@@ -5,8 +5,9 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, Row, TableState};
+use ratatui::widgets::{Cell, Paragraph, TableState};
 
+use super::columns::{Column, fitted_table};
 use super::format;
 use crate::app::State;
 use crate::app::fleet::{self, FleetRow, Health};
@@ -44,27 +45,30 @@ pub fn draw(
         frame.render_widget(Paragraph::new(text).style(theme.dim()).block(block), area);
         return;
     }
-    let header = [
-        "MODEL", "PROD", "CANARY", "HEALTH", "REQ/S", "P99", "ERR%", "DRIFT", "ALERTS",
+    // SMOKE (of the canary, else production) shows on wide terminals; a failed one is also an
+    // `!smoke` alert, so 80 columns lose nothing that needs attention.
+    let columns = [
+        Column::new("MODEL", Constraint::Min(12), 0),
+        Column::new("PROD", Constraint::Length(5), 0),
+        Column::new("CANARY", Constraint::Length(8), 0),
+        Column::new("HEALTH", Constraint::Length(7), 0),
+        Column::new("REQ/S", Constraint::Length(6), 0),
+        Column::new("P99", Constraint::Length(8), 0),
+        Column::new("ERR%", Constraint::Length(6), 0),
+        Column::new("DRIFT", Constraint::Length(5), 0),
+        Column::new("SMOKE", Constraint::Length(6), 1),
+        Column::new("ALERTS", Constraint::Min(11), 0),
     ];
-    let body: Vec<Row> = rows.iter().map(|r| row(r, state, theme, ascii)).collect();
-    let widths = [
-        Constraint::Min(12),
-        Constraint::Length(5),
-        Constraint::Length(8),
-        Constraint::Length(7),
-        Constraint::Length(6),
-        Constraint::Length(8),
-        Constraint::Length(6),
-        Constraint::Length(5),
-        Constraint::Min(11),
-    ];
-    let table_widget = super::selectable_table(body, &widths, &header, theme, ascii).block(block);
+    let body: Vec<Vec<Cell>> = rows.iter().map(|r| row(r, state, theme, ascii)).collect();
+    // Room for every fixed column plus MODEL's and ALERTS' minimums, and the SMOKE column when
+    // 16 more cells fit (model names and alerts get the rest).
+    let room = area.width.saturating_sub(2).saturating_sub(16);
+    let table_widget = fitted_table(body, &columns, room, theme, ascii).block(block);
     table.select(Some(state.selected.min(rows.len() - 1)));
     frame.render_stateful_widget(table_widget, area, table);
 }
 
-fn row<'a>(r: &FleetRow, state: &State, theme: &Theme, ascii: bool) -> Row<'a> {
+fn row<'a>(r: &FleetRow, state: &State, theme: &Theme, ascii: bool) -> Vec<Cell<'a>> {
     let version = |v: Option<u32>| v.map(|v| format!("v{v}")).unwrap_or_else(|| "-".into());
     let canary = match (r.canary, r.canary_percent) {
         (Some(v), Some(p)) => format!("v{v} {p}%"),
@@ -110,7 +114,12 @@ fn row<'a>(r: &FleetRow, state: &State, theme: &Theme, ascii: bool) -> Row<'a> {
         Some(Verdict::InsufficientData) => ("n/a", theme.dim()),
         None => ("-", theme.dim()),
     };
-    Row::new(vec![
+    let (smoke, smoke_style) = match r.smoke {
+        Some(true) => ("ok", theme.ok()),
+        Some(false) => ("FAIL", theme.danger()),
+        None => ("-", theme.dim()),
+    };
+    vec![
         Cell::from(r.model.clone()),
         Cell::from(version(r.production)),
         Cell::from(canary),
@@ -119,6 +128,7 @@ fn row<'a>(r: &FleetRow, state: &State, theme: &Theme, ascii: bool) -> Row<'a> {
         Cell::from(Span::styled(p99, p99_style)),
         Cell::from(Span::styled(err, err_style)),
         Cell::from(Span::styled(drift, drift_style)),
+        Cell::from(Span::styled(smoke, smoke_style)),
         Cell::from(Line::from(Span::styled(r.alerts.join(" "), theme.danger()))),
-    ])
+    ]
 }

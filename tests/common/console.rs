@@ -55,6 +55,8 @@ pub fn summary(name: &str, production: Option<u32>) -> ModelSummary {
             .into_iter()
             .collect(),
         updated_at: t0(),
+        // Production's latest smoke test passed.
+        smoke: production.map(|v| (v, true)).into_iter().collect(),
     }
 }
 

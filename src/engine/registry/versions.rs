@@ -107,17 +107,24 @@ impl Registry {
             let Ok(name) = ModelName::new(&name) else {
                 continue;
             };
-            let aliases = self
+            let aliases: Vec<_> = self
                 .aliases(&name)?
                 .into_iter()
                 .filter(|a| a.version.is_some())
                 .collect();
+            let mut smoke = std::collections::BTreeMap::new();
+            for version in aliases.iter().filter_map(|a| a.version) {
+                if let Some(report) = self.latest_smoke(&name, version)? {
+                    smoke.insert(version, report.passed);
+                }
+            }
             out.push(ModelSummary {
                 name,
                 versions,
                 latest_version: latest,
                 aliases,
                 updated_at: parse_timestamp(&updated),
+                smoke,
             });
         }
         Ok(out)
