@@ -244,6 +244,8 @@ pub struct State {
     pub serving: BTreeMap<VersionKey, ServingStats>,
     /// Recent serving stats per version, oldest first, at most [`HISTORY`] points.
     pub history: BTreeMap<VersionKey, VecDeque<HistoryPoint>>,
+    /// When each version first served here: its charts start there, after a deploy or promote.
+    pub serving_since: BTreeMap<VersionKey, DateTime<Utc>>,
     /// Drift reports of the open model, and where they came from.
     pub drift: BTreeMap<String, Vec<DriftReport>>,
     pub drift_status: SourceStatus,
@@ -339,6 +341,7 @@ impl State {
             scrapes: BTreeMap::new(),
             serving: BTreeMap::new(),
             history: BTreeMap::new(),
+            serving_since: BTreeMap::new(),
             drift: BTreeMap::new(),
             drift_status: SourceStatus::default(),
             drift_trend: BTreeMap::new(),

@@ -139,6 +139,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                                 .unwrap_or_default();
                             let stats = metrics::between(&before, current, seconds);
                             state.serving.insert(key.clone(), stats);
+                            state.serving_since.entry(key.clone()).or_insert(at);
                             let points = state
                                 .history
                                 .entry(key.clone())

@@ -159,6 +159,15 @@ fn serving(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: Block<'_>) {
             Line::from(vec![
                 Span::styled(format!("{role} v{version}"), theme.accent()),
                 Span::styled(format!("  {share}% of traffic"), theme.dim()),
+                // Where this version's charts begin: a deploy or promote shows as a new start.
+                Span::styled(
+                    state
+                        .serving_since
+                        .get(&key)
+                        .map(|t| format!("  since {}", t.format("%H:%M:%S")))
+                        .unwrap_or_default(),
+                    theme.dim(),
+                ),
             ]),
             Line::from(Span::styled(
                 format!(
