@@ -897,3 +897,18 @@ fn a_failed_smoke_test_of_the_canary_is_an_alert_and_a_column_on_wide_screens() 
     let line = wide.lines().find(|l| l.contains("fraud")).unwrap();
     assert!(wide.contains("SMOKE") && line.contains("FAIL"), "{wide}");
 }
+
+#[test]
+fn a_click_selects_a_fleet_row_and_a_second_click_opens_it() {
+    use flightdeck::app::state::View;
+    let mut s = loaded(); // rows: churn (screen row 3), fraud (screen row 4)
+    assert!(update(&mut s, Msg::Click { row: 1, offset: 0 }).is_empty());
+    assert_eq!(s.selected, 0, "the header is not a row");
+    update(&mut s, Msg::Click { row: 4, offset: 0 });
+    assert_eq!(s.selected, 1);
+    assert!(update(&mut s, Msg::Click { row: 9, offset: 0 }).is_empty());
+    assert_eq!(s.selected, 1, "below the last row nothing changes");
+    let effects = update(&mut s, Msg::Click { row: 4, offset: 0 });
+    assert!(matches!(&s.view, View::Model { name, .. } if name == "fraud"));
+    assert!(!effects.is_empty(), "opening fetches the model's panes");
+}

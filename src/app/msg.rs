@@ -9,6 +9,12 @@ use crate::sources::metrics::ScrapeSnapshot;
 #[derive(Debug, Clone)]
 pub enum Msg {
     Key(Key),
+    /// A left click on screen row `row`, with the fleet table scrolled by `offset` rows (the
+    /// scroll position lives with the drawing, so the run loop passes it along).
+    Click {
+        row: u16,
+        offset: usize,
+    },
     Resize {
         width: u16,
         height: u16,

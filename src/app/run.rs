@@ -151,6 +151,7 @@ async fn event_loop(
                 Some(Ok(Event::Mouse(mouse))) => match mouse.kind {
                     crossterm::event::MouseEventKind::ScrollDown => Msg::Key(crate::keymap::Key::plain(crate::keymap::KeyCode::Down)),
                     crossterm::event::MouseEventKind::ScrollUp => Msg::Key(crate::keymap::Key::plain(crate::keymap::KeyCode::Up)),
+                    crossterm::event::MouseEventKind::Down(crossterm::event::MouseButton::Left) => Msg::Click { row: mouse.row, offset: table.offset() },
                     _ => continue,
                 },
                 Some(Ok(_)) => continue,

@@ -21,6 +21,7 @@ pub const COMMANDS: &[&str] = &[
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Key(key) => on_key(state, key),
+        Msg::Click { row, offset } => on_click(state, row, offset),
         Msg::Resize { width, height } => {
             state.size = (width, height);
             Vec::new()
@@ -200,6 +201,32 @@ fn store<T>(
         }
         Err(e) => status.error = Some(e),
     }
+}
+
+/// Screen row of the fleet's first model: header line, border, column titles.
+const FLEET_FIRST_ROW: u16 = 3;
+
+/// A click on a fleet row selects it; a click on the selected row opens it. Elsewhere, and
+/// while a dialog is open, clicks do nothing (keys do everything).
+fn on_click(state: &mut State, row: u16, offset: usize) -> Vec<Effect> {
+    if state.view != View::Fleet
+        || state.modal.is_some()
+        || state.check.is_some()
+        || state.comparing.is_some()
+        || state.mode != Mode::Normal
+        || row < FLEET_FIRST_ROW
+    {
+        return Vec::new();
+    }
+    let index = offset + usize::from(row - FLEET_FIRST_ROW);
+    if index >= fleet::rows(state).len() {
+        return Vec::new();
+    }
+    if index == state.selected {
+        return on_action(state, Action::Open);
+    }
+    state.selected = index;
+    Vec::new()
 }
 
 /// Fetches whose refresh interval has passed.
