@@ -11,9 +11,7 @@ use super::msg::Msg;
 use super::run::fetch_fleet;
 use super::state::State;
 use super::update::update;
-use crate::engine::serving::LocalServing;
 use crate::settings::Settings;
-use crate::sources::server;
 
 /// Collects the fleet: registry, servers, and two scrapes `interval` apart (for rates).
 pub async fn collect(
@@ -22,8 +20,8 @@ pub async fn collect(
     interval: Duration,
 ) -> Result<State, String> {
     let mut state = State::from_settings(settings, 3600.0);
-    let serving = LocalServing::new(&settings.data_dir, program);
     let timeout = Duration::from_millis(settings.refresh.source_timeout_ms);
+    let sources = crate::sources::embedded::sources(&settings.data_dir, program, timeout)?;
     let started = Instant::now();
     let mut scrape_targets = Vec::new();
     for effect in update(
@@ -34,7 +32,7 @@ pub async fn collect(
         },
     ) {
         if effect == Effect::FetchFleet {
-            let result = fetch_fleet(settings.data_dir.clone(), serving.clone(), timeout).await;
+            let result = fetch_fleet(&sources).await;
             for follow_up in update(
                 &mut state,
                 Msg::FleetFetched {
@@ -51,7 +49,7 @@ pub async fn collect(
     // Two rounds of scrapes `interval` apart give rates; each round scrapes every server at once,
     // and the second only those that answered the first (a rate needs both; a hung server
     // would cost a second deadline for nothing).
-    let http = &server::client()?;
+    let metrics = &sources.metrics;
     for round in 0..2 {
         if scrape_targets.is_empty() {
             break;
@@ -61,7 +59,7 @@ pub async fn collect(
         }
         let results = futures_util::future::join_all(scrape_targets.iter().map(
             |(model, endpoint)| async move {
-                let result = server::scrape(http, endpoint, timeout).await;
+                let result = metrics.scrape(model.clone(), endpoint.clone()).await;
                 (model.clone(), result)
             },
         ))

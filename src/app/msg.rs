@@ -86,10 +86,4 @@ pub struct FleetData {
     pub interrupted: Vec<InterruptedOp>,
 }
 
-/// An operation a killed process left half done: the console offers to finish or revert it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InterruptedOp {
-    pub model: String,
-    /// e.g. "promote fraud (journal #12)".
-    pub summary: String,
-}
+pub use crate::model::InterruptedOp;

@@ -19,7 +19,7 @@ use super::update::update;
 use crate::engine::Registry;
 use crate::engine::serving::LocalServing;
 use crate::settings::Settings;
-use crate::sources::{server, within};
+use crate::sources::Sources;
 use crate::theme::Theme;
 
 /// How often the loop wakes without input (the clock only redraws once a second).
@@ -96,11 +96,13 @@ async fn event_loop(
     let (tx, mut rx) = unbounded_channel::<Msg>();
     let background = Background {
         tx,
+        sources: crate::sources::embedded::sources(
+            &settings.data_dir,
+            program.clone(),
+            Duration::from_millis(settings.refresh.source_timeout_ms),
+        )?,
         data_dir: settings.data_dir.clone(),
-        registry_cache: Arc::default(),
         serving: LocalServing::new(&settings.data_dir, program),
-        http: server::client()?,
-        timeout: Duration::from_millis(settings.refresh.source_timeout_ms),
         started: Instant::now(),
         ops: ctx,
     };
@@ -179,108 +181,14 @@ async fn event_loop(
     }
 }
 
-/// Reads the registry and the local servers, within `timeout` each.
-pub async fn fetch_fleet(
-    data_dir: PathBuf,
-    serving: LocalServing,
-    timeout: Duration,
-) -> Result<FleetData, String> {
-    let mut fleet = read_registry(data_dir, timeout).await?;
-    fleet.servers = Some(list_servers(serving, timeout).await);
-    Ok(fleet)
-}
-
-/// The registry's last read, reused while its files are unchanged: a large registry read every
-/// second was most of an idle console's CPU.
-#[derive(Default)]
-struct RegistryCache {
-    stamp: Option<Vec<Option<(u64, std::time::SystemTime)>>>,
-    fleet: Option<FleetData>,
-}
-
-/// Size and modification time of the registry's database and write-ahead log: any write
-/// changes one of them.
-fn registry_stamp(data_dir: &std::path::Path) -> Vec<Option<(u64, std::time::SystemTime)>> {
-    ["registry.db", "registry.db-wal"]
-        .iter()
-        .map(|f| {
-            let meta = std::fs::metadata(data_dir.join(f)).ok()?;
-            Some((meta.len(), meta.modified().ok()?))
-        })
-        .collect()
-}
-
-/// As [`read_registry`], answered from `cache` while the registry's files are unchanged.
-async fn read_registry_cached(
-    data_dir: PathBuf,
-    timeout: Duration,
-    cache: Arc<std::sync::Mutex<RegistryCache>>,
-) -> Result<FleetData, String> {
-    let stamp = registry_stamp(&data_dir);
-    if let Ok(cached) = cache.lock()
-        && cached.stamp.as_ref() == Some(&stamp)
-        && let Some(fleet) = &cached.fleet
-    {
-        return Ok(fleet.clone());
-    }
-    let fleet = read_registry(data_dir, timeout).await?;
-    if let Ok(mut cached) = cache.lock() {
-        cached.stamp = Some(stamp);
-        cached.fleet = Some(fleet.clone());
-    }
-    Ok(fleet)
-}
-
-/// The registry's models and interrupted operations, within `timeout`; servers not included.
-async fn read_registry(data_dir: PathBuf, timeout: Duration) -> Result<FleetData, String> {
-    within(timeout, async move {
-        let (models, interrupted) = on_registry(data_dir, |registry| {
-            let interrupted = crate::engine::ops::interrupted(registry, None)?
-                .iter()
-                .map(|i| super::msg::InterruptedOp {
-                    model: i.plan.model.to_string(),
-                    summary: format!(
-                        "{} {} (journal #{})",
-                        i.plan.request.name(),
-                        i.plan.model,
-                        i.entry.id
-                    ),
-                })
-                .collect::<Vec<_>>();
-            Ok((registry.models()?, interrupted))
-        })
-        .await?;
-        Ok(FleetData {
-            models,
-            servers: None,
-            interrupted,
-        })
+/// The registry's view and the servers as one fleet (headless callers and the benchmark).
+pub async fn fetch_fleet(sources: &Sources) -> Result<FleetData, String> {
+    let (view, servers) = sources.fleet().await?;
+    Ok(FleetData {
+        models: view.models,
+        servers: Some(servers),
+        interrupted: view.interrupted,
     })
-    .await
-}
-
-/// Every local server and what it serves. Each may take 60% of `timeout` to answer (asked all
-/// at once), so a frozen server costs its own row, never the listing.
-async fn list_servers(serving: LocalServing, timeout: Duration) -> Vec<crate::model::LocalServer> {
-    serving
-        .with_status_timeout(timeout.mul_f64(0.6))
-        .list()
-        .await
-}
-
-/// Runs `read` on the registry on a blocking thread (SQLite calls must not stall the runtime's
-/// few workers).
-async fn on_registry<T: Send + 'static>(
-    data_dir: PathBuf,
-    read: impl FnOnce(&Registry) -> Result<T, crate::engine::EngineError> + Send + 'static,
-) -> Result<T, String> {
-    tokio::task::spawn_blocking(move || {
-        Registry::open(&data_dir)
-            .and_then(|registry| read(&registry))
-            .map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| e.to_string())?
 }
 
 /// What operations need from the settings.
@@ -395,13 +303,11 @@ async fn run_operation(
 #[derive(Clone)]
 struct Background {
     tx: UnboundedSender<Msg>,
+    /// Where every pane's data comes from (the environment's backends).
+    sources: Sources,
+    /// The data dir and servers operations act on.
     data_dir: PathBuf,
-    /// The last registry read and the files' state it was read at.
-    registry_cache: Arc<std::sync::Mutex<RegistryCache>>,
     serving: LocalServing,
-    /// One client for every scrape, so connections to each server are reused.
-    http: reqwest::Client,
-    timeout: Duration,
     started: Instant,
     ops: OpContext,
 }
@@ -452,11 +358,9 @@ async fn run_check(
 fn perform(effect: Effect, background: &Background) {
     let Background {
         tx,
+        sources,
         data_dir,
-        registry_cache,
         serving,
-        http,
-        timeout,
         started,
         ops,
     } = background.clone();
@@ -470,14 +374,18 @@ fn perform(effect: Effect, background: &Background) {
         Effect::FetchFleet => {
             // The registry shows at once; the servers follow when each has answered or timed out.
             tokio::spawn(async move {
-                let result = read_registry_cached(data_dir, timeout, registry_cache).await;
+                let result = sources.registry.fleet().await.map(|view| FleetData {
+                    models: view.models,
+                    servers: None,
+                    interrupted: view.interrupted,
+                });
                 let read = result.is_ok();
                 let _ = tx.send(Msg::FleetFetched {
                     at: Utc::now(),
                     result,
                 });
                 if read {
-                    let servers = list_servers(serving, timeout).await;
+                    let servers = sources.cluster.servers().await;
                     let _ = tx.send(Msg::ServersListed { servers });
                 }
             });
@@ -534,13 +442,7 @@ fn perform(effect: Effect, background: &Background) {
         }
         Effect::FetchVersions { model } => {
             tokio::spawn(async move {
-                let name = model.clone();
-                let read = on_registry(data_dir, move |registry| {
-                    let name = crate::model::ModelName::new(&name)
-                        .map_err(crate::engine::EngineError::BadModelName)?;
-                    registry.versions(&name)
-                });
-                let result = within(timeout, read).await;
+                let result = sources.registry.versions(model.clone()).await;
                 let _ = tx.send(Msg::VersionsFetched {
                     model,
                     at: Utc::now(),
@@ -550,12 +452,7 @@ fn perform(effect: Effect, background: &Background) {
         }
         Effect::FetchJournal { model } => {
             tokio::spawn(async move {
-                let query = crate::engine::journal::JournalQuery {
-                    model: Some(model.clone()),
-                    limit: Some(200),
-                };
-                let read = on_registry(data_dir, move |registry| registry.journal(&query));
-                let result = within(timeout, read).await;
+                let result = sources.registry.journal(model.clone(), 200).await;
                 let _ = tx.send(Msg::JournalFetched {
                     model,
                     at: Utc::now(),
@@ -565,7 +462,7 @@ fn perform(effect: Effect, background: &Background) {
         }
         Effect::FetchDrift { model, endpoint } => {
             tokio::spawn(async move {
-                let result = server::drift(&http, &endpoint, &model, timeout).await;
+                let result = sources.drift.drift(model.clone(), endpoint).await;
                 let _ = tx.send(Msg::DriftFetched {
                     model,
                     at: Utc::now(),
@@ -575,7 +472,7 @@ fn perform(effect: Effect, background: &Background) {
         }
         Effect::Scrape { model, endpoint } => {
             tokio::spawn(async move {
-                let result = server::scrape(&http, &endpoint, timeout).await;
+                let result = sources.metrics.scrape(model.clone(), endpoint).await;
                 let monotonic = started.elapsed().as_secs_f64();
                 let _ = tx.send(Msg::MetricsScraped {
                     model,

@@ -21,7 +21,6 @@ use crate::app::state::{Pane, View};
 use crate::app::{Msg, State, update};
 use crate::engine::Registry;
 use crate::engine::registry::versions::{NewVersion, insert_version};
-use crate::engine::serving::LocalServing;
 use crate::keymap::{Key, Keymap};
 use crate::model::{
     DataType, DriftReport, LocalServer, ModelName, ServerRecord, ServingPlan, Signature, TensorSpec,
@@ -90,13 +89,16 @@ pub fn run(args: BenchConsoleArgs) -> Result<(), Failure> {
     // First frame: the console's own registry read and server listing, then one draw.
     let theme = Theme::built_in("dark", false).map_err(failure)?;
     let started = Instant::now();
-    let serving = LocalServing::new(&dir, PathBuf::from("flightdeck"));
-    let fleet = runtime()?
-        .block_on(crate::app::run::fetch_fleet(
-            dir.clone(),
-            serving,
-            Duration::from_secs(30),
-        ))
+    let runtime = runtime()?;
+    let fleet = runtime
+        .block_on(async {
+            let sources = crate::sources::embedded::sources(
+                &dir,
+                PathBuf::from("flightdeck"),
+                Duration::from_secs(30),
+            )?;
+            crate::app::run::fetch_fleet(&sources).await
+        })
         .map_err(failure)?;
     let mut state = State::new("local", false, "dark", Keymap::default(), 1.0);
     state.size = (WIDTH, HEIGHT);

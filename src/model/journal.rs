@@ -73,3 +73,12 @@ pub struct NewJournalEntry {
     pub outcome: Outcome,
     pub details: serde_json::Value,
 }
+
+/// An operation a killed process left half done (a `started` row with no ending): the console
+/// offers to finish or revert it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InterruptedOp {
+    pub model: String,
+    /// e.g. "promote fraud (journal #12)".
+    pub summary: String,
+}

@@ -13,7 +13,7 @@ pub mod version;
 
 pub use alias::{Alias, AliasMove};
 pub use drift::{DriftReport, DriftThresholds, FeatureDrift, Histogram, Verdict};
-pub use journal::{JournalEntry, NewJournalEntry, Outcome};
+pub use journal::{InterruptedOp, JournalEntry, NewJournalEntry, Outcome};
 pub use name::{AliasName, ModelName, NameError};
 pub use profile::{
     BaselineProfile, CategoryFrequency, FeatureKind, FeatureProfile, NumericProfile,

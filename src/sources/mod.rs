@@ -3,8 +3,12 @@
 
 use std::time::Duration;
 
+pub mod embedded;
 pub mod metrics;
 pub mod server;
+pub mod source;
+
+pub use source::{RegistryView, Sources};
 
 /// Waits for `work` at most `timeout`: every read has a deadline, so a hung backend shows as
 /// an error instead of a pane that never fills.

@@ -1,0 +1,175 @@
+//! The `local` environment's sources: the SQLite registry (re-read only when its files
+//! change), the supervisor's files and each `flightdeck serve`'s `/metrics` and drift endpoint.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+
+use super::source::{
+    ClusterSource, DriftSource, Fetch, MetricsSource, RegistrySource, RegistryView, Sources,
+};
+use super::{server, within};
+use crate::engine::journal::JournalQuery;
+use crate::engine::serving::LocalServing;
+use crate::engine::{EngineError, Registry};
+use crate::model::{InterruptedOp, LocalServer, ModelName};
+
+/// The local environment's sources, each answering within `timeout`.
+pub fn sources(data_dir: &Path, program: PathBuf, timeout: Duration) -> Result<Sources, String> {
+    let http = server::client()?;
+    Ok(Sources {
+        registry: Arc::new(EmbeddedRegistry {
+            data_dir: data_dir.to_path_buf(),
+            timeout,
+            cache: Mutex::default(),
+        }),
+        cluster: Arc::new(LocalCluster {
+            // Each server's status must fit inside the listing's deadline: a frozen server
+            // then costs its own row, never the listing.
+            serving: LocalServing::new(data_dir, program).with_status_timeout(timeout.mul_f64(0.6)),
+        }),
+        metrics: Arc::new(ScrapedMetrics {
+            http: http.clone(),
+            timeout,
+        }),
+        drift: Arc::new(ServerDrift { http, timeout }),
+    })
+}
+
+/// Size and modification time of a file (`None` when it does not exist).
+type FileStamp = Option<(u64, SystemTime)>;
+
+pub struct EmbeddedRegistry {
+    data_dir: PathBuf,
+    timeout: Duration,
+    /// The last fleet read and the registry files' state it was read at: a large registry
+    /// read every second was most of an idle console's CPU.
+    cache: Mutex<Option<(Vec<FileStamp>, RegistryView)>>,
+}
+
+impl EmbeddedRegistry {
+    /// The database's and write-ahead log's size and mtime: any write changes one of them.
+    fn stamp(&self) -> Vec<FileStamp> {
+        ["registry.db", "registry.db-wal"]
+            .iter()
+            .map(|f| {
+                let meta = std::fs::metadata(self.data_dir.join(f)).ok()?;
+                Some((meta.len(), meta.modified().ok()?))
+            })
+            .collect()
+    }
+
+    /// Runs `read` on the registry on a blocking thread (SQLite calls must not stall the
+    /// runtime's few workers), within the deadline.
+    async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Registry) -> Result<T, EngineError> + Send + 'static,
+    ) -> Result<T, String> {
+        let data_dir = self.data_dir.clone();
+        within(self.timeout, async move {
+            tokio::task::spawn_blocking(move || {
+                Registry::open(&data_dir)
+                    .and_then(|registry| read(&registry))
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| e.to_string())?
+        })
+        .await
+    }
+}
+
+impl RegistrySource for EmbeddedRegistry {
+    fn fleet(&self) -> Fetch<'_, RegistryView> {
+        async move {
+            let stamp = self.stamp();
+            if let Ok(cache) = self.cache.lock()
+                && let Some((at, view)) = cache.as_ref()
+                && *at == stamp
+            {
+                return Ok(view.clone());
+            }
+            let view = self
+                .read(|registry| {
+                    let interrupted = crate::engine::ops::interrupted(registry, None)?
+                        .iter()
+                        .map(|i| InterruptedOp {
+                            model: i.plan.model.to_string(),
+                            summary: format!(
+                                "{} {} (journal #{})",
+                                i.plan.request.name(),
+                                i.plan.model,
+                                i.entry.id
+                            ),
+                        })
+                        .collect();
+                    Ok(RegistryView {
+                        models: registry.models()?,
+                        interrupted,
+                    })
+                })
+                .await?;
+            if let Ok(mut cache) = self.cache.lock() {
+                *cache = Some((stamp, view.clone()));
+            }
+            Ok(view)
+        }
+        .boxed()
+    }
+
+    fn versions(&self, model: String) -> Fetch<'_, Vec<crate::model::ModelVersion>> {
+        self.read(move |registry| {
+            let name = ModelName::new(&model).map_err(EngineError::BadModelName)?;
+            registry.versions(&name)
+        })
+        .boxed()
+    }
+
+    fn journal(&self, model: String, limit: usize) -> Fetch<'_, Vec<crate::model::JournalEntry>> {
+        let query = JournalQuery {
+            model: Some(model),
+            limit: Some(limit),
+        };
+        self.read(move |registry| registry.journal(&query)).boxed()
+    }
+}
+
+pub struct LocalCluster {
+    serving: LocalServing,
+}
+
+impl ClusterSource for LocalCluster {
+    fn servers(&self) -> BoxFuture<'_, Vec<LocalServer>> {
+        self.serving.list().boxed()
+    }
+}
+
+pub struct ScrapedMetrics {
+    /// One client for every scrape, so connections to each server are reused.
+    http: reqwest::Client,
+    timeout: Duration,
+}
+
+impl MetricsSource for ScrapedMetrics {
+    fn scrape(
+        &self,
+        _model: String,
+        endpoint: String,
+    ) -> Fetch<'_, crate::sources::metrics::ScrapeSnapshot> {
+        async move { server::scrape(&self.http, &endpoint, self.timeout).await }.boxed()
+    }
+}
+
+pub struct ServerDrift {
+    http: reqwest::Client,
+    timeout: Duration,
+}
+
+impl DriftSource for ServerDrift {
+    fn drift(&self, model: String, endpoint: String) -> Fetch<'_, Vec<crate::model::DriftReport>> {
+        async move { server::drift(&self.http, &endpoint, &model, self.timeout).await }.boxed()
+    }
+}

@@ -1,0 +1,68 @@
+//! The read side's seams: one trait per signal the console shows. The embedded environment
+//! implements them with SQLite, the local supervisor's files and the servers' own endpoints
+//! (`embedded.rs`); a cluster environment implements the same traits with MLflow, Kubernetes
+//! and Prometheus, and the console does not change. Every call has its deadline inside: an
+//! implementation answers in time or with an error, never not at all.
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+
+use crate::model::{
+    DriftReport, InterruptedOp, JournalEntry, LocalServer, ModelSummary, ModelVersion,
+};
+use crate::sources::metrics::ScrapeSnapshot;
+
+/// An answer that may fail, with the reason in words for the screen.
+pub type Fetch<'a, T> = BoxFuture<'a, Result<T, String>>;
+
+/// The registry's side of the fleet: models with their aliases, and interrupted operations.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RegistryView {
+    pub models: Vec<ModelSummary>,
+    pub interrupted: Vec<InterruptedOp>,
+}
+
+/// Versions, aliases and the journal.
+pub trait RegistrySource: Send + Sync {
+    fn fleet(&self) -> Fetch<'_, RegistryView>;
+    fn versions(&self, model: String) -> Fetch<'_, Vec<ModelVersion>>;
+    /// The newest `limit` journal rows of `model`, newest first.
+    fn journal(&self, model: String, limit: usize) -> Fetch<'_, Vec<JournalEntry>>;
+}
+
+/// What serves each model: the plan, the processes (or pods), their health.
+pub trait ClusterSource: Send + Sync {
+    /// Every deployment; one that cannot be asked in time is listed with its problem.
+    fn servers(&self) -> BoxFuture<'_, Vec<LocalServer>>;
+}
+
+/// Serving counters of one model (cumulative: rates come from two reads).
+pub trait MetricsSource: Send + Sync {
+    /// `endpoint` is where the model is served, for sources that read the server itself.
+    fn scrape(&self, model: String, endpoint: String) -> Fetch<'_, ScrapeSnapshot>;
+}
+
+/// Input drift of each version of one model.
+pub trait DriftSource: Send + Sync {
+    fn drift(&self, model: String, endpoint: String) -> Fetch<'_, Vec<DriftReport>>;
+}
+
+/// One environment's sources, as the console and the headless views read them.
+#[derive(Clone)]
+pub struct Sources {
+    pub registry: Arc<dyn RegistrySource>,
+    pub cluster: Arc<dyn ClusterSource>,
+    pub metrics: Arc<dyn MetricsSource>,
+    pub drift: Arc<dyn DriftSource>,
+}
+
+impl Sources {
+    /// The registry's view and the servers, read one after the other (headless callers; the
+    /// console shows the registry before the servers have answered).
+    pub async fn fleet(&self) -> Result<(RegistryView, Vec<LocalServer>), String> {
+        let view = self.registry.fleet().await?;
+        let servers = self.cluster.servers().await;
+        Ok((view, servers))
+    }
+}
