@@ -500,12 +500,19 @@ fn versions(
                         .map(|c| c.chars().take(8).collect::<String>())
                         .unwrap_or_else(|| "-".to_string()),
                 ),
+                Cell::from(
+                    v.lineage
+                        .data_hash
+                        .clone()
+                        .map(|h| h.chars().take(12).collect::<String>())
+                        .unwrap_or_else(|| "-".to_string()),
+                ),
                 Cell::from(metrics.join(" ")),
             ]
         })
         .collect();
-    // At 80 columns: version, aliases, smoke, date, pipeline and metrics; the SHA, commit and
-    // author come back on wider terminals (and are always in `flightdeck versions`).
+    // At 80 columns: version, aliases, smoke, date, pipeline and metrics; the data hash, SHA,
+    // commit and author come back on wider terminals (and are always in `flightdeck versions`).
     let columns = [
         Column::new("VER", Constraint::Length(5), 0),
         Column::new("ALIASES", Constraint::Length(18), 0),
@@ -515,6 +522,7 @@ fn versions(
         Column::new("SHA256", Constraint::Length(12), 5),
         Column::new("PIPELINE", Constraint::Length(8), 2),
         Column::new("COMMIT", Constraint::Length(8), 4),
+        Column::new("DATA", Constraint::Length(12), 6),
         Column::new("METRICS", Constraint::Min(8), 0),
     ];
     let room = area.width.saturating_sub(2);
