@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{Failure, failure, model_name, multi_thread_runtime, parse_version};
+use super::{Failure, failure, model_name, parse_version};
 use crate::model::DriftThresholds;
 use crate::serve::drift::WindowLimits;
 use crate::serve::{Plan, ServeConfig, ServeOptions, default_workers};
@@ -101,7 +101,11 @@ pub fn run(settings: &Settings, args: ServeArgs) -> Result<(), Failure> {
         },
         port_file: args.port_file,
     };
-    let runtime = multi_thread_runtime()?;
+    // One thread for HTTP: the quick inferences run inline on it and anything slower goes to the
+    // inference pool, so a second runtime worker only added cross-thread wake-ups (IPIs and
+    // futexes were the top kernel symbols). Measured with wrk (32 connections, 1-row logreg):
+    // CPU per request 14.9 -> 12.8 us, p99 1.1 -> 0.45 ms, requests/s 90k -> 80k.
+    let runtime = super::runtime()?;
     runtime.block_on(async move {
         let server = crate::serve::bind(config).await.map_err(failure)?;
         let canary = plan

@@ -53,7 +53,11 @@ impl BoundServer {
         let state = self.state.clone();
         let app = routes::router(self.state);
         state.ready.store(true, Ordering::Relaxed);
-        axum::serve(self.listener, app)
+        // Small responses go out at once instead of waiting on Nagle for the client's ACK.
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |stream| {
+            let _ = stream.set_nodelay(true);
+        });
+        axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 state.ready.store(false, Ordering::Relaxed);
