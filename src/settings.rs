@@ -95,6 +95,7 @@ struct FileEnvironment {
     read_only: Option<bool>,
     confirm: Option<Confirm>,
     auto_rollback: Option<bool>,
+    prometheus_url: Option<String>,
 }
 
 /// Where versions and aliases are kept.
@@ -119,6 +120,8 @@ pub enum ServingBackend {
 pub enum MetricsBackend {
     /// Scrape each server's `/metrics`.
     Scrape,
+    /// Query a Prometheus server (`prometheus_url`) for the series it scraped.
+    Prometheus,
 }
 
 /// How destructive operations are confirmed.
@@ -142,6 +145,8 @@ pub struct Environment {
     /// When an operation's verify finds the world not as planned, put serving and aliases back
     /// where they were before it (and journal that) instead of leaving them for a human.
     pub auto_rollback: bool,
+    /// The Prometheus HTTP API's base URL, for `metrics = "prometheus"`.
+    pub prometheus_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -353,15 +358,33 @@ impl Settings {
             environments.insert(
                 name.clone(),
                 Environment {
-                    name,
+                    name: name.clone(),
                     registry: env.registry.unwrap_or(base.registry),
                     serving: env.serving.unwrap_or(base.serving),
                     metrics: env.metrics.unwrap_or(base.metrics),
                     read_only: env.read_only.unwrap_or(base.read_only),
                     confirm: env.confirm.unwrap_or(base.confirm),
                     auto_rollback: env.auto_rollback.unwrap_or(base.auto_rollback),
+                    prometheus_url: env.prometheus_url.or(base.prometheus_url),
                 },
             );
+            if let Some(e) = environments.get(&name)
+                && e.metrics == MetricsBackend::Prometheus
+            {
+                match e.prometheus_url.as_deref() {
+                    None => {
+                        return Err(invalid(format!(
+                            "[environments.{name}]: metrics = \"prometheus\" needs prometheus_url, e.g. \"http://prometheus:9090\""
+                        )));
+                    }
+                    Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                        return Err(invalid(format!(
+                            "[environments.{name}].prometheus_url = {url:?}: use an http:// or https:// URL"
+                        )));
+                    }
+                    Some(_) => {}
+                }
+            }
         }
         let selected = overrides
             .environment
@@ -405,6 +428,7 @@ impl Environment {
             read_only: false,
             confirm: Confirm::Enter,
             auto_rollback: false,
+            prometheus_url: None,
         }
     }
 }

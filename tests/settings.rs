@@ -161,3 +161,27 @@ fn the_console_and_status_judge_health_by_the_configured_thresholds() {
     assert_eq!(defaults.alert_error_ratio, 0.01);
     assert!(!defaults.typed_confirmation);
 }
+
+#[test]
+fn a_prometheus_environment_needs_its_url() {
+    let err = resolve("[environments.prom]\nmetrics = \"prometheus\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("[environments.prom]: metrics = \"prometheus\" needs prometheus_url"),
+        "{err}"
+    );
+    let err =
+        resolve("[environments.prom]\nmetrics = \"prometheus\"\nprometheus_url = \"prom:9090\"\n")
+            .unwrap_err()
+            .to_string();
+    assert!(err.contains("use an http:// or https:// URL"), "{err}");
+    let ok = resolve(
+        "[environments.prom]\nmetrics = \"prometheus\"\nprometheus_url = \"http://prom:9090\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        ok.environments["prom"].prometheus_url.as_deref(),
+        Some("http://prom:9090")
+    );
+}

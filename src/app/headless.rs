@@ -21,7 +21,12 @@ pub async fn collect(
 ) -> Result<State, String> {
     let mut state = State::from_settings(settings, 3600.0);
     let timeout = Duration::from_millis(settings.refresh.source_timeout_ms);
-    let sources = crate::sources::embedded::sources(&settings.data_dir, program, timeout)?;
+    let sources = crate::sources::embedded::for_environment(
+        &settings.environment,
+        &settings.data_dir,
+        program,
+        timeout,
+    )?;
     let started = Instant::now();
     let mut scrape_targets = Vec::new();
     for effect in update(

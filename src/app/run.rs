@@ -96,7 +96,8 @@ async fn event_loop(
     let (tx, mut rx) = unbounded_channel::<Msg>();
     let background = Background {
         tx,
-        sources: crate::sources::embedded::sources(
+        sources: crate::sources::embedded::for_environment(
+            env,
             &settings.data_dir,
             program.clone(),
             Duration::from_millis(settings.refresh.source_timeout_ms),

@@ -20,6 +20,40 @@ use crate::model::{InterruptedOp, LocalServer, ModelName};
 /// The local environment's sources, each answering within `timeout`.
 pub fn sources(data_dir: &Path, program: PathBuf, timeout: Duration) -> Result<Sources, String> {
     let http = server::client()?;
+    let metrics: Arc<dyn MetricsSource> = Arc::new(ScrapedMetrics {
+        http: http.clone(),
+        timeout,
+    });
+    local_with(data_dir, program, timeout, metrics)
+}
+
+/// The sources `environment` configures: the local registry and servers, with serving metrics
+/// scraped from each server or read from Prometheus.
+pub fn for_environment(
+    environment: &crate::settings::Environment,
+    data_dir: &Path,
+    program: PathBuf,
+    timeout: Duration,
+) -> Result<Sources, String> {
+    use crate::settings::MetricsBackend;
+    match (environment.metrics, environment.prometheus_url.as_deref()) {
+        (MetricsBackend::Prometheus, Some(url)) => {
+            let metrics: Arc<dyn MetricsSource> = Arc::new(
+                super::prometheus::PrometheusMetrics::new(server::client()?, url, timeout),
+            );
+            local_with(data_dir, program, timeout, metrics)
+        }
+        _ => sources(data_dir, program, timeout),
+    }
+}
+
+fn local_with(
+    data_dir: &Path,
+    program: PathBuf,
+    timeout: Duration,
+    metrics: Arc<dyn MetricsSource>,
+) -> Result<Sources, String> {
+    let http = server::client()?;
     Ok(Sources {
         registry: Arc::new(EmbeddedRegistry {
             data_dir: data_dir.to_path_buf(),
@@ -31,10 +65,7 @@ pub fn sources(data_dir: &Path, program: PathBuf, timeout: Duration) -> Result<S
             // then costs its own row, never the listing.
             serving: LocalServing::new(data_dir, program).with_status_timeout(timeout.mul_f64(0.6)),
         }),
-        metrics: Arc::new(ScrapedMetrics {
-            http: http.clone(),
-            timeout,
-        }),
+        metrics,
         drift: Arc::new(ServerDrift { http, timeout }),
     })
 }
