@@ -398,6 +398,10 @@ impl Settings {
             }
         })?;
         environment.read_only |= overrides.read_only;
+        // `--readonly` holds in every environment the console may switch to.
+        for e in environments.values_mut() {
+            e.read_only |= overrides.read_only;
+        }
 
         Ok(Settings {
             config_path,

@@ -912,3 +912,39 @@ fn a_click_selects_a_fleet_row_and_a_second_click_opens_it() {
     assert!(matches!(&s.view, View::Model { name, .. } if name == "fraud"));
     assert!(!effects.is_empty(), "opening fetches the model's panes");
 }
+
+#[test]
+fn env_switches_to_another_configured_environment_and_forgets_the_old_ones_data() {
+    let mut s = loaded();
+    s.environments = vec![("audit".into(), true, true), ("local".into(), false, false)];
+    let command = |s: &mut flightdeck::app::State, text: &str| {
+        s.mode = Mode::Command(text.into());
+        update(s, Msg::Key(Key::plain(KeyCode::Enter)))
+    };
+    assert!(command(&mut s, "env nowhere").is_empty());
+    assert!(
+        s.toast
+            .as_deref()
+            .unwrap()
+            .contains("configured: audit, local"),
+        "{:?}",
+        s.toast
+    );
+    assert_eq!(s.models.len(), 2, "an unknown name changes nothing");
+
+    let effects = command(&mut s, "env audit");
+    assert_eq!(
+        effects,
+        vec![
+            Effect::SwitchEnvironment {
+                name: "audit".into()
+            },
+            Effect::FetchFleet
+        ]
+    );
+    assert_eq!(s.environment, "audit");
+    assert!(s.read_only && s.typed_confirmation);
+    assert!(s.models.is_empty() && s.scrapes.is_empty() && s.history.is_empty());
+    let header = text(&render(&s, "dark", 100, 24));
+    assert!(header.contains("audit · READ-ONLY"), "{header}");
+}

@@ -533,3 +533,33 @@ fn an_interrupted_promote_is_finished_from_the_console() {
     assert_eq!(newest_promote["outcome"], "succeeded", "{newest_promote}");
     ok(h, &["server", "stop", "fraud"]);
 }
+
+#[test]
+fn env_switches_environment_in_the_console_and_its_read_only_holds() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    ok(
+        h,
+        &[
+            "register",
+            "fraud",
+            fixture("logreg_multiclass.onnx").to_str().unwrap(),
+        ],
+    );
+    let config = h.join("envs.toml");
+    std::fs::write(&config, "[environments.audit]\nread_only = true\n").unwrap();
+    let tmux = Tmux::start_with_config(h, &config, 100, 24);
+    tmux.wait_for("the local fleet", |s| {
+        s.contains(" local ") && s.contains("fraud")
+    });
+    tmux.keys(&[":"]);
+    tmux.keys(&["-l", "env audit"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the audit environment", |s| {
+        s.contains("audit · READ-ONLY") && s.contains("fraud")
+    });
+    tmux.keys(&["r"]);
+    tmux.wait_for("the read-only refusal", |s| s.contains("read-only"));
+    tmux.keys(&["Escape"]);
+    tmux.keys(&["q"]);
+}

@@ -49,6 +49,10 @@ pub enum Effect {
         version: u32,
         data: String,
     },
+    /// Read from (and act on) another configured environment.
+    SwitchEnvironment {
+        name: String,
+    },
     /// The guided tour moved to this step.
     GuideStep(usize),
     Quit,

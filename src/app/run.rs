@@ -94,7 +94,7 @@ async fn event_loop(
         program: program.clone(),
     };
     let (tx, mut rx) = unbounded_channel::<Msg>();
-    let background = Background {
+    let mut background = Background {
         tx,
         sources: crate::sources::embedded::for_environment(
             env,
@@ -172,6 +172,13 @@ async fn event_loop(
             let shown_second = state.now.timestamp();
             let is_tick = matches!(msg, Msg::Tick { .. });
             for effect in update(&mut state, msg) {
+                if let Effect::SwitchEnvironment { name } = &effect {
+                    match switch_environment(settings, name, &background) {
+                        Ok(switched) => background = switched,
+                        Err(e) => state.toast = Some(e),
+                    }
+                    continue;
+                }
                 perform(effect, &background);
             }
             dirty |= !is_tick || state.now.timestamp() != shown_second;
@@ -190,6 +197,31 @@ pub async fn fetch_fleet(sources: &Sources) -> Result<FleetData, String> {
         servers: Some(servers),
         interrupted: view.interrupted,
     })
+}
+
+/// The background context for another configured environment: its sources, and operations
+/// acting as the same user there (with that environment's read-only and rollback settings).
+fn switch_environment(
+    settings: &Settings,
+    name: &str,
+    current: &Background,
+) -> Result<Background, String> {
+    let env = settings
+        .environments
+        .get(name)
+        .ok_or_else(|| format!("no environment {name:?} in the config"))?;
+    let timeout = Duration::from_millis(settings.refresh.source_timeout_ms);
+    let mut next = current.clone();
+    next.sources = crate::sources::embedded::for_environment(
+        env,
+        &settings.data_dir,
+        current.ops.program.clone(),
+        timeout,
+    )?;
+    next.ops.actor = crate::engine::Actor::new(settings.user.clone(), env.name.clone())
+        .with_read_only(env.read_only);
+    next.ops.auto_rollback = env.auto_rollback;
+    Ok(next)
 }
 
 /// What operations need from the settings.
@@ -366,6 +398,8 @@ fn perform(effect: Effect, background: &Background) {
         ops,
     } = background.clone();
     match effect {
+        // Handled by the run loop, which owns the background context.
+        Effect::SwitchEnvironment { .. } => {}
         Effect::Quit => {}
         Effect::GuideStep(step) => {
             if let Some(hook) = &ops.on_guide_step {

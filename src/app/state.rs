@@ -284,6 +284,8 @@ pub struct State {
     pub evaluate_data: String,
     /// Typed confirmation (the environment's `confirm = "typed"`).
     pub typed_confirmation: bool,
+    /// Every configured environment, for `:env NAME`: (name, read-only, typed confirmation).
+    pub environments: Vec<(String, bool, bool)>,
     pub last_fetch: Option<f64>,
     pub quit: bool,
 }
@@ -312,6 +314,17 @@ impl State {
         state.alert_error_ratio = settings.thresholds.error_rate_warn;
         state.alert_p99_seconds = settings.thresholds.p99_warn_ms / 1000.0;
         state.typed_confirmation = env.confirm == crate::settings::Confirm::Typed;
+        state.environments = settings
+            .environments
+            .values()
+            .map(|e| {
+                (
+                    e.name.clone(),
+                    e.read_only,
+                    e.confirm == crate::settings::Confirm::Typed,
+                )
+            })
+            .collect();
         state
     }
 
@@ -364,6 +377,7 @@ impl State {
             alert_error_ratio: 0.01,
             alert_p99_seconds: 0.25,
             typed_confirmation: false,
+            environments: Vec::new(),
             last_fetch: None,
             quit: false,
         }

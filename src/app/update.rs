@@ -800,11 +800,51 @@ fn run_command(state: &mut State, text: &str) -> Vec<Effect> {
         }
         (Some("env"), Some(name)) if name == state.environment => Vec::new(),
         (Some("env"), Some(name)) => {
-            state.toast = Some(format!(
-                "environment {name:?} is not configured here (only {})",
-                state.environment
-            ));
-            Vec::new()
+            let Some((_, read_only, typed)) = state
+                .environments
+                .iter()
+                .find(|(n, _, _)| n == name)
+                .cloned()
+            else {
+                let known: Vec<&str> = state
+                    .environments
+                    .iter()
+                    .map(|(n, _, _)| n.as_str())
+                    .collect();
+                state.toast = Some(format!(
+                    "no environment {name:?} in the config (configured: {})",
+                    known.join(", ")
+                ));
+                return Vec::new();
+            };
+            // Nothing read from the old environment may pass for the new one's.
+            let keep = State {
+                environments: std::mem::take(&mut state.environments),
+                keymap: state.keymap.clone(),
+                theme: state.theme.clone(),
+                ..State::new(
+                    name,
+                    read_only,
+                    &state.theme,
+                    state.keymap.clone(),
+                    state.refresh_seconds,
+                )
+            };
+            let (now, monotonic, size) = (state.now, state.monotonic, state.size);
+            let (error_ratio, p99) = (state.alert_error_ratio, state.alert_p99_seconds);
+            *state = keep;
+            state.now = now;
+            state.monotonic = monotonic;
+            state.size = size;
+            state.alert_error_ratio = error_ratio;
+            state.alert_p99_seconds = p99;
+            state.typed_confirmation = typed;
+            state.toast = Some(format!("environment {name}"));
+            let mut effects = vec![Effect::SwitchEnvironment {
+                name: name.to_string(),
+            }];
+            effects.extend(due_fetches(state));
+            effects
         }
         (None, _) => Vec::new(),
         (Some(other), _) => {
