@@ -118,14 +118,7 @@ fn the_console_shows_live_traffic_and_answers_keys() {
             reference.to_str().unwrap(),
         ],
     );
-    ok(
-        h,
-        &[
-            "register",
-            "churn",
-            fixture("rf_binary.onnx").to_str().unwrap(),
-        ],
-    );
+    common::register(h, "churn", "rf_binary.onnx");
     ok(h, &["alias", "set", "fraud", "production", "1"]);
     ok(h, &["server", "start", "fraud"]);
     // Before any traffic the drift window is empty: nothing measured, nothing made up.
@@ -314,22 +307,8 @@ fn a_hanging_refusing_or_garbled_backend_never_freezes_the_screen() {
 fn rollback_from_the_console_and_read_only_refusal() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
-    ok(
-        h,
-        &[
-            "register",
-            "fraud",
-            fixture("logreg_multiclass.onnx").to_str().unwrap(),
-        ],
-    );
-    ok(
-        h,
-        &[
-            "register",
-            "fraud",
-            fixture("mlp_classifier.onnx").to_str().unwrap(),
-        ],
-    );
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    common::register(h, "fraud", "mlp_classifier.onnx");
     ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
     ok(h, &["deploy", "fraud", "2", "--direct", "--yes"]);
 
@@ -538,14 +517,7 @@ fn an_interrupted_promote_is_finished_from_the_console() {
 fn env_switches_environment_in_the_console_and_its_read_only_holds() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
-    ok(
-        h,
-        &[
-            "register",
-            "fraud",
-            fixture("logreg_multiclass.onnx").to_str().unwrap(),
-        ],
-    );
+    common::register(h, "fraud", "logreg_multiclass.onnx");
     let config = h.join("envs.toml");
     std::fs::write(&config, "[environments.audit]\nread_only = true\n").unwrap();
     let tmux = Tmux::start_with_config(h, &config, 100, 24);

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fixture, ok};
+use common::ok;
 use flightdeck::sources::metrics::{ScrapeSnapshot, between};
 use flightdeck::sources::prometheus::PrometheusMetrics;
 use flightdeck::sources::server;
@@ -137,14 +137,7 @@ fn read_both(
 fn prometheus_reports_what_the_servers_report() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
-    ok(
-        h,
-        &[
-            "register",
-            "fraud",
-            fixture("logreg_multiclass.onnx").to_str().unwrap(),
-        ],
-    );
+    common::register(h, "fraud", "logreg_multiclass.onnx");
     ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
     struct Stop<'a>(&'a Path);
     impl Drop for Stop<'_> {

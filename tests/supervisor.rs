@@ -7,28 +7,14 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{fails, fixture, ok};
+use common::{fails, ok};
 use serde_json::{Value, json};
 
 fn registry() -> tempfile::TempDir {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
-    ok(
-        h,
-        &[
-            "register",
-            "fraud",
-            fixture("logreg_multiclass.onnx").to_str().unwrap(),
-        ],
-    );
-    ok(
-        h,
-        &[
-            "register",
-            "fraud",
-            fixture("mlp_classifier.onnx").to_str().unwrap(),
-        ],
-    );
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    common::register(h, "fraud", "mlp_classifier.onnx");
     home
 }
 

@@ -57,12 +57,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
 
 fn smoke_lines<'a>(lines: &mut Vec<Line<'a>>, report: &'a SmokeReport, theme: &Theme, ascii: bool) {
     for c in &report.checks {
-        let (mark, style) = match (c.passed, ascii) {
-            (true, false) => ("✔", theme.ok()),
-            (true, true) => ("ok", theme.ok()),
-            (false, false) => ("✖", theme.danger()),
-            (false, true) => ("FAIL", theme.danger()),
-        };
+        let (mark, style) = super::verdict_mark(c.passed, theme, ascii);
         lines.push(Line::from(vec![
             Span::styled(format!("{mark} {:<11}", c.name), style),
             Span::styled(c.detail.as_str(), theme.dim()),

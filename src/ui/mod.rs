@@ -303,6 +303,16 @@ pub(crate) fn selectable_table<'a>(
         .highlight_symbol(if ascii { "> " } else { "▶ " })
 }
 
+/// The mark and colour of a check or gate that passed or failed (words under `--ascii`).
+pub(crate) fn verdict_mark(passed: bool, theme: &Theme, ascii: bool) -> (&'static str, Style) {
+    match (passed, ascii) {
+        (true, false) => ("✔", theme.ok()),
+        (true, true) => ("ok", theme.ok()),
+        (false, false) => ("✖", theme.danger()),
+        (false, true) => ("FAIL", theme.danger()),
+    }
+}
+
 /// A centred rectangle of at most `width` x `height`.
 pub(crate) fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let w = width.min(area.width);

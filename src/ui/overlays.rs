@@ -99,12 +99,7 @@ pub fn operation(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme
             if !plan.gates.is_empty() {
                 lines.push(Line::from(""));
                 for g in &plan.gates {
-                    let (mark, style) = match (g.passed, ascii) {
-                        (true, false) => ("✔", theme.ok()),
-                        (true, true) => ("ok", theme.ok()),
-                        (false, false) => ("✖", theme.danger()),
-                        (false, true) => ("FAIL", theme.danger()),
-                    };
+                    let (mark, style) = super::verdict_mark(g.passed, theme, ascii);
                     lines.push(Line::from(vec![
                         Span::styled(format!("{mark} {:<15}", g.name), style),
                         Span::styled(g.evidence.clone(), theme.dim()),

@@ -68,3 +68,8 @@ pub fn fails(home: &Path, args: &[&str], code: i32) -> String {
     );
     stderr(&out)
 }
+
+/// Registers the fixture model `file` as a new version of `model`.
+pub fn register(home: &Path, model: &str, file: &str) -> String {
+    ok(home, &["register", model, fixture(file).to_str().unwrap()])
+}
