@@ -96,6 +96,9 @@ struct FileEnvironment {
     confirm: Option<Confirm>,
     auto_rollback: Option<bool>,
     prometheus_url: Option<String>,
+    mlflow_url: Option<String>,
+    mlflow_production_alias: Option<String>,
+    mlflow_canary_alias: Option<String>,
 }
 
 /// Where versions and aliases are kept.
@@ -104,6 +107,8 @@ struct FileEnvironment {
 pub enum RegistryBackend {
     /// SQLite and artifact files in the data dir.
     Embedded,
+    /// An MLflow tracking server's Model Registry (`mlflow_url`); read only for now.
+    Mlflow,
 }
 
 /// What serves the models.
@@ -147,6 +152,11 @@ pub struct Environment {
     pub auto_rollback: bool,
     /// The Prometheus HTTP API's base URL, for `metrics = "prometheus"`.
     pub prometheus_url: Option<String>,
+    /// The MLflow tracking server's URL, for `registry = "mlflow"`.
+    pub mlflow_url: Option<String>,
+    /// MLflow's alias names for production and canary (default `champion`, `challenger`).
+    pub mlflow_production_alias: String,
+    pub mlflow_canary_alias: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -366,8 +376,31 @@ impl Settings {
                     confirm: env.confirm.unwrap_or(base.confirm),
                     auto_rollback: env.auto_rollback.unwrap_or(base.auto_rollback),
                     prometheus_url: env.prometheus_url.or(base.prometheus_url),
+                    mlflow_url: env.mlflow_url.or(base.mlflow_url),
+                    mlflow_production_alias: env
+                        .mlflow_production_alias
+                        .unwrap_or(base.mlflow_production_alias),
+                    mlflow_canary_alias: env
+                        .mlflow_canary_alias
+                        .unwrap_or(base.mlflow_canary_alias),
                 },
             );
+            if let Some(e) = environments.get_mut(&name)
+                && e.registry == RegistryBackend::Mlflow
+            {
+                if !e
+                    .mlflow_url
+                    .as_deref()
+                    .is_some_and(|u| u.starts_with("http://") || u.starts_with("https://"))
+                {
+                    return Err(invalid(format!(
+                        "[environments.{name}]: registry = \"mlflow\" needs mlflow_url, an http:// or https:// URL such as \"http://mlflow:5000\""
+                    )));
+                }
+                // Operations through MLflow aliases are not built yet: nothing may move the
+                // local registry while the screen shows MLflow's.
+                e.read_only = true;
+            }
             if let Some(e) = environments.get(&name)
                 && e.metrics == MetricsBackend::Prometheus
             {
@@ -433,6 +466,9 @@ impl Environment {
             confirm: Confirm::Enter,
             auto_rollback: false,
             prometheus_url: None,
+            mlflow_url: None,
+            mlflow_production_alias: "champion".into(),
+            mlflow_canary_alias: "challenger".into(),
         }
     }
 }

@@ -185,3 +185,30 @@ fn a_prometheus_environment_needs_its_url() {
         Some("http://prom:9090")
     );
 }
+
+#[test]
+fn an_mlflow_environment_needs_its_url_and_is_read_only() {
+    let err = resolve("[environments.ml]\nregistry = \"mlflow\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("[environments.ml]: registry = \"mlflow\" needs mlflow_url"),
+        "{err}"
+    );
+    let settings = resolve(
+        "[environments.ml]\nregistry = \"mlflow\"\nmlflow_url = \"http://mlflow:5000\"\nmlflow_production_alias = \"prod\"\n",
+    )
+    .unwrap();
+    let ml = &settings.environments["ml"];
+    assert!(
+        ml.read_only,
+        "operations through MLflow are not built: nothing may move"
+    );
+    assert_eq!(
+        (
+            ml.mlflow_production_alias.as_str(),
+            ml.mlflow_canary_alias.as_str()
+        ),
+        ("prod", "challenger")
+    );
+}

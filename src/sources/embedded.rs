@@ -35,16 +35,34 @@ pub fn for_environment(
     program: PathBuf,
     timeout: Duration,
 ) -> Result<Sources, String> {
-    use crate::settings::MetricsBackend;
-    match (environment.metrics, environment.prometheus_url.as_deref()) {
+    use crate::settings::{MetricsBackend, RegistryBackend};
+    let mut sources = match (environment.metrics, environment.prometheus_url.as_deref()) {
         (MetricsBackend::Prometheus, Some(url)) => {
             let metrics: Arc<dyn MetricsSource> = Arc::new(
                 super::prometheus::PrometheusMetrics::new(server::client()?, url, timeout),
             );
-            local_with(data_dir, program, timeout, metrics)
+            local_with(data_dir, program, timeout, metrics)?
         }
-        _ => sources(data_dir, program, timeout),
+        _ => sources(data_dir, program, timeout)?,
+    };
+    if let (RegistryBackend::Mlflow, Some(url)) =
+        (environment.registry, environment.mlflow_url.as_deref())
+    {
+        let aliases = super::mlflow::AliasMap {
+            production: environment.mlflow_production_alias.clone(),
+            canary: environment.mlflow_canary_alias.clone(),
+        };
+        // The journal of operations stays in the local registry.
+        let journal = sources.registry.clone();
+        sources.registry = Arc::new(super::mlflow::MlflowRegistry::new(
+            server::client()?,
+            url,
+            timeout,
+            aliases,
+            journal,
+        ));
     }
+    Ok(sources)
 }
 
 fn local_with(

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 pub mod embedded;
 pub mod metrics;
+pub mod mlflow;
 pub mod prometheus;
 pub mod server;
 pub mod source;

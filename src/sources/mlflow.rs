@@ -1,0 +1,525 @@
+//! The MLflow Model Registry as the registry source (`registry = "mlflow"`), read side: registered
+//! models with their aliases, versions with their runs' metrics and lineage, over MLflow's REST API
+//! (`/api/2.0/mlflow/...`), paginated, with a bearer token (`MLFLOW_TRACKING_TOKEN`) or basic auth
+//! (`MLFLOW_TRACKING_USERNAME`/`_PASSWORD`) read from the environment and never logged. MLflow's
+//! alias names map onto flightdeck's (by default `champion` is production, `challenger` canary).
+//! The journal of operations stays flightdeck's own.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use futures_util::FutureExt;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::source::{Fetch, RegistrySource, RegistryView};
+use super::within;
+use crate::model::{
+    Alias, AliasName, JournalEntry, Lineage, ModelName, ModelSummary, ModelVersion, Signature,
+};
+
+/// How MLflow's aliases are named for flightdeck's production and canary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasMap {
+    pub production: String,
+    pub canary: String,
+}
+
+impl Default for AliasMap {
+    fn default() -> Self {
+        Self {
+            production: "champion".into(),
+            canary: "challenger".into(),
+        }
+    }
+}
+
+impl AliasMap {
+    /// flightdeck's name for an MLflow alias (others keep theirs when they are valid names).
+    fn ours(&self, theirs: &str) -> Option<AliasName> {
+        if theirs == self.production {
+            Some(AliasName::production())
+        } else if theirs == self.canary {
+            Some(AliasName::canary())
+        } else {
+            AliasName::new(theirs).ok()
+        }
+    }
+}
+
+pub struct MlflowRegistry {
+    http: reqwest::Client,
+    base: String,
+    timeout: Duration,
+    aliases: AliasMap,
+    /// Runs never change once finished: their metrics and lineage are asked once.
+    runs: Mutex<HashMap<String, Run>>,
+    /// Where the journal of operations lives (flightdeck's own, whatever the registry).
+    journal: Arc<dyn RegistrySource>,
+}
+
+impl MlflowRegistry {
+    pub fn new(
+        http: reqwest::Client,
+        base: &str,
+        timeout: Duration,
+        aliases: AliasMap,
+        journal: Arc<dyn RegistrySource>,
+    ) -> Self {
+        Self {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            timeout,
+            aliases,
+            runs: Mutex::default(),
+            journal,
+        }
+    }
+
+    /// GET an API path with query parameters; MLflow's error bodies become its own words.
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        params: &[(&str, &str)],
+    ) -> Result<T, String> {
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}/api/2.0/mlflow/{path}", self.base),
+            params,
+        )
+        .map_err(|e| format!("MLflow URL {}: {e}", self.base))?;
+        let request = authorised(self.http.get(url));
+        let response = request
+            .send()
+            .await
+            .map_err(|e| format!("MLflow at {}: {e}", self.base))?;
+        let status = response.status();
+        let body = response
+            .text()
+            .await
+            .map_err(|e| format!("MLflow at {}: {e}", self.base))?;
+        if !status.is_success() {
+            return Err(api_error(status.as_u16(), &body));
+        }
+        serde_json::from_str(&body)
+            .map_err(|e| format!("MLflow answered something unexpected ({e})"))
+    }
+
+    async fn run(&self, run_id: &str) -> Option<Run> {
+        if let Ok(runs) = self.runs.lock()
+            && let Some(run) = runs.get(run_id)
+        {
+            return Some(run.clone());
+        }
+        let answer: RunAnswer = self.get("runs/get", &[("run_id", run_id)]).await.ok()?;
+        if let Ok(mut runs) = self.runs.lock() {
+            runs.insert(run_id.to_string(), answer.run.clone());
+        }
+        Some(answer.run)
+    }
+}
+
+/// A bearer token or basic credentials from MLflow's own environment variables.
+fn authorised(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    if let Ok(token) = std::env::var("MLFLOW_TRACKING_TOKEN") {
+        return request.bearer_auth(token);
+    }
+    match (
+        std::env::var("MLFLOW_TRACKING_USERNAME"),
+        std::env::var("MLFLOW_TRACKING_PASSWORD"),
+    ) {
+        (Ok(user), password) => request.basic_auth(user, password.ok()),
+        _ => request,
+    }
+}
+
+/// `{"error_code": ..., "message": ...}` as a sentence; anything else with its status.
+pub fn api_error(status: u16, body: &str) -> String {
+    #[derive(Deserialize)]
+    struct Error {
+        error_code: String,
+        message: String,
+    }
+    match serde_json::from_str::<Error>(body) {
+        Ok(e) => format!("MLflow: {} ({}, HTTP {status})", e.message, e.error_code),
+        Err(_) => format!(
+            "MLflow: HTTP {status}: {}",
+            body.chars().take(120).collect::<String>()
+        ),
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Tag {
+    key: String,
+    value: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct MlflowAlias {
+    alias: String,
+    version: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RegisteredModel {
+    name: String,
+    #[serde(default)]
+    last_updated_timestamp: i64,
+    #[serde(default)]
+    latest_versions: Vec<MlflowVersion>,
+    #[serde(default)]
+    aliases: Vec<MlflowAlias>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MlflowVersion {
+    version: String,
+    #[serde(default)]
+    creation_timestamp: i64,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    run_id: Option<String>,
+    #[serde(default)]
+    tags: Vec<Tag>,
+    #[serde(default)]
+    aliases: Vec<String>,
+    #[serde(default)]
+    user_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ModelsPage {
+    #[serde(default)]
+    registered_models: Vec<RegisteredModel>,
+    #[serde(default)]
+    next_page_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct VersionsPage {
+    #[serde(default)]
+    model_versions: Vec<MlflowVersion>,
+    #[serde(default)]
+    next_page_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct RunAnswer {
+    run: Run,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Run {
+    info: RunInfo,
+    data: RunData,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct RunInfo {
+    #[serde(default)]
+    user_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+struct RunData {
+    #[serde(default)]
+    metrics: Vec<Metric>,
+    #[serde(default)]
+    tags: Vec<Tag>,
+    #[serde(default)]
+    params: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Metric {
+    key: String,
+    value: f64,
+}
+
+fn millis(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+fn tag<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
+    tags.iter().find(|t| t.key == key).map(|t| t.value.as_str())
+}
+
+/// One page of registered models as fleet rows (names flightdeck cannot use are skipped).
+pub fn summaries(page: &ModelsPage, aliases: &AliasMap) -> Vec<ModelSummary> {
+    page.registered_models
+        .iter()
+        .filter_map(|m| {
+            let name = ModelName::new(&m.name).ok()?;
+            let updated = millis(m.last_updated_timestamp);
+            let latest = m
+                .latest_versions
+                .iter()
+                .filter_map(|v| v.version.parse::<u32>().ok())
+                .max();
+            Some(ModelSummary {
+                name: name.clone(),
+                // MLflow's search says the latest version number, not how many there are.
+                versions: latest.unwrap_or(0),
+                latest_version: latest,
+                aliases: m
+                    .aliases
+                    .iter()
+                    .filter_map(|a| {
+                        Some(Alias {
+                            model: name.clone(),
+                            alias: aliases.ours(&a.alias)?,
+                            version: a.version.parse().ok(),
+                            revision: 0,
+                            updated_at: updated,
+                            updated_by: "mlflow".into(),
+                        })
+                    })
+                    .collect(),
+                updated_at: updated,
+                smoke: BTreeMap::new(),
+            })
+        })
+        .collect()
+}
+
+impl RegistrySource for MlflowRegistry {
+    fn fleet(&self) -> Fetch<'_, RegistryView> {
+        async move {
+            within(self.timeout, async {
+                let mut models = Vec::new();
+                let mut token: Option<String> = None;
+                loop {
+                    let mut params = vec![("max_results", "100")];
+                    if let Some(t) = token.as_deref() {
+                        params.push(("page_token", t));
+                    }
+                    let page: ModelsPage = self.get("registered-models/search", &params).await?;
+                    models.extend(summaries(&page, &self.aliases));
+                    match page.next_page_token.filter(|t| !t.is_empty()) {
+                        Some(next) => token = Some(next),
+                        None => break,
+                    }
+                }
+                models.sort_by(|a, b| a.name.cmp(&b.name));
+                // Interrupted operations are flightdeck's own record.
+                let interrupted = self
+                    .journal
+                    .fleet()
+                    .await
+                    .map(|v| v.interrupted)
+                    .unwrap_or_default();
+                Ok(RegistryView {
+                    models,
+                    interrupted,
+                })
+            })
+            .await
+        }
+        .boxed()
+    }
+
+    fn versions(&self, model: String) -> Fetch<'_, Vec<ModelVersion>> {
+        async move {
+            within(self.timeout, async {
+                let name = ModelName::new(&model).map_err(|e| e.to_string())?;
+                let filter = format!("name='{model}'");
+                let mut found = Vec::new();
+                let mut token: Option<String> = None;
+                loop {
+                    let mut params = vec![("filter", filter.as_str()), ("max_results", "200")];
+                    if let Some(t) = token.as_deref() {
+                        params.push(("page_token", t));
+                    }
+                    let page: VersionsPage = self.get("model-versions/search", &params).await?;
+                    found.extend(page.model_versions);
+                    match page.next_page_token.filter(|t| !t.is_empty()) {
+                        Some(next) => token = Some(next),
+                        None => break,
+                    }
+                }
+                // Aliases come with the registered model (search leaves them out of versions).
+                let registered: Option<RegisteredModelAnswer> = self
+                    .get("registered-models/get", &[("name", model.as_str())])
+                    .await
+                    .ok();
+                let mut out = Vec::new();
+                for v in found {
+                    let Ok(number) = v.version.parse::<u32>() else {
+                        continue;
+                    };
+                    let run = match v.run_id.as_deref() {
+                        Some(id) if !id.is_empty() => self.run(id).await,
+                        _ => None,
+                    };
+                    let mut aliases: Vec<String> = registered
+                        .iter()
+                        .flat_map(|r| r.registered_model.aliases.iter())
+                        .filter(|a| a.version == v.version)
+                        .map(|a| a.alias.clone())
+                        .chain(v.aliases.iter().cloned())
+                        .filter_map(|a| self.aliases.ours(&a).map(|n| n.to_string()))
+                        .collect();
+                    aliases.sort();
+                    aliases.dedup();
+                    // Production first, as the embedded registry lists them.
+                    aliases.sort_by_key(|a| a != AliasName::PRODUCTION);
+                    out.push(version(&name, number, &v, run.as_ref(), aliases));
+                }
+                // Production, then canary, then other aliased versions, then the rest; newest
+                // first within each.
+                let rank = |v: &ModelVersion| {
+                    let has = |a: &str| v.aliases.iter().any(|x| x == a);
+                    if has(AliasName::PRODUCTION) {
+                        0
+                    } else if has(AliasName::CANARY) {
+                        1
+                    } else if !v.aliases.is_empty() {
+                        2
+                    } else {
+                        3
+                    }
+                };
+                out.sort_by_key(|v| (rank(v), std::cmp::Reverse(v.version)));
+                Ok(out)
+            })
+            .await
+        }
+        .boxed()
+    }
+
+    fn journal(&self, model: String, limit: usize) -> Fetch<'_, Vec<JournalEntry>> {
+        self.journal.journal(model, limit)
+    }
+}
+
+#[derive(Deserialize)]
+struct RegisteredModelAnswer {
+    registered_model: RegisteredModel,
+}
+
+/// An MLflow model version as flightdeck's: its run's metrics, commit and user; its ONNX
+/// sha256 when a tag records it. The signature is unknown until the artifact is fetched.
+fn version(
+    model: &ModelName,
+    number: u32,
+    v: &MlflowVersion,
+    run: Option<&Run>,
+    aliases: Vec<String>,
+) -> ModelVersion {
+    let data = run.map(|r| r.data.clone()).unwrap_or_default();
+    ModelVersion {
+        model: model.clone(),
+        version: number,
+        sha256: tag(&v.tags, "onnx.sha256").unwrap_or_default().to_string(),
+        size_bytes: 0,
+        description: v.description.clone().filter(|d| !d.is_empty()),
+        signature: Signature {
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            classifier: None,
+            notes: Vec::new(),
+        },
+        lineage: Lineage {
+            data_hash: tag(&data.params, "data_hash")
+                .or_else(|| tag(&data.tags, "mlflow.datasets.digest"))
+                .map(str::to_string),
+            code_commit: tag(&data.tags, "mlflow.source.git.commit").map(str::to_string),
+            pipeline_version: tag(&v.tags, "pipeline_version")
+                .or_else(|| tag(&data.params, "pipeline_version"))
+                .map(str::to_string),
+            author: v
+                .user_id
+                .clone()
+                .filter(|u| !u.is_empty())
+                .or_else(|| run.and_then(|r| r.info.user_id.clone()))
+                .or_else(|| tag(&data.tags, "mlflow.user").map(str::to_string))
+                .unwrap_or_else(|| "-".into()),
+            created_at: millis(v.creation_timestamp),
+        },
+        metrics: data
+            .metrics
+            .iter()
+            .map(|m| (m.key.clone(), m.value))
+            .collect(),
+        profile: None,
+        sentinels: None,
+        aliases,
+        smoke_passed: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> &'static str {
+        match name {
+            "search" => {
+                include_str!("../../tests/fixtures/mlflow/mlflow-registered-models-search.json")
+            }
+            "not-found" => include_str!(
+                "../../tests/fixtures/mlflow/mlflow-error-registered-model-not-found.json"
+            ),
+            "runs-get" => include_str!("../../tests/fixtures/mlflow/mlflow-runs-get.json"),
+            "version" => include_str!("../../tests/fixtures/mlflow/mlflow-model-versions-get.json"),
+            _ => "",
+        }
+    }
+
+    #[test]
+    fn registered_models_become_fleet_rows_with_mapped_aliases() {
+        let page: ModelsPage = serde_json::from_str(fixture("search")).unwrap();
+        let rows = summaries(&page, &AliasMap::default());
+        let fraud = rows
+            .iter()
+            .find(|r| r.name.as_str() == "fraud-detector")
+            .unwrap();
+        let alias = |name: &str| {
+            fraud
+                .aliases
+                .iter()
+                .find(|a| a.alias.as_str() == name)
+                .and_then(|a| a.version)
+        };
+        // Recorded from a real MLflow: champion -> v1, challenger -> v2.
+        assert_eq!(alias(AliasName::PRODUCTION), Some(1));
+        assert_eq!(alias(AliasName::CANARY), Some(2));
+        assert_eq!(fraud.latest_version, Some(3));
+    }
+
+    #[test]
+    fn mlflow_errors_are_said_in_its_own_words() {
+        assert_eq!(
+            api_error(404, fixture("not-found")),
+            "MLflow: Registered Model with name=no-such-model not found (RESOURCE_DOES_NOT_EXIST, HTTP 404)"
+        );
+        assert!(api_error(502, "<html>bad gateway").starts_with("MLflow: HTTP 502: <html>"));
+    }
+
+    #[test]
+    fn a_version_carries_its_runs_metrics_and_lineage() {
+        #[derive(Deserialize)]
+        struct Answer {
+            model_version: MlflowVersion,
+        }
+        let v: Answer = serde_json::from_str(fixture("version")).unwrap();
+        let run: RunAnswer = serde_json::from_str(fixture("runs-get")).unwrap();
+        let name = ModelName::new("fraud-detector").unwrap();
+        let out = version(
+            &name,
+            1,
+            &v.model_version,
+            Some(&run.run),
+            vec!["production".into()],
+        );
+        assert_eq!(
+            out.sha256,
+            "3b353d31365d9a7886499cfb2fdc3db121c4d05f22f250c56e608347d306b5e1"
+        );
+        assert!(out.metrics["auc"] > 0.79 && out.metrics["auc"] < 0.8);
+        assert_eq!(out.lineage.author, "root");
+    }
+}

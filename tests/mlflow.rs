@@ -1,0 +1,241 @@
+//! The MLflow registry source against a real MLflow tracking server (PyPI's `mlflow`, pinned;
+//! installed into a cached virtualenv by this harness when not given with FLIGHTDECK_TEST_MLFLOW),
+//! on a loopback port with a SQLite store: models, aliases mapped onto production and canary,
+//! versions with their runs' metrics, MLflow's errors, and the console's status reading it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::ok;
+use flightdeck::sources::mlflow::{AliasMap, MlflowRegistry};
+use flightdeck::sources::server;
+use flightdeck::sources::source::RegistrySource;
+use serde_json::{Value, json};
+
+const MLFLOW: &str = "mlflow==3.17.2";
+
+/// The `mlflow` command: FLIGHTDECK_TEST_MLFLOW, else one on PATH, else a virtualenv this
+/// harness installs once (from PyPI) under the system temp dir.
+fn mlflow_command() -> PathBuf {
+    if let Some(path) = std::env::var_os("FLIGHTDECK_TEST_MLFLOW") {
+        return PathBuf::from(path);
+    }
+    if Command::new("mlflow")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        return PathBuf::from("mlflow");
+    }
+    let venv = std::env::temp_dir().join("flightdeck-test-mlflow-3.17.2");
+    let bin = venv.join("bin/mlflow");
+    if !bin.exists() {
+        let made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 (with venv) is needed to install MLflow for this test");
+        assert!(made.success());
+        let installed = Command::new(venv.join("bin/pip"))
+            .args(["install", "-q", MLFLOW])
+            .status()
+            .unwrap();
+        assert!(installed.success(), "pip install {MLFLOW} failed");
+    }
+    bin
+}
+
+/// An MLflow server on a loopback port, stopped (with its workers) when dropped.
+struct Mlflow {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Mlflow {
+    fn drop(&mut self) {
+        // The server runs workers in its process group: stop them all.
+        let _ = Command::new("kill")
+            .args(["--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(dir: &Path) -> Mlflow {
+    use std::os::unix::process::CommandExt;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(mlflow_command())
+        .args(["server", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .arg("--backend-store-uri")
+        .arg(format!("sqlite:///{}", dir.join("mlflow.db").display()))
+        .arg("--artifacts-destination")
+        .arg(dir.join("artifacts"))
+        .process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Mlflow {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let client = reqwest::blocking::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !client
+        .get(format!("{}/health", server.url))
+        .send()
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(Instant::now() < deadline, "MLflow did not start");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    server
+}
+
+fn post(url: &str, path: &str, body: Value) -> Value {
+    let response = reqwest::blocking::Client::new()
+        .post(format!("{url}/api/2.0/mlflow/{path}"))
+        .json(&body)
+        .send()
+        .unwrap();
+    let status = response.status();
+    let text = response.text().unwrap();
+    assert!(status.is_success(), "{path}: {status} {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A run with an AUC and a commit tag, and a model version from it.
+fn version(url: &str, model: &str, auc: f64) {
+    let run = post(
+        url,
+        "runs/create",
+        json!({ "experiment_id": "0", "user_id": "alice" }),
+    );
+    let run_id = run["run"]["info"]["run_id"].as_str().unwrap().to_string();
+    let artifacts = run["run"]["info"]["artifact_uri"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    post(
+        url,
+        "runs/log-metric",
+        json!({ "run_id": run_id, "key": "auc", "value": auc, "timestamp": 1, "step": 0 }),
+    );
+    post(
+        url,
+        "runs/set-tag",
+        json!({ "run_id": run_id, "key": "mlflow.source.git.commit", "value": "4f1c2e9" }),
+    );
+    post(
+        url,
+        "model-versions/create",
+        json!({ "name": model, "source": format!("{artifacts}/model"), "run_id": run_id }),
+    );
+}
+
+#[test]
+fn the_mlflow_registry_reads_as_flightdecks() {
+    let dir = tempfile::tempdir().unwrap();
+    let mlflow = start(dir.path());
+    let url = mlflow.url.clone();
+    post(
+        &url,
+        "registered-models/create",
+        json!({ "name": "fraud-detector" }),
+    );
+    for auc in [0.81, 0.84, 0.79] {
+        version(&url, "fraud-detector", auc);
+    }
+    for (alias, version) in [("champion", "1"), ("challenger", "2"), ("shadow", "3")] {
+        post(
+            &url,
+            "registered-models/alias",
+            json!({ "name": "fraud-detector", "alias": alias, "version": version }),
+        );
+    }
+
+    let home = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let local = flightdeck::sources::embedded::sources(
+        home.path(),
+        PathBuf::from("flightdeck"),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let registry = MlflowRegistry::new(
+        server::client().unwrap(),
+        &url,
+        Duration::from_secs(10),
+        AliasMap::default(),
+        Arc::clone(&local.registry),
+    );
+
+    let fleet = runtime.block_on(registry.fleet()).unwrap();
+    let fraud = &fleet.models[0];
+    assert_eq!(fraud.name.as_str(), "fraud-detector");
+    let alias = |name: &str| {
+        fraud
+            .aliases
+            .iter()
+            .find(|a| a.alias.as_str() == name)
+            .and_then(|a| a.version)
+    };
+    assert_eq!((alias("production"), alias("canary")), (Some(1), Some(2)));
+    assert_eq!(alias("shadow"), Some(3), "other aliases keep their names");
+
+    let versions = runtime
+        .block_on(registry.versions("fraud-detector".into()))
+        .unwrap();
+    let numbers: Vec<u32> = versions.iter().map(|v| v.version).collect();
+    assert_eq!(numbers, [1, 2, 3], "aliased first, production first");
+    assert_eq!(versions[0].aliases, ["production"]);
+    assert_eq!(versions[0].metrics["auc"], 0.81);
+    assert_eq!(versions[1].lineage.code_commit.as_deref(), Some("4f1c2e9"));
+    assert_eq!(versions[1].lineage.author, "alice");
+
+    // MLflow's own error words, for a model it does not have.
+    let error = runtime
+        .block_on(registry.versions("no-such-model".into()))
+        .map(|v| v.len());
+    assert_eq!(error, Ok(0), "a search for a missing model finds nothing");
+    let wrong = MlflowRegistry::new(
+        server::client().unwrap(),
+        &format!("{url}/nothing-here"),
+        Duration::from_secs(5),
+        AliasMap::default(),
+        local.registry,
+    );
+    let error = runtime.block_on(wrong.fleet()).unwrap_err();
+    assert!(error.starts_with("MLflow: HTTP 404"), "{error}");
+
+    // The console's status reads the fleet from MLflow in an environment that says so, and the
+    // environment refuses operations (they would move the local registry).
+    let h = home.path();
+    std::fs::write(
+        h.join("no-config.toml"),
+        format!("[environments.ml]\nregistry = \"mlflow\"\nmlflow_url = \"{url}\"\n"),
+    )
+    .unwrap();
+    let status: Value = serde_json::from_str(&ok(h, &["--env", "ml", "status", "--json"])).unwrap();
+    let row = &status.as_array().unwrap()[0];
+    assert_eq!(
+        (&row["model"], &row["production"], &row["canary"]),
+        (&json!("fraud-detector"), &json!(1), &json!(2)),
+        "{status}"
+    );
+    let refused = common::fails(h, &["--env", "ml", "promote", "fraud-detector", "--yes"], 4);
+    assert!(refused.contains("read-only"), "{refused}");
+}
