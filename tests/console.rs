@@ -948,3 +948,61 @@ fn env_switches_to_another_configured_environment_and_forgets_the_old_ones_data(
     let header = text(&render(&s, "dark", 100, 24));
     assert!(header.contains("audit · READ-ONLY"), "{header}");
 }
+
+#[test]
+fn off_screen_servers_are_scraped_ten_times_less_often() {
+    let mut s = state();
+    s.size = (80, 24);
+    let names: Vec<String> = (0..200).map(|i| format!("m{i:03}")).collect();
+    let listing = |s: &mut flightdeck::app::State| {
+        let servers = names
+            .iter()
+            .map(|n| server(n, ServingPlan::stable_only(1)))
+            .collect();
+        update(s, Msg::ServersListed { servers })
+    };
+    update(
+        &mut s,
+        Msg::FleetFetched {
+            at: t0(),
+            result: Ok(FleetData {
+                models: names.iter().map(|n| summary(n, Some(1))).collect(),
+                servers: None,
+                interrupted: Vec::new(),
+            }),
+        },
+    );
+    let scraped_at = |s: &mut flightdeck::app::State, second: f64, effects: Vec<Effect>| {
+        for effect in effects {
+            if let Effect::Scrape { model, .. } = effect {
+                update(
+                    s,
+                    Msg::MetricsScraped {
+                        model,
+                        monotonic: second,
+                        at: s.now,
+                        result: Ok(parse(&exposition(100, 0, 100))),
+                    },
+                );
+            }
+        }
+    };
+    tick(&mut s, 0.0);
+    let first = listing(&mut s);
+    assert_eq!(first.len(), 200, "never scraped: all of them");
+    scraped_at(&mut s, 0.0, first);
+    tick(&mut s, 1.0);
+    let second = listing(&mut s);
+    assert!(
+        second.len() < 60 && !second.is_empty(),
+        "a second later only rows near the selection: {}",
+        second.len()
+    );
+    scraped_at(&mut s, 1.0, second);
+    tick(&mut s, 11.0);
+    assert_eq!(
+        listing(&mut s).len(),
+        200,
+        "ten intervals later, everyone again"
+    );
+}

@@ -5,13 +5,18 @@
 # hangs (accepts connections, never answers). Needs tmux and python3.
 #   cargo build --release
 #   target/release/flightdeck bench-console --keep /tmp/fd-bench
-#   tests/bench/console.sh /tmp/fd-bench [target/release/flightdeck]
+#   tests/bench/console.sh /tmp/fd-bench [target/release/flightdeck] [--live]
+# With --live every model is served by tests/bench/fake_fleet.py (one loopback port per model
+# answering plans and /metrics with 20 features' drift gauges), so the console scrapes a thousand
+# live servers every second; the hanging server then is model-0000's alone.
 set -euo pipefail
-home=${1:?usage: console.sh HOME [FLIGHTDECK]}
+home=${1:?usage: console.sh HOME [FLIGHTDECK] [--live]}
 bin=${2:-target/release/flightdeck}
+live=${3:-}
 session=fd-bench-$$
 work=$(mktemp -d)
-trap 'tmux kill-session -t $session 2>/dev/null || true; kill $hang_pid $stand_in 2>/dev/null || true; cp "$work/out" /tmp/fd-bench-idle.out 2>/dev/null; rm -rf "$work"' EXIT
+hang_pid=""; stand_in=""; fleet_pid=""
+trap 'tmux kill-session -t $session 2>/dev/null || true; kill $hang_pid $stand_in $fleet_pid 2>/dev/null || true; cp "$work/out" /tmp/fd-bench-idle.out 2>/dev/null; rm -rf "$work"' EXIT
 
 # A server that hangs, recorded as model-0000's local server (a sleeping stand-in named
 # flightdeck plays its supervisor).
@@ -24,6 +29,16 @@ PY
 hang_pid=$!
 while [ ! -s "$work/port" ]; do sleep 0.05; done
 bash -c 'exec -a flightdeck-supervise sleep 3600' & stand_in=$!
+rm -rf "$home/serve"
+touch "$work/none.toml"
+if [ "$live" = "--live" ]; then
+  models=$(FLIGHTDECK_HOME=$home FLIGHTDECK_CONFIG=$work/none.toml "$bin" models --json \
+    | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')
+  ulimit -n 8192
+  python3 "$(dirname "$0")/fake_fleet.py" "$home" "$models" 20 "$stand_in" > "$work/fleet.out" &
+  fleet_pid=$!
+  until grep -q ready "$work/fleet.out" 2>/dev/null; do sleep 0.1; done
+fi
 mkdir -p "$home/serve"
 echo '{"stable":19,"canary":20,"canary_percent":10}' > "$home/serve/model-0000.plan.json"
 printf '{"model":"model-0000","supervisor_pid":%d,"server_pid":null,"port":%d,"started_plan":{"stable":19,"canary":20,"canary_percent":10},"started_at":"2026-01-01T00:00:00Z","restarts":0,"last_exit":null,"state":"running"}' \

@@ -47,6 +47,10 @@ pub enum ServingError {
 /// unresponsive: a frozen server must not hold up the fleet view past its own deadline.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Servers asked at once when listing: enough that one frozen server costs its own deadline,
+/// not the listing's.
+const LIST_AT_ONCE: usize = 32;
+
 /// The local environment's servers, found through files under the data dir.
 #[derive(Debug, Clone)]
 pub struct LocalServing {
@@ -59,9 +63,12 @@ pub struct LocalServing {
 impl LocalServing {
     /// `program` is the flightdeck executable that runs supervisors and servers.
     pub fn new(data_dir: &Path, program: PathBuf) -> Self {
+        // No idle connections kept: the console lists every server each refresh, and a
+        // thousand idle keep-alive connections held tens of megabytes of read buffers.
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .connect_timeout(Duration::from_secs(2))
+            .pool_max_idle_per_host(0)
             .no_proxy()
             .build()
             .unwrap_or_default();
@@ -86,11 +93,18 @@ impl LocalServing {
             .map_err(|e| ServingError::Io(format!("admin token: {e}")))
     }
 
-    /// Every deployment with a plan, and how its server is doing; the servers are asked all at
-    /// once, so one slow server costs one deadline, not one per model.
+    /// Every deployment with a plan, and how its server is doing; servers are asked 32 at a
+    /// time, so one slow server costs one deadline, not one per model.
     pub async fn list(&self) -> Vec<LocalServer> {
+        use futures_util::StreamExt;
         let models = self.files.models();
-        futures_util::future::join_all(models.iter().map(|model| self.status(model))).await
+        // Many at once, not all at once: each request's connection state is tens of kilobytes,
+        // and a thousand together were most of the console's memory.
+        let asks: Vec<_> = models.iter().map(|model| self.status(model)).collect();
+        futures_util::stream::iter(asks)
+            .buffered(LIST_AT_ONCE)
+            .collect()
+            .await
     }
 
     /// One deployment's state: plan, supervisor record, liveness, and what the server says.
