@@ -174,3 +174,20 @@ fn model_verdict(
     };
     verdicts.into_iter().max_by_key(severity)
 }
+
+/// The models whose rows may be on screen: the open one, or the fleet rows within a screen's
+/// height of the selection (the table scrolls to keep the selection visible).
+pub fn on_screen(state: &State) -> std::collections::BTreeSet<String> {
+    if let Some(model) = state.open_model() {
+        return [model.to_string()].into();
+    }
+    let rows = rows(state);
+    let height = usize::from(state.size.1);
+    let start = state.selected.saturating_sub(height);
+    let end = (state.selected + height).min(rows.len());
+    rows.get(start..end)
+        .unwrap_or_default()
+        .iter()
+        .map(|r| r.model.clone())
+        .collect()
+}

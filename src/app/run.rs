@@ -118,6 +118,7 @@ async fn event_loop(
         .map_err(|e| format!("cannot draw: {e}"))?;
     let mut shown: Option<ratatui::buffer::Buffer> = None;
     let mut dirty = true;
+    let mut prioritised = std::collections::BTreeSet::new();
     loop {
         if dirty {
             if theme.name != state.theme && !no_color {
@@ -185,6 +186,12 @@ async fn event_loop(
         }
         if state.quit {
             return Ok(());
+        }
+        // The cluster source asks the servers on screen every refresh, the others less often.
+        let on_screen = super::fleet::on_screen(&state);
+        if on_screen != prioritised {
+            background.sources.cluster.prioritise(on_screen.clone());
+            prioritised = on_screen;
         }
     }
 }

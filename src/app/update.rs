@@ -568,7 +568,7 @@ fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) ->
 fn servers_listed(state: &mut State, servers: Vec<crate::model::LocalServer>) -> Vec<Effect> {
     state.registry.in_flight = false;
     state.servers = servers.into_iter().map(|s| (s.model.clone(), s)).collect();
-    let on_screen = on_screen(state);
+    let on_screen = fleet::on_screen(state);
     let slow =
         chrono::Duration::milliseconds((OFF_SCREEN_EVERY * state.refresh_seconds * 1000.0) as i64);
     let targets: Vec<(String, String)> = state
@@ -596,23 +596,6 @@ fn servers_listed(state: &mut State, servers: Vec<crate::model::LocalServer>) ->
 /// Servers off screen are scraped this many refresh intervals apart: a thousand servers read
 /// every second cost the console a quarter of a core, for rows nobody is looking at.
 const OFF_SCREEN_EVERY: f64 = 10.0;
-
-/// The models whose rows may be on screen: the open one, or the fleet rows within a screen's
-/// height of the selection (the table scrolls to keep the selection visible).
-fn on_screen(state: &State) -> std::collections::BTreeSet<String> {
-    if let Some(model) = state.open_model() {
-        return [model.to_string()].into();
-    }
-    let rows = fleet::rows(state);
-    let height = usize::from(state.size.1);
-    let start = state.selected.saturating_sub(height);
-    let end = (state.selected + height).min(rows.len());
-    rows.get(start..end)
-        .unwrap_or_default()
-        .iter()
-        .map(|r| r.model.clone())
-        .collect()
-}
 
 /// Opens the operation dialog on finishing or reverting an interrupted operation: of `model`,
 /// or the newest one.

@@ -83,6 +83,8 @@ fn local_with(
             // Each server's status must fit inside the listing's deadline: a frozen server
             // then costs its own row, never the listing.
             serving: LocalServing::new(data_dir, program).with_status_timeout(timeout.mul_f64(0.6)),
+            priority: Mutex::default(),
+            last: Mutex::default(),
         }),
         metrics,
         drift: Arc::new(ServerDrift { http, timeout }),
@@ -189,11 +191,62 @@ impl RegistrySource for EmbeddedRegistry {
 
 pub struct LocalCluster {
     serving: LocalServing,
+    /// The models on screen: their servers are asked every listing.
+    priority: Mutex<std::collections::BTreeSet<String>>,
+    /// Each server's last answer and when it was asked.
+    last: Mutex<std::collections::HashMap<String, (std::time::Instant, LocalServer)>>,
 }
+
+/// Servers off screen are asked what they serve at most this often: asking a thousand every
+/// second was most of a large fleet's churn.
+const OFF_SCREEN_STATUS: Duration = Duration::from_secs(10);
+
+/// Servers asked at once.
+const STATUS_AT_ONCE: usize = 32;
 
 impl ClusterSource for LocalCluster {
     fn servers(&self) -> BoxFuture<'_, Vec<LocalServer>> {
-        self.serving.list().boxed()
+        async move {
+            use futures_util::StreamExt;
+            let models = self.serving.deployments();
+            let priority = self.priority.lock().map(|p| p.clone()).unwrap_or_default();
+            let now = std::time::Instant::now();
+            let cached = |model: &str| -> Option<LocalServer> {
+                let last = self.last.lock().ok()?;
+                let (at, server) = last.get(model)?;
+                (!priority.contains(model) && now.duration_since(*at) < OFF_SCREEN_STATUS)
+                    .then(|| server.clone())
+            };
+            let mut answers: Vec<Option<LocalServer>> = models.iter().map(|m| cached(m)).collect();
+            let asks: Vec<_> = models
+                .iter()
+                .zip(&answers)
+                .filter(|(_, known)| known.is_none())
+                .map(|(model, _)| self.serving.status(model))
+                .collect();
+            let asked: Vec<LocalServer> = futures_util::stream::iter(asks)
+                .buffered(STATUS_AT_ONCE)
+                .collect()
+                .await;
+            if let Ok(mut last) = self.last.lock() {
+                last.retain(|model, _| models.contains(model));
+                for server in &asked {
+                    last.insert(server.model.clone(), (now, server.clone()));
+                }
+            }
+            let mut asked = asked.into_iter();
+            for slot in answers.iter_mut().filter(|a| a.is_none()) {
+                *slot = asked.next();
+            }
+            answers.into_iter().flatten().collect()
+        }
+        .boxed()
+    }
+
+    fn prioritise(&self, models: std::collections::BTreeSet<String>) {
+        if let Ok(mut priority) = self.priority.lock() {
+            *priority = models;
+        }
     }
 }
 

@@ -35,6 +35,9 @@ pub trait RegistrySource: Send + Sync {
 pub trait ClusterSource: Send + Sync {
     /// Every deployment; one that cannot be asked in time is listed with its problem.
     fn servers(&self) -> BoxFuture<'_, Vec<LocalServer>>;
+
+    /// The models on screen now: a source that asks each server may ask the others less often.
+    fn prioritise(&self, _models: std::collections::BTreeSet<String>) {}
 }
 
 /// Serving counters of one model (cumulative: rates come from two reads).

@@ -93,6 +93,11 @@ impl LocalServing {
             .map_err(|e| ServingError::Io(format!("admin token: {e}")))
     }
 
+    /// The models with a deployment (a plan file), by name.
+    pub fn deployments(&self) -> Vec<String> {
+        self.files.models()
+    }
+
     /// Every deployment with a plan, and how its server is doing; servers are asked 32 at a
     /// time, so one slow server costs one deadline, not one per model.
     pub async fn list(&self) -> Vec<LocalServer> {
