@@ -1006,3 +1006,47 @@ fn off_screen_servers_are_scraped_ten_times_less_often() {
         "ten intervals later, everyone again"
     );
 }
+
+#[test]
+fn an_opened_models_charts_start_with_the_sources_history() {
+    use flightdeck::sources::source::RatePoint;
+    let mut s = loaded(); // one point of history for fraud v1 so far
+    key(&mut s, 'j');
+    let effects = update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    assert!(effects.contains(&Effect::FetchHistory {
+        model: "fraud".into()
+    }));
+    let key = ("fraud".to_string(), "1".to_string());
+    let points: Vec<RatePoint> = (0..5)
+        .map(|i| RatePoint {
+            at: 1_800_000_000.0 - 300.0 + f64::from(i),
+            requests_per_second: 10.0 * f64::from(i),
+            error_ratio: 0.0,
+            p99: Some(0.002),
+        })
+        .collect();
+    update(
+        &mut s,
+        Msg::HistoryFetched {
+            model: "fraud".into(),
+            result: Ok([(key.clone(), points)].into()),
+        },
+    );
+    let history = &s.history[&key];
+    assert_eq!(history.len(), 5);
+    assert_eq!(history.back().unwrap().requests_per_second, 40.0);
+    assert_eq!(
+        s.serving_since[&key].timestamp(),
+        1_800_000_000 - 300,
+        "the chart says since when it reaches back"
+    );
+    // A source without history (scrape) answers nothing, and nothing is lost.
+    update(
+        &mut s,
+        Msg::HistoryFetched {
+            model: "fraud".into(),
+            result: Ok(Default::default()),
+        },
+    );
+    assert_eq!(s.history[&key].len(), 5);
+}

@@ -176,6 +176,33 @@ fn prometheus_reports_what_the_servers_report() {
     assert_eq!(rate(&through_1, &through_2), rate(&direct_1, &direct_2));
     assert_eq!(rate(&through_1, &through_2).requests_per_second, 25.0);
 
+    // Charts of a model just opened start with Prometheus' memory of it: one point a second
+    // from when Prometheus had two samples of the counter (it started seconds ago here).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let points = loop {
+        traffic(&endpoint, 20);
+        let history = runtime
+            .block_on(source.history("fraud".into(), 60))
+            .unwrap();
+        if let Some(points) = history.get(&key).filter(|p| p.len() >= 4) {
+            break points.clone();
+        }
+        assert!(Instant::now() < deadline, "no history yet: {history:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(
+        points.iter().any(|p| p.requests_per_second > 0.0)
+            && points.iter().all(|p| p.error_ratio == 0.0)
+            && points
+                .iter()
+                .any(|p| p.p99.is_some_and(|s| s > 0.0 && s < 1.0)),
+        "{points:?}"
+    );
+    assert!(
+        points.windows(2).all(|w| w[1].at - w[0].at == 1.0),
+        "one point a second"
+    );
+
     // The console's headless status reads through it when the environment says so.
     std::fs::write(
         h.join("no-config.toml"),

@@ -14,6 +14,10 @@ pub enum Effect {
         model: String,
         endpoint: String,
     },
+    /// Read a model's past serving for its charts (from sources that keep history).
+    FetchHistory {
+        model: String,
+    },
     /// Read a model's journal.
     FetchJournal {
         model: String,

@@ -33,6 +33,14 @@ pub enum Msg {
     ServersListed {
         servers: Vec<LocalServer>,
     },
+    /// A model's past serving per version, for its charts.
+    HistoryFetched {
+        model: String,
+        result: Result<
+            std::collections::BTreeMap<(String, String), Vec<crate::sources::source::RatePoint>>,
+            String,
+        >,
+    },
     /// A served model's drift reports.
     DriftFetched {
         model: String,

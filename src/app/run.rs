@@ -231,6 +231,9 @@ fn switch_environment(
     Ok(next)
 }
 
+/// How far back a model's charts start when it is opened (its history's length at 1 s).
+const HISTORY_SECONDS: u32 = super::state::HISTORY as u32;
+
 /// What operations need from the settings.
 #[derive(Clone)]
 struct OpContext {
@@ -490,6 +493,15 @@ fn perform(effect: Effect, background: &Background) {
                     at: Utc::now(),
                     result,
                 });
+            });
+        }
+        Effect::FetchHistory { model } => {
+            tokio::spawn(async move {
+                let result = sources
+                    .metrics
+                    .history(model.clone(), HISTORY_SECONDS)
+                    .await;
+                let _ = tx.send(Msg::HistoryFetched { model, result });
             });
         }
         Effect::FetchJournal { model } => {

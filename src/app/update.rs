@@ -56,6 +56,38 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             }
         },
         Msg::ServersListed { servers } => servers_listed(state, servers),
+        Msg::HistoryFetched { model, result } => {
+            match result {
+                Ok(series) => {
+                    for ((series_model, version), points) in series {
+                        if series_model != model || points.is_empty() {
+                            continue;
+                        }
+                        let key = (series_model, version);
+                        let known = state.history.get(&key).map_or(0, VecDeque::len);
+                        if points.len() <= known {
+                            continue;
+                        }
+                        if let Some(first) = points.first() {
+                            let at = chrono::DateTime::from_timestamp(first.at as i64, 0)
+                                .unwrap_or(state.now);
+                            state.serving_since.insert(key.clone(), at);
+                        }
+                        let mut history = VecDeque::with_capacity(HISTORY);
+                        for p in points.iter().skip(points.len().saturating_sub(HISTORY)) {
+                            history.push_back(super::state::HistoryPoint {
+                                requests_per_second: p.requests_per_second as f32,
+                                error_ratio: p.error_ratio as f32,
+                                p99: p.p99.map_or(f32::NAN, |v| v as f32),
+                            });
+                        }
+                        state.history.insert(key, history);
+                    }
+                }
+                Err(e) => state.toast = Some(format!("chart history: {e}")),
+            }
+            Vec::new()
+        }
         Msg::OpPlanned { result } => {
             if let Some(modal) = state.modal.as_mut() {
                 modal.stage = match result {
@@ -445,12 +477,16 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Sort => state.sort = state.sort.next(),
         Action::Open => {
             if let Some(row) = fleet::rows(state).get(state.selected) {
+                let model = row.model.clone();
                 state.view = View::Model {
-                    name: row.model.clone(),
+                    name: model.clone(),
                     pane: Pane::Serving,
                 };
                 state.detail_selected = 0;
-                return detail_fetches(state);
+                let mut effects = detail_fetches(state);
+                // Charts start with what the metrics source remembers (Prometheus does).
+                effects.push(Effect::FetchHistory { model });
+                return effects;
             }
         }
         Action::NextPane | Action::PreviousPane => {}

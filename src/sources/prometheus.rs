@@ -40,7 +40,125 @@ impl PrometheusMetrics {
     }
 }
 
+impl PrometheusMetrics {
+    /// A range query's series, by (model, version), as (unix seconds, value) pairs.
+    async fn range(&self, query: &str, seconds: u32) -> Result<Matrix, String> {
+        let end = chrono::Utc::now().timestamp() as f64;
+        let start = end - f64::from(seconds);
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}/api/v1/query_range", self.base),
+            &[
+                ("query", query.to_string()),
+                ("start", start.to_string()),
+                ("end", end.to_string()),
+                ("step", "1".to_string()),
+            ],
+        )
+        .map_err(|e| format!("Prometheus URL {}: {e}", self.base))?;
+        let body = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| format!("Prometheus at {}: {e}", self.base))?
+            .text()
+            .await
+            .map_err(|e| format!("Prometheus at {}: {e}", self.base))?;
+        matrix_from_response(&body).map_err(|e| format!("Prometheus: {e}"))
+    }
+}
+
+/// Series of (unix seconds, value) by (model, version).
+pub type Matrix = BTreeMap<(String, String), Vec<(f64, f64)>>;
+
+#[derive(Deserialize)]
+struct MatrixSeries {
+    metric: BTreeMap<String, String>,
+    values: Vec<(f64, String)>,
+}
+
+/// A range-query answer's series by (model, version).
+pub fn matrix_from_response(body: &str) -> Result<Matrix, String> {
+    let response: serde_json::Value = serde_json::from_str(body)
+        .map_err(|e| format!("the answer is not a Prometheus API response ({e})"))?;
+    if response["status"] != "success" {
+        return Err(format!(
+            "{}: {}",
+            response["errorType"].as_str().unwrap_or("error"),
+            response["error"].as_str().unwrap_or("no reason given")
+        ));
+    }
+    let series: Vec<MatrixSeries> = serde_json::from_value(response["data"]["result"].clone())
+        .map_err(|e| format!("expected a matrix ({e})"))?;
+    Ok(series
+        .into_iter()
+        .map(|s| {
+            let label = |n: &str| s.metric.get(n).cloned().unwrap_or_default();
+            let points = s
+                .values
+                .iter()
+                .filter_map(|(at, v)| Some((*at, parse_value(v).ok()?)))
+                .collect();
+            ((label("model"), label("version")), points)
+        })
+        .collect())
+}
+
 impl MetricsSource for PrometheusMetrics {
+    fn history(
+        &self,
+        model: String,
+        seconds: u32,
+    ) -> Fetch<'_, BTreeMap<(String, String), Vec<super::source::RatePoint>>> {
+        async move {
+            within(self.timeout, async {
+                let sel = format!("model=\"{model}\"");
+                let rate = self
+                    .range(
+                        &format!("sum by (model, version) (rate(flightdeck_requests_total{{{sel}}}[30s]))"),
+                        seconds,
+                    )
+                    .await?;
+                let errors = self
+                    .range(
+                        &format!("sum by (model, version) (rate(flightdeck_requests_total{{{sel},code=~\"5..\"}}[30s]))"),
+                        seconds,
+                    )
+                    .await?;
+                let p99 = self
+                    .range(
+                        &format!("histogram_quantile(0.99, sum by (model, version, le) (rate(flightdeck_request_duration_seconds_bucket{{{sel}}}[30s])))"),
+                        seconds,
+                    )
+                    .await?;
+                let at = |series: Option<&Vec<(f64, f64)>>, t: f64| {
+                    series.and_then(|s| s.iter().find(|(x, _)| *x == t).map(|(_, v)| *v))
+                };
+                Ok(rate
+                    .into_iter()
+                    .map(|(key, points)| {
+                        let history = points
+                            .iter()
+                            .map(|(t, rps)| super::source::RatePoint {
+                                at: *t,
+                                requests_per_second: *rps,
+                                error_ratio: if *rps > 0.0 {
+                                    at(errors.get(&key), *t).unwrap_or(0.0) / rps
+                                } else {
+                                    0.0
+                                },
+                                p99: at(p99.get(&key), *t).filter(|v| v.is_finite()),
+                            })
+                            .collect();
+                        (key, history)
+                    })
+                    .collect())
+            })
+            .await
+        }
+        .boxed()
+    }
+
     fn scrape(&self, model: String, _endpoint: String) -> Fetch<'_, ScrapeSnapshot> {
         async move {
             within(self.timeout, async {
@@ -236,6 +354,18 @@ mod tests {
             )
             .unwrap_err()
             .contains("expected a vector")
+        );
+    }
+}
+#[cfg(test)]
+mod range_tests {
+    #[test]
+    fn a_matrix_answer_becomes_series_by_version() {
+        let body = r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"model":"fraud","version":"1"},"values":[[1795325668,"13.408333333333333"],[1795325669,"14"]]}]}}"#;
+        let m = super::matrix_from_response(body).unwrap();
+        assert_eq!(
+            m[&("fraud".to_string(), "1".to_string())],
+            vec![(1795325668.0, 13.408333333333333), (1795325669.0, 14.0)]
         );
     }
 }

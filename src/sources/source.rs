@@ -4,6 +4,7 @@
 //! and Prometheus, and the console does not change. Every call has its deadline inside: an
 //! implementation answers in time or with an error, never not at all.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
@@ -40,10 +41,31 @@ pub trait ClusterSource: Send + Sync {
     fn prioritise(&self, _models: std::collections::BTreeSet<String>) {}
 }
 
+/// One point of a version's past serving, from a source that keeps history.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RatePoint {
+    /// Unix seconds.
+    pub at: f64,
+    pub requests_per_second: f64,
+    pub error_ratio: f64,
+    /// Seconds; `None` when no request finished around then.
+    pub p99: Option<f64>,
+}
+
 /// Serving counters of one model (cumulative: rates come from two reads).
 pub trait MetricsSource: Send + Sync {
     /// `endpoint` is where the model is served, for sources that read the server itself.
     fn scrape(&self, model: String, endpoint: String) -> Fetch<'_, ScrapeSnapshot>;
+
+    /// The last `seconds` of each version's serving, one point per second, for the charts of a
+    /// model just opened. Sources without history (a server's own /metrics) have none.
+    fn history(
+        &self,
+        _model: String,
+        _seconds: u32,
+    ) -> Fetch<'_, BTreeMap<(String, String), Vec<RatePoint>>> {
+        futures_util::FutureExt::boxed(async { Ok(BTreeMap::new()) })
+    }
 }
 
 /// Input drift of each version of one model.
