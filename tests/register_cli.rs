@@ -410,3 +410,28 @@ fn a_column_transformer_registers_with_one_reference_column_per_input() {
         "{err}"
     );
 }
+
+#[test]
+fn config_lists_every_environment_with_its_backends() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    std::fs::write(
+        h.join("no-config.toml"),
+        "[environments.prom]\nmetrics = \"prometheus\"\nprometheus_url = \"http://127.0.0.1:9090\"\n\
+         [environments.ml]\nregistry = \"mlflow\"\nmlflow_url = \"http://127.0.0.1:5000\"\n",
+    )
+    .unwrap();
+    let out = common::ok(h, &["--env", "prom", "config"]);
+    assert!(out.contains("environment   prom"), "{out}");
+    assert!(
+        out.lines().any(|l| l.contains("* prom")
+            && l.contains("metrics prometheus http://127.0.0.1:9090")),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.contains("ml")
+            && l.contains("registry mlflow http://127.0.0.1:5000")
+            && l.ends_with("read-only")),
+        "{out}"
+    );
+}

@@ -138,14 +138,35 @@ pub fn print_settings(settings: &Settings, json: bool) -> Result<(), Failure> {
     );
     println!("data dir      {}", settings.data_dir.display());
     println!("user          {}", settings.user);
-    println!(
-        "environment   {} (registry {:?}, serving {:?}, metrics {:?}{})",
-        env.name,
-        env.registry,
-        env.serving,
-        env.metrics,
-        if env.read_only { ", read-only" } else { "" }
-    );
+    println!("environment   {}", env.name);
+    // Every configured environment with its backends (the current one marked); URLs only:
+    // credentials come from the environment and are never printed.
+    for e in settings.environments.values() {
+        let mut backends = vec![
+            match (&e.registry, e.mlflow_url.as_deref()) {
+                (crate::settings::RegistryBackend::Mlflow, Some(url)) => format!(
+                    "registry mlflow {url} (aliases {} / {})",
+                    e.mlflow_production_alias, e.mlflow_canary_alias
+                ),
+                _ => "registry embedded".to_string(),
+            },
+            "serving local".to_string(),
+            match (&e.metrics, e.prometheus_url.as_deref()) {
+                (crate::settings::MetricsBackend::Prometheus, Some(url)) => {
+                    format!("metrics prometheus {url}")
+                }
+                _ => "metrics scrape".to_string(),
+            },
+        ];
+        if e.read_only {
+            backends.push("read-only".into());
+        }
+        if e.auto_rollback {
+            backends.push("auto-rollback".into());
+        }
+        let mark = if e.name == env.name { "*" } else { " " };
+        println!("  {mark} {:<10} {}", e.name, backends.join(", "));
+    }
     println!(
         "theme         {}{}",
         settings.theme,
