@@ -24,7 +24,7 @@ use clap::{Parser, Subcommand};
 
 use crate::engine::{Actor, EngineError, Registry};
 use crate::model::ModelName;
-use crate::settings::{Overrides, Settings};
+use crate::settings::{Overrides, RegistryBackend, Settings};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -211,7 +211,16 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Supervise { model } => server::supervise(&settings, &model),
         Command::Config { json } => listing::print_settings(&settings, json),
         Command::Register(args) => register::run(&settings, &actor, args),
+        // An MLflow environment lists MLflow's models and versions, as its console does.
+        Command::Models { json } if settings.environment.registry == RegistryBackend::Mlflow => {
+            listing::remote_models(&settings, json)
+        }
         Command::Models { json } => listing::models(&open(&settings)?, json),
+        Command::Versions { model, json }
+            if settings.environment.registry == RegistryBackend::Mlflow =>
+        {
+            listing::remote_versions(&settings, &model_name(&model)?, json)
+        }
         Command::Versions { model, json } => {
             listing::versions(&open(&settings)?, &model_name(&model)?, json)
         }

@@ -236,6 +236,20 @@ fn the_mlflow_registry_reads_as_flightdecks() {
         (&json!("fraud-detector"), &json!(1), &json!(2)),
         "{status}"
     );
+    // The CLI's listings read MLflow too in that environment.
+    let models = ok(h, &["--env", "ml", "models"]);
+    assert!(
+        models
+            .lines()
+            .any(|l| l.starts_with("fraud-detector") && l.contains("v1") && l.contains("v2")),
+        "{models}"
+    );
+    let versions: Value = serde_json::from_str(&ok(
+        h,
+        &["--env", "ml", "versions", "fraud-detector", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(versions[0]["metrics"]["auc"], 0.81, "{versions}");
     let refused = common::fails(h, &["--env", "ml", "promote", "fraud-detector", "--yes"], 4);
     assert!(refused.contains("read-only"), "{refused}");
 }

@@ -7,14 +7,53 @@ use crate::model::ModelName;
 use crate::settings::Settings;
 
 pub fn models(registry: &Registry, json: bool) -> Result<(), Failure> {
-    let models = registry.models()?;
+    let where_ = registry.db_path().display().to_string();
+    print_models(&registry.models()?, &where_, json)
+}
+
+/// The environment's registry when it is not the embedded one (MLflow), read as the console
+/// reads it.
+pub fn remote_registry(
+    settings: &Settings,
+) -> Result<std::sync::Arc<dyn crate::sources::source::RegistrySource>, Failure> {
+    let sources = crate::sources::embedded::for_environment(
+        &settings.environment,
+        &settings.data_dir,
+        super::program()?,
+        std::time::Duration::from_millis(settings.refresh.source_timeout_ms.max(10_000)),
+    )
+    .map_err(super::failure)?;
+    Ok(sources.registry)
+}
+
+pub fn remote_models(settings: &Settings, json: bool) -> Result<(), Failure> {
+    let registry = remote_registry(settings)?;
+    let view = super::runtime()?
+        .block_on(registry.fleet())
+        .map_err(super::failure)?;
+    let where_ = settings.environment.mlflow_url.clone().unwrap_or_default();
+    print_models(&view.models, &where_, json)
+}
+
+pub fn remote_versions(settings: &Settings, model: &ModelName, json: bool) -> Result<(), Failure> {
+    let registry = remote_registry(settings)?;
+    let versions = super::runtime()?
+        .block_on(registry.versions(model.to_string()))
+        .map_err(super::failure)?;
+    print_versions(&versions, json)
+}
+
+fn print_models(
+    models: &[crate::model::ModelSummary],
+    where_: &str,
+    json: bool,
+) -> Result<(), Failure> {
     if json {
         return print_json(&models);
     }
     if models.is_empty() {
         println!(
-            "no models registered in {}; add one with `flightdeck register MODEL FILE.onnx`",
-            registry.db_path().display()
+            "no models registered in {where_}; add one with `flightdeck register MODEL FILE.onnx`"
         );
         return Ok(());
     }
@@ -63,7 +102,10 @@ pub fn models(registry: &Registry, json: bool) -> Result<(), Failure> {
 }
 
 pub fn versions(registry: &Registry, model: &ModelName, json: bool) -> Result<(), Failure> {
-    let versions = registry.versions(model)?;
+    print_versions(&registry.versions(model)?, json)
+}
+
+fn print_versions(versions: &[crate::model::ModelVersion], json: bool) -> Result<(), Failure> {
     if json {
         return print_json(&versions);
     }
