@@ -1050,3 +1050,60 @@ fn an_opened_models_charts_start_with_the_sources_history() {
     );
     assert_eq!(s.history[&key].len(), 5);
 }
+
+#[test]
+fn a_long_fleet_scrolls_with_the_selection_and_shows_contiguous_rows() {
+    let mut s = state();
+    let names: Vec<String> = (0..200).map(|i| format!("m{i:03}")).collect();
+    update(
+        &mut s,
+        Msg::FleetFetched {
+            at: t0(),
+            result: Ok(FleetData {
+                models: names.iter().map(|n| summary(n, Some(1))).collect(),
+                servers: Some(Vec::new()),
+                interrupted: Vec::new(),
+            }),
+        },
+    );
+    // The run loop keeps one TableState across frames, as here.
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let theme = Theme::built_in("dark", false).unwrap();
+    let mut table = TableState::default();
+    let mut screen = |s: &flightdeck::app::State| {
+        terminal
+            .draw(|f| flightdeck::ui::draw(f, s, &theme, false, &mut table))
+            .unwrap();
+        text(terminal.backend().buffer())
+    };
+    let shown = |screen: &str| -> Vec<usize> {
+        screen
+            .lines()
+            .filter_map(|l| {
+                let at = l.find(" m")?;
+                l[at + 2..at + 5].parse().ok()
+            })
+            .collect()
+    };
+    let check = |screen: &str, selected: usize| {
+        let rows = shown(screen);
+        assert!(rows.windows(2).all(|w| w[1] == w[0] + 1), "{rows:?}");
+        assert!(rows.contains(&selected), "{selected} not in {rows:?}");
+        let marked = screen.lines().find(|l| l.contains('▶')).unwrap();
+        assert!(marked.contains(&format!("m{selected:03}")), "{marked}");
+    };
+    check(&screen(&s), 0);
+    key(&mut s, 'G');
+    check(&screen(&s), 199);
+    key(&mut s, 'g');
+    check(&screen(&s), 0);
+    for _ in 0..30 {
+        key(&mut s, 'j');
+        let now = s.selected;
+        check(&screen(&s), now);
+    }
+    // Moving back up inside the visible rows does not scroll.
+    let before = shown(&screen(&s));
+    key(&mut s, 'k');
+    assert_eq!(shown(&screen(&s)), before);
+}

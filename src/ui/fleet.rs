@@ -59,13 +59,27 @@ pub fn draw(
         Column::new("SMOKE", Constraint::Length(6), 1),
         Column::new("ALERTS", Constraint::Min(11), 0),
     ];
-    let body: Vec<Vec<Cell>> = rows.iter().map(|r| row(r, state, theme, ascii)).collect();
+    // Cells are built only for a window of a screen's height either side of the selection (a
+    // thousand rows' cells every frame were most of its allocations). The table state keeps
+    // its scroll offset in whole-fleet rows between frames, so scrolling and clicks see the
+    // same numbers; it is made relative to the window for the render and back after.
+    let selected = state.selected.min(rows.len() - 1);
+    let height = usize::from(area.height.saturating_sub(3)).max(1);
+    let start = selected.saturating_sub(height);
+    let end = (selected + height + 1).min(rows.len());
+    let body: Vec<Vec<Cell>> = rows[start..end]
+        .iter()
+        .map(|r| row(r, state, theme, ascii))
+        .collect();
     // Room for every fixed column plus MODEL's and ALERTS' minimums, and the SMOKE column when
     // 16 more cells fit (model names and alerts get the rest).
     let room = area.width.saturating_sub(2).saturating_sub(16);
     let table_widget = fitted_table(body, &columns, room, theme, ascii).block(block);
-    table.select(Some(state.selected.min(rows.len() - 1)));
+    let absolute = table.offset();
+    *table.offset_mut() = absolute.saturating_sub(start).min(end - start - 1);
+    table.select(Some(selected - start));
     frame.render_stateful_widget(table_widget, area, table);
+    *table.offset_mut() += start;
 }
 
 fn row<'a>(r: &FleetRow, state: &State, theme: &Theme, ascii: bool) -> Vec<Cell<'a>> {
