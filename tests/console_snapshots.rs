@@ -209,3 +209,19 @@ fn two_versions_compared() {
     key(&mut s, 'x');
     assert!(s.comparing.is_none(), "any key closes it");
 }
+
+#[test]
+fn a_click_selects_a_version_or_journal_row() {
+    let mut s = opened();
+    tab(&mut s);
+    tab(&mut s); // versions: v1 (screen row 4), v3 (5), v2 (6)
+    update(&mut s, Msg::Click { row: 5, offset: 0 });
+    assert_eq!(s.detail_selected, 1);
+    update(&mut s, Msg::Click { row: 2, offset: 0 });
+    assert_eq!(s.detail_selected, 1, "the border is not a row");
+    update(&mut s, Msg::Click { row: 9, offset: 0 });
+    assert_eq!(s.detail_selected, 1, "below the last row nothing changes");
+    // The click lands where the screen shows that row.
+    let screen = text(&render(&s, "dark", 80, 24));
+    assert!(screen.lines().nth(5).unwrap().contains("▶ v3"), "{screen}");
+}

@@ -241,25 +241,48 @@ const FLEET_FIRST_ROW: u16 = 3;
 /// A click on a fleet row selects it; a click on the selected row opens it. Elsewhere, and
 /// while a dialog is open, clicks do nothing (keys do everything).
 fn on_click(state: &mut State, row: u16, offset: usize) -> Vec<Effect> {
-    if state.view != View::Fleet
-        || state.modal.is_some()
+    if state.modal.is_some()
         || state.check.is_some()
         || state.comparing.is_some()
         || state.mode != Mode::Normal
-        || row < FLEET_FIRST_ROW
     {
         return Vec::new();
     }
-    let index = offset + usize::from(row - FLEET_FIRST_ROW);
-    if index >= fleet::rows(state).len() {
-        return Vec::new();
+    match state.view.clone() {
+        View::Fleet => {
+            if row < FLEET_FIRST_ROW {
+                return Vec::new();
+            }
+            let index = offset + usize::from(row - FLEET_FIRST_ROW);
+            if index >= fleet::rows(state).len() {
+                return Vec::new();
+            }
+            if index == state.selected {
+                return on_action(state, Action::Open);
+            }
+            state.selected = index;
+        }
+        // The versions and journal tables sit below the header, the pane tabs, the border and
+        // their column titles; a click selects a row (then keys act on it).
+        View::Model {
+            pane: Pane::Versions | Pane::Journal,
+            ..
+        } => {
+            if row < PANE_FIRST_ROW {
+                return Vec::new();
+            }
+            let index = offset + usize::from(row - PANE_FIRST_ROW);
+            if index < detail_rows(state) {
+                state.detail_selected = index;
+            }
+        }
+        View::Model { .. } => {}
     }
-    if index == state.selected {
-        return on_action(state, Action::Open);
-    }
-    state.selected = index;
     Vec::new()
 }
+
+/// Screen row of the first version or journal row in a model's pane.
+const PANE_FIRST_ROW: u16 = 4;
 
 /// Fetches whose refresh interval has passed.
 fn due_fetches(state: &mut State) -> Vec<Effect> {
