@@ -224,4 +224,15 @@ fn a_click_selects_a_version_or_journal_row() {
     // The click lands where the screen shows that row.
     let screen = text(&render(&s, "dark", 80, 24));
     assert!(screen.lines().nth(5).unwrap().contains("▶ v3"), "{screen}");
+
+    // In the drift pane the features start one row lower, under the report's summary.
+    s.view = flightdeck::app::state::View::Model {
+        name: "fraud".into(),
+        pane: flightdeck::app::state::Pane::Drift,
+    };
+    s.detail_selected = 0;
+    update(&mut s, Msg::Click { row: 6, offset: 0 });
+    assert_eq!(s.detail_selected, 1);
+    let screen = text(&render(&s, "dark", 80, 24));
+    assert!(screen.lines().nth(6).unwrap().contains("▶ age"), "{screen}");
 }

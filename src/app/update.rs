@@ -265,13 +265,15 @@ fn on_click(state: &mut State, row: u16, offset: usize) -> Vec<Effect> {
         // The versions and journal tables sit below the header, the pane tabs, the border and
         // their column titles; a click selects a row (then keys act on it).
         View::Model {
-            pane: Pane::Versions | Pane::Journal,
+            pane: pane @ (Pane::Versions | Pane::Journal | Pane::Drift),
             ..
         } => {
-            if row < PANE_FIRST_ROW {
+            // The drift table has the report's summary line above its column titles.
+            let first = PANE_FIRST_ROW + u16::from(pane == Pane::Drift);
+            if row < first {
                 return Vec::new();
             }
-            let index = offset + usize::from(row - PANE_FIRST_ROW);
+            let index = offset + usize::from(row - first);
             if index < detail_rows(state) {
                 state.detail_selected = index;
             }
@@ -281,7 +283,7 @@ fn on_click(state: &mut State, row: u16, offset: usize) -> Vec<Effect> {
     Vec::new()
 }
 
-/// Screen row of the first version or journal row in a model's pane.
+/// Screen row of the first version or journal row in a model's pane (drift: one lower).
 const PANE_FIRST_ROW: u16 = 4;
 
 /// Fetches whose refresh interval has passed.
