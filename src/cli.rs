@@ -192,7 +192,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
     let _log_guard = crate::logging::init(&settings.data_dir, &log_file);
     tracing::info!(command = ?command, data_dir = %settings.data_dir.display(), "flightdeck started");
     let actor = Actor::new(settings.user.clone(), settings.environment.name.clone())
-        .with_read_only(settings.environment.read_only);
+        .in_environment(&settings.environment);
     match command {
         Command::Bench(_) | Command::BenchConsole(_) | Command::Demo(_) => Ok(()),
         Command::Console => console(&settings),

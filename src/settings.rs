@@ -150,6 +150,8 @@ pub struct Environment {
     /// When an operation's verify finds the world not as planned, put serving and aliases back
     /// where they were before it (and journal that) instead of leaving them for a human.
     pub auto_rollback: bool,
+    /// Why the environment is read-only when that is not the config's or `--readonly`'s doing.
+    pub read_only_reason: Option<String>,
     /// The Prometheus HTTP API's base URL, for `metrics = "prometheus"`.
     pub prometheus_url: Option<String>,
     /// The MLflow tracking server's URL, for `registry = "mlflow"`.
@@ -375,6 +377,7 @@ impl Settings {
                     read_only: env.read_only.unwrap_or(base.read_only),
                     confirm: env.confirm.unwrap_or(base.confirm),
                     auto_rollback: env.auto_rollback.unwrap_or(base.auto_rollback),
+                    read_only_reason: None,
                     prometheus_url: env.prometheus_url.or(base.prometheus_url),
                     mlflow_url: env.mlflow_url.or(base.mlflow_url),
                     mlflow_production_alias: env
@@ -400,6 +403,9 @@ impl Settings {
                 // Operations through MLflow aliases are not built yet: nothing may move the
                 // local registry while the screen shows MLflow's.
                 e.read_only = true;
+                e.read_only_reason = Some(
+                    "Its registry is MLflow, and operations that move MLflow's aliases are not built yet: run them where the registry is embedded.".into(),
+                );
             }
             if let Some(e) = environments.get(&name)
                 && e.metrics == MetricsBackend::Prometheus
@@ -465,6 +471,7 @@ impl Environment {
             read_only: false,
             confirm: Confirm::Enter,
             auto_rollback: false,
+            read_only_reason: None,
             prometheus_url: None,
             mlflow_url: None,
             mlflow_production_alias: "champion".into(),

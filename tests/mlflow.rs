@@ -251,5 +251,8 @@ fn the_mlflow_registry_reads_as_flightdecks() {
     .unwrap();
     assert_eq!(versions[0]["metrics"]["auc"], 0.81, "{versions}");
     let refused = common::fails(h, &["--env", "ml", "promote", "fraud-detector", "--yes"], 4);
-    assert!(refused.contains("read-only"), "{refused}");
+    assert!(
+        refused.contains("read-only") && refused.contains("Its registry is MLflow"),
+        "{refused}"
+    );
 }

@@ -41,12 +41,7 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
         .filter(|m| needle.is_empty() || m.name.as_str().to_lowercase().contains(&needle))
         .map(|m| {
             let name = m.name.to_string();
-            let alias = |a: &str| {
-                m.aliases
-                    .iter()
-                    .find(|x| x.alias.as_str() == a)
-                    .and_then(|x| x.version)
-            };
+            let alias = |a: &str| crate::model::version_of(&m.aliases, a);
             let server = state.servers.get(&name);
             let health = match server {
                 Some(s) if s.healthy => Health::Serving,

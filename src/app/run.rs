@@ -88,7 +88,7 @@ async fn event_loop(
     let ctx = OpContext {
         on_guide_step: launch.on_guide_step.clone(),
         actor: crate::engine::Actor::new(settings.user.clone(), env.name.clone())
-            .with_read_only(env.read_only),
+            .in_environment(env),
         gates: settings.gates.clone(),
         auto_rollback: env.auto_rollback,
         program: program.clone(),
@@ -225,8 +225,8 @@ fn switch_environment(
         current.ops.program.clone(),
         timeout,
     )?;
-    next.ops.actor = crate::engine::Actor::new(settings.user.clone(), env.name.clone())
-        .with_read_only(env.read_only);
+    next.ops.actor =
+        crate::engine::Actor::new(settings.user.clone(), env.name.clone()).in_environment(env);
     next.ops.auto_rollback = env.auto_rollback;
     Ok(next)
 }

@@ -60,12 +60,7 @@ fn print_models(
     let rows: Vec<Vec<String>> = models
         .iter()
         .map(|m| {
-            let alias = |name: &str| {
-                m.aliases
-                    .iter()
-                    .find(|a| a.alias.as_str() == name)
-                    .and_then(|a| a.version)
-            };
+            let alias = |name: &str| crate::model::version_of(&m.aliases, name);
             let others: Vec<String> = m
                 .aliases
                 .iter()

@@ -41,12 +41,7 @@ fn serving(settings: &Settings) -> Result<LocalServing, Failure> {
 
 /// The stable version when none is named: production, else the newest.
 pub fn default_stable(registry: &Registry, model: &ModelName) -> Result<u32, Failure> {
-    let aliases = registry.aliases(model)?;
-    if let Some(v) = aliases
-        .iter()
-        .find(|a| a.alias.as_str() == AliasName::PRODUCTION)
-        .and_then(|a| a.version)
-    {
+    if let Some(v) = crate::model::version_of(&registry.aliases(model)?, AliasName::PRODUCTION) {
         return Ok(v);
     }
     let versions = registry.versions(model)?;
@@ -59,11 +54,10 @@ pub fn default_stable(registry: &Registry, model: &ModelName) -> Result<u32, Fai
 
 /// The version the canary alias points at, if any.
 fn alias_canary(registry: &Registry, model: &ModelName) -> Result<Option<u32>, Failure> {
-    Ok(registry
-        .aliases(model)?
-        .iter()
-        .find(|a| a.alias.as_str() == AliasName::CANARY)
-        .and_then(|a| a.version))
+    Ok(crate::model::version_of(
+        &registry.aliases(model)?,
+        AliasName::CANARY,
+    ))
 }
 
 /// The traffic share the newest operation that made `canary` the canary planned for it,

@@ -182,12 +182,8 @@ pub async fn run(demo: &Demo, rate: u32) -> Result<(), String> {
 
     let status = demo.serving.status(MODEL).await;
     let registry = demo.registry()?;
-    let production = registry
-        .aliases(&demo.model)
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .find(|a| a.alias.as_str() == AliasName::PRODUCTION)
-        .and_then(|a| a.version);
+    let aliases = registry.aliases(&demo.model).map_err(|e| e.to_string())?;
+    let production = crate::model::version_of(&aliases, AliasName::PRODUCTION);
     let healthy = status.healthy
         && production == Some(2)
         && status

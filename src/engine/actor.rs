@@ -10,6 +10,8 @@ pub struct Actor {
     pub environment: String,
     /// Set for read-only environments (or `--readonly`): every mutation is refused.
     pub read_only: bool,
+    /// Said with a refusal when the environment is read-only for a reason of its own.
+    pub read_only_reason: Option<String>,
 }
 
 impl Actor {
@@ -18,7 +20,15 @@ impl Actor {
             user: user.into(),
             environment: environment.into(),
             read_only: false,
+            read_only_reason: None,
         }
+    }
+
+    /// Read-only as the environment is, with its reason (if it has one of its own).
+    pub fn in_environment(mut self, environment: &crate::settings::Environment) -> Self {
+        self.read_only = environment.read_only;
+        self.read_only_reason = environment.read_only_reason.clone();
+        self
     }
 
     pub fn with_read_only(mut self, read_only: bool) -> Self {
@@ -33,6 +43,9 @@ impl Actor {
             return Err(EngineError::ReadOnly {
                 environment: self.environment.clone(),
                 action: action.to_string(),
+                remedy: self.read_only_reason.clone().unwrap_or_else(|| {
+                    "Use a writable environment (--env) or drop --readonly".to_string()
+                }),
             });
         }
         Ok(())

@@ -69,10 +69,13 @@ pub enum EngineError {
         found: i64,
         known: i64,
     },
-    #[error(
-        "environment {environment:?} is read-only: refused to {action}. Use a writable environment (--env) or drop --readonly"
-    )]
-    ReadOnly { environment: String, action: String },
+    #[error("environment {environment:?} is read-only: refused to {action}. {remedy}")]
+    ReadOnly {
+        environment: String,
+        action: String,
+        /// Why it is read-only and what to do instead.
+        remedy: String,
+    },
     #[error("{model}: {reason}")]
     Refused { model: String, reason: String },
     #[error(

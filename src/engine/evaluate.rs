@@ -287,20 +287,13 @@ pub async fn evaluate(
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Evaluation, EngineError> {
     let version = registry.version(model, candidate)?;
-    let production = registry
-        .aliases(model)?
-        .into_iter()
-        .find(|a| a.alias.as_str() == crate::model::AliasName::PRODUCTION)
-        .and_then(|a| a.version)
+    let aliases = registry.aliases(model)?;
+    let production = crate::model::version_of(&aliases, crate::model::AliasName::PRODUCTION)
         .filter(|p| *p != candidate)
         .map(|p| registry.version(model, p))
         .transpose()?;
     // A path, not the registry, crosses the awaits below: an SQLite connection is not `Sync`.
-    let data_dir = registry
-        .db_path()
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
+    let data_dir = registry.data_dir().to_path_buf();
     progress(&format!("reading {}", data.display()));
     let (xs, ys) = read_labelled(data, &version, label)?;
     progress(&format!(

@@ -116,19 +116,11 @@ pub async fn smoke(
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<SmokeReport, EngineError> {
     let record = registry.version(model, version)?;
-    let production = registry
-        .aliases(model)?
-        .into_iter()
-        .find(|a| a.alias.as_str() == AliasName::PRODUCTION)
-        .and_then(|a| a.version)
+    let production = crate::model::version_of(&registry.aliases(model)?, AliasName::PRODUCTION)
         .filter(|p| *p != version)
         .map(|p| registry.version(model, p))
         .transpose()?;
-    let data_dir = registry
-        .db_path()
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
+    let data_dir = registry.data_dir().to_path_buf();
     let mut checks = Vec::new();
     progress("starting a throwaway server");
     let (endpoint, _server) = match &options.endpoint {

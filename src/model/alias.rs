@@ -18,6 +18,15 @@ pub struct Alias {
     pub updated_by: String,
 }
 
+/// The version the alias named `name` points at, among `aliases` (none when it is absent or
+/// removed).
+pub fn version_of(aliases: &[Alias], name: &str) -> Option<u32> {
+    aliases
+        .iter()
+        .find(|a| a.alias.as_str() == name)
+        .and_then(|a| a.version)
+}
+
 /// One move of an alias, kept forever so that "the previous production version" is a query.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AliasMove {

@@ -11,7 +11,7 @@ pub mod signature;
 pub mod smoke;
 pub mod version;
 
-pub use alias::{Alias, AliasMove};
+pub use alias::{Alias, AliasMove, version_of};
 pub use drift::{DriftReport, DriftThresholds, FeatureDrift, Histogram, Verdict};
 pub use journal::{InterruptedOp, JournalEntry, NewJournalEntry, Outcome};
 pub use name::{AliasName, ModelName, NameError};

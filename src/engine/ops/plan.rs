@@ -99,12 +99,7 @@ pub fn plan(
         return Err(EngineError::UnknownModel(model.to_string()));
     }
     let aliases = registry.aliases(model)?;
-    let version_of = |name: &str| {
-        aliases
-            .iter()
-            .find(|a| a.alias.as_str() == name)
-            .and_then(|a| a.version)
-    };
+    let version_of = |name: &str| crate::model::version_of(&aliases, name);
     let revisions: BTreeMap<String, u64> = aliases
         .iter()
         .map(|a| (a.alias.to_string(), a.revision))

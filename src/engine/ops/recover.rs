@@ -95,12 +95,7 @@ pub async fn recovery_plan(
     };
     let original = found.plan;
     let aliases = registry.aliases(model)?;
-    let version = |name: &str| {
-        aliases
-            .iter()
-            .find(|a| a.alias.as_str() == name)
-            .and_then(|a| a.version)
-    };
+    let version = |name: &str| crate::model::version_of(&aliases, name);
     let serving_now = serving.status(model.as_str()).await.serving;
     let current = DeploymentState {
         production: version(AliasName::PRODUCTION),

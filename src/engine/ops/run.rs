@@ -91,12 +91,7 @@ pub async fn execute(
             ),
         });
     }
-    let data_dir = registry
-        .db_path()
-        .parent()
-        .map(|p| p.to_path_buf())
-        .unwrap_or_default();
-    let _lock = lock::acquire(&data_dir, model.as_str(), plan.request.name())?;
+    let _lock = lock::acquire(registry.data_dir(), model.as_str(), plan.request.name())?;
     let target = plan
         .after
         .serving_plan()
@@ -174,12 +169,7 @@ pub async fn execute(
     // 3. Verify by reading the real state back.
     let now = serving.status(model.as_str()).await;
     let aliases = registry.aliases(model)?;
-    let alias_version = |name: &str| {
-        aliases
-            .iter()
-            .find(|a| a.alias.as_str() == name)
-            .and_then(|a| a.version)
-    };
+    let alias_version = |name: &str| crate::model::version_of(&aliases, name);
     let mut problems = Vec::new();
     if now.serving != Some(target) {
         problems.push(format!(

@@ -108,6 +108,11 @@ impl Registry {
         &self.db_path
     }
 
+    /// The data dir the registry lives in (servers and throwaway servers are started on it).
+    pub fn data_dir(&self) -> &Path {
+        self.db_path.parent().unwrap_or(Path::new("."))
+    }
+
     pub fn artifacts_root(&self) -> &Path {
         &self.artifacts_root
     }
