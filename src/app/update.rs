@@ -892,11 +892,16 @@ fn run_command(state: &mut State, text: &str) -> Vec<Effect> {
                 ));
                 return Vec::new();
             };
-            // Nothing read from the old environment may pass for the new one's.
-            let keep = State {
+            // Nothing read from the old environment may pass for the new one's: a fresh state,
+            // keeping only what is the user's (keys, theme, thresholds, terminal, clock).
+            let fresh = State {
                 environments: std::mem::take(&mut state.environments),
-                keymap: state.keymap.clone(),
-                theme: state.theme.clone(),
+                now: state.now,
+                monotonic: state.monotonic,
+                size: state.size,
+                alert_error_ratio: state.alert_error_ratio,
+                alert_p99_seconds: state.alert_p99_seconds,
+                typed_confirmation: typed,
                 ..State::new(
                     name,
                     read_only,
@@ -905,15 +910,7 @@ fn run_command(state: &mut State, text: &str) -> Vec<Effect> {
                     state.refresh_seconds,
                 )
             };
-            let (now, monotonic, size) = (state.now, state.monotonic, state.size);
-            let (error_ratio, p99) = (state.alert_error_ratio, state.alert_p99_seconds);
-            *state = keep;
-            state.now = now;
-            state.monotonic = monotonic;
-            state.size = size;
-            state.alert_error_ratio = error_ratio;
-            state.alert_p99_seconds = p99;
-            state.typed_confirmation = typed;
+            *state = fresh;
             state.toast = Some(format!("environment {name}"));
             let mut effects = vec![Effect::SwitchEnvironment {
                 name: name.to_string(),

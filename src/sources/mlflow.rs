@@ -93,12 +93,12 @@ impl MlflowRegistry {
         let response = request
             .send()
             .await
-            .map_err(|e| format!("MLflow at {}: {e}", self.base))?;
+            .map_err(|e| format!("MLflow at {}: {}", self.base, super::server::describe(&e)))?;
         let status = response.status();
         let body = response
             .text()
             .await
-            .map_err(|e| format!("MLflow at {}: {e}", self.base))?;
+            .map_err(|e| format!("MLflow at {}: {}", self.base, super::server::describe(&e)))?;
         if !status.is_success() {
             return Err(api_error(status.as_u16(), &body));
         }
@@ -345,14 +345,25 @@ impl RegistrySource for MlflowRegistry {
                     .get("registered-models/get", &[("name", model.as_str())])
                     .await
                     .ok();
+                // Each version's run (metrics, commit, author), asked a few at a time: one by
+                // one, a slow server and many versions outlasted the deadline.
+                let runs: Vec<Option<Run>> = {
+                    use futures_util::StreamExt;
+                    let asks: Vec<_> = found
+                        .iter()
+                        .map(|v| async move {
+                            match v.run_id.as_deref() {
+                                Some(id) if !id.is_empty() => self.run(id).await,
+                                _ => None,
+                            }
+                        })
+                        .collect();
+                    futures_util::stream::iter(asks).buffered(8).collect().await
+                };
                 let mut out = Vec::new();
-                for v in found {
+                for (v, run) in found.into_iter().zip(runs) {
                     let Ok(number) = v.version.parse::<u32>() else {
                         continue;
-                    };
-                    let run = match v.run_id.as_deref() {
-                        Some(id) if !id.is_empty() => self.run(id).await,
-                        _ => None,
                     };
                     let mut aliases: Vec<String> = registered
                         .iter()

@@ -60,10 +60,22 @@ impl PrometheusMetrics {
             .get(url)
             .send()
             .await
-            .map_err(|e| format!("Prometheus at {}: {e}", self.base))?
+            .map_err(|e| {
+                format!(
+                    "Prometheus at {}: {}",
+                    self.base,
+                    super::server::describe(&e)
+                )
+            })?
             .text()
             .await
-            .map_err(|e| format!("Prometheus at {}: {e}", self.base))?;
+            .map_err(|e| {
+                format!(
+                    "Prometheus at {}: {}",
+                    self.base,
+                    super::server::describe(&e)
+                )
+            })?;
         matrix_from_response(&body).map_err(|e| format!("Prometheus: {e}"))
     }
 }
@@ -172,12 +184,12 @@ impl MetricsSource for PrometheusMetrics {
                     .get(url)
                     .send()
                     .await
-                    .map_err(|e| format!("Prometheus at {}: {e}", self.base))?;
+                    .map_err(|e| format!("Prometheus at {}: {}", self.base, super::server::describe(&e)))?;
                 let status = response.status();
                 let body = response
                     .text()
                     .await
-                    .map_err(|e| format!("Prometheus at {}: {e}", self.base))?;
+                    .map_err(|e| format!("Prometheus at {}: {}", self.base, super::server::describe(&e)))?;
                 let snapshot = snapshot_from_response(&body).map_err(|e| {
                     if status.is_success() {
                         format!("Prometheus: {e}")

@@ -81,9 +81,9 @@ async fn get_text(client: &reqwest::Client, url: &str) -> Result<String, String>
     Err(format!("HTTP {status}: {}", said.trim()))
 }
 
-/// reqwest's message with its causes ("error sending request" alone does not say "connection
-/// refused").
-fn describe(error: &reqwest::Error) -> String {
+/// A reqwest error led by its innermost cause ("error sending request" alone does not say
+/// "connection refused"); used by every HTTP source.
+pub(crate) fn describe(error: &reqwest::Error) -> String {
     // reqwest's own message is "error sending request for url (...)": the reason is in the
     // innermost cause ("Connection refused (os error 111)"), which must survive a clipped header.
     let mut innermost = None;
