@@ -9,6 +9,7 @@ pub mod app;
 pub mod cli;
 pub mod demo;
 pub mod engine;
+pub mod k8s;
 pub mod keymap;
 pub mod logging;
 pub mod model;

@@ -99,6 +99,11 @@ struct FileEnvironment {
     mlflow_url: Option<String>,
     mlflow_production_alias: Option<String>,
     mlflow_canary_alias: Option<String>,
+    kubeconfig: Option<PathBuf>,
+    kube_context: Option<String>,
+    namespaces: Option<Vec<String>>,
+    storage_uri: Option<String>,
+    rollout_timeout_s: Option<u64>,
 }
 
 /// Where versions and aliases are kept.
@@ -117,6 +122,8 @@ pub enum RegistryBackend {
 pub enum ServingBackend {
     /// `flightdeck serve` processes on this machine.
     Local,
+    /// KServe InferenceServices on a Kubernetes cluster (`kube_context`, `namespaces`).
+    Kubernetes,
 }
 
 /// Where serving metrics come from.
@@ -159,6 +166,18 @@ pub struct Environment {
     /// MLflow's alias names for production and canary (default `champion`, `challenger`).
     pub mlflow_production_alias: String,
     pub mlflow_canary_alias: String,
+    /// The kubeconfig file (default: `KUBECONFIG`, then `~/.kube/config`).
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (default: its current context).
+    pub kube_context: Option<String>,
+    /// Namespaces whose InferenceServices are this environment's models (default: the
+    /// context's namespace).
+    pub namespaces: Vec<String>,
+    /// Where a registry version's model files are for the cluster to load, with `{model}` and
+    /// `{version}` filled in, e.g. "s3://models/{model}/{version}".
+    pub storage_uri: Option<String>,
+    /// How long a KServe rollout may take before the operation reports it stuck.
+    pub rollout_timeout_s: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -279,7 +298,7 @@ impl Settings {
             .clone()
             .or_else(|| {
                 file.data_dir
-                    .map(|d| relative_to.map(|base| base.join(&d)).unwrap_or(d))
+                    .map(|d| relative_to.as_ref().map(|base| base.join(&d)).unwrap_or(d))
             })
             .or(default_data_dir)
             .ok_or(ConfigError::NoDataDir)?;
@@ -386,6 +405,22 @@ impl Settings {
                     mlflow_canary_alias: env
                         .mlflow_canary_alias
                         .unwrap_or(base.mlflow_canary_alias),
+                    kubeconfig: env
+                        .kubeconfig
+                        .map(|p| match (&relative_to, p.is_relative()) {
+                            (Some(base), true) => base.join(p),
+                            _ => p,
+                        })
+                        .or(base.kubeconfig),
+                    kube_context: env.kube_context.or(base.kube_context),
+                    namespaces: env.namespaces.unwrap_or(base.namespaces),
+                    storage_uri: env.storage_uri.or(base.storage_uri),
+                    rollout_timeout_s: positive(
+                        env.rollout_timeout_s,
+                        base.rollout_timeout_s,
+                        &format!("[environments.{name}].rollout_timeout_s"),
+                    )
+                    .map_err(&invalid)?,
                 },
             );
             if let Some(e) = environments.get_mut(&name)
@@ -406,6 +441,9 @@ impl Settings {
                 e.read_only_reason = Some(
                     "Its registry is MLflow, and operations that move MLflow's aliases are not built yet: run them where the registry is embedded.".into(),
                 );
+            }
+            if let Some(e) = environments.get(&name) {
+                check_kubernetes(e).map_err(&invalid)?;
             }
             if let Some(e) = environments.get(&name)
                 && e.metrics == MetricsBackend::Prometheus
@@ -476,8 +514,63 @@ impl Environment {
             mlflow_url: None,
             mlflow_production_alias: "champion".into(),
             mlflow_canary_alias: "challenger".into(),
+            kubeconfig: None,
+            kube_context: None,
+            namespaces: Vec::new(),
+            storage_uri: None,
+            rollout_timeout_s: 300,
         }
     }
+}
+
+/// The Kubernetes settings of one environment make sense together.
+fn check_kubernetes(e: &Environment) -> Result<(), String> {
+    let name = &e.name;
+    if e.serving != ServingBackend::Kubernetes {
+        let set: Vec<&str> = [
+            ("kubeconfig", e.kubeconfig.is_some()),
+            ("kube_context", e.kube_context.is_some()),
+            ("namespaces", !e.namespaces.is_empty()),
+            ("storage_uri", e.storage_uri.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, set)| set.then_some(key))
+        .collect();
+        if !set.is_empty() {
+            return Err(format!(
+                "[environments.{name}]: {} only apply with serving = \"kubernetes\"",
+                set.join(", ")
+            ));
+        }
+        return Ok(());
+    }
+    if e.metrics == MetricsBackend::Scrape {
+        return Err(format!(
+            "[environments.{name}]: serving = \"kubernetes\" reads serving metrics from Prometheus: set metrics = \"prometheus\" and prometheus_url"
+        ));
+    }
+    for ns in &e.namespaces {
+        let valid = !ns.is_empty()
+            && ns.len() <= 63
+            && ns
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !ns.starts_with('-')
+            && !ns.ends_with('-');
+        if !valid {
+            return Err(format!(
+                "[environments.{name}].namespaces: {ns:?} is not a Kubernetes namespace name (lowercase letters, digits and '-')"
+            ));
+        }
+    }
+    if let Some(template) = &e.storage_uri
+        && !template.contains("{version}")
+    {
+        return Err(format!(
+            "[environments.{name}].storage_uri = {template:?}: it must contain {{version}} (and usually {{model}}), e.g. \"s3://models/{{model}}/{{version}}\""
+        ));
+    }
+    Ok(())
 }
 
 fn positive(value: Option<u64>, default: u64, key: &str) -> Result<u64, String> {

@@ -821,6 +821,7 @@ fn the_registry_shows_before_a_slow_server_has_answered() {
         &mut s,
         Msg::ServersListed {
             servers: vec![server("fraud", ServingPlan::stable_only(1))],
+            problem: None,
         },
     );
     assert_eq!(
@@ -959,7 +960,13 @@ fn off_screen_servers_are_scraped_ten_times_less_often() {
             .iter()
             .map(|n| server(n, ServingPlan::stable_only(1)))
             .collect();
-        update(s, Msg::ServersListed { servers })
+        update(
+            s,
+            Msg::ServersListed {
+                servers,
+                problem: None,
+            },
+        )
     };
     update(
         &mut s,

@@ -32,6 +32,8 @@ pub enum Msg {
     /// The local servers and what each serves, after the registry's `FleetFetched`.
     ServersListed {
         servers: Vec<LocalServer>,
+        /// Why the cluster itself cannot be read, when it cannot.
+        problem: Option<String>,
     },
     /// A model's past serving per version, for its charts.
     HistoryFetched {

@@ -17,7 +17,7 @@ use super::msg::{FleetData, Msg};
 use super::state::{CheckOutcome, State};
 use super::update::update;
 use crate::engine::Registry;
-use crate::engine::serving::LocalServing;
+use crate::engine::serving::Serving;
 use crate::settings::Settings;
 use crate::sources::Sources;
 use crate::theme::Theme;
@@ -103,7 +103,7 @@ async fn event_loop(
             Duration::from_millis(settings.refresh.source_timeout_ms),
         )?,
         data_dir: settings.data_dir.clone(),
-        serving: LocalServing::new(&settings.data_dir, program),
+        serving: crate::engine::serving::for_environment(env, &settings.data_dir, program),
         started: Instant::now(),
         ops: ctx,
     };
@@ -225,6 +225,11 @@ fn switch_environment(
         current.ops.program.clone(),
         timeout,
     )?;
+    next.serving = crate::engine::serving::for_environment(
+        env,
+        &settings.data_dir,
+        current.ops.program.clone(),
+    );
     next.ops.actor =
         crate::engine::Actor::new(settings.user.clone(), env.name.clone()).in_environment(env);
     next.ops.auto_rollback = env.auto_rollback;
@@ -248,7 +253,7 @@ struct OpContext {
 /// Plans an operation with everything its preview shows (including the promote gates).
 async fn plan_operation(
     data_dir: PathBuf,
-    serving: LocalServing,
+    serving: std::sync::Arc<dyn Serving>,
     ctx: OpContext,
     model: String,
     request: crate::engine::ops::OpRequest,
@@ -261,7 +266,7 @@ async fn plan_operation(
     let mut registry = Registry::open(&data_dir).map_err(|e| e.to_string())?;
     crate::engine::ops::preview(
         &mut registry,
-        &serving,
+        serving.as_ref(),
         &name,
         request,
         &ctx.actor,
@@ -275,7 +280,7 @@ async fn plan_operation(
 /// Plans finishing or reverting an interrupted operation, for the same dialog as any operation.
 async fn plan_recovery(
     data_dir: PathBuf,
-    serving: LocalServing,
+    serving: std::sync::Arc<dyn Serving>,
     ctx: OpContext,
     model: String,
     how: crate::engine::ops::Recovery,
@@ -285,7 +290,7 @@ async fn plan_recovery(
         .ensure_writable(&format!("recover {model}"))
         .map_err(|e| e.to_string())?;
     let mut registry = Registry::open(&data_dir).map_err(|e| e.to_string())?;
-    crate::engine::ops::recovery_plan(&mut registry, &serving, &name, how)
+    crate::engine::ops::recovery_plan(&mut registry, serving.as_ref(), &name, how)
         .await
         .map(Box::new)
         .map_err(|e| e.to_string())
@@ -294,7 +299,7 @@ async fn plan_recovery(
 /// Runs a confirmed plan (the smoke gate first, for a deploy).
 async fn run_operation(
     data_dir: PathBuf,
-    serving: LocalServing,
+    serving: std::sync::Arc<dyn Serving>,
     ctx: OpContext,
     mut planned: Box<crate::engine::ops::OpPlan>,
     override_gates: bool,
@@ -333,9 +338,15 @@ async fn run_operation(
         allow_pipeline_mismatch,
         auto_rollback: ctx.auto_rollback,
     };
-    let outcome = execute(&planned, &mut registry, &serving, &ctx.actor, options)
-        .await
-        .map_err(|e| e.to_string())?;
+    let outcome = execute(
+        &planned,
+        &mut registry,
+        serving.as_ref(),
+        &ctx.actor,
+        options,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     Ok(format!(
         "{} {}: done; {}",
         outcome.operation, outcome.model, outcome.sentence
@@ -350,7 +361,7 @@ struct Background {
     sources: Sources,
     /// The data dir and servers operations act on.
     data_dir: PathBuf,
-    serving: LocalServing,
+    serving: std::sync::Arc<dyn Serving>,
     started: Instant,
     ops: OpContext,
 }
@@ -431,7 +442,8 @@ fn perform(effect: Effect, background: &Background) {
                 });
                 if read {
                     let servers = sources.cluster.servers().await;
-                    let _ = tx.send(Msg::ServersListed { servers });
+                    let problem = sources.cluster.problem();
+                    let _ = tx.send(Msg::ServersListed { servers, problem });
                 }
             });
         }

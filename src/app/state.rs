@@ -240,6 +240,8 @@ pub struct State {
     pub selected: usize,
     pub models: Vec<ModelSummary>,
     pub servers: BTreeMap<String, LocalServer>,
+    /// Why the cluster cannot be read now (Kubernetes environments), shown in the header.
+    pub cluster_problem: Option<String>,
     pub scrapes: BTreeMap<String, ScrapeSample>,
     pub serving: BTreeMap<VersionKey, ServingStats>,
     /// Recent serving stats per version, oldest first, at most [`HISTORY`] points.
@@ -351,6 +353,7 @@ impl State {
             selected: 0,
             models: Vec::new(),
             servers: BTreeMap::new(),
+            cluster_problem: None,
             scrapes: BTreeMap::new(),
             serving: BTreeMap::new(),
             history: BTreeMap::new(),

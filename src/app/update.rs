@@ -55,7 +55,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 Vec::new()
             }
         },
-        Msg::ServersListed { servers } => servers_listed(state, servers),
+        Msg::ServersListed { servers, problem } => {
+            state.cluster_problem = problem;
+            servers_listed(state, servers)
+        }
         Msg::HistoryFetched { model, result } => {
             match result {
                 Ok(series) => {

@@ -478,6 +478,7 @@ fn server(model: &str) -> LocalServer {
         supervisor_alive: true,
         healthy: true,
         problem: None,
+        kube: None,
     }
 }
 

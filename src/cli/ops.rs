@@ -9,7 +9,7 @@ use clap::Args;
 use super::{Failure, failure, model_name, parse_version, print_json, program, runtime};
 use crate::engine::Actor;
 use crate::engine::ops::{OpRequest, RunOptions, execute, preview, smoke_gate};
-use crate::engine::serving::LocalServing;
+use crate::engine::serving::for_environment;
 use crate::settings::{Confirm, Settings};
 
 #[derive(Debug, Args)]
@@ -138,12 +138,12 @@ fn run(
     // Refuse early, before showing a preview of something that cannot happen.
     actor.ensure_writable(&format!("{} {model}", request.name()))?;
     let mut registry = super::open(settings)?;
-    let serving = LocalServing::new(&settings.data_dir, program()?);
+    let serving = for_environment(&settings.environment, &settings.data_dir, program()?);
     let runtime = runtime()?;
     let env = &settings.environment;
     let mut planned = runtime.block_on(preview(
         &mut registry,
-        &serving,
+        serving.as_ref(),
         &model,
         request,
         actor,
@@ -184,7 +184,13 @@ fn run(
         allow_pipeline_mismatch: op.allow_pipeline_mismatch,
         auto_rollback: env.auto_rollback,
     };
-    let outcome = runtime.block_on(execute(&planned, &mut registry, &serving, actor, options))?;
+    let outcome = runtime.block_on(execute(
+        &planned,
+        &mut registry,
+        serving.as_ref(),
+        actor,
+        options,
+    ))?;
     if op.json {
         return print_json(&outcome);
     }
@@ -261,9 +267,9 @@ pub fn recover(settings: &Settings, actor: &Actor, args: RecoverArgs) -> Result<
     if !args.op.yes {
         confirm(&model.to_string(), settings.environment.confirm)?;
     }
-    let serving = LocalServing::new(&settings.data_dir, program()?);
+    let serving = for_environment(&settings.environment, &settings.data_dir, program()?);
     let runtime = runtime()?;
-    let outcome = runtime.block_on(recover(&mut registry, &serving, actor, &model, how))?;
+    let outcome = runtime.block_on(recover(&mut registry, serving.as_ref(), actor, &model, how))?;
     if args.op.json {
         return print_json(&outcome);
     }

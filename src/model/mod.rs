@@ -3,6 +3,7 @@
 pub mod alias;
 pub mod drift;
 pub mod journal;
+pub mod kube;
 pub mod name;
 pub mod profile;
 pub mod sentinel;
@@ -14,6 +15,7 @@ pub mod version;
 pub use alias::{Alias, AliasMove, version_of};
 pub use drift::{DriftReport, DriftThresholds, FeatureDrift, Histogram, Verdict};
 pub use journal::{InterruptedOp, JournalEntry, NewJournalEntry, Outcome};
+pub use kube::{Condition, DeploymentMode, EventRow, KubeService, PodRow, TrafficTarget};
 pub use name::{AliasName, ModelName, NameError};
 pub use profile::{
     BaselineProfile, CategoryFrequency, FeatureKind, FeatureProfile, NumericProfile,

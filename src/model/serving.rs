@@ -63,10 +63,16 @@ pub struct LocalServer {
     pub healthy: bool,
     /// Why it is not healthy, when it is not.
     pub problem: Option<String>,
+    /// In a Kubernetes environment: the InferenceService, its pods and events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kube: Option<Box<super::KubeService>>,
 }
 
 impl LocalServer {
     pub fn endpoint(&self) -> Option<String> {
+        if let Some(kube) = &self.kube {
+            return kube.url.clone();
+        }
         self.record
             .as_ref()
             .and_then(|r| r.port)

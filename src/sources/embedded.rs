@@ -46,6 +46,9 @@ pub fn for_environment(
         }
         _ => sources(data_dir, program, timeout)?,
     };
+    if environment.serving == crate::settings::ServingBackend::Kubernetes {
+        sources.cluster = Arc::new(super::kubernetes::KubeCluster::new(environment));
+    }
     if let (RegistryBackend::Mlflow, Some(url)) =
         (environment.registry, environment.mlflow_url.as_deref())
     {

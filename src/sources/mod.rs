@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 pub mod embedded;
+pub mod kubernetes;
+pub mod kubernetes_store;
 pub mod metrics;
 pub mod mlflow;
 pub mod prometheus;

@@ -39,6 +39,12 @@ pub trait ClusterSource: Send + Sync {
 
     /// The models on screen now: a source that asks each server may ask the others less often.
     fn prioritise(&self, _models: std::collections::BTreeSet<String>) {}
+
+    /// Why the cluster itself cannot be read now (connection refused, forbidden), when it
+    /// cannot; rows already shown stay until it can.
+    fn problem(&self) -> Option<String> {
+        None
+    }
 }
 
 /// One point of a version's past serving, from a source that keeps history.

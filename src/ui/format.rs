@@ -27,6 +27,16 @@ pub fn percent(ratio: f64) -> String {
 }
 
 /// At most `max` characters, with an ellipsis when cut.
+/// A duration in seconds as kubectl shows ages: "45s", "12m", "3h", "5d".
+pub fn age(seconds: i64) -> String {
+    match seconds {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7_200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3_600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
 pub fn clip(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         text.to_string()

@@ -6,6 +6,7 @@ mod columns;
 mod compare;
 mod fleet;
 mod format;
+mod kube;
 mod model;
 mod overlays;
 
@@ -94,6 +95,12 @@ fn header_line<'a>(state: &'a State, theme: &Theme) -> Paragraph<'a> {
         Span::raw("  "),
     ];
     spans.extend(source_span("registry", &state.registry, state, theme));
+    if let Some(problem) = &state.cluster_problem {
+        spans.push(Span::styled(
+            format!("  cluster failing: {}", format::clip(problem, 48)),
+            theme.danger(),
+        ));
+    }
     let scraped = state
         .metrics
         .values()

@@ -534,10 +534,19 @@ fn versions(
 /// The local processes behind the model: supervisor, server, port, uptime, restarts, last exit.
 fn cluster(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: Block<'_>) {
     let (state, name, theme) = (ctx.state, ctx.name, ctx.theme);
+    if let Some(server) = state.servers.get(name)
+        && let Some(kube) = &server.kube
+    {
+        super::kube::draw(frame, area, server, kube, state.now, theme, block);
+        return;
+    }
     let Some(server) = state.servers.get(name) else {
-        let text = format!(
-            "No local server for {name}. Start one with `flightdeck server start {name}` or deploy a version."
-        );
+        let text = match &state.cluster_problem {
+            Some(problem) => format!("Nothing known about {name}'s serving: {problem}"),
+            None => format!(
+                "No server for {name}. Deploy a version (or, in the local environment, `flightdeck server start {name}`)."
+            ),
+        };
         placeholder(frame, area, block, &text, theme);
         return;
     };

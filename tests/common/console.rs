@@ -79,6 +79,7 @@ pub fn server(name: &str, plan: ServingPlan) -> LocalServer {
         supervisor_alive: true,
         healthy: true,
         problem: None,
+        kube: None,
     }
 }
 

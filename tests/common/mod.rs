@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub mod console;
+pub mod crd;
+pub mod kube_api;
 pub mod server;
 
 pub fn fixture(name: &str) -> PathBuf {

@@ -3,7 +3,7 @@
 
 use super::gates::{GateResult, evaluation_gate, promote_gates};
 use super::plan::{OpPlan, OpRequest, plan};
-use crate::engine::serving::LocalServing;
+use crate::engine::serving::Serving;
 use crate::engine::{Actor, EngineError, Registry};
 use crate::model::ModelName;
 use crate::settings::Gates;
@@ -14,7 +14,7 @@ use crate::settings::Gates;
 /// can move between threads (an SQLite connection may be sent, not shared).
 pub async fn preview(
     registry: &mut Registry,
-    serving: &LocalServing,
+    serving: &dyn Serving,
     model: &ModelName,
     request: OpRequest,
     actor: &Actor,
@@ -29,6 +29,19 @@ pub async fn preview(
         &actor.environment,
         actor.read_only,
     )?;
+    // Said before anyone confirms: KServe would send a "canary" all the traffic in this mode.
+    if let Some(kube) = &status.kube
+        && !kube.mode.supports_canary()
+        && planned.after.canary.is_some()
+    {
+        return Err(EngineError::Refused {
+            model: model.to_string(),
+            reason: format!(
+                "{model} runs in KServe's {} mode, which ignores canaryTrafficPercent; deploy with --direct (no canary) or switch the InferenceService to Serverless",
+                kube.mode.as_str()
+            ),
+        });
+    }
     if let (OpRequest::Promote, Some(production), Some(canary)) =
         (request, planned.before.production, planned.before.canary)
     {

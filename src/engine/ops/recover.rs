@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::plan::{DeploymentState, OpPlan, describe};
 use super::run::{OpOutcome, RunOptions, execute};
-use crate::engine::serving::LocalServing;
+use crate::engine::serving::Serving;
 use crate::engine::{Actor, EngineError, Registry};
 use crate::model::{AliasName, JournalEntry, ModelName, Outcome};
 
@@ -61,7 +61,7 @@ pub fn interrupted(
 /// Finishes or reverts the newest interrupted operation of `model`.
 pub async fn recover(
     registry: &mut Registry,
-    serving: &LocalServing,
+    serving: &dyn Serving,
     actor: &Actor,
     model: &ModelName,
     how: Recovery,
@@ -80,7 +80,7 @@ pub async fn recover(
 /// things stand now: what the console previews before the user confirms.
 pub async fn recovery_plan(
     registry: &mut Registry,
-    serving: &LocalServing,
+    serving: &dyn Serving,
     model: &ModelName,
     how: Recovery,
 ) -> Result<OpPlan, EngineError> {

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::lock;
 use super::plan::{DeploymentState, OpPlan};
 use crate::engine::registry::aliases::{AliasChange, Expectation};
-use crate::engine::serving::LocalServing;
+use crate::engine::serving::Serving;
 use crate::engine::{Actor, EngineError, Registry};
 use crate::model::{AliasName, NewJournalEntry, Outcome, ServingPlan};
 
@@ -75,7 +75,7 @@ fn alias_moves(plan: &OpPlan) -> [(AliasName, Option<u32>, Option<u32>); 2] {
 pub async fn execute(
     plan: &OpPlan,
     registry: &mut Registry,
-    serving: &LocalServing,
+    serving: &dyn Serving,
     actor: &Actor,
     options: RunOptions,
 ) -> Result<OpOutcome, EngineError> {
@@ -241,7 +241,7 @@ pub async fn execute(
 async fn roll_back(
     plan: &OpPlan,
     registry: &mut Registry,
-    serving: &LocalServing,
+    serving: &dyn Serving,
     actor: &Actor,
     previous: Option<ServingPlan>,
     problem: &str,

@@ -3,6 +3,7 @@
 //! can exit and re-attach without touching what is served.
 
 pub mod files;
+pub mod kserve;
 mod process;
 pub mod supervisor;
 
@@ -10,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use files::ServeFiles;
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 
 use crate::model::{LocalServer, ModelName, ServingPlan};
 
@@ -41,6 +44,66 @@ pub enum ServingError {
         "the server for {model} did not answer ({reason}); is it running? `flightdeck server list` shows it"
     )]
     Unreachable { model: String, reason: String },
+}
+
+/// What serves an environment's models, as operations drive it: the local supervisor's
+/// processes, or KServe on a cluster. Every call returns within its own deadline.
+pub trait Serving: Send + Sync {
+    /// What serves `model` now, read from the server (or cluster), never from the plan alone.
+    fn status<'a>(&'a self, model: &'a str) -> BoxFuture<'a, LocalServer>;
+    /// Switches a running deployment to `plan` and waits until it serves exactly that.
+    fn apply<'a>(
+        &'a self,
+        model: &'a ModelName,
+        plan: ServingPlan,
+    ) -> BoxFuture<'a, Result<LocalServer, ServingError>>;
+    /// Starts serving `plan` where nothing serves `model` yet (or applies it).
+    fn start<'a>(
+        &'a self,
+        model: &'a ModelName,
+        plan: ServingPlan,
+    ) -> BoxFuture<'a, Result<LocalServer, ServingError>>;
+    /// Stops serving `model`.
+    fn stop<'a>(&'a self, model: &'a ModelName) -> BoxFuture<'a, Result<(), ServingError>>;
+}
+
+impl Serving for LocalServing {
+    fn status<'a>(&'a self, model: &'a str) -> BoxFuture<'a, LocalServer> {
+        LocalServing::status(self, model).boxed()
+    }
+    fn apply<'a>(
+        &'a self,
+        model: &'a ModelName,
+        plan: ServingPlan,
+    ) -> BoxFuture<'a, Result<LocalServer, ServingError>> {
+        LocalServing::apply(self, model, plan).boxed()
+    }
+    fn start<'a>(
+        &'a self,
+        model: &'a ModelName,
+        plan: ServingPlan,
+    ) -> BoxFuture<'a, Result<LocalServer, ServingError>> {
+        LocalServing::start(self, model, plan).boxed()
+    }
+    fn stop<'a>(&'a self, model: &'a ModelName) -> BoxFuture<'a, Result<(), ServingError>> {
+        LocalServing::stop(self, model).boxed()
+    }
+}
+
+/// The serving an environment configures: local processes, or KServe.
+pub fn for_environment(
+    environment: &crate::settings::Environment,
+    data_dir: &Path,
+    program: PathBuf,
+) -> std::sync::Arc<dyn Serving> {
+    match environment.serving {
+        crate::settings::ServingBackend::Local => {
+            std::sync::Arc::new(LocalServing::new(data_dir, program))
+        }
+        crate::settings::ServingBackend::Kubernetes => {
+            std::sync::Arc::new(kserve::KServeServing::new(environment))
+        }
+    }
 }
 
 /// How long a running server may take to say what it serves before `status` reports it as
@@ -130,6 +193,7 @@ impl LocalServing {
             supervisor_alive,
             healthy: false,
             problem: None,
+            kube: None,
         };
         let Some(endpoint) = server.endpoint().filter(|_| supervisor_alive) else {
             server.problem = Some(if supervisor_alive {

@@ -1,0 +1,251 @@
+//! Serving on Kubernetes with KServe: a plan becomes an InferenceService applied server-side
+//! (field manager `flightdeck`), and what serves is read back from
+//! `status.components.predictor.traffic`, never from the spec.
+
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use kube::Client;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use tokio::sync::OnceCell;
+
+use super::{Serving, ServingError};
+use crate::k8s::{FIELD_MANAGER, client, isvc_resource, manifest, slim};
+use crate::model::{LocalServer, ModelName, ServingPlan};
+use crate::settings::Environment;
+
+/// How often a rollout is read back while waiting for it.
+const POLL: Duration = Duration::from_millis(500);
+
+pub struct KServeServing {
+    environment: Environment,
+    connection: OnceCell<(Client, String)>,
+}
+
+impl KServeServing {
+    pub fn new(environment: &Environment) -> Self {
+        KServeServing {
+            environment: environment.clone(),
+            connection: OnceCell::new(),
+        }
+    }
+
+    /// The client and the namespace operations act in (the first configured one).
+    async fn api(&self) -> Result<Api<slim::Isvc>, String> {
+        let (client, namespace) = self
+            .connection
+            .get_or_try_init(|| async {
+                let (client, namespaces) = client::connect(&self.environment).await?;
+                let namespace = namespaces
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| "default".into());
+                Ok::<_, String>((client, namespace))
+            })
+            .await?;
+        Ok(Api::namespaced_with(
+            client.clone(),
+            namespace,
+            &isvc_resource(),
+        ))
+    }
+
+    fn namespace(&self) -> String {
+        self.connection
+            .get()
+            .map(|(_, ns)| ns.clone())
+            .unwrap_or_else(|| "default".into())
+    }
+
+    /// The InferenceService of `model`, or None when there is none.
+    async fn read(&self, model: &str) -> Result<Option<slim::Isvc>, String> {
+        let api = self.api().await?;
+        match tokio::time::timeout(Duration::from_secs(10), api.get_opt(model)).await {
+            Ok(Ok(found)) => Ok(found),
+            Ok(Err(e)) => Err(client::describe(&e)),
+            Err(_) => Err("the Kubernetes API did not answer within 10 s".into()),
+        }
+    }
+
+    async fn status_of(&self, model: &str) -> LocalServer {
+        let absent = |problem: String| LocalServer {
+            model: model.to_string(),
+            plan: ServingPlan::stable_only(0),
+            serving: None,
+            record: None,
+            supervisor_alive: false,
+            healthy: false,
+            problem: Some(problem),
+            kube: None,
+        };
+        match self.read(model).await {
+            Ok(Some(isvc)) => {
+                let template = self.environment.storage_uri.as_deref();
+                match slim::service_of(&isvc, template) {
+                    Some((name, service, versions)) => slim::server_row(name, service, versions),
+                    None => absent("the InferenceService has no name".into()),
+                }
+            }
+            Ok(None) => absent(format!(
+                "no InferenceService {model} in namespace {}",
+                self.namespace()
+            )),
+            Err(e) => {
+                let mut server = absent(e);
+                // Unknown is not absent: operations must not treat it as "nothing serves".
+                server.supervisor_alive = true;
+                server
+            }
+        }
+    }
+
+    async fn apply_plan(
+        &self,
+        model: &ModelName,
+        plan: ServingPlan,
+    ) -> Result<LocalServer, ServingError> {
+        let refused = |reason: String| ServingError::Refused {
+            model: model.to_string(),
+            plan: plan.describe(),
+            reason,
+        };
+        let template = self.environment.storage_uri.clone().ok_or_else(|| {
+            refused(format!(
+                "environment {:?} has no storage_uri: set it to where the cluster finds a version's files, e.g. \"s3://models/{{model}}/{{version}}\"",
+                self.environment.name
+            ))
+        })?;
+        let api = self.api().await.map_err(|e| ServingError::Unreachable {
+            model: model.to_string(),
+            reason: e,
+        })?;
+        let existing = self.read(model.as_str()).await.map_err(&refused)?;
+        let parsed = existing
+            .as_ref()
+            .and_then(|i| slim::service_of(i, Some(&template)));
+        let current = match &parsed {
+            Some((_, service, versions)) => manifest::Current::of(Some(service), *versions),
+            None => manifest::Current::default(),
+        };
+        let object = manifest::inference_service(
+            model.as_str(),
+            &self.namespace(),
+            &template,
+            plan,
+            current,
+        )
+        .map_err(&refused)?;
+        let params = PatchParams::apply(FIELD_MANAGER);
+        let applied = api
+            .patch(model.as_str(), &params, &Patch::Apply(&object))
+            .await
+            .map_err(|e| refused(apply_error(&e)))?;
+        let generation = applied.metadata.generation.unwrap_or(0);
+        self.wait_for_rollout(model, plan, generation).await
+    }
+
+    /// Reads the InferenceService until the controller has rolled out `generation` and the
+    /// traffic block serves `plan`, or the environment's rollout timeout passes.
+    async fn wait_for_rollout(
+        &self,
+        model: &ModelName,
+        plan: ServingPlan,
+        generation: i64,
+    ) -> Result<LocalServer, ServingError> {
+        let limit = Duration::from_secs(self.environment.rollout_timeout_s);
+        let started = Instant::now();
+        loop {
+            let now = self.status_of(model.as_str()).await;
+            let rolled = now
+                .kube
+                .as_ref()
+                .is_some_and(|k| k.observed_generation >= Some(generation) && k.settled());
+            if rolled && now.serving == Some(plan) && now.healthy {
+                return Ok(now);
+            }
+            if rolled
+                && now
+                    .kube
+                    .as_ref()
+                    .is_some_and(|k| k.condition("Ready").is_some_and(|c| c.status == "False"))
+            {
+                return Err(ServingError::Refused {
+                    model: model.to_string(),
+                    plan: plan.describe(),
+                    reason: format!(
+                        "KServe rolled it out but it is not ready: {}",
+                        now.problem.unwrap_or_default()
+                    ),
+                });
+            }
+            if started.elapsed() >= limit {
+                let seen = now
+                    .serving
+                    .map(|p| p.describe())
+                    .unwrap_or_else(|| "nothing settled".into());
+                return Err(ServingError::NotReady {
+                    model: model.to_string(),
+                    seconds: limit.as_secs(),
+                    detail: format!(
+                        " (the InferenceService's traffic shows {seen}{})",
+                        now.problem.map(|p| format!("; {p}")).unwrap_or_default()
+                    ),
+                    log: format!(
+                        "`kubectl -n {} describe inferenceservice {model}`",
+                        self.namespace()
+                    ),
+                });
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+}
+
+/// An apply's failure in words; a conflict names the other field manager and what to do.
+fn apply_error(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) if status.code == 409 => format!(
+            "{} — another field manager owns these fields (a GitOps controller?). Change them there, or take them over with `kubectl apply --server-side --force-conflicts --field-manager={FIELD_MANAGER}`",
+            status.message
+        ),
+        other => client::describe(other),
+    }
+}
+
+impl Serving for KServeServing {
+    fn status<'a>(&'a self, model: &'a str) -> BoxFuture<'a, LocalServer> {
+        self.status_of(model).boxed()
+    }
+
+    fn apply<'a>(
+        &'a self,
+        model: &'a ModelName,
+        plan: ServingPlan,
+    ) -> BoxFuture<'a, Result<LocalServer, ServingError>> {
+        self.apply_plan(model, plan).boxed()
+    }
+
+    fn start<'a>(
+        &'a self,
+        model: &'a ModelName,
+        plan: ServingPlan,
+    ) -> BoxFuture<'a, Result<LocalServer, ServingError>> {
+        self.apply_plan(model, plan).boxed()
+    }
+
+    fn stop<'a>(&'a self, model: &'a ModelName) -> BoxFuture<'a, Result<(), ServingError>> {
+        async move {
+            let api = self.api().await.map_err(|e| ServingError::Unreachable {
+                model: model.to_string(),
+                reason: e,
+            })?;
+            match api.delete(model.as_str(), &DeleteParams::default()).await {
+                Ok(_) => Ok(()),
+                Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+                Err(e) => Err(ServingError::Io(client::describe(&e))),
+            }
+        }
+        .boxed()
+    }
+}

@@ -1,0 +1,235 @@
+//! Kubernetes with KServe as the cluster source (`serving = "kubernetes"`): watches of
+//! InferenceServices, their pods and events in the configured namespaces, listed in pages and
+//! then followed by `resourceVersion` (no relist while navigating), kept in a compact store.
+
+use std::sync::{Arc, Mutex};
+
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, StreamExt};
+use kube::api::{Api, ApiResource};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+
+use super::kubernetes_store::Store;
+use super::source::ClusterSource;
+use crate::k8s::{client, isvc_resource, slim};
+use crate::model::LocalServer;
+
+/// The kinds watched per namespace, as their problems are named.
+const WATCHED: [&str; 3] = ["InferenceServices", "Pods", "Events"];
+
+/// How long the first read waits for the first lists of a cluster.
+const FIRST_LIST_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The cluster as the console sees it. Watches start on first use, inside the caller's runtime.
+pub struct KubeCluster {
+    environment: crate::settings::Environment,
+    store: Arc<Mutex<Store>>,
+    started: Mutex<bool>,
+}
+
+impl KubeCluster {
+    pub fn new(environment: &crate::settings::Environment) -> Self {
+        KubeCluster {
+            environment: environment.clone(),
+            store: Arc::default(),
+            started: Mutex::new(false),
+        }
+    }
+
+    fn start(&self) {
+        let Ok(mut started) = self.started.lock() else {
+            return;
+        };
+        if *started {
+            return;
+        }
+        *started = true;
+        let (store, environment) = (self.store.clone(), self.environment.clone());
+        tokio::spawn(async move {
+            let connected = client::connect(&environment).await;
+            let (client, namespaces) = match connected {
+                Ok(c) => c,
+                Err(e) => {
+                    if let Ok(mut s) = store.lock() {
+                        for kind in WATCHED {
+                            s.watches.entry(kind).or_default().error = Some(e.clone());
+                        }
+                    }
+                    return;
+                }
+            };
+            let template = environment.storage_uri.clone();
+            for namespace in namespaces {
+                let isvcs: Api<slim::Isvc> =
+                    Api::namespaced_with(client.clone(), &namespace, &isvc_resource());
+                let pods: Api<slim::SlimPod> = Api::namespaced_with(
+                    client.clone(),
+                    &namespace,
+                    &ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&()),
+                );
+                let events: Api<k8s_openapi::api::core::v1::Event> =
+                    Api::namespaced(client.clone(), &namespace);
+                let template = template.clone();
+                tokio::spawn(follow(
+                    isvcs,
+                    watcher::Config::default().page_size(crate::k8s::PAGE_SIZE),
+                    store.clone(),
+                    "InferenceServices",
+                    move |store, event| match event {
+                        Change::Apply(isvc) => {
+                            if let Some((model, service, versions)) =
+                                slim::service_of(&isvc, template.as_deref())
+                            {
+                                store.put_service(model, service, versions);
+                            }
+                        }
+                        Change::Delete(isvc) => store.remove_service(
+                            isvc.metadata.namespace.as_deref().unwrap_or_default(),
+                            isvc.metadata.name.as_deref().unwrap_or_default(),
+                        ),
+                    },
+                ));
+                tokio::spawn(follow(
+                    pods,
+                    watcher::Config::default()
+                        .page_size(crate::k8s::PAGE_SIZE)
+                        .labels(slim::ISVC_POD_LABEL),
+                    store.clone(),
+                    "Pods",
+                    |store, event| match event {
+                        Change::Apply(pod) => {
+                            if let Some((namespace, isvc, row)) = slim::pod_of(&pod) {
+                                store.put_pod(namespace, isvc, row);
+                            }
+                        }
+                        Change::Delete(pod) => store.remove_pod(
+                            pod.metadata.namespace.as_deref().unwrap_or_default(),
+                            pod.metadata.name.as_deref().unwrap_or_default(),
+                        ),
+                    },
+                ));
+                tokio::spawn(follow(
+                    events,
+                    watcher::Config::default().page_size(crate::k8s::PAGE_SIZE),
+                    store.clone(),
+                    "Events",
+                    |store, event| {
+                        if let Change::Apply(event) = event
+                            && let Some((namespace, kind, object, row)) = slim::event_of(&event)
+                        {
+                            store.put_event(namespace, &kind, &object, row);
+                        }
+                    },
+                ));
+            }
+        });
+    }
+
+    /// Every watch has listed once, or failed.
+    fn listed(&self) -> bool {
+        self.store.lock().is_ok_and(|s| {
+            WATCHED.iter().all(|k| {
+                s.watches
+                    .get(k)
+                    .is_some_and(|w| w.synced || w.error.is_some())
+            })
+        })
+    }
+
+    /// Counts of what the store holds: (services, pods, events).
+    pub fn held(&self) -> (usize, usize, usize) {
+        self.store.lock().map(|s| s.len()).unwrap_or_default()
+    }
+}
+
+/// An object that appeared, changed or went away.
+enum Change<K> {
+    Apply(K),
+    Delete(K),
+}
+
+/// Follows one watch for good: pages of the first list, then changes; after an error it keeps
+/// the last good rows, records the error, and resumes with backoff (relisting only when the
+/// server says the resourceVersion is too old).
+async fn follow<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    store: Arc<Mutex<Store>>,
+    kind: &'static str,
+    apply: impl Fn(&mut Store, Change<K>) + Send + 'static,
+) where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    let mut stream = watcher::watcher(api, config).default_backoff().boxed();
+    // Rows of a relist replace the old ones only once the list is complete, so a restarted
+    // watch never shows an empty cluster in between.
+    let mut pending: Option<Vec<K>> = None;
+    while let Some(item) = stream.next().await {
+        let Ok(mut s) = store.lock() else {
+            return;
+        };
+        match item {
+            Ok(Event::Init) => pending = Some(Vec::new()),
+            Ok(Event::InitApply(object)) => match pending.as_mut() {
+                Some(list) => list.push(object),
+                None => apply(&mut s, Change::Apply(object)),
+            },
+            Ok(Event::InitDone) => {
+                s.clear(kind);
+                for object in pending.take().unwrap_or_default() {
+                    apply(&mut s, Change::Apply(object));
+                }
+                let state = s.watches.entry(kind).or_default();
+                state.synced = true;
+                state.error = None;
+            }
+            Ok(Event::Apply(object)) => {
+                apply(&mut s, Change::Apply(object));
+                s.watches.entry(kind).or_default().error = None;
+            }
+            Ok(Event::Delete(object)) => apply(&mut s, Change::Delete(object)),
+            Err(e) => {
+                s.watches.entry(kind).or_default().error = Some(client::describe_watch(&e));
+            }
+        }
+    }
+}
+
+impl ClusterSource for KubeCluster {
+    fn servers(&self) -> BoxFuture<'_, Vec<LocalServer>> {
+        async move {
+            self.start();
+            // The first call waits (briefly) for the first lists, so a headless `status` does
+            // not report an empty cluster; later calls answer from the store at once.
+            let deadline = tokio::time::Instant::now() + FIRST_LIST_WAIT;
+            while !self.listed() && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            self.store.lock().map(|s| s.servers()).unwrap_or_default()
+        }
+        .boxed()
+    }
+
+    fn problem(&self) -> Option<String> {
+        let store = self.store.lock().ok()?;
+        let problems: Vec<String> = store
+            .watches
+            .iter()
+            .filter_map(|(kind, w)| w.error.as_ref().map(|e| format!("{kind}: {e}")))
+            .collect();
+        if problems.is_empty() {
+            return None;
+        }
+        // The same connection failure repeated for every kind says nothing new.
+        let first = problems[0].split_once(": ").map(|(_, e)| e.to_string());
+        if problems.len() == WATCHED.len()
+            && problems
+                .iter()
+                .all(|p| p.split_once(": ").map(|(_, e)| e.to_string()) == first)
+        {
+            return first;
+        }
+        Some(problems.join("; "))
+    }
+}

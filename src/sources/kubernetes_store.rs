@@ -1,0 +1,127 @@
+//! The cluster as the watches last reported it, kept compact: the pane's rows per
+//! InferenceService, its pods and its newest events. Watch events go in; a join comes out.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use crate::k8s::slim::server_row;
+use crate::model::{EventRow, KubeService, LocalServer, PodRow};
+
+/// Events kept per object: the pane shows the newest few, and a flapping pod must not grow
+/// memory without bound.
+const EVENTS_PER_SERVICE: usize = 20;
+
+/// (namespace, name).
+type Key = (String, String);
+
+/// One resource kind's watch: whether its first list arrived and its latest problem.
+#[derive(Debug, Clone, Default)]
+pub struct WatchState {
+    pub synced: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Store {
+    /// InferenceServices by (namespace, name): (model, row, (latest version, previous version)).
+    services: BTreeMap<Key, crate::k8s::slim::Parsed>,
+    /// Pods by (namespace, pod name): (InferenceService name, row).
+    pods: HashMap<Key, (String, PodRow)>,
+    /// Events by (namespace, InferenceService name), newest last.
+    events: HashMap<Key, VecDeque<EventRow>>,
+    /// Per watched kind ("InferenceServices", "Pods", "Events").
+    pub watches: BTreeMap<&'static str, WatchState>,
+}
+
+impl Store {
+    pub fn put_service(
+        &mut self,
+        model: String,
+        service: KubeService,
+        versions: (Option<u32>, Option<u32>),
+    ) {
+        let key = (service.namespace.clone(), service.name.clone());
+        self.services.insert(key, (model, service, versions));
+    }
+
+    pub fn remove_service(&mut self, namespace: &str, name: &str) {
+        let key = (namespace.to_string(), name.to_string());
+        self.services.remove(&key);
+        self.events.remove(&key);
+    }
+
+    /// A watch restarted: what it lists next replaces what it listed before.
+    pub fn clear(&mut self, kind: &'static str) {
+        match kind {
+            "InferenceServices" => self.services.clear(),
+            "Pods" => self.pods.clear(),
+            _ => self.events.clear(),
+        }
+    }
+
+    pub fn put_pod(&mut self, namespace: String, isvc: String, row: PodRow) {
+        self.pods.insert((namespace, row.name.clone()), (isvc, row));
+    }
+
+    pub fn remove_pod(&mut self, namespace: &str, name: &str) {
+        self.pods.remove(&(namespace.to_string(), name.to_string()));
+    }
+
+    /// Events about an InferenceService, or about a pod of one (found by the pod's labels, or
+    /// failing that by KServe's pod naming, `<isvc>-predictor-...`).
+    pub fn put_event(&mut self, namespace: String, kind: &str, object: &str, row: EventRow) {
+        let isvc = if kind == "Pod" {
+            match self.pods.get(&(namespace.clone(), object.to_string())) {
+                Some((isvc, _)) => isvc.clone(),
+                None => match object.split_once("-predictor") {
+                    Some((isvc, _)) => isvc.to_string(),
+                    None => return,
+                },
+            }
+        } else {
+            object.to_string()
+        };
+        let list = self.events.entry((namespace, isvc)).or_default();
+        // The same event counted again replaces its older copy.
+        list.retain(|e| {
+            !(e.object == row.object && e.reason == row.reason && e.message == row.message)
+        });
+        list.push_back(row);
+        while list.len() > EVENTS_PER_SERVICE {
+            list.pop_front();
+        }
+    }
+
+    pub fn len(&self) -> (usize, usize, usize) {
+        (
+            self.services.len(),
+            self.pods.len(),
+            self.events.values().map(VecDeque::len).sum(),
+        )
+    }
+
+    /// One server row per InferenceService, with its pods and newest events joined in.
+    pub fn servers(&self) -> Vec<LocalServer> {
+        let mut pods: HashMap<(&str, &str), Vec<&PodRow>> = HashMap::new();
+        for ((namespace, _), (isvc, row)) in &self.pods {
+            pods.entry((namespace, isvc)).or_default().push(row);
+        }
+        self.services
+            .iter()
+            .map(|(key, (model, service, versions))| {
+                let mut service = service.clone();
+                let mut own: Vec<PodRow> = pods
+                    .get(&(key.0.as_str(), key.1.as_str()))
+                    .map(|p| p.iter().map(|r| (*r).clone()).collect())
+                    .unwrap_or_default();
+                own.sort_by(|a, b| a.name.cmp(&b.name));
+                service.pods = own;
+                service.events = self
+                    .events
+                    .get(key)
+                    .map(|e| e.iter().rev().cloned().collect())
+                    .unwrap_or_default();
+                server_row(model.clone(), service, *versions)
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,202 @@
+//! The cluster pane of a model served by KServe: mode, URL, what the traffic block really
+//! serves, revisions, conditions, pods and recent events.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+use super::format;
+use crate::model::{KubeService, LocalServer};
+use crate::theme::Theme;
+
+/// Pods listed before "and N more": a pane, not a `kubectl get pods`.
+const PODS_SHOWN: usize = 8;
+const EVENTS_SHOWN: usize = 6;
+
+pub fn draw(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    server: &LocalServer,
+    kube: &KubeService,
+    now: chrono::DateTime<chrono::Utc>,
+    theme: &Theme,
+    block: Block<'_>,
+) {
+    let row = |label: &str, value: Span<'static>| {
+        Line::from(vec![
+            Span::styled(format!("{label:<12}"), theme.dim()),
+            value,
+        ])
+    };
+    let plain = |text: String| Span::raw(text);
+    let health = match &server.problem {
+        None if server.healthy => Span::styled("Ready", theme.ok()),
+        problem => Span::styled(
+            format!("not ready: {}", problem.clone().unwrap_or_default()),
+            theme.danger(),
+        ),
+    };
+    let serving = server
+        .serving
+        .map(|p| p.describe())
+        .unwrap_or_else(|| "- (rollout in progress or versions unknown)".into());
+    let mut lines = vec![
+        row("health", health),
+        row(
+            "serving",
+            plain(format!("{serving}  (from status.traffic)")),
+        ),
+        row("spec asks", plain(server.plan.describe())),
+        row(
+            "isvc",
+            plain(format!(
+                "{}/{} · {} · generation {}{}",
+                kube.namespace,
+                kube.name,
+                kube.mode.as_str(),
+                kube.generation,
+                match kube.observed_generation {
+                    Some(g) if g == kube.generation => String::new(),
+                    Some(g) => format!(" (controller saw {g})"),
+                    None => " (not yet seen by the controller)".into(),
+                }
+            )),
+        ),
+        row("url", plain(kube.url.clone().unwrap_or_else(|| "-".into()))),
+        row(
+            "storageUri",
+            plain(kube.storage_uri.clone().unwrap_or_else(|| "-".into())),
+        ),
+    ];
+    if !kube.mode.supports_canary() {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "{} mode: KServe ignores canaryTrafficPercent, so flightdeck offers no canary here",
+                kube.mode.as_str()
+            ),
+            theme.warn(),
+        )));
+    }
+    if server.serving.is_some() && server.serving != Some(server.plan) {
+        lines.push(Line::from(Span::styled(
+            "the cluster does not serve what the spec asks: a rollout is in progress or stuck",
+            theme.danger(),
+        )));
+    }
+    lines.push(row(
+        "revisions",
+        plain(format!(
+            "rolled out {} · previous {} · ready {}",
+            kube.latest_rolled_out.as_deref().unwrap_or("-"),
+            kube.previous_rolled_out.as_deref().unwrap_or("-"),
+            kube.latest_ready.as_deref().unwrap_or("-"),
+        )),
+    ));
+    for (i, t) in kube.traffic.iter().enumerate() {
+        let label = if i == 0 { "traffic" } else { "" };
+        lines.push(row(
+            label,
+            plain(format!(
+                "{:>3}%  {}  {}{}",
+                t.percent,
+                t.version
+                    .map(|v| format!("v{v}"))
+                    .unwrap_or_else(|| "v?".into()),
+                t.revision,
+                match (&t.tag, t.latest) {
+                    (Some(tag), _) => format!(" ({tag})"),
+                    (None, true) => " (latest)".into(),
+                    _ => String::new(),
+                }
+            )),
+        ));
+    }
+    let conditions: Vec<Span<'static>> = kube
+        .conditions
+        .iter()
+        .flat_map(|c| {
+            let style = if c.status == "True" {
+                theme.ok()
+            } else {
+                theme.danger()
+            };
+            [
+                Span::styled(format!("{} {}", c.kind, c.status), style),
+                Span::raw("  "),
+            ]
+        })
+        .collect();
+    let mut line = vec![Span::styled(format!("{:<12}", "conditions"), theme.dim())];
+    line.extend(conditions);
+    lines.push(Line::from(line));
+
+    let ready = kube.pods.iter().filter(|p| p.ready).count();
+    lines.push(row(
+        "pods",
+        plain(format!("{ready}/{} ready", kube.pods.len())),
+    ));
+    for pod in kube.pods.iter().take(PODS_SHOWN) {
+        let style = if pod.ready { theme.dim() } else { theme.warn() };
+        let age = pod
+            .started_at
+            .map(|t| format::age((now - t).num_seconds().max(0)))
+            .unwrap_or_else(|| "-".into());
+        lines.push(Line::from(vec![
+            Span::raw("  "),
+            Span::styled(
+                format!(
+                    "{}  {}  {}  restarts {}  {age}",
+                    pod.name,
+                    pod.phase,
+                    if pod.ready { "ready" } else { "not ready" },
+                    pod.restarts
+                ),
+                style,
+            ),
+        ]));
+    }
+    if kube.pods.len() > PODS_SHOWN {
+        lines.push(Line::from(Span::styled(
+            format!("  and {} more", kube.pods.len() - PODS_SHOWN),
+            theme.dim(),
+        )));
+    }
+    lines.push(row(
+        "events",
+        plain(if kube.events.is_empty() {
+            "none recent".into()
+        } else {
+            String::new()
+        }),
+    ));
+    for event in kube.events.iter().take(EVENTS_SHOWN) {
+        let style = if event.kind == "Warning" {
+            theme.warn()
+        } else {
+            theme.dim()
+        };
+        let when = event
+            .at
+            .map(|t| format::age((now - t).num_seconds().max(0)))
+            .unwrap_or_else(|| "-".into());
+        let count = if event.count > 1 {
+            format!(" x{}", event.count)
+        } else {
+            String::new()
+        };
+        lines.push(Line::from(Span::styled(
+            format!(
+                "  {when:>5} {} {}{count}: {} ({})",
+                event.kind, event.reason, event.message, event.object
+            ),
+            style,
+        )));
+    }
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}

@@ -1,0 +1,591 @@
+//! Kubernetes + KServe end to end against an in-process API server on loopback: the cluster
+//! source lists in pages and then follows watches (no relist), shows traffic from the status,
+//! and reports 403s and a dead API server; deploy, promote and rollback apply InferenceServices
+//! server-side, verify from `status.components.predictor.traffic`, refuse a canary in
+//! RawDeployment mode, and stop on a field owned by another manager. Every object flightdeck
+//! sends is validated against KServe's real CRD schema.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::kube_api::{KubeApi, kserve_rollout};
+use common::{fails, fixture, ok};
+use flightdeck::model::{LocalServer, ServingPlan};
+use flightdeck::settings::{Overrides, Settings};
+use flightdeck::sources::kubernetes::KubeCluster;
+use flightdeck::sources::source::ClusterSource;
+use serde_json::{Value, json};
+
+const NS: &str = "ml";
+
+fn crd_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/kserve-inferenceservice-crd.yaml")
+}
+
+/// An InferenceService as its owner applies it, rolled out by the fake controller.
+fn seed_isvc(api: &KubeApi, name: &str, version: u32, annotations: Value) {
+    let mut isvc = json!({
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": name, "namespace": NS, "generation": 1, "annotations": annotations},
+        "spec": {"predictor": {"model": {"modelFormat": {"name": "onnx"}, "storageUri": format!("s3://models/{name}/{version}")}}},
+    });
+    let (rolled, pods, events) = kserve_rollout(&isvc, 1);
+    isvc = rolled;
+    for pod in pods {
+        api.put("pods", pod);
+    }
+    for event in events {
+        api.put("events", event);
+    }
+    api.put("inferenceservices", isvc);
+}
+
+/// Then a canary: version `canary` at `percent`, next to the rolled-out revision.
+fn seed_canary(api: &KubeApi, name: &str, canary: u32, percent: i64) {
+    let mut isvc = api.get("inferenceservices", NS, name).unwrap();
+    isvc["spec"]["predictor"]["model"]["storageUri"] =
+        json!(format!("s3://models/{name}/{canary}"));
+    isvc["spec"]["predictor"]["canaryTrafficPercent"] = json!(percent);
+    let generation = isvc["metadata"]["generation"].as_i64().unwrap() + 1;
+    isvc["metadata"]["generation"] = json!(generation);
+    let (rolled, pods, _) = kserve_rollout(&isvc, 2);
+    for pod in pods {
+        api.put("pods", pod);
+    }
+    api.put("inferenceservices", rolled);
+}
+
+fn pod(isvc: &str, i: usize) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": format!("{isvc}-predictor-00001-deployment-{i:05}"), "namespace": NS,
+            "labels": {"serving.kserve.io/inferenceservice": isvc, "serving.knative.dev/revision": format!("{isvc}-predictor-00001")}},
+        "spec": {"containers": [{"name": "kserve-container", "image": "kserve/onnxserver:v0.20.0", "args": ["--model_name", isvc]}]},
+        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": if i.is_multiple_of(7) { "False" } else { "True" }}],
+            "containerStatuses": [{"name": "kserve-container", "ready": true, "restartCount": i % 3}]},
+    })
+}
+
+fn environment(kubeconfig: &Path, extra: &str) -> flightdeck::settings::Environment {
+    let text = format!(
+        "[environments.k8s]\nserving = \"kubernetes\"\nmetrics = \"prometheus\"\nprometheus_url = \"http://127.0.0.1:9\"\nkubeconfig = {:?}\nnamespaces = [\"{NS}\"]\nstorage_uri = \"s3://models/{{model}}/{{version}}\"\n{extra}",
+        kubeconfig.display().to_string()
+    );
+    let settings = Settings::resolve(
+        Some(&text),
+        None,
+        Some(PathBuf::from("/nonexistent")),
+        &Overrides {
+            environment: Some("k8s".into()),
+            ..Overrides::default()
+        },
+    )
+    .unwrap();
+    settings.environment
+}
+
+fn wait_for(
+    runtime: &tokio::runtime::Runtime,
+    cluster: &KubeCluster,
+    what: &str,
+    done: impl Fn(&[LocalServer]) -> bool,
+) -> Vec<LocalServer> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let servers = runtime.block_on(cluster.servers());
+        if done(&servers) {
+            return servers;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; last: {servers:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn find<'a>(servers: &'a [LocalServer], model: &str) -> &'a LocalServer {
+    servers.iter().find(|s| s.model == model).unwrap()
+}
+
+#[test]
+fn the_cluster_source_lists_in_pages_then_follows_watches_without_relisting() {
+    let api = KubeApi::start();
+    let dir = tempfile::tempdir().unwrap();
+    seed_isvc(&api, "fraud", 1, json!({"flightdeck.io/version": "1"}));
+    seed_canary(&api, "fraud", 2, 10);
+    // Annotated by flightdeck after the canary deploy, as the engine does.
+    let mut fraud = api.get("inferenceservices", NS, "fraud").unwrap();
+    fraud["metadata"]["annotations"] =
+        json!({"flightdeck.io/version": "2", "flightdeck.io/previous-version": "1"});
+    api.put("inferenceservices", fraud);
+    // No annotations: the version is read from the storage URI through the template.
+    seed_isvc(&api, "churn", 7, json!({}));
+    seed_isvc(
+        &api,
+        "rawmodel",
+        3,
+        json!({"serving.kserve.io/deploymentMode": "RawDeployment"}),
+    );
+    for i in 0..1200 {
+        api.put("pods", pod("churn", i));
+    }
+    // Another namespace's objects are not this environment's.
+    let mut elsewhere = api.get("inferenceservices", NS, "churn").unwrap();
+    elsewhere["metadata"]["namespace"] = json!("other");
+    elsewhere["metadata"]["name"] = json!("intruder");
+    api.put("inferenceservices", elsewhere);
+
+    let env = environment(&api.kubeconfig(dir.path(), "default"), "");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let cluster = KubeCluster::new(&env);
+    let servers = wait_for(
+        &runtime,
+        &cluster,
+        "three services and 1201 churn pods",
+        |s| {
+            s.len() == 3
+                && s.iter()
+                    .any(|x| x.model == "churn" && x.kube.as_ref().unwrap().pods.len() == 1201)
+        },
+    );
+    assert_eq!(cluster.problem(), None);
+
+    let fraud = find(&servers, "fraud");
+    assert_eq!(
+        fraud.serving,
+        Some(ServingPlan {
+            stable: 1,
+            canary: Some(2),
+            canary_percent: 10
+        }),
+        "serving comes from status.traffic"
+    );
+    assert!(fraud.healthy);
+    let kube = fraud.kube.as_ref().unwrap();
+    assert_eq!(kube.traffic.len(), 2);
+    assert_eq!(kube.url.as_deref(), Some("http://fraud.ml.example.com"));
+    assert!(
+        kube.events
+            .iter()
+            .any(|e| e.reason == "InferenceServiceReady"),
+        "{:?}",
+        kube.events
+    );
+    let churn = find(&servers, "churn");
+    assert_eq!(churn.serving, Some(ServingPlan::stable_only(7)));
+    let churn_pods = &churn.kube.as_ref().unwrap().pods;
+    assert_eq!(churn_pods.iter().filter(|p| !p.ready).count(), 1200 / 7 + 1);
+    let raw = find(&servers, "rawmodel");
+    assert_eq!(
+        raw.kube.as_ref().unwrap().mode,
+        flightdeck::model::DeploymentMode::RawDeployment
+    );
+    assert_eq!(
+        raw.serving,
+        Some(ServingPlan::stable_only(3)),
+        "RawDeployment has no traffic block: the ready spec serves"
+    );
+
+    // Paged: 1201 pods in pages of 500.
+    let requests = api.requests();
+    let pod_lists: Vec<&String> = requests
+        .iter()
+        .filter(|r| r.starts_with("GET /api/v1/namespaces/ml/pods?") && !r.contains("watch=true"))
+        .collect();
+    assert_eq!(pod_lists.len(), 3, "{pod_lists:#?}");
+    assert!(
+        pod_lists.iter().all(|r| r.contains("limit=500")),
+        "{pod_lists:#?}"
+    );
+    assert!(pod_lists[1].contains("continue="), "{pod_lists:#?}");
+
+    // Changes arrive through the watch: a canary raised to 50 %, a service deleted.
+    let lists_before = api
+        .requests()
+        .iter()
+        .filter(|r| !r.contains("watch=true") && r.starts_with("GET"))
+        .count();
+    let mut fraud = api.get("inferenceservices", NS, "fraud").unwrap();
+    fraud["spec"]["predictor"]["canaryTrafficPercent"] = json!(50);
+    fraud["metadata"]["generation"] = json!(fraud["metadata"]["generation"].as_i64().unwrap() + 1);
+    let (rolled, _, _) = kserve_rollout(&fraud, 2);
+    api.put("inferenceservices", rolled);
+    api.delete("inferenceservices", NS, "rawmodel");
+    let servers = wait_for(
+        &runtime,
+        &cluster,
+        "the canary at 50% and rawmodel gone",
+        |s| {
+            s.len() == 2
+                && find(s, "fraud")
+                    .serving
+                    .is_some_and(|p| p.canary_percent == 50)
+        },
+    );
+    assert_eq!(find(&servers, "fraud").plan.canary_percent, 50);
+    let lists_after = api
+        .requests()
+        .iter()
+        .filter(|r| !r.contains("watch=true") && r.starts_with("GET"))
+        .count();
+    assert_eq!(
+        lists_before, lists_after,
+        "no relist while following changes"
+    );
+}
+
+#[test]
+fn forbidden_lists_and_a_dead_api_server_are_reported_and_keep_what_is_known() {
+    let api = KubeApi::start();
+    let dir = tempfile::tempdir().unwrap();
+    seed_isvc(&api, "fraud", 1, json!({}));
+    api.deny("list", "pods");
+    let env = environment(&api.kubeconfig(dir.path(), "default"), "");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let cluster = KubeCluster::new(&env);
+    let servers = wait_for(&runtime, &cluster, "fraud", |s| s.len() == 1);
+    assert!(servers[0].kube.as_ref().unwrap().pods.is_empty());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let problem = loop {
+        if let Some(p) = cluster.problem() {
+            break p;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no problem reported for a forbidden pod list"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        problem.contains("Pods") && problem.contains("forbidden") && problem.contains("RBAC"),
+        "{problem}"
+    );
+
+    // Nothing listens on the port any more.
+    let dead = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let config = dir.path().join("dead-kubeconfig");
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(dir.path().join("kubeconfig"))
+            .unwrap()
+            .replace(&api.url, &format!("http://{dead}")),
+    )
+    .unwrap();
+    let cluster = KubeCluster::new(&environment(&config, ""));
+    let servers = runtime.block_on(cluster.servers());
+    assert!(servers.is_empty());
+    let problem = cluster.problem().expect("a problem for a dead API server");
+    assert!(
+        problem.contains("cannot reach the Kubernetes API"),
+        "{problem}"
+    );
+    assert!(problem.to_lowercase().contains("refused"), "{problem}");
+}
+
+/// A data dir with fraud v1..v3 registered and an environment `k8s` on the fake API server.
+fn cluster_home(api: &KubeApi) -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let kubeconfig = api.kubeconfig(h, "default");
+    std::fs::write(
+        h.join("no-config.toml"),
+        format!(
+            "[gates]\nmin_canary_requests = 1\n\n[environments.k8s]\nserving = \"kubernetes\"\nmetrics = \"prometheus\"\nprometheus_url = \"http://127.0.0.1:9\"\nkubeconfig = {:?}\nnamespaces = [\"{NS}\"]\nstorage_uri = \"s3://models/{{model}}/{{version}}\"\nrollout_timeout_s = 20\n",
+            kubeconfig.display().to_string()
+        ),
+    )
+    .unwrap();
+    for file in [
+        "logreg_multiclass.onnx",
+        "mlp_classifier.onnx",
+        "logreg_multiclass.onnx",
+    ] {
+        ok(h, &["register", "fraud", fixture(file).to_str().unwrap()]);
+    }
+    home
+}
+
+fn aliases(h: &Path) -> (Option<u64>, Option<u64>) {
+    let list: Value = serde_json::from_str(&ok(h, &["alias", "list", "fraud", "--json"])).unwrap();
+    let version = |name: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["alias"] == name)
+            .and_then(|a| a["version"].as_u64())
+    };
+    (version("production"), version("canary"))
+}
+
+fn traffic(api: &KubeApi) -> Vec<(i64, bool)> {
+    let isvc = api.get("inferenceservices", NS, "fraud").unwrap();
+    isvc["status"]["components"]["predictor"]["traffic"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["percent"].as_i64().unwrap(),
+                t["latestRevision"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn deploy_promote_rollback_apply_inference_services_and_verify_from_the_traffic() {
+    let api = KubeApi::start();
+    let home = cluster_home(&api);
+    let h = home.path();
+    let env = ["--env", "k8s"];
+
+    let out = ok(
+        h,
+        &[&env[..], &["deploy", "fraud", "1", "--direct", "--yes"]].concat(),
+    );
+    assert!(out.contains("production none -> v1"), "{out}");
+    let isvc = api.get("inferenceservices", NS, "fraud").unwrap();
+    assert_eq!(
+        isvc["spec"]["predictor"]["model"]["storageUri"],
+        "s3://models/fraud/1"
+    );
+    assert_eq!(traffic(&api), vec![(100, true)]);
+    assert_eq!(aliases(h), (Some(1), None));
+
+    ok(
+        h,
+        &[
+            &env[..],
+            &["deploy", "fraud", "2", "--canary", "10", "--yes"],
+        ]
+        .concat(),
+    );
+    let isvc = api.get("inferenceservices", NS, "fraud").unwrap();
+    assert_eq!(isvc["spec"]["predictor"]["canaryTrafficPercent"], 10);
+    assert_eq!(
+        isvc["spec"]["predictor"]["model"]["storageUri"],
+        "s3://models/fraud/2"
+    );
+    assert_eq!(traffic(&api), vec![(10, true), (90, false)]);
+    assert_eq!(aliases(h), (Some(1), Some(2)));
+
+    // The promote gates read serving metrics from Prometheus, which this test does not run.
+    let out = ok(
+        h,
+        &[&env[..], &["promote", "fraud", "--yes", "--override-gates"]].concat(),
+    );
+    assert!(out.contains("production v1 -> v2"), "{out}");
+    let isvc = api.get("inferenceservices", NS, "fraud").unwrap();
+    assert!(
+        isvc["spec"]["predictor"]
+            .get("canaryTrafficPercent")
+            .is_none(),
+        "server-side apply removed the field flightdeck stopped setting: {isvc}"
+    );
+    assert_eq!(traffic(&api), vec![(100, true)]);
+    assert_eq!(aliases(h), (Some(2), None));
+
+    ok(h, &[&env[..], &["rollback", "fraud", "--yes"]].concat());
+    let isvc = api.get("inferenceservices", NS, "fraud").unwrap();
+    assert_eq!(
+        isvc["spec"]["predictor"]["model"]["storageUri"],
+        "s3://models/fraud/1"
+    );
+    assert_eq!(
+        isvc["metadata"]["annotations"]["flightdeck.io/previous-version"],
+        "2"
+    );
+    assert_eq!(aliases(h), (Some(1), None));
+
+    // `status` reads the same cluster: v1 serves, healthy.
+    let status: Value =
+        serde_json::from_str(&ok(h, &[&env[..], &["status", "fraud", "--json"]].concat())).unwrap();
+    assert_eq!(status[0]["production"], 1, "{status}");
+    assert_eq!(status[0]["health"]["state"], "serving", "{status}");
+    let predictor =
+        &api.get("inferenceservices", NS, "fraud").unwrap()["status"]["components"]["predictor"];
+    assert_eq!(
+        predictor["latestRolledoutRevision"], "fraud-predictor-00003",
+        "{predictor}"
+    );
+    assert_eq!(
+        predictor["previousRolledoutRevision"], "fraud-predictor-00002",
+        "{predictor}"
+    );
+
+    // Every applied object is a valid InferenceService, and only flightdeck applied them.
+    let schema = common::crd::schema(&crd_path(), "v1beta1");
+    let applied = api.applied();
+    assert_eq!(applied.len(), 4);
+    for object in &applied {
+        let problems = common::crd::violations(&schema, object);
+        assert!(problems.is_empty(), "{object}: {problems:#?}");
+    }
+    assert!(
+        api.requests()
+            .iter()
+            .filter(|r| r.starts_with("PATCH"))
+            .all(|r| r.contains("fieldManager=flightdeck") && !r.contains("force=true")),
+        "{:#?}",
+        api.requests()
+    );
+}
+
+#[test]
+fn a_canary_is_refused_in_raw_deployment_mode_and_a_conflict_names_the_other_manager() {
+    let api = KubeApi::start();
+    let home = cluster_home(&api);
+    let h = home.path();
+    let env = ["--env", "k8s"];
+    ok(
+        h,
+        &[&env[..], &["deploy", "fraud", "1", "--direct", "--yes"]].concat(),
+    );
+
+    // Somebody switched the service to RawDeployment: a canary would take all the traffic.
+    let mut isvc = api.get("inferenceservices", NS, "fraud").unwrap();
+    isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] = json!("RawDeployment");
+    api.put("inferenceservices", isvc);
+    let sent = api.applied().len();
+    let err = fails(
+        h,
+        &[
+            &env[..],
+            &["deploy", "fraud", "2", "--canary", "10", "--yes"],
+        ]
+        .concat(),
+        1,
+    );
+    assert!(
+        err.contains("RawDeployment") && err.contains("--direct"),
+        "{err}"
+    );
+    assert_eq!(
+        api.applied().len(),
+        sent,
+        "refused before anything was applied"
+    );
+    assert_eq!(aliases(h), (Some(1), None));
+
+    // A GitOps controller owns the storage URI: the apply stops with its name and the way out.
+    api.own(
+        "argocd-controller",
+        "inferenceservices",
+        NS,
+        "fraud",
+        ".spec.predictor.model.storageUri",
+    );
+    let err = fails(
+        h,
+        &[&env[..], &["deploy", "fraud", "2", "--direct", "--yes"]].concat(),
+        1,
+    );
+    assert!(
+        err.contains("argocd-controller") && err.contains("--force-conflicts"),
+        "{err}"
+    );
+    let isvc = api.get("inferenceservices", NS, "fraud").unwrap();
+    assert_eq!(
+        isvc["spec"]["predictor"]["model"]["storageUri"],
+        "s3://models/fraud/1"
+    );
+    assert_eq!(aliases(h), (Some(1), None), "nothing moved");
+    let journal = ok(h, &["journal", "--model", "fraud"]);
+    assert!(journal.contains("failed"), "{journal}");
+
+    // A controller that never rolls out: the operation says so and where to look.
+    let api2 = KubeApi::start();
+    let home2 = cluster_home(&api2);
+    let h2 = home2.path();
+    std::fs::write(
+        h2.join("no-config.toml"),
+        std::fs::read_to_string(h2.join("no-config.toml"))
+            .unwrap()
+            .replace("rollout_timeout_s = 20", "rollout_timeout_s = 2"),
+    )
+    .unwrap();
+    api2.pause_controller(true);
+    let err = fails(
+        h2,
+        &[&env[..], &["deploy", "fraud", "1", "--direct", "--yes"]].concat(),
+        1,
+    );
+    assert!(
+        err.contains("did not become ready within 2s")
+            && err.contains("kubectl -n ml describe inferenceservice fraud"),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_plan_the_engine_can_apply_is_a_valid_inference_service() {
+    use flightdeck::k8s::manifest::{Current, inference_service};
+    let schema = common::crd::schema(&crd_path(), "v1beta1");
+    // The validator itself catches what the API server would prune or reject.
+    let mut bad = inference_service(
+        "fraud",
+        NS,
+        "s3://m/{version}",
+        ServingPlan::stable_only(1),
+        Current::default(),
+    )
+    .unwrap();
+    bad["spec"]["predictor"]["canaryTrafficPercentage"] = json!(10);
+    bad["spec"]["predictor"]["model"]["storageUri"] = json!(3);
+    let problems = common::crd::violations(&schema, &bad);
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    let serverless = |latest, previous, canary| Current {
+        latest,
+        previous,
+        canary_percent: canary,
+        mode: Some(flightdeck::model::DeploymentMode::Serverless),
+    };
+    let cases = [
+        (ServingPlan::stable_only(1), Current::default()),
+        (
+            ServingPlan {
+                stable: 1,
+                canary: Some(2),
+                canary_percent: 1,
+            },
+            serverless(Some(1), None, None),
+        ),
+        (
+            ServingPlan {
+                stable: 1,
+                canary: Some(2),
+                canary_percent: 99,
+            },
+            serverless(Some(2), Some(1), Some(10)),
+        ),
+        (
+            ServingPlan::stable_only(2),
+            serverless(Some(2), Some(1), Some(50)),
+        ),
+        (
+            ServingPlan::stable_only(1),
+            serverless(Some(2), Some(1), None),
+        ),
+    ];
+    for (plan, current) in cases {
+        let object = inference_service(
+            "fraud-detector",
+            NS,
+            "gs://bucket/{model}/v{version}",
+            plan,
+            current,
+        )
+        .unwrap();
+        let problems = common::crd::violations(&schema, &object);
+        assert!(problems.is_empty(), "{plan:?}: {object}: {problems:#?}");
+    }
+}
