@@ -236,3 +236,103 @@ fn a_click_selects_a_version_or_journal_row() {
     let screen = text(&render(&s, "dark", 80, 24));
     assert!(screen.lines().nth(6).unwrap().contains("▶ age"), "{screen}");
 }
+
+/// A model served by KServe, mid-canary, as the Kubernetes cluster source reports it.
+fn kserve_server() -> flightdeck::model::LocalServer {
+    use flightdeck::model::{
+        Condition, DeploymentMode, DeploymentRow, EventRow, KubeService, PodRow, ServingPlan,
+        TrafficTarget,
+    };
+    let canary = ServingPlan {
+        stable: 1,
+        canary: Some(3),
+        canary_percent: 10,
+    };
+    let condition = |kind: &str, status: &str| Condition {
+        kind: kind.into(),
+        status: status.into(),
+        reason: None,
+        message: None,
+    };
+    let pod = |name: &str, ready: bool, restarts: u32| PodRow {
+        name: name.into(),
+        phase: "Running".into(),
+        ready,
+        restarts,
+        revision: Some("fraud-predictor-00003".into()),
+        started_at: Some(t0() - chrono::Duration::minutes(42)),
+    };
+    let mut server = flightdeck::model::LocalServer {
+        serving: Some(canary),
+        plan: canary,
+        record: None,
+        supervisor_alive: true,
+        healthy: true,
+        problem: None,
+        ..server("fraud", canary)
+    };
+    server.kube = Some(Box::new(KubeService {
+        namespace: "ml".into(),
+        name: "fraud".into(),
+        mode: DeploymentMode::Serverless,
+        url: Some("http://fraud.ml.example.com".into()),
+        storage_uri: Some("s3://models/fraud/3".into()),
+        canary_percent_spec: Some(10),
+        generation: 4,
+        observed_generation: Some(4),
+        conditions: vec![
+            condition("IngressReady", "True"),
+            condition("PredictorReady", "True"),
+            condition("Ready", "True"),
+        ],
+        latest_created: Some("fraud-predictor-00003".into()),
+        latest_ready: Some("fraud-predictor-00003".into()),
+        latest_rolled_out: Some("fraud-predictor-00001".into()),
+        previous_rolled_out: None,
+        traffic: vec![
+            TrafficTarget {
+                revision: "fraud-predictor-00003".into(),
+                percent: 10,
+                latest: true,
+                tag: Some("latest".into()),
+                version: Some(3),
+            },
+            TrafficTarget {
+                revision: "fraud-predictor-00001".into(),
+                percent: 90,
+                latest: false,
+                tag: Some("prev".into()),
+                version: Some(1),
+            },
+        ],
+        pods: vec![
+            pod("fraud-predictor-00001-deployment-7d9c-x2k9q", true, 0),
+            pod("fraud-predictor-00003-deployment-5f8b-q8m2z", false, 3),
+        ],
+        deployments: vec![DeploymentRow {
+            name: "fraud-predictor-00003-deployment".into(),
+            desired: 1,
+            ready: 0,
+        }],
+        events: vec![EventRow {
+            at: Some(t0() - chrono::Duration::seconds(30)),
+            kind: "Warning".into(),
+            reason: "BackOff".into(),
+            message: "Back-off restarting failed container kserve-container".into(),
+            object: "Pod/fraud-predictor-00003-deployment-5f8b-q8m2z".into(),
+            count: 4,
+        }],
+        may_not: vec!["patch inferenceservices".into()],
+    }));
+    server
+}
+
+#[test]
+fn kubernetes_cluster_pane() {
+    let mut s = opened();
+    s.servers.insert("fraud".into(), kserve_server());
+    for _ in 0..3 {
+        tab(&mut s);
+    }
+    snapshot("pane_cluster_kserve", &s);
+}

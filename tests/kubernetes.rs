@@ -36,8 +36,8 @@ fn seed_isvc(api: &KubeApi, name: &str, version: u32, annotations: Value) {
     });
     let (rolled, pods, events) = kserve_rollout(&isvc, 1);
     isvc = rolled;
-    for pod in pods {
-        api.put("pods", pod);
+    for object in pods {
+        api.put(common::kube_api::plural(&object), object);
     }
     for event in events {
         api.put("events", event);
@@ -54,8 +54,8 @@ fn seed_canary(api: &KubeApi, name: &str, canary: u32, percent: i64) {
     let generation = isvc["metadata"]["generation"].as_i64().unwrap() + 1;
     isvc["metadata"]["generation"] = json!(generation);
     let (rolled, pods, _) = kserve_rollout(&isvc, 2);
-    for pod in pods {
-        api.put("pods", pod);
+    for object in pods {
+        api.put(common::kube_api::plural(&object), object);
     }
     api.put("inferenceservices", rolled);
 }
@@ -240,12 +240,60 @@ fn the_cluster_source_lists_in_pages_then_follows_watches_without_relisting() {
     );
 }
 
+/// GET requests that list (not watch).
+fn lists(api: &KubeApi) -> usize {
+    api.requests()
+        .iter()
+        .filter(|r| r.starts_with("GET") && !r.contains("watch=true"))
+        .count()
+}
+
+#[test]
+fn a_dropped_watch_resumes_from_its_resource_version_and_a_compacted_one_relists() {
+    let api = KubeApi::start();
+    let dir = tempfile::tempdir().unwrap();
+    seed_isvc(&api, "fraud", 1, json!({}));
+    seed_isvc(&api, "churn", 2, json!({}));
+    let env = environment(&api.kubeconfig(dir.path(), "default"), "");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let cluster = KubeCluster::new(&env);
+    wait_for(&runtime, &cluster, "two services", |s| s.len() == 2);
+    let listed = lists(&api);
+
+    // The connection drops (an API server restart): the watch resumes where it was.
+    api.drop_watches();
+    api.delete("inferenceservices", NS, "churn");
+    wait_for(&runtime, &cluster, "churn gone", |s| s.len() == 1);
+    assert_eq!(lists(&api), listed, "a resumed watch needs no relist");
+
+    // While the watch is down, etcd compacts past its resourceVersion: 410 Gone, then one
+    // relist that replaces the rows without losing the ones that stayed.
+    api.deny("watch", "inferenceservices");
+    api.drop_watches();
+    for name in ["a", "b", "c"] {
+        seed_isvc(&api, name, 1, json!({}));
+    }
+    api.keep_history(1);
+    std::thread::sleep(Duration::from_millis(300));
+    api.allow("watch", "inferenceservices");
+    let servers = wait_for(&runtime, &cluster, "fraud, a, b and c", |s| s.len() == 4);
+    assert!(servers.iter().any(|s| s.model == "fraud"));
+    assert!(lists(&api) > listed, "a compacted watch relists");
+    assert_eq!(
+        cluster.problem(),
+        None,
+        "recovered: {:?}",
+        cluster.problem()
+    );
+}
+
 #[test]
 fn forbidden_lists_and_a_dead_api_server_are_reported_and_keep_what_is_known() {
     let api = KubeApi::start();
     let dir = tempfile::tempdir().unwrap();
     seed_isvc(&api, "fraud", 1, json!({}));
     api.deny("list", "pods");
+    api.deny("patch", "inferenceservices");
     let env = environment(&api.kubeconfig(dir.path(), "default"), "");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let cluster = KubeCluster::new(&env);

@@ -8,8 +8,8 @@ use kube::core::Object;
 use serde::Deserialize;
 
 use crate::model::{
-    Condition, DeploymentMode, EventRow, KubeService, LocalServer, PodRow, ServingPlan,
-    TrafficTarget,
+    Condition, DeploymentMode, DeploymentRow, EventRow, KubeService, LocalServer, PodRow,
+    ServingPlan, TrafficTarget,
 };
 
 /// Labels and annotations flightdeck reads and writes on InferenceServices.
@@ -23,6 +23,14 @@ pub const REVISION_POD_LABEL: &str = "serving.knative.dev/revision";
 
 pub type Isvc = Object<IsvcSpec, IsvcStatus>;
 pub type SlimPod = Object<Skipped, PodStatus>;
+pub type SlimDeployment = Object<Skipped, DeploymentStatus>;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentStatus {
+    pub replicas: Option<i64>,
+    pub ready_replicas: Option<i64>,
+}
 
 /// A part of an object that is parsed past without keeping anything.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -215,7 +223,9 @@ pub fn service_of(isvc: &Isvc, template: Option<&str>) -> Option<Parsed> {
             previous_rolled_out: predictor.previous_rolledout_revision,
             traffic,
             pods: Vec::new(),
+            deployments: Vec::new(),
             events: Vec::new(),
+            may_not: Vec::new(),
         },
         (latest_version, previous_version),
     ))
@@ -246,6 +256,27 @@ pub fn pod_of(pod: &SlimPod) -> Option<(String, String, PodRow)> {
         pod.metadata.namespace.clone().unwrap_or_default(),
         isvc,
         row,
+    ))
+}
+
+/// A predictor Deployment: (namespace, InferenceService, row).
+pub fn deployment_of(deployment: &SlimDeployment) -> Option<(String, String, DeploymentRow)> {
+    let isvc = deployment
+        .metadata
+        .labels
+        .as_ref()?
+        .get(ISVC_POD_LABEL)?
+        .clone();
+    let status = deployment.status.clone().unwrap_or_default();
+    let count = |n: Option<i64>| n.unwrap_or(0).clamp(0, u32::MAX as i64) as u32;
+    Some((
+        deployment.metadata.namespace.clone().unwrap_or_default(),
+        isvc,
+        DeploymentRow {
+            name: deployment.metadata.name.clone().unwrap_or_default(),
+            desired: count(status.replicas),
+            ready: count(status.ready_replicas),
+        },
     ))
 }
 

@@ -72,6 +72,14 @@ pub struct PodRow {
     pub started_at: Option<DateTime<Utc>>,
 }
 
+/// A Deployment of the predictor (RawDeployment mode, or Knative's per-revision ones).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentRow {
+    pub name: String,
+    pub desired: u32,
+    pub ready: u32,
+}
+
 /// A recent event about the service or its pods.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventRow {
@@ -105,7 +113,11 @@ pub struct KubeService {
     pub previous_rolled_out: Option<String>,
     pub traffic: Vec<TrafficTarget>,
     pub pods: Vec<PodRow>,
+    pub deployments: Vec<DeploymentRow>,
     pub events: Vec<EventRow>,
+    /// What the user's credentials may not do in this namespace (from SelfSubjectAccessReviews),
+    /// e.g. "patch inferenceservices".
+    pub may_not: Vec<String>,
 }
 
 impl KubeService {

@@ -15,7 +15,9 @@ pub mod version;
 pub use alias::{Alias, AliasMove, version_of};
 pub use drift::{DriftReport, DriftThresholds, FeatureDrift, Histogram, Verdict};
 pub use journal::{InterruptedOp, JournalEntry, NewJournalEntry, Outcome};
-pub use kube::{Condition, DeploymentMode, EventRow, KubeService, PodRow, TrafficTarget};
+pub use kube::{
+    Condition, DeploymentMode, DeploymentRow, EventRow, KubeService, PodRow, TrafficTarget,
+};
 pub use name::{AliasName, ModelName, NameError};
 pub use profile::{
     BaselineProfile, CategoryFrequency, FeatureKind, FeatureProfile, NumericProfile,

@@ -16,7 +16,7 @@ use crate::k8s::{client, isvc_resource, slim};
 use crate::model::LocalServer;
 
 /// The kinds watched per namespace, as their problems are named.
-const WATCHED: [&str; 3] = ["InferenceServices", "Pods", "Events"];
+const WATCHED: [&str; 4] = ["InferenceServices", "Pods", "Deployments", "Events"];
 
 /// How long the first read waits for the first lists of a cluster.
 const FIRST_LIST_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -70,6 +70,35 @@ impl KubeCluster {
                 );
                 let events: Api<k8s_openapi::api::core::v1::Event> =
                     Api::namespaced(client.clone(), &namespace);
+                let deployments: Api<slim::SlimDeployment> = Api::namespaced_with(
+                    client.clone(),
+                    &namespace,
+                    &ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
+                );
+                tokio::spawn(probe_permissions(
+                    client.clone(),
+                    namespace.clone(),
+                    store.clone(),
+                ));
+                tokio::spawn(follow(
+                    deployments,
+                    watcher::Config::default()
+                        .page_size(crate::k8s::PAGE_SIZE)
+                        .labels(slim::ISVC_POD_LABEL),
+                    store.clone(),
+                    "Deployments",
+                    |store, event| match event {
+                        Change::Apply(d) => {
+                            if let Some((namespace, isvc, row)) = slim::deployment_of(&d) {
+                                store.put_deployment(namespace, isvc, row);
+                            }
+                        }
+                        Change::Delete(d) => store.remove_deployment(
+                            d.metadata.namespace.as_deref().unwrap_or_default(),
+                            d.metadata.name.as_deref().unwrap_or_default(),
+                        ),
+                    },
+                ));
                 let template = template.clone();
                 tokio::spawn(follow(
                     isvcs,
@@ -78,10 +107,8 @@ impl KubeCluster {
                     "InferenceServices",
                     move |store, event| match event {
                         Change::Apply(isvc) => {
-                            if let Some((model, service, versions)) =
-                                slim::service_of(&isvc, template.as_deref())
-                            {
-                                store.put_service(model, service, versions);
+                            if let Some(parsed) = slim::service_of(&isvc, template.as_deref()) {
+                                store.put_service(parsed);
                             }
                         }
                         Change::Delete(isvc) => store.remove_service(
@@ -140,6 +167,49 @@ impl KubeCluster {
     /// Counts of what the store holds: (services, pods, events).
     pub fn held(&self) -> (usize, usize, usize) {
         self.store.lock().map(|s| s.len()).unwrap_or_default()
+    }
+}
+
+/// What the console shows and does, as (verb, API group, resource) for access reviews.
+const NEEDED: [(&str, &str, &str); 5] = [
+    ("list", "serving.kserve.io", "inferenceservices"),
+    ("patch", "serving.kserve.io", "inferenceservices"),
+    ("list", "", "pods"),
+    ("list", "apps", "deployments"),
+    ("list", "", "events"),
+];
+
+/// Asks the API server what this user may not do in `namespace` (SelfSubjectAccessReview), so
+/// the pane says "you may not patch inferenceservices" before an operation fails on it.
+async fn probe_permissions(client: kube::Client, namespace: String, store: Arc<Mutex<Store>>) {
+    use k8s_openapi::api::authorization::v1::{
+        ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+    };
+    let reviews: Api<SelfSubjectAccessReview> = Api::all(client);
+    let mut may_not = Vec::new();
+    for (verb, group, resource) in NEEDED {
+        let review = SelfSubjectAccessReview {
+            spec: SelfSubjectAccessReviewSpec {
+                resource_attributes: Some(ResourceAttributes {
+                    namespace: Some(namespace.clone()),
+                    verb: Some(verb.into()),
+                    group: Some(group.into()),
+                    resource: Some(resource.into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        // A cluster that cannot review access (or answers oddly) is not a denial.
+        if let Ok(answer) = reviews.create(&Default::default(), &review).await
+            && answer.status.is_some_and(|s| !s.allowed)
+        {
+            may_not.push(format!("{verb} {resource}"));
+        }
+    }
+    if let Ok(mut s) = store.lock() {
+        s.may_not.insert(namespace, may_not);
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use crate::k8s::slim::server_row;
-use crate::model::{EventRow, KubeService, LocalServer, PodRow};
+use crate::model::{DeploymentRow, EventRow, LocalServer, PodRow};
 
 /// Events kept per object: the pane shows the newest few, and a flapping pod must not grow
 /// memory without bound.
@@ -26,6 +26,10 @@ pub struct Store {
     services: BTreeMap<Key, crate::k8s::slim::Parsed>,
     /// Pods by (namespace, pod name): (InferenceService name, row).
     pods: HashMap<Key, (String, PodRow)>,
+    /// Deployments by (namespace, name): (InferenceService name, row).
+    deployments: HashMap<Key, (String, DeploymentRow)>,
+    /// Per namespace: what the user may not do there.
+    pub may_not: BTreeMap<String, Vec<String>>,
     /// Events by (namespace, InferenceService name), newest last.
     events: HashMap<Key, VecDeque<EventRow>>,
     /// Per watched kind ("InferenceServices", "Pods", "Events").
@@ -33,14 +37,9 @@ pub struct Store {
 }
 
 impl Store {
-    pub fn put_service(
-        &mut self,
-        model: String,
-        service: KubeService,
-        versions: (Option<u32>, Option<u32>),
-    ) {
-        let key = (service.namespace.clone(), service.name.clone());
-        self.services.insert(key, (model, service, versions));
+    pub fn put_service(&mut self, parsed: crate::k8s::slim::Parsed) {
+        let key = (parsed.1.namespace.clone(), parsed.1.name.clone());
+        self.services.insert(key, parsed);
     }
 
     pub fn remove_service(&mut self, namespace: &str, name: &str) {
@@ -54,6 +53,7 @@ impl Store {
         match kind {
             "InferenceServices" => self.services.clear(),
             "Pods" => self.pods.clear(),
+            "Deployments" => self.deployments.clear(),
             _ => self.events.clear(),
         }
     }
@@ -64,6 +64,16 @@ impl Store {
 
     pub fn remove_pod(&mut self, namespace: &str, name: &str) {
         self.pods.remove(&(namespace.to_string(), name.to_string()));
+    }
+
+    pub fn put_deployment(&mut self, namespace: String, isvc: String, row: DeploymentRow) {
+        self.deployments
+            .insert((namespace, row.name.clone()), (isvc, row));
+    }
+
+    pub fn remove_deployment(&mut self, namespace: &str, name: &str) {
+        self.deployments
+            .remove(&(namespace.to_string(), name.to_string()));
     }
 
     /// Events about an InferenceService, or about a pod of one (found by the pod's labels, or
@@ -105,6 +115,10 @@ impl Store {
         for ((namespace, _), (isvc, row)) in &self.pods {
             pods.entry((namespace, isvc)).or_default().push(row);
         }
+        let mut deployments: HashMap<(&str, &str), Vec<&DeploymentRow>> = HashMap::new();
+        for ((namespace, _), (isvc, row)) in &self.deployments {
+            deployments.entry((namespace, isvc)).or_default().push(row);
+        }
         self.services
             .iter()
             .map(|(key, (model, service, versions))| {
@@ -115,6 +129,13 @@ impl Store {
                     .unwrap_or_default();
                 own.sort_by(|a, b| a.name.cmp(&b.name));
                 service.pods = own;
+                let mut own: Vec<DeploymentRow> = deployments
+                    .get(&(key.0.as_str(), key.1.as_str()))
+                    .map(|d| d.iter().map(|r| (*r).clone()).collect())
+                    .unwrap_or_default();
+                own.sort_by(|a, b| a.name.cmp(&b.name));
+                service.deployments = own;
+                service.may_not = self.may_not.get(&key.0).cloned().unwrap_or_default();
                 service.events = self
                     .events
                     .get(key)

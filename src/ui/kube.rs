@@ -51,7 +51,7 @@ pub fn draw(
         row(
             "isvc",
             plain(format!(
-                "{}/{} · {} · generation {}{}",
+                "{}/{} · {} · gen {}{}",
                 kube.namespace,
                 kube.name,
                 kube.mode.as_str(),
@@ -69,6 +69,15 @@ pub fn draw(
             plain(kube.storage_uri.clone().unwrap_or_else(|| "-".into())),
         ),
     ];
+    if !kube.may_not.is_empty() {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "your credentials may not: {} (operations needing it will be refused)",
+                kube.may_not.join(", ")
+            ),
+            theme.warn(),
+        )));
+    }
     if !kube.mode.supports_canary() {
         lines.push(Line::from(Span::styled(
             format!(
@@ -84,15 +93,16 @@ pub fn draw(
             theme.danger(),
         )));
     }
-    lines.push(row(
-        "revisions",
-        plain(format!(
-            "rolled out {} · previous {} · ready {}",
-            kube.latest_rolled_out.as_deref().unwrap_or("-"),
-            kube.previous_rolled_out.as_deref().unwrap_or("-"),
-            kube.latest_ready.as_deref().unwrap_or("-"),
-        )),
-    ));
+    // The newest revision, and the one serving at 100 % before it when that differs.
+    let mut revisions = format!("latest {}", kube.latest_ready.as_deref().unwrap_or("-"));
+    if let Some(rolled) = kube
+        .latest_rolled_out
+        .as_ref()
+        .filter(|r| Some(*r) != kube.latest_ready.as_ref())
+    {
+        revisions.push_str(&format!(" · rolled out {rolled}"));
+    }
+    lines.push(row("revisions", plain(revisions)));
     for (i, t) in kube.traffic.iter().enumerate() {
         let label = if i == 0 { "traffic" } else { "" };
         lines.push(row(
@@ -161,6 +171,15 @@ pub fn draw(
             format!("  and {} more", kube.pods.len() - PODS_SHOWN),
             theme.dim(),
         )));
+    }
+    if !kube.deployments.is_empty() {
+        let text = kube
+            .deployments
+            .iter()
+            .map(|d| format!("{} {}/{}", d.name, d.ready, d.desired))
+            .collect::<Vec<_>>()
+            .join("  ");
+        lines.push(row("deployments", plain(text)));
     }
     lines.push(row(
         "events",

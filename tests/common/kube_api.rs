@@ -20,7 +20,8 @@ use tokio::sync::broadcast;
 const ISVC_PREFIX: &str = "/apis/serving.kserve.io/v1beta1/namespaces/";
 const CORE_PREFIX: &str = "/api/v1/namespaces/";
 const APPS_PREFIX: &str = "/apis/apps/v1/namespaces/";
-/// Watch history kept for resuming; older resourceVersions answer 410 Gone.
+/// Watch history kept for resuming (unless a test asks for less); older resourceVersions
+/// answer 410 Gone.
 const HISTORY: usize = 100_000;
 
 /// (resource plural, namespace, name).
@@ -52,6 +53,8 @@ struct Inner {
     pub applied: Vec<Value>,
     /// Per InferenceService: its newest revision's number and the files it loads.
     revisions: BTreeMap<(String, String), (u32, String)>,
+    /// Changes kept for resuming watches (default [`HISTORY`]).
+    history_limit: Option<usize>,
 }
 
 #[derive(Clone)]
@@ -187,6 +190,15 @@ impl KubeApi {
             .insert((verb.into(), resource.into()));
     }
 
+    /// Answers `verb` on `resource` again.
+    pub fn allow(&self, verb: &str, resource: &str) {
+        self.inner
+            .lock()
+            .expect("lock")
+            .denied
+            .remove(&(verb.into(), resource.into()));
+    }
+
     /// Marks `path` (".spec.predictor.canaryTrafficPercent") of an object as owned by another
     /// field manager, as a GitOps controller would.
     pub fn own(&self, manager: &str, resource: &str, namespace: &str, name: &str, path: &str) {
@@ -198,6 +210,26 @@ impl KubeApi {
             .entry(manager.into())
             .or_default()
             .insert(path.replace('.', &SEP.to_string()));
+    }
+
+    /// Keeps only the last `n` changes for resuming watches, as etcd compaction does.
+    pub fn keep_history(&self, n: usize) {
+        let mut inner = self.inner.lock().expect("lock");
+        inner.history_limit = Some(n);
+        while inner.history.len() > n {
+            inner.history.pop_front();
+        }
+    }
+
+    /// Ends every open watch, as an API server restart or a load balancer's idle timeout does.
+    pub fn drop_watches(&self) {
+        let _ = self.changes.send(Change {
+            rv: 0,
+            kind: "DROP",
+            resource: String::new(),
+            namespace: String::new(),
+            object: Value::Null,
+        });
     }
 
     pub fn pause_controller(&self, paused: bool) {
@@ -251,8 +283,8 @@ impl KubeApi {
                 entry.0
             };
             let (updated, pods, events) = kserve_rollout(&isvc, revision);
-            for pod in pods {
-                self.put("pods", pod);
+            for object in pods {
+                self.put(plural(&object), object);
             }
             for event in events {
                 self.put("events", event);
@@ -262,9 +294,18 @@ impl KubeApi {
     }
 }
 
+/// The resource plural of an object the controller made.
+pub fn plural(object: &Value) -> &'static str {
+    match object["kind"].as_str() {
+        Some("Deployment") => "deployments",
+        Some("Event") => "events",
+        _ => "pods",
+    }
+}
+
 fn record(inner: &mut Inner, changes: &broadcast::Sender<Change>, change: Change) {
     inner.history.push_back(change.clone());
-    while inner.history.len() > HISTORY {
+    while inner.history.len() > inner.history_limit.unwrap_or(HISTORY) {
         inner.history.pop_front();
     }
     let _ = changes.send(change);
@@ -369,7 +410,18 @@ pub fn kserve_rollout(isvc: &Value, revision: u32) -> (Value, Vec<Value>, Vec<Va
         "count": 1,
         "lastTimestamp": "2026-11-22T06:00:00Z",
     });
-    (isvc, vec![pod], vec![event])
+    let deployment = json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": format!("{revision}-deployment"),
+            "namespace": namespace,
+            "labels": {"serving.kserve.io/inferenceservice": name, "serving.knative.dev/revision": revision},
+        },
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": format!("{revision}")}}, "template": {}},
+        "status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1},
+    });
+    (isvc, vec![pod, deployment], vec![event])
 }
 
 fn status(code: u16, reason: &str, message: &str) -> Response {
@@ -612,9 +664,10 @@ fn watch(
                 && c.namespace == namespace
                 && matches_selector(&c.object, selector.as_ref())
         };
-        let mut last = since;
+        // Everything up to `now` was in the backlog; bookmarks say how far this watch has
+        // seen, matching or not, so a resumed watch needs no relist.
+        let mut seen = now.max(since);
         for change in backlog.into_iter().filter(|c| fits(c)) {
-            last = change.rv;
             let line = json!({"type": change.kind, "object": change.object});
             if tx.send(Ok(Bytes::from(format!("{line}\n")))).await.is_err() {
                 return;
@@ -626,17 +679,23 @@ fn watch(
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => return,
                 _ = tick.tick(), if bookmarks => {
-                    let bookmark = json!({"type": "BOOKMARK", "object": {"kind": "Pod", "apiVersion": "v1", "metadata": {"resourceVersion": last.max(since).to_string()}}});
+                    let bookmark = json!({"type": "BOOKMARK", "object": {"kind": "Pod", "apiVersion": "v1", "metadata": {"resourceVersion": seen.to_string()}}});
                     if tx.send(Ok(Bytes::from(format!("{bookmark}\n")))).await.is_err() {
                         return;
                     }
                 }
                 change = receiver.recv() => {
                     let Ok(change) = change else { return };
-                    if change.rv <= last || !fits(&change) {
+                    if change.kind == "DROP" {
+                        return;
+                    }
+                    if change.rv <= seen {
                         continue;
                     }
-                    last = change.rv;
+                    seen = change.rv;
+                    if !fits(&change) {
+                        continue;
+                    }
                     let line = json!({"type": change.kind, "object": change.object});
                     if tx.send(Ok(Bytes::from(format!("{line}\n")))).await.is_err() {
                         return;
