@@ -1114,3 +1114,32 @@ fn a_long_fleet_scrolls_with_the_selection_and_shows_contiguous_rows() {
     key(&mut s, 'k');
     assert_eq!(shown(&screen(&s)), before);
 }
+
+#[test]
+fn the_fleet_flags_aliases_that_disagree_with_what_serves() {
+    use flightdeck::app::fleet::rows;
+    let mut s = loaded();
+    let alerts = |s: &flightdeck::app::State, model: &str| {
+        rows(s)
+            .into_iter()
+            .find(|r| r.model == model)
+            .unwrap()
+            .alerts
+    };
+    assert!(
+        !alerts(&s, "fraud").contains(&"!alias"),
+        "agreeing at first"
+    );
+    // The cluster serves v2 while production says v1 (a rollout done outside flightdeck).
+    let other = server("fraud", ServingPlan::stable_only(2));
+    s.servers.insert("fraud".into(), other);
+    assert!(alerts(&s, "fraud").contains(&"!alias"));
+    // Production agrees, but a canary serves that no alias names.
+    let canary = ServingPlan {
+        stable: 1,
+        canary: Some(2),
+        canary_percent: 10,
+    };
+    s.servers.insert("fraud".into(), server("fraud", canary));
+    assert!(alerts(&s, "fraud").contains(&"!alias"));
+}

@@ -92,10 +92,13 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
             if drift == Some(Verdict::Drift) {
                 alerts.push("!drift");
             }
-            if let (Some(plan), Some(prod)) = (serving, production)
-                && plan.stable != prod
-            {
-                // The registry says one thing, the server serves another.
+            // The registry says one thing, the server (or cluster) serves another: production
+            // v8 while v7 serves, or a canary alias with no canary traffic (or the reverse).
+            let mismatch = serving.is_some_and(|plan| {
+                production.is_some_and(|p| p != plan.stable)
+                    || alias(AliasName::CANARY) != plan.canary.filter(|_| plan.canary_percent > 0)
+            });
+            if mismatch {
                 alerts.push("!alias");
             }
             let canary = serving.and_then(|p| p.canary).or(alias(AliasName::CANARY));
