@@ -104,6 +104,7 @@ struct FileEnvironment {
     namespaces: Option<Vec<String>>,
     storage_uri: Option<String>,
     rollout_timeout_s: Option<u64>,
+    prometheus_runtime: Option<String>,
 }
 
 /// Where versions and aliases are kept.
@@ -161,6 +162,8 @@ pub struct Environment {
     pub read_only_reason: Option<String>,
     /// The Prometheus HTTP API's base URL, for `metrics = "prometheus"`.
     pub prometheus_url: Option<String>,
+    /// Whose series to read from Prometheus (`None`: detect per model).
+    pub prometheus_runtime: Option<crate::sources::promql::Runtime>,
     /// The MLflow tracking server's URL, for `registry = "mlflow"`.
     pub mlflow_url: Option<String>,
     /// MLflow's alias names for production and canary (default `champion`, `challenger`).
@@ -398,6 +401,16 @@ impl Settings {
                     auto_rollback: env.auto_rollback.unwrap_or(base.auto_rollback),
                     read_only_reason: None,
                     prometheus_url: env.prometheus_url.or(base.prometheus_url),
+                    prometheus_runtime: match env.prometheus_runtime.as_deref() {
+                        None | Some("auto") => base.prometheus_runtime,
+                        Some(runtime) => Some(
+                            crate::sources::promql::Runtime::from_name(runtime).ok_or_else(|| {
+                                invalid(format!(
+                                    "[environments.{name}].prometheus_runtime = {runtime:?}: choose auto, flightdeck, kserve, knative, triton or bentoml"
+                                ))
+                            })?,
+                        ),
+                    },
                     mlflow_url: env.mlflow_url.or(base.mlflow_url),
                     mlflow_production_alias: env
                         .mlflow_production_alias
@@ -511,6 +524,7 @@ impl Environment {
             auto_rollback: false,
             read_only_reason: None,
             prometheus_url: None,
+            prometheus_runtime: None,
             mlflow_url: None,
             mlflow_production_alias: "champion".into(),
             mlflow_canary_alias: "challenger".into(),

@@ -232,3 +232,192 @@ fn prometheus_reports_what_the_servers_report() {
         .unwrap_err();
     assert!(error.starts_with("Prometheus"), "{error}");
 }
+
+/// An exporter on loopback serving whatever exposition text the test sets: other runtimes'
+/// metric families, as their servers name and label them.
+struct Exporter {
+    text: std::sync::Arc<std::sync::Mutex<String>>,
+    address: String,
+}
+
+impl Exporter {
+    fn start() -> Exporter {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let shared = text.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                let body = shared.lock().unwrap().clone();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Exporter { text, address }
+    }
+}
+
+/// Four runtimes' families at one moment: `n` requests each (a tenth failing where the runtime
+/// counts failures), half answered within 10 ms and half within 100 ms.
+fn other_runtimes(n: u64) -> String {
+    let (half, errors) = (n / 2, n / 10);
+    let mut t = String::new();
+    // BentoML
+    t += "# TYPE bentoml_service_request_total counter\n";
+    t += &format!(
+        "bentoml_service_request_total{{endpoint=\"/predict\",http_response_code=\"200\",service_name=\"bento\",service_version=\"3\"}} {}\n",
+        n - errors
+    );
+    t += &format!(
+        "bentoml_service_request_total{{endpoint=\"/predict\",http_response_code=\"500\",service_name=\"bento\",service_version=\"3\"}} {errors}\n"
+    );
+    t += "# TYPE bentoml_service_request_duration_seconds histogram\n";
+    for (le, count) in [("0.01", half), ("0.1", n), ("+Inf", n)] {
+        t += &format!(
+            "bentoml_service_request_duration_seconds_bucket{{endpoint=\"/predict\",http_response_code=\"200\",service_name=\"bento\",service_version=\"3\",le=\"{le}\"}} {count}\n"
+        );
+    }
+    t += "bentoml_service_request_duration_seconds_sum{endpoint=\"/predict\",http_response_code=\"200\",service_name=\"bento\",service_version=\"3\"} 1\n";
+    t += &format!(
+        "bentoml_service_request_duration_seconds_count{{endpoint=\"/predict\",http_response_code=\"200\",service_name=\"bento\",service_version=\"3\"}} {n}\n"
+    );
+    // Triton: successes, failures and microseconds spent (5 ms per request).
+    t += "# TYPE nv_inference_request_success counter\n";
+    t += &format!(
+        "nv_inference_request_success{{model=\"triton-m\",version=\"1\"}} {}\n",
+        n - errors
+    );
+    t += "# TYPE nv_inference_request_failure counter\n";
+    t += &format!(
+        "nv_inference_request_failure{{model=\"triton-m\",reason=\"OTHER\",version=\"1\"}} {errors}\n"
+    );
+    t += "# TYPE nv_inference_request_duration_us counter\n";
+    t += &format!(
+        "nv_inference_request_duration_us{{model=\"triton-m\",version=\"1\"}} {}\n",
+        n * 5000
+    );
+    // Knative queue-proxy in front of KServe predictor "kn" (latencies in milliseconds).
+    let kn = "configuration_name=\"kn-predictor\",namespace_name=\"ml\",revision_name=\"kn-predictor-00002\",service_name=\"kn-predictor\"";
+    t += "# TYPE revision_app_request_count counter\n";
+    t += &format!(
+        "revision_app_request_count{{{kn},response_code=\"200\",response_code_class=\"2xx\"}} {}\n",
+        n - errors
+    );
+    t += &format!(
+        "revision_app_request_count{{{kn},response_code=\"503\",response_code_class=\"5xx\"}} {errors}\n"
+    );
+    t += "# TYPE revision_app_request_latencies histogram\n";
+    for (le, count) in [("10", half), ("100", n), ("+Inf", n)] {
+        t += &format!(
+            "revision_app_request_latencies_bucket{{{kn},response_code=\"200\",response_code_class=\"2xx\",le=\"{le}\"}} {count}\n"
+        );
+    }
+    t += &format!(
+        "revision_app_request_latencies_sum{{{kn},response_code=\"200\",response_code_class=\"2xx\"}} 1\n"
+    );
+    t += &format!(
+        "revision_app_request_latencies_count{{{kn},response_code=\"200\",response_code_class=\"2xx\"}} {n}\n"
+    );
+    // KServe's Python model server (no status codes).
+    t += "# TYPE request_predict_seconds histogram\n";
+    for (le, count) in [("0.01", half), ("0.1", n), ("+Inf", n)] {
+        t += &format!("request_predict_seconds_bucket{{model_name=\"ks\",le=\"{le}\"}} {count}\n");
+    }
+    t += "request_predict_seconds_sum{model_name=\"ks\"} 1\n";
+    t += &format!("request_predict_seconds_count{{model_name=\"ks\"}} {n}\n");
+    t
+}
+
+#[test]
+fn other_runtimes_are_detected_and_read_through_their_own_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let exporter = Exporter::start();
+    *exporter.text.lock().unwrap() = other_runtimes(100);
+    let prometheus = prometheus(dir.path(), &exporter.address);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // Knative names revisions; the cluster source would say which version each serves.
+    let source = PrometheusMetrics::new(
+        server::client().unwrap(),
+        &prometheus.url,
+        Duration::from_secs(5),
+    )
+    .with_revisions(std::sync::Arc::new(|model: &str, revision: &str| {
+        (model == "kn" && revision == "kn-predictor-00002").then_some(2)
+    }));
+    let read = |model: &str, want: f64| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let snapshot = runtime.block_on(source.scrape(model.into(), String::new()));
+            if let Ok(s) = &snapshot
+                && s.versions.values().map(|v| v.requests).sum::<f64>() == want
+            {
+                return snapshot.unwrap();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{model}: Prometheus never showed {want} requests: {snapshot:?}"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    };
+    let models = [("bento", "3"), ("triton-m", "1"), ("kn", "2"), ("ks", "")];
+    let before: Vec<ScrapeSnapshot> = models.iter().map(|(m, _)| read(m, 100.0)).collect();
+    *exporter.text.lock().unwrap() = other_runtimes(300);
+    let after: Vec<ScrapeSnapshot> = models.iter().map(|(m, _)| read(m, 300.0)).collect();
+
+    // The same 200 requests in 10 s, however each runtime counts them.
+    let expected_p99 = flightdeck::sources::metrics::histogram_quantile(
+        0.99,
+        &[(0.01, 100.0), (0.1, 200.0), (f64::INFINITY, 200.0)],
+    );
+    for (((model, version), b), a) in models.iter().zip(&before).zip(&after) {
+        let key = (model.to_string(), version.to_string());
+        let stats = between(&b.versions[&key], &a.versions[&key], 10.0);
+        assert_eq!(stats.requests_per_second, 20.0, "{model}");
+        let error_ratio = if *model == "ks" { 0.0 } else { 0.1 };
+        assert!(
+            (stats.error_ratio - error_ratio).abs() < 1e-9,
+            "{model}: {stats:?}"
+        );
+        if *model == "triton-m" {
+            assert_eq!(stats.p99, None, "Triton keeps no histogram");
+            assert!((stats.mean.unwrap() - 0.005).abs() < 1e-9, "{stats:?}");
+        } else {
+            assert_eq!(stats.p99, expected_p99, "{model}: {stats:?}");
+        }
+    }
+
+    // Each runtime's chart queries are valid PromQL with series behind them.
+    for (model, version) in models {
+        // Rates need two samples a scrape apart inside their window.
+        let key = (model.to_string(), version.to_string());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let history = runtime.block_on(source.history(model.into(), 60)).unwrap();
+            if history
+                .get(&key)
+                .is_some_and(|p| p.iter().any(|x| x.requests_per_second > 0.0))
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{model}: no chart series: {history:?}"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    // Nothing known about a model: said, not an empty pane.
+    let error = runtime
+        .block_on(source.scrape("nobody".into(), String::new()))
+        .unwrap_err();
+    assert!(error.contains("no serving series for nobody"), "{error}");
+}

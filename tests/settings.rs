@@ -212,3 +212,48 @@ fn an_mlflow_environment_needs_its_url_and_is_read_only() {
         ("prod", "challenger")
     );
 }
+
+#[test]
+fn kubernetes_environments_are_checked_as_a_whole() {
+    let base = "[environments.k]\nserving = \"kubernetes\"\nmetrics = \"prometheus\"\nprometheus_url = \"http://p:9090\"\n";
+    let ok = resolve(&format!(
+        "{base}kubeconfig = \"kube/config\"\nnamespaces = [\"models\", \"ml-2\"]\nstorage_uri = \"s3://m/{{model}}/{{version}}\"\n"
+    ))
+    .unwrap();
+    let k = &ok.environments["k"];
+    assert_eq!(
+        k.kubeconfig,
+        Some(PathBuf::from("/etc/fd/kube/config")),
+        "relative to the config file"
+    );
+    assert_eq!(k.namespaces, ["models", "ml-2"]);
+    assert_eq!(k.rollout_timeout_s, 300);
+    for (text, expected) in [
+        (
+            "[environments.k]\nserving = \"kubernetes\"\n".to_string(),
+            "set metrics = \"prometheus\"",
+        ),
+        (
+            format!("{base}namespaces = [\"Models\"]\n"),
+            "not a Kubernetes namespace name",
+        ),
+        (
+            format!("{base}storage_uri = \"s3://m/latest\"\n"),
+            "must contain {version}",
+        ),
+        (
+            format!("{base}rollout_timeout_s = 0\n"),
+            "rollout_timeout_s = 0",
+        ),
+        (
+            "[environments.l]\nnamespaces = [\"a\"]\n".to_string(),
+            "only apply with serving = \"kubernetes\"",
+        ),
+    ] {
+        let err = resolve(&text).unwrap_err().to_string();
+        assert!(
+            err.contains(expected) && err.contains("/etc/fd/config.toml"),
+            "{text}: {err}"
+        );
+    }
+}

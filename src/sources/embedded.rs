@@ -37,17 +37,27 @@ pub fn for_environment(
     timeout: Duration,
 ) -> Result<Sources, String> {
     use crate::settings::{MetricsBackend, RegistryBackend};
+    // The cluster, when there is one, also names the versions of revisions in metric labels.
+    let cluster = (environment.serving == crate::settings::ServingBackend::Kubernetes)
+        .then(|| Arc::new(super::kubernetes::KubeCluster::new(environment)));
     let mut sources = match (environment.metrics, environment.prometheus_url.as_deref()) {
         (MetricsBackend::Prometheus, Some(url)) => {
-            let metrics: Arc<dyn MetricsSource> = Arc::new(
-                super::prometheus::PrometheusMetrics::new(server::client()?, url, timeout),
-            );
+            let mut prometheus =
+                super::prometheus::PrometheusMetrics::new(server::client()?, url, timeout)
+                    .with_runtime(environment.prometheus_runtime);
+            if let Some(cluster) = &cluster {
+                let cluster = cluster.clone();
+                prometheus = prometheus.with_revisions(Arc::new(move |model, revision| {
+                    cluster.version_of_revision(model, revision)
+                }));
+            }
+            let metrics: Arc<dyn MetricsSource> = Arc::new(prometheus);
             local_with(data_dir, program, timeout, metrics)?
         }
         _ => sources(data_dir, program, timeout)?,
     };
-    if environment.serving == crate::settings::ServingBackend::Kubernetes {
-        sources.cluster = Arc::new(super::kubernetes::KubeCluster::new(environment));
+    if let Some(cluster) = cluster {
+        sources.cluster = cluster;
     }
     if let (RegistryBackend::Mlflow, Some(url)) =
         (environment.registry, environment.mlflow_url.as_deref())

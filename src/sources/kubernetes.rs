@@ -164,6 +164,11 @@ impl KubeCluster {
         })
     }
 
+    /// The registry version `revision` of `model` serves, from the traffic block.
+    pub fn version_of_revision(&self, model: &str, revision: &str) -> Option<u32> {
+        self.store.lock().ok()?.version_of_revision(model, revision)
+    }
+
     /// Counts of what the store holds: (services, pods, events).
     pub fn held(&self) -> (usize, usize, usize) {
         self.store.lock().map(|s| s.len()).unwrap_or_default()

@@ -101,6 +101,15 @@ impl Store {
         }
     }
 
+    pub fn version_of_revision(&self, model: &str, revision: &str) -> Option<u32> {
+        self.services
+            .values()
+            .filter(|(m, _, _)| m == model)
+            .flat_map(|(_, service, _)| service.traffic.iter())
+            .find(|t| t.revision == revision)
+            .and_then(|t| t.version)
+    }
+
     pub fn len(&self) -> (usize, usize, usize) {
         (
             self.services.len(),

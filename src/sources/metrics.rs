@@ -19,6 +19,9 @@ pub struct VersionCounters {
     pub client_errors: f64,
     /// Cumulative latency buckets `(upper bound in seconds, count)`, ascending, ending at +Inf.
     pub latency: Vec<(f64, f64)>,
+    /// Cumulative seconds spent serving, for runtimes that count time but keep no histogram
+    /// (Triton): the interval's mean latency comes from it.
+    pub duration_seconds: f64,
 }
 
 /// What one scrape says.
@@ -132,6 +135,8 @@ pub struct ServingStats {
     pub p50: Option<f64>,
     pub p95: Option<f64>,
     pub p99: Option<f64>,
+    /// Seconds; the mean, when the runtime reports time spent but no latency buckets.
+    pub mean: Option<f64>,
 }
 
 /// Compares two scrapes `seconds` apart. A counter that went down means the server restarted:
@@ -172,6 +177,10 @@ pub fn between(
         p50: histogram_quantile(0.50, &buckets),
         p95: histogram_quantile(0.95, &buckets),
         p99: histogram_quantile(0.99, &buckets),
+        mean: {
+            let spent = delta(current.duration_seconds, previous.duration_seconds);
+            (spent > 0.0 && requests > 0.0).then(|| spent / requests)
+        },
     }
 }
 
@@ -267,12 +276,14 @@ flightdeck_drift_share{model="fraud",version="1"} 0.25
             server_errors: 1.0,
             client_errors: 0.0,
             latency: vec![(0.01, 100.0), (f64::INFINITY, 100.0)],
+            duration_seconds: 0.0,
         };
         let after = VersionCounters {
             requests: 300.0,
             server_errors: 11.0,
             client_errors: 0.0,
             latency: vec![(0.01, 290.0), (f64::INFINITY, 300.0)],
+            duration_seconds: 0.0,
         };
         let s = between(&before, &after, 2.0);
         assert_eq!(s.requests_per_second, 100.0);

@@ -1,24 +1,39 @@
 //! Serving metrics from a Prometheus server (`metrics = "prometheus"`): the same counters the
 //! scrape source reads from each server, read back from Prometheus' HTTP API in one instant
 //! query per model, so rates and quantiles come out of the same arithmetic either way.
-//! Replicas of a version (several scraped instances) are summed.
+//! Replicas of a version (several scraped instances) are summed. Other serving runtimes (KServe,
+//! Knative's queue-proxy, Triton, BentoML) are read through their own series (`promql.rs`),
+//! detected per model from what Prometheus holds.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use serde::Deserialize;
 
 use super::metrics::{ScrapeSnapshot, VersionCounters};
+use super::promql::{Class, Runtime};
 use super::source::{Fetch, MetricsSource};
 use super::within;
 use crate::model::Verdict;
+
+/// The registry version a revision serves, for runtimes whose series name revisions:
+/// (model, revision) to version, from the cluster source.
+pub type RevisionVersions = Arc<dyn Fn(&str, &str) -> Option<u32> + Send + Sync>;
+
+/// How long a model's detected runtime is trusted before asking again.
+const DETECTED_FOR: Duration = Duration::from_secs(60);
 
 pub struct PrometheusMetrics {
     http: reqwest::Client,
     /// e.g. `http://127.0.0.1:9090` (no trailing slash).
     base: String,
     timeout: Duration,
+    /// The environment's `prometheus_runtime`, or `None` to detect per model.
+    runtime: Option<Runtime>,
+    detected: Mutex<HashMap<String, (Runtime, Instant)>>,
+    revisions: Option<RevisionVersions>,
 }
 
 impl PrometheusMetrics {
@@ -27,22 +42,89 @@ impl PrometheusMetrics {
             http,
             base: base.trim_end_matches('/').to_string(),
             timeout,
+            runtime: None,
+            detected: Mutex::default(),
+            revisions: None,
         }
     }
 
-    /// The one query: every flightdeck serve series the console reads, for one model.
-    fn query(model: &str) -> String {
-        // Model names are letters, digits, '-', '_' and '.': only the dot needs escaping in a
-        // regex match, and an exact match needs none.
-        format!(
-            "{{__name__=~\"flightdeck_(requests_total|request_duration_seconds_bucket|model_info|traffic_share_ratio|drift_share|drift_verdict)\",model=\"{model}\"}}"
+    /// Reads `runtime`'s series for every model instead of detecting.
+    pub fn with_runtime(mut self, runtime: Option<Runtime>) -> Self {
+        self.runtime = runtime;
+        self
+    }
+
+    /// Names revisions' versions (Kubernetes environments).
+    pub fn with_revisions(mut self, revisions: RevisionVersions) -> Self {
+        self.revisions = Some(revisions);
+        self
+    }
+
+    /// An instant query's raw answer.
+    async fn instant(&self, query: &str) -> Result<(reqwest::StatusCode, String), String> {
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}/api/v1/query", self.base),
+            &[("query", query)],
         )
+        .map_err(|e| format!("Prometheus URL {}: {e}", self.base))?;
+        let response = self.http.get(url).send().await.map_err(|e| {
+            format!(
+                "Prometheus at {}: {}",
+                self.base,
+                super::server::describe(&e)
+            )
+        })?;
+        let status = response.status();
+        let body = response.text().await.map_err(|e| {
+            format!(
+                "Prometheus at {}: {}",
+                self.base,
+                super::server::describe(&e)
+            )
+        })?;
+        Ok((status, body))
+    }
+
+    /// The runtime serving `model`: pinned, remembered, or asked of Prometheus.
+    async fn runtime_of(&self, model: &str) -> Result<Runtime, String> {
+        if let Some(r) = self.runtime {
+            return Ok(r);
+        }
+        if let Ok(cache) = self.detected.lock()
+            && let Some((r, at)) = cache.get(model)
+            && at.elapsed() < DETECTED_FOR
+        {
+            return Ok(*r);
+        }
+        let (_, body) = self.instant(&Runtime::detect_query(model)).await?;
+        let found = vector_from_response(&body).map_err(|e| format!("Prometheus: {e}"))?;
+        let names: Vec<String> = found
+            .iter()
+            .filter_map(|(labels, _)| labels.get("runtime").cloned())
+            .collect();
+        let runtime = super::promql::ALL
+            .into_iter()
+            .find(|r| names.iter().any(|n| n == r.name()))
+            .ok_or_else(|| {
+                format!(
+                    "Prometheus has no serving series for {model} from any runtime flightdeck knows (flightdeck, BentoML, Triton, Knative queue-proxy, KServe): is it scraping the model's servers?"
+                )
+            })?;
+        if let Ok(mut cache) = self.detected.lock() {
+            cache.insert(model.to_string(), (runtime, Instant::now()));
+        }
+        Ok(runtime)
     }
 }
 
 impl PrometheusMetrics {
     /// A range query's series, by (model, version), as (unix seconds, value) pairs.
-    async fn range(&self, query: &str, seconds: u32) -> Result<Matrix, String> {
+    async fn range(
+        &self,
+        query: &str,
+        seconds: u32,
+        version_label: &str,
+    ) -> Result<Matrix, String> {
         let end = chrono::Utc::now().timestamp() as f64;
         let start = end - f64::from(seconds);
         let url = reqwest::Url::parse_with_params(
@@ -76,7 +158,26 @@ impl PrometheusMetrics {
                     super::server::describe(&e)
                 )
             })?;
-        matrix_from_response(&body).map_err(|e| format!("Prometheus: {e}"))
+        matrix_from_response(&body, version_label).map_err(|e| format!("Prometheus: {e}"))
+    }
+
+    /// Series keyed by (model, version): a revision's name becomes the version it serves.
+    fn keyed(&self, matrix: Matrix, model: &str) -> Matrix {
+        matrix
+            .into_iter()
+            .map(|((_, version), points)| {
+                ((model.to_string(), self.version(model, &version)), points)
+            })
+            .collect()
+    }
+
+    fn version(&self, model: &str, label: &str) -> String {
+        match &self.revisions {
+            Some(resolve) if !label.chars().all(|c| c.is_ascii_digit()) => resolve(model, label)
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| label.to_string()),
+            _ => label.to_string(),
+        }
     }
 }
 
@@ -89,8 +190,8 @@ struct MatrixSeries {
     values: Vec<(f64, String)>,
 }
 
-/// A range-query answer's series by (model, version).
-pub fn matrix_from_response(body: &str) -> Result<Matrix, String> {
+/// A range-query answer's series by (model, the `version_label`'s value).
+pub fn matrix_from_response(body: &str, version_label: &str) -> Result<Matrix, String> {
     let response: serde_json::Value = serde_json::from_str(body)
         .map_err(|e| format!("the answer is not a Prometheus API response ({e})"))?;
     if response["status"] != "success" {
@@ -111,7 +212,7 @@ pub fn matrix_from_response(body: &str) -> Result<Matrix, String> {
                 .iter()
                 .filter_map(|(at, v)| Some((*at, parse_value(v).ok()?)))
                 .collect();
-            ((label("model"), label("version")), points)
+            ((label("model"), label(version_label)), points)
         })
         .collect())
 }
@@ -124,25 +225,12 @@ impl MetricsSource for PrometheusMetrics {
     ) -> Fetch<'_, BTreeMap<(String, String), Vec<super::source::RatePoint>>> {
         async move {
             within(self.timeout, async {
-                let sel = format!("model=\"{model}\"");
-                let rate = self
-                    .range(
-                        &format!("sum by (model, version) (rate(flightdeck_requests_total{{{sel}}}[30s]))"),
-                        seconds,
-                    )
-                    .await?;
-                let errors = self
-                    .range(
-                        &format!("sum by (model, version) (rate(flightdeck_requests_total{{{sel},code=~\"5..\"}}[30s]))"),
-                        seconds,
-                    )
-                    .await?;
-                let p99 = self
-                    .range(
-                        &format!("histogram_quantile(0.99, sum by (model, version, le) (rate(flightdeck_request_duration_seconds_bucket{{{sel}}}[30s])))"),
-                        seconds,
-                    )
-                    .await?;
+                let runtime = self.runtime_of(&model).await?;
+                let (rate, errors, p99) = runtime.history_queries(&model);
+                let label = runtime.version_label();
+                let rate = self.keyed(self.range(&rate, seconds, label).await?, &model);
+                let errors = self.keyed(self.range(&errors, seconds, label).await?, &model);
+                let p99 = self.keyed(self.range(&p99, seconds, label).await?, &model);
                 let at = |series: Option<&Vec<(f64, f64)>>, t: f64| {
                     series.and_then(|s| s.iter().find(|(x, _)| *x == t).map(|(_, v)| *v))
                 };
@@ -174,32 +262,28 @@ impl MetricsSource for PrometheusMetrics {
     fn scrape(&self, model: String, _endpoint: String) -> Fetch<'_, ScrapeSnapshot> {
         async move {
             within(self.timeout, async {
-                let url = reqwest::Url::parse_with_params(
-                    &format!("{}/api/v1/query", self.base),
-                    &[("query", Self::query(&model))],
-                )
-                .map_err(|e| format!("Prometheus URL {}: {e}", self.base))?;
-                let response = self
-                    .http
-                    .get(url)
-                    .send()
-                    .await
-                    .map_err(|e| format!("Prometheus at {}: {}", self.base, super::server::describe(&e)))?;
-                let status = response.status();
-                let body = response
-                    .text()
-                    .await
-                    .map_err(|e| format!("Prometheus at {}: {}", self.base, super::server::describe(&e)))?;
-                let snapshot = snapshot_from_response(&body).map_err(|e| {
+                let runtime = self.runtime_of(&model).await?;
+                let (status, body) = self.instant(&runtime.snapshot_query(&model)).await?;
+                let context = |e: String| {
                     if status.is_success() {
                         format!("Prometheus: {e}")
                     } else {
                         format!("Prometheus: HTTP {status}: {e}")
                     }
-                })?;
+                };
+                let snapshot = match runtime {
+                    Runtime::Flightdeck => snapshot_from_response(&body).map_err(context)?,
+                    other => {
+                        let series = vector_from_response(&body).map_err(context)?;
+                        runtime_snapshot(other, &model, series, &|revision| {
+                            self.version(&model, revision)
+                        })
+                    }
+                };
                 if snapshot.versions.is_empty() && snapshot.roles.is_empty() {
                     return Err(format!(
-                        "Prometheus has no flightdeck series for {model}: is it scraping the model's servers?"
+                        "Prometheus has no {} series for {model}: is it scraping the model's servers?",
+                        runtime.name()
                     ));
                 }
                 Ok(snapshot)
@@ -208,6 +292,83 @@ impl MetricsSource for PrometheusMetrics {
         }
         .boxed()
     }
+}
+
+/// One sample of an instant vector: its labels and value.
+pub type Sample = (BTreeMap<String, String>, f64);
+
+/// An instant vector's samples.
+pub fn vector_from_response(body: &str) -> Result<Vec<Sample>, String> {
+    let response: Response = serde_json::from_str(body)
+        .map_err(|e| format!("the answer is not a Prometheus API response ({e})"))?;
+    if response.status != "success" {
+        return Err(format!(
+            "{}: {}",
+            response.error_type.as_deref().unwrap_or("error"),
+            response.error.as_deref().unwrap_or("no reason given")
+        ));
+    }
+    let data = response
+        .data
+        .ok_or("a successful answer without data".to_string())?;
+    if data.result_type != "vector" {
+        return Err(format!("expected a vector, got a {}", data.result_type));
+    }
+    Ok(data
+        .result
+        .into_iter()
+        .filter_map(|s| Some((s.metric, parse_value(&s.value.1).ok()?)))
+        .collect())
+}
+
+/// Another runtime's raw series as the snapshot flightdeck's own would give: requests and
+/// errors per version, latency buckets (or time spent), replicas summed.
+pub fn runtime_snapshot(
+    runtime: Runtime,
+    model: &str,
+    series: Vec<self::Sample>,
+    version_of: &dyn Fn(&str) -> String,
+) -> ScrapeSnapshot {
+    let mut snapshot = ScrapeSnapshot::default();
+    let mut buckets: BTreeMap<(String, String), BTreeMap<u64, (f64, f64)>> = BTreeMap::new();
+    for (labels, value) in series {
+        let label = |name: &str| labels.get(name).cloned().unwrap_or_default();
+        let name = label("__name__");
+        let Some(sample) = runtime.classify(&name, &label) else {
+            continue;
+        };
+        use super::promql::Sample;
+        let key = (
+            model.to_string(),
+            version_of(&label(runtime.version_label())),
+        );
+        let counters: &mut VersionCounters = snapshot.versions.entry(key.clone()).or_default();
+        match sample {
+            Sample::Requests(class) => {
+                counters.requests += value;
+                match class {
+                    Class::ServerError => counters.server_errors += value,
+                    Class::ClientError => counters.client_errors += value,
+                    Class::Ok => {}
+                }
+            }
+            Sample::DurationMicros => counters.duration_seconds += value / 1e6,
+            Sample::Bucket(le) => {
+                let slot = buckets
+                    .entry(key)
+                    .or_default()
+                    .entry(le.to_bits())
+                    .or_insert((le, 0.0));
+                slot.1 += value;
+            }
+        }
+    }
+    for (key, by_le) in buckets {
+        let mut latency: Vec<(f64, f64)> = by_le.into_values().collect();
+        latency.sort_by(|a, b| a.0.total_cmp(&b.0));
+        snapshot.versions.entry(key).or_default().latency = latency;
+    }
+    snapshot
 }
 
 #[derive(Deserialize)]
@@ -374,7 +535,7 @@ mod range_tests {
     #[test]
     fn a_matrix_answer_becomes_series_by_version() {
         let body = r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"model":"fraud","version":"1"},"values":[[1795325668,"13.408333333333333"],[1795325669,"14"]]}]}}"#;
-        let m = super::matrix_from_response(body).unwrap();
+        let m = super::matrix_from_response(body, "version").unwrap();
         assert_eq!(
             m[&("fraud".to_string(), "1".to_string())],
             vec![(1795325668.0, 13.408333333333333), (1795325669.0, 14.0)]
