@@ -448,12 +448,14 @@ impl Settings {
                         "[environments.{name}]: registry = \"mlflow\" needs mlflow_url, an http:// or https:// URL such as \"http://mlflow:5000\""
                     )));
                 }
-                // Operations through MLflow aliases are not built yet: nothing may move the
-                // local registry while the screen shows MLflow's.
-                e.read_only = true;
-                e.read_only_reason = Some(
-                    "Its registry is MLflow, and operations that move MLflow's aliases are not built yet: run them where the registry is embedded.".into(),
-                );
+                // Operations move MLflow's aliases and a cluster's serving; local servers would
+                // need MLflow's artifacts copied into the local registry, which is not built.
+                if e.serving == ServingBackend::Local {
+                    e.read_only = true;
+                    e.read_only_reason = Some(
+                        "Its registry is MLflow and its serving local: local servers cannot serve MLflow's versions yet. Use serving = \"kubernetes\" for operations through MLflow's aliases, or an embedded registry.".into(),
+                    );
+                }
             }
             if let Some(e) = environments.get(&name) {
                 check_kubernetes(e).map_err(&invalid)?;

@@ -151,6 +151,38 @@ fn console_on_a_large_cluster() {
 
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
+    // A real, empty Prometheus (Debian's), so metrics reads answer as they would in a cluster
+    // whose models took no traffic yet, instead of failing connections.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        h.join("prometheus.yml"),
+        "global:\n  scrape_interval: 15s\nscrape_configs: []\n",
+    )
+    .unwrap();
+    struct Child(std::process::Child);
+    impl Drop for Child {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _prometheus = Child(
+        Command::new("prometheus")
+            .arg(format!(
+                "--config.file={}",
+                h.join("prometheus.yml").display()
+            ))
+            .arg(format!("--storage.tsdb.path={}", h.join("tsdb").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("Debian's prometheus package"),
+    );
     let generated = Command::new(env!("CARGO_BIN_EXE_flightdeck"))
         .args([
             "bench-console",
@@ -179,7 +211,7 @@ fn console_on_a_large_cluster() {
     std::fs::write(
         h.join("config.toml"),
         format!(
-            "default_environment = \"k8s\"\n[environments.k8s]\nserving = \"kubernetes\"\nmetrics = \"prometheus\"\nprometheus_url = \"http://127.0.0.1:9\"\nkubeconfig = {:?}\nstorage_uri = \"s3://models/{{model}}/{{version}}\"\n",
+            "default_environment = \"k8s\"\n[environments.k8s]\nserving = \"kubernetes\"\nmetrics = \"prometheus\"\nprometheus_url = \"http://127.0.0.1:{port}\"\nkubeconfig = {:?}\nstorage_uri = \"s3://models/{{model}}/{{version}}\"\n",
             kubeconfig.display().to_string()
         ),
     )

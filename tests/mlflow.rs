@@ -256,3 +256,163 @@ fn the_mlflow_registry_reads_as_flightdecks() {
         "{refused}"
     );
 }
+
+/// A version whose run holds `file` as model/model.onnx (uploaded through MLflow's artifact
+/// proxy), tagged with the sha256 `claimed` (the file's own unless a test lies).
+fn onnx_version(url: &str, model: &str, file: &str, claimed: Option<&str>) {
+    let bytes = std::fs::read(common::fixture(file)).unwrap();
+    let sha = claimed.map(str::to_string).unwrap_or_else(|| {
+        use sha2::Digest;
+        format!("{:x}", sha2::Sha256::digest(&bytes))
+    });
+    let run = post(
+        url,
+        "runs/create",
+        json!({ "experiment_id": "0", "user_id": "alice" }),
+    );
+    let run_id = run["run"]["info"]["run_id"].as_str().unwrap().to_string();
+    let artifacts = run["run"]["info"]["artifact_uri"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = artifacts.strip_prefix("mlflow-artifacts:/").unwrap();
+    let put = reqwest::blocking::Client::new()
+        .put(format!(
+            "{url}/api/2.0/mlflow-artifacts/artifacts/{path}/model/model.onnx"
+        ))
+        .body(bytes)
+        .send()
+        .unwrap();
+    assert!(put.status().is_success(), "upload: {}", put.status());
+    post(
+        url,
+        "model-versions/create",
+        json!({ "name": model, "source": format!("{artifacts}/model"), "run_id": run_id,
+                "tags": [{"key": "onnx.sha256", "value": sha}] }),
+    );
+}
+
+fn mlflow_aliases(url: &str, model: &str) -> (Option<String>, Option<String>, Option<String>) {
+    let answer: Value = reqwest::blocking::get(format!(
+        "{url}/api/2.0/mlflow/registered-models/get?name={model}"
+    ))
+    .unwrap()
+    .json()
+    .unwrap();
+    let m = &answer["registered_model"];
+    let alias = |name: &str| {
+        m["aliases"].as_array().and_then(|a| {
+            a.iter()
+                .find(|x| x["alias"] == name)
+                .map(|x| x["version"].as_str().unwrap().to_string())
+        })
+    };
+    let previous = m["tags"].as_array().and_then(|t| {
+        t.iter()
+            .find(|x| x["key"] == "flightdeck.previous_champion")
+            .map(|x| x["value"].as_str().unwrap().to_string())
+    });
+    (alias("champion"), alias("challenger"), previous)
+}
+
+#[test]
+fn operations_move_mlflows_aliases_and_the_cluster_with_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mlflow = start(dir.path());
+    let url = mlflow.url.clone();
+    post(&url, "registered-models/create", json!({ "name": "fraud" }));
+    onnx_version(&url, "fraud", "logreg_multiclass.onnx", None);
+    onnx_version(&url, "fraud", "mlp_classifier.onnx", None);
+    onnx_version(
+        &url,
+        "fraud",
+        "logreg_multiclass.onnx",
+        Some(&"0".repeat(64)),
+    );
+
+    let api = common::kube_api::KubeApi::start();
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let kubeconfig = api.kubeconfig(h, "ml");
+    std::fs::write(
+        h.join("no-config.toml"),
+        format!(
+            "[environments.prod]\nregistry = \"mlflow\"\nmlflow_url = \"{url}\"\nserving = \"kubernetes\"\nmetrics = \"prometheus\"\nprometheus_url = \"http://127.0.0.1:9\"\nkubeconfig = {:?}\nstorage_uri = \"s3://models/{{model}}/{{version}}\"\nrollout_timeout_s = 20\n",
+            kubeconfig.display().to_string()
+        ),
+    )
+    .unwrap();
+    let env = ["--env", "prod"];
+    let run = |args: &[&str]| ok(h, &[&env[..], args].concat());
+
+    let out = common::run(
+        h,
+        &[&env[..], &["deploy", "fraud", "1", "--direct", "--yes"]].concat(),
+    );
+    let err = common::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("sha256 matches onnx.sha256") && err.contains("loads"),
+        "{err}"
+    );
+    assert_eq!(
+        mlflow_aliases(&url, "fraud"),
+        (Some("1".into()), None, None)
+    );
+    let isvc = api.get("inferenceservices", "ml", "fraud").unwrap();
+    assert_eq!(
+        isvc["spec"]["predictor"]["model"]["storageUri"],
+        "s3://models/fraud/1"
+    );
+
+    run(&["deploy", "fraud", "2", "--canary", "20", "--yes"]);
+    assert_eq!(
+        mlflow_aliases(&url, "fraud"),
+        (Some("1".into()), Some("2".into()), None)
+    );
+    let isvc = api.get("inferenceservices", "ml", "fraud").unwrap();
+    assert_eq!(isvc["spec"]["predictor"]["canaryTrafficPercent"], 20);
+
+    let out = run(&["promote", "fraud", "--yes"]);
+    assert!(out.contains("production v1 + canary v2 20% -> v2"), "{out}");
+    assert_eq!(
+        mlflow_aliases(&url, "fraud"),
+        (Some("2".into()), None, Some("1".into())),
+        "the previous champion is kept for rollback"
+    );
+
+    run(&["rollback", "fraud", "--yes"]);
+    assert_eq!(
+        mlflow_aliases(&url, "fraud"),
+        (Some("1".into()), None, Some("2".into()))
+    );
+    let isvc = api.get("inferenceservices", "ml", "fraud").unwrap();
+    assert_eq!(
+        isvc["spec"]["predictor"]["model"]["storageUri"],
+        "s3://models/fraud/1"
+    );
+
+    // A file that is not what was registered never takes traffic.
+    let applied = api.applied().len();
+    let err = common::fails(
+        h,
+        &[&env[..], &["deploy", "fraud", "3", "--direct", "--yes"]].concat(),
+        1,
+    );
+    assert!(err.contains("the file changed after registration"), "{err}");
+    assert_eq!(api.applied().len(), applied);
+    assert_eq!(
+        mlflow_aliases(&url, "fraud"),
+        (Some("1".into()), None, Some("2".into()))
+    );
+
+    let journal = ok(h, &["journal", "--model", "fraud", "--json"]);
+    let rows: Value = serde_json::from_str(&journal).unwrap();
+    let done = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["outcome"] == "succeeded" && r["environment"] == "prod")
+        .count();
+    assert_eq!(done, 4, "{journal}");
+}

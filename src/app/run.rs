@@ -92,6 +92,7 @@ async fn event_loop(
         gates: settings.gates.clone(),
         auto_rollback: env.auto_rollback,
         program: program.clone(),
+        mlflow: env.registry == crate::settings::RegistryBackend::Mlflow,
     };
     let (tx, mut rx) = unbounded_channel::<Msg>();
     let mut background = Background {
@@ -233,6 +234,7 @@ fn switch_environment(
     next.ops.actor =
         crate::engine::Actor::new(settings.user.clone(), env.name.clone()).in_environment(env);
     next.ops.auto_rollback = env.auto_rollback;
+    next.ops.mlflow = env.registry == crate::settings::RegistryBackend::Mlflow;
     Ok(next)
 }
 
@@ -248,6 +250,8 @@ struct OpContext {
     /// The environment's `auto_rollback`: put things back when an operation's verify fails.
     auto_rollback: bool,
     program: PathBuf,
+    /// The registry is MLflow's: its operations run from the CLI (`mlflow_ops`) for now.
+    mlflow: bool,
 }
 
 /// Plans an operation with everything its preview shows (including the promote gates).
@@ -263,6 +267,13 @@ async fn plan_operation(
     ctx.actor
         .ensure_writable(&format!("{} {model}", request.name()))
         .map_err(|e| e.to_string())?;
+    if ctx.mlflow {
+        return Err(format!(
+            "operations on an MLflow registry run from the CLI for now: flightdeck --env {} {} {model}",
+            ctx.actor.environment,
+            request.name()
+        ));
+    }
     let mut registry = Registry::open(&data_dir).map_err(|e| e.to_string())?;
     crate::engine::ops::preview(
         &mut registry,

@@ -70,6 +70,20 @@ pub fn deploy(settings: &Settings, actor: &Actor, args: DeployArgs) -> Result<()
     };
     let model = model_name(&args.model)?;
     actor.ensure_writable(&format!("deploy {model}"))?;
+    if settings.environment.registry == crate::settings::RegistryBackend::Mlflow {
+        // MLflow's versions are not in the local registry: the deploy checks the version's
+        // artifact (checksum, loads) instead of the local smoke test.
+        return run(
+            settings,
+            actor,
+            &args.model,
+            OpRequest::Deploy {
+                version: args.version,
+                canary_percent,
+            },
+            &args.op,
+        );
+    }
     // The smoke gate: a version must have passed its smoke test before it takes traffic.
     let mut registry = super::open(settings)?;
     registry.version(&model, args.version)?;
@@ -141,6 +155,32 @@ fn run(
     let serving = for_environment(&settings.environment, &settings.data_dir, program()?);
     let runtime = runtime()?;
     let env = &settings.environment;
+    if env.registry == crate::settings::RegistryBackend::Mlflow {
+        if !op.yes {
+            eprintln!(
+                "{} {model}: moves MLflow's aliases at {} and the serving with them",
+                request.name(),
+                env.mlflow_url.as_deref().unwrap_or("?")
+            );
+            confirm(&model.to_string(), env.confirm)?;
+        }
+        let outcome = runtime.block_on(crate::engine::mlflow_ops::run(
+            env,
+            &mut registry,
+            serving.as_ref(),
+            actor,
+            &model,
+            request,
+        ))?;
+        if op.json {
+            return print_json(&outcome);
+        }
+        for check in &outcome.warnings {
+            eprintln!("checked: {check}");
+        }
+        println!("{} {model}: done; {}", outcome.operation, outcome.sentence);
+        return Ok(());
+    }
     let mut planned = runtime.block_on(preview(
         &mut registry,
         serving.as_ref(),

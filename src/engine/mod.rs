@@ -6,6 +6,7 @@ mod error;
 pub mod evaluate;
 pub mod failpoint;
 pub mod journal;
+pub mod mlflow_ops;
 pub mod ops;
 pub mod profile;
 pub mod register;

@@ -153,14 +153,13 @@ impl KubeCluster {
         });
     }
 
-    /// Every watch has listed once, or failed.
+    /// The InferenceServices have been listed once, or could not be: what serves is known
+    /// (pods, Deployments and events join as their lists arrive).
     fn listed(&self) -> bool {
         self.store.lock().is_ok_and(|s| {
-            WATCHED.iter().all(|k| {
-                s.watches
-                    .get(k)
-                    .is_some_and(|w| w.synced || w.error.is_some())
-            })
+            s.watches
+                .get("InferenceServices")
+                .is_some_and(|w| w.synced || w.error.is_some())
         })
     }
 
@@ -214,7 +213,7 @@ async fn probe_permissions(client: kube::Client, namespace: String, store: Arc<M
         }
     }
     if let Ok(mut s) = store.lock() {
-        s.may_not.insert(namespace, may_not);
+        s.set_may_not(namespace, may_not);
     }
 }
 
@@ -275,13 +274,16 @@ impl ClusterSource for KubeCluster {
     fn servers(&self) -> BoxFuture<'_, Vec<LocalServer>> {
         async move {
             self.start();
-            // The first call waits (briefly) for the first lists, so a headless `status` does
+            // The first call waits (briefly) for the first list, so a headless `status` does
             // not report an empty cluster; later calls answer from the store at once.
             let deadline = tokio::time::Instant::now() + FIRST_LIST_WAIT;
             while !self.listed() && tokio::time::Instant::now() < deadline {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             }
-            self.store.lock().map(|s| s.servers()).unwrap_or_default()
+            self.store
+                .lock()
+                .map(|mut s| s.servers())
+                .unwrap_or_default()
         }
         .boxed()
     }

@@ -29,7 +29,11 @@ pub struct Store {
     /// Deployments by (namespace, name): (InferenceService name, row).
     deployments: HashMap<Key, (String, DeploymentRow)>,
     /// Per namespace: what the user may not do there.
-    pub may_not: BTreeMap<String, Vec<String>>,
+    may_not: BTreeMap<String, Vec<String>>,
+    /// Bumped by every change to the rows, so an unchanged cluster is not joined again.
+    generation: u64,
+    /// The rows of `generation`, once joined.
+    joined: Option<(u64, Vec<LocalServer>)>,
     /// Events by (namespace, InferenceService name), newest last.
     events: HashMap<Key, VecDeque<EventRow>>,
     /// Per watched kind ("InferenceServices", "Pods", "Events").
@@ -38,11 +42,13 @@ pub struct Store {
 
 impl Store {
     pub fn put_service(&mut self, parsed: crate::k8s::slim::Parsed) {
+        self.generation += 1;
         let key = (parsed.1.namespace.clone(), parsed.1.name.clone());
         self.services.insert(key, parsed);
     }
 
     pub fn remove_service(&mut self, namespace: &str, name: &str) {
+        self.generation += 1;
         let key = (namespace.to_string(), name.to_string());
         self.services.remove(&key);
         self.events.remove(&key);
@@ -50,6 +56,7 @@ impl Store {
 
     /// A watch restarted: what it lists next replaces what it listed before.
     pub fn clear(&mut self, kind: &'static str) {
+        self.generation += 1;
         match kind {
             "InferenceServices" => self.services.clear(),
             "Pods" => self.pods.clear(),
@@ -59,19 +66,23 @@ impl Store {
     }
 
     pub fn put_pod(&mut self, namespace: String, isvc: String, row: PodRow) {
+        self.generation += 1;
         self.pods.insert((namespace, row.name.clone()), (isvc, row));
     }
 
     pub fn remove_pod(&mut self, namespace: &str, name: &str) {
+        self.generation += 1;
         self.pods.remove(&(namespace.to_string(), name.to_string()));
     }
 
     pub fn put_deployment(&mut self, namespace: String, isvc: String, row: DeploymentRow) {
+        self.generation += 1;
         self.deployments
             .insert((namespace, row.name.clone()), (isvc, row));
     }
 
     pub fn remove_deployment(&mut self, namespace: &str, name: &str) {
+        self.generation += 1;
         self.deployments
             .remove(&(namespace.to_string(), name.to_string()));
     }
@@ -79,6 +90,7 @@ impl Store {
     /// Events about an InferenceService, or about a pod of one (found by the pod's labels, or
     /// failing that by KServe's pod naming, `<isvc>-predictor-...`).
     pub fn put_event(&mut self, namespace: String, kind: &str, object: &str, row: EventRow) {
+        self.generation += 1;
         let isvc = if kind == "Pod" {
             match self.pods.get(&(namespace.clone(), object.to_string())) {
                 Some((isvc, _)) => isvc.clone(),
@@ -118,8 +130,25 @@ impl Store {
         )
     }
 
-    /// One server row per InferenceService, with its pods and newest events joined in.
-    pub fn servers(&self) -> Vec<LocalServer> {
+    pub fn set_may_not(&mut self, namespace: String, may_not: Vec<String>) {
+        self.generation += 1;
+        self.may_not.insert(namespace, may_not);
+    }
+
+    /// One server row per InferenceService, with its pods and newest events joined in (joined
+    /// again only after a change: the console asks every refresh, the cluster rarely changes).
+    pub fn servers(&mut self) -> Vec<LocalServer> {
+        if let Some((generation, rows)) = &self.joined
+            && *generation == self.generation
+        {
+            return rows.clone();
+        }
+        let rows = self.join();
+        self.joined = Some((self.generation, rows.clone()));
+        rows
+    }
+
+    fn join(&self) -> Vec<LocalServer> {
         let mut pods: HashMap<(&str, &str), Vec<&PodRow>> = HashMap::new();
         for ((namespace, _), (isvc, row)) in &self.pods {
             pods.entry((namespace, isvc)).or_default().push(row);

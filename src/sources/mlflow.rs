@@ -121,7 +121,7 @@ impl MlflowRegistry {
 }
 
 /// A bearer token or basic credentials from MLflow's own environment variables.
-fn authorised(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+pub fn authorised(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
     if let Ok(token) = std::env::var("MLFLOW_TRACKING_TOKEN") {
         return request.bearer_auth(token);
     }

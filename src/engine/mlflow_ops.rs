@@ -1,0 +1,511 @@
+//! Operations where the registry is MLflow's: deploy, promote, rollback and abort move MLflow's
+//! aliases (by default `champion` = production, `challenger` = canary) and the serving target
+//! with them, the previous champion kept in the registered model's tag
+//! `flightdeck.previous_champion` for rollback. A deploy first fetches the version's ONNX
+//! artifact (`get-download-uri`, proxied `mlflow-artifacts:`), checks it against the version's
+//! `onnx.sha256` tag and loads it, so a broken or tampered file never takes traffic. The journal
+//! stays flightdeck's own.
+
+use serde::Deserialize;
+use serde_json::json;
+use sha2::Digest;
+
+use super::ops::{DeploymentState, OpOutcome, OpRequest};
+use super::serving::Serving;
+use super::{Actor, EngineError, Registry};
+use crate::model::{ModelName, NewJournalEntry, Outcome, ServingPlan};
+use crate::settings::Environment;
+use crate::sources::mlflow::{api_error, authorised};
+
+/// The registered model's tag holding the champion before the last change.
+pub const PREVIOUS_TAG: &str = "flightdeck.previous_champion";
+/// The version tag holding the sha256 of its ONNX file.
+pub const SHA_TAG: &str = "onnx.sha256";
+
+/// MLflow's registry, for writing.
+pub struct MlflowWriter {
+    http: reqwest::Client,
+    base: String,
+    production: String,
+    canary: String,
+}
+
+/// The aliases and the rollback target of one model, as MLflow holds them now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Held {
+    pub production: Option<u32>,
+    pub canary: Option<u32>,
+    pub previous: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct ModelAnswer {
+    registered_model: RegisteredModel,
+}
+
+#[derive(Deserialize)]
+struct RegisteredModel {
+    #[serde(default)]
+    aliases: Vec<AliasEntry>,
+    #[serde(default)]
+    tags: Vec<Tag>,
+}
+
+#[derive(Deserialize)]
+struct AliasEntry {
+    alias: String,
+    version: String,
+}
+
+#[derive(Deserialize)]
+struct Tag {
+    key: String,
+    value: String,
+}
+
+#[derive(Deserialize)]
+struct VersionAnswer {
+    model_version: VersionEntry,
+}
+
+#[derive(Deserialize)]
+struct VersionEntry {
+    #[serde(default)]
+    tags: Vec<Tag>,
+}
+
+#[derive(Deserialize)]
+struct DownloadUri {
+    artifact_uri: String,
+}
+
+impl MlflowWriter {
+    pub fn new(environment: &Environment) -> Result<Self, String> {
+        let base = environment
+            .mlflow_url
+            .clone()
+            .ok_or("the environment has no mlflow_url")?;
+        Ok(MlflowWriter {
+            http: crate::sources::server::client()?,
+            base: base.trim_end_matches('/').to_string(),
+            production: environment.mlflow_production_alias.clone(),
+            canary: environment.mlflow_canary_alias.clone(),
+        })
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<serde_json::Value>,
+    ) -> Result<String, String> {
+        let url =
+            reqwest::Url::parse_with_params(&format!("{}/api/2.0/mlflow/{path}", self.base), query)
+                .map_err(|e| format!("MLflow URL {}: {e}", self.base))?;
+        let mut request = authorised(self.http.request(method, url));
+        if let Some(body) = body {
+            // MLflow wants the JSON content type on POST and a JSON body even on DELETE.
+            request = request.json(&body);
+        }
+        let response = request.send().await.map_err(|e| {
+            format!(
+                "MLflow at {}: {}",
+                self.base,
+                crate::sources::server::describe(&e)
+            )
+        })?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| {
+            format!(
+                "MLflow at {}: {}",
+                self.base,
+                crate::sources::server::describe(&e)
+            )
+        })?;
+        if !status.is_success() {
+            return Err(api_error(status.as_u16(), &text));
+        }
+        Ok(text)
+    }
+
+    /// The model's production, canary and previous champion.
+    pub async fn held(&self, model: &str) -> Result<Held, String> {
+        let text = self
+            .call(
+                reqwest::Method::GET,
+                "registered-models/get",
+                &[("name", model)],
+                None,
+            )
+            .await?;
+        let answer: ModelAnswer = serde_json::from_str(&text)
+            .map_err(|e| format!("MLflow answered something unexpected ({e})"))?;
+        let model = answer.registered_model;
+        let alias = |name: &str| {
+            model
+                .aliases
+                .iter()
+                .find(|a| a.alias == name)
+                .and_then(|a| a.version.parse().ok())
+        };
+        Ok(Held {
+            production: alias(&self.production),
+            canary: alias(&self.canary),
+            previous: model
+                .tags
+                .iter()
+                .find(|t| t.key == PREVIOUS_TAG)
+                .and_then(|t| t.value.parse().ok()),
+        })
+    }
+
+    async fn set_alias(&self, model: &str, alias: &str, version: u32) -> Result<(), String> {
+        self.call(
+            reqwest::Method::POST,
+            "registered-models/alias",
+            &[],
+            Some(json!({"name": model, "alias": alias, "version": version.to_string()})),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn delete_alias(&self, model: &str, alias: &str) -> Result<(), String> {
+        self.call(
+            reqwest::Method::DELETE,
+            "registered-models/alias",
+            &[],
+            Some(json!({"name": model, "alias": alias})),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn set_previous(&self, model: &str, version: u32) -> Result<(), String> {
+        self.call(
+            reqwest::Method::POST,
+            "registered-models/set-tag",
+            &[],
+            Some(json!({"name": model, "key": PREVIOUS_TAG, "value": version.to_string()})),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// The version's ONNX file, checked against its `onnx.sha256` tag and loaded: what it
+    /// says in words, or why it may not take traffic.
+    pub async fn check_artifact(&self, model: &str, version: u32) -> Result<String, String> {
+        let v = version.to_string();
+        let text = self
+            .call(
+                reqwest::Method::GET,
+                "model-versions/get",
+                &[("name", model), ("version", &v)],
+                None,
+            )
+            .await?;
+        let entry: VersionAnswer = serde_json::from_str(&text)
+            .map_err(|e| format!("MLflow answered something unexpected ({e})"))?;
+        let expected = entry
+            .model_version
+            .tags
+            .iter()
+            .find(|t| t.key == SHA_TAG)
+            .map(|t| t.value.to_lowercase());
+        let text = self
+            .call(
+                reqwest::Method::GET,
+                "model-versions/get-download-uri",
+                &[("name", model), ("version", &v)],
+                None,
+            )
+            .await?;
+        let uri: DownloadUri = serde_json::from_str(&text)
+            .map_err(|e| format!("MLflow answered something unexpected ({e})"))?;
+        let path = uri
+            .artifact_uri
+            .strip_prefix("mlflow-artifacts:/")
+            .ok_or_else(|| {
+                format!(
+                    "v{version}'s files are at {}, which flightdeck cannot fetch (only MLflow's proxied mlflow-artifacts: store)",
+                    uri.artifact_uri
+                )
+            })?;
+        let url = format!(
+            "{}/api/2.0/mlflow-artifacts/artifacts/{}/model.onnx",
+            self.base,
+            path.trim_matches('/')
+        );
+        let response = authorised(self.http.get(&url)).send().await.map_err(|e| {
+            format!(
+                "MLflow at {}: {}",
+                self.base,
+                crate::sources::server::describe(&e)
+            )
+        })?;
+        if !response.status().is_success() {
+            return Err(format!(
+                "v{version} has no model.onnx under {} (HTTP {})",
+                uri.artifact_uri,
+                response.status()
+            ));
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| format!("MLflow at {}: {e}", self.base))?;
+        let actual = format!("{:x}", sha2::Sha256::digest(&bytes));
+        let checksum = match expected {
+            Some(e) if e == actual => format!("sha256 matches {SHA_TAG}"),
+            Some(e) => {
+                return Err(format!(
+                    "v{version}'s model.onnx has sha256 {actual}, but its {SHA_TAG} tag says {e}: the file changed after registration"
+                ));
+            }
+            None => format!("sha256 {actual} (no {SHA_TAG} tag to check it against)"),
+        };
+        let loaded = crate::runtime::LoadedModel::from_bytes(&bytes)
+            .map_err(|e| format!("v{version}'s model.onnx does not load: {e}"))?;
+        let inputs: Vec<String> = loaded
+            .signature()
+            .inputs
+            .iter()
+            .map(|i| i.name.clone())
+            .collect();
+        Ok(format!(
+            "v{version}: model.onnx {} bytes, {checksum}, loads (inputs {})",
+            bytes.len(),
+            inputs.join(", ")
+        ))
+    }
+}
+
+/// What the request does to the aliases, or why it cannot.
+pub fn after(model: &str, request: OpRequest, held: Held) -> Result<DeploymentState, String> {
+    let state = |production, canary, canary_percent| DeploymentState {
+        production,
+        canary,
+        canary_percent,
+    };
+    match request {
+        OpRequest::Deploy {
+            version,
+            canary_percent: Some(p),
+        } if p < 100 => match held.production {
+            None => Err(format!(
+                "{model} has no production version for a canary to run beside: deploy v{version} with --direct"
+            )),
+            Some(prod) if prod == version => Err(format!("v{version} is production already")),
+            Some(prod) => Ok(state(Some(prod), Some(version), p)),
+        },
+        OpRequest::Deploy { version, .. } => Ok(state(Some(version), None, 0)),
+        OpRequest::Promote => match held.canary {
+            Some(c) => Ok(state(Some(c), None, 0)),
+            None => Err(format!("{model} has no canary to promote")),
+        },
+        OpRequest::Abort => match held.canary {
+            Some(_) => Ok(state(held.production, None, 0)),
+            None => Err(format!("{model} has no canary to abort")),
+        },
+        OpRequest::Rollback { to } => {
+            let target = to.or(held.previous).ok_or_else(|| {
+                format!("{model} has no previous production version recorded: roll back with --to VERSION")
+            })?;
+            if Some(target) == held.production && held.canary.is_none() {
+                return Err(format!("v{target} is production already"));
+            }
+            Ok(state(Some(target), None, 0))
+        }
+    }
+}
+
+fn describe(s: &DeploymentState) -> String {
+    match (s.production, s.canary) {
+        (Some(p), Some(c)) => format!("v{p} + canary v{c} {}%", s.canary_percent),
+        (Some(p), None) => format!("v{p}"),
+        _ => "none".into(),
+    }
+}
+
+/// Runs `request` on `model`: serving first, then the aliases (after checking nobody moved
+/// them since they were read), then both read back. Journaled like every operation.
+pub async fn run(
+    environment: &Environment,
+    registry: &mut Registry,
+    serving: &dyn Serving,
+    actor: &Actor,
+    model: &ModelName,
+    request: OpRequest,
+) -> Result<OpOutcome, EngineError> {
+    let name = model.as_str();
+    actor.ensure_writable(&format!("{} {model}", request.name()))?;
+    let refused = |reason: String| EngineError::Refused {
+        model: name.to_string(),
+        reason,
+    };
+    let writer = MlflowWriter::new(environment).map_err(&refused)?;
+    let held = writer.held(name).await.map_err(&refused)?;
+    let before = DeploymentState {
+        production: held.production,
+        canary: held.canary,
+        canary_percent: serving
+            .status(name)
+            .await
+            .serving
+            .map_or(0, |p| p.canary_percent),
+    };
+    let after = after(name, request, held).map_err(&refused)?;
+    let mut warnings = Vec::new();
+    if let OpRequest::Deploy { version, .. } = request {
+        let checked = writer
+            .check_artifact(name, version)
+            .await
+            .map_err(|e| refused(format!("artifact check: {e}")))?;
+        warnings.push(checked);
+    }
+    let sentence = format!("production {} -> {}", describe(&before), describe(&after));
+    let journal = |outcome: Outcome, details: serde_json::Value| NewJournalEntry {
+        user: actor.user.clone(),
+        environment: actor.environment.clone(),
+        operation: request.name().to_string(),
+        model: Some(name.to_string()),
+        from: Some(describe(&before)),
+        to: Some(describe(&after)),
+        outcome,
+        details,
+    };
+    registry.append_journal(&journal(
+        Outcome::Started,
+        json!({"registry": "mlflow", "plan": sentence}),
+    ))?;
+    let fail = |registry: &mut Registry, error: EngineError, outcome: Outcome| {
+        let _ = registry.append_journal(&journal(outcome, json!({"error": error.to_string()})));
+        Err(error)
+    };
+    let target = ServingPlan {
+        stable: after
+            .production
+            .ok_or_else(|| refused("nothing would serve".into()))?,
+        canary: after.canary,
+        canary_percent: after.canary_percent,
+    };
+    if let Err(e) = serving.apply(model, target).await {
+        return fail(
+            registry,
+            EngineError::Serving(e.to_string()),
+            Outcome::Failed,
+        );
+    }
+    // MLflow has no compare-and-swap: read again right before writing, and stop if somebody
+    // moved an alias since the plan was made.
+    match writer.held(name).await {
+        Ok(now) if now.production == held.production && now.canary == held.canary => {}
+        Ok(now) => {
+            let error = refused(format!(
+                "the aliases moved while this ran (now production {:?}, canary {:?}); nothing was changed in MLflow — look again and retry",
+                now.production, now.canary
+            ));
+            return fail(registry, error, Outcome::Conflict);
+        }
+        Err(e) => return fail(registry, refused(e), Outcome::Failed),
+    }
+    let writes = async {
+        if after.production != held.production
+            && let Some(p) = after.production
+        {
+            if let Some(old) = held.production {
+                writer.set_previous(name, old).await?;
+            }
+            writer.set_alias(name, &writer.production, p).await?;
+        }
+        match after.canary {
+            Some(c) if held.canary != Some(c) => writer.set_alias(name, &writer.canary, c).await?,
+            None if held.canary.is_some() => writer.delete_alias(name, &writer.canary).await?,
+            _ => {}
+        }
+        Ok::<(), String>(())
+    };
+    if let Err(e) = writes.await {
+        return fail(registry, refused(e), Outcome::Failed);
+    }
+    // Verify: both read back.
+    let now = writer.held(name).await.map_err(&refused)?;
+    let served = serving.status(name).await.serving;
+    let mut problems = Vec::new();
+    if now.production != after.production || now.canary != after.canary {
+        problems.push(format!(
+            "MLflow's aliases say production {:?}, canary {:?}",
+            now.production, now.canary
+        ));
+    }
+    if served != Some(target) {
+        problems.push(format!(
+            "serving reports {} instead of {}",
+            served
+                .map(|p| p.describe())
+                .unwrap_or_else(|| "nothing".into()),
+            target.describe()
+        ));
+    }
+    if !problems.is_empty() {
+        let error = EngineError::VerifyFailed {
+            model: name.to_string(),
+            problem: problems.join("; "),
+            then: "look at `flightdeck status` and MLflow, then roll back if needed".into(),
+        };
+        return fail(registry, error, Outcome::Failed);
+    }
+    registry.append_journal(&journal(
+        Outcome::Succeeded,
+        json!({"registry": "mlflow", "checks": warnings}),
+    ))?;
+    Ok(OpOutcome {
+        model: name.to_string(),
+        operation: request.name(),
+        sentence,
+        before,
+        after,
+        endpoint: None,
+        warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alias_moves_follow_the_request() {
+        let held = Held {
+            production: Some(1),
+            canary: Some(2),
+            previous: Some(0),
+        };
+        assert_eq!(
+            after("m", OpRequest::Promote, held).unwrap().production,
+            Some(2)
+        );
+        let rollback = after(
+            "m",
+            OpRequest::Rollback { to: None },
+            Held {
+                canary: None,
+                previous: Some(3),
+                ..held
+            },
+        );
+        assert_eq!(rollback.unwrap().production, Some(3));
+        let none = Held::default();
+        assert!(
+            after("m", OpRequest::Promote, none)
+                .unwrap_err()
+                .contains("no canary")
+        );
+        let canary = OpRequest::Deploy {
+            version: 4,
+            canary_percent: Some(10),
+        };
+        assert!(after("m", canary, none).unwrap_err().contains("--direct"));
+    }
+}
