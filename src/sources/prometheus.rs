@@ -24,6 +24,9 @@ pub type RevisionVersions = Arc<dyn Fn(&str, &str) -> Option<u32> + Send + Sync>
 
 /// How long a model's detected runtime is trusted before asking again.
 const DETECTED_FOR: Duration = Duration::from_secs(60);
+/// How long "no series for this model" is believed: a thousand models without traffic must not
+/// cost a detection query each every second, and a new model still shows up soon.
+const UNDETECTED_FOR: Duration = Duration::from_secs(15);
 
 pub struct PrometheusMetrics {
     http: reqwest::Client,
@@ -32,7 +35,7 @@ pub struct PrometheusMetrics {
     timeout: Duration,
     /// The environment's `prometheus_runtime`, or `None` to detect per model.
     runtime: Option<Runtime>,
-    detected: Mutex<HashMap<String, (Runtime, Instant)>>,
+    detected: Mutex<HashMap<String, (Result<Runtime, String>, Instant)>>,
     revisions: Option<RevisionVersions>,
 }
 
@@ -91,10 +94,15 @@ impl PrometheusMetrics {
             return Ok(r);
         }
         if let Ok(cache) = self.detected.lock()
-            && let Some((r, at)) = cache.get(model)
-            && at.elapsed() < DETECTED_FOR
+            && let Some((answer, at)) = cache.get(model)
+            && at.elapsed()
+                < if answer.is_ok() {
+                    DETECTED_FOR
+                } else {
+                    UNDETECTED_FOR
+                }
         {
-            return Ok(*r);
+            return answer.clone();
         }
         let (_, body) = self.instant(&Runtime::detect_query(model)).await?;
         let found = vector_from_response(&body).map_err(|e| format!("Prometheus: {e}"))?;
@@ -109,11 +117,12 @@ impl PrometheusMetrics {
                 format!(
                     "Prometheus has no serving series for {model} from any runtime flightdeck knows (flightdeck, BentoML, Triton, Knative queue-proxy, KServe): is it scraping the model's servers?"
                 )
-            })?;
+            });
+        // Only Prometheus' own answers are remembered; a failed request is asked again.
         if let Ok(mut cache) = self.detected.lock() {
-            cache.insert(model.to_string(), (runtime, Instant::now()));
+            cache.insert(model.to_string(), (runtime.clone(), Instant::now()));
         }
-        Ok(runtime)
+        runtime
     }
 }
 
