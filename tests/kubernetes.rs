@@ -426,7 +426,14 @@ fn deploy_promote_rollback_apply_inference_services_and_verify_from_the_traffic(
     assert_eq!(traffic(&api), vec![(10, true), (90, false)]);
     assert_eq!(aliases(h), (Some(1), Some(2)));
 
-    // The promote gates read serving metrics from Prometheus, which this test does not run.
+    // The promote gates read the canary's metrics from the environment's Prometheus, which this
+    // test does not run: the gate says so and the promote stops until overridden.
+    let err = fails(h, &[&env[..], &["promote", "fraud", "--yes"]].concat(), 2);
+    assert!(
+        err.contains("metrics") && err.contains("Prometheus at http://127.0.0.1:9"),
+        "{err}"
+    );
+    assert_eq!(aliases(h), (Some(1), Some(2)));
     let out = ok(
         h,
         &[&env[..], &["promote", "fraud", "--yes", "--override-gates"]].concat(),

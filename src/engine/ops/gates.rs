@@ -79,29 +79,24 @@ fn gate(name: &str, passed: bool, evidence: impl Into<String>) -> GateResult {
     }
 }
 
-/// Before promote: the canary's traffic, error rate, p99 and drift against production's, from
-/// the server's own counters (totals since each version was loaded).
-pub async fn promote_gates(
-    endpoint: &str,
+pub use crate::engine::serving::Evidence;
+
+/// Before promote: the canary's traffic, error rate, p99 and drift against production's.
+pub fn promote_gates(
+    evidence: Evidence,
     model: &ModelName,
     production: u32,
     canary: u32,
     limits: &crate::settings::Gates,
 ) -> Vec<GateResult> {
     use crate::sources::metrics::histogram_quantile;
-    use crate::sources::server;
-    const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-    let client = match server::client() {
-        Ok(c) => c,
-        Err(e) => return vec![gate("metrics", false, e)],
-    };
-    let snapshot = match server::scrape(&client, endpoint, TIMEOUT).await {
+    let snapshot = match evidence.counters {
         Ok(snapshot) => snapshot,
         Err(e) => {
             return vec![gate(
                 "metrics",
                 false,
-                format!("cannot read the server's metrics: {e}"),
+                format!("cannot read the serving metrics: {e}"),
             )];
         }
     };
@@ -162,7 +157,7 @@ pub async fn promote_gates(
             limits.max_p99_ratio
         ),
     ));
-    let reports = match server::drift(&client, endpoint, model.as_str(), TIMEOUT).await {
+    let reports = match evidence.drift {
         Ok(reports) => reports,
         Err(e) => {
             // No evidence is not evidence of no drift.
@@ -174,13 +169,15 @@ pub async fn promote_gates(
             return results;
         }
     };
-    let report = |v: u32| reports.iter().find(|r| r.version == v);
-    let verdict = |r: Option<&crate::model::DriftReport>| {
-        r.map(|r| r.verdict.as_str()).unwrap_or("no baseline")
+    let report = |v: u32| reports.iter().find(|r| r.0 == v);
+    let verdict = |r: Option<&(u32, String, Option<u64>)>| {
+        r.map(|r| r.1.clone())
+            .unwrap_or_else(|| "no baseline".into())
     };
     let (canary_report, production_report) = (report(canary), report(production));
     let (cv, pv) = (verdict(canary_report), verdict(production_report));
-    let samples = canary_report.map(|r| r.window_samples).unwrap_or(0);
+    // A backend that does not say how many rows a verdict rests on is taken at its word.
+    let samples = canary_report.map(|r| r.2.unwrap_or(u64::MAX)).unwrap_or(0);
     // Canary and production see the same traffic; a small canary window disagrees with
     // production by chance alone, so the comparison waits for enough rows.
     let (passed, evidence) = if samples < DRIFT_GATE_MIN_SAMPLES && cv == "drift" {
@@ -193,7 +190,11 @@ pub async fn promote_gates(
     } else {
         (
             cv != "drift" || pv == "drift",
-            format!("canary {cv} on {samples} rows, production {pv}"),
+            if samples == u64::MAX {
+                format!("canary {cv}, production {pv}")
+            } else {
+                format!("canary {cv} on {samples} rows, production {pv}")
+            },
         )
     };
     results.push(gate("drift", passed, evidence));

@@ -1,7 +1,7 @@
 //! The preview of an operation: its plan with every gate's evidence, as the CLI, the console
 //! and the demo show it before anyone confirms.
 
-use super::gates::{GateResult, evaluation_gate, promote_gates};
+use super::gates::{evaluation_gate, promote_gates};
 use super::plan::{OpPlan, OpRequest, plan};
 use crate::engine::serving::Serving;
 use crate::engine::{Actor, EngineError, Registry};
@@ -47,16 +47,8 @@ pub async fn preview(
     {
         let evaluation =
             evaluation_gate(registry, model, production, canary, limits.max_metric_drop)?;
-        planned.gates = match status.endpoint() {
-            Some(endpoint) => promote_gates(&endpoint, model, production, canary, limits).await,
-            None => vec![GateResult {
-                name: "metrics".into(),
-                passed: false,
-                evidence: format!(
-                    "no server runs {model}, so the canary has no evidence; start it with `flightdeck server start {model}`"
-                ),
-            }],
-        };
+        let evidence = serving.evidence(model.as_str()).await;
+        planned.gates = promote_gates(evidence, model, production, canary, limits);
         planned.gates.extend(evaluation);
     }
     Ok(planned)

@@ -10,7 +10,7 @@ use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use tokio::sync::OnceCell;
 
-use super::{Serving, ServingError};
+use super::{Evidence, Serving, ServingError};
 use crate::k8s::{FIELD_MANAGER, client, isvc_resource, manifest, slim};
 use crate::model::{LocalServer, ModelName, ServingPlan};
 use crate::settings::Environment;
@@ -213,7 +213,68 @@ fn apply_error(error: &kube::Error) -> String {
     }
 }
 
+impl KServeServing {
+    /// The promote's evidence from the environment's Prometheus: the runtime's counters, its
+    /// revisions named by the versions the traffic block says they serve; drift verdicts when
+    /// the runtime exports them (flightdeck serve does).
+    async fn evidence_of(&self, model: &str) -> Evidence {
+        let Some(url) = self.environment.prometheus_url.clone() else {
+            let e = "this environment has no prometheus_url to read the canary's metrics from"
+                .to_string();
+            return Evidence {
+                counters: Err(e.clone()),
+                drift: Err(e),
+            };
+        };
+        let status = self.status_of(model).await;
+        let revisions: std::collections::HashMap<String, u32> = status
+            .kube
+            .iter()
+            .flat_map(|k| k.traffic.iter())
+            .filter_map(|t| Some((t.revision.clone(), t.version?)))
+            .collect();
+        let client = match crate::sources::server::client() {
+            Ok(c) => c,
+            Err(e) => {
+                return Evidence {
+                    counters: Err(e.clone()),
+                    drift: Err(e),
+                };
+            }
+        };
+        use crate::sources::source::MetricsSource;
+        let prometheus = crate::sources::prometheus::PrometheusMetrics::new(
+            client,
+            &url,
+            Duration::from_secs(5),
+        )
+        .with_runtime(self.environment.prometheus_runtime)
+        .with_revisions(std::sync::Arc::new(move |_, revision| {
+            revisions.get(revision).copied()
+        }));
+        let counters = prometheus.scrape(model.to_string(), String::new()).await;
+        let drift = match &counters {
+            Ok(snapshot) if !snapshot.drift_verdict.is_empty() => Ok(snapshot
+                .drift_verdict
+                .iter()
+                .filter_map(|((_, v), verdict)| {
+                    Some((v.parse().ok()?, verdict.as_str().to_string(), None))
+                })
+                .collect()),
+            Ok(_) => Err(format!(
+                "{model}'s serving runtime exports no drift verdicts to Prometheus; check input drift elsewhere, then promote with --override-gates"
+            )),
+            Err(e) => Err(e.clone()),
+        };
+        Evidence { counters, drift }
+    }
+}
+
 impl Serving for KServeServing {
+    fn evidence<'a>(&'a self, model: &'a str) -> BoxFuture<'a, Evidence> {
+        self.evidence_of(model).boxed()
+    }
+
     fn status<'a>(&'a self, model: &'a str) -> BoxFuture<'a, LocalServer> {
         self.status_of(model).boxed()
     }

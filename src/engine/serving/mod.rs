@@ -46,6 +46,15 @@ pub enum ServingError {
     Unreachable { model: String, reason: String },
 }
 
+/// What a promote is judged on, as the serving backend reports it: its counters (totals since
+/// each version was loaded) and each version's drift verdict with its window size, when known.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    pub counters: Result<crate::sources::metrics::ScrapeSnapshot, String>,
+    /// (version, verdict, rows in the window when the backend says).
+    pub drift: Result<Vec<(u32, String, Option<u64>)>, String>,
+}
+
 /// What serves an environment's models, as operations drive it: the local supervisor's
 /// processes, or KServe on a cluster. Every call returns within its own deadline.
 pub trait Serving: Send + Sync {
@@ -65,6 +74,8 @@ pub trait Serving: Send + Sync {
     ) -> BoxFuture<'a, Result<LocalServer, ServingError>>;
     /// Stops serving `model`.
     fn stop<'a>(&'a self, model: &'a ModelName) -> BoxFuture<'a, Result<(), ServingError>>;
+    /// The serving counters and drift verdicts a promote is judged on.
+    fn evidence<'a>(&'a self, model: &'a str) -> BoxFuture<'a, Evidence>;
 }
 
 impl Serving for LocalServing {
@@ -87,6 +98,40 @@ impl Serving for LocalServing {
     }
     fn stop<'a>(&'a self, model: &'a ModelName) -> BoxFuture<'a, Result<(), ServingError>> {
         LocalServing::stop(self, model).boxed()
+    }
+    fn evidence<'a>(&'a self, model: &'a str) -> BoxFuture<'a, Evidence> {
+        async move {
+            const TIMEOUT: Duration = Duration::from_secs(5);
+            let status = LocalServing::status(self, model).await;
+            let Some(endpoint) = status.endpoint().filter(|_| status.supervisor_alive) else {
+                let missing = format!(
+                    "no server runs {model}, so the canary has no evidence; start it with `flightdeck server start {model}`"
+                );
+                return Evidence {
+                    counters: Err(missing.clone()),
+                    drift: Err(missing),
+                };
+            };
+            let client = crate::sources::server::client();
+            let Ok(client) = client else {
+                let e = "no HTTP client".to_string();
+                return Evidence {
+                    counters: Err(e.clone()),
+                    drift: Err(e),
+                };
+            };
+            let counters = crate::sources::server::scrape(&client, &endpoint, TIMEOUT).await;
+            let drift = crate::sources::server::drift(&client, &endpoint, model, TIMEOUT)
+                .await
+                .map(|reports| {
+                    reports
+                        .iter()
+                        .map(|r| (r.version, r.verdict.as_str().to_string(), Some(r.window_samples)))
+                        .collect()
+                });
+            Evidence { counters, drift }
+        }
+        .boxed()
     }
 }
 
