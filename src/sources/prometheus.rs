@@ -28,6 +28,9 @@ const DETECTED_FOR: Duration = Duration::from_secs(60);
 /// cost a detection query each every second, and a new model still shows up soon.
 const UNDETECTED_FOR: Duration = Duration::from_secs(15);
 
+/// A model's runtime (or why there is none) and when that was found.
+type Detected = (Result<Runtime, String>, Instant);
+
 pub struct PrometheusMetrics {
     http: reqwest::Client,
     /// e.g. `http://127.0.0.1:9090` (no trailing slash).
@@ -35,7 +38,7 @@ pub struct PrometheusMetrics {
     timeout: Duration,
     /// The environment's `prometheus_runtime`, or `None` to detect per model.
     runtime: Option<Runtime>,
-    detected: Mutex<HashMap<String, (Result<Runtime, String>, Instant)>>,
+    detected: Mutex<HashMap<String, Detected>>,
     revisions: Option<RevisionVersions>,
 }
 
