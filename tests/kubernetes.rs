@@ -644,3 +644,61 @@ fn every_plan_the_engine_can_apply_is_a_valid_inference_service() {
         assert!(problems.is_empty(), "{plan:?}: {object}: {problems:#?}");
     }
 }
+
+#[test]
+fn the_console_shows_a_kserve_model_and_deploys_to_it_by_keys() {
+    let api = KubeApi::start();
+    let home = cluster_home(&api);
+    let h = home.path();
+    ok(
+        h,
+        &["--env", "k8s", "deploy", "fraud", "1", "--direct", "--yes"],
+    );
+    ok(
+        h,
+        &[
+            "--env", "k8s", "deploy", "fraud", "2", "--canary", "10", "--yes",
+        ],
+    );
+    let config = h.join("no-config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("default_environment = \"k8s\"\n{text}")).unwrap();
+
+    let tmux = common::tmux::Tmux::start(h, 120, 40);
+    tmux.wait_for("the fleet from the cluster", |s| {
+        s.contains("k8s") && s.contains("fraud") && s.contains("10%")
+    });
+    tmux.keys(&["Enter"]);
+    tmux.keys(&["Tab", "Tab", "Tab"]);
+    let screen = tmux.wait_for("the cluster pane", |s| s.contains("from status.traffic"));
+    assert!(screen.contains("v1, canary v2 at 10%"), "{screen}");
+    assert!(
+        screen.contains("fraud-predictor-00002") && screen.contains("ml/fraud"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("fraud-predictor-00002-deployment-5d8f7c9b4-x2k9q"),
+        "pod names: {screen}"
+    );
+
+    // Abort from the console: the canary's traffic goes, the previous files serve again.
+    tmux.keys(&["a"]);
+    tmux.wait_for("the abort preview", |s| s.contains("enter: confirm"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the outcome", |s| s.contains("abort fraud: done"));
+    tmux.keys(&["q"]);
+    tmux.keys(&["q"]);
+    drop(tmux);
+    assert_eq!(aliases(h), (Some(1), None));
+    let isvc = api.get("inferenceservices", NS, "fraud").unwrap();
+    assert_eq!(
+        isvc["spec"]["predictor"]["model"]["storageUri"],
+        "s3://models/fraud/1"
+    );
+    assert!(
+        isvc["spec"]["predictor"]
+            .get("canaryTrafficPercent")
+            .is_none(),
+        "{isvc}"
+    );
+}

@@ -373,7 +373,8 @@ fn operations_move_mlflows_aliases_and_the_cluster_with_them() {
     let isvc = api.get("inferenceservices", "ml", "fraud").unwrap();
     assert_eq!(isvc["spec"]["predictor"]["canaryTrafficPercent"], 20);
 
-    let out = run(&["promote", "fraud", "--yes"]);
+    // No Prometheus runs here: the metrics gate fails, and is overridden on purpose.
+    let out = run(&["promote", "fraud", "--yes", "--override-gates"]);
     assert!(out.contains("production v1 + canary v2 20% -> v2"), "{out}");
     assert_eq!(
         mlflow_aliases(&url, "fraud"),
@@ -406,6 +407,27 @@ fn operations_move_mlflows_aliases_and_the_cluster_with_them() {
         (Some("1".into()), None, Some("2".into()))
     );
 
+    // The console, same keys: deploy v2 as a canary from the versions pane is the CLI's job
+    // here; `r` on the fleet rolls production back (to v2, the recorded previous champion).
+    let tmux = common::tmux::Tmux::start_with_config(h, &h.join("no-config.toml"), 120, 30);
+    tmux.keys(&[":"]);
+    tmux.keys(&["env prod", "Enter"]);
+    tmux.wait_for("the MLflow fleet", |s| {
+        s.contains("prod") && s.contains("fraud")
+    });
+    tmux.keys(&["r"]);
+    tmux.wait_for("the rollback preview", |s| {
+        s.contains("production v1 -> v2") && s.contains("MLflow aliases champion")
+    });
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the outcome", |s| s.contains("rollback fraud: done"));
+    tmux.keys(&["q"]);
+    drop(tmux);
+    assert_eq!(
+        mlflow_aliases(&url, "fraud"),
+        (Some("2".into()), None, Some("1".into()))
+    );
+
     let journal = ok(h, &["journal", "--model", "fraud", "--json"]);
     let rows: Value = serde_json::from_str(&journal).unwrap();
     let done = rows
@@ -414,5 +436,5 @@ fn operations_move_mlflows_aliases_and_the_cluster_with_them() {
         .iter()
         .filter(|r| r["outcome"] == "succeeded" && r["environment"] == "prod")
         .count();
-    assert_eq!(done, 4, "{journal}");
+    assert_eq!(done, 5, "{journal}");
 }

@@ -92,7 +92,7 @@ async fn event_loop(
         gates: settings.gates.clone(),
         auto_rollback: env.auto_rollback,
         program: program.clone(),
-        mlflow: env.registry == crate::settings::RegistryBackend::Mlflow,
+        mlflow: (env.registry == crate::settings::RegistryBackend::Mlflow).then(|| env.clone()),
     };
     let (tx, mut rx) = unbounded_channel::<Msg>();
     let mut background = Background {
@@ -234,7 +234,8 @@ fn switch_environment(
     next.ops.actor =
         crate::engine::Actor::new(settings.user.clone(), env.name.clone()).in_environment(env);
     next.ops.auto_rollback = env.auto_rollback;
-    next.ops.mlflow = env.registry == crate::settings::RegistryBackend::Mlflow;
+    next.ops.mlflow =
+        (env.registry == crate::settings::RegistryBackend::Mlflow).then(|| env.clone());
     Ok(next)
 }
 
@@ -250,8 +251,9 @@ struct OpContext {
     /// The environment's `auto_rollback`: put things back when an operation's verify fails.
     auto_rollback: bool,
     program: PathBuf,
-    /// The registry is MLflow's: its operations run from the CLI (`mlflow_ops`) for now.
-    mlflow: bool,
+    /// The environment, when its registry is MLflow's: operations then move MLflow's aliases
+    /// (`mlflow_ops`) instead of the local registry's.
+    mlflow: Option<crate::settings::Environment>,
 }
 
 /// Plans an operation with everything its preview shows (including the promote gates).
@@ -267,12 +269,18 @@ async fn plan_operation(
     ctx.actor
         .ensure_writable(&format!("{} {model}", request.name()))
         .map_err(|e| e.to_string())?;
-    if ctx.mlflow {
-        return Err(format!(
-            "operations on an MLflow registry run from the CLI for now: flightdeck --env {} {} {model}",
-            ctx.actor.environment,
-            request.name()
-        ));
+    if let Some(env) = &ctx.mlflow {
+        return crate::engine::mlflow_ops::plan(
+            env,
+            serving.as_ref(),
+            &ctx.actor,
+            &name,
+            request,
+            &ctx.gates,
+        )
+        .await
+        .map(Box::new)
+        .map_err(|e| e.to_string());
     }
     let mut registry = Registry::open(&data_dir).map_err(|e| e.to_string())?;
     crate::engine::ops::preview(
@@ -319,6 +327,23 @@ async fn run_operation(
 ) -> Result<String, String> {
     use crate::engine::ops::{OpRequest, execute, smoke_gate};
     let mut registry = Registry::open(&data_dir).map_err(|e| e.to_string())?;
+    if let Some(env) = &ctx.mlflow {
+        // The plan checked the version's artifact; MLflow's versions have no local smoke test.
+        planned.gates_overridden = override_gates && planned.gates.iter().any(|g| !g.passed);
+        let outcome = crate::engine::mlflow_ops::execute(
+            env,
+            &mut registry,
+            serving.as_ref(),
+            &ctx.actor,
+            &planned,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        return Ok(format!(
+            "{} {}: done; {}",
+            outcome.operation, outcome.model, outcome.sentence
+        ));
+    }
     let progress = |text: &str| {
         let _ = tx.send(Msg::Progress {
             text: format!("smoke test: {text}"),

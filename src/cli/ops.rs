@@ -155,45 +155,36 @@ fn run(
     let serving = for_environment(&settings.environment, &settings.data_dir, program()?);
     let runtime = runtime()?;
     let env = &settings.environment;
-    if env.registry == crate::settings::RegistryBackend::Mlflow {
-        if !op.yes {
-            eprintln!(
-                "{} {model}: moves MLflow's aliases at {} and the serving with them",
-                request.name(),
-                env.mlflow_url.as_deref().unwrap_or("?")
-            );
-            confirm(&model.to_string(), env.confirm)?;
-        }
-        let outcome = runtime.block_on(crate::engine::mlflow_ops::run(
+    let mlflow = env.registry == crate::settings::RegistryBackend::Mlflow;
+    let mut planned = if mlflow {
+        // MLflow's aliases, and the serving moved with them.
+        runtime.block_on(crate::engine::mlflow_ops::plan(
             env,
-            &mut registry,
             serving.as_ref(),
             actor,
             &model,
             request,
-        ))?;
-        if op.json {
-            return print_json(&outcome);
-        }
-        for check in &outcome.warnings {
-            eprintln!("checked: {check}");
-        }
-        println!("{} {model}: done; {}", outcome.operation, outcome.sentence);
-        return Ok(());
-    }
-    let mut planned = runtime.block_on(preview(
-        &mut registry,
-        serving.as_ref(),
-        &model,
-        request,
-        actor,
-        &settings.gates,
-    ))?;
+            &settings.gates,
+        ))?
+    } else {
+        runtime.block_on(preview(
+            &mut registry,
+            serving.as_ref(),
+            &model,
+            request,
+            actor,
+            &settings.gates,
+        ))?
+    };
     planned.gates_overridden = op.override_gates && planned.gates.iter().any(|g| !g.passed);
     if !op.json || !op.yes {
         eprintln!("{} {model}: {}", request.name(), planned.sentence);
         for w in &planned.warnings {
-            eprintln!("warning: {w}");
+            if mlflow {
+                eprintln!("checked: {w}");
+            } else {
+                eprintln!("warning: {w}");
+            }
         }
     }
     for g in &planned.gates {
@@ -224,13 +215,23 @@ fn run(
         allow_pipeline_mismatch: op.allow_pipeline_mismatch,
         auto_rollback: env.auto_rollback,
     };
-    let outcome = runtime.block_on(execute(
-        &planned,
-        &mut registry,
-        serving.as_ref(),
-        actor,
-        options,
-    ))?;
+    let outcome = if mlflow {
+        runtime.block_on(crate::engine::mlflow_ops::execute(
+            env,
+            &mut registry,
+            serving.as_ref(),
+            actor,
+            &planned,
+        ))?
+    } else {
+        runtime.block_on(execute(
+            &planned,
+            &mut registry,
+            serving.as_ref(),
+            actor,
+            options,
+        ))?
+    };
     if op.json {
         return print_json(&outcome);
     }

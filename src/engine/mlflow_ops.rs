@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 use sha2::Digest;
 
-use super::ops::{DeploymentState, OpOutcome, OpRequest};
+use super::ops::{DeploymentState, OpOutcome, OpPlan, OpRequest};
 use super::serving::Serving;
 use super::{Actor, EngineError, Registry};
 use crate::model::{ModelName, NewJournalEntry, Outcome, ServingPlan};
@@ -328,16 +328,18 @@ fn describe(s: &DeploymentState) -> String {
     }
 }
 
-/// Runs `request` on `model`: serving first, then the aliases (after checking nobody moved
-/// them since they were read), then both read back. Journaled like every operation.
-pub async fn run(
+/// Plans `request` on `model` from MLflow's aliases as they are now: the preview's sentence,
+/// the deploy's artifact check and the promote's gates, before anyone confirms. The aliases
+/// read are kept in `revisions` (production and canary versions, 0 for none): MLflow has no
+/// compare-and-swap, so the run compares them with what it reads right before writing.
+pub async fn plan(
     environment: &Environment,
-    registry: &mut Registry,
     serving: &dyn Serving,
     actor: &Actor,
     model: &ModelName,
     request: OpRequest,
-) -> Result<OpOutcome, EngineError> {
+    limits: &crate::settings::Gates,
+) -> Result<OpPlan, EngineError> {
     let name = model.as_str();
     actor.ensure_writable(&format!("{} {model}", request.name()))?;
     let refused = |reason: String| EngineError::Refused {
@@ -346,14 +348,20 @@ pub async fn run(
     };
     let writer = MlflowWriter::new(environment).map_err(&refused)?;
     let held = writer.held(name).await.map_err(&refused)?;
+    let status = serving.status(name).await;
+    if let Some(kube) = &status.kube
+        && !kube.mode.supports_canary()
+        && matches!(request, OpRequest::Deploy { canary_percent: Some(p), .. } if p < 100)
+    {
+        return Err(refused(format!(
+            "{model} runs in KServe's {} mode, which ignores canaryTrafficPercent; deploy with --direct (no canary) or switch the InferenceService to Serverless",
+            kube.mode.as_str()
+        )));
+    }
     let before = DeploymentState {
         production: held.production,
         canary: held.canary,
-        canary_percent: serving
-            .status(name)
-            .await
-            .serving
-            .map_or(0, |p| p.canary_percent),
+        canary_percent: status.serving.map_or(0, |p| p.canary_percent),
     };
     let after = after(name, request, held).map_err(&refused)?;
     let mut warnings = Vec::new();
@@ -364,7 +372,74 @@ pub async fn run(
             .map_err(|e| refused(format!("artifact check: {e}")))?;
         warnings.push(checked);
     }
-    let sentence = format!("production {} -> {}", describe(&before), describe(&after));
+    let mut gates = Vec::new();
+    if let (OpRequest::Promote, Some(production), Some(canary)) =
+        (request, before.production, before.canary)
+    {
+        let evidence = serving.evidence(name).await;
+        gates = super::ops::promote_gates(evidence, model, production, canary, limits);
+    }
+    let revisions = [
+        (
+            "production".to_string(),
+            u64::from(held.production.unwrap_or(0)),
+        ),
+        ("canary".to_string(), u64::from(held.canary.unwrap_or(0))),
+    ]
+    .into_iter()
+    .collect();
+    Ok(OpPlan {
+        model: model.clone(),
+        request,
+        before,
+        after,
+        revisions,
+        sentence: format!(
+            "production {} -> {} (MLflow aliases {} / {})",
+            describe(&before),
+            describe(&after),
+            writer.production,
+            writer.canary
+        ),
+        warnings,
+        pipeline_change: None,
+        environment: actor.environment.clone(),
+        read_only: actor.read_only,
+        gates,
+        gates_overridden: false,
+    })
+}
+
+/// Runs a confirmed plan: serving first, then the aliases (after checking nobody moved them
+/// since the plan read them), then both read back. Journaled like every operation.
+pub async fn execute(
+    environment: &Environment,
+    registry: &mut Registry,
+    serving: &dyn Serving,
+    actor: &Actor,
+    plan: &OpPlan,
+) -> Result<OpOutcome, EngineError> {
+    let (model, request) = (&plan.model, plan.request);
+    let name = model.as_str();
+    actor.ensure_writable(&format!("{} {model}", request.name()))?;
+    let refused = |reason: String| EngineError::Refused {
+        model: name.to_string(),
+        reason,
+    };
+    let writer = MlflowWriter::new(environment).map_err(&refused)?;
+    let held_version = |alias: &str| {
+        plan.revisions
+            .get(alias)
+            .copied()
+            .filter(|v| *v > 0)
+            .map(|v| v as u32)
+    };
+    let held = Held {
+        production: held_version("production"),
+        canary: held_version("canary"),
+        previous: None,
+    };
+    let (before, after) = (plan.before, plan.after);
     let journal = |outcome: Outcome, details: serde_json::Value| NewJournalEntry {
         user: actor.user.clone(),
         environment: actor.environment.clone(),
@@ -377,7 +452,7 @@ pub async fn run(
     };
     registry.append_journal(&journal(
         Outcome::Started,
-        json!({"registry": "mlflow", "plan": sentence}),
+        json!({"registry": "mlflow", "plan": plan.sentence, "gates_overridden": plan.gates_overridden}),
     ))?;
     let fail = |registry: &mut Registry, error: EngineError, outcome: Outcome| {
         let _ = registry.append_journal(&journal(outcome, json!({"error": error.to_string()})));
@@ -390,6 +465,19 @@ pub async fn run(
         canary: after.canary,
         canary_percent: after.canary_percent,
     };
+    // Checked before anything moves, and again right before MLflow is written.
+    let unmoved = |now: &Held| now.production == held.production && now.canary == held.canary;
+    match writer.held(name).await {
+        Ok(now) if unmoved(&now) => {}
+        Ok(now) => {
+            let error = refused(format!(
+                "the aliases moved since the preview (now production {:?}, canary {:?}); nothing was changed — look again and retry",
+                now.production, now.canary
+            ));
+            return fail(registry, error, Outcome::Conflict);
+        }
+        Err(e) => return fail(registry, refused(e), Outcome::Failed),
+    }
     if let Err(e) = serving.apply(model, target).await {
         return fail(
             registry,
@@ -397,14 +485,14 @@ pub async fn run(
             Outcome::Failed,
         );
     }
-    // MLflow has no compare-and-swap: read again right before writing, and stop if somebody
-    // moved an alias since the plan was made.
     match writer.held(name).await {
-        Ok(now) if now.production == held.production && now.canary == held.canary => {}
+        Ok(now) if unmoved(&now) => {}
         Ok(now) => {
             let error = refused(format!(
-                "the aliases moved while this ran (now production {:?}, canary {:?}); nothing was changed in MLflow — look again and retry",
-                now.production, now.canary
+                "the aliases moved while this ran (now production {:?}, canary {:?}); MLflow was not changed, serving now runs {} — look again, then roll back or retry",
+                now.production,
+                now.canary,
+                target.describe()
             ));
             return fail(registry, error, Outcome::Conflict);
         }
@@ -458,16 +546,16 @@ pub async fn run(
     }
     registry.append_journal(&journal(
         Outcome::Succeeded,
-        json!({"registry": "mlflow", "checks": warnings}),
+        json!({"registry": "mlflow", "checks": plan.warnings}),
     ))?;
     Ok(OpOutcome {
         model: name.to_string(),
         operation: request.name(),
-        sentence,
+        sentence: plan.sentence.clone(),
         before,
         after,
         endpoint: None,
-        warnings,
+        warnings: plan.warnings.clone(),
     })
 }
 

@@ -8,6 +8,7 @@ pub mod console;
 pub mod crd;
 pub mod kube_api;
 pub mod server;
+pub mod tmux;
 
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -10,7 +10,7 @@ mod preview;
 mod recover;
 mod run;
 
-pub use gates::{GateResult, smoke_gate};
+pub use gates::{GateResult, promote_gates, smoke_gate};
 pub use plan::{DeploymentState, OpPlan, OpRequest, describe, plan};
 pub use preview::preview;
 pub use recover::{Interrupted, Recovery, interrupted, recover, recovery_plan};
