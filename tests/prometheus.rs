@@ -421,3 +421,117 @@ fn other_runtimes_are_detected_and_read_through_their_own_series() {
         .unwrap_err();
     assert!(error.contains("no serving series for nobody"), "{error}");
 }
+
+/// flightdeck serve's families for fraud v1 (production) and v2 (canary), as a KServe
+/// predictor running flightdeck serve would export them.
+fn fraud_series(canary_errors: u64) -> String {
+    let mut t = String::from("# TYPE flightdeck_requests_total counter\n");
+    for (v, ok, errors) in [(1, 1000, 0), (2, 200 - canary_errors, canary_errors)] {
+        t += &format!(
+            "flightdeck_requests_total{{model=\"fraud\",version=\"{v}\",code=\"200\"}} {ok}\n"
+        );
+        t += &format!(
+            "flightdeck_requests_total{{model=\"fraud\",version=\"{v}\",code=\"500\"}} {errors}\n"
+        );
+    }
+    t += "# TYPE flightdeck_request_duration_seconds histogram\n";
+    for (v, n) in [(1, 1000), (2, 200)] {
+        for le in ["0.005", "+Inf"] {
+            t += &format!(
+                "flightdeck_request_duration_seconds_bucket{{model=\"fraud\",version=\"{v}\",le=\"{le}\"}} {n}\n"
+            );
+        }
+        t += &format!(
+            "flightdeck_request_duration_seconds_sum{{model=\"fraud\",version=\"{v}\"}} 1\n"
+        );
+        t += &format!(
+            "flightdeck_request_duration_seconds_count{{model=\"fraud\",version=\"{v}\"}} {n}\n"
+        );
+    }
+    t += "# TYPE flightdeck_model_info gauge\n";
+    t += "flightdeck_model_info{model=\"fraud\",version=\"1\",sha256=\"a\",role=\"stable\"} 1\n";
+    t += "flightdeck_model_info{model=\"fraud\",version=\"2\",sha256=\"b\",role=\"canary\"} 1\n";
+    t += "# TYPE flightdeck_drift_verdict gauge\n";
+    for v in [1, 2] {
+        t += &format!(
+            "flightdeck_drift_verdict{{model=\"fraud\",version=\"{v}\",verdict=\"ok\"}} 1\n"
+        );
+        t += &format!(
+            "flightdeck_drift_verdict{{model=\"fraud\",version=\"{v}\",verdict=\"drift\"}} 0\n"
+        );
+    }
+    t
+}
+
+#[test]
+fn a_kserve_promote_is_judged_on_the_canarys_series_in_prometheus() {
+    let exporter = Exporter::start();
+    *exporter.text.lock().unwrap() = fraud_series(50);
+    let dir = tempfile::tempdir().unwrap();
+    let prometheus = prometheus(dir.path(), &exporter.address);
+    let api = common::kube_api::KubeApi::start();
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let kubeconfig = api.kubeconfig(h, "ml");
+    std::fs::write(
+        h.join("no-config.toml"),
+        format!(
+            "[gates]\nmin_canary_requests = 100\n\n[environments.k8s]\nserving = \"kubernetes\"\nmetrics = \"prometheus\"\nprometheus_url = \"{}\"\nkubeconfig = {:?}\nstorage_uri = \"s3://models/{{model}}/{{version}}\"\nrollout_timeout_s = 20\n",
+            prometheus.url,
+            kubeconfig.display().to_string()
+        ),
+    )
+    .unwrap();
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    common::register(h, "fraud", "mlp_classifier.onnx");
+    let env = ["--env", "k8s"];
+    ok(
+        h,
+        &[&env[..], &["deploy", "fraud", "1", "--direct", "--yes"]].concat(),
+    );
+    ok(
+        h,
+        &[
+            &env[..],
+            &["deploy", "fraud", "2", "--canary", "10", "--yes"],
+        ]
+        .concat(),
+    );
+
+    // A quarter of the canary's requests fail: the error-rate gate stops the promote.
+    let err = common::fails(h, &[&env[..], &["promote", "fraud", "--yes"]].concat(), 2);
+    assert!(
+        err.contains("error rate") && err.contains("canary 25.00%"),
+        "{err}"
+    );
+
+    // Healthy: every gate passes on Prometheus' numbers, drift included.
+    *exporter.text.lock().unwrap() = fraud_series(0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let out = loop {
+        let out = common::run(h, &[&env[..], &["promote", "fraud", "--yes"]].concat());
+        if out.status.success() {
+            break common::stderr(&out);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never promoted: {}",
+            common::stderr(&out)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(
+        out.contains("gate canary traffic  passed  v2 served 200 requests"),
+        "{out}"
+    );
+    assert!(
+        out.contains("gate drift           passed  canary ok, production ok"),
+        "{out}"
+    );
+    let isvc = api.get("inferenceservices", "ml", "fraud").unwrap();
+    assert!(
+        isvc["spec"]["predictor"]
+            .get("canaryTrafficPercent")
+            .is_none()
+    );
+}
