@@ -70,47 +70,37 @@ pub fn deploy(settings: &Settings, actor: &Actor, args: DeployArgs) -> Result<()
     };
     let model = model_name(&args.model)?;
     actor.ensure_writable(&format!("deploy {model}"))?;
-    if settings.environment.registry == crate::settings::RegistryBackend::Mlflow {
-        // MLflow's versions are not in the local registry: the deploy checks the version's
-        // artifact (checksum, loads) instead of the local smoke test.
-        return run(
-            settings,
+    // MLflow's versions are not in the local registry: their deploy checks the version's
+    // artifact (checksum, loads) while planning, instead of the local smoke test.
+    if settings.environment.registry != crate::settings::RegistryBackend::Mlflow {
+        // The smoke gate: a version must have passed its smoke test before it takes traffic.
+        let mut registry = super::open(settings)?;
+        registry.version(&model, args.version)?;
+        let program = program()?;
+        let runtime = runtime()?;
+        let progress =
+            super::progress::printer(format!("smoke {model} v{}", args.version), args.op.json);
+        let gate = runtime.block_on(smoke_gate(
+            &mut registry,
+            &program,
+            &model,
+            args.version,
+            args.skip_smoke,
             actor,
-            &args.model,
-            OpRequest::Deploy {
-                version: args.version,
-                canary_percent,
-            },
-            &args.op,
-        );
-    }
-    // The smoke gate: a version must have passed its smoke test before it takes traffic.
-    let mut registry = super::open(settings)?;
-    registry.version(&model, args.version)?;
-    let program = program()?;
-    let runtime = runtime()?;
-    let progress =
-        super::progress::printer(format!("smoke {model} v{}", args.version), args.op.json);
-    let gate = runtime.block_on(smoke_gate(
-        &mut registry,
-        &program,
-        &model,
-        args.version,
-        args.skip_smoke,
-        actor,
-        &progress,
-    ))?;
-    if !args.op.json {
-        match &gate {
-            Some(report) => eprintln!(
-                "smoke gate: v{} passed its smoke test ({})",
-                args.version,
-                report.at.format("%Y-%m-%d %H:%M UTC")
-            ),
-            None => eprintln!("smoke gate: SKIPPED by --skip-smoke"),
+            &progress,
+        ))?;
+        if !args.op.json {
+            match &gate {
+                Some(report) => eprintln!(
+                    "smoke gate: v{} passed its smoke test ({})",
+                    args.version,
+                    report.at.format("%Y-%m-%d %H:%M UTC")
+                ),
+                None => eprintln!("smoke gate: SKIPPED by --skip-smoke"),
+            }
         }
+        drop(registry);
     }
-    drop(registry);
     run(
         settings,
         actor,

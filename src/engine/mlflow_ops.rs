@@ -93,6 +93,25 @@ impl MlflowWriter {
         })
     }
 
+    fn unreachable(&self, e: &reqwest::Error) -> String {
+        format!(
+            "MLflow at {}: {}",
+            self.base,
+            crate::sources::server::describe(e)
+        )
+    }
+
+    /// GET an API path and parse its answer.
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T, String> {
+        let text = self.call(reqwest::Method::GET, path, query, None).await?;
+        serde_json::from_str(&text)
+            .map_err(|e| format!("MLflow answered something unexpected ({e})"))
+    }
+
     async fn call(
         &self,
         method: reqwest::Method,
@@ -108,21 +127,9 @@ impl MlflowWriter {
             // MLflow wants the JSON content type on POST and a JSON body even on DELETE.
             request = request.json(&body);
         }
-        let response = request.send().await.map_err(|e| {
-            format!(
-                "MLflow at {}: {}",
-                self.base,
-                crate::sources::server::describe(&e)
-            )
-        })?;
+        let response = request.send().await.map_err(|e| self.unreachable(&e))?;
         let status = response.status();
-        let text = response.text().await.map_err(|e| {
-            format!(
-                "MLflow at {}: {}",
-                self.base,
-                crate::sources::server::describe(&e)
-            )
-        })?;
+        let text = response.text().await.map_err(|e| self.unreachable(&e))?;
         if !status.is_success() {
             return Err(api_error(status.as_u16(), &text));
         }
@@ -131,16 +138,9 @@ impl MlflowWriter {
 
     /// The model's production, canary and previous champion.
     pub async fn held(&self, model: &str) -> Result<Held, String> {
-        let text = self
-            .call(
-                reqwest::Method::GET,
-                "registered-models/get",
-                &[("name", model)],
-                None,
-            )
+        let answer: ModelAnswer = self
+            .get("registered-models/get", &[("name", model)])
             .await?;
-        let answer: ModelAnswer = serde_json::from_str(&text)
-            .map_err(|e| format!("MLflow answered something unexpected ({e})"))?;
         let model = answer.registered_model;
         let alias = |name: &str| {
             model
@@ -197,32 +197,21 @@ impl MlflowWriter {
     /// says in words, or why it may not take traffic.
     pub async fn check_artifact(&self, model: &str, version: u32) -> Result<String, String> {
         let v = version.to_string();
-        let text = self
-            .call(
-                reqwest::Method::GET,
-                "model-versions/get",
-                &[("name", model), ("version", &v)],
-                None,
-            )
+        let entry: VersionAnswer = self
+            .get("model-versions/get", &[("name", model), ("version", &v)])
             .await?;
-        let entry: VersionAnswer = serde_json::from_str(&text)
-            .map_err(|e| format!("MLflow answered something unexpected ({e})"))?;
         let expected = entry
             .model_version
             .tags
             .iter()
             .find(|t| t.key == SHA_TAG)
             .map(|t| t.value.to_lowercase());
-        let text = self
-            .call(
-                reqwest::Method::GET,
+        let uri: DownloadUri = self
+            .get(
                 "model-versions/get-download-uri",
                 &[("name", model), ("version", &v)],
-                None,
             )
             .await?;
-        let uri: DownloadUri = serde_json::from_str(&text)
-            .map_err(|e| format!("MLflow answered something unexpected ({e})"))?;
         let path = uri
             .artifact_uri
             .strip_prefix("mlflow-artifacts:/")
@@ -237,13 +226,10 @@ impl MlflowWriter {
             self.base,
             path.trim_matches('/')
         );
-        let response = authorised(self.http.get(&url)).send().await.map_err(|e| {
-            format!(
-                "MLflow at {}: {}",
-                self.base,
-                crate::sources::server::describe(&e)
-            )
-        })?;
+        let response = authorised(self.http.get(&url))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
         if !response.status().is_success() {
             return Err(format!(
                 "v{version} has no model.onnx under {} (HTTP {})",

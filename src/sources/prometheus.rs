@@ -410,29 +410,12 @@ struct Series {
 
 /// An instant-query answer as the snapshot the scrape source would have produced.
 pub fn snapshot_from_response(body: &str) -> Result<ScrapeSnapshot, String> {
-    let response: Response = serde_json::from_str(body)
-        .map_err(|e| format!("the answer is not a Prometheus API response ({e})"))?;
-    if response.status != "success" {
-        return Err(format!(
-            "{}: {}",
-            response.error_type.as_deref().unwrap_or("error"),
-            response.error.as_deref().unwrap_or("no reason given")
-        ));
-    }
-    let data = response
-        .data
-        .ok_or("a successful answer without data".to_string())?;
-    if data.result_type != "vector" {
-        return Err(format!("expected a vector, got a {}", data.result_type));
-    }
+    let series = vector_from_response(body)?;
     let mut snapshot = ScrapeSnapshot::default();
     let mut buckets: BTreeMap<(String, String), BTreeMap<String, f64>> = BTreeMap::new();
-    for series in data.result {
-        let label = |name: &str| series.metric.get(name).cloned().unwrap_or_default();
+    for (metric, value) in series {
+        let label = |name: &str| metric.get(name).cloned().unwrap_or_default();
         let key = (label("model"), label("version"));
-        let Ok(value) = parse_value(&series.value.1) else {
-            continue;
-        };
         match label("__name__").as_str() {
             "flightdeck_requests_total" => {
                 let counters: &mut VersionCounters = snapshot.versions.entry(key).or_default();

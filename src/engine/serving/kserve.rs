@@ -235,12 +235,7 @@ impl KServeServing {
             .collect();
         let client = match crate::sources::server::client() {
             Ok(c) => c,
-            Err(e) => {
-                return Evidence {
-                    counters: Err(e.clone()),
-                    drift: Err(e),
-                };
-            }
+            Err(e) => return Evidence::unavailable(e),
         };
         use crate::sources::source::MetricsSource;
         let prometheus = crate::sources::prometheus::PrometheusMetrics::new(

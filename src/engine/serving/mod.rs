@@ -55,6 +55,16 @@ pub struct Evidence {
     pub drift: Result<Vec<(u32, String, Option<u64>)>, String>,
 }
 
+impl Evidence {
+    /// No evidence at all, and why.
+    pub fn unavailable(reason: String) -> Self {
+        Evidence {
+            counters: Err(reason.clone()),
+            drift: Err(reason),
+        }
+    }
+}
+
 /// What serves an environment's models, as operations drive it: the local supervisor's
 /// processes, or KServe on a cluster. Every call returns within its own deadline.
 pub trait Serving: Send + Sync {
@@ -104,21 +114,13 @@ impl Serving for LocalServing {
             const TIMEOUT: Duration = Duration::from_secs(5);
             let status = LocalServing::status(self, model).await;
             let Some(endpoint) = status.endpoint().filter(|_| status.supervisor_alive) else {
-                let missing = format!(
+                return Evidence::unavailable(format!(
                     "no server runs {model}, so the canary has no evidence; start it with `flightdeck server start {model}`"
-                );
-                return Evidence {
-                    counters: Err(missing.clone()),
-                    drift: Err(missing),
-                };
+                ));
             };
-            let client = crate::sources::server::client();
-            let Ok(client) = client else {
-                let e = "no HTTP client".to_string();
-                return Evidence {
-                    counters: Err(e.clone()),
-                    drift: Err(e),
-                };
+            let client = match crate::sources::server::client() {
+                Ok(c) => c,
+                Err(e) => return Evidence::unavailable(e),
             };
             let counters = crate::sources::server::scrape(&client, &endpoint, TIMEOUT).await;
             let drift = crate::sources::server::drift(&client, &endpoint, model, TIMEOUT)
