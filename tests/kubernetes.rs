@@ -702,3 +702,60 @@ fn the_console_shows_a_kserve_model_and_deploys_to_it_by_keys() {
         "{isvc}"
     );
 }
+
+#[test]
+fn several_namespaces_are_watched_apart() {
+    let api = KubeApi::start();
+    let dir = tempfile::tempdir().unwrap();
+    seed_isvc(&api, "fraud", 1, json!({}));
+    let mut other = api.get("inferenceservices", NS, "fraud").unwrap();
+    other["metadata"]["namespace"] = json!("ml-2");
+    other["metadata"]["name"] = json!("churn");
+    api.put("inferenceservices", other);
+    let kubeconfig = api.kubeconfig(dir.path(), "default");
+    let text = format!(
+        "[environments.k8s]\nserving = \"kubernetes\"\nmetrics = \"prometheus\"\nprometheus_url = \"http://127.0.0.1:9\"\nkubeconfig = {:?}\nnamespaces = [\"{NS}\", \"ml-2\"]\n",
+        kubeconfig.display().to_string()
+    );
+    let settings = Settings::resolve(
+        Some(&text),
+        None,
+        Some(PathBuf::from("/nonexistent")),
+        &Overrides {
+            environment: Some("k8s".into()),
+            ..Overrides::default()
+        },
+    )
+    .unwrap();
+    api.deny("list", "events");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let cluster = KubeCluster::new(&settings.environment);
+    wait_for(&runtime, &cluster, "both namespaces", |s| s.len() == 2);
+
+    // ml's watch is down while ml changes and etcd compacts past it; ml-2's resumes at once.
+    // ml then relists (410) and its rows are replaced: ml-2's stay.
+    api.deny_in("watch", "inferenceservices", NS);
+    api.drop_watches();
+    std::thread::sleep(Duration::from_millis(300));
+    api.delete("inferenceservices", NS, "fraud");
+    seed_isvc(&api, "risk", 1, json!({}));
+    api.keep_history(1);
+    std::thread::sleep(Duration::from_millis(300));
+    let lists_before = lists(&api);
+    api.allow_in("watch", "inferenceservices", NS);
+    wait_for(&runtime, &cluster, "risk in, fraud out", |s| {
+        s.iter().any(|x| x.model == "risk") && !s.iter().any(|x| x.model == "fraud")
+    });
+    assert!(lists(&api) > lists_before, "ml relisted");
+    std::thread::sleep(Duration::from_millis(300));
+    let servers = runtime.block_on(cluster.servers());
+    assert!(
+        servers.iter().any(|s| s.model == "churn"),
+        "ml-2's rows survive ml's relist: {servers:?}"
+    );
+    let problem = cluster.problem().unwrap();
+    assert!(
+        problem.contains("Events in ml:") && problem.contains("Events in ml-2:"),
+        "{problem}"
+    );
+}

@@ -53,13 +53,22 @@ impl KubeCluster {
                 Err(e) => {
                     if let Ok(mut s) = store.lock() {
                         for kind in WATCHED {
-                            s.watches.entry(kind).or_default().error = Some(e.clone());
+                            s.watches.entry((kind, String::new())).or_default().error =
+                                Some(e.clone());
                         }
                     }
                     return;
                 }
             };
             let template = environment.storage_uri.clone();
+            // Every watch is known before any reports, so "listed" means all of them.
+            if let Ok(mut s) = store.lock() {
+                for namespace in &namespaces {
+                    for kind in WATCHED {
+                        s.watches.entry((kind, namespace.clone())).or_default();
+                    }
+                }
+            }
             for namespace in namespaces {
                 let isvcs: Api<slim::Isvc> =
                     Api::namespaced_with(client.clone(), &namespace, &isvc_resource());
@@ -86,7 +95,7 @@ impl KubeCluster {
                         .page_size(crate::k8s::PAGE_SIZE)
                         .labels(slim::ISVC_POD_LABEL),
                     store.clone(),
-                    "Deployments",
+                    ("Deployments", namespace.clone()),
                     |store, event| match event {
                         Change::Apply(d) => {
                             if let Some((namespace, isvc, row)) = slim::deployment_of(&d) {
@@ -104,7 +113,7 @@ impl KubeCluster {
                     isvcs,
                     watcher::Config::default().page_size(crate::k8s::PAGE_SIZE),
                     store.clone(),
-                    "InferenceServices",
+                    ("InferenceServices", namespace.clone()),
                     move |store, event| match event {
                         Change::Apply(isvc) => {
                             if let Some(parsed) = slim::service_of(&isvc, template.as_deref()) {
@@ -123,7 +132,7 @@ impl KubeCluster {
                         .page_size(crate::k8s::PAGE_SIZE)
                         .labels(slim::ISVC_POD_LABEL),
                     store.clone(),
-                    "Pods",
+                    ("Pods", namespace.clone()),
                     |store, event| match event {
                         Change::Apply(pod) => {
                             if let Some((namespace, isvc, row)) = slim::pod_of(&pod) {
@@ -140,7 +149,7 @@ impl KubeCluster {
                     events,
                     watcher::Config::default().page_size(crate::k8s::PAGE_SIZE),
                     store.clone(),
-                    "Events",
+                    ("Events", namespace.clone()),
                     |store, event| {
                         if let Change::Apply(event) = event
                             && let Some((namespace, kind, object, row)) = slim::event_of(&event)
@@ -157,9 +166,12 @@ impl KubeCluster {
     /// (pods, Deployments and events join as their lists arrive).
     fn listed(&self) -> bool {
         self.store.lock().is_ok_and(|s| {
-            s.watches
-                .get("InferenceServices")
-                .is_some_and(|w| w.synced || w.error.is_some())
+            let mut isvcs = s
+                .watches
+                .iter()
+                .filter(|((kind, _), _)| *kind == "InferenceServices")
+                .peekable();
+            isvcs.peek().is_some() && isvcs.all(|(_, w)| w.synced || w.error.is_some())
         })
     }
 
@@ -230,7 +242,7 @@ async fn follow<K>(
     api: Api<K>,
     config: watcher::Config,
     store: Arc<Mutex<Store>>,
-    kind: &'static str,
+    watch: (&'static str, String),
     apply: impl Fn(&mut Store, Change<K>) + Send + 'static,
 ) where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
@@ -250,21 +262,22 @@ async fn follow<K>(
                 None => apply(&mut s, Change::Apply(object)),
             },
             Ok(Event::InitDone) => {
-                s.clear(kind);
+                s.clear(watch.0, &watch.1);
                 for object in pending.take().unwrap_or_default() {
                     apply(&mut s, Change::Apply(object));
                 }
-                let state = s.watches.entry(kind).or_default();
+                let state = s.watches.entry(watch.clone()).or_default();
                 state.synced = true;
                 state.error = None;
             }
             Ok(Event::Apply(object)) => {
                 apply(&mut s, Change::Apply(object));
-                s.watches.entry(kind).or_default().error = None;
+                s.watches.entry(watch.clone()).or_default().error = None;
             }
             Ok(Event::Delete(object)) => apply(&mut s, Change::Delete(object)),
             Err(e) => {
-                s.watches.entry(kind).or_default().error = Some(client::describe_watch(&e));
+                s.watches.entry(watch.clone()).or_default().error =
+                    Some(client::describe_watch(&e));
             }
         }
     }
@@ -290,17 +303,30 @@ impl ClusterSource for KubeCluster {
 
     fn problem(&self) -> Option<String> {
         let store = self.store.lock().ok()?;
+        let namespaces = store
+            .watches
+            .keys()
+            .map(|(_, ns)| ns)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
         let problems: Vec<String> = store
             .watches
             .iter()
-            .filter_map(|(kind, w)| w.error.as_ref().map(|e| format!("{kind}: {e}")))
+            .filter_map(|((kind, namespace), w)| {
+                let place = if namespaces > 1 {
+                    format!("{kind} in {namespace}")
+                } else {
+                    kind.to_string()
+                };
+                w.error.as_ref().map(|e| format!("{place}: {e}"))
+            })
             .collect();
         if problems.is_empty() {
             return None;
         }
         // The same connection failure repeated for every kind says nothing new.
         let first = problems[0].split_once(": ").map(|(_, e)| e.to_string());
-        if problems.len() == WATCHED.len()
+        if problems.len() == store.watches.len()
             && problems
                 .iter()
                 .all(|p| p.split_once(": ").map(|(_, e)| e.to_string()) == first)

@@ -37,7 +37,8 @@ pub struct Store {
     /// Events by (namespace, InferenceService name), newest last.
     events: HashMap<Key, VecDeque<EventRow>>,
     /// Per watched kind ("InferenceServices", "Pods", "Events").
-    pub watches: BTreeMap<&'static str, WatchState>,
+    /// Per (kind, namespace) watched.
+    pub watches: BTreeMap<(&'static str, String), WatchState>,
 }
 
 impl Store {
@@ -54,14 +55,15 @@ impl Store {
         self.events.remove(&key);
     }
 
-    /// A watch restarted: what it lists next replaces what it listed before.
-    pub fn clear(&mut self, kind: &'static str) {
+    /// A watch restarted: what it lists next replaces what it listed before, in its own
+    /// namespace only.
+    pub fn clear(&mut self, kind: &'static str, namespace: &str) {
         self.generation += 1;
         match kind {
-            "InferenceServices" => self.services.clear(),
-            "Pods" => self.pods.clear(),
-            "Deployments" => self.deployments.clear(),
-            _ => self.events.clear(),
+            "InferenceServices" => self.services.retain(|k, _| k.0 != namespace),
+            "Pods" => self.pods.retain(|k, _| k.0 != namespace),
+            "Deployments" => self.deployments.retain(|k, _| k.0 != namespace),
+            _ => self.events.retain(|k, _| k.0 != namespace),
         }
     }
 

@@ -45,6 +45,8 @@ struct Inner {
     history: std::collections::VecDeque<Change>,
     /// (verb, resource) pairs answered 403.
     denied: BTreeSet<(String, String)>,
+    /// (verb, resource, namespace) answered 403 in one namespace only.
+    denied_in: BTreeSet<(String, String, String)>,
     /// Requests seen: (method, path and query), for tests that check what was asked.
     pub requests: Vec<String>,
     /// While true, the controller does not react to spec changes.
@@ -188,6 +190,23 @@ impl KubeApi {
             .expect("lock")
             .denied
             .insert((verb.into(), resource.into()));
+    }
+
+    /// Answers 403 to `verb` on `resource` in `namespace` only.
+    pub fn deny_in(&self, verb: &str, resource: &str, namespace: &str) {
+        self.inner.lock().expect("lock").denied_in.insert((
+            verb.into(),
+            resource.into(),
+            namespace.into(),
+        ));
+    }
+
+    pub fn allow_in(&self, verb: &str, resource: &str, namespace: &str) {
+        self.inner.lock().expect("lock").denied_in.remove(&(
+            verb.into(),
+            resource.into(),
+            namespace.into(),
+        ));
     }
 
     /// Answers `verb` on `resource` again.
@@ -544,13 +563,14 @@ async fn handle(State(api): State<KubeApi>, method: Method, uri: Uri, body: Byte
         (&Method::PATCH, _, _) => "patch",
         _ => "other",
     };
-    if api
-        .inner
-        .lock()
-        .expect("lock")
-        .denied
-        .contains(&(verb.to_string(), resource.clone()))
-    {
+    let denied = {
+        let inner = api.inner.lock().expect("lock");
+        inner.denied.contains(&(verb.to_string(), resource.clone()))
+            || inner
+                .denied_in
+                .contains(&(verb.to_string(), resource.clone(), namespace.clone()))
+    };
+    if denied {
         return status(
             403,
             "Forbidden",
