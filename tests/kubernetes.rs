@@ -714,7 +714,7 @@ fn several_namespaces_are_watched_apart() {
     api.put("inferenceservices", other);
     let kubeconfig = api.kubeconfig(dir.path(), "default");
     let text = format!(
-        "[environments.k8s]\nserving = \"kubernetes\"\nmetrics = \"prometheus\"\nprometheus_url = \"http://127.0.0.1:9\"\nkubeconfig = {:?}\nnamespaces = [\"{NS}\", \"ml-2\"]\n",
+        "[environments.k8s]\nserving = \"kubernetes\"\nmetrics = \"prometheus\"\nprometheus_url = \"http://127.0.0.1:9\"\nkubeconfig = {:?}\nnamespaces = [\"{NS}\", \"ml-2\"]\nstorage_uri = \"s3://models/{{model}}/{{version}}\"\nrollout_timeout_s = 20\n",
         kubeconfig.display().to_string()
     );
     let settings = Settings::resolve(
@@ -758,4 +758,18 @@ fn several_namespaces_are_watched_apart() {
         problem.contains("Events in ml:") && problem.contains("Events in ml-2:"),
         "{problem}"
     );
+    // Operations act where the model's InferenceService is, not in the first namespace.
+    use flightdeck::engine::serving::Serving;
+    let serving = flightdeck::engine::serving::kserve::KServeServing::new(&settings.environment);
+    let churn = flightdeck::model::ModelName::new("churn").unwrap();
+    let served = runtime
+        .block_on(serving.apply(&churn, ServingPlan::stable_only(5)))
+        .unwrap();
+    assert_eq!(served.serving, Some(ServingPlan::stable_only(5)));
+    let isvc = api.get("inferenceservices", "ml-2", "churn").unwrap();
+    assert_eq!(
+        isvc["spec"]["predictor"]["model"]["storageUri"],
+        "s3://models/churn/5"
+    );
+    assert!(api.get("inferenceservices", NS, "churn").is_none());
 }

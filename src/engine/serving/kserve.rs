@@ -18,9 +18,12 @@ use crate::settings::Environment;
 /// How often a rollout is read back while waiting for it.
 const POLL: Duration = Duration::from_millis(500);
 
+/// An InferenceService's API, namespace, and the object when it exists.
+type Located = (Api<slim::Isvc>, String, Option<slim::Isvc>);
+
 pub struct KServeServing {
     environment: Environment,
-    connection: OnceCell<(Client, String)>,
+    connection: OnceCell<(Client, Vec<String>)>,
 }
 
 impl KServeServing {
@@ -31,41 +34,36 @@ impl KServeServing {
         }
     }
 
-    /// The client and the namespace operations act in (the first configured one).
-    async fn api(&self) -> Result<Api<slim::Isvc>, String> {
-        let (client, namespace) = self
-            .connection
-            .get_or_try_init(|| async {
-                let (client, namespaces) = client::connect(&self.environment).await?;
-                let namespace = namespaces
-                    .into_iter()
-                    .next()
-                    .unwrap_or_else(|| "default".into());
-                Ok::<_, String>((client, namespace))
-            })
-            .await?;
-        Ok(Api::namespaced_with(
-            client.clone(),
-            namespace,
-            &isvc_resource(),
-        ))
-    }
-
-    fn namespace(&self) -> String {
+    /// The client and the namespaces this environment watches.
+    async fn connection(&self) -> Result<&(Client, Vec<String>), String> {
         self.connection
-            .get()
-            .map(|(_, ns)| ns.clone())
-            .unwrap_or_else(|| "default".into())
+            .get_or_try_init(|| async {
+                let (client, mut namespaces) = client::connect(&self.environment).await?;
+                if namespaces.is_empty() {
+                    namespaces.push("default".into());
+                }
+                Ok::<_, String>((client, namespaces))
+            })
+            .await
     }
 
-    /// The InferenceService of `model`, or None when there is none.
-    async fn read(&self, model: &str) -> Result<Option<slim::Isvc>, String> {
-        let api = self.api().await?;
-        match tokio::time::timeout(Duration::from_secs(10), api.get_opt(model)).await {
-            Ok(Ok(found)) => Ok(found),
-            Ok(Err(e)) => Err(client::describe(&e)),
-            Err(_) => Err("the Kubernetes API did not answer within 10 s".into()),
+    /// Where `model`'s InferenceService is: the namespace that has it (the first configured
+    /// one when none does, for a first deploy), its API, and the object if it exists.
+    async fn locate(&self, model: &str) -> Result<Located, String> {
+        let (client, namespaces) = self.connection().await?;
+        for namespace in namespaces {
+            let api: Api<slim::Isvc> =
+                Api::namespaced_with(client.clone(), namespace, &isvc_resource());
+            match tokio::time::timeout(Duration::from_secs(10), api.get_opt(model)).await {
+                Ok(Ok(Some(found))) => return Ok((api, namespace.clone(), Some(found))),
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => return Err(client::describe(&e)),
+                Err(_) => return Err("the Kubernetes API did not answer within 10 s".into()),
+            }
         }
+        let first = namespaces[0].clone();
+        let api = Api::namespaced_with(client.clone(), &first, &isvc_resource());
+        Ok((api, first, None))
     }
 
     async fn status_of(&self, model: &str) -> LocalServer {
@@ -79,17 +77,20 @@ impl KServeServing {
             problem: Some(problem),
             kube: None,
         };
-        match self.read(model).await {
-            Ok(Some(isvc)) => {
+        match self.locate(model).await {
+            Ok((_, _, Some(isvc))) => {
                 let template = self.environment.storage_uri.as_deref();
                 match slim::service_of(&isvc, template) {
                     Some((name, service, versions)) => slim::server_row(name, service, versions),
                     None => absent("the InferenceService has no name".into()),
                 }
             }
-            Ok(None) => absent(format!(
+            Ok((_, _, None)) => absent(format!(
                 "no InferenceService {model} in namespace {}",
-                self.namespace()
+                self.connection
+                    .get()
+                    .map(|(_, namespaces)| namespaces.join(", "))
+                    .unwrap_or_default()
             )),
             Err(e) => {
                 let mut server = absent(e);
@@ -116,11 +117,13 @@ impl KServeServing {
                 self.environment.name
             ))
         })?;
-        let api = self.api().await.map_err(|e| ServingError::Unreachable {
-            model: model.to_string(),
-            reason: e,
-        })?;
-        let existing = self.read(model.as_str()).await.map_err(&refused)?;
+        let (api, namespace, existing) =
+            self.locate(model.as_str())
+                .await
+                .map_err(|e| ServingError::Unreachable {
+                    model: model.to_string(),
+                    reason: e,
+                })?;
         let parsed = existing
             .as_ref()
             .and_then(|i| slim::service_of(i, Some(&template)));
@@ -128,21 +131,17 @@ impl KServeServing {
             Some((_, service, versions)) => manifest::Current::of(Some(service), *versions),
             None => manifest::Current::default(),
         };
-        let object = manifest::inference_service(
-            model.as_str(),
-            &self.namespace(),
-            &template,
-            plan,
-            current,
-        )
-        .map_err(&refused)?;
+        let object =
+            manifest::inference_service(model.as_str(), &namespace, &template, plan, current)
+                .map_err(&refused)?;
         let params = PatchParams::apply(FIELD_MANAGER);
         let applied = api
             .patch(model.as_str(), &params, &Patch::Apply(&object))
             .await
             .map_err(|e| refused(apply_error(&e)))?;
         let generation = applied.metadata.generation.unwrap_or(0);
-        self.wait_for_rollout(model, plan, generation).await
+        self.wait_for_rollout(model, &namespace, plan, generation)
+            .await
     }
 
     /// Reads the InferenceService until the controller has rolled out `generation` and the
@@ -150,6 +149,7 @@ impl KServeServing {
     async fn wait_for_rollout(
         &self,
         model: &ModelName,
+        namespace: &str,
         plan: ServingPlan,
         generation: i64,
     ) -> Result<LocalServer, ServingError> {
@@ -191,10 +191,7 @@ impl KServeServing {
                         " (the InferenceService's traffic shows {seen}{})",
                         now.problem.map(|p| format!("; {p}")).unwrap_or_default()
                     ),
-                    log: format!(
-                        "`kubectl -n {} describe inferenceservice {model}`",
-                        self.namespace()
-                    ),
+                    log: format!("`kubectl -n {namespace} describe inferenceservice {model}`"),
                 });
             }
             tokio::time::sleep(POLL).await;
@@ -292,10 +289,16 @@ impl Serving for KServeServing {
 
     fn stop<'a>(&'a self, model: &'a ModelName) -> BoxFuture<'a, Result<(), ServingError>> {
         async move {
-            let api = self.api().await.map_err(|e| ServingError::Unreachable {
-                model: model.to_string(),
-                reason: e,
-            })?;
+            let (api, _, existing) =
+                self.locate(model.as_str())
+                    .await
+                    .map_err(|e| ServingError::Unreachable {
+                        model: model.to_string(),
+                        reason: e,
+                    })?;
+            if existing.is_none() {
+                return Ok(());
+            }
             match api.delete(model.as_str(), &DeleteParams::default()).await {
                 Ok(_) => Ok(()),
                 Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
