@@ -461,6 +461,10 @@ fn deploy_promote_rollback_apply_inference_services_and_verify_from_the_traffic(
     );
     assert_eq!(aliases(h), (Some(1), None));
 
+    // Local server commands say where serving is instead of starting a process.
+    let err = fails(h, &[&env[..], &["server", "list"]].concat(), 2);
+    assert!(err.contains("serves through KServe on Kubernetes"), "{err}");
+
     // `status` reads the same cluster: v1 serves, healthy.
     let status: Value =
         serde_json::from_str(&ok(h, &[&env[..], &["status", "fraud", "--json"]].concat())).unwrap();

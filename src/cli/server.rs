@@ -36,6 +36,16 @@ pub enum ServerCommand {
 }
 
 fn serving(settings: &Settings) -> Result<LocalServing, Failure> {
+    let env = &settings.environment;
+    if env.serving == crate::settings::ServingBackend::Kubernetes {
+        return Err(Failure {
+            code: 2,
+            message: format!(
+                "`flightdeck server` runs local servers; environment {:?} serves through KServe on Kubernetes: see `flightdeck --env {} status` or the console's cluster pane, and change serving with deploy, promote, rollback or abort",
+                env.name, env.name
+            ),
+        });
+    }
     Ok(LocalServing::new(&settings.data_dir, program()?))
 }
 

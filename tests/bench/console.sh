@@ -62,6 +62,9 @@ ticks=$(getconf CLK_TCK)
 idle_cpu=$(python3 -c "print(round(100 * ($after - $before) / $ticks / 10, 2))")
 idle_bytes=$(stat -c %s "$work/out" 2>/dev/null || echo 0)
 rss=$(awk '/VmRSS/ {print $2/1024}' "/proc/$pid/status")
+# Anonymous (heap, stacks, allocator caches) vs file-backed (the binary's pages) resident memory.
+rss_parts=$(awk '/RssAnon/ {a=$2/1024} /RssFile/ {f=$2/1024} END {printf "%.1f MB anonymous + %.1f MB of the binary and libraries", a, f}' "/proc/$pid/status")
+threads=$(awk '/Threads/ {print $2}' "/proc/$pid/status")
 
 # Key-to-screen: j moves the selection one row down; time until the screen shows it.
 worst=0; total=0
@@ -75,5 +78,5 @@ done
 echo "first screen after launch:          ${first} ms"
 echo "idle CPU over 10 s (1 s refresh):   ${idle_cpu} %"
 echo "bytes written to the terminal idle: ${idle_bytes}"
-echo "resident memory:                    ${rss} MB"
+echo "resident memory:                    ${rss} MB (${rss_parts}; ${threads} threads)"
 echo "key to screen, 20 keys, one source hanging: mean $((total / 20)) ms, worst ${worst} ms (includes tmux capture polling)"
