@@ -4,6 +4,9 @@ baseline serving guides recommend, on the same model, route, body and load gener
 Usage (needs wrk from Debian, and fastapi, uvicorn, onnxruntime from PyPI):
     python tests/bench/serve_vs_fastapi.py target/release/flightdeck [--seconds 10]
 
+With --pin (two or more CPUs), the servers run on CPU 1 and wrk on CPU 0, so the load generator
+and the server do not take turns on the same core: steadier figures on a noisy machine.
+
 Reports requests/s, p50 and p99 latency (from wrk --latency, 32 connections, 1-row bodies), and
 server CPU per request (from /proc/PID/stat), plus batch-64 throughput and the CPU cost of drift
 scoring (flightdeck with and without a baseline profile).
@@ -79,6 +82,11 @@ def body(rows):
     return json.dumps({"inputs": [{"name": "X", "shape": [rows, 4], "datatype": "FP32", "data": data}]})
 
 
+# Set from --pin: command prefixes keeping the load generator and the servers on separate CPUs.
+CLIENT = []
+SERVER = []
+
+
 def wrk(url, payload, seconds, connections, tmp):
     script = Path(tmp) / "post.lua"
     script.write_text(
@@ -86,7 +94,7 @@ def wrk(url, payload, seconds, connections, tmp):
         f"wrk.body = {json.dumps(payload)}\n"
     )
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        CLIENT + ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
         check=True, capture_output=True, text=True,
     ).stdout
     def latency(label):
@@ -117,7 +125,7 @@ def start_flightdeck(binary, home, with_profile):
         args += ["--reference", str(REFERENCE)]
     subprocess.run(args, check=True, capture_output=True, env=env)
     port = free_port()
-    proc = subprocess.Popen([binary, "serve", "fraud", "--port", str(port)], env=env,
+    proc = subprocess.Popen(SERVER + [binary, "serve", "fraud", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     wait_ready(f"{url}/v2/health/ready")
@@ -135,14 +143,18 @@ def main():
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pin", action="store_true", help="servers on CPU 1, wrk on CPU 0")
     args = parser.parse_args()
+    if args.pin and (os.cpu_count() or 1) >= 2:
+        CLIENT[:] = ["taskset", "-c", "0"]
+        SERVER[:] = ["taskset", "-c", "1"]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         app = tmp / "baseline_app.py"
         app.write_text(FASTAPI_APP.format(model=MODEL))
         port = free_port()
         uvicorn = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "baseline_app:app", "--port", str(port), "--workers", "1",
+            SERVER + [sys.executable, "-m", "uvicorn", "baseline_app:app", "--port", str(port), "--workers", "1",
              "--log-level", "warning"], cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         servers = {"fastapi+onnxruntime": (uvicorn, f"http://127.0.0.1:{port}")}
         wait_ready(f"{servers['fastapi+onnxruntime'][1]}/docs")
@@ -168,7 +180,8 @@ def main():
     rows = {name: {k: median(r, k) for k in ("rps", "p50_ms", "p99_ms", "cpu_us_per_request", "errors")}
             for name, r in runs.items()}
     rows["flightdeck serve, batch 64"] = batch
-    print(f"medians of {args.rounds} alternating rounds, {args.seconds}s each, {args.connections} connections")
+    pinned = ", servers on CPU 1 and wrk on CPU 0" if SERVER else ""
+    print(f"medians of {args.rounds} alternating rounds, {args.seconds}s each, {args.connections} connections{pinned}")
     print(f"{'server':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU µs/req':>11} {'errors':>7}")
     for name, r in rows.items():
         print(f"{name:28} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
