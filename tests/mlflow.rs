@@ -410,8 +410,11 @@ fn operations_move_mlflows_aliases_and_the_cluster_with_them() {
     // The console, same keys: deploy v2 as a canary from the versions pane is the CLI's job
     // here; `r` on the fleet rolls production back (to v2, the recorded previous champion).
     let tmux = common::tmux::Tmux::start_with_config(h, &h.join("no-config.toml"), 120, 30);
+    // Typed only once the console draws: keys sent before it reads them would be lost.
+    tmux.wait_for("the console", |s| s.contains("registry"));
     tmux.keys(&[":"]);
-    tmux.keys(&["env prod", "Enter"]);
+    tmux.keys(&["-l", "env prod"]);
+    tmux.keys(&["Enter"]);
     tmux.wait_for("the MLflow fleet", |s| {
         s.contains("prod") && s.contains("fraud")
     });
