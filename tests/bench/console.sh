@@ -9,6 +9,7 @@
 # With --live every model is served by tests/bench/fake_fleet.py (one loopback port per model
 # answering plans and /metrics with 20 features' drift gauges), so the console scrapes a thousand
 # live servers every second; the hanging server then is model-0000's alone.
+# WRAP="heaptrack -o FILE" (or another command prefix) runs the console under it.
 set -euo pipefail
 home=${1:?usage: console.sh HOME [FLIGHTDECK] [--live]}
 bin=${2:-target/release/flightdeck}
@@ -48,7 +49,7 @@ printf '[refresh]\nmetrics_ms = 1000\nsource_timeout_ms = 2000\n' > "$work/confi
 ms() { date +%s%3N; }
 start=$(ms)
 tmux new-session -d -s "$session" -x 200 -y 60 \
-  "FLIGHTDECK_HOME=$home FLIGHTDECK_CONFIG=$work/config.toml $bin"
+  "FLIGHTDECK_HOME=$home FLIGHTDECK_CONFIG=$work/config.toml ${WRAP:-} $bin"
 until tmux capture-pane -p -t "$session" | grep -q 'model-0001'; do sleep 0.005; done
 first=$(( $(ms) - start ))
 pid=$(pgrep -f "^$bin\$" | head -1)
@@ -80,3 +81,6 @@ echo "idle CPU over 10 s (1 s refresh):   ${idle_cpu} %"
 echo "bytes written to the terminal idle: ${idle_bytes}"
 echo "resident memory:                    ${rss} MB (${rss_parts}; ${threads} threads)"
 echo "key to screen, 20 keys, one source hanging: mean $((total / 20)) ms, worst ${worst} ms (includes tmux capture polling)"
+# Quit as a person does, so a wrapper (heaptrack) can write its report.
+tmux send-keys -t "$session" q
+for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
