@@ -418,10 +418,18 @@ fn config_lists_every_environment_with_its_backends() {
     std::fs::write(
         h.join("no-config.toml"),
         "[environments.prom]\nmetrics = \"prometheus\"\nprometheus_url = \"http://127.0.0.1:9090\"\n\
-         [environments.ml]\nregistry = \"mlflow\"\nmlflow_url = \"http://127.0.0.1:5000\"\n",
+         [environments.ml]\nregistry = \"mlflow\"\nmlflow_url = \"http://127.0.0.1:5000\"\n\
+         [environments.k8s]\nserving = \"kubernetes\"\nmetrics = \"prometheus\"\nprometheus_url = \"http://p:9090\"\n\
+         namespaces = [\"models\"]\nstorage_uri = \"s3://m/{model}/{version}\"\nprometheus_runtime = \"knative\"\n",
     )
     .unwrap();
     let out = common::ok(h, &["--env", "prom", "config"]);
+    assert!(
+        out.lines().any(|l| l.contains("k8s")
+            && l.contains("serving kubernetes (context current, namespaces models, storage s3://m/{model}/{version})")
+            && l.contains("runtime knative")),
+        "{out}"
+    );
     assert!(out.contains("environment   prom"), "{out}");
     assert!(
         out.lines().any(|l| l.contains("* prom")

@@ -187,7 +187,19 @@ pub fn print_settings(settings: &Settings, json: bool) -> Result<(), Failure> {
                 ),
                 _ => "registry embedded".to_string(),
             },
-            "serving local".to_string(),
+            match e.serving {
+                crate::settings::ServingBackend::Local => "serving local".to_string(),
+                crate::settings::ServingBackend::Kubernetes => format!(
+                    "serving kubernetes (context {}, namespaces {}, storage {})",
+                    e.kube_context.as_deref().unwrap_or("current"),
+                    if e.namespaces.is_empty() {
+                        "of the context".to_string()
+                    } else {
+                        e.namespaces.join(" ")
+                    },
+                    e.storage_uri.as_deref().unwrap_or("not set: no deploys")
+                ),
+            },
             match (&e.metrics, e.prometheus_url.as_deref()) {
                 (crate::settings::MetricsBackend::Prometheus, Some(url)) => {
                     format!("metrics prometheus {url}")
@@ -195,6 +207,9 @@ pub fn print_settings(settings: &Settings, json: bool) -> Result<(), Failure> {
                 _ => "metrics scrape".to_string(),
             },
         ];
+        if let Some(runtime) = e.prometheus_runtime {
+            backends.push(format!("runtime {}", runtime.name()));
+        }
         if e.read_only {
             backends.push("read-only".into());
         }
