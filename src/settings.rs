@@ -201,6 +201,20 @@ pub struct Thresholds {
     pub p99_warn_ms: f64,
 }
 
+impl Thresholds {
+    /// The drift part, as servers score with it and readers judge features by it.
+    pub fn drift(&self) -> crate::model::DriftThresholds {
+        crate::model::DriftThresholds {
+            psi_warn: self.psi_warn,
+            psi_drift: self.psi_drift,
+            ks_p_value: self.ks_p_value,
+            ks_min_statistic: self.ks_min_statistic,
+            js_drift: self.js_drift,
+            min_samples: self.min_drift_samples,
+        }
+    }
+}
+
 /// What a canary must show before it may be promoted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Gates {

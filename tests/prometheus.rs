@@ -451,6 +451,26 @@ fn fraud_series(canary_errors: u64) -> String {
     t += "# TYPE flightdeck_model_info gauge\n";
     t += "flightdeck_model_info{model=\"fraud\",version=\"1\",sha256=\"a\",role=\"stable\"} 1\n";
     t += "flightdeck_model_info{model=\"fraud\",version=\"2\",sha256=\"b\",role=\"canary\"} 1\n";
+    t += "# TYPE flightdeck_feature_drift gauge\n";
+    for (v, psi) in [(1, 0.02), (2, 0.31)] {
+        for (method, value) in [
+            ("psi", psi),
+            ("ks_statistic", 0.05),
+            ("ks_p_value", 0.4),
+            ("missing_rate", 0.0),
+            ("out_of_range_rate", 0.01),
+        ] {
+            t += &format!(
+                "flightdeck_feature_drift{{model=\"fraud\",version=\"{v}\",feature=\"amount\",method=\"{method}\"}} {value}\n"
+            );
+        }
+        t += &format!(
+            "flightdeck_feature_drift{{model=\"fraud\",version=\"{v}\",feature=\"channel\",method=\"js_distance\"}} 0.02\n"
+        );
+    }
+    t += "# TYPE flightdeck_drift_window_samples gauge\n";
+    t += "flightdeck_drift_window_samples{model=\"fraud\",version=\"1\"} 1000\n";
+    t += "flightdeck_drift_window_samples{model=\"fraud\",version=\"2\"} 200\n";
     t += "# TYPE flightdeck_drift_verdict gauge\n";
     for v in [1, 2] {
         t += &format!(
@@ -533,5 +553,36 @@ fn a_kserve_promote_is_judged_on_the_canarys_series_in_prometheus() {
         isvc["spec"]["predictor"]
             .get("canaryTrafficPercent")
             .is_none()
+    );
+    // The drift view reads the same gauges back, per feature, without calling any server.
+    let out = ok(h, &[&env[..], &["drift", "fraud", "--json"]].concat());
+    let reports: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let v2 = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["version"] == 2)
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(v2["window_samples"], 200);
+    let feature = |name: &str| {
+        v2["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    let amount = feature("amount");
+    assert_eq!(
+        (amount["method"].as_str(), amount["verdict"].as_str()),
+        (Some("psi"), Some("drift")),
+        "{amount}"
+    );
+    let channel = feature("channel");
+    assert_eq!(
+        (channel["kind"].as_str(), channel["verdict"].as_str()),
+        (Some("categorical"), Some("ok")),
+        "{channel}"
     );
 }

@@ -26,6 +26,7 @@ pub async fn collect(
         &settings.data_dir,
         program,
         timeout,
+        settings.thresholds.drift(),
     )?;
     let started = Instant::now();
     let mut scrape_targets = Vec::new();

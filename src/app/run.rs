@@ -102,6 +102,7 @@ async fn event_loop(
             &settings.data_dir,
             program.clone(),
             Duration::from_millis(settings.refresh.source_timeout_ms),
+            settings.thresholds.drift(),
         )?,
         data_dir: settings.data_dir.clone(),
         serving: crate::engine::serving::for_environment(env, &settings.data_dir, program),
@@ -225,6 +226,7 @@ fn switch_environment(
         &settings.data_dir,
         current.ops.program.clone(),
         timeout,
+        settings.thresholds.drift(),
     )?;
     next.serving = crate::engine::serving::for_environment(
         env,

@@ -21,6 +21,7 @@ pub fn remote_registry(
         &settings.data_dir,
         super::program()?,
         std::time::Duration::from_millis(settings.refresh.source_timeout_ms.max(10_000)),
+        settings.thresholds.drift(),
     )
     .map_err(super::failure)?;
     Ok(sources.registry)

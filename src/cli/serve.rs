@@ -8,7 +8,6 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{Failure, failure, model_name, parse_version};
-use crate::model::DriftThresholds;
 use crate::serve::drift::WindowLimits;
 use crate::serve::{Plan, ServeConfig, ServeOptions, default_workers};
 use crate::settings::Settings;
@@ -85,14 +84,7 @@ pub fn run(settings: &Settings, args: ServeArgs) -> Result<(), Failure> {
         options: ServeOptions {
             data_dir: settings.data_dir.clone(),
             max_body_bytes: args.max_body_bytes,
-            thresholds: DriftThresholds {
-                psi_warn: t.psi_warn,
-                psi_drift: t.psi_drift,
-                ks_p_value: t.ks_p_value,
-                ks_min_statistic: t.ks_min_statistic,
-                js_drift: t.js_drift,
-                min_samples: t.min_drift_samples,
-            },
+            thresholds: t.drift(),
             window: WindowLimits {
                 max_rows: args.drift_window.max(1),
                 max_age: Duration::from_secs(args.drift_max_age.max(1)),

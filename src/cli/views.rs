@@ -137,9 +137,25 @@ pub fn snapshot(settings: &Settings, args: SnapshotArgs) -> Result<(), Failure> 
 pub fn drift(settings: &Settings, args: DriftArgs) -> Result<(), Failure> {
     let model = model_name(&args.model)?;
     let program = program()?;
-    let serving = LocalServing::new(&settings.data_dir, program);
+    let serving = LocalServing::new(&settings.data_dir, program.clone());
     let timeout = Duration::from_millis(settings.refresh.source_timeout_ms);
     let reports: Vec<DriftReport> = runtime()?.block_on(async {
+        if settings.environment.serving == crate::settings::ServingBackend::Kubernetes {
+            // Servers inside a cluster are read through Prometheus, never called directly.
+            let sources = crate::sources::embedded::for_environment(
+                &settings.environment,
+                &settings.data_dir,
+                program.clone(),
+                timeout,
+                settings.thresholds.drift(),
+            )
+            .map_err(failure)?;
+            return sources
+                .drift
+                .drift(model.to_string(), String::new())
+                .await
+                .map_err(|e| failure(format!("cannot read the drift of {model}: {e}")));
+        }
         let status = serving.status(model.as_str()).await;
         let endpoint = status
             .endpoint()

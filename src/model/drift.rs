@@ -76,8 +76,32 @@ impl Default for DriftThresholds {
     }
 }
 
+impl DriftThresholds {
+    /// A numeric feature's verdict from its PSI and two-sample KS statistic and p-value.
+    pub fn numeric_verdict(&self, psi: f64, ks_statistic: f64, ks_p_value: f64) -> Verdict {
+        if psi >= self.psi_drift
+            || (ks_p_value < self.ks_p_value && ks_statistic >= self.ks_min_statistic)
+        {
+            Verdict::Drift
+        } else if psi >= self.psi_warn {
+            Verdict::Warn
+        } else {
+            Verdict::Ok
+        }
+    }
+
+    /// A categorical feature's verdict from its Jensen-Shannon distance.
+    pub fn categorical_verdict(&self, js: f64) -> Verdict {
+        if js >= self.js_drift {
+            Verdict::Drift
+        } else {
+            Verdict::Ok
+        }
+    }
+}
+
 /// A histogram as proportions over labelled bins (numeric ranges or categories).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Histogram {
     pub bins: Vec<String>,
     pub reference: Vec<f64>,

@@ -35,6 +35,7 @@ pub fn for_environment(
     data_dir: &Path,
     program: PathBuf,
     timeout: Duration,
+    thresholds: crate::model::DriftThresholds,
 ) -> Result<Sources, String> {
     use crate::settings::{MetricsBackend, RegistryBackend};
     // The cluster, when there is one, also names the versions of revisions in metric labels.
@@ -58,6 +59,15 @@ pub fn for_environment(
     };
     if let Some(cluster) = cluster {
         sources.cluster = cluster;
+        // Servers inside a cluster are known through Prometheus only: so is their drift.
+        if let Some(url) = environment.prometheus_url.as_deref() {
+            sources.drift = Arc::new(super::prometheus_drift::PrometheusDrift::new(
+                server::client()?,
+                url,
+                timeout,
+                thresholds,
+            ));
+        }
     }
     if let (RegistryBackend::Mlflow, Some(url)) =
         (environment.registry, environment.mlflow_url.as_deref())

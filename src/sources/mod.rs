@@ -9,6 +9,7 @@ pub mod kubernetes_store;
 pub mod metrics;
 pub mod mlflow;
 pub mod prometheus;
+pub mod prometheus_drift;
 pub mod promql;
 pub mod server;
 pub mod source;

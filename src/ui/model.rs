@@ -379,6 +379,13 @@ fn drift(
                 "█".repeat(n)
             }
         };
+        if feature.histogram.bins.is_empty() {
+            // Drift read through Prometheus carries the statistics, not the bins.
+            lines.push(Line::from(Span::styled(
+                "no histogram: the statistics came through Prometheus, which holds no bins",
+                theme.dim(),
+            )));
+        }
         for (i, label) in feature.histogram.bins.iter().enumerate() {
             let reference = feature.histogram.reference.get(i).copied().unwrap_or(0.0);
             let live = feature.histogram.live.get(i).copied().unwrap_or(0.0);

@@ -253,13 +253,7 @@ fn numeric(
     let psi = stats::psi(&p.bin_counts, &live_counts);
     let d = stats::ks_statistic(&p.sample, &live);
     let ks_p = stats::ks_p_value(d, p.sample.len(), live.len());
-    let verdict = if psi >= t.psi_drift || (ks_p < t.ks_p_value && d >= t.ks_min_statistic) {
-        Verdict::Drift
-    } else if psi >= t.psi_warn {
-        Verdict::Warn
-    } else {
-        Verdict::Ok
-    };
+    let verdict = t.numeric_verdict(psi, d, ks_p);
     let proportions = |counts: &[u64]| {
         let sum = counts.iter().sum::<u64>().max(1) as f64;
         counts.iter().map(|c| *c as f64 / sum).collect::<Vec<_>>()
@@ -318,11 +312,7 @@ fn categorical(
     let js = stats::js_distance(&reference_with_unseen, &live);
     let (_, chi2_p) = stats::chi_square(&counts, &reference_with_unseen);
     let n: u64 = counts.iter().sum();
-    let verdict = if js >= t.js_drift {
-        Verdict::Drift
-    } else {
-        Verdict::Ok
-    };
+    let verdict = t.categorical_verdict(js);
     labels.push("(unseen)".into());
     let live_total = n.max(1) as f64;
     FeatureDrift {
