@@ -11,7 +11,7 @@ mod listing;
 mod ops;
 mod progress;
 mod register;
-mod serve;
+pub mod serve;
 mod server;
 mod smoke;
 mod table;

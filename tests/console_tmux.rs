@@ -267,24 +267,7 @@ fn the_interactive_demo_follows_its_tour_by_keys() {
         env!("CARGO_BIN_EXE_flightdeck"),
         h.display()
     );
-    assert!(
-        Command::new("tmux")
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                &session,
-                "-x",
-                "110",
-                "-y",
-                "30",
-                &command
-            ])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let tmux = Tmux { session };
+    let tmux = Tmux::start_command(session, 110, 30, &command);
     tmux.wait_for("the demo serving v1 with the tour", |s| {
         s.contains("claims") && s.contains("up") && s.contains("tour 1/7")
     });

@@ -115,3 +115,34 @@ pub fn run(settings: &Settings, args: ServeArgs) -> Result<(), Failure> {
             .map_err(|e| failure(format!("server failed: {e}")))
     })
 }
+
+/// The binary `flightdeck serve` runs as: `flightdeck-serve`, next to this executable.
+pub const SERVER_BINARY: &str = "flightdeck-serve";
+
+/// Replaces this process with `flightdeck-serve` and the same arguments, when that binary sits
+/// next to this one and this is not it already; returns only if it cannot (then this process
+/// serves, on the system allocator). The command line (argv[0] included) stays the same, so
+/// process listings and the supervisor see `flightdeck serve ...` either way.
+pub fn hand_over_to_server_binary() {
+    use std::os::unix::process::CommandExt;
+    let Ok(me) = std::env::current_exe() else {
+        return;
+    };
+    if me.file_name().is_some_and(|n| n == SERVER_BINARY) {
+        return;
+    }
+    let sibling = me.with_file_name(SERVER_BINARY);
+    if !sibling.is_file() {
+        return;
+    }
+    let mut args = std::env::args_os();
+    let arg0 = args.next().unwrap_or_else(|| me.clone().into_os_string());
+    let error = std::process::Command::new(&sibling)
+        .arg0(arg0)
+        .args(args)
+        .exec();
+    eprintln!(
+        "warning: cannot start {} ({error}); serving from this process",
+        sibling.display()
+    );
+}

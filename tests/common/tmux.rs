@@ -1,5 +1,6 @@
 //! The console as a person runs it: in tmux, keys sent with `send-keys`, the screen read with
-//! `capture-pane`. Sessions are killed when dropped.
+//! `capture-pane`. Each session runs on a tmux server of its own (`-L`), so tests in parallel
+//! never meet a server another test is shutting down. Killed when dropped.
 
 use std::path::Path;
 use std::process::Command;
@@ -30,27 +31,42 @@ impl Tmux {
             home.display(),
             config.display()
         );
-        let status = Command::new("tmux")
+        Self::start_command(session, width, height, &command)
+    }
+
+    /// Runs `command` in a new session named `session`, on its own tmux server.
+    pub fn start_command(session: String, width: u16, height: u16, command: &str) -> Tmux {
+        let tmux = Tmux { session };
+        let status = tmux
+            .tmux()
             .args([
                 "new-session",
                 "-d",
                 "-s",
-                &session,
+                &tmux.session,
                 "-x",
                 &width.to_string(),
                 "-y",
                 &height.to_string(),
-                &command,
+                command,
             ])
             .env("TERM", "xterm-256color")
             .status()
             .expect("tmux is installed (CI installs it)");
         assert!(status.success());
-        Tmux { session }
+        tmux
+    }
+
+    /// A tmux command addressed to this session's own server.
+    fn tmux(&self) -> Command {
+        let mut command = Command::new("tmux");
+        command.args(["-L", &self.session]);
+        command
     }
 
     pub fn screen(&self) -> String {
-        let out = Command::new("tmux")
+        let out = self
+            .tmux()
             .args(["capture-pane", "-p", "-t", &self.session])
             .output()
             .unwrap();
@@ -60,7 +76,7 @@ impl Tmux {
     pub fn keys(&self, keys: &[&str]) {
         let mut args = vec!["send-keys", "-t", self.session.as_str()];
         args.extend_from_slice(keys);
-        assert!(Command::new("tmux").args(&args).status().unwrap().success());
+        assert!(self.tmux().args(&args).status().unwrap().success());
     }
 
     /// Waits until the screen satisfies `check`, up to a deadline; returns the screen.
@@ -80,7 +96,7 @@ impl Tmux {
     }
 
     pub fn alive(&self) -> bool {
-        Command::new("tmux")
+        self.tmux()
             .args(["has-session", "-t", &self.session])
             .status()
             .is_ok_and(|s| s.success())
@@ -89,8 +105,6 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.session])
-            .status();
+        let _ = self.tmux().args(["kill-server"]).status();
     }
 }
