@@ -5,6 +5,9 @@
 // Tests may unwrap: a panic there is a failed test, not a user-facing crash.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+/// This build's identifier (see build.rs): the two binaries of one build share it.
+pub const BUILD_ID: &str = env!("FLIGHTDECK_BUILD_ID");
+
 pub mod app;
 pub mod cli;
 pub mod demo;

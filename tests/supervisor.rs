@@ -275,3 +275,68 @@ fn a_deleted_data_dir_stops_its_servers_instead_of_orphaning_them() {
         "and did not recreate the directory on its way out"
     );
 }
+
+/// The executable a server process runs, from /proc.
+fn exe_of(port_file: &Path) -> std::path::PathBuf {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !port_file.exists() {
+        assert!(Instant::now() < deadline, "the server never wrote its port");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let port = std::fs::read_to_string(port_file).unwrap();
+    let out = std::process::Command::new("pgrep")
+        .args([
+            "-f",
+            &format!("serve fraud --port 0 --port-file {}", port_file.display()),
+        ])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(!port.is_empty());
+    std::fs::read_link(format!("/proc/{pid}/exe")).unwrap()
+}
+
+#[test]
+fn serve_hands_over_to_its_sibling_of_the_same_build_only() {
+    let home = registry();
+    let h = home.path();
+    let start = |program: &Path, tag: &str| {
+        let port_file = h.join(format!("port-{tag}"));
+        let child = std::process::Command::new(program)
+            .args(["serve", "fraud", "--port", "0", "--port-file"])
+            .arg(&port_file)
+            .env("FLIGHTDECK_HOME", h)
+            .env("FLIGHTDECK_CONFIG", h.join("no-config.toml"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let exe = exe_of(&port_file);
+        (child, exe)
+    };
+    // Built together: `flightdeck serve` becomes flightdeck-serve (mimalloc), same pid.
+    let flightdeck = Path::new(env!("CARGO_BIN_EXE_flightdeck"));
+    let (mut child, exe) = start(flightdeck, "same");
+    assert_eq!(exe.file_name().unwrap(), "flightdeck-serve", "{exe:?}");
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // A sibling from another build (here: one that reports another build id) is not used.
+    let dir = tempfile::tempdir_in(flightdeck.parent().unwrap()).unwrap();
+    let copy = dir.path().join("flightdeck");
+    std::fs::hard_link(flightdeck, &copy).unwrap();
+    let stale = dir.path().join("flightdeck-serve");
+    std::fs::write(&stale, "#!/bin/sh\necho some-other-build\n").unwrap();
+    let mut permissions = std::fs::metadata(&stale).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&stale, permissions).unwrap();
+    let (mut child, exe) = start(&copy, "stale");
+    assert_eq!(exe.file_name().unwrap(), "flightdeck", "{exe:?}");
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -10,6 +10,11 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // Asked by `flightdeck serve` before handing over: is this the same build?
+    if std::env::var_os(flightdeck::cli::serve::BUILD_ID_QUERY).is_some() {
+        println!("{}", flightdeck::BUILD_ID);
+        return ExitCode::SUCCESS;
+    }
     if let Err(e) = color_eyre::install() {
         eprintln!("warning: could not install error reporting: {e}");
     }

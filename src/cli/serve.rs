@@ -119,8 +119,11 @@ pub fn run(settings: &Settings, args: ServeArgs) -> Result<(), Failure> {
 /// The binary `flightdeck serve` runs as: `flightdeck-serve`, next to this executable.
 pub const SERVER_BINARY: &str = "flightdeck-serve";
 
+/// Set for `flightdeck-serve` to print its build identifier and exit.
+pub const BUILD_ID_QUERY: &str = "FLIGHTDECK_PRINT_BUILD_ID";
+
 /// Replaces this process with `flightdeck-serve` and the same arguments, when that binary sits
-/// next to this one and this is not it already; returns only if it cannot (then this process
+/// next to this one, comes from the same build, and this is not it already; returns only if it cannot (then this process
 /// serves, on the system allocator). The command line (argv[0] included) stays the same, so
 /// process listings and the supervisor see `flightdeck serve ...` either way.
 pub fn hand_over_to_server_binary() {
@@ -133,6 +136,17 @@ pub fn hand_over_to_server_binary() {
     }
     let sibling = me.with_file_name(SERVER_BINARY);
     if !sibling.is_file() {
+        return;
+    }
+    // A sibling from another build (`cargo run` rebuilds only this binary) would serve old code.
+    let same_build = std::process::Command::new(&sibling)
+        .env(BUILD_ID_QUERY, "1")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == crate::BUILD_ID);
+    if !same_build {
+        tracing::info!(sibling = %sibling.display(), "not the same build: serving in-process");
         return;
     }
     let mut args = std::env::args_os();
