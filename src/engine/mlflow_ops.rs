@@ -306,12 +306,9 @@ pub fn after(model: &str, request: OpRequest, held: Held) -> Result<DeploymentSt
     }
 }
 
+/// A state for a sentence: its label, or "none".
 fn describe(s: &DeploymentState) -> String {
-    match (s.production, s.canary) {
-        (Some(p), Some(c)) => format!("v{p} + canary v{c} {}%", s.canary_percent),
-        (Some(p), None) => format!("v{p}"),
-        _ => "none".into(),
-    }
+    s.label().unwrap_or_else(|| "none".into())
 }
 
 /// Plans `request` on `model` from MLflow's aliases as they are now: the preview's sentence,
@@ -431,8 +428,8 @@ pub async fn execute(
         environment: actor.environment.clone(),
         operation: request.name().to_string(),
         model: Some(name.to_string()),
-        from: Some(describe(&before)),
-        to: Some(describe(&after)),
+        from: before.label(),
+        to: after.label(),
         outcome,
         details,
     };

@@ -68,27 +68,7 @@ impl PrometheusMetrics {
 
     /// An instant query's raw answer.
     async fn instant(&self, query: &str) -> Result<(reqwest::StatusCode, String), String> {
-        let url = reqwest::Url::parse_with_params(
-            &format!("{}/api/v1/query", self.base),
-            &[("query", query)],
-        )
-        .map_err(|e| format!("Prometheus URL {}: {e}", self.base))?;
-        let response = self.http.get(url).send().await.map_err(|e| {
-            format!(
-                "Prometheus at {}: {}",
-                self.base,
-                super::server::describe(&e)
-            )
-        })?;
-        let status = response.status();
-        let body = response.text().await.map_err(|e| {
-            format!(
-                "Prometheus at {}: {}",
-                self.base,
-                super::server::describe(&e)
-            )
-        })?;
-        Ok((status, body))
+        instant_query(&self.http, &self.base, query).await
     }
 
     /// The runtime serving `model`: pinned, remembered, or asked of Prometheus.
@@ -200,6 +180,22 @@ pub type Matrix = BTreeMap<(String, String), Vec<(f64, f64)>>;
 struct MatrixSeries {
     metric: BTreeMap<String, String>,
     values: Vec<(f64, String)>,
+}
+
+/// An instant query's status and raw answer; failures to reach `base` said in words.
+pub async fn instant_query(
+    http: &reqwest::Client,
+    base: &str,
+    query: &str,
+) -> Result<(reqwest::StatusCode, String), String> {
+    let url = reqwest::Url::parse_with_params(&format!("{base}/api/v1/query"), &[("query", query)])
+        .map_err(|e| format!("Prometheus URL {base}: {e}"))?;
+    let unreachable =
+        |e: reqwest::Error| format!("Prometheus at {base}: {}", super::server::describe(&e));
+    let response = http.get(url).send().await.map_err(unreachable)?;
+    let status = response.status();
+    let body = response.text().await.map_err(unreachable)?;
+    Ok((status, body))
 }
 
 /// A range-query answer's series by (model, the `version_label`'s value).

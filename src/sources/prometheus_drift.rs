@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 
-use super::prometheus::vector_from_response;
+use super::prometheus::{instant_query, vector_from_response};
 use super::source::{DriftSource, Fetch};
 use super::within;
 use crate::model::{DriftReport, DriftThresholds, FeatureDrift, Histogram, Verdict};
@@ -44,20 +44,7 @@ impl DriftSource for PrometheusDrift {
                 let query = format!(
                     "{{__name__=~\"flightdeck_(feature_drift|drift_verdict|drift_share|drift_window_samples)\",model=\"{model}\"}}"
                 );
-                let url = reqwest::Url::parse_with_params(
-                    &format!("{}/api/v1/query", self.base),
-                    &[("query", query)],
-                )
-                .map_err(|e| format!("Prometheus URL {}: {e}", self.base))?;
-                let body = async { self.http.get(url).send().await?.text().await }
-                    .await
-                    .map_err(|e| {
-                        format!(
-                            "Prometheus at {}: {}",
-                            self.base,
-                            super::server::describe(&e)
-                        )
-                    })?;
+                let (_, body) = instant_query(&self.http, &self.base, &query).await?;
                 let series = vector_from_response(&body).map_err(|e| format!("Prometheus: {e}"))?;
                 let reports = reports_from(&model, series, &self.thresholds);
                 if reports.is_empty() {

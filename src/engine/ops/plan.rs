@@ -45,6 +45,16 @@ pub struct DeploymentState {
 }
 
 impl DeploymentState {
+    /// As the journal's from/to columns and sentences show it, e.g. "v2 + canary v3 10%";
+    /// `None` when nothing is in production.
+    pub fn label(&self) -> Option<String> {
+        match (self.production, self.canary) {
+            (Some(p), Some(c)) => Some(format!("v{p} + canary v{c} {}%", self.canary_percent)),
+            (Some(p), None) => Some(format!("v{p}")),
+            _ => None,
+        }
+    }
+
     pub fn serving_plan(&self) -> Option<ServingPlan> {
         Some(ServingPlan {
             stable: self.production?,

@@ -32,15 +32,6 @@ pub struct OpOutcome {
     pub warnings: Vec<String>,
 }
 
-/// A deployment state as the journal's from/to columns show it, e.g. "v2 + canary v3 10%".
-fn journal_state(s: &DeploymentState) -> Option<String> {
-    match (s.production, s.canary) {
-        (Some(p), Some(c)) => Some(format!("v{p} + canary v{c} {}%", s.canary_percent)),
-        (Some(p), None) => Some(format!("v{p}")),
-        _ => None,
-    }
-}
-
 fn entry(
     plan: &OpPlan,
     actor: &Actor,
@@ -52,8 +43,8 @@ fn entry(
         environment: actor.environment.clone(),
         operation: plan.request.name().to_string(),
         model: Some(plan.model.to_string()),
-        from: journal_state(&plan.before),
-        to: journal_state(&plan.after),
+        from: plan.before.label(),
+        to: plan.after.label(),
         outcome,
         details,
     }
@@ -301,7 +292,7 @@ async fn roll_back(
         }
     }
     let result = if failures.is_empty() {
-        Ok(match journal_state(&plan.before) {
+        Ok(match plan.before.label() {
             Some(state) => format!("{state} serves again, aliases as before"),
             None => "the server it started is stopped, aliases as before".to_string(),
         })
@@ -313,8 +304,8 @@ async fn roll_back(
         environment: actor.environment.clone(),
         operation: "auto-rollback".into(),
         model: Some(model.to_string()),
-        from: journal_state(&plan.after),
-        to: journal_state(&plan.before),
+        from: plan.after.label(),
+        to: plan.before.label(),
         outcome: if result.is_ok() {
             Outcome::Succeeded
         } else {

@@ -66,6 +66,16 @@ impl KServeServing {
         Ok((api, first, None))
     }
 
+    /// [`Self::locate`] for an operation: an unreachable cluster is the operation's error.
+    async fn locate_for(&self, model: &ModelName) -> Result<Located, ServingError> {
+        self.locate(model.as_str())
+            .await
+            .map_err(|e| ServingError::Unreachable {
+                model: model.to_string(),
+                reason: e,
+            })
+    }
+
     async fn status_of(&self, model: &str) -> LocalServer {
         let absent = |problem: String| LocalServer {
             model: model.to_string(),
@@ -117,13 +127,7 @@ impl KServeServing {
                 self.environment.name
             ))
         })?;
-        let (api, namespace, existing) =
-            self.locate(model.as_str())
-                .await
-                .map_err(|e| ServingError::Unreachable {
-                    model: model.to_string(),
-                    reason: e,
-                })?;
+        let (api, namespace, existing) = self.locate_for(model).await?;
         let parsed = existing
             .as_ref()
             .and_then(|i| slim::service_of(i, Some(&template)));
@@ -289,13 +293,7 @@ impl Serving for KServeServing {
 
     fn stop<'a>(&'a self, model: &'a ModelName) -> BoxFuture<'a, Result<(), ServingError>> {
         async move {
-            let (api, _, existing) =
-                self.locate(model.as_str())
-                    .await
-                    .map_err(|e| ServingError::Unreachable {
-                        model: model.to_string(),
-                        reason: e,
-                    })?;
+            let (api, _, existing) = self.locate_for(model).await?;
             if existing.is_none() {
                 return Ok(());
             }
