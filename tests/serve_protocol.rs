@@ -657,3 +657,115 @@ fn memory_stays_flat_over_a_long_stream_of_requests() {
         "resident memory grew from {warm} KiB to {after} KiB over 12,000 requests"
     );
 }
+
+/// A sample's value from the exposition text, by its exact name and label set.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
+}
+
+#[test]
+fn concurrent_small_requests_share_model_calls_and_each_gets_its_own_answer() {
+    let home = registry();
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("logreg_multiclass.expected.json")).unwrap(),
+    )
+    .unwrap();
+    let floats = |v: &Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    let inputs = Arc::new(floats(&expected["inputs"]["X"]["data"]));
+    let probabilities = Arc::new(floats(&expected["outputs"]["output_probability"]["data"]));
+    let labels = Arc::new(floats(&expected["outputs"]["output_label"]["data"]));
+    let known_rows = labels.len().min(20);
+
+    for (extra, shares) in [(None, true), (Some("0"), false)] {
+        let mut args = vec!["--version", "1"];
+        if let Some(rows) = extra {
+            args.extend(["--max-batch-rows", rows]);
+        }
+        let server = Server::start(home.path(), "fraud", &args);
+        let url = format!("{}/v2/models/fraud/infer", server.url);
+        let sent_rows = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..16)
+            .map(|t| {
+                let (url, inputs, probabilities, labels, sent_rows) = (
+                    url.clone(),
+                    inputs.clone(),
+                    probabilities.clone(),
+                    labels.clone(),
+                    sent_rows.clone(),
+                );
+                std::thread::spawn(move || {
+                    let c = client();
+                    for k in 0..150 {
+                        // Mostly one row, sometimes two, each thread its own rows.
+                        let first = (t * 7 + k) % (known_rows - 1);
+                        let n = if k % 5 == 0 { 2 } else { 1 };
+                        let data = &inputs[first * 4..(first + n) * 4];
+                        let body = json!({ "id": format!("{t}-{k}"), "inputs": [{ "name": "X", "shape": [n, 4], "datatype": "FP32", "data": data }] });
+                        let (status, response) = post(&c, &url, &body);
+                        assert_eq!(status, 200, "{response}");
+                        assert_eq!(response["id"], format!("{t}-{k}"));
+                        sent_rows.fetch_add(n, Ordering::Relaxed);
+                        let output = |name: &str| {
+                            response["outputs"]
+                                .as_array()
+                                .unwrap()
+                                .iter()
+                                .find(|o| o["name"] == name)
+                                .unwrap()
+                                .clone()
+                        };
+                        let probs = output("output_probability");
+                        assert_eq!(probs["shape"], json!([n, 3]));
+                        let want = &probabilities[first * 3..(first + n) * 3];
+                        for (g, w) in probs["data"].as_array().unwrap().iter().zip(want) {
+                            assert!((g.as_f64().unwrap() - w).abs() < 1e-5, "{t}-{k}: {probs}");
+                        }
+                        let got: Vec<f64> = output("output_label")["data"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|x| x.as_f64().unwrap())
+                            .collect();
+                        assert_eq!(got, labels[first..first + n], "{t}-{k}");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let text = client()
+            .get(format!("{}/metrics", server.url))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        let series = r#"{model="fraud",version="1"}"#;
+        let requests = sample(&text, &format!("flightdeck_batch_size_count{series}"));
+        let calls = sample(&text, &format!("flightdeck_model_call_rows_count{series}"));
+        let call_rows = sample(&text, &format!("flightdeck_model_call_rows_sum{series}"));
+        // Every row went through exactly one model call.
+        let rows = sent_rows.load(Ordering::Relaxed) as f64;
+        assert_eq!(call_rows, rows);
+        assert_eq!(requests, 16.0 * 150.0);
+        if shares {
+            assert!(
+                calls < requests,
+                "16 clients at once never shared a call ({calls} calls)"
+            );
+        } else {
+            assert_eq!(
+                calls, requests,
+                "--max-batch-rows 0 runs each request alone"
+            );
+        }
+    }
+}

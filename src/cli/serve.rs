@@ -45,6 +45,10 @@ pub struct ServeArgs {
     /// Oldest row kept for drift scoring, in seconds.
     #[arg(long, default_value_t = 600)]
     pub drift_max_age: u64,
+    /// Most rows one model call gathers from small requests that arrive together (dynamic
+    /// batching); 0 runs each request on its own.
+    #[arg(long, default_value_t = 64)]
+    pub max_batch_rows: usize,
     /// Write the bound port to this file once listening.
     #[arg(long, value_name = "FILE")]
     pub port_file: Option<PathBuf>,
@@ -90,6 +94,7 @@ pub fn run(settings: &Settings, args: ServeArgs) -> Result<(), Failure> {
                 max_age: Duration::from_secs(args.drift_max_age.max(1)),
             },
             admin_token,
+            max_batch_rows: args.max_batch_rows,
         },
         port_file: args.port_file,
     };

@@ -49,6 +49,37 @@ impl TensorData {
         })
     }
 
+    /// Appends `other`'s values when both hold the same type; false (and nothing appended)
+    /// otherwise.
+    pub fn append(&mut self, other: &TensorData) -> bool {
+        match (self, other) {
+            (TensorData::F32(a), TensorData::F32(b)) => a.extend_from_slice(b),
+            (TensorData::F64(a), TensorData::F64(b)) => a.extend_from_slice(b),
+            (TensorData::I32(a), TensorData::I32(b)) => a.extend_from_slice(b),
+            (TensorData::I64(a), TensorData::I64(b)) => a.extend_from_slice(b),
+            (TensorData::Bool(a), TensorData::Bool(b)) => a.extend_from_slice(b),
+            (TensorData::String(a), TensorData::String(b)) => a.extend_from_slice(b),
+            _ => return false,
+        }
+        true
+    }
+
+    /// The values from `start` to `end` (clamped to the data).
+    pub fn slice(&self, start: usize, end: usize) -> TensorData {
+        fn part<T: Clone>(v: &[T], start: usize, end: usize) -> Vec<T> {
+            let end = end.min(v.len());
+            v[start.min(end)..end].to_vec()
+        }
+        match self {
+            TensorData::F32(v) => TensorData::F32(part(v, start, end)),
+            TensorData::F64(v) => TensorData::F64(part(v, start, end)),
+            TensorData::I32(v) => TensorData::I32(part(v, start, end)),
+            TensorData::I64(v) => TensorData::I64(part(v, start, end)),
+            TensorData::Bool(v) => TensorData::Bool(part(v, start, end)),
+            TensorData::String(v) => TensorData::String(part(v, start, end)),
+        }
+    }
+
     pub fn datatype(&self) -> DataType {
         match self {
             TensorData::F32(_) => DataType::Fp32,

@@ -27,6 +27,12 @@ pub struct Histogram {
 }
 
 impl Histogram {
+    /// Observations so far.
+    #[cfg(test)]
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
     fn new(bounds: &'static [f64]) -> Self {
         Self {
             bounds,
@@ -102,6 +108,10 @@ impl<T> Family<T> {
 pub struct VersionMetrics {
     pub latency: Histogram,
     pub batch: Histogram,
+    /// Rows per model call (requests ready together share one).
+    pub calls: Histogram,
+    /// Nanoseconds spent adding inputs to the drift window.
+    drift_nanos: AtomicU64,
     /// Responses by HTTP status code (100-599).
     codes: Vec<AtomicU64>,
 }
@@ -111,6 +121,8 @@ impl VersionMetrics {
         Self {
             latency: Histogram::new(LATENCY_BUCKETS),
             batch: Histogram::new(BATCH_BUCKETS),
+            calls: Histogram::new(BATCH_BUCKETS),
+            drift_nanos: AtomicU64::new(0),
             codes: (0..500).map(|_| AtomicU64::new(0)).collect(),
         }
     }
@@ -121,6 +133,12 @@ impl VersionMetrics {
             counter.fetch_add(1, Ordering::Relaxed);
         }
         self.latency.observe(seconds);
+    }
+
+    /// Counts time spent recording inputs for drift scoring.
+    pub fn drift_recorded(&self, took: std::time::Duration) {
+        self.drift_nanos
+            .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
     }
 }
 
@@ -185,6 +203,22 @@ impl Metrics {
         }
         header(
             &mut out,
+            "flightdeck_drift_record_seconds_total",
+            "Time spent adding request inputs to the drift window (what drift scoring costs requests; scoring itself runs when drift is read).",
+            "counter",
+        );
+        for (key, v) in &versions {
+            if !key[1].is_empty() {
+                sample(
+                    &mut out,
+                    "flightdeck_drift_record_seconds_total",
+                    &[("model", &key[0]), ("version", &key[1])],
+                    v.drift_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+                );
+            }
+        }
+        header(
+            &mut out,
             "flightdeck_requests_rejected_total",
             "Requests refused with 503 because the inference queue was full.",
             "counter",
@@ -208,6 +242,13 @@ impl Metrics {
             "Rows per inference request.",
             &versions,
             |v| &v.batch,
+        );
+        histogram(
+            &mut out,
+            "flightdeck_model_call_rows",
+            "Rows per model call; small requests ready at the same time share one call.",
+            &versions,
+            |v| &v.calls,
         );
         header(
             &mut out,

@@ -2,6 +2,7 @@
 //! REST) and KServe V1, splits traffic between a stable and a canary version, swaps versions
 //! without dropping requests, exposes Prometheus metrics and scores input drift.
 
+mod batch;
 pub mod drift;
 mod flat;
 mod metrics;

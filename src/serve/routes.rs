@@ -15,6 +15,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+use super::batch::run_and_record;
 use super::metrics::{GaugeSample, VersionMetrics, in_flight};
 use super::pool::PoolError;
 use super::protocol::{self, InferRequest, InferResponse, ModelMetadata, V1Request};
@@ -317,7 +318,8 @@ async fn infer_inner(
     })
 }
 
-/// Runs the model on a worker, then records the inputs in the drift window.
+/// Runs the model (inline, in a shared call, or on a worker), then records the inputs in the
+/// drift window.
 async fn run_model(
     state: &Shared,
     version: Arc<LoadedVersion>,
@@ -327,14 +329,22 @@ async fn run_model(
         .first()
         .and_then(|t| t.shape.first().copied())
         .unwrap_or(1);
+    let max_batch_rows = state.options.max_batch_rows;
     // A call known to be quick runs right here: handing it to a worker thread would cost more
     // than the inference. Anything slower, or not yet measured, goes to the pool.
     let result = if version.cost.runs_inline(rows) {
-        Ok(infer_and_record(&version, &inputs))
+        if version.batcher.accepts(&version, rows, max_batch_rows) {
+            Ok(version
+                .batcher
+                .run(&version, inputs, rows, max_batch_rows)
+                .await)
+        } else {
+            Ok(run_and_record(&version, &inputs))
+        }
     } else {
         state
             .pool
-            .run(move || infer_and_record(&version, &inputs))
+            .run(move || run_and_record(&version, &inputs))
             .await
     };
     match result {
@@ -359,29 +369,6 @@ async fn run_model(
             e.to_string(),
         )),
     }
-}
-
-/// Runs the model, learns its cost, and records the inputs in the drift window.
-fn infer_and_record(
-    version: &LoadedVersion,
-    inputs: &[crate::runtime::NamedTensor],
-) -> Result<Vec<crate::runtime::NamedTensor>, crate::runtime::RuntimeError> {
-    let started = Instant::now();
-    let outputs = version.model.run(inputs);
-    let rows = inputs
-        .first()
-        .and_then(|t| t.shape.first().copied())
-        .unwrap_or(1);
-    version.cost.observe(rows, started.elapsed());
-    // The window is a sample of recent traffic: when another request holds it, skip this one
-    // rather than make requests queue behind each other.
-    if outputs.is_ok()
-        && let Some(window) = &version.drift
-        && let Ok(mut window) = window.try_lock()
-    {
-        window.record(inputs, Instant::now());
-    }
-    outputs
 }
 
 async fn v1_status(

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
+use super::batch::Batcher;
 use super::drift::{DriftWindow, WindowLimits};
 use super::metrics::{Metrics, VersionMetrics};
 use super::pool::InferencePool;
@@ -24,6 +25,8 @@ pub struct LoadedVersion {
     pub drift: Option<Mutex<DriftWindow>>,
     pub metrics: Arc<VersionMetrics>,
     pub cost: InferenceCost,
+    /// Small requests ready together share one model call.
+    pub batcher: Batcher,
 }
 
 /// A running estimate of how long inference takes per row, to decide where a call runs.
@@ -113,6 +116,9 @@ pub struct ServeOptions {
     pub thresholds: DriftThresholds,
     pub window: WindowLimits,
     pub admin_token: String,
+    /// Most rows one shared model call gathers from concurrent small requests; 0 runs every
+    /// request on its own.
+    pub max_batch_rows: usize,
 }
 
 /// Shared by every request handler.
@@ -249,5 +255,6 @@ pub fn load_version(
         drift,
         metrics: metrics.version(model.as_str(), &version.to_string()),
         cost: InferenceCost::default(),
+        batcher: Batcher::default(),
     })
 }
