@@ -339,4 +339,11 @@ fn serve_hands_over_to_its_sibling_of_the_same_build_only() {
     assert_eq!(exe.file_name().unwrap(), "flightdeck", "{exe:?}");
     let _ = child.kill();
     let _ = child.wait();
+
+    // A sibling that never answers is given up on: the server still starts, in-process.
+    std::fs::write(&stale, "#!/bin/sh\nexec sleep 60\n").unwrap();
+    let (mut child, exe) = start(&copy, "hung");
+    assert_eq!(exe.file_name().unwrap(), "flightdeck", "{exe:?}");
+    let _ = child.kill();
+    let _ = child.wait();
 }

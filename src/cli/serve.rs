@@ -144,12 +144,7 @@ pub fn hand_over_to_server_binary() {
         return;
     }
     // A sibling from another build (`cargo run` rebuilds only this binary) would serve old code.
-    let same_build = std::process::Command::new(&sibling)
-        .env(BUILD_ID_QUERY, "1")
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output()
-        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == crate::BUILD_ID);
+    let same_build = sibling_build_id(&sibling).is_some_and(|id| id == crate::BUILD_ID);
     if !same_build {
         tracing::info!(sibling = %sibling.display(), "not the same build: serving in-process");
         return;
@@ -164,4 +159,35 @@ pub fn hand_over_to_server_binary() {
         "warning: cannot start {} ({error}); serving from this process",
         sibling.display()
     );
+}
+
+/// The build identifier the sibling binary prints, or `None` if it cannot say within a few
+/// seconds (a hung or broken binary must not hold up `flightdeck serve`).
+fn sibling_build_id(sibling: &std::path::Path) -> Option<String> {
+    use std::io::Read;
+    let mut child = std::process::Command::new(sibling)
+        .env(BUILD_ID_QUERY, "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            _ => {
+                tracing::warn!(sibling = %sibling.display(), "did not answer its build id");
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+    let mut out = String::new();
+    child.stdout.take()?.read_to_string(&mut out).ok()?;
+    Some(out.trim().to_string())
 }
