@@ -240,6 +240,7 @@ fn split(outputs: Vec<NamedTensor>, rows: &[usize]) -> Option<Vec<Vec<NamedTenso
 mod tests {
     use super::*;
     use crate::runtime::TensorData;
+    use std::sync::Arc;
 
     fn job(values: Vec<f32>, rows: usize) -> (Job, oneshot::Receiver<Outcome>) {
         let (reply, result) = oneshot::channel();
@@ -320,31 +321,39 @@ mod tests {
         }]
     }
 
-    #[test]
-    fn requests_ready_in_the_same_turn_share_one_call_and_get_their_own_rows() {
-        let version = std::sync::Arc::new(logreg());
+    /// Starts `n` one-row requests at once on a single-threaded runtime (as `flightdeck serve`
+    /// runs) and returns their outcomes in order.
+    fn run_together(version: &Arc<LoadedVersion>, n: usize, max_batch_rows: usize) -> Vec<Outcome> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap_or_else(|e| unreachable!("{e}"));
-        let answers = runtime.block_on(async {
-            let tasks: Vec<_> = (0..10)
+        runtime.block_on(async {
+            let tasks: Vec<_> = (0..n)
                 .map(|i| {
                     let version = version.clone();
                     tokio::spawn(async move {
-                        let outcome = version.batcher.run(&version, row(i), 1, 64).await;
-                        (i, outcome)
+                        version
+                            .batcher
+                            .run(&version, row(i), 1, max_batch_rows)
+                            .await
                     })
                 })
                 .collect();
-            let mut answers = Vec::new();
+            let mut outcomes = Vec::new();
             for task in tasks {
-                answers.push(task.await.unwrap_or_else(|e| unreachable!("{e}")));
+                outcomes.push(task.await.unwrap_or_else(|e| unreachable!("{e}")));
             }
-            answers
-        });
+            outcomes
+        })
+    }
+
+    #[test]
+    fn requests_ready_in_the_same_turn_share_one_call_and_get_their_own_rows() {
+        let version = Arc::new(logreg());
+        let outcomes = run_together(&version, 10, 64);
         // All ten were ready before the first one's call ran: one call of ten rows.
         assert_eq!(version.metrics.calls.count(), 1);
-        for (i, outcome) in answers {
+        for (i, outcome) in outcomes.into_iter().enumerate() {
             let alone = version.model.run(&row(i)).unwrap_or_default();
             let shared = outcome.unwrap_or_default();
             assert_eq!(shared.len(), alone.len(), "row {i}");
@@ -363,22 +372,10 @@ mod tests {
 
     #[test]
     fn a_full_batch_runs_at_once_and_the_rest_run_next() {
-        let version = std::sync::Arc::new(logreg());
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap_or_else(|e| unreachable!("{e}"));
-        runtime.block_on(async {
-            let tasks: Vec<_> = (0..7)
-                .map(|i| {
-                    let version = version.clone();
-                    tokio::spawn(async move { version.batcher.run(&version, row(i), 1, 3).await })
-                })
-                .collect();
-            for task in tasks {
-                let outcome = task.await.unwrap_or_else(|e| unreachable!("{e}"));
-                assert!(outcome.is_ok(), "{outcome:?}");
-            }
-        });
+        let version = Arc::new(logreg());
+        for outcome in run_together(&version, 7, 3) {
+            assert!(outcome.is_ok(), "{outcome:?}");
+        }
         // Three, three, then the last one alone.
         assert_eq!(version.metrics.calls.count(), 3);
     }
