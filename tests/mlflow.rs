@@ -329,6 +329,7 @@ fn operations_move_mlflows_aliases_and_the_cluster_with_them() {
         "logreg_multiclass.onnx",
         Some(&"0".repeat(64)),
     );
+    onnx_version(&url, "fraud", "nan_classifier.onnx", None);
 
     let api = common::kube_api::KubeApi::start();
     let home = tempfile::tempdir().unwrap();
@@ -401,6 +402,17 @@ fn operations_move_mlflows_aliases_and_the_cluster_with_them() {
         1,
     );
     assert!(err.contains("the file changed after registration"), "{err}");
+    assert_eq!(api.applied().len(), applied);
+    // Nor does one that loads but answers NaN (MLflow versions carry no sentinel cases).
+    let err = common::fails(
+        h,
+        &[&env[..], &["deploy", "fraud", "4", "--direct", "--yes"]].concat(),
+        1,
+    );
+    assert!(
+        err.contains("v4's model.onnx loads, but on 4 neutral rows an output is NaN or infinite"),
+        "{err}"
+    );
     assert_eq!(api.applied().len(), applied);
     assert_eq!(
         mlflow_aliases(&url, "fraud"),

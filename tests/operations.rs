@@ -716,6 +716,19 @@ fn requests_with(h: &Path, n: usize, x3: f32) -> usize {
         .count()
 }
 
+/// The names of the checks `flightdeck smoke fraud ARGS... --json` reports failed.
+fn failed_smoke_checks(h: &Path, args: &[&str]) -> Vec<String> {
+    let out = common::run(h, &[&["smoke", "fraud"], args, &["--json"]].concat());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["passed"] == false)
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
 #[test]
 fn gates_stop_a_constant_a_slow_and_an_erroring_canary() {
     let home = Home(tempfile::tempdir().unwrap());
@@ -753,19 +766,8 @@ fn gates_stop_a_constant_a_slow_and_an_erroring_canary() {
     // (smoke skipped on purpose) the promote's p99 gate stops it.
     let err = fails(h, &["smoke", "fraud", "3", "--p99-budget-ms", "5"], 2);
     assert!(err.contains("failed its smoke test"), "{err}");
-    let out = common::run(
-        h,
-        &["smoke", "fraud", "3", "--p99-budget-ms", "5", "--json"],
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let failed: Vec<&str> = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["passed"] == false)
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(failed, ["latency"], "only latency fails: {report}");
+    let failed = failed_smoke_checks(h, &["3", "--p99-budget-ms", "5"]);
+    assert_eq!(failed, ["latency"], "only latency fails");
     ok(
         h,
         &[
@@ -834,4 +836,19 @@ fn a_restarted_server_serves_what_the_aliases_say_canary_included() {
         ),
         "the canary comes back at the share its deploy gave it"
     );
+}
+
+#[test]
+fn a_version_that_answers_nan_fails_its_smoke_test_even_without_sentinels() {
+    let home = Home(tempfile::tempdir().unwrap());
+    let h = home.0.path();
+    for file in ["logreg_multiclass.onnx", "nan_classifier.onnx"] {
+        ok(h, &["register", "fraud", fixture(file).to_str().unwrap()]);
+    }
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    let failed = failed_smoke_checks(h, &["2"]);
+    assert_eq!(failed, ["finite outputs", "probabilities"]);
+    let err = fails(h, &["deploy", "fraud", "2", "--canary", "10", "--yes"], 2);
+    assert!(err.contains("NaN or infinite"), "{err}");
+    assert_eq!(state(h).0, (Some(1), None));
 }

@@ -259,13 +259,41 @@ impl MlflowWriter {
             .iter()
             .map(|i| i.name.clone())
             .collect();
+        let answered = answers_sanely(&loaded)
+            .map_err(|e| format!("v{version}'s model.onnx loads, but {e}"))?;
         Ok(format!(
-            "v{version}: model.onnx {} bytes, {checksum}, loads (inputs {})",
+            "v{version}: model.onnx {} bytes, {checksum}, loads (inputs {}), {answered}",
             bytes.len(),
             inputs.join(", ")
         ))
     }
 }
+
+/// Runs the model on a few neutral rows, in this process, and applies the smoke test's checks
+/// that hold for any input (finite outputs; probabilities summing to 1): MLflow versions carry no
+/// sentinel cases, so this is what catches a version that loads but answers nonsense.
+fn answers_sanely(model: &crate::runtime::LoadedModel) -> Result<String, String> {
+    let inputs = model.neutral_inputs(NEUTRAL_ROWS);
+    let started = std::time::Instant::now();
+    let outputs = model
+        .run(&inputs)
+        .map_err(|e| format!("fails on {NEUTRAL_ROWS} neutral rows: {e}"))?;
+    let took = started.elapsed();
+    let checks = super::smoke::output_checks(&[outputs], model.signature().classifier.as_ref());
+    match checks.iter().find(|c| !c.passed) {
+        Some(failed) => Err(format!(
+            "on {NEUTRAL_ROWS} neutral rows {} ({})",
+            failed.detail, failed.name
+        )),
+        None => Ok(format!(
+            "answers {NEUTRAL_ROWS} neutral rows sanely in {} µs",
+            took.as_micros()
+        )),
+    }
+}
+
+/// Rows of zeros the artifact check runs through a fetched model.
+const NEUTRAL_ROWS: usize = 4;
 
 /// What the request does to the aliases, or why it cannot.
 pub fn after(model: &str, request: OpRequest, held: Held) -> Result<DeploymentState, String> {

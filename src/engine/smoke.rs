@@ -12,7 +12,10 @@ use serde_json::{Value, json};
 
 use super::sentinels;
 use super::{EngineError, Registry};
-use crate::model::{AliasName, ModelName, ModelVersion, SentinelCase, SmokeCheck, SmokeReport};
+use crate::model::{
+    AliasName, ClassifierOutputs, ModelName, ModelVersion, SentinelCase, SmokeCheck, SmokeReport,
+};
+use crate::runtime::NamedTensor;
 
 /// Input name -> V2 datatype.
 type Datatypes = std::collections::BTreeMap<String, String>;
@@ -238,12 +241,26 @@ pub async fn smoke(
     if let Ok(outputs) = infer(&client, &base, &probe, &datatypes).await {
         responses.push(outputs);
     }
+    checks.extend(output_checks(
+        &responses,
+        record.signature.classifier.as_ref(),
+    ));
+    checks.push(burst(&client, &base, &probe, options, &datatypes, progress).await);
+    finish(registry, model, version, checks, endpoint)
+}
+
+/// What every answer must satisfy whatever the inputs: finite outputs and, for a classifier,
+/// probabilities that sum to 1 in every row.
+pub(crate) fn output_checks(
+    responses: &[Vec<NamedTensor>],
+    classifier: Option<&ClassifierOutputs>,
+) -> Vec<SmokeCheck> {
     let non_finite = responses.iter().flatten().any(|o| {
         o.data
             .to_f64()
             .is_some_and(|v| v.iter().any(|x| !x.is_finite()))
     });
-    checks.push(check(
+    let mut checks = vec![check(
         "finite outputs",
         !non_finite && !responses.is_empty(),
         if non_finite {
@@ -251,8 +268,8 @@ pub async fn smoke(
         } else {
             "all outputs are finite"
         },
-    ));
-    if let Some(classifier) = &record.signature.classifier {
+    )];
+    if let Some(classifier) = classifier {
         let bad = responses
             .iter()
             .flatten()
@@ -263,7 +280,7 @@ pub async fn smoke(
                 values
                     .chunks(cols)
                     .map(|row| row.iter().sum::<f64>())
-                    .find(|s| (s - 1.0).abs() > 1e-3)
+                    .find(|s| s.is_nan() || (s - 1.0).abs() > 1e-3)
             });
         checks.push(match bad {
             Some(sum) => check(
@@ -274,9 +291,7 @@ pub async fn smoke(
             None => check("probabilities", true, "every row sums to 1"),
         });
     }
-
-    checks.push(burst(&client, &base, &probe, options, &datatypes, progress).await);
-    finish(registry, model, version, checks, endpoint)
+    checks
 }
 
 fn finish(
@@ -395,9 +410,9 @@ async fn signature_check(
 }
 
 /// One row of neutral values: the baseline's means (or zeros, or the first category).
-fn neutral_inputs(record: &ModelVersion) -> Vec<crate::runtime::NamedTensor> {
+fn neutral_inputs(record: &ModelVersion) -> Vec<NamedTensor> {
     use crate::model::{DataType, FeatureKind};
-    use crate::runtime::{NamedTensor, TensorData};
+    use crate::runtime::TensorData;
     let columns = record.signature.feature_columns();
     record
         .signature
