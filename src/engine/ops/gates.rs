@@ -169,6 +169,16 @@ pub fn promote_gates(
             return results;
         }
     };
+    if reports.is_empty() {
+        // Measured nowhere is like no baseline locally: nothing to compare, said plainly, not
+        // a failure that every promote would have to override.
+        results.push(gate(
+            "drift",
+            true,
+            "not measured: no drift verdict for either version (no baseline profile, or a serving runtime that exports none); check input drift elsewhere",
+        ));
+        return results;
+    }
     let report = |v: u32| reports.iter().find(|r| r.0 == v);
     let verdict = |r: Option<&(u32, String, Option<u64>)>| {
         r.map(|r| r.1.clone())
@@ -247,4 +257,61 @@ pub fn evaluation_gate(
         return Ok(None);
     };
     Ok(Some(result))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::metrics::ScrapeSnapshot;
+
+    type Verdicts = Vec<(u32, String, Option<u64>)>;
+
+    fn drift_gate(drift: Result<Verdicts, String>) -> GateResult {
+        let limits = crate::settings::Gates {
+            min_canary_requests: 0,
+            max_error_ratio_increase: 0.01,
+            max_p99_ratio: 2.0,
+            max_metric_drop: 0.02,
+        };
+        let evidence = Evidence {
+            counters: Ok(ScrapeSnapshot::default()),
+            drift,
+        };
+        let model = ModelName::new("fraud").unwrap_or_else(|e| unreachable!("{e}"));
+        let gates = promote_gates(evidence, &model, 1, 2, &limits);
+        let drift = gates.into_iter().find(|g| g.name == "drift");
+        drift.unwrap_or_else(|| unreachable!("no drift gate"))
+    }
+
+    #[test]
+    fn drift_measured_nowhere_passes_and_says_so() {
+        let gate = drift_gate(Ok(Vec::new()));
+        assert!(gate.passed);
+        assert!(
+            gate.evidence.starts_with("not measured"),
+            "{}",
+            gate.evidence
+        );
+    }
+
+    #[test]
+    fn unreadable_drift_fails() {
+        let gate = drift_gate(Err("Prometheus at http://127.0.0.1:9 is unreachable".into()));
+        assert!(!gate.passed);
+        assert!(gate.evidence.contains("unreachable"), "{}", gate.evidence);
+    }
+
+    #[test]
+    fn a_drifting_canary_fails_only_on_enough_rows_and_when_production_does_not_drift() {
+        let verdicts = |canary: &str, rows: u64, production: &str| {
+            Ok(vec![
+                (1, production.to_string(), Some(5000)),
+                (2, canary.to_string(), Some(rows)),
+            ])
+        };
+        assert!(!drift_gate(verdicts("drift", 2000, "ok")).passed);
+        assert!(drift_gate(verdicts("drift", 200, "ok")).passed);
+        assert!(drift_gate(verdicts("drift", 2000, "drift")).passed);
+        assert!(drift_gate(verdicts("ok", 2000, "ok")).passed);
+    }
 }
