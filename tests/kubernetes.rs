@@ -72,8 +72,17 @@ fn pod(isvc: &str, i: usize) -> Value {
 }
 
 fn environment(kubeconfig: &Path, extra: &str) -> flightdeck::settings::Environment {
+    environment_in(kubeconfig, &[NS], extra)
+}
+
+/// A Kubernetes environment watching `namespaces`, with `extra` settings appended.
+fn environment_in(
+    kubeconfig: &Path,
+    namespaces: &[&str],
+    extra: &str,
+) -> flightdeck::settings::Environment {
     let text = format!(
-        "[environments.k8s]\nserving = \"kubernetes\"\nmetrics = \"prometheus\"\nprometheus_url = \"http://127.0.0.1:9\"\nkubeconfig = {:?}\nnamespaces = [\"{NS}\"]\nstorage_uri = \"s3://models/{{model}}/{{version}}\"\n{extra}",
+        "[environments.k8s]\nserving = \"kubernetes\"\nmetrics = \"prometheus\"\nprometheus_url = \"http://127.0.0.1:9\"\nkubeconfig = {:?}\nnamespaces = {namespaces:?}\nstorage_uri = \"s3://models/{{model}}/{{version}}\"\n{extra}",
         kubeconfig.display().to_string()
     );
     let settings = Settings::resolve(
@@ -717,23 +726,10 @@ fn several_namespaces_are_watched_apart() {
     other["metadata"]["name"] = json!("churn");
     api.put("inferenceservices", other);
     let kubeconfig = api.kubeconfig(dir.path(), "default");
-    let text = format!(
-        "[environments.k8s]\nserving = \"kubernetes\"\nmetrics = \"prometheus\"\nprometheus_url = \"http://127.0.0.1:9\"\nkubeconfig = {:?}\nnamespaces = [\"{NS}\", \"ml-2\"]\nstorage_uri = \"s3://models/{{model}}/{{version}}\"\nrollout_timeout_s = 20\n",
-        kubeconfig.display().to_string()
-    );
-    let settings = Settings::resolve(
-        Some(&text),
-        None,
-        Some(PathBuf::from("/nonexistent")),
-        &Overrides {
-            environment: Some("k8s".into()),
-            ..Overrides::default()
-        },
-    )
-    .unwrap();
+    let environment = environment_in(&kubeconfig, &[NS, "ml-2"], "rollout_timeout_s = 20\n");
     api.deny("list", "events");
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let cluster = KubeCluster::new(&settings.environment);
+    let cluster = KubeCluster::new(&environment);
     wait_for(&runtime, &cluster, "both namespaces", |s| s.len() == 2);
 
     // ml's watch is down while ml changes and etcd compacts past it; ml-2's resumes at once.
@@ -764,7 +760,7 @@ fn several_namespaces_are_watched_apart() {
     );
     // Operations act where the model's InferenceService is, not in the first namespace.
     use flightdeck::engine::serving::Serving;
-    let serving = flightdeck::engine::serving::kserve::KServeServing::new(&settings.environment);
+    let serving = flightdeck::engine::serving::kserve::KServeServing::new(&environment);
     let churn = flightdeck::model::ModelName::new("churn").unwrap();
     let served = runtime
         .block_on(serving.apply(&churn, ServingPlan::stable_only(5)))
