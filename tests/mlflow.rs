@@ -114,18 +114,23 @@ fn post(url: &str, path: &str, body: Value) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// A run with an AUC and a commit tag, and a model version from it.
-fn version(url: &str, model: &str, auc: f64) {
+/// A new run: its id and its artifact URI.
+fn create_run(url: &str) -> (String, String) {
     let run = post(
         url,
         "runs/create",
         json!({ "experiment_id": "0", "user_id": "alice" }),
     );
-    let run_id = run["run"]["info"]["run_id"].as_str().unwrap().to_string();
-    let artifacts = run["run"]["info"]["artifact_uri"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let info = &run["run"]["info"];
+    (
+        info["run_id"].as_str().unwrap().to_string(),
+        info["artifact_uri"].as_str().unwrap().to_string(),
+    )
+}
+
+/// A run with an AUC and a commit tag, and a model version from it.
+fn version(url: &str, model: &str, auc: f64) {
+    let (run_id, artifacts) = create_run(url);
     post(
         url,
         "runs/log-metric",
@@ -265,16 +270,7 @@ fn onnx_version(url: &str, model: &str, file: &str, claimed: Option<&str>) {
         use sha2::Digest;
         format!("{:x}", sha2::Sha256::digest(&bytes))
     });
-    let run = post(
-        url,
-        "runs/create",
-        json!({ "experiment_id": "0", "user_id": "alice" }),
-    );
-    let run_id = run["run"]["info"]["run_id"].as_str().unwrap().to_string();
-    let artifacts = run["run"]["info"]["artifact_uri"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (run_id, artifacts) = create_run(url);
     let path = artifacts.strip_prefix("mlflow-artifacts:/").unwrap();
     let put = reqwest::blocking::Client::new()
         .put(format!(

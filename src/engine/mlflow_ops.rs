@@ -251,22 +251,32 @@ impl MlflowWriter {
             }
             None => format!("sha256 {actual} (no {SHA_TAG} tag to check it against)"),
         };
-        let loaded = crate::runtime::LoadedModel::from_bytes(&bytes)
-            .map_err(|e| format!("v{version}'s model.onnx does not load: {e}"))?;
-        let inputs: Vec<String> = loaded
-            .signature()
-            .inputs
-            .iter()
-            .map(|i| i.name.clone())
-            .collect();
-        let answered = answers_sanely(&loaded)
-            .map_err(|e| format!("v{version}'s model.onnx loads, but {e}"))?;
+        // Optimising a plan and running it is CPU work (seconds for a large tree ensemble):
+        // off the async workers, which also carry the console's messages.
+        let size = bytes.len();
+        let checked = tokio::task::spawn_blocking(move || load_and_try(&bytes))
+            .await
+            .map_err(|e| format!("the artifact check stopped: {e}"))?;
+        let (inputs, answered) = checked.map_err(|e| format!("v{version}'s model.onnx {e}"))?;
         Ok(format!(
-            "v{version}: model.onnx {} bytes, {checksum}, loads (inputs {}), {answered}",
-            bytes.len(),
-            inputs.join(", ")
+            "v{version}: model.onnx {size} bytes, {checksum}, loads (inputs {inputs}), {answered}"
         ))
     }
+}
+
+/// Loads the file and runs it on neutral rows: its input names and what the run showed, or
+/// why it may not take traffic (completing "v3's model.onnx ...").
+fn load_and_try(bytes: &[u8]) -> Result<(String, String), String> {
+    let loaded = crate::runtime::LoadedModel::from_bytes(bytes)
+        .map_err(|e| format!("does not load: {e}"))?;
+    let inputs: Vec<String> = loaded
+        .signature()
+        .inputs
+        .iter()
+        .map(|i| i.name.clone())
+        .collect();
+    let answered = answers_sanely(&loaded).map_err(|e| format!("loads, but {e}"))?;
+    Ok((inputs.join(", "), answered))
 }
 
 /// Runs the model on a few neutral rows, in this process, and applies the smoke test's checks

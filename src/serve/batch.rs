@@ -10,7 +10,7 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 
 use super::state::LoadedVersion;
-use crate::runtime::{NamedTensor, RuntimeError};
+use crate::runtime::{LoadedModel, NamedTensor, RuntimeError};
 
 type Outcome = Result<Vec<NamedTensor>, RuntimeError>;
 
@@ -18,8 +18,11 @@ type Outcome = Result<Vec<NamedTensor>, RuntimeError>;
 pub const MAX_REQUEST_ROWS: usize = 8;
 
 /// One version's queue of requests waiting to share a model call.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Batcher {
+    /// Every input has a variable batch dimension; a fixed one (say [1, 4]) cannot take several
+    /// requests' rows.
+    stackable: bool,
     queue: Mutex<Queue>,
     /// Set once the model's outputs turned out not to have one row per input row: its calls
     /// cannot be split back into requests, so each request runs alone from then on.
@@ -40,18 +43,24 @@ struct Job {
 }
 
 impl Batcher {
-    /// Whether a request of `rows` rows may join a shared call on this version.
-    pub fn accepts(&self, version: &LoadedVersion, rows: usize, max_batch_rows: usize) -> bool {
-        rows > 0
-            && rows <= MAX_REQUEST_ROWS.min(max_batch_rows)
-            && !self.unsplittable.load(Ordering::Relaxed)
-            // A fixed batch dimension (say [1, 4]) cannot take several requests' rows.
-            && version
-                .model
+    pub fn for_model(model: &LoadedModel) -> Self {
+        Self {
+            stackable: model
                 .signature()
                 .inputs
                 .iter()
-                .all(|i| i.shape.first().is_some_and(|d| *d < 0))
+                .all(|i| i.shape.first().is_some_and(|d| *d < 0)),
+            queue: Mutex::default(),
+            unsplittable: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether a request of `rows` rows may join a shared call.
+    pub fn accepts(&self, rows: usize, max_batch_rows: usize) -> bool {
+        self.stackable
+            && rows > 0
+            && rows <= MAX_REQUEST_ROWS.min(max_batch_rows)
+            && !self.unsplittable.load(Ordering::Relaxed)
     }
 
     /// Runs the request's inputs, together with whatever other requests for this version are
@@ -101,11 +110,8 @@ impl Batcher {
             queue.rows = 0;
             std::mem::take(&mut queue.jobs)
         };
-        if let [_] = jobs.as_slice() {
-            for job in jobs {
-                let _ = job.reply.send(run_and_record(version, &job.inputs));
-            }
-            return;
+        if jobs.len() < 2 {
+            return run_each(version, jobs);
         }
         let Some(merged) = merge(&jobs) else {
             return run_each(version, jobs);
@@ -159,8 +165,9 @@ pub fn run_and_record(version: &LoadedVersion, inputs: &[NamedTensor]) -> Outcom
 fn run_timed(version: &LoadedVersion, inputs: &[NamedTensor]) -> Outcome {
     let started = Instant::now();
     let outputs = version.model.run(inputs);
-    version.cost.observe(batch_rows(inputs), started.elapsed());
-    version.metrics.calls.observe(batch_rows(inputs) as f64);
+    let rows = batch_rows(inputs);
+    version.cost.observe(rows, started.elapsed());
+    version.metrics.calls.observe(rows as f64);
     outputs
 }
 
@@ -304,11 +311,11 @@ mod tests {
         LoadedVersion {
             version: 1,
             sha256: String::new(),
+            batcher: Batcher::for_model(&model),
             model,
             drift: None,
             metrics: super::super::metrics::Metrics::default().version("fraud", "1"),
             cost: Default::default(),
-            batcher: Batcher::default(),
         }
     }
 

@@ -333,7 +333,7 @@ async fn run_model(
     // A call known to be quick runs right here: handing it to a worker thread would cost more
     // than the inference. Anything slower, or not yet measured, goes to the pool.
     let result = if version.cost.runs_inline(rows) {
-        if version.batcher.accepts(&version, rows, max_batch_rows) {
+        if version.batcher.accepts(rows, max_batch_rows) {
             Ok(version
                 .batcher
                 .run(&version, inputs, rows, max_batch_rows)

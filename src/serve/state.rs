@@ -251,10 +251,10 @@ pub fn load_version(
     Ok(LoadedVersion {
         version,
         sha256: record.sha256,
+        batcher: Batcher::for_model(&loaded),
         model: loaded,
         drift,
         metrics: metrics.version(model.as_str(), &version.to_string()),
         cost: InferenceCost::default(),
-        batcher: Batcher::default(),
     })
 }
