@@ -82,7 +82,9 @@ struct FileThresholds {
 struct FileGates {
     min_canary_requests: Option<u64>,
     max_error_ratio_increase: Option<f64>,
+    max_client_error_ratio_increase: Option<f64>,
     max_p99_ratio: Option<f64>,
+    p99_floor_ms: Option<f64>,
     max_metric_drop: Option<f64>,
 }
 
@@ -220,10 +222,14 @@ impl Thresholds {
 pub struct Gates {
     /// Requests the canary must have served for its numbers to count.
     pub min_canary_requests: u64,
-    /// The canary's error ratio may exceed production's by at most this (0..1).
+    /// The canary's 5xx ratio may exceed production's by at most this (0..1).
     pub max_error_ratio_increase: f64,
-    /// The canary's p99 may be at most this multiple of production's.
+    /// The canary's 4xx ratio may exceed production's by at most this (0..1).
+    pub max_client_error_ratio_increase: f64,
+    /// The canary's p99 may be at most this multiple of production's...
     pub max_p99_ratio: f64,
+    /// ...or at most this many milliseconds above it: a regression below the floor is noise.
+    pub p99_floor_ms: f64,
     /// An evaluated canary may score at most this much below production (AUC or accuracy; RMSE
     /// relatively).
     pub max_metric_drop: f64,
@@ -370,7 +376,15 @@ impl Settings {
                 "gates.max_error_ratio_increase",
             )
             .map_err(invalid)?,
+            max_client_error_ratio_increase: probability(
+                g.max_client_error_ratio_increase,
+                0.01,
+                "gates.max_client_error_ratio_increase",
+            )
+            .map_err(invalid)?,
             max_p99_ratio: non_negative(g.max_p99_ratio, 1.5, "gates.max_p99_ratio")
+                .map_err(invalid)?,
+            p99_floor_ms: non_negative(g.p99_floor_ms, 5.0, "gates.p99_floor_ms")
                 .map_err(invalid)?,
             max_metric_drop: probability(g.max_metric_drop, 0.01, "gates.max_metric_drop")
                 .map_err(invalid)?,

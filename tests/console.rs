@@ -62,7 +62,7 @@ fn rates_and_quantiles_come_from_successive_scrapes() {
     let fraud = rows.iter().find(|r| r.model == "fraud").unwrap();
     let stats = fraud.stats.unwrap();
     assert_eq!(stats.requests_per_second, 200.0);
-    assert!((stats.error_ratio - 0.05).abs() < 1e-12);
+    assert!((stats.error_ratio.unwrap() - 0.05).abs() < 1e-12);
     assert!(
         stats.p99.unwrap() > 0.001,
         "half the new requests were slow"
@@ -86,6 +86,7 @@ fn a_failing_source_keeps_its_last_data_and_says_why() {
         &mut s,
         Msg::MetricsScraped {
             model: "fraud".into(),
+            endpoint: "http://127.0.0.1:9000".into(),
             monotonic: 2.0,
             at: t0(),
             result: Err("connection refused".into()),
@@ -330,6 +331,7 @@ fn serving_history_is_bounded() {
             &mut s,
             Msg::MetricsScraped {
                 model: "fraud".into(),
+                endpoint: "http://127.0.0.1:9000".into(),
                 monotonic: 2.0 + i as f64,
                 at: t0(),
                 result: Ok(snapshot),
@@ -372,10 +374,7 @@ fn operations_open_a_preview_gates_block_and_overrides_are_explicit() {
     assert!(
         matches!(
             effects.as_slice(),
-            [Effect::RunOp {
-                override_gates: true,
-                ..
-            }]
+            [Effect::RunOp { consent, .. }] if consent.override_gates
         ),
         "{effects:?}"
     );
@@ -435,10 +434,7 @@ fn typed_confirmation_needs_the_model_name() {
     assert!(
         matches!(
             effects.as_slice(),
-            [Effect::RunOp {
-                override_gates: false,
-                ..
-            }]
+            [Effect::RunOp { consent, .. }] if !consent.override_gates
         ),
         "{effects:?}"
     );
@@ -752,6 +748,7 @@ fn the_fleet_drift_column_follows_the_servers_verdict() {
             &mut s,
             Msg::MetricsScraped {
                 model: "fraud".into(),
+                endpoint: "http://127.0.0.1:9000".into(),
                 monotonic: 2.0,
                 at: t0(),
                 result: Ok(parse(&with_verdict(verdict))),
@@ -764,6 +761,7 @@ fn the_fleet_drift_column_follows_the_servers_verdict() {
         &mut s,
         Msg::MetricsScraped {
             model: "fraud".into(),
+            endpoint: "http://127.0.0.1:9000".into(),
             monotonic: 3.0,
             at: t0(),
             result: Ok(parse(&with_verdict("insufficient_data"))),
@@ -981,11 +979,12 @@ fn off_screen_servers_are_scraped_ten_times_less_often() {
     );
     let scraped_at = |s: &mut flightdeck::app::State, second: f64, effects: Vec<Effect>| {
         for effect in effects {
-            if let Effect::Scrape { model, .. } = effect {
+            if let Effect::Scrape { model, endpoint } = effect {
                 update(
                     s,
                     Msg::MetricsScraped {
                         model,
+                        endpoint,
                         monotonic: second,
                         at: s.now,
                         result: Ok(parse(&exposition(100, 0, 100))),
@@ -1028,7 +1027,7 @@ fn an_opened_models_charts_start_with_the_sources_history() {
         .map(|i| RatePoint {
             at: 1_800_000_000.0 - 300.0 + f64::from(i),
             requests_per_second: 10.0 * f64::from(i),
-            error_ratio: 0.0,
+            error_ratio: Some(0.0),
             p99: Some(0.002),
         })
         .collect();

@@ -1,21 +1,41 @@
 //! The preview of every operation, as the CLI and the console show it before anyone confirms:
-//! planned against a real registry (SQLite, versions registered by the real binary, aliases
-//! moved through it) and kept as one text snapshot, refusals included.
+//! planned by the one operator against a real registry (SQLite, versions registered by the real
+//! binary, aliases moved through it) and a real local server, kept as one text snapshot,
+//! refusals included; and the gates each kind of operation has.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
 use std::fmt::Write;
+use std::path::{Path, PathBuf};
 
 use common::{fixture, ok};
-use flightdeck::engine::Registry;
-use flightdeck::engine::ops::{OpRequest, plan};
-use flightdeck::model::{ModelName, ServingPlan};
+use flightdeck::engine::ops::{OpPlan, OpRequest, Operator, PlanOptions};
+use flightdeck::model::ModelName;
+use flightdeck::settings::{Overrides, Settings};
+
+fn operator(home: &Path) -> Operator {
+    let overrides = Overrides {
+        data_dir: Some(home.to_path_buf()),
+        ..Overrides::default()
+    };
+    let settings = Settings::resolve(None, None, None, &overrides).unwrap();
+    Operator::new(&settings, PathBuf::from(env!("CARGO_BIN_EXE_flightdeck"))).unwrap()
+}
+
+/// Plans `request` (a missing smoke test is not run: the previews are about the effect).
+fn plan(home: &Path, request: OpRequest) -> Result<OpPlan, String> {
+    let model = ModelName::new("fraud").unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let options = PlanOptions { skip_smoke: true };
+    runtime
+        .block_on(operator(home).plan(&model, request, options, &|_| {}))
+        .map_err(|e| e.to_string())
+}
 
 /// One preview as text: the sentence, warnings and the pipeline question; or the refusal.
-fn preview(registry: &Registry, request: OpRequest, serving: Option<ServingPlan>) -> String {
-    let model = ModelName::new("fraud").unwrap();
-    match plan(registry, &model, request, serving, "local", false) {
+fn preview(home: &Path, request: OpRequest) -> String {
+    match plan(home, request) {
         Ok(p) => {
             let mut text = p.sentence.clone();
             for w in &p.warnings {
@@ -27,6 +47,23 @@ fn preview(registry: &Registry, request: OpRequest, serving: Option<ServingPlan>
             text
         }
         Err(e) => format!("refused: {e}"),
+    }
+}
+
+fn gate_names(home: &Path, request: OpRequest) -> Vec<String> {
+    plan(home, request)
+        .unwrap()
+        .gates
+        .into_iter()
+        .map(|g| g.name)
+        .collect()
+}
+
+struct Server<'a>(&'a Path);
+
+impl Drop for Server<'_> {
+    fn drop(&mut self) {
+        let _ = common::run(self.0, &["server", "stop", "fraud"]);
     }
 }
 
@@ -52,9 +89,8 @@ fn every_operation_previews_its_effect_in_one_sentence() {
         );
     }
     let mut out = String::new();
-    let mut case = |title: &str, request: OpRequest, serving: Option<ServingPlan>| {
-        let registry = Registry::open(h).unwrap();
-        writeln!(out, "{title}\n  {}", preview(&registry, request, serving)).unwrap();
+    let mut case = |title: &str, request: OpRequest| {
+        writeln!(out, "{title}\n  {}", preview(h, request)).unwrap();
     };
     let deploy = |version, canary_percent| OpRequest::Deploy {
         version,
@@ -62,54 +98,121 @@ fn every_operation_previews_its_effect_in_one_sentence() {
     };
 
     // Nothing deployed yet.
-    case("first deploy, direct", deploy(1, None), None);
-    case("first deploy as a canary", deploy(1, Some(10)), None);
-    case("promote with nothing deployed", OpRequest::Promote, None);
-    case("unknown version", deploy(9, None), None);
+    case("first deploy, direct", deploy(1, None));
+    case("first deploy as a canary", deploy(1, Some(10)));
+    case("promote with nothing deployed", OpRequest::Promote);
+    case("unknown version", deploy(9, None));
 
     ok(h, &["alias", "set", "fraud", "production", "1"]);
-    let v1 = Some(ServingPlan::stable_only(1));
-    case("canary deploy", deploy(2, Some(10)), v1);
-    case("direct deploy", deploy(2, None), v1);
-    case("deploy of production itself", deploy(1, Some(10)), v1);
-    case("promote without a canary", OpRequest::Promote, v1);
-    case("abort without a canary", OpRequest::Abort, v1);
+    let _server = Server(h);
+    ok(h, &["server", "start", "fraud"]);
+    case("canary deploy", deploy(2, Some(10)));
+    case("direct deploy", deploy(2, None));
+    case("deploy of production itself", deploy(1, Some(10)));
+    case("promote without a canary", OpRequest::Promote);
+    case("abort without a canary", OpRequest::Abort);
     case(
         "rollback with no earlier production",
         OpRequest::Rollback { to: None },
-        v1,
     );
-    case("deploy across a pipeline change", deploy(3, None), v1);
+    case("deploy across a pipeline change", deploy(3, None));
 
     ok(h, &["alias", "set", "fraud", "canary", "2"]);
-    let v1_v2 = Some(ServingPlan {
-        stable: 1,
-        canary: Some(2),
-        canary_percent: 10,
-    });
-    case("promote", OpRequest::Promote, v1_v2);
-    case("abort", OpRequest::Abort, v1_v2);
-    case("same canary again", deploy(2, Some(10)), v1_v2);
-    case("canary share change", deploy(2, Some(50)), v1_v2);
+    ok(
+        h,
+        &[
+            "server",
+            "start",
+            "fraud",
+            "--version",
+            "1",
+            "--canary",
+            "2",
+            "--canary-percent",
+            "10",
+        ],
+    );
+    case("promote", OpRequest::Promote);
+    case("abort", OpRequest::Abort);
+    case("same canary again", deploy(2, Some(10)));
+    case("canary share change", deploy(2, Some(50)));
 
     ok(h, &["alias", "set", "fraud", "production", "2"]);
     ok(h, &["alias", "remove", "fraud", "canary"]);
-    let v2 = Some(ServingPlan::stable_only(2));
+    ok(h, &["server", "start", "fraud", "--version", "2"]);
     case(
         "rollback to the previous production",
         OpRequest::Rollback { to: None },
-        v2,
     );
     case(
         "rollback to a named version",
         OpRequest::Rollback { to: Some(3) },
-        v2,
     );
     case(
         "rollback to production itself",
         OpRequest::Rollback { to: Some(2) },
-        v2,
     );
 
     insta::assert_snapshot!("previews", out);
+}
+
+#[test]
+fn each_kind_of_operation_has_its_gates() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    for file in ["logreg_multiclass.onnx", "mlp_classifier.onnx"] {
+        ok(h, &["register", "fraud", fixture(file).to_str().unwrap()]);
+    }
+    let deploy = |canary_percent| OpRequest::Deploy {
+        version: 2,
+        canary_percent,
+    };
+    assert_eq!(
+        gate_names(
+            h,
+            OpRequest::Deploy {
+                version: 1,
+                canary_percent: None
+            }
+        ),
+        ["smoke", "signature"]
+    );
+    ok(h, &["alias", "set", "fraud", "production", "1"]);
+    let _server = Server(h);
+    ok(h, &["server", "start", "fraud"]);
+    assert_eq!(gate_names(h, deploy(Some(10))), ["smoke", "signature"]);
+    assert_eq!(
+        gate_names(h, OpRequest::Rollback { to: Some(2) }),
+        ["smoke", "signature"],
+        "a rollback is gated like a deploy"
+    );
+    ok(h, &["alias", "set", "fraud", "canary", "2"]);
+    ok(
+        h,
+        &[
+            "server",
+            "start",
+            "fraud",
+            "--version",
+            "1",
+            "--canary",
+            "2",
+            "--canary-percent",
+            "10",
+        ],
+    );
+    assert_eq!(
+        gate_names(h, OpRequest::Promote),
+        [
+            "canary traffic",
+            "5xx errors",
+            "4xx errors",
+            "p99 latency",
+            "drift"
+        ]
+    );
+    assert!(
+        gate_names(h, OpRequest::Abort).is_empty(),
+        "removing a canary needs no evidence"
+    );
 }

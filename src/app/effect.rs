@@ -39,8 +39,7 @@ pub enum Effect {
     /// Run a confirmed plan.
     RunOp {
         plan: Box<crate::engine::ops::OpPlan>,
-        override_gates: bool,
-        allow_pipeline_mismatch: bool,
+        consent: crate::engine::ops::Consent,
     },
     /// Smoke-test a version on a throwaway local server.
     Smoke {

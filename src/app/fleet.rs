@@ -16,12 +16,30 @@ pub struct FleetRow {
     pub canary_percent: Option<u8>,
     /// `serving`, `down: <reason>`, or `not served`.
     pub health: Health,
+    /// The model's serving numbers, `None` when nothing was measured.
     pub stats: Option<ServingStats>,
+    /// Whether those numbers are live, stale (and how old), or unknown, and why.
+    pub signal: Signal,
     pub drift: Option<Verdict>,
     /// The latest smoke test of the canary (else production): passed, failed, or never run.
     pub smoke: Option<bool>,
     /// Short markers for what needs attention (`!err`, `!p99`, `!drift`, `!alias`, `!smoke`).
     pub alerts: Vec<&'static str>,
+}
+
+/// How much a row's serving numbers can be trusted.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Signal {
+    /// Measured at the last read.
+    Live,
+    /// The last read failed: the numbers shown are from the read before, this old.
+    Stale {
+        age_seconds: Option<i64>,
+        error: String,
+    },
+    /// Nothing measured, and why.
+    Unknown { reason: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -49,32 +67,16 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
                 None => Health::NotServed,
             };
             let serving = server.and_then(|s| s.serving);
-            // Aggregate over the versions the server serves, weighted by their traffic.
-            let stats = serving.map(|plan| {
+            // Over the versions the server serves, weighted by their requests; nothing
+            // measured is `None`, never a row of zeros.
+            let stats = serving.and_then(|plan| {
                 let versions = std::iter::once(plan.stable).chain(plan.canary);
-                let mut total = ServingStats::default();
-                let mut latency: Option<ServingStats> = None;
-                for v in versions {
-                    if let Some(s) = state.serving.get(&(name.clone(), v.to_string())) {
-                        total.requests_per_second += s.requests_per_second;
-                        total.error_ratio += s.error_ratio * s.requests_per_second;
-                        // The worst p99 of the live versions is what an on-call wants to see.
-                        latency = Some(match latency {
-                            Some(l) if l.p99 >= s.p99 => l,
-                            _ => *s,
-                        });
-                    }
-                }
-                if total.requests_per_second > 0.0 {
-                    total.error_ratio /= total.requests_per_second;
-                }
-                if let Some(l) = latency {
-                    total.p50 = l.p50;
-                    total.p95 = l.p95;
-                    total.p99 = l.p99;
-                }
-                total
+                let measured: Vec<&ServingStats> = versions
+                    .filter_map(|v| state.serving.get(&(name.clone(), v.to_string())))
+                    .collect();
+                ServingStats::combined(measured)
             });
+            let signal = signal(state, &name, server, stats.is_some());
             let drift = state
                 .scrapes
                 .get(&name)
@@ -82,7 +84,9 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
             let production = alias(AliasName::PRODUCTION);
             let mut alerts = Vec::new();
             if let Some(s) = &stats {
-                if s.error_ratio >= state.alert_error_ratio {
+                // Every answer that was not a success counts: a version refusing every
+                // request with 400 is an incident as much as one failing with 500.
+                if s.error_ratio.is_some_and(|r| r >= state.alert_error_ratio) {
                     alerts.push("!err");
                 }
                 if s.p99.is_some_and(|p| p >= state.alert_p99_seconds) {
@@ -116,18 +120,20 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
                     .map(|p| p.canary_percent),
                 health,
                 stats,
+                signal,
                 drift,
                 alerts,
             }
         })
         .collect();
+    // Unknown numbers sort after every measured one.
     let key = |r: &FleetRow, c: SortColumn| -> f64 {
-        let s = r.stats.unwrap_or_default();
+        let s = r.stats;
         match c {
             SortColumn::Name => 0.0,
-            SortColumn::RequestRate => -s.requests_per_second,
-            SortColumn::P99 => -s.p99.unwrap_or(0.0),
-            SortColumn::ErrorRatio => -s.error_ratio,
+            SortColumn::RequestRate => s.map_or(f64::INFINITY, |s| -s.requests_per_second),
+            SortColumn::P99 => s.and_then(|s| s.p99).map_or(f64::INFINITY, |p| -p),
+            SortColumn::ErrorRatio => s.and_then(|s| s.error_ratio).map_or(f64::INFINITY, |e| -e),
         }
     };
     rows.sort_by(|a, b| {
@@ -136,6 +142,35 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
             .then_with(|| a.model.cmp(&b.model))
     });
     rows
+}
+
+/// How far a row's numbers can be trusted: live, stale with the age of the last good read and
+/// the error of the last one, or unknown with the reason.
+fn signal(
+    state: &State,
+    model: &str,
+    server: Option<&crate::model::LocalServer>,
+    measured: bool,
+) -> Signal {
+    let status = state.metrics.get(model);
+    match (status.and_then(|s| s.error.clone()), measured) {
+        (Some(error), true) => Signal::Stale {
+            age_seconds: status.and_then(|s| s.age_seconds(state.now)),
+            error,
+        },
+        (None, true) => Signal::Live,
+        (Some(error), false) => Signal::Unknown { reason: error },
+        (None, false) => Signal::Unknown {
+            reason: match server {
+                None => "not served".into(),
+                Some(s) if !s.healthy => s.problem.clone().unwrap_or_else(|| "down".into()),
+                Some(_) if status.is_some_and(|s| s.last_ok.is_some()) => {
+                    "waiting for a second read to measure rates".into()
+                }
+                Some(_) => "not read yet".into(),
+            },
+        },
+    }
 }
 
 /// A model's drift verdict over its loaded versions: the worst verdict among those with one;

@@ -56,6 +56,8 @@ pub async fn collect(
     // and the second only those that answered the first (a rate needs both; a hung server
     // would cost a second deadline for nothing).
     let metrics = &sources.metrics;
+    let endpoints: std::collections::BTreeMap<String, String> =
+        scrape_targets.iter().cloned().collect();
     for round in 0..2 {
         if scrape_targets.is_empty() {
             break;
@@ -77,10 +79,12 @@ pub async fn collect(
                 .any(|(answered, result)| answered == model && result.is_ok())
         });
         for (model, result) in results {
+            let endpoint = endpoints.get(&model).cloned().unwrap_or_default();
             update(
                 &mut state,
                 Msg::MetricsScraped {
                     model,
+                    endpoint,
                     monotonic,
                     at: Utc::now(),
                     result,

@@ -8,6 +8,7 @@ pub mod guide;
 pub mod headless;
 pub mod msg;
 pub mod run;
+pub mod signals;
 pub mod state;
 pub mod update;
 

@@ -80,6 +80,8 @@ pub enum Msg {
     /// One server's `/metrics`.
     MetricsScraped {
         model: String,
+        /// The server that was read (rates pair scrapes of the same one only).
+        endpoint: String,
         monotonic: f64,
         at: DateTime<Utc>,
         result: Result<ScrapeSnapshot, String>,

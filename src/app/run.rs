@@ -17,7 +17,6 @@ use super::msg::{FleetData, Msg};
 use super::state::{CheckOutcome, State};
 use super::update::update;
 use crate::engine::Registry;
-use crate::engine::serving::Serving;
 use crate::settings::Settings;
 use crate::sources::Sources;
 use crate::theme::Theme;
@@ -85,14 +84,10 @@ async fn event_loop(
     if let Ok(size) = terminal.size() {
         state.size = (size.width, size.height);
     }
-    let ctx = OpContext {
+    let ops = OpContext {
         on_guide_step: launch.on_guide_step.clone(),
-        actor: crate::engine::Actor::new(settings.user.clone(), env.name.clone())
-            .in_environment(env),
-        gates: settings.gates.clone(),
-        auto_rollback: env.auto_rollback,
+        operator: crate::engine::ops::Operator::for_environment(settings, env, program.clone())?,
         program: program.clone(),
-        mlflow: (env.registry == crate::settings::RegistryBackend::Mlflow).then(|| env.clone()),
     };
     let (tx, mut rx) = unbounded_channel::<Msg>();
     let mut background = Background {
@@ -105,9 +100,8 @@ async fn event_loop(
             settings.thresholds.drift(),
         )?,
         data_dir: settings.data_dir.clone(),
-        serving: crate::engine::serving::for_environment(env, &settings.data_dir, program),
         started: Instant::now(),
-        ops: ctx,
+        ops,
     };
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(TICK);
@@ -228,163 +222,75 @@ fn switch_environment(
         timeout,
         settings.thresholds.drift(),
     )?;
-    next.serving = crate::engine::serving::for_environment(
-        env,
-        &settings.data_dir,
-        current.ops.program.clone(),
-    );
-    next.ops.actor =
-        crate::engine::Actor::new(settings.user.clone(), env.name.clone()).in_environment(env);
-    next.ops.auto_rollback = env.auto_rollback;
-    next.ops.mlflow =
-        (env.registry == crate::settings::RegistryBackend::Mlflow).then(|| env.clone());
+    next.ops.operator =
+        crate::engine::ops::Operator::for_environment(settings, env, current.ops.program.clone())?;
     Ok(next)
 }
 
 /// How far back a model's charts start when it is opened (its history's length at 1 s).
 const HISTORY_SECONDS: u32 = super::state::HISTORY as u32;
 
-/// What operations need from the settings.
+/// What operations need: the environment's operator, and the demo's tour hook.
 #[derive(Clone)]
 struct OpContext {
     on_guide_step: Option<Arc<dyn Fn(usize) + Send + Sync>>,
-    actor: crate::engine::Actor,
-    gates: crate::settings::Gates,
-    /// The environment's `auto_rollback`: put things back when an operation's verify fails.
-    auto_rollback: bool,
+    /// Plans and runs every operation (the same engine code as the CLI's).
+    operator: crate::engine::ops::Operator,
+    /// The flightdeck executable smoke tests and evaluations start servers with.
     program: PathBuf,
-    /// The environment, when its registry is MLflow's: operations then move MLflow's aliases
-    /// (`mlflow_ops`) instead of the local registry's.
-    mlflow: Option<crate::settings::Environment>,
 }
 
-/// Plans an operation with everything its preview shows (including the promote gates).
+/// Plans an operation with everything its preview shows, every gate included (a missing smoke
+/// test runs now, its steps reported as progress).
 async fn plan_operation(
-    data_dir: PathBuf,
-    serving: std::sync::Arc<dyn Serving>,
     ctx: OpContext,
     model: String,
     request: crate::engine::ops::OpRequest,
+    tx: UnboundedSender<Msg>,
 ) -> Result<Box<crate::engine::ops::OpPlan>, String> {
     let name = crate::model::ModelName::new(&model).map_err(|e| e.to_string())?;
-    // Refused before any preview: the engine would refuse it anyway.
-    ctx.actor
-        .ensure_writable(&format!("{} {model}", request.name()))
-        .map_err(|e| e.to_string())?;
-    if let Some(env) = &ctx.mlflow {
-        return crate::engine::mlflow_ops::plan(
-            env,
-            serving.as_ref(),
-            &ctx.actor,
+    let progress = |text: &str| {
+        let _ = tx.send(Msg::Progress {
+            text: text.to_string(),
+        });
+    };
+    ctx.operator
+        .plan(
             &name,
             request,
-            &ctx.gates,
+            crate::engine::ops::PlanOptions::default(),
+            &progress,
         )
-        .await
-        .map(Box::new)
-        .map_err(|e| e.to_string());
-    }
-    let mut registry = Registry::open(&data_dir).map_err(|e| e.to_string())?;
-    crate::engine::ops::preview(
-        &mut registry,
-        serving.as_ref(),
-        &name,
-        request,
-        &ctx.actor,
-        &ctx.gates,
-    )
-    .await
-    .map(Box::new)
-    .map_err(|e| e.to_string())
-}
-
-/// Plans finishing or reverting an interrupted operation, for the same dialog as any operation.
-async fn plan_recovery(
-    data_dir: PathBuf,
-    serving: std::sync::Arc<dyn Serving>,
-    ctx: OpContext,
-    model: String,
-    how: crate::engine::ops::Recovery,
-) -> Result<Box<crate::engine::ops::OpPlan>, String> {
-    let name = crate::model::ModelName::new(&model).map_err(|e| e.to_string())?;
-    ctx.actor
-        .ensure_writable(&format!("recover {model}"))
-        .map_err(|e| e.to_string())?;
-    let mut registry = Registry::open(&data_dir).map_err(|e| e.to_string())?;
-    crate::engine::ops::recovery_plan(&mut registry, serving.as_ref(), &name, how)
         .await
         .map(Box::new)
         .map_err(|e| e.to_string())
 }
 
-/// Runs a confirmed plan (the smoke gate first, for a deploy).
-async fn run_operation(
-    data_dir: PathBuf,
-    serving: std::sync::Arc<dyn Serving>,
+/// Plans finishing or reverting an interrupted operation, for the same dialog as any operation.
+async fn plan_recovery(
     ctx: OpContext,
-    mut planned: Box<crate::engine::ops::OpPlan>,
-    override_gates: bool,
-    allow_pipeline_mismatch: bool,
-    tx: UnboundedSender<Msg>,
+    model: String,
+    how: crate::engine::ops::Recovery,
+) -> Result<Box<crate::engine::ops::OpPlan>, String> {
+    let name = crate::model::ModelName::new(&model).map_err(|e| e.to_string())?;
+    ctx.operator
+        .recovery_plan(&name, how)
+        .await
+        .map(Box::new)
+        .map_err(|e| e.to_string())
+}
+
+/// Runs a confirmed plan with the consent the user gave in the dialog.
+async fn run_operation(
+    ctx: OpContext,
+    planned: Box<crate::engine::ops::OpPlan>,
+    consent: crate::engine::ops::Consent,
 ) -> Result<String, String> {
-    use crate::engine::ops::{OpRequest, execute, smoke_gate};
-    let mut registry = Registry::open(&data_dir).map_err(|e| e.to_string())?;
-    if let Some(env) = &ctx.mlflow {
-        // The plan checked the version's artifact; MLflow's versions have no local smoke test.
-        planned.gates_overridden = override_gates && planned.gates.iter().any(|g| !g.passed);
-        let outcome = crate::engine::mlflow_ops::execute(
-            env,
-            &mut registry,
-            serving.as_ref(),
-            &ctx.actor,
-            &planned,
-        )
+    let outcome = ctx
+        .operator
+        .run(&planned, consent)
         .await
         .map_err(|e| e.to_string())?;
-        return Ok(format!(
-            "{} {}: done; {}",
-            outcome.operation, outcome.model, outcome.sentence
-        ));
-    }
-    let progress = |text: &str| {
-        let _ = tx.send(Msg::Progress {
-            text: format!("smoke test: {text}"),
-        });
-    };
-    // The smoke gate guards a version about to take traffic: not the revert of a deploy.
-    let serves = |s: &crate::engine::ops::DeploymentState, v: u32| {
-        s.production == Some(v) || s.canary == Some(v)
-    };
-    if let OpRequest::Deploy { version, .. } = planned.request
-        && serves(&planned.after, version)
-        && !serves(&planned.before, version)
-    {
-        smoke_gate(
-            &mut registry,
-            &ctx.program,
-            &planned.model,
-            version,
-            false,
-            &ctx.actor,
-            &progress,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    }
-    planned.gates_overridden = override_gates && planned.gates.iter().any(|g| !g.passed);
-    let options = crate::engine::ops::RunOptions {
-        allow_pipeline_mismatch,
-        auto_rollback: ctx.auto_rollback,
-    };
-    let outcome = execute(
-        &planned,
-        &mut registry,
-        serving.as_ref(),
-        &ctx.actor,
-        options,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
     Ok(format!(
         "{} {}: done; {}",
         outcome.operation, outcome.model, outcome.sentence
@@ -397,9 +303,8 @@ struct Background {
     tx: UnboundedSender<Msg>,
     /// Where every pane's data comes from (the environment's backends).
     sources: Sources,
-    /// The data dir and servers operations act on.
+    /// The data dir smoke tests and evaluations keep their reports in.
     data_dir: PathBuf,
-    serving: std::sync::Arc<dyn Serving>,
     started: Instant,
     ops: OpContext,
 }
@@ -452,7 +357,6 @@ fn perform(effect: Effect, background: &Background) {
         tx,
         sources,
         data_dir,
-        serving,
         started,
         ops,
     } = background.clone();
@@ -487,32 +391,19 @@ fn perform(effect: Effect, background: &Background) {
         }
         Effect::PlanRecovery { model, how } => {
             tokio::spawn(async move {
-                let result = plan_recovery(data_dir, serving, ops, model, how).await;
+                let result = plan_recovery(ops, model, how).await;
                 let _ = tx.send(Msg::OpPlanned { result });
             });
         }
         Effect::PlanOp { model, request } => {
             tokio::spawn(async move {
-                let result = plan_operation(data_dir, serving, ops, model, request).await;
+                let result = plan_operation(ops, model, request, tx.clone()).await;
                 let _ = tx.send(Msg::OpPlanned { result });
             });
         }
-        Effect::RunOp {
-            plan,
-            override_gates,
-            allow_pipeline_mismatch,
-        } => {
+        Effect::RunOp { plan, consent } => {
             tokio::spawn(async move {
-                let result = run_operation(
-                    data_dir,
-                    serving,
-                    ops,
-                    plan,
-                    override_gates,
-                    allow_pipeline_mismatch,
-                    tx.clone(),
-                )
-                .await;
+                let result = run_operation(ops, plan, consent).await;
                 let _ = tx.send(Msg::OpFinished { result });
             });
         }
@@ -576,10 +467,14 @@ fn perform(effect: Effect, background: &Background) {
         }
         Effect::Scrape { model, endpoint } => {
             tokio::spawn(async move {
-                let result = sources.metrics.scrape(model.clone(), endpoint).await;
+                let result = sources
+                    .metrics
+                    .scrape(model.clone(), endpoint.clone())
+                    .await;
                 let monotonic = started.elapsed().as_secs_f64();
                 let _ = tx.send(Msg::MetricsScraped {
                     model,
+                    endpoint,
                     monotonic,
                     at: Utc::now(),
                     result,

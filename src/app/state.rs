@@ -135,6 +135,7 @@ pub const DRIFT_TREND: usize = 60;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HistoryPoint {
     pub requests_per_second: f32,
+    /// Answers that were not a success (4xx and 5xx); NaN when there were no requests.
     pub error_ratio: f32,
     /// Seconds; NaN when no request finished in the interval.
     pub p99: f32,
@@ -144,15 +145,17 @@ impl From<ServingStats> for HistoryPoint {
     fn from(s: ServingStats) -> Self {
         Self {
             requests_per_second: s.requests_per_second as f32,
-            error_ratio: s.error_ratio as f32,
+            error_ratio: s.error_ratio.map_or(f32::NAN, |r| r as f32),
             p99: s.p99.map_or(f32::NAN, |p| p as f32),
         }
     }
 }
 
-/// The last scrape of a server and when it was taken (monotonic seconds).
+/// The last scrape of a server, where and when it was taken (monotonic seconds): rates come
+/// only from two scrapes of the same endpoint, never across a server that was replaced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScrapeSample {
+    pub endpoint: String,
     pub monotonic: f64,
     pub snapshot: ScrapeSnapshot,
 }
@@ -167,10 +170,22 @@ pub struct OpModal {
     pub stage: OpStage,
     /// What the user typed (for typed confirmation).
     pub typed: String,
-    /// Failing gates overridden by the user (`o`), recorded in the journal.
+    /// Gates that did not pass, overridden by the user (`o`), recorded in the journal.
     pub override_gates: bool,
     /// The feature-pipeline change confirmed by the user (`m`).
     pub allow_pipeline_mismatch: bool,
+}
+
+impl OpModal {
+    /// What the user agreed to in the dialog: `o` goes past every gate that did not pass, the
+    /// smoke test's included.
+    pub fn consent(&self) -> crate::engine::ops::Consent {
+        crate::engine::ops::Consent {
+            override_gates: self.override_gates,
+            skip_smoke: self.override_gates,
+            pipeline_change: self.allow_pipeline_mismatch,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -242,6 +257,8 @@ pub struct State {
     pub servers: BTreeMap<String, LocalServer>,
     /// Why the cluster cannot be read now (Kubernetes environments), shown in the header.
     pub cluster_problem: Option<String>,
+    /// When the servers (or the cluster) were last listed: the cluster pane's age.
+    pub servers_status: SourceStatus,
     pub scrapes: BTreeMap<String, ScrapeSample>,
     pub serving: BTreeMap<VersionKey, ServingStats>,
     /// Recent serving stats per version, oldest first, at most [`HISTORY`] points.
@@ -354,6 +371,7 @@ impl State {
             models: Vec::new(),
             servers: BTreeMap::new(),
             cluster_problem: None,
+            servers_status: SourceStatus::default(),
             scrapes: BTreeMap::new(),
             serving: BTreeMap::new(),
             history: BTreeMap::new(),

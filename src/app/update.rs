@@ -5,9 +5,8 @@ use std::collections::VecDeque;
 use super::effect::Effect;
 use super::fleet;
 use super::msg::{FleetData, Msg};
-use super::state::{HISTORY, Mode, Pane, ScrapeSample, State, View};
+use super::state::{HISTORY, Mode, Pane, State, View};
 use crate::keymap::{Action, Key, KeyCode};
-use crate::sources::metrics;
 
 /// Rows a page key moves.
 const PAGE: usize = 10;
@@ -80,7 +79,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                         for p in points.iter().skip(points.len().saturating_sub(HISTORY)) {
                             history.push_back(super::state::HistoryPoint {
                                 requests_per_second: p.requests_per_second as f32,
-                                error_ratio: p.error_ratio as f32,
+                                error_ratio: p.error_ratio.map_or(f32::NAN, |r| r as f32),
                                 p99: p.p99.map_or(f32::NAN, |v| v as f32),
                             });
                         }
@@ -154,48 +153,12 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::MetricsScraped {
             model,
+            endpoint,
             monotonic,
             at,
             result,
         } => {
-            let status = state.metrics.entry(model.clone()).or_default();
-            status.in_flight = false;
-            match result {
-                Ok(snapshot) => {
-                    status.last_ok = Some(at);
-                    status.error = None;
-                    if let Some(previous) = state.scrapes.get(&model) {
-                        let seconds = monotonic - previous.monotonic;
-                        for (key, current) in &snapshot.versions {
-                            let before = previous
-                                .snapshot
-                                .versions
-                                .get(key)
-                                .cloned()
-                                .unwrap_or_default();
-                            let stats = metrics::between(&before, current, seconds);
-                            state.serving.insert(key.clone(), stats);
-                            state.serving_since.entry(key.clone()).or_insert(at);
-                            let points = state
-                                .history
-                                .entry(key.clone())
-                                .or_insert_with(|| VecDeque::with_capacity(HISTORY));
-                            points.push_back(stats.into());
-                            while points.len() > HISTORY {
-                                points.pop_front();
-                            }
-                        }
-                    }
-                    state.scrapes.insert(
-                        model,
-                        ScrapeSample {
-                            monotonic,
-                            snapshot,
-                        },
-                    );
-                }
-                Err(e) => status.error = Some(e),
-            }
+            super::signals::scraped(state, model, endpoint, monotonic, at, result);
             Vec::new()
         }
     }
@@ -632,6 +595,23 @@ fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) ->
 fn servers_listed(state: &mut State, servers: Vec<crate::model::LocalServer>) -> Vec<Effect> {
     state.registry.in_flight = false;
     state.servers = servers.into_iter().map(|s| (s.model.clone(), s)).collect();
+    state.servers_status.last_ok = Some(state.now);
+    state.servers_status.error = state.cluster_problem.clone();
+    // A server that no longer runs has no numbers: what it last said must not pass for now.
+    let gone: Vec<String> = state
+        .metrics
+        .keys()
+        .filter(|m| {
+            state
+                .servers
+                .get(*m)
+                .is_none_or(|s| !s.supervisor_alive || s.endpoint().is_none())
+        })
+        .cloned()
+        .collect();
+    for model in gone {
+        super::signals::server_gone(state, &model);
+    }
     let on_screen = fleet::on_screen(state);
     let slow =
         chrono::Duration::milliseconds((OFF_SCREEN_EVERY * state.refresh_seconds * 1000.0) as i64);
@@ -763,15 +743,15 @@ fn on_modal_key(state: &mut State, key: Key) -> Vec<Effect> {
             Vec::new()
         }
         (OpStage::Ready(plan), KeyCode::Enter) => {
-            let gates_fail = plan.gates.iter().any(|g| !g.passed);
+            let consent = modal.consent();
             let typed_ok = !typed_confirmation || modal.typed == modal.model;
-            if gates_fail && !modal.override_gates {
+            if plan.blocking_gates().any(|g| !consent.covers(g)) {
                 state.toast = Some(
-                    "a gate failed: press o to override it (the journal records it) or Esc".into(),
+                    "a gate failed or has not enough data yet: press o to override it (the journal records it), or Esc".into(),
                 );
                 return Vec::new();
             }
-            if plan.pipeline_change.is_some() && !modal.allow_pipeline_mismatch {
+            if !consent.allows(plan) {
                 state.toast = Some("the feature pipeline changes: press m to confirm upstream features match, or Esc".into());
                 return Vec::new();
             }
@@ -782,8 +762,7 @@ fn on_modal_key(state: &mut State, key: Key) -> Vec<Effect> {
             let plan = plan.clone();
             let effect = Effect::RunOp {
                 plan: plan.clone(),
-                override_gates: modal.override_gates,
-                allow_pipeline_mismatch: modal.allow_pipeline_mismatch,
+                consent,
             };
             modal.stage = OpStage::Running(plan);
             vec![effect]

@@ -296,6 +296,7 @@ fn refresh(
             state,
             Msg::MetricsScraped {
                 model: name.clone(),
+                endpoint: format!("http://{name}.invalid"),
                 monotonic: second as f64,
                 at: Utc::now(),
                 result: Ok(snapshot),

@@ -8,8 +8,7 @@ use clap::Args;
 
 use super::{Failure, failure, model_name, parse_version, print_json, program, runtime};
 use crate::engine::Actor;
-use crate::engine::ops::{OpRequest, RunOptions, execute, preview, smoke_gate};
-use crate::engine::serving::for_environment;
+use crate::engine::ops::{Consent, OpPlan, OpRequest, Operator, PlanOptions};
 use crate::settings::{Confirm, Settings};
 
 #[derive(Debug, Args)]
@@ -55,9 +54,12 @@ pub struct ModelOpArgs {
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
     pub model: String,
-    /// Roll back to this version (default: the previous production version).
+    /// Roll back to this version (default: the last production version that ended healthy).
     #[arg(long, value_parser = parse_version)]
     pub to: Option<u32>,
+    /// Roll back to a version without a passing smoke test (recorded in the journal).
+    #[arg(long)]
+    pub skip_smoke: bool,
     #[command(flatten)]
     pub op: OpArgs,
 }
@@ -68,165 +70,118 @@ pub fn deploy(settings: &Settings, actor: &Actor, args: DeployArgs) -> Result<()
     } else {
         Some(args.canary.unwrap_or(10))
     };
-    let model = model_name(&args.model)?;
-    actor.ensure_writable(&format!("deploy {model}"))?;
-    // MLflow's versions are not in the local registry: their deploy checks the version's
-    // artifact (checksum, loads) while planning, instead of the local smoke test.
-    if settings.environment.registry != crate::settings::RegistryBackend::Mlflow {
-        // The smoke gate: a version must have passed its smoke test before it takes traffic.
-        let mut registry = super::open(settings)?;
-        registry.version(&model, args.version)?;
-        let program = program()?;
-        let runtime = runtime()?;
-        let progress =
-            super::progress::printer(format!("smoke {model} v{}", args.version), args.op.json);
-        let gate = runtime.block_on(smoke_gate(
-            &mut registry,
-            &program,
-            &model,
-            args.version,
-            args.skip_smoke,
-            actor,
-            &progress,
-        ))?;
-        if !args.op.json {
-            match &gate {
-                Some(report) => eprintln!(
-                    "smoke gate: v{} passed its smoke test ({})",
-                    args.version,
-                    report.at.format("%Y-%m-%d %H:%M UTC")
-                ),
-                None => eprintln!("smoke gate: SKIPPED by --skip-smoke"),
-            }
-        }
-        drop(registry);
-    }
+    let request = OpRequest::Deploy {
+        version: args.version,
+        canary_percent,
+    };
     run(
         settings,
         actor,
         &args.model,
-        OpRequest::Deploy {
-            version: args.version,
-            canary_percent,
-        },
+        request,
         &args.op,
+        args.skip_smoke,
     )
 }
 
 pub fn promote(settings: &Settings, actor: &Actor, args: ModelOpArgs) -> Result<(), Failure> {
-    run(settings, actor, &args.model, OpRequest::Promote, &args.op)
-}
-
-pub fn abort(settings: &Settings, actor: &Actor, args: ModelOpArgs) -> Result<(), Failure> {
-    run(settings, actor, &args.model, OpRequest::Abort, &args.op)
-}
-
-pub fn rollback(settings: &Settings, actor: &Actor, args: RollbackArgs) -> Result<(), Failure> {
     run(
         settings,
         actor,
         &args.model,
-        OpRequest::Rollback { to: args.to },
+        OpRequest::Promote,
         &args.op,
+        false,
     )
 }
 
+pub fn abort(settings: &Settings, actor: &Actor, args: ModelOpArgs) -> Result<(), Failure> {
+    run(
+        settings,
+        actor,
+        &args.model,
+        OpRequest::Abort,
+        &args.op,
+        false,
+    )
+}
+
+pub fn rollback(settings: &Settings, actor: &Actor, args: RollbackArgs) -> Result<(), Failure> {
+    let request = OpRequest::Rollback { to: args.to };
+    run(
+        settings,
+        actor,
+        &args.model,
+        request,
+        &args.op,
+        args.skip_smoke,
+    )
+}
+
+/// The environment's operator, acting as `actor`.
+fn operator(settings: &Settings, actor: &Actor) -> Result<Operator, Failure> {
+    Ok(Operator::new(settings, program()?)
+        .map_err(failure)?
+        .with_actor(actor.clone()))
+}
+
+/// Plans, shows the preview with every gate, asks, runs: the engine decides the gates and
+/// refuses any the flags did not consent to.
 fn run(
     settings: &Settings,
     actor: &Actor,
     model: &str,
     request: OpRequest,
     op: &OpArgs,
+    skip_smoke: bool,
 ) -> Result<(), Failure> {
     let model = model_name(model)?;
     // Refuse early, before showing a preview of something that cannot happen.
     actor.ensure_writable(&format!("{} {model}", request.name()))?;
-    let mut registry = super::open(settings)?;
-    let serving = for_environment(&settings.environment, &settings.data_dir, program()?);
+    let operator = operator(settings, actor)?;
     let runtime = runtime()?;
-    let env = &settings.environment;
-    let mlflow = env.registry == crate::settings::RegistryBackend::Mlflow;
-    let mut planned = if mlflow {
-        // MLflow's aliases, and the serving moved with them.
-        runtime.block_on(crate::engine::mlflow_ops::plan(
-            env,
-            serving.as_ref(),
-            actor,
-            &model,
-            request,
-            &settings.gates,
-        ))?
-    } else {
-        runtime.block_on(preview(
-            &mut registry,
-            serving.as_ref(),
-            &model,
-            request,
-            actor,
-            &settings.gates,
-        ))?
+    let progress = super::progress::printer(format!("{} {model}", request.name()), op.json);
+    let options = PlanOptions { skip_smoke };
+    let planned = runtime.block_on(operator.plan(&model, request, options, &progress))?;
+    let consent = Consent {
+        override_gates: op.override_gates,
+        skip_smoke,
+        pipeline_change: op.allow_pipeline_mismatch,
     };
-    planned.gates_overridden = op.override_gates && planned.gates.iter().any(|g| !g.passed);
     if !op.json || !op.yes {
-        eprintln!("{} {model}: {}", request.name(), planned.sentence);
-        for w in &planned.warnings {
-            if mlflow {
-                eprintln!("checked: {w}");
-            } else {
-                eprintln!("warning: {w}");
-            }
-        }
+        print_plan(&planned, &consent);
     }
-    for g in &planned.gates {
-        if !op.json || !op.yes {
-            eprintln!(
-                "gate {:<15} {}  {}",
-                g.name,
-                if g.passed { "passed" } else { "FAILED" },
-                g.evidence
-            );
-        }
+    // Asked only when the engine would go ahead; otherwise it refuses (and journals why).
+    if !op.yes && consent.allows(&planned) {
+        confirm(&model.to_string(), settings.environment.confirm)?;
     }
-    if let Some(failed) = planned.gates.iter().find(|g| !g.passed)
-        && !op.override_gates
-    {
-        return Err(crate::engine::EngineError::GateFailed {
-            model: model.to_string(),
-            gate: failed.name.clone(),
-            detail: failed.evidence.clone(),
-            flag: "--override-gates".into(),
-        }
-        .into());
-    }
-    if !op.yes {
-        confirm(&model.to_string(), env.confirm)?;
-    }
-    let options = RunOptions {
-        allow_pipeline_mismatch: op.allow_pipeline_mismatch,
-        auto_rollback: env.auto_rollback,
-    };
-    let outcome = if mlflow {
-        runtime.block_on(crate::engine::mlflow_ops::execute(
-            env,
-            &mut registry,
-            serving.as_ref(),
-            actor,
-            &planned,
-        ))?
-    } else {
-        runtime.block_on(execute(
-            &planned,
-            &mut registry,
-            serving.as_ref(),
-            actor,
-            options,
-        ))?
-    };
+    let outcome = runtime.block_on(operator.run(&planned, consent))?;
     if op.json {
         return print_json(&outcome);
     }
     println!("{} {model}: done; {}", outcome.operation, outcome.sentence);
     Ok(())
+}
+
+/// The preview on stderr: the sentence, warnings, and each gate with its verdict and evidence.
+fn print_plan(plan: &OpPlan, consent: &Consent) {
+    eprintln!("{} {}: {}", plan.request.name(), plan.model, plan.sentence);
+    for w in &plan.warnings {
+        eprintln!("warning: {w}");
+    }
+    for g in &plan.gates {
+        let overridden = if !g.passed() && consent.covers(g) {
+            format!(" (overridden by {})", Consent::flag_for(g))
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "gate {:<15} {}{overridden}  {}",
+            g.name,
+            g.status.as_str(),
+            g.evidence
+        );
+    }
 }
 
 /// Asks on the terminal; without one, `--yes` is required.
@@ -273,34 +228,30 @@ pub struct RecoverArgs {
 /// `flightdeck recover MODEL --finish|--revert`: resolves an operation a killed process left
 /// half done (the journal shows it as `started` with no ending).
 pub fn recover(settings: &Settings, actor: &Actor, args: RecoverArgs) -> Result<(), Failure> {
-    use crate::engine::ops::{Recovery, interrupted, recover};
+    use crate::engine::ops::Recovery;
     let model = model_name(&args.model)?;
     actor.ensure_writable(&format!("recover {model}"))?;
-    let mut registry = super::open(settings)?;
-    let found = interrupted(&registry, Some(model.as_str()))?;
-    let Some(first) = found.first() else {
-        return Err(failure(format!(
-            "{model}: no interrupted operation to recover"
-        )));
-    };
     let how = if args.finish {
         Recovery::Finish
     } else {
         Recovery::Revert
     };
-    eprintln!(
-        "{model}: {} interrupted at {} (journal #{}) was heading for: {}",
-        first.plan.request.name(),
-        first.entry.time.format("%Y-%m-%d %H:%M:%S UTC"),
-        first.entry.id,
-        first.plan.sentence
-    );
+    let operator = operator(settings, actor)?;
+    let runtime = runtime()?;
+    let planned = runtime.block_on(operator.recovery_plan(&model, how))?;
+    eprintln!("recover {model}: {}", planned.sentence);
+    for w in &planned.warnings {
+        eprintln!("{w}");
+    }
     if !args.op.yes {
         confirm(&model.to_string(), settings.environment.confirm)?;
     }
-    let serving = for_environment(&settings.environment, &settings.data_dir, program()?);
-    let runtime = runtime()?;
-    let outcome = runtime.block_on(recover(&mut registry, serving.as_ref(), actor, &model, how))?;
+    // The pipeline question was answered when the operation started.
+    let consent = Consent {
+        pipeline_change: true,
+        ..Consent::default()
+    };
+    let outcome = runtime.block_on(operator.run(&planned, consent))?;
     if args.op.json {
         return print_json(&outcome);
     }

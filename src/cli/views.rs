@@ -91,7 +91,10 @@ pub fn status(settings: &Settings, args: StatusArgs) -> Result<(), Failure> {
                 },
                 or_dash(s.map(|s| format!("{:.1}", s.requests_per_second))),
                 or_dash(s.and_then(|s| s.p99).map(|p| format!("{:.2}ms", p * 1e3))),
-                or_dash(s.map(|s| format!("{:.2}%", s.error_ratio * 100.0))),
+                or_dash(
+                    s.and_then(|s| s.error_ratio)
+                        .map(|e| format!("{:.2}%", e * 100.0)),
+                ),
                 or_dash(r.drift.map(|d| d.as_str())),
                 r.alerts.join(" "),
             ]

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::engine::ops::{OpRequest, execute, preview, smoke_gate};
+use crate::engine::ops::{Consent, GateStatus, OpRequest, Operator, PlanOptions};
 use crate::engine::register::{RegisterRequest, register};
 use crate::engine::serving::LocalServing;
 use crate::engine::{Actor, Registry};
@@ -37,6 +37,8 @@ pub struct Demo {
     pub actor: Actor,
     pub program: PathBuf,
     pub serving: LocalServing,
+    /// Runs the demo's operations, as the CLI and the console do.
+    pub operator: Operator,
 }
 
 impl Demo {
@@ -63,7 +65,9 @@ pub fn prepare(home: &Path, program: PathBuf) -> Result<Demo, String> {
     let actor = Actor::new(settings.user.clone(), settings.environment.name.clone());
     let serving = LocalServing::new(&settings.data_dir, program.clone());
     let model = ModelName::new(MODEL).map_err(|e| e.to_string())?;
+    let operator = Operator::new(&settings, program.clone())?;
     Ok(Demo {
+        operator,
         model,
         settings,
         assets,
@@ -107,42 +111,34 @@ pub fn register_versions(demo: &Demo) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs one operation the way `flightdeck deploy|promote|...` does (smoke gate for deploys,
-/// promote gates evaluated and required to pass).
+/// How long the demo waits for a gate that has too little evidence yet (the canary's traffic
+/// is flowing, so the evidence comes).
+const EVIDENCE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs one operation through the operator as `flightdeck deploy|promote|...` does, consenting
+/// to nothing: a gate that fails stops it. A gate still short of data is planned again until it
+/// has enough or [`EVIDENCE_WAIT`] passes.
 pub async fn operate(demo: &Demo, request: OpRequest) -> Result<String, String> {
-    let model = demo.model.clone();
-    let mut registry = demo.registry()?;
-    if let OpRequest::Deploy { version, .. } = request {
-        smoke_gate(
-            &mut registry,
-            &demo.program,
-            &model,
-            version,
-            false,
-            &demo.actor,
-            &|_| {},
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    }
-    let planned = preview(
-        &mut registry,
-        &demo.serving,
-        &model,
-        request,
-        &demo.actor,
-        &demo.settings.gates,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    if let Some(failed) = planned.gates.iter().find(|g| !g.passed) {
-        return Err(format!(
-            "the {} gate failed: {}",
-            failed.name, failed.evidence
-        ));
-    }
-    let options = crate::engine::ops::RunOptions::default();
-    let outcome = execute(&planned, &mut registry, &demo.serving, &demo.actor, options)
+    let deadline = std::time::Instant::now() + EVIDENCE_WAIT;
+    let planned = loop {
+        let planned = demo
+            .operator
+            .plan(&demo.model, request, PlanOptions::default(), &|_| {})
+            .await
+            .map_err(|e| e.to_string())?;
+        let waiting = planned
+            .gates
+            .iter()
+            .any(|g| g.status == GateStatus::NotEnoughData);
+        let failing = planned.gates.iter().any(|g| g.status == GateStatus::Fail);
+        if !waiting || failing || std::time::Instant::now() > deadline {
+            break planned;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    let outcome = demo
+        .operator
+        .run(&planned, Consent::default())
         .await
         .map_err(|e| e.to_string())?;
     Ok(outcome.sentence)

@@ -1,19 +1,24 @@
-//! Operations where the registry is MLflow's: deploy, promote, rollback and abort move MLflow's
-//! aliases (by default `champion` = production, `challenger` = canary) and the serving target
-//! with them, the previous champion kept in the registered model's tag
-//! `flightdeck.previous_champion` for rollback. A deploy first fetches the version's ONNX
-//! artifact (`get-download-uri`, proxied `mlflow-artifacts:`), checks it against the version's
-//! `onnx.sha256` tag and loads it, so a broken or tampered file never takes traffic. The journal
-//! stays flightdeck's own.
+//! MLflow's registry as operations move it: the operator (`ops`) moves MLflow's aliases (by
+//! default `champion` = production, `challenger` = canary) through [`MlflowStore`], the
+//! previous champion kept in the registered model's tag `flightdeck.previous_champion`. A
+//! version's smoke test is its artifact check: the ONNX file fetched (`get-download-uri`,
+//! proxied `mlflow-artifacts:`), checked against the version's `onnx.sha256` tag, loaded and run
+//! on neutral rows, so a broken or tampered file never takes traffic unless overridden. The
+//! journal stays flightdeck's own.
 
 use serde::Deserialize;
 use serde_json::json;
 use sha2::Digest;
 
-use super::ops::{DeploymentState, OpOutcome, OpPlan, OpRequest};
-use super::serving::Serving;
-use super::{Actor, EngineError, Registry};
-use crate::model::{ModelName, NewJournalEntry, Outcome, ServingPlan};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+
+use super::ops::{Held as HeldAliases, OpRegistry, Role, SmokeEvidence, VersionFacts};
+use super::{Actor, EngineError};
+use crate::model::ModelName;
 use crate::settings::Environment;
 use crate::sources::mlflow::{api_error, authorised};
 
@@ -193,9 +198,48 @@ impl MlflowWriter {
         .map(|_| ())
     }
 
-    /// The version's ONNX file, checked against its `onnx.sha256` tag and loaded: what it
-    /// says in words, or why it may not take traffic.
-    pub async fn check_artifact(&self, model: &str, version: u32) -> Result<String, String> {
+    /// Whether `version` of `model` exists in MLflow: `Ok(false)` for MLflow's 404.
+    pub async fn version_exists(&self, model: &str, version: u32) -> Result<bool, String> {
+        let v = version.to_string();
+        match self
+            .get::<VersionAnswer>("model-versions/get", &[("name", model), ("version", &v)])
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.contains("RESOURCE_DOES_NOT_EXIST") || e.contains("HTTP 404") => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The version's ONNX file, fetched, checked against its `onnx.sha256` tag, loaded and run
+    /// on neutral rows: its inputs once it loads, and what it says in words or why it may not
+    /// take traffic.
+    pub async fn check_artifact(&self, model: &str, version: u32) -> ArtifactCheck {
+        match self.fetch_artifact(model, version).await {
+            Ok((bytes, checksum)) => {
+                // Optimising a plan and running it is CPU work (seconds for a large tree
+                // ensemble): off the async workers, which also carry the console's messages.
+                let size = bytes.len();
+                let tried = tokio::task::spawn_blocking(move || load_and_try(&bytes)).await;
+                match tried {
+                    Ok(mut check) => {
+                        check.verdict = check
+                            .verdict
+                            .map(|answered| {
+                                format!("model.onnx {size} bytes, {checksum}, loads, {answered}")
+                            })
+                            .map_err(|e| format!("v{version}'s model.onnx {e}"));
+                        check
+                    }
+                    Err(e) => ArtifactCheck::failed(format!("the artifact check stopped: {e}")),
+                }
+            }
+            Err(e) => ArtifactCheck::failed(e),
+        }
+    }
+
+    /// The version's model.onnx and what its checksum showed, or why it cannot be used.
+    async fn fetch_artifact(&self, model: &str, version: u32) -> Result<(Vec<u8>, String), String> {
         let v = version.to_string();
         let entry: VersionAnswer = self
             .get("model-versions/get", &[("name", model), ("version", &v)])
@@ -251,32 +295,38 @@ impl MlflowWriter {
             }
             None => format!("sha256 {actual} (no {SHA_TAG} tag to check it against)"),
         };
-        // Optimising a plan and running it is CPU work (seconds for a large tree ensemble):
-        // off the async workers, which also carry the console's messages.
-        let size = bytes.len();
-        let checked = tokio::task::spawn_blocking(move || load_and_try(&bytes))
-            .await
-            .map_err(|e| format!("the artifact check stopped: {e}"))?;
-        let (inputs, answered) = checked.map_err(|e| format!("v{version}'s model.onnx {e}"))?;
-        Ok(format!(
-            "v{version}: model.onnx {size} bytes, {checksum}, loads (inputs {inputs}), {answered}"
-        ))
+        Ok((bytes.to_vec(), checksum))
     }
 }
 
-/// Loads the file and runs it on neutral rows: its input names and what the run showed, or
-/// why it may not take traffic (completing "v3's model.onnx ...").
-fn load_and_try(bytes: &[u8]) -> Result<(String, String), String> {
-    let loaded = crate::runtime::LoadedModel::from_bytes(bytes)
-        .map_err(|e| format!("does not load: {e}"))?;
-    let inputs: Vec<String> = loaded
-        .signature()
-        .inputs
-        .iter()
-        .map(|i| i.name.clone())
-        .collect();
-    let answered = answers_sanely(&loaded).map_err(|e| format!("loads, but {e}"))?;
-    Ok((inputs.join(", "), answered))
+/// What fetching, checking, loading and trying a version's artifact showed.
+#[derive(Debug, Clone)]
+pub struct ArtifactCheck {
+    /// Its inputs, once it loads.
+    pub inputs: Result<Vec<crate::model::TensorSpec>, String>,
+    /// What it showed in words, or why it may not take traffic.
+    pub verdict: Result<String, String>,
+}
+
+impl ArtifactCheck {
+    fn failed(why: String) -> Self {
+        ArtifactCheck {
+            inputs: Err(why.clone()),
+            verdict: Err(why),
+        }
+    }
+}
+
+/// Loads the file and runs it on neutral rows (the verdict completes "v3's model.onnx ...").
+fn load_and_try(bytes: &[u8]) -> ArtifactCheck {
+    let loaded = match crate::runtime::LoadedModel::from_bytes(bytes) {
+        Ok(loaded) => loaded,
+        Err(e) => return ArtifactCheck::failed(format!("does not load: {e}")),
+    };
+    ArtifactCheck {
+        inputs: Ok(loaded.signature().inputs.clone()),
+        verdict: answers_sanely(&loaded).map_err(|e| format!("loads, but {e}")),
+    }
 }
 
 /// Runs the model on a few neutral rows, in this process, and applies the smoke test's checks
@@ -305,316 +355,209 @@ fn answers_sanely(model: &crate::runtime::LoadedModel) -> Result<String, String>
 /// Rows of zeros the artifact check runs through a fetched model.
 const NEUTRAL_ROWS: usize = 4;
 
-/// What the request does to the aliases, or why it cannot.
-pub fn after(model: &str, request: OpRequest, held: Held) -> Result<DeploymentState, String> {
-    let state = |production, canary, canary_percent| DeploymentState {
-        production,
-        canary,
-        canary_percent,
-    };
-    match request {
-        OpRequest::Deploy {
-            version,
-            canary_percent: Some(p),
-        } if p < 100 => match held.production {
-            None => Err(format!(
-                "{model} has no production version for a canary to run beside: deploy v{version} with --direct"
-            )),
-            Some(prod) if prod == version => Err(format!("v{version} is production already")),
-            Some(prod) => Ok(state(Some(prod), Some(version), p)),
-        },
-        OpRequest::Deploy { version, .. } => Ok(state(Some(version), None, 0)),
-        OpRequest::Promote => match held.canary {
-            Some(c) => Ok(state(Some(c), None, 0)),
-            None => Err(format!("{model} has no canary to promote")),
-        },
-        OpRequest::Abort => match held.canary {
-            Some(_) => Ok(state(held.production, None, 0)),
-            None => Err(format!("{model} has no canary to abort")),
-        },
-        OpRequest::Rollback { to } => {
-            let target = to.or(held.previous).ok_or_else(|| {
-                format!("{model} has no previous production version recorded: roll back with --to VERSION")
-            })?;
-            if Some(target) == held.production && held.canary.is_none() {
-                return Err(format!("v{target} is production already"));
-            }
-            Ok(state(Some(target), None, 0))
-        }
-    }
+/// How long an artifact check is reused within one operator (a plan asks for a version's
+/// inputs and its check; a later plan checks the file again).
+const CHECK_REUSED_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A checked artifact and when it was checked, by (model, version).
+type CheckCache = HashMap<(String, u32), (std::time::Instant, ArtifactCheck)>;
+
+/// MLflow's registry as operations move it: `champion`/`challenger` aliases (configurable),
+/// the previous champion in a tag, versions judged by their fetched artifact.
+pub struct MlflowStore {
+    writer: MlflowWriter,
+    checks: Mutex<CheckCache>,
 }
 
-/// A state for a sentence: its label, or "none".
-fn describe(s: &DeploymentState) -> String {
-    s.label().unwrap_or_else(|| "none".into())
-}
+impl MlflowStore {
+    pub fn new(environment: &Environment) -> Result<Self, String> {
+        Ok(MlflowStore {
+            writer: MlflowWriter::new(environment)?,
+            checks: Mutex::default(),
+        })
+    }
 
-/// Plans `request` on `model` from MLflow's aliases as they are now: the preview's sentence,
-/// the deploy's artifact check and the promote's gates, before anyone confirms. The aliases
-/// read are kept in `revisions` (production and canary versions, 0 for none): MLflow has no
-/// compare-and-swap, so the run compares them with what it reads right before writing.
-pub async fn plan(
-    environment: &Environment,
-    serving: &dyn Serving,
-    actor: &Actor,
-    model: &ModelName,
-    request: OpRequest,
-    limits: &crate::settings::Gates,
-) -> Result<OpPlan, EngineError> {
-    let name = model.as_str();
-    actor.ensure_writable(&format!("{} {model}", request.name()))?;
-    let refused = |reason: String| EngineError::Refused {
-        model: name.to_string(),
-        reason,
-    };
-    let writer = MlflowWriter::new(environment).map_err(&refused)?;
-    let held = writer.held(name).await.map_err(&refused)?;
-    let status = serving.status(name).await;
-    if let Some(kube) = &status.kube
-        && !kube.mode.supports_canary()
-        && matches!(request, OpRequest::Deploy { canary_percent: Some(p), .. } if p < 100)
-    {
-        return Err(refused(format!(
-            "{model} runs in KServe's {} mode, which ignores canaryTrafficPercent; deploy with --direct (no canary) or switch the InferenceService to Serverless",
-            kube.mode.as_str()
-        )));
+    fn refused(model: &ModelName, reason: String) -> EngineError {
+        EngineError::Refused {
+            model: model.to_string(),
+            reason,
+        }
     }
-    let before = DeploymentState {
-        production: held.production,
-        canary: held.canary,
-        canary_percent: status.serving.map_or(0, |p| p.canary_percent),
-    };
-    let after = after(name, request, held).map_err(&refused)?;
-    let mut warnings = Vec::new();
-    if let OpRequest::Deploy { version, .. } = request {
-        let checked = writer
-            .check_artifact(name, version)
-            .await
-            .map_err(|e| refused(format!("artifact check: {e}")))?;
-        warnings.push(checked);
-    }
-    let mut gates = Vec::new();
-    if let (OpRequest::Promote, Some(production), Some(canary)) =
-        (request, before.production, before.canary)
-    {
-        let evidence = serving.evidence(name).await;
-        gates = super::ops::promote_gates(evidence, model, production, canary, limits);
-    }
-    let revisions = [
-        (
-            "production".to_string(),
-            u64::from(held.production.unwrap_or(0)),
-        ),
-        ("canary".to_string(), u64::from(held.canary.unwrap_or(0))),
-    ]
-    .into_iter()
-    .collect();
-    Ok(OpPlan {
-        model: model.clone(),
-        request,
-        before,
-        after,
-        revisions,
-        sentence: format!(
-            "production {} -> {} (MLflow aliases {} / {})",
-            describe(&before),
-            describe(&after),
-            writer.production,
-            writer.canary
-        ),
-        warnings,
-        pipeline_change: None,
-        environment: actor.environment.clone(),
-        read_only: actor.read_only,
-        gates,
-        gates_overridden: false,
-    })
-}
 
-/// Runs a confirmed plan: serving first, then the aliases (after checking nobody moved them
-/// since the plan read them), then both read back. Journaled like every operation.
-pub async fn execute(
-    environment: &Environment,
-    registry: &mut Registry,
-    serving: &dyn Serving,
-    actor: &Actor,
-    plan: &OpPlan,
-) -> Result<OpOutcome, EngineError> {
-    let (model, request) = (&plan.model, plan.request);
-    let name = model.as_str();
-    actor.ensure_writable(&format!("{} {model}", request.name()))?;
-    let refused = |reason: String| EngineError::Refused {
-        model: name.to_string(),
-        reason,
-    };
-    let writer = MlflowWriter::new(environment).map_err(&refused)?;
-    let held_version = |alias: &str| {
-        plan.revisions
-            .get(alias)
-            .copied()
-            .filter(|v| *v > 0)
-            .map(|v| v as u32)
-    };
-    let held = Held {
-        production: held_version("production"),
-        canary: held_version("canary"),
-        previous: None,
-    };
-    let (before, after) = (plan.before, plan.after);
-    let journal = |outcome: Outcome, details: serde_json::Value| NewJournalEntry {
-        user: actor.user.clone(),
-        environment: actor.environment.clone(),
-        operation: request.name().to_string(),
-        model: Some(name.to_string()),
-        from: before.label(),
-        to: after.label(),
-        outcome,
-        details,
-    };
-    registry.append_journal(&journal(
-        Outcome::Started,
-        json!({"registry": "mlflow", "plan": plan.sentence, "gates_overridden": plan.gates_overridden}),
-    ))?;
-    let fail = |registry: &mut Registry, error: EngineError, outcome: Outcome| {
-        let _ = registry.append_journal(&journal(outcome, json!({"error": error.to_string()})));
-        Err(error)
-    };
-    let target = ServingPlan {
-        stable: after
-            .production
-            .ok_or_else(|| refused("nothing would serve".into()))?,
-        canary: after.canary,
-        canary_percent: after.canary_percent,
-    };
-    // Checked before anything moves, and again right before MLflow is written.
-    let unmoved = |now: &Held| now.production == held.production && now.canary == held.canary;
-    match writer.held(name).await {
-        Ok(now) if unmoved(&now) => {}
-        Ok(now) => {
-            let error = refused(format!(
-                "the aliases moved since the preview (now production {:?}, canary {:?}); nothing was changed — look again and retry",
-                now.production, now.canary
-            ));
-            return fail(registry, error, Outcome::Conflict);
-        }
-        Err(e) => return fail(registry, refused(e), Outcome::Failed),
-    }
-    if let Err(e) = serving.apply(model, target).await {
-        return fail(
-            registry,
-            EngineError::Serving(e.to_string()),
-            Outcome::Failed,
-        );
-    }
-    match writer.held(name).await {
-        Ok(now) if unmoved(&now) => {}
-        Ok(now) => {
-            let error = refused(format!(
-                "the aliases moved while this ran (now production {:?}, canary {:?}); MLflow was not changed, serving now runs {} — look again, then roll back or retry",
-                now.production,
-                now.canary,
-                target.describe()
-            ));
-            return fail(registry, error, Outcome::Conflict);
-        }
-        Err(e) => return fail(registry, refused(e), Outcome::Failed),
-    }
-    let writes = async {
-        if after.production != held.production
-            && let Some(p) = after.production
+    /// The version's artifact check, fetched once per [`CHECK_REUSED_FOR`].
+    async fn checked(&self, model: &ModelName, version: u32) -> ArtifactCheck {
+        let key = (model.to_string(), version);
+        if let Ok(cache) = self.checks.lock()
+            && let Some((at, check)) = cache.get(&key)
+            && at.elapsed() < CHECK_REUSED_FOR
         {
-            if let Some(old) = held.production {
-                writer.set_previous(name, old).await?;
-            }
-            writer.set_alias(name, &writer.production, p).await?;
+            return check.clone();
         }
-        match after.canary {
-            Some(c) if held.canary != Some(c) => writer.set_alias(name, &writer.canary, c).await?,
-            None if held.canary.is_some() => writer.delete_alias(name, &writer.canary).await?,
-            _ => {}
+        let check = self.writer.check_artifact(model.as_str(), version).await;
+        if let Ok(mut cache) = self.checks.lock() {
+            cache.retain(|_, (at, _)| at.elapsed() < CHECK_REUSED_FOR);
+            cache.insert(key, (std::time::Instant::now(), check.clone()));
         }
-        Ok::<(), String>(())
-    };
-    if let Err(e) = writes.await {
-        return fail(registry, refused(e), Outcome::Failed);
+        check
     }
-    // Verify: both read back.
-    let now = writer.held(name).await.map_err(&refused)?;
-    let served = serving.status(name).await.serving;
-    let mut problems = Vec::new();
-    if now.production != after.production || now.canary != after.canary {
-        problems.push(format!(
-            "MLflow's aliases say production {:?}, canary {:?}",
-            now.production, now.canary
-        ));
+
+    fn alias_name(&self, role: Role) -> &str {
+        match role {
+            Role::Production => &self.writer.production,
+            Role::Canary => &self.writer.canary,
+        }
     }
-    if served != Some(target) {
-        problems.push(format!(
-            "serving reports {} instead of {}",
-            served
-                .map(|p| p.describe())
-                .unwrap_or_else(|| "nothing".into()),
-            target.describe()
-        ));
-    }
-    if !problems.is_empty() {
-        let error = EngineError::VerifyFailed {
-            model: name.to_string(),
-            problem: problems.join("; "),
-            then: "look at `flightdeck status` and MLflow, then roll back if needed".into(),
-        };
-        return fail(registry, error, Outcome::Failed);
-    }
-    registry.append_journal(&journal(
-        Outcome::Succeeded,
-        json!({"registry": "mlflow", "checks": plan.warnings}),
-    ))?;
-    Ok(OpOutcome {
-        model: name.to_string(),
-        operation: request.name(),
-        sentence: plan.sentence.clone(),
-        before,
-        after,
-        endpoint: None,
-        warnings: plan.warnings.clone(),
-    })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl OpRegistry for MlflowStore {
+    fn aliases_note(&self) -> Option<String> {
+        Some(format!(
+            "MLflow aliases {} / {}",
+            self.writer.production, self.writer.canary
+        ))
+    }
 
-    #[test]
-    fn alias_moves_follow_the_request() {
-        let held = Held {
-            production: Some(1),
-            canary: Some(2),
-            previous: Some(0),
-        };
-        assert_eq!(
-            after("m", OpRequest::Promote, held).unwrap().production,
-            Some(2)
-        );
-        let rollback = after(
-            "m",
-            OpRequest::Rollback { to: None },
-            Held {
-                canary: None,
-                previous: Some(3),
-                ..held
-            },
-        );
-        assert_eq!(rollback.unwrap().production, Some(3));
-        let none = Held::default();
-        assert!(
-            after("m", OpRequest::Promote, none)
-                .unwrap_err()
-                .contains("no canary")
-        );
-        let canary = OpRequest::Deploy {
-            version: 4,
-            canary_percent: Some(10),
-        };
-        assert!(after("m", canary, none).unwrap_err().contains("--direct"));
+    fn held<'a>(&'a self, model: &'a ModelName) -> BoxFuture<'a, Result<HeldAliases, EngineError>> {
+        async move {
+            let held = self
+                .writer
+                .held(model.as_str())
+                .await
+                .map_err(|e| Self::refused(model, e))?;
+            Ok(HeldAliases {
+                production: held.production,
+                canary: held.canary,
+                // No compare-and-swap in MLflow: the versions themselves are the tokens, read
+                // again right before every write.
+                revisions: [
+                    (
+                        Role::Production.key().to_string(),
+                        u64::from(held.production.unwrap_or(0)),
+                    ),
+                    (
+                        Role::Canary.key().to_string(),
+                        u64::from(held.canary.unwrap_or(0)),
+                    ),
+                ]
+                .into_iter()
+                .collect(),
+            })
+        }
+        .boxed()
+    }
+
+    fn set<'a>(
+        &'a self,
+        model: &'a ModelName,
+        role: Role,
+        to: Option<u32>,
+        expected: u64,
+        _actor: &'a Actor,
+    ) -> BoxFuture<'a, Result<u64, EngineError>> {
+        async move {
+            let name = model.as_str();
+            let refused = |e: String| Self::refused(model, e);
+            let held = self.writer.held(name).await.map_err(refused)?;
+            let now = match role {
+                Role::Production => held.production,
+                Role::Canary => held.canary,
+            };
+            let actual = u64::from(now.unwrap_or(0));
+            if actual != expected {
+                return Err(EngineError::AliasConflict {
+                    model: name.to_string(),
+                    alias: self.alias_name(role).to_string(),
+                    expected,
+                    actual,
+                    moved: format!(
+                        " (MLflow's {} alias points at {} now; it was read again right before writing)",
+                        self.alias_name(role),
+                        now.map(|v| format!("v{v}")).unwrap_or_else(|| "nothing".into())
+                    ),
+                });
+            }
+            if role == Role::Production
+                && let Some(old) = held.production
+                && to != Some(old)
+            {
+                // Kept for the registry's own record of the previous champion.
+                self.writer.set_previous(name, old).await.map_err(refused)?;
+            }
+            match to {
+                Some(v) => self.writer.set_alias(name, self.alias_name(role), v).await,
+                None => self.writer.delete_alias(name, self.alias_name(role)).await,
+            }
+            .map_err(refused)?;
+            Ok(u64::from(to.unwrap_or(0)))
+        }
+        .boxed()
+    }
+
+    fn facts<'a>(
+        &'a self,
+        model: &'a ModelName,
+        version: u32,
+    ) -> BoxFuture<'a, Result<VersionFacts, EngineError>> {
+        async move {
+            let exists = self
+                .writer
+                .version_exists(model.as_str(), version)
+                .await
+                .map_err(|e| Self::refused(model, e))?;
+            if !exists {
+                return Err(EngineError::UnknownVersion {
+                    model: model.to_string(),
+                    version,
+                });
+            }
+            Ok(VersionFacts {
+                inputs: self.checked(model, version).await.inputs,
+                // MLflow versions carry no feature-pipeline version flightdeck knows of.
+                pipeline_version: None,
+            })
+        }
+        .boxed()
+    }
+
+    fn smoke<'a>(
+        &'a self,
+        model: &'a ModelName,
+        version: u32,
+        run_if_missing: bool,
+        _progress: &'a (dyn Fn(&str) + Sync),
+    ) -> BoxFuture<'a, Result<Option<SmokeEvidence>, EngineError>> {
+        async move {
+            // MLflow versions carry no sentinel cases and no stored smoke test: the artifact
+            // check (checksum, loads, sane answers on neutral rows) is their smoke test.
+            if !run_if_missing {
+                return Ok(None);
+            }
+            Ok(Some(match self.checked(model, version).await.verdict {
+                Ok(summary) => SmokeEvidence {
+                    passed: true,
+                    detail: format!("passed the artifact check: {summary}"),
+                },
+                Err(why) => SmokeEvidence {
+                    passed: false,
+                    detail: format!("artifact check: {why}"),
+                },
+            }))
+        }
+        .boxed()
+    }
+
+    fn earlier_production<'a>(
+        &'a self,
+        model: &'a ModelName,
+    ) -> BoxFuture<'a, Result<Vec<u32>, EngineError>> {
+        async move {
+            let held = self
+                .writer
+                .held(model.as_str())
+                .await
+                .map_err(|e| Self::refused(model, e))?;
+            Ok(held.previous.into_iter().collect())
+        }
+        .boxed()
     }
 }

@@ -125,18 +125,61 @@ pub fn parse(text: &str) -> ScrapeSnapshot {
     snap
 }
 
-/// Rates and quantiles of one version between two scrapes.
+/// Rates and quantiles of one version between two scrapes. A ratio or quantile that nothing
+/// was measured for is `None`, never 0: no request in the interval means no error ratio.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct ServingStats {
     pub requests_per_second: f64,
-    /// Server errors / requests over the interval (0 when there were none).
-    pub error_ratio: f64,
+    /// Requests answered in the interval (what the ratios rest on).
+    pub requests: f64,
+    /// Answers that were not a success (4xx and 5xx) over requests.
+    pub error_ratio: Option<f64>,
+    /// Server errors (5xx, including 503 overload) over requests.
+    pub server_error_ratio: Option<f64>,
+    /// Client errors (4xx: requests the version refused) over requests.
+    pub client_error_ratio: Option<f64>,
     /// Seconds; `None` when no request finished in the interval.
     pub p50: Option<f64>,
     pub p95: Option<f64>,
     pub p99: Option<f64>,
     /// Seconds; the mean, when the runtime reports time spent but no latency buckets.
     pub mean: Option<f64>,
+}
+
+impl ServingStats {
+    /// Several versions' stats as one (a model's row): rates add up, ratios are weighted by
+    /// requests, latency is the worst p99's; `None` when none was measured.
+    pub fn combined<'a>(stats: impl IntoIterator<Item = &'a ServingStats>) -> Option<ServingStats> {
+        let mut total: Option<ServingStats> = None;
+        let (mut errors, mut server, mut client) = (0.0, 0.0, 0.0);
+        let mut worst: Option<ServingStats> = None;
+        for s in stats {
+            let t = total.get_or_insert_with(ServingStats::default);
+            t.requests_per_second += s.requests_per_second;
+            t.requests += s.requests;
+            errors += s.error_ratio.unwrap_or(0.0) * s.requests;
+            server += s.server_error_ratio.unwrap_or(0.0) * s.requests;
+            client += s.client_error_ratio.unwrap_or(0.0) * s.requests;
+            // The worst p99 of the live versions is what an on-call wants to see.
+            worst = Some(match worst {
+                Some(w) if w.p99 >= s.p99 => w,
+                _ => *s,
+            });
+        }
+        let mut total = total?;
+        if total.requests > 0.0 {
+            total.error_ratio = Some(errors / total.requests);
+            total.server_error_ratio = Some(server / total.requests);
+            total.client_error_ratio = Some(client / total.requests);
+        }
+        if let Some(w) = worst {
+            total.p50 = w.p50;
+            total.p95 = w.p95;
+            total.p99 = w.p99;
+            total.mean = w.mean;
+        }
+        Some(total)
+    }
 }
 
 /// Compares two scrapes `seconds` apart. A counter that went down means the server restarted:
@@ -149,7 +192,8 @@ pub fn between(
     let reset = current.requests < previous.requests;
     let delta = |now: f64, before: f64| if reset { now } else { (now - before).max(0.0) };
     let requests = delta(current.requests, previous.requests);
-    let errors = delta(current.server_errors, previous.server_errors);
+    let server = delta(current.server_errors, previous.server_errors);
+    let client = delta(current.client_errors, previous.client_errors);
     let buckets: Vec<(f64, f64)> = current
         .latency
         .iter()
@@ -163,17 +207,17 @@ pub fn between(
             (*le, delta(*count, before))
         })
         .collect();
+    let ratio = |errors: f64| (requests > 0.0).then(|| errors / requests);
     ServingStats {
         requests_per_second: if seconds > 0.0 {
             requests / seconds
         } else {
             0.0
         },
-        error_ratio: if requests > 0.0 {
-            errors / requests
-        } else {
-            0.0
-        },
+        requests,
+        error_ratio: ratio(server + client),
+        server_error_ratio: ratio(server),
+        client_error_ratio: ratio(client),
         p50: histogram_quantile(0.50, &buckets),
         p95: histogram_quantile(0.95, &buckets),
         p99: histogram_quantile(0.99, &buckets),
@@ -287,7 +331,9 @@ flightdeck_drift_share{model="fraud",version="1"} 0.25
         };
         let s = between(&before, &after, 2.0);
         assert_eq!(s.requests_per_second, 100.0);
-        assert!((s.error_ratio - 0.05).abs() < 1e-12);
+        assert!((s.server_error_ratio.unwrap() - 0.05).abs() < 1e-12);
+        assert_eq!(s.client_error_ratio, Some(0.0));
+        assert!((s.error_ratio.unwrap() - 0.05).abs() < 1e-12);
         // 190 of the 200 new requests are in (0, 0.01]: rank 100 -> 0.01 * 100 / 190.
         assert!((s.p50.unwrap() - 0.01 * 100.0 / 190.0).abs() < 1e-12);
         assert_eq!(
@@ -300,5 +346,30 @@ flightdeck_drift_share{model="fraud",version="1"} 0.25
             ..after.clone()
         };
         assert_eq!(between(&after, &restarted, 2.0).requests_per_second, 20.0);
+        // No request in the interval: no error ratio and no latency, not zeros.
+        let idle = between(&after, &after, 2.0);
+        assert_eq!(idle.requests_per_second, 0.0);
+        assert_eq!((idle.error_ratio, idle.p99), (None, None));
+    }
+
+    #[test]
+    fn a_version_that_answers_only_4xx_has_an_error_ratio_of_one() {
+        let before = VersionCounters::default();
+        let after = VersionCounters {
+            requests: 90.0,
+            client_errors: 90.0,
+            ..VersionCounters::default()
+        };
+        let s = between(&before, &after, 1.0);
+        assert_eq!(s.error_ratio, Some(1.0));
+        assert_eq!(s.client_error_ratio, Some(1.0));
+        assert_eq!(s.server_error_ratio, Some(0.0));
+        let rows = ServingStats::combined([&s, &between(&before, &before, 1.0)]).unwrap();
+        assert_eq!(rows.error_ratio, Some(1.0), "weighted by requests");
+        assert_eq!(
+            ServingStats::combined([]),
+            None,
+            "nothing measured is not zero"
+        );
     }
 }

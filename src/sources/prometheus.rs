@@ -250,11 +250,8 @@ impl MetricsSource for PrometheusMetrics {
                             .map(|(t, rps)| super::source::RatePoint {
                                 at: *t,
                                 requests_per_second: *rps,
-                                error_ratio: if *rps > 0.0 {
-                                    at(errors.get(&key), *t).unwrap_or(0.0) / rps
-                                } else {
-                                    0.0
-                                },
+                                error_ratio: (*rps > 0.0)
+                                    .then(|| at(errors.get(&key), *t).unwrap_or(0.0) / rps),
                                 p99: at(p99.get(&key), *t).filter(|v| v.is_finite()),
                             })
                             .collect();

@@ -155,7 +155,8 @@ impl Runtime {
         })
     }
 
-    /// Range queries for a model's charts: (request rate, server-error rate, p99 seconds), each
+    /// Range queries for a model's charts: (request rate, error rate (4xx and 5xx where the
+    /// runtime tells them), p99 seconds), each
     /// summed by the version label.
     pub fn history_queries(self, model: &str) -> (String, String, String) {
         let v = self.version_label();
@@ -168,7 +169,7 @@ impl Runtime {
                         "sum by (model, version) (rate(flightdeck_requests_total{{{sel}}}{window}))"
                     ),
                     format!(
-                        "sum by (model, version) (rate(flightdeck_requests_total{{{sel},code=~\"5..\"}}{window}))"
+                        "sum by (model, version) (rate(flightdeck_requests_total{{{sel},code=~\"[45]..\"}}{window}))"
                     ),
                     format!(
                         "histogram_quantile(0.99, sum by (model, version, le) (rate(flightdeck_request_duration_seconds_bucket{{{sel}}}{window})))"
@@ -193,7 +194,7 @@ impl Runtime {
                 (
                     format!("sum by ({v}) (rate(revision_app_request_count{{{sel}}}{window}))"),
                     format!(
-                        "sum by ({v}) (rate(revision_app_request_count{{{sel},response_code_class=\"5xx\"}}{window}))"
+                        "sum by ({v}) (rate(revision_app_request_count{{{sel},response_code_class=~\"[45]xx\"}}{window}))"
                     ),
                     format!(
                         "histogram_quantile(0.99, sum by ({v}, le) (rate(revision_app_request_latencies_bucket{{{sel}}}{window}))) / 1000"
@@ -218,7 +219,7 @@ impl Runtime {
                 (
                     format!("sum by ({v}) (rate(bentoml_service_request_total{{{sel}}}{window}))"),
                     format!(
-                        "sum by ({v}) (rate(bentoml_service_request_total{{{sel},http_response_code=~\"5..\"}}{window}))"
+                        "sum by ({v}) (rate(bentoml_service_request_total{{{sel},http_response_code=~\"[45]..\"}}{window}))"
                     ),
                     format!(
                         "histogram_quantile(0.99, sum by ({v}, le) (rate(bentoml_service_request_duration_seconds_bucket{{{sel}}}{window})))"

@@ -53,7 +53,8 @@ pub struct RatePoint {
     /// Unix seconds.
     pub at: f64,
     pub requests_per_second: f64,
-    pub error_ratio: f64,
+    /// Answers that were not a success over requests; `None` with no requests around then.
+    pub error_ratio: Option<f64>,
     /// Seconds; `None` when no request finished around then.
     pub p99: Option<f64>,
 }

@@ -10,7 +10,7 @@ use ratatui::widgets::{Cell, Paragraph, TableState};
 use super::columns::{Column, fitted_table};
 use super::format;
 use crate::app::State;
-use crate::app::fleet::{self, FleetRow, Health};
+use crate::app::fleet::{self, FleetRow, Health, Signal};
 use crate::model::Verdict;
 use crate::theme::Theme;
 
@@ -98,6 +98,9 @@ fn row<'a>(r: &FleetRow, state: &State, theme: &Theme, ascii: bool) -> Vec<Cell<
         Health::NotServed => ("-".to_string(), theme.dim()),
     };
     let stats = r.stats;
+    // Stale numbers are dimmed (their age is in ALERTS); unknown ones are "-", never 0.
+    let stale = matches!(r.signal, Signal::Stale { .. });
+    let measured = |style: Style| if stale { theme.dim() } else { style };
     let rate = stats
         .map(|s| format::rate(s.requests_per_second))
         .unwrap_or_else(|| "-".into());
@@ -106,20 +109,24 @@ fn row<'a>(r: &FleetRow, state: &State, theme: &Theme, ascii: bool) -> Vec<Cell<
         .map(format::latency)
         .unwrap_or_else(|| "-".into());
     let err = stats
-        .map(|s| format::percent(s.error_ratio))
+        .and_then(|s| s.error_ratio)
+        .map(format::percent)
         .unwrap_or_else(|| "-".into());
-    let err_style = if stats.is_some_and(|s| s.error_ratio >= state.alert_error_ratio) {
-        theme.danger()
+    let err_style = if stats
+        .and_then(|s| s.error_ratio)
+        .is_some_and(|e| e >= state.alert_error_ratio)
+    {
+        measured(theme.danger())
     } else {
-        Style::default()
+        measured(Style::default())
     };
     let p99_style = if stats
         .and_then(|s| s.p99)
         .is_some_and(|p| p >= state.alert_p99_seconds)
     {
-        theme.warn()
+        measured(theme.warn())
     } else {
-        Style::default()
+        measured(Style::default())
     };
     let (drift, drift_style) = match r.drift {
         Some(Verdict::Drift) => ("DRIFT", theme.danger()),
@@ -138,11 +145,22 @@ fn row<'a>(r: &FleetRow, state: &State, theme: &Theme, ascii: bool) -> Vec<Cell<
         Cell::from(version(r.production)),
         Cell::from(canary),
         Cell::from(Span::styled(health, health_style)),
-        Cell::from(rate),
+        Cell::from(Span::styled(rate, measured(Style::default()))),
         Cell::from(Span::styled(p99, p99_style)),
         Cell::from(Span::styled(err, err_style)),
         Cell::from(Span::styled(drift, drift_style)),
         Cell::from(Span::styled(smoke, smoke_style)),
-        Cell::from(Line::from(Span::styled(r.alerts.join(" "), theme.danger()))),
+        Cell::from(Line::from(alerts(r, theme))),
     ]
+}
+
+/// The row's alert markers, then the age of stale numbers ("stale 12s").
+fn alerts<'a>(r: &FleetRow, theme: &Theme) -> Vec<Span<'a>> {
+    let mut spans = vec![Span::styled(r.alerts.join(" "), theme.danger())];
+    if let Signal::Stale { age_seconds, .. } = &r.signal {
+        let age = age_seconds.map(format::age).unwrap_or_else(|| "?".into());
+        let gap = if r.alerts.is_empty() { "" } else { " " };
+        spans.push(Span::styled(format!("{gap}stale {age}"), theme.warn()));
+    }
+    spans
 }

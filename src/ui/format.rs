@@ -22,8 +22,16 @@ pub fn latency(seconds: f64) -> String {
     }
 }
 
+/// A ratio as a percentage in at most 6 characters: "0.05%", "12.3%", "100%".
 pub fn percent(ratio: f64) -> String {
-    format!("{:.2}%", ratio * 100.0)
+    let p = ratio * 100.0;
+    if p >= 99.95 {
+        "100%".to_string()
+    } else if p >= 10.0 {
+        format!("{p:.1}%")
+    } else {
+        format!("{p:.2}%")
+    }
 }
 
 /// At most `max` characters, with an ellipsis when cut.
@@ -59,6 +67,8 @@ mod tests {
         assert_eq!(latency(0.0123), "12.3ms");
         assert_eq!(latency(2.5), "2.50s");
         assert_eq!(percent(0.0123), "1.23%");
+        assert_eq!(percent(0.5), "50.0%");
+        assert_eq!(percent(1.0), "100%");
         assert_eq!(clip("connection refused", 10), "connectio…");
     }
 }

@@ -320,6 +320,22 @@ pub(crate) fn verdict_mark(passed: bool, theme: &Theme, ascii: bool) -> (&'stati
     }
 }
 
+/// The mark and colour of a gate's verdict: passed, failed, or not enough data yet (words under
+/// `--ascii`), so a gate still waiting for evidence never looks like a failure.
+pub(crate) fn gate_mark(
+    status: crate::engine::ops::GateStatus,
+    theme: &Theme,
+    ascii: bool,
+) -> (&'static str, Style) {
+    use crate::engine::ops::GateStatus;
+    match (status, ascii) {
+        (GateStatus::Pass, _) => verdict_mark(true, theme, ascii),
+        (GateStatus::Fail, _) => verdict_mark(false, theme, ascii),
+        (GateStatus::NotEnoughData, false) => ("…", theme.warn()),
+        (GateStatus::NotEnoughData, true) => ("WAIT", theme.warn()),
+    }
+}
+
 /// A centred rectangle of at most `width` x `height`.
 pub(crate) fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let w = width.min(area.width);

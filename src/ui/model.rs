@@ -98,6 +98,10 @@ fn with_freshness<'a>(
 
 fn serving(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: Block<'_>) {
     let (state, name, theme) = (ctx.state, ctx.name, ctx.theme);
+    let metrics = state.metrics.get(name).cloned().unwrap_or_default();
+    let block = with_freshness(block, &metrics, state, theme);
+    // Numbers from a read before the last (failed) one are shown dimmed.
+    let stale = metrics.error.is_some();
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let server = state.servers.get(name);
@@ -124,7 +128,8 @@ fn serving(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: Block<'_>) {
     .split(inner);
     for ((role, version), column) in versions.iter().zip(columns.iter()) {
         let key = (name.to_string(), version.to_string());
-        let stats = state.serving.get(&key).copied().unwrap_or_default();
+        let stats = state.serving.get(&key).copied();
+        let value = |style: Style| if stale { theme.dim() } else { style };
         let share = if *role == "canary" {
             plan.canary_percent
         } else {
@@ -172,16 +177,22 @@ fn serving(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: Block<'_>) {
             Line::from(Span::styled(
                 format!(
                     "p50 {}  p95 {}  p99 {}",
-                    stats.p50.map(format::latency).unwrap_or_else(|| "-".into()),
-                    stats.p95.map(format::latency).unwrap_or_else(|| "-".into()),
-                    stats.p99.map(format::latency).unwrap_or_else(|| "-".into())
+                    dash(stats.and_then(|s| s.p50).map(format::latency)),
+                    dash(stats.and_then(|s| s.p95).map(format::latency)),
+                    dash(stats.and_then(|s| s.p99).map(format::latency))
                 ),
                 theme.dim(),
             )),
         ];
         frame.render_widget(Paragraph::new(header), title);
         frame.render_widget(
-            Paragraph::new(format!("req/s {}", format::rate(stats.requests_per_second))),
+            Paragraph::new(Span::styled(
+                format!(
+                    "req/s {}",
+                    dash(stats.map(|s| format::rate(s.requests_per_second)))
+                ),
+                value(Style::default()),
+            )),
             rate_label,
         );
         let rates: Vec<u64> = history
@@ -211,14 +222,25 @@ fn serving(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: Block<'_>) {
                 .style(theme.warn()),
             p99,
         );
-        let err_style = if stats.error_ratio >= state.alert_error_ratio {
-            theme.danger()
+        let err_style = if stats
+            .and_then(|s| s.error_ratio)
+            .is_some_and(|e| e >= state.alert_error_ratio)
+        {
+            value(theme.danger())
         } else {
             theme.dim()
         };
+        // Every answer that was not a success, then the two kinds apart: a version refusing
+        // its clients' requests (4xx) is not the same incident as one failing (5xx).
+        let percent = |r: Option<f64>| dash(r.map(format::percent));
         frame.render_widget(
             Paragraph::new(Span::styled(
-                format!("errors {}", format::percent(stats.error_ratio)),
+                format!(
+                    "errors {}  4xx {}  5xx {}",
+                    percent(stats.and_then(|s| s.error_ratio)),
+                    percent(stats.and_then(|s| s.client_error_ratio)),
+                    percent(stats.and_then(|s| s.server_error_ratio))
+                ),
                 err_style,
             )),
             errors_label,
@@ -226,7 +248,13 @@ fn serving(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: Block<'_>) {
         // Basis points, so a 0.5% error rate still shows as a bar.
         let error_bars: Vec<u64> = history
             .iter()
-            .map(|s| (f64::from(s.error_ratio) * 1e4).round() as u64)
+            .map(|s| {
+                if s.error_ratio.is_nan() {
+                    0
+                } else {
+                    (f64::from(s.error_ratio) * 1e4).round() as u64
+                }
+            })
             .collect();
         frame.render_widget(
             Sparkline::default()
@@ -235,6 +263,11 @@ fn serving(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: Block<'_>) {
             errors,
         );
     }
+}
+
+/// A value, or "-" when it was not measured.
+fn dash(value: Option<String>) -> String {
+    value.unwrap_or_else(|| "-".into())
 }
 
 /// The last `width` points of a series.
@@ -541,6 +574,7 @@ fn versions(
 /// The local processes behind the model: supervisor, server, port, uptime, restarts, last exit.
 fn cluster(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: Block<'_>) {
     let (state, name, theme) = (ctx.state, ctx.name, ctx.theme);
+    let block = with_freshness(block, &state.servers_status, state, theme);
     if let Some(server) = state.servers.get(name)
         && let Some(kube) = &server.kube
     {

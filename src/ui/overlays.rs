@@ -87,7 +87,17 @@ pub fn operation(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme
     };
     let mut lines: Vec<Line> = Vec::new();
     match &modal.stage {
-        OpStage::Planning => lines.push(Line::from(Span::styled("planning…", theme.dim()))),
+        OpStage::Planning => {
+            // A missing smoke test runs while planning: its steps show here.
+            let step = state
+                .progress
+                .as_deref()
+                .unwrap_or("reading the registry and the server");
+            lines.push(Line::from(Span::styled(
+                format!("planning: {step}…"),
+                theme.dim(),
+            )));
+        }
         OpStage::Ready(plan) | OpStage::Running(plan) => {
             lines.push(Line::from(Span::raw(plan.sentence.clone())));
             for w in &plan.warnings {
@@ -99,7 +109,7 @@ pub fn operation(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme
             if !plan.gates.is_empty() {
                 lines.push(Line::from(""));
                 for g in &plan.gates {
-                    let (mark, style) = super::verdict_mark(g.passed, theme, ascii);
+                    let (mark, style) = super::gate_mark(g.status, theme, ascii);
                     lines.push(Line::from(vec![
                         Span::styled(format!("{mark} {:<15}", g.name), style),
                         Span::styled(g.evidence.clone(), theme.dim()),
@@ -111,10 +121,12 @@ pub fn operation(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme
                 let step = state.progress.as_deref().unwrap_or("running");
                 lines.push(Line::from(Span::styled(format!("{step}…"), theme.accent())));
             } else {
-                if plan.gates.iter().any(|g| !g.passed) {
+                if plan.blocking_gates().next().is_some() {
                     let mark = if modal.override_gates { "[x]" } else { "[ ]" };
                     lines.push(Line::from(Span::styled(
-                        format!("{mark} o: override the failing gate (recorded in the journal)"),
+                        format!(
+                            "{mark} o: override the gates that did not pass (recorded in the journal)"
+                        ),
                         theme.warn(),
                     )));
                 }

@@ -129,6 +129,7 @@ pub fn loaded() -> State {
             &mut s,
             Msg::MetricsScraped {
                 model: "fraud".into(),
+                endpoint: "http://127.0.0.1:9000".into(),
                 monotonic: second,
                 at: t0(),
                 result: Ok(snapshot),
@@ -216,7 +217,7 @@ pub fn drift_report() -> flightdeck::model::DriftReport {
 }
 
 pub fn promote_plan(gate_passes: bool) -> Box<flightdeck::engine::ops::OpPlan> {
-    use flightdeck::engine::ops::{DeploymentState, GateResult, OpPlan, OpRequest};
+    use flightdeck::engine::ops::{DeploymentState, GateResult, GateStatus, OpPlan, OpRequest};
     Box::new(OpPlan {
         model: ModelName::new("fraud").unwrap(),
         request: OpRequest::Promote,
@@ -239,9 +240,13 @@ pub fn promote_plan(gate_passes: bool) -> Box<flightdeck::engine::ops::OpPlan> {
         read_only: false,
         gates: vec![GateResult {
             name: "canary traffic".into(),
-            passed: gate_passes,
+            status: if gate_passes {
+                GateStatus::Pass
+            } else {
+                GateStatus::Fail
+            },
             evidence: "v2 served 3 requests (minimum 100)".into(),
         }],
-        gates_overridden: false,
+        recovery: None,
     })
 }

@@ -1,183 +1,355 @@
-//! Gates: evidence an operation must have before it runs. Smoke before deploy: the version's
-//! latest smoke test must have passed; a version never smoke-tested is tested now.
+//! Gates: the evidence an operation must have before it runs. Each gate says pass, fail or not
+//! enough data yet, with the measured value, the threshold and the window, so a preview never
+//! shows a bare ✖. Deploy and rollback: the target's smoke test and its signature against what
+//! production's clients send. Promote: the canary's traffic, 5xx and 4xx ratios, p99 (a ratio
+//! with an absolute floor) and drift against production's, and its evaluation.
 
-use std::path::Path;
+use serde::{Deserialize, Serialize};
 
-use crate::engine::smoke::{SmokeOptions, smoke};
-use crate::engine::{EngineError, Registry};
-use crate::model::{ModelName, SmokeReport};
+use crate::model::{ModelName, TensorSpec};
+use crate::sources::metrics::{VersionCounters, histogram_quantile};
 
-/// Passes when the version's smoke test passed (running one if there is none). `skip` is the
-/// user's explicit override, for the journal.
-pub async fn smoke_gate(
-    registry: &mut Registry,
-    program: &Path,
-    model: &ModelName,
-    version: u32,
-    skip: bool,
-    actor: &crate::engine::Actor,
-    progress: &(dyn Fn(&str) + Sync),
-) -> Result<Option<SmokeReport>, EngineError> {
-    if skip {
-        return Ok(None);
-    }
-    let report = match registry.latest_smoke(model, version)? {
-        Some(report) => report,
-        None => {
-            smoke(
-                registry,
-                program,
-                model,
-                version,
-                &SmokeOptions::default(),
-                progress,
-            )
-            .await?
-        }
-    };
-    match report.first_failure() {
-        None => Ok(Some(report)),
-        Some(failed) => {
-            // A blocked deploy is evidence too: who tried what, and which gate stopped it.
-            let entry = crate::model::NewJournalEntry {
-                user: actor.user.clone(),
-                environment: actor.environment.clone(),
-                operation: "deploy".into(),
-                model: Some(model.to_string()),
-                from: None,
-                to: Some(format!("v{version}")),
-                outcome: crate::model::Outcome::Failed,
-                details: serde_json::json!({ "gate": "smoke", "failed_check": failed, "smoke": report }),
-            };
-            let _ = registry.append_journal(&entry);
-            Err(EngineError::GateFailed {
-                model: model.to_string(),
-                gate: "smoke".into(),
-                detail: format!("v{version} failed {}: {}", failed.name, failed.detail),
-                flag: "--skip-smoke".into(),
-            })
-        }
-    }
-}
+pub use crate::engine::serving::Evidence;
+
+/// Gate names, as previews, the journal and `--json` say them.
+pub const SMOKE: &str = "smoke";
+pub const SIGNATURE: &str = "signature";
+pub const TRAFFIC: &str = "canary traffic";
+pub const SERVER_ERRORS: &str = "5xx errors";
+pub const CLIENT_ERRORS: &str = "4xx errors";
+pub const LATENCY: &str = "p99 latency";
+pub const DRIFT: &str = "drift";
+pub const EVALUATION: &str = "evaluation";
+pub const METRICS: &str = "metrics";
 
 /// Rows a canary's drift window needs before its verdict can block a promote.
 const DRIFT_GATE_MIN_SAMPLES: u64 = 1000;
 
+/// A gate's verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateStatus {
+    Pass,
+    #[default]
+    Fail,
+    /// Too little evidence to judge yet; blocks like a failure, and says how much more it needs.
+    NotEnoughData,
+}
+
+impl GateStatus {
+    /// As a preview line says it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GateStatus::Pass => "passed",
+            GateStatus::Fail => "FAILED",
+            GateStatus::NotEnoughData => "NOT ENOUGH DATA",
+        }
+    }
+}
+
 /// One gate's verdict, with the evidence the preview shows.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GateResult {
     pub name: String,
-    pub passed: bool,
+    #[serde(default)]
+    pub status: GateStatus,
+    /// What was measured, against which threshold, over which window.
     pub evidence: String,
 }
 
-fn gate(name: &str, passed: bool, evidence: impl Into<String>) -> GateResult {
+impl GateResult {
+    pub fn passed(&self) -> bool {
+        self.status == GateStatus::Pass
+    }
+}
+
+fn gate(name: &str, status: GateStatus, evidence: impl Into<String>) -> GateResult {
     GateResult {
         name: name.into(),
-        passed,
+        status,
         evidence: evidence.into(),
     }
 }
 
-pub use crate::engine::serving::Evidence;
+fn judged(name: &str, passed: bool, evidence: impl Into<String>) -> GateResult {
+    let status = if passed {
+        GateStatus::Pass
+    } else {
+        GateStatus::Fail
+    };
+    gate(name, status, evidence)
+}
 
-/// Before promote: the canary's traffic, error rate, p99 and drift against production's.
+/// What the registry knows of a version's smoke test: its latest result, or the artifact
+/// check an MLflow version gets instead.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SmokeEvidence {
+    pub passed: bool,
+    /// "passed 12:04 UTC" or the first failed check, in words.
+    pub detail: String,
+}
+
+/// The target's latest smoke test must have passed. `None`: never smoke-tested and not run now
+/// (the user skipped it).
+pub fn smoke_gate(version: u32, evidence: Option<&SmokeEvidence>) -> GateResult {
+    match evidence {
+        Some(e) if e.passed => judged(SMOKE, true, format!("v{version} {}", e.detail)),
+        Some(e) => judged(
+            SMOKE,
+            false,
+            format!("v{version} failed its smoke test: {}", e.detail),
+        ),
+        None => judged(
+            SMOKE,
+            false,
+            format!("v{version} has no smoke test (not run: skipped)"),
+        ),
+    }
+}
+
+/// Inputs in words: "X FP32 [N, 4]".
+fn inputs_text(inputs: &[TensorSpec]) -> String {
+    inputs
+        .iter()
+        .map(|i| format!("{} {} {}", i.name, i.datatype, i.shape_text()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The target must accept what production's clients send: the same inputs (names, types,
+/// shapes; the batch dimension free). `None` for production: nothing serves, no client breaks.
+pub fn signature_gate(
+    version: u32,
+    inputs: &[TensorSpec],
+    production: Option<(u32, &[TensorSpec])>,
+) -> GateResult {
+    let Some((prod, sent)) = production else {
+        return judged(
+            SIGNATURE,
+            true,
+            format!(
+                "nothing serves production: no clients to break (v{version} takes {})",
+                inputs_text(inputs)
+            ),
+        );
+    };
+    let fits = |want: &TensorSpec, got: &TensorSpec| {
+        want.name == got.name
+            && want.datatype == got.datatype
+            && want.shape.len() == got.shape.len()
+            && want
+                .shape
+                .iter()
+                .zip(&got.shape)
+                .enumerate()
+                .all(|(axis, (w, g))| axis == 0 || w == g || *w < 0 || *g < 0)
+    };
+    let accepts =
+        sent.len() == inputs.len() && sent.iter().all(|s| inputs.iter().any(|i| fits(i, s)));
+    if accepts {
+        judged(
+            SIGNATURE,
+            true,
+            format!(
+                "v{version} takes what production v{prod}'s clients send: {}",
+                inputs_text(sent)
+            ),
+        )
+    } else {
+        judged(
+            SIGNATURE,
+            false,
+            format!(
+                "v{version} takes {}, but production v{prod}'s clients send {}: their requests would fail",
+                inputs_text(inputs),
+                inputs_text(sent)
+            ),
+        )
+    }
+}
+
+/// Limits the promote gates judge by.
+pub use crate::settings::Gates as Limits;
+
+fn percent(ratio: f64) -> String {
+    format!("{:.2}%", ratio * 100.0)
+}
+
+fn ms(seconds: f64) -> String {
+    format!("{:.2} ms", seconds * 1e3)
+}
+
+/// Errors of one kind over requests (0 when there were none).
+fn ratio(errors: f64, requests: f64) -> f64 {
+    if requests > 0.0 {
+        errors / requests
+    } else {
+        0.0
+    }
+}
+
+/// The counters' window, in words.
+const WINDOW: &str = "since each version was loaded";
+
+/// Before promote: the canary's traffic, 5xx and 4xx ratios, p99 and drift against production's.
 pub fn promote_gates(
     evidence: Evidence,
     model: &ModelName,
     production: u32,
     canary: u32,
-    limits: &crate::settings::Gates,
+    limits: &Limits,
 ) -> Vec<GateResult> {
-    use crate::sources::metrics::histogram_quantile;
-    let snapshot = match evidence.counters {
-        Ok(snapshot) => snapshot,
-        Err(e) => {
-            return vec![gate(
-                "metrics",
-                false,
-                format!("cannot read the serving metrics: {e}"),
-            )];
+    let mut results = match &evidence.counters {
+        Ok(snapshot) => {
+            let counters = |v: u32| {
+                snapshot
+                    .versions
+                    .get(&(model.to_string(), v.to_string()))
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            serving_gates(&counters(production), &counters(canary), canary, limits)
         }
+        Err(e) => vec![judged(
+            METRICS,
+            false,
+            format!("cannot read the serving metrics: {e}"),
+        )],
     };
-    let counters = |v: u32| {
-        snapshot
-            .versions
-            .get(&(model.to_string(), v.to_string()))
-            .cloned()
-            .unwrap_or_default()
+    results.push(drift_gate(evidence.drift, production, canary));
+    results
+}
+
+/// Traffic, errors and latency of the canary against production's.
+fn serving_gates(
+    prod: &VersionCounters,
+    can: &VersionCounters,
+    canary: u32,
+    limits: &Limits,
+) -> Vec<GateResult> {
+    let needed = limits.min_canary_requests as f64;
+    let missing = (needed - can.requests).max(0.0);
+    let enough = missing <= 0.0;
+    let mut results = vec![if enough {
+        gate(
+            TRAFFIC,
+            GateStatus::Pass,
+            format!(
+                "v{canary} served {:.0} requests {WINDOW} (minimum {})",
+                can.requests, limits.min_canary_requests
+            ),
+        )
+    } else {
+        gate(
+            TRAFFIC,
+            GateStatus::NotEnoughData,
+            format!(
+                "v{canary} served {:.0} of the {} requests needed: {missing:.0} more",
+                can.requests, limits.min_canary_requests
+            ),
+        )
+    }];
+    // With too few canary requests the comparison is shown but cannot pass or fail yet.
+    let verdict = |passed: bool| match (enough, passed) {
+        (false, _) => GateStatus::NotEnoughData,
+        (true, true) => GateStatus::Pass,
+        (true, false) => GateStatus::Fail,
     };
-    let (prod, can) = (counters(production), counters(canary));
-    let ratio = |c: &crate::sources::metrics::VersionCounters| {
-        if c.requests > 0.0 {
-            c.server_errors / c.requests
-        } else {
-            0.0
-        }
+    let wait = if enough {
+        String::new()
+    } else {
+        format!(" (needs {missing:.0} more canary requests to judge)")
     };
-    let p99 = |c: &crate::sources::metrics::VersionCounters| histogram_quantile(0.99, &c.latency);
-    let mut results = Vec::new();
-    let enough = can.requests >= limits.min_canary_requests as f64;
-    results.push(gate(
-        "canary traffic",
-        enough,
-        format!(
-            "v{canary} served {:.0} requests (minimum {})",
-            can.requests, limits.min_canary_requests
+    for (name, can_errors, prod_errors, allowed) in [
+        (
+            SERVER_ERRORS,
+            can.server_errors,
+            prod.server_errors,
+            limits.max_error_ratio_increase,
         ),
-    ));
-    let (ce, pe) = (ratio(&can), ratio(&prod));
-    results.push(gate(
-        "error rate",
-        enough && ce <= pe + limits.max_error_ratio_increase,
-        format!(
-            "canary {:.2}% vs production {:.2}% (allowed +{:.2}%)",
-            ce * 100.0,
-            pe * 100.0,
-            limits.max_error_ratio_increase * 100.0
+        (
+            CLIENT_ERRORS,
+            can.client_errors,
+            prod.client_errors,
+            limits.max_client_error_ratio_increase,
         ),
-    ));
-    let ms = |s: Option<f64>| {
-        s.map(|v| format!("{:.2} ms", v * 1e3))
-            .unwrap_or_else(|| "-".into())
-    };
-    let (cp, pp) = (p99(&can), p99(&prod));
-    let latency_ok = match (cp, pp) {
-        (Some(c), Some(p)) => c <= p * limits.max_p99_ratio,
-        (Some(_), None) => true,
-        (None, _) => false,
-    };
-    results.push(gate(
-        "p99 latency",
-        enough && latency_ok,
-        format!(
-            "canary {} vs production {} (allowed {}x)",
-            ms(cp),
-            ms(pp),
-            limits.max_p99_ratio
+    ] {
+        let (c, p) = (
+            ratio(can_errors, can.requests),
+            ratio(prod_errors, prod.requests),
+        );
+        results.push(gate(
+            name,
+            verdict(c <= p + allowed),
+            format!(
+                "canary {} of {:.0} vs production {} of {:.0} {WINDOW} (allowed +{}){wait}",
+                percent(c),
+                can.requests,
+                percent(p),
+                prod.requests,
+                percent(allowed)
+            ),
+        ));
+    }
+    let floor = limits.p99_floor_ms / 1000.0;
+    let (cp, pp) = (
+        histogram_quantile(0.99, &can.latency),
+        histogram_quantile(0.99, &prod.latency),
+    );
+    let allowed = format!(
+        "allowed {}x production, or up to +{} ms",
+        limits.max_p99_ratio, limits.p99_floor_ms
+    );
+    results.push(match (cp, pp) {
+        (Some(c), Some(p)) => gate(
+            LATENCY,
+            // A regression below the floor is noise, not a failure: a model at 0.23 ms is not
+            // blocked against one at 0.10 ms.
+            verdict(c <= p * limits.max_p99_ratio || c <= p + floor),
+            format!(
+                "canary {} vs production {} {WINDOW} ({allowed}){wait}",
+                ms(c),
+                ms(p)
+            ),
         ),
-    ));
-    let reports = match evidence.drift {
+        (Some(c), None) => gate(
+            LATENCY,
+            verdict(true),
+            format!("canary {}; production has no latency yet{wait}", ms(c)),
+        ),
+        (None, _) if !enough => gate(
+            LATENCY,
+            GateStatus::NotEnoughData,
+            format!("no canary latency yet{wait}"),
+        ),
+        (None, _) => judged(
+            LATENCY,
+            false,
+            "the canary's runtime reports no latency histogram: its p99 cannot be judged",
+        ),
+    });
+    results
+}
+
+/// The canary's inputs must not drift where production's do not.
+fn drift_gate(
+    drift: Result<Vec<(u32, String, Option<u64>)>, String>,
+    production: u32,
+    canary: u32,
+) -> GateResult {
+    let reports = match drift {
         Ok(reports) => reports,
-        Err(e) => {
-            // No evidence is not evidence of no drift.
-            results.push(gate(
-                "drift",
-                false,
-                format!("cannot read the drift reports: {e}"),
-            ));
-            return results;
-        }
+        // No evidence is not evidence of no drift.
+        Err(e) => return judged(DRIFT, false, format!("cannot read the drift reports: {e}")),
     };
     if reports.is_empty() {
         // Measured nowhere is like no baseline locally: nothing to compare, said plainly, not
         // a failure that every promote would have to override.
-        results.push(gate(
-            "drift",
+        return judged(
+            DRIFT,
             true,
             "not measured: no drift verdict for either version (no baseline profile, or a serving runtime that exports none); check input drift elsewhere",
-        ));
-        return results;
+        );
     }
     let report = |v: u32| reports.iter().find(|r| r.0 == v);
     let verdict = |r: Option<&(u32, String, Option<u64>)>| {
@@ -188,49 +360,40 @@ pub fn promote_gates(
     let (cv, pv) = (verdict(canary_report), verdict(production_report));
     // A backend that does not say how many rows a verdict rests on is taken at its word.
     let samples = canary_report.map(|r| r.2.unwrap_or(u64::MAX)).unwrap_or(0);
-    // Canary and production see the same traffic; a small canary window disagrees with
-    // production by chance alone, so the comparison waits for enough rows.
-    let (passed, evidence) = if samples < DRIFT_GATE_MIN_SAMPLES && cv == "drift" {
-        (
-            true,
+    if samples < DRIFT_GATE_MIN_SAMPLES && cv == "drift" {
+        // Canary and production see the same traffic; a small canary window disagrees with
+        // production by chance alone, so the comparison waits for enough rows.
+        return gate(
+            DRIFT,
+            GateStatus::NotEnoughData,
             format!(
-                "canary {cv} on {samples} rows (too few to compare; needs {DRIFT_GATE_MIN_SAMPLES}), production {pv}"
+                "canary drift on {samples} rows, production {pv}: too few rows to tell; needs {} more",
+                DRIFT_GATE_MIN_SAMPLES - samples
             ),
-        )
+        );
+    }
+    let evidence = if samples == u64::MAX {
+        format!("canary {cv}, production {pv}")
     } else {
-        (
-            cv != "drift" || pv == "drift",
-            if samples == u64::MAX {
-                format!("canary {cv}, production {pv}")
-            } else {
-                format!("canary {cv} on {samples} rows, production {pv}")
-            },
-        )
+        format!("canary {cv} on {samples} rows, production {pv}")
     };
-    results.push(gate("drift", passed, evidence));
-    results
+    judged(DRIFT, cv != "drift" || pv == "drift", evidence)
 }
 
 /// Before promote, when the canary was evaluated against this production version: it may not
 /// be worse by more than `max_drop` (AUC, else accuracy; RMSE relatively for regressors).
 pub fn evaluation_gate(
-    registry: &Registry,
-    model: &ModelName,
+    evaluation: &crate::engine::evaluate::Evaluation,
     production: u32,
-    canary: u32,
     max_drop: f64,
-) -> Result<Option<GateResult>, EngineError> {
-    let Some(e) = registry.latest_evaluation(model, canary)? else {
-        return Ok(None);
-    };
-    if e.baseline != Some(production) {
-        return Ok(None);
+) -> Option<GateResult> {
+    if evaluation.baseline != Some(production) {
+        return None;
     }
-    let Some(base) = &e.baseline_metrics else {
-        return Ok(None);
-    };
-    let cand = &e.candidate_metrics;
-    let result = if let (Some(c), Some(b)) = (
+    let base = evaluation.baseline_metrics.as_ref()?;
+    let cand = &evaluation.candidate_metrics;
+    let rows = evaluation.rows;
+    if let (Some(c), Some(b)) = (
         cand.get("auc").or(cand.get("accuracy")),
         base.get("auc").or(base.get("accuracy")),
     ) {
@@ -239,54 +402,92 @@ pub fn evaluation_gate(
         } else {
             "accuracy"
         };
-        gate(
-            "evaluation",
+        return Some(judged(
+            EVALUATION,
             *c >= b - max_drop,
-            format!("{metric} {c:.4} vs production {b:.4} (allowed drop {max_drop})"),
-        )
-    } else if let (Some(c), Some(b)) = (cand.get("rmse"), base.get("rmse")) {
-        gate(
-            "evaluation",
-            *c <= b * (1.0 + max_drop),
             format!(
-                "RMSE {c:.4} vs production {b:.4} (allowed +{:.1}%)",
-                max_drop * 100.0
+                "{metric} {c:.4} vs production {b:.4} on {rows} labelled rows (allowed drop {max_drop})"
             ),
-        )
-    } else {
-        return Ok(None);
-    };
-    Ok(Some(result))
+        ));
+    }
+    let (c, b) = (cand.get("rmse")?, base.get("rmse")?);
+    Some(judged(
+        EVALUATION,
+        *c <= b * (1.0 + max_drop),
+        format!(
+            "RMSE {c:.4} vs production {b:.4} on {rows} labelled rows (allowed +{:.1}%)",
+            max_drop * 100.0
+        ),
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::DataType;
     use crate::sources::metrics::ScrapeSnapshot;
 
     type Verdicts = Vec<(u32, String, Option<u64>)>;
 
-    fn drift_gate(drift: Result<Verdicts, String>) -> GateResult {
-        let limits = crate::settings::Gates {
-            min_canary_requests: 0,
+    fn limits() -> Limits {
+        Limits {
+            min_canary_requests: 100,
             max_error_ratio_increase: 0.01,
-            max_p99_ratio: 2.0,
+            max_client_error_ratio_increase: 0.01,
+            max_p99_ratio: 1.5,
+            p99_floor_ms: 5.0,
             max_metric_drop: 0.02,
-        };
+        }
+    }
+
+    fn model() -> ModelName {
+        ModelName::new("fraud").unwrap_or_else(|e| unreachable!("{e}"))
+    }
+
+    fn drift_gate_of(drift: Result<Verdicts, String>) -> GateResult {
         let evidence = Evidence {
             counters: Ok(ScrapeSnapshot::default()),
             drift,
         };
-        let model = ModelName::new("fraud").unwrap_or_else(|e| unreachable!("{e}"));
-        let gates = promote_gates(evidence, &model, 1, 2, &limits);
-        let drift = gates.into_iter().find(|g| g.name == "drift");
+        let gates = promote_gates(evidence, &model(), 1, 2, &limits());
+        let drift = gates.into_iter().find(|g| g.name == DRIFT);
         drift.unwrap_or_else(|| unreachable!("no drift gate"))
+    }
+
+    /// Counters of `requests` with `server` 5xx, `client` 4xx, all of them within `latency` s.
+    fn counters(requests: f64, server: f64, client: f64, latency: f64) -> VersionCounters {
+        VersionCounters {
+            requests,
+            server_errors: server,
+            client_errors: client,
+            latency: vec![(latency, requests), (f64::INFINITY, requests)],
+            duration_seconds: 0.0,
+        }
+    }
+
+    fn serving(prod: VersionCounters, can: VersionCounters) -> Vec<GateResult> {
+        let mut snapshot = ScrapeSnapshot::default();
+        snapshot.versions.insert(("fraud".into(), "1".into()), prod);
+        snapshot.versions.insert(("fraud".into(), "2".into()), can);
+        let evidence = Evidence {
+            counters: Ok(snapshot),
+            drift: Ok(Vec::new()),
+        };
+        promote_gates(evidence, &model(), 1, 2, &limits())
+    }
+
+    fn status(gates: &[GateResult], name: &str) -> GateStatus {
+        gates
+            .iter()
+            .find(|g| g.name == name)
+            .map(|g| g.status)
+            .unwrap_or_else(|| unreachable!("no gate {name}"))
     }
 
     #[test]
     fn drift_measured_nowhere_passes_and_says_so() {
-        let gate = drift_gate(Ok(Vec::new()));
-        assert!(gate.passed);
+        let gate = drift_gate_of(Ok(Vec::new()));
+        assert!(gate.passed());
         assert!(
             gate.evidence.starts_with("not measured"),
             "{}",
@@ -296,22 +497,123 @@ mod tests {
 
     #[test]
     fn unreadable_drift_fails() {
-        let gate = drift_gate(Err("Prometheus at http://127.0.0.1:9 is unreachable".into()));
-        assert!(!gate.passed);
+        let gate = drift_gate_of(Err("Prometheus at http://127.0.0.1:9 is unreachable".into()));
+        assert_eq!(gate.status, GateStatus::Fail);
         assert!(gate.evidence.contains("unreachable"), "{}", gate.evidence);
     }
 
     #[test]
-    fn a_drifting_canary_fails_only_on_enough_rows_and_when_production_does_not_drift() {
+    fn a_drifting_canary_waits_for_enough_rows_and_fails_only_when_production_does_not_drift() {
         let verdicts = |canary: &str, rows: u64, production: &str| {
             Ok(vec![
                 (1, production.to_string(), Some(5000)),
                 (2, canary.to_string(), Some(rows)),
             ])
         };
-        assert!(!drift_gate(verdicts("drift", 2000, "ok")).passed);
-        assert!(drift_gate(verdicts("drift", 200, "ok")).passed);
-        assert!(drift_gate(verdicts("drift", 2000, "drift")).passed);
-        assert!(drift_gate(verdicts("ok", 2000, "ok")).passed);
+        assert_eq!(
+            drift_gate_of(verdicts("drift", 2000, "ok")).status,
+            GateStatus::Fail
+        );
+        let few = drift_gate_of(verdicts("drift", 200, "ok"));
+        assert_eq!(few.status, GateStatus::NotEnoughData);
+        assert!(few.evidence.contains("needs 800 more"), "{}", few.evidence);
+        assert!(drift_gate_of(verdicts("drift", 2000, "drift")).passed());
+        assert!(drift_gate_of(verdicts("ok", 2000, "ok")).passed());
+    }
+
+    #[test]
+    fn too_few_canary_requests_is_not_enough_data_with_what_is_missing() {
+        let gates = serving(
+            counters(5000.0, 0.0, 0.0, 0.001),
+            counters(40.0, 0.0, 0.0, 0.001),
+        );
+        for name in [TRAFFIC, SERVER_ERRORS, CLIENT_ERRORS, LATENCY] {
+            assert_eq!(status(&gates, name), GateStatus::NotEnoughData, "{name}");
+        }
+        let traffic = &gates[0];
+        assert!(
+            traffic.evidence.contains("40 of the 100") && traffic.evidence.contains("60 more"),
+            "{}",
+            traffic.evidence
+        );
+    }
+
+    #[test]
+    fn client_and_server_errors_are_judged_apart() {
+        // The canary answers 400 to everything: a 4xx failure, while 5xx passes.
+        let gates = serving(
+            counters(5000.0, 0.0, 0.0, 0.001),
+            counters(500.0, 0.0, 500.0, 0.001),
+        );
+        assert_eq!(status(&gates, CLIENT_ERRORS), GateStatus::Fail);
+        assert_eq!(status(&gates, SERVER_ERRORS), GateStatus::Pass);
+        let client = gates.iter().find(|g| g.name == CLIENT_ERRORS);
+        let evidence = client.map(|g| g.evidence.as_str()).unwrap_or_default();
+        assert!(evidence.contains("canary 100.00% of 500"), "{evidence}");
+        let gates = serving(
+            counters(5000.0, 0.0, 0.0, 0.001),
+            counters(500.0, 100.0, 0.0, 0.001),
+        );
+        assert_eq!(status(&gates, SERVER_ERRORS), GateStatus::Fail);
+        assert_eq!(status(&gates, CLIENT_ERRORS), GateStatus::Pass);
+    }
+
+    #[test]
+    fn a_p99_regression_below_the_floor_passes_and_above_it_fails() {
+        // 0.23 ms against 0.10 ms: over the ratio, under the 5 ms floor.
+        let gates = serving(
+            counters(5000.0, 0.0, 0.0, 0.0001),
+            counters(500.0, 0.0, 0.0, 0.00023),
+        );
+        assert_eq!(status(&gates, LATENCY), GateStatus::Pass);
+        // 40 ms against 10 ms: over both.
+        let gates = serving(
+            counters(5000.0, 0.0, 0.0, 0.010),
+            counters(500.0, 0.0, 0.0, 0.040),
+        );
+        assert_eq!(status(&gates, LATENCY), GateStatus::Fail);
+    }
+
+    fn spec(name: &str, datatype: DataType, shape: &[i64]) -> TensorSpec {
+        TensorSpec {
+            name: name.into(),
+            datatype,
+            shape: shape.to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_signature_that_production_clients_cannot_call_fails() {
+        let six = [spec("X", DataType::Fp32, &[-1, 6])];
+        let seven = [spec("X", DataType::Fp32, &[-1, 7])];
+        let gate = signature_gate(3, &six, Some((1, &seven)));
+        assert_eq!(gate.status, GateStatus::Fail);
+        assert!(
+            gate.evidence.contains("[N, 6]") && gate.evidence.contains("[N, 7]"),
+            "{}",
+            gate.evidence
+        );
+        assert!(signature_gate(2, &seven, Some((1, &seven))).passed());
+        // A fixed batch of 1 still takes one-row requests.
+        let fixed = [spec("X", DataType::Fp32, &[1, 7])];
+        assert!(signature_gate(2, &fixed, Some((1, &seven))).passed());
+        let other_type = [spec("X", DataType::Fp64, &[-1, 7])];
+        assert!(!signature_gate(2, &other_type, Some((1, &seven))).passed());
+        assert!(signature_gate(2, &six, None).passed());
+    }
+
+    #[test]
+    fn smoke_gate_fails_a_failed_or_skipped_smoke_test() {
+        let failed = SmokeEvidence {
+            passed: false,
+            detail: "signature: inputs differ".into(),
+        };
+        assert_eq!(smoke_gate(3, Some(&failed)).status, GateStatus::Fail);
+        assert_eq!(smoke_gate(3, None).status, GateStatus::Fail);
+        let passed = SmokeEvidence {
+            passed: true,
+            detail: "passed its smoke test at 12:00 UTC".into(),
+        };
+        assert!(smoke_gate(3, Some(&passed)).passed());
     }
 }

@@ -1,17 +1,26 @@
-//! Operations on a deployment: deploy, promote, rollback, abort. Each runs the same pipeline:
-//! plan (the effect, as data and as a sentence) -> preflight (preconditions, read-only) ->
-//! apply (serving first, then the aliases, compare-and-swap) -> verify (re-read what the server
-//! serves and where the aliases point) -> journal. The CLI and the console call the same code.
+//! Operations on a deployment: deploy, promote, rollback, abort, and the recovery of an
+//! interrupted one. One [`Operator`] plans each (the effect as data and as a sentence, every
+//! gate with its evidence) and runs it with the user's consent: preflight -> apply (serving
+//! first, then the aliases, compare-and-swap) -> verify (re-read what serves and where the
+//! aliases point) -> journal. The CLI, the console and the demo call the same operator.
 
 mod gates;
+mod history;
 mod lock;
+mod operator;
 mod plan;
-mod preview;
 mod recover;
 mod run;
+mod store;
 
-pub use gates::{GateResult, promote_gates, smoke_gate};
-pub use plan::{DeploymentState, OpPlan, OpRequest, describe, plan};
-pub use preview::preview;
-pub use recover::{Interrupted, Recovery, interrupted, recover, recovery_plan};
-pub use run::{OpOutcome, RunOptions, execute};
+pub use gates::{
+    CLIENT_ERRORS, DRIFT, EVALUATION, GateResult, GateStatus, LATENCY, METRICS, SERVER_ERRORS,
+    SIGNATURE, SMOKE, SmokeEvidence, TRAFFIC, evaluation_gate, promote_gates, signature_gate,
+    smoke_gate,
+};
+pub use history::{ProductionMove, last_healthy, production_moves, production_of};
+pub use operator::{Operator, PlanOptions, Progress};
+pub use plan::{DeploymentState, OpPlan, OpRequest, RecoveryOf, change, describe};
+pub use recover::{Interrupted, Recovery, interrupted};
+pub use run::{Consent, OpOutcome};
+pub use store::{EmbeddedStore, Held, OpRegistry, Role, VersionFacts, smoke_evidence};

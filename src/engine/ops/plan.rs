@@ -1,12 +1,15 @@
 //! Planning an operation: what it will change, in data and in a sentence, and the refusals
-//! that stop it before anything moves.
+//! that stop it before anything moves. Pure: the operator reads the registry and the server,
+//! this decides.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::engine::{EngineError, Registry};
-use crate::model::{AliasName, ModelName, ServingPlan};
+use super::gates::GateResult;
+use super::store::Held;
+use crate::engine::EngineError;
+use crate::model::{ModelName, ServingPlan};
 
 /// What the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -19,7 +22,7 @@ pub enum OpRequest {
     },
     /// The canary becomes production at 100 %.
     Promote,
-    /// Production goes back to `to`, or to the previous production version.
+    /// Production goes back to `to`, or to the last production version that ended healthy.
     Rollback { to: Option<u32> },
     /// The canary is removed; production is untouched.
     Abort,
@@ -34,10 +37,19 @@ impl OpRequest {
             OpRequest::Abort => "abort",
         }
     }
+
+    /// The version this request puts in front of traffic, if it names one.
+    pub fn target(&self) -> Option<u32> {
+        match self {
+            OpRequest::Deploy { version, .. } => Some(*version),
+            OpRequest::Rollback { to } => *to,
+            _ => None,
+        }
+    }
 }
 
 /// Production and canary, as the aliases and the traffic share say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct DeploymentState {
     pub production: Option<u32>,
     pub canary: Option<u32>,
@@ -66,6 +78,20 @@ impl DeploymentState {
             },
         })
     }
+
+    /// Whether `version` takes traffic in this state.
+    pub fn serves(&self, version: u32) -> bool {
+        self.production == Some(version) || self.canary == Some(version)
+    }
+}
+
+/// An interrupted operation this plan finishes or reverts.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct RecoveryOf {
+    /// `finish` or `revert`.
+    pub how: String,
+    /// The journal row that started the interrupted operation.
+    pub journal_id: i64,
 }
 
 /// An operation ready to run, and everything its preview shows.
@@ -84,9 +110,20 @@ pub struct OpPlan {
     pub pipeline_change: Option<(String, String)>,
     pub environment: String,
     pub read_only: bool,
-    /// Gates evaluated for this operation, and whether the user overrode failing ones.
-    pub gates: Vec<super::GateResult>,
-    pub gates_overridden: bool,
+    /// Every gate this operation has, judged when planning; a failing one blocks unless the
+    /// user consents to it.
+    #[serde(default)]
+    pub gates: Vec<GateResult>,
+    /// Set when this plan finishes or reverts an interrupted operation.
+    #[serde(default)]
+    pub recovery: Option<RecoveryOf>,
+}
+
+impl OpPlan {
+    /// The gates that did not pass (failed, or have too little evidence yet).
+    pub fn blocking_gates(&self) -> impl Iterator<Item = &GateResult> {
+        self.gates.iter().filter(|g| !g.passed())
+    }
 }
 
 fn refuse(model: &ModelName, reason: impl Into<String>) -> EngineError {
@@ -96,26 +133,17 @@ fn refuse(model: &ModelName, reason: impl Into<String>) -> EngineError {
     }
 }
 
-/// Plans `request` against the registry's aliases and what the server serves now.
-pub fn plan(
-    registry: &Registry,
+/// The state a request leads to from `held` (the aliases now) and what the server serves,
+/// or why it cannot run. A rollback without a target goes to `rollback_to`, the last
+/// production version that ended healthy, which the operator found in the journal.
+pub fn change(
     model: &ModelName,
     request: OpRequest,
+    held: &Held,
     serving_now: Option<ServingPlan>,
-    environment: &str,
-    read_only: bool,
-) -> Result<OpPlan, EngineError> {
-    if !registry.model_exists(model)? {
-        return Err(EngineError::UnknownModel(model.to_string()));
-    }
-    let aliases = registry.aliases(model)?;
-    let version_of = |name: &str| crate::model::version_of(&aliases, name);
-    let revisions: BTreeMap<String, u64> = aliases
-        .iter()
-        .map(|a| (a.alias.to_string(), a.revision))
-        .collect();
-    let production = version_of(AliasName::PRODUCTION);
-    let canary = version_of(AliasName::CANARY);
+    rollback_to: Result<u32, String>,
+) -> Result<(DeploymentState, DeploymentState), EngineError> {
+    let (production, canary) = (held.production, held.canary);
     let canary_percent = match (canary, serving_now) {
         (Some(c), Some(s)) if s.canary == Some(c) => s.canary_percent,
         _ => 0,
@@ -129,45 +157,42 @@ pub fn plan(
         OpRequest::Deploy {
             version,
             canary_percent,
-        } => {
-            registry.version(model, version)?;
-            match canary_percent.filter(|p| *p < 100) {
-                Some(p) => {
-                    let Some(prod) = production else {
-                        return Err(refuse(
-                            model,
-                            format!(
-                                "there is no production version to run v{version} as a canary against; deploy it with --direct first"
-                            ),
-                        ));
-                    };
-                    if prod == version {
-                        return Err(refuse(model, format!("v{version} is already production")));
-                    }
-                    if canary == Some(version) && before.canary_percent == p {
-                        return Err(refuse(
-                            model,
-                            format!("v{version} is already the canary at {p}%"),
-                        ));
-                    }
-                    DeploymentState {
-                        production,
-                        canary: Some(version),
-                        canary_percent: p,
-                    }
+        } => match canary_percent.filter(|p| *p < 100) {
+            Some(p) => {
+                let Some(prod) = production else {
+                    return Err(refuse(
+                        model,
+                        format!(
+                            "there is no production version to run v{version} as a canary against; deploy it with --direct first"
+                        ),
+                    ));
+                };
+                if prod == version {
+                    return Err(refuse(model, format!("v{version} is already production")));
                 }
-                None => {
-                    if production == Some(version) && canary.is_none() {
-                        return Err(refuse(model, format!("v{version} is already production")));
-                    }
-                    DeploymentState {
-                        production: Some(version),
-                        canary: None,
-                        canary_percent: 0,
-                    }
+                if canary == Some(version) && before.canary_percent == p {
+                    return Err(refuse(
+                        model,
+                        format!("v{version} is already the canary at {p}%"),
+                    ));
+                }
+                DeploymentState {
+                    production,
+                    canary: Some(version),
+                    canary_percent: p,
                 }
             }
-        }
+            None => {
+                if production == Some(version) && canary.is_none() {
+                    return Err(refuse(model, format!("v{version} is already production")));
+                }
+                DeploymentState {
+                    production: Some(version),
+                    canary: None,
+                    canary_percent: 0,
+                }
+            }
+        },
         OpRequest::Promote => {
             let Some(c) = canary else {
                 return Err(refuse(model, "nothing to promote: there is no canary"));
@@ -180,20 +205,10 @@ pub fn plan(
         }
         OpRequest::Rollback { to } => {
             let target = match to {
-                Some(v) => {
-                    registry.version(model, v)?;
-                    v
-                }
-                None => registry
-                    .previous_version(model, &AliasName::production())?
-                    .ok_or_else(|| {
-                        refuse(
-                            model,
-                            "no previous production version to roll back to (name one with --to)",
-                        )
-                    })?,
+                Some(v) => v,
+                None => rollback_to.map_err(|why| refuse(model, why))?,
             };
-            if production == Some(target) {
+            if production == Some(target) && canary.is_none() {
                 return Err(refuse(model, format!("v{target} is already production")));
             }
             DeploymentState {
@@ -213,47 +228,7 @@ pub fn plan(
             }
         }
     };
-    let pipeline_change = match (before.production, after.production) {
-        (Some(from), Some(to)) if from != to => {
-            let p = |v: u32| {
-                registry.version(model, v).map(|r| {
-                    r.lineage
-                        .pipeline_version
-                        .unwrap_or_else(|| "(none)".into())
-                })
-            };
-            let (a, b) = (p(from)?, p(to)?);
-            (a != b).then_some((a, b))
-        }
-        _ => None,
-    };
-    let mut warnings = Vec::new();
-    if let Some((a, b)) = &pipeline_change {
-        warnings.push(format!(
-            "the feature pipeline changes from {a} to {b}: the upstream features must match the new production version"
-        ));
-    }
-    let sentence = describe(
-        &before,
-        &after,
-        request == OpRequest::Promote,
-        environment,
-        read_only,
-    );
-    Ok(OpPlan {
-        model: model.clone(),
-        request,
-        before,
-        after,
-        revisions,
-        sentence,
-        warnings,
-        pipeline_change,
-        environment: environment.to_string(),
-        read_only,
-        gates: Vec::new(),
-        gates_overridden: false,
-    })
+    Ok((before, after))
 }
 
 /// "production v2 -> v1; canary v3 (10%) removed; environment local, read-write". For a

@@ -1,23 +1,57 @@
-//! Running a planned operation: apply to the server, move the aliases (compare-and-swap),
-//! verify both by reading them back, and journal the start and the outcome.
+//! Running a planned operation: check the user's consent to every gate that did not pass,
+//! take the model's operation lock, apply to serving, move the aliases (compare-and-swap),
+//! verify both by reading them back, and journal the start and the outcome, for every
+//! registry backend alike.
 
 use serde::Serialize;
 use serde_json::json;
 
+use super::gates::{GateResult, SMOKE};
 use super::lock;
 use super::plan::{DeploymentState, OpPlan};
-use crate::engine::registry::aliases::{AliasChange, Expectation};
+use super::store::{OpRegistry, Role};
 use crate::engine::serving::Serving;
 use crate::engine::{Actor, EngineError, Registry};
-use crate::model::{AliasName, NewJournalEntry, Outcome, ServingPlan};
+use crate::model::{NewJournalEntry, Outcome, ServingPlan};
 
-/// What the user confirmed and what the environment asks for, beyond the plan itself.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RunOptions {
-    /// The explicit confirmation a feature-pipeline change needs.
-    pub allow_pipeline_mismatch: bool,
-    /// Put serving and aliases back when verify fails (the environment's `auto_rollback`).
-    pub auto_rollback: bool,
+/// What the user agreed to beyond the plan itself. Every consent given is journaled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Consent {
+    /// Go ahead although gates other than the smoke test failed or lack data
+    /// (`--override-gates`, the console's `o`).
+    pub override_gates: bool,
+    /// Go ahead without a passing smoke test (`--skip-smoke`, the console's `o`).
+    pub skip_smoke: bool,
+    /// The feature-pipeline change is confirmed (`--allow-pipeline-mismatch`, the console's `m`).
+    pub pipeline_change: bool,
+}
+
+impl Consent {
+    /// Whether the user consented to going ahead past `gate`.
+    pub fn covers(&self, gate: &GateResult) -> bool {
+        gate.passed()
+            || if gate.name == SMOKE {
+                self.skip_smoke
+            } else {
+                self.override_gates
+            }
+    }
+
+    /// Whether the engine would run `plan` with this consent: every gate that did not pass is
+    /// covered, and a pipeline change is confirmed. Front ends ask for confirmation only then.
+    pub fn allows(&self, plan: &OpPlan) -> bool {
+        plan.blocking_gates().all(|g| self.covers(g))
+            && (plan.pipeline_change.is_none() || self.pipeline_change)
+    }
+
+    /// The command-line flag that gives consent for `gate`, for refusals.
+    pub fn flag_for(gate: &GateResult) -> &'static str {
+        if gate.name == SMOKE {
+            "--skip-smoke"
+        } else {
+            "--override-gates"
+        }
+    }
 }
 
 /// What happened, for the CLI's summary and `--json`.
@@ -30,6 +64,19 @@ pub struct OpOutcome {
     pub after: DeploymentState,
     pub endpoint: Option<String>,
     pub warnings: Vec<String>,
+    pub gates: Vec<GateResult>,
+    /// Gates that did not pass and that the user went past.
+    pub overridden: Vec<String>,
+}
+
+/// What an executor needs besides the plan.
+pub(super) struct Executor<'a> {
+    pub journal: &'a mut Registry,
+    pub registry: &'a dyn OpRegistry,
+    pub serving: &'a dyn Serving,
+    pub actor: &'a Actor,
+    /// Put serving and aliases back when verify fails (the environment's `auto_rollback`).
+    pub auto_rollback: bool,
 }
 
 fn entry(
@@ -50,272 +97,313 @@ fn entry(
     }
 }
 
-/// The alias moves a plan makes: (alias, from, to).
-fn alias_moves(plan: &OpPlan) -> [(AliasName, Option<u32>, Option<u32>); 2] {
-    [
-        (
-            AliasName::production(),
-            plan.before.production,
-            plan.after.production,
-        ),
-        (AliasName::canary(), plan.before.canary, plan.after.canary),
-    ]
+/// The aliases a plan moves: (alias, from, to).
+fn alias_moves(plan: &OpPlan) -> Vec<(Role, Option<u32>, Option<u32>)> {
+    Role::BOTH
+        .iter()
+        .map(|r| (*r, r.of(&plan.before), r.of(&plan.after)))
+        .filter(|(_, from, to)| from != to)
+        .collect()
 }
 
-/// Runs the plan.
-pub async fn execute(
-    plan: &OpPlan,
-    registry: &mut Registry,
-    serving: &dyn Serving,
-    actor: &Actor,
-    options: RunOptions,
-) -> Result<OpOutcome, EngineError> {
-    let model = &plan.model;
-    actor.ensure_writable(&format!("{} {model}", plan.request.name()))?;
-    if let Some((from, to)) = &plan.pipeline_change
-        && !options.allow_pipeline_mismatch
-    {
-        return Err(EngineError::Refused {
-            model: model.to_string(),
-            reason: format!(
-                "the feature pipeline changes from {from} to {to}; confirm that upstream features match (--allow-pipeline-mismatch)"
-            ),
+fn version_text(v: Option<u32>) -> String {
+    v.map(|v| format!("v{v}")).unwrap_or_else(|| "unset".into())
+}
+
+impl Executor<'_> {
+    /// Runs the plan with the user's consent.
+    pub async fn execute(
+        &mut self,
+        plan: &OpPlan,
+        consent: Consent,
+    ) -> Result<OpOutcome, EngineError> {
+        let model = &plan.model;
+        let actor = self.actor;
+        actor.ensure_writable(&format!("{} {model}", plan.request.name()))?;
+        let overridden: Vec<String> = plan.blocking_gates().map(|g| g.name.clone()).collect();
+        if let Some(gate) = plan.blocking_gates().find(|g| !consent.covers(g)) {
+            // A blocked operation is evidence too: who tried what, and which gate stopped it.
+            let _ = self.journal.append_journal(&entry(
+                plan,
+                actor,
+                Outcome::Failed,
+                json!({ "blocked": true, "gate": gate.name, "gates": plan.gates }),
+            ));
+            return Err(EngineError::GateFailed {
+                model: model.to_string(),
+                gate: gate.name.clone(),
+                verdict: match gate.status {
+                    super::gates::GateStatus::NotEnoughData => "has not enough data yet".into(),
+                    _ => "failed".into(),
+                },
+                detail: gate.evidence.clone(),
+                flag: Consent::flag_for(gate).into(),
+            });
+        }
+        if let Some((from, to)) = &plan.pipeline_change
+            && !consent.pipeline_change
+        {
+            return Err(EngineError::Refused {
+                model: model.to_string(),
+                reason: format!(
+                    "the feature pipeline changes from {from} to {to}; confirm that upstream features match (--allow-pipeline-mismatch)"
+                ),
+            });
+        }
+        let _lock = lock::acquire(self.journal.data_dir(), model.as_str(), plan.request.name())?;
+        let target = plan
+            .after
+            .serving_plan()
+            .ok_or_else(|| EngineError::Refused {
+                model: model.to_string(),
+                reason: "the result would have no production version to serve".into(),
+            })?;
+        // Nothing moves if the aliases are not where the preview saw them.
+        let held = self.registry.held(model).await?;
+        for role in Role::BOTH {
+            let planned = plan.revisions.get(role.key()).copied().unwrap_or(0);
+            if held.revision(role) != planned || held.of(role) != role.of(&plan.before) {
+                return Err(EngineError::AliasConflict {
+                    model: model.to_string(),
+                    alias: role.key().to_string(),
+                    expected: planned,
+                    actual: held.revision(role),
+                    moved: format!(
+                        " (now {}, the preview saw {})",
+                        version_text(held.of(role)),
+                        version_text(role.of(&plan.before))
+                    ),
+                });
+            }
+        }
+        let consented = json!({
+            "overridden": overridden,
+            "smoke_skipped": consent.skip_smoke && overridden.iter().any(|g| g == SMOKE),
+            "pipeline_change_confirmed": plan.pipeline_change.is_some(),
         });
-    }
-    let _lock = lock::acquire(registry.data_dir(), model.as_str(), plan.request.name())?;
-    let target = plan
-        .after
-        .serving_plan()
-        .ok_or_else(|| EngineError::Refused {
-            model: model.to_string(),
-            reason: "the result would have no production version to serve".into(),
-        })?;
-    registry.append_journal(&entry(
-        plan,
-        actor,
-        Outcome::Started,
-        json!({ "plan": plan }),
-    ))?;
-    let fail = |registry: &mut Registry, error: EngineError, outcome: Outcome| {
-        let _ = registry.append_journal(&entry(
+        self.journal.append_journal(&entry(
             plan,
             actor,
+            Outcome::Started,
+            json!({ "plan": plan, "consent": consented }),
+        ))?;
+
+        crate::engine::failpoint::pause_if_armed("op:after-start");
+
+        // 1. Serving first: if the server refuses, nothing else has moved.
+        let previous = self.serving.status(model.as_str()).await;
+        let served = if previous.supervisor_alive {
+            self.serving.apply(model, target).await
+        } else {
+            self.serving.start(model, target).await
+        };
+        if let Err(e) = served {
+            return self.fail(plan, EngineError::Serving(e.to_string()), Outcome::Failed);
+        }
+
+        crate::engine::failpoint::pause_if_armed("op:after-serving");
+
+        // 2. Aliases, each a compare-and-swap on the token read when planning.
+        for (role, _, to) in alias_moves(plan) {
+            let expected = plan.revisions.get(role.key()).copied().unwrap_or(0);
+            if let Err(e) = self.registry.set(model, role, to, expected, actor).await {
+                // Put serving back as it was, so registry and traffic do not disagree.
+                let restore = match previous.serving {
+                    Some(old) => self.serving.apply(model, old).await.map(|_| ()),
+                    None => self.serving.stop(model).await,
+                };
+                if let Err(r) = restore {
+                    tracing::error!(model = %model, error = %r, "could not restore serving after an alias conflict");
+                }
+                let outcome = if matches!(e, EngineError::AliasConflict { .. }) {
+                    Outcome::Conflict
+                } else {
+                    Outcome::Failed
+                };
+                return self.fail(plan, e, outcome);
+            }
+        }
+
+        crate::engine::failpoint::pause_if_armed("op:after-aliases");
+
+        // 3. Verify by reading the real state back.
+        let now = self.serving.status(model.as_str()).await;
+        let mut problems = Vec::new();
+        if now.serving != Some(target) {
+            problems.push(format!(
+                "the server reports {} instead of {}",
+                now.serving
+                    .map(|p| p.describe())
+                    .unwrap_or_else(|| "nothing".into()),
+                target.describe()
+            ));
+        }
+        match self.registry.held(model).await {
+            Ok(held)
+                if held.production == plan.after.production && held.canary == plan.after.canary => {
+            }
+            Ok(held) => problems.push(format!(
+                "the aliases say production {}, canary {} instead of what the plan says",
+                version_text(held.production),
+                version_text(held.canary)
+            )),
+            Err(e) => problems.push(format!("the aliases cannot be read back: {e}")),
+        }
+        if !problems.is_empty() {
+            let problem = problems.join("; ");
+            // The failure is journaled first, so the journal reads in the order things happened:
+            // the failed operation, then the automatic rollback's own row.
+            let _ = self.journal.append_journal(&entry(
+                plan,
+                actor,
+                Outcome::Failed,
+                json!({ "error": format!("verify failed: {problem}"), "auto_rollback": self.auto_rollback }),
+            ));
+            let then = if self.auto_rollback {
+                match self.roll_back(plan, previous.serving, &problem).await {
+                    Ok(restored) => format!("rolled back automatically: {restored}"),
+                    Err(why) => format!(
+                        "the automatic rollback failed too ({why}); see `flightdeck status {model}` and `flightdeck journal --model {model}`"
+                    ),
+                }
+            } else {
+                format!(
+                    "nothing was put back (auto_rollback is off for this environment); see `flightdeck status {model}` and `flightdeck journal --model {model}`, then `flightdeck rollback {model}` if needed"
+                )
+            };
+            return Err(EngineError::VerifyFailed {
+                model: model.to_string(),
+                problem,
+                then,
+            });
+        }
+
+        crate::engine::failpoint::pause_if_armed("op:after-verify");
+
+        // 4. Journal.
+        self.journal.append_journal(&entry(
+            plan,
+            actor,
+            Outcome::Succeeded,
+            json!({
+                "sentence": plan.sentence,
+                "warnings": plan.warnings,
+                "before": plan.before,
+                "after": plan.after,
+                "gates": plan.gates,
+                "consent": consented,
+                "recovery": plan.recovery,
+            }),
+        ))?;
+        Ok(OpOutcome {
+            model: model.to_string(),
+            operation: plan.request.name(),
+            sentence: plan.sentence.clone(),
+            before: plan.before,
+            after: plan.after,
+            endpoint: now.endpoint(),
+            warnings: plan.warnings.clone(),
+            gates: plan.gates.clone(),
+            overridden,
+        })
+    }
+
+    /// Journals how the operation ended and returns its error.
+    fn fail(
+        &mut self,
+        plan: &OpPlan,
+        error: EngineError,
+        outcome: Outcome,
+    ) -> Result<OpOutcome, EngineError> {
+        let _ = self.journal.append_journal(&entry(
+            plan,
+            self.actor,
             outcome,
             json!({ "error": error.to_string() }),
         ));
         Err(error)
-    };
-
-    crate::engine::failpoint::pause_if_armed("op:after-start");
-
-    // 1. Serving first: if the server refuses, nothing else has moved.
-    let previous = serving.status(model.as_str()).await;
-    let served = if previous.supervisor_alive {
-        serving.apply(model, target).await
-    } else {
-        serving.start(model, target).await
-    };
-    if let Err(e) = served {
-        return fail(
-            registry,
-            EngineError::Serving(e.to_string()),
-            Outcome::Failed,
-        );
     }
 
-    crate::engine::failpoint::pause_if_armed("op:after-serving");
-
-    // 2. Aliases, each a compare-and-swap on the revision read when planning.
-    for (alias, from, to) in alias_moves(plan) {
-        if from == to {
-            continue;
-        }
-        let expected = plan.revisions.get(alias.as_str()).copied().unwrap_or(0);
-        let change = AliasChange {
-            model: model.clone(),
-            alias,
-            to_version: to,
-            expect: Expectation::Revision(expected),
+    /// After a failed verify: puts serving back to `previous` (or stops a server the operation
+    /// started) and each alias the plan moved back to where it was, unless somebody else has
+    /// moved it since (that move is theirs and is kept). Re-reads both, journals an
+    /// `auto-rollback` row, and says what is served now, or why the rollback failed.
+    async fn roll_back(
+        &mut self,
+        plan: &OpPlan,
+        previous: Option<ServingPlan>,
+        problem: &str,
+    ) -> Result<String, String> {
+        let model = &plan.model;
+        let mut failures = Vec::new();
+        let served = match previous {
+            Some(old) => self.serving.apply(model, old).await.map(|_| ()),
+            None => self.serving.stop(model).await,
         };
-        if let Err(e) = registry.move_alias(&change, actor) {
-            // Put serving back as it was, so registry and traffic do not disagree.
-            let restore = match previous.serving {
-                Some(old) => serving.apply(model, old).await.map(|_| ()),
-                None => serving.stop(model).await,
-            };
-            if let Err(r) = restore {
-                tracing::error!(model = %model, error = %r, "could not restore serving after an alias conflict");
+        if let Err(e) = served {
+            failures.push(format!("serving: {e}"));
+        }
+        match self.registry.held(model).await {
+            Ok(held) => {
+                for (role, before, after) in alias_moves(plan) {
+                    if held.of(role) != after {
+                        failures.push(format!(
+                            "{} was moved by someone else (now {}); left as they set it",
+                            role.key(),
+                            version_text(held.of(role))
+                        ));
+                        continue;
+                    }
+                    if let Err(e) = self
+                        .registry
+                        .set(model, role, before, held.revision(role), self.actor)
+                        .await
+                    {
+                        failures.push(e.to_string());
+                    }
+                }
             }
-            let outcome = if matches!(e, EngineError::AliasConflict { .. }) {
-                Outcome::Conflict
+            Err(e) => failures.push(e.to_string()),
+        }
+        if failures.is_empty() {
+            let now = self.serving.status(model.as_str()).await.serving;
+            if now != previous {
+                failures.push(format!(
+                    "the server reports {} instead of {}",
+                    now.map(|p| p.describe())
+                        .unwrap_or_else(|| "nothing".into()),
+                    previous
+                        .map(|p| p.describe())
+                        .unwrap_or_else(|| "nothing".into())
+                ));
+            }
+        }
+        let result = if failures.is_empty() {
+            Ok(match plan.before.label() {
+                Some(state) => format!("{state} serves again, aliases as before"),
+                None => "the server it started is stopped, aliases as before".to_string(),
+            })
+        } else {
+            Err(failures.join("; "))
+        };
+        let _ = self.journal.append_journal(&NewJournalEntry {
+            user: self.actor.user.clone(),
+            environment: self.actor.environment.clone(),
+            operation: "auto-rollback".into(),
+            model: Some(model.to_string()),
+            from: plan.after.label(),
+            to: plan.before.label(),
+            outcome: if result.is_ok() {
+                Outcome::Succeeded
             } else {
                 Outcome::Failed
-            };
-            return fail(registry, e, outcome);
-        }
-    }
-
-    crate::engine::failpoint::pause_if_armed("op:after-aliases");
-
-    // 3. Verify by reading the real state back.
-    let now = serving.status(model.as_str()).await;
-    let aliases = registry.aliases(model)?;
-    let alias_version = |name: &str| crate::model::version_of(&aliases, name);
-    let mut problems = Vec::new();
-    if now.serving != Some(target) {
-        problems.push(format!(
-            "the server reports {} instead of {}",
-            now.serving
-                .map(|p| p.describe())
-                .unwrap_or_else(|| "nothing".into()),
-            target.describe()
-        ));
-    }
-    if alias_version(AliasName::PRODUCTION) != plan.after.production
-        || alias_version(AliasName::CANARY) != plan.after.canary
-    {
-        problems.push("the aliases do not point where the plan says".into());
-    }
-    if !problems.is_empty() {
-        let problem = problems.join("; ");
-        // The failure is journaled first, so the journal reads in the order things happened:
-        // the failed operation, then the automatic rollback's own row.
-        let _ = registry.append_journal(&entry(
-            plan,
-            actor,
-            Outcome::Failed,
-            json!({ "error": format!("verify failed: {problem}"), "auto_rollback": options.auto_rollback }),
-        ));
-        let then = if options.auto_rollback {
-            match roll_back(plan, registry, serving, actor, previous.serving, &problem).await {
-                Ok(restored) => format!("rolled back automatically: {restored}"),
-                Err(why) => format!(
-                    "the automatic rollback failed too ({why}); see `flightdeck server list` and `flightdeck alias list {model}`"
-                ),
-            }
-        } else {
-            format!(
-                "nothing was put back (auto_rollback is off for this environment); see `flightdeck server list` and `flightdeck alias list {model}`, then `flightdeck rollback {model}` if needed"
-            )
-        };
-        return Err(EngineError::VerifyFailed {
-            model: model.to_string(),
-            problem,
-            then,
+            },
+            details: json!({
+                "after": plan.request.name(),
+                "verify_problem": problem,
+                "result": match &result { Ok(s) | Err(s) => s },
+            }),
         });
+        result
     }
-
-    crate::engine::failpoint::pause_if_armed("op:after-verify");
-
-    // 4. Journal.
-    registry.append_journal(&entry(
-        plan,
-        actor,
-        Outcome::Succeeded,
-        json!({ "sentence": plan.sentence, "warnings": plan.warnings, "pipeline_change_confirmed": plan.pipeline_change.is_some() }),
-    ))?;
-    Ok(OpOutcome {
-        model: model.to_string(),
-        operation: plan.request.name(),
-        sentence: plan.sentence.clone(),
-        before: plan.before,
-        after: plan.after,
-        endpoint: now.endpoint(),
-        warnings: plan.warnings.clone(),
-    })
-}
-
-/// After a failed verify: puts serving back to `previous` (or stops a server the operation
-/// started) and each alias the plan moved back to where it was, unless somebody else has moved
-/// it since (that move is theirs and is kept). Re-reads both, journals an `auto-rollback` row,
-/// and says what is served now, or why the rollback failed.
-async fn roll_back(
-    plan: &OpPlan,
-    registry: &mut Registry,
-    serving: &dyn Serving,
-    actor: &Actor,
-    previous: Option<ServingPlan>,
-    problem: &str,
-) -> Result<String, String> {
-    let model = &plan.model;
-    let mut failures = Vec::new();
-    let served = match previous {
-        Some(old) => serving.apply(model, old).await.map(|_| ()),
-        None => serving.stop(model).await,
-    };
-    if let Err(e) = served {
-        failures.push(format!("serving: {e}"));
-    }
-    match registry.aliases(model) {
-        Ok(aliases) => {
-            for (alias, before, after) in alias_moves(plan) {
-                if before == after {
-                    continue;
-                }
-                let Some(current) = aliases.iter().find(|a| a.alias == alias) else {
-                    continue;
-                };
-                if current.version != after {
-                    failures.push(format!(
-                        "{alias} was moved by someone else (now {}); left as they set it",
-                        current
-                            .version
-                            .map(|v| format!("v{v}"))
-                            .unwrap_or_else(|| "unset".into())
-                    ));
-                    continue;
-                }
-                let change = AliasChange {
-                    model: model.clone(),
-                    alias,
-                    to_version: before,
-                    expect: Expectation::Revision(current.revision),
-                };
-                if let Err(e) = registry.move_alias(&change, actor) {
-                    failures.push(e.to_string());
-                }
-            }
-        }
-        Err(e) => failures.push(e.to_string()),
-    }
-    if failures.is_empty() {
-        let now = serving.status(model.as_str()).await.serving;
-        if now != previous {
-            failures.push(format!(
-                "the server reports {} instead of {}",
-                now.map(|p| p.describe())
-                    .unwrap_or_else(|| "nothing".into()),
-                previous
-                    .map(|p| p.describe())
-                    .unwrap_or_else(|| "nothing".into())
-            ));
-        }
-    }
-    let result = if failures.is_empty() {
-        Ok(match plan.before.label() {
-            Some(state) => format!("{state} serves again, aliases as before"),
-            None => "the server it started is stopped, aliases as before".to_string(),
-        })
-    } else {
-        Err(failures.join("; "))
-    };
-    let _ = registry.append_journal(&NewJournalEntry {
-        user: actor.user.clone(),
-        environment: actor.environment.clone(),
-        operation: "auto-rollback".into(),
-        model: Some(model.to_string()),
-        from: plan.after.label(),
-        to: plan.before.label(),
-        outcome: if result.is_ok() {
-            Outcome::Succeeded
-        } else {
-            Outcome::Failed
-        },
-        details: json!({
-            "after": plan.request.name(),
-            "verify_problem": problem,
-            "result": match &result { Ok(s) | Err(s) => s },
-        }),
-    });
-    result
 }

@@ -1,0 +1,414 @@
+//! The one operator every front end calls: it plans a request (the current state, the sentence,
+//! every gate that applies with its evidence, a missing smoke test run now) and runs a plan
+//! with the user's consent. The CLI, the console and the demo only build the request, show the
+//! plan, collect consent and show the outcome; which gates an operation has is decided here.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::gates::{self, GateResult};
+use super::history::{last_healthy, production_moves};
+use super::plan::{DeploymentState, OpPlan, OpRequest, RecoveryOf, change, describe};
+use super::recover::{Recovery, interrupted};
+use super::run::{Consent, Executor, OpOutcome};
+use super::store::{EmbeddedStore, OpRegistry};
+use crate::engine::serving::Serving;
+use crate::engine::{Actor, EngineError, Registry};
+use crate::model::ModelName;
+use crate::settings::{Environment, Gates, RegistryBackend, Settings};
+
+/// How a plan is made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Do not run a missing smoke test (`--skip-smoke`): the smoke gate then says it was not
+    /// run, and the run needs the user's consent to go without it.
+    pub skip_smoke: bool,
+}
+
+/// A progress line for the user ("smoke test: running sentinel cases").
+pub type Progress<'a> = &'a (dyn Fn(&str) + Sync);
+
+/// Plans and runs operations in one environment.
+#[derive(Clone)]
+pub struct Operator {
+    actor: Actor,
+    limits: Gates,
+    auto_rollback: bool,
+    data_dir: PathBuf,
+    lock_timeout: Duration,
+    serving: Arc<dyn Serving>,
+    registry: Arc<dyn OpRegistry>,
+}
+
+impl Operator {
+    /// The operator of `environment` (one of `settings`' environments), acting as the settings'
+    /// user, with the environment's serving, registry, read-only flag and auto-rollback.
+    pub fn for_environment(
+        settings: &Settings,
+        environment: &Environment,
+        program: PathBuf,
+    ) -> Result<Operator, String> {
+        let lock_timeout = Duration::from_millis(settings.lock_timeout_ms);
+        let serving = crate::engine::serving::for_environment(
+            environment,
+            &settings.data_dir,
+            program.clone(),
+        );
+        let registry: Arc<dyn OpRegistry> = match environment.registry {
+            RegistryBackend::Embedded => Arc::new(EmbeddedStore::new(
+                settings.data_dir.clone(),
+                lock_timeout,
+                program,
+            )),
+            RegistryBackend::Mlflow => {
+                Arc::new(crate::engine::mlflow_ops::MlflowStore::new(environment)?)
+            }
+        };
+        let actor =
+            Actor::new(settings.user.clone(), environment.name.clone()).in_environment(environment);
+        Ok(Operator {
+            actor,
+            limits: settings.gates.clone(),
+            auto_rollback: environment.auto_rollback,
+            data_dir: settings.data_dir.clone(),
+            lock_timeout,
+            serving,
+            registry,
+        })
+    }
+
+    /// The operator of the settings' own environment.
+    pub fn new(settings: &Settings, program: PathBuf) -> Result<Operator, String> {
+        Self::for_environment(settings, &settings.environment, program)
+    }
+
+    /// Acts as `actor` instead (e.g. `--readonly` on top of the environment).
+    pub fn with_actor(mut self, actor: Actor) -> Self {
+        self.actor = actor;
+        self
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// What serves this environment's models.
+    pub fn serving(&self) -> &Arc<dyn Serving> {
+        &self.serving
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The local registry, which keeps the journal whatever registry holds the aliases.
+    fn journal(&self) -> Result<Registry, EngineError> {
+        Registry::open_with_timeout(&self.data_dir, self.lock_timeout)
+    }
+
+    /// Plans `request`: nothing is written (a missing smoke test is run and its report kept).
+    pub async fn plan(
+        &self,
+        model: &ModelName,
+        request: OpRequest,
+        options: PlanOptions,
+        progress: Progress<'_>,
+    ) -> Result<OpPlan, EngineError> {
+        self.actor
+            .ensure_writable(&format!("{} {model}", request.name()))?;
+        let held = self.registry.held(model).await?;
+        let status = self.serving.status(model.as_str()).await;
+        let rollback_to = match request {
+            OpRequest::Rollback { to: None } => {
+                self.rollback_target(model, held.production).await?
+            }
+            _ => Err(String::new()),
+        };
+        let (before, after) = change(model, request, &held, status.serving, rollback_to)?;
+        // Said before anyone confirms: KServe would send a "canary" all the traffic in this mode.
+        if let Some(kube) = &status.kube
+            && !kube.mode.supports_canary()
+            && after.canary.is_some()
+            && after.canary != before.canary
+        {
+            return Err(EngineError::Refused {
+                model: model.to_string(),
+                reason: format!(
+                    "{model} runs in KServe's {} mode, which ignores canaryTrafficPercent; deploy with --direct (no canary) or switch the InferenceService to Serverless",
+                    kube.mode.as_str()
+                ),
+            });
+        }
+        // A version about to take traffic must exist, and its facts are its gates' evidence.
+        let newcomer = request
+            .target()
+            .filter(|v| after.serves(*v) && !before.serves(*v));
+        let newcomer_facts = match newcomer {
+            Some(v) => Some(self.registry.facts(model, v).await?),
+            None => None,
+        };
+        let pipeline_change = self.pipeline_change(model, &before, &after).await?;
+        let mut warnings = Vec::new();
+        if let Some((a, b)) = &pipeline_change {
+            warnings.push(format!(
+                "the feature pipeline changes from {a} to {b}: the upstream features must match the new production version"
+            ));
+        }
+        let mut gates = Vec::new();
+        if let (Some(version), Some(facts)) = (newcomer, &newcomer_facts) {
+            gates.extend(
+                self.newcomer_gates(model, version, facts, &before, options, progress)
+                    .await?,
+            );
+        }
+        if let (OpRequest::Promote, Some(production), Some(canary)) =
+            (request, before.production, before.canary)
+        {
+            let evidence = self.serving.evidence(model.as_str()).await;
+            gates = gates::promote_gates(evidence, model, production, canary, &self.limits);
+            if let Some(evaluation) = self.registry.evaluation(model, canary).await?
+                && let Some(gate) =
+                    gates::evaluation_gate(&evaluation, production, self.limits.max_metric_drop)
+            {
+                gates.push(gate);
+            }
+        }
+        let mut sentence = describe(
+            &before,
+            &after,
+            request == OpRequest::Promote,
+            &self.actor.environment,
+            self.actor.read_only,
+        );
+        if let Some(note) = self.registry.aliases_note() {
+            sentence.push_str(&format!("; {note}"));
+        }
+        Ok(OpPlan {
+            model: model.clone(),
+            request,
+            before,
+            after,
+            revisions: held.revisions,
+            sentence,
+            warnings,
+            pipeline_change,
+            environment: self.actor.environment.clone(),
+            read_only: self.actor.read_only,
+            gates,
+            recovery: None,
+        })
+    }
+
+    /// The gates of a version about to take traffic (a deploy's or a rollback's target): its
+    /// smoke test, and whether it takes what production's clients send.
+    async fn newcomer_gates(
+        &self,
+        model: &ModelName,
+        version: u32,
+        facts: &super::store::VersionFacts,
+        before: &DeploymentState,
+        options: PlanOptions,
+        progress: Progress<'_>,
+    ) -> Result<Vec<GateResult>, EngineError> {
+        let smoke_progress = |text: &str| progress(&format!("smoke test v{version}: {text}"));
+        let smoke = self
+            .registry
+            .smoke(model, version, !options.skip_smoke, &smoke_progress)
+            .await?;
+        let mut gates = vec![gates::smoke_gate(version, smoke.as_ref())];
+        let production = match before.production.filter(|p| *p != version) {
+            Some(p) => Some((p, self.registry.facts(model, p).await?.inputs)),
+            None => None,
+        };
+        gates.push(match (&facts.inputs, production) {
+            (Ok(inputs), Some((p, Ok(sent)))) => {
+                gates::signature_gate(version, inputs, Some((p, &sent)))
+            }
+            (Ok(inputs), None) => gates::signature_gate(version, inputs, None),
+            (Err(why), _) => GateResult {
+                name: gates::SIGNATURE.into(),
+                status: gates::GateStatus::Fail,
+                evidence: format!("v{version}'s inputs are unknown: {why}"),
+            },
+            (Ok(_), Some((p, Err(why)))) => GateResult {
+                name: gates::SIGNATURE.into(),
+                status: gates::GateStatus::Fail,
+                evidence: format!(
+                    "production v{p}'s inputs are unknown, nothing to compare with: {why}"
+                ),
+            },
+        });
+        Ok(gates)
+    }
+
+    /// The feature-pipeline versions (from, to) when production changes between versions
+    /// built with different ones.
+    async fn pipeline_change(
+        &self,
+        model: &ModelName,
+        before: &DeploymentState,
+        after: &DeploymentState,
+    ) -> Result<Option<(String, String)>, EngineError> {
+        let (Some(from), Some(to)) = (before.production, after.production) else {
+            return Ok(None);
+        };
+        if from == to {
+            return Ok(None);
+        }
+        let pipeline = |facts: super::store::VersionFacts| {
+            facts.pipeline_version.unwrap_or_else(|| "(none)".into())
+        };
+        let a = pipeline(self.registry.facts(model, from).await?);
+        let b = pipeline(self.registry.facts(model, to).await?);
+        Ok((a != b).then_some((a, b)))
+    }
+
+    /// Where a rollback with no target goes: the last production version that ended healthy,
+    /// from this environment's journal (else the registry's own alias history), never one that
+    /// was rolled back from or failed its smoke test. `Err` says why there is none.
+    async fn rollback_target(
+        &self,
+        model: &ModelName,
+        current: Option<u32>,
+    ) -> Result<Result<u32, String>, EngineError> {
+        let rows = self
+            .journal()?
+            .journal(&crate::engine::journal::JournalQuery {
+                model: Some(model.to_string()),
+                limit: Some(5000),
+            })?;
+        let moves = production_moves(&rows, &self.actor.environment);
+        let mut failed_smoke = std::collections::BTreeSet::new();
+        let mut candidates: Vec<u32> = moves.iter().filter_map(|m| m.from).collect();
+        let earlier = self.registry.earlier_production(model).await?;
+        candidates.extend(earlier.iter().copied());
+        for v in candidates {
+            if failed_smoke.contains(&v) || Some(v) == current {
+                continue;
+            }
+            if let Some(smoke) = self.registry.smoke(model, v, false, &|_| {}).await?
+                && !smoke.passed
+            {
+                failed_smoke.insert(v);
+            }
+        }
+        let smoke_failed = |v: u32| failed_smoke.contains(&v);
+        let (found, mut passed) = last_healthy(&moves, current, &smoke_failed);
+        if let Some(v) = found {
+            return Ok(Ok(v));
+        }
+        // No production history in the journal (aliases moved before it was kept, or by
+        // another tool): the registry's own record, with the same exclusions.
+        let rolled_back: Vec<u32> = passed.iter().map(|p| p.version).collect();
+        for v in earlier {
+            if Some(v) == current || rolled_back.contains(&v) {
+                continue;
+            }
+            if smoke_failed(v) {
+                passed.push(super::history::Passed {
+                    version: v,
+                    why: format!("v{v} failed its latest smoke test"),
+                });
+                continue;
+            }
+            return Ok(Ok(v));
+        }
+        let why: Vec<String> = passed.into_iter().map(|p| p.why).collect();
+        Ok(Err(if why.is_empty() {
+            "no previous production version to roll back to (name one with --to)".to_string()
+        } else {
+            format!(
+                "no previous production version ended healthy ({}); name one with --to",
+                why.join("; ")
+            )
+        }))
+    }
+
+    /// Runs `plan` with the user's `consent`: a gate that did not pass and was not consented
+    /// to refuses it before anything moves.
+    pub async fn run(&self, plan: &OpPlan, consent: Consent) -> Result<OpOutcome, EngineError> {
+        let mut journal = self.journal()?;
+        let mut executor = Executor {
+            journal: &mut journal,
+            registry: self.registry.as_ref(),
+            serving: self.serving.as_ref(),
+            actor: &self.actor,
+            // A recovery is already a human's decision: it verifies, but never undoes itself.
+            auto_rollback: self.auto_rollback && plan.recovery.is_none(),
+        };
+        executor.execute(plan, consent).await
+    }
+
+    /// The plan that finishes or reverts the newest interrupted operation of `model`, from
+    /// where things stand now. Its gates were judged (and any override journaled) when it
+    /// started: a recovery completes or undoes that decision rather than asking again.
+    pub async fn recovery_plan(
+        &self,
+        model: &ModelName,
+        how: Recovery,
+    ) -> Result<OpPlan, EngineError> {
+        self.actor.ensure_writable(&format!("recover {model}"))?;
+        let Some(found) = interrupted(&self.journal()?, Some(model.as_str()))?
+            .into_iter()
+            .next()
+        else {
+            return Err(EngineError::Refused {
+                model: model.to_string(),
+                reason: "no interrupted operation to recover".into(),
+            });
+        };
+        let original = found.plan;
+        let held = self.registry.held(model).await?;
+        let serving_now = self.serving.status(model.as_str()).await.serving;
+        let current = DeploymentState {
+            production: held.production,
+            canary: held.canary,
+            canary_percent: serving_now
+                .filter(|s| s.canary.is_some())
+                .map(|s| s.canary_percent)
+                .unwrap_or(0),
+        };
+        let target = match how {
+            Recovery::Finish => original.after,
+            Recovery::Revert => original.before,
+        };
+        let verb = match how {
+            Recovery::Finish => "finish",
+            Recovery::Revert => "revert",
+        };
+        Ok(OpPlan {
+            before: current,
+            after: target,
+            revisions: held.revisions,
+            sentence: describe(
+                &current,
+                &target,
+                how == Recovery::Finish && original.request == OpRequest::Promote,
+                &self.actor.environment,
+                self.actor.read_only,
+            ),
+            warnings: vec![format!(
+                "{} the {} interrupted at {} (journal #{})",
+                if how == Recovery::Finish {
+                    "finishing"
+                } else {
+                    "reverting"
+                },
+                original.request.name(),
+                found.entry.time.format("%Y-%m-%d %H:%M:%S UTC"),
+                found.entry.id
+            )],
+            pipeline_change: None,
+            gates: Vec::new(),
+            recovery: Some(RecoveryOf {
+                how: verb.into(),
+                journal_id: found.entry.id,
+            }),
+            environment: self.actor.environment.clone(),
+            read_only: self.actor.read_only,
+            model: original.model,
+            request: original.request,
+        })
+    }
+}

@@ -1,0 +1,286 @@
+//! Where operations read and move a model's aliases, and what gates learn of a version: one
+//! trait with the embedded registry (SQLite, compare-and-swap on revisions) and MLflow's
+//! registry (`mlflow_ops.rs`) behind it, so the lock, verify, auto-rollback, failpoints and the
+//! journal are the same code for both.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+
+use super::gates::SmokeEvidence;
+use crate::engine::evaluate::Evaluation;
+use crate::engine::registry::aliases::{AliasChange, Expectation};
+use crate::engine::{Actor, EngineError, Registry};
+use crate::model::{AliasName, ModelName, TensorSpec};
+
+/// The two aliases operations move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Production,
+    Canary,
+}
+
+impl Role {
+    pub const BOTH: [Role; 2] = [Role::Production, Role::Canary];
+
+    /// The key of this alias in a plan's revisions.
+    pub fn key(self) -> &'static str {
+        match self {
+            Role::Production => AliasName::PRODUCTION,
+            Role::Canary => AliasName::CANARY,
+        }
+    }
+
+    pub fn of(self, state: &super::DeploymentState) -> Option<u32> {
+        match self {
+            Role::Production => state.production,
+            Role::Canary => state.canary,
+        }
+    }
+}
+
+/// A model's production and canary as the registry holds them now, with the tokens a later
+/// move is checked against (revisions in the embedded registry; versions in MLflow, which has
+/// no compare-and-swap and is re-read right before each write).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Held {
+    pub production: Option<u32>,
+    pub canary: Option<u32>,
+    pub revisions: BTreeMap<String, u64>,
+}
+
+impl Held {
+    pub fn of(&self, role: Role) -> Option<u32> {
+        match role {
+            Role::Production => self.production,
+            Role::Canary => self.canary,
+        }
+    }
+
+    pub fn revision(&self, role: Role) -> u64 {
+        self.revisions.get(role.key()).copied().unwrap_or(0)
+    }
+}
+
+/// What gates judge a version on, beyond its smoke test.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionFacts {
+    /// Its inputs, or why they are not known (an MLflow artifact that does not load).
+    pub inputs: Result<Vec<TensorSpec>, String>,
+    pub pipeline_version: Option<String>,
+}
+
+/// Reads and moves aliases, and answers what gates ask of a version. Every call has its own
+/// deadline inside (a backend that hangs answers with an error).
+pub trait OpRegistry: Send + Sync {
+    /// Said after a plan's sentence, when the aliases are not flightdeck's own (e.g. "MLflow
+    /// aliases champion / challenger").
+    fn aliases_note(&self) -> Option<String> {
+        None
+    }
+    /// Production and canary now; `UnknownModel` when the model is not registered.
+    fn held<'a>(&'a self, model: &'a ModelName) -> BoxFuture<'a, Result<Held, EngineError>>;
+    /// Points `role` at `to` (or removes it) if its token is still `expected`; an
+    /// `AliasConflict` otherwise. Returns the new token.
+    fn set<'a>(
+        &'a self,
+        model: &'a ModelName,
+        role: Role,
+        to: Option<u32>,
+        expected: u64,
+        actor: &'a Actor,
+    ) -> BoxFuture<'a, Result<u64, EngineError>>;
+    /// The version's inputs and pipeline; `UnknownVersion` when it does not exist.
+    fn facts<'a>(
+        &'a self,
+        model: &'a ModelName,
+        version: u32,
+    ) -> BoxFuture<'a, Result<VersionFacts, EngineError>>;
+    /// The version's latest smoke test, running one when there is none and `run_if_missing`;
+    /// `None` when there is none and none was run.
+    fn smoke<'a>(
+        &'a self,
+        model: &'a ModelName,
+        version: u32,
+        run_if_missing: bool,
+        progress: &'a (dyn Fn(&str) + Sync),
+    ) -> BoxFuture<'a, Result<Option<SmokeEvidence>, EngineError>>;
+    /// The latest evaluation of `version` (registries that keep none answer `None`).
+    fn evaluation<'a>(
+        &'a self,
+        _model: &'a ModelName,
+        _version: u32,
+    ) -> BoxFuture<'a, Result<Option<Evaluation>, EngineError>> {
+        async { Ok(None) }.boxed()
+    }
+    /// Earlier production versions the registry itself remembers, newest first: where a
+    /// rollback goes when the journal has no production history.
+    fn earlier_production<'a>(
+        &'a self,
+        model: &'a ModelName,
+    ) -> BoxFuture<'a, Result<Vec<u32>, EngineError>>;
+}
+
+/// The embedded registry: SQLite in the data dir, opened for each call (a connection may be
+/// sent between threads, not shared).
+pub struct EmbeddedStore {
+    data_dir: PathBuf,
+    lock_timeout: Duration,
+    /// The flightdeck executable a missing smoke test runs its throwaway server with.
+    program: PathBuf,
+}
+
+impl EmbeddedStore {
+    pub fn new(data_dir: PathBuf, lock_timeout: Duration, program: PathBuf) -> Self {
+        Self {
+            data_dir,
+            lock_timeout,
+            program,
+        }
+    }
+
+    fn open(&self) -> Result<Registry, EngineError> {
+        Registry::open_with_timeout(&self.data_dir, self.lock_timeout)
+    }
+}
+
+/// A smoke report as a gate reads it.
+pub fn smoke_evidence(report: &crate::model::SmokeReport) -> SmokeEvidence {
+    match report.first_failure() {
+        None => SmokeEvidence {
+            passed: true,
+            detail: format!(
+                "passed its smoke test ({})",
+                report.at.format("%Y-%m-%d %H:%M UTC")
+            ),
+        },
+        Some(failed) => SmokeEvidence {
+            passed: false,
+            detail: format!(
+                "{}: {} ({})",
+                failed.name,
+                failed.detail,
+                report.at.format("%Y-%m-%d %H:%M UTC")
+            ),
+        },
+    }
+}
+
+impl OpRegistry for EmbeddedStore {
+    fn held<'a>(&'a self, model: &'a ModelName) -> BoxFuture<'a, Result<Held, EngineError>> {
+        async move {
+            let registry = self.open()?;
+            if !registry.model_exists(model)? {
+                return Err(EngineError::UnknownModel(model.to_string()));
+            }
+            let aliases = registry.aliases(model)?;
+            Ok(Held {
+                production: crate::model::version_of(&aliases, AliasName::PRODUCTION),
+                canary: crate::model::version_of(&aliases, AliasName::CANARY),
+                revisions: aliases
+                    .iter()
+                    .map(|a| (a.alias.to_string(), a.revision))
+                    .collect(),
+            })
+        }
+        .boxed()
+    }
+
+    fn set<'a>(
+        &'a self,
+        model: &'a ModelName,
+        role: Role,
+        to: Option<u32>,
+        expected: u64,
+        actor: &'a Actor,
+    ) -> BoxFuture<'a, Result<u64, EngineError>> {
+        async move {
+            let alias = match role {
+                Role::Production => AliasName::production(),
+                Role::Canary => AliasName::canary(),
+            };
+            let change = AliasChange {
+                model: model.clone(),
+                alias,
+                to_version: to,
+                expect: Expectation::Revision(expected),
+            };
+            Ok(self.open()?.move_alias(&change, actor)?.revision)
+        }
+        .boxed()
+    }
+
+    fn facts<'a>(
+        &'a self,
+        model: &'a ModelName,
+        version: u32,
+    ) -> BoxFuture<'a, Result<VersionFacts, EngineError>> {
+        async move {
+            let record = self.open()?.version(model, version)?;
+            Ok(VersionFacts {
+                inputs: Ok(record.signature.inputs),
+                pipeline_version: record.lineage.pipeline_version,
+            })
+        }
+        .boxed()
+    }
+
+    fn smoke<'a>(
+        &'a self,
+        model: &'a ModelName,
+        version: u32,
+        run_if_missing: bool,
+        progress: &'a (dyn Fn(&str) + Sync),
+    ) -> BoxFuture<'a, Result<Option<SmokeEvidence>, EngineError>> {
+        async move {
+            let mut registry = self.open()?;
+            let report = match registry.latest_smoke(model, version)? {
+                Some(report) => report,
+                None if run_if_missing => {
+                    crate::engine::smoke::smoke(
+                        &mut registry,
+                        &self.program,
+                        model,
+                        version,
+                        &crate::engine::smoke::SmokeOptions::default(),
+                        progress,
+                    )
+                    .await?
+                }
+                None => return Ok(None),
+            };
+            Ok(Some(smoke_evidence(&report)))
+        }
+        .boxed()
+    }
+
+    fn evaluation<'a>(
+        &'a self,
+        model: &'a ModelName,
+        version: u32,
+    ) -> BoxFuture<'a, Result<Option<Evaluation>, EngineError>> {
+        async move { self.open()?.latest_evaluation(model, version) }.boxed()
+    }
+
+    fn earlier_production<'a>(
+        &'a self,
+        model: &'a ModelName,
+    ) -> BoxFuture<'a, Result<Vec<u32>, EngineError>> {
+        async move {
+            let history = self
+                .open()?
+                .alias_history(model, &AliasName::production())?;
+            let mut versions: Vec<u32> = Vec::new();
+            for v in history.iter().rev().filter_map(|m| m.to_version) {
+                if !versions.contains(&v) {
+                    versions.push(v);
+                }
+            }
+            Ok(versions)
+        }
+        .boxed()
+    }
+}
