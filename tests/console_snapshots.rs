@@ -9,7 +9,7 @@ use common::console::*;
 use flightdeck::app::state::{CheckKind, CheckModal, CheckOutcome, CheckStage, Mode};
 use flightdeck::app::{Msg, State, update};
 use flightdeck::keymap::{Key, KeyCode};
-use flightdeck::model::{JournalEntry, ModelVersion, Outcome, SmokeCheck, SmokeReport};
+use flightdeck::model::{JournalEntry, Outcome, SmokeCheck, SmokeReport};
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
 
@@ -32,36 +32,6 @@ fn enter(s: &mut State) {
 
 fn tab(s: &mut State) {
     update(s, Msg::Key(Key::plain(KeyCode::Tab)));
-}
-
-fn version(number: u32, aliases: &[&str], smoke: Option<bool>, pipeline: &str) -> ModelVersion {
-    serde_json::from_value(serde_json::json!({
-        "model": "fraud",
-        "version": number,
-        "sha256": format!("{number}49208a4c61f31c1db6f54a7ed7dbf3197d2a315a250fd44e9d067f04695529e"),
-        "size_bytes": 670,
-        "description": null,
-        "signature": {
-            // v3 was trained on one more feature: its input is wider.
-            "inputs": [{"name": "X", "datatype": "FP32", "shape": [-1, if number == 3 { 5 } else { 4 }]}],
-            "outputs": [
-                {"name": "output_label", "datatype": "INT64", "shape": [-1]},
-                {"name": "output_probability", "datatype": "FP32", "shape": [-1, 3]}
-            ]
-        },
-        "lineage": {
-            "data_hash": null,
-            "code_commit": "4f1c2e9",
-            "pipeline_version": pipeline,
-            "author": "alice",
-            "created_at": "2027-01-15T08:00:00Z"
-        },
-        "metrics": {"auc": 0.93},
-        "sentinels": null,
-        "aliases": aliases,
-        "smoke_passed": smoke
-    }))
-    .unwrap()
 }
 
 /// The fleet with fraud open on its serving pane, every pane's data loaded.

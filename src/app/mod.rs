@@ -7,6 +7,7 @@ pub mod fleet;
 pub mod guide;
 pub mod headless;
 pub mod msg;
+pub mod panes;
 pub mod run;
 pub mod signals;
 pub mod state;

@@ -74,6 +74,9 @@ pub enum Mode {
     /// Typing a command after `:`.
     Command(String),
     Help,
+    /// Every source's state with its whole error text (`:errors`): the header and the footer
+    /// clip theirs.
+    Errors,
 }
 
 /// Fleet columns the user can sort by (`o` cycles).
@@ -277,8 +280,14 @@ pub struct State {
     /// Journal rows of the open model, newest first.
     pub journal: BTreeMap<String, Vec<crate::model::JournalEntry>>,
     pub journal_status: SourceStatus,
-    /// Selected row inside the open pane (feature or version).
+    /// Selected row inside the open pane (feature, version or journal row), as shown.
     pub detail_selected: usize,
+    /// What that row is: the selection follows it when rows refresh or re-sort.
+    pub detail_identity: Option<super::panes::RowId>,
+    /// The `/` filter of the open pane's rows.
+    pub pane_filter: String,
+    /// The fleet's selected model: the selection follows it when rows re-sort.
+    pub fleet_identity: Option<super::panes::RowId>,
     pub registry: SourceStatus,
     pub metrics: BTreeMap<String, SourceStatus>,
     /// A one-line message for the user (errors from commands, results).
@@ -384,6 +393,9 @@ impl State {
             journal: BTreeMap::new(),
             journal_status: SourceStatus::default(),
             detail_selected: 0,
+            detail_identity: None,
+            pane_filter: String::new(),
+            fleet_identity: None,
             registry: SourceStatus::default(),
             metrics: BTreeMap::new(),
             toast: None,

@@ -13,11 +13,40 @@ const PAGE: usize = 10;
 
 /// Commands the palette knows, for completion and help.
 pub const COMMANDS: &[&str] = &[
-    "models", "serving", "drift", "versions", "cluster", "journal", "finish", "revert", "help",
-    "theme", "env", "quit", "q",
+    "models", "serving", "drift", "versions", "cluster", "journal", "errors", "finish", "revert",
+    "help", "theme", "env", "quit", "q",
 ];
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
+    // Which selection to keep by identity afterwards: after a key, the row now highlighted is
+    // the selection; after new data, the selected row stays selected wherever it moved.
+    enum Keep {
+        Highlighted,
+        Fleet,
+        Pane,
+        Nothing,
+    }
+    let keep = match &msg {
+        Msg::Key(_) | Msg::Click { .. } => Keep::Highlighted,
+        Msg::FleetFetched { .. } | Msg::ServersListed { .. } => Keep::Fleet,
+        // Rates re-sort the fleet only when it is sorted by one.
+        Msg::MetricsScraped { .. } if state.sort != super::state::SortColumn::Name => Keep::Fleet,
+        Msg::VersionsFetched { .. } | Msg::JournalFetched { .. } | Msg::DriftFetched { .. } => {
+            Keep::Pane
+        }
+        _ => Keep::Nothing,
+    };
+    let effects = dispatch(state, msg);
+    match keep {
+        Keep::Highlighted => super::panes::remember(state),
+        Keep::Fleet => super::panes::follow_fleet(state),
+        Keep::Pane => super::panes::follow_pane(state),
+        Keep::Nothing => {}
+    }
+    effects
+}
+
+fn dispatch(state: &mut State, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Key(key) => on_key(state, key),
         Msg::Click { row, offset } => on_click(state, row, offset),
@@ -299,30 +328,8 @@ fn detail_fetches(state: &mut State) -> Vec<Effect> {
     effects
 }
 
-/// Rows in the open pane (features of the first drift report, or versions).
 fn detail_rows(state: &State) -> usize {
-    let Some(model) = state.open_model() else {
-        return 0;
-    };
-    match &state.view {
-        View::Model {
-            pane: Pane::Drift, ..
-        } => state
-            .drift
-            .get(model)
-            .and_then(|r| r.first())
-            .map(|r| r.features.len())
-            .unwrap_or(0),
-        View::Model {
-            pane: Pane::Versions,
-            ..
-        } => state.versions.get(model).map(Vec::len).unwrap_or(0),
-        View::Model {
-            pane: Pane::Journal,
-            ..
-        } => state.journal.get(model).map(Vec::len).unwrap_or(0),
-        _ => 0,
-    }
+    super::panes::rows(state)
 }
 
 fn clamp_detail(state: &mut State) {
@@ -349,20 +356,33 @@ fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
         return Vec::new();
     }
     match state.mode.clone() {
+        // Typing a filter: every key is text (or ends it); none reaches an operation.
         Mode::Filter => {
+            let in_pane = state.open_model().is_some();
+            let filter = if in_pane {
+                &mut state.pane_filter
+            } else {
+                &mut state.filter
+            };
             match key.code {
                 KeyCode::Enter => state.mode = Mode::Normal,
                 KeyCode::Esc => {
-                    state.filter.clear();
+                    filter.clear();
                     state.mode = Mode::Normal;
                 }
                 KeyCode::Backspace => {
-                    state.filter.pop();
+                    filter.pop();
                 }
-                KeyCode::Char(c) if !key.ctrl => state.filter.push(c),
+                KeyCode::Char('u') if key.ctrl => filter.clear(),
+                KeyCode::Char(c) if !key.ctrl && !key.alt => filter.push(c),
                 _ => {}
             }
-            clamp_selection(state);
+            // The selected row stays selected while it matches.
+            if in_pane {
+                super::panes::follow_pane(state);
+            } else {
+                super::panes::follow_fleet(state);
+            }
             Vec::new()
         }
         Mode::Command(mut text) => match key.code {
@@ -392,7 +412,7 @@ fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
             }
             _ => Vec::new(),
         },
-        Mode::Help => {
+        Mode::Help | Mode::Errors => {
             if matches!(
                 state.keymap.action(key),
                 Some(Action::Back | Action::Help | Action::Quit)
@@ -414,7 +434,10 @@ fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
         }
         Mode::Normal => match state.keymap.action(key) {
             Some(action) => on_action(state, action),
-            None => Vec::new(),
+            None => {
+                state.toast = Some(format!("{key}: no such key; ? lists the keys"));
+                Vec::new()
+            }
         },
     }
 }
@@ -474,6 +497,7 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
                     pane: Pane::Serving,
                 };
                 state.detail_selected = 0;
+                state.pane_filter.clear();
                 let mut effects = detail_fetches(state);
                 // Charts start with what the metrics source remembers (Prometheus does).
                 effects.push(Effect::FetchHistory { model });
@@ -521,22 +545,38 @@ fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) ->
         return Vec::new();
     }
     match action {
+        // Esc clears a filter first, then goes back to the fleet.
+        Action::Back if !state.pane_filter.is_empty() => state.pane_filter.clear(),
         Action::Back => state.view = View::Fleet,
-        Action::NextPane => {
+        Action::NextPane | Action::PreviousPane => {
+            let next = if action == Action::NextPane {
+                pane.next()
+            } else {
+                pane.previous()
+            };
             state.view = View::Model {
                 name: name.to_string(),
-                pane: pane.next(),
+                pane: next,
             };
             state.detail_selected = 0;
+            state.pane_filter.clear();
         }
-        Action::PreviousPane => {
-            state.view = View::Model {
-                name: name.to_string(),
-                pane: pane.previous(),
-            };
-            state.detail_selected = 0;
+        Action::Filter => match pane {
+            Pane::Versions | Pane::Journal | Pane::Drift | Pane::Cluster => {
+                state.mode = Mode::Filter
+            }
+            Pane::Serving => {
+                state.toast = Some("the serving pane has no rows to filter".into());
+            }
+        },
+        Action::Sort => {
+            state.toast = Some("o sorts the fleet's columns (Esc goes back to it)".into());
         }
-        Action::Filter | Action::Sort | Action::Open => {}
+        Action::Open => {
+            state.toast = Some(format!(
+                "Enter opens a model from the fleet; here Tab moves between {name}'s panes"
+            ));
+        }
         // Handled for every view in `on_action`.
         Action::Quit | Action::Help | Action::Command | Action::Refresh => {}
         Action::Up
@@ -546,11 +586,7 @@ fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) ->
         | Action::Top
         | Action::Bottom => {}
         Action::Compare => {
-            let selected = state
-                .versions
-                .get(name)
-                .and_then(|v| v.get(state.detail_selected))
-                .map(|v| v.version);
+            let selected = super::panes::selected_version(state);
             match (pane, selected, state.compare_mark.clone()) {
                 (Pane::Versions, Some(b), Some((model, a))) if model == name && a != b => {
                     state.comparing = Some((name.to_string(), a, b));
@@ -576,14 +612,7 @@ fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) ->
         | Action::Smoke
         | Action::Evaluate => {
             // In the versions pane, the selected version is the one to deploy or roll back to.
-            let version = match pane {
-                Pane::Versions => state
-                    .versions
-                    .get(name)
-                    .and_then(|v| v.get(state.detail_selected))
-                    .map(|v| v.version),
-                _ => None,
-            };
+            let version = super::panes::selected_version(state);
             return open_operation(state, name, action, version);
         }
     }
@@ -824,6 +853,7 @@ fn run_command(state: &mut State, text: &str) -> Vec<Effect> {
                 Some(name) => {
                     state.view = View::Model { name, pane };
                     state.detail_selected = 0;
+                    state.pane_filter.clear();
                     detail_fetches(state)
                 }
                 None => {
@@ -834,6 +864,10 @@ fn run_command(state: &mut State, text: &str) -> Vec<Effect> {
         }
         (Some("help"), _) => {
             state.mode = Mode::Help;
+            Vec::new()
+        }
+        (Some("errors"), _) => {
+            state.mode = Mode::Errors;
             Vec::new()
         }
         (Some(verb @ ("finish" | "revert")), model) => {
@@ -903,7 +937,7 @@ fn run_command(state: &mut State, text: &str) -> Vec<Effect> {
         (None, _) => Vec::new(),
         (Some(other), _) => {
             state.toast = Some(format!(
-                "unknown command :{other}; try :models, :theme NAME, :env NAME, :help, :q"
+                "unknown command :{other}; try :models, :errors, :theme NAME, :env NAME, :help, :q"
             ));
             Vec::new()
         }

@@ -154,13 +154,14 @@ fn row<'a>(r: &FleetRow, state: &State, theme: &Theme, ascii: bool) -> Vec<Cell<
     ]
 }
 
-/// The row's alert markers, then the age of stale numbers ("stale 12s").
+/// The age of stale numbers first ("stale 12s": the numbers beside it are that old), then the
+/// row's alert markers.
 fn alerts<'a>(r: &FleetRow, theme: &Theme) -> Vec<Span<'a>> {
-    let mut spans = vec![Span::styled(r.alerts.join(" "), theme.danger())];
+    let mut spans = Vec::new();
     if let Signal::Stale { age_seconds, .. } = &r.signal {
         let age = age_seconds.map(format::age).unwrap_or_else(|| "?".into());
-        let gap = if r.alerts.is_empty() { "" } else { " " };
-        spans.push(Span::styled(format!("{gap}stale {age}"), theme.warn()));
+        spans.push(Span::styled(format!("stale {age} "), theme.warn()));
     }
+    spans.push(Span::styled(r.alerts.join(" "), theme.danger()));
     spans
 }

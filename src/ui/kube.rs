@@ -22,6 +22,7 @@ pub fn draw(
     now: chrono::DateTime<chrono::Utc>,
     theme: &Theme,
     block: Block<'_>,
+    filter: &str,
 ) {
     let row = |label: &str, value: Span<'static>| {
         Line::from(vec![
@@ -213,7 +214,7 @@ pub fn draw(
         )));
     }
     frame.render_widget(
-        Paragraph::new(lines)
+        Paragraph::new(super::model::filtered_lines(lines, filter))
             .block(block)
             .wrap(Wrap { trim: false }),
         area,

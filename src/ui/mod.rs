@@ -54,7 +54,7 @@ pub fn draw(
         Constraint::Length(1),
     ])
     .areas(area);
-    frame.render_widget(header_line(state, theme), header);
+    frame.render_widget(header_line(state, theme, header.width), header);
     match &state.view {
         crate::app::state::View::Fleet => fleet::draw(frame, body, state, theme, ascii, table),
         crate::app::state::View::Model { .. } => {
@@ -65,10 +65,14 @@ pub fn draw(
     if state.mode == Mode::Help {
         overlays::help(frame, area, state, theme, ascii);
     }
+    if state.mode == Mode::Errors {
+        overlays::errors(frame, area, state, theme, ascii);
+    }
     if let Some(step) = state.guide
         && state.modal.is_none()
         && state.check.is_none()
         && state.mode != Mode::Help
+        && state.mode != Mode::Errors
     {
         overlays::guide(frame, body, step, theme, ascii);
     }
@@ -83,7 +87,7 @@ pub fn draw(
     }
 }
 
-fn header_line<'a>(state: &'a State, theme: &Theme) -> Paragraph<'a> {
+fn header_line<'a>(state: &'a State, theme: &Theme, width: u16) -> Paragraph<'a> {
     let env = if state.read_only {
         format!(" {} · READ-ONLY ", state.environment)
     } else {
@@ -93,69 +97,85 @@ fn header_line<'a>(state: &'a State, theme: &Theme) -> Paragraph<'a> {
         Span::styled(" flightdeck ", theme.accent()),
         Span::styled(env, theme.header(state.read_only)),
         Span::raw("  "),
+        source_span("registry", &state.registry, state, theme),
     ];
-    spans.extend(source_span("registry", &state.registry, state, theme));
-    if let Some(problem) = &state.cluster_problem {
-        spans.push(Span::styled(
-            format!("  cluster failing: {}", format::clip(problem, 48)),
-            theme.danger(),
-        ));
+    // Each failing source's reason, after the states: clipped to what fits, whole in `:errors`.
+    let mut reasons = Vec::new();
+    if let Some(e) = &state.registry.error {
+        reasons.push(format!("registry: {e}"));
     }
+    if let Some(problem) = &state.cluster_problem {
+        spans.push(Span::styled("  cluster failing", theme.danger()));
+        reasons.push(format!("cluster: {problem}"));
+    }
+    // Only sources whose last read succeeded count as ok; a stopped server's is not a source.
     let scraped = state
         .metrics
         .values()
         .filter(|m| m.error.is_none() && m.last_ok.is_some())
         .count();
     let failing = state.metrics.values().filter(|m| m.error.is_some()).count();
-    let metrics_style = if failing > 0 {
-        theme.danger()
-    } else {
-        theme.dim()
-    };
-    // The first failure's reason, so "failing" never stands alone.
-    let first_failure = state
+    if let Some((model, e)) = state
         .metrics
         .iter()
-        .find_map(|(model, m)| Some((model, m.error.as_ref()?)));
+        .find_map(|(model, m)| Some((model, m.error.as_ref()?)))
+    {
+        reasons.push(format!("{model}: {e}"));
+    }
     spans.push(Span::styled(
         format!(
             "  metrics {scraped} ok{}",
-            match first_failure {
-                Some((model, e)) =>
-                    format!(", {failing} failing ({model}: {})", format::clip(e, 40)),
-                None => String::new(),
+            if failing > 0 {
+                format!(", {failing} failing")
+            } else {
+                String::new()
             }
         ),
-        metrics_style,
+        if failing > 0 {
+            theme.danger()
+        } else {
+            theme.dim()
+        },
     ));
-    spans.push(Span::styled(
-        // Minutes: a seconds clock would redraw an idle screen every second.
-        format!("  {}", state.now.format("%H:%M UTC")),
-        theme.dim(),
-    ));
+    // Minutes: a seconds clock would redraw an idle screen every second.
+    let clock = format!("  {}", state.now.format("%H:%M UTC"));
+    let hint = if reasons.is_empty() { "" } else { "  :errors" };
+    let used: usize = spans
+        .iter()
+        .map(|s| s.content.chars().count())
+        .sum::<usize>()
+        + clock.chars().count()
+        + hint.chars().count();
+    let room = usize::from(width).saturating_sub(used + 2);
+    if !reasons.is_empty() && room >= 8 {
+        spans.push(Span::styled(
+            format!("  {}", format::clip(&reasons.join("; "), room)),
+            theme.danger(),
+        ));
+    }
+    spans.push(Span::styled(hint, theme.accent()));
+    spans.push(Span::styled(clock, theme.dim()));
     Paragraph::new(Line::from(spans)).style(theme.header(false))
 }
 
+/// A source's state in a word or two: live, its age when it lags, stale with the age of its
+/// last good answer, failing, or loading.
 fn source_span(
     name: &str,
     status: &crate::app::state::SourceStatus,
     state: &State,
     theme: &Theme,
-) -> Vec<Span<'static>> {
+) -> Span<'static> {
     match (&status.error, status.age_seconds(state.now)) {
-        (Some(e), Some(age)) => vec![Span::styled(
-            format!("{name} stale {age}s: {}", format::clip(e, 40)),
-            theme.danger(),
-        )],
-        (Some(e), None) => vec![Span::styled(
-            format!("{name} failing: {}", format::clip(e, 40)),
-            theme.danger(),
-        )],
+        (Some(_), Some(age)) => {
+            Span::styled(format!("{name} stale {}", format::age(age)), theme.danger())
+        }
+        (Some(_), None) => Span::styled(format!("{name} failing"), theme.danger()),
         (None, Some(_)) => match status.lag_seconds(state.now, state.refresh_seconds) {
-            Some(lag) => vec![Span::styled(format!("{name} {lag}s ago"), theme.warn())],
-            None => vec![Span::styled(format!("{name} live"), theme.dim())],
+            Some(lag) => Span::styled(format!("{name} {lag}s ago"), theme.warn()),
+            None => Span::styled(format!("{name} live"), theme.dim()),
         },
-        (None, None) => vec![Span::styled(format!("{name} loading…"), theme.dim())],
+        (None, None) => Span::styled(format!("{name} loading…"), theme.dim()),
     }
 }
 
@@ -168,12 +188,24 @@ fn footer_line<'a>(state: &'a State, theme: &Theme) -> Paragraph<'a> {
         ])),
         Mode::Filter => Paragraph::new(Line::from(vec![
             Span::styled("/", theme.accent()),
-            Span::raw(state.filter.clone()),
+            Span::raw(if state.open_model().is_some() {
+                state.pane_filter.clone()
+            } else {
+                state.filter.clone()
+            }),
             Span::styled("█", theme.dim()),
+            Span::styled("  enter: keep  esc: clear", theme.dim()),
         ])),
         _ => {
             if let Some(toast) = &state.toast {
-                return Paragraph::new(Span::styled(toast.clone(), theme.warn()));
+                // Too long for one line: the whole text is in `:errors`.
+                let room = usize::from(state.size.0);
+                let text = if toast.chars().count() > room {
+                    format!("{} (:errors)", format::clip(toast, room.saturating_sub(10)))
+                } else {
+                    toast.clone()
+                };
+                return Paragraph::new(Span::styled(text, theme.warn()));
             }
             // An operation a killed process left half done outranks the key hints.
             if let Some(first) = state.interrupted.first() {

@@ -55,7 +55,13 @@ pub fn draw(
     }
     spans.push(Span::styled(" tab/esc", theme.dim()));
     frame.render_widget(Paragraph::new(Line::from(spans)), tabs);
-    let block = block(pane.label(), theme, ascii);
+    // The pane's filter, when one is set, is in its title.
+    let title = if state.pane_filter.is_empty() {
+        pane.label().to_string()
+    } else {
+        format!("{}  filter: {}", pane.label(), state.pane_filter)
+    };
+    let block = block(&title, theme, ascii);
     match pane {
         Pane::Serving => serving(frame, body, &ctx, block),
         Pane::Drift => drift(frame, body, &ctx, block, table),
@@ -326,8 +332,8 @@ fn drift(
     } else {
         Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(body)
     };
-    let rows: Vec<Vec<Cell>> = report
-        .features
+    let features = crate::app::panes::features(state, name);
+    let rows: Vec<Vec<Cell>> = features
         .iter()
         .map(|f| {
             let trend = state
@@ -376,12 +382,10 @@ fn drift(
     ];
     let t = fitted_table(rows, &columns, list.width, theme, ascii);
     table.select(Some(
-        state
-            .detail_selected
-            .min(report.features.len().saturating_sub(1)),
+        state.detail_selected.min(features.len().saturating_sub(1)),
     ));
     frame.render_stateful_widget(t, list, table);
-    if let Some(feature) = report.features.get(state.detail_selected) {
+    if let Some(feature) = features.get(state.detail_selected) {
         let mut lines = vec![Line::from(Span::styled(
             format!("{}: reference vs live", feature.name),
             theme.accent(),
@@ -508,10 +512,21 @@ fn versions(
 ) {
     let (state, name, theme, ascii) = (ctx.state, ctx.name, ctx.theme, ctx.ascii);
     let block = with_freshness(block, &state.versions_status, state, theme);
-    let Some(versions) = state.versions.get(name).filter(|v| !v.is_empty()) else {
+    if state.versions.get(name).is_none_or(Vec::is_empty) {
         placeholder(frame, area, block, "Loading versions…", theme);
         return;
-    };
+    }
+    let versions = crate::app::panes::versions(state, name);
+    if versions.is_empty() {
+        placeholder(
+            frame,
+            area,
+            block,
+            "No version matches the filter (Esc clears it).",
+            theme,
+        );
+        return;
+    }
     let rows: Vec<Vec<Cell>> = versions
         .iter()
         .map(|v| {
@@ -578,7 +593,16 @@ fn cluster(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: Block<'_>) {
     if let Some(server) = state.servers.get(name)
         && let Some(kube) = &server.kube
     {
-        super::kube::draw(frame, area, server, kube, state.now, theme, block);
+        super::kube::draw(
+            frame,
+            area,
+            server,
+            kube,
+            state.now,
+            theme,
+            block,
+            &state.pane_filter,
+        );
         return;
     }
     let Some(server) = state.servers.get(name) else {
@@ -666,7 +690,25 @@ fn cluster(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: Block<'_>) {
             theme.danger(),
         )));
     }
-    frame.render_widget(Paragraph::new(lines).block(block), area);
+    frame.render_widget(
+        Paragraph::new(filtered_lines(lines, &state.pane_filter)).block(block),
+        area,
+    );
+}
+
+/// The lines of a pane that match its `/` filter (case-insensitive); all of them without one.
+pub(super) fn filtered_lines<'a>(lines: Vec<Line<'a>>, filter: &str) -> Vec<Line<'a>> {
+    if filter.is_empty() {
+        return lines;
+    }
+    let needle = filter.to_lowercase();
+    lines
+        .into_iter()
+        .filter(|line| {
+            let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+            text.to_lowercase().contains(&needle)
+        })
+        .collect()
 }
 
 /// Recent operations and changes on this model, newest first.
@@ -679,10 +721,21 @@ fn journal(
 ) {
     let (state, name, theme, ascii) = (ctx.state, ctx.name, ctx.theme, ctx.ascii);
     let block = with_freshness(block, &state.journal_status, state, theme);
-    let Some(rows) = state.journal.get(name).filter(|r| !r.is_empty()) else {
+    if state.journal.get(name).is_none_or(Vec::is_empty) {
         placeholder(frame, area, block, "No journal entries yet.", theme);
         return;
-    };
+    }
+    let rows = crate::app::panes::journal(state, name);
+    if rows.is_empty() {
+        placeholder(
+            frame,
+            area,
+            block,
+            "No journal row matches the filter (Esc clears it).",
+            theme,
+        );
+        return;
+    }
     let body: Vec<Vec<Cell>> = rows
         .iter()
         .map(|e| {

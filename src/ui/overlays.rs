@@ -43,7 +43,11 @@ pub fn help(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
     }
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled(
-        "commands: :models :serving :drift :versions :cluster :journal :theme NAME :q",
+        "commands: :models :serving :drift :versions :cluster :journal",
+        theme.dim(),
+    )));
+    lines.push(Line::from(Span::styled(
+        "  :errors :env NAME :theme NAME :finish :revert :help :q",
         theme.dim(),
     )));
     // During the demo's tour, its steps, the current one marked.
@@ -67,6 +71,78 @@ pub fn help(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
     let block = super::bordered(" keys (esc closes) ", theme.border(true), ascii);
     frame.render_widget(Clear, rect);
     frame.render_widget(Paragraph::new(lines).block(block).style(theme.base()), rect);
+}
+
+/// Every source's state, age and whole last error, and the last message: what the header and
+/// the footer had to clip.
+pub fn errors(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, ascii: bool) {
+    use crate::app::state::SourceStatus;
+    let mut lines: Vec<Line> = Vec::new();
+    let mut source = |name: String, status: &SourceStatus| {
+        let age = status
+            .age_seconds(state.now)
+            .map(|a| format!("last read {} ago", super::format::age(a)))
+            .unwrap_or_else(|| "never read".into());
+        match &status.error {
+            Some(e) => {
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{name}: failing"), theme.danger()),
+                    Span::styled(format!(" ({age})"), theme.dim()),
+                ]));
+                lines.push(Line::from(Span::raw(format!("  {e}"))));
+            }
+            None => lines.push(Line::from(vec![
+                Span::styled(format!("{name}: ok"), theme.ok()),
+                Span::styled(format!(" ({age})"), theme.dim()),
+            ])),
+        }
+    };
+    source("registry".into(), &state.registry);
+    source("servers".into(), &state.servers_status);
+    for (model, status) in state.metrics.iter().filter(|(_, s)| s.error.is_some()) {
+        source(format!("metrics of {model}"), status);
+    }
+    let ok_metrics = state.metrics.values().filter(|s| s.error.is_none()).count();
+    if let Some(model) = state.open_model() {
+        source(format!("versions of {model}"), &state.versions_status);
+        source(format!("journal of {model}"), &state.journal_status);
+        source(format!("drift of {model}"), &state.drift_status);
+    }
+    lines.push(Line::from(Span::styled(
+        format!("metrics of {ok_metrics} other model(s): ok"),
+        theme.dim(),
+    )));
+    for server in state.servers.values().filter(|s| s.problem.is_some()) {
+        lines.push(Line::from(Span::styled(
+            format!("server of {}: down", server.model),
+            theme.danger(),
+        )));
+        lines.push(Line::from(Span::raw(format!(
+            "  {}",
+            server.problem.clone().unwrap_or_default()
+        ))));
+    }
+    if let Some(toast) = &state.toast {
+        lines.push(Line::from(""));
+        lines.push(Line::from(Span::styled("last message:", theme.dim())));
+        lines.push(Line::from(Span::raw(toast.clone())));
+    }
+    let width = area.width.saturating_sub(4).min(110);
+    let height = (lines.len() as u16 + 6).min(area.height);
+    let rect = super::centered(area, width, height);
+    let block = super::bordered(
+        " sources and errors (esc closes) ",
+        theme.border(true),
+        ascii,
+    );
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(ratatui::widgets::Wrap { trim: false })
+            .block(block)
+            .style(theme.base()),
+        rect,
+    );
 }
 
 /// The operation dialog: preview, gates with their evidence, confirmation, progress, outcome.

@@ -250,3 +250,39 @@ pub fn promote_plan(gate_passes: bool) -> Box<flightdeck::engine::ops::OpPlan> {
         recovery: None,
     })
 }
+
+/// A registered version of fraud as the registry lists it (v3 takes a wider input).
+pub fn version(
+    number: u32,
+    aliases: &[&str],
+    smoke: Option<bool>,
+    pipeline: &str,
+) -> flightdeck::model::ModelVersion {
+    serde_json::from_value(serde_json::json!({
+        "model": "fraud",
+        "version": number,
+        "sha256": format!("{number}49208a4c61f31c1db6f54a7ed7dbf3197d2a315a250fd44e9d067f04695529e"),
+        "size_bytes": 670,
+        "description": null,
+        "signature": {
+            // v3 was trained on one more feature: its input is wider.
+            "inputs": [{"name": "X", "datatype": "FP32", "shape": [-1, if number == 3 { 5 } else { 4 }]}],
+            "outputs": [
+                {"name": "output_label", "datatype": "INT64", "shape": [-1]},
+                {"name": "output_probability", "datatype": "FP32", "shape": [-1, 3]}
+            ]
+        },
+        "lineage": {
+            "data_hash": null,
+            "code_commit": "4f1c2e9",
+            "pipeline_version": pipeline,
+            "author": "alice",
+            "created_at": "2027-01-15T08:00:00Z"
+        },
+        "metrics": {"auc": 0.93},
+        "sentinels": null,
+        "aliases": aliases,
+        "smoke_passed": smoke
+    }))
+    .unwrap()
+}

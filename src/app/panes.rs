@@ -1,0 +1,189 @@
+//! The rows of the open model's panes as the user sees them (filtered by `/`), and which row is
+//! selected by identity: a version, a journal row or a feature stays selected while the rows
+//! refresh, re-sort or filter; the index is derived from it. The reducer and the drawing read
+//! the same rows, so a key acts on the row that is highlighted.
+
+use crate::model::{FeatureDrift, JournalEntry, ModelVersion};
+
+use super::state::{Pane, State, View};
+
+/// What a selected row is, whatever its position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowId {
+    Model(String),
+    Version(u32),
+    Journal(i64),
+    Feature(String),
+}
+
+/// Whether a row whose words are `fields` matches the filter (case-insensitive, any field).
+fn matches(needle: &str, fields: &[&str]) -> bool {
+    needle.is_empty() || fields.iter().any(|f| f.to_lowercase().contains(needle))
+}
+
+fn needle(state: &State) -> String {
+    state.pane_filter.to_lowercase()
+}
+
+/// The open model's versions, filtered.
+pub fn versions<'a>(state: &'a State, model: &str) -> Vec<&'a ModelVersion> {
+    let needle = needle(state);
+    state
+        .versions
+        .get(model)
+        .map(|all| {
+            all.iter()
+                .filter(|v| {
+                    let metrics: Vec<String> =
+                        v.metrics.iter().map(|(k, x)| format!("{k}={x}")).collect();
+                    matches(
+                        &needle,
+                        &[
+                            &v.label(),
+                            &v.aliases.join(","),
+                            match v.smoke_passed {
+                                Some(true) => "passed",
+                                Some(false) => "failed",
+                                None => "",
+                            },
+                            &v.lineage.author,
+                            v.lineage.pipeline_version.as_deref().unwrap_or_default(),
+                            v.lineage.code_commit.as_deref().unwrap_or_default(),
+                            &v.sha256,
+                            &metrics.join(" "),
+                        ],
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The open model's journal rows, newest first, filtered.
+pub fn journal<'a>(state: &'a State, model: &str) -> Vec<&'a JournalEntry> {
+    let needle = needle(state);
+    state
+        .journal
+        .get(model)
+        .map(|all| {
+            all.iter()
+                .filter(|e| {
+                    matches(
+                        &needle,
+                        &[
+                            &e.operation,
+                            e.outcome.as_str(),
+                            &e.user,
+                            e.from.as_deref().unwrap_or_default(),
+                            e.to.as_deref().unwrap_or_default(),
+                            &e.time.format("%m-%d %H:%M:%S").to_string(),
+                        ],
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The features of the open model's first drift report, filtered.
+pub fn features<'a>(state: &'a State, model: &str) -> Vec<&'a FeatureDrift> {
+    let needle = needle(state);
+    state
+        .drift
+        .get(model)
+        .and_then(|r| r.first())
+        .map(|report| {
+            report
+                .features
+                .iter()
+                .filter(|f| matches(&needle, &[&f.name, &f.method, f.verdict.as_str()]))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The open pane's rows, by identity, in the order shown.
+fn pane_ids(state: &State) -> Vec<RowId> {
+    let View::Model { name, pane } = &state.view else {
+        return Vec::new();
+    };
+    match pane {
+        Pane::Versions => versions(state, name)
+            .iter()
+            .map(|v| RowId::Version(v.version))
+            .collect(),
+        Pane::Journal => journal(state, name)
+            .iter()
+            .map(|e| RowId::Journal(e.id))
+            .collect(),
+        Pane::Drift => features(state, name)
+            .iter()
+            .map(|f| RowId::Feature(f.name.clone()))
+            .collect(),
+        Pane::Serving | Pane::Cluster => Vec::new(),
+    }
+}
+
+/// Rows in the open pane, as shown.
+pub fn rows(state: &State) -> usize {
+    pane_ids(state).len()
+}
+
+/// The version selected on the open model's versions pane.
+pub fn selected_version(state: &State) -> Option<u32> {
+    let View::Model {
+        name,
+        pane: Pane::Versions,
+    } = &state.view
+    else {
+        return None;
+    };
+    versions(state, name)
+        .get(state.detail_selected)
+        .map(|v| v.version)
+}
+
+/// After the user moved or filtered: the selection is whatever row is now highlighted.
+pub fn remember(state: &mut State) {
+    state.detail_identity = pane_ids(state).get(state.detail_selected).cloned();
+    if state.open_model().is_none() {
+        state.fleet_identity = super::fleet::rows(state)
+            .get(state.selected)
+            .map(|r| RowId::Model(r.model.clone()));
+    }
+}
+
+/// After the rows changed under the user (a refresh, a re-sort): the same row stays selected
+/// wherever it moved; if it is gone, the nearest position is kept.
+pub fn follow_pane(state: &mut State) {
+    let ids = pane_ids(state);
+    match state
+        .detail_identity
+        .as_ref()
+        .and_then(|id| ids.iter().position(|r| r == id))
+    {
+        Some(index) => state.detail_selected = index,
+        None => {
+            state.detail_selected = state.detail_selected.min(ids.len().saturating_sub(1));
+            state.detail_identity = ids.get(state.detail_selected).cloned();
+        }
+    }
+}
+
+/// As [`follow_pane`], for the fleet's selected model.
+pub fn follow_fleet(state: &mut State) {
+    let rows = super::fleet::rows(state);
+    let found = match &state.fleet_identity {
+        Some(RowId::Model(model)) => rows.iter().position(|r| &r.model == model),
+        _ => None,
+    };
+    match found {
+        Some(index) => state.selected = index,
+        None => {
+            state.selected = state.selected.min(rows.len().saturating_sub(1));
+            state.fleet_identity = rows
+                .get(state.selected)
+                .map(|r| RowId::Model(r.model.clone()));
+        }
+    }
+}
