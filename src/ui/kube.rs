@@ -19,11 +19,11 @@ pub fn draw(
     area: Rect,
     server: &LocalServer,
     kube: &KubeService,
-    now: chrono::DateTime<chrono::Utc>,
+    state: &crate::app::State,
     theme: &Theme,
     block: Block<'_>,
-    filter: &str,
 ) {
+    let (now, filter) = (state.now, state.pane_filter.as_str());
     let row = |label: &str, value: Span<'static>| {
         Line::from(vec![
             Span::styled(format!("{label:<12}"), theme.dim()),

@@ -593,16 +593,7 @@ fn cluster(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: Block<'_>) {
     if let Some(server) = state.servers.get(name)
         && let Some(kube) = &server.kube
     {
-        super::kube::draw(
-            frame,
-            area,
-            server,
-            kube,
-            state.now,
-            theme,
-            block,
-            &state.pane_filter,
-        );
+        super::kube::draw(frame, area, server, kube, state, theme, block);
         return;
     }
     let Some(server) = state.servers.get(name) else {
