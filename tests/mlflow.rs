@@ -372,7 +372,11 @@ fn operations_move_mlflows_aliases_and_the_cluster_with_them() {
 
     // No Prometheus runs here: the metrics gate fails, and is overridden on purpose.
     let out = run(&["promote", "fraud", "--yes", "--override-gates"]);
-    assert!(out.contains("production v1 + canary v2 20% -> v2"), "{out}");
+    assert!(
+        out.contains("production v1 -> v2; canary v2 (20%) now takes 100% of traffic")
+            && out.contains("MLflow aliases champion / challenger"),
+        "{out}"
+    );
     assert_eq!(
         mlflow_aliases(&url, "fraud"),
         (Some("2".into()), None, Some("1".into())),
@@ -390,20 +394,25 @@ fn operations_move_mlflows_aliases_and_the_cluster_with_them() {
         "s3://models/fraud/1"
     );
 
-    // A file that is not what was registered never takes traffic.
+    // A file that is not what was registered never takes traffic: its smoke gate (the
+    // artifact check) fails.
     let applied = api.applied().len();
     let err = common::fails(
         h,
         &[&env[..], &["deploy", "fraud", "3", "--direct", "--yes"]].concat(),
-        1,
+        2,
     );
-    assert!(err.contains("the file changed after registration"), "{err}");
+    assert!(
+        err.contains("the smoke gate failed")
+            && err.contains("the file changed after registration"),
+        "{err}"
+    );
     assert_eq!(api.applied().len(), applied);
     // Nor does one that loads but answers NaN (MLflow versions carry no sentinel cases).
     let err = common::fails(
         h,
         &[&env[..], &["deploy", "fraud", "4", "--direct", "--yes"]].concat(),
-        1,
+        2,
     );
     assert!(
         err.contains("v4's model.onnx loads, but on 4 neutral rows an output is NaN or infinite"),
@@ -415,8 +424,8 @@ fn operations_move_mlflows_aliases_and_the_cluster_with_them() {
         (Some("1".into()), None, Some("2".into()))
     );
 
-    // The console, same keys: deploy v2 as a canary from the versions pane is the CLI's job
-    // here; `r` on the fleet rolls production back (to v2, the recorded previous champion).
+    // The console, same keys. `r` on the fleet finds no version to go back to: v2 was rolled
+    // back from, so the panic button does not pick it; on the versions pane, `r` on v2 names it.
     let tmux = common::tmux::Tmux::start_with_config(h, &h.join("no-config.toml"), 120, 30);
     // Typed only once the console draws: keys sent before it reads them would be lost.
     tmux.wait_for("the console", |s| s.contains("registry"));
@@ -425,6 +434,27 @@ fn operations_move_mlflows_aliases_and_the_cluster_with_them() {
     tmux.keys(&["Enter"]);
     tmux.wait_for("the MLflow fleet", |s| {
         s.contains("prod") && s.contains("fraud")
+    });
+    tmux.keys(&["r"]);
+    tmux.wait_for("the refusal", |s| {
+        // The dialog wraps its text: read it as one line.
+        let words: Vec<&str> = s
+            .split(['│', ' ', '\n'])
+            .filter(|w| !w.is_empty())
+            .collect();
+        words.join(" ").contains("v2 was rolled back from")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.keys(&["Enter"]);
+    tmux.keys(&["Tab", "Tab"]);
+    tmux.wait_for("the versions pane", |s| {
+        s.contains("VER") && s.contains("v4")
+    });
+    tmux.keys(&["/"]);
+    tmux.keys(&["-l", "v2"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("only v2 listed", |s| {
+        s.contains("filter: v2") && !s.contains("v4")
     });
     tmux.keys(&["r"]);
     tmux.wait_for("the rollback preview", |s| {

@@ -520,10 +520,10 @@ fn a_kserve_promote_is_judged_on_the_canarys_series_in_prometheus() {
         .concat(),
     );
 
-    // A quarter of the canary's requests fail: the error-rate gate stops the promote.
+    // A quarter of the canary's requests fail: the 5xx gate stops the promote.
     let err = common::fails(h, &[&env[..], &["promote", "fraud", "--yes"]].concat(), 2);
     assert!(
-        err.contains("error rate") && err.contains("canary 25.00%"),
+        err.contains("the 5xx errors gate failed") && err.contains("canary 25.00%"),
         "{err}"
     );
 
