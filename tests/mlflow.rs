@@ -445,6 +445,7 @@ fn operations_move_mlflows_aliases_and_the_cluster_with_them() {
         words.join(" ").contains("v2 was rolled back from")
     });
     tmux.keys(&["Escape"]);
+    tmux.wait_for("the dialog closed", |s| !s.contains("ended healthy"));
     tmux.keys(&["Enter"]);
     tmux.keys(&["Tab", "Tab"]);
     tmux.wait_for("the versions pane", |s| {

@@ -6,86 +6,14 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::ok;
+use common::prometheus::start as prometheus;
 use flightdeck::sources::metrics::{ScrapeSnapshot, between};
 use flightdeck::sources::prometheus::PrometheusMetrics;
 use flightdeck::sources::server;
 use flightdeck::sources::source::MetricsSource;
-
-/// A Prometheus server on a loopback port, stopped when dropped.
-struct Prometheus {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts Prometheus scraping `target` (host:port) every second; waits until it has.
-fn prometheus(dir: &Path, target: &str) -> Prometheus {
-    let config = dir.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: flightdeck\n    static_configs:\n      - targets: ['{target}']\n"
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("tsdb").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("prometheus is installed (.ci/run installs Debian's prometheus package)");
-    let prometheus = Prometheus {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let client = reqwest::blocking::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let url = reqwest::Url::parse_with_params(
-            &format!("{}/api/v1/query", prometheus.url),
-            &[("query", "up{job=\"flightdeck\"}")],
-        )
-        .unwrap();
-        let up = client
-            .get(url)
-            .send()
-            .ok()
-            .and_then(|r| r.text().ok())
-            .unwrap_or_default();
-        if up.contains("\"1\"]") {
-            return prometheus;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "Prometheus never scraped {target}: {up}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 fn traffic(endpoint: &str, n: usize) {
     let client = reqwest::blocking::Client::new();
