@@ -63,6 +63,46 @@ async fn wait_for_requests(
     false
 }
 
+/// Sends malformed requests (4 columns where the model takes 5) for a few seconds while the
+/// fleet is read as `flightdeck status` reads it: how many were refused, and the model's row.
+async fn client_error_incident(
+    demo: &Demo,
+    endpoint: &str,
+) -> Result<(u64, Option<crate::app::fleet::FleetRow>), String> {
+    let client = server::client()?;
+    let url = format!("{endpoint}/v2/models/{MODEL}/infer");
+    let body = serde_json::json!({ "inputs": [{ "name": "X", "shape": [1, 4], "datatype": "FP32", "data": [[100.0, 3.0, 12.0, 0.4]] }] });
+    let sending = async {
+        let mut refused = 0;
+        let until = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < until {
+            let status = client
+                .post(&url)
+                .json(&body)
+                .send()
+                .await
+                .map(|r| r.status());
+            if status.is_ok_and(|s| s.is_client_error()) {
+                refused += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        refused
+    };
+    let reading = async {
+        // Into the burst, two reads a second apart, as `flightdeck status` makes them.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        crate::app::headless::collect(&demo.settings, demo.program.clone(), Duration::from_secs(1))
+            .await
+    };
+    let (refused, state) = tokio::join!(sending, reading);
+    let state = state?;
+    let row = crate::app::fleet::rows(&state)
+        .into_iter()
+        .find(|r| r.model == MODEL);
+    Ok((refused, row))
+}
+
 /// Runs the scenario; `Ok(())` only when every observation held.
 pub async fn run(demo: &Demo, rate: u32) -> Result<(), String> {
     let mut t = Timeline {
@@ -190,6 +230,24 @@ pub async fn run(demo: &Demo, rate: u32) -> Result<(), String> {
             .serving
             .is_some_and(|p| p.stable == 2 && p.canary.is_none());
     t.observe(healthy, "production is v2, healthy, with no canary");
+    // An incident: a client starts sending rows of four columns (the model takes five). Every
+    // one of its requests is refused with 400; the fleet must say so, not "0.00%".
+    let (refused, row) = client_error_incident(demo, &endpoint).await?;
+    let flagged = row.as_ref().is_some_and(|r| {
+        r.alerts.contains(&"!err")
+            && r.stats.and_then(|s| s.client_error_ratio).unwrap_or(0.0) > 0.0
+    });
+    t.observe(
+        flagged,
+        &format!(
+            "a client sending 4 columns instead of 5: {refused} answers were 400 and the fleet shows {} with !err",
+            row.and_then(|r| r.stats)
+                .and_then(|s| s.error_ratio)
+                .map(|e| format!("{:.1}% errors", e * 100.0))
+                .unwrap_or_else(|| "no error ratio".into())
+        ),
+    );
+
     let failed = control.failed.load(Ordering::Relaxed);
     let sent = control.sent.load(Ordering::Relaxed);
     t.observe(

@@ -79,13 +79,15 @@ pub enum EngineError {
     #[error("{model}: {reason}")]
     Refused { model: String, reason: String },
     #[error(
-        "{model}: the {gate} gate {verdict}: {detail}; fix the cause (or wait for more data), or override with {flag} (the journal records it)"
+        "{model}: the {gate} gate {verdict}: {detail}; {remedy}, or override with {flag} (the journal records it)"
     )]
     GateFailed {
         model: String,
         gate: String,
         /// "failed", or "has not enough data yet".
         verdict: String,
+        /// "fix the cause", or "wait for more traffic".
+        remedy: String,
         detail: String,
         flag: String,
     },
