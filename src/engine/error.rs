@@ -79,15 +79,14 @@ pub enum EngineError {
     #[error("{model}: {reason}")]
     Refused { model: String, reason: String },
     #[error(
-        "{model}: the {gate} gate {verdict}: {detail}; {remedy}, or override with {flag} (the journal records it)"
+        "{model}: the {gate} gate {verdict}: {detail}; {remedy}, or override with {flag} (the journal records it)",
+        remedy = if .verdict == "failed" { "fix the cause" } else { "wait for more traffic" }
     )]
     GateFailed {
         model: String,
         gate: String,
         /// "failed", or "has not enough data yet".
         verdict: String,
-        /// "fix the cause", or "wait for more traffic".
-        remedy: String,
         detail: String,
         flag: String,
     },

@@ -136,10 +136,6 @@ impl Executor<'_> {
                     super::gates::GateStatus::NotEnoughData => "has not enough data yet".into(),
                     _ => "failed".into(),
                 },
-                remedy: match gate.status {
-                    super::gates::GateStatus::NotEnoughData => "wait for more traffic".into(),
-                    _ => "fix the cause".into(),
-                },
                 detail: gate.evidence.clone(),
                 flag: Consent::flag_for(gate).into(),
             });
