@@ -109,6 +109,12 @@ pub fn status(settings: &Settings, args: StatusArgs) -> Result<(), Failure> {
             &table
         )
     );
+    // A served model without numbers says why, so "-" is never mistaken for "nothing wrong".
+    for r in &rows {
+        if let (Health::Serving, fleet::Signal::Unknown { reason }) = (&r.health, &r.signal) {
+            println!("{}: no numbers: {reason}", r.model);
+        }
+    }
     Ok(())
 }
 

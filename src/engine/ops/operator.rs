@@ -130,7 +130,7 @@ impl Operator {
         if let Some(kube) = &status.kube
             && !kube.mode.supports_canary()
             && after.canary.is_some()
-            && after.canary != before.canary
+            && (after.canary != before.canary || after.canary_percent != before.canary_percent)
         {
             return Err(EngineError::Refused {
                 model: model.to_string(),
