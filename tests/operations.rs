@@ -786,6 +786,24 @@ fn gates_stop_a_constant_a_slow_and_an_erroring_canary() {
         ],
     );
     assert_eq!(requests_with(h, 60, 0.2), 0);
+    // The skipped smoke test is on record with the deploy.
+    let journal: Value =
+        serde_json::from_str(&ok(h, &["journal", "--json", "--limit", "500"])).unwrap();
+    let started = journal
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["operation"] == "deploy" && e["outcome"] == "started")
+        .expect("a started deploy row");
+    assert_eq!(
+        started["details"]["consent"]["smoke_skipped"], true,
+        "{started}"
+    );
+    assert_eq!(
+        started["details"]["consent"]["overridden"],
+        serde_json::json!(["smoke"]),
+        "{started}"
+    );
     let err = fails(h, &["promote", "fraud", "--yes"], 2);
     assert!(
         err.contains("gate p99 latency") && err.contains("FAILED"),

@@ -59,6 +59,24 @@ fn gate_names(home: &Path, request: OpRequest) -> Vec<String> {
         .collect()
 }
 
+/// Switches the running server to v1 with v2 as a 10% canary.
+fn serve_v1_with_canary_v2(h: &Path) {
+    ok(
+        h,
+        &[
+            "server",
+            "start",
+            "fraud",
+            "--version",
+            "1",
+            "--canary",
+            "2",
+            "--canary-percent",
+            "10",
+        ],
+    );
+}
+
 struct Server<'a>(&'a Path);
 
 impl Drop for Server<'_> {
@@ -118,20 +136,7 @@ fn every_operation_previews_its_effect_in_one_sentence() {
     case("deploy across a pipeline change", deploy(3, None));
 
     ok(h, &["alias", "set", "fraud", "canary", "2"]);
-    ok(
-        h,
-        &[
-            "server",
-            "start",
-            "fraud",
-            "--version",
-            "1",
-            "--canary",
-            "2",
-            "--canary-percent",
-            "10",
-        ],
-    );
+    serve_v1_with_canary_v2(h);
     case("promote", OpRequest::Promote);
     case("abort", OpRequest::Abort);
     case("same canary again", deploy(2, Some(10)));
@@ -187,20 +192,7 @@ fn each_kind_of_operation_has_its_gates() {
         "a rollback is gated like a deploy"
     );
     ok(h, &["alias", "set", "fraud", "canary", "2"]);
-    ok(
-        h,
-        &[
-            "server",
-            "start",
-            "fraud",
-            "--version",
-            "1",
-            "--canary",
-            "2",
-            "--canary-percent",
-            "10",
-        ],
-    );
+    serve_v1_with_canary_v2(h);
     assert_eq!(
         gate_names(h, OpRequest::Promote),
         [

@@ -40,14 +40,7 @@ pub fn scraped(
         // A first read, or a server replaced at a new endpoint: nothing to pair with, so no
         // rate yet, and nothing of the old server's may pass for the new one's.
         forget_numbers(state, &model);
-        state.scrapes.insert(
-            model,
-            ScrapeSample {
-                endpoint,
-                monotonic,
-                snapshot,
-            },
-        );
+        keep(state, model, endpoint, monotonic, snapshot);
         return;
     };
     let seconds = monotonic - previous.monotonic;
@@ -79,14 +72,23 @@ pub fn scraped(
             points.pop_front();
         }
     }
-    state.scrapes.insert(
-        model,
-        ScrapeSample {
-            endpoint,
-            monotonic,
-            snapshot,
-        },
-    );
+    keep(state, model, endpoint, monotonic, snapshot);
+}
+
+/// Keeps this scrape for the next one to pair with.
+fn keep(
+    state: &mut State,
+    model: String,
+    endpoint: String,
+    monotonic: f64,
+    snapshot: ScrapeSnapshot,
+) {
+    let sample = ScrapeSample {
+        endpoint,
+        monotonic,
+        snapshot,
+    };
+    state.scrapes.insert(model, sample);
 }
 
 /// `model`'s server is not running (stopped, or its supervisor died): its numbers are unknown

@@ -401,6 +401,14 @@ impl MlflowStore {
         check
     }
 
+    /// The model's aliases and previous champion as MLflow holds them now.
+    async fn read(&self, model: &ModelName) -> Result<Held, EngineError> {
+        self.writer
+            .held(model.as_str())
+            .await
+            .map_err(|e| Self::refused(model, e))
+    }
+
     fn alias_name(&self, role: Role) -> &str {
         match role {
             Role::Production => &self.writer.production,
@@ -419,11 +427,7 @@ impl OpRegistry for MlflowStore {
 
     fn held<'a>(&'a self, model: &'a ModelName) -> BoxFuture<'a, Result<HeldAliases, EngineError>> {
         async move {
-            let held = self
-                .writer
-                .held(model.as_str())
-                .await
-                .map_err(|e| Self::refused(model, e))?;
+            let held = self.read(model).await?;
             Ok(HeldAliases {
                 production: held.production,
                 canary: held.canary,
@@ -457,7 +461,7 @@ impl OpRegistry for MlflowStore {
         async move {
             let name = model.as_str();
             let refused = |e: String| Self::refused(model, e);
-            let held = self.writer.held(name).await.map_err(refused)?;
+            let held = self.read(model).await?;
             let now = match role {
                 Role::Production => held.production,
                 Role::Canary => held.canary,
@@ -550,14 +554,6 @@ impl OpRegistry for MlflowStore {
         &'a self,
         model: &'a ModelName,
     ) -> BoxFuture<'a, Result<Vec<u32>, EngineError>> {
-        async move {
-            let held = self
-                .writer
-                .held(model.as_str())
-                .await
-                .map_err(|e| Self::refused(model, e))?;
-            Ok(held.previous.into_iter().collect())
-        }
-        .boxed()
+        async move { Ok(self.read(model).await?.previous.into_iter().collect()) }.boxed()
     }
 }
