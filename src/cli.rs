@@ -111,7 +111,12 @@ pub enum Command {
     Server(server::ServerCommand),
     /// Run one model's supervisor (started by `server start`).
     #[command(hide = true)]
-    Supervise { model: String },
+    Supervise {
+        model: String,
+        /// Listen on this port from the first start (a server taken over keeps its port).
+        #[arg(long)]
+        port: Option<u16>,
+    },
     /// Fleet status: what each model serves, request rate, p99, errors, drift, alerts.
     Status(views::StatusArgs),
     /// Per-feature drift of a served model's live inputs against its baseline.
@@ -184,7 +189,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
     let settings = Settings::load(&overrides)?;
     let log_file = match &command {
         Command::Serve(args) => format!("serve-{}.log", args.model.replace(['/', '\\'], "_")),
-        Command::Supervise { model } => {
+        Command::Supervise { model, .. } => {
             format!("supervise-{}.log", model.replace(['/', '\\'], "_"))
         }
         _ => "flightdeck.log".to_string(),
@@ -208,7 +213,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Snapshot(args) => views::snapshot(&settings, args),
         Command::Serve(args) => serve::run(&settings, args),
         Command::Server(command) => server::run(&settings, &actor, command),
-        Command::Supervise { model } => server::supervise(&settings, &model),
+        Command::Supervise { model, port } => server::supervise(&settings, &model, port),
         Command::Config { json } => listing::print_settings(&settings, json),
         Command::Register(args) => register::run(&settings, &actor, args),
         // An MLflow environment lists MLflow's models and versions, as its console does.

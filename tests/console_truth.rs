@@ -383,3 +383,71 @@ fn the_selection_follows_its_version_when_the_rows_reorder() {
     press(&mut s, KeyCode::Enter);
     assert_eq!(flightdeck::app::panes::selected_version(&s), Some(2));
 }
+
+#[test]
+fn a_dialog_always_shows_its_keys_and_says_what_is_overridden() {
+    use flightdeck::engine::ops::{GateResult, GateStatus};
+    let mut s = loaded();
+    key(&mut s, 'j');
+    key(&mut s, 'p');
+    let mut plan = promote_plan(false);
+    // Long evidence on many gates: more than an 80x24 screen holds.
+    plan.gates = (0..8)
+        .map(|i| GateResult {
+            name: format!("gate {i}"),
+            status: if i % 2 == 0 {
+                GateStatus::Fail
+            } else {
+                GateStatus::NotEnoughData
+            },
+            evidence: "canary 35.38% of 277 vs production 0.00% of 3083 since each version was loaded (allowed +1.00%), which is a long sentence".into(),
+        })
+        .collect();
+    update(&mut s, Msg::OpPlanned { result: Ok(plan) });
+    let screen = text(&render(&s, "dark", 80, 24));
+    assert!(
+        screen.contains("o: override") && screen.contains("esc: cancel"),
+        "the keys are cut off:\n{screen}"
+    );
+    assert!(!screen.contains("OVERRIDDEN"), "{screen}");
+    key(&mut s, 'o');
+    let screen = text(&render(&s, "dark", 80, 24));
+    assert!(
+        screen.contains("[x] o: override") && screen.contains("WITH 8 GATE(S) OVERRIDDEN"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("OVERRIDDEN canary"),
+        "each gate says so: {screen}"
+    );
+}
+
+#[test]
+fn a_down_server_is_an_alert_and_keeps_no_drift_verdict() {
+    let mut s = loaded();
+    assert!(fraud(&s).drift.is_some());
+    let mut frozen = server("fraud", ServingPlan::stable_only(1));
+    frozen.healthy = false;
+    frozen.serving = None;
+    frozen.problem = Some("the server did not answer within 2000 ms".into());
+    listed(&mut s, frozen);
+    let row = fraud(&s);
+    assert_eq!(row.drift, None, "no verdict without a read: {row:?}");
+    assert!(row.alerts.contains(&"!down"), "{:?}", row.alerts);
+    let screen = text(&render(&s, "dark", 100, 24));
+    assert!(
+        screen.lines().next().unwrap().contains("servers 1 down"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn a_message_gives_the_footer_back_after_a_while() {
+    let mut s = loaded();
+    key(&mut s, 'z');
+    assert!(s.toast.is_some());
+    tick(&mut s, 5.0);
+    assert!(s.toast.is_some(), "still there after 5 s");
+    tick(&mut s, 30.0);
+    assert_eq!(s.toast, None);
+}

@@ -429,3 +429,48 @@ fn a_rollback_to_a_version_that_failed_its_smoke_test_is_stopped_by_its_gates() 
     assert!(out.contains("production v4 -> v1"), "{out}");
     assert_eq!(production(h), Some(1));
 }
+
+#[test]
+fn a_production_that_refuses_its_clients_is_rolled_back_without_overrides() {
+    let incident = Incident::new();
+    let h = incident.home();
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    // v3 forced into production past its gates (its inputs are not what clients send).
+    let out = ok(
+        h,
+        &[
+            "rollback",
+            "fraud",
+            "--to",
+            "3",
+            "--skip-smoke",
+            "--override-gates",
+            "--yes",
+        ],
+    );
+    assert!(out.contains("production v1 -> v3"), "{out}");
+    let journal = ok(h, &["journal", "--model", "fraud"]);
+    assert!(
+        journal.contains("overrode smoke, signature"),
+        "the override is on record: {journal}"
+    );
+    // Its clients keep sending v1's [N, 4] rows: every answer is 400.
+    let traffic = Traffic::start(&incident.endpoint(), good());
+    incident.status_when("production refusing its clients", |r| {
+        r["stats"]["client_error_ratio"] == 1.0
+    });
+    drop(traffic);
+    // The panic button: v1 was left by a rollback "forward" (to a version that never served),
+    // so it ended healthy; its inputs are what production's clients send, though production's
+    // own are not.
+    let err = common::fails(h, &["rollback", "fraud"], 1);
+    assert!(err.contains("add --yes"), "it would go ahead: {err}");
+    assert!(
+        err.contains("production v3 -> v1")
+            && err.contains("gate signature       passed")
+            && err.contains("refuses 100%"),
+        "{err}"
+    );
+    let out = ok(h, &["rollback", "fraud", "--yes"]);
+    assert!(out.contains("production v3 -> v1"), "{out}");
+}

@@ -191,6 +191,15 @@ fn each_kind_of_operation_has_its_gates() {
         ["smoke", "signature"],
         "a rollback is gated like a deploy"
     );
+    ok(h, &["alias", "set", "fraud", "production", "2"]);
+    ok(h, &["server", "start", "fraud", "--version", "2"]);
+    assert_eq!(
+        gate_names(h, OpRequest::Rollback { to: None }),
+        ["smoke", "signature"],
+        "the default target too"
+    );
+    ok(h, &["alias", "set", "fraud", "production", "1"]);
+    ok(h, &["server", "start", "fraud", "--version", "1"]);
     ok(h, &["alias", "set", "fraud", "canary", "2"]);
     serve_v1_with_canary_v2(h);
     assert_eq!(

@@ -165,16 +165,32 @@ fn a_server_whose_supervisor_died_is_still_stopped() {
     std::thread::sleep(Duration::from_millis(200));
     let list = servers(h);
     assert_eq!(list[0]["supervisor_alive"], false);
-    assert_eq!(
-        list[0]["healthy"], false,
-        "unsupervised servers are reported, not trusted"
+    // It still serves: reported as serving, never as down, and as unsupervised.
+    assert_eq!(list[0]["healthy"], true, "{}", list[0]);
+    assert!(
+        list[0]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("unsupervised"),
+        "{}",
+        list[0]
     );
+    // `server start` takes it over on the same port: its clients find the new server.
+    let port = list[0]["record"]["port"].as_u64().unwrap();
+    ok(h, &["server", "start", "fraud"]);
+    let list = servers(h);
+    assert_eq!(list[0]["supervisor_alive"], true, "{}", list[0]);
+    assert_eq!(list[0]["record"]["port"].as_u64(), Some(port));
+    let taken_over = list[0]["record"]["server_pid"].as_u64().unwrap();
+    assert_ne!(taken_over, server, "a new server, under a new supervisor");
+    assert!(!alive(server), "the orphaned server was stopped first");
+    let server = taken_over;
     ok(h, &["server", "stop", "fraud"]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while alive(server) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(!alive(server), "the orphaned server was stopped");
+    assert!(!alive(server), "the server was stopped");
 }
 
 fn signal(name: &str, pid: u64) {

@@ -23,7 +23,8 @@ pub struct FleetRow {
     pub drift: Option<Verdict>,
     /// The latest smoke test of the canary (else production): passed, failed, or never run.
     pub smoke: Option<bool>,
-    /// Short markers for what needs attention (`!err`, `!p99`, `!drift`, `!alias`, `!smoke`).
+    /// Short markers for what needs attention (`!down`, `!err`, `!p99`, `!drift`, `!alias`,
+    /// `!smoke`).
     pub alerts: Vec<&'static str>,
 }
 
@@ -77,12 +78,23 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
                 ServingStats::combined(measured)
             });
             let signal = signal(state, &name, server, stats.is_some());
+            // Drift is judged from the same reads as the numbers: with none measured now (the
+            // server is down, or was never read), there is no verdict to show.
             let drift = state
                 .scrapes
                 .get(&name)
+                .filter(|_| stats.is_some())
                 .and_then(|scrape| model_verdict(&scrape.snapshot, &name));
             let production = alias(AliasName::PRODUCTION);
             let mut alerts = Vec::new();
+            // A model with a production version whose server does not answer is an incident.
+            if matches!(health, Health::Down(_)) && production.is_some() {
+                alerts.push("!down");
+            }
+            // Its supervisor died: it serves, but nothing restarts it if it fails.
+            if server.is_some_and(|s| s.healthy && !s.supervisor_alive && s.kube.is_none()) {
+                alerts.push("!orphan");
+            }
             if let Some(s) = &stats {
                 // Every answer that was not a success counts: a version refusing every
                 // request with 400 is an incident as much as one failing with 500.

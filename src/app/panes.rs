@@ -77,6 +77,7 @@ pub fn journal<'a>(state: &'a State, model: &str) -> Vec<&'a JournalEntry> {
                             e.from.as_deref().unwrap_or_default(),
                             e.to.as_deref().unwrap_or_default(),
                             &e.time.format("%m-%d %H:%M:%S").to_string(),
+                            &e.note().unwrap_or_default(),
                         ],
                     )
                 })

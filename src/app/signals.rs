@@ -31,11 +31,12 @@ pub fn scraped(
     };
     status.last_ok = Some(at);
     status.error = None;
-    let previous = state
-        .scrapes
-        .get(&model)
-        .filter(|p| p.endpoint == endpoint)
-        .cloned();
+    let previous = state.scrapes.get(&model).cloned();
+    if previous.as_ref().is_some_and(|p| p.endpoint != endpoint) {
+        // A new server: its versions serve "since" now, not since its predecessor started.
+        state.serving_since.retain(|key, _| key.0 != model);
+    }
+    let previous = previous.filter(|p| p.endpoint == endpoint);
     let Some(previous) = previous else {
         // A first read, or a server replaced at a new endpoint: nothing to pair with, so no
         // rate yet, and nothing of the old server's may pass for the new one's.

@@ -292,6 +292,8 @@ pub struct State {
     pub metrics: BTreeMap<String, SourceStatus>,
     /// A one-line message for the user (errors from commands, results).
     pub toast: Option<String>,
+    /// When it was shown (monotonic seconds): it goes after a while.
+    pub toast_since: Option<f64>,
     /// Operations a killed process left half done (shown until recovered).
     pub interrupted: Vec<super::msg::InterruptedOp>,
     /// Alert thresholds for the fleet's markers: error ratio, and p99 in seconds.
@@ -399,6 +401,7 @@ impl State {
             registry: SourceStatus::default(),
             metrics: BTreeMap::new(),
             toast: None,
+            toast_since: None,
             modal: None,
             check: None,
             compare_mark: None,

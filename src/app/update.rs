@@ -8,6 +8,9 @@ use super::msg::{FleetData, Msg};
 use super::state::{HISTORY, Mode, Pane, State, View};
 use crate::keymap::{Action, Key, KeyCode};
 
+/// How long a message stays in the footer.
+const TOAST_SECONDS: f64 = 15.0;
+
 /// Rows a page key moves.
 const PAGE: usize = 10;
 
@@ -36,7 +39,20 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         _ => Keep::Nothing,
     };
+    let toast_before = state.toast.clone();
     let effects = dispatch(state, msg);
+    // A message stays for a while, then gives the footer back: an old "done" must not read
+    // as news after the world has moved on.
+    if state.toast != toast_before {
+        state.toast_since = state.toast.as_ref().map(|_| state.monotonic);
+    } else if state
+        .toast_since
+        .is_some_and(|since| state.monotonic - since > TOAST_SECONDS)
+        && state.modal.is_none()
+    {
+        state.toast = None;
+        state.toast_since = None;
+    }
     match keep {
         Keep::Highlighted => super::panes::remember(state),
         Keep::Fleet => super::panes::follow_fleet(state),
@@ -317,7 +333,7 @@ fn detail_fetches(state: &mut State) -> Vec<Effect> {
     let endpoint = state
         .servers
         .get(&model)
-        .filter(|s| s.supervisor_alive)
+        .filter(|s| s.supervisor_alive || s.healthy)
         .and_then(|s| s.endpoint());
     if let Some(endpoint) = endpoint
         && !state.drift_status.in_flight
@@ -634,7 +650,7 @@ fn servers_listed(state: &mut State, servers: Vec<crate::model::LocalServer>) ->
             state
                 .servers
                 .get(*m)
-                .is_none_or(|s| !s.supervisor_alive || s.endpoint().is_none())
+                .is_none_or(|s| !(s.supervisor_alive || s.healthy) || s.endpoint().is_none())
         })
         .cloned()
         .collect();
@@ -647,7 +663,8 @@ fn servers_listed(state: &mut State, servers: Vec<crate::model::LocalServer>) ->
     let targets: Vec<(String, String)> = state
         .servers
         .values()
-        .filter(|s| s.supervisor_alive)
+        // A server whose supervisor died still serves: it is read like any other.
+        .filter(|s| s.supervisor_alive || s.healthy)
         .filter_map(|s| s.endpoint().map(|e| (s.model.clone(), e)))
         .filter(|(model, _)| {
             let status = state.metrics.get(model);
@@ -765,6 +782,8 @@ fn on_modal_key(state: &mut State, key: Key) -> Vec<Effect> {
         (OpStage::Running(_), _) => Vec::new(),
         (_, KeyCode::Esc) => {
             state.modal = None;
+            // The dialog's hints ("press o ...") go with it.
+            state.toast = None;
             Vec::new()
         }
         (OpStage::Done(_) | OpStage::Failed(_), _) => {

@@ -30,7 +30,10 @@ pub fn run(
                 or_dash(e.model.as_ref()),
                 or_dash(e.from.as_ref()),
                 or_dash(e.to.as_ref()),
-                e.outcome.to_string(),
+                match e.note() {
+                    Some(note) => format!("{} ({note})", e.outcome),
+                    None => e.outcome.to_string(),
+                },
             ]
         })
         .collect();

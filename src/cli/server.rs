@@ -203,7 +203,10 @@ fn print_servers(servers: &[LocalServer]) {
         .iter()
         .map(|s| {
             let r = s.record.as_ref();
+            // Not running: no uptime and no pid, whatever the last record says.
+            let running = s.supervisor_alive || s.healthy;
             let uptime = r
+                .filter(|_| running)
                 .map(|r| (now - r.started_at).num_seconds().max(0))
                 .map(|secs| format!("{}m{:02}s", secs / 60, secs % 60));
             vec![
@@ -212,12 +215,12 @@ fn print_servers(servers: &[LocalServer]) {
                     .map(|p| p.describe())
                     .unwrap_or_else(|| format!("({} planned)", s.plan.describe())),
                 or_dash(s.endpoint()),
-                or_dash(r.and_then(|r| r.server_pid)),
+                or_dash(r.filter(|_| running).and_then(|r| r.server_pid)),
                 or_dash(uptime),
                 r.map(|r| r.restarts.to_string())
                     .unwrap_or_else(|| "-".into()),
                 if s.healthy {
-                    "ok".into()
+                    s.problem.clone().unwrap_or_else(|| "ok".into())
                 } else {
                     s.problem.clone().unwrap_or_else(|| "down".into())
                 },
@@ -236,7 +239,7 @@ fn print_servers(servers: &[LocalServer]) {
 }
 
 /// The hidden `flightdeck supervise MODEL`, run by `server start` in the background.
-pub fn supervise(settings: &Settings, model: &str) -> Result<(), Failure> {
+pub fn supervise(settings: &Settings, model: &str, port: Option<u16>) -> Result<(), Failure> {
     let model = model_name(model)?;
     let program = program()?;
     runtime()?
@@ -244,6 +247,7 @@ pub fn supervise(settings: &Settings, model: &str) -> Result<(), Failure> {
             &settings.data_dir,
             model.as_str(),
             &program,
+            port,
         ))
         .map_err(failure)
 }

@@ -168,7 +168,7 @@ pub fn drift(settings: &Settings, args: DriftArgs) -> Result<(), Failure> {
         let status = serving.status(model.as_str()).await;
         let endpoint = status
             .endpoint()
-            .filter(|_| status.supervisor_alive)
+            .filter(|_| status.supervisor_alive || status.healthy)
             .ok_or_else(|| {
                 failure(format!(
                     "no local server runs {model}; start one with `flightdeck server start {model}`"

@@ -61,6 +61,27 @@ pub struct JournalEntry {
     pub details: serde_json::Value,
 }
 
+impl JournalEntry {
+    /// What the row's details add to its outcome in a word: the gates a user overrode, the
+    /// gate that blocked it, or why it failed, e.g. "overrode smoke, signature".
+    pub fn note(&self) -> Option<String> {
+        let overridden: Vec<&str> = self.details["consent"]["overridden"]
+            .as_array()
+            .map(|gates| gates.iter().filter_map(|g| g.as_str()).collect())
+            .unwrap_or_default();
+        if !overridden.is_empty() {
+            return Some(format!("overrode {}", overridden.join(", ")));
+        }
+        if self.details["blocked"] == true {
+            return Some(format!(
+                "blocked by the {} gate",
+                self.details["gate"].as_str().unwrap_or("a")
+            ));
+        }
+        self.details["error"].as_str().map(str::to_string)
+    }
+}
+
 /// A journal row about to be appended; the store assigns id and time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewJournalEntry {

@@ -52,14 +52,14 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
             lines.push(Line::from(Span::styled("any key closes", theme.dim())));
         }
     }
-    super::overlays::dialog(frame, area, title, lines, theme, ascii);
+    super::overlays::dialog(frame, area, title, lines, 1, theme, ascii);
 }
 
 fn smoke_lines<'a>(lines: &mut Vec<Line<'a>>, report: &'a SmokeReport, theme: &Theme, ascii: bool) {
     for c in &report.checks {
         let (mark, style) = super::verdict_mark(c.passed, theme, ascii);
         lines.push(Line::from(vec![
-            Span::styled(format!("{mark} {:<11}", c.name), style),
+            Span::styled(format!("{mark} {:<15} ", c.name), style),
             Span::styled(c.detail.as_str(), theme.dim()),
         ]));
     }

@@ -91,7 +91,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
         }
     }
     lines.push(Line::from(Span::styled("any key closes", theme.dim())));
-    super::overlays::dialog(frame, area, title, lines, theme, ascii);
+    super::overlays::dialog(frame, area, title, lines, 1, theme, ascii);
 }
 
 fn clip(s: &str) -> String {

@@ -148,7 +148,7 @@ fn row<'a>(r: &FleetRow, state: &State, theme: &Theme, ascii: bool) -> Vec<Cell<
         Cell::from(Span::styled(rate, measured(Style::default()))),
         Cell::from(Span::styled(p99, p99_style)),
         Cell::from(Span::styled(err, err_style)),
-        Cell::from(Span::styled(drift, drift_style)),
+        Cell::from(Span::styled(drift, measured(drift_style))),
         Cell::from(Span::styled(smoke, smoke_style)),
         Cell::from(Line::from(alerts(r, theme))),
     ]

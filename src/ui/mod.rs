@@ -137,6 +137,14 @@ fn header_line<'a>(state: &'a State, theme: &Theme, width: u16) -> Paragraph<'a>
             theme.dim()
         },
     ));
+    // Servers that do not answer, whatever their metrics source says.
+    let down = state.servers.values().filter(|s| !s.healthy).count();
+    if down > 0 {
+        spans.push(Span::styled(
+            format!("  servers {down} down"),
+            theme.danger(),
+        ));
+    }
     // Minutes: a seconds clock would redraw an idle screen every second.
     let clock = format!("  {}", state.now.format("%H:%M UTC"));
     let hint = if reasons.is_empty() { "" } else { "  :errors" };

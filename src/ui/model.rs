@@ -608,7 +608,9 @@ fn cluster(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: Block<'_>) {
     };
     let dash = || "-".to_string();
     let record = server.record.as_ref();
+    // A server that is not running has no uptime, whatever its last record says.
     let uptime = record
+        .filter(|_| server.supervisor_alive || server.healthy)
         .map(|r| (state.now - r.started_at).num_seconds().max(0))
         .map(|s| format!("{}m{:02}s", s / 60, s % 60));
     let health = if server.healthy {
@@ -741,7 +743,14 @@ fn journal(
                 Cell::from(e.operation.clone()),
                 Cell::from(e.from.clone().unwrap_or_else(|| "-".into())),
                 Cell::from(e.to.clone().unwrap_or_else(|| "-".into())),
-                Cell::from(Span::styled(e.outcome.as_str(), style)),
+                // What the user overrode, or what blocked it, beside the outcome.
+                Cell::from(Line::from(match e.note() {
+                    Some(note) => vec![
+                        Span::styled(e.outcome.as_str(), style),
+                        Span::styled(format!(" {note}"), theme.warn()),
+                    ],
+                    None => vec![Span::styled(e.outcome.as_str(), style)],
+                })),
             ]
         })
         .collect();

@@ -50,6 +50,10 @@ pub fn help(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
         "  :errors :env NAME :theme NAME :finish :revert :help :q",
         theme.dim(),
     )));
+    lines.push(Line::from(Span::styled(
+        "dialogs: enter confirm · o override gates · m pipeline · esc",
+        theme.dim(),
+    )));
     // During the demo's tour, its steps, the current one marked.
     if let Some(current) = state.guide {
         lines.push(Line::from(""));
@@ -162,6 +166,8 @@ pub fn operation(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme
         (None, _) => format!(" {} {} ", modal.request.name(), modal.model),
     };
     let mut lines: Vec<Line> = Vec::new();
+    // The trailing lines that must always show: the choices and the keys.
+    let mut pinned = 1;
     match &modal.stage {
         OpStage::Planning => {
             // A missing smoke test runs while planning: its steps show here.
@@ -173,8 +179,11 @@ pub fn operation(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme
                 format!("planning: {step}…"),
                 theme.dim(),
             )));
+            lines.push(Line::from(Span::styled("esc: cancel", theme.dim())));
         }
         OpStage::Ready(plan) | OpStage::Running(plan) => {
+            let consent = modal.consent();
+            let overriding = matches!(modal.stage, OpStage::Ready(_));
             lines.push(Line::from(Span::raw(plan.sentence.clone())));
             for w in &plan.warnings {
                 lines.push(Line::from(Span::styled(
@@ -186,25 +195,35 @@ pub fn operation(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme
                 lines.push(Line::from(""));
                 for g in &plan.gates {
                     let (mark, style) = super::gate_mark(g.status, theme, ascii);
-                    lines.push(Line::from(vec![
-                        Span::styled(format!("{mark} {:<15}", g.name), style),
-                        Span::styled(g.evidence.clone(), theme.dim()),
-                    ]));
+                    let mut spans = vec![Span::styled(format!("{mark} {:<15} ", g.name), style)];
+                    if !g.passed() && consent.covers(g) {
+                        spans.push(Span::styled("OVERRIDDEN ", theme.danger()));
+                    }
+                    spans.push(Span::styled(g.evidence.clone(), theme.dim()));
+                    lines.push(Line::from(spans));
                 }
             }
             lines.push(Line::from(""));
-            if matches!(modal.stage, OpStage::Running(_)) {
+            if !overriding {
                 let step = state.progress.as_deref().unwrap_or("running");
                 lines.push(Line::from(Span::styled(format!("{step}…"), theme.accent())));
             } else {
-                if plan.blocking_gates().next().is_some() {
+                pinned = 0;
+                let blocking: Vec<&str> = plan.blocking_gates().map(|g| g.name.as_str()).collect();
+                if !blocking.is_empty() {
                     let mark = if modal.override_gates { "[x]" } else { "[ ]" };
                     lines.push(Line::from(Span::styled(
                         format!(
-                            "{mark} o: override the gates that did not pass (recorded in the journal)"
+                            "{mark} o: override {} (recorded in the journal)",
+                            blocking.join(", ")
                         ),
-                        theme.warn(),
+                        if modal.override_gates {
+                            theme.danger()
+                        } else {
+                            theme.warn()
+                        },
                     )));
+                    pinned += 1;
                 }
                 if plan.pipeline_change.is_some() {
                     let mark = if modal.allow_pipeline_mismatch {
@@ -216,7 +235,22 @@ pub fn operation(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme
                         format!("{mark} m: upstream features match the new pipeline"),
                         theme.warn(),
                     )));
+                    pinned += 1;
                 }
+                let ready = consent.allows(plan);
+                let confirm = match (ready, modal.override_gates && !blocking.is_empty()) {
+                    (false, _) => "enter: (not yet: the boxes above)   esc: cancel".to_string(),
+                    (true, true) => format!(
+                        "enter: confirm WITH {} GATE(S) OVERRIDDEN   esc: cancel",
+                        blocking.len()
+                    ),
+                    (true, false) => "enter: confirm   esc: cancel".to_string(),
+                };
+                let confirm_style = if modal.override_gates {
+                    theme.danger()
+                } else {
+                    theme.accent()
+                };
                 if state.typed_confirmation {
                     lines.push(Line::from(vec![
                         Span::styled(
@@ -225,12 +259,10 @@ pub fn operation(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme
                         ),
                         Span::raw(modal.typed.clone()),
                     ]));
-                } else {
-                    lines.push(Line::from(Span::styled(
-                        "enter: confirm   esc: cancel",
-                        theme.accent(),
-                    )));
+                    pinned += 1;
                 }
+                lines.push(Line::from(Span::styled(confirm, confirm_style)));
+                pinned += 1;
             }
         }
         OpStage::Done(Ok(summary)) => {
@@ -245,30 +277,42 @@ pub fn operation(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme
             )));
         }
     }
-    dialog(frame, area, title, lines, theme, ascii);
+    dialog(frame, area, title, lines, pinned, theme, ascii);
 }
 
-/// A centred box with `lines`, wrapped, over whatever is beneath.
+/// A centred box with `lines`, wrapped, over whatever is beneath, as tall as its wrapped text
+/// needs (up to the screen). The last `pinned` lines (the keys and choices) always show at its
+/// bottom; when the rest does not fit, the rest is cut, never them.
 pub(crate) fn dialog(
     frame: &mut Frame<'_>,
     area: Rect,
     title: String,
-    lines: Vec<Line<'_>>,
+    mut lines: Vec<Line<'_>>,
+    pinned: usize,
     theme: &Theme,
     ascii: bool,
 ) {
     let width = 76u16.min(area.width);
-    let height = (lines.len() as u16 + 4).min(area.height);
+    let inner_width = width.saturating_sub(2).max(1);
+    let wrap = ratatui::widgets::Wrap { trim: true };
+    let keys = lines.split_off(lines.len().saturating_sub(pinned));
+    let keys = Paragraph::new(keys).wrap(wrap);
+    let body = Paragraph::new(lines).wrap(wrap);
+    let keys_height = keys.line_count(inner_width) as u16;
+    let body_height = body.line_count(inner_width) as u16;
+    let height = (body_height + keys_height + 2).min(area.height);
     let rect = super::centered(area, width, height);
     let block = super::bordered(title, theme.border(true), ascii);
+    let inner = block.inner(rect);
     frame.render_widget(Clear, rect);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(ratatui::widgets::Wrap { trim: true })
-            .block(block)
-            .style(theme.base()),
-        rect,
-    );
+    frame.render_widget(block.style(theme.base()), rect);
+    let [body_area, keys_area] = ratatui::layout::Layout::vertical([
+        ratatui::layout::Constraint::Min(0),
+        ratatui::layout::Constraint::Length(keys_height.min(inner.height)),
+    ])
+    .areas(inner);
+    frame.render_widget(body.style(theme.base()), body_area);
+    frame.render_widget(keys.style(theme.base()), keys_area);
 }
 
 /// The guided tour's current step, in a box at the bottom of the main area.

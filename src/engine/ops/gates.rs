@@ -117,13 +117,14 @@ fn inputs_text(inputs: &[TensorSpec]) -> String {
 }
 
 /// The target must accept what production's clients send: the same inputs (names, types,
-/// shapes; the batch dimension free). `None` for production: nothing serves, no client breaks.
+/// shapes; the batch dimension free). `clients` names them and gives the inputs they send
+/// ("production v1's clients"); `None`: nothing serves, no client breaks.
 pub fn signature_gate(
     version: u32,
     inputs: &[TensorSpec],
-    production: Option<(u32, &[TensorSpec])>,
+    clients: Option<(&str, &[TensorSpec])>,
 ) -> GateResult {
-    let Some((prod, sent)) = production else {
+    let Some((who, sent)) = clients else {
         return judged(
             SIGNATURE,
             true,
@@ -150,17 +151,14 @@ pub fn signature_gate(
         judged(
             SIGNATURE,
             true,
-            format!(
-                "v{version} takes what production v{prod}'s clients send: {}",
-                inputs_text(sent)
-            ),
+            format!("v{version} takes what {who} send: {}", inputs_text(sent)),
         )
     } else {
         judged(
             SIGNATURE,
             false,
             format!(
-                "v{version} takes {}, but production v{prod}'s clients send {}: their requests would fail",
+                "v{version} takes {}, but {who} send {}: their requests would fail",
                 inputs_text(inputs),
                 inputs_text(sent)
             ),
@@ -360,6 +358,14 @@ fn drift_gate(
     let (cv, pv) = (verdict(canary_report), verdict(production_report));
     // A backend that does not say how many rows a verdict rests on is taken at its word.
     let samples = canary_report.map(|r| r.2.unwrap_or(u64::MAX)).unwrap_or(0);
+    // Too few rows for the canary's window to say anything yet.
+    if canary_report.is_some() && cv == crate::model::Verdict::InsufficientData.as_str() {
+        return gate(
+            DRIFT,
+            GateStatus::NotEnoughData,
+            format!("canary window of {samples} rows is too small for a verdict, production {pv}"),
+        );
+    }
     if samples < DRIFT_GATE_MIN_SAMPLES && cv == "drift" {
         // Canary and production see the same traffic; a small canary window disagrees with
         // production by chance alone, so the comparison waits for enough rows.
@@ -518,6 +524,10 @@ mod tests {
         assert_eq!(few.status, GateStatus::NotEnoughData);
         assert!(few.evidence.contains("needs 800 more"), "{}", few.evidence);
         assert!(drift_gate_of(verdicts("drift", 2000, "drift")).passed());
+        assert_eq!(
+            drift_gate_of(verdicts("insufficient data", 18, "ok")).status,
+            GateStatus::NotEnoughData
+        );
         assert!(drift_gate_of(verdicts("ok", 2000, "ok")).passed());
     }
 
@@ -586,19 +596,20 @@ mod tests {
     fn a_signature_that_production_clients_cannot_call_fails() {
         let six = [spec("X", DataType::Fp32, &[-1, 6])];
         let seven = [spec("X", DataType::Fp32, &[-1, 7])];
-        let gate = signature_gate(3, &six, Some((1, &seven)));
+        let clients = "production v1's clients";
+        let gate = signature_gate(3, &six, Some((clients, &seven)));
         assert_eq!(gate.status, GateStatus::Fail);
         assert!(
             gate.evidence.contains("[N, 6]") && gate.evidence.contains("[N, 7]"),
             "{}",
             gate.evidence
         );
-        assert!(signature_gate(2, &seven, Some((1, &seven))).passed());
+        assert!(signature_gate(2, &seven, Some((clients, &seven))).passed());
         // A fixed batch of 1 still takes one-row requests.
         let fixed = [spec("X", DataType::Fp32, &[1, 7])];
-        assert!(signature_gate(2, &fixed, Some((1, &seven))).passed());
+        assert!(signature_gate(2, &fixed, Some((clients, &seven))).passed());
         let other_type = [spec("X", DataType::Fp64, &[-1, 7])];
-        assert!(!signature_gate(2, &other_type, Some((1, &seven))).passed());
+        assert!(!signature_gate(2, &other_type, Some((clients, &seven))).passed());
         assert!(signature_gate(2, &six, None).passed());
     }
 

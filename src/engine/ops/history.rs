@@ -7,9 +7,6 @@ use crate::model::{JournalEntry, Outcome};
 /// Operations that move production, as journaled.
 const OPERATIONS: &[&str] = &["deploy", "promote", "rollback", "abort", "auto-rollback"];
 
-/// Operations whose move away from a version says that version was unhealthy.
-const UNHEALTHY_EXITS: &[&str] = &["rollback", "auto-rollback"];
-
 /// One move of production: from which version, to which, by what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProductionMove {
@@ -18,6 +15,23 @@ pub struct ProductionMove {
     /// The operation ("promote", "rollback", ...), or "alias" for a move by hand.
     pub by: String,
     pub journal_id: i64,
+}
+
+impl ProductionMove {
+    /// Whether this move says `from` ended unhealthy: an automatic rollback, or a rollback back
+    /// to a version that had served as production before (a rollback "forward" to a version
+    /// that never served is a choice of target, not a verdict on the one it leaves).
+    fn condemns(&self, earlier: &[ProductionMove]) -> bool {
+        match self.by.as_str() {
+            "auto-rollback" => true,
+            "rollback" => self.to.is_some_and(|to| {
+                earlier
+                    .iter()
+                    .any(|m| m.from == Some(to) || m.to == Some(to))
+            }),
+            _ => false,
+        }
+    }
 }
 
 /// The production version a journal label names: "v2" and "v2 + canary v3 10%" both say v2.
@@ -94,13 +108,13 @@ pub fn last_healthy(
     let mut seen: Vec<u32> = Vec::new();
     let mut passed = Vec::new();
     // Newest first: a version's latest exit from production decides.
-    for m in moves.iter().rev() {
+    for (i, m) in moves.iter().enumerate().rev() {
         let Some(version) = m.from else { continue };
         if Some(version) == current || seen.contains(&version) {
             continue;
         }
         seen.push(version);
-        if UNHEALTHY_EXITS.contains(&m.by.as_str()) {
+        if m.condemns(&moves[..i]) {
             passed.push(Passed {
                 version,
                 why: format!(
@@ -181,6 +195,26 @@ mod tests {
         let (target, passed) = last_healthy(&moves, Some(1), &|v| v == 2);
         assert_eq!(target, None);
         assert_eq!(passed.len(), 2);
+        // A rollback "forward" to a version that never served (`--to 5`) is no verdict on
+        // the version it leaves; going back from 5 to 1 is one on 5.
+        let forward = journal(vec![
+            row(1, "deploy", Succeeded, "", "v1"),
+            row(2, "rollback", Succeeded, "v1", "v5"),
+        ]);
+        let moves = production_moves(&forward, "local");
+        assert_eq!(last_healthy(&moves, Some(5), &|_| false).0, Some(1));
+        let back = journal(vec![
+            row(1, "deploy", Succeeded, "", "v1"),
+            row(2, "rollback", Succeeded, "v1", "v5"),
+            row(3, "rollback", Succeeded, "v5", "v1"),
+        ]);
+        let moves = production_moves(&back, "local");
+        let (target, passed) = last_healthy(&moves, Some(1), &|_| false);
+        assert_eq!(target, None);
+        assert!(
+            passed[0].why.contains("v5 was rolled back from"),
+            "{passed:?}"
+        );
         // A blocked attempt in between ends nothing and moves nothing.
         let mut blocked = row(11, "rollback", Failed, "v1", "v3");
         blocked.details = serde_json::json!({ "blocked": true });

@@ -26,6 +26,11 @@ pub struct PlanOptions {
     pub skip_smoke: bool,
 }
 
+/// Requests production must have answered before its refusals say what its clients send.
+const REFUSALS_JUDGED: f64 = 20.0;
+/// The share of 4xx answers above which production is taken to be refusing its clients.
+const REFUSING: f64 = 0.5;
+
 /// A progress line for the user ("smoke test: running sentinel cases").
 pub type Progress<'a> = &'a (dyn Fn(&str) + Sync);
 
@@ -141,9 +146,13 @@ impl Operator {
             });
         }
         // A version about to take traffic must exist, and its facts are its gates' evidence.
-        let newcomer = request
-            .target()
-            .filter(|v| after.serves(*v) && !before.serves(*v));
+        let newcomer = match request {
+            OpRequest::Deploy { version, .. } => Some(version),
+            // A rollback's target, named or found in the journal.
+            OpRequest::Rollback { .. } => after.production,
+            OpRequest::Promote | OpRequest::Abort => None,
+        }
+        .filter(|v| after.serves(*v) && !before.serves(*v));
         let newcomer_facts = match newcomer {
             Some(v) => Some(self.registry.facts(model, v).await?),
             None => None,
@@ -217,13 +226,13 @@ impl Operator {
             .smoke(model, version, !options.skip_smoke, &smoke_progress)
             .await?;
         let mut gates = vec![gates::smoke_gate(version, smoke.as_ref())];
-        let production = match before.production.filter(|p| *p != version) {
-            Some(p) => Some((p, self.registry.facts(model, p).await?.inputs)),
+        let clients = match before.production.filter(|p| *p != version) {
+            Some(p) => Some(self.clients_of(model, p).await?),
             None => None,
         };
-        gates.push(match (&facts.inputs, production) {
-            (Ok(inputs), Some((p, Ok(sent)))) => {
-                gates::signature_gate(version, inputs, Some((p, &sent)))
+        gates.push(match (&facts.inputs, &clients) {
+            (Ok(inputs), Some((who, Ok(sent)))) => {
+                gates::signature_gate(version, inputs, Some((who, sent)))
             }
             (Ok(inputs), None) => gates::signature_gate(version, inputs, None),
             (Err(why), _) => GateResult {
@@ -231,15 +240,52 @@ impl Operator {
                 status: gates::GateStatus::Fail,
                 evidence: format!("v{version}'s inputs are unknown: {why}"),
             },
-            (Ok(_), Some((p, Err(why)))) => GateResult {
+            (Ok(_), Some((who, Err(why)))) => GateResult {
                 name: gates::SIGNATURE.into(),
                 status: gates::GateStatus::Fail,
-                evidence: format!(
-                    "production v{p}'s inputs are unknown, nothing to compare with: {why}"
-                ),
+                evidence: format!("what {who} send is unknown, nothing to compare with: {why}"),
             },
         });
         Ok(gates)
+    }
+
+    /// Who production's clients are and the inputs they send: production's own inputs, unless
+    /// production refuses most of what it is sent (4xx), which says its clients send something
+    /// else: then the inputs of the last production version that ended healthy, which they
+    /// were served by. (A broken production must not block the rollback away from it.)
+    async fn clients_of(
+        &self,
+        model: &ModelName,
+        production: u32,
+    ) -> Result<(String, Result<Vec<crate::model::TensorSpec>, String>), EngineError> {
+        let own = || async {
+            Ok((
+                format!("production v{production}'s clients"),
+                self.registry.facts(model, production).await?.inputs,
+            ))
+        };
+        let evidence = self.serving.evidence(model.as_str()).await;
+        let refused = evidence.counters.ok().and_then(|snapshot| {
+            let c = snapshot
+                .versions
+                .get(&(model.to_string(), production.to_string()))?
+                .clone();
+            (c.requests >= REFUSALS_JUDGED && c.client_errors / c.requests >= REFUSING)
+                .then_some((c.client_errors / c.requests, c.requests))
+        });
+        let Some((share, requests)) = refused else {
+            return own().await;
+        };
+        let Ok(healthy) = self.rollback_target(model, Some(production)).await? else {
+            return own().await;
+        };
+        Ok((
+            format!(
+                "production v{production}'s clients (it refuses {:.0}% of its {requests:.0} requests with 4xx; they send what v{healthy}, the last production that ended healthy, took)",
+                share * 100.0
+            ),
+            self.registry.facts(model, healthy).await?.inputs,
+        ))
     }
 
     /// The feature-pipeline versions (from, to) when production changes between versions
@@ -316,10 +362,10 @@ impl Operator {
         }
         let why: Vec<String> = passed.into_iter().map(|p| p.why).collect();
         Ok(Err(if why.is_empty() {
-            "no previous production version to roll back to (name one with --to)".to_string()
+            "no previous production version to roll back to (name one with --to; in the console, r on the versions pane)".to_string()
         } else {
             format!(
-                "no previous production version ended healthy ({}); name one with --to",
+                "no previous production version ended healthy ({}); name one with --to (in the console, r on the versions pane)",
                 why.join("; ")
             )
         }))

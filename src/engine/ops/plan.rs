@@ -37,15 +37,6 @@ impl OpRequest {
             OpRequest::Abort => "abort",
         }
     }
-
-    /// The version this request puts in front of traffic, if it names one.
-    pub fn target(&self) -> Option<u32> {
-        match self {
-            OpRequest::Deploy { version, .. } => Some(*version),
-            OpRequest::Rollback { to } => *to,
-            _ => None,
-        }
-    }
 }
 
 /// Production and canary, as the aliases and the traffic share say.

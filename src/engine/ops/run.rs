@@ -121,23 +121,40 @@ impl Executor<'_> {
         let actor = self.actor;
         actor.ensure_writable(&format!("{} {model}", plan.request.name()))?;
         let overridden: Vec<String> = plan.blocking_gates().map(|g| g.name.clone()).collect();
-        if let Some(gate) = plan.blocking_gates().find(|g| !consent.covers(g)) {
-            // A blocked operation is evidence too: who tried what, and which gate stopped it.
+        let refused: Vec<&GateResult> = plan
+            .blocking_gates()
+            .filter(|g| !consent.covers(g))
+            .collect();
+        if let Some(gate) = refused.first() {
+            // A blocked operation is evidence too: who tried what, and which gates stopped it.
             let _ = self.journal.append_journal(&entry(
                 plan,
                 actor,
                 Outcome::Failed,
                 json!({ "blocked": true, "gate": gate.name, "gates": plan.gates }),
             ));
+            let verdict = |g: &GateResult| match g.status {
+                super::gates::GateStatus::NotEnoughData => "has not enough data yet",
+                _ => "failed",
+            };
+            // Every gate that stops it is named, not only the first.
+            let mut detail = gate.evidence.clone();
+            for other in &refused[1..] {
+                detail.push_str(&format!(
+                    "; also the {} gate {}: {}",
+                    other.name,
+                    verdict(other),
+                    other.evidence
+                ));
+            }
+            let mut flags: Vec<&str> = refused.iter().map(|g| Consent::flag_for(g)).collect();
+            flags.dedup();
             return Err(EngineError::GateFailed {
                 model: model.to_string(),
                 gate: gate.name.clone(),
-                verdict: match gate.status {
-                    super::gates::GateStatus::NotEnoughData => "has not enough data yet".into(),
-                    _ => "failed".into(),
-                },
-                detail: gate.evidence.clone(),
-                flag: Consent::flag_for(gate).into(),
+                verdict: verdict(gate).into(),
+                detail,
+                flag: flags.join(" and "),
             });
         }
         if let Some((from, to)) = &plan.pipeline_change

@@ -113,7 +113,10 @@ impl Serving for LocalServing {
         async move {
             const TIMEOUT: Duration = Duration::from_secs(5);
             let status = LocalServing::status(self, model).await;
-            let Some(endpoint) = status.endpoint().filter(|_| status.supervisor_alive) else {
+            let Some(endpoint) = status
+                .endpoint()
+                .filter(|_| status.supervisor_alive || status.healthy)
+            else {
                 return Evidence::unavailable(format!(
                     "no server runs {model}, so the canary has no evidence; start it with `flightdeck server start {model}`"
                 ));
@@ -150,6 +153,18 @@ pub fn for_environment(
         crate::settings::ServingBackend::Kubernetes => {
             std::sync::Arc::new(kserve::KServeServing::new(environment))
         }
+    }
+}
+
+/// Asks `pid` to stop, waits up to `grace`, then kills it.
+async fn stop_process(pid: u32, grace: Duration) {
+    process::terminate(pid);
+    let deadline = Instant::now() + grace;
+    while process::is_flightdeck(pid) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if process::is_flightdeck(pid) {
+        process::kill_now(pid);
     }
 }
 
@@ -242,11 +257,21 @@ impl LocalServing {
             problem: None,
             kube: None,
         };
-        let Some(endpoint) = server.endpoint().filter(|_| supervisor_alive) else {
-            server.problem = Some(if supervisor_alive {
-                "starting".into()
-            } else {
-                "not running".into()
+        // A supervisor killed outright leaves its server serving, unsupervised: it is asked
+        // like any other, never reported as down while it answers.
+        let unsupervised = server.record.as_ref().and_then(|r| {
+            let pid = r.server_pid.filter(|p| process::is_flightdeck(*p))?;
+            (!supervisor_alive).then_some((r.supervisor_pid, pid))
+        });
+        let Some(endpoint) = server
+            .endpoint()
+            .filter(|_| supervisor_alive || unsupervised.is_some())
+        else {
+            let last = server.record.as_ref().and_then(|r| r.last_exit.clone());
+            server.problem = Some(match (supervisor_alive, last) {
+                (true, _) => "starting".into(),
+                (false, Some(exit)) => format!("not running (its server {exit})"),
+                (false, None) => "not running".into(),
             });
             return server;
         };
@@ -256,6 +281,11 @@ impl LocalServing {
             Ok(Ok(plan)) => {
                 server.serving = Some(plan);
                 server.healthy = true;
+                if let Some((supervisor, pid)) = unsupervised {
+                    server.problem = Some(format!(
+                        "unsupervised: its supervisor (pid {supervisor}) is gone and server pid {pid} serves on alone; `flightdeck server start {model}` takes it over on the same port"
+                    ));
+                }
             }
             Ok(Err(e)) => {
                 let last = server.record.as_ref().and_then(|r| r.last_exit.clone());
@@ -308,6 +338,17 @@ impl LocalServing {
             return self.apply(model, plan).await;
         }
         self.token()?;
+        // A server left running by a supervisor that died is stopped first, and its port is
+        // kept: its clients find the new server where they found the old one.
+        let port = match current.record.as_ref() {
+            Some(record) if current.healthy => {
+                if let Some(pid) = record.server_pid.filter(|p| process::is_flightdeck(*p)) {
+                    stop_process(pid, Duration::from_secs(10)).await;
+                }
+                record.port
+            }
+            _ => None,
+        };
         self.files
             .write_plan(model.as_str(), &plan)
             .map_err(|e| ServingError::Io(e.to_string()))?;
@@ -316,7 +357,11 @@ impl LocalServing {
         command
             .arg("--home")
             .arg(&self.files.data_dir)
-            .args(["supervise", model.as_str()])
+            .args(["supervise", model.as_str()]);
+        if let Some(port) = port {
+            command.args(["--port", &port.to_string()]);
+        }
+        command
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
@@ -432,14 +477,7 @@ impl LocalServing {
         }
         // A supervisor killed outright leaves its server behind: stop that too.
         if let Some(pid) = record.server_pid.filter(|p| process::is_flightdeck(*p)) {
-            process::terminate(pid);
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while process::is_flightdeck(pid) && Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            if process::is_flightdeck(pid) {
-                process::kill_now(pid);
-            }
+            stop_process(pid, Duration::from_secs(10)).await;
         }
         let _ = std::fs::remove_file(self.files.record(name));
         let _ = std::fs::remove_file(self.files.port(name));

@@ -24,7 +24,12 @@ const ORPHAN_CHECK: Duration = Duration::from_secs(2);
 /// Runs until told to stop (SIGTERM/SIGINT) or until the deployment's plan file is removed,
 /// also while the server runs: a data dir deleted under it (a test's temp home, a user's
 /// `rm -rf`) stops the server instead of leaving it serving a deployment nobody can see.
-pub async fn supervise(data_dir: &Path, model: &str, program: &Path) -> Result<(), String> {
+pub async fn supervise(
+    data_dir: &Path,
+    model: &str,
+    program: &Path,
+    port: Option<u16>,
+) -> Result<(), String> {
     let files = ServeFiles::new(data_dir);
     let mut stop = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
@@ -32,7 +37,7 @@ pub async fn supervise(data_dir: &Path, model: &str, program: &Path) -> Result<(
         model: model.to_string(),
         supervisor_pid: std::process::id(),
         server_pid: None,
-        port: None,
+        port,
         started_plan: files
             .read_plan(model)
             .ok_or_else(|| format!("no plan for {model}"))?,
