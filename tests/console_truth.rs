@@ -450,4 +450,25 @@ fn a_message_gives_the_footer_back_after_a_while() {
     assert!(s.toast.is_some(), "still there after 5 s");
     tick(&mut s, 30.0);
     assert_eq!(s.toast, None);
+    // An operation's outcome too, once its dialog is closed.
+    key(&mut s, 'j');
+    key(&mut s, 'p');
+    update(
+        &mut s,
+        Msg::OpPlanned {
+            result: Ok(promote_plan(true)),
+        },
+    );
+    press(&mut s, KeyCode::Enter);
+    update(
+        &mut s,
+        Msg::OpFinished {
+            result: Ok("promote fraud: done".into()),
+        },
+    );
+    key(&mut s, 'x');
+    assert_eq!(s.toast.as_deref(), Some("promote fraud: done"));
+    tick(&mut s, 40.0);
+    tick(&mut s, 60.0);
+    assert_eq!(s.toast, None, "an old outcome does not stay as news");
 }

@@ -786,7 +786,7 @@ fn gates_stop_a_constant_a_slow_and_an_erroring_canary() {
         ],
     );
     assert_eq!(requests_with(h, 60, 0.2), 0);
-    // The skipped smoke test is on record with the deploy.
+    // The smoke test that failed and was gone past is on record with the deploy.
     let journal: Value =
         serde_json::from_str(&ok(h, &["journal", "--json", "--limit", "500"])).unwrap();
     let started = journal
@@ -796,7 +796,7 @@ fn gates_stop_a_constant_a_slow_and_an_erroring_canary() {
         .find(|e| e["operation"] == "deploy" && e["outcome"] == "started")
         .expect("a started deploy row");
     assert_eq!(
-        started["details"]["consent"]["smoke_skipped"], true,
+        started["details"]["consent"]["smoke_overridden"], true,
         "{started}"
     );
     assert_eq!(

@@ -475,7 +475,7 @@ fn a_kserve_promote_is_judged_on_the_canarys_series_in_prometheus() {
         "{out}"
     );
     assert!(
-        out.contains("gate drift           passed  canary ok, production ok"),
+        out.contains("gate drift           passed  canary verdict: ok, production verdict: ok"),
         "{out}"
     );
     let isvc = api.get("inferenceservices", "ml", "fraud").unwrap();

@@ -57,13 +57,21 @@ pub fn scraped(
     state
         .serving
         .retain(|key, _| key.0 != model || versions.contains(key));
+    // A version that left the deployment serves "since" anew when it comes back.
+    let loaded =
+        |key: &(String, String)| snapshot.roles.is_empty() || snapshot.roles.contains_key(key);
+    state
+        .serving_since
+        .retain(|key, _| key.0 != model || loaded(key));
     let none = VersionCounters::default();
     for key in versions {
         let current = snapshot.versions.get(&key).unwrap_or(&none);
         let before = previous.snapshot.versions.get(&key).unwrap_or(&none);
         let stats = metrics::between(before, current, seconds);
         state.serving.insert(key.clone(), stats);
-        state.serving_since.entry(key.clone()).or_insert(at);
+        if loaded(&key) {
+            state.serving_since.entry(key.clone()).or_insert(at);
+        }
         let points = state
             .history
             .entry(key)

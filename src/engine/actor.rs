@@ -56,6 +56,13 @@ impl Actor {
         ["FLIGHTDECK_USER", "USER", "USERNAME", "LOGNAME"]
             .iter()
             .find_map(|var| std::env::var(var).ok().filter(|v| !v.trim().is_empty()))
+            // No variable (a bare shell on a bastion, cron): the account the process runs as.
+            .or_else(|| {
+                nix::unistd::User::from_uid(nix::unistd::getuid())
+                    .ok()
+                    .flatten()
+                    .map(|u| u.name)
+            })
             .unwrap_or_else(|| "unknown".to_string())
     }
 }

@@ -94,6 +94,17 @@ impl<T> Family<T> {
             .clone()
     }
 
+    /// A new series under `key`, in place of any earlier one.
+    fn replace(&self, key: Vec<String>, value: T) -> Arc<T> {
+        let value = Arc::new(value);
+        let mut series = match self.series.write() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        series.insert(key, value.clone());
+        value
+    }
+
     fn snapshot(&self) -> Vec<(Vec<String>, Arc<T>)> {
         self.series
             .read()
@@ -103,7 +114,8 @@ impl<T> Family<T> {
 }
 
 /// Counters of one loaded version, held by the version itself so the hot path takes no lock
-/// and allocates nothing; they survive hot swaps (a reloaded version gets the same handle).
+/// and allocates nothing; they survive hot swaps while the version stays in the deployment
+/// (a canary promoted to stable keeps its counts), and start over when it comes back.
 #[derive(Debug)]
 pub struct VersionMetrics {
     pub latency: Histogram,
@@ -164,6 +176,16 @@ impl Metrics {
         self.versions.get_or_insert(
             vec![model.to_string(), version.to_string()],
             VersionMetrics::new,
+        )
+    }
+
+    /// New counters for a version coming (back) into a deployment: a canary aborted and
+    /// deployed again starts from zero, so its counts (and the promote gates judging them) are
+    /// its own since it was loaded, never an earlier stint's.
+    pub fn fresh_version(&self, model: &str, version: &str) -> Arc<VersionMetrics> {
+        self.versions.replace(
+            vec![model.to_string(), version.to_string()],
+            VersionMetrics::new(),
         )
     }
 

@@ -254,7 +254,7 @@ pub fn load_version(
         batcher: Batcher::for_model(&loaded),
         model: loaded,
         drift,
-        metrics: metrics.version(model.as_str(), &version.to_string()),
+        metrics: metrics.fresh_version(model.as_str(), &version.to_string()),
         cost: InferenceCost::default(),
     })
 }

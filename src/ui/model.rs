@@ -758,7 +758,7 @@ fn journal(
     let columns = [
         Column::new("TIME (UTC)", Constraint::Length(14), 0),
         Column::new("USER", Constraint::Length(10), 2),
-        Column::new("OPERATION", Constraint::Length(13), 0),
+        Column::new("OPERATION", Constraint::Length(16), 0),
         Column::new("FROM", Constraint::Length(18), 3),
         Column::new("TO", Constraint::Length(18), 0),
         Column::new("OUTCOME", Constraint::Min(9), 0),

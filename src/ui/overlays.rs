@@ -51,7 +51,7 @@ pub fn help(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
         theme.dim(),
     )));
     lines.push(Line::from(Span::styled(
-        "dialogs: enter confirm · o override gates · m pipeline · esc",
+        "dialogs: enter confirm · o override · m pipeline · esc cancel",
         theme.dim(),
     )));
     // During the demo's tour, its steps, the current one marked.
@@ -83,10 +83,12 @@ pub fn errors(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, a
     use crate::app::state::SourceStatus;
     let mut lines: Vec<Line> = Vec::new();
     let mut source = |name: String, status: &SourceStatus| {
-        let age = status
-            .age_seconds(state.now)
-            .map(|a| format!("last read {} ago", super::format::age(a)))
-            .unwrap_or_else(|| "never read".into());
+        let age = match (status.age_seconds(state.now), &status.error) {
+            (Some(a), Some(_)) => format!("last good read {} ago", super::format::age(a)),
+            (Some(a), None) => format!("read {} ago", super::format::age(a)),
+            (None, Some(_)) => "never read".into(),
+            (None, None) => "not read yet".into(),
+        };
         match &status.error {
             Some(e) => {
                 lines.push(Line::from(vec![
@@ -102,7 +104,7 @@ pub fn errors(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, a
         }
     };
     source("registry".into(), &state.registry);
-    source("servers".into(), &state.servers_status);
+    source("server listing".into(), &state.servers_status);
     for (model, status) in state.metrics.iter().filter(|(_, s)| s.error.is_some()) {
         source(format!("metrics of {model}"), status);
     }
@@ -113,7 +115,7 @@ pub fn errors(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, a
         source(format!("drift of {model}"), &state.drift_status);
     }
     lines.push(Line::from(Span::styled(
-        format!("metrics of {ok_metrics} other model(s): ok"),
+        format!("metrics read fine for {ok_metrics} model(s)"),
         theme.dim(),
     )));
     for server in state.servers.values().filter(|s| s.problem.is_some()) {

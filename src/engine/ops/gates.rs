@@ -102,9 +102,17 @@ pub fn smoke_gate(version: u32, evidence: Option<&SmokeEvidence>) -> GateResult 
         None => judged(
             SMOKE,
             false,
-            format!("v{version} has no smoke test (not run: skipped)"),
+            format!("v{version} has no smoke test ({SMOKE_NOT_RUN})"),
         ),
     }
+}
+
+/// How a smoke gate says its test was never run (skipped).
+const SMOKE_NOT_RUN: &str = "not run: skipped";
+
+/// Whether a smoke gate's test ran (it passed or failed) rather than being skipped.
+pub fn smoke_was_run(gate: &GateResult) -> bool {
+    !gate.evidence.contains(SMOKE_NOT_RUN)
 }
 
 /// Inputs in words: "X FP32 [N, 4]".
@@ -276,15 +284,21 @@ fn serving_gates(
             ratio(can_errors, can.requests),
             ratio(prod_errors, prod.requests),
         );
+        // No requests, no ratio: "-", never "0.00%".
+        let shown = |r: f64, requests: f64| {
+            if requests > 0.0 {
+                format!("{} of {requests:.0}", percent(r))
+            } else {
+                "- (no requests)".to_string()
+            }
+        };
         results.push(gate(
             name,
             verdict(c <= p + allowed),
             format!(
-                "canary {} of {:.0} vs production {} of {:.0} {WINDOW} (allowed +{}){wait}",
-                percent(c),
-                can.requests,
-                percent(p),
-                prod.requests,
+                "canary {} vs production {} {WINDOW} (allowed +{}){wait}",
+                shown(c, can.requests),
+                shown(p, prod.requests),
                 percent(allowed)
             ),
         ));
@@ -363,7 +377,9 @@ fn drift_gate(
         return gate(
             DRIFT,
             GateStatus::NotEnoughData,
-            format!("canary window of {samples} rows is too small for a verdict, production {pv}"),
+            format!(
+                "canary window holds {samples} rows, too few for a verdict (the server needs thresholds.min_drift_samples, 100 by default; requests answered with errors add none); production verdict: {pv}"
+            ),
         );
     }
     if samples < DRIFT_GATE_MIN_SAMPLES && cv == "drift" {
@@ -373,15 +389,15 @@ fn drift_gate(
             DRIFT,
             GateStatus::NotEnoughData,
             format!(
-                "canary drift on {samples} rows, production {pv}: too few rows to tell; needs {} more",
+                "canary verdict: drift on {samples} rows, too few to tell ({} more needed of {DRIFT_GATE_MIN_SAMPLES}); production verdict: {pv}",
                 DRIFT_GATE_MIN_SAMPLES - samples
             ),
         );
     }
     let evidence = if samples == u64::MAX {
-        format!("canary {cv}, production {pv}")
+        format!("canary verdict: {cv}, production verdict: {pv}")
     } else {
-        format!("canary {cv} on {samples} rows, production {pv}")
+        format!("canary verdict: {cv} on {samples} rows, production verdict: {pv}")
     };
     judged(DRIFT, cv != "drift" || pv == "drift", evidence)
 }
@@ -522,7 +538,7 @@ mod tests {
         );
         let few = drift_gate_of(verdicts("drift", 200, "ok"));
         assert_eq!(few.status, GateStatus::NotEnoughData);
-        assert!(few.evidence.contains("needs 800 more"), "{}", few.evidence);
+        assert!(few.evidence.contains("800 more needed"), "{}", few.evidence);
         assert!(drift_gate_of(verdicts("drift", 2000, "drift")).passed());
         assert_eq!(
             drift_gate_of(verdicts("insufficient data", 18, "ok")).status,

@@ -14,21 +14,19 @@ pub struct ProductionMove {
     pub to: Option<u32>,
     /// The operation ("promote", "rollback", ...), or "alias" for a move by hand.
     pub by: String,
+    /// The user named the target (`rollback --to N`) rather than asking for the default.
+    pub named: bool,
     pub journal_id: i64,
 }
 
 impl ProductionMove {
-    /// Whether this move says `from` ended unhealthy: an automatic rollback, or a rollback back
-    /// to a version that had served as production before (a rollback "forward" to a version
-    /// that never served is a choice of target, not a verdict on the one it leaves).
-    fn condemns(&self, earlier: &[ProductionMove]) -> bool {
+    /// Whether this move says `from` ended unhealthy: an automatic rollback, or a plain
+    /// rollback (the user asked to leave it for the last healthy version). A rollback to a
+    /// version the user named is a choice of target, not a verdict on the version it leaves.
+    fn condemns(&self) -> bool {
         match self.by.as_str() {
             "auto-rollback" => true,
-            "rollback" => self.to.is_some_and(|to| {
-                earlier
-                    .iter()
-                    .any(|m| m.from == Some(to) || m.to == Some(to))
-            }),
+            "rollback" => !self.named,
             _ => false,
         }
     }
@@ -51,11 +49,16 @@ pub fn production_of(label: Option<&str>) -> Option<u32> {
 pub fn production_moves(rows: &[JournalEntry], environment: &str) -> Vec<ProductionMove> {
     let mut moves = Vec::new();
     let mut open: Option<String> = None;
+    // Whether the operation under way named its target (its plan, in its `started` row).
+    let mut named = false;
     for row in rows.iter().rev().filter(|r| r.environment == environment) {
         let operation = row.operation.as_str();
         if OPERATIONS.contains(&operation) {
             match row.outcome {
-                Outcome::Started => open = Some(operation.to_string()),
+                Outcome::Started => {
+                    open = Some(operation.to_string());
+                    named = !row.details["plan"]["request"]["to"].is_null();
+                }
                 Outcome::Succeeded => {
                     open = None;
                     let (from, to) = (
@@ -67,6 +70,7 @@ pub fn production_moves(rows: &[JournalEntry], environment: &str) -> Vec<Product
                             from,
                             to,
                             by: operation.to_string(),
+                            named: named && operation == "rollback",
                             journal_id: row.id,
                         });
                     }
@@ -83,6 +87,7 @@ pub fn production_moves(rows: &[JournalEntry], environment: &str) -> Vec<Product
                 from: production_of(row.from.as_deref()),
                 to: production_of(row.to.as_deref()),
                 by: "alias".into(),
+                named: true,
                 journal_id: row.id,
             });
         }
@@ -108,13 +113,13 @@ pub fn last_healthy(
     let mut seen: Vec<u32> = Vec::new();
     let mut passed = Vec::new();
     // Newest first: a version's latest exit from production decides.
-    for (i, m) in moves.iter().enumerate().rev() {
+    for m in moves.iter().rev() {
         let Some(version) = m.from else { continue };
         if Some(version) == current || seen.contains(&version) {
             continue;
         }
         seen.push(version);
-        if m.condemns(&moves[..i]) {
+        if m.condemns() {
             passed.push(Passed {
                 version,
                 why: format!(
@@ -195,18 +200,30 @@ mod tests {
         let (target, passed) = last_healthy(&moves, Some(1), &|v| v == 2);
         assert_eq!(target, None);
         assert_eq!(passed.len(), 2);
-        // A rollback "forward" to a version that never served (`--to 5`) is no verdict on
-        // the version it leaves; going back from 5 to 1 is one on 5.
+        // A rollback to a named version (`--to 5`) is no verdict on the version it leaves,
+        // however often it is made; a plain rollback is one.
+        let named = |id: i64, from: &str, to: &str, target: u32| {
+            let mut r = row(id, "rollback", Started, from, to);
+            r.details = serde_json::json!({ "plan": { "request": { "operation": "rollback", "to": target } } });
+            r
+        };
         let forward = journal(vec![
             row(1, "deploy", Succeeded, "", "v1"),
-            row(2, "rollback", Succeeded, "v1", "v5"),
+            named(2, "v1", "v5", 5),
+            row(3, "rollback", Succeeded, "v1", "v5"),
+            named(4, "v5", "v1", 1),
+            row(5, "rollback", Succeeded, "v5", "v1"),
+            named(6, "v1", "v5", 5),
+            row(7, "rollback", Succeeded, "v1", "v5"),
         ]);
         let moves = production_moves(&forward, "local");
         assert_eq!(last_healthy(&moves, Some(5), &|_| false).0, Some(1));
         let back = journal(vec![
             row(1, "deploy", Succeeded, "", "v1"),
-            row(2, "rollback", Succeeded, "v1", "v5"),
-            row(3, "rollback", Succeeded, "v5", "v1"),
+            named(2, "v1", "v5", 5),
+            row(3, "rollback", Succeeded, "v1", "v5"),
+            row(4, "rollback", Started, "v5", "v1"),
+            row(5, "rollback", Succeeded, "v5", "v1"),
         ]);
         let moves = production_moves(&back, "local");
         let (target, passed) = last_healthy(&moves, Some(1), &|_| false);

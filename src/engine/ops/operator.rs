@@ -31,6 +31,20 @@ const REFUSALS_JUDGED: f64 = 20.0;
 /// The share of 4xx answers above which production is taken to be refusing its clients.
 const REFUSING: f64 = 0.5;
 
+/// What production's clients send, as far as the registry and the server tell.
+enum Clients {
+    /// Their inputs; `basis` says why they are not production's own, when they are not.
+    Known {
+        who: String,
+        inputs: Vec<crate::model::TensorSpec>,
+        basis: Option<String>,
+    },
+    /// Production refuses them and nothing tells what they send.
+    Unknown { why: String },
+    /// Production's inputs could not be read.
+    Failed { who: String, why: String },
+}
+
 /// A progress line for the user ("smoke test: running sentinel cases").
 pub type Progress<'a> = &'a (dyn Fn(&str) + Sync);
 
@@ -230,22 +244,44 @@ impl Operator {
             Some(p) => Some(self.clients_of(model, p).await?),
             None => None,
         };
-        gates.push(match (&facts.inputs, &clients) {
-            (Ok(inputs), Some((who, Ok(sent)))) => {
-                gates::signature_gate(version, inputs, Some((who, sent)))
-            }
+        let mut signature = match (&facts.inputs, &clients) {
+            (
+                Ok(inputs),
+                Some(Clients::Known {
+                    who, inputs: sent, ..
+                }),
+            ) => gates::signature_gate(version, inputs, Some((who, sent))),
             (Ok(inputs), None) => gates::signature_gate(version, inputs, None),
+            (Ok(inputs), Some(Clients::Unknown { why })) => GateResult {
+                name: gates::SIGNATURE.into(),
+                status: gates::GateStatus::Pass,
+                evidence: format!(
+                    "{why}, and no earlier production that ended healthy says what they send: nothing to compare v{version}'s inputs with ({})",
+                    inputs
+                        .iter()
+                        .map(|i| format!("{} {} {}", i.name, i.datatype, i.shape_text()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            },
             (Err(why), _) => GateResult {
                 name: gates::SIGNATURE.into(),
                 status: gates::GateStatus::Fail,
                 evidence: format!("v{version}'s inputs are unknown: {why}"),
             },
-            (Ok(_), Some((who, Err(why)))) => GateResult {
+            (Ok(_), Some(Clients::Failed { who, why })) => GateResult {
                 name: gates::SIGNATURE.into(),
                 status: gates::GateStatus::Fail,
                 evidence: format!("what {who} send is unknown, nothing to compare with: {why}"),
             },
-        });
+        };
+        if let Some(Clients::Known {
+            basis: Some(basis), ..
+        }) = &clients
+        {
+            signature.evidence = format!("{basis}. {}", signature.evidence);
+        }
+        gates.push(signature);
         Ok(gates)
     }
 
@@ -253,17 +289,8 @@ impl Operator {
     /// production refuses most of what it is sent (4xx), which says its clients send something
     /// else: then the inputs of the last production version that ended healthy, which they
     /// were served by. (A broken production must not block the rollback away from it.)
-    async fn clients_of(
-        &self,
-        model: &ModelName,
-        production: u32,
-    ) -> Result<(String, Result<Vec<crate::model::TensorSpec>, String>), EngineError> {
-        let own = || async {
-            Ok((
-                format!("production v{production}'s clients"),
-                self.registry.facts(model, production).await?.inputs,
-            ))
-        };
+    async fn clients_of(&self, model: &ModelName, production: u32) -> Result<Clients, EngineError> {
+        let who = format!("production v{production}'s clients");
         let evidence = self.serving.evidence(model.as_str()).await;
         let refused = evidence.counters.ok().and_then(|snapshot| {
             let c = snapshot
@@ -274,18 +301,32 @@ impl Operator {
                 .then_some((c.client_errors / c.requests, c.requests))
         });
         let Some((share, requests)) = refused else {
-            return own().await;
+            return Ok(match self.registry.facts(model, production).await?.inputs {
+                Ok(inputs) => Clients::Known {
+                    who,
+                    inputs,
+                    basis: None,
+                },
+                Err(why) => Clients::Failed { who, why },
+            });
         };
+        let refusing = format!(
+            "production v{production} refuses {:.0}% of its {requests:.0} requests (4xx): its clients do not send its inputs",
+            share * 100.0
+        );
         let Ok(healthy) = self.rollback_target(model, Some(production)).await? else {
-            return own().await;
+            return Ok(Clients::Unknown { why: refusing });
         };
-        Ok((
-            format!(
-                "production v{production}'s clients (it refuses {:.0}% of its {requests:.0} requests with 4xx; they send what v{healthy}, the last production that ended healthy, took)",
-                share * 100.0
-            ),
-            self.registry.facts(model, healthy).await?.inputs,
-        ))
+        Ok(match self.registry.facts(model, healthy).await?.inputs {
+            Ok(inputs) => Clients::Known {
+                who,
+                inputs,
+                basis: Some(format!(
+                    "{refusing}; they send what v{healthy}, the last production that ended healthy, took"
+                )),
+            },
+            Err(why) => Clients::Failed { who, why },
+        })
     }
 
     /// The feature-pipeline versions (from, to) when production changes between versions

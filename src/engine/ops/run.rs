@@ -193,9 +193,15 @@ impl Executor<'_> {
                 });
             }
         }
+        // The smoke gate went past: skipped (never run) or overridden (run, and it failed).
+        let smoke = plan
+            .blocking_gates()
+            .find(|g| g.name == SMOKE)
+            .map(super::gates::smoke_was_run);
         let consented = json!({
             "overridden": overridden,
-            "smoke_skipped": consent.skip_smoke && overridden.iter().any(|g| g == SMOKE),
+            "smoke_skipped": smoke == Some(false),
+            "smoke_overridden": smoke == Some(true),
             "pipeline_change_confirmed": plan.pipeline_change.is_some(),
         });
         self.journal.append_journal(&entry(
