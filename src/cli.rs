@@ -2,6 +2,7 @@
 //! Each subcommand prints a human table or, with `--json`, machine-readable output.
 
 mod alias;
+mod backup;
 mod bench;
 mod bench_console;
 mod demo;
@@ -127,6 +128,10 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Measure the console on a synthetic fleet (1,000 models x 20 versions x 20 features).
     BenchConsole(bench_console::BenchConsoleArgs),
+    /// Write a consistent copy of the registry (versions, aliases, reports, journal) to FILE.
+    Backup(backup::BackupArgs),
+    /// Replace the registry with a copy written by `flightdeck backup`.
+    Restore(backup::RestoreArgs),
     /// Print the resolved settings and where they came from.
     Config {
         #[arg(long)]
@@ -139,6 +144,36 @@ pub struct Failure {
     pub message: String,
     pub code: u8,
 }
+
+impl Failure {
+    /// The reader of stdout went away (`flightdeck journal | head`): end quietly with the
+    /// status a shell gives a process a closed pipe stopped (128 + SIGPIPE), as `ls | head` does.
+    fn closed_pipe() -> Self {
+        Failure {
+            message: String::new(),
+            code: 141,
+        }
+    }
+}
+
+/// Writes a line to stdout; a closed pipe ends the command quietly instead of a panic.
+pub(crate) fn write_line(args: std::fmt::Arguments<'_>) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure::closed_pipe()),
+        Err(e) => Err(failure(format!("cannot write the output: {e}"))),
+    }
+}
+
+/// `println!` for commands: a closed stdout is a quiet end (see [`write_line`]), not a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::write_line(format_args!($($arg)*))?
+    };
+}
+pub(crate) use say;
 
 impl From<EngineError> for Failure {
     fn from(e: EngineError) -> Self {
@@ -160,10 +195,15 @@ impl From<crate::settings::ConfigError> for Failure {
 
 /// Runs a parsed command line; prints errors to stderr and returns the exit code.
 pub fn run(cli: Cli) -> ExitCode {
+    // What flightdeck creates (the data dir, the registry, artifacts, logs, reports) is the
+    // user's own: models and their reference data can be private, so no group or world access.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("error: {}", failure.message);
+            if !failure.message.is_empty() {
+                eprintln!("error: {}", failure.message);
+            }
             ExitCode::from(failure.code)
         }
     }
@@ -215,6 +255,8 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Server(command) => server::run(&settings, &actor, command),
         Command::Supervise { model, port } => server::supervise(&settings, &model, port),
         Command::Config { json } => listing::print_settings(&settings, json),
+        Command::Backup(args) => backup::backup(&settings, args),
+        Command::Restore(args) => backup::restore(&settings, &actor, args),
         Command::Register(args) => register::run(&settings, &actor, args),
         // An MLflow environment lists MLflow's models and versions, as its console does.
         Command::Models { json } if settings.environment.registry == RegistryBackend::Mlflow => {
@@ -301,6 +343,6 @@ fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Failure> {
         code: 1,
         message: format!("cannot encode output as JSON: {e}"),
     })?;
-    println!("{text}");
+    say!("{text}");
     Ok(())
 }

@@ -10,8 +10,24 @@ use tracing_subscriber::EnvFilter;
 /// start is not fatal: the command still runs, without a log.
 pub fn init(data_dir: &Path, file_name: &str) -> Option<WorkerGuard> {
     let dir = data_dir.join("logs");
-    std::fs::create_dir_all(&dir).ok()?;
-    let appender = tracing_appender::rolling::never(&dir, file_name);
+    // Opened here, not by the appender (which panics when it cannot): a read-only data dir or a
+    // full disk means no log file, said once on stderr, never a crash.
+    let opened = std::fs::create_dir_all(&dir).and_then(|()| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(file_name))
+    });
+    let appender = match opened {
+        Ok(file) => file,
+        Err(e) => {
+            eprintln!(
+                "warning: no log file ({}: {e}); going on without one",
+                dir.join(file_name).display()
+            );
+            return None;
+        }
+    };
     // The default queue holds 128,000 lines (4 MB allocated up front, most of an idle
     // console's heap); a few thousand cover any burst, and a full queue drops lines, never
     // blocks the screen.

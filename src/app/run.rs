@@ -317,6 +317,7 @@ async fn run_check(
     model: String,
     version: u32,
     data: Option<PathBuf>,
+    record: bool,
 ) -> Result<CheckOutcome, String> {
     let name = crate::model::ModelName::new(&model).map_err(|e| e.to_string())?;
     let mut registry = Registry::open(&data_dir).map_err(|e| e.to_string())?;
@@ -331,7 +332,10 @@ async fn run_check(
             &program,
             &name,
             version,
-            &crate::engine::smoke::SmokeOptions::default(),
+            &crate::engine::smoke::SmokeOptions {
+                record,
+                ..crate::engine::smoke::SmokeOptions::default()
+            },
             &progress,
         )
         .await
@@ -342,7 +346,10 @@ async fn run_check(
             &name,
             version,
             &data,
-            None,
+            crate::engine::evaluate::EvaluateOptions {
+                label: None,
+                record,
+            },
             &progress,
         )
         .await
@@ -409,8 +416,18 @@ fn perform(effect: Effect, background: &Background) {
         }
         Effect::Smoke { model, version } => {
             tokio::spawn(async move {
-                let result =
-                    run_check(data_dir, ops.program, tx.clone(), model, version, None).await;
+                // A read-only environment runs the check and stores nothing.
+                let record = !ops.operator.actor().read_only;
+                let result = run_check(
+                    data_dir,
+                    ops.program,
+                    tx.clone(),
+                    model,
+                    version,
+                    None,
+                    record,
+                )
+                .await;
                 let _ = tx.send(Msg::CheckFinished { result });
             });
         }
@@ -421,8 +438,17 @@ fn perform(effect: Effect, background: &Background) {
         } => {
             tokio::spawn(async move {
                 let data = Some(PathBuf::from(data));
-                let result =
-                    run_check(data_dir, ops.program, tx.clone(), model, version, data).await;
+                let record = !ops.operator.actor().read_only;
+                let result = run_check(
+                    data_dir,
+                    ops.program,
+                    tx.clone(),
+                    model,
+                    version,
+                    data,
+                    record,
+                )
+                .await;
                 let _ = tx.send(Msg::CheckFinished { result });
             });
         }

@@ -1,5 +1,6 @@
 //! `flightdeck alias`: show, move and remove aliases, each move a compare-and-swap.
 
+use super::say;
 use clap::Subcommand;
 
 use super::table::{or_dash, render};
@@ -73,7 +74,7 @@ pub fn run(registry: &mut Registry, actor: &Actor, command: AliasCommand) -> Res
                     ]
                 })
                 .collect();
-            println!(
+            say!(
                 "{}",
                 render(&["ALIAS", "VERSION", "REVISION", "UPDATED", "BY"], &rows)
             );
@@ -131,7 +132,7 @@ pub fn run(registry: &mut Registry, actor: &Actor, command: AliasCommand) -> Res
                     ]
                 })
                 .collect();
-            println!("{}", render(&["REVISION", "FROM", "TO", "AT", "BY"], &rows));
+            say!("{}", render(&["REVISION", "FROM", "TO", "AT", "BY"], &rows));
             Ok(())
         }
     }
@@ -142,13 +143,17 @@ fn report(alias: crate::model::Alias, json: bool) -> Result<(), Failure> {
         return print_json(&alias);
     }
     match alias.version {
-        Some(v) => println!(
+        Some(v) => say!(
             "{} {} -> v{v} (revision {})",
-            alias.model, alias.alias, alias.revision
+            alias.model,
+            alias.alias,
+            alias.revision
         ),
-        None => println!(
+        None => say!(
             "{} {} removed (revision {})",
-            alias.model, alias.alias, alias.revision
+            alias.model,
+            alias.alias,
+            alias.revision
         ),
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! `flightdeck bench`: how fast the runtime loads and runs a model, per call, at the batch
 //! sizes given; used to compare with onnxruntime and to size a deployment.
 
+use super::say;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -113,9 +114,10 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
     if args.json {
         return print_json(&report);
     }
-    println!(
+    say!(
         "{}  load {:.2} ms (median of 5)",
-        report.model, report.load_ms
+        report.model,
+        report.load_ms
     );
     let rows: Vec<Vec<String>> = report
         .batches
@@ -131,7 +133,7 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
             ]
         })
         .collect();
-    println!(
+    say!(
         "{}",
         render(
             &["BATCH", "CALLS", "MEAN µs", "P50 µs", "P99 µs", "ROWS/S"],

@@ -4,6 +4,7 @@
 //! the same parser. Measures the first frame, frame builds at 200x60, a refresh round, a key, and
 //! resident memory as the time series fill (they are bounded).
 
+use super::say;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -240,11 +241,14 @@ pub fn run(args: BenchConsoleArgs) -> Result<(), Failure> {
     if args.json {
         return print_json(&report);
     }
-    println!(
+    say!(
         "synthetic fleet: {} models x {} versions x {} features (registry written in {:.1} s)",
-        report.models, report.versions, report.features, report.registry_write_s
+        report.models,
+        report.versions,
+        report.features,
+        report.registry_write_s
     );
-    println!(
+    say!(
         "first frame (registry read + server listing + draw at {WIDTH}x{HEIGHT}): {:.1} ms",
         report.first_frame_ms
     );
@@ -259,13 +263,13 @@ pub fn run(args: BenchConsoleArgs) -> Result<(), Failure> {
             ]
         })
         .collect();
-    println!("{}", render(&["STEP", "MEAN MS", "P99 MS"], &rows));
+    say!("{}", render(&["STEP", "MEAN MS", "P99 MS"], &rows));
     let rows: Vec<Vec<String>> = report
         .rss_mb
         .iter()
         .map(|(when, mb)| vec![when.clone(), format!("{mb:.1}")])
         .collect();
-    println!("{}", render(&["WHEN", "RSS MB"], &rows));
+    say!("{}", render(&["WHEN", "RSS MB"], &rows));
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! `flightdeck evaluate MODEL VERSION --data LABELLED.csv`: the candidate against production on
 //! a frozen labelled set, through local servers; the result feeds the promote gate.
 
+use super::say;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -39,13 +40,23 @@ pub fn run(settings: &Settings, args: EvaluateArgs) -> Result<(), Failure> {
         &model,
         args.version,
         &args.data,
-        args.label.as_deref(),
+        crate::engine::evaluate::EvaluateOptions {
+            label: args.label.as_deref(),
+            // Read-only: evaluated and shown, not stored (a stored result gates the promote).
+            record: !settings.environment.read_only,
+        },
         &progress,
     ))?;
+    if settings.environment.read_only {
+        eprintln!(
+            "read-only environment {}: the result was not stored with v{}",
+            settings.environment.name, args.version
+        );
+    }
     if args.json {
         return print_json(&e);
     }
-    println!("{model} v{} on {} rows of {}", e.candidate, e.rows, e.data);
+    say!("{model} v{} on {} rows of {}", e.candidate, e.rows, e.data);
     let names: Vec<&String> = e.candidate_metrics.keys().collect();
     let rows: Vec<Vec<String>> = names
         .iter()
@@ -66,7 +77,7 @@ pub fn run(settings: &Settings, args: EvaluateArgs) -> Result<(), Failure> {
         .baseline
         .map(|b| format!("PRODUCTION v{b}"))
         .unwrap_or_else(|| "PRODUCTION".into());
-    println!(
+    say!(
         "{}",
         render(
             &["METRIC", &format!("CANDIDATE v{}", e.candidate), &baseline],

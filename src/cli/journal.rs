@@ -1,5 +1,6 @@
 //! `flightdeck journal`: the record of changes, newest first.
 
+use super::say;
 use super::table::{or_dash, render};
 use super::{Failure, print_json};
 use crate::engine::Registry;
@@ -37,7 +38,7 @@ pub fn run(
             ]
         })
         .collect();
-    println!(
+    say!(
         "{}",
         render(
             &[

@@ -1,5 +1,6 @@
 //! `flightdeck models`, `versions` and `config`: what the registry and settings hold.
 
+use super::say;
 use super::table::{or_dash, render};
 use super::{Failure, print_json};
 use crate::engine::Registry;
@@ -53,7 +54,7 @@ fn print_models(
         return print_json(&models);
     }
     if models.is_empty() {
-        println!(
+        say!(
             "no models registered in {where_}; add one with `flightdeck register MODEL FILE.onnx`"
         );
         return Ok(());
@@ -79,7 +80,7 @@ fn print_models(
             ]
         })
         .collect();
-    println!(
+    say!(
         "{}",
         render(
             &[
@@ -137,7 +138,7 @@ fn print_versions(versions: &[crate::model::ModelVersion], json: bool) -> Result
             ]
         })
         .collect();
-    println!(
+    say!(
         "{}",
         render(
             &[
@@ -165,7 +166,7 @@ pub fn print_settings(settings: &Settings, json: bool) -> Result<(), Failure> {
     if json {
         return print_json(&value);
     }
-    println!(
+    say!(
         "config file   {}",
         or_dash(
             settings
@@ -174,9 +175,9 @@ pub fn print_settings(settings: &Settings, json: bool) -> Result<(), Failure> {
                 .map(|p| p.display().to_string())
         )
     );
-    println!("data dir      {}", settings.data_dir.display());
-    println!("user          {}", settings.user);
-    println!("environment   {}", env.name);
+    say!("data dir      {}", settings.data_dir.display());
+    say!("user          {}", settings.user);
+    say!("environment   {}", env.name);
     // Every configured environment with its backends (the current one marked); URLs only:
     // credentials come from the environment and are never printed.
     for e in settings.environments.values() {
@@ -218,9 +219,9 @@ pub fn print_settings(settings: &Settings, json: bool) -> Result<(), Failure> {
             backends.push("auto-rollback".into());
         }
         let mark = if e.name == env.name { "*" } else { " " };
-        println!("  {mark} {:<10} {}", e.name, backends.join(", "));
+        say!("  {mark} {:<10} {}", e.name, backends.join(", "));
     }
-    println!(
+    say!(
         "theme         {}{}",
         settings.theme,
         if settings.ascii { " (ascii)" } else { "" }

@@ -2,6 +2,7 @@
 //! runbook. Each prints its preview, asks for confirmation (or takes --yes), runs, and exits
 //! 0 done, 1 error, 3 conflict with another operator, 4 read-only.
 
+use super::say;
 use std::io::{BufRead, IsTerminal, Write};
 
 use clap::Args;
@@ -159,7 +160,7 @@ fn run(
     if op.json {
         return print_json(&outcome);
     }
-    println!("{} {model}: done; {}", outcome.operation, outcome.sentence);
+    say!("{} {model}: done; {}", outcome.operation, outcome.sentence);
     Ok(())
 }
 
@@ -255,6 +256,6 @@ pub fn recover(settings: &Settings, actor: &Actor, args: RecoverArgs) -> Result<
     if args.op.json {
         return print_json(&outcome);
     }
-    println!("recover {model}: done; {}", outcome.sentence);
+    say!("recover {model}: done; {}", outcome.sentence);
     Ok(())
 }

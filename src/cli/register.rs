@@ -1,5 +1,6 @@
 //! `flightdeck register`: arguments, and the summary of what was recorded.
 
+use super::say;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -71,7 +72,7 @@ pub fn run(settings: &Settings, actor: &Actor, args: RegisterArgs) -> Result<(),
             "version": registered.version,
         }));
     }
-    println!("{}", summary(&registered));
+    say!("{}", summary(&registered));
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! `flightdeck serve`: run the local model server in the foreground for one model.
 
+use super::say;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -109,9 +110,10 @@ pub fn run(settings: &Settings, args: ServeArgs) -> Result<(), Failure> {
             .canary
             .map(|c| format!(", v{c} canary at {}%", plan.canary_percent))
             .unwrap_or_default();
-        println!(
+        say!(
             "serving {model} v{}{canary} on http://{}",
-            plan.stable, server.address
+            plan.stable,
+            server.address
         );
         let _ = std::io::stdout().flush();
         server

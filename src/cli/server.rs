@@ -1,6 +1,7 @@
 //! `flightdeck server list|start|stop` and the hidden `supervise`: local servers of the `local`
 //! environment, which keep running after the command exits.
 
+use super::say;
 use clap::Subcommand;
 use serde_json::json;
 
@@ -96,7 +97,7 @@ pub fn run(settings: &Settings, actor: &Actor, command: ServerCommand) -> Result
             if json {
                 return print_json(&servers);
             }
-            print_servers(&servers);
+            print_servers(&servers)?;
             Ok(())
         }
         ServerCommand::Start {
@@ -146,7 +147,7 @@ pub fn run(settings: &Settings, actor: &Actor, command: ServerCommand) -> Result
             if json {
                 return print_json(&server);
             }
-            println!(
+            say!(
                 "{model}: serving {} on {}",
                 plan.describe(),
                 server.endpoint().unwrap_or_default()
@@ -160,7 +161,7 @@ pub fn run(settings: &Settings, actor: &Actor, command: ServerCommand) -> Result
             let plan = runtime()?.block_on(serving.status(model.as_str())).plan;
             runtime()?.block_on(serving.stop(&model)).map_err(failure)?;
             journal(&mut registry, actor, "server stop", &model, &plan, None);
-            println!("{model}: stopped");
+            say!("{model}: stopped");
             Ok(())
         }
     }
@@ -193,10 +194,10 @@ fn journal(
     }
 }
 
-fn print_servers(servers: &[LocalServer]) {
+fn print_servers(servers: &[LocalServer]) -> Result<(), Failure> {
     if servers.is_empty() {
-        println!("no local servers; start one with `flightdeck server start MODEL`");
-        return;
+        say!("no local servers; start one with `flightdeck server start MODEL`");
+        return Ok(());
     }
     let now = chrono::Utc::now();
     let rows: Vec<Vec<String>> = servers
@@ -227,7 +228,7 @@ fn print_servers(servers: &[LocalServer]) {
             ]
         })
         .collect();
-    println!(
+    say!(
         "{}",
         render(
             &[
@@ -236,6 +237,7 @@ fn print_servers(servers: &[LocalServer]) {
             &rows
         )
     );
+    Ok(())
 }
 
 /// The hidden `flightdeck supervise MODEL`, run by `server start` in the background.

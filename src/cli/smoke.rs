@@ -1,5 +1,6 @@
 //! `flightdeck smoke MODEL VERSION`: the smoke test, with progress on stderr; exit 2 if it fails.
 
+use super::say;
 use std::time::Duration;
 
 use clap::Args;
@@ -31,10 +32,14 @@ pub fn run(settings: &Settings, args: SmokeArgs) -> Result<(), Failure> {
     let model = model_name(&args.model)?;
     let mut registry = super::open(settings)?;
     let program = program()?;
+    // A read-only environment runs the test and shows it, and stores nothing: a stored report
+    // feeds the deploy gate, which is a change.
+    let read_only = settings.environment.read_only;
     let options = SmokeOptions {
         requests: args.requests,
         p99_budget: Duration::from_millis(args.p99_budget_ms),
         endpoint: args.endpoint,
+        record: !read_only,
     };
     let runtime = runtime()?;
     let progress = super::progress::printer(format!("smoke {model} v{}", args.version), args.json);
@@ -50,17 +55,23 @@ pub fn run(settings: &Settings, args: SmokeArgs) -> Result<(), Failure> {
         print_json(&report)?;
     } else {
         for c in &report.checks {
-            println!(
+            say!(
                 "{} {:<15} {}",
                 if c.passed { "ok  " } else { "FAIL" },
                 c.name,
                 c.detail
             );
         }
-        println!(
+        say!(
             "{model} v{}: smoke {}",
             args.version,
             if report.passed { "passed" } else { "FAILED" }
+        );
+    }
+    if read_only {
+        eprintln!(
+            "read-only environment {}: the result was not stored with v{}",
+            settings.environment.name, args.version
         );
     }
     if report.passed {

@@ -1,6 +1,7 @@
 //! Headless views: `flightdeck status`, `drift` and `snapshot`, from the same view models as the
 //! console, for scripts and for pasting into an incident channel.
 
+use super::say;
 use std::time::Duration;
 
 use clap::Args;
@@ -100,7 +101,7 @@ pub fn status(settings: &Settings, args: StatusArgs) -> Result<(), Failure> {
             ]
         })
         .collect();
-    println!(
+    say!(
         "{}",
         render(
             &[
@@ -112,7 +113,7 @@ pub fn status(settings: &Settings, args: StatusArgs) -> Result<(), Failure> {
     // A served model without numbers says why, so "-" is never mistaken for "nothing wrong".
     for r in &rows {
         if let (Health::Serving, fleet::Signal::Unknown { reason }) = (&r.health, &r.signal) {
-            println!("{}: no numbers: {reason}", r.model);
+            say!("{}: no numbers: {reason}", r.model);
         }
     }
     Ok(())
@@ -138,7 +139,7 @@ pub fn snapshot(settings: &Settings, args: SnapshotArgs) -> Result<(), Failure> 
         let line: String = (0..buffer.area.width)
             .map(|x| buffer[(x, y)].symbol().to_string())
             .collect();
-        println!("{}", line.trim_end());
+        say!("{}", line.trim_end());
     }
     Ok(())
 }
@@ -187,12 +188,12 @@ pub fn drift(settings: &Settings, args: DriftArgs) -> Result<(), Failure> {
         return print_json(&reports);
     }
     if reports.is_empty() {
-        println!(
+        say!(
             "{model}: no loaded version has a baseline profile (register with --reference to score drift)"
         );
     }
     for report in &reports {
-        println!(
+        say!(
             "{model} v{}: {} over {} rows ({:.0}s); {:.0}% of features drifted",
             report.version,
             report.verdict.as_str(),
@@ -225,7 +226,7 @@ pub fn drift(settings: &Settings, args: DriftArgs) -> Result<(), Failure> {
                 ]
             })
             .collect();
-        println!(
+        say!(
             "{}\n",
             render(
                 &[

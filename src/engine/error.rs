@@ -62,6 +62,10 @@ pub enum EngineError {
         detail: String,
     },
     #[error(
+        "the registry database {path} is empty or missing, but the data dir holds {artifacts} stored model artifact(s): it was truncated or deleted, and opening it would start an empty registry that reuses version numbers. Nothing was changed. Restore a backup (`flightdeck restore FILE`), or move the data dir aside to start afresh"
+    )]
+    RegistryLost { path: PathBuf, artifacts: usize },
+    #[error(
         "the registry database {path} was written by a newer flightdeck (schema {found}, this build knows {known}); upgrade flightdeck"
     )]
     SchemaTooNew {

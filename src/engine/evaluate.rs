@@ -276,6 +276,16 @@ fn metrics(version: &ModelVersion, outputs: &[NamedTensor], ys: &[f64]) -> Metri
     m
 }
 
+/// How an evaluation reads its data and what it keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct EvaluateOptions<'a> {
+    /// The label column (default: `label`, or the last one).
+    pub label: Option<&'a str>,
+    /// Keep the result with the version (where the promote gate reads it); off in a read-only
+    /// environment.
+    pub record: bool,
+}
+
 /// Evaluates `candidate` (and production, when there is one) on the labelled CSV.
 pub async fn evaluate(
     registry: &mut Registry,
@@ -283,9 +293,10 @@ pub async fn evaluate(
     model: &ModelName,
     candidate: u32,
     data: &Path,
-    label: Option<&str>,
+    options: EvaluateOptions<'_>,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Evaluation, EngineError> {
+    let (label, record) = (options.label, options.record);
     let version = registry.version(model, candidate)?;
     let aliases = registry.aliases(model)?;
     let production = crate::model::version_of(&aliases, crate::model::AliasName::PRODUCTION)
@@ -327,7 +338,10 @@ pub async fn evaluate(
         candidate_metrics,
         baseline_metrics,
     };
-    registry.record_evaluation(model, candidate, &evaluation)?;
+    // Kept with the version for the promote gate; not in a read-only environment.
+    if record {
+        registry.record_evaluation(model, candidate, &evaluation)?;
+    }
     Ok(evaluation)
 }
 

@@ -28,6 +28,9 @@ pub struct SmokeOptions {
     pub p99_budget: Duration,
     /// Test this endpoint instead of starting a throwaway server.
     pub endpoint: Option<String>,
+    /// Keep the report with the version (where deploy gates read it). Off in a read-only
+    /// environment: the test runs and is shown, and nothing is written.
+    pub record: bool,
 }
 
 impl Default for SmokeOptions {
@@ -36,6 +39,7 @@ impl Default for SmokeOptions {
             requests: 200,
             p99_budget: Duration::from_millis(250),
             endpoint: None,
+            record: true,
         }
     }
 }
@@ -132,7 +136,14 @@ pub async fn smoke(
             Ok(server) => (server.endpoint.clone(), Some(server)),
             Err(e) => {
                 checks.push(check("loads", false, e));
-                return finish(registry, model, version, checks, "(not started)".into());
+                return finish(
+                    registry,
+                    model,
+                    version,
+                    checks,
+                    "(not started)".into(),
+                    options.record,
+                );
             }
         },
     };
@@ -151,7 +162,7 @@ pub async fn smoke(
             .unwrap_or_else(|| format!("v{version} is ready")),
     ));
     if checks.iter().any(|c| !c.passed) {
-        return finish(registry, model, version, checks, endpoint);
+        return finish(registry, model, version, checks, endpoint, options.record);
     }
 
     progress("comparing the signature");
@@ -246,7 +257,7 @@ pub async fn smoke(
         record.signature.classifier.as_ref(),
     ));
     checks.push(burst(&client, &base, &probe, options, &datatypes, progress).await);
-    finish(registry, model, version, checks, endpoint)
+    finish(registry, model, version, checks, endpoint, options.record)
 }
 
 /// What every answer must satisfy whatever the inputs: finite outputs and, for a classifier,
@@ -300,6 +311,7 @@ fn finish(
     version: u32,
     checks: Vec<SmokeCheck>,
     endpoint: String,
+    record: bool,
 ) -> Result<SmokeReport, EngineError> {
     let report = SmokeReport {
         model: model.to_string(),
@@ -309,7 +321,9 @@ fn finish(
         checks,
         endpoint,
     };
-    registry.record_smoke(&report)?;
+    if record {
+        registry.record_smoke(&report)?;
+    }
     Ok(report)
 }
 

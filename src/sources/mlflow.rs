@@ -78,6 +78,26 @@ impl MlflowRegistry {
         }
     }
 
+    /// Checks that the server answers like MLflow: a model that does not exist is MLflow's
+    /// RESOURCE_DOES_NOT_EXIST, not a 200 with whatever JSON.
+    async fn confirm_mlflow(&self) -> Result<(), String> {
+        let probe = self
+            .get::<serde_json::Value>(
+                "registered-models/get",
+                &[("name", "flightdeck-probe-no-such-model")],
+            )
+            .await;
+        match probe {
+            Err(e) if e.contains("RESOURCE_DOES_NOT_EXIST") => Ok(()),
+            Err(e) => Err(e),
+            Ok(answer) => Err(format!(
+                "{} does not answer like an MLflow tracking server (asked for a model that does not exist, it answered {}); check mlflow_url",
+                self.base,
+                answer.to_string().chars().take(80).collect::<String>()
+            )),
+        }
+    }
+
     /// GET an API path with query parameters; MLflow's error bodies become its own words.
     async fn get<T: DeserializeOwned>(
         &self,
@@ -122,14 +142,16 @@ impl MlflowRegistry {
 
 /// A bearer token or basic credentials from MLflow's own environment variables.
 pub fn authorised(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-    if let Ok(token) = std::env::var("MLFLOW_TRACKING_TOKEN") {
+    // An empty variable is an unset one: no `Bearer ` with nothing after it.
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if let Some(token) = set("MLFLOW_TRACKING_TOKEN") {
         return request.bearer_auth(token);
     }
     match (
-        std::env::var("MLFLOW_TRACKING_USERNAME"),
-        std::env::var("MLFLOW_TRACKING_PASSWORD"),
+        set("MLFLOW_TRACKING_USERNAME"),
+        set("MLFLOW_TRACKING_PASSWORD"),
     ) {
-        (Ok(user), password) => request.basic_auth(user, password.ok()),
+        (Some(user), password) => request.basic_auth(user, password),
         _ => request,
     }
 }
@@ -302,6 +324,12 @@ impl RegistrySource for MlflowRegistry {
                         Some(next) => token = Some(next),
                         None => break,
                     }
+                }
+                if models.is_empty() {
+                    // MLflow leaves empty lists out, so `{}` is an empty registry, and so is
+                    // any JSON from a server that is not MLflow: ask something only MLflow
+                    // answers in its own words before calling the registry empty.
+                    self.confirm_mlflow().await?;
                 }
                 models.sort_by(|a, b| a.name.cmp(&b.name));
                 // Interrupted operations are flightdeck's own record.

@@ -42,10 +42,10 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
             )));
         }
         CheckStage::Done(Ok(CheckOutcome::Smoke(report))) => {
-            smoke_lines(&mut lines, report, theme, ascii);
+            smoke_lines(&mut lines, report, theme, ascii, state.read_only);
         }
         CheckStage::Done(Ok(CheckOutcome::Evaluation(evaluation))) => {
-            evaluation_lines(&mut lines, evaluation, theme);
+            evaluation_lines(&mut lines, evaluation, theme, state.read_only);
         }
         CheckStage::Done(Err(e)) => {
             lines.push(Line::from(Span::styled(e.clone(), theme.danger())));
@@ -55,7 +55,13 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
     super::overlays::dialog(frame, area, title, lines, 1, theme, ascii);
 }
 
-fn smoke_lines<'a>(lines: &mut Vec<Line<'a>>, report: &'a SmokeReport, theme: &Theme, ascii: bool) {
+fn smoke_lines<'a>(
+    lines: &mut Vec<Line<'a>>,
+    report: &'a SmokeReport,
+    theme: &Theme,
+    ascii: bool,
+    read_only: bool,
+) {
     for c in &report.checks {
         let (mark, style) = super::verdict_mark(c.passed, theme, ascii);
         lines.push(Line::from(vec![
@@ -64,13 +70,15 @@ fn smoke_lines<'a>(lines: &mut Vec<Line<'a>>, report: &'a SmokeReport, theme: &T
         ]));
     }
     lines.push(Line::from(""));
-    let verdict = if report.passed {
-        Span::styled("passed; stored with the version", theme.ok())
-    } else {
-        Span::styled(
+    // A read-only environment stores nothing: the dialog says so.
+    let verdict = match (report.passed, read_only) {
+        (true, false) => Span::styled("passed; stored with the version", theme.ok()),
+        (true, true) => Span::styled("passed; not stored (read-only environment)", theme.ok()),
+        (false, false) => Span::styled(
             "FAILED; stored with the version, and a deploy of it is refused",
             theme.danger(),
-        )
+        ),
+        (false, true) => Span::styled("FAILED; not stored (read-only environment)", theme.danger()),
     };
     lines.push(Line::from(vec![
         verdict,
@@ -78,7 +86,12 @@ fn smoke_lines<'a>(lines: &mut Vec<Line<'a>>, report: &'a SmokeReport, theme: &T
     ]));
 }
 
-fn evaluation_lines<'a>(lines: &mut Vec<Line<'a>>, e: &'a Evaluation, theme: &Theme) {
+fn evaluation_lines<'a>(
+    lines: &mut Vec<Line<'a>>,
+    e: &'a Evaluation,
+    theme: &Theme,
+    read_only: bool,
+) {
     lines.push(Line::from(format!("{} rows of {}", e.rows, e.data)));
     let production = e
         .baseline
@@ -122,7 +135,11 @@ fn evaluation_lines<'a>(lines: &mut Vec<Line<'a>>, e: &'a Evaluation, theme: &Th
     }
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled(
-        "stored with the version: the promote gate compares it (any key closes)",
+        if read_only {
+            "not stored: the environment is read-only (any key closes)"
+        } else {
+            "stored with the version: the promote gate compares it (any key closes)"
+        },
         theme.dim(),
     )));
 }

@@ -4,6 +4,7 @@
 
 pub mod aliases;
 pub mod artifacts;
+pub mod backup;
 mod lock;
 mod reports;
 mod schema;
@@ -43,6 +44,8 @@ impl Registry {
         let db_path = data_dir.join("registry.db");
         let artifacts_root = data_dir.join("artifacts");
         let lock_path = data_dir.join("registry.lock");
+        // Never a fresh registry over a lost one: version numbers would be reused.
+        backup::refuse_lost(&db_path, &artifacts_root)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;

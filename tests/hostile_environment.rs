@@ -1,0 +1,214 @@
+//! Hostile environments never crash flightdeck or lose state silently: a closed stdout, a log
+//! file that cannot be opened, a registry truncated to 0 bytes (refused, then restored from a
+//! backup), a read-only environment's smoke test and evaluation (run, shown, not stored), the
+//! data dir's permissions, and a URL that answers JSON but is not MLflow.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Stdio;
+
+use common::{fails, fixture, flightdeck, ok};
+use serde_json::Value;
+
+fn with_reference(h: &Path) {
+    let reference = fixture("classifier.reference.csv");
+    ok(
+        h,
+        &[
+            "register",
+            "fraud",
+            fixture("logreg_multiclass.onnx").to_str().unwrap(),
+            "--reference",
+            reference.to_str().unwrap(),
+        ],
+    );
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly_like_ls_into_head() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    with_reference(h);
+    // The baseline profile makes this a long JSON document: the reader leaves after 10 bytes.
+    let mut child = flightdeck(h)
+        .args(["versions", "fraud", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 10];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(101), "panicked: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.trim().is_empty(), "quiet: {err}");
+}
+
+#[test]
+fn a_log_file_that_cannot_be_opened_is_a_warning_not_a_crash() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    // Where the log file goes there is a directory: opening it fails, as on a read-only disk.
+    std::fs::create_dir_all(h.join("logs/flightdeck.log")).unwrap();
+    let out = flightdeck(h).args(["models"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("no log file"), "{err}");
+}
+
+fn truncate_registry(h: &Path) {
+    std::fs::write(h.join("registry.db"), b"").unwrap();
+    for f in ["registry.db-wal", "registry.db-shm"] {
+        let _ = std::fs::remove_file(h.join(f));
+    }
+}
+
+#[test]
+fn a_truncated_registry_is_refused_and_restored_from_its_backup() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    common::register(h, "fraud", "mlp_classifier.onnx");
+    ok(h, &["alias", "set", "fraud", "production", "2"]);
+    let backup = h.join("registry.backup");
+    let out = ok(h, &["backup", backup.to_str().unwrap()]);
+    assert!(out.contains("backed up"), "{out}");
+    let err = fails(h, &["backup", backup.to_str().unwrap()], 1);
+    assert!(err.contains("already there"), "{err}");
+
+    truncate_registry(h);
+    for args in [
+        &["models"][..],
+        &["versions", "fraud"],
+        &["register", "fraud", "x.onnx"],
+    ] {
+        let err = fails(h, args, 1);
+        assert!(
+            err.contains("truncated or deleted") && err.contains("flightdeck restore"),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(
+        std::fs::metadata(h.join("registry.db")).unwrap().len(),
+        0,
+        "nothing was written over it"
+    );
+
+    let err = fails(
+        h,
+        &["restore", h.join("no-such").to_str().unwrap(), "--yes"],
+        1,
+    );
+    assert!(err.contains("not a file"), "{err}");
+    let not_a_registry = h.join("not-a-registry");
+    std::fs::write(&not_a_registry, b"hello").unwrap();
+    let err = fails(
+        h,
+        &["restore", not_a_registry.to_str().unwrap(), "--yes"],
+        1,
+    );
+    assert!(
+        err.contains("not a registry") || err.contains("corrupt"),
+        "{err}"
+    );
+
+    let out = ok(h, &["restore", backup.to_str().unwrap(), "--yes"]);
+    assert!(out.contains("1 models, 2 versions"), "{out}");
+    let aliases: Value =
+        serde_json::from_str(&ok(h, &["alias", "list", "fraud", "--json"])).unwrap();
+    assert_eq!(aliases[0]["version"], 2, "{aliases}");
+    // Version numbers go on where they stopped, never reused.
+    let out = common::register(h, "fraud", "scaler_logreg.onnx");
+    assert!(out.contains("v3"), "{out}");
+}
+
+#[test]
+fn a_read_only_environment_runs_smoke_tests_and_evaluations_and_stores_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    let out = flightdeck(h)
+        .args(["--readonly", "smoke", "fraud", "1"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (common::stdout(&out), common::stderr(&out));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("smoke passed"), "{stdout}");
+    assert!(stderr.contains("was not stored"), "{stderr}");
+    let versions: Value = serde_json::from_str(&ok(h, &["versions", "fraud", "--json"])).unwrap();
+    assert_eq!(versions[0]["smoke_passed"], Value::Null, "nothing stored");
+    // The same without --readonly stores it.
+    ok(h, &["smoke", "fraud", "1"]);
+    let versions: Value = serde_json::from_str(&ok(h, &["versions", "fraud", "--json"])).unwrap();
+    assert_eq!(versions[0]["smoke_passed"], true);
+}
+
+#[test]
+fn what_flightdeck_creates_is_private_to_its_user() {
+    let home = tempfile::tempdir().unwrap();
+    // A data dir flightdeck creates itself.
+    let h = home.path().join("fresh");
+    let out = flightdeck(home.path())
+        .env("FLIGHTDECK_HOME", &h)
+        .args([
+            "register",
+            "fraud",
+            fixture("logreg_multiclass.onnx").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&h), 0o700, "the data dir");
+    assert_eq!(mode(&h.join("registry.db")), 0o600);
+    assert_eq!(mode(&h.join("logs")), 0o700);
+    let shard = std::fs::read_dir(h.join("artifacts/sha256"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let artifact = std::fs::read_dir(shard)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert_eq!(mode(&artifact), 0o600, "{}", artifact.display());
+}
+
+#[test]
+fn a_url_that_answers_json_but_is_not_mlflow_is_an_error_naming_it() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut buffer = [0u8; 4096];
+            let _ = stream.read(&mut buffer);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{{}}"
+            );
+        }
+    });
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    std::fs::write(
+        h.join("no-config.toml"),
+        format!("[environments.ml]\nregistry = \"mlflow\"\nmlflow_url = \"http://127.0.0.1:{port}\"\nread_only = true\n"),
+    )
+    .unwrap();
+    let err = fails(h, &["--env", "ml", "models"], 1);
+    assert!(
+        err.contains("does not answer like an MLflow tracking server")
+            && err.contains(&port.to_string()),
+        "{err}"
+    );
+}
