@@ -227,6 +227,10 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         ascii: cli.ascii,
     };
     let settings = Settings::load(&overrides)?;
+    crate::sources::answer::set_limit(
+        usize::try_from(settings.refresh.max_answer_mb.saturating_mul(1024 * 1024))
+            .unwrap_or(usize::MAX),
+    );
     let log_file = match &command {
         Command::Serve(args) => format!("serve-{}.log", args.model.replace(['/', '\\'], "_")),
         Command::Supervise { model, .. } => {

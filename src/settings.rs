@@ -62,6 +62,7 @@ enum KeyList {
 struct FileRefresh {
     metrics_ms: Option<u64>,
     source_timeout_ms: Option<u64>,
+    max_answer_mb: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -189,6 +190,8 @@ pub struct Environment {
 pub struct Refresh {
     pub metrics_ms: u64,
     pub source_timeout_ms: u64,
+    /// The largest answer read from any backend, in MB: past it the read fails.
+    pub max_answer_mb: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -351,6 +354,8 @@ impl Settings {
                 "refresh.source_timeout_ms",
             )
             .map_err(invalid)?,
+            max_answer_mb: positive(file.refresh.max_answer_mb, 16, "refresh.max_answer_mb")
+                .map_err(invalid)?,
         };
         let t = &file.thresholds;
         let thresholds = Thresholds {

@@ -212,3 +212,53 @@ fn a_url_that_answers_json_but_is_not_mlflow_is_an_error_naming_it() {
         "{err}"
     );
 }
+
+#[test]
+fn a_backend_that_streams_without_end_is_cut_at_the_answer_limit() {
+    // A "server" for fraud whose every answer is 256 MB of text, sent as fast as it is read.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 4096];
+                let _ = stream.read(&mut buffer);
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n"
+                );
+                let chunk = vec![b'a'; 64 * 1024];
+                for _ in 0..4096 {
+                    if stream.write_all(&chunk).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    std::fs::write(h.join("no-config.toml"), "[refresh]\nmax_answer_mb = 2\n").unwrap();
+    let mut stand_in = std::process::Command::new("bash")
+        .args(["-c", "exec -a flightdeck-supervise sleep 120"])
+        .spawn()
+        .unwrap();
+    let plan = serde_json::json!({ "stable": 1 });
+    let record = serde_json::json!({
+        "model": "fraud", "supervisor_pid": stand_in.id(), "server_pid": null, "port": port,
+        "started_plan": plan, "started_at": "2026-01-01T00:00:00Z", "restarts": 0, "last_exit": null, "state": "running"
+    });
+    std::fs::create_dir_all(h.join("serve")).unwrap();
+    std::fs::write(h.join("serve/fraud.plan.json"), plan.to_string()).unwrap();
+    std::fs::write(h.join("serve/fraud.server.json"), record.to_string()).unwrap();
+    let out = ok(h, &["status", "fraud", "--json", "--interval", "0.2"]);
+    let _ = stand_in.kill();
+    let _ = stand_in.wait();
+    let rows: Value = serde_json::from_str(&out).unwrap();
+    let reason = rows[0]["signal"]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("answer larger than 2 MB"), "{out}");
+    assert_eq!(rows[0]["stats"], Value::Null, "{out}");
+}

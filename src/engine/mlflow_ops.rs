@@ -134,7 +134,8 @@ impl MlflowWriter {
         }
         let response = request.send().await.map_err(|e| self.unreachable(&e))?;
         let status = response.status();
-        let text = response.text().await.map_err(|e| self.unreachable(&e))?;
+        let from = format!("MLflow at {}", self.base);
+        let text = crate::sources::answer::text(response, &from, |e| self.unreachable(e)).await?;
         if !status.is_success() {
             return Err(api_error(status.as_u16(), &text));
         }

@@ -115,10 +115,11 @@ impl MlflowRegistry {
             .await
             .map_err(|e| format!("MLflow at {}: {}", self.base, super::server::describe(&e)))?;
         let status = response.status();
-        let body = response
-            .text()
-            .await
-            .map_err(|e| format!("MLflow at {}: {}", self.base, super::server::describe(&e)))?;
+        let from = format!("MLflow at {}", self.base);
+        let body = super::answer::text(response, &from, |e| {
+            format!("{from}: {}", super::server::describe(e))
+        })
+        .await?;
         if !status.is_success() {
             return Err(api_error(status.as_u16(), &body));
         }

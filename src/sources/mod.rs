@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+pub mod answer;
 pub mod embedded;
 pub mod kubernetes;
 pub mod kubernetes_store;

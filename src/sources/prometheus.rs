@@ -129,27 +129,21 @@ impl PrometheusMetrics {
             ],
         )
         .map_err(|e| format!("Prometheus URL {}: {e}", self.base))?;
-        let body = self
+        let unreachable = |e: &reqwest::Error| {
+            format!(
+                "Prometheus at {}: {}",
+                self.base,
+                super::server::describe(e)
+            )
+        };
+        let response = self
             .http
             .get(url)
             .send()
             .await
-            .map_err(|e| {
-                format!(
-                    "Prometheus at {}: {}",
-                    self.base,
-                    super::server::describe(&e)
-                )
-            })?
-            .text()
-            .await
-            .map_err(|e| {
-                format!(
-                    "Prometheus at {}: {}",
-                    self.base,
-                    super::server::describe(&e)
-                )
-            })?;
+            .map_err(|e| unreachable(&e))?;
+        let from = format!("Prometheus at {}", self.base);
+        let body = super::answer::text(response, &from, unreachable).await?;
         matrix_from_response(&body, version_label).map_err(|e| format!("Prometheus: {e}"))
     }
 
@@ -191,10 +185,11 @@ pub async fn instant_query(
     let url = reqwest::Url::parse_with_params(&format!("{base}/api/v1/query"), &[("query", query)])
         .map_err(|e| format!("Prometheus URL {base}: {e}"))?;
     let unreachable =
-        |e: reqwest::Error| format!("Prometheus at {base}: {}", super::server::describe(&e));
-    let response = http.get(url).send().await.map_err(unreachable)?;
+        |e: &reqwest::Error| format!("Prometheus at {base}: {}", super::server::describe(e));
+    let response = http.get(url).send().await.map_err(|e| unreachable(&e))?;
     let status = response.status();
-    let body = response.text().await.map_err(unreachable)?;
+    let from = format!("Prometheus at {base}");
+    let body = super::answer::text(response, &from, unreachable).await?;
     Ok((status, body))
 }
 

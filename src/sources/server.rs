@@ -69,7 +69,7 @@ pub async fn drift(
 async fn get_text(client: &reqwest::Client, url: &str) -> Result<String, String> {
     let response = client.get(url).send().await.map_err(|e| describe(&e))?;
     let status = response.status();
-    let text = response.text().await.map_err(|e| describe(&e))?;
+    let text = super::answer::text(response, "", describe).await?;
     if status.is_success() {
         return Ok(text);
     }
