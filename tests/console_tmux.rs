@@ -405,13 +405,22 @@ fn an_interrupted_promote_is_finished_from_the_console() {
     assert!(aliases.contains("production  v2"), "{aliases}");
     let journal: serde_json::Value =
         serde_json::from_str(&ok(h, &["journal", "--model", "fraud", "--json"])).unwrap();
-    let newest_promote = journal
-        .as_array()
-        .unwrap()
+    // The recovery is journaled as the recovery of the interrupted promote.
+    let rows = journal.as_array().unwrap();
+    let promote = rows
         .iter()
         .find(|row| row["operation"] == "promote")
         .unwrap();
-    assert_eq!(newest_promote["outcome"], "succeeded", "{newest_promote}");
+    assert_eq!(promote["outcome"], "started", "{promote}");
+    let recovery = rows
+        .iter()
+        .find(|row| row["operation"] == "recover")
+        .unwrap();
+    assert_eq!(recovery["outcome"], "succeeded", "{recovery}");
+    assert_eq!(
+        recovery["details"]["recovery"]["journal_id"], promote["id"],
+        "{recovery}"
+    );
     ok(h, &["server", "stop", "fraud"]);
 }
 

@@ -878,3 +878,94 @@ fn a_version_that_answers_nan_fails_its_smoke_test_even_without_sentinels() {
     assert!(err.contains("NaN or infinite"), "{err}");
     assert_eq!(state(h).0, (Some(1), None));
 }
+
+/// The journal's rows, newest first.
+fn journal_rows(h: &Path) -> Vec<Value> {
+    let journal: Value =
+        serde_json::from_str(&ok(h, &["journal", "--json", "--limit", "500"])).unwrap();
+    journal.as_array().unwrap().clone()
+}
+
+#[test]
+fn every_interrupted_operation_converges_whether_finished_or_reverted() {
+    let home = home();
+    let h = home.0.path();
+
+    // A first deploy killed after the server started: v1 serves with no alias naming it (the
+    // fleet says so), and reverting it stops the server, as before the deploy.
+    kill_at(
+        h,
+        &["deploy", "fraud", "1", "--direct", "--yes"],
+        "op:after-serving",
+    );
+    let status = ok(h, &["status", "fraud", "--json", "--interval", "0.3"]);
+    assert!(status.contains("!alias"), "{status}");
+    let out = flightdeck(h)
+        .args(["recover", "fraud", "--revert", "--yes"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("its server stops"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert_eq!(state(h), ((None, None), Value::Null));
+    let err = fails(h, &["recover", "fraud", "--revert", "--yes"], 1);
+    assert!(err.contains("no interrupted operation"), "{err}");
+    let rows = journal_rows(h);
+    let deploy = rows
+        .iter()
+        .find(|r| r["operation"] == "deploy" && r["outcome"] == "started")
+        .unwrap();
+    assert!(
+        rows.iter().any(|r| r["operation"] == "recover"
+            && r["outcome"] == "succeeded"
+            && r["details"]["recovery"]["journal_id"] == deploy["id"]),
+        "the recovery is journaled as the recovery of #{}",
+        deploy["id"]
+    );
+
+    // A recovery killed half way: recovering again resolves to the original's states.
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    ok(h, &["deploy", "fraud", "2", "--canary", "50", "--yes"]);
+    kill_at(
+        h,
+        &["promote", "fraud", "--yes", "--override-gates"],
+        "op:after-aliases",
+    );
+    assert_eq!(state(h).0, (Some(2), None));
+    kill_at(
+        h,
+        &["recover", "fraud", "--revert", "--yes"],
+        "op:after-serving",
+    );
+    let out = ok(h, &["recover", "fraud", "--revert", "--yes"]);
+    assert!(out.contains("production v2 -> v1"), "{out}");
+    assert_eq!(
+        state(h),
+        (
+            (Some(1), Some(2)),
+            serde_json::json!({ "stable": 1, "canary": 2, "canary_percent": 50 })
+        ),
+        "back where the promote started"
+    );
+    let err = fails(h, &["recover", "fraud", "--revert", "--yes"], 1);
+    assert!(
+        err.contains("no interrupted operation"),
+        "the promote and its interrupted recovery both ended: {err}"
+    );
+
+    // A plan is recorded for restarts only once the server has taken it.
+    kill_at(h, &["abort", "fraud", "--yes"], "serving:before-apply");
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(h.join("serve/fraud.plan.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        file,
+        serde_json::json!({ "stable": 1, "canary": 2, "canary_percent": 50 }),
+        "the file says what the server serves"
+    );
+    assert_eq!(state(h).1, file);
+    ok(h, &["recover", "fraud", "--revert", "--yes"]);
+}

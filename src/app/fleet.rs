@@ -110,8 +110,9 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
             }
             // The registry says one thing, the server (or cluster) serves another: production
             // v8 while v7 serves, or a canary alias with no canary traffic (or the reverse).
+            // An unset production alias while a version serves is a mismatch too.
             let mismatch = serving.is_some_and(|plan| {
-                production.is_some_and(|p| p != plan.stable)
+                production != Some(plan.stable)
                     || alias(AliasName::CANARY) != plan.canary.filter(|_| plan.canary_percent > 0)
             });
             if mismatch {

@@ -64,6 +64,20 @@ impl Registry {
             .map_err(|e| self.db_error(e))
     }
 
+    /// One row by its id.
+    pub fn journal_row(&self, id: i64) -> Result<Option<JournalEntry>, EngineError> {
+        use rusqlite::OptionalExtension;
+        self.conn()
+            .query_row(
+                "SELECT id, time, user, environment, operation, model, from_ref, to_ref, outcome, details
+                 FROM journal WHERE id = ?1",
+                params![id],
+                entry_from_row,
+            )
+            .optional()
+            .map_err(|e| self.db_error(e))
+    }
+
     /// Appends a row in a transaction of its own (for outcomes that changed nothing else).
     pub fn append_journal(&mut self, entry: &NewJournalEntry) -> Result<i64, EngineError> {
         self.write("writing the journal", |tx| Ok(append(tx, entry)?))

@@ -5,7 +5,14 @@
 use crate::model::{JournalEntry, Outcome};
 
 /// Operations that move production, as journaled.
-const OPERATIONS: &[&str] = &["deploy", "promote", "rollback", "abort", "auto-rollback"];
+const OPERATIONS: &[&str] = &[
+    "deploy",
+    "promote",
+    "rollback",
+    "abort",
+    "auto-rollback",
+    super::recover::RECOVER,
+];
 
 /// One move of production: from which version, to which, by what.
 #[derive(Debug, Clone, PartialEq, Eq)]

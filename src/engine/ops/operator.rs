@@ -436,7 +436,8 @@ impl Operator {
         how: Recovery,
     ) -> Result<OpPlan, EngineError> {
         self.actor.ensure_writable(&format!("recover {model}"))?;
-        let Some(found) = interrupted(&self.journal()?, Some(model.as_str()))?
+        let journal = self.journal()?;
+        let Some(found) = interrupted(&journal, Some(model.as_str()))?
             .into_iter()
             .next()
         else {
@@ -445,7 +446,8 @@ impl Operator {
                 reason: "no interrupted operation to recover".into(),
             });
         };
-        let original = found.plan;
+        // An interrupted recovery resolves to its original operation's states.
+        let (of, original) = super::recover::original(&journal, &found)?;
         let held = self.registry.held(model).await?;
         let serving_now = self.serving.status(model.as_str()).await.serving;
         let current = DeploymentState {
@@ -464,33 +466,50 @@ impl Operator {
             Recovery::Finish => "finish",
             Recovery::Revert => "revert",
         };
+        let mut warnings = vec![format!(
+            "{} the {} interrupted at {} (journal #{of}){}",
+            if how == Recovery::Finish {
+                "finishing"
+            } else {
+                "reverting"
+            },
+            original.request.name(),
+            found.entry.time.format("%Y-%m-%d %H:%M:%S UTC"),
+            if of == found.entry.id {
+                String::new()
+            } else {
+                format!(
+                    ", and the recovery of it interrupted in turn (journal #{})",
+                    found.entry.id
+                )
+            }
+        )];
+        if target.production.is_none() {
+            warnings.push(format!(
+                "before it, nothing served {model}: its server stops and no alias points anywhere"
+            ));
+        }
+        let mut sentence = describe(
+            &current,
+            &target,
+            how == Recovery::Finish && original.request == OpRequest::Promote,
+            &self.actor.environment,
+            self.actor.read_only,
+        );
+        if let Some(note) = self.registry.aliases_note() {
+            sentence.push_str(&format!("; {note}"));
+        }
         Ok(OpPlan {
             before: current,
             after: target,
             revisions: held.revisions,
-            sentence: describe(
-                &current,
-                &target,
-                how == Recovery::Finish && original.request == OpRequest::Promote,
-                &self.actor.environment,
-                self.actor.read_only,
-            ),
-            warnings: vec![format!(
-                "{} the {} interrupted at {} (journal #{})",
-                if how == Recovery::Finish {
-                    "finishing"
-                } else {
-                    "reverting"
-                },
-                original.request.name(),
-                found.entry.time.format("%Y-%m-%d %H:%M:%S UTC"),
-                found.entry.id
-            )],
+            sentence,
+            warnings,
             pipeline_change: None,
             gates: Vec::new(),
             recovery: Some(RecoveryOf {
                 how: verb.into(),
-                journal_id: found.entry.id,
+                journal_id: of,
             }),
             environment: self.actor.environment.clone(),
             read_only: self.actor.read_only,

@@ -115,6 +115,14 @@ impl OpPlan {
     pub fn blocking_gates(&self) -> impl Iterator<Item = &GateResult> {
         self.gates.iter().filter(|g| !g.passed())
     }
+
+    /// What the journal calls this operation: a recovery under its own name.
+    pub fn journal_name(&self) -> &'static str {
+        match self.recovery {
+            Some(_) => super::recover::RECOVER,
+            None => self.request.name(),
+        }
+    }
 }
 
 fn refuse(model: &ModelName, reason: impl Into<String>) -> EngineError {

@@ -24,7 +24,13 @@ pub enum Recovery {
     Revert,
 }
 
-/// Interrupted operations, newest first (optionally for one model).
+/// What the journal calls a recovery: one operation of its own, whatever it finishes or
+/// reverts, so that it is never mistaken for (or taken as the end of) another one of that name.
+pub const RECOVER: &str = "recover";
+
+/// Interrupted operations, newest first (optionally for one model). An operation ends with a
+/// later row of its own name (a refusal before anything moved excepted), or with a recovery
+/// that succeeded for it.
 pub fn interrupted(
     registry: &Registry,
     model: Option<&str>,
@@ -41,10 +47,13 @@ pub fn interrupted(
         // Rows are newest first: anything before index i is later in time.
         let ended = rows[..i].iter().any(|later| {
             later.model == row.model
-                && later.operation == row.operation
-                && later.outcome != Outcome::Started
-                // A refusal before anything moved ends nothing.
-                && later.details["blocked"] != true
+                && ((later.operation == row.operation
+                    && later.outcome != Outcome::Started
+                    // A refusal before anything moved ends nothing.
+                    && later.details["blocked"] != true)
+                    || (later.operation == RECOVER
+                        && later.outcome == Outcome::Succeeded
+                        && later.details["recovery"]["journal_id"] == row.id))
         });
         if ended {
             continue;
@@ -57,4 +66,26 @@ pub fn interrupted(
         }
     }
     Ok(found)
+}
+
+/// The operation a recovery is about: the interrupted one itself, or, when the interrupted one
+/// is a recovery, the operation that recovery was for (recovering a recovery resolves to the
+/// original operation's states, never to the half-done recovery's).
+pub fn original(registry: &Registry, found: &Interrupted) -> Result<(i64, OpPlan), EngineError> {
+    let Some(of) = &found.plan.recovery else {
+        return Ok((found.entry.id, found.plan.clone()));
+    };
+    let row = registry
+        .journal_row(of.journal_id)?
+        .and_then(|row| serde_json::from_value::<OpPlan>(row.details["plan"].clone()).ok());
+    match row {
+        Some(plan) => Ok((of.journal_id, plan)),
+        None => Err(EngineError::Refused {
+            model: found.plan.model.to_string(),
+            reason: format!(
+                "the interrupted recovery (journal #{}) is of journal #{}, whose plan cannot be read; set the aliases and `flightdeck server start` by hand",
+                found.entry.id, of.journal_id
+            ),
+        }),
+    }
 }

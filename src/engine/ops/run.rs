@@ -88,7 +88,7 @@ fn entry(
     NewJournalEntry {
         user: actor.user.clone(),
         environment: actor.environment.clone(),
-        operation: plan.request.name().to_string(),
+        operation: plan.journal_name().to_string(),
         model: Some(plan.model.to_string()),
         from: plan.before.label(),
         to: plan.after.label(),
@@ -168,13 +168,14 @@ impl Executor<'_> {
             });
         }
         let _lock = lock::acquire(self.journal.data_dir(), model.as_str(), plan.request.name())?;
-        let target = plan
-            .after
-            .serving_plan()
-            .ok_or_else(|| EngineError::Refused {
+        // Nothing to serve is a result only a recovery may have: the revert of a first deploy.
+        let target = plan.after.serving_plan();
+        if target.is_none() && plan.recovery.is_none() {
+            return Err(EngineError::Refused {
                 model: model.to_string(),
                 reason: "the result would have no production version to serve".into(),
-            })?;
+            });
+        }
         // Nothing moves if the aliases are not where the preview saw them.
         let held = self.registry.held(model).await?;
         for role in Role::BOTH {
@@ -215,10 +216,16 @@ impl Executor<'_> {
 
         // 1. Serving first: if the server refuses, nothing else has moved.
         let previous = self.serving.status(model.as_str()).await;
-        let served = if previous.supervisor_alive {
-            self.serving.apply(model, target).await
-        } else {
-            self.serving.start(model, target).await
+        let served = match target {
+            Some(target) if previous.supervisor_alive => {
+                self.serving.apply(model, target).await.map(|_| ())
+            }
+            Some(target) => self.serving.start(model, target).await.map(|_| ()),
+            // Stopped; a server already gone is as good.
+            None => match self.serving.stop(model).await {
+                Err(crate::engine::serving::ServingError::NotRunning(_)) => Ok(()),
+                other => other,
+            },
         };
         if let Err(e) = served {
             return self.fail(plan, EngineError::Serving(e.to_string()), Outcome::Failed);
@@ -252,13 +259,15 @@ impl Executor<'_> {
         // 3. Verify by reading the real state back.
         let now = self.serving.status(model.as_str()).await;
         let mut problems = Vec::new();
-        if now.serving != Some(target) {
+        if now.serving != target {
             problems.push(format!(
                 "the server reports {} instead of {}",
                 now.serving
                     .map(|p| p.describe())
                     .unwrap_or_else(|| "nothing".into()),
-                target.describe()
+                target
+                    .map(|p| p.describe())
+                    .unwrap_or_else(|| "nothing".into())
             ));
         }
         match self.registry.held(model).await {

@@ -413,16 +413,15 @@ impl LocalServing {
             .endpoint()
             .filter(|_| status.supervisor_alive)
             .ok_or_else(|| ServingError::NotRunning(model.to_string()))?;
-        let previous = self.files.read_plan(model.as_str());
-        // Recorded first, so a restart of the server comes back with the new plan.
-        self.files
-            .write_plan(model.as_str(), &plan)
-            .map_err(|e| ServingError::Io(e.to_string()))?;
+        // The plan file is what the supervisor restarts the server with: written once the server
+        // has taken the plan, never ahead of it (a process killed in between would leave a file
+        // that a later restart applies behind everyone's back).
         let refused = |reason: String| ServingError::Refused {
             model: model.to_string(),
             plan: plan.describe(),
             reason,
         };
+        crate::engine::failpoint::pause_if_armed("serving:before-apply");
         let response = self
             .http
             .put(format!("{endpoint}/flightdeck/admin/deployments/{model}"))
@@ -446,12 +445,15 @@ impl LocalServing {
                 reason: e.to_string(),
             }),
         };
-        if let Err(e) = outcome {
-            if let Some(previous) = previous {
-                let _ = self.files.write_plan(model.as_str(), &previous);
-            }
-            return Err(e);
-        }
+        outcome?;
+        self.files
+            .write_plan(model.as_str(), &plan)
+            .map_err(|e| {
+                ServingError::Io(format!(
+                    "the server serves {} but its plan file could not be written ({e}): a restart would bring back the previous plan",
+                    plan.describe()
+                ))
+            })?;
         Ok(self.status(model.as_str()).await)
     }
 
