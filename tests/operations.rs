@@ -969,3 +969,76 @@ fn every_interrupted_operation_converges_whether_finished_or_reverted() {
     assert_eq!(state(h).1, file);
     ok(h, &["recover", "fraud", "--revert", "--yes"]);
 }
+
+/// Damages a version's stored file, keeping its length (a flipped bit on disk).
+fn damage(h: &Path, version: u64) {
+    let versions: Value = serde_json::from_str(&ok(h, &["versions", "fraud", "--json"])).unwrap();
+    let sha = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["version"] == version)
+        .unwrap()["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = h.join(format!("artifacts/sha256/{}/{sha}.onnx", &sha[..2]));
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&path, bytes).unwrap();
+}
+
+#[test]
+fn a_damaged_canary_artifact_blocks_its_promote_and_never_takes_stable_down() {
+    let home = home();
+    let h = home.0.path();
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    ok(h, &["deploy", "fraud", "2", "--canary", "50", "--yes"]);
+    traffic(h, 60);
+    damage(h, 2);
+    // The running server holds v2 in memory; a restart would load the damaged file.
+    let err = fails(h, &["promote", "fraud", "--yes"], 2);
+    assert!(
+        err.contains("gate artifact        FAILED") && err.contains("damaged"),
+        "{err}"
+    );
+    // Restarted on the damaged canary: stable serves alone, no crash loop.
+    ok(h, &["server", "stop", "fraud"]);
+    std::fs::write(
+        h.join("serve/fraud.plan.json"),
+        r#"{"stable":1,"canary":2,"canary_percent":50}"#,
+    )
+    .unwrap();
+    ok(
+        h,
+        &[
+            "server",
+            "start",
+            "fraud",
+            "--version",
+            "1",
+            "--canary",
+            "2",
+            "--canary-percent",
+            "50",
+        ],
+    );
+    let servers: Value = serde_json::from_str(&ok(h, &["server", "list", "--json"])).unwrap();
+    assert_eq!(
+        servers[0]["serving"],
+        serde_json::json!({ "stable": 1, "canary": null, "canary_percent": 0 }),
+        "{servers}"
+    );
+    let status = ok(h, &["status", "fraud", "--json", "--interval", "0.3"]);
+    assert!(
+        status.contains("!alias"),
+        "the missing canary shows: {status}"
+    );
+    traffic(h, 20);
+    ok(h, &["abort", "fraud", "--yes"]);
+    // Registering the original file again repairs the stored one.
+    let out = common::register(h, "fraud", "mlp_classifier.onnx");
+    assert!(out.contains("v2"), "{out}");
+    ok(h, &["smoke", "fraud", "2"]);
+}

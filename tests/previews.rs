@@ -180,22 +180,25 @@ fn each_kind_of_operation_has_its_gates() {
                 canary_percent: None
             }
         ),
-        ["smoke", "signature"]
+        ["smoke", "artifact", "signature"]
     );
     ok(h, &["alias", "set", "fraud", "production", "1"]);
     let _server = Server(h);
     ok(h, &["server", "start", "fraud"]);
-    assert_eq!(gate_names(h, deploy(Some(10))), ["smoke", "signature"]);
+    assert_eq!(
+        gate_names(h, deploy(Some(10))),
+        ["smoke", "artifact", "signature"]
+    );
     assert_eq!(
         gate_names(h, OpRequest::Rollback { to: Some(2) }),
-        ["smoke", "signature"],
+        ["smoke", "artifact", "signature"],
         "a rollback is gated like a deploy"
     );
     ok(h, &["alias", "set", "fraud", "production", "2"]);
     ok(h, &["server", "start", "fraud", "--version", "2"]);
     assert_eq!(
         gate_names(h, OpRequest::Rollback { to: None }),
-        ["smoke", "signature"],
+        ["smoke", "artifact", "signature"],
         "the default target too"
     );
     ok(h, &["alias", "set", "fraud", "production", "1"]);
@@ -209,7 +212,8 @@ fn each_kind_of_operation_has_its_gates() {
             "5xx errors",
             "4xx errors",
             "p99 latency",
-            "drift"
+            "drift",
+            "artifact"
         ]
     );
     assert!(

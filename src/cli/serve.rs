@@ -106,6 +106,12 @@ pub fn run(settings: &Settings, args: ServeArgs) -> Result<(), Failure> {
     let runtime = super::runtime()?;
     runtime.block_on(async move {
         let server = crate::serve::bind(config).await.map_err(failure)?;
+        // What it serves, which may be less than asked (a canary that does not load).
+        let plan = server
+            .state()
+            .deployment(model.as_str())
+            .map(|d| d.plan())
+            .unwrap_or(plan);
         let canary = plan
             .canary
             .map(|c| format!(", v{c} canary at {}%", plan.canary_percent))

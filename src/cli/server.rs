@@ -147,11 +147,24 @@ pub fn run(settings: &Settings, actor: &Actor, command: ServerCommand) -> Result
             if json {
                 return print_json(&server);
             }
+            // What the server says it serves, and the difference from what was asked, if any.
+            let served = server.serving.unwrap_or(plan);
             say!(
                 "{model}: serving {} on {}",
-                plan.describe(),
+                served.describe(),
                 server.endpoint().unwrap_or_default()
             );
+            if served != plan {
+                eprintln!(
+                    "warning: asked for {}, but the server serves {}: see {}",
+                    plan.describe(),
+                    served.describe(),
+                    settings
+                        .data_dir
+                        .join(format!("logs/serve-{model}.out"))
+                        .display()
+                );
+            }
             Ok(())
         }
         ServerCommand::Stop { model } => {

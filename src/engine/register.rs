@@ -65,6 +65,9 @@ pub fn register(
     })?;
     let sha256 = artifacts::sha256_hex(&bytes);
     if let Some(existing) = registry.version_by_sha(model, &sha256)? {
+        // The version exists: its stored file is written again from these bytes if it was
+        // damaged (registering the original repairs it).
+        artifacts::store(registry.artifacts_root(), &sha256, &bytes)?;
         return Ok(Registered {
             version: registry.version(model, existing)?,
             created: false,

@@ -74,9 +74,31 @@ pub async fn bind(config: ServeConfig) -> Result<BoundServer, String> {
     let state = Arc::new(ServerState::new(pool, config.options.clone()));
     let loader = state.clone();
     let (model, plan) = (config.model.clone(), config.plan);
-    tokio::task::spawn_blocking(move || loader.apply_plan(&model, plan))
-        .await
-        .map_err(|e| e.to_string())??;
+    let applied = tokio::task::spawn_blocking(move || {
+        loader.apply_plan(&model, plan).or_else(|canary_failed| {
+            // A canary that cannot load (a damaged artifact) must not take production down
+            // with it: stable serves alone, and what is served says the canary is missing.
+            let stable = Plan {
+                stable: plan.stable,
+                canary: None,
+                canary_percent: 0,
+            };
+            match plan.canary {
+                Some(canary) => {
+                    tracing::error!(model = %model, canary, error = %canary_failed, "the canary does not load: serving stable alone");
+                    eprintln!(
+                        "warning: canary v{canary} does not load ({canary_failed}); serving v{} alone",
+                        plan.stable
+                    );
+                    loader.apply_plan(&model, stable)
+                }
+                None => Err(canary_failed),
+            }
+        })
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    applied?;
     let listener = tokio::net::TcpListener::bind(config.address)
         .await
         .map_err(|e| {

@@ -13,6 +13,7 @@ pub use crate::engine::serving::Evidence;
 
 /// Gate names, as previews, the journal and `--json` say them.
 pub const SMOKE: &str = "smoke";
+pub const ARTIFACT: &str = "artifact";
 pub const SIGNATURE: &str = "signature";
 pub const TRAFFIC: &str = "canary traffic";
 pub const SERVER_ERRORS: &str = "5xx errors";
@@ -113,6 +114,14 @@ const SMOKE_NOT_RUN: &str = "not run: skipped";
 /// Whether a smoke gate's test ran (it passed or failed) rather than being skipped.
 pub fn smoke_was_run(gate: &GateResult) -> bool {
     !gate.evidence.contains(SMOKE_NOT_RUN)
+}
+
+/// The version's stored file must be whole: what the artifact check found.
+pub fn artifact_gate(checked: Result<String, String>) -> GateResult {
+    match checked {
+        Ok(said) => judged(ARTIFACT, true, said),
+        Err(said) => judged(ARTIFACT, false, said),
+    }
 }
 
 /// Inputs in words: "X FP32 [N, 4]".

@@ -14,9 +14,9 @@ mod run;
 mod store;
 
 pub use gates::{
-    CLIENT_ERRORS, DRIFT, EVALUATION, GateResult, GateStatus, LATENCY, METRICS, SERVER_ERRORS,
-    SIGNATURE, SMOKE, SmokeEvidence, TRAFFIC, evaluation_gate, promote_gates, signature_gate,
-    smoke_gate,
+    ARTIFACT, CLIENT_ERRORS, DRIFT, EVALUATION, GateResult, GateStatus, LATENCY, METRICS,
+    SERVER_ERRORS, SIGNATURE, SMOKE, SmokeEvidence, TRAFFIC, evaluation_gate, promote_gates,
+    signature_gate, smoke_gate,
 };
 pub use history::{ProductionMove, last_healthy, production_moves, production_of};
 pub use operator::{Operator, PlanOptions, Progress};

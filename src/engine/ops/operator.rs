@@ -190,6 +190,10 @@ impl Operator {
         {
             let evidence = self.serving.evidence(model.as_str()).await;
             gates = gates::promote_gates(evidence, model, production, canary, &self.limits);
+            // What serves after a restart is loaded from the stored file: it must be whole.
+            if let Some(checked) = self.registry.artifact(model, canary).await? {
+                gates.push(gates::artifact_gate(checked));
+            }
             if let Some(evaluation) = self.registry.evaluation(model, canary).await?
                 && let Some(gate) =
                     gates::evaluation_gate(&evaluation, production, self.limits.max_metric_drop)
@@ -240,6 +244,9 @@ impl Operator {
             .smoke(model, version, !options.skip_smoke, &smoke_progress)
             .await?;
         let mut gates = vec![gates::smoke_gate(version, smoke.as_ref())];
+        if let Some(checked) = self.registry.artifact(model, version).await? {
+            gates.push(gates::artifact_gate(checked));
+        }
         let clients = match before.production.filter(|p| *p != version) {
             Some(p) => Some(self.clients_of(model, p).await?),
             None => None,

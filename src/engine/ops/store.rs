@@ -116,6 +116,16 @@ pub trait OpRegistry: Send + Sync {
     ) -> BoxFuture<'a, Result<Option<Evaluation>, EngineError>> {
         async { Ok(None) }.boxed()
     }
+    /// Whether the version's stored file is whole (its content matches its sha256): a damaged
+    /// file must not be promoted or deployed. Registries whose artifact check is the smoke test
+    /// (MLflow) answer `None`: nothing more to check.
+    fn artifact<'a>(
+        &'a self,
+        _model: &'a ModelName,
+        _version: u32,
+    ) -> BoxFuture<'a, Result<Option<Result<String, String>>, EngineError>> {
+        async { Ok(None) }.boxed()
+    }
     /// Earlier production versions the registry itself remembers, newest first: where a
     /// rollback goes when the journal has no production history.
     fn earlier_production<'a>(
@@ -263,6 +273,35 @@ impl OpRegistry for EmbeddedStore {
         version: u32,
     ) -> BoxFuture<'a, Result<Option<Evaluation>, EngineError>> {
         async move { self.open()?.latest_evaluation(model, version) }.boxed()
+    }
+
+    fn artifact<'a>(
+        &'a self,
+        model: &'a ModelName,
+        version: u32,
+    ) -> BoxFuture<'a, Result<Option<Result<String, String>>, EngineError>> {
+        async move {
+            let registry = self.open()?;
+            let record = registry.version(model, version)?;
+            let root = registry.artifacts_root().to_path_buf();
+            let sha = record.sha256.clone();
+            // Hashing a large file is CPU and disk work: off the async workers.
+            let checked = tokio::task::spawn_blocking(move || {
+                crate::engine::registry::artifacts::load(&root, &sha).map(|b| b.len())
+            })
+            .await
+            .map_err(|e| EngineError::Serving(e.to_string()))?;
+            Ok(Some(match checked {
+                Ok(size) => Ok(format!(
+                    "v{version}'s stored file ({size} bytes) matches its sha256 {}",
+                    &record.sha256[..12]
+                )),
+                Err(e) => Err(format!(
+                    "v{version}'s stored file is damaged ({e}); register the original file again to repair it (`flightdeck register {model} FILE`)"
+                )),
+            }))
+        }
+        .boxed()
     }
 
     fn earlier_production<'a>(

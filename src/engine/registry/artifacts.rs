@@ -25,7 +25,11 @@ pub fn path_for(root: &Path, sha256: &str) -> PathBuf {
 /// Stores `bytes` under their digest unless an identical file is already there.
 pub fn store(root: &Path, sha256: &str, bytes: &[u8]) -> Result<PathBuf, EngineError> {
     let target = path_for(root, sha256);
-    if fs::metadata(&target).is_ok_and(|m| m.len() == bytes.len() as u64) {
+    // Kept only when it is whole: a stored file of the right size whose content was damaged is
+    // written again from these bytes (registering the original file repairs it).
+    let intact = fs::metadata(&target).is_ok_and(|m| m.len() == bytes.len() as u64)
+        && fs::read(&target).is_ok_and(|stored| sha256_hex(&stored) == sha256);
+    if intact {
         return Ok(target);
     }
     let dir = target
@@ -98,5 +102,8 @@ mod tests {
         fs::write(&path, b"model bytez").unwrap();
         let err = load(dir.path(), &sha).unwrap_err().to_string();
         assert!(err.contains("modified or damaged"), "{err}");
+        // Storing the original again repairs it.
+        store(dir.path(), &sha, bytes).unwrap();
+        assert_eq!(load(dir.path(), &sha).unwrap(), bytes);
     }
 }

@@ -376,7 +376,9 @@ impl LocalServing {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             let status = self.status(model.as_str()).await;
-            if status.healthy && status.serving == Some(plan) {
+            // Up and serving: what it serves may be less than the plan (a canary that does not
+            // load serves stable alone); the caller compares, and says so.
+            if status.healthy && status.serving.is_some() {
                 return Ok(status);
             }
             let crashed = status.record.as_ref().is_some_and(|r| r.restarts > 0);
