@@ -25,9 +25,24 @@ pub struct ServeArgs {
     /// The canary's share of requests, 0-100.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub canary_percent: u8,
-    /// Address to listen on (loopback by default: put a proxy in front to expose it).
+    /// Address to listen on (loopback by default: put a proxy in front to expose it). Any other
+    /// address also needs --expose.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: IpAddr,
+    /// Allow a non-loopback --host: inference, /metrics and the live input histograms of the
+    /// drift endpoint are then open to the network without authentication.
+    #[arg(long)]
+    pub expose: bool,
+    /// Connections served at once; more get 503 (default: the open-file limit less 64).
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+    /// Seconds a client may take to send a request's headers (and an idle keep-alive
+    /// connection may stay open).
+    #[arg(long, default_value_t = 10)]
+    pub header_timeout_s: u64,
+    /// Seconds a request may take, body included, before it is answered 408.
+    #[arg(long, default_value_t = 60)]
+    pub request_timeout_s: u64,
     /// Port to listen on; 0 picks a free one (printed on start).
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
@@ -57,6 +72,18 @@ pub struct ServeArgs {
 
 pub fn run(settings: &Settings, args: ServeArgs) -> Result<(), Failure> {
     let model = model_name(&args.model)?;
+    if !args.host.is_loopback() {
+        if !args.expose {
+            return Err(failure(format!(
+                "--host {} is not a loopback address: inference, /metrics and the drift endpoint's live input histograms would be open to the network without authentication; add --expose if that is meant (or put an authenticating proxy in front of 127.0.0.1)",
+                args.host
+            )));
+        }
+        eprintln!(
+            "warning: listening on {} with --expose: inference, /metrics and live input histograms are open to the network without authentication",
+            args.host
+        );
+    }
     let registry = super::open(settings)?;
     let stable = match args.version {
         Some(v) => v,
@@ -98,6 +125,14 @@ pub fn run(settings: &Settings, args: ServeArgs) -> Result<(), Failure> {
             max_batch_rows: args.max_batch_rows,
         },
         port_file: args.port_file,
+        connections: crate::serve::connections::ConnectionLimits {
+            max_connections: args
+                .max_connections
+                .unwrap_or_else(crate::serve::connections::default_max_connections)
+                .max(1),
+            header_timeout: Duration::from_secs(args.header_timeout_s.max(1)),
+            request_timeout: Duration::from_secs(args.request_timeout_s.max(1)),
+        },
     };
     // One thread for HTTP: the quick inferences run inline on it and anything slower goes to the
     // inference pool, so a second runtime worker only added cross-thread wake-ups (IPIs and

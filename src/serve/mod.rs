@@ -3,6 +3,7 @@
 //! without dropping requests, exposes Prometheus metrics and scores input drift.
 
 mod batch;
+pub mod connections;
 pub mod drift;
 mod flat;
 mod metrics;
@@ -32,6 +33,8 @@ pub struct ServeConfig {
     pub options: ServeOptions,
     /// Written with the bound port once listening (for supervisors and `--port 0`).
     pub port_file: Option<PathBuf>,
+    /// How many connections, and how long a client may take.
+    pub connections: connections::ConnectionLimits,
 }
 
 /// A server that is listening, before it starts serving.
@@ -39,6 +42,7 @@ pub struct BoundServer {
     pub address: SocketAddr,
     listener: tokio::net::TcpListener,
     state: Arc<ServerState>,
+    connections: connections::ConnectionLimits,
 }
 
 impl BoundServer {
@@ -54,16 +58,11 @@ impl BoundServer {
         let state = self.state.clone();
         let app = routes::router(self.state);
         state.ready.store(true, Ordering::Relaxed);
-        // Small responses go out at once instead of waiting on Nagle for the client's ACK.
-        let listener = axum::serve::ListenerExt::tap_io(self.listener, |stream| {
-            let _ = stream.set_nodelay(true);
-        });
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                state.ready.store(false, Ordering::Relaxed);
-            })
-            .await
+        connections::serve(self.listener, app, self.connections, async move {
+            shutdown.await;
+            state.ready.store(false, Ordering::Relaxed);
+        })
+        .await
     }
 }
 
@@ -118,6 +117,7 @@ pub async fn bind(config: ServeConfig) -> Result<BoundServer, String> {
         address,
         listener,
         state,
+        connections: config.connections,
     })
 }
 

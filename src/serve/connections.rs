@@ -1,0 +1,159 @@
+//! The server's connections: its own accept loop over hyper, so that a client cannot hold the
+//! server hostage. A request's headers must arrive within `header_timeout` (and an idle
+//! keep-alive connection is closed after it too); a whole request, body included, must be
+//! answered within `request_timeout` (`408`); at most `max_connections` are served at once and
+//! the next ones get a `503` at once, with room kept below the open-file limit for the registry,
+//! model files and health checks. A full file table makes `accept` fail: the loop waits a
+//! moment and goes on, it never stops serving.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+
+/// How many connections a server takes, and how long a client may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub request_timeout: Duration,
+}
+
+/// Open files kept for what is not a client connection (registry, models, logs, health checks).
+const FILES_KEPT: u64 = 64;
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: default_max_connections(),
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The process's open-file limit less the files it needs for itself, between 16 and 10,000.
+pub fn default_max_connections() -> usize {
+    let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map(|(soft, _)| soft)
+        .unwrap_or(1024);
+    soft.saturating_sub(FILES_KEPT).clamp(16, 10_000) as usize
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then lets open connections finish
+/// their requests (up to 30 s).
+pub async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    limits: ConnectionLimits,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let app = app.layer(axum::middleware::from_fn(move |request, next| {
+        deadline(limits.request_timeout, request, next)
+    }));
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let (closing, closed) = watch::channel(false);
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors (or a connection reset before it was taken): the
+                // clients already served are not given up for it.
+                tracing::warn!(error = %e, "accept failed; retrying");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        match permits.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let (app, closed) = (app.clone(), closed.clone());
+                tokio::spawn(async move {
+                    connection(stream, app, limits, closed).await;
+                    drop(permit);
+                });
+            }
+            Err(_) => {
+                tokio::spawn(busy(stream, limits.max_connections));
+            }
+        }
+    }
+    let _ = closing.send(true);
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(Duration::from_secs(30), permits.acquire_many(all)).await;
+    Ok(())
+}
+
+/// One client connection, HTTP/1.1 with keep-alive, until it closes, times out, or the server
+/// shuts down (the request in flight is finished first).
+async fn connection(
+    stream: TcpStream,
+    app: axum::Router,
+    limits: ConnectionLimits,
+    mut closed: watch::Receiver<bool>,
+) {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true);
+    let served = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
+    tokio::pin!(served);
+    loop {
+        tokio::select! {
+            result = served.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "connection ended");
+                }
+                return;
+            }
+            changed = closed.changed() => {
+                if changed.is_err() || *closed.borrow() {
+                    served.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
+}
+
+/// A whole request, its body read included, answered within `limit`, else 408.
+async fn deadline(
+    limit: Duration,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => super::routes::ApiError::new(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request was not answered within {} s (its body may be arriving too slowly)",
+                limit.as_secs()
+            ),
+        )
+        .into_response(),
+    }
+}
+
+/// A connection over the cap: told so at once, and closed.
+async fn busy(mut stream: TcpStream, max: usize) {
+    let body = format!(
+        "{{\"error\":\"the server has {max} connections open, its limit (--max-connections); retry shortly\"}}"
+    );
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\nretry-after: 1\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(2), stream.write_all(answer.as_bytes())).await;
+    let _ = stream.shutdown().await;
+}
