@@ -149,6 +149,55 @@ fn a_read_only_environment_runs_smoke_tests_and_evaluations_and_stores_nothing()
 }
 
 #[test]
+fn a_read_only_environment_evaluates_and_stores_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let demo = |f: &str| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("demo")
+            .join(f)
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    ok(
+        h,
+        &[
+            "register",
+            "claims",
+            &demo("v1.onnx"),
+            "--reference",
+            &demo("reference.csv"),
+        ],
+    );
+    let evaluate = [
+        "evaluate",
+        "claims",
+        "1",
+        "--data",
+        &demo("holdout.csv"),
+        "--json",
+    ];
+    let out = flightdeck(h)
+        .arg("--readonly")
+        .args(evaluate)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["rows"], 2000, "it ran and showed its result");
+    assert!(common::stderr(&out).contains("was not stored"));
+    let stored = || {
+        let registry = flightdeck::engine::Registry::open(h).unwrap();
+        let model = flightdeck::model::ModelName::new("claims").unwrap();
+        registry.latest_evaluation(&model, 1).unwrap().is_some()
+    };
+    assert!(!stored(), "nothing kept for the promote gate");
+    ok(h, &evaluate);
+    assert!(stored(), "a writable environment keeps it");
+}
+
+#[test]
 fn what_flightdeck_creates_is_private_to_its_user() {
     let home = tempfile::tempdir().unwrap();
     // A data dir flightdeck creates itself.
