@@ -446,3 +446,27 @@ fn env_switches_environment_in_the_console_and_its_read_only_holds() {
     tmux.keys(&["Escape"]);
     tmux.keys(&["q"]);
 }
+
+#[test]
+fn a_smoke_test_from_a_read_only_console_is_shown_and_not_stored() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    ok(h, &["alias", "set", "fraud", "production", "1"]);
+    let config = h.join("readonly.toml");
+    std::fs::write(&config, "[environments.local]\nread_only = true\n").unwrap();
+    let tmux = Tmux::start_with_config(h, &config, 100, 30);
+    tmux.wait_for("the fleet", |s| {
+        s.contains("READ-ONLY") && s.contains("fraud")
+    });
+    tmux.keys(&["s"]);
+    tmux.wait_for("the smoke test's report", |s| {
+        s.contains("not stored (read-only environment)")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.keys(&["q"]);
+    drop(tmux);
+    let versions: serde_json::Value =
+        serde_json::from_str(&ok(h, &["versions", "fraud", "--json"])).unwrap();
+    assert_eq!(versions[0]["smoke_passed"], serde_json::Value::Null);
+}

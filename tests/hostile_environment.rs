@@ -311,3 +311,50 @@ fn a_backend_that_streams_without_end_is_cut_at_the_answer_limit() {
     assert!(reason.contains("answer larger than 2 MB"), "{out}");
     assert_eq!(rows[0]["stats"], Value::Null, "{out}");
 }
+
+#[test]
+fn an_empty_mlflow_token_falls_back_to_basic_auth() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (seen, heard) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut buffer = [0u8; 8192];
+            let n = stream.read(&mut buffer).unwrap_or(0);
+            let request = String::from_utf8_lossy(&buffer[..n]).to_string();
+            let authorization = request
+                .lines()
+                .find(|l| l.to_lowercase().starts_with("authorization:"))
+                .unwrap_or("authorization: (none)")
+                .to_string();
+            let _ = seen.send(authorization);
+            let body = r#"{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"no such model"}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    std::fs::write(
+        h.join("no-config.toml"),
+        format!("[environments.ml]\nregistry = \"mlflow\"\nmlflow_url = \"http://127.0.0.1:{port}\"\nread_only = true\n"),
+    )
+    .unwrap();
+    let _ = flightdeck(h)
+        .args(["--env", "ml", "models"])
+        .env("MLFLOW_TRACKING_TOKEN", "")
+        .env("MLFLOW_TRACKING_USERNAME", "u")
+        .env("MLFLOW_TRACKING_PASSWORD", "p")
+        .output()
+        .unwrap();
+    let authorization = heard
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    // "u:p" in base64.
+    assert_eq!(authorization.to_lowercase(), "authorization: basic dtpw");
+}

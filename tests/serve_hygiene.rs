@@ -121,16 +121,31 @@ fn idle_connections_close_and_a_trickling_body_gets_a_json_408() {
 }
 
 #[test]
-fn a_wrong_method_is_a_json_error() {
+fn every_refusal_is_a_json_error() {
     let home = home();
     let server = Server::start(home.path(), "fraud", &[]);
-    let response = reqwest::blocking::get(format!("{}/v2/models/fraud/infer", server.url)).unwrap();
-    assert_eq!(response.status(), 405);
-    let body: serde_json::Value = response.json().unwrap();
-    assert!(
-        body["error"].as_str().unwrap().contains("not allowed"),
-        "{body}"
-    );
+    let client = reqwest::blocking::Client::new();
+    let error = |response: reqwest::blocking::Response, status: u16| {
+        assert_eq!(response.status(), status);
+        let body: serde_json::Value = response.json().unwrap();
+        body["error"].as_str().unwrap().to_string()
+    };
+    let wrong_method = client
+        .get(format!("{}/v2/models/fraud/infer", server.url))
+        .send()
+        .unwrap();
+    assert!(error(wrong_method, 405).contains("not allowed"));
+    let long_uri = client
+        .get(format!("{}/v2/models/{}", server.url, "x".repeat(20_000)))
+        .send()
+        .unwrap();
+    assert!(error(long_uri, 414).contains("the limit is"));
+    let big_headers = client
+        .get(format!("{}/v2/health/live", server.url))
+        .header("x-padding", "y".repeat(40_000))
+        .send()
+        .unwrap();
+    assert!(error(big_headers, 431).contains("the limit is"));
 }
 
 #[test]

@@ -104,14 +104,22 @@ async fn connection(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
+        // Room above this server's own limits, so that it refuses oversized requests in JSON.
+        .max_buf_size(256 * 1024)
         .keep_alive(true);
     // The deadline wraps the router's future directly (no middleware layer: that cost a boxed
     // service and future per request, a tenth of a request's CPU).
     let router = TowerToHyperService::new(app);
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+        // Oversized request lines and headers are refused here, in JSON like every refusal,
+        // well before hyper's own (bodiless) 414 and 431.
+        let refused = oversized(&request);
         let answer = hyper::service::Service::call(&router, request);
         let limit = limits.request_timeout;
         async move {
+            if let Some(refusal) = refused {
+                return Ok(refusal);
+            }
             match tokio::time::timeout(limit, answer).await {
                 Ok(answered) => answered,
                 Err(_) => Ok(too_slow(limit)),
@@ -135,6 +143,42 @@ async fn connection(
             }
         }
     }
+}
+
+/// The longest request target accepted, in bytes.
+const MAX_URI: usize = 8 * 1024;
+/// The most header bytes accepted (names and values).
+const MAX_HEADERS: usize = 32 * 1024;
+
+/// A JSON 414 or 431 for a request line or headers over the limits.
+fn oversized(request: &Request<Incoming>) -> Option<axum::response::Response> {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let uri = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |p| p.as_str().len());
+    if uri > MAX_URI {
+        return Some(
+            super::routes::ApiError::new(
+                StatusCode::URI_TOO_LONG,
+                format!("the request target is {uri} bytes; the limit is {MAX_URI}"),
+            )
+            .into_response(),
+        );
+    }
+    let headers: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    (headers > MAX_HEADERS).then(|| {
+        super::routes::ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("the headers are {headers} bytes; the limit is {MAX_HEADERS}"),
+        )
+        .into_response()
+    })
 }
 
 /// The answer to a request not answered within `limit` (its body may be trickling in).
