@@ -358,3 +358,39 @@ fn an_empty_mlflow_token_falls_back_to_basic_auth() {
     // "u:p" in base64.
     assert_eq!(authorization.to_lowercase(), "authorization: basic dtpw");
 }
+
+#[test]
+fn every_command_that_writes_is_refused_in_a_read_only_environment() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    let backup = h.join("registry.backup");
+    ok(h, &["backup", backup.to_str().unwrap()]);
+    let model = fixture("mlp_classifier.onnx");
+    let writes: Vec<Vec<&str>> = vec![
+        vec!["register", "fraud", model.to_str().unwrap()],
+        vec!["alias", "set", "fraud", "production", "1"],
+        vec!["alias", "remove", "fraud", "canary"],
+        vec!["deploy", "fraud", "1", "--direct", "--yes"],
+        vec!["promote", "fraud", "--yes"],
+        vec!["rollback", "fraud", "--to", "1", "--yes"],
+        vec!["abort", "fraud", "--yes"],
+        vec!["recover", "fraud", "--finish", "--yes"],
+        vec!["server", "start", "fraud"],
+        vec!["server", "stop", "fraud"],
+        vec!["restore", backup.to_str().unwrap(), "--yes"],
+    ];
+    let before = ok(h, &["journal", "--json", "--limit", "1000"]);
+    for args in &writes {
+        let mut all = vec!["--readonly"];
+        all.extend(args);
+        let err = fails(h, &all, 4);
+        assert!(err.contains("read-only"), "{args:?}: {err}");
+    }
+    assert_eq!(
+        ok(h, &["journal", "--json", "--limit", "1000"]),
+        before,
+        "nothing was written"
+    );
+    assert!(!h.join("serve/fraud.plan.json").exists(), "nothing serves");
+}
