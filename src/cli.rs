@@ -232,7 +232,10 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             .unwrap_or(usize::MAX),
     );
     let log_file = match &command {
-        Command::Serve(args) => format!("serve-{}.log", args.model.replace(['/', '\\'], "_")),
+        Command::Serve(args) => match &args.log_as {
+            Some(name) => format!("{}.log", name.replace(['/', '\\'], "_")),
+            None => format!("serve-{}.log", args.model.replace(['/', '\\'], "_")),
+        },
         Command::Supervise { model, .. } => {
             format!("supervise-{}.log", model.replace(['/', '\\'], "_"))
         }

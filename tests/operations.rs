@@ -900,6 +900,18 @@ fn every_interrupted_operation_converges_whether_finished_or_reverted() {
     );
     let status = ok(h, &["status", "fraud", "--json", "--interval", "0.3"]);
     assert!(status.contains("!alias"), "{status}");
+    let rows: Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(rows[0]["serving"]["stable"], 1, "what serves: {status}");
+    assert!(
+        rows[0]["interrupted"].as_str().unwrap().contains("deploy"),
+        "{status}"
+    );
+    // Nothing new starts on top of it.
+    let err = fails(h, &["deploy", "fraud", "2", "--direct", "--yes"], 1);
+    assert!(
+        err.contains("is not finished") && err.contains("recover"),
+        "{err}"
+    );
     let out = flightdeck(h)
         .args(["recover", "fraud", "--revert", "--yes"])
         .output()
@@ -1003,6 +1015,9 @@ fn a_damaged_canary_artifact_blocks_its_promote_and_never_takes_stable_down() {
         err.contains("gate artifact        FAILED") && err.contains("damaged"),
         "{err}"
     );
+    // A damaged file is repaired, never gone past: a restart would load it.
+    let err = fails(h, &["promote", "fraud", "--yes", "--override-gates"], 2);
+    assert!(err.contains("cannot be overridden"), "{err}");
     // Restarted on the damaged canary: stable serves alone, no crash loop.
     ok(h, &["server", "stop", "fraud"]);
     std::fs::write(
@@ -1010,7 +1025,7 @@ fn a_damaged_canary_artifact_blocks_its_promote_and_never_takes_stable_down() {
         r#"{"stable":1,"canary":2,"canary_percent":50}"#,
     )
     .unwrap();
-    ok(
+    let err = fails(
         h,
         &[
             "server",
@@ -1023,7 +1038,9 @@ fn a_damaged_canary_artifact_blocks_its_promote_and_never_takes_stable_down() {
             "--canary-percent",
             "50",
         ],
+        1,
     );
+    assert!(err.contains("but the server serves v1"), "{err}");
     let servers: Value = serde_json::from_str(&ok(h, &["server", "list", "--json"])).unwrap();
     assert_eq!(
         servers[0]["serving"],
@@ -1037,8 +1054,37 @@ fn a_damaged_canary_artifact_blocks_its_promote_and_never_takes_stable_down() {
     );
     traffic(h, 20);
     ok(h, &["abort", "fraud", "--yes"]);
-    // Registering the original file again repairs the stored one.
+    // Registering the original file again repairs the stored one, and says so.
     let out = common::register(h, "fraud", "mlp_classifier.onnx");
-    assert!(out.contains("v2"), "{out}");
+    assert!(out.contains("v2") && out.contains("repaired"), "{out}");
     ok(h, &["smoke", "fraud", "2"]);
+
+    // Production's own file damaged and its server crash-looping on it: a rollback brings
+    // production back on the same port.
+    ok(h, &["deploy", "fraud", "2", "--direct", "--yes"]);
+    let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap();
+    damage(h, 2);
+    let servers: Value = serde_json::from_str(&ok(h, &["server", "list", "--json"])).unwrap();
+    let pid = servers[0]["record"]["server_pid"].as_u64().unwrap();
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status();
+    let out = ok(h, &["rollback", "fraud", "--to", "1", "--yes"]);
+    assert!(out.contains("production v2 -> v1"), "{out}");
+    assert_eq!(
+        state(h).1,
+        serde_json::json!({ "stable": 1, "canary": null, "canary_percent": 0 })
+    );
+    assert_eq!(
+        std::fs::read_to_string(h.join("serve/fraud.port")).unwrap(),
+        port,
+        "the same port"
+    );
+    // Stopped and started again: the same port too, for its clients.
+    ok(h, &["server", "stop", "fraud"]);
+    ok(h, &["server", "start", "fraud"]);
+    assert_eq!(
+        std::fs::read_to_string(h.join("serve/fraud.port")).unwrap(),
+        port
+    );
 }

@@ -77,6 +77,13 @@ fn half_sent_requests_are_cut_off_and_health_checks_still_get_through() {
         }
     }
     assert!(refused > 0, "the cap turned nobody away");
+    // Health checks are still answered over the cap.
+    let mut probe = TcpStream::connect(address(&server)).unwrap();
+    probe
+        .write_all(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let answer = read_to_close(&mut probe, Duration::from_secs(5)).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     // The rest are closed once their headers are overdue.
     let started = Instant::now();
     for s in slow.iter_mut().take(20) {
@@ -118,6 +125,19 @@ fn idle_connections_close_and_a_trickling_body_gets_a_json_408() {
     let answer = read_to_close(&mut trickle, Duration::from_secs(10)).expect("answered");
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("{\"error\":"), "{answer}");
+    // A declared body over the limit is refused at once, before any of it arrives.
+    let mut huge = TcpStream::connect(address(&server)).unwrap();
+    huge.write_all(
+        b"POST /v2/models/fraud/infer HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 50000000\r\n\r\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let answer = read_to_close(&mut huge, Duration::from_secs(10)).expect("answered");
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "not after the deadline"
+    );
 }
 
 #[test]

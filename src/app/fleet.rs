@@ -14,6 +14,8 @@ pub struct FleetRow {
     pub canary: Option<u32>,
     /// The canary's share of traffic, in percent, as the server reports it.
     pub canary_percent: Option<u8>,
+    /// What the server (or cluster) reports it serves, whatever the aliases say.
+    pub serving: Option<crate::model::ServingPlan>,
     /// `serving`, `down: <reason>`, or `not served`.
     pub health: Health,
     /// The model's serving numbers, `None` when nothing was measured.
@@ -124,6 +126,7 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
                 alerts.push("!smoke");
             }
             FleetRow {
+                serving,
                 model: name,
                 production,
                 smoke,

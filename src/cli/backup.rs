@@ -22,6 +22,10 @@ pub struct RestoreArgs {
     /// Replace the registry without asking.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Restore although the registry holds versions the backup does not know (they are lost,
+    /// and their version numbers may be given to other files).
+    #[arg(long)]
+    pub discard_newer: bool,
 }
 
 pub fn backup(settings: &Settings, args: BackupArgs) -> Result<(), Failure> {
@@ -43,7 +47,7 @@ pub fn restore(settings: &Settings, actor: &Actor, args: RestoreArgs) -> Result<
     if !args.yes {
         use std::io::{BufRead, IsTerminal, Write};
         eprintln!(
-            "this replaces the registry in {} with {}; the current one is kept as registry.db.before-restore",
+            "this replaces the registry in {} with {}; the current one is kept beside it (registry.db.before-restore-TIME)",
             settings.data_dir.display(),
             args.file.display()
         );
@@ -64,8 +68,13 @@ pub fn restore(settings: &Settings, actor: &Actor, args: RestoreArgs) -> Result<
         }
     }
     let timeout = std::time::Duration::from_millis(settings.lock_timeout_ms);
-    let summary =
-        crate::engine::registry::backup::restore(&settings.data_dir, &args.file, timeout)?;
+    let summary = crate::engine::registry::backup::restore(
+        &settings.data_dir,
+        &args.file,
+        timeout,
+        args.discard_newer,
+        actor,
+    )?;
     say!(
         "registry restored from {}: {summary}; stop and start running consoles and servers so they read it",
         args.file.display()

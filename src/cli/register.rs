@@ -68,6 +68,7 @@ pub fn run(settings: &Settings, actor: &Actor, args: RegisterArgs) -> Result<(),
     if args.json {
         return print_json(&serde_json::json!({
             "created": registered.created,
+            "repaired": registered.repaired,
             "sentinel_failures": registered.sentinel_failures,
             "version": registered.version,
         }));
@@ -86,6 +87,13 @@ fn summary(r: &Registered) -> String {
             v.label(),
             v.sha256,
             v.size_bytes
+        ));
+    } else if r.repaired {
+        lines.push(format!(
+            "{} {} already holds this artifact (sha256 {}); its stored file was damaged and is repaired from this one",
+            v.model,
+            v.label(),
+            v.sha256
         ));
     } else {
         lines.push(format!(

@@ -155,15 +155,16 @@ pub fn run(settings: &Settings, actor: &Actor, command: ServerCommand) -> Result
                 server.endpoint().unwrap_or_default()
             );
             if served != plan {
-                eprintln!(
-                    "warning: asked for {}, but the server serves {}: see {}",
+                // It serves, but not what was asked: a failure the caller must see.
+                return Err(failure(format!(
+                    "asked for {}, but the server serves {} (a version that does not load is left out): see {}",
                     plan.describe(),
                     served.describe(),
                     settings
                         .data_dir
                         .join(format!("logs/serve-{model}.out"))
                         .display()
-                );
+                )));
             }
             Ok(())
         }

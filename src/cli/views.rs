@@ -72,6 +72,25 @@ pub fn status(settings: &Settings, args: StatusArgs) -> Result<(), Failure> {
         .filter(|r| args.model.as_ref().is_none_or(|m| &r.model == m))
         .collect();
     if args.json {
+        let interrupted: Vec<_> = state
+            .interrupted
+            .iter()
+            .filter(|i| args.model.as_ref().is_none_or(|m| &i.model == m))
+            .collect();
+        if interrupted.is_empty() {
+            return print_json(&rows);
+        }
+        // Rows as ever, each with the operation a killed process left half done on it.
+        let rows: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| {
+                let mut row = serde_json::to_value(r).unwrap_or_default();
+                if let Some(i) = interrupted.iter().find(|i| i.model == r.model) {
+                    row["interrupted"] = serde_json::json!(i.summary);
+                }
+                row
+            })
+            .collect();
         return print_json(&rows);
     }
     let table: Vec<Vec<String>> = rows
@@ -110,6 +129,18 @@ pub fn status(settings: &Settings, args: StatusArgs) -> Result<(), Failure> {
             &table
         )
     );
+    // Half-done operations first: what the aliases say may not be what serves.
+    for i in state
+        .interrupted
+        .iter()
+        .filter(|i| args.model.as_ref().is_none_or(|m| &i.model == m))
+    {
+        say!(
+            "interrupted: {}; `flightdeck recover {} --finish|--revert`",
+            i.summary,
+            i.model
+        );
+    }
     // A served model without numbers says why, so "-" is never mistaken for "nothing wrong".
     for r in &rows {
         if let (Health::Serving, fleet::Signal::Unknown { reason }) = (&r.health, &r.signal) {

@@ -31,6 +31,8 @@ pub struct RegisterRequest {
 pub struct Registered {
     pub version: ModelVersion,
     pub created: bool,
+    /// The version existed and its stored file was damaged: written again from this file.
+    pub repaired: bool,
     /// Sentinel cases the artifact itself fails (informational; the smoke test gates on them).
     pub sentinel_failures: Vec<String>,
 }
@@ -66,11 +68,25 @@ pub fn register(
     let sha256 = artifacts::sha256_hex(&bytes);
     if let Some(existing) = registry.version_by_sha(model, &sha256)? {
         // The version exists: its stored file is written again from these bytes if it was
-        // damaged (registering the original repairs it).
+        // damaged (registering the original repairs it), and the repair is on record.
+        let damaged = artifacts::load(registry.artifacts_root(), &sha256).is_err();
         artifacts::store(registry.artifacts_root(), &sha256, &bytes)?;
+        if damaged {
+            registry.append_journal(&crate::model::NewJournalEntry {
+                user: actor.user.clone(),
+                environment: actor.environment.clone(),
+                operation: "repair artifact".into(),
+                model: Some(model.to_string()),
+                from: None,
+                to: Some(format!("v{existing}")),
+                outcome: crate::model::Outcome::Succeeded,
+                details: serde_json::json!({ "sha256": sha256, "from": path.display().to_string() }),
+            })?;
+        }
         return Ok(Registered {
             version: registry.version(model, existing)?,
             created: false,
+            repaired: damaged,
             sentinel_failures: vec![],
         });
     }
@@ -163,6 +179,7 @@ pub fn register(
         Ok((number, created))
     })?;
     Ok(Registered {
+        repaired: false,
         version: registry.version(model, number)?,
         created,
         sentinel_failures,

@@ -76,6 +76,8 @@ pub(crate) async fn start_server(
             &version.to_string(),
             "--port",
             "0",
+            "--log-as",
+            &format!("throwaway-{model}-v{version}"),
             "--port-file",
         ])
         .arg(&port_file)

@@ -72,6 +72,14 @@ impl JournalEntry {
         if !overridden.is_empty() {
             return Some(format!("overrode {}", overridden.join(", ")));
         }
+        if let Some(of) = self.details["recovery"]["journal_id"].as_i64() {
+            return Some(format!(
+                "{} of #{of}",
+                self.details["recovery"]["how"]
+                    .as_str()
+                    .unwrap_or("recovery")
+            ));
+        }
         if self.details["blocked"] == true {
             return Some(format!(
                 "blocked by the {} gate",

@@ -23,6 +23,8 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
     pub header_timeout: Duration,
     pub request_timeout: Duration,
+    /// The largest body accepted: a request that declares more is refused before its body.
+    pub max_body: usize,
 }
 
 /// Open files kept for what is not a client connection (registry, models, logs, health checks).
@@ -34,6 +36,7 @@ impl Default for ConnectionLimits {
             max_connections: default_max_connections(),
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
+            max_body: 4 * 1024 * 1024,
         }
     }
 }
@@ -52,6 +55,7 @@ pub async fn serve(
     listener: TcpListener,
     app: axum::Router,
     limits: ConnectionLimits,
+    ready: Arc<dyn Fn() -> bool + Send + Sync>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
@@ -82,7 +86,7 @@ pub async fn serve(
                 });
             }
             Err(_) => {
-                tokio::spawn(busy(stream, limits.max_connections));
+                tokio::spawn(busy(stream, limits.max_connections, ready.clone()));
             }
         }
     }
@@ -113,7 +117,7 @@ async fn connection(
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         // Oversized request lines and headers are refused here, in JSON like every refusal,
         // well before hyper's own (bodiless) 414 and 431.
-        let refused = oversized(&request);
+        let refused = oversized(&request, limits.max_body);
         let answer = hyper::service::Service::call(&router, request);
         let limit = limits.request_timeout;
         async move {
@@ -151,9 +155,23 @@ const MAX_URI: usize = 8 * 1024;
 const MAX_HEADERS: usize = 32 * 1024;
 
 /// A JSON 414 or 431 for a request line or headers over the limits.
-fn oversized(request: &Request<Incoming>) -> Option<axum::response::Response> {
+fn oversized(request: &Request<Incoming>, max_body: usize) -> Option<axum::response::Response> {
     use axum::http::StatusCode;
     use axum::response::IntoResponse;
+    // A declared length over the limit is refused at once, not after waiting for the body.
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if let Some(length) = declared.filter(|l| *l > max_body) {
+        return Some(
+            super::routes::ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the body is {length} bytes; the limit is {max_body} (--max-body-bytes)"),
+            )
+            .into_response(),
+        );
+    }
     let uri = request
         .uri()
         .path_and_query()
@@ -194,13 +212,34 @@ fn too_slow(limit: Duration) -> axum::response::Response {
     .into_response()
 }
 
-/// A connection over the cap: told so at once, and closed.
-async fn busy(mut stream: TcpStream, max: usize) {
-    let body = format!(
-        "{{\"error\":\"the server has {max} connections open, its limit (--max-connections); retry shortly\"}}"
-    );
+/// A connection over the cap: a health check is still answered (an orchestrator must not
+/// restart a server for being busy); anything else is told so at once. Then it is closed.
+async fn busy(mut stream: TcpStream, max: usize, ready: Arc<dyn Fn() -> bool + Send + Sync>) {
+    use tokio::io::AsyncReadExt;
+    let mut head = [0u8; 256];
+    let read = tokio::time::timeout(Duration::from_millis(500), stream.read(&mut head)).await;
+    let line = match read {
+        Ok(Ok(n)) => String::from_utf8_lossy(&head[..n]).into_owned(),
+        _ => String::new(),
+    };
+    let (status, body) = if line.starts_with("GET /v2/health/live ") {
+        ("200 OK", "{\"live\":true}".to_string())
+    } else if line.starts_with("GET /v2/health/ready ") {
+        if ready() {
+            ("200 OK", "{\"ready\":true}".to_string())
+        } else {
+            ("503 Service Unavailable", "{\"ready\":false}".to_string())
+        }
+    } else {
+        (
+            "503 Service Unavailable",
+            format!(
+                "{{\"error\":\"the server has {max} connections open, its limit (--max-connections); retry shortly\"}}"
+            ),
+        )
+    };
     let answer = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\nretry-after: 1\r\n\r\n{body}",
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\nretry-after: 1\r\n\r\n{body}",
         body.len()
     );
     let _ = tokio::time::timeout(Duration::from_secs(2), stream.write_all(answer.as_bytes())).await;

@@ -58,7 +58,9 @@ impl BoundServer {
         let state = self.state.clone();
         let app = routes::router(self.state);
         state.ready.store(true, Ordering::Relaxed);
-        connections::serve(self.listener, app, self.connections, async move {
+        let readiness = state.clone();
+        let ready = Arc::new(move || readiness.ready.load(Ordering::Relaxed));
+        connections::serve(self.listener, app, self.connections, ready, async move {
             shutdown.await;
             state.ready.store(false, Ordering::Relaxed);
         })

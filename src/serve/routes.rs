@@ -84,12 +84,14 @@ pub fn router(state: Shared) -> Router {
                 "no such route; see the Open Inference Protocol V2 paths under /v2",
             )
         })
-        .method_not_allowed_fallback(|method: axum::http::Method| async move {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!("{method} is not allowed on this path (inference is POST .../infer)"),
-            )
-        })
+        .method_not_allowed_fallback(
+            |method: axum::http::Method, uri: axum::http::Uri| async move {
+                ApiError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    format!("{method} is not allowed on {}", uri.path()),
+                )
+            },
+        )
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }

@@ -173,12 +173,23 @@ impl RegistrySource for EmbeddedRegistry {
                         .iter()
                         .map(|i| InterruptedOp {
                             model: i.plan.model.to_string(),
-                            summary: format!(
-                                "{} {} (journal #{})",
-                                i.plan.request.name(),
-                                i.plan.model,
-                                i.entry.id
-                            ),
+                            // An interrupted recovery says what it was recovering.
+                            summary: match &i.plan.recovery {
+                                Some(of) => format!(
+                                    "recovery ({}) of the {} {} of journal #{} (journal #{})",
+                                    of.how,
+                                    i.plan.request.name(),
+                                    i.plan.model,
+                                    of.journal_id,
+                                    i.entry.id
+                                ),
+                                None => format!(
+                                    "{} {} (journal #{})",
+                                    i.plan.request.name(),
+                                    i.plan.model,
+                                    i.entry.id
+                                ),
+                            },
                         })
                         .collect();
                     Ok(RegistryView {

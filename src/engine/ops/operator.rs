@@ -136,6 +136,26 @@ impl Operator {
     ) -> Result<OpPlan, EngineError> {
         self.actor
             .ensure_writable(&format!("{} {model}", request.name()))?;
+        // A half-done operation is resolved first: a new one on top would end it in the
+        // journal's eyes and leave its half-moved state behind without a word.
+        if let Some(pending) = interrupted(&self.journal()?, Some(model.as_str()))?
+            .into_iter()
+            .find(|i| i.entry.environment == self.actor.environment)
+        {
+            return Err(EngineError::Refused {
+                model: model.to_string(),
+                reason: format!(
+                    "the {} interrupted at {} (journal #{}) is not finished: `flightdeck recover {model} --finish|--revert` (or :finish / :revert in the console) first",
+                    if pending.plan.recovery.is_some() {
+                        "recovery"
+                    } else {
+                        pending.plan.request.name()
+                    },
+                    pending.entry.time.format("%Y-%m-%d %H:%M:%S UTC"),
+                    pending.entry.id
+                ),
+            });
+        }
         let held = self.registry.held(model).await?;
         let status = self.serving.status(model.as_str()).await;
         let rollback_to = match request {
@@ -446,7 +466,7 @@ impl Operator {
         let journal = self.journal()?;
         let Some(found) = interrupted(&journal, Some(model.as_str()))?
             .into_iter()
-            .next()
+            .find(|i| i.entry.environment == self.actor.environment)
         else {
             return Err(EngineError::Refused {
                 model: model.to_string(),
@@ -473,24 +493,40 @@ impl Operator {
             Recovery::Finish => "finish",
             Recovery::Revert => "revert",
         };
-        let mut warnings = vec![format!(
-            "{} the {} interrupted at {} (journal #{of}){}",
-            if how == Recovery::Finish {
-                "finishing"
-            } else {
-                "reverting"
-            },
-            original.request.name(),
-            found.entry.time.format("%Y-%m-%d %H:%M:%S UTC"),
-            if of == found.entry.id {
-                String::new()
-            } else {
-                format!(
-                    ", and the recovery of it interrupted in turn (journal #{})",
-                    found.entry.id
-                )
-            }
-        )];
+        let mut warnings = vec![if of == found.entry.id {
+            format!(
+                "{} the {} interrupted at {} (journal #{of})",
+                if how == Recovery::Finish {
+                    "finishing"
+                } else {
+                    "reverting"
+                },
+                original.request.name(),
+                found.entry.time.format("%Y-%m-%d %H:%M:%S UTC"),
+            )
+        } else {
+            format!(
+                "{} the {} of journal #{of}, whose recovery (journal #{}) was interrupted at {} in turn",
+                if how == Recovery::Finish {
+                    "finishing"
+                } else {
+                    "reverting"
+                },
+                original.request.name(),
+                found.entry.id,
+                found.entry.time.format("%Y-%m-%d %H:%M:%S UTC"),
+            )
+        }];
+        // The sentence compares aliases; what serves may differ mid-operation: said too.
+        if let Some(served) = serving_now
+            && current.serving_plan() != Some(served)
+        {
+            warnings.push(format!(
+                "the server serves {} now (the aliases say {}): that is what moves",
+                served.describe(),
+                current.label().unwrap_or_else(|| "no production".into())
+            ));
+        }
         if target.production.is_none() {
             warnings.push(format!(
                 "before it, nothing served {model}: its server stops and no alias points anywhere"

@@ -30,10 +30,12 @@ impl Consent {
     /// Whether the user consented to going ahead past `gate`.
     pub fn covers(&self, gate: &GateResult) -> bool {
         gate.passed()
-            || if gate.name == SMOKE {
-                self.skip_smoke
-            } else {
-                self.override_gates
+            || match gate.name.as_str() {
+                SMOKE => self.skip_smoke,
+                // A damaged file is what a restart loads: overriding it would let the next
+                // restart take production down. It is repaired, never gone past.
+                super::gates::ARTIFACT => false,
+                _ => self.override_gates,
             }
     }
 
@@ -46,10 +48,12 @@ impl Consent {
 
     /// The command-line flag that gives consent for `gate`, for refusals.
     pub fn flag_for(gate: &GateResult) -> &'static str {
-        if gate.name == SMOKE {
-            "--skip-smoke"
-        } else {
-            "--override-gates"
+        match gate.name.as_str() {
+            SMOKE => "--skip-smoke",
+            super::gates::ARTIFACT => {
+                "nothing (it cannot be overridden: register the original file again)"
+            }
+            _ => "--override-gates",
         }
     }
 }

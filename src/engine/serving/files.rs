@@ -40,6 +40,11 @@ impl ServeFiles {
         self.dir().join(format!("{model}.port"))
     }
 
+    /// The port a stopped server listened on: the next start listens there again if it can.
+    pub fn last_port(&self, model: &str) -> PathBuf {
+        self.dir().join(format!("{model}.last-port"))
+    }
+
     pub fn token(&self) -> PathBuf {
         self.dir().join("admin.token")
     }

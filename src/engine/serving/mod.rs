@@ -347,7 +347,12 @@ impl LocalServing {
                 }
                 record.port
             }
-            _ => None,
+            // A server stopped earlier comes back on its port, when nothing else took it:
+            // clients configured with it keep working.
+            _ => std::fs::read_to_string(self.files.last_port(model.as_str()))
+                .ok()
+                .and_then(|p| p.trim().parse::<u16>().ok())
+                .filter(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok()),
         };
         self.files
             .write_plan(model.as_str(), &plan)
@@ -447,6 +452,16 @@ impl LocalServing {
                 reason: e.to_string(),
             }),
         };
+        if let Err(ServingError::Unreachable { .. }) = &outcome
+            && !status.healthy
+        {
+            // A server that does not answer while its supervisor lives is crash-looping (a file
+            // it cannot load, say): the new plan is served by a new server on the same port,
+            // which is how a rollback gets production back.
+            tracing::warn!(model = %model, plan = %plan.describe(), "the server does not answer: restarting it with the plan");
+            self.stop(model).await?;
+            return Box::pin(self.start(model, plan)).await;
+        }
         outcome?;
         self.files
             .write_plan(model.as_str(), &plan)
@@ -482,6 +497,9 @@ impl LocalServing {
         // A supervisor killed outright leaves its server behind: stop that too.
         if let Some(pid) = record.server_pid.filter(|p| process::is_flightdeck(*p)) {
             stop_process(pid, Duration::from_secs(10)).await;
+        }
+        if let Some(port) = record.port {
+            let _ = std::fs::write(self.files.last_port(name), port.to_string());
         }
         let _ = std::fs::remove_file(self.files.record(name));
         let _ = std::fs::remove_file(self.files.port(name));

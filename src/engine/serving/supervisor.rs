@@ -17,7 +17,7 @@ use crate::model::{ServerRecord, ServingPlan};
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// A server that ran this long is considered healthy again: the backoff starts over.
-const STABLE_AFTER: Duration = Duration::from_secs(30);
+const STABLE_AFTER: Duration = Duration::from_secs(10);
 /// How often a running supervisor checks that its deployment still exists on disk.
 const ORPHAN_CHECK: Duration = Duration::from_secs(2);
 
