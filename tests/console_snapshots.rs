@@ -229,8 +229,10 @@ fn kserve_server() -> flightdeck::model::LocalServer {
         phase: "Running".into(),
         ready,
         restarts,
-        revision: Some("fraud-predictor-00003".into()),
+        revision: Some(name[..21].into()),
         started_at: Some(t0() - chrono::Duration::minutes(42)),
+        waiting: (!ready).then(|| "CrashLoopBackOff".into()),
+        version: Some(if name.contains("00001") { 1 } else { 3 }),
     };
     let mut server = flightdeck::model::LocalServer {
         serving: Some(canary),

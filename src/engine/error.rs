@@ -98,6 +98,9 @@ pub enum EngineError {
     OperationInProgress { model: String, holder: String },
     #[error("{0}")]
     Serving(String),
+    /// Serving could not move because another writer owns what it needs (exit 3).
+    #[error("{0}")]
+    ServingConflict(String),
     #[error("VERIFY FAILED for {model}: {problem}; {then}")]
     VerifyFailed {
         model: String,
@@ -117,7 +120,9 @@ impl EngineError {
     /// 4 for a refusal in a read-only environment, 1 for everything else.
     pub fn exit_code(&self) -> i32 {
         match self {
-            EngineError::AliasConflict { .. } | EngineError::OperationInProgress { .. } => 3,
+            EngineError::AliasConflict { .. }
+            | EngineError::OperationInProgress { .. }
+            | EngineError::ServingConflict(_) => 3,
             EngineError::ReadOnly { .. } => 4,
             EngineError::GateFailed { .. } => 2,
             _ => 1,

@@ -1,6 +1,7 @@
 //! The Kubernetes API layer shared by the cluster source and KServe serving: a client for an
 //! environment, the InferenceService resource, and the slim types the panes are built from.
 
+pub mod access;
 pub mod client;
 pub mod manifest;
 pub mod slim;

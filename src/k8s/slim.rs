@@ -20,9 +20,12 @@ pub const MODE_ANNOTATION: &str = "serving.kserve.io/deploymentMode";
 /// KServe labels the predictor's pods with their InferenceService.
 pub const ISVC_POD_LABEL: &str = "serving.kserve.io/inferenceservice";
 pub const REVISION_POD_LABEL: &str = "serving.knative.dev/revision";
+/// KServe puts the storage URI on the predictor's pod template (for its storage initializer).
+pub const STORAGE_URI_POD_ANNOTATION: &str =
+    "internal.serving.kserve.io/storage-initializer-sourceuri";
 
 pub type Isvc = Object<IsvcSpec, IsvcStatus>;
-pub type SlimPod = Object<Skipped, PodStatus>;
+pub type SlimPod = Object<PodSpec, PodStatus>;
 pub type SlimDeployment = Object<Skipped, DeploymentStatus>;
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -30,6 +33,23 @@ pub type SlimDeployment = Object<Skipped, DeploymentStatus>;
 pub struct DeploymentStatus {
     pub replicas: Option<i64>,
     pub ready_replicas: Option<i64>,
+}
+
+/// Of a pod's spec, only its init containers: KServe's storage initializer is given the storage
+/// URI as its first argument.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSpec {
+    #[serde(default)]
+    pub init_containers: Vec<InitContainer>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct InitContainer {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub args: Vec<String>,
 }
 
 /// A part of an object that is parsed past without keeping anything.
@@ -109,6 +129,8 @@ pub struct PodStatus {
     pub conditions: Vec<StatusCondition>,
     #[serde(default)]
     pub container_statuses: Vec<ContainerStatus>,
+    #[serde(default)]
+    pub init_container_statuses: Vec<ContainerStatus>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -116,6 +138,19 @@ pub struct PodStatus {
 pub struct ContainerStatus {
     #[serde(default)]
     pub restart_count: i64,
+    #[serde(default)]
+    pub state: ContainerState,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ContainerState {
+    pub waiting: Option<StateReason>,
+    pub terminated: Option<StateReason>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct StateReason {
+    pub reason: Option<String>,
 }
 
 /// The model an InferenceService serves: its `flightdeck.io/model` label, else its name.
@@ -189,8 +224,9 @@ pub fn service_of(isvc: &Isvc, template: Option<&str>) -> Option<Parsed> {
             },
         })
         .collect();
-    let mode = DeploymentMode::parse(
-        annotation(isvc, MODE_ANNOTATION).or(status.deployment_mode.as_deref()),
+    let mode = DeploymentMode::resolve(
+        status.deployment_mode.as_deref(),
+        annotation(isvc, MODE_ANNOTATION),
     );
     Some((
         model,
@@ -232,7 +268,8 @@ pub fn service_of(isvc: &Isvc, template: Option<&str>) -> Option<Parsed> {
 }
 
 /// A predictor pod: (namespace, InferenceService, row), or None for pods of nothing we show.
-pub fn pod_of(pod: &SlimPod) -> Option<(String, String, PodRow)> {
+/// `template` is the environment's `storage_uri`, to tell the version from the pod's URI.
+pub fn pod_of(pod: &SlimPod, template: Option<&str>) -> Option<(String, String, PodRow)> {
     let labels = pod.metadata.labels.as_ref()?;
     let isvc = labels.get(ISVC_POD_LABEL)?.clone();
     let status = pod.status.clone().unwrap_or_default();
@@ -240,6 +277,39 @@ pub fn pod_of(pod: &SlimPod) -> Option<(String, String, PodRow)> {
         .conditions
         .iter()
         .any(|c| c.kind == "Ready" && c.status == "True");
+    let annotations = pod.metadata.annotations.as_ref();
+    let storage_uri = annotations
+        .and_then(|a| a.get(STORAGE_URI_POD_ANNOTATION).cloned())
+        .or_else(|| {
+            pod.spec
+                .init_containers
+                .iter()
+                .find(|c| c.name == "storage-initializer")?
+                .args
+                .first()
+                .cloned()
+        });
+    // Knative copies the InferenceService's annotations (flightdeck's among them) onto the
+    // revision's pods; the storage URI says it wherever they are missing.
+    let version = annotations
+        .and_then(|a| a.get(VERSION_ANNOTATION))
+        .and_then(|v| v.parse().ok())
+        .or_else(|| version_from_uri(template?, &isvc, storage_uri.as_deref()?));
+    // kubectl's STATUS: a waiting container's reason, else a terminated one's (init first).
+    let waiting = status
+        .init_container_statuses
+        .iter()
+        .chain(status.container_statuses.iter())
+        .find_map(|c| {
+            let state = &c.state;
+            state
+                .waiting
+                .as_ref()
+                .and_then(|w| w.reason.clone())
+                .filter(|r| r != "PodInitializing" && r != "ContainerCreating")
+                .or_else(|| state.terminated.as_ref().and_then(|t| t.reason.clone()))
+                .filter(|r| r != "Completed")
+        });
     let row = PodRow {
         name: pod.metadata.name.clone().unwrap_or_default(),
         phase: status.phase.unwrap_or_else(|| "Unknown".into()),
@@ -251,6 +321,8 @@ pub fn pod_of(pod: &SlimPod) -> Option<(String, String, PodRow)> {
             .sum(),
         revision: labels.get(REVISION_POD_LABEL).cloned(),
         started_at: status.start_time,
+        waiting,
+        version,
     };
     Some((
         pod.metadata.namespace.clone().unwrap_or_default(),
@@ -315,13 +387,18 @@ pub fn event_of(
 }
 
 /// The console's server row for an InferenceService: the plan is what the spec asks for,
-/// what is served is what `status.components.predictor.traffic` says, never the spec.
+/// what is served is what `status.components.predictor.traffic` says (Knative), or what the
+/// ready pods load (Standard), never the spec. Pods must be joined in first.
 pub fn server_row(
     model: String,
-    service: KubeService,
+    mut service: KubeService,
     (latest, previous): (Option<u32>, Option<u32>),
 ) -> LocalServer {
     let plan = match (service.canary_percent_spec, latest, previous) {
+        // KServe's abort: the canary's revision kept at 0 %, all traffic on the previous one.
+        (Some(0), Some(_), Some(old)) if service.mode.supports_canary() => {
+            ServingPlan::stable_only(old)
+        }
         (Some(p), Some(new), Some(old)) if p < 100 && service.mode.supports_canary() => {
             ServingPlan {
                 stable: old,
@@ -332,9 +409,14 @@ pub fn server_row(
         (_, Some(new), _) => ServingPlan::stable_only(new),
         _ => ServingPlan::stable_only(0),
     };
-    let serving = serving_now(&service, latest);
+    label_revisions(&mut service);
+    let (serving, rolling) = if service.mode.supports_canary() {
+        (serving_now(&service), None)
+    } else {
+        standard_serving(&service, latest)
+    };
     let healthy = service.ready();
-    let problem = service.problem();
+    let problem = service.problem().or(rolling);
     LocalServer {
         model,
         plan,
@@ -347,25 +429,40 @@ pub fn server_row(
     }
 }
 
+/// Names each traffic entry's version by its revision's pods, which load one storage URI for
+/// good. The annotations flightdeck writes on the InferenceService describe the spec, which
+/// runs ahead of the revisions, so they only stand in when no pod says anything (pods not
+/// listed yet, or not visible to these credentials); a revision scaled to zero is unknown.
+fn label_revisions(service: &mut KubeService) {
+    let by_pods = service.pods.iter().any(|p| p.version.is_some());
+    for target in &mut service.traffic {
+        let from_pods = service
+            .pods
+            .iter()
+            .filter(|p| p.revision.as_deref() == Some(target.revision.as_str()))
+            .find_map(|p| p.version);
+        if by_pods {
+            target.version = from_pods;
+        }
+    }
+}
+
 /// What the traffic block says is served, as a plan: one target at 100 % is stable; a latest
 /// and a previous revision are a canary and its stable.
-fn serving_now(service: &KubeService, latest: Option<u32>) -> Option<ServingPlan> {
+fn serving_now(service: &KubeService) -> Option<ServingPlan> {
     let live: Vec<_> = service.traffic.iter().filter(|t| t.percent > 0).collect();
-    if service.traffic.is_empty() {
-        // RawDeployment reports no traffic block: the ready spec is what serves.
-        return (service.ready() && service.settled())
-            .then_some(latest)
-            .flatten()
-            .map(ServingPlan::stable_only);
+    // Knative resolves "latest" to the newest *ready* revision: while a canary's revision is
+    // not ready, both entries name the stable one, which then serves everything.
+    let first = live.first()?;
+    if live.iter().all(|t| t.revision == first.revision) {
+        return first.version.map(ServingPlan::stable_only);
     }
     match live.as_slice() {
+        [] => None,
         [only] => only.version.map(ServingPlan::stable_only),
         [..] => {
-            let new = service.traffic.iter().find(|t| t.latest)?;
-            let old = service.traffic.iter().find(|t| !t.latest)?;
-            if new.percent == 0 {
-                return old.version.map(ServingPlan::stable_only);
-            }
+            let new = live.iter().find(|t| t.latest)?;
+            let old = live.iter().find(|t| !t.latest)?;
             Some(ServingPlan {
                 stable: old.version?,
                 canary: Some(new.version?),
@@ -373,4 +470,64 @@ fn serving_now(service: &KubeService, latest: Option<u32>) -> Option<ServingPlan
             })
         }
     }
+}
+
+/// Standard (RawDeployment) mode has no traffic block: what serves is what the ready predictor
+/// pods load. Pods of two versions are a rolling update in progress (said, not guessed).
+fn standard_serving(
+    service: &KubeService,
+    latest: Option<u32>,
+) -> (Option<ServingPlan>, Option<String>) {
+    let ready: Vec<&crate::model::PodRow> = service.pods.iter().filter(|p| p.ready).collect();
+    if service.pods.iter().all(|p| p.version.is_none()) {
+        // No pod says what it loads: the ready spec stands in, as it always did.
+        let serving = (service.ready() && service.settled())
+            .then_some(latest)
+            .flatten()
+            .map(ServingPlan::stable_only);
+        return (serving, None);
+    }
+    let mut versions: Vec<u32> = ready.iter().filter_map(|p| p.version).collect();
+    versions.sort_unstable();
+    versions.dedup();
+    match versions.as_slice() {
+        [] => (None, None),
+        [one] => (Some(ServingPlan::stable_only(*one)), None),
+        many => (
+            None,
+            Some(format!(
+                "rolling update: ready pods load {}",
+                many.iter()
+                    .map(|v| format!("v{v}"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            )),
+        ),
+    }
+}
+
+/// The field managers that own `path` (e.g. `["f:spec", "f:predictor", "f:canaryTrafficPercent"]`)
+/// in an object's managedFields.
+pub fn managers_of(isvc: &Isvc, path: &[&str]) -> Vec<String> {
+    let mut owners: Vec<String> = isvc
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter(|entry| {
+            let mut node = entry.fields_v1.as_ref().map(|f| &f.0);
+            for step in path {
+                node = node.and_then(|n| n.get(*step));
+            }
+            node.is_some()
+        })
+        .filter_map(|entry| entry.manager.clone())
+        .collect();
+    owners.dedup();
+    owners
+}
+
+/// The version the spec's storage URI holds (through the `storage_uri` template).
+pub fn spec_version(service: &KubeService, template: &str, model: &str) -> Option<u32> {
+    version_from_uri(template, model, service.storage_uri.as_deref()?)
 }

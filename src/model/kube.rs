@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// KServe's deployment modes. Only `Serverless` (Knative) honours `canaryTrafficPercent`.
+/// KServe 0.16 and later write the modes as "Knative" and "Standard"; 0.15 and earlier as
+/// "Serverless" and "RawDeployment". Both spellings mean the same mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DeploymentMode {
     Serverless,
@@ -14,10 +16,20 @@ pub enum DeploymentMode {
 }
 
 impl DeploymentMode {
-    /// From the isvc's `serving.kserve.io/deploymentMode` annotation or `status.deploymentMode`.
+    /// As KServe's GetDeploymentMode reads it: the mode recorded in `status.deploymentMode`
+    /// first (KServe never changes a service's mode once recorded), then the
+    /// `serving.kserve.io/deploymentMode` annotation, then KServe's default (Knative).
+    pub fn resolve(recorded: Option<&str>, annotation: Option<&str>) -> Self {
+        fn given(t: Option<&str>) -> Option<&str> {
+            t.map(str::trim).filter(|t| !t.is_empty())
+        }
+        Self::parse(given(recorded).or(given(annotation)))
+    }
+
+    /// One spelling of a mode, old or new.
     pub fn parse(text: Option<&str>) -> Self {
         match text.map(str::trim) {
-            Some("Serverless") => Self::Serverless,
+            Some("Serverless") | Some("Knative") => Self::Serverless,
             Some("RawDeployment") | Some("Standard") => Self::RawDeployment,
             Some("ModelMesh") => Self::ModelMesh,
             // KServe's default when nothing says otherwise.
@@ -30,10 +42,11 @@ impl DeploymentMode {
         self == Self::Serverless
     }
 
+    /// Both of KServe's names, so users of any release recognise it.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Serverless => "Serverless",
-            Self::RawDeployment => "RawDeployment",
+            Self::Serverless => "Knative (Serverless)",
+            Self::RawDeployment => "Standard (RawDeployment)",
             Self::ModelMesh => "ModelMesh",
             Self::Unknown => "unknown",
         }
@@ -70,6 +83,12 @@ pub struct PodRow {
     pub restarts: u32,
     pub revision: Option<String>,
     pub started_at: Option<DateTime<Utc>>,
+    /// Why a container is not running, as kubectl's STATUS column says it
+    /// (`CrashLoopBackOff`, `ImagePullBackOff`, `OOMKilled`).
+    pub waiting: Option<String>,
+    /// The registry version the pod loads: its `flightdeck.io/version` annotation, else its
+    /// storage URI read through the environment's `storage_uri` template.
+    pub version: Option<u32>,
 }
 
 /// A Deployment of the predictor (RawDeployment mode, or Knative's per-revision ones).
@@ -130,11 +149,16 @@ impl KubeService {
         self.conditions.iter().find(|c| c.kind == kind)
     }
 
-    /// The controller has seen the latest spec and rolled it out (or failed to).
+    /// Nothing is rolling out: in Knative mode the newest revision is the newest ready one; in
+    /// Standard mode every predictor Deployment has all its replicas ready. (KServe copies the
+    /// Knative Service's or the Deployment's observedGeneration, which is not comparable with
+    /// the InferenceService's own generation, so generations say nothing here.)
     pub fn settled(&self) -> bool {
-        self.observed_generation == Some(self.generation)
-            && self.latest_created.is_some()
-            && self.latest_created == self.latest_ready
+        if self.mode.supports_canary() {
+            self.latest_created.is_some() && self.latest_created == self.latest_ready
+        } else {
+            !self.deployments.is_empty() && self.deployments.iter().all(|d| d.ready >= d.desired)
+        }
     }
 
     /// Why it is not ready, from the first condition that is not "True".

@@ -108,6 +108,7 @@ impl KubeCluster {
                         ),
                     },
                 ));
+                let pod_template = template.clone();
                 let template = template.clone();
                 tokio::spawn(follow(
                     isvcs,
@@ -133,9 +134,11 @@ impl KubeCluster {
                         .labels(slim::ISVC_POD_LABEL),
                     store.clone(),
                     ("Pods", namespace.clone()),
-                    |store, event| match event {
+                    move |store, event| match event {
                         Change::Apply(pod) => {
-                            if let Some((namespace, isvc, row)) = slim::pod_of(&pod) {
+                            if let Some((namespace, isvc, row)) =
+                                slim::pod_of(&pod, pod_template.as_deref())
+                            {
                                 store.put_pod(namespace, isvc, row);
                             }
                         }
@@ -186,44 +189,9 @@ impl KubeCluster {
     }
 }
 
-/// What the console shows and does, as (verb, API group, resource) for access reviews.
-const NEEDED: [(&str, &str, &str); 5] = [
-    ("list", "serving.kserve.io", "inferenceservices"),
-    ("patch", "serving.kserve.io", "inferenceservices"),
-    ("list", "", "pods"),
-    ("list", "apps", "deployments"),
-    ("list", "", "events"),
-];
-
-/// Asks the API server what this user may not do in `namespace` (SelfSubjectAccessReview), so
-/// the pane says "you may not patch inferenceservices" before an operation fails on it.
+/// Asks the API server what this user may not do in `namespace`, for the pane.
 async fn probe_permissions(client: kube::Client, namespace: String, store: Arc<Mutex<Store>>) {
-    use k8s_openapi::api::authorization::v1::{
-        ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
-    };
-    let reviews: Api<SelfSubjectAccessReview> = Api::all(client);
-    let mut may_not = Vec::new();
-    for (verb, group, resource) in NEEDED {
-        let review = SelfSubjectAccessReview {
-            spec: SelfSubjectAccessReviewSpec {
-                resource_attributes: Some(ResourceAttributes {
-                    namespace: Some(namespace.clone()),
-                    verb: Some(verb.into()),
-                    group: Some(group.into()),
-                    resource: Some(resource.into()),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        // A cluster that cannot review access (or answers oddly) is not a denial.
-        if let Ok(answer) = reviews.create(&Default::default(), &review).await
-            && answer.status.is_some_and(|s| !s.allowed)
-        {
-            may_not.push(format!("{verb} {resource}"));
-        }
-    }
+    let may_not = crate::k8s::access::may_not(client, &namespace).await;
     if let Ok(mut s) = store.lock() {
         s.set_may_not(namespace, may_not);
     }

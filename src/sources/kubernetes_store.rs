@@ -115,7 +115,24 @@ impl Store {
         }
     }
 
+    /// The version a revision loads: its pods say so; the traffic block's labels stand in
+    /// while no pod of it is known.
     pub fn version_of_revision(&self, model: &str, revision: &str) -> Option<u32> {
+        let services: std::collections::HashSet<&Key> = self
+            .services
+            .iter()
+            .filter(|(_, (m, _, _))| m == model)
+            .map(|(k, _)| k)
+            .collect();
+        let from_pods = self.pods.iter().find_map(|((namespace, _), (isvc, row))| {
+            (row.revision.as_deref() == Some(revision)
+                && services.contains(&(namespace.clone(), isvc.clone())))
+            .then_some(row.version)
+            .flatten()
+        });
+        if from_pods.is_some() {
+            return from_pods;
+        }
         self.services
             .values()
             .filter(|(m, _, _)| m == model)

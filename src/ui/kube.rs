@@ -48,20 +48,25 @@ pub fn draw(
             "serving",
             plain(format!("{serving}  (from status.traffic)")),
         ),
-        row("spec asks", plain(server.plan.describe())),
+        row(
+            "spec asks",
+            plain(if server.plan.stable == 0 {
+                // Versions start at 1: 0 is a storage URI that names no registry version.
+                "an unknown version (the storageUri matches no registry version through this environment's storage_uri)".into()
+            } else {
+                server.plan.describe()
+            }),
+        ),
+        // KServe's observedGeneration is the Knative Service's or the Deployment's, not the
+        // InferenceService's: comparing it with the generation would say nothing true.
         row(
             "isvc",
             plain(format!(
-                "{}/{} · {} · gen {}{}",
+                "{}/{} · {} mode · generation {}",
                 kube.namespace,
                 kube.name,
                 kube.mode.as_str(),
                 kube.generation,
-                match kube.observed_generation {
-                    Some(g) if g == kube.generation => String::new(),
-                    Some(g) => format!(" (controller saw {g})"),
-                    None => " (not yet seen by the controller)".into(),
-                }
             )),
         ),
         row("url", plain(kube.url.clone().unwrap_or_else(|| "-".into()))),
@@ -157,9 +162,13 @@ pub fn draw(
             Span::raw("  "),
             Span::styled(
                 format!(
-                    "{}  {}  {}  restarts {}  {age}",
+                    "{}  {}  {}  {}  restarts {}  {age}",
                     pod.name,
-                    pod.phase,
+                    pod.version
+                        .map(|v| format!("v{v}"))
+                        .unwrap_or_else(|| "v?".into()),
+                    // kubectl's STATUS: the waiting reason says more than the phase.
+                    pod.waiting.as_deref().unwrap_or(&pod.phase),
                     if pod.ready { "ready" } else { "not ready" },
                     pod.restarts
                 ),

@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 pub mod console;
 pub mod crd;
 pub mod kube_api;
+pub mod kube_rig;
 pub mod prometheus;
 pub mod server;
 pub mod tmux;

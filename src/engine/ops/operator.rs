@@ -165,6 +165,21 @@ impl Operator {
             _ => Err(String::new()),
         };
         let (before, after) = change(model, request, &held, status.serving, rollback_to)?;
+        // Credentials that may not write are refused before any preview offers to go ahead.
+        if let Some(kube) = &status.kube
+            && kube
+                .may_not
+                .iter()
+                .any(|m| m == crate::k8s::access::PATCH_ISVC)
+        {
+            return Err(EngineError::Refused {
+                model: model.to_string(),
+                reason: format!(
+                    "your Kubernetes credentials may not patch inferenceservices in namespace {} (the API server's access review says no): ask for RBAC access, or use another kube_context",
+                    kube.namespace
+                ),
+            });
+        }
         // Said before anyone confirms: KServe would send a "canary" all the traffic in this mode.
         if let Some(kube) = &status.kube
             && !kube.mode.supports_canary()

@@ -232,6 +232,13 @@ impl Executor<'_> {
             },
         };
         if let Err(e) = served {
+            if matches!(e, crate::engine::serving::ServingError::Conflict { .. }) {
+                return self.fail(
+                    plan,
+                    EngineError::ServingConflict(e.to_string()),
+                    Outcome::Conflict,
+                );
+            }
             return self.fail(plan, EngineError::Serving(e.to_string()), Outcome::Failed);
         }
 

@@ -7,16 +7,19 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use kube::Client;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::{Api, ApiResource, DeleteParams, ListParams, Patch, PatchParams};
 use tokio::sync::OnceCell;
 
 use super::{Evidence, Serving, ServingError};
 use crate::k8s::{FIELD_MANAGER, client, isvc_resource, manifest, slim};
-use crate::model::{LocalServer, ModelName, ServingPlan};
+use crate::model::{KubeService, LocalServer, ModelName, ServingPlan};
 use crate::settings::Environment;
 
 /// How often a rollout is read back while waiting for it.
 const POLL: Duration = Duration::from_millis(500);
+
+/// How long one list of a service's pods or Deployments may take.
+const LIST_WAIT: Duration = Duration::from_secs(10);
 
 /// An InferenceService's API, namespace, and the object when it exists.
 type Located = (Api<slim::Isvc>, String, Option<slim::Isvc>);
@@ -24,6 +27,8 @@ type Located = (Api<slim::Isvc>, String, Option<slim::Isvc>);
 pub struct KServeServing {
     environment: Environment,
     connection: OnceCell<(Client, Vec<String>)>,
+    /// Per namespace, what the credentials may not do (asked once per process).
+    denied: tokio::sync::Mutex<std::collections::HashMap<String, Vec<String>>>,
 }
 
 impl KServeServing {
@@ -31,6 +36,7 @@ impl KServeServing {
         KServeServing {
             environment: environment.clone(),
             connection: OnceCell::new(),
+            denied: Default::default(),
         }
     }
 
@@ -88,10 +94,16 @@ impl KServeServing {
             kube: None,
         };
         match self.locate(model).await {
-            Ok((_, _, Some(isvc))) => {
+            Ok((_, namespace, Some(isvc))) => {
                 let template = self.environment.storage_uri.as_deref();
                 match slim::service_of(&isvc, template) {
-                    Some((name, service, versions)) => slim::server_row(name, service, versions),
+                    Some((name, mut service, versions)) => {
+                        let isvc_name = service.name.clone();
+                        self.join_workloads(&namespace, &isvc_name, &mut service)
+                            .await;
+                        service.may_not = self.may_not(&namespace).await;
+                        slim::server_row(name, service, versions)
+                    }
                     None => absent("the InferenceService has no name".into()),
                 }
             }
@@ -108,6 +120,58 @@ impl KServeServing {
                 server.supervisor_alive = true;
                 server
             }
+        }
+    }
+
+    /// What these credentials may not do in `namespace`.
+    async fn may_not(&self, namespace: &str) -> Vec<String> {
+        let Ok((client, _)) = self.connection().await else {
+            return Vec::new();
+        };
+        let mut denied = self.denied.lock().await;
+        if let Some(known) = denied.get(namespace) {
+            return known.clone();
+        }
+        let answer = crate::k8s::access::may_not(client.clone(), namespace).await;
+        denied.insert(namespace.to_string(), answer.clone());
+        answer
+    }
+
+    /// The predictor's pods and Deployments, which say what each revision really loads. A
+    /// failed list leaves them out: the row then says less, never something untrue.
+    async fn join_workloads(&self, namespace: &str, isvc: &str, service: &mut KubeService) {
+        let Ok((client, _)) = self.connection().await else {
+            return;
+        };
+        let selector = format!("{}={isvc}", slim::ISVC_POD_LABEL);
+        let params = ListParams::default().labels(&selector);
+        let pods: Api<slim::SlimPod> = Api::namespaced_with(
+            client.clone(),
+            namespace,
+            &ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&()),
+        );
+        let template = self.environment.storage_uri.as_deref();
+        if let Ok(Ok(list)) = tokio::time::timeout(LIST_WAIT, pods.list(&params)).await {
+            service.pods = list
+                .items
+                .iter()
+                .filter_map(|p| slim::pod_of(p, template))
+                .map(|(_, _, row)| row)
+                .collect();
+            service.pods.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        let deployments: Api<slim::SlimDeployment> = Api::namespaced_with(
+            client.clone(),
+            namespace,
+            &ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
+        );
+        if let Ok(Ok(list)) = tokio::time::timeout(LIST_WAIT, deployments.list(&params)).await {
+            service.deployments = list
+                .items
+                .iter()
+                .filter_map(slim::deployment_of)
+                .map(|(_, _, row)| row)
+                .collect();
         }
     }
 
@@ -128,58 +192,259 @@ impl KServeServing {
             ))
         })?;
         let (api, namespace, existing) = self.locate_for(model).await?;
+        let before = self.status_of(model.as_str()).await;
         let parsed = existing
             .as_ref()
             .and_then(|i| slim::service_of(i, Some(&template)));
         let current = match &parsed {
-            Some((_, service, versions)) => manifest::Current::of(Some(service), *versions),
+            Some((_, service, versions)) => {
+                manifest::Current::of(Some(service), *versions, before.serving)
+            }
             None => manifest::Current::default(),
         };
-        let object =
-            manifest::inference_service(model.as_str(), &namespace, &template, plan, current)
-                .map_err(&refused)?;
-        let params = PatchParams::apply(FIELD_MANAGER);
-        let applied = api
-            .patch(model.as_str(), &params, &Patch::Apply(&object))
-            .await
-            .map_err(|e| refused(apply_error(&e)))?;
-        let generation = applied.metadata.generation.unwrap_or(0);
-        self.wait_for_rollout(model, &namespace, plan, generation)
-            .await
+        let applies = manifest::applies(model.as_str(), &namespace, &template, plan, current)
+            .map_err(&refused)?;
+        let mut created_before = before.kube.as_ref().and_then(|k| k.latest_created.clone());
+        if let Some(staged) = &applies.staged {
+            // The new revision comes up at 0 % first; only then does it take the traffic.
+            self.apply_object(model, &api, staged, plan).await?;
+            let new = plan.stable;
+            self.wait_for_rollout(model, &namespace, plan, created_before.clone(), |now| {
+                now.kube.as_ref().is_some_and(|k| {
+                    k.settled()
+                        && k.latest_created != created_before
+                        && k.traffic.iter().any(|t| t.latest && t.version == Some(new))
+                })
+            })
+            .await?;
+            created_before = self
+                .status_of(model.as_str())
+                .await
+                .kube
+                .and_then(|k| k.latest_created);
+        }
+        self.apply_object(model, &api, &applies.last, plan).await?;
+        let rolled = self
+            .wait_for_rollout(model, &namespace, plan, created_before, |now| {
+                now.serving == Some(plan)
+                    && now.healthy
+                    && now.kube.as_ref().is_some_and(|k| k.settled())
+            })
+            .await;
+        match rolled {
+            Err(failure) => Err(self
+                .pin_back(model, &api, &template, before.serving, failure)
+                .await),
+            done => done,
+        }
     }
 
-    /// Reads the InferenceService until the controller has rolled out `generation` and the
-    /// traffic block serves `plan`, or the environment's rollout timeout passes.
+    /// After a rollout that failed, the spec goes back to what still serves, so the cluster
+    /// stops trying to start the broken version and the next operation starts from the truth:
+    /// in Knative mode KServe's own abort (the new revision kept at 0 %), in Standard mode the
+    /// old files again (their pods still run: the broken ones never became ready).
+    async fn pin_back(
+        &self,
+        model: &ModelName,
+        api: &Api<slim::Isvc>,
+        template: &str,
+        served: Option<ServingPlan>,
+        failure: ServingError,
+    ) -> ServingError {
+        let Some(served) = served else {
+            return failure;
+        };
+        let after = self.status_of(model.as_str()).await;
+        let Some(kube) = after.kube.as_ref() else {
+            return failure;
+        };
+        let latest = slim::spec_version(kube, template, model.as_str());
+        let object = if kube.mode.supports_canary() {
+            manifest::pinned(
+                model.as_str(),
+                &kube.namespace,
+                template,
+                latest,
+                served.stable,
+            )
+        } else {
+            manifest::inference_service(
+                model.as_str(),
+                &kube.namespace,
+                template,
+                ServingPlan::stable_only(served.stable),
+                manifest::Current::default(),
+            )
+            .ok()
+        };
+        let Some(object) = object else {
+            return failure;
+        };
+        let params = PatchParams::apply(FIELD_MANAGER);
+        let note = match api
+            .patch(model.as_str(), &params, &Patch::Apply(&object))
+            .await
+        {
+            Ok(_) => format!(
+                "; the InferenceService was set back to serve v{} alone",
+                served.stable
+            ),
+            Err(e) => format!(
+                "; setting the InferenceService back to v{} failed too: {}",
+                served.stable,
+                client::describe(&e)
+            ),
+        };
+        match failure {
+            ServingError::Refused {
+                model,
+                plan,
+                reason,
+            } => ServingError::Refused {
+                model,
+                plan,
+                reason: reason + &note,
+            },
+            ServingError::NotReady {
+                model,
+                seconds,
+                detail,
+                log,
+            } => ServingError::NotReady {
+                model,
+                seconds,
+                detail: detail + &note,
+                log,
+            },
+            other => other,
+        }
+    }
+
+    /// Applies `object` server-side, then checks that the API server kept every field
+    /// flightdeck set or dropped: a field another manager also owns stays as that manager
+    /// left it, and waiting for a rollout that can never come would only hide that.
+    async fn apply_object(
+        &self,
+        model: &ModelName,
+        api: &Api<slim::Isvc>,
+        object: &serde_json::Value,
+        plan: ServingPlan,
+    ) -> Result<(), ServingError> {
+        let params = PatchParams::apply(FIELD_MANAGER);
+        let applied = match api
+            .patch(model.as_str(), &params, &Patch::Apply(object))
+            .await
+        {
+            Ok(applied) => applied,
+            Err(kube::Error::Api(status)) if status.code == 409 => {
+                return Err(ServingError::Conflict {
+                    model: model.to_string(),
+                    reason: format!(
+                        "{}. Another field manager owns these fields (a GitOps controller?): change them there, or take them over with `kubectl apply --server-side --force-conflicts --field-manager={FIELD_MANAGER}`",
+                        status.message
+                    ),
+                });
+            }
+            Err(e) => {
+                return Err(ServingError::Refused {
+                    model: model.to_string(),
+                    plan: plan.describe(),
+                    reason: client::describe(&e),
+                });
+            }
+        };
+        let predictor = &object["spec"]["predictor"];
+        let wanted = [(
+            "canaryTrafficPercent",
+            predictor
+                .get("canaryTrafficPercent")
+                .and_then(|v| v.as_i64()),
+            applied.spec.predictor.canary_traffic_percent,
+            vec!["f:spec", "f:predictor", "f:canaryTrafficPercent"],
+        )];
+        for (field, want, got, path) in wanted {
+            if want != got {
+                let owners = slim::managers_of(&applied, &path)
+                    .into_iter()
+                    .filter(|m| m != FIELD_MANAGER)
+                    .collect::<Vec<_>>();
+                let shown = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or("unset".into());
+                return Err(ServingError::Conflict {
+                    model: model.to_string(),
+                    reason: format!(
+                        "{field} stays {} where flightdeck needs {}: field manager {} owns it too. Change it there (or remove it from that manager's manifest), then run the operation again",
+                        shown(got),
+                        shown(want),
+                        if owners.is_empty() {
+                            "(unknown)".to_string()
+                        } else {
+                            owners
+                                .iter()
+                                .map(|o| format!("{o:?}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        }
+                    ),
+                });
+            }
+        }
+        let uri = predictor["model"]["storageUri"].as_str();
+        let applied_uri = applied
+            .spec
+            .predictor
+            .model
+            .as_ref()
+            .and_then(|m| m.storage_uri.as_deref());
+        if uri != applied_uri {
+            let owners = slim::managers_of(
+                &applied,
+                &["f:spec", "f:predictor", "f:model", "f:storageUri"],
+            );
+            return Err(ServingError::Conflict {
+                model: model.to_string(),
+                reason: format!(
+                    "storageUri stays {} where flightdeck applied {}: owned by {}",
+                    applied_uri.unwrap_or("unset"),
+                    uri.unwrap_or("nothing"),
+                    owners.join(", ")
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Reads the InferenceService until `done` says the rollout is there, a revision created
+    /// for it fails, or the environment's rollout timeout passes. `created_before` is the
+    /// newest revision before the apply: a newer one is the apply's own.
     async fn wait_for_rollout(
         &self,
         model: &ModelName,
         namespace: &str,
         plan: ServingPlan,
-        generation: i64,
+        created_before: Option<String>,
+        done: impl Fn(&LocalServer) -> bool,
     ) -> Result<LocalServer, ServingError> {
         let limit = Duration::from_secs(self.environment.rollout_timeout_s);
         let started = Instant::now();
         loop {
             let now = self.status_of(model.as_str()).await;
-            let rolled = now
-                .kube
-                .as_ref()
-                .is_some_and(|k| k.observed_generation >= Some(generation) && k.settled());
-            if rolled && now.serving == Some(plan) && now.healthy {
+            if done(&now) {
                 return Ok(now);
             }
-            if rolled
-                && now
-                    .kube
-                    .as_ref()
-                    .is_some_and(|k| k.condition("Ready").is_some_and(|c| c.status == "False"))
+            if let Some(failure) = now
+                .kube
+                .as_ref()
+                .and_then(|k| new_revision_failure(k, created_before.as_deref(), plan))
             {
+                let serving = now
+                    .serving
+                    .map(|p| format!("{} still serves", p.describe()))
+                    .unwrap_or_else(|| "what serves is unknown".into());
                 return Err(ServingError::Refused {
                     model: model.to_string(),
                     plan: plan.describe(),
                     reason: format!(
-                        "KServe rolled it out but it is not ready: {}",
-                        now.problem.unwrap_or_default()
+                        "{failure}; {serving} (see `kubectl -n {namespace} describe inferenceservice {model}` and the pod's logs)"
                     ),
                 });
             }
@@ -203,14 +468,63 @@ impl KServeServing {
     }
 }
 
-/// An apply's failure in words; a conflict names the other field manager and what to do.
-fn apply_error(error: &kube::Error) -> String {
-    match error {
-        kube::Error::Api(status) if status.code == 409 => format!(
-            "{} — another field manager owns these fields (a GitOps controller?). Change them there, or take them over with `kubectl apply --server-side --force-conflicts --field-manager={FIELD_MANAGER}`",
-            status.message
-        ),
-        other => client::describe(other),
+/// Pod states that do not heal by waiting: the rollout has failed.
+const FATAL_WAITING: [&str; 6] = [
+    "CrashLoopBackOff",
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "CreateContainerConfigError",
+    "InvalidImageName",
+    "RunContainerError",
+];
+
+/// Why the revision (or, in Standard mode, the pods) this apply created cannot become ready.
+fn new_revision_failure(
+    kube: &KubeService,
+    created_before: Option<&str>,
+    plan: ServingPlan,
+) -> Option<String> {
+    let new_version = plan.canary.unwrap_or(plan.stable);
+    let pods_failing = |own: &dyn Fn(&crate::model::PodRow) -> bool| {
+        kube.pods
+            .iter()
+            .filter(|p| own(p) && !p.ready)
+            .find_map(|p| {
+                let reason = p.waiting.as_deref()?;
+                FATAL_WAITING
+                    .contains(&reason)
+                    .then(|| format!("pod {} is {reason} (restarts {})", p.name, p.restarts))
+            })
+    };
+    if kube.mode.supports_canary() {
+        let new = kube
+            .latest_created
+            .as_deref()
+            .filter(|c| Some(*c) != created_before)?;
+        if kube.latest_ready.as_deref() == Some(new) {
+            return None;
+        }
+        let failing = pods_failing(&|p| p.revision.as_deref() == Some(new));
+        let config = kube
+            .condition("PredictorConfigurationReady")
+            .filter(|c| c.status == "False")
+            .map(|c| {
+                format!(
+                    "revision {new} failed{}",
+                    c.message
+                        .as_ref()
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default()
+                )
+            });
+        match (failing, config) {
+            (Some(pod), Some(config)) => Some(format!("{config} ({pod})")),
+            (Some(pod), None) => Some(format!("revision {new} cannot start: {pod}")),
+            (None, config) => config,
+        }
+    } else {
+        pods_failing(&|p| p.version == Some(new_version))
+            .map(|pod| format!("v{new_version} cannot start: {pod}"))
     }
 }
 

@@ -44,6 +44,9 @@ pub enum ServingError {
         "the server for {model} did not answer ({reason}); is it running? `flightdeck server list` shows it"
     )]
     Unreachable { model: String, reason: String },
+    /// Another writer owns what the plan needs changed (a field manager on Kubernetes).
+    #[error("conflict on {model}'s InferenceService: {reason}")]
+    Conflict { model: String, reason: String },
 }
 
 /// What a promote is judged on, as the serving backend reports it: its counters (totals since

@@ -1,0 +1,457 @@
+//! KServe as it really behaves: every test runs a real kube-apiserver (v1.36, etcd, the real
+//! KServe 0.20 InferenceService CRD, RBAC users) and `controller.py`, which writes status the
+//! way KServe 0.20's controller does (or 0.15's, `--legacy-mode-names`). Deploy, canary,
+//! promote, rollback, abort, a conflict with another field manager, a viewer's refusal,
+//! Standard (RawDeployment) mode, a revision that never starts, and an API server restart.
+//!
+//! Where the rig is missing (see tests/common/kube_rig.rs) each test says it was skipped.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::kube_rig::{KubeRig, NAMESPACE, traffic};
+use common::{fails, fixture, ok};
+use serde_json::{Value, json};
+
+/// A data dir with fraud v1..v3 registered and an environment `k8s` on the rig as `user`.
+fn home_on(rig: &KubeRig, user: &str) -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    write_config(rig, h, user);
+    for file in [
+        "logreg_multiclass.onnx",
+        "mlp_classifier.onnx",
+        "scaler_logreg.onnx",
+    ] {
+        ok(h, &["register", "fraud", fixture(file).to_str().unwrap()]);
+    }
+    home
+}
+
+fn write_config(rig: &KubeRig, h: &Path, user: &str) {
+    std::fs::write(
+        h.join("no-config.toml"),
+        format!(
+            "[gates]\nmin_canary_requests = 1\n\n[environments.k8s]\nserving = \"kubernetes\"\nmetrics = \"prometheus\"\nprometheus_url = \"http://127.0.0.1:9\"\nkubeconfig = {:?}\nnamespaces = [\"{NAMESPACE}\"]\nstorage_uri = \"s3://models/{{model}}/{{version}}\"\nrollout_timeout_s = 60\n",
+            rig.kubeconfig(user).display().to_string()
+        ),
+    )
+    .unwrap();
+}
+
+const K8S: [&str; 2] = ["--env", "k8s"];
+
+fn k8s<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    [&K8S[..], args].concat()
+}
+
+fn aliases(h: &Path) -> (Option<u64>, Option<u64>) {
+    let list: Value = serde_json::from_str(&ok(h, &["alias", "list", "fraud", "--json"])).unwrap();
+    let version = |name: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["alias"] == name)
+            .and_then(|a| a["version"].as_u64())
+    };
+    (version("production"), version("canary"))
+}
+
+fn isvc(rig: &KubeRig) -> Value {
+    rig.get("inferenceservices", "fraud").unwrap()
+}
+
+/// The storage URI each serving revision's pods load, by revision: what really serves.
+fn live(rig: &KubeRig) -> Vec<(i64, String)> {
+    let pods = rig.list("pods", "serving.kserve.io/inferenceservice=fraud");
+    traffic(&isvc(rig))
+        .into_iter()
+        .filter(|(_, percent, _, _)| *percent > 0)
+        .map(|(revision, percent, _, _)| {
+            let uri = pods
+                .iter()
+                .find(|p| p["metadata"]["labels"]["serving.knative.dev/revision"] == revision)
+                .map(|p| {
+                    p["spec"]["initContainers"][0]["args"][0]
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                })
+                .unwrap_or_else(|| format!("no pod of {revision}"));
+            (percent, uri)
+        })
+        .collect()
+}
+
+fn uri(version: u32) -> String {
+    format!("s3://models/fraud/{version}")
+}
+
+/// The newest journal row of an operation (alias rows aside).
+fn journal_last(h: &Path) -> Value {
+    let rows: Value =
+        serde_json::from_str(&ok(h, &["journal", "--model", "fraud", "--json"])).unwrap();
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|r| !r["operation"].as_str().unwrap().starts_with("alias"))
+        .cloned()
+        .unwrap()
+}
+
+/// Deploy, canary, promote (after another manager changed an annotation), rollback, a second
+/// canary aborted, and a direct deploy after the abort, with `controller_args`.
+fn lifecycle(controller_args: &[&str], mode_name: &str) {
+    let Some(mut rig) = KubeRig::start("lifecycle") else {
+        return;
+    };
+    rig.start_controller(controller_args);
+    let home = home_on(&rig, "admin");
+    let h = home.path();
+
+    let out = ok(h, &k8s(&["deploy", "fraud", "1", "--direct", "--yes"]));
+    assert!(out.contains("production none -> v1"), "{out}");
+    assert_eq!(live(&rig), vec![(100, uri(1))]);
+    assert_eq!(isvc(&rig)["status"]["deploymentMode"], mode_name);
+    assert_eq!(aliases(h), (Some(1), None));
+
+    ok(
+        h,
+        &k8s(&["deploy", "fraud", "2", "--canary", "10", "--yes"]),
+    );
+    assert_eq!(live(&rig), vec![(10, uri(2)), (90, uri(1))]);
+    assert_eq!(aliases(h), (Some(1), Some(2)));
+    let status: Value = serde_json::from_str(&ok(h, &k8s(&["status", "fraud", "--json"]))).unwrap();
+    assert_eq!(status[0]["serving"]["stable"], 1, "{status}");
+    assert_eq!(status[0]["serving"]["canary"], 2, "{status}");
+
+    // Another manager adds an annotation: KServe copies it into the revision template (a new
+    // revision of the same files) and the observedGeneration it copies stops matching the
+    // InferenceService's generation. Operations still verify.
+    let (code, answer) = rig.apply_as(
+        "gitops",
+        "team-labels",
+        &json!({
+            "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+            "metadata": {"name": "fraud", "namespace": NAMESPACE, "annotations": {"example.com/team": "risk"}},
+        }),
+    );
+    assert_eq!(code, 200, "{answer}");
+    rig.wait(30, "the annotation's revision", || {
+        let now = isvc(&rig);
+        let p = &now["status"]["components"]["predictor"];
+        (p["latestReadyRevision"] == "fraud-predictor-00003").then_some(())
+    });
+    let now = isvc(&rig);
+    assert_ne!(
+        now["status"]["observedGeneration"], now["metadata"]["generation"],
+        "the rig copies the Knative Service's generation: {now}"
+    );
+
+    let out = ok(h, &k8s(&["promote", "fraud", "--yes", "--override-gates"]));
+    assert!(out.contains("production v1 -> v2"), "{out}");
+    assert_eq!(live(&rig), vec![(100, uri(2))]);
+    assert!(
+        isvc(&rig)["spec"]["predictor"]
+            .get("canaryTrafficPercent")
+            .is_none()
+    );
+    assert_eq!(aliases(h), (Some(2), None));
+
+    // Rollback after a promote: v1's files again, a new revision that takes over once ready.
+    let out = ok(h, &k8s(&["rollback", "fraud", "--yes"]));
+    assert!(out.contains("production v2 -> v1"), "{out}");
+    assert_eq!(live(&rig), vec![(100, uri(1))]);
+    assert_eq!(aliases(h), (Some(1), None));
+
+    // A canary aborted: KServe's own abort (0 %), everything back on v1 at once, no new revision.
+    ok(
+        h,
+        &k8s(&["deploy", "fraud", "3", "--canary", "20", "--yes"]),
+    );
+    assert_eq!(live(&rig), vec![(20, uri(3)), (80, uri(1))]);
+    let created = isvc(&rig)["status"]["components"]["predictor"]["latestCreatedRevision"].clone();
+    let started = Instant::now();
+    let out = ok(h, &k8s(&["abort", "fraud", "--yes"]));
+    let abort_took = started.elapsed();
+    assert!(out.contains("canary v3 (20%) removed"), "{out}");
+    assert_eq!(live(&rig), vec![(100, uri(1))]);
+    let now = isvc(&rig);
+    assert_eq!(now["spec"]["predictor"]["canaryTrafficPercent"], 0);
+    assert_eq!(
+        now["status"]["components"]["predictor"]["latestCreatedRevision"], created,
+        "an abort creates no revision"
+    );
+    assert_eq!(aliases(h), (Some(1), None));
+    let status: Value = serde_json::from_str(&ok(h, &k8s(&["status", "fraud", "--json"]))).unwrap();
+    assert_eq!(status[0]["serving"]["stable"], 1, "{status}");
+    assert!(status[0]["serving"]["canary"].is_null(), "{status}");
+    eprintln!("abort took {abort_took:?}");
+
+    // A direct deploy after the abort: the aborted v3 must never take traffic while v2's
+    // revision starts (Knative routes "latest" to the newest *ready* revision).
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let seen = std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| {
+            let mut seen = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                seen.push(live(&rig));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            seen
+        });
+        ok(h, &k8s(&["deploy", "fraud", "2", "--direct", "--yes"]));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        watcher.join().unwrap()
+    });
+    assert!(
+        seen.iter().flatten().all(|(_, u)| *u != uri(3)),
+        "the aborted v3 took traffic: {seen:?}"
+    );
+    assert_eq!(live(&rig), vec![(100, uri(2))]);
+    assert_eq!(aliases(h), (Some(2), None));
+    let last = journal_last(h);
+    assert_eq!(last["outcome"], "succeeded", "{last}");
+}
+
+#[test]
+fn the_lifecycle_on_kserve_0_20() {
+    lifecycle(&[], "Knative");
+}
+
+#[test]
+fn the_lifecycle_with_kserve_0_15_mode_names() {
+    lifecycle(&["--legacy-mode-names"], "Serverless");
+}
+
+#[test]
+fn another_field_manager_is_named_with_exit_3_before_anything_waits() {
+    let Some(mut rig) = KubeRig::start("conflict") else {
+        return;
+    };
+    rig.start_controller(&[]);
+    let home = home_on(&rig, "admin");
+    let h = home.path();
+    ok(h, &k8s(&["deploy", "fraud", "1", "--direct", "--yes"]));
+    ok(
+        h,
+        &k8s(&["deploy", "fraud", "2", "--canary", "10", "--yes"]),
+    );
+
+    // A GitOps controller applies the same canary share: it now co-owns the field, so
+    // flightdeck's promote (which drops it) cannot remove it.
+    let (code, answer) = rig.apply_as(
+        "gitops",
+        "argocd-controller",
+        &json!({
+            "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+            "metadata": {"name": "fraud", "namespace": NAMESPACE},
+            "spec": {"predictor": {"canaryTrafficPercent": 10, "model": {"modelFormat": {"name": "onnx"}}}},
+        }),
+    );
+    assert_eq!(code, 200, "{answer}");
+    let started = Instant::now();
+    let err = fails(
+        h,
+        &k8s(&["promote", "fraud", "--yes", "--override-gates"]),
+        3,
+    );
+    let took = started.elapsed();
+    assert!(
+        err.contains("argocd-controller") && err.contains("canaryTrafficPercent"),
+        "{err}"
+    );
+    assert!(
+        took < Duration::from_secs(30),
+        "named at once, not after the rollout timeout: {took:?}"
+    );
+    assert_eq!(journal_last(h)["outcome"], "conflict");
+    assert_eq!(aliases(h), (Some(1), Some(2)), "nothing moved");
+    assert_eq!(live(&rig), vec![(10, uri(2)), (90, uri(1))]);
+
+    // The same manager owns the storage URI with another value: the API server's 409.
+    let (code, answer) = rig.apply_as(
+        "gitops",
+        "argocd-controller",
+        &json!({
+            "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+            "metadata": {"name": "fraud", "namespace": NAMESPACE},
+            "spec": {"predictor": {"canaryTrafficPercent": 10, "model": {"modelFormat": {"name": "onnx"}, "storageUri": uri(2)}}},
+        }),
+    );
+    assert_eq!(code, 200, "{answer}");
+    let err = fails(h, &k8s(&["abort", "fraud", "--yes"]), 3);
+    assert!(err.contains("argocd-controller"), "{err}");
+    let err = fails(h, &k8s(&["deploy", "fraud", "3", "--direct", "--yes"]), 3);
+    assert!(
+        err.contains("argocd-controller") && err.contains("--force-conflicts"),
+        "{err}"
+    );
+    assert_eq!(journal_last(h)["outcome"], "conflict");
+    assert_eq!(aliases(h), (Some(1), Some(2)));
+}
+
+#[test]
+fn a_viewer_is_refused_before_the_preview_offers_anything() {
+    let Some(mut rig) = KubeRig::start("viewer") else {
+        return;
+    };
+    rig.start_controller(&[]);
+    let admin = home_on(&rig, "admin");
+    ok(
+        admin.path(),
+        &k8s(&["deploy", "fraud", "1", "--direct", "--yes"]),
+    );
+    let viewer = home_on(&rig, "viewer");
+    let h = viewer.path();
+    // Reading works.
+    let status: Value = serde_json::from_str(&ok(h, &k8s(&["status", "fraud", "--json"]))).unwrap();
+    assert_eq!(status[0]["serving"]["stable"], 1, "{status}");
+    // Writing is refused at the preview, with the reason, and nothing is applied.
+    let before = isvc(&rig)["metadata"]["resourceVersion"].clone();
+    let err = fails(h, &k8s(&["deploy", "fraud", "2", "--direct", "--yes"]), 1);
+    assert!(
+        err.contains("may not patch inferenceservices") && !err.contains("read-write"),
+        "{err}"
+    );
+    assert_eq!(isvc(&rig)["metadata"]["resourceVersion"], before);
+    assert_eq!(aliases(h), (None, None));
+}
+
+#[test]
+fn standard_mode_is_verified_from_its_pods_and_refuses_a_canary() {
+    let Some(mut rig) = KubeRig::start("standard") else {
+        return;
+    };
+    rig.start_controller(&[]);
+    let home = home_on(&rig, "admin");
+    let h = home.path();
+    // The platform team created the service in Standard mode; flightdeck takes over the model.
+    let (code, answer) = rig.apply_as(
+        "admin",
+        "platform",
+        &json!({
+            "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+            "metadata": {"name": "fraud", "namespace": NAMESPACE,
+                "annotations": {"serving.kserve.io/deploymentMode": "RawDeployment"}},
+            "spec": {"predictor": {"model": {"modelFormat": {"name": "onnx"}}}},
+        }),
+    );
+    assert_eq!(code, 201, "{answer}");
+    ok(h, &k8s(&["deploy", "fraud", "1", "--direct", "--yes"]));
+    assert_eq!(isvc(&rig)["status"]["deploymentMode"], "Standard");
+    let status: Value = serde_json::from_str(&ok(h, &k8s(&["status", "fraud", "--json"]))).unwrap();
+    assert_eq!(status[0]["serving"]["stable"], 1, "{status}");
+    ok(h, &k8s(&["deploy", "fraud", "2", "--direct", "--yes"]));
+    let pods = rig.list("pods", "serving.kserve.io/inferenceservice=fraud");
+    assert!(
+        pods.iter()
+            .all(|p| p["spec"]["initContainers"][0]["args"][0] == uri(2).as_str()),
+        "{pods:#?}"
+    );
+    assert_eq!(aliases(h), (Some(2), None));
+    let err = fails(
+        h,
+        &k8s(&["deploy", "fraud", "3", "--canary", "10", "--yes"]),
+        1,
+    );
+    assert!(
+        err.contains("Standard") && err.contains("--direct"),
+        "{err}"
+    );
+    let out = ok(h, &k8s(&["rollback", "fraud", "--yes"]));
+    assert!(out.contains("production v2 -> v1"), "{out}");
+    assert_eq!(aliases(h), (Some(1), None));
+}
+
+#[test]
+fn a_revision_that_never_starts_fails_fast_and_the_old_one_keeps_serving() {
+    let Some(mut rig) = KubeRig::start("never-ready") else {
+        return;
+    };
+    rig.start_controller(&["--fail-uri", "/fraud/2"]);
+    let home = home_on(&rig, "admin");
+    let h = home.path();
+    ok(h, &k8s(&["deploy", "fraud", "1", "--direct", "--yes"]));
+    let started = Instant::now();
+    let err = fails(
+        h,
+        &k8s(&["deploy", "fraud", "2", "--canary", "10", "--yes"]),
+        1,
+    );
+    let took = started.elapsed();
+    assert!(
+        err.contains("CrashLoopBackOff") && err.contains("v1 still serves"),
+        "{err}"
+    );
+    assert!(
+        took < Duration::from_secs(50),
+        "failed on the pod's state, not the rollout timeout: {took:?}"
+    );
+    assert_eq!(live(&rig), vec![(100, uri(1))]);
+    assert_eq!(aliases(h), (Some(1), None));
+    // The spec no longer asks for the broken canary's traffic.
+    let status: Value = serde_json::from_str(&ok(h, &k8s(&["status", "fraud", "--json"]))).unwrap();
+    assert_eq!(status[0]["serving"]["stable"], 1, "{status}");
+    assert_eq!(isvc(&rig)["spec"]["predictor"]["canaryTrafficPercent"], 0);
+    // And the next operation goes ahead from there.
+    ok(
+        h,
+        &k8s(&["deploy", "fraud", "3", "--canary", "10", "--yes"]),
+    );
+    assert_eq!(live(&rig), vec![(10, uri(3)), (90, uri(1))]);
+}
+
+#[test]
+fn the_console_shows_what_each_revision_loads_and_aborts_by_keys() {
+    let Some(mut rig) = KubeRig::start("console") else {
+        return;
+    };
+    rig.start_controller(&[]);
+    let home = home_on(&rig, "admin");
+    let h = home.path();
+    ok(h, &k8s(&["deploy", "fraud", "1", "--direct", "--yes"]));
+    ok(
+        h,
+        &k8s(&["deploy", "fraud", "2", "--canary", "10", "--yes"]),
+    );
+    let config = h.join("no-config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("default_environment = \"k8s\"\n{text}")).unwrap();
+
+    let tmux = common::tmux::Tmux::start(h, 140, 45);
+    tmux.wait_for("the fleet from the cluster", |s| {
+        s.contains("k8s") && s.contains("fraud") && s.contains("10%")
+    });
+    tmux.keys(&["Enter"]);
+    tmux.keys(&["Tab", "Tab", "Tab"]);
+    let screen = tmux.wait_for("the cluster pane with its pods", |s| {
+        s.contains("from status.traffic") && s.contains("2/2 ready")
+    });
+    assert!(screen.contains("v1, canary v2 at 10%"), "{screen}");
+    assert!(
+        screen.contains("Knative (Serverless) mode") && screen.contains("models/fraud"),
+        "{screen}"
+    );
+    // Each traffic entry is named by what its pods load.
+    assert!(
+        screen.contains(" 10%  v2  fraud-predictor-00002")
+            && screen.contains(" 90%  v1  fraud-predictor-00001"),
+        "{screen}"
+    );
+
+    // Abort from the console: KServe's own abort, v1 takes everything at once.
+    tmux.keys(&["a"]);
+    tmux.wait_for("the abort preview", |s| s.contains("enter: confirm"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the outcome", |s| s.contains("abort fraud: done"));
+    tmux.keys(&["q"]);
+    tmux.keys(&["q"]);
+    drop(tmux);
+    assert_eq!(aliases(h), (Some(1), None));
+    assert_eq!(live(&rig), vec![(100, uri(1))]);
+    assert_eq!(isvc(&rig)["spec"]["predictor"]["canaryTrafficPercent"], 0);
+}
