@@ -820,6 +820,7 @@ fn the_registry_shows_before_a_slow_server_has_answered() {
         Msg::ServersListed {
             servers: vec![server("fraud", ServingPlan::stable_only(1))],
             problem: None,
+            known_at: None,
         },
     );
     assert_eq!(
@@ -963,6 +964,7 @@ fn off_screen_servers_are_scraped_ten_times_less_often() {
             Msg::ServersListed {
                 servers,
                 problem: None,
+                known_at: None,
             },
         )
     };

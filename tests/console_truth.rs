@@ -58,6 +58,7 @@ fn listed(s: &mut State, server: flightdeck::model::LocalServer) -> Vec<Effect> 
         Msg::ServersListed {
             servers: vec![server],
             problem: None,
+            known_at: None,
         },
     )
 }

@@ -455,3 +455,78 @@ fn the_console_shows_what_each_revision_loads_and_aborts_by_keys() {
     assert_eq!(live(&rig), vec![(100, uri(1))]);
     assert_eq!(isvc(&rig)["spec"]["predictor"]["canaryTrafficPercent"], 0);
 }
+
+#[test]
+fn after_an_api_server_restart_the_watches_relist_at_once_and_kept_rows_carry_their_age() {
+    use flightdeck::sources::kubernetes::KubeCluster;
+    use flightdeck::sources::source::ClusterSource;
+    let Some(mut rig) = KubeRig::start("restart") else {
+        return;
+    };
+    rig.start_controller(&[]);
+    let home = home_on(&rig, "admin");
+    let h = home.path();
+    ok(h, &k8s(&["deploy", "fraud", "1", "--direct", "--yes"]));
+
+    let settings = flightdeck::settings::Settings::resolve(
+        Some(&std::fs::read_to_string(h.join("no-config.toml")).unwrap()),
+        None,
+        Some(h.to_path_buf()),
+        &flightdeck::settings::Overrides {
+            environment: Some("k8s".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let cluster = KubeCluster::new(&settings.environment);
+    let serving = |want: flightdeck::model::ServingPlan| {
+        let servers = runtime.block_on(cluster.servers());
+        servers
+            .iter()
+            .any(|s| s.model == "fraud" && s.serving == Some(want))
+            .then_some(())
+    };
+    let v1 = flightdeck::model::ServingPlan::stable_only(1);
+    rig.wait(30, "fraud serving v1 in the cluster source", || serving(v1));
+    assert_eq!(cluster.problem(), None);
+
+    // The API server (and etcd) go down: the rows stay, said to be as old as the outage.
+    rig.stop_controller();
+    rig.stop_api();
+    let down = chrono::Utc::now();
+    let problem = rig.wait(30, "the outage reported", || cluster.problem());
+    assert!(
+        problem.contains("cannot reach the Kubernetes API"),
+        "{problem}"
+    );
+    assert!(serving(v1).is_some(), "the last good rows stay");
+    let known = cluster.known_at().expect("an age while failing");
+    assert!((known - down).num_seconds().abs() < 20, "{known} vs {down}");
+
+    // Twenty seconds down: long enough for kube's default backoff to have grown to ~13-26 s
+    // (with which the watches took up to ~48 s to come back); they retry within 5 s now.
+    std::thread::sleep(Duration::from_secs(20));
+    rig.restart_api();
+    rig.start_controller(&[]);
+    let back = Instant::now();
+    ok(
+        h,
+        &k8s(&["deploy", "fraud", "2", "--canary", "10", "--yes"]),
+    );
+    let applied = back.elapsed();
+    let canary = flightdeck::model::ServingPlan {
+        stable: 1,
+        canary: Some(2),
+        canary_percent: 10,
+    };
+    rig.wait(25, "the canary seen after the restart", || serving(canary));
+    let seen = back.elapsed();
+    rig.wait(20, "the problem cleared", || {
+        cluster.problem().is_none().then_some(())
+    });
+    assert_eq!(cluster.known_at(), None);
+    eprintln!(
+        "after the restart: the canary was applied in {applied:?} and seen by the watches {seen:?} after the API server was back"
+    );
+}

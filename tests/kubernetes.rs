@@ -440,7 +440,8 @@ fn several_namespaces_are_watched_apart() {
     wait_for(&runtime, &cluster, "both namespaces", |s| s.len() == 2);
 
     // ml's watch is down while ml changes and etcd compacts past it; ml-2's resumes at once.
-    // ml then relists (410) and its rows are replaced: ml-2's stay.
+    // ml then relists (after its failure, or the 410) and its rows are replaced: ml-2's stay.
+    let lists_before = lists(&api);
     api.deny_in("watch", "inferenceservices", NS);
     api.drop_watches();
     std::thread::sleep(Duration::from_millis(300));
@@ -448,7 +449,6 @@ fn several_namespaces_are_watched_apart() {
     seed_isvc(&api, "risk", 1, json!({}));
     api.keep_history(1);
     std::thread::sleep(Duration::from_millis(300));
-    let lists_before = lists(&api);
     api.allow_in("watch", "inferenceservices", NS);
     wait_for(&runtime, &cluster, "risk in, fraud out", |s| {
         s.iter().any(|x| x.model == "risk") && !s.iter().any(|x| x.model == "fraud")

@@ -34,6 +34,8 @@ pub enum Msg {
         servers: Vec<LocalServer>,
         /// Why the cluster itself cannot be read, when it cannot.
         problem: Option<String>,
+        /// While it cannot: when the rows were last confirmed (shown as their age).
+        known_at: Option<DateTime<Utc>>,
     },
     /// A model's past serving per version, for its charts.
     HistoryFetched {

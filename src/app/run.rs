@@ -392,7 +392,12 @@ fn perform(effect: Effect, background: &Background) {
                 if read {
                     let servers = sources.cluster.servers().await;
                     let problem = sources.cluster.problem();
-                    let _ = tx.send(Msg::ServersListed { servers, problem });
+                    let known_at = sources.cluster.known_at();
+                    let _ = tx.send(Msg::ServersListed {
+                        servers,
+                        problem,
+                        known_at,
+                    });
                 }
             });
         }

@@ -99,9 +99,18 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Effect> {
                 Vec::new()
             }
         },
-        Msg::ServersListed { servers, problem } => {
+        Msg::ServersListed {
+            servers,
+            problem,
+            known_at,
+        } => {
             state.cluster_problem = problem;
-            servers_listed(state, servers)
+            let effects = servers_listed(state, servers);
+            // Rows the cluster has not confirmed since it failed are as old as that.
+            if let Some(at) = known_at {
+                state.servers_status.last_ok = Some(at);
+            }
+            effects
         }
         Msg::HistoryFetched { model, result } => {
             match result {

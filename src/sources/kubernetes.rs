@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt};
 use kube::api::{Api, ApiResource};
-use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 
 use super::kubernetes_store::Store;
@@ -203,9 +202,17 @@ enum Change<K> {
     Delete(K),
 }
 
-/// Follows one watch for good: pages of the first list, then changes; after an error it keeps
-/// the last good rows, records the error, and resumes with backoff (relisting only when the
-/// server says the resourceVersion is too old).
+/// The first wait before a failed watch is started again, and the longest: an API server that
+/// comes back is seen within seconds (kube's default backoff grows to 30 s, and a restart's
+/// 410s then waited it out twice).
+const RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(500);
+const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Follows one watch for good: pages of the first list, then changes. A watch that ends cleanly
+/// resumes from its resourceVersion (no relist). After an error it keeps the last good rows,
+/// records the error and since when, waits a little (never more than [`RETRY_MAX`]) and starts
+/// over with a fresh list, whose end says for certain that the rows are current again; a 410
+/// Gone (compacted, or an API server restarted) relists at once.
 async fn follow<K>(
     api: Api<K>,
     config: watcher::Config,
@@ -215,43 +222,73 @@ async fn follow<K>(
 ) where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
 {
-    let mut stream = watcher::watcher(api, config).default_backoff().boxed();
-    // Rows of a relist replace the old ones only once the list is complete, so a restarted
-    // watch never shows an empty cluster in between.
-    let mut pending: Option<Vec<K>> = None;
-    while let Some(item) = stream.next().await {
-        let Ok(mut s) = store.lock() else {
-            return;
-        };
-        match item {
-            Ok(Event::Init) => pending = Some(Vec::new()),
-            Ok(Event::InitApply(object)) => match pending.as_mut() {
-                Some(list) => list.push(object),
-                None => apply(&mut s, Change::Apply(object)),
-            },
-            Ok(Event::InitDone) => {
-                s.clear(watch.0, &watch.1);
-                for object in pending.take().unwrap_or_default() {
-                    apply(&mut s, Change::Apply(object));
+    let mut delay = RETRY_FIRST;
+    loop {
+        let mut stream = watcher::watcher(api.clone(), config.clone()).boxed();
+        // Rows of a relist replace the old ones only once the list is complete, so a restarted
+        // watch never shows an empty cluster in between.
+        let mut pending: Option<Vec<K>> = None;
+        let mut failed = None;
+        while let Some(item) = stream.next().await {
+            let Ok(mut s) = store.lock() else {
+                return;
+            };
+            match item {
+                Ok(Event::Init) => pending = Some(Vec::new()),
+                Ok(Event::InitApply(object)) => match pending.as_mut() {
+                    Some(list) => list.push(object),
+                    None => apply(&mut s, Change::Apply(object)),
+                },
+                Ok(Event::InitDone) => {
+                    s.clear(watch.0, &watch.1);
+                    for object in pending.take().unwrap_or_default() {
+                        apply(&mut s, Change::Apply(object));
+                    }
+                    s.watch_ok(&watch);
+                    delay = RETRY_FIRST;
                 }
-                let state = s.watches.entry(watch.clone()).or_default();
-                state.synced = true;
-                state.error = None;
+                Ok(Event::Apply(object)) => {
+                    apply(&mut s, Change::Apply(object));
+                    s.watch_ok(&watch);
+                }
+                Ok(Event::Delete(object)) => apply(&mut s, Change::Delete(object)),
+                Err(e) => {
+                    s.watch_failed(&watch, client::describe_watch(&e));
+                    failed = Some(is_gone(&e));
+                    break;
+                }
             }
-            Ok(Event::Apply(object)) => {
-                apply(&mut s, Change::Apply(object));
-                s.watches.entry(watch.clone()).or_default().error = None;
+        }
+        match failed {
+            // Gone: the list it needs can be asked for now.
+            Some(true) => {}
+            Some(false) => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(RETRY_MAX);
             }
-            Ok(Event::Delete(object)) => apply(&mut s, Change::Delete(object)),
-            Err(e) => {
-                s.watches.entry(watch.clone()).or_default().error =
-                    Some(client::describe_watch(&e));
-            }
+            // The stream ended (it does not, by its contract): start again, gently.
+            None => tokio::time::sleep(RETRY_MAX).await,
         }
     }
 }
 
+/// A 410 Gone: the resourceVersion is too old to resume from; only a relist helps.
+fn is_gone(error: &watcher::Error) -> bool {
+    use watcher::Error;
+    match error {
+        Error::WatchError(status) => status.code == 410,
+        Error::InitialListFailed(kube::Error::Api(status))
+        | Error::WatchStartFailed(kube::Error::Api(status))
+        | Error::WatchFailed(kube::Error::Api(status)) => status.code == 410,
+        _ => false,
+    }
+}
+
 impl ClusterSource for KubeCluster {
+    fn known_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.store.lock().ok()?.known_at()
+    }
+
     fn servers(&self) -> BoxFuture<'_, Vec<LocalServer>> {
         async move {
             self.start();

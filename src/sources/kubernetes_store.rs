@@ -13,11 +13,13 @@ const EVENTS_PER_SERVICE: usize = 20;
 /// (namespace, name).
 type Key = (String, String);
 
-/// One resource kind's watch: whether its first list arrived and its latest problem.
+/// One resource kind's watch: whether its first list arrived, its latest problem, and since
+/// when its rows have not been confirmed (the age the panes show while it fails).
 #[derive(Debug, Clone, Default)]
 pub struct WatchState {
     pub synced: bool,
     pub error: Option<String>,
+    pub failing_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Default)]
@@ -42,6 +44,30 @@ pub struct Store {
 }
 
 impl Store {
+    /// The watch delivered: its rows are current.
+    pub fn watch_ok(&mut self, watch: &(&'static str, String)) {
+        let state = self.watches.entry(watch.clone()).or_default();
+        state.synced = true;
+        state.error = None;
+        state.failing_since = None;
+    }
+
+    /// The watch failed: its rows stay, as of when it last worked.
+    pub fn watch_failed(&mut self, watch: &(&'static str, String), error: String) {
+        let state = self.watches.entry(watch.clone()).or_default();
+        state.error = Some(error);
+        state.failing_since.get_or_insert_with(chrono::Utc::now);
+    }
+
+    /// Since when some rows have not been confirmed, while any watch fails.
+    pub fn known_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.watches
+            .values()
+            .filter(|w| w.error.is_some())
+            .filter_map(|w| w.failing_since)
+            .min()
+    }
+
     pub fn put_service(&mut self, parsed: crate::k8s::slim::Parsed) {
         self.generation += 1;
         let key = (parsed.1.namespace.clone(), parsed.1.name.clone());

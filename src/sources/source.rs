@@ -45,6 +45,12 @@ pub trait ClusterSource: Send + Sync {
     fn problem(&self) -> Option<String> {
         None
     }
+
+    /// While [`Self::problem`] stands: when the rows it answers with were last confirmed
+    /// (None: they are current, or were never known).
+    fn known_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        None
+    }
 }
 
 /// One point of a version's past serving, from a source that keeps history.
