@@ -246,6 +246,8 @@ fn kserve_server() -> flightdeck::model::LocalServer {
     server.kube = Some(Box::new(KubeService {
         namespace: "ml".into(),
         name: "fraud".into(),
+        uid: None,
+        created_at: None,
         mode: DeploymentMode::Serverless,
         url: Some("http://fraud.ml.example.com".into()),
         storage_uri: Some("s3://models/fraud/3".into()),

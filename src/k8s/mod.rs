@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod client;
+pub mod lean;
 pub mod manifest;
 pub mod slim;
 

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use kube::core::Object;
+
+use super::lean::Lean;
 use serde::Deserialize;
 
 use crate::model::{
@@ -24,9 +26,14 @@ pub const REVISION_POD_LABEL: &str = "serving.knative.dev/revision";
 pub const STORAGE_URI_POD_ANNOTATION: &str =
     "internal.serving.kserve.io/storage-initializer-sourceuri";
 
-pub type Isvc = Object<IsvcSpec, IsvcStatus>;
-pub type SlimPod = Object<PodSpec, PodStatus>;
-pub type SlimDeployment = Object<Skipped, DeploymentStatus>;
+/// An InferenceService as the watches and reads keep it (lean metadata).
+pub type Isvc = Lean<IsvcSpec, IsvcStatus>;
+/// One with every field of its metadata: an apply's answer, whose managedFields say who owns
+/// what.
+pub type FullIsvc = Object<IsvcSpec, IsvcStatus>;
+pub type SlimPod = Lean<PodSpec, PodStatus>;
+pub type SlimDeployment = Lean<Skipped, DeploymentStatus>;
+pub use super::lean::LeanEvent;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -233,6 +240,13 @@ pub fn service_of(isvc: &Isvc, template: Option<&str>) -> Option<Parsed> {
         KubeService {
             namespace: isvc.metadata.namespace.clone().unwrap_or_default(),
             name: isvc.metadata.name.clone().unwrap_or_default(),
+            uid: isvc.metadata.uid.clone(),
+            created_at: isvc.metadata.creation_timestamp.as_ref().and_then(|t| {
+                DateTime::<Utc>::from_timestamp(
+                    t.0.as_second(),
+                    t.0.subsec_nanosecond().max(0) as u32,
+                )
+            }),
             mode,
             url: status.url.clone().or(predictor.url.clone()),
             storage_uri,
@@ -353,9 +367,10 @@ pub fn deployment_of(deployment: &SlimDeployment) -> Option<(String, String, Dep
 }
 
 /// An event row with the object it is about, or None for events of other kinds.
-pub fn event_of(
-    event: &k8s_openapi::api::core::v1::Event,
-) -> Option<(String, String, String, EventRow)> {
+/// An event: (namespace, kind, object name, the object's uid, row).
+pub type Happened = (String, String, String, Option<String>, EventRow);
+
+pub fn event_of(event: &LeanEvent) -> Option<Happened> {
     let object = &event.involved_object;
     let kind = object.kind.clone()?;
     if kind != "InferenceService" && kind != "Pod" {
@@ -375,9 +390,10 @@ pub fn event_of(
         event.metadata.namespace.clone().unwrap_or_default(),
         kind.clone(),
         name.clone(),
+        object.uid.clone(),
         EventRow {
             at,
-            kind: event.type_.clone().unwrap_or_else(|| "Normal".into()),
+            kind: event.kind.clone().unwrap_or_else(|| "Normal".into()),
             reason: event.reason.clone().unwrap_or_default(),
             message: event.message.clone().unwrap_or_default(),
             object: format!("{kind}/{name}"),
@@ -508,7 +524,7 @@ fn standard_serving(
 
 /// The field managers that own `path` (e.g. `["f:spec", "f:predictor", "f:canaryTrafficPercent"]`)
 /// in an object's managedFields.
-pub fn managers_of(isvc: &Isvc, path: &[&str]) -> Vec<String> {
+pub fn managers_of(isvc: &FullIsvc, path: &[&str]) -> Vec<String> {
     let mut owners: Vec<String> = isvc
         .metadata
         .managed_fields

@@ -117,6 +117,11 @@ pub struct EventRow {
 pub struct KubeService {
     pub namespace: String,
     pub name: String,
+    /// This incarnation of the name: events about an earlier one are not its events.
+    #[serde(default)]
+    pub uid: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
     pub mode: DeploymentMode,
     pub url: Option<String>,
     /// `spec.predictor.model.storageUri`: what the newest revision loads.

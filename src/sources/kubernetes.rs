@@ -76,8 +76,11 @@ impl KubeCluster {
                     &namespace,
                     &ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&()),
                 );
-                let events: Api<k8s_openapi::api::core::v1::Event> =
-                    Api::namespaced(client.clone(), &namespace);
+                let events: Api<slim::LeanEvent> = Api::namespaced_with(
+                    client.clone(),
+                    &namespace,
+                    &ApiResource::erase::<k8s_openapi::api::core::v1::Event>(&()),
+                );
                 let deployments: Api<slim::SlimDeployment> = Api::namespaced_with(
                     client.clone(),
                     &namespace,
@@ -154,9 +157,10 @@ impl KubeCluster {
                     ("Events", namespace.clone()),
                     |store, event| {
                         if let Change::Apply(event) = event
-                            && let Some((namespace, kind, object, row)) = slim::event_of(&event)
+                            && let Some((namespace, kind, object, uid, row)) =
+                                slim::event_of(&event)
                         {
-                            store.put_event(namespace, &kind, &object, row);
+                            store.put_event(namespace, &kind, &object, uid, row);
                         }
                     },
                 ));
@@ -223,10 +227,13 @@ async fn follow<K>(
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
 {
     let mut delay = RETRY_FIRST;
+    // Until the first list has once been shown whole, its pages show as they arrive (the pane
+    // of a model whose pods come in the first page fills at once); after that a list replaces
+    // the rows only once complete, so a restarted watch never shows a half-empty cluster.
+    let mut shown_whole = false;
+    let mut shown_part = false;
     loop {
         let mut stream = watcher::watcher(api.clone(), config.clone()).boxed();
-        // Rows of a relist replace the old ones only once the list is complete, so a restarted
-        // watch never shows an empty cluster in between.
         let mut pending: Option<Vec<K>> = None;
         let mut failed = None;
         while let Some(item) = stream.next().await {
@@ -234,16 +241,24 @@ async fn follow<K>(
                 return;
             };
             match item {
-                Ok(Event::Init) => pending = Some(Vec::new()),
+                Ok(Event::Init) => {
+                    pending = (shown_whole || shown_part).then(Vec::new);
+                }
                 Ok(Event::InitApply(object)) => match pending.as_mut() {
                     Some(list) => list.push(object),
-                    None => apply(&mut s, Change::Apply(object)),
-                },
-                Ok(Event::InitDone) => {
-                    s.clear(watch.0, &watch.1);
-                    for object in pending.take().unwrap_or_default() {
+                    None => {
+                        shown_part = true;
                         apply(&mut s, Change::Apply(object));
                     }
+                },
+                Ok(Event::InitDone) => {
+                    if let Some(list) = pending.take() {
+                        s.clear(watch.0, &watch.1);
+                        for object in list {
+                            apply(&mut s, Change::Apply(object));
+                        }
+                    }
+                    shown_whole = true;
                     s.watch_ok(&watch);
                     delay = RETRY_FIRST;
                 }

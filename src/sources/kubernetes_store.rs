@@ -37,7 +37,8 @@ pub struct Store {
     /// The rows of `generation`, once joined.
     joined: Option<(u64, Vec<LocalServer>)>,
     /// Events by (namespace, InferenceService name), newest last.
-    events: HashMap<Key, VecDeque<EventRow>>,
+    /// (the uid of the object it is about, row).
+    events: HashMap<Key, VecDeque<(Option<String>, EventRow)>>,
     /// Per watched kind ("InferenceServices", "Pods", "Events").
     /// Per (kind, namespace) watched.
     pub watches: BTreeMap<(&'static str, String), WatchState>,
@@ -117,7 +118,14 @@ impl Store {
 
     /// Events about an InferenceService, or about a pod of one (found by the pod's labels, or
     /// failing that by KServe's pod naming, `<isvc>-predictor-...`).
-    pub fn put_event(&mut self, namespace: String, kind: &str, object: &str, row: EventRow) {
+    pub fn put_event(
+        &mut self,
+        namespace: String,
+        kind: &str,
+        object: &str,
+        uid: Option<String>,
+        row: EventRow,
+    ) {
         self.generation += 1;
         let isvc = if kind == "Pod" {
             match self.pods.get(&(namespace.clone(), object.to_string())) {
@@ -132,10 +140,12 @@ impl Store {
         };
         let list = self.events.entry((namespace, isvc)).or_default();
         // The same event counted again replaces its older copy.
-        list.retain(|e| {
+        list.retain(|(_, e)| {
             !(e.object == row.object && e.reason == row.reason && e.message == row.message)
         });
-        list.push_back(row);
+        // InferenceService events name the incarnation; pod events are told apart by time.
+        let uid = (kind == "InferenceService").then_some(uid).flatten();
+        list.push_back((uid, row));
         while list.len() > EVENTS_PER_SERVICE {
             list.pop_front();
         }
@@ -219,10 +229,25 @@ impl Store {
                 own.sort_by(|a, b| a.name.cmp(&b.name));
                 service.deployments = own;
                 service.may_not = self.may_not.get(&key.0).cloned().unwrap_or_default();
+                // Events of an earlier service of the same name are not this one's.
+                let (uid, created) = (service.uid.clone(), service.created_at);
+                let ours = |(about, row): &&(Option<String>, EventRow)| match (about, &uid) {
+                    (Some(about), Some(uid)) => about == uid,
+                    _ => match (row.at, created) {
+                        (Some(at), Some(created)) => at >= created,
+                        _ => true,
+                    },
+                };
                 service.events = self
                     .events
                     .get(key)
-                    .map(|e| e.iter().rev().cloned().collect())
+                    .map(|e| {
+                        e.iter()
+                            .rev()
+                            .filter(ours)
+                            .map(|(_, r)| r.clone())
+                            .collect()
+                    })
                     .unwrap_or_default();
                 server_row(model.clone(), service, *versions)
             })

@@ -258,6 +258,61 @@ impl KubeRig {
         (status, response.json().unwrap_or(Value::Null))
     }
 
+    /// Creates `object` as admin (POST), then merges `status` into its status subresource
+    /// (the API server ignores a status sent with the create).
+    pub fn create(&self, plural: &str, object: &Value, status: Option<&Value>) {
+        let name = object["metadata"]["name"].as_str().unwrap();
+        let response = self
+            .http
+            .post(self.path(plural, ""))
+            .bearer_auth(self.token("admin"))
+            .json(object)
+            .send()
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "create {plural}/{name}: {}",
+            response.text().unwrap()
+        );
+        if let Some(status) = status {
+            let response = self
+                .http
+                .patch(format!("{}/status", self.path(plural, name)))
+                .header("Content-Type", "application/merge-patch+json")
+                .bearer_auth(self.token("admin"))
+                .body(serde_json::json!({ "status": status }).to_string())
+                .send()
+                .unwrap();
+            assert!(
+                response.status().is_success(),
+                "status of {plural}/{name}: {}",
+                response.text().unwrap()
+            );
+        }
+    }
+
+    /// The API server's request counters for `verb` (LIST, WATCH, ...) over `resources`.
+    pub fn requests(&self, verb: &str, resources: &[&str]) -> u64 {
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.url()))
+            .bearer_auth(self.token("admin"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        text.lines()
+            .filter(|l| l.starts_with("apiserver_request_total{"))
+            .filter(|l| l.contains(&format!("verb=\"{verb}\"")))
+            .filter(|l| {
+                resources
+                    .iter()
+                    .any(|r| l.contains(&format!("resource=\"{r}\"")))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    }
+
     /// Deletes an object as admin.
     pub fn delete(&self, plural: &str, name: &str) {
         let response = self

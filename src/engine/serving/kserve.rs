@@ -331,6 +331,12 @@ impl KServeServing {
         plan: ServingPlan,
     ) -> Result<(), ServingError> {
         let params = PatchParams::apply(FIELD_MANAGER);
+        // The answer with its managedFields, to name who else owns a field.
+        let api: Api<slim::FullIsvc> = Api::namespaced_with(
+            api.clone().into_client(),
+            api.namespace().unwrap_or_default(),
+            &isvc_resource(),
+        );
         let applied = match api
             .patch(model.as_str(), &params, &Patch::Apply(object))
             .await
