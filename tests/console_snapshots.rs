@@ -243,7 +243,7 @@ fn kserve_server() -> flightdeck::model::LocalServer {
         problem: None,
         ..server("fraud", canary)
     };
-    server.kube = Some(Box::new(KubeService {
+    server.kube = Some(std::sync::Arc::new(KubeService {
         namespace: "ml".into(),
         name: "fraud".into(),
         uid: None,

@@ -348,12 +348,14 @@ fn console_on_a_large_real_cluster() {
         let idle_cpu = (cpu_ticks(pid) - ticks) as f64 / 100.0 / 20.0 * 100.0;
         let rss_mib = rss_kib(pid) as f64 / 1024.0;
         let lists = rig.requests("LIST", &kinds) - lists_before;
-        let watches = rig.requests("WATCH", &kinds) - watches_before;
-        let idle_requests = lists + watches + lists_before + watches_before - settled;
+        // Watches are counted when they end: the ones open now are the gauge's.
+        let watches = rig.open_watches(&kinds);
+        let idle_requests = rig.requests("LIST", &kinds) + rig.requests("WATCH", &kinds) - settled;
+        let _ = watches_before;
         tmux.keys(&["q"]);
         drop(tmux);
         println!(
-            "run {}: first rows with health {:.2} s; {model}'s pod names {:.2} s after launch, {:.2} s after Enter; {rss_mib:.1} MiB resident; idle CPU {idle_cpu:.2} % of a core; {lists} lists and {watches} watches, {idle_requests} more while idle",
+            "run {}: first rows with health {:.2} s; {model}'s pod names {:.2} s after launch, {:.2} s after Enter; {rss_mib:.1} MiB resident; idle CPU {idle_cpu:.2} % of a core; {lists} lists and {watches} watches open, {idle_requests} requests while idle",
             run + 1,
             first_rows.as_secs_f64(),
             pods_from_launch.as_secs_f64(),
@@ -369,6 +371,19 @@ fn console_on_a_large_real_cluster() {
             watches,
             idle_requests,
         });
+    }
+    // FLIGHTDECK_BENCH_HOLD=SECONDS keeps the cluster up afterwards, to profile by hand.
+    if let Some(hold) = std::env::var("FLIGHTDECK_BENCH_HOLD")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        println!(
+            "holding for {hold} s: FLIGHTDECK_HOME={} FLIGHTDECK_CONFIG={} {}",
+            h.display(),
+            config.display(),
+            env!("CARGO_BIN_EXE_flightdeck")
+        );
+        std::thread::sleep(Duration::from_secs(hold));
     }
     let pick = |f: &dyn Fn(&Run) -> f64| runs.iter().map(f).collect::<Vec<_>>();
     spread(
@@ -389,7 +404,7 @@ fn console_on_a_large_real_cluster() {
     spread("resident memory", &mut pick(&|r| r.rss_mib), " MiB");
     spread("idle CPU", &mut pick(&|r| r.idle_cpu), " %");
     spread("list requests", &mut pick(&|r| r.lists as f64), "");
-    spread("watch requests", &mut pick(&|r| r.watches as f64), "");
+    spread("watches open", &mut pick(&|r| r.watches as f64), "");
     spread(
         "requests while idle",
         &mut pick(&|r| r.idle_requests as f64),

@@ -24,6 +24,9 @@ use crate::theme::Theme;
 /// How often the loop wakes without input (the clock only redraws once a second).
 const TICK: Duration = Duration::from_millis(250);
 
+/// The least time between two draws for background answers alone (input draws at once).
+const DRAW_EVERY: Duration = Duration::from_millis(200);
+
 /// Opens the console in the terminal until the user quits; the terminal is restored on exit and
 /// on panic.
 pub async fn run(settings: &Settings, program: PathBuf) -> Result<(), String> {
@@ -115,8 +118,15 @@ async fn event_loop(
     let mut shown: Option<ratatui::buffer::Buffer> = None;
     let mut dirty = true;
     let mut prioritised = std::collections::BTreeSet::new();
+    let mut last_view = None;
+    // Input draws at once; answers from background work (a scrape's, dozens a second on a big
+    // fleet) are drawn together, at most every DRAW_EVERY, by the next wake.
+    let mut drawn_at: Option<Instant> = None;
+    let mut urgent = true;
     loop {
-        if dirty {
+        if dirty && (urgent || drawn_at.is_none_or(|t| t.elapsed() >= DRAW_EVERY)) {
+            drawn_at = Some(Instant::now());
+            urgent = false;
             if theme.name != state.theme && !no_color {
                 *theme = Theme::built_in(&state.theme, no_color)?;
             }
@@ -168,6 +178,7 @@ async fn event_loop(
         for msg in batch {
             let shown_second = state.now.timestamp();
             let is_tick = matches!(msg, Msg::Tick { .. });
+            urgent |= matches!(msg, Msg::Key(_) | Msg::Resize { .. } | Msg::Click { .. });
             for effect in update(&mut state, msg) {
                 if let Effect::SwitchEnvironment { name } = &effect {
                     match switch_environment(settings, name, &background) {
@@ -184,10 +195,25 @@ async fn event_loop(
             return Ok(());
         }
         // The cluster source asks the servers on screen every refresh, the others less often.
-        let on_screen = super::fleet::on_screen(&state);
-        if on_screen != prioritised {
-            background.sources.cluster.prioritise(on_screen.clone());
-            prioritised = on_screen;
+        // Which rows are on screen is worked out again only when the view could have moved, at
+        // most once a second otherwise: every scrape's answer is a message, and sorting a
+        // thousand rows after each was most of an idle console's work.
+        let view = (
+            state.open_model().map(str::to_string),
+            state.selected,
+            state.filter.clone(),
+            state.sort,
+            state.size,
+            state.servers.len(),
+            state.now.timestamp(),
+        );
+        if last_view.as_ref() != Some(&view) {
+            let on_screen = super::fleet::on_screen(&state);
+            if on_screen != prioritised {
+                background.sources.cluster.prioritise(on_screen.clone());
+                prioritised = on_screen;
+            }
+            last_view = Some(view);
         }
     }
 }

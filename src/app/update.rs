@@ -526,6 +526,13 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
                 let mut effects = detail_fetches(state);
                 // Charts start with what the metrics source remembers (Prometheus does).
                 effects.push(Effect::FetchHistory { model });
+                // The servers again at once: the cluster source fetches an opened model's
+                // pods ahead of its watches, and the pane should not wait a refresh for them.
+                if !state.registry.in_flight {
+                    state.last_fetch = Some(state.monotonic);
+                    state.registry.in_flight = true;
+                    effects.push(Effect::FetchFleet);
+                }
                 return effects;
             }
         }

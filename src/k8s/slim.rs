@@ -441,7 +441,7 @@ pub fn server_row(
         supervisor_alive: true,
         healthy,
         problem,
-        kube: Some(Box::new(service)),
+        kube: Some(std::sync::Arc::new(service)),
     }
 }
 
@@ -546,4 +546,152 @@ pub fn managers_of(isvc: &FullIsvc, path: &[&str]) -> Vec<String> {
 /// The version the spec's storage URI holds (through the `storage_uri` template).
 pub fn spec_version(service: &KubeService, template: &str, model: &str) -> Option<u32> {
     version_from_uri(template, model, service.storage_uri.as_deref()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::PodRow;
+
+    fn pod(revision: &str, version: u32, ready: bool) -> PodRow {
+        PodRow {
+            name: format!("{revision}-deployment-abc"),
+            phase: "Running".into(),
+            ready,
+            restarts: 0,
+            revision: Some(revision.into()),
+            started_at: None,
+            waiting: None,
+            version: Some(version),
+        }
+    }
+
+    fn target(revision: &str, percent: u8, latest: bool, version: Option<u32>) -> TrafficTarget {
+        TrafficTarget {
+            revision: revision.into(),
+            percent,
+            latest,
+            tag: None,
+            version,
+        }
+    }
+
+    fn service(
+        mode: DeploymentMode,
+        traffic: Vec<TrafficTarget>,
+        pods: Vec<PodRow>,
+    ) -> KubeService {
+        KubeService {
+            namespace: "ml".into(),
+            name: "fraud".into(),
+            uid: None,
+            created_at: None,
+            mode,
+            url: None,
+            storage_uri: None,
+            canary_percent_spec: None,
+            generation: 1,
+            observed_generation: None,
+            conditions: vec![Condition {
+                kind: "Ready".into(),
+                status: "True".into(),
+                reason: None,
+                message: None,
+            }],
+            latest_created: Some("fraud-predictor-00002".into()),
+            latest_ready: Some("fraud-predictor-00002".into()),
+            latest_rolled_out: None,
+            previous_rolled_out: None,
+            traffic,
+            pods,
+            deployments: vec![],
+            events: vec![],
+            may_not: vec![],
+        }
+    }
+
+    #[test]
+    fn each_revision_is_named_by_its_pods_not_by_the_spec() {
+        // The spec already asks for v3 (its annotations say so), but the revision taking
+        // "latest" traffic is still the one whose pods load v2.
+        let row = server_row(
+            "fraud".into(),
+            service(
+                DeploymentMode::Serverless,
+                vec![target("fraud-predictor-00002", 100, true, Some(3))],
+                vec![pod("fraud-predictor-00002", 2, true)],
+            ),
+            (Some(3), Some(2)),
+        );
+        assert_eq!(row.serving, Some(ServingPlan::stable_only(2)));
+        assert_eq!(row.plan, ServingPlan::stable_only(3));
+    }
+
+    #[test]
+    fn a_canary_that_is_not_ready_yet_leaves_the_stable_serving_everything() {
+        // Knative resolves "latest" to the newest ready revision: both entries name v1's.
+        let row = server_row(
+            "fraud".into(),
+            service(
+                DeploymentMode::Serverless,
+                vec![
+                    target("fraud-predictor-00001", 10, true, None),
+                    target("fraud-predictor-00001", 90, false, None),
+                ],
+                vec![pod("fraud-predictor-00001", 1, true)],
+            ),
+            (Some(2), Some(1)),
+        );
+        assert_eq!(row.serving, Some(ServingPlan::stable_only(1)));
+    }
+
+    #[test]
+    fn standard_mode_serves_what_its_ready_pods_load_and_says_when_two_versions_do() {
+        let mut standard = service(
+            DeploymentMode::RawDeployment,
+            vec![],
+            vec![pod("-", 1, true), pod("-", 2, false)],
+        );
+        standard.deployments = vec![DeploymentRow {
+            name: "fraud-predictor".into(),
+            desired: 1,
+            ready: 1,
+        }];
+        let row = server_row("fraud".into(), standard.clone(), (Some(2), Some(1)));
+        assert_eq!(row.serving, Some(ServingPlan::stable_only(1)));
+        standard.pods[1].ready = true;
+        let row = server_row("fraud".into(), standard, (Some(2), Some(1)));
+        assert_eq!(row.serving, None);
+        assert!(
+            row.problem
+                .as_deref()
+                .is_some_and(|p| p.contains("rolling update") && p.contains("v1 and v2")),
+            "{:?}",
+            row.problem
+        );
+    }
+
+    #[test]
+    fn both_spellings_of_each_mode_are_one_mode_and_the_recorded_one_wins() {
+        assert_eq!(
+            DeploymentMode::resolve(Some("Knative"), None),
+            DeploymentMode::Serverless
+        );
+        assert_eq!(
+            DeploymentMode::resolve(Some("Standard"), Some("Serverless")),
+            DeploymentMode::RawDeployment
+        );
+        assert_eq!(
+            DeploymentMode::resolve(None, Some("RawDeployment")),
+            DeploymentMode::RawDeployment
+        );
+        assert_eq!(
+            DeploymentMode::resolve(Some(""), None),
+            DeploymentMode::Serverless
+        );
+        assert_eq!(
+            DeploymentMode::resolve(Some("Legacy"), None),
+            DeploymentMode::Unknown
+        );
+    }
 }

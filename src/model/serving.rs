@@ -63,9 +63,10 @@ pub struct LocalServer {
     pub healthy: bool,
     /// Why it is not healthy, when it is not.
     pub problem: Option<String>,
-    /// In a Kubernetes environment: the InferenceService, its pods and events.
+    /// In a Kubernetes environment: the InferenceService, its pods and events. Shared, not
+    /// copied: the console receives a thousand of these every refresh.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kube: Option<Box<super::KubeService>>,
+    pub kube: Option<std::sync::Arc<super::KubeService>>,
 }
 
 impl LocalServer {

@@ -17,6 +17,9 @@ use crate::model::LocalServer;
 /// The kinds watched per namespace, as their problems are named.
 const WATCHED: [&str; 4] = ["InferenceServices", "Pods", "Deployments", "Events"];
 
+/// How long a read waits for the open model's pods fetched ahead of the pods watch.
+const FETCH_AHEAD_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// How long the first read waits for the first lists of a cluster.
 const FIRST_LIST_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -25,6 +28,12 @@ pub struct KubeCluster {
     environment: crate::settings::Environment,
     store: Arc<Mutex<Store>>,
     started: Mutex<bool>,
+    /// The connection the watches use, once made.
+    client: Arc<std::sync::OnceLock<kube::Client>>,
+    /// Models whose pods were fetched ahead of the pods watch's first list.
+    fetched_ahead: Mutex<std::collections::HashSet<String>>,
+    /// The fetch ahead under way, if any: `servers` waits briefly for it (true once done).
+    ahead: Mutex<Option<tokio::sync::watch::Receiver<bool>>>,
 }
 
 impl KubeCluster {
@@ -33,7 +42,72 @@ impl KubeCluster {
             environment: environment.clone(),
             store: Arc::default(),
             started: Mutex::new(false),
+            client: Arc::default(),
+            fetched_ahead: Mutex::default(),
+            ahead: Mutex::default(),
         }
+    }
+
+    /// The open model's pods, listed by their label while the pods watch's first list is still
+    /// coming (on a large cluster its pages take seconds): the pane a user opened fills at once.
+    fn fetch_pods_ahead(&self, model: &str) {
+        let Some(client) = self.client.get().cloned() else {
+            return;
+        };
+        let located = self.store.lock().ok().and_then(|s| {
+            let (namespace, isvc) = s.locate(model)?;
+            let synced = s
+                .watches
+                .get(&("Pods", namespace.clone()))
+                .is_some_and(|w| w.synced);
+            (!synced).then_some((namespace, isvc))
+        });
+        let Some((namespace, isvc)) = located else {
+            return;
+        };
+        let first = self
+            .fetched_ahead
+            .lock()
+            .is_ok_and(|mut done| done.insert(model.to_string()));
+        if !first {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (store, template) = (self.store.clone(), self.environment.storage_uri.clone());
+        let (done, waiting) = tokio::sync::watch::channel(false);
+        if let Ok(mut ahead) = self.ahead.lock() {
+            *ahead = Some(waiting);
+        }
+        runtime.spawn(async move {
+            // Said done however the fetch ends (the sender dropping says it too).
+            let _done = done;
+            let pods: Api<slim::SlimPod> = Api::namespaced_with(
+                client,
+                &namespace,
+                &ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&()),
+            );
+            let selector = format!("{}={isvc}", slim::ISVC_POD_LABEL);
+            let params = kube::api::ListParams::default().labels(&selector);
+            let Ok(list) = pods.list(&params).await else {
+                return;
+            };
+            if let Ok(mut s) = store.lock() {
+                // The watch's own list won the race: it is the truth.
+                if s.watches
+                    .get(&("Pods", namespace.clone()))
+                    .is_some_and(|w| w.synced)
+                {
+                    return;
+                }
+                for pod in &list.items {
+                    if let Some((namespace, isvc, row)) = slim::pod_of(pod, template.as_deref()) {
+                        s.put_pod(namespace, isvc, row);
+                    }
+                }
+            }
+        });
     }
 
     fn start(&self) {
@@ -45,6 +119,7 @@ impl KubeCluster {
         }
         *started = true;
         let (store, environment) = (self.store.clone(), self.environment.clone());
+        let shared_client = self.client.clone();
         tokio::spawn(async move {
             let connected = client::connect(&environment).await;
             let (client, namespaces) = match connected {
@@ -59,6 +134,7 @@ impl KubeCluster {
                     return;
                 }
             };
+            let _ = shared_client.set(client.clone());
             let template = environment.storage_uri.clone();
             // Every watch is known before any reports, so "listed" means all of them.
             if let Ok(mut s) = store.lock() {
@@ -300,6 +376,13 @@ fn is_gone(error: &watcher::Error) -> bool {
 }
 
 impl ClusterSource for KubeCluster {
+    fn prioritise(&self, models: std::collections::BTreeSet<String>) {
+        // One model on screen: its pane is open.
+        if let [model] = models.iter().collect::<Vec<_>>().as_slice() {
+            self.fetch_pods_ahead(model);
+        }
+    }
+
     fn known_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
         self.store.lock().ok()?.known_at()
     }
@@ -312,6 +395,13 @@ impl ClusterSource for KubeCluster {
             let deadline = tokio::time::Instant::now() + FIRST_LIST_WAIT;
             while !self.listed() && tokio::time::Instant::now() < deadline {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            // A pane just opened whose pods are being fetched: a moment's wait shows them now
+            // rather than a refresh later.
+            let ahead = self.ahead.lock().ok().and_then(|mut a| a.take());
+            if let Some(mut waiting) = ahead {
+                let _ =
+                    tokio::time::timeout(FETCH_AHEAD_WAIT, waiting.wait_for(|done| *done)).await;
             }
             self.store
                 .lock()

@@ -94,6 +94,14 @@ impl Store {
         }
     }
 
+    /// Where `model`'s InferenceService is: (namespace, name).
+    pub fn locate(&self, model: &str) -> Option<(String, String)> {
+        self.services
+            .iter()
+            .find(|(_, (m, _, _))| m == model)
+            .map(|(key, _)| key.clone())
+    }
+
     pub fn put_pod(&mut self, namespace: String, isvc: String, row: PodRow) {
         self.generation += 1;
         self.pods.insert((namespace, row.name.clone()), (isvc, row));

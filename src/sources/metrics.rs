@@ -65,6 +65,15 @@ fn wanted(line: &str) -> bool {
 
 /// Parses an exposition; lines it cannot read are skipped (the parser never fails), so an
 /// empty snapshot from a non-empty body means the body was not flightdeck metrics.
+/// How a metrics source begins "it answered, but has nothing for this model yet" (a model that
+/// took no traffic), so that it is counted as no data rather than as a failing source.
+pub const NO_SERIES_YET: &str = "no series yet: ";
+
+/// The answer was an absence of data, not a failure to read.
+pub fn is_no_series(error: &str) -> bool {
+    error.starts_with(NO_SERIES_YET)
+}
+
 pub fn parse(text: &str) -> ScrapeSnapshot {
     // Only the families read below are handed to the parser: a server's per-feature drift
     // gauges are most of its exposition, and parsing them for a thousand servers every second

@@ -98,7 +98,8 @@ impl PrometheusMetrics {
             .find(|r| names.iter().any(|n| n == r.name()))
             .ok_or_else(|| {
                 format!(
-                    "Prometheus has no serving series for {model} from any runtime flightdeck knows (flightdeck, BentoML, Triton, Knative queue-proxy, KServe): is it scraping the model's servers?"
+                    "{}Prometheus has no serving series for {model} from any runtime flightdeck knows (flightdeck, BentoML, Triton, Knative queue-proxy, KServe): is it scraping the model's servers?",
+                    super::metrics::NO_SERIES_YET
                 )
             });
         // Only Prometheus' own answers are remembered; a failed request is asked again.
@@ -282,7 +283,8 @@ impl MetricsSource for PrometheusMetrics {
                 };
                 if snapshot.versions.is_empty() && snapshot.roles.is_empty() {
                     return Err(format!(
-                        "Prometheus has no {} series for {model}: is it scraping the model's servers?",
+                        "{}Prometheus has no {} series for {model}: is it scraping the model's servers?",
+                        super::metrics::NO_SERIES_YET,
                         runtime.name()
                     ));
                 }

@@ -114,17 +114,34 @@ fn header_line<'a>(state: &'a State, theme: &Theme, width: u16) -> Paragraph<'a>
         .values()
         .filter(|m| m.error.is_none() && m.last_ok.is_some())
         .count();
-    let failing = state.metrics.values().filter(|m| m.error.is_some()).count();
+    // A source that answered "nothing for this model yet" is not failing: its model has no
+    // data, which the row says.
+    let no_series = |m: &&crate::app::state::SourceStatus| {
+        m.error
+            .as_deref()
+            .is_some_and(crate::sources::metrics::is_no_series)
+    };
+    let failing = state
+        .metrics
+        .values()
+        .filter(|m| m.error.is_some() && !no_series(m))
+        .count();
+    let empty = state.metrics.values().filter(no_series).count();
     if let Some((model, e)) = state
         .metrics
         .iter()
-        .find_map(|(model, m)| Some((model, m.error.as_ref()?)))
+        .find_map(|(model, m)| Some((model, m.error.as_ref().filter(|_| !no_series(&m))?)))
     {
         reasons.push(format!("{model}: {e}"));
     }
     spans.push(Span::styled(
         format!(
-            "  metrics {scraped} ok{}",
+            "  metrics {scraped} ok{}{}",
+            if empty > 0 {
+                format!(", {empty} no data yet")
+            } else {
+                String::new()
+            },
             if failing > 0 {
                 format!(", {failing} failing")
             } else {

@@ -78,6 +78,10 @@ fn block<'a>(title: &str, theme: &Theme, ascii: bool) -> Block<'a> {
 /// "age 3s" or "stale 12s: error", for a pane's title line.
 fn freshness(status: &SourceStatus, state: &State) -> (String, bool) {
     match (&status.error, status.age_seconds(state.now)) {
+        // Answered, with nothing for this model yet: no data, not a failure.
+        (Some(e), None) if crate::sources::metrics::is_no_series(e) => {
+            ("no data yet".into(), false)
+        }
         (Some(e), Some(age)) => (format!("stale {age}s: {}", format::clip(e, 50)), true),
         (Some(e), None) => (format!("failing: {}", format::clip(e, 50)), true),
         (None, Some(_)) => match status.lag_seconds(state.now, state.refresh_seconds) {

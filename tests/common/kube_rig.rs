@@ -313,6 +313,28 @@ impl KubeRig {
             .sum::<f64>() as u64
     }
 
+    /// Watches open now on `resources` (the API server's long-running request gauge).
+    pub fn open_watches(&self, resources: &[&str]) -> u64 {
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.url()))
+            .bearer_auth(self.token("admin"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        text.lines()
+            .filter(|l| l.starts_with("apiserver_longrunning_requests{"))
+            .filter(|l| l.contains("verb=\"WATCH\""))
+            .filter(|l| {
+                resources
+                    .iter()
+                    .any(|r| l.contains(&format!("resource=\"{r}\"")))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    }
+
     /// Deletes an object as admin.
     pub fn delete(&self, plural: &str, name: &str) {
         let response = self

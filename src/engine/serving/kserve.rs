@@ -221,7 +221,7 @@ impl KServeServing {
                 .status_of(model.as_str())
                 .await
                 .kube
-                .and_then(|k| k.latest_created);
+                .and_then(|k| k.latest_created.clone());
         }
         self.apply_object(model, &api, &applies.last, plan).await?;
         let rolled = self
