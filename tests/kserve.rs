@@ -44,6 +44,42 @@ fn write_config(rig: &KubeRig, h: &Path, user: &str) {
 
 const K8S: [&str; 2] = ["--env", "k8s"];
 
+/// What the controller stand-in writes: KServe 0.20's status, or 0.15's mode names.
+struct Release {
+    args: &'static [&'static str],
+    knative: &'static str,
+    standard: &'static str,
+}
+
+const KSERVE_0_20: Release = Release {
+    args: &[],
+    knative: "Knative",
+    standard: "Standard",
+};
+
+const KSERVE_0_15: Release = Release {
+    args: &["--legacy-mode-names"],
+    knative: "Serverless",
+    standard: "RawDeployment",
+};
+
+/// A scenario as two tests, one per KServe release's status.
+macro_rules! on_both_releases {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[test]
+            fn kserve_0_20() {
+                super::$scenario(&super::KSERVE_0_20);
+            }
+
+            #[test]
+            fn kserve_0_15_mode_names() {
+                super::$scenario(&super::KSERVE_0_15);
+            }
+        }
+    };
+}
+
 fn k8s<'a>(args: &[&'a str]) -> Vec<&'a str> {
     [&K8S[..], args].concat()
 }
@@ -104,18 +140,18 @@ fn journal_last(h: &Path) -> Value {
 
 /// Deploy, canary, promote (after another manager changed an annotation), rollback, a second
 /// canary aborted, and a direct deploy after the abort, with `controller_args`.
-fn lifecycle(controller_args: &[&str], mode_name: &str) {
+fn the_lifecycle(release: &Release) {
     let Some(mut rig) = KubeRig::start("lifecycle") else {
         return;
     };
-    rig.start_controller(controller_args);
+    rig.start_controller(release.args);
     let home = home_on(&rig, "admin");
     let h = home.path();
 
     let out = ok(h, &k8s(&["deploy", "fraud", "1", "--direct", "--yes"]));
     assert!(out.contains("production none -> v1"), "{out}");
     assert_eq!(live(&rig), vec![(100, uri(1))]);
-    assert_eq!(isvc(&rig)["status"]["deploymentMode"], mode_name);
+    assert_eq!(isvc(&rig)["status"]["deploymentMode"], release.knative);
     assert_eq!(aliases(h), (Some(1), None));
 
     ok(
@@ -217,22 +253,15 @@ fn lifecycle(controller_args: &[&str], mode_name: &str) {
     assert_eq!(last["outcome"], "succeeded", "{last}");
 }
 
-#[test]
-fn the_lifecycle_on_kserve_0_20() {
-    lifecycle(&[], "Knative");
-}
+on_both_releases!(the_lifecycle);
 
-#[test]
-fn the_lifecycle_with_kserve_0_15_mode_names() {
-    lifecycle(&["--legacy-mode-names"], "Serverless");
-}
+on_both_releases!(another_field_manager_is_named_with_exit_3_before_anything_waits);
 
-#[test]
-fn another_field_manager_is_named_with_exit_3_before_anything_waits() {
+fn another_field_manager_is_named_with_exit_3_before_anything_waits(release: &Release) {
     let Some(mut rig) = KubeRig::start("conflict") else {
         return;
     };
-    rig.start_controller(&[]);
+    rig.start_controller(release.args);
     let home = home_on(&rig, "admin");
     let h = home.path();
     ok(h, &k8s(&["deploy", "fraud", "1", "--direct", "--yes"]));
@@ -294,12 +323,13 @@ fn another_field_manager_is_named_with_exit_3_before_anything_waits() {
     assert_eq!(aliases(h), (Some(1), Some(2)));
 }
 
-#[test]
-fn a_viewer_is_refused_before_the_preview_offers_anything() {
+on_both_releases!(a_viewer_is_refused_before_the_preview_offers_anything);
+
+fn a_viewer_is_refused_before_the_preview_offers_anything(release: &Release) {
     let Some(mut rig) = KubeRig::start("viewer") else {
         return;
     };
-    rig.start_controller(&[]);
+    rig.start_controller(release.args);
     let admin = home_on(&rig, "admin");
     ok(
         admin.path(),
@@ -321,12 +351,13 @@ fn a_viewer_is_refused_before_the_preview_offers_anything() {
     assert_eq!(aliases(h), (None, None));
 }
 
-#[test]
-fn standard_mode_is_verified_from_its_pods_and_refuses_a_canary() {
+on_both_releases!(standard_mode_is_verified_from_its_pods_and_refuses_a_canary);
+
+fn standard_mode_is_verified_from_its_pods_and_refuses_a_canary(release: &Release) {
     let Some(mut rig) = KubeRig::start("standard") else {
         return;
     };
-    rig.start_controller(&[]);
+    rig.start_controller(release.args);
     let home = home_on(&rig, "admin");
     let h = home.path();
     // The platform team created the service in Standard mode; flightdeck takes over the model.
@@ -342,7 +373,7 @@ fn standard_mode_is_verified_from_its_pods_and_refuses_a_canary() {
     );
     assert_eq!(code, 201, "{answer}");
     ok(h, &k8s(&["deploy", "fraud", "1", "--direct", "--yes"]));
-    assert_eq!(isvc(&rig)["status"]["deploymentMode"], "Standard");
+    assert_eq!(isvc(&rig)["status"]["deploymentMode"], release.standard);
     let status: Value = serde_json::from_str(&ok(h, &k8s(&["status", "fraud", "--json"]))).unwrap();
     assert_eq!(status[0]["serving"]["stable"], 1, "{status}");
     ok(h, &k8s(&["deploy", "fraud", "2", "--direct", "--yes"]));
@@ -456,14 +487,19 @@ fn the_console_shows_what_each_revision_loads_and_aborts_by_keys() {
     assert_eq!(isvc(&rig)["spec"]["predictor"]["canaryTrafficPercent"], 0);
 }
 
-#[test]
-fn after_an_api_server_restart_the_watches_relist_at_once_and_kept_rows_carry_their_age() {
+on_both_releases!(
+    after_an_api_server_restart_the_watches_relist_at_once_and_kept_rows_carry_their_age
+);
+
+fn after_an_api_server_restart_the_watches_relist_at_once_and_kept_rows_carry_their_age(
+    release: &Release,
+) {
     use flightdeck::sources::kubernetes::KubeCluster;
     use flightdeck::sources::source::ClusterSource;
     let Some(mut rig) = KubeRig::start("restart") else {
         return;
     };
-    rig.start_controller(&[]);
+    rig.start_controller(release.args);
     let home = home_on(&rig, "admin");
     let h = home.path();
     ok(h, &k8s(&["deploy", "fraud", "1", "--direct", "--yes"]));
@@ -508,7 +544,7 @@ fn after_an_api_server_restart_the_watches_relist_at_once_and_kept_rows_carry_th
     // (with which the watches took up to ~48 s to come back); they retry within 5 s now.
     std::thread::sleep(Duration::from_secs(20));
     rig.restart_api();
-    rig.start_controller(&[]);
+    rig.start_controller(release.args);
     let back = Instant::now();
     ok(
         h,

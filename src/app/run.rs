@@ -24,6 +24,9 @@ use crate::theme::Theme;
 /// How often the loop wakes without input (the clock only redraws once a second).
 const TICK: Duration = Duration::from_millis(250);
 
+/// How often the rows on screen are worked out again while the view stays put, in seconds.
+const ON_SCREEN_EVERY_S: i64 = 5;
+
 /// The least time between two draws for background answers alone (input draws at once).
 const DRAW_EVERY: Duration = Duration::from_millis(200);
 
@@ -178,7 +181,9 @@ async fn event_loop(
         for msg in batch {
             let shown_second = state.now.timestamp();
             let is_tick = matches!(msg, Msg::Tick { .. });
-            urgent |= matches!(msg, Msg::Key(_) | Msg::Resize { .. } | Msg::Click { .. });
+            // Input, and the cluster's first listing (the first useful screen), draw at once.
+            urgent |= matches!(msg, Msg::Key(_) | Msg::Resize { .. } | Msg::Click { .. })
+                || (matches!(msg, Msg::ServersListed { .. }) && state.servers.is_empty());
             for effect in update(&mut state, msg) {
                 if let Effect::SwitchEnvironment { name } = &effect {
                     match switch_environment(settings, name, &background) {
@@ -195,9 +200,9 @@ async fn event_loop(
             return Ok(());
         }
         // The cluster source asks the servers on screen every refresh, the others less often.
-        // Which rows are on screen is worked out again only when the view could have moved, at
-        // most once a second otherwise: every scrape's answer is a message, and sorting a
-        // thousand rows after each was most of an idle console's work.
+        // Which rows are on screen is worked out again only when the view could have moved, and
+        // every few seconds otherwise (a sort by rate reorders rows): every scrape's answer is
+        // a message, and sorting a thousand rows after each was most of an idle console's work.
         let view = (
             state.open_model().map(str::to_string),
             state.selected,
@@ -205,7 +210,7 @@ async fn event_loop(
             state.sort,
             state.size,
             state.servers.len(),
-            state.now.timestamp(),
+            state.now.timestamp() / ON_SCREEN_EVERY_S,
         );
         if last_view.as_ref() != Some(&view) {
             let on_screen = super::fleet::on_screen(&state);

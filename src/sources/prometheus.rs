@@ -25,8 +25,9 @@ pub type RevisionVersions = Arc<dyn Fn(&str, &str) -> Option<u32> + Send + Sync>
 /// How long a model's detected runtime is trusted before asking again.
 const DETECTED_FOR: Duration = Duration::from_secs(60);
 /// How long "no series for this model" is believed: a thousand models without traffic must not
-/// cost a detection query each every second, and a new model still shows up soon.
-const UNDETECTED_FOR: Duration = Duration::from_secs(15);
+/// cost a detection query each every second (nor the dozens on screen one each every few
+/// seconds), and a new model still shows up within half a minute.
+const UNDETECTED_FOR: Duration = Duration::from_secs(30);
 
 /// A model's runtime (or why there is none) and when that was found.
 type Detected = (Result<Runtime, String>, Instant);
