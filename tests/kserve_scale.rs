@@ -312,7 +312,18 @@ fn console_on_a_large_real_cluster() {
         let lists_before = rig.requests("LIST", &kinds);
         let watches_before = rig.requests("WATCH", &kinds);
         let start = Instant::now();
-        let tmux = common::tmux::Tmux::start_with_config(h, &config, 200, 60);
+        // A tmux server of its own per run: the last run's may still be shutting down.
+        let tmux = common::tmux::Tmux::start_command(
+            format!("fd-scale-{}-{run}", std::process::id()),
+            200,
+            60,
+            &format!(
+                "FLIGHTDECK_HOME={} FLIGHTDECK_CONFIG={} FLIGHTDECK_USER=tester {}",
+                h.display(),
+                config.display(),
+                env!("CARGO_BIN_EXE_flightdeck")
+            ),
+        );
         let first_rows = wait_screen(&tmux, |s| {
             s.lines()
                 .any(|l| l.contains("model-0001") && l.contains("up"))
