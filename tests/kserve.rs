@@ -44,6 +44,15 @@ fn write_config(rig: &KubeRig, h: &Path, user: &str) {
 
 const K8S: [&str; 2] = ["--env", "k8s"];
 
+/// A cluster whose controller runs with `args`, and an admin's data dir on it; None (said) where
+/// this machine has no rig.
+fn cluster(test: &str, args: &[&str]) -> Option<(KubeRig, tempfile::TempDir)> {
+    let mut rig = KubeRig::start(test)?;
+    rig.start_controller(args);
+    let home = home_on(&rig, "admin");
+    Some((rig, home))
+}
+
 /// What the controller stand-in writes: KServe 0.20's status, or 0.15's mode names.
 struct Release {
     args: &'static [&'static str],
@@ -141,11 +150,9 @@ fn journal_last(h: &Path) -> Value {
 /// Deploy, canary, promote (after another manager changed an annotation), rollback, a second
 /// canary aborted, and a direct deploy after the abort, with `controller_args`.
 fn the_lifecycle(release: &Release) {
-    let Some(mut rig) = KubeRig::start("lifecycle") else {
+    let Some((rig, home)) = cluster("lifecycle", release.args) else {
         return;
     };
-    rig.start_controller(release.args);
-    let home = home_on(&rig, "admin");
     let h = home.path();
 
     let out = ok(h, &k8s(&["deploy", "fraud", "1", "--direct", "--yes"]));
@@ -258,11 +265,9 @@ on_both_releases!(the_lifecycle);
 on_both_releases!(another_field_manager_is_named_with_exit_3_before_anything_waits);
 
 fn another_field_manager_is_named_with_exit_3_before_anything_waits(release: &Release) {
-    let Some(mut rig) = KubeRig::start("conflict") else {
+    let Some((rig, home)) = cluster("conflict", release.args) else {
         return;
     };
-    rig.start_controller(release.args);
-    let home = home_on(&rig, "admin");
     let h = home.path();
     ok(h, &k8s(&["deploy", "fraud", "1", "--direct", "--yes"]));
     ok(
@@ -282,20 +287,17 @@ fn another_field_manager_is_named_with_exit_3_before_anything_waits(release: &Re
         }),
     );
     assert_eq!(code, 200, "{answer}");
-    let started = Instant::now();
     let err = fails(
         h,
         &k8s(&["promote", "fraud", "--yes", "--override-gates"]),
         3,
     );
-    let took = started.elapsed();
+    // Named before any waiting: not a rollout that timed out.
     assert!(
-        err.contains("argocd-controller") && err.contains("canaryTrafficPercent"),
+        err.contains("argocd-controller")
+            && err.contains("canaryTrafficPercent")
+            && !err.contains("did not become ready"),
         "{err}"
-    );
-    assert!(
-        took < Duration::from_secs(30),
-        "named at once, not after the rollout timeout: {took:?}"
     );
     assert_eq!(journal_last(h)["outcome"], "conflict");
     assert_eq!(aliases(h), (Some(1), Some(2)), "nothing moved");
@@ -326,11 +328,9 @@ fn another_field_manager_is_named_with_exit_3_before_anything_waits(release: &Re
 on_both_releases!(a_viewer_is_refused_before_the_preview_offers_anything);
 
 fn a_viewer_is_refused_before_the_preview_offers_anything(release: &Release) {
-    let Some(mut rig) = KubeRig::start("viewer") else {
+    let Some((rig, admin)) = cluster("viewer", release.args) else {
         return;
     };
-    rig.start_controller(release.args);
-    let admin = home_on(&rig, "admin");
     ok(
         admin.path(),
         &k8s(&["deploy", "fraud", "1", "--direct", "--yes"]),
@@ -354,11 +354,9 @@ fn a_viewer_is_refused_before_the_preview_offers_anything(release: &Release) {
 on_both_releases!(standard_mode_is_verified_from_its_pods_and_refuses_a_canary);
 
 fn standard_mode_is_verified_from_its_pods_and_refuses_a_canary(release: &Release) {
-    let Some(mut rig) = KubeRig::start("standard") else {
+    let Some((rig, home)) = cluster("standard", release.args) else {
         return;
     };
-    rig.start_controller(release.args);
-    let home = home_on(&rig, "admin");
     let h = home.path();
     // The platform team created the service in Standard mode; flightdeck takes over the model.
     let (code, answer) = rig.apply_as(
@@ -400,27 +398,22 @@ fn standard_mode_is_verified_from_its_pods_and_refuses_a_canary(release: &Releas
 
 #[test]
 fn a_revision_that_never_starts_fails_fast_and_the_old_one_keeps_serving() {
-    let Some(mut rig) = KubeRig::start("never-ready") else {
+    let Some((rig, home)) = cluster("never-ready", &["--fail-uri", "/fraud/2"]) else {
         return;
     };
-    rig.start_controller(&["--fail-uri", "/fraud/2"]);
-    let home = home_on(&rig, "admin");
     let h = home.path();
     ok(h, &k8s(&["deploy", "fraud", "1", "--direct", "--yes"]));
-    let started = Instant::now();
     let err = fails(
         h,
         &k8s(&["deploy", "fraud", "2", "--canary", "10", "--yes"]),
         1,
     );
-    let took = started.elapsed();
+    // Failed on the pod's state, not at the rollout timeout.
     assert!(
-        err.contains("CrashLoopBackOff") && err.contains("v1 still serves"),
+        err.contains("CrashLoopBackOff")
+            && err.contains("v1 still serves")
+            && !err.contains("did not become ready"),
         "{err}"
-    );
-    assert!(
-        took < Duration::from_secs(50),
-        "failed on the pod's state, not the rollout timeout: {took:?}"
     );
     assert_eq!(live(&rig), vec![(100, uri(1))]);
     assert_eq!(aliases(h), (Some(1), None));
@@ -438,11 +431,9 @@ fn a_revision_that_never_starts_fails_fast_and_the_old_one_keeps_serving() {
 
 #[test]
 fn the_console_shows_what_each_revision_loads_and_aborts_by_keys() {
-    let Some(mut rig) = KubeRig::start("console") else {
+    let Some((rig, home)) = cluster("console", &[]) else {
         return;
     };
-    rig.start_controller(&[]);
-    let home = home_on(&rig, "admin");
     let h = home.path();
     ok(h, &k8s(&["deploy", "fraud", "1", "--direct", "--yes"]));
     ok(
@@ -496,11 +487,9 @@ fn after_an_api_server_restart_the_watches_relist_at_once_and_kept_rows_carry_th
 ) {
     use flightdeck::sources::kubernetes::KubeCluster;
     use flightdeck::sources::source::ClusterSource;
-    let Some(mut rig) = KubeRig::start("restart") else {
+    let Some((mut rig, home)) = cluster("restart", release.args) else {
         return;
     };
-    rig.start_controller(release.args);
-    let home = home_on(&rig, "admin");
     let h = home.path();
     ok(h, &k8s(&["deploy", "fraud", "1", "--direct", "--yes"]));
 

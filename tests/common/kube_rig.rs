@@ -29,6 +29,27 @@ fn rig_home() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/kube"))
 }
 
+/// `start.sh DIR`: a new rig, or a stopped one started again on its data. The binaries are
+/// unpacked once per target dir, then linked from every rig; the rig stops itself within a
+/// second of this process dying.
+fn run_start(dir: &Path) {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kube-rig-bin");
+    std::fs::create_dir_all(&cache).unwrap();
+    let out = Command::new(rig_home().join("start.sh"))
+        .arg(dir)
+        .env("KUBE_RIG_CACHE", &cache)
+        .env("KUBE_RIG_OWNER_PID", std::process::id().to_string())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "start.sh failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 impl KubeRig {
     /// A fresh cluster, or None (said on stderr) where this machine has no rig.
     pub fn start(test: &str) -> Option<KubeRig> {
@@ -54,22 +75,7 @@ impl KubeRig {
             .prefix("kube-rig")
             .tempdir()
             .unwrap();
-        // The binaries are unpacked once per target dir, then linked from every rig.
-        let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kube-rig-bin");
-        std::fs::create_dir_all(&cache).unwrap();
-        let out = Command::new(home.join("start.sh"))
-            .arg(dir.path())
-            .env("KUBE_RIG_CACHE", &cache)
-            .env("KUBE_RIG_OWNER_PID", std::process::id().to_string())
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "start.sh failed: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_start(dir.path());
         let env = std::fs::read_to_string(dir.path().join("env"))
             .unwrap()
             .lines()
@@ -161,19 +167,7 @@ impl KubeRig {
 
     /// Starts them again on the same data and (while free) the same ports.
     pub fn restart_api(&self) {
-        let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kube-rig-bin");
-        let out = Command::new(rig_home().join("start.sh"))
-            .arg(self.dir())
-            .env("KUBE_RIG_CACHE", &cache)
-            .env("KUBE_RIG_OWNER_PID", std::process::id().to_string())
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "restart failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_start(self.dir());
         let env = std::fs::read_to_string(self.dir().join("env")).unwrap();
         assert!(
             env.contains(&format!("KUBE_API_URL={}", self.url())),
@@ -293,28 +287,16 @@ impl KubeRig {
 
     /// The API server's request counters for `verb` (LIST, WATCH, ...) over `resources`.
     pub fn requests(&self, verb: &str, resources: &[&str]) -> u64 {
-        let text = self
-            .http
-            .get(format!("{}/metrics", self.url()))
-            .bearer_auth(self.token("admin"))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap();
-        text.lines()
-            .filter(|l| l.starts_with("apiserver_request_total{"))
-            .filter(|l| l.contains(&format!("verb=\"{verb}\"")))
-            .filter(|l| {
-                resources
-                    .iter()
-                    .any(|r| l.contains(&format!("resource=\"{r}\"")))
-            })
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>() as u64
+        self.metric_sum("apiserver_request_total", verb, resources)
     }
 
     /// Watches open now on `resources` (the API server's long-running request gauge).
     pub fn open_watches(&self, resources: &[&str]) -> u64 {
+        self.metric_sum("apiserver_longrunning_requests", "WATCH", resources)
+    }
+
+    /// The sum of the API server's `family` samples for `verb` over `resources`.
+    fn metric_sum(&self, family: &str, verb: &str, resources: &[&str]) -> u64 {
         let text = self
             .http
             .get(format!("{}/metrics", self.url()))
@@ -324,8 +306,8 @@ impl KubeRig {
             .text()
             .unwrap();
         text.lines()
-            .filter(|l| l.starts_with("apiserver_longrunning_requests{"))
-            .filter(|l| l.contains("verb=\"WATCH\""))
+            .filter(|l| l.starts_with(&format!("{family}{{")))
+            .filter(|l| l.contains(&format!("verb=\"{verb}\"")))
             .filter(|l| {
                 resources
                     .iter()
