@@ -236,19 +236,8 @@ fn the_lifecycle(release: &Release) {
 
     // A direct deploy after the abort: the aborted v3 must never take traffic while v2's
     // revision starts (Knative routes "latest" to the newest *ready* revision).
-    let stop = std::sync::atomic::AtomicBool::new(false);
-    let seen = std::thread::scope(|scope| {
-        let watcher = scope.spawn(|| {
-            let mut seen = Vec::new();
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                seen.push(live(&rig));
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            seen
-        });
+    let ((), seen) = watch_live(&rig, || {
         ok(h, &k8s(&["deploy", "fraud", "2", "--direct", "--yes"]));
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        watcher.join().unwrap()
     });
     assert!(
         seen.iter().flatten().all(|(_, u)| *u != uri(3)),
@@ -396,18 +385,46 @@ fn standard_mode_is_verified_from_its_pods_and_refuses_a_canary(release: &Releas
     assert_eq!(aliases(h), (Some(1), None));
 }
 
+/// `live` sampled every 100 ms while `during` runs.
+fn watch_live<T>(rig: &KubeRig, during: impl FnOnce() -> T) -> (T, Vec<Vec<(i64, String)>>) {
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| {
+            let mut seen = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                seen.push(live(rig));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            seen
+        });
+        let result = during();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        (result, watcher.join().unwrap())
+    })
+}
+
 #[test]
 fn a_revision_that_never_starts_fails_fast_and_the_old_one_keeps_serving() {
-    let Some((rig, home)) = cluster("never-ready", &["--fail-uri", "/fraud/2"]) else {
+    let Some((rig, home)) = cluster("never-ready", &["--fail-uri", "/fraud/3"]) else {
         return;
     };
     let h = home.path();
     ok(h, &k8s(&["deploy", "fraud", "1", "--direct", "--yes"]));
-    let err = fails(
+    ok(
         h,
         &k8s(&["deploy", "fraud", "2", "--canary", "10", "--yes"]),
-        1,
     );
+    ok(h, &k8s(&["abort", "fraud", "--yes"]));
+
+    // v3 never starts. Knative's newest ready revision is the aborted v2's: neither may take
+    // traffic while v3 is tried.
+    let (err, seen) = watch_live(&rig, || {
+        fails(
+            h,
+            &k8s(&["deploy", "fraud", "3", "--canary", "10", "--yes"]),
+            1,
+        )
+    });
     // Failed on the pod's state, not at the rollout timeout.
     assert!(
         err.contains("CrashLoopBackOff")
@@ -415,18 +432,37 @@ fn a_revision_that_never_starts_fails_fast_and_the_old_one_keeps_serving() {
             && !err.contains("did not become ready"),
         "{err}"
     );
+    assert!(
+        seen.iter().flatten().all(|(_, u)| *u == uri(1)),
+        "only v1 may take traffic: {seen:?}"
+    );
     assert_eq!(live(&rig), vec![(100, uri(1))]);
     assert_eq!(aliases(h), (Some(1), None));
-    // The spec no longer asks for the broken canary's traffic.
+    assert_eq!(isvc(&rig)["spec"]["predictor"]["canaryTrafficPercent"], 0);
+    // KServe says Ready=False (its newest revision failed), but v1 answers: serving, not down.
     let status: Value = serde_json::from_str(&ok(h, &k8s(&["status", "fraud", "--json"]))).unwrap();
     assert_eq!(status[0]["serving"]["stable"], 1, "{status}");
-    assert_eq!(isvc(&rig)["spec"]["predictor"]["canaryTrafficPercent"], 0);
-    // And the next operation goes ahead from there.
-    ok(
+    assert_eq!(status[0]["health"]["state"], "serving", "{status}");
+
+    // Trying v3 again makes no new revision; it still fails on the pod's state at once.
+    let err = fails(
         h,
         &k8s(&["deploy", "fraud", "3", "--canary", "10", "--yes"]),
+        1,
     );
-    assert_eq!(live(&rig), vec![(10, uri(3)), (90, uri(1))]);
+    assert!(
+        err.contains("CrashLoopBackOff") && !err.contains("did not become ready"),
+        "{err}"
+    );
+    assert_eq!(live(&rig), vec![(100, uri(1))]);
+
+    // And a version that starts goes ahead from there.
+    ok(
+        h,
+        &k8s(&["deploy", "fraud", "2", "--canary", "10", "--yes"]),
+    );
+    assert_eq!(live(&rig), vec![(10, uri(2)), (90, uri(1))]);
+    assert_eq!(aliases(h), (Some(1), Some(2)));
 }
 
 #[test]

@@ -120,8 +120,12 @@ pub fn applies(
                     plan.stable
                 ));
             }
+            // After an abort (or a rollout set back), Knative's newest ready revision is one
+            // that must not take traffic: the new one comes up at 0 % first.
+            let staged = (current.canary_percent == Some(0))
+                .then(|| object(canary, Some(plan.stable), Some(0)));
             Ok(Applies {
-                staged: None,
+                staged,
                 last: object(canary, Some(plan.stable), Some(plan.canary_percent)),
             })
         }
@@ -154,8 +158,8 @@ pub fn applies(
             let last = object(plan.stable, previous, None);
             // After an abort, the newest ready revision is the aborted canary: with no
             // percent, Knative would route everything to it until the new one is ready.
-            let staged = (current.canary_percent == Some(0) && current.latest != Some(plan.stable))
-                .then(|| object(plan.stable, previous, Some(0)));
+            let staged =
+                (current.canary_percent == Some(0)).then(|| object(plan.stable, previous, Some(0)));
             Ok(Applies { staged, last })
         }
     }

@@ -431,7 +431,10 @@ pub fn server_row(
     } else {
         standard_serving(&service, latest)
     };
-    let healthy = service.ready();
+    // It answers when what takes the traffic is ready, whatever a newer revision's state: an
+    // aborted or failed revision held at 0 % makes KServe's Ready False while the previous
+    // one serves everything (said in the problem, not counted as down).
+    let healthy = service.ready() || serves_from_ready(&service, serving);
     let problem = service.problem().or(rolling);
     LocalServer {
         model,
@@ -443,6 +446,33 @@ pub fn server_row(
         problem,
         kube: Some(std::sync::Arc::new(service)),
     }
+}
+
+/// Everything that takes traffic has a ready pod (and the route is not failing).
+fn serves_from_ready(service: &KubeService, serving: Option<ServingPlan>) -> bool {
+    if serving.is_none() {
+        return false;
+    }
+    let route_failing = ["PredictorRouteReady", "RoutesReady", "IngressReady"]
+        .iter()
+        .any(|kind| service.condition(kind).is_some_and(|c| c.status == "False"));
+    if route_failing {
+        return false;
+    }
+    let ready_pod = |revision: Option<&str>| {
+        service
+            .pods
+            .iter()
+            .any(|p| p.ready && (revision.is_none() || p.revision.as_deref() == revision))
+    };
+    if !service.mode.supports_canary() {
+        return ready_pod(None);
+    }
+    service
+        .traffic
+        .iter()
+        .filter(|t| t.percent > 0)
+        .all(|t| ready_pod(Some(&t.revision)))
 }
 
 /// Names each traffic entry's version by its revision's pods, which load one storage URI for

@@ -33,6 +33,11 @@ pub fn draw(
     let plain = |text: String| Span::raw(text);
     let health = match &server.problem {
         None if server.healthy => Span::styled("Ready", theme.ok()),
+        // What takes the traffic is ready; a newer revision is not.
+        Some(problem) if server.healthy => Span::styled(
+            format!("serving from ready revisions; not Ready: {problem}"),
+            theme.warn(),
+        ),
         problem => Span::styled(
             format!("not ready: {}", problem.clone().unwrap_or_default()),
             theme.danger(),

@@ -208,12 +208,10 @@ impl KServeServing {
         if let Some(staged) = &applies.staged {
             // The new revision comes up at 0 % first; only then does it take the traffic.
             self.apply_object(model, &api, staged, plan).await?;
-            let new = plan.stable;
+            let new = plan.canary.unwrap_or(plan.stable);
             self.wait_for_rollout(model, &namespace, plan, created_before.clone(), |now| {
                 now.kube.as_ref().is_some_and(|k| {
-                    k.settled()
-                        && k.latest_created != created_before
-                        && k.traffic.iter().any(|t| t.latest && t.version == Some(new))
+                    k.settled() && k.traffic.iter().any(|t| t.latest && t.version == Some(new))
                 })
             })
             .await?;
@@ -225,10 +223,10 @@ impl KServeServing {
         }
         self.apply_object(model, &api, &applies.last, plan).await?;
         let rolled = self
+            // What serves is the plan, from ready revisions. (Not "nothing rolling out": after
+            // an abort or a failed rollout the newest revision may stay unready at 0 % for good.)
             .wait_for_rollout(model, &namespace, plan, created_before, |now| {
-                now.serving == Some(plan)
-                    && now.healthy
-                    && now.kube.as_ref().is_some_and(|k| k.settled())
+                now.serving == Some(plan) && now.healthy
             })
             .await;
         match rolled {
@@ -503,10 +501,16 @@ fn new_revision_failure(
             })
     };
     if kube.mode.supports_canary() {
-        let new = kube
-            .latest_created
-            .as_deref()
-            .filter(|c| Some(*c) != created_before)?;
+        // The newest revision is the plan's when this apply made it, or when it loads the
+        // version the plan brings (a retry of a version whose revision already failed makes no
+        // new revision: the same files, the same template).
+        let new = kube.latest_created.as_deref().filter(|c| {
+            Some(*c) != created_before
+                || kube
+                    .pods
+                    .iter()
+                    .any(|p| p.revision.as_deref() == Some(*c) && p.version == Some(new_version))
+        })?;
         if kube.latest_ready.as_deref() == Some(new) {
             return None;
         }
