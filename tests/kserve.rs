@@ -290,6 +290,20 @@ fn another_field_manager_is_named_with_exit_3_before_anything_waits(release: &Re
     );
     assert_eq!(journal_last(h)["outcome"], "conflict");
     assert_eq!(aliases(h), (Some(1), Some(2)), "nothing moved");
+    // Nor did flightdeck's claim on the field: were the other manager to drop it, the canary
+    // would not take everything behind the registry's back.
+    let owners: Vec<String> = isvc(&rig)["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| !m["fieldsV1"]["f:spec"]["f:predictor"]["f:canaryTrafficPercent"].is_null())
+        .map(|m| m["manager"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        owners.contains(&"flightdeck".to_string())
+            && owners.contains(&"argocd-controller".to_string()),
+        "{owners:?}"
+    );
     assert_eq!(live(&rig), vec![(10, uri(2)), (90, uri(1))]);
 
     // The same manager owns the storage URI with another value: the API server's 409.
@@ -562,6 +576,18 @@ fn after_an_api_server_restart_the_watches_relist_at_once_and_kept_rows_carry_th
         "{problem}"
     );
     assert!(serving(v1).is_some(), "the last good rows stay");
+    // Headless, what serves is unknown (not "not served"), and nothing is planned on it.
+    let err = fails(h, &k8s(&["status", "fraud"]), 1);
+    assert!(err.contains("cannot tell what serves"), "{err}");
+    let err = fails(
+        h,
+        &k8s(&["deploy", "fraud", "2", "--canary", "10", "--yes"]),
+        1,
+    );
+    assert!(
+        err.contains("cannot read what serves fraud") && err.contains("nothing was changed"),
+        "{err}"
+    );
     let known = cluster.known_at().expect("an age while failing");
     assert!((known - down).num_seconds().abs() < 20, "{known} vs {down}");
 

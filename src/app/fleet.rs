@@ -51,6 +51,9 @@ pub enum Health {
     Serving,
     Down(String),
     NotServed,
+    /// The cluster cannot be read and never said anything of this model: what serves it is
+    /// not known (never "not served").
+    Unknown(String),
 }
 
 /// Rows for the fleet table, filtered by `state.filter` and sorted by `state.sort`.
@@ -67,7 +70,10 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
             let health = match server {
                 Some(s) if s.healthy => Health::Serving,
                 Some(s) => Health::Down(s.problem.clone().unwrap_or_else(|| "down".into())),
-                None => Health::NotServed,
+                None => match &state.cluster_problem {
+                    Some(problem) if state.servers.is_empty() => Health::Unknown(problem.clone()),
+                    _ => Health::NotServed,
+                },
             };
             let serving = server.and_then(|s| s.serving);
             // Over the versions the server serves, weighted by their requests; nothing

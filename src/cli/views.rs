@@ -108,6 +108,7 @@ pub fn status(settings: &Settings, args: StatusArgs) -> Result<(), Failure> {
                     Health::Serving => "up".into(),
                     Health::Down(why) => format!("down: {why}"),
                     Health::NotServed => "-".into(),
+                    Health::Unknown(_) => "unknown".into(),
                 },
                 or_dash(s.map(|s| format!("{:.1}", s.requests_per_second))),
                 or_dash(s.and_then(|s| s.p99).map(|p| format!("{:.2}ms", p * 1e3))),
@@ -140,6 +141,16 @@ pub fn status(settings: &Settings, args: StatusArgs) -> Result<(), Failure> {
             i.summary,
             i.model
         );
+    }
+    // What serves cannot be known while the cluster cannot be read: said, and exit 1.
+    if let Some(Health::Unknown(why)) = rows
+        .iter()
+        .map(|r| &r.health)
+        .find(|h| matches!(h, Health::Unknown(_)))
+    {
+        return Err(failure(format!(
+            "cannot tell what serves: {why} (the registry's side is shown above)"
+        )));
     }
     // A served model without numbers says why, so "-" is never mistaken for "nothing wrong".
     for r in &rows {

@@ -185,6 +185,49 @@ pub fn pinned(
     ))
 }
 
+/// The fields flightdeck applies, as `isvc` has them now: applied again, they give flightdeck
+/// back the claims an apply took away.
+pub fn as_applied(isvc: &super::slim::FullIsvc) -> Value {
+    let meta = &isvc.metadata;
+    let name = meta.name.clone().unwrap_or_default();
+    let annotations: serde_json::Map<String, Value> = meta
+        .annotations
+        .iter()
+        .flatten()
+        .filter(|(k, _)| k.starts_with("flightdeck.io/"))
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    let mut predictor = json!({"model": {"modelFormat": {"name": "onnx"}}});
+    if let Some(uri) = isvc
+        .spec
+        .predictor
+        .model
+        .as_ref()
+        .and_then(|m| m.storage_uri.clone())
+    {
+        predictor["model"]["storageUri"] = json!(uri);
+    }
+    if let Some(percent) = isvc.spec.predictor.canary_traffic_percent {
+        predictor["canaryTrafficPercent"] = json!(percent);
+    }
+    let model = meta
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(MODEL_LABEL).cloned())
+        .unwrap_or_else(|| name.clone());
+    json!({
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {
+            "name": name,
+            "namespace": meta.namespace,
+            "labels": {MODEL_LABEL: model},
+            "annotations": annotations,
+        },
+        "spec": {"predictor": predictor},
+    })
+}
+
 fn object(
     model: &str,
     namespace: &str,

@@ -96,6 +96,7 @@ fn row<'a>(r: &FleetRow, state: &State, theme: &Theme, ascii: bool) -> Vec<Cell<
             theme.danger(),
         ),
         Health::NotServed => ("-".to_string(), theme.dim()),
+        Health::Unknown(_) => ("?".to_string(), theme.warn()),
     };
     let stats = r.stats;
     // Stale numbers are dimmed (their age is in ALERTS); unknown ones are "-", never 0.

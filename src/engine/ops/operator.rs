@@ -157,7 +157,16 @@ impl Operator {
             });
         }
         let held = self.registry.held(model).await?;
-        let status = self.serving.status(model.as_str()).await;
+        let status = self
+            .serving
+            .status_or_unreadable(model.as_str())
+            .await
+            .map_err(|reason| EngineError::Refused {
+                model: model.to_string(),
+                reason: format!(
+                    "cannot read what serves {model}: {reason}; nothing was changed, try again once it answers"
+                ),
+            })?;
         let rollback_to = match request {
             OpRequest::Rollback { to: None } => {
                 self.rollback_target(model, held.production).await?

@@ -72,14 +72,12 @@ impl KServeServing {
         Ok((api, first, None))
     }
 
-    /// [`Self::locate`] for an operation: an unreachable cluster is the operation's error.
+    /// [`Self::locate`] for an operation: an unreachable cluster is the operation's error
+    /// (said as the cluster's, not as a local server's).
     async fn locate_for(&self, model: &ModelName) -> Result<Located, ServingError> {
-        self.locate(model.as_str())
-            .await
-            .map_err(|e| ServingError::Unreachable {
-                model: model.to_string(),
-                reason: e,
-            })
+        self.locate(model.as_str()).await.map_err(|e| {
+            ServingError::Io(format!("{model}'s InferenceService cannot be read: {e}"))
+        })
     }
 
     async fn status_of(&self, model: &str) -> LocalServer {
@@ -335,6 +333,8 @@ impl KServeServing {
             api.namespace().unwrap_or_default(),
             &isvc_resource(),
         );
+        // What flightdeck had applied before, to give back if this apply must be undone.
+        let before = api.get_opt(model.as_str()).await.ok().flatten();
         let applied = match api
             .patch(model.as_str(), &params, &Patch::Apply(object))
             .await
@@ -368,6 +368,22 @@ impl KServeServing {
         )];
         for (field, want, got, path) in wanted {
             if want != got {
+                // The apply went through and took flightdeck's claim off the field: claim it
+                // again as it was, so "nothing changed" is true and the other manager dropping
+                // the field later cannot move traffic by itself.
+                if let Some(before) = &before
+                    && slim::managers_of(before, &path)
+                        .iter()
+                        .any(|m| m == FIELD_MANAGER)
+                {
+                    let restore = manifest::as_applied(before);
+                    if let Err(e) = api
+                        .patch(model.as_str(), &params, &Patch::Apply(&restore))
+                        .await
+                    {
+                        tracing::error!(model = %model, error = %e, "could not restore flightdeck's fields after a conflict");
+                    }
+                }
                 let owners = slim::managers_of(&applied, &path)
                     .into_iter()
                     .filter(|m| m != FIELD_MANAGER)
@@ -590,6 +606,17 @@ impl KServeServing {
 }
 
 impl Serving for KServeServing {
+    fn status_or_unreadable<'a>(
+        &'a self,
+        model: &'a str,
+    ) -> BoxFuture<'a, Result<LocalServer, String>> {
+        async move {
+            self.locate(model).await?;
+            Ok(self.status_of(model).await)
+        }
+        .boxed()
+    }
+
     fn evidence<'a>(&'a self, model: &'a str) -> BoxFuture<'a, Evidence> {
         self.evidence_of(model).boxed()
     }

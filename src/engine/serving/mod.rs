@@ -89,6 +89,14 @@ pub trait Serving: Send + Sync {
     fn stop<'a>(&'a self, model: &'a ModelName) -> BoxFuture<'a, Result<(), ServingError>>;
     /// The serving counters and drift verdicts a promote is judged on.
     fn evidence<'a>(&'a self, model: &'a str) -> BoxFuture<'a, Evidence>;
+    /// [`Self::status`], or why what serves cannot be read at all (a cluster that does not
+    /// answer): an operation must not be planned on "unknown" taken for "nothing".
+    fn status_or_unreadable<'a>(
+        &'a self,
+        model: &'a str,
+    ) -> BoxFuture<'a, Result<LocalServer, String>> {
+        self.status(model).map(Ok).boxed()
+    }
 }
 
 impl Serving for LocalServing {
