@@ -345,7 +345,8 @@ fn a_viewer_is_refused_before_the_preview_offers_anything(release: &Release) {
     assert_eq!(status[0]["serving"]["stable"], 1, "{status}");
     // Writing is refused at the preview, with the reason, and nothing is applied.
     let before = isvc(&rig)["metadata"]["resourceVersion"].clone();
-    let err = fails(h, &k8s(&["deploy", "fraud", "2", "--direct", "--yes"]), 1);
+    // Read-only for these credentials: exit 4, as any read-only environment.
+    let err = fails(h, &k8s(&["deploy", "fraud", "2", "--direct", "--yes"]), 4);
     assert!(
         err.contains("may not patch inferenceservices") && !err.contains("read-write"),
         "{err}"

@@ -181,10 +181,12 @@ impl Operator {
                 .iter()
                 .any(|m| m == crate::k8s::access::PATCH_ISVC)
         {
-            return Err(EngineError::Refused {
-                model: model.to_string(),
-                reason: format!(
-                    "your Kubernetes credentials may not patch inferenceservices in namespace {} (the API server's access review says no): ask for RBAC access, or use another kube_context",
+            // For these credentials the environment is read-only: exit 4, as any read-only one.
+            return Err(EngineError::ReadOnly {
+                environment: self.actor.environment.clone(),
+                action: format!("{} {model}", request.name()),
+                remedy: format!(
+                    "Your Kubernetes credentials may not patch inferenceservices in namespace {} (the API server's access review says no): ask for RBAC access, or use another kube_context.",
                     kube.namespace
                 ),
             });
