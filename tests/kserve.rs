@@ -353,6 +353,15 @@ fn a_viewer_is_refused_before_the_preview_offers_anything(release: &Release) {
     );
     assert_eq!(isvc(&rig)["metadata"]["resourceVersion"], before);
     assert_eq!(aliases(h), (None, None));
+    // The console says so up front, and offers no operation keys.
+    let config = h.join("no-config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("default_environment = \"k8s\"\n{text}")).unwrap();
+    let tmux = common::tmux::Tmux::start(h, 140, 40);
+    let screen = tmux.wait_for("the RBAC read-only header", |s| {
+        s.contains("READ-ONLY (RBAC)") && s.contains("fraud")
+    });
+    assert!(!screen.contains("<p> promote"), "{screen}");
 }
 
 on_both_releases!(standard_mode_is_verified_from_its_pods_and_refuses_a_canary);

@@ -145,6 +145,11 @@ pub struct KubeService {
 }
 
 impl KubeService {
+    /// The credentials may patch this InferenceService (no access review said no).
+    pub fn may_patch(&self) -> bool {
+        !self.may_not.iter().any(|m| m == "patch inferenceservices")
+    }
+
     /// The `Ready` condition is "True".
     pub fn ready(&self) -> bool {
         self.condition("Ready").is_some_and(|c| c.status == "True")

@@ -87,15 +87,28 @@ pub fn draw(
     }
 }
 
+/// The cluster's access reviews say these credentials may not change any InferenceService:
+/// operations will be refused, so the console says so up front.
+fn rbac_read_only(state: &State) -> bool {
+    let mut services = state
+        .servers
+        .values()
+        .filter_map(|s| s.kube.as_deref())
+        .peekable();
+    services.peek().is_some() && services.all(|k| !k.may_patch())
+}
+
 fn header_line<'a>(state: &'a State, theme: &Theme, width: u16) -> Paragraph<'a> {
     let env = if state.read_only {
         format!(" {} · READ-ONLY ", state.environment)
+    } else if rbac_read_only(state) {
+        format!(" {} · READ-ONLY (RBAC) ", state.environment)
     } else {
         format!(" {} ", state.environment)
     };
     let mut spans = vec![
         Span::styled(" flightdeck ", theme.accent()),
-        Span::styled(env, theme.header(state.read_only)),
+        Span::styled(env, theme.header(state.read_only || rbac_read_only(state))),
         Span::raw("  "),
         source_span("registry", &state.registry, state, theme),
     ];
@@ -261,7 +274,7 @@ fn footer_line<'a>(state: &'a State, theme: &Theme) -> Paragraph<'a> {
             };
             // As many hints as fit, most needed first: at 80 columns the operations' keys
             // show beside help and quit; wider terminals get the rest.
-            let operations: &[Action] = if state.read_only {
+            let operations: &[Action] = if state.read_only || rbac_read_only(state) {
                 &[Action::Smoke, Action::Evaluate]
             } else {
                 &[
