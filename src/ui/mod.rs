@@ -99,16 +99,17 @@ fn rbac_read_only(state: &State) -> bool {
 }
 
 fn header_line<'a>(state: &'a State, theme: &Theme, width: u16) -> Paragraph<'a> {
+    let rbac = rbac_read_only(state);
     let env = if state.read_only {
         format!(" {} · READ-ONLY ", state.environment)
-    } else if rbac_read_only(state) {
+    } else if rbac {
         format!(" {} · READ-ONLY (RBAC) ", state.environment)
     } else {
         format!(" {} ", state.environment)
     };
     let mut spans = vec![
         Span::styled(" flightdeck ", theme.accent()),
-        Span::styled(env, theme.header(state.read_only || rbac_read_only(state))),
+        Span::styled(env, theme.header(state.read_only || rbac)),
         Span::raw("  "),
         source_span("registry", &state.registry, state, theme),
     ];

@@ -81,6 +81,12 @@ impl KServeServing {
     }
 
     async fn status_of(&self, model: &str) -> LocalServer {
+        let located = self.locate(model).await;
+        self.row_of(model, located).await
+    }
+
+    /// The server row for what [`Self::locate`] found (the InferenceService read once).
+    async fn row_of(&self, model: &str, located: Result<Located, String>) -> LocalServer {
         let absent = |problem: String| LocalServer {
             model: model.to_string(),
             plan: ServingPlan::stable_only(0),
@@ -91,7 +97,7 @@ impl KServeServing {
             problem: Some(problem),
             kube: None,
         };
-        match self.locate(model).await {
+        match located {
             Ok((_, namespace, Some(isvc))) => {
                 let template = self.environment.storage_uri.as_deref();
                 match slim::service_of(&isvc, template) {
@@ -189,8 +195,9 @@ impl KServeServing {
                 self.environment.name
             ))
         })?;
-        let (api, namespace, existing) = self.locate_for(model).await?;
-        let before = self.status_of(model.as_str()).await;
+        let located = self.locate_for(model).await?;
+        let before = self.row_of(model.as_str(), Ok(located.clone())).await;
+        let (api, namespace, existing) = located;
         let parsed = existing
             .as_ref()
             .and_then(|i| slim::service_of(i, Some(&template)));
@@ -611,8 +618,8 @@ impl Serving for KServeServing {
         model: &'a str,
     ) -> BoxFuture<'a, Result<LocalServer, String>> {
         async move {
-            self.locate(model).await?;
-            Ok(self.status_of(model).await)
+            let located = self.locate(model).await?;
+            Ok(self.row_of(model, Ok(located)).await)
         }
         .boxed()
     }
