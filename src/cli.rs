@@ -23,9 +23,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::engine::{Actor, EngineError, Registry};
+use crate::error::EngineError;
 use crate::model::ModelName;
 use crate::settings::{Overrides, RegistryBackend, Settings};
+use crate::store::Actor;
+use crate::store::Registry;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -227,7 +229,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         ascii: cli.ascii,
     };
     let settings = Settings::load(&overrides)?;
-    crate::sources::answer::set_limit(
+    crate::clients::answer::set_limit(
         usize::try_from(settings.refresh.max_answer_mb.saturating_mul(1024 * 1024))
             .unwrap_or(usize::MAX),
     );
@@ -243,8 +245,10 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
     };
     let _log_guard = crate::logging::init(&settings.data_dir, &log_file);
     tracing::info!(command = ?command, data_dir = %settings.data_dir.display(), "flightdeck started");
-    let actor = Actor::new(settings.user.clone(), settings.environment.name.clone())
-        .in_environment(&settings.environment);
+    let actor = Actor::new(settings.user.clone(), settings.environment.name.clone()).read_only_as(
+        settings.environment.read_only,
+        settings.environment.read_only_reason.clone(),
+    );
     match command {
         Command::Bench(_) | Command::BenchConsole(_) | Command::Demo(_) => Ok(()),
         Command::Console => console(&settings),
@@ -289,7 +293,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
 fn console(settings: &Settings) -> Result<(), Failure> {
     let program = program()?;
     let runtime = multi_thread_runtime()?;
-    let result = runtime.block_on(crate::app::run::run(settings, program));
+    let result = runtime.block_on(crate::console::run(settings, program));
     // Fetches still waiting on a hung backend must not hold the exit: abandon them.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     result.map_err(failure)
@@ -323,7 +327,7 @@ fn multi_thread_runtime() -> Result<tokio::runtime::Runtime, Failure> {
 
 /// This executable, which supervisors and servers are started from.
 fn program() -> Result<PathBuf, Failure> {
-    crate::engine::serving::supervisor::this_program().map_err(failure)
+    crate::serving::supervisor::this_program().map_err(failure)
 }
 
 pub(crate) fn open(settings: &Settings) -> Result<Registry, Failure> {

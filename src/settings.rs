@@ -6,9 +6,6 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-/// Built-in themes; the console issue ships their files under `themes/`.
-pub const THEMES: &[&str] = &["dark", "light", "ansi16", "mono", "terminal"];
-
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("config file {path}: {message}")]
@@ -166,7 +163,7 @@ pub struct Environment {
     /// The Prometheus HTTP API's base URL, for `metrics = "prometheus"`.
     pub prometheus_url: Option<String>,
     /// Whose series to read from Prometheus (`None`: detect per model).
-    pub prometheus_runtime: Option<crate::sources::promql::Runtime>,
+    pub prometheus_runtime: Option<crate::clients::promql::Runtime>,
     /// The MLflow tracking server's URL, for `registry = "mlflow"`.
     pub mlflow_url: Option<String>,
     /// MLflow's alias names for production and canary (default `champion`, `challenger`).
@@ -334,73 +331,21 @@ impl Settings {
             .clone()
             .or(file.theme)
             .unwrap_or_else(|| "dark".into());
-        if !THEMES.contains(&theme.as_str()) {
+        let themes = crate::theme::Theme::names();
+        if !themes.contains(&theme.as_str()) {
             return Err(invalid(format!(
                 "theme = {theme:?} is not a built-in theme; choose one of {}",
-                THEMES.join(", ")
+                themes.join(", ")
             )));
         }
         let user = file
             .user
             .filter(|u| !u.trim().is_empty())
-            .unwrap_or_else(crate::engine::Actor::login_name);
+            .unwrap_or_else(crate::store::actor::login_name);
 
-        let refresh = Refresh {
-            metrics_ms: positive(file.refresh.metrics_ms, 1000, "refresh.metrics_ms")
-                .map_err(invalid)?,
-            source_timeout_ms: positive(
-                file.refresh.source_timeout_ms,
-                3000,
-                "refresh.source_timeout_ms",
-            )
-            .map_err(invalid)?,
-            max_answer_mb: positive(file.refresh.max_answer_mb, 16, "refresh.max_answer_mb")
-                .map_err(invalid)?,
-        };
-        let t = &file.thresholds;
-        let thresholds = Thresholds {
-            psi_warn: non_negative(t.psi_warn, 0.1, "thresholds.psi_warn").map_err(invalid)?,
-            psi_drift: non_negative(t.psi_drift, 0.25, "thresholds.psi_drift").map_err(invalid)?,
-            ks_p_value: probability(t.ks_p_value, 0.05, "thresholds.ks_p_value")
-                .map_err(invalid)?,
-            ks_min_statistic: probability(t.ks_min_statistic, 0.1, "thresholds.ks_min_statistic")
-                .map_err(invalid)?,
-            js_drift: probability(t.js_drift, 0.1, "thresholds.js_drift").map_err(invalid)?,
-            min_drift_samples: t.min_drift_samples.unwrap_or(100),
-            error_rate_warn: probability(t.error_rate_warn, 0.01, "thresholds.error_rate_warn")
-                .map_err(invalid)?,
-            p99_warn_ms: non_negative(t.p99_warn_ms, 250.0, "thresholds.p99_warn_ms")
-                .map_err(invalid)?,
-        };
-        let g = &file.gates;
-        let gates = Gates {
-            min_canary_requests: g.min_canary_requests.unwrap_or(100),
-            max_error_ratio_increase: probability(
-                g.max_error_ratio_increase,
-                0.01,
-                "gates.max_error_ratio_increase",
-            )
-            .map_err(invalid)?,
-            max_client_error_ratio_increase: probability(
-                g.max_client_error_ratio_increase,
-                0.01,
-                "gates.max_client_error_ratio_increase",
-            )
-            .map_err(invalid)?,
-            max_p99_ratio: non_negative(g.max_p99_ratio, 1.5, "gates.max_p99_ratio")
-                .map_err(invalid)?,
-            p99_floor_ms: non_negative(g.p99_floor_ms, 5.0, "gates.p99_floor_ms")
-                .map_err(invalid)?,
-            max_metric_drop: probability(g.max_metric_drop, 0.01, "gates.max_metric_drop")
-                .map_err(invalid)?,
-        };
-        if thresholds.psi_warn > thresholds.psi_drift {
-            return Err(invalid(format!(
-                "thresholds.psi_warn ({}) is above thresholds.psi_drift ({}); warn must come first",
-                thresholds.psi_warn, thresholds.psi_drift
-            )));
-        }
-
+        let refresh = file.refresh.resolve().map_err(invalid)?;
+        let thresholds = file.thresholds.resolve().map_err(invalid)?;
+        let gates = file.gates.resolve().map_err(invalid)?;
         let key_overrides: BTreeMap<String, Vec<String>> = file
             .keys
             .into_iter()
@@ -411,111 +356,14 @@ impl Settings {
             .collect();
         let keymap = crate::keymap::Keymap::with_overrides(&key_overrides).map_err(invalid)?;
 
-        let mut environments = BTreeMap::new();
-        environments.insert("local".to_string(), Environment::local());
-        for (name, env) in file.environments {
-            if crate::model::ModelName::new(&name).is_err() {
-                return Err(invalid(format!(
-                    "[environments.{name}]: use letters, digits, '-', '_' and '.' in names"
-                )));
-            }
-            let base = environments
-                .remove(&name)
-                .unwrap_or_else(Environment::local);
-            environments.insert(
-                name.clone(),
-                Environment {
-                    name: name.clone(),
-                    registry: env.registry.unwrap_or(base.registry),
-                    serving: env.serving.unwrap_or(base.serving),
-                    metrics: env.metrics.unwrap_or(base.metrics),
-                    read_only: env.read_only.unwrap_or(base.read_only),
-                    confirm: env.confirm.unwrap_or(base.confirm),
-                    auto_rollback: env.auto_rollback.unwrap_or(base.auto_rollback),
-                    read_only_reason: None,
-                    prometheus_url: env.prometheus_url.or(base.prometheus_url),
-                    prometheus_runtime: match env.prometheus_runtime.as_deref() {
-                        None | Some("auto") => base.prometheus_runtime,
-                        Some(runtime) => Some(
-                            crate::sources::promql::Runtime::from_name(runtime).ok_or_else(|| {
-                                invalid(format!(
-                                    "[environments.{name}].prometheus_runtime = {runtime:?}: choose auto, flightdeck, kserve, knative, triton or bentoml"
-                                ))
-                            })?,
-                        ),
-                    },
-                    mlflow_url: env.mlflow_url.or(base.mlflow_url),
-                    mlflow_production_alias: env
-                        .mlflow_production_alias
-                        .unwrap_or(base.mlflow_production_alias),
-                    mlflow_canary_alias: env
-                        .mlflow_canary_alias
-                        .unwrap_or(base.mlflow_canary_alias),
-                    kubeconfig: env
-                        .kubeconfig
-                        .map(|p| match (&relative_to, p.is_relative()) {
-                            (Some(base), true) => base.join(p),
-                            _ => p,
-                        })
-                        .or(base.kubeconfig),
-                    kube_context: env.kube_context.or(base.kube_context),
-                    namespaces: env.namespaces.unwrap_or(base.namespaces),
-                    storage_uri: env.storage_uri.or(base.storage_uri),
-                    rollout_timeout_s: positive(
-                        env.rollout_timeout_s,
-                        base.rollout_timeout_s,
-                        &format!("[environments.{name}].rollout_timeout_s"),
-                    )
-                    .map_err(&invalid)?,
-                },
-            );
-            if let Some(e) = environments.get_mut(&name)
-                && e.registry == RegistryBackend::Mlflow
-            {
-                if !e
-                    .mlflow_url
-                    .as_deref()
-                    .is_some_and(|u| u.starts_with("http://") || u.starts_with("https://"))
-                {
-                    return Err(invalid(format!(
-                        "[environments.{name}]: registry = \"mlflow\" needs mlflow_url, an http:// or https:// URL such as \"http://mlflow:5000\""
-                    )));
-                }
-                // Operations move MLflow's aliases and a cluster's serving; local servers would
-                // need MLflow's artifacts copied into the local registry, which is not built.
-                if e.serving == ServingBackend::Local {
-                    e.read_only = true;
-                    e.read_only_reason = Some(
-                        "Its registry is MLflow and its serving local: local servers cannot serve MLflow's versions yet. Use serving = \"kubernetes\" for operations through MLflow's aliases, or an embedded registry.".into(),
-                    );
-                }
-            }
-            if let Some(e) = environments.get(&name) {
-                check_kubernetes(e).map_err(&invalid)?;
-            }
-            if let Some(e) = environments.get(&name)
-                && e.metrics == MetricsBackend::Prometheus
-            {
-                match e.prometheus_url.as_deref() {
-                    None => {
-                        return Err(invalid(format!(
-                            "[environments.{name}]: metrics = \"prometheus\" needs prometheus_url, e.g. \"http://prometheus:9090\""
-                        )));
-                    }
-                    Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
-                        return Err(invalid(format!(
-                            "[environments.{name}].prometheus_url = {url:?}: use an http:// or https:// URL"
-                        )));
-                    }
-                    Some(_) => {}
-                }
-            }
-        }
+        let environments =
+            environments(file.environments, relative_to.as_deref()).map_err(&invalid)?;
         let selected = overrides
             .environment
             .clone()
             .or(file.default_environment)
             .unwrap_or_else(|| "local".into());
+        let mut environments = environments;
         let mut environment = environments.get(&selected).cloned().ok_or_else(|| {
             ConfigError::UnknownEnvironment {
                 name: selected.clone(),
@@ -570,6 +418,180 @@ impl Environment {
             rollout_timeout_s: 300,
         }
     }
+}
+
+impl FileRefresh {
+    fn resolve(&self) -> Result<Refresh, String> {
+        Ok(Refresh {
+            metrics_ms: positive(self.metrics_ms, 1000, "refresh.metrics_ms")?,
+            source_timeout_ms: positive(self.source_timeout_ms, 3000, "refresh.source_timeout_ms")?,
+            max_answer_mb: positive(self.max_answer_mb, 16, "refresh.max_answer_mb")?,
+        })
+    }
+}
+
+impl FileThresholds {
+    fn resolve(&self) -> Result<Thresholds, String> {
+        let t = self;
+        let thresholds = Thresholds {
+            psi_warn: non_negative(t.psi_warn, 0.1, "thresholds.psi_warn")?,
+            psi_drift: non_negative(t.psi_drift, 0.25, "thresholds.psi_drift")?,
+            ks_p_value: probability(t.ks_p_value, 0.05, "thresholds.ks_p_value")?,
+            ks_min_statistic: probability(t.ks_min_statistic, 0.1, "thresholds.ks_min_statistic")?,
+            js_drift: probability(t.js_drift, 0.1, "thresholds.js_drift")?,
+            min_drift_samples: t.min_drift_samples.unwrap_or(100),
+            error_rate_warn: probability(t.error_rate_warn, 0.01, "thresholds.error_rate_warn")?,
+            p99_warn_ms: non_negative(t.p99_warn_ms, 250.0, "thresholds.p99_warn_ms")?,
+        };
+        if thresholds.psi_warn > thresholds.psi_drift {
+            return Err(format!(
+                "thresholds.psi_warn ({}) is above thresholds.psi_drift ({}); warn must come first",
+                thresholds.psi_warn, thresholds.psi_drift
+            ));
+        }
+
+        Ok(thresholds)
+    }
+}
+
+impl FileGates {
+    fn resolve(&self) -> Result<Gates, String> {
+        let g = self;
+        Ok(Gates {
+            min_canary_requests: g.min_canary_requests.unwrap_or(100),
+            max_error_ratio_increase: probability(
+                g.max_error_ratio_increase,
+                0.01,
+                "gates.max_error_ratio_increase",
+            )?,
+            max_client_error_ratio_increase: probability(
+                g.max_client_error_ratio_increase,
+                0.01,
+                "gates.max_client_error_ratio_increase",
+            )?,
+            max_p99_ratio: non_negative(g.max_p99_ratio, 1.5, "gates.max_p99_ratio")?,
+            p99_floor_ms: non_negative(g.p99_floor_ms, 5.0, "gates.p99_floor_ms")?,
+            max_metric_drop: probability(g.max_metric_drop, 0.01, "gates.max_metric_drop")?,
+        })
+    }
+}
+
+/// The config's environments over the built-in `local`, each checked.
+fn environments(
+    file: BTreeMap<String, FileEnvironment>,
+    relative_to: Option<&Path>,
+) -> Result<BTreeMap<String, Environment>, String> {
+    let mut environments = BTreeMap::new();
+    environments.insert("local".to_string(), Environment::local());
+    for (name, env) in file {
+        if crate::model::ModelName::new(&name).is_err() {
+            return Err(format!(
+                "[environments.{name}]: use letters, digits, '-', '_' and '.' in names"
+            ));
+        }
+        let base = environments
+            .remove(&name)
+            .unwrap_or_else(Environment::local);
+        let mut environment = environment(&name, env, base, relative_to)?;
+        check_environment(&mut environment)?;
+        environments.insert(name, environment);
+    }
+    Ok(environments)
+}
+
+/// One `[environments.NAME]` table over `base` (what `local` or an earlier table set).
+fn environment(
+    name: &str,
+    env: FileEnvironment,
+    base: Environment,
+    relative_to: Option<&Path>,
+) -> Result<Environment, String> {
+    Ok(Environment {
+    name: name.to_string(),
+    registry: env.registry.unwrap_or(base.registry),
+    serving: env.serving.unwrap_or(base.serving),
+    metrics: env.metrics.unwrap_or(base.metrics),
+    read_only: env.read_only.unwrap_or(base.read_only),
+    confirm: env.confirm.unwrap_or(base.confirm),
+    auto_rollback: env.auto_rollback.unwrap_or(base.auto_rollback),
+    read_only_reason: None,
+    prometheus_url: env.prometheus_url.or(base.prometheus_url),
+    prometheus_runtime: match env.prometheus_runtime.as_deref() {
+        None | Some("auto") => base.prometheus_runtime,
+        Some(runtime) => Some(
+            crate::clients::promql::Runtime::from_name(runtime).ok_or_else(|| {
+                format!(
+                    "[environments.{name}].prometheus_runtime = {runtime:?}: choose auto, flightdeck, kserve, knative, triton or bentoml"
+                )
+            })?,
+        ),
+    },
+    mlflow_url: env.mlflow_url.or(base.mlflow_url),
+    mlflow_production_alias: env
+        .mlflow_production_alias
+        .unwrap_or(base.mlflow_production_alias),
+    mlflow_canary_alias: env
+        .mlflow_canary_alias
+        .unwrap_or(base.mlflow_canary_alias),
+    kubeconfig: env
+        .kubeconfig
+        .map(|p| match (relative_to, p.is_relative()) {
+            (Some(base), true) => base.join(p),
+            _ => p,
+        })
+        .or(base.kubeconfig),
+    kube_context: env.kube_context.or(base.kube_context),
+    namespaces: env.namespaces.unwrap_or(base.namespaces),
+    storage_uri: env.storage_uri.or(base.storage_uri),
+    rollout_timeout_s: positive(
+        env.rollout_timeout_s,
+        base.rollout_timeout_s,
+        &format!("[environments.{name}].rollout_timeout_s"),
+    )
+    ?,
+    })
+}
+
+/// Refuses an environment whose backends cannot work as configured; an MLflow registry with
+/// local serving is read-only, with the reason.
+fn check_environment(e: &mut Environment) -> Result<(), String> {
+    let name = e.name.clone();
+    if e.registry == RegistryBackend::Mlflow {
+        if !e
+            .mlflow_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return Err(format!(
+                "[environments.{name}]: registry = \"mlflow\" needs mlflow_url, an http:// or https:// URL such as \"http://mlflow:5000\""
+            ));
+        }
+        // Operations move MLflow's aliases and a cluster's serving; local servers would
+        // need MLflow's artifacts copied into the local registry, which is not built.
+        if e.serving == ServingBackend::Local {
+            e.read_only = true;
+            e.read_only_reason = Some(
+                "Its registry is MLflow and its serving local: local servers cannot serve MLflow's versions yet. Use serving = \"kubernetes\" for operations through MLflow's aliases, or an embedded registry.".into(),
+            );
+        }
+    }
+    check_kubernetes(e)?;
+    if e.metrics == MetricsBackend::Prometheus {
+        match e.prometheus_url.as_deref() {
+            None => {
+                return Err(format!(
+                    "[environments.{name}]: metrics = \"prometheus\" needs prometheus_url, e.g. \"http://prometheus:9090\""
+                ));
+            }
+            Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                return Err(format!(
+                    "[environments.{name}].prometheus_url = {url:?}: use an http:// or https:// URL"
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// The Kubernetes settings of one environment make sense together.

@@ -8,9 +8,9 @@ use common::console::*;
 use flightdeck::app::msg::FleetData;
 use flightdeck::app::state::Mode;
 use flightdeck::app::{Effect, Msg, update};
+use flightdeck::clients::metrics::parse;
 use flightdeck::keymap::{Key, KeyCode};
 use flightdeck::model::{AliasName, ServingPlan};
-use flightdeck::sources::metrics::parse;
 use flightdeck::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -1017,7 +1017,7 @@ fn off_screen_servers_are_scraped_ten_times_less_often() {
 
 #[test]
 fn an_opened_models_charts_start_with_the_sources_history() {
-    use flightdeck::sources::source::RatePoint;
+    use flightdeck::clients::metrics::RatePoint;
     let mut s = loaded(); // one point of history for fraud v1 so far
     key(&mut s, 'j');
     let effects = update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));

@@ -11,10 +11,10 @@ use flightdeck::app::fleet::{Signal, rows};
 use flightdeck::app::msg::FleetData;
 use flightdeck::app::state::{Mode, Pane, View};
 use flightdeck::app::{Effect, Msg, State, update};
+use flightdeck::clients::metrics::parse;
 use flightdeck::engine::ops::OpRequest;
 use flightdeck::keymap::{Key, KeyCode};
 use flightdeck::model::{JournalEntry, Outcome, ServingPlan};
-use flightdeck::sources::metrics::parse;
 
 fn press(s: &mut State, code: KeyCode) -> Vec<Effect> {
     update(s, Msg::Key(Key::plain(code)))

@@ -215,7 +215,7 @@ fn a_read_only_environment_evaluates_and_stores_nothing() {
     assert_eq!(shown["rows"], 2000, "it ran and showed its result");
     assert!(common::stderr(&out).contains("was not stored"));
     let stored = || {
-        let registry = flightdeck::engine::Registry::open(h).unwrap();
+        let registry = flightdeck::store::Registry::open(h).unwrap();
         let model = flightdeck::model::ModelName::new("claims").unwrap();
         registry.latest_evaluation(&model, 1).unwrap().is_some()
     };

@@ -466,8 +466,8 @@ fn several_namespaces_are_watched_apart() {
         "{problem}"
     );
     // Operations act where the model's InferenceService is, not in the first namespace.
-    use flightdeck::engine::serving::Serving;
-    let serving = flightdeck::engine::serving::kserve::KServeServing::new(&environment);
+    use flightdeck::serving::Serving;
+    let serving = flightdeck::serving::kserve::KServeServing::new(&environment);
     let churn = flightdeck::model::ModelName::new("churn").unwrap();
     let served = runtime
         .block_on(serving.apply(&churn, ServingPlan::stable_only(5)))

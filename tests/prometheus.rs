@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use common::ok;
 use common::prometheus::start as prometheus;
-use flightdeck::sources::metrics::{ScrapeSnapshot, between};
-use flightdeck::sources::prometheus::PrometheusMetrics;
-use flightdeck::sources::server;
+use flightdeck::clients::metrics::{ScrapeSnapshot, between};
+use flightdeck::clients::model_server;
+use flightdeck::clients::prometheus::PrometheusMetrics;
 use flightdeck::sources::source::MetricsSource;
 
 fn traffic(endpoint: &str, n: usize) {
@@ -38,11 +38,15 @@ fn read_both(
     prometheus: &PrometheusMetrics,
     requests: f64,
 ) -> (ScrapeSnapshot, ScrapeSnapshot) {
-    let client = server::client().unwrap();
+    let client = model_server::client().unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let direct = runtime
-            .block_on(server::scrape(&client, endpoint, Duration::from_secs(5)))
+            .block_on(model_server::scrape(
+                &client,
+                endpoint,
+                Duration::from_secs(5),
+            ))
             .unwrap();
         let through = runtime
             .block_on(prometheus.scrape("fraud".into(), String::new()))
@@ -78,8 +82,11 @@ fn prometheus_reports_what_the_servers_report() {
     let target = format!("127.0.0.1:{}", port.trim());
     let endpoint = format!("http://{target}");
     let prom = prometheus(h, &target);
-    let source =
-        PrometheusMetrics::new(server::client().unwrap(), &prom.url, Duration::from_secs(5));
+    let source = PrometheusMetrics::new(
+        model_server::client().unwrap(),
+        &prom.url,
+        Duration::from_secs(5),
+    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -153,7 +160,7 @@ fn prometheus_reports_what_the_servers_report() {
 
     // A Prometheus that answers garbage or nothing is an error with its address, not a panic.
     let wrong = PrometheusMetrics::new(
-        server::client().unwrap(),
+        model_server::client().unwrap(),
         &endpoint, // flightdeck serve is not Prometheus: /api/v1/query is a 404 there
         Duration::from_secs(2),
     );
@@ -274,7 +281,7 @@ fn other_runtimes_are_detected_and_read_through_their_own_series() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     // Knative names revisions; the cluster source would say which version each serves.
     let source = PrometheusMetrics::new(
-        server::client().unwrap(),
+        model_server::client().unwrap(),
         &prometheus.url,
         Duration::from_secs(5),
     )
@@ -303,7 +310,7 @@ fn other_runtimes_are_detected_and_read_through_their_own_series() {
     let after: Vec<ScrapeSnapshot> = models.iter().map(|(m, _)| read(m, 300.0)).collect();
 
     // The same 200 requests in 10 s, however each runtime counts them.
-    let expected_p99 = flightdeck::sources::metrics::histogram_quantile(
+    let expected_p99 = flightdeck::stats::histogram_quantile(
         0.99,
         &[(0.01, 100.0), (0.1, 200.0), (f64::INFINITY, 200.0)],
     );

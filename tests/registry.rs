@@ -4,11 +4,13 @@
 
 mod common;
 
-use flightdeck::engine::journal::JournalQuery;
 use flightdeck::engine::register::{RegisterRequest, register};
-use flightdeck::engine::registry::aliases::{AliasChange, Expectation};
-use flightdeck::engine::{Actor, EngineError, Registry};
+use flightdeck::error::EngineError;
 use flightdeck::model::{AliasName, FeatureKind, ModelName, Outcome};
+use flightdeck::store::Actor;
+use flightdeck::store::Registry;
+use flightdeck::store::journal::JournalQuery;
+use flightdeck::store::registry::aliases::{AliasChange, Expectation};
 
 fn actor() -> Actor {
     Actor::new("alice", "local")
@@ -89,9 +91,8 @@ fn versions_are_numbered_and_the_same_artifact_is_not_registered_twice() {
     assert_eq!(v1.sentinels.unwrap().cases.len(), 3);
 
     // The artifact is stored under its digest and reads back intact.
-    let bytes =
-        flightdeck::engine::registry::artifacts::load(registry.artifacts_root(), &v1.sha256)
-            .unwrap();
+    let bytes = flightdeck::store::registry::artifacts::load(registry.artifacts_root(), &v1.sha256)
+        .unwrap();
     assert_eq!(
         bytes,
         std::fs::read(common::fixture("logreg_multiclass.onnx")).unwrap()

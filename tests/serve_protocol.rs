@@ -455,7 +455,7 @@ fn metrics_parse_back_and_count_what_happened() {
         [1.0, 0.0, 0.0]
     );
     assert_eq!(
-        flightdeck::sources::metrics::parse(&text).drift_verdict
+        flightdeck::clients::metrics::parse(&text).drift_verdict
             [&("fraud".to_string(), "1".to_string())],
         flightdeck::model::Verdict::InsufficientData
     );

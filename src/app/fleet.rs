@@ -1,8 +1,8 @@
 //! The fleet view model: one row per model, joined from the registry, the local servers and
 //! their metrics; filtered and sorted as the user asked. Derived, never stored.
 
+use crate::clients::metrics::ServingStats;
 use crate::model::{AliasName, Verdict};
-use crate::sources::metrics::ServingStats;
 
 use super::state::{SortColumn, State};
 
@@ -199,7 +199,7 @@ fn signal(
 /// "insufficient data" only when no version has enough rows. Servers that publish no verdict
 /// (older ones) are judged by their drift share alone.
 fn model_verdict(
-    snapshot: &crate::sources::metrics::ScrapeSnapshot,
+    snapshot: &crate::clients::metrics::ScrapeSnapshot,
     model: &str,
 ) -> Option<Verdict> {
     let verdicts: Vec<Verdict> = snapshot

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 
 use super::effect::Effect;
-use super::msg::Msg;
-use super::run::fetch_fleet;
+use super::msg::{FleetData, Msg};
 use super::state::State;
 use super::update::update;
 use crate::settings::Settings;
+use crate::sources::Sources;
 
 /// Collects the fleet: registry, servers, and two scrapes `interval` apart (for rates).
 pub async fn collect(
@@ -21,7 +21,7 @@ pub async fn collect(
 ) -> Result<State, String> {
     let mut state = State::from_settings(settings, 3600.0);
     let timeout = Duration::from_millis(settings.refresh.source_timeout_ms);
-    let sources = crate::sources::embedded::for_environment(
+    let sources = crate::sources::factory::for_environment(
         &settings.environment,
         &settings.data_dir,
         program,
@@ -96,4 +96,14 @@ pub async fn collect(
     }
     state.now = Utc::now();
     Ok(state)
+}
+
+/// The registry's view and the servers as one fleet (headless callers and the benchmark).
+pub async fn fetch_fleet(sources: &Sources) -> Result<FleetData, String> {
+    let (view, servers) = sources.fleet().await?;
+    Ok(FleetData {
+        models: view.models,
+        servers: Some(servers),
+        interrupted: view.interrupted,
+    })
 }

@@ -8,7 +8,6 @@ pub mod guide;
 pub mod headless;
 pub mod msg;
 pub mod panes;
-pub mod run;
 pub mod signals;
 pub mod state;
 pub mod update;

@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::clients::metrics::ScrapeSnapshot;
 use crate::keymap::Key;
 use crate::model::{DriftReport, LocalServer, ModelSummary, ModelVersion};
-use crate::sources::metrics::ScrapeSnapshot;
 
 #[derive(Debug, Clone)]
 pub enum Msg {
@@ -41,7 +41,7 @@ pub enum Msg {
     HistoryFetched {
         model: String,
         result: Result<
-            std::collections::BTreeMap<(String, String), Vec<crate::sources::source::RatePoint>>,
+            std::collections::BTreeMap<(String, String), Vec<crate::clients::metrics::RatePoint>>,
             String,
         >,
     },
@@ -88,6 +88,24 @@ pub enum Msg {
         at: DateTime<Utc>,
         result: Result<ScrapeSnapshot, String>,
     },
+}
+
+impl Msg {
+    /// An answer that describes the environment it was read from (or, for a plan, that would
+    /// act there): worthless, even misleading, once the console has switched to another one.
+    pub fn is_read(&self) -> bool {
+        matches!(
+            self,
+            Msg::FleetFetched { .. }
+                | Msg::ServersListed { .. }
+                | Msg::HistoryFetched { .. }
+                | Msg::DriftFetched { .. }
+                | Msg::JournalFetched { .. }
+                | Msg::VersionsFetched { .. }
+                | Msg::MetricsScraped { .. }
+                | Msg::OpPlanned { .. }
+        )
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use chrono::{DateTime, Utc};
 
 use super::state::{HISTORY, ScrapeSample, State};
-use crate::sources::metrics::{self, ScrapeSnapshot, VersionCounters};
+use crate::clients::metrics::{self, ScrapeSnapshot, VersionCounters};
 
 /// One scrape of `model`'s server at `endpoint` came back.
 pub fn scraped(

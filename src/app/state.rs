@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use crate::keymap::Keymap;
 use std::collections::VecDeque;
 
+use crate::clients::metrics::{ScrapeSnapshot, ServingStats, VersionKey};
 use crate::model::{DriftReport, LocalServer, ModelSummary, ModelVersion};
-use crate::sources::metrics::{ScrapeSnapshot, ServingStats, VersionKey};
 
 /// What the main area shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,7 +238,7 @@ pub enum CheckStage {
 #[derive(Debug, Clone)]
 pub enum CheckOutcome {
     Smoke(crate::model::SmokeReport),
-    Evaluation(Box<crate::engine::evaluate::Evaluation>),
+    Evaluation(Box<crate::model::Evaluation>),
 }
 
 #[derive(Debug, Clone)]

@@ -914,13 +914,11 @@ fn run_command(state: &mut State, text: &str) -> Vec<Effect> {
             open_recovery(state, model, how)
         }
         (Some("theme"), Some(name)) => {
-            if crate::settings::THEMES.contains(&name) {
+            let themes = crate::theme::Theme::names();
+            if themes.contains(&name) {
                 state.theme = name.to_string();
             } else {
-                state.toast = Some(format!(
-                    "no theme {name:?}; themes: {}",
-                    crate::settings::THEMES.join(", ")
-                ));
+                state.toast = Some(format!("no theme {name:?}; themes: {}", themes.join(", ")));
             }
             Vec::new()
         }

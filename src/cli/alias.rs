@@ -5,9 +5,11 @@ use clap::Subcommand;
 
 use super::table::{or_dash, render};
 use super::{Failure, model_name, parse_version, print_json};
-use crate::engine::registry::aliases::{AliasChange, Expectation};
-use crate::engine::{Actor, EngineError, Registry};
+use crate::error::EngineError;
 use crate::model::AliasName;
+use crate::store::Actor;
+use crate::store::Registry;
+use crate::store::registry::aliases::{AliasChange, Expectation};
 
 #[derive(Debug, Subcommand)]
 pub enum AliasCommand {

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{Failure, failure, say};
-use crate::engine::Actor;
 use crate::settings::Settings;
+use crate::store::Actor;
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {
@@ -68,7 +68,7 @@ pub fn restore(settings: &Settings, actor: &Actor, args: RestoreArgs) -> Result<
         }
     }
     let timeout = std::time::Duration::from_millis(settings.lock_timeout_ms);
-    let summary = crate::engine::registry::backup::restore(
+    let summary = crate::store::registry::backup::restore(
         &settings.data_dir,
         &args.file,
         timeout,

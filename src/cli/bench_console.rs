@@ -20,13 +20,13 @@ use super::{Failure, failure, print_json, runtime};
 use crate::app::msg::FleetData;
 use crate::app::state::{Pane, View};
 use crate::app::{Msg, State, update};
-use crate::engine::Registry;
-use crate::engine::registry::versions::{NewVersion, insert_version};
+use crate::clients::metrics::parse;
 use crate::keymap::{Key, Keymap};
 use crate::model::{
     DataType, DriftReport, LocalServer, ModelName, ServerRecord, ServingPlan, Signature, TensorSpec,
 };
-use crate::sources::metrics::parse;
+use crate::store::Registry;
+use crate::store::registry::versions::{NewVersion, insert_version};
 use crate::theme::Theme;
 
 #[derive(Debug, Args)]
@@ -98,7 +98,7 @@ pub fn run(args: BenchConsoleArgs) -> Result<(), Failure> {
                 PathBuf::from("flightdeck"),
                 Duration::from_secs(30),
             )?;
-            crate::app::run::fetch_fleet(&sources).await
+            crate::app::headless::fetch_fleet(&sources).await
         })
         .map_err(failure)?;
     let mut state = State::new("local", false, "dark", Keymap::default(), 1.0);
@@ -195,7 +195,7 @@ pub fn run(args: BenchConsoleArgs) -> Result<(), Failure> {
     )?);
     let versions = Registry::open(&dir)
         .and_then(|r| {
-            r.versions(&ModelName::new(&model).map_err(crate::engine::EngineError::BadModelName)?)
+            r.versions(&ModelName::new(&model).map_err(crate::error::EngineError::BadModelName)?)
         })
         .map_err(failure)?;
     update(
@@ -406,7 +406,7 @@ fn write_registry(dir: &Path, args: &BenchConsoleArgs) -> Result<(), Failure> {
         .write("writing the benchmark's synthetic fleet", |tx| {
             for m in 0..args.models {
                 let model = ModelName::new(&format!("model-{m:0width$}"))
-                    .map_err(crate::engine::EngineError::BadModelName)?;
+                    .map_err(crate::error::EngineError::BadModelName)?;
                 for v in 1..=args.versions {
                     let new = NewVersion {
                         model: model.clone(),
@@ -432,7 +432,7 @@ fn write_registry(dir: &Path, args: &BenchConsoleArgs) -> Result<(), Failure> {
         })
         .map_err(failure)?;
     // Production and canary aliases, as operations would have left them.
-    let actor = crate::engine::Actor::new("bench", "local");
+    let actor = crate::store::Actor::new("bench", "local");
     for m in 0..args.models {
         let model = ModelName::new(&format!("model-{m:0width$}")).map_err(failure)?;
         for (alias, version) in [
@@ -444,11 +444,11 @@ fn write_registry(dir: &Path, args: &BenchConsoleArgs) -> Result<(), Failure> {
         ] {
             registry
                 .move_alias(
-                    &crate::engine::registry::aliases::AliasChange {
+                    &crate::store::registry::aliases::AliasChange {
                         model: model.clone(),
                         alias,
                         to_version: Some(version),
-                        expect: crate::engine::registry::aliases::Expectation::Any,
+                        expect: crate::store::registry::aliases::Expectation::Any,
                     },
                     &actor,
                 )

@@ -80,7 +80,7 @@ pub fn run(args: DemoArgs) -> Result<(), Failure> {
                 args.rate
             );
             let shift = control.clone();
-            let launch = crate::app::run::Launch {
+            let launch = crate::console::Launch {
                 intro: Some(intro),
                 // The tour's drift step shifts two features of the traffic.
                 on_guide_step: Some(Arc::new(move |step| {
@@ -90,7 +90,7 @@ pub fn run(args: DemoArgs) -> Result<(), Failure> {
                 })),
                 evaluate_data: Some(demo.assets.join("holdout.csv")),
             };
-            let console = crate::app::run::run_with(&demo.settings, program, launch)
+            let console = crate::console::run_with(&demo.settings, program, launch)
                 .await
                 .map_err(failure);
             control.stop.store(true, Ordering::Relaxed);

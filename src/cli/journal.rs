@@ -3,8 +3,8 @@
 use super::say;
 use super::table::{or_dash, render};
 use super::{Failure, print_json};
-use crate::engine::Registry;
-use crate::engine::journal::JournalQuery;
+use crate::store::Registry;
+use crate::store::journal::JournalQuery;
 
 pub fn run(
     registry: &Registry,

@@ -3,9 +3,9 @@
 use super::say;
 use super::table::{or_dash, render};
 use super::{Failure, print_json};
-use crate::engine::Registry;
 use crate::model::ModelName;
 use crate::settings::Settings;
+use crate::store::Registry;
 
 pub fn models(registry: &Registry, json: bool) -> Result<(), Failure> {
     let where_ = registry.db_path().display().to_string();
@@ -17,7 +17,7 @@ pub fn models(registry: &Registry, json: bool) -> Result<(), Failure> {
 pub fn remote_registry(
     settings: &Settings,
 ) -> Result<std::sync::Arc<dyn crate::sources::source::RegistrySource>, Failure> {
-    let sources = crate::sources::embedded::for_environment(
+    let sources = crate::sources::factory::for_environment(
         &settings.environment,
         &settings.data_dir,
         super::program()?,

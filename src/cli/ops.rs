@@ -8,9 +8,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use clap::Args;
 
 use super::{Failure, failure, model_name, parse_version, print_json, program, runtime};
-use crate::engine::Actor;
 use crate::engine::ops::{Consent, OpPlan, OpRequest, Operator, PlanOptions};
 use crate::settings::{Confirm, Settings};
+use crate::store::Actor;
 
 #[derive(Debug, Args)]
 pub struct OpArgs {

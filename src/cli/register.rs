@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{Failure, model_name, print_json};
-use crate::engine::Actor;
 use crate::engine::register::{RegisterRequest, Registered, parse_metric, register};
 use crate::model::FeatureKind;
 use crate::settings::Settings;
+use crate::store::Actor;
 
 #[derive(Debug, Args)]
 pub struct RegisterArgs {

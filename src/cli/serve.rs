@@ -9,8 +9,8 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{Failure, failure, model_name, parse_version};
-use crate::serve::drift::WindowLimits;
-use crate::serve::{Plan, ServeConfig, ServeOptions, default_workers};
+use crate::model_server::drift::WindowLimits;
+use crate::model_server::{Plan, ServeConfig, ServeOptions, default_workers};
 use crate::settings::Settings;
 
 #[derive(Debug, Args)]
@@ -114,7 +114,7 @@ pub fn run(settings: &Settings, args: ServeArgs) -> Result<(), Failure> {
     };
     let t = &settings.thresholds;
     let token_path = settings.data_dir.join("serve").join("admin.token");
-    let admin_token = crate::engine::serving::files::admin_token(&token_path).map_err(|e| {
+    let admin_token = crate::serving::files::admin_token(&token_path).map_err(|e| {
         failure(format!(
             "cannot create the admin token {}: {e}",
             token_path.display()
@@ -138,10 +138,10 @@ pub fn run(settings: &Settings, args: ServeArgs) -> Result<(), Failure> {
             max_batch_rows: args.max_batch_rows,
         },
         port_file: args.port_file.clone(),
-        connections: crate::serve::connections::ConnectionLimits {
+        connections: crate::model_server::connections::ConnectionLimits {
             max_connections: args
                 .max_connections
-                .unwrap_or_else(crate::serve::connections::default_max_connections)
+                .unwrap_or_else(crate::model_server::connections::default_max_connections)
                 .max(1),
             header_timeout: Duration::from_secs(args.header_timeout_s.max(1)),
             request_timeout: Duration::from_secs(args.request_timeout_s.max(1)),
@@ -155,7 +155,7 @@ pub fn run(settings: &Settings, args: ServeArgs) -> Result<(), Failure> {
     let runtime = super::runtime()?;
     let port_file = args.port_file;
     runtime.block_on(async move {
-        let server = crate::serve::bind(config).await.map_err(failure)?;
+        let server = crate::model_server::bind(config).await.map_err(failure)?;
         // What it serves, which may be less than asked (a canary that does not load).
         let plan = server
             .state()
@@ -173,7 +173,7 @@ pub fn run(settings: &Settings, args: ServeArgs) -> Result<(), Failure> {
         );
         let _ = std::io::stdout().flush();
         let served = server
-            .serve(crate::serve::shutdown_signal())
+            .serve(crate::model_server::shutdown_signal())
             .await
             .map_err(|e| failure(format!("server failed: {e}")));
         // A clean stop takes its port file with it: a stale one would point at nothing.

@@ -7,10 +7,11 @@ use serde_json::json;
 
 use super::table::{or_dash, render};
 use super::{Failure, failure, model_name, parse_version, print_json, program, runtime};
-use crate::engine::serving::LocalServing;
-use crate::engine::{Actor, Registry};
 use crate::model::{AliasName, LocalServer, ModelName, NewJournalEntry, Outcome, ServingPlan};
+use crate::serving::LocalServing;
 use crate::settings::Settings;
+use crate::store::Actor;
+use crate::store::Registry;
 
 #[derive(Debug, Subcommand)]
 pub enum ServerCommand {
@@ -75,7 +76,7 @@ fn alias_canary(registry: &Registry, model: &ModelName) -> Result<Option<u32>, F
 /// from the plan recorded in its journal row.
 fn last_canary_share(registry: &Registry, model: &ModelName, canary: u32) -> Option<u8> {
     let rows = registry
-        .journal(&crate::engine::journal::JournalQuery {
+        .journal(&crate::store::journal::JournalQuery {
             model: Some(model.to_string()),
             limit: Some(200),
         })
@@ -259,7 +260,7 @@ pub fn supervise(settings: &Settings, model: &str, port: Option<u16>) -> Result<
     let model = model_name(model)?;
     let program = program()?;
     runtime()?
-        .block_on(crate::engine::serving::supervisor::supervise(
+        .block_on(crate::serving::supervisor::supervise(
             &settings.data_dir,
             model.as_str(),
             &program,

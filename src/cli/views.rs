@@ -13,8 +13,8 @@ use super::table::{or_dash, render};
 use super::{Failure, failure, model_name, print_json, program, runtime};
 use crate::app::fleet::{self, Health};
 use crate::app::headless;
-use crate::engine::serving::LocalServing;
 use crate::model::DriftReport;
+use crate::serving::LocalServing;
 use crate::settings::Settings;
 use crate::theme::Theme;
 
@@ -63,7 +63,7 @@ pub fn status(settings: &Settings, args: StatusArgs) -> Result<(), Failure> {
     if let Some(model) = &args.model {
         let model = model_name(model)?;
         if !state.models.iter().any(|m| m.name == model) {
-            return Err(crate::engine::EngineError::UnknownModel(model.to_string()).into());
+            return Err(crate::error::EngineError::UnknownModel(model.to_string()).into());
         }
         state.filter = model.to_string();
     }
@@ -194,7 +194,7 @@ pub fn drift(settings: &Settings, args: DriftArgs) -> Result<(), Failure> {
     let reports: Vec<DriftReport> = runtime()?.block_on(async {
         if settings.environment.serving == crate::settings::ServingBackend::Kubernetes {
             // Servers inside a cluster are read through Prometheus, never called directly.
-            let sources = crate::sources::embedded::for_environment(
+            let sources = crate::sources::factory::for_environment(
                 &settings.environment,
                 &settings.data_dir,
                 program.clone(),
@@ -217,8 +217,8 @@ pub fn drift(settings: &Settings, args: DriftArgs) -> Result<(), Failure> {
                     "no local server runs {model}; start one with `flightdeck server start {model}`"
                 ))
             })?;
-        let client = crate::sources::server::client().map_err(failure)?;
-        crate::sources::server::drift(&client, &endpoint, model.as_str(), timeout)
+        let client = crate::clients::model_server::client().map_err(failure)?;
+        crate::clients::model_server::drift(&client, &endpoint, model.as_str(), timeout)
             .await
             .map_err(|e| {
                 failure(format!(

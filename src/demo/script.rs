@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use super::setup::{Demo, MODEL, operate, register_versions};
 use super::traffic::{SHIFTED, TrafficControl, load_rows, spawn};
+use crate::clients::model_server as server;
 use crate::engine::ops::OpRequest;
 use crate::model::{AliasName, Verdict};
-use crate::sources::server;
 
 /// One line of the timeline.
 struct Timeline {
@@ -256,7 +256,7 @@ pub async fn run(demo: &Demo, rate: u32) -> Result<(), String> {
     );
 
     let journal = registry
-        .journal(&crate::engine::journal::JournalQuery {
+        .journal(&crate::store::journal::JournalQuery {
             model: Some(MODEL.into()),
             limit: None,
         })

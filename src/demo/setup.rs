@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 
 use crate::engine::ops::{Consent, GateStatus, OpRequest, Operator, PlanOptions};
 use crate::engine::register::{RegisterRequest, register};
-use crate::engine::serving::LocalServing;
-use crate::engine::{Actor, Registry};
 use crate::model::ModelName;
+use crate::serving::LocalServing;
 use crate::settings::{Overrides, Settings};
+use crate::store::Actor;
+use crate::store::Registry;
 
 /// The demo's files, built into the binary so `flightdeck demo` needs nothing else.
 const ASSETS: &[(&str, &[u8])] = &[

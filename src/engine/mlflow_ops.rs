@@ -6,8 +6,6 @@
 //! on neutral rows, so a broken or tampered file never takes traffic unless overridden. The
 //! journal stays flightdeck's own.
 
-use serde::Deserialize;
-use serde_json::json;
 use sha2::Digest;
 
 use std::collections::HashMap;
@@ -17,10 +15,11 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
 use super::ops::{Held as HeldAliases, OpRegistry, Role, SmokeEvidence, VersionFacts};
-use super::{Actor, EngineError};
+use crate::clients::mlflow::{MlflowClient, tag};
+use crate::error::EngineError;
 use crate::model::ModelName;
 use crate::settings::Environment;
-use crate::sources::mlflow::{api_error, authorised};
+use crate::store::Actor;
 
 /// The registered model's tag holding the champion before the last change.
 pub const PREVIOUS_TAG: &str = "flightdeck.previous_champion";
@@ -29,8 +28,7 @@ pub const SHA_TAG: &str = "onnx.sha256";
 
 /// MLflow's registry, for writing.
 pub struct MlflowWriter {
-    http: reqwest::Client,
-    base: String,
+    client: MlflowClient,
     production: String,
     canary: String,
 }
@@ -43,47 +41,6 @@ pub struct Held {
     pub previous: Option<u32>,
 }
 
-#[derive(Deserialize)]
-struct ModelAnswer {
-    registered_model: RegisteredModel,
-}
-
-#[derive(Deserialize)]
-struct RegisteredModel {
-    #[serde(default)]
-    aliases: Vec<AliasEntry>,
-    #[serde(default)]
-    tags: Vec<Tag>,
-}
-
-#[derive(Deserialize)]
-struct AliasEntry {
-    alias: String,
-    version: String,
-}
-
-#[derive(Deserialize)]
-struct Tag {
-    key: String,
-    value: String,
-}
-
-#[derive(Deserialize)]
-struct VersionAnswer {
-    model_version: VersionEntry,
-}
-
-#[derive(Deserialize)]
-struct VersionEntry {
-    #[serde(default)]
-    tags: Vec<Tag>,
-}
-
-#[derive(Deserialize)]
-struct DownloadUri {
-    artifact_uri: String,
-}
-
 impl MlflowWriter {
     pub fn new(environment: &Environment) -> Result<Self, String> {
         let base = environment
@@ -91,63 +48,15 @@ impl MlflowWriter {
             .clone()
             .ok_or("the environment has no mlflow_url")?;
         Ok(MlflowWriter {
-            http: crate::sources::server::client()?,
-            base: base.trim_end_matches('/').to_string(),
+            client: MlflowClient::new(crate::clients::model_server::client()?, &base),
             production: environment.mlflow_production_alias.clone(),
             canary: environment.mlflow_canary_alias.clone(),
         })
     }
 
-    fn unreachable(&self, e: &reqwest::Error) -> String {
-        format!(
-            "MLflow at {}: {}",
-            self.base,
-            crate::sources::server::describe(e)
-        )
-    }
-
-    /// GET an API path and parse its answer.
-    async fn get<T: serde::de::DeserializeOwned>(
-        &self,
-        path: &str,
-        query: &[(&str, &str)],
-    ) -> Result<T, String> {
-        let text = self.call(reqwest::Method::GET, path, query, None).await?;
-        serde_json::from_str(&text)
-            .map_err(|e| format!("MLflow answered something unexpected ({e})"))
-    }
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        query: &[(&str, &str)],
-        body: Option<serde_json::Value>,
-    ) -> Result<String, String> {
-        let url =
-            reqwest::Url::parse_with_params(&format!("{}/api/2.0/mlflow/{path}", self.base), query)
-                .map_err(|e| format!("MLflow URL {}: {e}", self.base))?;
-        let mut request = authorised(self.http.request(method, url));
-        if let Some(body) = body {
-            // MLflow wants the JSON content type on POST and a JSON body even on DELETE.
-            request = request.json(&body);
-        }
-        let response = request.send().await.map_err(|e| self.unreachable(&e))?;
-        let status = response.status();
-        let from = format!("MLflow at {}", self.base);
-        let text = crate::sources::answer::text(response, &from, |e| self.unreachable(e)).await?;
-        if !status.is_success() {
-            return Err(api_error(status.as_u16(), &text));
-        }
-        Ok(text)
-    }
-
     /// The model's production, canary and previous champion.
     pub async fn held(&self, model: &str) -> Result<Held, String> {
-        let answer: ModelAnswer = self
-            .get("registered-models/get", &[("name", model)])
-            .await?;
-        let model = answer.registered_model;
+        let model = self.client.registered_model(model).await?;
         let alias = |name: &str| {
             model
                 .aliases
@@ -158,54 +67,19 @@ impl MlflowWriter {
         Ok(Held {
             production: alias(&self.production),
             canary: alias(&self.canary),
-            previous: model
-                .tags
-                .iter()
-                .find(|t| t.key == PREVIOUS_TAG)
-                .and_then(|t| t.value.parse().ok()),
+            previous: tag(&model.tags, PREVIOUS_TAG).and_then(|v| v.parse().ok()),
         })
     }
 
-    async fn set_alias(&self, model: &str, alias: &str, version: u32) -> Result<(), String> {
-        self.call(
-            reqwest::Method::POST,
-            "registered-models/alias",
-            &[],
-            Some(json!({"name": model, "alias": alias, "version": version.to_string()})),
-        )
-        .await
-        .map(|_| ())
-    }
-
-    async fn delete_alias(&self, model: &str, alias: &str) -> Result<(), String> {
-        self.call(
-            reqwest::Method::DELETE,
-            "registered-models/alias",
-            &[],
-            Some(json!({"name": model, "alias": alias})),
-        )
-        .await
-        .map(|_| ())
-    }
-
     async fn set_previous(&self, model: &str, version: u32) -> Result<(), String> {
-        self.call(
-            reqwest::Method::POST,
-            "registered-models/set-tag",
-            &[],
-            Some(json!({"name": model, "key": PREVIOUS_TAG, "value": version.to_string()})),
-        )
-        .await
-        .map(|_| ())
+        self.client
+            .set_model_tag(model, PREVIOUS_TAG, &version.to_string())
+            .await
     }
 
     /// Whether `version` of `model` exists in MLflow: `Ok(false)` for MLflow's 404.
     pub async fn version_exists(&self, model: &str, version: u32) -> Result<bool, String> {
-        let v = version.to_string();
-        match self
-            .get::<VersionAnswer>("model-versions/get", &[("name", model), ("version", &v)])
-            .await
-        {
+        match self.client.model_version(model, version).await {
             Ok(_) => Ok(true),
             Err(e) if e.contains("RESOURCE_DOES_NOT_EXIST") || e.contains("HTTP 404") => Ok(false),
             Err(e) => Err(e),
@@ -241,51 +115,26 @@ impl MlflowWriter {
 
     /// The version's model.onnx and what its checksum showed, or why it cannot be used.
     async fn fetch_artifact(&self, model: &str, version: u32) -> Result<(Vec<u8>, String), String> {
-        let v = version.to_string();
-        let entry: VersionAnswer = self
-            .get("model-versions/get", &[("name", model), ("version", &v)])
-            .await?;
-        let expected = entry
-            .model_version
-            .tags
-            .iter()
-            .find(|t| t.key == SHA_TAG)
-            .map(|t| t.value.to_lowercase());
-        let uri: DownloadUri = self
-            .get(
-                "model-versions/get-download-uri",
-                &[("name", model), ("version", &v)],
+        let entry = self.client.model_version(model, version).await?;
+        let expected = tag(&entry.tags, SHA_TAG).map(str::to_lowercase);
+        let uri = self.client.download_uri(model, version).await?;
+        let path = uri.strip_prefix("mlflow-artifacts:/").ok_or_else(|| {
+            format!(
+                "v{version}'s files are at {uri}, which flightdeck cannot fetch (only MLflow's proxied mlflow-artifacts: store)"
             )
-            .await?;
-        let path = uri
-            .artifact_uri
-            .strip_prefix("mlflow-artifacts:/")
-            .ok_or_else(|| {
+        })?;
+        let bytes = self
+            .client
+            .artifact(&format!("{}/model.onnx", path.trim_matches('/')))
+            .await?
+            .map_err(|status| {
                 format!(
-                    "v{version}'s files are at {}, which flightdeck cannot fetch (only MLflow's proxied mlflow-artifacts: store)",
-                    uri.artifact_uri
+                    "v{version} has no model.onnx under {uri} (HTTP {})",
+                    reqwest::StatusCode::from_u16(status)
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|_| status.to_string())
                 )
             })?;
-        let url = format!(
-            "{}/api/2.0/mlflow-artifacts/artifacts/{}/model.onnx",
-            self.base,
-            path.trim_matches('/')
-        );
-        let response = authorised(self.http.get(&url))
-            .send()
-            .await
-            .map_err(|e| self.unreachable(&e))?;
-        if !response.status().is_success() {
-            return Err(format!(
-                "v{version} has no model.onnx under {} (HTTP {})",
-                uri.artifact_uri,
-                response.status()
-            ));
-        }
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| format!("MLflow at {}: {e}", self.base))?;
         let actual = format!("{:x}", sha2::Sha256::digest(&bytes));
         let checksum = match expected {
             Some(e) if e == actual => format!("sha256 matches {SHA_TAG}"),
@@ -296,7 +145,7 @@ impl MlflowWriter {
             }
             None => format!("sha256 {actual} (no {SHA_TAG} tag to check it against)"),
         };
-        Ok((bytes.to_vec(), checksum))
+        Ok((bytes, checksum))
     }
 }
 
@@ -489,8 +338,18 @@ impl OpRegistry for MlflowStore {
                 self.writer.set_previous(name, old).await.map_err(refused)?;
             }
             match to {
-                Some(v) => self.writer.set_alias(name, self.alias_name(role), v).await,
-                None => self.writer.delete_alias(name, self.alias_name(role)).await,
+                Some(v) => {
+                    self.writer
+                        .client
+                        .set_alias(name, self.alias_name(role), v)
+                        .await
+                }
+                None => {
+                    self.writer
+                        .client
+                        .delete_alias(name, self.alias_name(role))
+                        .await
+                }
             }
             .map_err(refused)?;
             Ok(u64::from(to.unwrap_or(0)))

@@ -1,6 +1,7 @@
 //! Builds a version's baseline profile from its reference CSV: decile bins, moments and a bounded
 //! sample for numeric features; frequencies and model codes for categorical ones.
 
+use crate::stats::{bin_index, quantile};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -243,25 +244,6 @@ fn categorical_profile(
     Ok(FeatureKind::Categorical { categories })
 }
 
-/// Linear-interpolated quantile of sorted data (numpy's default method).
-pub fn quantile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
-}
-
-/// Index of the bin holding `value` for these edges: `[e_i, e_i+1)`, the last bin closed.
-/// Values outside the edges are clamped to the first or last bin.
-pub fn bin_index(edges: &[f64], value: f64) -> usize {
-    let bins = edges.len().saturating_sub(1).max(1);
-    let upper = edges.partition_point(|e| *e <= value);
-    upper.saturating_sub(1).min(bins - 1)
-}
-
 fn numeric_profile(mut values: Vec<f64>) -> NumericProfile {
     values.sort_by(f64::total_cmp);
     let n = values.len();
@@ -305,21 +287,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quantiles_match_numpy_linear() {
-        let data: Vec<f64> = (1..=10).map(f64::from).collect();
-        // numpy.quantile(range(1, 11), [0, .25, .5, .9, 1]) == [1, 3.25, 5.5, 9.1, 10]
-        for (q, want) in [
-            (0.0, 1.0),
-            (0.25, 3.25),
-            (0.5, 5.5),
-            (0.9, 9.1),
-            (1.0, 10.0),
-        ] {
-            assert!((quantile(&data, q) - want).abs() < 1e-12, "q={q}");
-        }
-    }
-
-    #[test]
     fn deciles_split_uniform_data_evenly() {
         let p = numeric_profile((0..1000).map(f64::from).collect());
         assert_eq!(p.bin_edges.len(), 11);
@@ -348,16 +315,5 @@ mod tests {
         assert_eq!(p.sample.len(), REFERENCE_SAMPLE_SIZE);
         assert_eq!(p.sample.first(), Some(&0.0));
         assert_eq!(p.sample.last(), Some(&49_999.0));
-    }
-
-    #[test]
-    fn bin_index_closes_the_last_bin_and_clamps() {
-        let edges = [0.0, 1.0, 2.0];
-        assert_eq!(bin_index(&edges, 0.0), 0);
-        assert_eq!(bin_index(&edges, 0.99), 0);
-        assert_eq!(bin_index(&edges, 1.0), 1);
-        assert_eq!(bin_index(&edges, 2.0), 1);
-        assert_eq!(bin_index(&edges, -5.0), 0);
-        assert_eq!(bin_index(&edges, 9.0), 1);
     }
 }

@@ -6,11 +6,14 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 
-use super::registry::artifacts;
-use super::registry::versions::{NewVersion, insert_version};
-use super::{Actor, EngineError, Registry, failpoint, journal, profile, sentinels};
+use super::{profile, sentinels};
+use crate::error::EngineError;
+use crate::failpoint;
 use crate::model::{Lineage, ModelName, ModelVersion, NewJournalEntry, Outcome};
 use crate::runtime::{LoadedModel, RuntimeError};
+use crate::store::registry::artifacts;
+use crate::store::registry::versions::{NewVersion, insert_version};
+use crate::store::{Actor, Registry, journal};
 
 /// Everything `flightdeck register` takes.
 #[derive(Debug, Clone, Default)]
@@ -93,7 +96,7 @@ pub fn register(
 
     let refused = |source: RuntimeError| EngineError::Model {
         path: path.clone(),
-        source,
+        problem: source.to_string(),
     };
     let loaded = LoadedModel::from_bytes(&bytes).map_err(refused)?;
     loaded.run(&loaded.neutral_inputs(2)).map_err(refused)?;

@@ -11,11 +11,12 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::sentinels;
-use super::{EngineError, Registry};
+use crate::error::EngineError;
 use crate::model::{
     AliasName, ClassifierOutputs, ModelName, ModelVersion, SentinelCase, SmokeCheck, SmokeReport,
 };
 use crate::runtime::NamedTensor;
+use crate::store::Registry;
 
 /// Input name -> V2 datatype.
 type Datatypes = std::collections::BTreeMap<String, String>;

@@ -2,6 +2,8 @@
 
 pub mod alias;
 pub mod drift;
+pub mod evaluation;
+pub mod gate;
 pub mod journal;
 pub mod kube;
 pub mod name;
@@ -14,6 +16,8 @@ pub mod version;
 
 pub use alias::{Alias, AliasMove, version_of};
 pub use drift::{DriftReport, DriftThresholds, FeatureDrift, Histogram, Verdict};
+pub use evaluation::{Evaluation, Metrics};
+pub use gate::{GateResult, GateStatus};
 pub use journal::{InterruptedOp, JournalEntry, NewJournalEntry, Outcome};
 pub use kube::{
     Condition, DeploymentMode, DeploymentRow, EventRow, KubeService, PodRow, TrafficTarget,

@@ -9,7 +9,7 @@ use tract_onnx::Onnx;
 use tract_onnx::pb;
 
 use super::error::RuntimeError;
-use super::{ops, proto};
+use super::{operators, proto};
 use crate::model::{DataType, Signature};
 
 /// An operator the runtime cannot run, as ONNX names it.
@@ -31,7 +31,7 @@ pub fn unsupported_operators(framework: &Onnx, graph: &pb::GraphProto) -> Vec<Un
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     visit_nodes(graph, &mut |node| {
-        if !ops::supports(framework, &node.op_type) {
+        if !operators::supports(framework, &node.op_type) {
             let domain = if node.domain.is_empty() {
                 "ai.onnx".to_string()
             } else {

@@ -9,7 +9,7 @@ use tract_onnx::prelude::*;
 
 use super::error::RuntimeError;
 use super::tensor::{self, NamedTensor, TensorData};
-use super::{classifier, inspect, ops};
+use super::{classifier, inspect, operators};
 use crate::model::{ClassLabels, DataType, Signature};
 
 type Plan = Arc<TypedRunnableModel>;
@@ -85,7 +85,7 @@ impl LoadedModel {
         if bytes.is_empty() {
             return Err(RuntimeError::NotOnnx("the file is empty".into()));
         }
-        let framework = ops::framework();
+        let framework = operators::framework();
         let mut model: pb::ModelProto = framework
             .proto_model_for_read(&mut &bytes[..])
             .map_err(|e| RuntimeError::NotOnnx(format!("{e:#}")))?;

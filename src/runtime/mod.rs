@@ -5,7 +5,7 @@ mod classifier;
 mod error;
 mod inspect;
 mod loaded;
-mod ops;
+mod operators;
 mod proto;
 mod tensor;
 

@@ -11,11 +11,12 @@ use futures_util::future::BoxFuture;
 use super::source::{
     ClusterSource, DriftSource, Fetch, MetricsSource, RegistrySource, RegistryView, Sources,
 };
-use super::{server, within};
-use crate::engine::journal::JournalQuery;
-use crate::engine::serving::LocalServing;
-use crate::engine::{EngineError, Registry};
+use crate::clients::{model_server as server, within};
+use crate::error::EngineError;
 use crate::model::{InterruptedOp, LocalServer, ModelName};
+use crate::serving::LocalServing;
+use crate::store::Registry;
+use crate::store::journal::JournalQuery;
 
 /// The local environment's sources, each answering within `timeout`.
 pub fn sources(data_dir: &Path, program: PathBuf, timeout: Duration) -> Result<Sources, String> {
@@ -28,68 +29,7 @@ pub fn sources(data_dir: &Path, program: PathBuf, timeout: Duration) -> Result<S
     local_with(data_dir, program, timeout, metrics)
 }
 
-/// The sources `environment` configures: the local registry and servers, with serving metrics
-/// scraped from each server or read from Prometheus.
-pub fn for_environment(
-    environment: &crate::settings::Environment,
-    data_dir: &Path,
-    program: PathBuf,
-    timeout: Duration,
-    thresholds: crate::model::DriftThresholds,
-) -> Result<Sources, String> {
-    use crate::settings::{MetricsBackend, RegistryBackend};
-    // The cluster, when there is one, also names the versions of revisions in metric labels.
-    let cluster = (environment.serving == crate::settings::ServingBackend::Kubernetes)
-        .then(|| Arc::new(super::kubernetes::KubeCluster::new(environment)));
-    let mut sources = match (environment.metrics, environment.prometheus_url.as_deref()) {
-        (MetricsBackend::Prometheus, Some(url)) => {
-            let mut prometheus =
-                super::prometheus::PrometheusMetrics::new(server::client()?, url, timeout)
-                    .with_runtime(environment.prometheus_runtime);
-            if let Some(cluster) = &cluster {
-                let cluster = cluster.clone();
-                prometheus = prometheus.with_revisions(Arc::new(move |model, revision| {
-                    cluster.version_of_revision(model, revision)
-                }));
-            }
-            let metrics: Arc<dyn MetricsSource> = Arc::new(prometheus);
-            local_with(data_dir, program, timeout, metrics)?
-        }
-        _ => sources(data_dir, program, timeout)?,
-    };
-    if let Some(cluster) = cluster {
-        sources.cluster = cluster;
-        // Servers inside a cluster are known through Prometheus only: so is their drift.
-        if let Some(url) = environment.prometheus_url.as_deref() {
-            sources.drift = Arc::new(super::prometheus_drift::PrometheusDrift::new(
-                server::client()?,
-                url,
-                timeout,
-                thresholds,
-            ));
-        }
-    }
-    if let (RegistryBackend::Mlflow, Some(url)) =
-        (environment.registry, environment.mlflow_url.as_deref())
-    {
-        let aliases = super::mlflow::AliasMap {
-            production: environment.mlflow_production_alias.clone(),
-            canary: environment.mlflow_canary_alias.clone(),
-        };
-        // The journal of operations stays in the local registry.
-        let journal = sources.registry.clone();
-        sources.registry = Arc::new(super::mlflow::MlflowRegistry::new(
-            server::client()?,
-            url,
-            timeout,
-            aliases,
-            journal,
-        ));
-    }
-    Ok(sources)
-}
-
-fn local_with(
+pub fn local_with(
     data_dir: &Path,
     program: PathBuf,
     timeout: Duration,
@@ -300,7 +240,7 @@ impl MetricsSource for ScrapedMetrics {
         &self,
         _model: String,
         endpoint: String,
-    ) -> Fetch<'_, crate::sources::metrics::ScrapeSnapshot> {
+    ) -> Fetch<'_, crate::clients::metrics::ScrapeSnapshot> {
         async move {
             // Waiting for a turn is not the server's slowness: the deadline starts after it.
             let _permit = self.permits.acquire().await.map_err(|e| e.to_string())?;

@@ -1,21 +1,19 @@
 //! The MLflow Model Registry as the registry source (`registry = "mlflow"`), read side: registered
-//! models with their aliases, versions with their runs' metrics and lineage, over MLflow's REST API
-//! (`/api/2.0/mlflow/...`), paginated, with a bearer token (`MLFLOW_TRACKING_TOKEN`) or basic auth
-//! (`MLFLOW_TRACKING_USERNAME`/`_PASSWORD`) read from the environment and never logged. MLflow's
-//! alias names map onto flightdeck's (by default `champion` is production, `challenger` canary).
+//! models with their aliases, versions with their runs' metrics and lineage, read page by page
+//! through [`crate::clients::mlflow`]. MLflow's alias names map onto flightdeck's (by default `champion` is production, `challenger` canary).
 //! The journal of operations stays flightdeck's own.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
 use futures_util::FutureExt;
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
 
 use super::source::{Fetch, RegistrySource, RegistryView};
-use super::within;
+use crate::clients::mlflow::{
+    MlflowClient, MlflowVersion, ModelsPage, Run, VersionsPage, millis, tag,
+};
+use crate::clients::within;
 use crate::model::{
     Alias, AliasName, JournalEntry, Lineage, ModelName, ModelSummary, ModelVersion, Signature,
 };
@@ -50,8 +48,7 @@ impl AliasMap {
 }
 
 pub struct MlflowRegistry {
-    http: reqwest::Client,
-    base: String,
+    client: MlflowClient,
     timeout: Duration,
     aliases: AliasMap,
     /// Runs never change once finished: their metrics and lineage are asked once.
@@ -69,62 +66,12 @@ impl MlflowRegistry {
         journal: Arc<dyn RegistrySource>,
     ) -> Self {
         Self {
-            http,
-            base: base.trim_end_matches('/').to_string(),
+            client: MlflowClient::new(http, base),
             timeout,
             aliases,
             runs: Mutex::default(),
             journal,
         }
-    }
-
-    /// Checks that the server answers like MLflow: a model that does not exist is MLflow's
-    /// RESOURCE_DOES_NOT_EXIST, not a 200 with whatever JSON.
-    async fn confirm_mlflow(&self) -> Result<(), String> {
-        let probe = self
-            .get::<serde_json::Value>(
-                "registered-models/get",
-                &[("name", "flightdeck-probe-no-such-model")],
-            )
-            .await;
-        match probe {
-            Err(e) if e.contains("RESOURCE_DOES_NOT_EXIST") => Ok(()),
-            Err(e) => Err(e),
-            Ok(answer) => Err(format!(
-                "{} does not answer like an MLflow tracking server (asked for a model that does not exist, it answered {}); check mlflow_url",
-                self.base,
-                answer.to_string().chars().take(80).collect::<String>()
-            )),
-        }
-    }
-
-    /// GET an API path with query parameters; MLflow's error bodies become its own words.
-    async fn get<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        params: &[(&str, &str)],
-    ) -> Result<T, String> {
-        let url = reqwest::Url::parse_with_params(
-            &format!("{}/api/2.0/mlflow/{path}", self.base),
-            params,
-        )
-        .map_err(|e| format!("MLflow URL {}: {e}", self.base))?;
-        let request = authorised(self.http.get(url));
-        let response = request
-            .send()
-            .await
-            .map_err(|e| format!("MLflow at {}: {}", self.base, super::server::describe(&e)))?;
-        let status = response.status();
-        let from = format!("MLflow at {}", self.base);
-        let body = super::answer::text(response, &from, |e| {
-            format!("{from}: {}", super::server::describe(e))
-        })
-        .await?;
-        if !status.is_success() {
-            return Err(api_error(status.as_u16(), &body));
-        }
-        serde_json::from_str(&body)
-            .map_err(|e| format!("MLflow answered something unexpected ({e})"))
     }
 
     async fn run(&self, run_id: &str) -> Option<Run> {
@@ -133,141 +80,12 @@ impl MlflowRegistry {
         {
             return Some(run.clone());
         }
-        let answer: RunAnswer = self.get("runs/get", &[("run_id", run_id)]).await.ok()?;
+        let run = self.client.run(run_id).await.ok()?;
         if let Ok(mut runs) = self.runs.lock() {
-            runs.insert(run_id.to_string(), answer.run.clone());
+            runs.insert(run_id.to_string(), run.clone());
         }
-        Some(answer.run)
+        Some(run)
     }
-}
-
-/// A bearer token or basic credentials from MLflow's own environment variables.
-pub fn authorised(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-    // An empty variable is an unset one: no `Bearer ` with nothing after it.
-    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    if let Some(token) = set("MLFLOW_TRACKING_TOKEN") {
-        return request.bearer_auth(token);
-    }
-    match (
-        set("MLFLOW_TRACKING_USERNAME"),
-        set("MLFLOW_TRACKING_PASSWORD"),
-    ) {
-        (Some(user), password) => request.basic_auth(user, password),
-        _ => request,
-    }
-}
-
-/// `{"error_code": ..., "message": ...}` as a sentence; anything else with its status.
-pub fn api_error(status: u16, body: &str) -> String {
-    #[derive(Deserialize)]
-    struct Error {
-        error_code: String,
-        message: String,
-    }
-    match serde_json::from_str::<Error>(body) {
-        Ok(e) => format!("MLflow: {} ({}, HTTP {status})", e.message, e.error_code),
-        Err(_) => format!(
-            "MLflow: HTTP {status}: {}",
-            body.chars().take(120).collect::<String>()
-        ),
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct Tag {
-    key: String,
-    value: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct MlflowAlias {
-    alias: String,
-    version: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct RegisteredModel {
-    name: String,
-    #[serde(default)]
-    last_updated_timestamp: i64,
-    #[serde(default)]
-    latest_versions: Vec<MlflowVersion>,
-    #[serde(default)]
-    aliases: Vec<MlflowAlias>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct MlflowVersion {
-    version: String,
-    #[serde(default)]
-    creation_timestamp: i64,
-    #[serde(default)]
-    description: Option<String>,
-    #[serde(default)]
-    run_id: Option<String>,
-    #[serde(default)]
-    tags: Vec<Tag>,
-    #[serde(default)]
-    aliases: Vec<String>,
-    #[serde(default)]
-    user_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub struct ModelsPage {
-    #[serde(default)]
-    registered_models: Vec<RegisteredModel>,
-    #[serde(default)]
-    next_page_token: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub struct VersionsPage {
-    #[serde(default)]
-    model_versions: Vec<MlflowVersion>,
-    #[serde(default)]
-    next_page_token: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct RunAnswer {
-    run: Run,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct Run {
-    info: RunInfo,
-    data: RunData,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct RunInfo {
-    #[serde(default)]
-    user_id: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-struct RunData {
-    #[serde(default)]
-    metrics: Vec<Metric>,
-    #[serde(default)]
-    tags: Vec<Tag>,
-    #[serde(default)]
-    params: Vec<Tag>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct Metric {
-    key: String,
-    value: f64,
-}
-
-fn millis(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
-}
-
-fn tag<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
-    tags.iter().find(|t| t.key == key).map(|t| t.value.as_str())
 }
 
 /// One page of registered models as fleet rows (names flightdeck cannot use are skipped).
@@ -319,7 +137,8 @@ impl RegistrySource for MlflowRegistry {
                     if let Some(t) = token.as_deref() {
                         params.push(("page_token", t));
                     }
-                    let page: ModelsPage = self.get("registered-models/search", &params).await?;
+                    let page: ModelsPage =
+                        self.client.get("registered-models/search", &params).await?;
                     models.extend(summaries(&page, &self.aliases));
                     match page.next_page_token.filter(|t| !t.is_empty()) {
                         Some(next) => token = Some(next),
@@ -330,7 +149,7 @@ impl RegistrySource for MlflowRegistry {
                     // MLflow leaves empty lists out, so `{}` is an empty registry, and so is
                     // any JSON from a server that is not MLflow: ask something only MLflow
                     // answers in its own words before calling the registry empty.
-                    self.confirm_mlflow().await?;
+                    self.client.confirm_mlflow().await?;
                 }
                 models.sort_by(|a, b| a.name.cmp(&b.name));
                 // Interrupted operations are flightdeck's own record.
@@ -362,7 +181,8 @@ impl RegistrySource for MlflowRegistry {
                     if let Some(t) = token.as_deref() {
                         params.push(("page_token", t));
                     }
-                    let page: VersionsPage = self.get("model-versions/search", &params).await?;
+                    let page: VersionsPage =
+                        self.client.get("model-versions/search", &params).await?;
                     found.extend(page.model_versions);
                     match page.next_page_token.filter(|t| !t.is_empty()) {
                         Some(next) => token = Some(next),
@@ -370,10 +190,7 @@ impl RegistrySource for MlflowRegistry {
                     }
                 }
                 // Aliases come with the registered model (search leaves them out of versions).
-                let registered: Option<RegisteredModelAnswer> = self
-                    .get("registered-models/get", &[("name", model.as_str())])
-                    .await
-                    .ok();
+                let registered = self.client.registered_model(&model).await.ok();
                 // Each version's run (metrics, commit, author), asked a few at a time: one by
                 // one, a slow server and many versions outlasted the deadline.
                 let runs: Vec<Option<Run>> = {
@@ -396,7 +213,7 @@ impl RegistrySource for MlflowRegistry {
                     };
                     let mut aliases: Vec<String> = registered
                         .iter()
-                        .flat_map(|r| r.registered_model.aliases.iter())
+                        .flat_map(|r| r.aliases.iter())
                         .filter(|a| a.version == v.version)
                         .map(|a| a.alias.clone())
                         .chain(v.aliases.iter().cloned())
@@ -433,11 +250,6 @@ impl RegistrySource for MlflowRegistry {
     fn journal(&self, model: String, limit: usize) -> Fetch<'_, Vec<JournalEntry>> {
         self.journal.journal(model, limit)
     }
-}
-
-#[derive(Deserialize)]
-struct RegisteredModelAnswer {
-    registered_model: RegisteredModel,
 }
 
 /// An MLflow model version as flightdeck's: its run's metrics, commit and user; its ONNX
@@ -500,9 +312,6 @@ mod tests {
             "search" => {
                 include_str!("../../tests/fixtures/mlflow/mlflow-registered-models-search.json")
             }
-            "not-found" => include_str!(
-                "../../tests/fixtures/mlflow/mlflow-error-registered-model-not-found.json"
-            ),
             "runs-get" => include_str!("../../tests/fixtures/mlflow/mlflow-runs-get.json"),
             "version" => include_str!("../../tests/fixtures/mlflow/mlflow-model-versions-get.json"),
             _ => "",
@@ -531,22 +340,11 @@ mod tests {
     }
 
     #[test]
-    fn mlflow_errors_are_said_in_its_own_words() {
-        assert_eq!(
-            api_error(404, fixture("not-found")),
-            "MLflow: Registered Model with name=no-such-model not found (RESOURCE_DOES_NOT_EXIST, HTTP 404)"
-        );
-        assert!(api_error(502, "<html>bad gateway").starts_with("MLflow: HTTP 502: <html>"));
-    }
-
-    #[test]
     fn a_version_carries_its_runs_metrics_and_lineage() {
-        #[derive(Deserialize)]
-        struct Answer {
-            model_version: MlflowVersion,
-        }
-        let v: Answer = serde_json::from_str(fixture("version")).unwrap();
-        let run: RunAnswer = serde_json::from_str(fixture("runs-get")).unwrap();
+        let v: crate::clients::mlflow::VersionAnswer =
+            serde_json::from_str(fixture("version")).unwrap();
+        let run: crate::clients::mlflow::RunAnswer =
+            serde_json::from_str(fixture("runs-get")).unwrap();
         let name = ModelName::new("fraud-detector").unwrap();
         let out = version(
             &name,

@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
+use crate::clients::metrics::ScrapeSnapshot;
 use crate::model::{
     DriftReport, InterruptedOp, JournalEntry, LocalServer, ModelSummary, ModelVersion,
 };
-use crate::sources::metrics::ScrapeSnapshot;
 
 /// An answer that may fail, with the reason in words for the screen.
 pub type Fetch<'a, T> = BoxFuture<'a, Result<T, String>>;
@@ -53,18 +53,6 @@ pub trait ClusterSource: Send + Sync {
     }
 }
 
-/// One point of a version's past serving, from a source that keeps history.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RatePoint {
-    /// Unix seconds.
-    pub at: f64,
-    pub requests_per_second: f64,
-    /// Answers that were not a success over requests; `None` with no requests around then.
-    pub error_ratio: Option<f64>,
-    /// Seconds; `None` when no request finished around then.
-    pub p99: Option<f64>,
-}
-
 /// Serving counters of one model (cumulative: rates come from two reads).
 pub trait MetricsSource: Send + Sync {
     /// `endpoint` is where the model is served, for sources that read the server itself.
@@ -76,7 +64,7 @@ pub trait MetricsSource: Send + Sync {
         &self,
         _model: String,
         _seconds: u32,
-    ) -> Fetch<'_, BTreeMap<(String, String), Vec<RatePoint>>> {
+    ) -> Fetch<'_, BTreeMap<(String, String), Vec<crate::clients::metrics::RatePoint>>> {
         futures_util::FutureExt::boxed(async { Ok(BTreeMap::new()) })
     }
 }

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 
 use crate::app::State;
 use crate::app::state::{CheckOutcome, CheckStage};
-use crate::engine::evaluate::Evaluation;
+use crate::model::Evaluation;
 use crate::model::SmokeReport;
 use crate::theme::Theme;
 

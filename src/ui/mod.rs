@@ -4,10 +4,9 @@
 mod checks;
 mod columns;
 mod compare;
+mod detail;
 mod fleet;
 mod format;
-mod kube;
-mod model;
 mod overlays;
 
 use ratatui::Frame;
@@ -58,7 +57,7 @@ pub fn draw(
     match &state.view {
         crate::app::state::View::Fleet => fleet::draw(frame, body, state, theme, ascii, table),
         crate::app::state::View::Model { .. } => {
-            model::draw(frame, body, state, theme, ascii, table)
+            detail::draw(frame, body, state, theme, ascii, table)
         }
     }
     frame.render_widget(footer_line(state, theme), footer);
@@ -133,7 +132,7 @@ fn header_line<'a>(state: &'a State, theme: &Theme, width: u16) -> Paragraph<'a>
     let no_series = |m: &&crate::app::state::SourceStatus| {
         m.error
             .as_deref()
-            .is_some_and(crate::sources::metrics::is_no_series)
+            .is_some_and(crate::clients::metrics::is_no_series)
     };
     let failing = state
         .metrics
@@ -394,11 +393,11 @@ pub(crate) fn verdict_mark(passed: bool, theme: &Theme, ascii: bool) -> (&'stati
 /// The mark and colour of a gate's verdict: passed, failed, or not enough data yet (words under
 /// `--ascii`), so a gate still waiting for evidence never looks like a failure.
 pub(crate) fn gate_mark(
-    status: crate::engine::ops::GateStatus,
+    status: crate::model::GateStatus,
     theme: &Theme,
     ascii: bool,
 ) -> (&'static str, Style) {
-    use crate::engine::ops::GateStatus;
+    use crate::model::GateStatus;
     match (status, ascii) {
         (GateStatus::Pass, _) => verdict_mark(true, theme, ascii),
         (GateStatus::Fail, _) => verdict_mark(false, theme, ascii),

@@ -4,11 +4,11 @@
 use chrono::{TimeZone, Utc};
 use flightdeck::app::msg::FleetData;
 use flightdeck::app::{Effect, Msg, State, update};
+use flightdeck::clients::metrics::parse;
 use flightdeck::keymap::{Key, Keymap};
 use flightdeck::model::{
     Alias, AliasName, LocalServer, ModelName, ModelSummary, ServerRecord, ServingPlan,
 };
-use flightdeck::sources::metrics::parse;
 use flightdeck::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;

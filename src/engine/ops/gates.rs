@@ -4,12 +4,12 @@
 //! production's clients send. Promote: the canary's traffic, 5xx and 4xx ratios, p99 (a ratio
 //! with an absolute floor) and drift against production's, and its evaluation.
 
-use serde::{Deserialize, Serialize};
-
+use crate::clients::metrics::VersionCounters;
+pub use crate::model::{GateResult, GateStatus};
 use crate::model::{ModelName, TensorSpec};
-use crate::sources::metrics::{VersionCounters, histogram_quantile};
+use crate::stats::histogram_quantile;
 
-pub use crate::engine::serving::Evidence;
+pub use crate::serving::Evidence;
 
 /// Gate names, as previews, the journal and `--json` say them.
 pub const SMOKE: &str = "smoke";
@@ -25,44 +25,6 @@ pub const METRICS: &str = "metrics";
 
 /// Rows a canary's drift window needs before its verdict can block a promote.
 const DRIFT_GATE_MIN_SAMPLES: u64 = 1000;
-
-/// A gate's verdict.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GateStatus {
-    Pass,
-    #[default]
-    Fail,
-    /// Too little evidence to judge yet; blocks like a failure, and says how much more it needs.
-    NotEnoughData,
-}
-
-impl GateStatus {
-    /// As a preview line says it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GateStatus::Pass => "passed",
-            GateStatus::Fail => "FAILED",
-            GateStatus::NotEnoughData => "NOT ENOUGH DATA",
-        }
-    }
-}
-
-/// One gate's verdict, with the evidence the preview shows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GateResult {
-    pub name: String,
-    #[serde(default)]
-    pub status: GateStatus,
-    /// What was measured, against which threshold, over which window.
-    pub evidence: String,
-}
-
-impl GateResult {
-    pub fn passed(&self) -> bool {
-        self.status == GateStatus::Pass
-    }
-}
 
 fn gate(name: &str, status: GateStatus, evidence: impl Into<String>) -> GateResult {
     GateResult {
@@ -414,7 +376,7 @@ fn drift_gate(
 /// Before promote, when the canary was evaluated against this production version: it may not
 /// be worse by more than `max_drop` (AUC, else accuracy; RMSE relatively for regressors).
 pub fn evaluation_gate(
-    evaluation: &crate::engine::evaluate::Evaluation,
+    evaluation: &crate::model::Evaluation,
     production: u32,
     max_drop: f64,
 ) -> Option<GateResult> {
@@ -455,8 +417,8 @@ pub fn evaluation_gate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clients::metrics::ScrapeSnapshot;
     use crate::model::DataType;
-    use crate::sources::metrics::ScrapeSnapshot;
 
     type Verdicts = Vec<(u32, String, Option<u64>)>;
 

@@ -1,53 +1,31 @@
-//! One operation per model at a time: an OS file lock per model, released by the kernel when
-//! its holder exits or dies, so a crashed operation cannot block the next one forever.
+//! One operation per model at a time: the holder lock on `ops/MODEL.lock`, never waited for,
+//! so a second operation is refused at once naming the first (a crashed holder's lock is
+//! released by the kernel, so it cannot block the next one forever).
 
-use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{Read, Write};
 use std::path::Path;
+use std::time::Duration;
 
-use crate::engine::EngineError;
+use crate::error::EngineError;
+use crate::store::lock::{HolderLock, Refusal, take};
 
-#[derive(Debug)]
-pub struct OpLock {
-    _file: File,
-}
-
-pub fn acquire(data_dir: &Path, model: &str, operation: &str) -> Result<OpLock, EngineError> {
+pub fn acquire(data_dir: &Path, model: &str, operation: &str) -> Result<HolderLock, EngineError> {
     let dir = data_dir.join("ops");
     std::fs::create_dir_all(&dir).map_err(|source| EngineError::Write {
         path: dir.clone(),
         source,
     })?;
     let path = dir.join(format!("{model}.lock"));
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|source| EngineError::Write {
-            path: path.clone(),
-            source,
-        })?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            return Err(EngineError::OperationInProgress {
-                model: model.to_string(),
-                holder: holder.trim().to_string(),
-            });
-        }
-        Err(TryLockError::Error(source)) => return Err(EngineError::Write { path, source }),
-    }
-    let _ = file.set_len(0);
-    let _ = write!(
-        file,
+    let holder = format!(
         "{operation} by {} (pid {}) since {}",
-        crate::engine::Actor::login_name(),
+        crate::store::actor::login_name(),
         std::process::id(),
         chrono::Utc::now().format("%H:%M:%S UTC")
     );
-    Ok(OpLock { _file: file })
+    take(&path, Duration::ZERO, &holder).map_err(|refusal| match refusal {
+        Refusal::Held { holder, .. } => EngineError::OperationInProgress {
+            model: model.to_string(),
+            holder,
+        },
+        Refusal::Io(source) => EngineError::Write { path, source },
+    })
 }

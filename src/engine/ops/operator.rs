@@ -13,10 +13,12 @@ use super::plan::{DeploymentState, OpPlan, OpRequest, RecoveryOf, change, descri
 use super::recover::{Recovery, interrupted};
 use super::run::{Consent, Executor, OpOutcome};
 use super::store::{EmbeddedStore, OpRegistry};
-use crate::engine::serving::Serving;
-use crate::engine::{Actor, EngineError, Registry};
+use crate::error::EngineError;
 use crate::model::ModelName;
+use crate::serving::Serving;
 use crate::settings::{Environment, Gates, RegistryBackend, Settings};
+use crate::store::Actor;
+use crate::store::Registry;
 
 /// How a plan is made.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -69,11 +71,8 @@ impl Operator {
         program: PathBuf,
     ) -> Result<Operator, String> {
         let lock_timeout = Duration::from_millis(settings.lock_timeout_ms);
-        let serving = crate::engine::serving::for_environment(
-            environment,
-            &settings.data_dir,
-            program.clone(),
-        );
+        let serving =
+            crate::serving::for_environment(environment, &settings.data_dir, program.clone());
         let registry: Arc<dyn OpRegistry> = match environment.registry {
             RegistryBackend::Embedded => Arc::new(EmbeddedStore::new(
                 settings.data_dir.clone(),
@@ -84,8 +83,8 @@ impl Operator {
                 Arc::new(crate::engine::mlflow_ops::MlflowStore::new(environment)?)
             }
         };
-        let actor =
-            Actor::new(settings.user.clone(), environment.name.clone()).in_environment(environment);
+        let actor = Actor::new(settings.user.clone(), environment.name.clone())
+            .read_only_as(environment.read_only, environment.read_only_reason.clone());
         Ok(Operator {
             actor,
             limits: settings.gates.clone(),
@@ -414,7 +413,7 @@ impl Operator {
     ) -> Result<Result<u32, String>, EngineError> {
         let rows = self
             .journal()?
-            .journal(&crate::engine::journal::JournalQuery {
+            .journal(&crate::store::journal::JournalQuery {
                 model: Some(model.to_string()),
                 limit: Some(5000),
             })?;

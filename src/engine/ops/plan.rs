@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::gates::GateResult;
 use super::store::Held;
-use crate::engine::EngineError;
+use crate::error::EngineError;
 use crate::model::{ModelName, ServingPlan};
 
 /// What the user asked for.

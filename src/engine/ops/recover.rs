@@ -6,8 +6,9 @@
 use serde::Serialize;
 
 use super::plan::OpPlan;
-use crate::engine::{EngineError, Registry};
+use crate::error::EngineError;
 use crate::model::{JournalEntry, Outcome};
+use crate::store::Registry;
 
 /// An operation that started and never ended.
 #[derive(Debug, Clone, Serialize)]
@@ -35,7 +36,7 @@ pub fn interrupted(
     registry: &Registry,
     model: Option<&str>,
 ) -> Result<Vec<Interrupted>, EngineError> {
-    let rows = registry.journal(&crate::engine::journal::JournalQuery {
+    let rows = registry.journal(&crate::store::journal::JournalQuery {
         model: model.map(str::to_string),
         limit: Some(1000),
     })?;

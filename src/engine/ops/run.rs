@@ -10,9 +10,11 @@ use super::gates::{GateResult, SMOKE};
 use super::lock;
 use super::plan::{DeploymentState, OpPlan};
 use super::store::{OpRegistry, Role};
-use crate::engine::serving::Serving;
-use crate::engine::{Actor, EngineError, Registry};
+use crate::error::EngineError;
 use crate::model::{NewJournalEntry, Outcome, ServingPlan};
+use crate::serving::Serving;
+use crate::store::Actor;
+use crate::store::Registry;
 
 /// What the user agreed to beyond the plan itself. Every consent given is journaled.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -125,6 +127,94 @@ impl Executor<'_> {
         let actor = self.actor;
         actor.ensure_writable(&format!("{} {model}", plan.request.name()))?;
         let overridden: Vec<String> = plan.blocking_gates().map(|g| g.name.clone()).collect();
+        self.check_consent(plan, consent)?;
+        let _lock = lock::acquire(self.journal.data_dir(), model.as_str(), plan.request.name())?;
+        // Nothing to serve is a result only a recovery may have: the revert of a first deploy.
+        let target = plan.after.serving_plan();
+        if target.is_none() && plan.recovery.is_none() {
+            return Err(EngineError::Refused {
+                model: model.to_string(),
+                reason: "the result would have no production version to serve".into(),
+            });
+        }
+        self.check_aliases_unmoved(plan).await?;
+        // The smoke gate went past: skipped (never run) or overridden (run, and it failed).
+        let smoke = plan
+            .blocking_gates()
+            .find(|g| g.name == SMOKE)
+            .map(super::gates::smoke_was_run);
+        let consented = json!({
+            "overridden": overridden,
+            "smoke_skipped": smoke == Some(false),
+            "smoke_overridden": smoke == Some(true),
+            "pipeline_change_confirmed": plan.pipeline_change.is_some(),
+        });
+        self.journal.append_journal(&entry(
+            plan,
+            actor,
+            Outcome::Started,
+            json!({ "plan": plan, "consent": consented }),
+        ))?;
+
+        crate::failpoint::pause_if_armed("op:after-start");
+
+        // 1. Serving first: if the server refuses, nothing else has moved.
+        let previous = self.serving.status(model.as_str()).await;
+        if let Err((error, outcome)) = self.apply_serving(plan, target, &previous).await {
+            return self.fail(plan, error, outcome);
+        }
+
+        crate::failpoint::pause_if_armed("op:after-serving");
+
+        // 2. Aliases, each a compare-and-swap on the token read when planning.
+        if let Err((error, outcome)) = self.move_aliases(plan, previous.serving).await {
+            return self.fail(plan, error, outcome);
+        }
+
+        crate::failpoint::pause_if_armed("op:after-aliases");
+
+        // 3. Verify by reading the real state back.
+        let now = self.serving.status(model.as_str()).await;
+        let problems = self.verify(plan, target, &now).await;
+        if !problems.is_empty() {
+            return Err(self.verify_failed(plan, previous.serving, problems).await);
+        }
+
+        crate::failpoint::pause_if_armed("op:after-verify");
+
+        // 4. Journal.
+        self.journal.append_journal(&entry(
+            plan,
+            actor,
+            Outcome::Succeeded,
+            json!({
+                "sentence": plan.sentence,
+                "warnings": plan.warnings,
+                "before": plan.before,
+                "after": plan.after,
+                "gates": plan.gates,
+                "consent": consented,
+                "recovery": plan.recovery,
+            }),
+        ))?;
+        Ok(OpOutcome {
+            model: model.to_string(),
+            operation: plan.request.name(),
+            sentence: plan.sentence.clone(),
+            before: plan.before,
+            after: plan.after,
+            endpoint: now.endpoint(),
+            warnings: plan.warnings.clone(),
+            gates: plan.gates.clone(),
+            overridden,
+        })
+    }
+
+    /// Refuses the plan unless the user consented to every gate that did not pass (the refusal
+    /// journaled, every stopping gate named) and to a change of feature pipeline.
+    fn check_consent(&mut self, plan: &OpPlan, consent: Consent) -> Result<(), EngineError> {
+        let model = &plan.model;
+        let actor = self.actor;
         let refused: Vec<&GateResult> = plan
             .blocking_gates()
             .filter(|g| !consent.covers(g))
@@ -171,16 +261,12 @@ impl Executor<'_> {
                 ),
             });
         }
-        let _lock = lock::acquire(self.journal.data_dir(), model.as_str(), plan.request.name())?;
-        // Nothing to serve is a result only a recovery may have: the revert of a first deploy.
-        let target = plan.after.serving_plan();
-        if target.is_none() && plan.recovery.is_none() {
-            return Err(EngineError::Refused {
-                model: model.to_string(),
-                reason: "the result would have no production version to serve".into(),
-            });
-        }
-        // Nothing moves if the aliases are not where the preview saw them.
+        Ok(())
+    }
+
+    /// Nothing moves if the aliases are not where the preview saw them.
+    async fn check_aliases_unmoved(&mut self, plan: &OpPlan) -> Result<(), EngineError> {
+        let model = &plan.model;
         let held = self.registry.held(model).await?;
         for role in Role::BOTH {
             let planned = plan.revisions.get(role.key()).copied().unwrap_or(0);
@@ -198,28 +284,17 @@ impl Executor<'_> {
                 });
             }
         }
-        // The smoke gate went past: skipped (never run) or overridden (run, and it failed).
-        let smoke = plan
-            .blocking_gates()
-            .find(|g| g.name == SMOKE)
-            .map(super::gates::smoke_was_run);
-        let consented = json!({
-            "overridden": overridden,
-            "smoke_skipped": smoke == Some(false),
-            "smoke_overridden": smoke == Some(true),
-            "pipeline_change_confirmed": plan.pipeline_change.is_some(),
-        });
-        self.journal.append_journal(&entry(
-            plan,
-            actor,
-            Outcome::Started,
-            json!({ "plan": plan, "consent": consented }),
-        ))?;
+        Ok(())
+    }
 
-        crate::engine::failpoint::pause_if_armed("op:after-start");
-
-        // 1. Serving first: if the server refuses, nothing else has moved.
-        let previous = self.serving.status(model.as_str()).await;
+    /// Serving first: if the server refuses, nothing else has moved.
+    async fn apply_serving(
+        &mut self,
+        plan: &OpPlan,
+        target: Option<ServingPlan>,
+        previous: &crate::model::LocalServer,
+    ) -> Result<(), (EngineError, Outcome)> {
+        let model = &plan.model;
         let served = match target {
             Some(target) if previous.supervisor_alive => {
                 self.serving.apply(model, target).await.map(|_| ())
@@ -227,29 +302,36 @@ impl Executor<'_> {
             Some(target) => self.serving.start(model, target).await.map(|_| ()),
             // Stopped; a server already gone is as good.
             None => match self.serving.stop(model).await {
-                Err(crate::engine::serving::ServingError::NotRunning(_)) => Ok(()),
+                Err(crate::serving::ServingError::NotRunning(_)) => Ok(()),
                 other => other,
             },
         };
-        if let Err(e) = served {
-            if matches!(e, crate::engine::serving::ServingError::Conflict { .. }) {
-                return self.fail(
-                    plan,
-                    EngineError::ServingConflict(e.to_string()),
-                    Outcome::Conflict,
-                );
-            }
-            return self.fail(plan, EngineError::Serving(e.to_string()), Outcome::Failed);
-        }
+        served.map_err(|e| match e {
+            crate::serving::ServingError::Conflict { .. } => (
+                EngineError::ServingConflict(e.to_string()),
+                Outcome::Conflict,
+            ),
+            e => (EngineError::Serving(e.to_string()), Outcome::Failed),
+        })
+    }
 
-        crate::engine::failpoint::pause_if_armed("op:after-serving");
-
-        // 2. Aliases, each a compare-and-swap on the token read when planning.
+    /// Moves each alias as a compare-and-swap on the token read when planning; on a refusal,
+    /// serving goes back to `previous`, so registry and traffic do not disagree.
+    async fn move_aliases(
+        &mut self,
+        plan: &OpPlan,
+        previous: Option<ServingPlan>,
+    ) -> Result<(), (EngineError, Outcome)> {
+        let model = &plan.model;
         for (role, _, to) in alias_moves(plan) {
             let expected = plan.revisions.get(role.key()).copied().unwrap_or(0);
-            if let Err(e) = self.registry.set(model, role, to, expected, actor).await {
+            if let Err(e) = self
+                .registry
+                .set(model, role, to, expected, self.actor)
+                .await
+            {
                 // Put serving back as it was, so registry and traffic do not disagree.
-                let restore = match previous.serving {
+                let restore = match previous {
                     Some(old) => self.serving.apply(model, old).await.map(|_| ()),
                     None => self.serving.stop(model).await,
                 };
@@ -261,14 +343,21 @@ impl Executor<'_> {
                 } else {
                     Outcome::Failed
                 };
-                return self.fail(plan, e, outcome);
+                return Err((e, outcome));
             }
         }
 
-        crate::engine::failpoint::pause_if_armed("op:after-aliases");
+        Ok(())
+    }
 
-        // 3. Verify by reading the real state back.
-        let now = self.serving.status(model.as_str()).await;
+    /// What differs between the plan and the state read back (empty when they agree).
+    async fn verify(
+        &mut self,
+        plan: &OpPlan,
+        target: Option<ServingPlan>,
+        now: &crate::model::LocalServer,
+    ) -> Vec<String> {
+        let model = &plan.model;
         let mut problems = Vec::new();
         if now.serving != target {
             problems.push(format!(
@@ -292,63 +381,44 @@ impl Executor<'_> {
             )),
             Err(e) => problems.push(format!("the aliases cannot be read back: {e}")),
         }
-        if !problems.is_empty() {
-            let problem = problems.join("; ");
-            // The failure is journaled first, so the journal reads in the order things happened:
-            // the failed operation, then the automatic rollback's own row.
-            let _ = self.journal.append_journal(&entry(
-                plan,
-                actor,
-                Outcome::Failed,
-                json!({ "error": format!("verify failed: {problem}"), "auto_rollback": self.auto_rollback }),
-            ));
-            let then = if self.auto_rollback {
-                match self.roll_back(plan, previous.serving, &problem).await {
-                    Ok(restored) => format!("rolled back automatically: {restored}"),
-                    Err(why) => format!(
-                        "the automatic rollback failed too ({why}); see `flightdeck status {model}` and `flightdeck journal --model {model}`"
-                    ),
-                }
-            } else {
-                format!(
-                    "nothing was put back (auto_rollback is off for this environment); see `flightdeck status {model}` and `flightdeck journal --model {model}`, then `flightdeck rollback {model}` if needed"
-                )
-            };
-            return Err(EngineError::VerifyFailed {
-                model: model.to_string(),
-                problem,
-                then,
-            });
-        }
+        problems
+    }
 
-        crate::engine::failpoint::pause_if_armed("op:after-verify");
-
-        // 4. Journal.
-        self.journal.append_journal(&entry(
+    /// Journals a failed verify, then rolls back automatically when the environment says so.
+    async fn verify_failed(
+        &mut self,
+        plan: &OpPlan,
+        previous: Option<ServingPlan>,
+        problems: Vec<String>,
+    ) -> EngineError {
+        let model = &plan.model;
+        let actor = self.actor;
+        let problem = problems.join("; ");
+        // The failure is journaled first, so the journal reads in the order things happened:
+        // the failed operation, then the automatic rollback's own row.
+        let _ = self.journal.append_journal(&entry(
             plan,
             actor,
-            Outcome::Succeeded,
-            json!({
-                "sentence": plan.sentence,
-                "warnings": plan.warnings,
-                "before": plan.before,
-                "after": plan.after,
-                "gates": plan.gates,
-                "consent": consented,
-                "recovery": plan.recovery,
-            }),
-        ))?;
-        Ok(OpOutcome {
+            Outcome::Failed,
+            json!({ "error": format!("verify failed: {problem}"), "auto_rollback": self.auto_rollback }),
+        ));
+        let then = if self.auto_rollback {
+            match self.roll_back(plan, previous, &problem).await {
+                Ok(restored) => format!("rolled back automatically: {restored}"),
+                Err(why) => format!(
+                    "the automatic rollback failed too ({why}); see `flightdeck status {model}` and `flightdeck journal --model {model}`"
+                ),
+            }
+        } else {
+            format!(
+                "nothing was put back (auto_rollback is off for this environment); see `flightdeck status {model}` and `flightdeck journal --model {model}`, then `flightdeck rollback {model}` if needed"
+            )
+        };
+        EngineError::VerifyFailed {
             model: model.to_string(),
-            operation: plan.request.name(),
-            sentence: plan.sentence.clone(),
-            before: plan.before,
-            after: plan.after,
-            endpoint: now.endpoint(),
-            warnings: plan.warnings.clone(),
-            gates: plan.gates.clone(),
-            overridden,
-        })
+            problem,
+            then,
+        }
     }
 
     /// Journals how the operation ended and returns its error.

@@ -11,10 +11,12 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
 use super::gates::SmokeEvidence;
-use crate::engine::evaluate::Evaluation;
-use crate::engine::registry::aliases::{AliasChange, Expectation};
-use crate::engine::{Actor, EngineError, Registry};
+use crate::error::EngineError;
+use crate::model::Evaluation;
 use crate::model::{AliasName, ModelName, TensorSpec};
+use crate::store::Actor;
+use crate::store::Registry;
+use crate::store::registry::aliases::{AliasChange, Expectation};
 
 /// The two aliases operations move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -287,7 +289,7 @@ impl OpRegistry for EmbeddedStore {
             let sha = record.sha256.clone();
             // Hashing a large file is CPU and disk work: off the async workers.
             let checked = tokio::task::spawn_blocking(move || {
-                crate::engine::registry::artifacts::load(&root, &sha).map(|b| b.len())
+                crate::store::registry::artifacts::load(&root, &sha).map(|b| b.len())
             })
             .await
             .map_err(|e| EngineError::Serving(e.to_string()))?;

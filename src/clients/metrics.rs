@@ -1,0 +1,352 @@
+//! Serving metrics from a `flightdeck serve` `/metrics` exposition: counters per version from
+//! one scrape, and request rate, error ratio and latency quantiles between two scrapes.
+
+use std::collections::BTreeMap;
+
+use prometheus_parse::{Scrape, Value};
+use serde::Serialize;
+
+use crate::stats::histogram_quantile;
+
+/// A version of a model, as metric labels name it.
+pub type VersionKey = (String, String);
+
+/// One version's counters in one scrape.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VersionCounters {
+    pub requests: f64,
+    /// Responses with a 5xx status (server-side failures, including 503 overload).
+    pub server_errors: f64,
+    /// Responses with a 4xx status (bad requests).
+    pub client_errors: f64,
+    /// Cumulative latency buckets `(upper bound in seconds, count)`, ascending, ending at +Inf.
+    pub latency: Vec<(f64, f64)>,
+    /// Cumulative seconds spent serving, for runtimes that count time but keep no histogram
+    /// (Triton): the interval's mean latency comes from it.
+    pub duration_seconds: f64,
+}
+
+/// What one scrape says.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScrapeSnapshot {
+    pub versions: BTreeMap<VersionKey, VersionCounters>,
+    /// Role (`stable`/`canary`) of each loaded version, from `flightdeck_model_info`.
+    pub roles: BTreeMap<VersionKey, String>,
+    /// Share of traffic per loaded version (0-1).
+    pub traffic: BTreeMap<VersionKey, f64>,
+    pub drift_share: BTreeMap<VersionKey, f64>,
+    /// The drift verdict of each version's live window, from `flightdeck_drift_verdict`.
+    pub drift_verdict: BTreeMap<VersionKey, crate::model::Verdict>,
+    pub in_flight: BTreeMap<String, f64>,
+}
+
+/// The metric families `parse` reads; `# TYPE` lines stay (histograms need them).
+const FAMILIES: &[&str] = &[
+    "flightdeck_requests_total",
+    "flightdeck_request_duration_seconds",
+    "flightdeck_model_info",
+    "flightdeck_traffic_share_ratio",
+    "flightdeck_drift_share",
+    "flightdeck_drift_verdict",
+    "flightdeck_requests_in_flight",
+];
+
+fn wanted(line: &str) -> bool {
+    let line = line.trim_start();
+    let name = match line.strip_prefix("# TYPE ") {
+        Some(rest) => rest,
+        None if line.starts_with('#') => return false,
+        None => line,
+    };
+    FAMILIES.iter().any(|f| {
+        name.strip_prefix(f)
+            .and_then(|rest| rest.chars().next())
+            .is_some_and(|c| matches!(c, '{' | ' ' | '_'))
+    })
+}
+
+/// Parses an exposition; lines it cannot read are skipped (the parser never fails), so an
+/// empty snapshot from a non-empty body means the body was not flightdeck metrics.
+/// How a metrics source begins "it answered, but has nothing for this model yet" (a model that
+/// took no traffic), so that it is counted as no data rather than as a failing source.
+pub const NO_SERIES_YET: &str = "no series yet: ";
+
+/// The answer was an absence of data, not a failure to read.
+pub fn is_no_series(error: &str) -> bool {
+    error.starts_with(NO_SERIES_YET)
+}
+
+pub fn parse(text: &str) -> ScrapeSnapshot {
+    // Only the families read below are handed to the parser: a server's per-feature drift
+    // gauges are most of its exposition, and parsing them for a thousand servers every second
+    // cost a quarter of a core (see `flightdeck bench-console`).
+    let lines = text
+        .lines()
+        .filter(|l| wanted(l))
+        .map(|l| Ok(l.to_string()));
+    let Ok(scrape) = Scrape::parse(lines) else {
+        return ScrapeSnapshot::default();
+    };
+    let mut snap = ScrapeSnapshot::default();
+    for sample in &scrape.samples {
+        let label = |name: &str| sample.labels.get(name).unwrap_or_default().to_string();
+        let key = || (label("model"), label("version"));
+        let scalar = match &sample.value {
+            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => Some(*v),
+            _ => None,
+        };
+        match (sample.metric.as_str(), scalar) {
+            ("flightdeck_requests_total", Some(v)) => {
+                let entry = snap.versions.entry(key()).or_default();
+                entry.requests += v;
+                match label("code").chars().next() {
+                    Some('5') => entry.server_errors += v,
+                    Some('4') => entry.client_errors += v,
+                    _ => {}
+                }
+            }
+            ("flightdeck_model_info", Some(_)) => {
+                snap.roles.insert(key(), label("role"));
+            }
+            ("flightdeck_traffic_share_ratio", Some(v)) => {
+                snap.traffic.insert(key(), v);
+            }
+            ("flightdeck_drift_share", Some(v)) => {
+                snap.drift_share.insert(key(), v);
+            }
+            ("flightdeck_drift_verdict", Some(1.0)) => {
+                if let Some(verdict) = crate::model::Verdict::from_label(&label("verdict")) {
+                    snap.drift_verdict.insert(key(), verdict);
+                }
+            }
+            ("flightdeck_requests_in_flight", Some(v)) => {
+                snap.in_flight.insert(label("model"), v);
+            }
+            ("flightdeck_request_duration_seconds", None) => {
+                if let Value::Histogram(buckets) = &sample.value {
+                    let mut b: Vec<(f64, f64)> =
+                        buckets.iter().map(|h| (h.less_than, h.count)).collect();
+                    b.sort_by(|x, y| x.0.total_cmp(&y.0));
+                    snap.versions.entry(key()).or_default().latency = b;
+                }
+            }
+            _ => {}
+        }
+    }
+    snap
+}
+
+/// Rates and quantiles of one version between two scrapes. A ratio or quantile that nothing
+/// was measured for is `None`, never 0: no request in the interval means no error ratio.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct ServingStats {
+    pub requests_per_second: f64,
+    /// Requests answered in the interval (what the ratios rest on).
+    pub requests: f64,
+    /// Answers that were not a success (4xx and 5xx) over requests.
+    pub error_ratio: Option<f64>,
+    /// Server errors (5xx, including 503 overload) over requests.
+    pub server_error_ratio: Option<f64>,
+    /// Client errors (4xx: requests the version refused) over requests.
+    pub client_error_ratio: Option<f64>,
+    /// Seconds; `None` when no request finished in the interval.
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+    /// Seconds; the mean, when the runtime reports time spent but no latency buckets.
+    pub mean: Option<f64>,
+}
+
+impl ServingStats {
+    /// Several versions' stats as one (a model's row): rates add up, ratios are weighted by
+    /// requests, latency is the worst p99's; `None` when none was measured.
+    pub fn combined<'a>(stats: impl IntoIterator<Item = &'a ServingStats>) -> Option<ServingStats> {
+        let mut total: Option<ServingStats> = None;
+        let (mut errors, mut server, mut client) = (0.0, 0.0, 0.0);
+        let mut worst: Option<ServingStats> = None;
+        for s in stats {
+            let t = total.get_or_insert_with(ServingStats::default);
+            t.requests_per_second += s.requests_per_second;
+            t.requests += s.requests;
+            errors += s.error_ratio.unwrap_or(0.0) * s.requests;
+            server += s.server_error_ratio.unwrap_or(0.0) * s.requests;
+            client += s.client_error_ratio.unwrap_or(0.0) * s.requests;
+            // The worst p99 of the live versions is what an on-call wants to see.
+            worst = Some(match worst {
+                Some(w) if w.p99 >= s.p99 => w,
+                _ => *s,
+            });
+        }
+        let mut total = total?;
+        if total.requests > 0.0 {
+            total.error_ratio = Some(errors / total.requests);
+            total.server_error_ratio = Some(server / total.requests);
+            total.client_error_ratio = Some(client / total.requests);
+        }
+        if let Some(w) = worst {
+            total.p50 = w.p50;
+            total.p95 = w.p95;
+            total.p99 = w.p99;
+            total.mean = w.mean;
+        }
+        Some(total)
+    }
+}
+
+/// Compares two scrapes `seconds` apart. A counter that went down means the server restarted:
+/// the newer values are then taken as the whole interval's.
+pub fn between(
+    previous: &VersionCounters,
+    current: &VersionCounters,
+    seconds: f64,
+) -> ServingStats {
+    let reset = current.requests < previous.requests;
+    let delta = |now: f64, before: f64| if reset { now } else { (now - before).max(0.0) };
+    let requests = delta(current.requests, previous.requests);
+    let server = delta(current.server_errors, previous.server_errors);
+    let client = delta(current.client_errors, previous.client_errors);
+    let buckets: Vec<(f64, f64)> = current
+        .latency
+        .iter()
+        .map(|(le, count)| {
+            let before = previous
+                .latency
+                .iter()
+                .find(|(p, _)| p == le)
+                .map(|(_, c)| *c)
+                .unwrap_or(0.0);
+            (*le, delta(*count, before))
+        })
+        .collect();
+    let ratio = |errors: f64| (requests > 0.0).then(|| errors / requests);
+    ServingStats {
+        requests_per_second: if seconds > 0.0 {
+            requests / seconds
+        } else {
+            0.0
+        },
+        requests,
+        error_ratio: ratio(server + client),
+        server_error_ratio: ratio(server),
+        client_error_ratio: ratio(client),
+        p50: histogram_quantile(0.50, &buckets),
+        p95: histogram_quantile(0.95, &buckets),
+        p99: histogram_quantile(0.99, &buckets),
+        mean: {
+            let spent = delta(current.duration_seconds, previous.duration_seconds);
+            (spent > 0.0 && requests > 0.0).then(|| spent / requests)
+        },
+    }
+}
+
+/// One point of a version's past serving, from a source that keeps history.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RatePoint {
+    /// Unix seconds.
+    pub at: f64,
+    pub requests_per_second: f64,
+    /// Answers that were not a success over requests; `None` with no requests around then.
+    pub error_ratio: Option<f64>,
+    /// Seconds; `None` when no request finished around then.
+    pub p99: Option<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXPOSITION: &str = r#"# HELP flightdeck_requests_total Inference requests by model, version and HTTP status code.
+# TYPE flightdeck_requests_total counter
+flightdeck_requests_total{model="fraud",version="1",code="200"} 90
+flightdeck_requests_total{model="fraud",version="1",code="400"} 3
+flightdeck_requests_total{model="fraud",version="1",code="503"} 7
+flightdeck_requests_total{model="fraud",version="2",code="200"} 10
+# HELP flightdeck_request_duration_seconds Time from request received to response ready.
+# TYPE flightdeck_request_duration_seconds histogram
+flightdeck_request_duration_seconds_bucket{model="fraud",version="1",le="0.001"} 50
+flightdeck_request_duration_seconds_bucket{model="fraud",version="1",le="0.01"} 90
+flightdeck_request_duration_seconds_bucket{model="fraud",version="1",le="0.1"} 100
+flightdeck_request_duration_seconds_bucket{model="fraud",version="1",le="+Inf"} 100
+flightdeck_request_duration_seconds_sum{model="fraud",version="1"} 0.5
+flightdeck_request_duration_seconds_count{model="fraud",version="1"} 100
+# HELP flightdeck_model_info Loaded model versions (always 1).
+# TYPE flightdeck_model_info gauge
+flightdeck_model_info{model="fraud",version="1",sha256="ab",role="stable"} 1
+flightdeck_model_info{model="fraud",version="2",sha256="cd",role="canary"} 1
+# TYPE flightdeck_drift_share gauge
+flightdeck_drift_share{model="fraud",version="1"} 0.25
+"#;
+
+    #[test]
+    fn parses_counters_roles_and_histograms() {
+        let s = parse(EXPOSITION);
+        let v1 = &s.versions[&("fraud".to_string(), "1".to_string())];
+        assert_eq!(v1.requests, 100.0);
+        assert_eq!(v1.server_errors, 7.0);
+        assert_eq!(v1.client_errors, 3.0);
+        assert_eq!(v1.latency.len(), 4);
+        assert_eq!(v1.latency[0], (0.001, 50.0));
+        assert_eq!(s.roles[&("fraud".to_string(), "2".to_string())], "canary");
+        assert_eq!(s.drift_share[&("fraud".to_string(), "1".to_string())], 0.25);
+    }
+
+    #[test]
+    fn rates_come_from_deltas_and_survive_a_restart() {
+        let before = VersionCounters {
+            requests: 100.0,
+            server_errors: 1.0,
+            client_errors: 0.0,
+            latency: vec![(0.01, 100.0), (f64::INFINITY, 100.0)],
+            duration_seconds: 0.0,
+        };
+        let after = VersionCounters {
+            requests: 300.0,
+            server_errors: 11.0,
+            client_errors: 0.0,
+            latency: vec![(0.01, 290.0), (f64::INFINITY, 300.0)],
+            duration_seconds: 0.0,
+        };
+        let s = between(&before, &after, 2.0);
+        assert_eq!(s.requests_per_second, 100.0);
+        assert!((s.server_error_ratio.unwrap() - 0.05).abs() < 1e-12);
+        assert_eq!(s.client_error_ratio, Some(0.0));
+        assert!((s.error_ratio.unwrap() - 0.05).abs() < 1e-12);
+        // 190 of the 200 new requests are in (0, 0.01]: rank 100 -> 0.01 * 100 / 190.
+        assert!((s.p50.unwrap() - 0.01 * 100.0 / 190.0).abs() < 1e-12);
+        assert_eq!(
+            s.p99,
+            Some(0.01),
+            "rank in +Inf answers the highest finite bound"
+        );
+        let restarted = VersionCounters {
+            requests: 40.0,
+            ..after.clone()
+        };
+        assert_eq!(between(&after, &restarted, 2.0).requests_per_second, 20.0);
+        // No request in the interval: no error ratio and no latency, not zeros.
+        let idle = between(&after, &after, 2.0);
+        assert_eq!(idle.requests_per_second, 0.0);
+        assert_eq!((idle.error_ratio, idle.p99), (None, None));
+    }
+
+    #[test]
+    fn a_version_that_answers_only_4xx_has_an_error_ratio_of_one() {
+        let before = VersionCounters::default();
+        let after = VersionCounters {
+            requests: 90.0,
+            client_errors: 90.0,
+            ..VersionCounters::default()
+        };
+        let s = between(&before, &after, 1.0);
+        assert_eq!(s.error_ratio, Some(1.0));
+        assert_eq!(s.client_error_ratio, Some(1.0));
+        assert_eq!(s.server_error_ratio, Some(0.0));
+        let rows = ServingStats::combined([&s, &between(&before, &before, 1.0)]).unwrap();
+        assert_eq!(rows.error_ratio, Some(1.0), "weighted by requests");
+        assert_eq!(
+            ServingStats::combined([]),
+            None,
+            "nothing measured is not zero"
+        );
+    }
+}

@@ -1,0 +1,386 @@
+//! The effect executor: each effect `update` asks for starts in the background, and its answer
+//! comes back to the loop as a message tagged with the environment it was asked in.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::app::Effect;
+use crate::app::msg::{FleetData, Msg};
+use crate::app::state::CheckOutcome;
+use crate::settings::Settings;
+use crate::sources::Sources;
+use crate::store::Registry;
+
+/// The background context for another configured environment: its sources, and operations
+/// acting as the same user there (with that environment's read-only and rollback settings).
+pub fn switch_environment(
+    settings: &Settings,
+    name: &str,
+    current: &Background,
+) -> Result<Background, String> {
+    let env = settings
+        .environments
+        .get(name)
+        .ok_or_else(|| format!("no environment {name:?} in the config"))?;
+    let timeout = Duration::from_millis(settings.refresh.source_timeout_ms);
+    let mut next = current.clone();
+    next.replies = current.replies.next_generation();
+    next.sources = crate::sources::factory::for_environment(
+        env,
+        &settings.data_dir,
+        current.ops.program.clone(),
+        timeout,
+        settings.thresholds.drift(),
+    )?;
+    next.ops.operator =
+        crate::engine::ops::Operator::for_environment(settings, env, current.ops.program.clone())?;
+    Ok(next)
+}
+
+/// How far back a model's charts start when it is opened (its history's length at 1 s).
+const HISTORY_SECONDS: u32 = crate::app::state::HISTORY as u32;
+
+/// What operations need: the environment's operator, and the demo's tour hook.
+#[derive(Clone)]
+pub struct OpContext {
+    pub on_guide_step: Option<Arc<dyn Fn(usize) + Send + Sync>>,
+    /// Plans and runs every operation (the same engine code as the CLI's).
+    pub operator: crate::engine::ops::Operator,
+    /// The flightdeck executable smoke tests and evaluations start servers with.
+    pub program: PathBuf,
+}
+
+/// Plans an operation with everything its preview shows, every gate included (a missing smoke
+/// test runs now, its steps reported as progress).
+async fn plan_operation(
+    ctx: OpContext,
+    model: String,
+    request: crate::engine::ops::OpRequest,
+    replies: Replies,
+) -> Result<Box<crate::engine::ops::OpPlan>, String> {
+    let name = crate::model::ModelName::new(&model).map_err(|e| e.to_string())?;
+    let progress = |text: &str| {
+        replies.send(Msg::Progress {
+            text: text.to_string(),
+        });
+    };
+    ctx.operator
+        .plan(
+            &name,
+            request,
+            crate::engine::ops::PlanOptions::default(),
+            &progress,
+        )
+        .await
+        .map(Box::new)
+        .map_err(|e| e.to_string())
+}
+
+/// Plans finishing or reverting an interrupted operation, for the same dialog as any operation.
+async fn plan_recovery(
+    ctx: OpContext,
+    model: String,
+    how: crate::engine::ops::Recovery,
+) -> Result<Box<crate::engine::ops::OpPlan>, String> {
+    let name = crate::model::ModelName::new(&model).map_err(|e| e.to_string())?;
+    ctx.operator
+        .recovery_plan(&name, how)
+        .await
+        .map(Box::new)
+        .map_err(|e| e.to_string())
+}
+
+/// Runs a confirmed plan with the consent the user gave in the dialog.
+async fn run_operation(
+    ctx: OpContext,
+    planned: Box<crate::engine::ops::OpPlan>,
+    consent: crate::engine::ops::Consent,
+) -> Result<String, String> {
+    let outcome = ctx
+        .operator
+        .run(&planned, consent)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(format!(
+        "{} {}: done; {}",
+        outcome.operation, outcome.model, outcome.sentence
+    ))
+}
+
+/// What background work needs; each task takes a clone.
+#[derive(Clone)]
+pub struct Background {
+    pub replies: Replies,
+    /// Where every pane's data comes from (the environment's backends).
+    pub sources: Sources,
+    /// The data dir smoke tests and evaluations keep their reports in.
+    pub data_dir: PathBuf,
+    pub started: Instant,
+    pub ops: OpContext,
+}
+
+/// A background answer and the environment generation it was asked in.
+#[derive(Debug)]
+pub struct Reply {
+    pub generation: u64,
+    pub msg: Msg,
+}
+
+impl Reply {
+    /// Whether the loop should drop this answer: a read of an environment the console has
+    /// switched away from would show the old environment's data in the new one. Operations and
+    /// checks started there are still reported (they ran; the user should hear how).
+    pub fn is_stale(&self, generation: u64) -> bool {
+        self.generation != generation && self.msg.is_read()
+    }
+}
+
+/// Sends answers tagged with the generation of the environment they were asked in.
+#[derive(Clone)]
+pub struct Replies {
+    tx: UnboundedSender<Reply>,
+    generation: u64,
+}
+
+impl Replies {
+    pub fn new(tx: UnboundedSender<Reply>) -> Self {
+        Self { tx, generation: 0 }
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The same channel for the next environment.
+    fn next_generation(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+            generation: self.generation + 1,
+        }
+    }
+
+    pub fn send(&self, msg: Msg) {
+        // The loop is gone only when the console is quitting: nobody is left to tell.
+        let _ = self.tx.send(Reply {
+            generation: self.generation,
+            msg,
+        });
+    }
+}
+
+/// A smoke test (no `data`) or an evaluation on `data`, reporting each step as a message.
+async fn run_check(
+    data_dir: PathBuf,
+    program: PathBuf,
+    replies: Replies,
+    model: String,
+    version: u32,
+    data: Option<PathBuf>,
+    record: bool,
+) -> Result<CheckOutcome, String> {
+    let name = crate::model::ModelName::new(&model).map_err(|e| e.to_string())?;
+    let mut registry = Registry::open(&data_dir).map_err(|e| e.to_string())?;
+    let progress = |text: &str| {
+        replies.send(Msg::Progress {
+            text: text.to_string(),
+        });
+    };
+    match data {
+        None => crate::engine::smoke::smoke(
+            &mut registry,
+            &program,
+            &name,
+            version,
+            &crate::engine::smoke::SmokeOptions {
+                record,
+                ..crate::engine::smoke::SmokeOptions::default()
+            },
+            &progress,
+        )
+        .await
+        .map(CheckOutcome::Smoke),
+        Some(data) => crate::engine::evaluate::evaluate(
+            &mut registry,
+            &program,
+            &name,
+            version,
+            &data,
+            crate::engine::evaluate::EvaluateOptions {
+                label: None,
+                record,
+            },
+            &progress,
+        )
+        .await
+        .map(|e| CheckOutcome::Evaluation(Box::new(e))),
+    }
+    .map_err(|e| e.to_string())
+}
+
+/// Starts an effect in the background; its result comes back as a message.
+pub fn perform(effect: Effect, background: &Background) {
+    let bg = background.clone();
+    match effect {
+        // Handled by the run loop, which owns the background context.
+        Effect::SwitchEnvironment { .. } | Effect::Quit => {}
+        Effect::GuideStep(step) => {
+            if let Some(hook) = &bg.ops.on_guide_step {
+                hook(step);
+            }
+        }
+        Effect::FetchFleet => {
+            tokio::spawn(read_fleet(bg));
+        }
+        Effect::PlanRecovery { model, how } => {
+            tokio::spawn(async move {
+                let result = plan_recovery(bg.ops, model, how).await;
+                bg.replies.send(Msg::OpPlanned { result });
+            });
+        }
+        Effect::PlanOp { model, request } => {
+            tokio::spawn(async move {
+                let result = plan_operation(bg.ops, model, request, bg.replies.clone()).await;
+                bg.replies.send(Msg::OpPlanned { result });
+            });
+        }
+        Effect::RunOp { plan, consent } => {
+            tokio::spawn(async move {
+                let result = run_operation(bg.ops, plan, consent).await;
+                bg.replies.send(Msg::OpFinished { result });
+            });
+        }
+        Effect::Smoke { model, version } => {
+            tokio::spawn(check(bg, model, version, None));
+        }
+        Effect::Evaluate {
+            model,
+            version,
+            data,
+        } => {
+            tokio::spawn(check(bg, model, version, Some(PathBuf::from(data))));
+        }
+        Effect::FetchVersions { model } => {
+            tokio::spawn(async move {
+                let result = bg.sources.registry.versions(model.clone()).await;
+                let at = Utc::now();
+                bg.replies.send(Msg::VersionsFetched { model, at, result });
+            });
+        }
+        Effect::FetchHistory { model } => {
+            tokio::spawn(async move {
+                let history = bg.sources.metrics.history(model.clone(), HISTORY_SECONDS);
+                let result = history.await;
+                bg.replies.send(Msg::HistoryFetched { model, result });
+            });
+        }
+        Effect::FetchJournal { model } => {
+            tokio::spawn(async move {
+                let result = bg.sources.registry.journal(model.clone(), 200).await;
+                let at = Utc::now();
+                bg.replies.send(Msg::JournalFetched { model, at, result });
+            });
+        }
+        Effect::FetchDrift { model, endpoint } => {
+            tokio::spawn(async move {
+                let result = bg.sources.drift.drift(model.clone(), endpoint).await;
+                let at = Utc::now();
+                bg.replies.send(Msg::DriftFetched { model, at, result });
+            });
+        }
+        Effect::Scrape { model, endpoint } => {
+            tokio::spawn(scrape(bg, model, endpoint));
+        }
+    }
+}
+
+/// The registry shows at once; the servers follow when each has answered or timed out.
+async fn read_fleet(bg: Background) {
+    let result = bg.sources.registry.fleet().await.map(|view| FleetData {
+        models: view.models,
+        servers: None,
+        interrupted: view.interrupted,
+    });
+    let read = result.is_ok();
+    bg.replies.send(Msg::FleetFetched {
+        at: Utc::now(),
+        result,
+    });
+    if read {
+        let servers = bg.sources.cluster.servers().await;
+        bg.replies.send(Msg::ServersListed {
+            servers,
+            problem: bg.sources.cluster.problem(),
+            known_at: bg.sources.cluster.known_at(),
+        });
+    }
+}
+
+/// A smoke test (no `data`) or an evaluation; a read-only environment runs it and stores nothing.
+async fn check(bg: Background, model: String, version: u32, data: Option<PathBuf>) {
+    let record = !bg.ops.operator.actor().read_only;
+    let result = run_check(
+        bg.data_dir,
+        bg.ops.program,
+        bg.replies.clone(),
+        model,
+        version,
+        data,
+        record,
+    )
+    .await;
+    bg.replies.send(Msg::CheckFinished { result });
+}
+
+/// One read of a model's serving counters, stamped with the console's clock.
+async fn scrape(bg: Background, model: String, endpoint: String) {
+    let result = bg
+        .sources
+        .metrics
+        .scrape(model.clone(), endpoint.clone())
+        .await;
+    let monotonic = bg.started.elapsed().as_secs_f64();
+    bg.replies.send(Msg::MetricsScraped {
+        model,
+        endpoint,
+        monotonic,
+        at: Utc::now(),
+        result,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(generation: u64, msg: Msg) -> Reply {
+        Reply { generation, msg }
+    }
+
+    #[test]
+    fn reads_of_a_left_environment_are_dropped_and_operations_still_reported() {
+        let listed = || Msg::ServersListed {
+            servers: Vec::new(),
+            problem: None,
+            known_at: None,
+        };
+        assert!(!reply(1, listed()).is_stale(1));
+        assert!(reply(0, listed()).is_stale(1));
+        let planned = Msg::OpPlanned {
+            result: Err("x".into()),
+        };
+        assert!(
+            reply(0, planned).is_stale(1),
+            "a plan for the old environment must not open"
+        );
+        let finished = Msg::OpFinished {
+            result: Ok("deploy fraud: done".into()),
+        };
+        assert!(!reply(0, finished).is_stale(1));
+        let progress = Msg::Progress { text: "x".into() };
+        assert!(!reply(0, progress).is_stale(1));
+    }
+}

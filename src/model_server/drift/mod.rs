@@ -1,0 +1,6 @@
+//! Input drift: a bounded window of each loaded version's recent inputs, scored against the
+//! version's baseline profile.
+
+mod window;
+
+pub use window::{DriftWindow, WindowLimits};

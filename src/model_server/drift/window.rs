@@ -1,0 +1,433 @@
+//! The sliding window of recent inputs for one version (bounded by count and by age), and the
+//! drift report computed from it.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use crate::model::{
+    BaselineProfile, DriftReport, DriftThresholds, FeatureDrift, FeatureKind, Histogram,
+    NumericProfile, Signature, Verdict,
+};
+use crate::runtime::{NamedTensor, TensorData};
+use crate::stats::bin_index;
+use crate::stats::drift as stats;
+
+/// How much recent input a window keeps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WindowLimits {
+    pub max_rows: usize,
+    pub max_age: Duration,
+}
+
+impl Default for WindowLimits {
+    fn default() -> Self {
+        Self {
+            max_rows: 2000,
+            max_age: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Where a feature's value is found in a request, and how it is encoded in the window.
+#[derive(Debug, Clone)]
+struct Column {
+    input: String,
+    offset: usize,
+    width: usize,
+    /// For categorical features: the category values (strings) and their codes (numbers).
+    categories: Option<(Vec<String>, Vec<Option<f64>>)>,
+}
+
+/// Recent inputs, column by column. Categorical values are stored as the category's index
+/// (-1 when unseen in the reference); missing values as NaN.
+#[derive(Debug)]
+pub struct DriftWindow {
+    model: String,
+    version: u32,
+    profile: BaselineProfile,
+    columns: Vec<Column>,
+    limits: WindowLimits,
+    times: VecDeque<Instant>,
+    values: Vec<VecDeque<f64>>,
+}
+
+impl DriftWindow {
+    /// A window for a version with a baseline profile; `None` when it has none (no drift then).
+    pub fn new(
+        model: &str,
+        version: u32,
+        signature: &Signature,
+        profile: Option<&BaselineProfile>,
+        limits: WindowLimits,
+    ) -> Option<Self> {
+        let profile = profile?.clone();
+        let feature_columns = signature.feature_columns();
+        if feature_columns.len() != profile.features.len() {
+            return None;
+        }
+        let columns = feature_columns
+            .iter()
+            .zip(&profile.features)
+            .map(|(c, f)| Column {
+                input: signature.inputs[c.input_index].name.clone(),
+                offset: c.offset,
+                width: signature.inputs[c.input_index].row_width().unwrap_or(1),
+                categories: match &f.kind {
+                    FeatureKind::Categorical { categories } => Some((
+                        categories.iter().map(|c| c.value.clone()).collect(),
+                        categories.iter().map(|c| c.code).collect(),
+                    )),
+                    FeatureKind::Numeric(_) => None,
+                },
+            })
+            .collect::<Vec<_>>();
+        let values = vec![VecDeque::with_capacity(limits.max_rows.min(4096)); columns.len()];
+        Some(Self {
+            model: model.to_string(),
+            version,
+            profile,
+            columns,
+            limits,
+            times: VecDeque::new(),
+            values,
+        })
+    }
+
+    /// Records every row of a request's inputs.
+    pub fn record(&mut self, inputs: &[NamedTensor], now: Instant) {
+        let rows = inputs
+            .first()
+            .and_then(|t| t.shape.first().copied())
+            .unwrap_or(0);
+        for r in 0..rows {
+            for (column, values) in self.columns.iter().zip(self.values.iter_mut()) {
+                let value = inputs
+                    .iter()
+                    .find(|t| t.name == column.input)
+                    .map(|t| encode(column, &t.data, r * column.width + column.offset))
+                    .unwrap_or(f64::NAN);
+                values.push_back(value);
+            }
+            self.times.push_back(now);
+        }
+        self.evict(now);
+    }
+
+    fn evict(&mut self, now: Instant) {
+        while self.times.len() > self.limits.max_rows
+            || self
+                .times
+                .front()
+                .is_some_and(|t| now.duration_since(*t) > self.limits.max_age)
+        {
+            self.times.pop_front();
+            for v in &mut self.values {
+                v.pop_front();
+            }
+        }
+    }
+
+    pub fn samples(&self) -> usize {
+        self.times.len()
+    }
+
+    /// Scores the window against the baseline.
+    pub fn report(&mut self, now: Instant, thresholds: &DriftThresholds) -> DriftReport {
+        self.evict(now);
+        let n = self.times.len() as u64;
+        let enough = n >= thresholds.min_samples.max(1);
+        let features: Vec<FeatureDrift> = self
+            .profile
+            .features
+            .iter()
+            .zip(&self.values)
+            .map(|(feature, values)| {
+                let mut drift = match &feature.kind {
+                    FeatureKind::Numeric(p) => numeric(&feature.name, p, values, thresholds),
+                    FeatureKind::Categorical { categories } => {
+                        let reference: Vec<f64> = categories.iter().map(|c| c.frequency).collect();
+                        let labels = categories.iter().map(|c| c.value.clone()).collect();
+                        categorical(&feature.name, labels, &reference, values, thresholds)
+                    }
+                };
+                if !enough {
+                    drift.verdict = Verdict::InsufficientData;
+                }
+                drift
+            })
+            .collect();
+        let drifted = features
+            .iter()
+            .filter(|f| f.verdict == Verdict::Drift)
+            .count();
+        let share = if features.is_empty() {
+            0.0
+        } else {
+            drifted as f64 / features.len() as f64
+        };
+        let verdict = if !enough {
+            Verdict::InsufficientData
+        } else {
+            features
+                .iter()
+                .map(|f| f.verdict)
+                .max()
+                .unwrap_or(Verdict::Ok)
+        };
+        DriftReport {
+            model: self.model.clone(),
+            version: self.version,
+            window_samples: n,
+            window_seconds: self
+                .times
+                .front()
+                .map(|t| now.duration_since(*t).as_secs_f64())
+                .unwrap_or(0.0),
+            drift_share: share,
+            verdict,
+            thresholds: *thresholds,
+            features,
+        }
+    }
+}
+
+/// One value of a request as the window stores it.
+fn encode(column: &Column, data: &TensorData, index: usize) -> f64 {
+    match (&column.categories, data) {
+        (Some((values, _)), TensorData::String(s)) => s
+            .get(index)
+            .map(|v| {
+                if v.is_empty() {
+                    f64::NAN
+                } else {
+                    values
+                        .iter()
+                        .position(|c| c == v)
+                        .map(|i| i as f64)
+                        .unwrap_or(-1.0)
+                }
+            })
+            .unwrap_or(f64::NAN),
+        (Some((_, codes)), data) => {
+            let v = number_at(data, index);
+            if v.is_nan() {
+                return f64::NAN;
+            }
+            codes
+                .iter()
+                .position(|c| *c == Some(v))
+                .map(|i| i as f64)
+                .unwrap_or(-1.0)
+        }
+        (None, data) => number_at(data, index),
+    }
+}
+
+fn number_at(data: &TensorData, index: usize) -> f64 {
+    match data {
+        TensorData::F32(v) => v.get(index).map(|x| f64::from(*x)),
+        TensorData::F64(v) => v.get(index).copied(),
+        TensorData::I32(v) => v.get(index).map(|x| f64::from(*x)),
+        TensorData::I64(v) => v.get(index).map(|x| *x as f64),
+        TensorData::Bool(v) => v.get(index).map(|x| f64::from(u8::from(*x))),
+        TensorData::String(v) => v.get(index).and_then(|s| s.parse().ok()),
+    }
+    .unwrap_or(f64::NAN)
+}
+
+fn numeric(
+    name: &str,
+    p: &NumericProfile,
+    values: &VecDeque<f64>,
+    t: &DriftThresholds,
+) -> FeatureDrift {
+    let total = values.len().max(1) as f64;
+    let mut live: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+    let missing_rate = (values.len() - live.len()) as f64 / total;
+    live.sort_by(f64::total_cmp);
+    let out_of_range = live.iter().filter(|v| **v < p.min || **v > p.max).count() as f64 / total;
+    let mut live_counts = vec![0u64; p.bin_counts.len()];
+    for v in &live {
+        live_counts[bin_index(&p.bin_edges, *v)] += 1;
+    }
+    let psi = stats::psi(&p.bin_counts, &live_counts);
+    let d = stats::ks_statistic(&p.sample, &live);
+    let ks_p = stats::ks_p_value(d, p.sample.len(), live.len());
+    let verdict = t.numeric_verdict(psi, d, ks_p);
+    let proportions = |counts: &[u64]| {
+        let sum = counts.iter().sum::<u64>().max(1) as f64;
+        counts.iter().map(|c| *c as f64 / sum).collect::<Vec<_>>()
+    };
+    let bins = p
+        .bin_edges
+        .windows(2)
+        .map(|w| format!("{:.4}..{:.4}", w[0], w[1]))
+        .collect();
+    FeatureDrift {
+        name: name.to_string(),
+        kind: "numeric".into(),
+        method: "psi".into(),
+        statistic: psi,
+        threshold: t.psi_drift,
+        psi: Some(psi),
+        ks_statistic: Some(d),
+        ks_p_value: Some(ks_p),
+        js_distance: None,
+        chi2_p_value: None,
+        missing_rate,
+        out_of_range_rate: out_of_range,
+        n: live.len() as u64,
+        verdict,
+        histogram: Histogram {
+            bins,
+            reference: proportions(&p.bin_counts),
+            live: proportions(&live_counts),
+        },
+    }
+}
+
+fn categorical(
+    name: &str,
+    mut labels: Vec<String>,
+    reference: &[f64],
+    values: &VecDeque<f64>,
+    t: &DriftThresholds,
+) -> FeatureDrift {
+    let total = values.len().max(1) as f64;
+    // One bucket per reference category, plus one for categories the reference never saw.
+    let mut counts = vec![0u64; reference.len() + 1];
+    let mut missing = 0usize;
+    for v in values {
+        if v.is_nan() {
+            missing += 1;
+        } else if *v >= 0.0 && (*v as usize) < reference.len() {
+            counts[*v as usize] += 1;
+        } else {
+            counts[reference.len()] += 1;
+        }
+    }
+    let mut reference_with_unseen = reference.to_vec();
+    reference_with_unseen.push(0.0);
+    let live: Vec<f64> = counts.iter().map(|c| *c as f64).collect();
+    let js = stats::js_distance(&reference_with_unseen, &live);
+    let (_, chi2_p) = stats::chi_square(&counts, &reference_with_unseen);
+    let n: u64 = counts.iter().sum();
+    let verdict = t.categorical_verdict(js);
+    labels.push("(unseen)".into());
+    let live_total = n.max(1) as f64;
+    FeatureDrift {
+        name: name.to_string(),
+        kind: "categorical".into(),
+        method: "js".into(),
+        statistic: js,
+        threshold: t.js_drift,
+        psi: None,
+        ks_statistic: None,
+        ks_p_value: None,
+        js_distance: Some(js),
+        chi2_p_value: Some(chi2_p),
+        missing_rate: missing as f64 / total,
+        out_of_range_rate: counts[reference.len()] as f64 / total,
+        n,
+        verdict,
+        histogram: Histogram {
+            bins: labels,
+            reference: reference_with_unseen,
+            live: live.iter().map(|c| c / live_total).collect(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DataType, FeatureProfile, TensorSpec};
+
+    fn signature() -> Signature {
+        Signature {
+            inputs: vec![TensorSpec {
+                name: "X".into(),
+                datatype: DataType::Fp32,
+                shape: vec![-1, 1],
+            }],
+            outputs: vec![],
+            classifier: None,
+            notes: vec![],
+        }
+    }
+
+    fn profile() -> BaselineProfile {
+        BaselineProfile {
+            rows: 100,
+            features: vec![FeatureProfile {
+                name: "x".into(),
+                missing: 0,
+                kind: FeatureKind::Numeric(NumericProfile {
+                    bin_edges: vec![0.0, 50.0, 100.0],
+                    bin_counts: vec![50, 50],
+                    n: 100,
+                    mean: 50.0,
+                    std: 29.0,
+                    min: 0.0,
+                    max: 100.0,
+                    sample: (0..100).map(f64::from).collect(),
+                }),
+            }],
+        }
+    }
+
+    fn rows(values: &[f32]) -> Vec<NamedTensor> {
+        vec![NamedTensor {
+            name: "X".into(),
+            shape: vec![values.len(), 1],
+            data: TensorData::F32(values.to_vec()),
+        }]
+    }
+
+    #[test]
+    fn the_window_is_bounded_by_count_and_by_age() {
+        let limits = WindowLimits {
+            max_rows: 50,
+            max_age: Duration::from_secs(10),
+        };
+        let mut w = DriftWindow::new("m", 1, &signature(), Some(&profile()), limits).unwrap();
+        let start = Instant::now();
+        for i in 0..1000 {
+            w.record(&rows(&[i as f32 % 100.0]), start);
+        }
+        assert_eq!(w.samples(), 50, "bounded by count");
+        w.record(&rows(&[1.0, 2.0]), start + Duration::from_secs(11));
+        assert_eq!(w.samples(), 2, "older rows aged out");
+        let report = w.report(start + Duration::from_secs(30), &DriftThresholds::default());
+        assert_eq!(report.window_samples, 0, "everything aged out by now");
+        assert_eq!(report.verdict, Verdict::InsufficientData);
+    }
+
+    #[test]
+    fn missing_and_out_of_range_values_are_counted() {
+        let mut w = DriftWindow::new(
+            "m",
+            1,
+            &signature(),
+            Some(&profile()),
+            WindowLimits::default(),
+        )
+        .unwrap();
+        let now = Instant::now();
+        w.record(&rows(&[10.0, f32::NAN, 150.0, -5.0]), now);
+        let t = DriftThresholds {
+            min_samples: 1,
+            ..DriftThresholds::default()
+        };
+        let report = w.report(now, &t);
+        let f = &report.features[0];
+        assert_eq!(f.n, 3);
+        assert!((f.missing_rate - 0.25).abs() < 1e-12);
+        assert!((f.out_of_range_rate - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_version_without_a_baseline_has_no_window() {
+        assert!(DriftWindow::new("m", 1, &signature(), None, WindowLimits::default()).is_none());
+    }
+}

@@ -1,0 +1,260 @@
+//! What the server holds: per model, the stable and (optionally) canary versions loaded and the
+//! canary's share of traffic; swapped atomically as a whole when the engine changes the plan.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use super::batch::Batcher;
+use super::drift::{DriftWindow, WindowLimits};
+use super::metrics::{Metrics, VersionMetrics};
+use super::pool::InferencePool;
+use crate::model::{DriftReport, DriftThresholds, ModelName};
+use crate::runtime::LoadedModel;
+use crate::store::Registry;
+use crate::store::registry::artifacts;
+
+/// One loaded version.
+#[derive(Debug)]
+pub struct LoadedVersion {
+    pub version: u32,
+    pub sha256: String,
+    pub model: LoadedModel,
+    pub drift: Option<Mutex<DriftWindow>>,
+    pub metrics: Arc<VersionMetrics>,
+    pub cost: InferenceCost,
+    /// Small requests ready together share one model call.
+    pub batcher: Batcher,
+}
+
+/// A running estimate of how long inference takes per row, to decide where a call runs.
+#[derive(Debug, Default)]
+pub struct InferenceCost {
+    /// Exponentially weighted mean, in nanoseconds per row; 0 until first measured.
+    ns_per_row: AtomicU64,
+}
+
+impl InferenceCost {
+    /// Calls predicted to finish within this run inline on the request's own thread.
+    const INLINE_BUDGET_NS: u64 = 50_000;
+
+    pub fn observe(&self, rows: usize, took: std::time::Duration) {
+        let sample = (took.as_nanos() as u64) / rows.max(1) as u64;
+        let old = self.ns_per_row.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            sample
+        } else {
+            (old * 7 + sample) / 8
+        };
+        self.ns_per_row.store(new.max(1), Ordering::Relaxed);
+    }
+
+    pub fn runs_inline(&self, rows: usize) -> bool {
+        let per_row = self.ns_per_row.load(Ordering::Relaxed);
+        per_row > 0 && per_row.saturating_mul(rows as u64) <= Self::INLINE_BUDGET_NS
+    }
+}
+
+/// What serves a model: the plan the engine asked for, with its versions loaded.
+#[derive(Debug)]
+pub struct Deployment {
+    pub name: String,
+    pub stable: Arc<LoadedVersion>,
+    pub canary: Option<Arc<LoadedVersion>>,
+    pub canary_percent: u8,
+    /// Requests routed so far, for the exact traffic split.
+    routed: AtomicU64,
+    /// The model's in-flight gauge (kept across swaps).
+    pub in_flight: Arc<std::sync::atomic::AtomicI64>,
+}
+
+/// The plan for one model: which versions, and the canary's share (0-100).
+pub type Plan = crate::model::ServingPlan;
+
+impl Deployment {
+    pub fn plan(&self) -> Plan {
+        Plan {
+            stable: self.stable.version,
+            canary: self.canary.as_ref().map(|c| c.version),
+            canary_percent: self.canary_percent,
+        }
+    }
+
+    /// The version for the next request: the canary gets exactly `canary_percent` of every 100
+    /// consecutive requests, spread evenly.
+    pub fn route(&self) -> &Arc<LoadedVersion> {
+        let Some(canary) = &self.canary else {
+            return &self.stable;
+        };
+        let n = self.routed.fetch_add(1, Ordering::Relaxed);
+        let p = u64::from(self.canary_percent);
+        if (n + 1) * p / 100 > n * p / 100 {
+            canary
+        } else {
+            &self.stable
+        }
+    }
+
+    pub fn version(&self, version: u32) -> Option<&Arc<LoadedVersion>> {
+        std::iter::once(&self.stable)
+            .chain(self.canary.as_ref())
+            .find(|v| v.version == version)
+    }
+
+    pub fn loaded(&self) -> impl Iterator<Item = (&'static str, &Arc<LoadedVersion>)> {
+        std::iter::once(("stable", &self.stable)).chain(self.canary.as_ref().map(|c| ("canary", c)))
+    }
+}
+
+/// Settings of a running server.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub data_dir: PathBuf,
+    pub max_body_bytes: usize,
+    pub thresholds: DriftThresholds,
+    pub window: WindowLimits,
+    pub admin_token: String,
+    /// Most rows one shared model call gathers from concurrent small requests; 0 runs every
+    /// request on its own.
+    pub max_batch_rows: usize,
+}
+
+/// Shared by every request handler.
+#[derive(Debug)]
+pub struct ServerState {
+    deployments: RwLock<HashMap<String, Arc<Deployment>>>,
+    pub metrics: Metrics,
+    pub pool: InferencePool,
+    pub options: ServeOptions,
+    pub ready: AtomicBool,
+    pub started: Instant,
+}
+
+impl ServerState {
+    pub fn new(pool: InferencePool, options: ServeOptions) -> Self {
+        Self {
+            deployments: RwLock::new(HashMap::new()),
+            metrics: Metrics::default(),
+            pool,
+            options,
+            ready: AtomicBool::new(false),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn deployment(&self, model: &str) -> Option<Arc<Deployment>> {
+        self.deployments.read().ok()?.get(model).cloned()
+    }
+
+    pub fn deployments(&self) -> Vec<Arc<Deployment>> {
+        let mut all: Vec<_> = self
+            .deployments
+            .read()
+            .map(|d| d.values().cloned().collect())
+            .unwrap_or_default();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    /// Loads every version the plan names (reusing those already loaded), then switches to it
+    /// in one step. On any error nothing changes and the old plan keeps serving.
+    pub fn apply_plan(&self, model: &ModelName, plan: Plan) -> Result<Plan, String> {
+        if plan.canary_percent > 100 {
+            return Err(format!(
+                "canary_percent {} is over 100",
+                plan.canary_percent
+            ));
+        }
+        if plan.canary == Some(plan.stable) {
+            return Err(format!("v{} cannot be both stable and canary", plan.stable));
+        }
+        if plan.canary.is_none() && plan.canary_percent > 0 {
+            return Err("canary_percent is set but no canary version is given".into());
+        }
+        let current = self.deployment(model.as_str());
+        let reuse = |v: u32| current.as_ref().and_then(|d| d.version(v).cloned());
+        let mut registry: Option<Registry> = None;
+        let mut load = |v: u32| -> Result<Arc<LoadedVersion>, String> {
+            if let Some(loaded) = reuse(v) {
+                return Ok(loaded);
+            }
+            if registry.is_none() {
+                registry = Some(Registry::open(&self.options.data_dir).map_err(|e| e.to_string())?);
+            }
+            let registry = registry.as_ref().ok_or("registry unavailable")?;
+            load_version(registry, model, v, &self.options, &self.metrics).map(Arc::new)
+        };
+        let stable = load(plan.stable)?;
+        let canary = plan.canary.map(&mut load).transpose()?;
+        let deployment = Arc::new(Deployment {
+            name: model.to_string(),
+            stable,
+            canary,
+            canary_percent: if plan.canary.is_some() {
+                plan.canary_percent
+            } else {
+                0
+            },
+            routed: AtomicU64::new(0),
+            in_flight: self.metrics.in_flight_gauge(model.as_str()),
+        });
+        let applied = deployment.plan();
+        let mut all = self
+            .deployments
+            .write()
+            .map_err(|_| "server state is poisoned".to_string())?;
+        all.insert(model.to_string(), deployment);
+        tracing::info!(model = %model, ?applied, "deployment plan applied");
+        Ok(applied)
+    }
+
+    /// Drift of every loaded version of a model.
+    pub fn drift(&self, model: &str) -> Option<Vec<DriftReport>> {
+        let deployment = self.deployment(model)?;
+        let now = Instant::now();
+        Some(
+            deployment
+                .loaded()
+                .filter_map(|(_, v)| {
+                    let mut window = v.drift.as_ref()?.lock().ok()?;
+                    Some(window.report(now, &self.options.thresholds))
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Reads a version from the registry, checks its artifact, and prepares it for serving.
+pub fn load_version(
+    registry: &Registry,
+    model: &ModelName,
+    version: u32,
+    options: &ServeOptions,
+    metrics: &Metrics,
+) -> Result<LoadedVersion, String> {
+    let record = registry
+        .version(model, version)
+        .map_err(|e| e.to_string())?;
+    let bytes =
+        artifacts::load(registry.artifacts_root(), &record.sha256).map_err(|e| e.to_string())?;
+    let loaded = LoadedModel::from_bytes(&bytes).map_err(|e| format!("{model} v{version}: {e}"))?;
+    let drift = DriftWindow::new(
+        model.as_str(),
+        version,
+        loaded.signature(),
+        record.profile.as_ref(),
+        options.window,
+    )
+    .map(Mutex::new);
+    Ok(LoadedVersion {
+        version,
+        sha256: record.sha256,
+        batcher: Batcher::for_model(&loaded),
+        model: loaded,
+        drift,
+        metrics: metrics.fresh_version(model.as_str(), &version.to_string()),
+        cost: InferenceCost::default(),
+    })
+}

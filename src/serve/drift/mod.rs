@@ -1,7 +1,0 @@
-//! Input drift: a bounded window of each loaded version's recent inputs, scored against the
-//! version's baseline profile.
-
-pub mod stats;
-mod window;
-
-pub use window::{DriftWindow, WindowLimits};

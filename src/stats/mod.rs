@@ -1,0 +1,9 @@
+//! Statistics, in one place and each checked against numpy, scipy or scikit-learn: drift tests
+//! (PSI, KS, JS, chi-square), quantiles and bins, and AUC. Pure functions over slices.
+
+pub mod auc;
+pub mod drift;
+pub mod quantiles;
+
+pub use auc::auc;
+pub use quantiles::{bin_index, histogram_quantile, quantile};

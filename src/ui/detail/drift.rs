@@ -1,0 +1,219 @@
+//! The drift pane: each feature's verdict, statistics, histogram against the baseline and trend.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Paragraph, TableState};
+
+use crate::ui::columns::{Column, fitted_table};
+use crate::ui::format;
+
+use super::{Ctx, placeholder, verdict_style_of, with_freshness};
+
+pub(super) fn drift(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    ctx: &Ctx<'_>,
+    block: Block<'_>,
+    table: &mut TableState,
+) {
+    let (state, name, theme, ascii) = (ctx.state, ctx.name, ctx.theme, ctx.ascii);
+    let block = with_freshness(block, &state.drift_status, state, theme);
+    let reports = state.drift.get(name);
+    let Some(report) = reports.and_then(|r| r.first()) else {
+        let text = if state.servers.get(name).is_some_and(|s| s.healthy) {
+            "No drift data: the served versions have no baseline profile (register with --reference)."
+        } else {
+            "No drift data: the model is not served here."
+        };
+        placeholder(frame, area, block, text, theme);
+        return;
+    };
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [summary, body] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(inner);
+    let verdict_style = verdict_style_of(report.verdict, theme);
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(format!("v{} ", report.version), theme.accent()),
+            Span::styled(report.verdict.as_str().to_string(), verdict_style),
+            Span::styled(
+                format!(
+                    "  {} rows over {:.0}s  {:.0}% of features drifted",
+                    report.window_samples,
+                    report.window_seconds,
+                    report.drift_share * 100.0
+                ),
+                theme.dim(),
+            ),
+        ])),
+        summary,
+    );
+    // Side by side when there is room; on narrow terminals the histogram goes under the
+    // table, one line per bin, so neither is cut.
+    let narrow = body.width < 100;
+    let [list, histogram] = if narrow {
+        let list_height = (report.features.len() as u16 + 1)
+            .min(body.height / 2)
+            .max(3);
+        Layout::vertical([Constraint::Length(list_height), Constraint::Min(2)]).areas(body)
+    } else {
+        Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(body)
+    };
+    let features = crate::app::panes::features(state, name);
+    let rows: Vec<Vec<Cell>> = features
+        .iter()
+        .map(|f| {
+            let trend = state
+                .drift_trend
+                .get(&(name.to_string(), report.version, f.name.clone()));
+            vec![
+                Cell::from(f.name.clone()),
+                Cell::from(f.method.clone()),
+                // No live rows: nothing measured (see `flightdeck drift`).
+                Cell::from(if f.n > 0 {
+                    format!("{:.3}", f.statistic)
+                } else {
+                    "-".into()
+                }),
+                Cell::from(Span::styled(
+                    trend
+                        .map(|t| spark(t, f.threshold, TREND_WIDTH, ascii))
+                        .unwrap_or_default(),
+                    verdict_style_of(f.verdict, theme),
+                )),
+                Cell::from(format!("{}", f.threshold)),
+                Cell::from(
+                    f.ks_p_value
+                        .or(f.chi2_p_value)
+                        .filter(|_| f.n > 0)
+                        .map(|p| format!("{p:.1e}"))
+                        .unwrap_or_else(|| "-".into()),
+                ),
+                Cell::from(f.n.to_string()),
+                Cell::from(Span::styled(
+                    f.verdict.as_str().to_string(),
+                    verdict_style_of(f.verdict, theme),
+                )),
+            ]
+        })
+        .collect();
+    let columns = [
+        Column::new("FEATURE", Constraint::Min(8), 0),
+        Column::new("STAT", Constraint::Length(4), 0),
+        Column::new("VALUE", Constraint::Length(7), 0),
+        Column::new("TREND", Constraint::Length(TREND_WIDTH as u16), 1),
+        Column::new("LIMIT", Constraint::Length(5), 0),
+        Column::new("P-VALUE", Constraint::Length(8), 2),
+        Column::new("N", Constraint::Length(6), 0),
+        Column::new("VERDICT", Constraint::Length(8), 0),
+    ];
+    let t = fitted_table(rows, &columns, list.width, theme, ascii);
+    table.select(Some(
+        state.detail_selected.min(features.len().saturating_sub(1)),
+    ));
+    frame.render_stateful_widget(t, list, table);
+    if let Some(feature) = features.get(state.detail_selected) {
+        let mut lines = vec![Line::from(Span::styled(
+            format!("{}: reference vs live", feature.name),
+            theme.accent(),
+        ))];
+        let label_width = feature
+            .histogram
+            .bins
+            .iter()
+            .map(|b| b.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(16);
+        // Narrow: "label ref ███ 50% live ███ 10%" on one line, so two bars share the width.
+        let bar_width = if narrow {
+            histogram
+                .width
+                .saturating_sub(label_width as u16 + 22)
+                .max(4) as f64
+                / 4.0
+        } else {
+            histogram.width.saturating_sub(14).max(4) as f64 / 2.0
+        };
+        let bar = |share: f64| {
+            let n = (share * bar_width * 2.0).round() as usize;
+            if ascii {
+                "#".repeat(n)
+            } else {
+                "█".repeat(n)
+            }
+        };
+        if feature.histogram.bins.is_empty() {
+            // Drift read through Prometheus carries the statistics, not the bins.
+            lines.push(Line::from(Span::styled(
+                "no histogram: the statistics came through Prometheus, which holds no bins",
+                theme.dim(),
+            )));
+        }
+        for (i, label) in feature.histogram.bins.iter().enumerate() {
+            let reference = feature.histogram.reference.get(i).copied().unwrap_or(0.0);
+            let live = feature.histogram.live.get(i).copied().unwrap_or(0.0);
+            if narrow {
+                let (r, l) = (bar(reference), bar(live));
+                let bars = (bar_width * 2.0) as usize;
+                lines.push(Line::from(vec![
+                    Span::styled(
+                        format!("{:<label_width$} ", format::clip(label, label_width)),
+                        theme.dim(),
+                    ),
+                    Span::raw("ref "),
+                    Span::styled(format!("{r:<bars$}"), theme.dim()),
+                    Span::raw(format!(" {:>3.0}%  live ", reference * 100.0)),
+                    Span::styled(
+                        format!("{l:<bars$}"),
+                        verdict_style_of(feature.verdict, theme),
+                    ),
+                    Span::raw(format!(" {:>3.0}%", live * 100.0)),
+                ]));
+                continue;
+            }
+            lines.push(Line::from(Span::styled(
+                format::clip(label, histogram.width as usize),
+                theme.dim(),
+            )));
+            lines.push(Line::from(vec![
+                Span::raw(" ref  "),
+                Span::styled(bar(reference), theme.dim()),
+                Span::raw(format!(" {:.0}%", reference * 100.0)),
+            ]));
+            lines.push(Line::from(vec![
+                Span::raw(" live "),
+                Span::styled(bar(live), verdict_style_of(feature.verdict, theme)),
+                Span::raw(format!(" {:.0}%", live * 100.0)),
+            ]));
+        }
+        frame.render_widget(Paragraph::new(lines), histogram);
+    }
+}
+
+/// Points of a feature's drift trend shown in the drift table.
+const TREND_WIDTH: usize = 12;
+
+/// The last `width` values as a one-line bar chart scaled to `limit` (a full bar is the
+/// threshold or above), so a feature creeping towards its limit is seen before it crosses.
+fn spark(
+    values: &std::collections::VecDeque<f32>,
+    limit: f64,
+    width: usize,
+    ascii: bool,
+) -> String {
+    const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    const ASCII: [char; 8] = ['_', '.', ',', ':', '-', '=', '+', '#'];
+    let glyphs = if ascii { ASCII } else { BLOCKS };
+    let limit = limit.max(f64::EPSILON);
+    values
+        .iter()
+        .skip(values.len().saturating_sub(width))
+        .map(|v| {
+            let level = (f64::from(*v) / limit * 7.0).round().clamp(0.0, 7.0) as usize;
+            glyphs[level]
+        })
+        .collect()
+}

@@ -1,0 +1,75 @@
+//! The journal pane: recent operations and changes on this model, newest first.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, TableState};
+
+use crate::ui::columns::{Column, fitted_table};
+
+use super::{Ctx, placeholder, with_freshness};
+
+/// Recent operations and changes on this model, newest first.
+pub(super) fn journal(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    ctx: &Ctx<'_>,
+    block: Block<'_>,
+    table: &mut TableState,
+) {
+    let (state, name, theme, ascii) = (ctx.state, ctx.name, ctx.theme, ctx.ascii);
+    let block = with_freshness(block, &state.journal_status, state, theme);
+    if state.journal.get(name).is_none_or(Vec::is_empty) {
+        placeholder(frame, area, block, "No journal entries yet.", theme);
+        return;
+    }
+    let rows = crate::app::panes::journal(state, name);
+    if rows.is_empty() {
+        placeholder(
+            frame,
+            area,
+            block,
+            "No journal row matches the filter (Esc clears it).",
+            theme,
+        );
+        return;
+    }
+    let body: Vec<Vec<Cell>> = rows
+        .iter()
+        .map(|e| {
+            let style = match e.outcome {
+                crate::model::Outcome::Succeeded => theme.ok(),
+                crate::model::Outcome::Started => theme.warn(),
+                _ => theme.danger(),
+            };
+            vec![
+                Cell::from(e.time.format("%m-%d %H:%M:%S").to_string()),
+                Cell::from(e.user.clone()),
+                Cell::from(e.operation.clone()),
+                Cell::from(e.from.clone().unwrap_or_else(|| "-".into())),
+                Cell::from(e.to.clone().unwrap_or_else(|| "-".into())),
+                // What the user overrode, or what blocked it, beside the outcome.
+                Cell::from(Line::from(match e.note() {
+                    Some(note) => vec![
+                        Span::styled(e.outcome.as_str(), style),
+                        Span::styled(format!(" {note}"), theme.warn()),
+                    ],
+                    None => vec![Span::styled(e.outcome.as_str(), style)],
+                })),
+            ]
+        })
+        .collect();
+    // At 80 columns FROM goes first (TO is the state the row left behind), then the user.
+    let columns = [
+        Column::new("TIME (UTC)", Constraint::Length(14), 0),
+        Column::new("USER", Constraint::Length(10), 2),
+        Column::new("OPERATION", Constraint::Length(16), 0),
+        Column::new("FROM", Constraint::Length(18), 3),
+        Column::new("TO", Constraint::Length(18), 0),
+        Column::new("OUTCOME", Constraint::Min(9), 0),
+    ];
+    let room = area.width.saturating_sub(2);
+    let t = fitted_table(body, &columns, room, theme, ascii).block(block);
+    table.select(Some(state.detail_selected.min(rows.len() - 1)));
+    frame.render_stateful_widget(t, area, table);
+}

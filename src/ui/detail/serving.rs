@@ -1,0 +1,213 @@
+//! The serving pane: what each version serves, its rates, errors and latency, with charts.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Sparkline};
+
+use crate::app::state::HistoryPoint;
+use crate::clients::metrics::ServingStats;
+use crate::theme::Theme;
+use crate::ui::format;
+
+use super::{Ctx, dash, with_freshness};
+
+pub(super) fn serving(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: Block<'_>) {
+    let (state, name, theme) = (ctx.state, ctx.name, ctx.theme);
+    let metrics = state.metrics.get(name).cloned().unwrap_or_default();
+    let block = with_freshness(block, &metrics, state, theme);
+    // Numbers from a read before the last (failed) one are shown dimmed.
+    let stale = metrics.error.is_some();
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let server = state.servers.get(name);
+    let Some(plan) = server.and_then(|s| s.serving) else {
+        let why = server
+            .and_then(|s| s.problem.clone())
+            .unwrap_or_else(|| "no local server serves this model".into());
+        frame.render_widget(
+            Paragraph::new(format!(
+                "Not serving: {why}. Start it with `flightdeck server start {name}`."
+            ))
+            .style(theme.dim()),
+            inner,
+        );
+        return;
+    };
+    let versions: Vec<(&str, u32)> = std::iter::once(("stable", plan.stable))
+        .chain(plan.canary.map(|c| ("canary", c)))
+        .collect();
+    let columns = Layout::horizontal(vec![
+        Constraint::Ratio(1, versions.len() as u32);
+        versions.len()
+    ])
+    .split(inner);
+    for ((role, version), column) in versions.iter().zip(columns.iter()) {
+        let share = if *role == "canary" {
+            plan.canary_percent
+        } else {
+            100 - plan.canary.map(|_| plan.canary_percent).unwrap_or(0)
+        };
+        version_column(frame, *column, ctx, (role, *version, share), stale);
+    }
+}
+
+/// One version's column: its header, then req/s, p99 and errors, each over its chart.
+/// `(role, version, share)` say what it is and the share of traffic it takes.
+fn version_column(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    ctx: &Ctx<'_>,
+    (role, version, share): (&str, u32, u8),
+    stale: bool,
+) {
+    let (state, name, theme) = (ctx.state, ctx.name, ctx.theme);
+    let key = (name.to_string(), version.to_string());
+    let stats = state.serving.get(&key).copied();
+    // Numbers from a read before the last (failed) one are shown dimmed.
+    let value = |style: Style| if stale { theme.dim() } else { style };
+    let history: Vec<HistoryPoint> = state
+        .history
+        .get(&key)
+        .map(|h| h.iter().copied().collect())
+        .unwrap_or_default();
+    let [
+        title,
+        rate_label,
+        rate,
+        p99_label,
+        p99,
+        errors_label,
+        errors,
+        _,
+    ] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Length(1),
+        Constraint::Length(3),
+        Constraint::Length(1),
+        Constraint::Length(3),
+        Constraint::Length(1),
+        Constraint::Length(3),
+        Constraint::Min(0),
+    ])
+    .areas(area);
+    let since = state
+        .serving_since
+        .get(&key)
+        .map(|t| format!("  since {}", t.format("%H:%M:%S")));
+    let header = header_lines((role, version, share), since, stats, theme);
+    frame.render_widget(Paragraph::new(header), title);
+    frame.render_widget(
+        Paragraph::new(Span::styled(
+            format!(
+                "req/s {}",
+                dash(stats.map(|s| format::rate(s.requests_per_second)))
+            ),
+            value(Style::default()),
+        )),
+        rate_label,
+    );
+    chart(
+        frame,
+        rate,
+        &history,
+        |p| p.requests_per_second,
+        1.0,
+        theme.ok(),
+    );
+    frame.render_widget(Paragraph::new("p99 (µs)"), p99_label);
+    chart(frame, p99, &history, |p| p.p99, 1e6, theme.warn());
+    let err_style = if stats
+        .and_then(|s| s.error_ratio)
+        .is_some_and(|e| e >= state.alert_error_ratio)
+    {
+        value(theme.danger())
+    } else {
+        theme.dim()
+    };
+    // Every answer that was not a success, then the two kinds apart: a version refusing
+    // its clients' requests (4xx) is not the same incident as one failing (5xx).
+    let percent = |r: Option<f64>| dash(r.map(format::percent));
+    frame.render_widget(
+        Paragraph::new(Span::styled(
+            format!(
+                "errors {}  4xx {}  5xx {}",
+                percent(stats.and_then(|s| s.error_ratio)),
+                percent(stats.and_then(|s| s.client_error_ratio)),
+                percent(stats.and_then(|s| s.server_error_ratio))
+            ),
+            err_style,
+        )),
+        errors_label,
+    );
+    // Basis points, so a 0.5% error rate still shows as a bar.
+    chart(
+        frame,
+        errors,
+        &history,
+        |p| p.error_ratio,
+        1e4,
+        theme.danger(),
+    );
+}
+
+/// The column's title: role, version, share of traffic, where its charts begin (a deploy or
+/// promote shows as a new start), and its latency quantiles.
+fn header_lines(
+    (role, version, share): (&str, u32, u8),
+    since: Option<String>,
+    stats: Option<ServingStats>,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    vec![
+        Line::from(vec![
+            Span::styled(format!("{role} v{version}"), theme.accent()),
+            Span::styled(format!("  {share}% of traffic"), theme.dim()),
+            Span::styled(since.unwrap_or_default(), theme.dim()),
+        ]),
+        Line::from(Span::styled(
+            format!(
+                "p50 {}  p95 {}  p99 {}",
+                dash(stats.and_then(|s| s.p50).map(format::latency)),
+                dash(stats.and_then(|s| s.p95).map(format::latency)),
+                dash(stats.and_then(|s| s.p99).map(format::latency))
+            ),
+            theme.dim(),
+        )),
+    ]
+}
+
+/// A sparkline of one series of the history, scaled to whole numbers (an unmeasured point is 0),
+/// its newest points filling the width.
+fn chart(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    history: &[HistoryPoint],
+    series: impl Fn(&HistoryPoint) -> f32,
+    scale: f64,
+    style: Style,
+) {
+    let points: Vec<u64> = history
+        .iter()
+        .map(|p| {
+            let v = series(p);
+            if v.is_nan() {
+                0
+            } else {
+                (f64::from(v) * scale).round() as u64
+            }
+        })
+        .collect();
+    frame.render_widget(
+        Sparkline::default()
+            .data(tail(&points, area.width))
+            .style(style),
+        area,
+    );
+}
+
+/// The last `width` points of a series.
+fn tail(values: &[u64], width: u16) -> &[u64] {
+    &values[values.len().saturating_sub(width as usize)..]
+}

@@ -1,0 +1,93 @@
+//! The versions pane: registered versions with their aliases, smoke results and lineage.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::Span;
+use ratatui::widgets::{Block, Cell, TableState};
+
+use crate::ui::columns::{Column, fitted_table};
+
+use super::{Ctx, placeholder, with_freshness};
+
+pub(super) fn versions(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    ctx: &Ctx<'_>,
+    block: Block<'_>,
+    table: &mut TableState,
+) {
+    let (state, name, theme, ascii) = (ctx.state, ctx.name, ctx.theme, ctx.ascii);
+    let block = with_freshness(block, &state.versions_status, state, theme);
+    if state.versions.get(name).is_none_or(Vec::is_empty) {
+        placeholder(frame, area, block, "Loading versions…", theme);
+        return;
+    }
+    let versions = crate::app::panes::versions(state, name);
+    if versions.is_empty() {
+        placeholder(
+            frame,
+            area,
+            block,
+            "No version matches the filter (Esc clears it).",
+            theme,
+        );
+        return;
+    }
+    let rows: Vec<Vec<Cell>> = versions
+        .iter()
+        .map(|v| {
+            let metrics: Vec<String> = v.metrics.iter().map(|(k, x)| format!("{k}={x}")).collect();
+            vec![
+                Cell::from(v.label()),
+                Cell::from(Span::styled(v.aliases.join(","), theme.accent())),
+                match v.smoke_passed {
+                    Some(true) => Cell::from(Span::styled("passed", theme.ok())),
+                    Some(false) => Cell::from(Span::styled("FAILED", theme.danger())),
+                    None => Cell::from(Span::styled("-", theme.dim())),
+                },
+                Cell::from(v.lineage.created_at.format("%Y-%m-%d %H:%M").to_string()),
+                Cell::from(v.lineage.author.clone()),
+                Cell::from(v.sha256.chars().take(12).collect::<String>()),
+                Cell::from(
+                    v.lineage
+                        .pipeline_version
+                        .clone()
+                        .unwrap_or_else(|| "-".into()),
+                ),
+                Cell::from(
+                    v.lineage
+                        .code_commit
+                        .clone()
+                        .map(|c| c.chars().take(8).collect::<String>())
+                        .unwrap_or_else(|| "-".to_string()),
+                ),
+                Cell::from(
+                    v.lineage
+                        .data_hash
+                        .clone()
+                        .map(|h| h.chars().take(12).collect::<String>())
+                        .unwrap_or_else(|| "-".to_string()),
+                ),
+                Cell::from(metrics.join(" ")),
+            ]
+        })
+        .collect();
+    // At 80 columns: version, aliases, smoke, date, pipeline and metrics; the data hash, SHA,
+    // commit and author come back on wider terminals (and are always in `flightdeck versions`).
+    let columns = [
+        Column::new("VER", Constraint::Length(5), 0),
+        Column::new("ALIASES", Constraint::Length(18), 0),
+        Column::new("SMOKE", Constraint::Length(7), 0),
+        Column::new("CREATED", Constraint::Length(16), 1),
+        Column::new("AUTHOR", Constraint::Length(10), 3),
+        Column::new("SHA256", Constraint::Length(12), 5),
+        Column::new("PIPELINE", Constraint::Length(8), 2),
+        Column::new("COMMIT", Constraint::Length(8), 4),
+        Column::new("DATA", Constraint::Length(12), 6),
+        Column::new("METRICS", Constraint::Min(8), 0),
+    ];
+    let room = area.width.saturating_sub(2);
+    let t = fitted_table(rows, &columns, room, theme, ascii).block(block);
+    table.select(Some(state.detail_selected.min(versions.len() - 1)));
+    frame.render_stateful_widget(t, area, table);
+}
