@@ -12,9 +12,9 @@ use flightdeck::clients::metrics::parse;
 use flightdeck::keymap::{Key, KeyCode};
 use flightdeck::model::{AliasName, ServingPlan};
 use flightdeck::theme::Theme;
+use flightdeck::ui::DrawnList;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::widgets::TableState;
 
 #[test]
 fn fetches_follow_the_refresh_interval_and_never_pile_up() {
@@ -378,15 +378,12 @@ fn operations_open_a_preview_gates_block_and_overrides_are_explicit() {
         ),
         "{effects:?}"
     );
-    assert!(matches!(
-        s.modal.as_ref().unwrap().stage,
-        OpStage::Running(_)
-    ));
+    assert!(matches!(s.modal().unwrap().stage, OpStage::Running(_)));
     assert!(
         update(&mut s, Msg::Key(Key::plain(KeyCode::Esc))).is_empty(),
         "no cancelling a running operation"
     );
-    assert!(s.modal.is_some());
+    assert!(s.modal().is_some());
     let effects = update(
         &mut s,
         Msg::OpFinished {
@@ -398,7 +395,7 @@ fn operations_open_a_preview_gates_block_and_overrides_are_explicit() {
         "the new state is fetched at once"
     );
     key(&mut s, 'x');
-    assert!(s.modal.is_none(), "any key closes the outcome");
+    assert!(s.modal().is_none(), "any key closes the outcome");
     assert_eq!(s.toast.as_deref(), Some("promote fraud: done"));
 
     // A refusal from the engine (here: read-only) is shown, and nothing runs.
@@ -499,7 +496,7 @@ fn an_interrupted_operation_is_announced_until_recovered() {
     ));
     // Nothing interrupted for another model: said so, nothing planned.
     update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));
-    s.modal = None;
+    s.overlay = None;
     s.mode = flightdeck::app::state::Mode::Command("finish churn".into());
     assert!(update(&mut s, Msg::Key(Key::plain(KeyCode::Enter))).is_empty());
     assert_eq!(
@@ -589,7 +586,7 @@ fn ascii_mode_draws_no_box_glyphs_in_any_pane_or_dialog() {
     let theme = Theme::built_in("dark", false).unwrap();
     for width in [80, 160] {
         let mut terminal = Terminal::new(TestBackend::new(width, 30)).unwrap();
-        let mut table = TableState::default();
+        let mut table = DrawnList::default();
         terminal
             .draw(|f| flightdeck::ui::draw(f, &s, &theme, true, &mut table))
             .unwrap();
@@ -612,7 +609,7 @@ fn smoke_and_evaluate_run_from_the_console_with_progress_and_a_report() {
 
     // Evaluating production against itself is no evaluation: the user is told what to pick.
     assert!(key(&mut s, 'e').is_empty());
-    assert!(s.check.is_none());
+    assert!(s.check().is_none());
     assert!(s.toast.as_deref().unwrap().contains("select a version"));
 
     // s smoke-tests the canary, else production; progress shows while it runs.
@@ -626,7 +623,7 @@ fn smoke_and_evaluate_run_from_the_console_with_progress_and_a_report() {
     update(
         &mut s,
         Msg::Progress {
-            text: "running sentinel cases".into(),
+            step: flightdeck::model::Step::new("running sentinel cases"),
         },
     );
     let screen = text(&render(&s, "dark", 100, 30));
@@ -666,7 +663,7 @@ fn smoke_and_evaluate_run_from_the_console_with_progress_and_a_report() {
     );
     assert!(s.toast.as_deref().unwrap().contains("FAILED sentinels"));
     key(&mut s, 'x');
-    assert!(s.check.is_none(), "any key closes the report");
+    assert!(s.check().is_none(), "any key closes the report");
 
     // With a canary, e asks for the labelled CSV, then runs on it.
     let mut with_canary = summary("fraud", Some(1));
@@ -687,7 +684,7 @@ fn smoke_and_evaluate_run_from_the_console_with_progress_and_a_report() {
     );
     assert!(key(&mut s, 'e').is_empty(), "nothing runs before a path");
     assert!(matches!(
-        s.check.as_ref().unwrap().stage,
+        s.check().unwrap().stage,
         CheckStage::AskData { .. }
     ));
     assert!(update(&mut s, Msg::Key(Key::plain(KeyCode::Enter))).is_empty());
@@ -705,7 +702,7 @@ fn smoke_and_evaluate_run_from_the_console_with_progress_and_a_report() {
     );
     // Esc closes a running check's dialog; its result still arrives as a toast.
     update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));
-    assert!(s.check.is_none());
+    assert!(s.check().is_none());
     update(
         &mut s,
         Msg::CheckFinished {
@@ -715,9 +712,7 @@ fn smoke_and_evaluate_run_from_the_console_with_progress_and_a_report() {
     assert_eq!(s.toast.as_deref(), Some("failed: h.csv: no such file"));
     // The next evaluation offers the same file.
     key(&mut s, 'e');
-    assert!(
-        matches!(&s.check.as_ref().unwrap().stage, CheckStage::AskData { path } if path == "h.csv")
-    );
+    assert!(matches!(&s.check().unwrap().stage, CheckStage::AskData { path } if path == "h.csv"));
 }
 
 #[test]
@@ -902,13 +897,13 @@ fn a_failed_smoke_test_of_the_canary_is_an_alert_and_a_column_on_wide_screens() 
 fn a_click_selects_a_fleet_row_and_a_second_click_opens_it() {
     use flightdeck::app::state::View;
     let mut s = loaded(); // rows: churn (screen row 3), fraud (screen row 4)
-    assert!(update(&mut s, Msg::Click { row: 1, offset: 0 }).is_empty());
+    assert!(click(&mut s, 1).is_empty());
     assert_eq!(s.selected, 0, "the header is not a row");
-    update(&mut s, Msg::Click { row: 4, offset: 0 });
+    click(&mut s, 4);
     assert_eq!(s.selected, 1);
-    assert!(update(&mut s, Msg::Click { row: 9, offset: 0 }).is_empty());
+    assert!(click(&mut s, 9).is_empty());
     assert_eq!(s.selected, 1, "below the last row nothing changes");
-    let effects = update(&mut s, Msg::Click { row: 4, offset: 0 });
+    let effects = click(&mut s, 4);
     assert!(matches!(&s.view, View::Model { name, .. } if name == "fraud"));
     assert!(!effects.is_empty(), "opening fetches the model's panes");
 }
@@ -1074,10 +1069,10 @@ fn a_long_fleet_scrolls_with_the_selection_and_shows_contiguous_rows() {
             }),
         },
     );
-    // The run loop keeps one TableState across frames, as here.
+    // The run loop keeps one DrawnList across frames, as here.
     let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
     let theme = Theme::built_in("dark", false).unwrap();
-    let mut table = TableState::default();
+    let mut table = DrawnList::default();
     let mut screen = |s: &flightdeck::app::State| {
         terminal
             .draw(|f| flightdeck::ui::draw(f, s, &theme, false, &mut table))

@@ -6,7 +6,7 @@
 mod common;
 
 use common::console::*;
-use flightdeck::app::state::{CheckKind, CheckModal, CheckOutcome, CheckStage, Mode};
+use flightdeck::app::state::{CheckKind, CheckModal, CheckOutcome, CheckStage, Mode, Overlay};
 use flightdeck::app::{Msg, State, update};
 use flightdeck::keymap::{Key, KeyCode};
 use flightdeck::model::{JournalEntry, Outcome, SmokeCheck, SmokeReport};
@@ -138,7 +138,7 @@ fn operation_preview_with_a_failing_gate() {
 #[test]
 fn smoke_report_dialog() {
     let mut s = opened();
-    s.check = Some(CheckModal {
+    s.overlay = Some(Overlay::Check(CheckModal {
         model: "fraud".into(),
         version: 3,
         kind: CheckKind::Smoke,
@@ -162,7 +162,7 @@ fn smoke_report_dialog() {
             ],
             endpoint: "http://127.0.0.1:40000".into(),
         }))),
-    });
+    }));
     snapshot("smoke_report", &s);
 }
 
@@ -174,10 +174,10 @@ fn two_versions_compared() {
     key(&mut s, 'c');
     key(&mut s, 'j');
     key(&mut s, 'c');
-    assert_eq!(s.comparing, Some(("fraud".to_string(), 1, 3)));
+    assert_eq!(s.comparing(), Some(("fraud", 1, 3)));
     snapshot("compare_v1_v3", &s);
     key(&mut s, 'x');
-    assert!(s.comparing.is_none(), "any key closes it");
+    assert!(s.comparing().is_none(), "any key closes it");
 }
 
 #[test]
@@ -185,11 +185,11 @@ fn a_click_selects_a_version_or_journal_row() {
     let mut s = opened();
     tab(&mut s);
     tab(&mut s); // versions: v1 (screen row 4), v3 (5), v2 (6)
-    update(&mut s, Msg::Click { row: 5, offset: 0 });
+    click(&mut s, 5);
     assert_eq!(s.detail_selected, 1);
-    update(&mut s, Msg::Click { row: 2, offset: 0 });
+    click(&mut s, 2);
     assert_eq!(s.detail_selected, 1, "the border is not a row");
-    update(&mut s, Msg::Click { row: 9, offset: 0 });
+    click(&mut s, 9);
     assert_eq!(s.detail_selected, 1, "below the last row nothing changes");
     // The click lands where the screen shows that row.
     let screen = text(&render(&s, "dark", 80, 24));
@@ -201,7 +201,7 @@ fn a_click_selects_a_version_or_journal_row() {
         pane: flightdeck::app::state::Pane::Drift,
     };
     s.detail_selected = 0;
-    update(&mut s, Msg::Click { row: 6, offset: 0 });
+    click(&mut s, 6);
     assert_eq!(s.detail_selected, 1);
     let screen = text(&render(&s, "dark", 80, 24));
     assert!(screen.lines().nth(6).unwrap().contains("▶ age"), "{screen}");

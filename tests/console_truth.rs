@@ -9,7 +9,7 @@ mod common;
 use common::console::*;
 use flightdeck::app::fleet::{Signal, rows};
 use flightdeck::app::msg::FleetData;
-use flightdeck::app::state::{Mode, Pane, View};
+use flightdeck::app::state::{Mode, Overlay, Pane, View};
 use flightdeck::app::{Effect, Msg, State, update};
 use flightdeck::clients::metrics::parse;
 use flightdeck::engine::ops::OpRequest;
@@ -138,7 +138,7 @@ fn a_failed_read_keeps_the_numbers_dimmed_with_their_age_and_says_why() {
     // `:errors` shows the whole error.
     typed(&mut s, ":errors");
     press(&mut s, KeyCode::Enter);
-    assert_eq!(s.mode, Mode::Errors);
+    assert!(matches!(s.overlay, Some(Overlay::Errors)));
     let screen = text(&render(&s, "dark", 100, 24));
     assert!(
         screen.contains("cannot connect: Connection refused"),
@@ -298,7 +298,7 @@ fn a_k9s_filter_in_the_journal_never_reaches_an_operation() {
     effects.extend(typed(&mut s, "failed"));
     effects.extend(press(&mut s, KeyCode::Enter));
     assert!(effects.is_empty(), "{effects:?}");
-    assert!(s.modal.is_none(), "no dialog opened");
+    assert!(s.modal().is_none(), "no dialog opened");
     assert_eq!(s.pane_filter, "failed");
     let screen = text(&render(&s, "dark", 100, 24));
     assert!(screen.contains("filter: failed"), "{screen}");
@@ -323,7 +323,7 @@ fn every_pane_with_rows_filters_and_unknown_keys_say_so() {
         assert_eq!(s.mode, Mode::Filter, "{pane}");
         let effects = typed(&mut s, "dpra");
         assert!(effects.is_empty(), "{pane}: {effects:?}");
-        assert!(s.modal.is_none() && s.check.is_none(), "{pane}");
+        assert!(s.modal().is_none() && s.check().is_none(), "{pane}");
         press(&mut s, KeyCode::Esc);
     }
     let mut s = loaded();
@@ -378,7 +378,7 @@ fn the_selection_follows_its_version_when_the_rows_reorder() {
     );
     // Filtering keeps it selected while it matches.
     update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));
-    s.modal = None;
+    s.overlay = None;
     key(&mut s, '/');
     typed(&mut s, "canary");
     press(&mut s, KeyCode::Enter);

@@ -4,7 +4,7 @@
 
 use super::effect::Effect;
 use super::fleet;
-use super::state::{CheckKind, CheckModal, CheckOutcome, CheckStage, State};
+use super::state::{CheckKind, CheckModal, CheckOutcome, CheckStage, Overlay, State};
 use crate::keymap::{Key, KeyCode};
 
 /// Opens the dialog for `kind` on `model`'s `version`, or, without one, on the version worth
@@ -33,12 +33,12 @@ pub fn open(state: &mut State, model: &str, kind: CheckKind, version: Option<u32
         },
     };
     state.progress = None;
-    state.check = Some(CheckModal {
+    state.overlay = Some(Overlay::Check(CheckModal {
         model: model.to_string(),
         version,
         kind,
         stage,
-    });
+    }));
     match kind {
         CheckKind::Smoke => vec![Effect::Smoke {
             model: model.to_string(),
@@ -51,12 +51,13 @@ pub fn open(state: &mut State, model: &str, kind: CheckKind, version: Option<u32
 /// Keys while the dialog is open: typing the CSV's path, Enter to start, Esc to close. A running
 /// check keeps running when its dialog closes; its report still arrives as a toast.
 pub fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
-    let Some(check) = state.check.as_mut() else {
+    // The overlay field alone is borrowed: the keys below also set the toast and the data path.
+    let Some(Overlay::Check(check)) = &mut state.overlay else {
         return Vec::new();
     };
     match (&mut check.stage, key.code) {
         (_, KeyCode::Esc) => {
-            state.check = None;
+            state.overlay = None;
         }
         (CheckStage::AskData { path }, KeyCode::Enter) => {
             let data = path.trim().to_string();
@@ -79,7 +80,7 @@ pub fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
         }
         (CheckStage::AskData { path }, KeyCode::Char(c)) if !key.ctrl => path.push(c),
         (CheckStage::AskData { path }, KeyCode::Char('u')) if key.ctrl => path.clear(),
-        (CheckStage::Done(_), _) => state.check = None,
+        (CheckStage::Done(_), _) => state.overlay = None,
         _ => {}
     }
     Vec::new()
@@ -104,7 +105,7 @@ pub fn finished(state: &mut State, result: Result<CheckOutcome, String>) -> Vec<
         }
         Err(e) => format!("failed: {e}"),
     });
-    if let Some(check) = state.check.as_mut() {
+    if let Some(check) = state.check_mut() {
         check.stage = CheckStage::Done(result);
     }
     // The versions pane shows the stored report.

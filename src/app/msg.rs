@@ -9,11 +9,10 @@ use crate::model::{DriftReport, LocalServer, ModelSummary, ModelVersion};
 #[derive(Debug, Clone)]
 pub enum Msg {
     Key(Key),
-    /// A left click on screen row `row`, with the fleet table scrolled by `offset` rows (the
-    /// scroll position lives with the drawing, so the run loop passes it along).
+    /// A left click on row `index` of the list on screen (the fleet's models or the open
+    /// pane's rows), as the last drawn frame placed them.
     Click {
-        row: u16,
-        offset: usize,
+        index: usize,
     },
     Resize {
         width: u16,
@@ -71,9 +70,9 @@ pub enum Msg {
     OpFinished {
         result: Result<String, String>,
     },
-    /// A step of the running operation or check, e.g. "sentinel cases: 3 of 3 within tolerance".
+    /// A step of the running operation or check, e.g. the latency burst at 40 of 200.
     Progress {
-        text: String,
+        step: crate::model::Step,
     },
     /// A smoke test's or an evaluation's report, or why it could not run.
     CheckFinished {

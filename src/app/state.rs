@@ -73,6 +73,21 @@ pub enum Mode {
     Filter,
     /// Typing a command after `:`.
     Command(String),
+}
+
+/// What covers the screen, one at a time; keys go to it before anything else.
+#[derive(Debug, Clone)]
+pub enum Overlay {
+    /// An operation being previewed, confirmed or run.
+    Operation(OpModal),
+    /// A smoke test or an evaluation.
+    Check(CheckModal),
+    /// Two versions of a model side by side (`c` on the versions pane); any key closes it.
+    Compare {
+        model: String,
+        left: u32,
+        right: u32,
+    },
     Help,
     /// Every source's state with its whole error text (`:errors`): the header and the footer
     /// clip theirs.
@@ -301,15 +316,12 @@ pub struct State {
     pub alert_p99_seconds: f64,
     /// The guided tour's current step, when the console runs the demo.
     pub guide: Option<usize>,
-    /// The operation dialog, when one is open.
-    pub modal: Option<OpModal>,
-    /// A version marked for comparison on the versions pane (`c`), and the pair being compared.
+    /// The dialog or view over the screen, when one is open.
+    pub overlay: Option<Overlay>,
+    /// A version marked for comparison on the versions pane (`c`).
     pub compare_mark: Option<(String, u32)>,
-    pub comparing: Option<(String, u32, u32)>,
-    /// The smoke-test or evaluation dialog, when one is open.
-    pub check: Option<CheckModal>,
     /// The latest progress line of the running operation or check.
-    pub progress: Option<String>,
+    pub progress: Option<crate::model::Step>,
     /// The labelled CSV the evaluate dialog offers first (the last one used, or the demo's).
     pub evaluate_data: String,
     /// Typed confirmation (the environment's `confirm = "typed"`).
@@ -321,6 +333,44 @@ pub struct State {
 }
 
 impl State {
+    /// The operation dialog, when it is what is open.
+    pub fn modal(&self) -> Option<&OpModal> {
+        match &self.overlay {
+            Some(Overlay::Operation(modal)) => Some(modal),
+            _ => None,
+        }
+    }
+
+    pub fn modal_mut(&mut self) -> Option<&mut OpModal> {
+        match &mut self.overlay {
+            Some(Overlay::Operation(modal)) => Some(modal),
+            _ => None,
+        }
+    }
+
+    /// The smoke-test or evaluation dialog, when it is what is open.
+    pub fn check(&self) -> Option<&CheckModal> {
+        match &self.overlay {
+            Some(Overlay::Check(check)) => Some(check),
+            _ => None,
+        }
+    }
+
+    pub fn check_mut(&mut self) -> Option<&mut CheckModal> {
+        match &mut self.overlay {
+            Some(Overlay::Check(check)) => Some(check),
+            _ => None,
+        }
+    }
+
+    /// The model and the two versions being compared, when a comparison is open.
+    pub fn comparing(&self) -> Option<(&str, u32, u32)> {
+        match &self.overlay {
+            Some(Overlay::Compare { model, left, right }) => Some((model, *left, *right)),
+            _ => None,
+        }
+    }
+
     /// The model whose detail is open, if any.
     pub fn open_model(&self) -> Option<&str> {
         match &self.view {
@@ -402,10 +452,8 @@ impl State {
             metrics: BTreeMap::new(),
             toast: None,
             toast_since: None,
-            modal: None,
-            check: None,
+            overlay: None,
             compare_mark: None,
-            comparing: None,
             progress: None,
             evaluate_data: String::new(),
             guide: None,

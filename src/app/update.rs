@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use super::effect::Effect;
 use super::fleet;
 use super::msg::{FleetData, Msg};
-use super::state::{HISTORY, Mode, Pane, State, View};
+use super::state::{HISTORY, Mode, Overlay, Pane, State, View};
 use crate::keymap::{Action, Key, KeyCode};
 
 /// How long a message stays in the footer.
@@ -48,7 +48,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     } else if state
         .toast_since
         .is_some_and(|since| state.monotonic - since > TOAST_SECONDS)
-        && state.modal.is_none()
+        && state.modal().is_none()
     {
         state.toast = None;
         state.toast_since = None;
@@ -65,7 +65,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
 fn dispatch(state: &mut State, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Key(key) => on_key(state, key),
-        Msg::Click { row, offset } => on_click(state, row, offset),
+        Msg::Click { index } => on_click(state, index),
         Msg::Resize { width, height } => {
             state.size = (width, height);
             Vec::new()
@@ -75,30 +75,7 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.monotonic = monotonic;
             due_fetches(state)
         }
-        Msg::FleetFetched { at, result } => match result {
-            Ok(FleetData {
-                models,
-                servers,
-                interrupted,
-            }) => {
-                state.interrupted = interrupted;
-                state.models = models;
-                state.registry.last_ok = Some(at);
-                state.registry.error = None;
-                clamp_selection(state);
-                match servers {
-                    Some(servers) => servers_listed(state, servers),
-                    // The fetch stays in flight until the servers are listed.
-                    None => Vec::new(),
-                }
-            }
-            Err(e) => {
-                // Keep the last good data; show the error and its age.
-                state.registry.in_flight = false;
-                state.registry.error = Some(e);
-                Vec::new()
-            }
-        },
+        Msg::FleetFetched { at, result } => fleet_fetched(state, at, result),
         Msg::ServersListed {
             servers,
             problem,
@@ -114,38 +91,13 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::HistoryFetched { model, result } => {
             match result {
-                Ok(series) => {
-                    for ((series_model, version), points) in series {
-                        if series_model != model || points.is_empty() {
-                            continue;
-                        }
-                        let key = (series_model, version);
-                        let known = state.history.get(&key).map_or(0, VecDeque::len);
-                        if points.len() <= known {
-                            continue;
-                        }
-                        if let Some(first) = points.first() {
-                            let at = chrono::DateTime::from_timestamp(first.at as i64, 0)
-                                .unwrap_or(state.now);
-                            state.serving_since.insert(key.clone(), at);
-                        }
-                        let mut history = VecDeque::with_capacity(HISTORY);
-                        for p in points.iter().skip(points.len().saturating_sub(HISTORY)) {
-                            history.push_back(super::state::HistoryPoint {
-                                requests_per_second: p.requests_per_second as f32,
-                                error_ratio: p.error_ratio.map_or(f32::NAN, |r| r as f32),
-                                p99: p.p99.map_or(f32::NAN, |v| v as f32),
-                            });
-                        }
-                        state.history.insert(key, history);
-                    }
-                }
+                Ok(series) => history_fetched(state, &model, series),
                 Err(e) => state.toast = Some(format!("chart history: {e}")),
             }
             Vec::new()
         }
         Msg::OpPlanned { result } => {
-            if let Some(modal) = state.modal.as_mut() {
+            if let Some(modal) = state.modal_mut() {
                 modal.stage = match result {
                     Ok(plan) => {
                         modal.request = plan.request;
@@ -156,25 +108,12 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Effect> {
             }
             Vec::new()
         }
-        Msg::Progress { text } => {
-            state.progress = Some(text);
+        Msg::Progress { step } => {
+            state.progress = Some(step);
             Vec::new()
         }
         Msg::CheckFinished { result } => super::checks::finished(state, result),
-        Msg::OpFinished { result } => {
-            state.progress = None;
-            state.toast = Some(match &result {
-                Ok(summary) => summary.clone(),
-                Err(e) => format!("failed: {e}"),
-            });
-            if let Some(modal) = state.modal.as_mut() {
-                modal.stage = super::state::OpStage::Done(result);
-            }
-            // Show the new state at once.
-            state.last_fetch = None;
-            state.registry.in_flight = false;
-            due_fetches(state)
-        }
+        Msg::OpFinished { result } => op_finished(state, result),
         Msg::DriftFetched { model, at, result } => {
             if let Ok(reports) = &result {
                 record_drift_trend(state, &model, reports);
@@ -218,8 +157,87 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Effect> {
     }
 }
 
-/// Keeps a detail source's answer: its data on success; on failure the error, with the last
-/// good data kept on screen.
+/// The registry's answer: its models and interrupted operations (and the servers, when they
+/// came with it); on failure the last good data stays, with the error and its age.
+fn fleet_fetched(
+    state: &mut State,
+    at: chrono::DateTime<chrono::Utc>,
+    result: Result<FleetData, String>,
+) -> Vec<Effect> {
+    match result {
+        Ok(FleetData {
+            models,
+            servers,
+            interrupted,
+        }) => {
+            state.interrupted = interrupted;
+            state.models = models;
+            state.registry.last_ok = Some(at);
+            state.registry.error = None;
+            clamp_selection(state);
+            match servers {
+                Some(servers) => servers_listed(state, servers),
+                // The fetch stays in flight until the servers are listed.
+                None => Vec::new(),
+            }
+        }
+        Err(e) => {
+            // Keep the last good data; show the error and its age.
+            state.registry.in_flight = false;
+            state.registry.error = Some(e);
+            Vec::new()
+        }
+    }
+}
+
+/// A model's chart history from a source that keeps one: each version's series replaces what
+/// the console gathered itself when it is longer.
+fn history_fetched(
+    state: &mut State,
+    model: &str,
+    series: std::collections::BTreeMap<(String, String), Vec<crate::clients::metrics::RatePoint>>,
+) {
+    for ((series_model, version), points) in series {
+        if series_model != model || points.is_empty() {
+            continue;
+        }
+        let key = (series_model, version);
+        let known = state.history.get(&key).map_or(0, VecDeque::len);
+        if points.len() <= known {
+            continue;
+        }
+        if let Some(first) = points.first() {
+            let at = chrono::DateTime::from_timestamp(first.at as i64, 0).unwrap_or(state.now);
+            state.serving_since.insert(key.clone(), at);
+        }
+        let mut history = VecDeque::with_capacity(HISTORY);
+        for p in points.iter().skip(points.len().saturating_sub(HISTORY)) {
+            history.push_back(super::state::HistoryPoint {
+                requests_per_second: p.requests_per_second as f32,
+                error_ratio: p.error_ratio.map_or(f32::NAN, |r| r as f32),
+                p99: p.p99.map_or(f32::NAN, |v| v as f32),
+            });
+        }
+        state.history.insert(key, history);
+    }
+}
+
+/// An operation ended: its result in the dialog and a toast, and every source read again.
+fn op_finished(state: &mut State, result: Result<String, String>) -> Vec<Effect> {
+    state.progress = None;
+    state.toast = Some(match &result {
+        Ok(summary) => summary.clone(),
+        Err(e) => format!("failed: {e}"),
+    });
+    if let Some(modal) = state.modal_mut() {
+        modal.stage = super::state::OpStage::Done(result);
+    }
+    // Show the new state at once.
+    state.last_fetch = None;
+    state.registry.in_flight = false;
+    due_fetches(state)
+}
+
 /// Appends each feature's statistic to its trend (features with no live rows have none).
 fn record_drift_trend(state: &mut State, model: &str, reports: &[crate::model::DriftReport]) {
     use super::state::DRIFT_TREND;
@@ -237,6 +255,8 @@ fn record_drift_trend(state: &mut State, model: &str, reports: &[crate::model::D
     }
 }
 
+/// Keeps a detail source's answer: its data on success; on failure the error, with the last
+/// good data kept on screen.
 fn store<T>(
     status: &mut super::state::SourceStatus,
     data: &mut std::collections::BTreeMap<String, T>,
@@ -255,25 +275,15 @@ fn store<T>(
     }
 }
 
-/// Screen row of the fleet's first model: header line, border, column titles.
-const FLEET_FIRST_ROW: u16 = 3;
-
-/// A click on a fleet row selects it; a click on the selected row opens it. Elsewhere, and
-/// while a dialog is open, clicks do nothing (keys do everything).
-fn on_click(state: &mut State, row: u16, offset: usize) -> Vec<Effect> {
-    if state.modal.is_some()
-        || state.check.is_some()
-        || state.comparing.is_some()
-        || state.mode != Mode::Normal
-    {
+/// A click on a fleet row selects it; a click on the selected row opens it. A click on a row
+/// of a pane's list selects it (then keys act on it). While a dialog is open, or the user
+/// types, clicks do nothing (keys do everything).
+fn on_click(state: &mut State, index: usize) -> Vec<Effect> {
+    if state.overlay.is_some() || state.mode != Mode::Normal {
         return Vec::new();
     }
     match state.view.clone() {
         View::Fleet => {
-            if row < FLEET_FIRST_ROW {
-                return Vec::new();
-            }
-            let index = offset + usize::from(row - FLEET_FIRST_ROW);
             if index >= fleet::rows(state).len() {
                 return Vec::new();
             }
@@ -282,18 +292,10 @@ fn on_click(state: &mut State, row: u16, offset: usize) -> Vec<Effect> {
             }
             state.selected = index;
         }
-        // The versions and journal tables sit below the header, the pane tabs, the border and
-        // their column titles; a click selects a row (then keys act on it).
         View::Model {
-            pane: pane @ (Pane::Versions | Pane::Journal | Pane::Drift),
+            pane: Pane::Versions | Pane::Journal | Pane::Drift,
             ..
         } => {
-            // The drift table has the report's summary line above its column titles.
-            let first = PANE_FIRST_ROW + u16::from(pane == Pane::Drift);
-            if row < first {
-                return Vec::new();
-            }
-            let index = offset + usize::from(row - first);
             if index < detail_rows(state) {
                 state.detail_selected = index;
             }
@@ -302,9 +304,6 @@ fn on_click(state: &mut State, row: u16, offset: usize) -> Vec<Effect> {
     }
     Vec::new()
 }
-
-/// Screen row of the first version or journal row in a model's pane (drift: one lower).
-const PANE_FIRST_ROW: u16 = 4;
 
 /// Fetches whose refresh interval has passed.
 fn due_fetches(state: &mut State) -> Vec<Effect> {
@@ -369,16 +368,24 @@ fn clamp_selection(state: &mut State) {
 }
 
 fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
-    if state.modal.is_some() {
-        return on_modal_key(state, key);
-    }
-    if state.check.is_some() {
-        return super::checks::on_key(state, key);
-    }
-    if state.comparing.is_some() {
+    match &state.overlay {
+        None => {}
+        Some(Overlay::Operation(_)) => return on_modal_key(state, key),
+        Some(Overlay::Check(_)) => return super::checks::on_key(state, key),
         // Any key closes the comparison.
-        state.comparing = None;
-        return Vec::new();
+        Some(Overlay::Compare { .. }) => {
+            state.overlay = None;
+            return Vec::new();
+        }
+        Some(Overlay::Help | Overlay::Errors) => {
+            if matches!(
+                state.keymap.action(key),
+                Some(Action::Back | Action::Help | Action::Quit)
+            ) {
+                state.overlay = None;
+            }
+            return Vec::new();
+        }
     }
     match state.mode.clone() {
         // Typing a filter: every key is text (or ends it); none reaches an operation.
@@ -437,15 +444,6 @@ fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
             }
             _ => Vec::new(),
         },
-        Mode::Help | Mode::Errors => {
-            if matches!(
-                state.keymap.action(key),
-                Some(Action::Back | Action::Help | Action::Quit)
-            ) {
-                state.mode = Mode::Normal;
-            }
-            Vec::new()
-        }
         // The guided tour's `n` (only while a tour runs, so `n` stays free otherwise).
         Mode::Normal if state.guide.is_some() && key == Key::char('n') => {
             let next = state.guide.map(|s| s + 1).unwrap_or(0);
@@ -489,7 +487,7 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
             return vec![Effect::Quit];
         }
         Action::Help => {
-            state.mode = Mode::Help;
+            state.overlay = Some(Overlay::Help);
             return Vec::new();
         }
         Action::Command => {
@@ -621,7 +619,11 @@ fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) ->
             let selected = super::panes::selected_version(state);
             match (pane, selected, state.compare_mark.clone()) {
                 (Pane::Versions, Some(b), Some((model, a))) if model == name && a != b => {
-                    state.comparing = Some((name.to_string(), a, b));
+                    state.overlay = Some(Overlay::Compare {
+                        model: name.to_string(),
+                        left: a,
+                        right: b,
+                    });
                     state.compare_mark = None;
                 }
                 (Pane::Versions, Some(v), _) => {
@@ -723,7 +725,7 @@ fn open_recovery(
         return Vec::new();
     };
     state.progress = None;
-    state.modal = Some(super::state::OpModal {
+    state.overlay = Some(Overlay::Operation(super::state::OpModal {
         model: found.model.clone(),
         // Replaced by the recovered operation's own request once the plan arrives.
         request: crate::engine::ops::OpRequest::Abort,
@@ -732,7 +734,7 @@ fn open_recovery(
         typed: String::new(),
         override_gates: false,
         allow_pipeline_mismatch: false,
-    });
+    }));
     vec![Effect::PlanRecovery {
         model: found.model,
         how,
@@ -771,7 +773,7 @@ fn open_operation(
         }
     };
     state.progress = None;
-    state.modal = Some(super::state::OpModal {
+    state.overlay = Some(Overlay::Operation(super::state::OpModal {
         model: model.to_string(),
         request,
         recovery: None,
@@ -779,7 +781,7 @@ fn open_operation(
         typed: String::new(),
         override_gates: false,
         allow_pipeline_mismatch: false,
-    });
+    }));
     vec![Effect::PlanOp {
         model: model.to_string(),
         request,
@@ -791,19 +793,19 @@ fn open_operation(
 fn on_modal_key(state: &mut State, key: Key) -> Vec<Effect> {
     use super::state::OpStage;
     let typed_confirmation = state.typed_confirmation;
-    let Some(modal) = state.modal.as_mut() else {
+    let Some(modal) = state.modal_mut() else {
         return Vec::new();
     };
     match (&modal.stage, key.code) {
         (OpStage::Running(_), _) => Vec::new(),
         (_, KeyCode::Esc) => {
-            state.modal = None;
+            state.overlay = None;
             // The dialog's hints ("press o ...") go with it.
             state.toast = None;
             Vec::new()
         }
         (OpStage::Done(_) | OpStage::Failed(_), _) => {
-            state.modal = None;
+            state.overlay = None;
             Vec::new()
         }
         (OpStage::Ready(plan), KeyCode::Enter) => {
@@ -898,11 +900,11 @@ fn run_command(state: &mut State, text: &str) -> Vec<Effect> {
             }
         }
         (Some("help"), _) => {
-            state.mode = Mode::Help;
+            state.overlay = Some(Overlay::Help);
             Vec::new()
         }
         (Some("errors"), _) => {
-            state.mode = Mode::Errors;
+            state.overlay = Some(Overlay::Errors);
             Vec::new()
         }
         (Some(verb @ ("finish" | "revert")), model) => {

@@ -8,11 +8,11 @@ use super::say;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::ui::DrawnList;
 use chrono::Utc;
 use clap::Args;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::widgets::TableState;
 use serde::Serialize;
 
 use super::table::render;
@@ -111,28 +111,12 @@ pub fn run(args: BenchConsoleArgs) -> Result<(), Failure> {
         },
     );
     let mut terminal = Terminal::new(TestBackend::new(WIDTH, HEIGHT)).map_err(failure)?;
-    let mut table = TableState::default();
+    let mut table = DrawnList::default();
     draw(&mut terminal, &state, &theme, &mut table)?;
     let first_frame_ms = started.elapsed().as_secs_f64() * 1e3;
     rss.push(("first frame".into(), rss_mb()));
 
-    // Live data: every model served (stable and canary), scraped once a second.
-    let servers: Vec<LocalServer> = fleet
-        .models
-        .iter()
-        .map(|m| server(m.name.as_str()))
-        .collect();
-    update(
-        &mut state,
-        Msg::FleetFetched {
-            at: Utc::now(),
-            result: Ok(FleetData {
-                models: fleet.models.clone(),
-                servers: Some(servers),
-                interrupted: Vec::new(),
-            }),
-        },
-    );
+    serve_every_model(&mut state, &fleet);
     let names: Vec<String> = fleet.models.iter().map(|m| m.name.to_string()).collect();
     let mut timings = Vec::new();
     let mut parse_times = Vec::new();
@@ -162,62 +146,14 @@ pub fn run(args: BenchConsoleArgs) -> Result<(), Failure> {
         .collect::<Result<Vec<_>, _>>()?;
     timings.push(timing("key j + frame: fleet", &key_times));
 
-    let model = names.first().cloned().unwrap_or_default();
-    state.view = View::Model {
-        name: model.clone(),
-        pane: Pane::Serving,
-    };
-    timings.push(frames(
-        "frame: serving pane",
-        &mut terminal,
-        &state,
-        &theme,
-        args.frames,
-    )?);
-    state.view = View::Model {
-        name: model.clone(),
-        pane: Pane::Drift,
-    };
-    update(
+    timings.extend(pane_timings(
         &mut state,
-        Msg::DriftFetched {
-            model: model.clone(),
-            at: Utc::now(),
-            result: Ok(vec![drift_report(&model, args.features)]),
-        },
-    );
-    timings.push(frames(
-        "frame: drift pane",
         &mut terminal,
-        &state,
         &theme,
-        args.frames,
+        &dir,
+        &names,
+        &args,
     )?);
-    let versions = Registry::open(&dir)
-        .and_then(|r| {
-            r.versions(&ModelName::new(&model).map_err(crate::error::EngineError::BadModelName)?)
-        })
-        .map_err(failure)?;
-    update(
-        &mut state,
-        Msg::VersionsFetched {
-            model: model.clone(),
-            at: Utc::now(),
-            result: Ok(versions),
-        },
-    );
-    state.view = View::Model {
-        name: model,
-        pane: Pane::Versions,
-    };
-    timings.push(frames(
-        "frame: versions pane",
-        &mut terminal,
-        &state,
-        &theme,
-        args.frames,
-    )?);
-    state.view = View::Fleet;
 
     rss.push(("frames and panes drawn".into(), rss_mb()));
     let mut second = 20;
@@ -241,6 +177,102 @@ pub fn run(args: BenchConsoleArgs) -> Result<(), Failure> {
     if args.json {
         return print_json(&report);
     }
+    print(&report)
+}
+
+/// Live data: every model served (stable and canary), as the server listing reports it.
+fn serve_every_model(state: &mut State, fleet: &FleetData) {
+    // Live data: every model served (stable and canary), scraped once a second.
+    let servers: Vec<LocalServer> = fleet
+        .models
+        .iter()
+        .map(|m| server(m.name.as_str()))
+        .collect();
+    update(
+        state,
+        Msg::FleetFetched {
+            at: Utc::now(),
+            result: Ok(FleetData {
+                models: fleet.models.clone(),
+                servers: Some(servers),
+                interrupted: Vec::new(),
+            }),
+        },
+    );
+}
+
+/// Frames of the model screen's panes (serving, drift with its report, versions from the
+/// registry), then back to the fleet.
+fn pane_timings(
+    state: &mut State,
+    terminal: &mut Terminal<TestBackend>,
+    theme: &Theme,
+    dir: &std::path::Path,
+    names: &[String],
+    args: &BenchConsoleArgs,
+) -> Result<Vec<Timing>, Failure> {
+    let mut timings = Vec::new();
+    let model = names.first().cloned().unwrap_or_default();
+    state.view = View::Model {
+        name: model.clone(),
+        pane: Pane::Serving,
+    };
+    timings.push(frames(
+        "frame: serving pane",
+        terminal,
+        state,
+        theme,
+        args.frames,
+    )?);
+    state.view = View::Model {
+        name: model.clone(),
+        pane: Pane::Drift,
+    };
+    update(
+        state,
+        Msg::DriftFetched {
+            model: model.clone(),
+            at: Utc::now(),
+            result: Ok(vec![drift_report(&model, args.features)]),
+        },
+    );
+    timings.push(frames(
+        "frame: drift pane",
+        terminal,
+        state,
+        theme,
+        args.frames,
+    )?);
+    let versions = Registry::open(dir)
+        .and_then(|r| {
+            r.versions(&ModelName::new(&model).map_err(crate::error::EngineError::BadModelName)?)
+        })
+        .map_err(failure)?;
+    update(
+        state,
+        Msg::VersionsFetched {
+            model: model.clone(),
+            at: Utc::now(),
+            result: Ok(versions),
+        },
+    );
+    state.view = View::Model {
+        name: model,
+        pane: Pane::Versions,
+    };
+    timings.push(frames(
+        "frame: versions pane",
+        terminal,
+        state,
+        theme,
+        args.frames,
+    )?);
+    state.view = View::Fleet;
+    Ok(timings)
+}
+
+/// The report as tables.
+fn print(report: &Report) -> Result<(), Failure> {
     say!(
         "synthetic fleet: {} models x {} versions x {} features (registry written in {:.1} s)",
         report.models,
@@ -314,7 +346,7 @@ fn draw(
     terminal: &mut Terminal<TestBackend>,
     state: &State,
     theme: &Theme,
-    table: &mut TableState,
+    table: &mut DrawnList,
 ) -> Result<(), Failure> {
     terminal
         .draw(|f| crate::ui::draw(f, state, theme, false, table))
@@ -330,7 +362,7 @@ fn frames(
     theme: &Theme,
     n: usize,
 ) -> Result<Timing, Failure> {
-    let mut table = TableState::default();
+    let mut table = DrawnList::default();
     let times = (0..n.max(1))
         .map(|_| {
             let started = Instant::now();

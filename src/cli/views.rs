@@ -4,10 +4,10 @@
 use super::say;
 use std::time::Duration;
 
+use crate::ui::DrawnList;
 use clap::Args;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::widgets::TableState;
 
 use super::table::{or_dash, render};
 use super::{Failure, failure, model_name, print_json, program, runtime};
@@ -172,7 +172,7 @@ pub fn snapshot(settings: &Settings, args: SnapshotArgs) -> Result<(), Failure> 
     let state = collect(settings, args.interval)?;
     let theme = Theme::built_in("mono", true).map_err(failure)?;
     let mut terminal = Terminal::new(TestBackend::new(args.width, args.height)).map_err(failure)?;
-    let mut table = TableState::default();
+    let mut table = DrawnList::default();
     terminal
         .draw(|f| crate::ui::draw(f, &state, &theme, settings.ascii, &mut table))
         .map_err(failure)?;

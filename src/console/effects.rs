@@ -63,10 +63,8 @@ async fn plan_operation(
     replies: Replies,
 ) -> Result<Box<crate::engine::ops::OpPlan>, String> {
     let name = crate::model::ModelName::new(&model).map_err(|e| e.to_string())?;
-    let progress = |text: &str| {
-        replies.send(Msg::Progress {
-            text: text.to_string(),
-        });
+    let progress = |step: &crate::model::Step| {
+        replies.send(Msg::Progress { step: step.clone() });
     };
     ctx.operator
         .plan(
@@ -184,10 +182,8 @@ async fn run_check(
 ) -> Result<CheckOutcome, String> {
     let name = crate::model::ModelName::new(&model).map_err(|e| e.to_string())?;
     let mut registry = Registry::open(&data_dir).map_err(|e| e.to_string())?;
-    let progress = |text: &str| {
-        replies.send(Msg::Progress {
-            text: text.to_string(),
-        });
+    let progress = |step: &crate::model::Step| {
+        replies.send(Msg::Progress { step: step.clone() });
     };
     match data {
         None => crate::engine::smoke::smoke(
@@ -380,7 +376,9 @@ mod tests {
             result: Ok("deploy fraud: done".into()),
         };
         assert!(!reply(0, finished).is_stale(1));
-        let progress = Msg::Progress { text: "x".into() };
+        let progress = Msg::Progress {
+            step: crate::model::Step::new("x"),
+        };
         assert!(!reply(0, progress).is_stale(1));
     }
 }

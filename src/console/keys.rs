@@ -5,6 +5,7 @@ use crossterm::event::{Event, KeyEventKind};
 
 use crate::app::Msg;
 use crate::keymap::{Key, KeyCode};
+use crate::ui::DrawnList;
 
 /// A terminal key event in the keymap's terms.
 pub fn convert_key(event: crossterm::event::KeyEvent) -> Option<Key> {
@@ -35,8 +36,8 @@ pub fn convert_key(event: crossterm::event::KeyEvent) -> Option<Key> {
 }
 
 /// A terminal event as the message `update` takes: `None` for events the console ignores.
-/// `offset` is the selection list's scroll position as last drawn.
-pub fn message_of(event: Event, offset: usize) -> Option<Msg> {
+/// A click is read against the list as last drawn.
+pub fn message_of(event: Event, drawn: &DrawnList) -> Option<Msg> {
     use crossterm::event::{MouseButton, MouseEventKind};
     match event {
         Event::Key(key) if key.kind != KeyEventKind::Release => convert_key(key).map(Msg::Key),
@@ -45,10 +46,9 @@ pub fn message_of(event: Event, offset: usize) -> Option<Msg> {
         Event::Mouse(mouse) => match mouse.kind {
             MouseEventKind::ScrollDown => Some(Msg::Key(Key::plain(KeyCode::Down))),
             MouseEventKind::ScrollUp => Some(Msg::Key(Key::plain(KeyCode::Up))),
-            MouseEventKind::Down(MouseButton::Left) => Some(Msg::Click {
-                row: mouse.row,
-                offset,
-            }),
+            MouseEventKind::Down(MouseButton::Left) => drawn
+                .index_at(mouse.column, mouse.row)
+                .map(|index| Msg::Click { index }),
             _ => None,
         },
         _ => None,

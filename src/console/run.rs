@@ -124,7 +124,7 @@ async fn event_loop(
         }
         let first = tokio::select! {
             event = events.next() => match event {
-                Some(Ok(event)) => match super::keys::message_of(event, screen.table.offset()) {
+                Some(Ok(event)) => match super::keys::message_of(event, &screen.drawn) {
                     Some(msg) => msg,
                     None => continue,
                 },

@@ -6,16 +6,16 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::widgets::TableState;
 
 use crate::app::State;
 use crate::theme::Theme;
+use crate::ui::DrawnList;
 
 pub struct Screen {
     off_screen: Terminal<TestBackend>,
     shown: Option<Buffer>,
-    /// The selection list's scroll position as last drawn (a click's row is read against it).
-    pub table: TableState,
+    /// The selectable list as last drawn (a click is read against it).
+    pub drawn: DrawnList,
 }
 
 impl Screen {
@@ -24,7 +24,7 @@ impl Screen {
             off_screen: Terminal::new(TestBackend::new(1, 1))
                 .map_err(|e| format!("cannot draw: {e}"))?,
             shown: None,
-            table: TableState::default(),
+            drawn: DrawnList::default(),
         })
     }
 
@@ -45,9 +45,9 @@ impl Screen {
                 .off_screen
                 .resize(Rect::new(0, 0, size.width, size.height));
         }
-        let table = &mut self.table;
+        let drawn = &mut self.drawn;
         self.off_screen
-            .draw(|frame| crate::ui::draw(frame, state, theme, ascii, table))
+            .draw(|frame| crate::ui::draw(frame, state, theme, ascii, drawn))
             .map_err(|e| format!("cannot draw: {e}"))?;
         let rendered = self.off_screen.backend().buffer();
         if self.shown.as_ref() == Some(rendered) {

@@ -103,6 +103,143 @@ async fn client_error_incident(
     Ok((refused, row))
 }
 
+/// The features the server flags as drifted on v2, once exactly the shifted ones are (or
+/// what it flags after 45 s).
+async fn wait_for_drift(client: &reqwest::Client, endpoint: &str) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(45);
+    let mut flagged = Vec::new();
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if let Some(report) = server::drift(client, endpoint, MODEL, READ_TIMEOUT)
+            .await
+            .ok()
+            .and_then(|r| r.into_iter().find(|r| r.version == 2))
+        {
+            flagged = report
+                .features
+                .iter()
+                .filter(|f| f.verdict == Verdict::Drift)
+                .map(|f| f.name.clone())
+                .collect();
+            if flagged.len() == SHIFTED.len() {
+                break;
+            }
+        }
+    }
+    flagged
+}
+
+/// Whether the journal records 3 registrations, 2 deploys, 1 promote and the blocked deploy.
+fn journal_is_complete(registry: &crate::store::Registry) -> Result<bool, String> {
+    let journal = registry
+        .journal(&crate::store::journal::JournalQuery {
+            model: Some(MODEL.into()),
+            limit: None,
+        })
+        .map_err(|e| e.to_string())?;
+    let count = |op: &str, outcome: &str| {
+        journal
+            .iter()
+            .filter(|e| e.operation == op && e.outcome.as_str() == outcome)
+            .count()
+    };
+    Ok(count("register", "succeeded") == 3
+        && count("deploy", "succeeded") == 2
+        && count("promote", "succeeded") == 1
+        && count("deploy", "failed") == 1)
+}
+
+/// v2 as a 20% canary, judged on its traffic, then promoted.
+async fn canary_then_promote(
+    t: &mut Timeline,
+    demo: &Demo,
+    client: &reqwest::Client,
+    endpoint: &str,
+) {
+    let summary = operate(
+        demo,
+        OpRequest::Deploy {
+            version: 2,
+            canary_percent: Some(20),
+        },
+    )
+    .await;
+    t.observe(
+        summary.is_ok(),
+        &format!(
+            "v2 passed its smoke test and runs as a 20% canary ({})",
+            summary.unwrap_or_else(|e| e)
+        ),
+    );
+    let canary = wait_for_requests(client, endpoint, 2, 120.0, Duration::from_secs(30)).await;
+    t.observe(canary, "the canary served enough traffic to judge it");
+    let promoted = operate(demo, OpRequest::Promote).await;
+    t.observe(
+        promoted.is_ok(),
+        &format!("promote gates passed: {}", promoted.unwrap_or_else(|e| e)),
+    );
+}
+
+/// v3 (retrained, failing its sentinel cases) is stopped by the smoke gate; production is still
+/// v2, healthy, alone. The registry is returned for the checks that follow.
+async fn blocked_then_healthy(
+    t: &mut Timeline,
+    demo: &Demo,
+) -> Result<crate::store::Registry, String> {
+    let blocked = operate(
+        demo,
+        OpRequest::Deploy {
+            version: 3,
+            canary_percent: Some(10),
+        },
+    )
+    .await;
+    let gate = blocked
+        .as_ref()
+        .err()
+        .is_some_and(|e| e.contains("smoke gate failed") && e.contains("sentinels"));
+    t.observe(
+        gate,
+        &format!(
+            "v3 stopped by the smoke gate: {}",
+            blocked.err().unwrap_or_else(|| "it was deployed".into())
+        ),
+    );
+
+    let status = demo.serving.status(MODEL).await;
+    let registry = demo.registry()?;
+    let aliases = registry.aliases(&demo.model).map_err(|e| e.to_string())?;
+    let production = crate::model::version_of(&aliases, AliasName::PRODUCTION);
+    let healthy = status.healthy
+        && production == Some(2)
+        && status
+            .serving
+            .is_some_and(|p| p.stable == 2 && p.canary.is_none());
+    t.observe(healthy, "production is v2, healthy, with no canary");
+    Ok(registry)
+}
+
+/// An incident: a client starts sending rows of four columns (the model takes five). Every one
+/// of its requests is refused with 400; the fleet must say so, not "0.00%".
+async fn client_error_shows(t: &mut Timeline, demo: &Demo, endpoint: &str) -> Result<(), String> {
+    let (refused, row) = client_error_incident(demo, endpoint).await?;
+    let flagged = row.as_ref().is_some_and(|r| {
+        r.alerts.contains(&"!err")
+            && r.stats.and_then(|s| s.client_error_ratio).unwrap_or(0.0) > 0.0
+    });
+    t.observe(
+        flagged,
+        &format!(
+            "a client sending 4 columns instead of 5: {refused} answers were 400 and the fleet shows {} with !err",
+            row.and_then(|r| r.stats)
+                .and_then(|s| s.error_ratio)
+                .map(|e| format!("{:.1}% errors", e * 100.0))
+                .unwrap_or_else(|| "no error ratio".into())
+        ),
+    );
+    Ok(())
+}
+
 /// Runs the scenario; `Ok(())` only when every observation held.
 pub async fn run(demo: &Demo, rate: u32) -> Result<(), String> {
     let mut t = Timeline {
@@ -142,54 +279,14 @@ pub async fn run(demo: &Demo, rate: u32) -> Result<(), String> {
     let steady = wait_for_requests(&client, &endpoint, 1, 200.0, Duration::from_secs(20)).await;
     t.observe(steady, "steady traffic served by v1");
 
-    let summary = operate(
-        demo,
-        OpRequest::Deploy {
-            version: 2,
-            canary_percent: Some(20),
-        },
-    )
-    .await;
-    t.observe(
-        summary.is_ok(),
-        &format!(
-            "v2 passed its smoke test and runs as a 20% canary ({})",
-            summary.unwrap_or_else(|e| e)
-        ),
-    );
-    let canary = wait_for_requests(&client, &endpoint, 2, 120.0, Duration::from_secs(30)).await;
-    t.observe(canary, "the canary served enough traffic to judge it");
-    let promoted = operate(demo, OpRequest::Promote).await;
-    t.observe(
-        promoted.is_ok(),
-        &format!("promote gates passed: {}", promoted.unwrap_or_else(|e| e)),
-    );
+    canary_then_promote(&mut t, demo, &client, &endpoint).await;
 
     control.shift.store(true, Ordering::Relaxed);
     t.say(&format!(
         "input drift begins: {} shift",
         SHIFTED.join(" and ")
     ));
-    let deadline = Instant::now() + Duration::from_secs(45);
-    let mut flagged = Vec::new();
-    while Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        if let Some(report) = server::drift(&client, &endpoint, MODEL, READ_TIMEOUT)
-            .await
-            .ok()
-            .and_then(|r| r.into_iter().find(|r| r.version == 2))
-        {
-            flagged = report
-                .features
-                .iter()
-                .filter(|f| f.verdict == Verdict::Drift)
-                .map(|f| f.name.clone())
-                .collect();
-            if flagged.len() == SHIFTED.len() {
-                break;
-            }
-        }
-    }
+    let flagged = wait_for_drift(&client, &endpoint).await;
     let exact = flagged.iter().map(String::as_str).collect::<Vec<_>>() == SHIFTED;
     t.observe(
         exact,
@@ -200,53 +297,8 @@ pub async fn run(demo: &Demo, rate: u32) -> Result<(), String> {
         ),
     );
 
-    let blocked = operate(
-        demo,
-        OpRequest::Deploy {
-            version: 3,
-            canary_percent: Some(10),
-        },
-    )
-    .await;
-    let gate = blocked
-        .as_ref()
-        .err()
-        .is_some_and(|e| e.contains("smoke gate failed") && e.contains("sentinels"));
-    t.observe(
-        gate,
-        &format!(
-            "v3 stopped by the smoke gate: {}",
-            blocked.err().unwrap_or_else(|| "it was deployed".into())
-        ),
-    );
-
-    let status = demo.serving.status(MODEL).await;
-    let registry = demo.registry()?;
-    let aliases = registry.aliases(&demo.model).map_err(|e| e.to_string())?;
-    let production = crate::model::version_of(&aliases, AliasName::PRODUCTION);
-    let healthy = status.healthy
-        && production == Some(2)
-        && status
-            .serving
-            .is_some_and(|p| p.stable == 2 && p.canary.is_none());
-    t.observe(healthy, "production is v2, healthy, with no canary");
-    // An incident: a client starts sending rows of four columns (the model takes five). Every
-    // one of its requests is refused with 400; the fleet must say so, not "0.00%".
-    let (refused, row) = client_error_incident(demo, &endpoint).await?;
-    let flagged = row.as_ref().is_some_and(|r| {
-        r.alerts.contains(&"!err")
-            && r.stats.and_then(|s| s.client_error_ratio).unwrap_or(0.0) > 0.0
-    });
-    t.observe(
-        flagged,
-        &format!(
-            "a client sending 4 columns instead of 5: {refused} answers were 400 and the fleet shows {} with !err",
-            row.and_then(|r| r.stats)
-                .and_then(|s| s.error_ratio)
-                .map(|e| format!("{:.1}% errors", e * 100.0))
-                .unwrap_or_else(|| "no error ratio".into())
-        ),
-    );
+    let registry = blocked_then_healthy(&mut t, demo).await?;
+    client_error_shows(&mut t, demo, &endpoint).await?;
 
     let failed = control.failed.load(Ordering::Relaxed);
     let sent = control.sent.load(Ordering::Relaxed);
@@ -255,22 +307,7 @@ pub async fn run(demo: &Demo, rate: u32) -> Result<(), String> {
         &format!("{sent} requests answered, {failed} failed, across every change"),
     );
 
-    let journal = registry
-        .journal(&crate::store::journal::JournalQuery {
-            model: Some(MODEL.into()),
-            limit: None,
-        })
-        .map_err(|e| e.to_string())?;
-    let count = |op: &str, outcome: &str| {
-        journal
-            .iter()
-            .filter(|e| e.operation == op && e.outcome.as_str() == outcome)
-            .count()
-    };
-    let complete = count("register", "succeeded") == 3
-        && count("deploy", "succeeded") == 2
-        && count("promote", "succeeded") == 1
-        && count("deploy", "failed") == 1;
+    let complete = journal_is_complete(&registry)?;
     t.observe(
         complete,
         "the journal records 3 registrations, 2 deploys, 1 promote and the blocked deploy",

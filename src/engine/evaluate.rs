@@ -9,7 +9,7 @@ use chrono::Utc;
 
 use super::smoke::{parse_outputs, start_server, v2_body};
 use crate::error::EngineError;
-use crate::model::{Evaluation, FeatureKind, Metrics, ModelName, ModelVersion};
+use crate::model::{Evaluation, FeatureKind, Metrics, ModelName, ModelVersion, Step};
 use crate::runtime::{NamedTensor, TensorData};
 use crate::store::Registry;
 
@@ -248,7 +248,7 @@ pub async fn evaluate(
     candidate: u32,
     data: &Path,
     options: EvaluateOptions<'_>,
-    progress: &(dyn Fn(&str) + Sync),
+    progress: crate::model::Progress<'_>,
 ) -> Result<Evaluation, EngineError> {
     let (label, record) = (options.label, options.record);
     let version = registry.version(model, candidate)?;
@@ -259,12 +259,12 @@ pub async fn evaluate(
         .transpose()?;
     // A path, not the registry, crosses the awaits below: an SQLite connection is not `Sync`.
     let data_dir = registry.data_dir().to_path_buf();
-    progress(&format!("reading {}", data.display()));
+    progress(&Step::new(format!("reading {}", data.display())));
     let (xs, ys) = read_labelled(data, &version, label)?;
-    progress(&format!(
+    progress(&Step::new(format!(
         "scoring {} rows with v{candidate} on a throwaway server",
         xs.len()
-    ));
+    )));
     let candidate_metrics = metrics(
         &version,
         &predict(&data_dir, program, model, &version, &xs).await?,
@@ -272,11 +272,11 @@ pub async fn evaluate(
     );
     let baseline_metrics = match &production {
         Some(p) => {
-            progress(&format!(
+            progress(&Step::new(format!(
                 "scoring {} rows with production v{} on a throwaway server",
                 xs.len(),
                 p.version
-            ));
+            )));
             let predictions = predict(&data_dir, program, model, p, &xs).await?;
             Some(metrics(p, &predictions, &ys))
         }

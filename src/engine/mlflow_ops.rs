@@ -388,7 +388,7 @@ impl OpRegistry for MlflowStore {
         model: &'a ModelName,
         version: u32,
         run_if_missing: bool,
-        _progress: &'a (dyn Fn(&str) + Sync),
+        _progress: &'a (dyn Fn(&crate::model::Step) + Sync),
     ) -> BoxFuture<'a, Result<Option<SmokeEvidence>, EngineError>> {
         async move {
             // MLflow versions carry no sentinel cases and no stored smoke test: the artifact

@@ -70,28 +70,7 @@ pub fn register(
     })?;
     let sha256 = artifacts::sha256_hex(&bytes);
     if let Some(existing) = registry.version_by_sha(model, &sha256)? {
-        // The version exists: its stored file is written again from these bytes if it was
-        // damaged (registering the original repairs it), and the repair is on record.
-        let damaged = artifacts::load(registry.artifacts_root(), &sha256).is_err();
-        artifacts::store(registry.artifacts_root(), &sha256, &bytes)?;
-        if damaged {
-            registry.append_journal(&crate::model::NewJournalEntry {
-                user: actor.user.clone(),
-                environment: actor.environment.clone(),
-                operation: "repair artifact".into(),
-                model: Some(model.to_string()),
-                from: None,
-                to: Some(format!("v{existing}")),
-                outcome: crate::model::Outcome::Succeeded,
-                details: serde_json::json!({ "sha256": sha256, "from": path.display().to_string() }),
-            })?;
-        }
-        return Ok(Registered {
-            version: registry.version(model, existing)?,
-            created: false,
-            repaired: damaged,
-            sentinel_failures: vec![],
-        });
+        return already_registered(registry, model, existing, &sha256, &bytes, path, actor);
     }
 
     let refused = |source: RuntimeError| EngineError::Model {
@@ -102,35 +81,7 @@ pub fn register(
     loaded.run(&loaded.neutral_inputs(2)).map_err(refused)?;
     let signature = loaded.signature().clone();
 
-    let profile = request
-        .reference
-        .as_deref()
-        .map(|csv| {
-            profile::profile_csv(csv, &signature, &request.categorical).map_err(|e| {
-                EngineError::Reference {
-                    path: csv.to_path_buf(),
-                    problem: e.to_string(),
-                }
-            })
-        })
-        .transpose()?;
-    if request.reference.is_none() && !request.categorical.is_empty() {
-        return Err(EngineError::Reference {
-            path: PathBuf::from("(none)"),
-            problem: "--categorical needs --reference: categories are read from the reference data"
-                .into(),
-        });
-    }
-    let sentinel_set = request
-        .sentinels
-        .as_deref()
-        .map(|file| {
-            sentinels::load(file, &signature).map_err(|problem| EngineError::Sentinels {
-                path: file.to_path_buf(),
-                problem,
-            })
-        })
-        .transpose()?;
+    let (profile, sentinel_set) = reference_and_sentinels(request, &signature)?;
     let sentinel_failures = sentinel_set
         .as_ref()
         .map(|set| failing_cases(&loaded, set))
@@ -187,6 +138,83 @@ pub fn register(
         created,
         sentinel_failures,
     })
+}
+
+/// The version with these bytes exists: its stored file is written again from them if it was
+/// damaged (registering the original repairs it), and the repair is on record.
+fn already_registered(
+    registry: &mut Registry,
+    model: &ModelName,
+    existing: u32,
+    sha256: &str,
+    bytes: &[u8],
+    path: &Path,
+    actor: &Actor,
+) -> Result<Registered, EngineError> {
+    let damaged = artifacts::load(registry.artifacts_root(), sha256).is_err();
+    artifacts::store(registry.artifacts_root(), sha256, bytes)?;
+    if damaged {
+        registry.append_journal(&crate::model::NewJournalEntry {
+            user: actor.user.clone(),
+            environment: actor.environment.clone(),
+            operation: "repair artifact".into(),
+            model: Some(model.to_string()),
+            from: None,
+            to: Some(format!("v{existing}")),
+            outcome: crate::model::Outcome::Succeeded,
+            details: serde_json::json!({ "sha256": sha256, "from": path.display().to_string() }),
+        })?;
+    }
+    Ok(Registered {
+        version: registry.version(model, existing)?,
+        created: false,
+        repaired: damaged,
+        sentinel_failures: vec![],
+    })
+}
+
+/// The baseline profile of the request's reference data and its sentinel cases, each read and
+/// checked against the model's signature.
+fn reference_and_sentinels(
+    request: &RegisterRequest,
+    signature: &crate::model::Signature,
+) -> Result<
+    (
+        Option<crate::model::BaselineProfile>,
+        Option<crate::model::SentinelSet>,
+    ),
+    EngineError,
+> {
+    let profile = request
+        .reference
+        .as_deref()
+        .map(|csv| {
+            profile::profile_csv(csv, signature, &request.categorical).map_err(|e| {
+                EngineError::Reference {
+                    path: csv.to_path_buf(),
+                    problem: e.to_string(),
+                }
+            })
+        })
+        .transpose()?;
+    if request.reference.is_none() && !request.categorical.is_empty() {
+        return Err(EngineError::Reference {
+            path: PathBuf::from("(none)"),
+            problem: "--categorical needs --reference: categories are read from the reference data"
+                .into(),
+        });
+    }
+    let sentinel_set = request
+        .sentinels
+        .as_deref()
+        .map(|file| {
+            sentinels::load(file, signature).map_err(|problem| EngineError::Sentinels {
+                path: file.to_path_buf(),
+                problem,
+            })
+        })
+        .transpose()?;
+    Ok((profile, sentinel_set))
 }
 
 fn display(path: &Path) -> String {

@@ -14,6 +14,7 @@ use super::sentinels;
 use crate::error::EngineError;
 use crate::model::{
     AliasName, ClassifierOutputs, ModelName, ModelVersion, SentinelCase, SmokeCheck, SmokeReport,
+    Step,
 };
 use crate::runtime::NamedTensor;
 use crate::store::Registry;
@@ -123,7 +124,7 @@ pub async fn smoke(
     model: &ModelName,
     version: u32,
     options: &SmokeOptions,
-    progress: &(dyn Fn(&str) + Sync),
+    progress: crate::model::Progress<'_>,
 ) -> Result<SmokeReport, EngineError> {
     let record = registry.version(model, version)?;
     let production = crate::model::version_of(&registry.aliases(model)?, AliasName::PRODUCTION)
@@ -132,7 +133,7 @@ pub async fn smoke(
         .transpose()?;
     let data_dir = registry.data_dir().to_path_buf();
     let mut checks = Vec::new();
-    progress("starting a throwaway server");
+    progress(&Step::new("starting a throwaway server"));
     let (endpoint, _server) = match &options.endpoint {
         Some(e) => (e.trim_end_matches('/').to_string(), None),
         None => match start_server(program, &data_dir, model, version).await {
@@ -168,7 +169,7 @@ pub async fn smoke(
         return finish(registry, model, version, checks, endpoint, options.record);
     }
 
-    progress("comparing the signature");
+    progress(&Step::new("comparing the signature"));
     checks.push(signature_check(&client, &base, &record, production.as_ref()).await);
 
     // Requests are typed as the registered signature says (the signature check compared it
@@ -179,7 +180,32 @@ pub async fn smoke(
         .iter()
         .map(|i| (i.name.clone(), i.datatype.as_str().to_string()))
         .collect();
-    progress("running sentinel cases");
+    progress(&Step::new("running sentinel cases"));
+    let mut responses = Vec::new();
+    checks.push(sentinel_check(&client, &base, &record, &datatypes, &mut responses).await);
+
+    // Outputs of a neutral request too, so the checks below run even without sentinels.
+    let probe = neutral_inputs(&record);
+    if let Ok(outputs) = infer(&client, &base, &probe, &datatypes).await {
+        responses.push(outputs);
+    }
+    checks.extend(output_checks(
+        &responses,
+        record.signature.classifier.as_ref(),
+    ));
+    checks.push(burst(&client, &base, &probe, options, &datatypes, progress).await);
+    finish(registry, model, version, checks, endpoint, options.record)
+}
+
+/// Runs the version's sentinel cases and compares each output with its expected values within
+/// tolerance; the answers join `responses` for the checks every answer must pass.
+async fn sentinel_check(
+    client: &reqwest::Client,
+    base: &str,
+    record: &ModelVersion,
+    datatypes: &Datatypes,
+    responses: &mut Vec<Vec<NamedTensor>>,
+) -> SmokeCheck {
     let cases: Vec<SentinelCase> = record
         .sentinels
         .as_ref()
@@ -191,13 +217,12 @@ pub async fn smoke(
         .map(|s| s.tolerance)
         .unwrap_or_default();
     let mut failures = Vec::new();
-    let mut responses = Vec::new();
     for case in &cases {
         match infer(
-            &client,
-            &base,
+            client,
+            base,
             &sentinels::input_tensors(case, &record.signature),
-            &datatypes,
+            datatypes,
         )
         .await
         {
@@ -222,7 +247,7 @@ pub async fn smoke(
             Err(e) => failures.push(format!("{}: {e}", case.name)),
         }
     }
-    checks.push(match (cases.len(), failures.first()) {
+    match (cases.len(), failures.first()) {
         (0, _) => check(
             "sentinels",
             true,
@@ -248,19 +273,7 @@ pub async fn smoke(
                 format!("{failed_cases} of {n} cases failed; first: {first}"),
             )
         }
-    });
-
-    // Outputs of a neutral request too, so the checks below run even without sentinels.
-    let probe = neutral_inputs(&record);
-    if let Ok(outputs) = infer(&client, &base, &probe, &datatypes).await {
-        responses.push(outputs);
     }
-    checks.extend(output_checks(
-        &responses,
-        record.signature.classifier.as_ref(),
-    ));
-    checks.push(burst(&client, &base, &probe, options, &datatypes, progress).await);
-    finish(registry, model, version, checks, endpoint, options.record)
 }
 
 /// What every answer must satisfy whatever the inputs: finite outputs and, for a classifier,
@@ -581,7 +594,7 @@ async fn burst(
     probe: &[crate::runtime::NamedTensor],
     options: &SmokeOptions,
     datatypes: &Datatypes,
-    progress: &(dyn Fn(&str) + Sync),
+    progress: crate::model::Progress<'_>,
 ) -> SmokeCheck {
     let datatype = |name: &str| {
         datatypes
@@ -593,12 +606,12 @@ async fn burst(
     let mut times = Vec::with_capacity(options.requests);
     let mut errors = 0usize;
     let total = options.requests.max(1);
-    // Every tenth of the burst, as "latency burst 40/200": a bar headless, a line in the console.
+    // Every tenth of the burst: a bar headless, a line in the console.
     let step = (total / 10).max(1);
-    progress(&format!("latency burst 0/{total}"));
+    progress(&Step::counted("latency burst", 0, total));
     for sent in 0..total {
         if sent > 0 && sent % step == 0 {
-            progress(&format!("latency burst {sent}/{total}"));
+            progress(&Step::counted("latency burst", sent, total));
         }
         let started = Instant::now();
         match client
@@ -614,7 +627,7 @@ async fn burst(
         }
         times.push(started.elapsed());
     }
-    progress(&format!("latency burst {total}/{total}"));
+    progress(&Step::counted("latency burst", total, total));
     times.sort();
     let p99 = times[((times.len() - 1) as f64 * 0.99).round() as usize];
     let within = p99 <= options.p99_budget;

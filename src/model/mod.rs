@@ -8,6 +8,7 @@ pub mod journal;
 pub mod kube;
 pub mod name;
 pub mod profile;
+pub mod progress;
 pub mod sentinel;
 pub mod serving;
 pub mod signature;
@@ -26,6 +27,7 @@ pub use name::{AliasName, ModelName, NameError};
 pub use profile::{
     BaselineProfile, CategoryFrequency, FeatureKind, FeatureProfile, NumericProfile,
 };
+pub use progress::{Progress, Step};
 pub use sentinel::{SentinelCase, SentinelSet, TensorValues};
 pub use serving::{LocalServer, ServerRecord, ServingPlan};
 pub use signature::{ClassLabels, ClassifierOutputs, DataType, Signature, TensorSpec};

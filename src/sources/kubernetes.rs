@@ -145,101 +145,7 @@ impl KubeCluster {
                 }
             }
             for namespace in namespaces {
-                let isvcs: Api<slim::Isvc> =
-                    Api::namespaced_with(client.clone(), &namespace, &isvc_resource());
-                let pods: Api<slim::SlimPod> = Api::namespaced_with(
-                    client.clone(),
-                    &namespace,
-                    &ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&()),
-                );
-                let events: Api<slim::LeanEvent> = Api::namespaced_with(
-                    client.clone(),
-                    &namespace,
-                    &ApiResource::erase::<k8s_openapi::api::core::v1::Event>(&()),
-                );
-                let deployments: Api<slim::SlimDeployment> = Api::namespaced_with(
-                    client.clone(),
-                    &namespace,
-                    &ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
-                );
-                tokio::spawn(probe_permissions(
-                    client.clone(),
-                    namespace.clone(),
-                    store.clone(),
-                ));
-                tokio::spawn(follow(
-                    deployments,
-                    watcher::Config::default()
-                        .page_size(crate::k8s::PAGE_SIZE)
-                        .labels(slim::ISVC_POD_LABEL),
-                    store.clone(),
-                    ("Deployments", namespace.clone()),
-                    |store, event| match event {
-                        Change::Apply(d) => {
-                            if let Some((namespace, isvc, row)) = slim::deployment_of(&d) {
-                                store.put_deployment(namespace, isvc, row);
-                            }
-                        }
-                        Change::Delete(d) => store.remove_deployment(
-                            d.metadata.namespace.as_deref().unwrap_or_default(),
-                            d.metadata.name.as_deref().unwrap_or_default(),
-                        ),
-                    },
-                ));
-                let pod_template = template.clone();
-                let template = template.clone();
-                tokio::spawn(follow(
-                    isvcs,
-                    watcher::Config::default().page_size(crate::k8s::PAGE_SIZE),
-                    store.clone(),
-                    ("InferenceServices", namespace.clone()),
-                    move |store, event| match event {
-                        Change::Apply(isvc) => {
-                            if let Some(parsed) = slim::service_of(&isvc, template.as_deref()) {
-                                store.put_service(parsed);
-                            }
-                        }
-                        Change::Delete(isvc) => store.remove_service(
-                            isvc.metadata.namespace.as_deref().unwrap_or_default(),
-                            isvc.metadata.name.as_deref().unwrap_or_default(),
-                        ),
-                    },
-                ));
-                tokio::spawn(follow(
-                    pods,
-                    watcher::Config::default()
-                        .page_size(crate::k8s::PAGE_SIZE)
-                        .labels(slim::ISVC_POD_LABEL),
-                    store.clone(),
-                    ("Pods", namespace.clone()),
-                    move |store, event| match event {
-                        Change::Apply(pod) => {
-                            if let Some((namespace, isvc, row)) =
-                                slim::pod_of(&pod, pod_template.as_deref())
-                            {
-                                store.put_pod(namespace, isvc, row);
-                            }
-                        }
-                        Change::Delete(pod) => store.remove_pod(
-                            pod.metadata.namespace.as_deref().unwrap_or_default(),
-                            pod.metadata.name.as_deref().unwrap_or_default(),
-                        ),
-                    },
-                ));
-                tokio::spawn(follow(
-                    events,
-                    watcher::Config::default().page_size(crate::k8s::PAGE_SIZE),
-                    store.clone(),
-                    ("Events", namespace.clone()),
-                    |store, event| {
-                        if let Change::Apply(event) = event
-                            && let Some((namespace, kind, object, uid, row)) =
-                                slim::event_of(&event)
-                        {
-                            store.put_event(namespace, &kind, &object, uid, row);
-                        }
-                    },
-                ));
+                watch_namespace(client.clone(), namespace, store.clone(), template.clone());
             }
         });
     }
@@ -266,6 +172,107 @@ impl KubeCluster {
     pub fn held(&self) -> (usize, usize, usize) {
         self.store.lock().map(|s| s.len()).unwrap_or_default()
     }
+}
+
+/// Starts the watches of one namespace (InferenceServices, their pods, Deployments and
+/// events) and the check of what these credentials may do there.
+fn watch_namespace(
+    client: kube::Client,
+    namespace: String,
+    store: Arc<Mutex<Store>>,
+    template: Option<String>,
+) {
+    let isvcs: Api<slim::Isvc> = Api::namespaced_with(client.clone(), &namespace, &isvc_resource());
+    let pods: Api<slim::SlimPod> = Api::namespaced_with(
+        client.clone(),
+        &namespace,
+        &ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&()),
+    );
+    let events: Api<slim::LeanEvent> = Api::namespaced_with(
+        client.clone(),
+        &namespace,
+        &ApiResource::erase::<k8s_openapi::api::core::v1::Event>(&()),
+    );
+    let deployments: Api<slim::SlimDeployment> = Api::namespaced_with(
+        client.clone(),
+        &namespace,
+        &ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
+    );
+    tokio::spawn(probe_permissions(
+        client.clone(),
+        namespace.clone(),
+        store.clone(),
+    ));
+    tokio::spawn(follow(
+        deployments,
+        watcher::Config::default()
+            .page_size(crate::k8s::PAGE_SIZE)
+            .labels(slim::ISVC_POD_LABEL),
+        store.clone(),
+        ("Deployments", namespace.clone()),
+        |store, event| match event {
+            Change::Apply(d) => {
+                if let Some((namespace, isvc, row)) = slim::deployment_of(&d) {
+                    store.put_deployment(namespace, isvc, row);
+                }
+            }
+            Change::Delete(d) => store.remove_deployment(
+                d.metadata.namespace.as_deref().unwrap_or_default(),
+                d.metadata.name.as_deref().unwrap_or_default(),
+            ),
+        },
+    ));
+    let pod_template = template.clone();
+    let template = template.clone();
+    tokio::spawn(follow(
+        isvcs,
+        watcher::Config::default().page_size(crate::k8s::PAGE_SIZE),
+        store.clone(),
+        ("InferenceServices", namespace.clone()),
+        move |store, event| match event {
+            Change::Apply(isvc) => {
+                if let Some(parsed) = slim::service_of(&isvc, template.as_deref()) {
+                    store.put_service(parsed);
+                }
+            }
+            Change::Delete(isvc) => store.remove_service(
+                isvc.metadata.namespace.as_deref().unwrap_or_default(),
+                isvc.metadata.name.as_deref().unwrap_or_default(),
+            ),
+        },
+    ));
+    tokio::spawn(follow(
+        pods,
+        watcher::Config::default()
+            .page_size(crate::k8s::PAGE_SIZE)
+            .labels(slim::ISVC_POD_LABEL),
+        store.clone(),
+        ("Pods", namespace.clone()),
+        move |store, event| match event {
+            Change::Apply(pod) => {
+                if let Some((namespace, isvc, row)) = slim::pod_of(&pod, pod_template.as_deref()) {
+                    store.put_pod(namespace, isvc, row);
+                }
+            }
+            Change::Delete(pod) => store.remove_pod(
+                pod.metadata.namespace.as_deref().unwrap_or_default(),
+                pod.metadata.name.as_deref().unwrap_or_default(),
+            ),
+        },
+    ));
+    tokio::spawn(follow(
+        events,
+        watcher::Config::default().page_size(crate::k8s::PAGE_SIZE),
+        store.clone(),
+        ("Events", namespace.clone()),
+        |store, event| {
+            if let Change::Apply(event) = event
+                && let Some((namespace, kind, object, uid, row)) = slim::event_of(&event)
+            {
+                store.put_event(namespace, &kind, &object, uid, row);
+            }
+        },
+    ));
 }
 
 /// Asks the API server what this user may not do in `namespace`, for the pane.

@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, TableState};
+use ratatui::widgets::{Cell, Paragraph};
 
 use super::columns::{Column, fitted_table};
 use super::format;
@@ -13,6 +13,7 @@ use crate::app::State;
 use crate::app::fleet::{self, FleetRow, Health, Signal};
 use crate::model::Verdict;
 use crate::theme::Theme;
+use crate::ui::DrawnList;
 
 pub fn draw(
     frame: &mut Frame<'_>,
@@ -20,7 +21,7 @@ pub fn draw(
     state: &State,
     theme: &Theme,
     ascii: bool,
-    table: &mut TableState,
+    drawn: &mut DrawnList,
 ) {
     let rows = fleet::rows(state);
     let title = format!(
@@ -75,11 +76,13 @@ pub fn draw(
     // 16 more cells fit (model names and alerts get the rest).
     let room = area.width.saturating_sub(2).saturating_sub(16);
     let table_widget = fitted_table(body, &columns, room, theme, ascii).block(block);
+    let table = &mut drawn.table;
     let absolute = table.offset();
     *table.offset_mut() = absolute.saturating_sub(start).min(end - start - 1);
     table.select(Some(selected - start));
-    frame.render_stateful_widget(table_widget, area, table);
+    frame.render_stateful_widget(table_widget, area, &mut *table);
     *table.offset_mut() += start;
+    drawn.drew_rows(area, true);
 }
 
 fn row<'a>(r: &FleetRow, state: &State, theme: &Theme, ascii: bool) -> Vec<Cell<'a>> {

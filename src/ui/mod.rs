@@ -1,9 +1,7 @@
 //! Drawing: a pure function of the state (and the theme) onto a frame. Panes are short-lived
 //! widgets built per frame.
 
-mod checks;
 mod columns;
-mod compare;
 mod detail;
 mod fleet;
 mod format;
@@ -13,10 +11,10 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, TableState};
+use ratatui::widgets::{Block, Paragraph};
 
 use crate::app::State;
-use crate::app::state::Mode;
+use crate::app::state::{Mode, Overlay};
 use crate::keymap::Action;
 use crate::theme::Theme;
 
@@ -24,15 +22,50 @@ use crate::theme::Theme;
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 12;
 
-/// Draws one frame. `table` is the one piece of mutable view state (the table's scroll).
+/// The selectable list as last drawn: its scroll position (the one piece of view state that
+/// lives with the drawing) and the screen area its rows took, so a click is read against what
+/// the user saw, not against row numbers the state machine would have to know.
+#[derive(Debug, Default, Clone)]
+pub struct DrawnList {
+    pub table: ratatui::widgets::TableState,
+    /// Below the border and the column titles; `None` when no list is on screen.
+    rows: Option<Rect>,
+}
+
+impl DrawnList {
+    /// Notes that a table with one line of column titles was drawn in `area` (inside a border
+    /// when `bordered`).
+    pub(crate) fn drew_rows(&mut self, area: Rect, bordered: bool) {
+        let inner = if bordered {
+            area.inner(ratatui::layout::Margin::new(1, 1))
+        } else {
+            area
+        };
+        self.rows = Some(Rect {
+            y: inner.y.saturating_add(1),
+            height: inner.height.saturating_sub(1),
+            ..inner
+        });
+    }
+
+    /// Which row of the whole list is at screen position (`column`, `row`), if one is there.
+    pub fn index_at(&self, column: u16, row: u16) -> Option<usize> {
+        let rows = self.rows?;
+        rows.contains(ratatui::layout::Position::new(column, row))
+            .then(|| self.table.offset() + usize::from(row - rows.y))
+    }
+}
+
+/// Draws one frame, noting where the selectable list went in `drawn`.
 pub fn draw(
     frame: &mut Frame<'_>,
     state: &State,
     theme: &Theme,
     ascii: bool,
-    table: &mut TableState,
+    drawn: &mut DrawnList,
 ) {
     let area = frame.area();
+    drawn.rows = None;
     frame.render_widget(Block::default().style(theme.base()), area);
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         let text = format!(
@@ -55,34 +88,25 @@ pub fn draw(
     .areas(area);
     frame.render_widget(header_line(state, theme, header.width), header);
     match &state.view {
-        crate::app::state::View::Fleet => fleet::draw(frame, body, state, theme, ascii, table),
+        crate::app::state::View::Fleet => fleet::draw(frame, body, state, theme, ascii, drawn),
         crate::app::state::View::Model { .. } => {
-            detail::draw(frame, body, state, theme, ascii, table)
+            detail::draw(frame, body, state, theme, ascii, drawn)
         }
     }
     frame.render_widget(footer_line(state, theme), footer);
-    if state.mode == Mode::Help {
-        overlays::help(frame, area, state, theme, ascii);
-    }
-    if state.mode == Mode::Errors {
-        overlays::errors(frame, area, state, theme, ascii);
-    }
+    // The guided tour's box stays under a comparison (it points at what to compare).
     if let Some(step) = state.guide
-        && state.modal.is_none()
-        && state.check.is_none()
-        && state.mode != Mode::Help
-        && state.mode != Mode::Errors
+        && matches!(state.overlay, None | Some(Overlay::Compare { .. }))
     {
         overlays::guide(frame, body, step, theme, ascii);
     }
-    if state.modal.is_some() {
-        overlays::operation(frame, area, state, theme, ascii);
-    }
-    if state.check.is_some() {
-        checks::draw(frame, area, state, theme, ascii);
-    }
-    if state.comparing.is_some() {
-        compare::draw(frame, area, state, theme, ascii);
+    match &state.overlay {
+        None => {}
+        Some(Overlay::Help) => overlays::help(frame, area, state, theme, ascii),
+        Some(Overlay::Errors) => overlays::errors(frame, area, state, theme, ascii),
+        Some(Overlay::Operation(_)) => overlays::operation(frame, area, state, theme, ascii),
+        Some(Overlay::Check(_)) => overlays::check(frame, area, state, theme, ascii),
+        Some(Overlay::Compare { .. }) => overlays::compare(frame, area, state, theme, ascii),
     }
 }
 

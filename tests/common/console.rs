@@ -10,9 +10,9 @@ use flightdeck::model::{
     Alias, AliasName, LocalServer, ModelName, ModelSummary, ServerRecord, ServingPlan,
 };
 use flightdeck::theme::Theme;
+use flightdeck::ui::DrawnList;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::widgets::TableState;
 
 pub fn state() -> State {
     State::new("local", false, "dark", Keymap::default(), 1.0)
@@ -142,11 +142,26 @@ pub fn loaded() -> State {
 pub fn render(s: &State, theme: &str, width: u16, height: u16) -> ratatui::buffer::Buffer {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     let theme = Theme::built_in(theme, false).unwrap();
-    let mut table = TableState::default();
+    let mut drawn = DrawnList::default();
     terminal
-        .draw(|f| flightdeck::ui::draw(f, s, &theme, false, &mut table))
+        .draw(|f| flightdeck::ui::draw(f, s, &theme, false, &mut drawn))
         .unwrap();
     terminal.backend().buffer().clone()
+}
+
+/// A left click at screen row `row` (column 10) of the console drawn at 80x24, read against
+/// the list as drawn, as the run loop reads it: no message where no row of the list is.
+pub fn click(s: &mut State, row: u16) -> Vec<flightdeck::app::Effect> {
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let theme = Theme::built_in("dark", false).unwrap();
+    let mut drawn = DrawnList::default();
+    terminal
+        .draw(|f| flightdeck::ui::draw(f, s, &theme, false, &mut drawn))
+        .unwrap();
+    match drawn.index_at(10, row) {
+        Some(index) => flightdeck::app::update(s, flightdeck::app::Msg::Click { index }),
+        None => Vec::new(),
+    }
 }
 
 pub fn text(buffer: &ratatui::buffer::Buffer) -> String {

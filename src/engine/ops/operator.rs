@@ -48,7 +48,7 @@ enum Clients {
 }
 
 /// A progress line for the user ("smoke test: running sentinel cases").
-pub type Progress<'a> = &'a (dyn Fn(&str) + Sync);
+pub use crate::model::Progress;
 
 /// Plans and runs operations in one environment.
 #[derive(Clone)]
@@ -135,26 +135,7 @@ impl Operator {
     ) -> Result<OpPlan, EngineError> {
         self.actor
             .ensure_writable(&format!("{} {model}", request.name()))?;
-        // A half-done operation is resolved first: a new one on top would end it in the
-        // journal's eyes and leave its half-moved state behind without a word.
-        if let Some(pending) = interrupted(&self.journal()?, Some(model.as_str()))?
-            .into_iter()
-            .find(|i| i.entry.environment == self.actor.environment)
-        {
-            return Err(EngineError::Refused {
-                model: model.to_string(),
-                reason: format!(
-                    "the {} interrupted at {} (journal #{}) is not finished: `flightdeck recover {model} --finish|--revert` (or :finish / :revert in the console) first",
-                    if pending.plan.recovery.is_some() {
-                        "recovery"
-                    } else {
-                        pending.plan.request.name()
-                    },
-                    pending.entry.time.format("%Y-%m-%d %H:%M:%S UTC"),
-                    pending.entry.id
-                ),
-            });
-        }
+        self.refuse_over_interrupted(model)?;
         let held = self.registry.held(model).await?;
         let status = self
             .serving
@@ -173,7 +154,98 @@ impl Operator {
             _ => Err(String::new()),
         };
         let (before, after) = change(model, request, &held, status.serving, rollback_to)?;
-        // Credentials that may not write are refused before any preview offers to go ahead.
+        self.refuse_what_the_cluster_cannot(model, request, &status, &before, &after)?;
+        // A version about to take traffic must exist, and its facts are its gates' evidence.
+        let newcomer = match request {
+            OpRequest::Deploy { version, .. } => Some(version),
+            // A rollback's target, named or found in the journal.
+            OpRequest::Rollback { .. } => after.production,
+            OpRequest::Promote | OpRequest::Abort => None,
+        }
+        .filter(|v| after.serves(*v) && !before.serves(*v));
+        let newcomer_facts = match newcomer {
+            Some(v) => Some(self.registry.facts(model, v).await?),
+            None => None,
+        };
+        let pipeline_change = self.pipeline_change(model, &before, &after).await?;
+        let mut warnings = Vec::new();
+        if let Some((a, b)) = &pipeline_change {
+            warnings.push(format!(
+                "the feature pipeline changes from {a} to {b}: the upstream features must match the new production version"
+            ));
+        }
+        let mut gates = Vec::new();
+        if let (Some(version), Some(facts)) = (newcomer, &newcomer_facts) {
+            gates.extend(
+                self.newcomer_gates(model, version, facts, &before, options, progress)
+                    .await?,
+            );
+        }
+        if let (OpRequest::Promote, Some(production), Some(canary)) =
+            (request, before.production, before.canary)
+        {
+            gates = self.promote_gates(model, production, canary).await?;
+        }
+        let mut sentence = describe(
+            &before,
+            &after,
+            request == OpRequest::Promote,
+            &self.actor.environment,
+            self.actor.read_only,
+        );
+        if let Some(note) = self.registry.aliases_note() {
+            sentence.push_str(&format!("; {note}"));
+        }
+        Ok(OpPlan {
+            model: model.clone(),
+            request,
+            before,
+            after,
+            revisions: held.revisions,
+            sentence,
+            warnings,
+            pipeline_change,
+            environment: self.actor.environment.clone(),
+            read_only: self.actor.read_only,
+            gates,
+            recovery: None,
+        })
+    }
+
+    /// A half-done operation is resolved first: a new one on top would end it in the journal's
+    /// eyes and leave its half-moved state behind without a word.
+    fn refuse_over_interrupted(&self, model: &ModelName) -> Result<(), EngineError> {
+        if let Some(pending) = interrupted(&self.journal()?, Some(model.as_str()))?
+            .into_iter()
+            .find(|i| i.entry.environment == self.actor.environment)
+        {
+            return Err(EngineError::Refused {
+                model: model.to_string(),
+                reason: format!(
+                    "the {} interrupted at {} (journal #{}) is not finished: `flightdeck recover {model} --finish|--revert` (or :finish / :revert in the console) first",
+                    if pending.plan.recovery.is_some() {
+                        "recovery"
+                    } else {
+                        pending.plan.request.name()
+                    },
+                    pending.entry.time.format("%Y-%m-%d %H:%M:%S UTC"),
+                    pending.entry.id
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// What the cluster would refuse or get wrong is refused before any preview offers to go
+    /// ahead: credentials that may not patch, a canary in a mode that ignores its percent.
+    fn refuse_what_the_cluster_cannot(
+        &self,
+        model: &ModelName,
+        request: OpRequest,
+        status: &crate::model::LocalServer,
+        before: &DeploymentState,
+        after: &DeploymentState,
+    ) -> Result<(), EngineError> {
         if let Some(kube) = &status.kube
             && kube
                 .may_not
@@ -204,72 +276,30 @@ impl Operator {
                 ),
             });
         }
-        // A version about to take traffic must exist, and its facts are its gates' evidence.
-        let newcomer = match request {
-            OpRequest::Deploy { version, .. } => Some(version),
-            // A rollback's target, named or found in the journal.
-            OpRequest::Rollback { .. } => after.production,
-            OpRequest::Promote | OpRequest::Abort => None,
+        Ok(())
+    }
+
+    /// A promote's gates: the canary's serving against production's, its stored file whole,
+    /// and its evaluation when it has one.
+    async fn promote_gates(
+        &self,
+        model: &ModelName,
+        production: u32,
+        canary: u32,
+    ) -> Result<Vec<GateResult>, EngineError> {
+        let evidence = self.serving.evidence(model.as_str()).await;
+        let mut gates = gates::promote_gates(evidence, model, production, canary, &self.limits);
+        // What serves after a restart is loaded from the stored file: it must be whole.
+        if let Some(checked) = self.registry.artifact(model, canary).await? {
+            gates.push(gates::artifact_gate(checked));
         }
-        .filter(|v| after.serves(*v) && !before.serves(*v));
-        let newcomer_facts = match newcomer {
-            Some(v) => Some(self.registry.facts(model, v).await?),
-            None => None,
-        };
-        let pipeline_change = self.pipeline_change(model, &before, &after).await?;
-        let mut warnings = Vec::new();
-        if let Some((a, b)) = &pipeline_change {
-            warnings.push(format!(
-                "the feature pipeline changes from {a} to {b}: the upstream features must match the new production version"
-            ));
-        }
-        let mut gates = Vec::new();
-        if let (Some(version), Some(facts)) = (newcomer, &newcomer_facts) {
-            gates.extend(
-                self.newcomer_gates(model, version, facts, &before, options, progress)
-                    .await?,
-            );
-        }
-        if let (OpRequest::Promote, Some(production), Some(canary)) =
-            (request, before.production, before.canary)
+        if let Some(evaluation) = self.registry.evaluation(model, canary).await?
+            && let Some(gate) =
+                gates::evaluation_gate(&evaluation, production, self.limits.max_metric_drop)
         {
-            let evidence = self.serving.evidence(model.as_str()).await;
-            gates = gates::promote_gates(evidence, model, production, canary, &self.limits);
-            // What serves after a restart is loaded from the stored file: it must be whole.
-            if let Some(checked) = self.registry.artifact(model, canary).await? {
-                gates.push(gates::artifact_gate(checked));
-            }
-            if let Some(evaluation) = self.registry.evaluation(model, canary).await?
-                && let Some(gate) =
-                    gates::evaluation_gate(&evaluation, production, self.limits.max_metric_drop)
-            {
-                gates.push(gate);
-            }
+            gates.push(gate);
         }
-        let mut sentence = describe(
-            &before,
-            &after,
-            request == OpRequest::Promote,
-            &self.actor.environment,
-            self.actor.read_only,
-        );
-        if let Some(note) = self.registry.aliases_note() {
-            sentence.push_str(&format!("; {note}"));
-        }
-        Ok(OpPlan {
-            model: model.clone(),
-            request,
-            before,
-            after,
-            revisions: held.revisions,
-            sentence,
-            warnings,
-            pipeline_change,
-            environment: self.actor.environment.clone(),
-            read_only: self.actor.read_only,
-            gates,
-            recovery: None,
-        })
+        Ok(gates)
     }
 
     /// The gates of a version about to take traffic (a deploy's or a rollback's target): its
@@ -283,7 +313,8 @@ impl Operator {
         options: PlanOptions,
         progress: Progress<'_>,
     ) -> Result<Vec<GateResult>, EngineError> {
-        let smoke_progress = |text: &str| progress(&format!("smoke test v{version}: {text}"));
+        let task = format!("smoke test v{version}");
+        let smoke_progress = |step: &crate::model::Step| progress(&step.within(&task));
         let smoke = self
             .registry
             .smoke(model, version, !options.skip_smoke, &smoke_progress)

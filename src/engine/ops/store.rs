@@ -108,7 +108,7 @@ pub trait OpRegistry: Send + Sync {
         model: &'a ModelName,
         version: u32,
         run_if_missing: bool,
-        progress: &'a (dyn Fn(&str) + Sync),
+        progress: &'a (dyn Fn(&crate::model::Step) + Sync),
     ) -> BoxFuture<'a, Result<Option<SmokeEvidence>, EngineError>>;
     /// The latest evaluation of `version` (registries that keep none answer `None`).
     fn evaluation<'a>(
@@ -245,7 +245,7 @@ impl OpRegistry for EmbeddedStore {
         model: &'a ModelName,
         version: u32,
         run_if_missing: bool,
-        progress: &'a (dyn Fn(&str) + Sync),
+        progress: &'a (dyn Fn(&crate::model::Step) + Sync),
     ) -> BoxFuture<'a, Result<Option<SmokeEvidence>, EngineError>> {
         async move {
             let mut registry = self.open()?;

@@ -102,28 +102,6 @@ impl Ensemble {
                 None => vec![0; n],
             };
 
-        let leaf_trees = attrs::ints(node, &format!("{leaf_prefix}_treeids")).unwrap_or_default();
-        let m = leaf_trees.len();
-        ensure!(m > 0, "the tree ensemble has no leaf weights");
-        let leaf_nodes = attrs::require_len(
-            attrs::ints(node, &format!("{leaf_prefix}_nodeids")),
-            node,
-            "leaf node ids",
-            m,
-        )?;
-        let leaf_ids = attrs::require_len(
-            attrs::ints(node, &format!("{leaf_prefix}_ids")),
-            node,
-            "leaf target ids",
-            m,
-        )?;
-        let leaf_weights = attrs::require_len(
-            attrs::floats_or_tensor(node, &format!("{leaf_prefix}_weights"))?,
-            node,
-            "leaf weights",
-            m,
-        )?;
-
         let mut index: HashMap<(i64, i64), u32> = HashMap::with_capacity(n);
         for (i, key) in tree_ids.iter().zip(&node_ids).enumerate() {
             if index.insert((*key.0, *key.1), i as u32).is_some() {
@@ -174,43 +152,7 @@ impl Ensemble {
             });
         }
 
-        // Leaf entries grouped by node, in attribute order within a node.
-        let mut order: Vec<usize> = (0..m).collect();
-        let mut leaf_node_of = Vec::with_capacity(m);
-        for j in 0..m {
-            let at = child(leaf_trees[j], leaf_nodes[j])?;
-            ensure!(
-                nodes[at as usize].feature == LEAF,
-                "leaf weight on branch node {} of tree {}",
-                leaf_nodes[j],
-                leaf_trees[j]
-            );
-            let target = usize::try_from(leaf_ids[j])
-                .ok()
-                .filter(|t| *t < n_targets)
-                .ok_or_else(|| {
-                    format_err!(
-                        "leaf weight for output {} but the ensemble has {n_targets}",
-                        leaf_ids[j]
-                    )
-                })?;
-            leaf_node_of.push((at, target));
-        }
-        order.sort_by_key(|j| leaf_node_of[*j].0);
-        let mut targets = Vec::with_capacity(m);
-        let mut weights = Vec::with_capacity(m);
-        let mut k = 0;
-        while k < m {
-            let at = leaf_node_of[order[k]].0;
-            let start = targets.len() as u32;
-            while k < m && leaf_node_of[order[k]].0 == at {
-                targets.push(leaf_node_of[order[k]].1 as u32);
-                weights.push(leaf_weights[order[k]] as f32);
-                k += 1;
-            }
-            nodes[at as usize].true_child = start;
-            nodes[at as usize].false_child = targets.len() as u32;
-        }
+        let (targets, weights) = attach_leaves(node, leaf_prefix, n_targets, &mut nodes, &child)?;
 
         let roots = find_roots(&nodes, &tree_ids)?;
         check_acyclic(&nodes, &roots)?;
@@ -303,6 +245,77 @@ impl Ensemble {
             }
         }
     }
+}
+
+/// Reads the leaf attributes with `leaf_prefix` and points each leaf node at its run of
+/// (target, weight) entries, grouped by node in attribute order: `true_child..false_child`.
+fn attach_leaves(
+    node: &NodeProto,
+    leaf_prefix: &str,
+    n_targets: usize,
+    nodes: &mut [Node],
+    child: &dyn Fn(i64, i64) -> TractResult<u32>,
+) -> TractResult<(Vec<u32>, Vec<f32>)> {
+    let leaf_trees = attrs::ints(node, &format!("{leaf_prefix}_treeids")).unwrap_or_default();
+    let m = leaf_trees.len();
+    ensure!(m > 0, "the tree ensemble has no leaf weights");
+    let leaf_nodes = attrs::require_len(
+        attrs::ints(node, &format!("{leaf_prefix}_nodeids")),
+        node,
+        "leaf node ids",
+        m,
+    )?;
+    let leaf_ids = attrs::require_len(
+        attrs::ints(node, &format!("{leaf_prefix}_ids")),
+        node,
+        "leaf target ids",
+        m,
+    )?;
+    let leaf_weights = attrs::require_len(
+        attrs::floats_or_tensor(node, &format!("{leaf_prefix}_weights"))?,
+        node,
+        "leaf weights",
+        m,
+    )?;
+
+    // Leaf entries grouped by node, in attribute order within a node.
+    let mut order: Vec<usize> = (0..m).collect();
+    let mut leaf_node_of = Vec::with_capacity(m);
+    for j in 0..m {
+        let at = child(leaf_trees[j], leaf_nodes[j])?;
+        ensure!(
+            nodes[at as usize].feature == LEAF,
+            "leaf weight on branch node {} of tree {}",
+            leaf_nodes[j],
+            leaf_trees[j]
+        );
+        let target = usize::try_from(leaf_ids[j])
+            .ok()
+            .filter(|t| *t < n_targets)
+            .ok_or_else(|| {
+                format_err!(
+                    "leaf weight for output {} but the ensemble has {n_targets}",
+                    leaf_ids[j]
+                )
+            })?;
+        leaf_node_of.push((at, target));
+    }
+    order.sort_by_key(|j| leaf_node_of[*j].0);
+    let mut targets = Vec::with_capacity(m);
+    let mut weights = Vec::with_capacity(m);
+    let mut k = 0;
+    while k < m {
+        let at = leaf_node_of[order[k]].0;
+        let start = targets.len() as u32;
+        while k < m && leaf_node_of[order[k]].0 == at {
+            targets.push(leaf_node_of[order[k]].1 as u32);
+            weights.push(leaf_weights[order[k]] as f32);
+            k += 1;
+        }
+        nodes[at as usize].true_child = start;
+        nodes[at as usize].false_child = targets.len() as u32;
+    }
+    Ok((targets, weights))
 }
 
 /// One root per tree: the node no other node points to.

@@ -3,19 +3,22 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Paragraph, TableState};
+use ratatui::widgets::{Block, Cell, Paragraph};
 
+use crate::model::FeatureDrift;
+use crate::theme::Theme;
 use crate::ui::columns::{Column, fitted_table};
 use crate::ui::format;
 
 use super::{Ctx, placeholder, verdict_style_of, with_freshness};
+use crate::ui::DrawnList;
 
 pub(super) fn drift(
     frame: &mut Frame<'_>,
     area: Rect,
     ctx: &Ctx<'_>,
     block: Block<'_>,
-    table: &mut TableState,
+    drawn: &mut DrawnList,
 ) {
     let (state, name, theme, ascii) = (ctx.state, ctx.name, ctx.theme, ctx.ascii);
     let block = with_freshness(block, &state.drift_status, state, theme);
@@ -62,12 +65,67 @@ pub(super) fn drift(
         Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(body)
     };
     let features = crate::app::panes::features(state, name);
-    let rows: Vec<Vec<Cell>> = features
+    let rows = feature_rows(ctx, report.version, &features);
+    let columns = [
+        Column::new("FEATURE", Constraint::Min(8), 0),
+        Column::new("STAT", Constraint::Length(4), 0),
+        Column::new("VALUE", Constraint::Length(7), 0),
+        Column::new("TREND", Constraint::Length(TREND_WIDTH as u16), 1),
+        Column::new("LIMIT", Constraint::Length(5), 0),
+        Column::new("P-VALUE", Constraint::Length(8), 2),
+        Column::new("N", Constraint::Length(6), 0),
+        Column::new("VERDICT", Constraint::Length(8), 0),
+    ];
+    let t = fitted_table(rows, &columns, list.width, theme, ascii);
+    drawn.table.select(Some(
+        state.detail_selected.min(features.len().saturating_sub(1)),
+    ));
+    frame.render_stateful_widget(t, list, &mut drawn.table);
+    drawn.drew_rows(list, false);
+    if let Some(feature) = features.get(state.detail_selected) {
+        let lines = histogram_lines(feature, histogram.width, narrow, theme, ascii);
+        frame.render_widget(Paragraph::new(lines), histogram);
+    }
+}
+
+/// Points of a feature's drift trend shown in the drift table.
+const TREND_WIDTH: usize = 12;
+
+/// The last `width` values as a one-line bar chart scaled to `limit` (a full bar is the
+/// threshold or above), so a feature creeping towards its limit is seen before it crosses.
+fn spark(
+    values: &std::collections::VecDeque<f32>,
+    limit: f64,
+    width: usize,
+    ascii: bool,
+) -> String {
+    const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    const ASCII: [char; 8] = ['_', '.', ',', ':', '-', '=', '+', '#'];
+    let glyphs = if ascii { ASCII } else { BLOCKS };
+    let limit = limit.max(f64::EPSILON);
+    values
+        .iter()
+        .skip(values.len().saturating_sub(width))
+        .map(|v| {
+            let level = (f64::from(*v) / limit * 7.0).round().clamp(0.0, 7.0) as usize;
+            glyphs[level]
+        })
+        .collect()
+}
+
+/// The table's rows: each feature's statistic, trend, limit, p-value, rows and verdict.
+fn feature_rows(
+    ctx: &Ctx<'_>,
+    version: u32,
+    features: &[&FeatureDrift],
+) -> Vec<Vec<Cell<'static>>> {
+    let (state, name, theme, ascii) = (ctx.state, ctx.name, ctx.theme, ctx.ascii);
+    features
         .iter()
         .map(|f| {
             let trend = state
                 .drift_trend
-                .get(&(name.to_string(), report.version, f.name.clone()));
+                .get(&(name.to_string(), version, f.name.clone()));
             vec![
                 Cell::from(f.name.clone()),
                 Cell::from(f.method.clone()),
@@ -98,122 +156,87 @@ pub(super) fn drift(
                 )),
             ]
         })
-        .collect();
-    let columns = [
-        Column::new("FEATURE", Constraint::Min(8), 0),
-        Column::new("STAT", Constraint::Length(4), 0),
-        Column::new("VALUE", Constraint::Length(7), 0),
-        Column::new("TREND", Constraint::Length(TREND_WIDTH as u16), 1),
-        Column::new("LIMIT", Constraint::Length(5), 0),
-        Column::new("P-VALUE", Constraint::Length(8), 2),
-        Column::new("N", Constraint::Length(6), 0),
-        Column::new("VERDICT", Constraint::Length(8), 0),
-    ];
-    let t = fitted_table(rows, &columns, list.width, theme, ascii);
-    table.select(Some(
-        state.detail_selected.min(features.len().saturating_sub(1)),
-    ));
-    frame.render_stateful_widget(t, list, table);
-    if let Some(feature) = features.get(state.detail_selected) {
-        let mut lines = vec![Line::from(Span::styled(
-            format!("{}: reference vs live", feature.name),
-            theme.accent(),
-        ))];
-        let label_width = feature
-            .histogram
-            .bins
-            .iter()
-            .map(|b| b.chars().count())
-            .max()
-            .unwrap_or(0)
-            .min(16);
-        // Narrow: "label ref ███ 50% live ███ 10%" on one line, so two bars share the width.
-        let bar_width = if narrow {
-            histogram
-                .width
-                .saturating_sub(label_width as u16 + 22)
-                .max(4) as f64
-                / 4.0
-        } else {
-            histogram.width.saturating_sub(14).max(4) as f64 / 2.0
-        };
-        let bar = |share: f64| {
-            let n = (share * bar_width * 2.0).round() as usize;
-            if ascii {
-                "#".repeat(n)
-            } else {
-                "█".repeat(n)
-            }
-        };
-        if feature.histogram.bins.is_empty() {
-            // Drift read through Prometheus carries the statistics, not the bins.
-            lines.push(Line::from(Span::styled(
-                "no histogram: the statistics came through Prometheus, which holds no bins",
-                theme.dim(),
-            )));
-        }
-        for (i, label) in feature.histogram.bins.iter().enumerate() {
-            let reference = feature.histogram.reference.get(i).copied().unwrap_or(0.0);
-            let live = feature.histogram.live.get(i).copied().unwrap_or(0.0);
-            if narrow {
-                let (r, l) = (bar(reference), bar(live));
-                let bars = (bar_width * 2.0) as usize;
-                lines.push(Line::from(vec![
-                    Span::styled(
-                        format!("{:<label_width$} ", format::clip(label, label_width)),
-                        theme.dim(),
-                    ),
-                    Span::raw("ref "),
-                    Span::styled(format!("{r:<bars$}"), theme.dim()),
-                    Span::raw(format!(" {:>3.0}%  live ", reference * 100.0)),
-                    Span::styled(
-                        format!("{l:<bars$}"),
-                        verdict_style_of(feature.verdict, theme),
-                    ),
-                    Span::raw(format!(" {:>3.0}%", live * 100.0)),
-                ]));
-                continue;
-            }
-            lines.push(Line::from(Span::styled(
-                format::clip(label, histogram.width as usize),
-                theme.dim(),
-            )));
-            lines.push(Line::from(vec![
-                Span::raw(" ref  "),
-                Span::styled(bar(reference), theme.dim()),
-                Span::raw(format!(" {:.0}%", reference * 100.0)),
-            ]));
-            lines.push(Line::from(vec![
-                Span::raw(" live "),
-                Span::styled(bar(live), verdict_style_of(feature.verdict, theme)),
-                Span::raw(format!(" {:.0}%", live * 100.0)),
-            ]));
-        }
-        frame.render_widget(Paragraph::new(lines), histogram);
-    }
+        .collect()
 }
 
-/// Points of a feature's drift trend shown in the drift table.
-const TREND_WIDTH: usize = 12;
-
-/// The last `width` values as a one-line bar chart scaled to `limit` (a full bar is the
-/// threshold or above), so a feature creeping towards its limit is seen before it crosses.
-fn spark(
-    values: &std::collections::VecDeque<f32>,
-    limit: f64,
-    width: usize,
+/// The selected feature's histogram, reference against live: one line per bin when `narrow`,
+/// else a label line and two bar lines per bin.
+fn histogram_lines(
+    feature: &FeatureDrift,
+    width: u16,
+    narrow: bool,
+    theme: &Theme,
     ascii: bool,
-) -> String {
-    const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    const ASCII: [char; 8] = ['_', '.', ',', ':', '-', '=', '+', '#'];
-    let glyphs = if ascii { ASCII } else { BLOCKS };
-    let limit = limit.max(f64::EPSILON);
-    values
+) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::from(Span::styled(
+        format!("{}: reference vs live", feature.name),
+        theme.accent(),
+    ))];
+    let label_width = feature
+        .histogram
+        .bins
         .iter()
-        .skip(values.len().saturating_sub(width))
-        .map(|v| {
-            let level = (f64::from(*v) / limit * 7.0).round().clamp(0.0, 7.0) as usize;
-            glyphs[level]
-        })
-        .collect()
+        .map(|b| b.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(16);
+    // Narrow: "label ref ███ 50% live ███ 10%" on one line, so two bars share the width.
+    let bar_width = if narrow {
+        width.saturating_sub(label_width as u16 + 22).max(4) as f64 / 4.0
+    } else {
+        width.saturating_sub(14).max(4) as f64 / 2.0
+    };
+    let bar = |share: f64| {
+        let n = (share * bar_width * 2.0).round() as usize;
+        if ascii {
+            "#".repeat(n)
+        } else {
+            "█".repeat(n)
+        }
+    };
+    if feature.histogram.bins.is_empty() {
+        // Drift read through Prometheus carries the statistics, not the bins.
+        lines.push(Line::from(Span::styled(
+            "no histogram: the statistics came through Prometheus, which holds no bins",
+            theme.dim(),
+        )));
+    }
+    for (i, label) in feature.histogram.bins.iter().enumerate() {
+        let reference = feature.histogram.reference.get(i).copied().unwrap_or(0.0);
+        let live = feature.histogram.live.get(i).copied().unwrap_or(0.0);
+        if narrow {
+            let (r, l) = (bar(reference), bar(live));
+            let bars = (bar_width * 2.0) as usize;
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!("{:<label_width$} ", format::clip(label, label_width)),
+                    theme.dim(),
+                ),
+                Span::raw("ref "),
+                Span::styled(format!("{r:<bars$}"), theme.dim()),
+                Span::raw(format!(" {:>3.0}%  live ", reference * 100.0)),
+                Span::styled(
+                    format!("{l:<bars$}"),
+                    verdict_style_of(feature.verdict, theme),
+                ),
+                Span::raw(format!(" {:>3.0}%", live * 100.0)),
+            ]));
+            continue;
+        }
+        lines.push(Line::from(Span::styled(
+            format::clip(label, width as usize),
+            theme.dim(),
+        )));
+        lines.push(Line::from(vec![
+            Span::raw(" ref  "),
+            Span::styled(bar(reference), theme.dim()),
+            Span::raw(format!(" {:.0}%", reference * 100.0)),
+        ]));
+        lines.push(Line::from(vec![
+            Span::raw(" live "),
+            Span::styled(bar(live), verdict_style_of(feature.verdict, theme)),
+            Span::raw(format!(" {:.0}%", live * 100.0)),
+        ]));
+    }
+    lines
 }

@@ -3,11 +3,12 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, TableState};
+use ratatui::widgets::{Block, Cell};
 
 use crate::ui::columns::{Column, fitted_table};
 
-use super::{Ctx, placeholder, with_freshness};
+use super::{Ctx, placeholder, why_empty, with_freshness};
+use crate::ui::DrawnList;
 
 /// Recent operations and changes on this model, newest first.
 pub(super) fn journal(
@@ -15,23 +16,14 @@ pub(super) fn journal(
     area: Rect,
     ctx: &Ctx<'_>,
     block: Block<'_>,
-    table: &mut TableState,
+    drawn: &mut DrawnList,
 ) {
     let (state, name, theme, ascii) = (ctx.state, ctx.name, ctx.theme, ctx.ascii);
     let block = with_freshness(block, &state.journal_status, state, theme);
-    if state.journal.get(name).is_none_or(Vec::is_empty) {
-        placeholder(frame, area, block, "No journal entries yet.", theme);
-        return;
-    }
     let rows = crate::app::panes::journal(state, name);
-    if rows.is_empty() {
-        placeholder(
-            frame,
-            area,
-            block,
-            "No journal row matches the filter (Esc clears it).",
-            theme,
-        );
+    let loaded = state.journal.get(name).is_some_and(|j| !j.is_empty());
+    if let Some(why) = why_empty(loaded, rows.len(), "No journal entries yet.", "journal row") {
+        placeholder(frame, area, block, &why, theme);
         return;
     }
     let body: Vec<Vec<Cell>> = rows
@@ -70,6 +62,9 @@ pub(super) fn journal(
     ];
     let room = area.width.saturating_sub(2);
     let t = fitted_table(body, &columns, room, theme, ascii).block(block);
-    table.select(Some(state.detail_selected.min(rows.len() - 1)));
-    frame.render_stateful_widget(t, area, table);
+    drawn
+        .table
+        .select(Some(state.detail_selected.min(rows.len() - 1)));
+    frame.render_stateful_widget(t, area, &mut drawn.table);
+    drawn.drew_rows(area, true);
 }

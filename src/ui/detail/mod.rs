@@ -12,7 +12,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, TableState};
+use ratatui::widgets::{Block, Paragraph};
 
 use crate::app::State;
 use crate::app::state::{Pane, SourceStatus};
@@ -20,6 +20,7 @@ use crate::model::Verdict;
 use crate::theme::Theme;
 use crate::ui::format;
 
+use crate::ui::DrawnList;
 use cluster::cluster;
 use drift::drift;
 use journal::journal;
@@ -40,7 +41,7 @@ pub fn draw(
     state: &State,
     theme: &Theme,
     ascii: bool,
-    table: &mut TableState,
+    drawn: &mut DrawnList,
 ) {
     let crate::app::state::View::Model { name, pane } = &state.view else {
         return;
@@ -77,10 +78,10 @@ pub fn draw(
     let block = block(&title, theme, ascii);
     match pane {
         Pane::Serving => serving(frame, body, &ctx, block),
-        Pane::Drift => drift(frame, body, &ctx, block, table),
-        Pane::Versions => versions(frame, body, &ctx, block, table),
+        Pane::Drift => drift(frame, body, &ctx, block, drawn),
+        Pane::Versions => versions(frame, body, &ctx, block, drawn),
         Pane::Cluster => cluster(frame, body, &ctx, block),
-        Pane::Journal => journal(frame, body, &ctx, block, table),
+        Pane::Journal => journal(frame, body, &ctx, block, drawn),
     }
 }
 
@@ -122,6 +123,21 @@ pub(super) fn with_freshness<'a>(
 /// A value, or "-" when it was not measured.
 pub(super) fn dash(value: Option<String>) -> String {
     value.unwrap_or_else(|| "-".into())
+}
+
+/// Why a pane's list shows no row, when it shows none: `none` while there is no data, or the
+/// filter hiding every `row` there is.
+pub(super) fn why_empty(
+    loaded: bool,
+    shown: usize,
+    none: &'static str,
+    row: &str,
+) -> Option<std::borrow::Cow<'static, str>> {
+    match (loaded, shown) {
+        (false, _) => Some(none.into()),
+        (true, 0) => Some(format!("No {row} matches the filter (Esc clears it).").into()),
+        (true, _) => None,
+    }
 }
 
 /// A pane with nothing to show says why, dimmed, inside its border.

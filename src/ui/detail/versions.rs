@@ -3,34 +3,26 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
-use ratatui::widgets::{Block, Cell, TableState};
+use ratatui::widgets::{Block, Cell};
 
 use crate::ui::columns::{Column, fitted_table};
 
-use super::{Ctx, placeholder, with_freshness};
+use super::{Ctx, placeholder, why_empty, with_freshness};
+use crate::ui::DrawnList;
 
 pub(super) fn versions(
     frame: &mut Frame<'_>,
     area: Rect,
     ctx: &Ctx<'_>,
     block: Block<'_>,
-    table: &mut TableState,
+    drawn: &mut DrawnList,
 ) {
     let (state, name, theme, ascii) = (ctx.state, ctx.name, ctx.theme, ctx.ascii);
     let block = with_freshness(block, &state.versions_status, state, theme);
-    if state.versions.get(name).is_none_or(Vec::is_empty) {
-        placeholder(frame, area, block, "Loading versions…", theme);
-        return;
-    }
     let versions = crate::app::panes::versions(state, name);
-    if versions.is_empty() {
-        placeholder(
-            frame,
-            area,
-            block,
-            "No version matches the filter (Esc clears it).",
-            theme,
-        );
+    let loaded = state.versions.get(name).is_some_and(|v| !v.is_empty());
+    if let Some(why) = why_empty(loaded, versions.len(), "Loading versions…", "version") {
+        placeholder(frame, area, block, &why, theme);
         return;
     }
     let rows: Vec<Vec<Cell>> = versions
@@ -88,6 +80,9 @@ pub(super) fn versions(
     ];
     let room = area.width.saturating_sub(2);
     let t = fitted_table(rows, &columns, room, theme, ascii).block(block);
-    table.select(Some(state.detail_selected.min(versions.len() - 1)));
-    frame.render_stateful_widget(t, area, table);
+    drawn
+        .table
+        .select(Some(state.detail_selected.min(versions.len() - 1)));
+    frame.render_stateful_widget(t, area, &mut drawn.table);
+    drawn.drew_rows(area, true);
 }

@@ -12,7 +12,7 @@ use crate::model::SmokeReport;
 use crate::theme::Theme;
 
 pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, ascii: bool) {
-    let Some(check) = &state.check else { return };
+    let Some(check) = state.check() else { return };
     let title = format!(" {} {} v{} ", check.kind.name(), check.model, check.version);
     let mut lines: Vec<Line> = Vec::new();
     match &check.stage {
@@ -34,7 +34,10 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
             )));
         }
         CheckStage::Running => {
-            let step = state.progress.as_deref().unwrap_or("starting");
+            let step = state
+                .progress
+                .as_ref()
+                .map_or_else(|| "starting".to_string(), ToString::to_string);
             lines.push(Line::from(Span::styled(format!("{step}…"), theme.accent())));
             lines.push(Line::from(Span::styled(
                 "esc closes this; the check goes on and its result arrives as a message",
@@ -52,7 +55,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
             lines.push(Line::from(Span::styled("any key closes", theme.dim())));
         }
     }
-    super::overlays::dialog(frame, area, title, lines, 1, theme, ascii);
+    super::dialog(frame, area, title, lines, 1, theme, ascii);
 }
 
 fn smoke_lines<'a>(
@@ -63,7 +66,7 @@ fn smoke_lines<'a>(
     read_only: bool,
 ) {
     for c in &report.checks {
-        let (mark, style) = super::verdict_mark(c.passed, theme, ascii);
+        let (mark, style) = crate::ui::verdict_mark(c.passed, theme, ascii);
         lines.push(Line::from(vec![
             Span::styled(format!("{mark} {:<15} ", c.name), style),
             Span::styled(c.detail.as_str(), theme.dim()),

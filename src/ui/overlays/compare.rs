@@ -13,12 +13,12 @@ use crate::theme::Theme;
 type Field = dyn Fn(&ModelVersion) -> Option<String>;
 
 pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, ascii: bool) {
-    let Some((model, a, b)) = &state.comparing else {
+    let Some((model, a, b)) = state.comparing() else {
         return;
     };
     let versions = state.versions.get(model);
     let find = |v: u32| versions.and_then(|vs| vs.iter().find(|x| x.version == v));
-    let (Some(a), Some(b)) = (find(*a), find(*b)) else {
+    let (Some(a), Some(b)) = (find(a), find(b)) else {
         return;
     };
     let title = format!(" compare {model} v{} and v{} ", a.version, b.version);
@@ -91,11 +91,11 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
         }
     }
     lines.push(Line::from(Span::styled("any key closes", theme.dim())));
-    super::overlays::dialog(frame, area, title, lines, 1, theme, ascii);
+    super::dialog(frame, area, title, lines, 1, theme, ascii);
 }
 
 fn clip(s: &str) -> String {
-    super::format::clip(s, 20)
+    crate::ui::format::clip(s, 20)
 }
 
 /// Each input or output that one version has and the other lacks, or has with another type
