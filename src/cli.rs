@@ -300,6 +300,25 @@ fn console(settings: &Settings) -> Result<(), Failure> {
 }
 
 /// A failure that exits with code 1: the message says what went wrong and what to do.
+/// Asks `question` on stderr and reads the answer from the terminal; without a terminal to ask
+/// on, `--yes` is required to `what` (run, restore) without a prompt.
+fn ask(question: &str, what: &str) -> Result<String, Failure> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Err(failure(format!(
+            "not confirmed: no terminal to ask on; add --yes to {what} without a prompt"
+        )));
+    }
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(failure)?;
+    Ok(answer)
+}
+
 fn failure(message: impl ToString) -> Failure {
     Failure {
         code: 1,

@@ -5,7 +5,20 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// Everything a key can do in the console.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum Action {
     Quit,
     Help,
@@ -33,59 +46,12 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: &'static [Action] = &[
-        Action::Quit,
-        Action::Help,
-        Action::Command,
-        Action::Filter,
-        Action::Back,
-        Action::NextPane,
-        Action::PreviousPane,
-        Action::Open,
-        Action::Up,
-        Action::Down,
-        Action::PageUp,
-        Action::PageDown,
-        Action::Top,
-        Action::Bottom,
-        Action::Sort,
-        Action::Refresh,
-        Action::Deploy,
-        Action::Promote,
-        Action::Rollback,
-        Action::Abort,
-        Action::Smoke,
-        Action::Evaluate,
-        Action::Compare,
-    ];
+    /// Every action, in the order the help lists them.
+    pub const ALL: &'static [Action] = <Action as strum::VariantArray>::VARIANTS;
 
     /// The name used in the config's `[keys]` table.
     pub fn name(self) -> &'static str {
-        match self {
-            Action::Quit => "quit",
-            Action::Help => "help",
-            Action::Command => "command",
-            Action::Filter => "filter",
-            Action::Back => "back",
-            Action::NextPane => "next_pane",
-            Action::PreviousPane => "previous_pane",
-            Action::Open => "open",
-            Action::Up => "up",
-            Action::Down => "down",
-            Action::PageUp => "page_up",
-            Action::PageDown => "page_down",
-            Action::Top => "top",
-            Action::Bottom => "bottom",
-            Action::Sort => "sort",
-            Action::Refresh => "refresh",
-            Action::Deploy => "deploy",
-            Action::Promote => "promote",
-            Action::Rollback => "rollback",
-            Action::Abort => "abort",
-            Action::Smoke => "smoke",
-            Action::Evaluate => "evaluate",
-            Action::Compare => "compare",
-        }
+        self.into()
     }
 
     /// What the help screen says it does.
@@ -118,7 +84,7 @@ impl Action {
     }
 
     pub fn from_name(name: &str) -> Option<Action> {
-        Action::ALL.iter().copied().find(|a| a.name() == name)
+        name.parse().ok()
     }
 }
 
@@ -380,6 +346,44 @@ impl Keymap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn action_names_are_the_configs_snake_case_names() {
+        let names: Vec<&str> = Action::ALL.iter().map(|a| a.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "quit",
+                "help",
+                "command",
+                "filter",
+                "back",
+                "next_pane",
+                "previous_pane",
+                "open",
+                "up",
+                "down",
+                "page_up",
+                "page_down",
+                "top",
+                "bottom",
+                "sort",
+                "refresh",
+                "deploy",
+                "promote",
+                "rollback",
+                "abort",
+                "smoke",
+                "evaluate",
+                "compare",
+            ]
+        );
+        for name in &names {
+            assert_eq!(Action::from_name(name).map(Action::name), Some(*name));
+        }
+        assert_eq!(Action::from_name("NextPane"), None);
+        assert_eq!(Action::from_name("next-pane"), None);
+    }
 
     #[test]
     fn parses_the_documented_key_names() {

@@ -81,7 +81,10 @@ fn a_failing_source_keeps_its_last_data_and_says_why() {
         },
     );
     assert_eq!(s.models.len(), 2, "last good data kept");
-    assert_eq!(s.registry.error.as_deref(), Some("registry.db is locked"));
+    assert_eq!(
+        s.sources.registry.error.as_deref(),
+        Some("registry.db is locked")
+    );
     update(
         &mut s,
         Msg::MetricsScraped {
@@ -93,7 +96,7 @@ fn a_failing_source_keeps_its_last_data_and_says_why() {
         },
     );
     assert_eq!(
-        s.metrics["fraud"].error.as_deref(),
+        s.sources.metrics["fraud"].error.as_deref(),
         Some("connection refused")
     );
     assert!(
@@ -146,7 +149,7 @@ fn navigation_filter_sort_and_commands() {
         key(&mut s, c);
     }
     update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
-    assert_eq!(s.theme, "ansi16");
+    assert_eq!(s.config.theme, "ansi16");
     key(&mut s, ':');
     key(&mut s, 'q');
     assert_eq!(
@@ -197,7 +200,7 @@ fn the_fleet_fits_80x24_and_colours_carry_meaning() {
 #[test]
 fn read_only_environments_stand_out_in_the_header() {
     let mut s = loaded();
-    s.read_only = true;
+    s.config.read_only = true;
     let theme = Theme::built_in("dark", false).unwrap();
     let buffer = render(&s, "dark", 80, 24);
     let (x, y) = find(&buffer, "READ-ONLY");
@@ -279,9 +282,9 @@ fn enter_opens_a_model_tab_cycles_panes_and_esc_goes_back() {
         },
     );
     key(&mut s, 'j');
-    assert_eq!(s.detail_selected, 1);
+    assert_eq!(s.detail.selected, 1);
     key(&mut s, 'j');
-    assert_eq!(s.detail_selected, 1, "clamped to the features");
+    assert_eq!(s.detail.selected, 1, "clamped to the features");
     let buffer = render(&s, "dark", 100, 30);
     let screen = text(&buffer);
     assert!(
@@ -413,7 +416,7 @@ fn operations_open_a_preview_gates_block_and_overrides_are_explicit() {
 #[test]
 fn typed_confirmation_needs_the_model_name() {
     let mut s = loaded();
-    s.typed_confirmation = true;
+    s.config.typed_confirmation = true;
     key(&mut s, 'j');
     key(&mut s, 'p');
     update(
@@ -574,7 +577,7 @@ fn cluster_and_journal_panes_show_the_processes_and_the_record() {
         "{screen}"
     );
     key(&mut s, 'G');
-    assert_eq!(s.detail_selected, 1);
+    assert_eq!(s.detail.selected, 1);
 }
 
 #[test]
@@ -855,7 +858,7 @@ fn the_drift_pane_shows_each_features_trend_towards_its_limit() {
     let row = screen.lines().find(|l| l.contains(" age ")).unwrap();
     assert!(row.contains("▁▃▅█"), "{row}\n{screen}");
     assert_eq!(
-        s.drift_trend[&("fraud".to_string(), 1, "age".to_string())].len(),
+        s.detail.drift_trend[&("fraud".to_string(), 1, "age".to_string())].len(),
         4
     );
 }
@@ -911,7 +914,7 @@ fn a_click_selects_a_fleet_row_and_a_second_click_opens_it() {
 #[test]
 fn env_switches_to_another_configured_environment_and_forgets_the_old_ones_data() {
     let mut s = loaded();
-    s.environments = vec![("audit".into(), true, true), ("local".into(), false, false)];
+    s.config.environments = vec![("audit".into(), true, true), ("local".into(), false, false)];
     let command = |s: &mut flightdeck::app::State, text: &str| {
         s.mode = Mode::Command(text.into());
         update(s, Msg::Key(Key::plain(KeyCode::Enter)))
@@ -937,8 +940,8 @@ fn env_switches_to_another_configured_environment_and_forgets_the_old_ones_data(
             Effect::FetchFleet
         ]
     );
-    assert_eq!(s.environment, "audit");
-    assert!(s.read_only && s.typed_confirmation);
+    assert_eq!(s.config.environment, "audit");
+    assert!(s.config.read_only && s.config.typed_confirmation);
     assert!(s.models.is_empty() && s.scrapes.is_empty() && s.history.is_empty());
     let header = text(&render(&s, "dark", 100, 24));
     assert!(header.contains("audit · READ-ONLY"), "{header}");

@@ -94,7 +94,7 @@ fn fleet() {
 #[test]
 fn fleet_filtered_with_a_read_only_header() {
     let mut s = loaded();
-    s.read_only = true;
+    s.config.read_only = true;
     key(&mut s, '/');
     for c in "fra".chars() {
         key(&mut s, c);
@@ -186,11 +186,11 @@ fn a_click_selects_a_version_or_journal_row() {
     tab(&mut s);
     tab(&mut s); // versions: v1 (screen row 4), v3 (5), v2 (6)
     click(&mut s, 5);
-    assert_eq!(s.detail_selected, 1);
+    assert_eq!(s.detail.selected, 1);
     click(&mut s, 2);
-    assert_eq!(s.detail_selected, 1, "the border is not a row");
+    assert_eq!(s.detail.selected, 1, "the border is not a row");
     click(&mut s, 9);
-    assert_eq!(s.detail_selected, 1, "below the last row nothing changes");
+    assert_eq!(s.detail.selected, 1, "below the last row nothing changes");
     // The click lands where the screen shows that row.
     let screen = text(&render(&s, "dark", 80, 24));
     assert!(screen.lines().nth(5).unwrap().contains("▶ v3"), "{screen}");
@@ -200,9 +200,9 @@ fn a_click_selects_a_version_or_journal_row() {
         name: "fraud".into(),
         pane: flightdeck::app::state::Pane::Drift,
     };
-    s.detail_selected = 0;
+    s.detail.selected = 0;
     click(&mut s, 6);
-    assert_eq!(s.detail_selected, 1);
+    assert_eq!(s.detail.selected, 1);
     let screen = text(&render(&s, "dark", 80, 24));
     assert!(screen.lines().nth(6).unwrap().contains("▶ age"), "{screen}");
 }

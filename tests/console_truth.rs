@@ -299,7 +299,7 @@ fn a_k9s_filter_in_the_journal_never_reaches_an_operation() {
     effects.extend(press(&mut s, KeyCode::Enter));
     assert!(effects.is_empty(), "{effects:?}");
     assert!(s.modal().is_none(), "no dialog opened");
-    assert_eq!(s.pane_filter, "failed");
+    assert_eq!(s.detail.filter, "failed");
     let screen = text(&render(&s, "dark", 100, 24));
     assert!(screen.contains("filter: failed"), "{screen}");
     assert_eq!(
@@ -309,7 +309,7 @@ fn a_k9s_filter_in_the_journal_never_reaches_an_operation() {
     );
     // Esc clears the filter first, then goes back.
     press(&mut s, KeyCode::Esc);
-    assert!(s.pane_filter.is_empty());
+    assert!(s.detail.filter.is_empty());
     assert!(matches!(s.view, View::Model { .. }));
     press(&mut s, KeyCode::Esc);
     assert_eq!(s.view, View::Fleet);
@@ -364,7 +364,7 @@ fn the_selection_follows_its_version_when_the_rows_reorder() {
         ]),
     );
     assert_eq!(flightdeck::app::panes::selected_version(&s), Some(2));
-    assert_eq!(s.detail_selected, 1);
+    assert_eq!(s.detail.selected, 1);
     let effects = key(&mut s, 'r');
     assert!(
         matches!(

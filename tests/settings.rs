@@ -154,12 +154,12 @@ fn the_console_and_status_judge_health_by_the_configured_thresholds() {
     )
     .unwrap();
     let state = flightdeck::app::State::from_settings(&settings, 1.0);
-    assert_eq!(state.alert_error_ratio, 0.2);
-    assert!((state.alert_p99_seconds - 0.040).abs() < 1e-12);
-    assert!(state.typed_confirmation);
+    assert_eq!(state.config.alert_error_ratio, 0.2);
+    assert!((state.config.alert_p99_seconds - 0.040).abs() < 1e-12);
+    assert!(state.config.typed_confirmation);
     let defaults = flightdeck::app::State::from_settings(&resolve("").unwrap(), 1.0);
-    assert_eq!(defaults.alert_error_ratio, 0.01);
-    assert!(!defaults.typed_confirmation);
+    assert_eq!(defaults.config.alert_error_ratio, 0.01);
+    assert!(!defaults.config.typed_confirmation);
 }
 
 #[test]

@@ -70,7 +70,7 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
             let health = match server {
                 Some(s) if s.healthy => Health::Serving,
                 Some(s) => Health::Down(s.problem.clone().unwrap_or_else(|| "down".into())),
-                None => match &state.cluster_problem {
+                None => match &state.sources.cluster_problem {
                     Some(problem) if state.servers.is_empty() => Health::Unknown(problem.clone()),
                     _ => Health::NotServed,
                 },
@@ -106,10 +106,12 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
             if let Some(s) = &stats {
                 // Every answer that was not a success counts: a version refusing every
                 // request with 400 is an incident as much as one failing with 500.
-                if s.error_ratio.is_some_and(|r| r >= state.alert_error_ratio) {
+                if s.error_ratio
+                    .is_some_and(|r| r >= state.config.alert_error_ratio)
+                {
                     alerts.push("!err");
                 }
-                if s.p99.is_some_and(|p| p >= state.alert_p99_seconds) {
+                if s.p99.is_some_and(|p| p >= state.config.alert_p99_seconds) {
                     alerts.push("!p99");
                 }
             }
@@ -174,7 +176,7 @@ fn signal(
     server: Option<&crate::model::LocalServer>,
     measured: bool,
 ) -> Signal {
-    let status = state.metrics.get(model);
+    let status = state.sources.metrics.get(model);
     match (status.and_then(|s| s.error.clone()), measured) {
         (Some(error), true) => Signal::Stale {
             age_seconds: status.and_then(|s| s.age_seconds(state.now)),

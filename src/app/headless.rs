@@ -40,7 +40,7 @@ pub async fn collect(
         if effect == Effect::FetchFleet {
             let result = fetch_fleet(&sources).await;
             // A cluster that cannot be read makes what serves unknown, not "not served".
-            state.cluster_problem = sources.cluster.problem();
+            state.sources.cluster_problem = sources.cluster.problem();
             for follow_up in update(
                 &mut state,
                 Msg::FleetFetched {

@@ -22,13 +22,14 @@ fn matches(needle: &str, fields: &[&str]) -> bool {
 }
 
 fn needle(state: &State) -> String {
-    state.pane_filter.to_lowercase()
+    state.detail.filter.to_lowercase()
 }
 
 /// The open model's versions, filtered.
 pub fn versions<'a>(state: &'a State, model: &str) -> Vec<&'a ModelVersion> {
     let needle = needle(state);
     state
+        .detail
         .versions
         .get(model)
         .map(|all| {
@@ -63,6 +64,7 @@ pub fn versions<'a>(state: &'a State, model: &str) -> Vec<&'a ModelVersion> {
 pub fn journal<'a>(state: &'a State, model: &str) -> Vec<&'a JournalEntry> {
     let needle = needle(state);
     state
+        .detail
         .journal
         .get(model)
         .map(|all| {
@@ -90,6 +92,7 @@ pub fn journal<'a>(state: &'a State, model: &str) -> Vec<&'a JournalEntry> {
 pub fn features<'a>(state: &'a State, model: &str) -> Vec<&'a FeatureDrift> {
     let needle = needle(state);
     state
+        .detail
         .drift
         .get(model)
         .and_then(|r| r.first())
@@ -140,13 +143,13 @@ pub fn selected_version(state: &State) -> Option<u32> {
         return None;
     };
     versions(state, name)
-        .get(state.detail_selected)
+        .get(state.detail.selected)
         .map(|v| v.version)
 }
 
 /// After the user moved or filtered: the selection is whatever row is now highlighted.
 pub fn remember(state: &mut State) {
-    state.detail_identity = pane_ids(state).get(state.detail_selected).cloned();
+    state.detail.identity = pane_ids(state).get(state.detail.selected).cloned();
     if state.open_model().is_none() {
         state.fleet_identity = super::fleet::rows(state)
             .get(state.selected)
@@ -159,14 +162,15 @@ pub fn remember(state: &mut State) {
 pub fn follow_pane(state: &mut State) {
     let ids = pane_ids(state);
     match state
-        .detail_identity
+        .detail
+        .identity
         .as_ref()
         .and_then(|id| ids.iter().position(|r| r == id))
     {
-        Some(index) => state.detail_selected = index,
+        Some(index) => state.detail.selected = index,
         None => {
-            state.detail_selected = state.detail_selected.min(ids.len().saturating_sub(1));
-            state.detail_identity = ids.get(state.detail_selected).cloned();
+            state.detail.selected = state.detail.selected.min(ids.len().saturating_sub(1));
+            state.detail.identity = ids.get(state.detail.selected).cloned();
         }
     }
 }

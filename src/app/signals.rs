@@ -19,7 +19,7 @@ pub fn scraped(
     at: DateTime<Utc>,
     result: Result<ScrapeSnapshot, String>,
 ) {
-    let status = state.metrics.entry(model.clone()).or_default();
+    let status = state.sources.metrics.entry(model.clone()).or_default();
     status.in_flight = false;
     let snapshot = match result {
         Ok(snapshot) => snapshot,
@@ -105,7 +105,7 @@ fn keep(
 pub fn server_gone(state: &mut State, model: &str) {
     forget_numbers(state, model);
     state.scrapes.remove(model);
-    state.metrics.remove(model);
+    state.sources.metrics.remove(model);
 }
 
 /// Drops the rates of `model`'s versions (their charts' history stays).

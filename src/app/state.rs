@@ -256,80 +256,105 @@ pub enum CheckOutcome {
     Evaluation(Box<crate::model::Evaluation>),
 }
 
+/// The console's whole state: what `update` changes and `draw` shows.
 #[derive(Debug, Clone)]
 pub struct State {
-    pub environment: String,
-    pub read_only: bool,
-    pub theme: String,
-    pub keymap: Keymap,
-    pub refresh_seconds: f64,
+    /// Where the console acts and how it looks: fixed by the settings, but for `:env` and
+    /// `:theme`.
+    pub config: ConsoleConfig,
+    /// When each source last answered, or why it failed.
+    pub sources: Sources,
+    /// The open model's panes: their data and selection.
+    pub detail: Detail,
     pub now: DateTime<Utc>,
     pub monotonic: f64,
     pub size: (u16, u16),
     pub view: View,
     pub mode: Mode,
+    /// The fleet's `/` filter, sort and selected row.
     pub filter: String,
     pub sort: SortColumn,
     pub selected: usize,
+    /// The fleet's selected model: the selection follows it when rows re-sort.
+    pub fleet_identity: Option<super::panes::RowId>,
     pub models: Vec<ModelSummary>,
     pub servers: BTreeMap<String, LocalServer>,
-    /// Why the cluster cannot be read now (Kubernetes environments), shown in the header.
-    pub cluster_problem: Option<String>,
-    /// When the servers (or the cluster) were last listed: the cluster pane's age.
-    pub servers_status: SourceStatus,
+    /// Operations a killed process left half done (shown until recovered).
+    pub interrupted: Vec<super::msg::InterruptedOp>,
     pub scrapes: BTreeMap<String, ScrapeSample>,
     pub serving: BTreeMap<VersionKey, ServingStats>,
     /// Recent serving stats per version, oldest first, at most [`HISTORY`] points.
     pub history: BTreeMap<VersionKey, VecDeque<HistoryPoint>>,
     /// When each version first served here: its charts start there, after a deploy or promote.
     pub serving_since: BTreeMap<VersionKey, DateTime<Utc>>,
-    /// Drift reports of the open model, and where they came from.
-    pub drift: BTreeMap<String, Vec<DriftReport>>,
-    pub drift_status: SourceStatus,
-    /// Each feature's drift statistic over the reports seen, oldest first, at most
-    /// [`DRIFT_TREND`] points, by (model, version, feature).
-    pub drift_trend: BTreeMap<(String, u32, String), VecDeque<f32>>,
-    /// Registry versions of the open model.
-    pub versions: BTreeMap<String, Vec<ModelVersion>>,
-    pub versions_status: SourceStatus,
-    /// Journal rows of the open model, newest first.
-    pub journal: BTreeMap<String, Vec<crate::model::JournalEntry>>,
-    pub journal_status: SourceStatus,
-    /// Selected row inside the open pane (feature, version or journal row), as shown.
-    pub detail_selected: usize,
-    /// What that row is: the selection follows it when rows refresh or re-sort.
-    pub detail_identity: Option<super::panes::RowId>,
-    /// The `/` filter of the open pane's rows.
-    pub pane_filter: String,
-    /// The fleet's selected model: the selection follows it when rows re-sort.
-    pub fleet_identity: Option<super::panes::RowId>,
-    pub registry: SourceStatus,
-    pub metrics: BTreeMap<String, SourceStatus>,
     /// A one-line message for the user (errors from commands, results).
     pub toast: Option<String>,
     /// When it was shown (monotonic seconds): it goes after a while.
     pub toast_since: Option<f64>,
-    /// Operations a killed process left half done (shown until recovered).
-    pub interrupted: Vec<super::msg::InterruptedOp>,
-    /// Alert thresholds for the fleet's markers: error ratio, and p99 in seconds.
-    pub alert_error_ratio: f64,
-    pub alert_p99_seconds: f64,
     /// The guided tour's current step, when the console runs the demo.
     pub guide: Option<usize>,
     /// The dialog or view over the screen, when one is open.
     pub overlay: Option<Overlay>,
     /// A version marked for comparison on the versions pane (`c`).
     pub compare_mark: Option<(String, u32)>,
-    /// The latest progress line of the running operation or check.
+    /// The latest step of the running operation or check.
     pub progress: Option<crate::model::Step>,
     /// The labelled CSV the evaluate dialog offers first (the last one used, or the demo's).
     pub evaluate_data: String,
+    pub last_fetch: Option<f64>,
+    pub quit: bool,
+}
+
+/// Where the console acts and how it looks.
+#[derive(Debug, Clone)]
+pub struct ConsoleConfig {
+    pub environment: String,
+    pub read_only: bool,
+    pub theme: String,
+    pub keymap: Keymap,
+    pub refresh_seconds: f64,
+    /// Alert thresholds for the fleet's markers: error ratio, and p99 in seconds.
+    pub alert_error_ratio: f64,
+    pub alert_p99_seconds: f64,
     /// Typed confirmation (the environment's `confirm = "typed"`).
     pub typed_confirmation: bool,
     /// Every configured environment, for `:env NAME`: (name, read-only, typed confirmation).
     pub environments: Vec<(String, bool, bool)>,
-    pub last_fetch: Option<f64>,
-    pub quit: bool,
+}
+
+/// When each source last answered, or why it failed.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    pub registry: SourceStatus,
+    /// When the servers (or the cluster) were last listed: the cluster pane's age.
+    pub servers_status: SourceStatus,
+    /// Why the cluster cannot be read now (Kubernetes environments), shown in the header.
+    pub cluster_problem: Option<String>,
+    /// Each model's metrics source.
+    pub metrics: BTreeMap<String, SourceStatus>,
+    pub drift_status: SourceStatus,
+    pub versions_status: SourceStatus,
+    pub journal_status: SourceStatus,
+}
+
+/// The open model's panes: their data, selection and filter.
+#[derive(Debug, Clone, Default)]
+pub struct Detail {
+    /// Drift reports of the open model.
+    pub drift: BTreeMap<String, Vec<DriftReport>>,
+    /// Each feature's drift statistic over the reports seen, oldest first, at most
+    /// [`DRIFT_TREND`] points, by (model, version, feature).
+    pub drift_trend: BTreeMap<(String, u32, String), VecDeque<f32>>,
+    /// Registry versions of the open model.
+    pub versions: BTreeMap<String, Vec<ModelVersion>>,
+    /// Journal rows of the open model, newest first.
+    pub journal: BTreeMap<String, Vec<crate::model::JournalEntry>>,
+    /// Selected row inside the open pane (feature, version or journal row), as shown.
+    pub selected: usize,
+    /// What that row is: the selection follows it when rows refresh or re-sort.
+    pub identity: Option<super::panes::RowId>,
+    /// The `/` filter of the open pane's rows.
+    pub filter: String,
 }
 
 impl State {
@@ -391,10 +416,10 @@ impl State {
             settings.keymap.clone(),
             refresh_seconds,
         );
-        state.alert_error_ratio = settings.thresholds.error_rate_warn;
-        state.alert_p99_seconds = settings.thresholds.p99_warn_ms / 1000.0;
-        state.typed_confirmation = env.confirm == crate::settings::Confirm::Typed;
-        state.environments = settings
+        state.config.alert_error_ratio = settings.thresholds.error_rate_warn;
+        state.config.alert_p99_seconds = settings.thresholds.p99_warn_ms / 1000.0;
+        state.config.typed_confirmation = env.confirm == crate::settings::Confirm::Typed;
+        state.config.environments = settings
             .environments
             .values()
             .map(|e| {
@@ -416,11 +441,19 @@ impl State {
         refresh_seconds: f64,
     ) -> Self {
         Self {
-            environment: environment.to_string(),
-            read_only,
-            theme: theme.to_string(),
-            keymap,
-            refresh_seconds,
+            config: ConsoleConfig {
+                environment: environment.to_string(),
+                read_only,
+                theme: theme.to_string(),
+                keymap,
+                refresh_seconds,
+                alert_error_ratio: 0.01,
+                alert_p99_seconds: 0.25,
+                typed_confirmation: false,
+                environments: Vec::new(),
+            },
+            sources: Sources::default(),
+            detail: Detail::default(),
             now: DateTime::<Utc>::UNIX_EPOCH,
             monotonic: 0.0,
             size: (80, 24),
@@ -429,39 +462,21 @@ impl State {
             filter: String::new(),
             sort: SortColumn::Name,
             selected: 0,
+            fleet_identity: None,
             models: Vec::new(),
             servers: BTreeMap::new(),
-            cluster_problem: None,
-            servers_status: SourceStatus::default(),
+            interrupted: Vec::new(),
             scrapes: BTreeMap::new(),
             serving: BTreeMap::new(),
             history: BTreeMap::new(),
             serving_since: BTreeMap::new(),
-            drift: BTreeMap::new(),
-            drift_status: SourceStatus::default(),
-            drift_trend: BTreeMap::new(),
-            versions: BTreeMap::new(),
-            versions_status: SourceStatus::default(),
-            journal: BTreeMap::new(),
-            journal_status: SourceStatus::default(),
-            detail_selected: 0,
-            detail_identity: None,
-            pane_filter: String::new(),
-            fleet_identity: None,
-            registry: SourceStatus::default(),
-            metrics: BTreeMap::new(),
             toast: None,
             toast_since: None,
+            guide: None,
             overlay: None,
             compare_mark: None,
             progress: None,
             evaluate_data: String::new(),
-            guide: None,
-            interrupted: Vec::new(),
-            alert_error_ratio: 0.01,
-            alert_p99_seconds: 0.25,
-            typed_confirmation: false,
-            environments: Vec::new(),
             last_fetch: None,
             quit: false,
         }

@@ -81,11 +81,11 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Effect> {
             problem,
             known_at,
         } => {
-            state.cluster_problem = problem;
+            state.sources.cluster_problem = problem;
             let effects = servers_listed(state, servers);
             // Rows the cluster has not confirmed since it failed are as old as that.
             if let Some(at) = known_at {
-                state.servers_status.last_ok = Some(at);
+                state.sources.servers_status.last_ok = Some(at);
             }
             effects
         }
@@ -118,29 +118,23 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Effect> {
             if let Ok(reports) = &result {
                 record_drift_trend(state, &model, reports);
             }
-            store(&mut state.drift_status, &mut state.drift, model, at, result);
+            let (status, data) = (&mut state.sources.drift_status, &mut state.detail.drift);
+            store(status, data, model, at, result);
             clamp_detail(state);
             Vec::new()
         }
         Msg::JournalFetched { model, at, result } => {
-            store(
-                &mut state.journal_status,
-                &mut state.journal,
-                model,
-                at,
-                result,
-            );
+            let (status, data) = (&mut state.sources.journal_status, &mut state.detail.journal);
+            store(status, data, model, at, result);
             clamp_detail(state);
             Vec::new()
         }
         Msg::VersionsFetched { model, at, result } => {
-            store(
-                &mut state.versions_status,
-                &mut state.versions,
-                model,
-                at,
-                result,
+            let (status, data) = (
+                &mut state.sources.versions_status,
+                &mut state.detail.versions,
             );
+            store(status, data, model, at, result);
             clamp_detail(state);
             Vec::new()
         }
@@ -172,8 +166,8 @@ fn fleet_fetched(
         }) => {
             state.interrupted = interrupted;
             state.models = models;
-            state.registry.last_ok = Some(at);
-            state.registry.error = None;
+            state.sources.registry.last_ok = Some(at);
+            state.sources.registry.error = None;
             clamp_selection(state);
             match servers {
                 Some(servers) => servers_listed(state, servers),
@@ -183,8 +177,8 @@ fn fleet_fetched(
         }
         Err(e) => {
             // Keep the last good data; show the error and its age.
-            state.registry.in_flight = false;
-            state.registry.error = Some(e);
+            state.sources.registry.in_flight = false;
+            state.sources.registry.error = Some(e);
             Vec::new()
         }
     }
@@ -234,7 +228,7 @@ fn op_finished(state: &mut State, result: Result<String, String>) -> Vec<Effect>
     }
     // Show the new state at once.
     state.last_fetch = None;
-    state.registry.in_flight = false;
+    state.sources.registry.in_flight = false;
     due_fetches(state)
 }
 
@@ -244,6 +238,7 @@ fn record_drift_trend(state: &mut State, model: &str, reports: &[crate::model::D
     for report in reports {
         for feature in report.features.iter().filter(|f| f.n > 0) {
             let points = state
+                .detail
                 .drift_trend
                 .entry((model.to_string(), report.version, feature.name.clone()))
                 .or_insert_with(|| VecDeque::with_capacity(DRIFT_TREND));
@@ -297,7 +292,7 @@ fn on_click(state: &mut State, index: usize) -> Vec<Effect> {
             ..
         } => {
             if index < detail_rows(state) {
-                state.detail_selected = index;
+                state.detail.selected = index;
             }
         }
         View::Model { .. } => {}
@@ -309,12 +304,12 @@ fn on_click(state: &mut State, index: usize) -> Vec<Effect> {
 fn due_fetches(state: &mut State) -> Vec<Effect> {
     let due = state
         .last_fetch
-        .is_none_or(|t| state.monotonic - t >= state.refresh_seconds);
-    if !due || state.registry.in_flight {
+        .is_none_or(|t| state.monotonic - t >= state.config.refresh_seconds);
+    if !due || state.sources.registry.in_flight {
         return Vec::new();
     }
     state.last_fetch = Some(state.monotonic);
-    state.registry.in_flight = true;
+    state.sources.registry.in_flight = true;
     let mut effects = vec![Effect::FetchFleet];
     effects.extend(detail_fetches(state));
     effects
@@ -326,14 +321,14 @@ fn detail_fetches(state: &mut State) -> Vec<Effect> {
         return Vec::new();
     };
     let mut effects = Vec::new();
-    if !state.versions_status.in_flight {
-        state.versions_status.in_flight = true;
+    if !state.sources.versions_status.in_flight {
+        state.sources.versions_status.in_flight = true;
         effects.push(Effect::FetchVersions {
             model: model.clone(),
         });
     }
-    if !state.journal_status.in_flight {
-        state.journal_status.in_flight = true;
+    if !state.sources.journal_status.in_flight {
+        state.sources.journal_status.in_flight = true;
         effects.push(Effect::FetchJournal {
             model: model.clone(),
         });
@@ -344,9 +339,9 @@ fn detail_fetches(state: &mut State) -> Vec<Effect> {
         .filter(|s| s.supervisor_alive || s.healthy)
         .and_then(|s| s.endpoint());
     if let Some(endpoint) = endpoint
-        && !state.drift_status.in_flight
+        && !state.sources.drift_status.in_flight
     {
-        state.drift_status.in_flight = true;
+        state.sources.drift_status.in_flight = true;
         effects.push(Effect::FetchDrift { model, endpoint });
     }
     effects
@@ -357,8 +352,9 @@ fn detail_rows(state: &State) -> usize {
 }
 
 fn clamp_detail(state: &mut State) {
-    state.detail_selected = state
-        .detail_selected
+    state.detail.selected = state
+        .detail
+        .selected
         .min(detail_rows(state).saturating_sub(1));
 }
 
@@ -379,7 +375,7 @@ fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
         }
         Some(Overlay::Help | Overlay::Errors) => {
             if matches!(
-                state.keymap.action(key),
+                state.config.keymap.action(key),
                 Some(Action::Back | Action::Help | Action::Quit)
             ) {
                 state.overlay = None;
@@ -392,7 +388,7 @@ fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
         Mode::Filter => {
             let in_pane = state.open_model().is_some();
             let filter = if in_pane {
-                &mut state.pane_filter
+                &mut state.detail.filter
             } else {
                 &mut state.filter
             };
@@ -455,7 +451,7 @@ fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
                 Vec::new()
             }
         }
-        Mode::Normal => match state.keymap.action(key) {
+        Mode::Normal => match state.config.keymap.action(key) {
             Some(action) => on_action(state, action),
             None => {
                 state.toast = Some(format!("{key}: no such key; ? lists the keys"));
@@ -519,16 +515,16 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
                     name: model.clone(),
                     pane: Pane::Serving,
                 };
-                state.detail_selected = 0;
-                state.pane_filter.clear();
+                state.detail.selected = 0;
+                state.detail.filter.clear();
                 let mut effects = detail_fetches(state);
                 // Charts start with what the metrics source remembers (Prometheus does).
                 effects.push(Effect::FetchHistory { model });
                 // The servers again at once: the cluster source fetches an opened model's
                 // pods ahead of its watches, and the pane should not wait a refresh for them.
-                if !state.registry.in_flight {
+                if !state.sources.registry.in_flight {
                     state.last_fetch = Some(state.monotonic);
-                    state.registry.in_flight = true;
+                    state.sources.registry.in_flight = true;
                     effects.push(Effect::FetchFleet);
                 }
                 return effects;
@@ -570,13 +566,13 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
 /// Keys in a model's detail view.
 fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) -> Vec<Effect> {
     let last = detail_rows(state).saturating_sub(1);
-    if let Some(selected) = moved(state.detail_selected, action, last) {
-        state.detail_selected = selected;
+    if let Some(selected) = moved(state.detail.selected, action, last) {
+        state.detail.selected = selected;
         return Vec::new();
     }
     match action {
         // Esc clears a filter first, then goes back to the fleet.
-        Action::Back if !state.pane_filter.is_empty() => state.pane_filter.clear(),
+        Action::Back if !state.detail.filter.is_empty() => state.detail.filter.clear(),
         Action::Back => state.view = View::Fleet,
         Action::NextPane | Action::PreviousPane => {
             let next = if action == Action::NextPane {
@@ -588,8 +584,8 @@ fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) ->
                 name: name.to_string(),
                 pane: next,
             };
-            state.detail_selected = 0;
-            state.pane_filter.clear();
+            state.detail.selected = 0;
+            state.detail.filter.clear();
         }
         Action::Filter => match pane {
             Pane::Versions | Pane::Journal | Pane::Drift | Pane::Cluster => {
@@ -656,12 +652,13 @@ fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) ->
 /// The servers are known: the fleet fetch is over, and every supervised server with an
 /// endpoint is scraped, unless its last scrape is still under way.
 fn servers_listed(state: &mut State, servers: Vec<crate::model::LocalServer>) -> Vec<Effect> {
-    state.registry.in_flight = false;
+    state.sources.registry.in_flight = false;
     state.servers = servers.into_iter().map(|s| (s.model.clone(), s)).collect();
-    state.servers_status.last_ok = Some(state.now);
-    state.servers_status.error = state.cluster_problem.clone();
+    state.sources.servers_status.last_ok = Some(state.now);
+    state.sources.servers_status.error = state.sources.cluster_problem.clone();
     // A server that no longer runs has no numbers: what it last said must not pass for now.
     let gone: Vec<String> = state
+        .sources
         .metrics
         .keys()
         .filter(|m| {
@@ -676,8 +673,9 @@ fn servers_listed(state: &mut State, servers: Vec<crate::model::LocalServer>) ->
         super::signals::server_gone(state, &model);
     }
     let on_screen = fleet::on_screen(state);
-    let slow =
-        chrono::Duration::milliseconds((OFF_SCREEN_EVERY * state.refresh_seconds * 1000.0) as i64);
+    let slow = chrono::Duration::milliseconds(
+        (OFF_SCREEN_EVERY * state.config.refresh_seconds * 1000.0) as i64,
+    );
     let targets: Vec<(String, String)> = state
         .servers
         .values()
@@ -685,7 +683,7 @@ fn servers_listed(state: &mut State, servers: Vec<crate::model::LocalServer>) ->
         .filter(|s| s.supervisor_alive || s.healthy)
         .filter_map(|s| s.endpoint().map(|e| (s.model.clone(), e)))
         .filter(|(model, _)| {
-            let status = state.metrics.get(model);
+            let status = state.sources.metrics.get(model);
             let in_flight = status.is_some_and(|m| m.in_flight);
             let recent = status
                 .and_then(|m| m.last_ok)
@@ -695,7 +693,12 @@ fn servers_listed(state: &mut State, servers: Vec<crate::model::LocalServer>) ->
         .collect();
     let mut effects = Vec::with_capacity(targets.len());
     for (model, endpoint) in targets {
-        state.metrics.entry(model.clone()).or_default().in_flight = true;
+        state
+            .sources
+            .metrics
+            .entry(model.clone())
+            .or_default()
+            .in_flight = true;
         effects.push(Effect::Scrape { model, endpoint });
     }
     effects
@@ -792,7 +795,7 @@ fn open_operation(
 /// confirms; `o` overrides failing gates; `m` confirms a feature-pipeline change.
 fn on_modal_key(state: &mut State, key: Key) -> Vec<Effect> {
     use super::state::OpStage;
-    let typed_confirmation = state.typed_confirmation;
+    let typed_confirmation = state.config.typed_confirmation;
     let Some(modal) = state.modal_mut() else {
         return Vec::new();
     };
@@ -889,8 +892,8 @@ fn run_command(state: &mut State, text: &str) -> Vec<Effect> {
             match name {
                 Some(name) => {
                     state.view = View::Model { name, pane };
-                    state.detail_selected = 0;
-                    state.pane_filter.clear();
+                    state.detail.selected = 0;
+                    state.detail.filter.clear();
                     detail_fetches(state)
                 }
                 None => {
@@ -918,57 +921,14 @@ fn run_command(state: &mut State, text: &str) -> Vec<Effect> {
         (Some("theme"), Some(name)) => {
             let themes = crate::theme::Theme::names();
             if themes.contains(&name) {
-                state.theme = name.to_string();
+                state.config.theme = name.to_string();
             } else {
                 state.toast = Some(format!("no theme {name:?}; themes: {}", themes.join(", ")));
             }
             Vec::new()
         }
-        (Some("env"), Some(name)) if name == state.environment => Vec::new(),
-        (Some("env"), Some(name)) => {
-            let Some((_, read_only, typed)) = state
-                .environments
-                .iter()
-                .find(|(n, _, _)| n == name)
-                .cloned()
-            else {
-                let known: Vec<&str> = state
-                    .environments
-                    .iter()
-                    .map(|(n, _, _)| n.as_str())
-                    .collect();
-                state.toast = Some(format!(
-                    "no environment {name:?} in the config (configured: {})",
-                    known.join(", ")
-                ));
-                return Vec::new();
-            };
-            // Nothing read from the old environment may pass for the new one's: a fresh state,
-            // keeping only what is the user's (keys, theme, thresholds, terminal, clock).
-            let fresh = State {
-                environments: std::mem::take(&mut state.environments),
-                now: state.now,
-                monotonic: state.monotonic,
-                size: state.size,
-                alert_error_ratio: state.alert_error_ratio,
-                alert_p99_seconds: state.alert_p99_seconds,
-                typed_confirmation: typed,
-                ..State::new(
-                    name,
-                    read_only,
-                    &state.theme,
-                    state.keymap.clone(),
-                    state.refresh_seconds,
-                )
-            };
-            *state = fresh;
-            state.toast = Some(format!("environment {name}"));
-            let mut effects = vec![Effect::SwitchEnvironment {
-                name: name.to_string(),
-            }];
-            effects.extend(due_fetches(state));
-            effects
-        }
+        (Some("env"), Some(name)) if name == state.config.environment => Vec::new(),
+        (Some("env"), Some(name)) => switch_environment(state, name),
         (None, _) => Vec::new(),
         (Some(other), _) => {
             state.toast = Some(format!(
@@ -977,4 +937,56 @@ fn run_command(state: &mut State, text: &str) -> Vec<Effect> {
             Vec::new()
         }
     }
+}
+
+/// `:env NAME`: a fresh state for another configured environment (nothing read from the old
+/// one may pass for the new one's), and the effect that switches the background's sources.
+fn switch_environment(state: &mut State, name: &str) -> Vec<Effect> {
+    let Some((_, read_only, typed)) = state
+        .config
+        .environments
+        .iter()
+        .find(|(n, _, _)| n == name)
+        .cloned()
+    else {
+        let known: Vec<&str> = state
+            .config
+            .environments
+            .iter()
+            .map(|(n, _, _)| n.as_str())
+            .collect();
+        state.toast = Some(format!(
+            "no environment {name:?} in the config (configured: {})",
+            known.join(", ")
+        ));
+        return Vec::new();
+    };
+    // Nothing read from the old environment may pass for the new one's: a fresh state,
+    // keeping only what is the user's (keys, theme, thresholds, terminal, clock).
+    let config = super::state::ConsoleConfig {
+        environment: name.to_string(),
+        read_only,
+        typed_confirmation: typed,
+        ..state.config.clone()
+    };
+    let fresh = State {
+        config,
+        now: state.now,
+        monotonic: state.monotonic,
+        size: state.size,
+        ..State::new(
+            name,
+            read_only,
+            &state.config.theme,
+            state.config.keymap.clone(),
+            state.config.refresh_seconds,
+        )
+    };
+    *state = fresh;
+    state.toast = Some(format!("environment {name}"));
+    let mut effects = vec![Effect::SwitchEnvironment {
+        name: name.to_string(),
+    }];
+    effects.extend(due_fetches(state));
+    effects
 }

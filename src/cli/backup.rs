@@ -45,24 +45,12 @@ pub fn restore(settings: &Settings, actor: &Actor, args: RestoreArgs) -> Result<
         return Err(failure(format!("{} is not a file", args.file.display())));
     }
     if !args.yes {
-        use std::io::{BufRead, IsTerminal, Write};
         eprintln!(
             "this replaces the registry in {} with {}; the current one is kept beside it (registry.db.before-restore-TIME)",
             settings.data_dir.display(),
             args.file.display()
         );
-        if !std::io::stdin().is_terminal() {
-            return Err(failure(
-                "not confirmed: no terminal to ask on; add --yes to restore without a prompt",
-            ));
-        }
-        eprint!("type restore to proceed: ");
-        let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut answer)
-            .map_err(failure)?;
+        let answer = super::ask("type restore to proceed: ", "restore")?;
         if answer.trim() != "restore" {
             return Err(failure("not confirmed; nothing was changed"));
         }

@@ -3,7 +3,6 @@
 //! 0 done, 1 error, 3 conflict with another operator, 4 read-only.
 
 use super::say;
-use std::io::{BufRead, IsTerminal, Write};
 
 use clap::Args;
 
@@ -187,21 +186,11 @@ fn print_plan(plan: &OpPlan, consent: &Consent) {
 
 /// Asks on the terminal; without one, `--yes` is required.
 fn confirm(model: &str, style: Confirm) -> Result<(), Failure> {
-    if !std::io::stdin().is_terminal() {
-        return Err(failure(
-            "not confirmed: no terminal to ask on; add --yes to run without a prompt",
-        ));
-    }
-    match style {
-        Confirm::Typed => eprint!("type the model name ({model}) to proceed: "),
-        Confirm::Enter => eprint!("proceed? [y/N] "),
-    }
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(failure)?;
+    let question = match style {
+        Confirm::Typed => format!("type the model name ({model}) to proceed: "),
+        Confirm::Enter => "proceed? [y/N] ".to_string(),
+    };
+    let answer = super::ask(&question, "run")?;
     let ok = match style {
         Confirm::Typed => answer.trim() == model,
         Confirm::Enter => matches!(answer.trim(), "y" | "Y" | "yes"),

@@ -52,7 +52,7 @@ fn collect(settings: &Settings, interval: f64) -> Result<crate::app::State, Fail
     let state = runtime()?
         .block_on(headless::collect(settings, program, interval))
         .map_err(failure)?;
-    if let Some(e) = &state.registry.error {
+    if let Some(e) = &state.sources.registry.error {
         return Err(failure(format!("cannot read the registry: {e}")));
     }
     Ok(state)

@@ -5,8 +5,11 @@
 use serde::Deserialize;
 
 /// A serving runtime whose metrics flightdeck knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, strum::IntoStaticStr, strum::EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Runtime {
     /// `flightdeck serve`: `flightdeck_requests_total`, `flightdeck_request_duration_seconds`.
     Flightdeck,
@@ -33,14 +36,9 @@ pub const ALL: [Runtime; 5] = [
 ];
 
 impl Runtime {
+    /// As the config's `prometheus_runtime` names it.
     pub fn name(self) -> &'static str {
-        match self {
-            Runtime::Flightdeck => "flightdeck",
-            Runtime::Kserve => "kserve",
-            Runtime::Knative => "knative",
-            Runtime::Triton => "triton",
-            Runtime::Bentoml => "bentoml",
-        }
+        self.into()
     }
 
     /// The series that says this runtime serves `model`.
@@ -75,7 +73,7 @@ impl Runtime {
     }
 
     pub fn from_name(name: &str) -> Option<Runtime> {
-        ALL.into_iter().find(|r| r.name() == name)
+        name.parse().ok()
     }
 
     /// The instant query whose raw series the snapshot is built from.

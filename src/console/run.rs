@@ -117,8 +117,8 @@ async fn event_loop(
     let mut pacing = Pacing::default();
     loop {
         if pacing.due() {
-            if theme.name != state.theme && !no_color {
-                theme = Theme::built_in(&state.theme, no_color)?;
+            if theme.name != state.config.theme && !no_color {
+                theme = Theme::built_in(&state.config.theme, no_color)?;
             }
             screen.draw(terminal, &state, &theme, settings.ascii)?;
         }

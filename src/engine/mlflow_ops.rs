@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
 
+use super::ops::Pending;
 use super::ops::{Held as HeldAliases, OpRegistry, Role, SmokeEvidence, VersionFacts};
 use crate::clients::mlflow::{MlflowClient, tag};
 use crate::error::EngineError;
@@ -275,7 +275,7 @@ impl OpRegistry for MlflowStore {
         ))
     }
 
-    fn held<'a>(&'a self, model: &'a ModelName) -> BoxFuture<'a, Result<HeldAliases, EngineError>> {
+    fn held<'a>(&'a self, model: &'a ModelName) -> Pending<'a, HeldAliases> {
         async move {
             let held = self.read(model).await?;
             Ok(HeldAliases {
@@ -307,7 +307,7 @@ impl OpRegistry for MlflowStore {
         to: Option<u32>,
         expected: u64,
         _actor: &'a Actor,
-    ) -> BoxFuture<'a, Result<u64, EngineError>> {
+    ) -> Pending<'a, u64> {
         async move {
             let name = model.as_str();
             let refused = |e: String| Self::refused(model, e);
@@ -357,11 +357,7 @@ impl OpRegistry for MlflowStore {
         .boxed()
     }
 
-    fn facts<'a>(
-        &'a self,
-        model: &'a ModelName,
-        version: u32,
-    ) -> BoxFuture<'a, Result<VersionFacts, EngineError>> {
+    fn facts<'a>(&'a self, model: &'a ModelName, version: u32) -> Pending<'a, VersionFacts> {
         async move {
             let exists = self
                 .writer
@@ -389,7 +385,7 @@ impl OpRegistry for MlflowStore {
         version: u32,
         run_if_missing: bool,
         _progress: &'a (dyn Fn(&crate::model::Step) + Sync),
-    ) -> BoxFuture<'a, Result<Option<SmokeEvidence>, EngineError>> {
+    ) -> Pending<'a, Option<SmokeEvidence>> {
         async move {
             // MLflow versions carry no sentinel cases and no stored smoke test: the artifact
             // check (checksum, loads, sane answers on neutral rows) is their smoke test.
@@ -410,10 +406,7 @@ impl OpRegistry for MlflowStore {
         .boxed()
     }
 
-    fn earlier_production<'a>(
-        &'a self,
-        model: &'a ModelName,
-    ) -> BoxFuture<'a, Result<Vec<u32>, EngineError>> {
+    fn earlier_production<'a>(&'a self, model: &'a ModelName) -> Pending<'a, Vec<u32>> {
         async move { Ok(self.read(model).await?.previous.into_iter().collect()) }.boxed()
     }
 }

@@ -5,8 +5,19 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Outcome {
     /// An operation began; a later row with the same operation says how it ended. A `started`
     /// row with no ending means the process died during the operation.
@@ -20,23 +31,13 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// As the journal stores and prints it (the same words as its JSON).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Started => "started",
-            Outcome::Succeeded => "succeeded",
-            Outcome::Failed => "failed",
-            Outcome::Conflict => "conflict",
-        }
+        self.into()
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "started" => Some(Outcome::Started),
-            "succeeded" => Some(Outcome::Succeeded),
-            "failed" => Some(Outcome::Failed),
-            "conflict" => Some(Outcome::Conflict),
-            _ => None,
-        }
+        text.parse().ok()
     }
 }
 

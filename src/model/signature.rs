@@ -57,6 +57,14 @@ pub struct TensorSpec {
 }
 
 impl TensorSpec {
+    pub fn new(name: impl Into<String>, datatype: DataType, shape: &[i64]) -> Self {
+        Self {
+            name: name.into(),
+            datatype,
+            shape: shape.to_vec(),
+        }
+    }
+
     /// Number of feature columns one row of this tensor carries: the product of the fixed
     /// dimensions after the batch dimension (1 for a `[N]` or `[N, 1]` tensor).
     pub fn row_width(&self) -> Option<usize> {
@@ -191,26 +199,30 @@ pub struct FeatureColumn {
 mod tests {
     use super::*;
 
-    fn spec(name: &str, datatype: DataType, shape: &[i64]) -> TensorSpec {
-        TensorSpec {
-            name: name.into(),
-            datatype,
-            shape: shape.to_vec(),
-        }
-    }
-
     #[test]
     fn row_width_multiplies_fixed_dims_after_batch() {
-        assert_eq!(spec("x", DataType::Fp32, &[-1, 4]).row_width(), Some(4));
-        assert_eq!(spec("x", DataType::Fp32, &[-1]).row_width(), Some(1));
-        assert_eq!(spec("x", DataType::Fp32, &[-1, 2, 3]).row_width(), Some(6));
-        assert_eq!(spec("x", DataType::Fp32, &[-1, -1]).row_width(), None);
+        assert_eq!(
+            TensorSpec::new("x", DataType::Fp32, &[-1, 4]).row_width(),
+            Some(4)
+        );
+        assert_eq!(
+            TensorSpec::new("x", DataType::Fp32, &[-1]).row_width(),
+            Some(1)
+        );
+        assert_eq!(
+            TensorSpec::new("x", DataType::Fp32, &[-1, 2, 3]).row_width(),
+            Some(6)
+        );
+        assert_eq!(
+            TensorSpec::new("x", DataType::Fp32, &[-1, -1]).row_width(),
+            None
+        );
     }
 
     #[test]
     fn feature_columns_cover_wide_and_split_inputs() {
         let wide = Signature {
-            inputs: vec![spec("x", DataType::Fp32, &[-1, 2])],
+            inputs: vec![TensorSpec::new("x", DataType::Fp32, &[-1, 2])],
             outputs: vec![],
             classifier: None,
             notes: vec![],
@@ -219,8 +231,8 @@ mod tests {
         assert_eq!(names, ["x[0]", "x[1]"]);
         let split = Signature {
             inputs: vec![
-                spec("age", DataType::Fp32, &[-1, 1]),
-                spec("city", DataType::Bytes, &[-1, 1]),
+                TensorSpec::new("age", DataType::Fp32, &[-1, 1]),
+                TensorSpec::new("city", DataType::Bytes, &[-1, 1]),
             ],
             outputs: vec![],
             classifier: None,

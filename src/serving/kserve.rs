@@ -10,6 +10,7 @@ use kube::Client;
 use kube::api::{Api, ApiResource, DeleteParams, ListParams, Patch, PatchParams};
 use tokio::sync::OnceCell;
 
+use super::Pending;
 use super::{Evidence, Serving, ServingError};
 use crate::k8s::{FIELD_MANAGER, client, isvc_resource, manifest, slim};
 use crate::model::{KubeService, LocalServer, ModelName, ServingPlan};
@@ -631,23 +632,15 @@ impl Serving for KServeServing {
         self.status_of(model).boxed()
     }
 
-    fn apply<'a>(
-        &'a self,
-        model: &'a ModelName,
-        plan: ServingPlan,
-    ) -> BoxFuture<'a, Result<LocalServer, ServingError>> {
+    fn apply<'a>(&'a self, model: &'a ModelName, plan: ServingPlan) -> Pending<'a, LocalServer> {
         self.apply_plan(model, plan).boxed()
     }
 
-    fn start<'a>(
-        &'a self,
-        model: &'a ModelName,
-        plan: ServingPlan,
-    ) -> BoxFuture<'a, Result<LocalServer, ServingError>> {
+    fn start<'a>(&'a self, model: &'a ModelName, plan: ServingPlan) -> Pending<'a, LocalServer> {
         self.apply_plan(model, plan).boxed()
     }
 
-    fn stop<'a>(&'a self, model: &'a ModelName) -> BoxFuture<'a, Result<(), ServingError>> {
+    fn stop<'a>(&'a self, model: &'a ModelName) -> Pending<'a, ()> {
         async move {
             let (api, _, existing) = self.locate_for(model).await?;
             if existing.is_none() {

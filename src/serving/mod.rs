@@ -68,25 +68,20 @@ impl Evidence {
     }
 }
 
+/// An answer from a serving backend, not there yet.
+pub type Pending<'a, T> = BoxFuture<'a, Result<T, ServingError>>;
+
 /// What serves an environment's models, as operations drive it: the local supervisor's
 /// processes, or KServe on a cluster. Every call returns within its own deadline.
 pub trait Serving: Send + Sync {
     /// What serves `model` now, read from the server (or cluster), never from the plan alone.
     fn status<'a>(&'a self, model: &'a str) -> BoxFuture<'a, LocalServer>;
     /// Switches a running deployment to `plan` and waits until it serves exactly that.
-    fn apply<'a>(
-        &'a self,
-        model: &'a ModelName,
-        plan: ServingPlan,
-    ) -> BoxFuture<'a, Result<LocalServer, ServingError>>;
+    fn apply<'a>(&'a self, model: &'a ModelName, plan: ServingPlan) -> Pending<'a, LocalServer>;
     /// Starts serving `plan` where nothing serves `model` yet (or applies it).
-    fn start<'a>(
-        &'a self,
-        model: &'a ModelName,
-        plan: ServingPlan,
-    ) -> BoxFuture<'a, Result<LocalServer, ServingError>>;
+    fn start<'a>(&'a self, model: &'a ModelName, plan: ServingPlan) -> Pending<'a, LocalServer>;
     /// Stops serving `model`.
-    fn stop<'a>(&'a self, model: &'a ModelName) -> BoxFuture<'a, Result<(), ServingError>>;
+    fn stop<'a>(&'a self, model: &'a ModelName) -> Pending<'a, ()>;
     /// The serving counters and drift verdicts a promote is judged on.
     fn evidence<'a>(&'a self, model: &'a str) -> BoxFuture<'a, Evidence>;
     /// [`Self::status`], or why what serves cannot be read at all (a cluster that does not
@@ -103,21 +98,13 @@ impl Serving for LocalServing {
     fn status<'a>(&'a self, model: &'a str) -> BoxFuture<'a, LocalServer> {
         LocalServing::status(self, model).boxed()
     }
-    fn apply<'a>(
-        &'a self,
-        model: &'a ModelName,
-        plan: ServingPlan,
-    ) -> BoxFuture<'a, Result<LocalServer, ServingError>> {
+    fn apply<'a>(&'a self, model: &'a ModelName, plan: ServingPlan) -> Pending<'a, LocalServer> {
         LocalServing::apply(self, model, plan).boxed()
     }
-    fn start<'a>(
-        &'a self,
-        model: &'a ModelName,
-        plan: ServingPlan,
-    ) -> BoxFuture<'a, Result<LocalServer, ServingError>> {
+    fn start<'a>(&'a self, model: &'a ModelName, plan: ServingPlan) -> Pending<'a, LocalServer> {
         LocalServing::start(self, model, plan).boxed()
     }
-    fn stop<'a>(&'a self, model: &'a ModelName) -> BoxFuture<'a, Result<(), ServingError>> {
+    fn stop<'a>(&'a self, model: &'a ModelName) -> Pending<'a, ()> {
         LocalServing::stop(self, model).boxed()
     }
     fn evidence<'a>(&'a self, model: &'a str) -> BoxFuture<'a, Evidence> {

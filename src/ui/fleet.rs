@@ -36,7 +36,7 @@ pub fn draw(
     );
     let block = super::bordered(title, theme.border(true), ascii);
     if rows.is_empty() {
-        let text = if state.models.is_empty() && state.registry.last_ok.is_some() {
+        let text = if state.models.is_empty() && state.sources.registry.last_ok.is_some() {
             "No models registered. Register one with `flightdeck register MODEL FILE.onnx`."
         } else if state.models.is_empty() {
             "Loading the registry…"
@@ -118,7 +118,7 @@ fn row<'a>(r: &FleetRow, state: &State, theme: &Theme, ascii: bool) -> Vec<Cell<
         .unwrap_or_else(|| "-".into());
     let err_style = if stats
         .and_then(|s| s.error_ratio)
-        .is_some_and(|e| e >= state.alert_error_ratio)
+        .is_some_and(|e| e >= state.config.alert_error_ratio)
     {
         measured(theme.danger())
     } else {
@@ -126,7 +126,7 @@ fn row<'a>(r: &FleetRow, state: &State, theme: &Theme, ascii: bool) -> Vec<Cell<
     };
     let p99_style = if stats
         .and_then(|s| s.p99)
-        .is_some_and(|p| p >= state.alert_p99_seconds)
+        .is_some_and(|p| p >= state.config.alert_p99_seconds)
     {
         measured(theme.warn())
     } else {

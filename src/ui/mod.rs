@@ -123,30 +123,31 @@ fn rbac_read_only(state: &State) -> bool {
 
 fn header_line<'a>(state: &'a State, theme: &Theme, width: u16) -> Paragraph<'a> {
     let rbac = rbac_read_only(state);
-    let env = if state.read_only {
-        format!(" {} · READ-ONLY ", state.environment)
+    let env = if state.config.read_only {
+        format!(" {} · READ-ONLY ", state.config.environment)
     } else if rbac {
-        format!(" {} · READ-ONLY (RBAC) ", state.environment)
+        format!(" {} · READ-ONLY (RBAC) ", state.config.environment)
     } else {
-        format!(" {} ", state.environment)
+        format!(" {} ", state.config.environment)
     };
     let mut spans = vec![
         Span::styled(" flightdeck ", theme.accent()),
-        Span::styled(env, theme.header(state.read_only || rbac)),
+        Span::styled(env, theme.header(state.config.read_only || rbac)),
         Span::raw("  "),
-        source_span("registry", &state.registry, state, theme),
+        source_span("registry", &state.sources.registry, state, theme),
     ];
     // Each failing source's reason, after the states: clipped to what fits, whole in `:errors`.
     let mut reasons = Vec::new();
-    if let Some(e) = &state.registry.error {
+    if let Some(e) = &state.sources.registry.error {
         reasons.push(format!("registry: {e}"));
     }
-    if let Some(problem) = &state.cluster_problem {
+    if let Some(problem) = &state.sources.cluster_problem {
         spans.push(Span::styled("  cluster failing", theme.danger()));
         reasons.push(format!("cluster: {problem}"));
     }
     // Only sources whose last read succeeded count as ok; a stopped server's is not a source.
     let scraped = state
+        .sources
         .metrics
         .values()
         .filter(|m| m.error.is_none() && m.last_ok.is_some())
@@ -159,12 +160,14 @@ fn header_line<'a>(state: &'a State, theme: &Theme, width: u16) -> Paragraph<'a>
             .is_some_and(crate::clients::metrics::is_no_series)
     };
     let failing = state
+        .sources
         .metrics
         .values()
         .filter(|m| m.error.is_some() && !no_series(m))
         .count();
-    let empty = state.metrics.values().filter(no_series).count();
+    let empty = state.sources.metrics.values().filter(no_series).count();
     if let Some((model, e)) = state
+        .sources
         .metrics
         .iter()
         .find_map(|(model, m)| Some((model, m.error.as_ref().filter(|_| !no_series(&m))?)))
@@ -233,7 +236,7 @@ fn source_span(
             Span::styled(format!("{name} stale {}", format::age(age)), theme.danger())
         }
         (Some(_), None) => Span::styled(format!("{name} failing"), theme.danger()),
-        (None, Some(_)) => match status.lag_seconds(state.now, state.refresh_seconds) {
+        (None, Some(_)) => match status.lag_seconds(state.now, state.config.refresh_seconds) {
             Some(lag) => Span::styled(format!("{name} {lag}s ago"), theme.warn()),
             None => Span::styled(format!("{name} live"), theme.dim()),
         },
@@ -251,7 +254,7 @@ fn footer_line<'a>(state: &'a State, theme: &Theme) -> Paragraph<'a> {
         Mode::Filter => Paragraph::new(Line::from(vec![
             Span::styled("/", theme.accent()),
             Span::raw(if state.open_model().is_some() {
-                state.pane_filter.clone()
+                state.detail.filter.clone()
             } else {
                 state.filter.clone()
             }),
@@ -286,6 +289,7 @@ fn footer_line<'a>(state: &'a State, theme: &Theme) -> Paragraph<'a> {
             }
             let hint = |action: Action| -> Vec<Span<'static>> {
                 let key = state
+                    .config
                     .keymap
                     .keys_for(action)
                     .first()
@@ -298,7 +302,7 @@ fn footer_line<'a>(state: &'a State, theme: &Theme) -> Paragraph<'a> {
             };
             // As many hints as fit, most needed first: at 80 columns the operations' keys
             // show beside help and quit; wider terminals get the rest.
-            let operations: &[Action] = if state.read_only || rbac_read_only(state) {
+            let operations: &[Action] = if state.config.read_only || rbac_read_only(state) {
                 &[Action::Smoke, Action::Evaluate]
             } else {
                 &[

@@ -571,18 +571,10 @@ mod tests {
         assert_eq!(status(&gates, LATENCY), GateStatus::Fail);
     }
 
-    fn spec(name: &str, datatype: DataType, shape: &[i64]) -> TensorSpec {
-        TensorSpec {
-            name: name.into(),
-            datatype,
-            shape: shape.to_vec(),
-        }
-    }
-
     #[test]
     fn a_signature_that_production_clients_cannot_call_fails() {
-        let six = [spec("X", DataType::Fp32, &[-1, 6])];
-        let seven = [spec("X", DataType::Fp32, &[-1, 7])];
+        let six = [TensorSpec::new("X", DataType::Fp32, &[-1, 6])];
+        let seven = [TensorSpec::new("X", DataType::Fp32, &[-1, 7])];
         let clients = "production v1's clients";
         let gate = signature_gate(3, &six, Some((clients, &seven)));
         assert_eq!(gate.status, GateStatus::Fail);
@@ -593,9 +585,9 @@ mod tests {
         );
         assert!(signature_gate(2, &seven, Some((clients, &seven))).passed());
         // A fixed batch of 1 still takes one-row requests.
-        let fixed = [spec("X", DataType::Fp32, &[1, 7])];
+        let fixed = [TensorSpec::new("X", DataType::Fp32, &[1, 7])];
         assert!(signature_gate(2, &fixed, Some((clients, &seven))).passed());
-        let other_type = [spec("X", DataType::Fp64, &[-1, 7])];
+        let other_type = [TensorSpec::new("X", DataType::Fp64, &[-1, 7])];
         assert!(!signature_gate(2, &other_type, Some((clients, &seven))).passed());
         assert!(signature_gate(2, &six, None).passed());
     }

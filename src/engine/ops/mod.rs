@@ -23,4 +23,4 @@ pub use operator::{Operator, PlanOptions, Progress};
 pub use plan::{DeploymentState, OpPlan, OpRequest, RecoveryOf, change, describe};
 pub use recover::{Interrupted, Recovery, interrupted};
 pub use run::{Consent, OpOutcome};
-pub use store::{EmbeddedStore, Held, OpRegistry, Role, VersionFacts, smoke_evidence};
+pub use store::{EmbeddedStore, Held, OpRegistry, Pending, Role, VersionFacts, smoke_evidence};

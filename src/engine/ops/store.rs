@@ -75,6 +75,9 @@ pub struct VersionFacts {
     pub pipeline_version: Option<String>,
 }
 
+/// An answer from a registry, not there yet.
+pub type Pending<'a, T> = BoxFuture<'a, Result<T, EngineError>>;
+
 /// Reads and moves aliases, and answers what gates ask of a version. Every call has its own
 /// deadline inside (a backend that hangs answers with an error).
 pub trait OpRegistry: Send + Sync {
@@ -84,7 +87,7 @@ pub trait OpRegistry: Send + Sync {
         None
     }
     /// Production and canary now; `UnknownModel` when the model is not registered.
-    fn held<'a>(&'a self, model: &'a ModelName) -> BoxFuture<'a, Result<Held, EngineError>>;
+    fn held<'a>(&'a self, model: &'a ModelName) -> Pending<'a, Held>;
     /// Points `role` at `to` (or removes it) if its token is still `expected`; an
     /// `AliasConflict` otherwise. Returns the new token.
     fn set<'a>(
@@ -94,13 +97,9 @@ pub trait OpRegistry: Send + Sync {
         to: Option<u32>,
         expected: u64,
         actor: &'a Actor,
-    ) -> BoxFuture<'a, Result<u64, EngineError>>;
+    ) -> Pending<'a, u64>;
     /// The version's inputs and pipeline; `UnknownVersion` when it does not exist.
-    fn facts<'a>(
-        &'a self,
-        model: &'a ModelName,
-        version: u32,
-    ) -> BoxFuture<'a, Result<VersionFacts, EngineError>>;
+    fn facts<'a>(&'a self, model: &'a ModelName, version: u32) -> Pending<'a, VersionFacts>;
     /// The version's latest smoke test, running one when there is none and `run_if_missing`;
     /// `None` when there is none and none was run.
     fn smoke<'a>(
@@ -109,13 +108,13 @@ pub trait OpRegistry: Send + Sync {
         version: u32,
         run_if_missing: bool,
         progress: &'a (dyn Fn(&crate::model::Step) + Sync),
-    ) -> BoxFuture<'a, Result<Option<SmokeEvidence>, EngineError>>;
+    ) -> Pending<'a, Option<SmokeEvidence>>;
     /// The latest evaluation of `version` (registries that keep none answer `None`).
     fn evaluation<'a>(
         &'a self,
         _model: &'a ModelName,
         _version: u32,
-    ) -> BoxFuture<'a, Result<Option<Evaluation>, EngineError>> {
+    ) -> Pending<'a, Option<Evaluation>> {
         async { Ok(None) }.boxed()
     }
     /// Whether the version's stored file is whole (its content matches its sha256): a damaged
@@ -125,15 +124,12 @@ pub trait OpRegistry: Send + Sync {
         &'a self,
         _model: &'a ModelName,
         _version: u32,
-    ) -> BoxFuture<'a, Result<Option<Result<String, String>>, EngineError>> {
+    ) -> Pending<'a, Option<Result<String, String>>> {
         async { Ok(None) }.boxed()
     }
     /// Earlier production versions the registry itself remembers, newest first: where a
     /// rollback goes when the journal has no production history.
-    fn earlier_production<'a>(
-        &'a self,
-        model: &'a ModelName,
-    ) -> BoxFuture<'a, Result<Vec<u32>, EngineError>>;
+    fn earlier_production<'a>(&'a self, model: &'a ModelName) -> Pending<'a, Vec<u32>>;
 }
 
 /// The embedded registry: SQLite in the data dir, opened for each call (a connection may be
@@ -182,7 +178,7 @@ pub fn smoke_evidence(report: &crate::model::SmokeReport) -> SmokeEvidence {
 }
 
 impl OpRegistry for EmbeddedStore {
-    fn held<'a>(&'a self, model: &'a ModelName) -> BoxFuture<'a, Result<Held, EngineError>> {
+    fn held<'a>(&'a self, model: &'a ModelName) -> Pending<'a, Held> {
         async move {
             let registry = self.open()?;
             if !registry.model_exists(model)? {
@@ -208,7 +204,7 @@ impl OpRegistry for EmbeddedStore {
         to: Option<u32>,
         expected: u64,
         actor: &'a Actor,
-    ) -> BoxFuture<'a, Result<u64, EngineError>> {
+    ) -> Pending<'a, u64> {
         async move {
             let alias = match role {
                 Role::Production => AliasName::production(),
@@ -225,11 +221,7 @@ impl OpRegistry for EmbeddedStore {
         .boxed()
     }
 
-    fn facts<'a>(
-        &'a self,
-        model: &'a ModelName,
-        version: u32,
-    ) -> BoxFuture<'a, Result<VersionFacts, EngineError>> {
+    fn facts<'a>(&'a self, model: &'a ModelName, version: u32) -> Pending<'a, VersionFacts> {
         async move {
             let record = self.open()?.version(model, version)?;
             Ok(VersionFacts {
@@ -246,7 +238,7 @@ impl OpRegistry for EmbeddedStore {
         version: u32,
         run_if_missing: bool,
         progress: &'a (dyn Fn(&crate::model::Step) + Sync),
-    ) -> BoxFuture<'a, Result<Option<SmokeEvidence>, EngineError>> {
+    ) -> Pending<'a, Option<SmokeEvidence>> {
         async move {
             let mut registry = self.open()?;
             let report = match registry.latest_smoke(model, version)? {
@@ -273,7 +265,7 @@ impl OpRegistry for EmbeddedStore {
         &'a self,
         model: &'a ModelName,
         version: u32,
-    ) -> BoxFuture<'a, Result<Option<Evaluation>, EngineError>> {
+    ) -> Pending<'a, Option<Evaluation>> {
         async move { self.open()?.latest_evaluation(model, version) }.boxed()
     }
 
@@ -281,7 +273,7 @@ impl OpRegistry for EmbeddedStore {
         &'a self,
         model: &'a ModelName,
         version: u32,
-    ) -> BoxFuture<'a, Result<Option<Result<String, String>>, EngineError>> {
+    ) -> Pending<'a, Option<Result<String, String>>> {
         async move {
             let registry = self.open()?;
             let record = registry.version(model, version)?;
@@ -306,10 +298,7 @@ impl OpRegistry for EmbeddedStore {
         .boxed()
     }
 
-    fn earlier_production<'a>(
-        &'a self,
-        model: &'a ModelName,
-    ) -> BoxFuture<'a, Result<Vec<u32>, EngineError>> {
+    fn earlier_production<'a>(&'a self, model: &'a ModelName) -> Pending<'a, Vec<u32>> {
         async move {
             let history = self
                 .open()?

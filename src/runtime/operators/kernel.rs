@@ -25,6 +25,16 @@ pub struct OutSpec {
     pub shape: OutShape,
 }
 
+impl OutSpec {
+    /// One f32 output shaped as the input (element-wise operators).
+    pub fn f32_like_input() -> Vec<OutSpec> {
+        vec![OutSpec {
+            datum_type: DatumType::F32,
+            shape: OutShape::SameAsInput,
+        }]
+    }
+}
+
 /// A flightdeck operator: its outputs' types and shapes, and how to compute them.
 pub trait Kernel: Debug + Send + Sync + 'static {
     fn name(&self) -> &'static str;

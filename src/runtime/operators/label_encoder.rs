@@ -145,29 +145,24 @@ impl Kernel for LabelEncoder {
             }
         };
         let out = match (&self.values, &self.default) {
-            (Column::Strings(values), Default::String(d)) => tensor_from(
-                &shape,
-                positions
-                    .iter()
-                    .map(|p| p.map(|i| values[i].clone()).unwrap_or_else(|| d.clone()))
-                    .collect(),
-            )?,
-            (Column::Ints(values), Default::Int(d)) => tensor_from(
-                &shape,
-                positions
-                    .iter()
-                    .map(|p| p.map(|i| values[i]).unwrap_or(*d))
-                    .collect(),
-            )?,
-            (Column::Floats(values), Default::Float(d)) => tensor_from(
-                &shape,
-                positions
-                    .iter()
-                    .map(|p| p.map(|i| values[i]).unwrap_or(*d))
-                    .collect(),
-            )?,
+            (Column::Strings(values), Default::String(d)) => {
+                tensor_from(&shape, mapped(&positions, values, d))?
+            }
+            (Column::Ints(values), Default::Int(d)) => {
+                tensor_from(&shape, mapped(&positions, values, d))?
+            }
+            (Column::Floats(values), Default::Float(d)) => {
+                tensor_from(&shape, mapped(&positions, values, d))?
+            }
             _ => bail!("LabelEncoder default does not match its values' type"),
         };
         Ok(tvec![out])
     }
+}
+/// Each position's value, or the default where a key was not found.
+fn mapped<T: Clone>(positions: &[Option<usize>], values: &[T], default: &T) -> Vec<T> {
+    positions
+        .iter()
+        .map(|p| p.map_or_else(|| default.clone(), |i| values[i].clone()))
+        .collect()
 }

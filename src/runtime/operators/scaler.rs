@@ -6,7 +6,7 @@ use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
 use super::attrs;
-use super::kernel::{Kernel, OutShape, OutSpec, expand_kernel, input_f32, tensor_from};
+use super::kernel::{Kernel, OutSpec, expand_kernel, input_f32, tensor_from};
 
 #[derive(Debug)]
 struct Scaler {
@@ -38,10 +38,7 @@ impl Kernel for Scaler {
     }
 
     fn outputs(&self) -> Vec<OutSpec> {
-        vec![OutSpec {
-            datum_type: DatumType::F32,
-            shape: OutShape::SameAsInput,
-        }]
+        OutSpec::f32_like_input()
     }
 
     fn eval(&self, input: &Tensor) -> TractResult<TVec<Tensor>> {

@@ -176,6 +176,22 @@ impl Ensemble {
         })
     }
 
+    /// The input as f32 rows with their count and width, refused when rows are narrower than
+    /// the features the trees read.
+    pub fn rows_of<'t>(
+        &self,
+        input: &'t tract_onnx::prelude::Tensor,
+    ) -> TractResult<(std::borrow::Cow<'t, [f32]>, usize, usize)> {
+        let (shape, x) = super::kernel::input_f32(input)?;
+        let (rows, columns) = super::kernel::rows_and_columns(&shape);
+        ensure!(
+            columns >= self.n_features,
+            "the trees read feature {} but rows have {columns} columns",
+            self.n_features - 1
+        );
+        Ok((x, rows, columns))
+    }
+
     pub fn n_trees(&self) -> usize {
         self.roots.len()
     }

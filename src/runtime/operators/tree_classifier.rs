@@ -7,9 +7,7 @@ use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
 use super::attrs;
-use super::kernel::{
-    Kernel, OutShape, OutSpec, expand_kernel, input_f32, rows_and_columns, tensor_from,
-};
+use super::kernel::{Kernel, OutShape, OutSpec, expand_kernel, tensor_from};
 use super::tree::{Ensemble, PostTransform, apply, logistic, parse_post_transform};
 
 #[derive(Debug)]
@@ -141,13 +139,7 @@ impl Kernel for TreeClassifier {
     }
 
     fn eval(&self, input: &Tensor) -> TractResult<TVec<Tensor>> {
-        let (shape, x) = input_f32(input)?;
-        let (rows, columns) = rows_and_columns(&shape);
-        ensure!(
-            columns >= self.ensemble.n_features,
-            "the trees read feature {} but rows have {columns} columns",
-            self.ensemble.n_features - 1
-        );
+        let (x, rows, columns) = self.ensemble.rows_of(input)?;
         let classes = self.labels.len();
         let mut probabilities = vec![0.0f32; rows * classes];
         let mut winners = Vec::with_capacity(rows);

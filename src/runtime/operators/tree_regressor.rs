@@ -6,9 +6,7 @@ use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
 use super::attrs;
-use super::kernel::{
-    Kernel, OutShape, OutSpec, expand_kernel, input_f32, rows_and_columns, tensor_from,
-};
+use super::kernel::{Kernel, OutShape, OutSpec, expand_kernel, tensor_from};
 use super::tree::{Ensemble, PostTransform, apply, parse_post_transform};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,13 +80,7 @@ impl Kernel for TreeRegressor {
     }
 
     fn eval(&self, input: &Tensor) -> TractResult<TVec<Tensor>> {
-        let (shape, x) = input_f32(input)?;
-        let (rows, columns) = rows_and_columns(&shape);
-        ensure!(
-            columns >= self.ensemble.n_features,
-            "the trees read feature {} but rows have {columns} columns",
-            self.ensemble.n_features - 1
-        );
+        let (x, rows, columns) = self.ensemble.rows_of(input)?;
         let targets = self.ensemble.n_targets;
         let trees = self.ensemble.n_trees() as f32;
         let mut out = vec![0.0f32; rows * targets];

@@ -10,7 +10,7 @@ use super::{Ctx, filtered_lines, placeholder, with_freshness};
 /// The local processes behind the model: supervisor, server, port, uptime, restarts, last exit.
 pub(super) fn cluster(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: Block<'_>) {
     let (state, name, theme) = (ctx.state, ctx.name, ctx.theme);
-    let block = with_freshness(block, &state.servers_status, state, theme);
+    let block = with_freshness(block, &state.sources.servers_status, state, theme);
     if let Some(server) = state.servers.get(name)
         && let Some(kube) = &server.kube
     {
@@ -18,7 +18,7 @@ pub(super) fn cluster(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: B
         return;
     }
     let Some(server) = state.servers.get(name) else {
-        let text = match &state.cluster_problem {
+        let text = match &state.sources.cluster_problem {
             Some(problem) => format!("Nothing known about {name}'s serving: {problem}"),
             None => format!(
                 "No server for {name}. Deploy a version (or, in the local environment, `flightdeck server start {name}`)."
@@ -105,7 +105,7 @@ pub(super) fn cluster(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: B
         )));
     }
     frame.render_widget(
-        Paragraph::new(filtered_lines(lines, &state.pane_filter)).block(block),
+        Paragraph::new(filtered_lines(lines, &state.detail.filter)).block(block),
         area,
     );
 }

@@ -21,8 +21,8 @@ pub(super) fn drift(
     drawn: &mut DrawnList,
 ) {
     let (state, name, theme, ascii) = (ctx.state, ctx.name, ctx.theme, ctx.ascii);
-    let block = with_freshness(block, &state.drift_status, state, theme);
-    let reports = state.drift.get(name);
+    let block = with_freshness(block, &state.sources.drift_status, state, theme);
+    let reports = state.detail.drift.get(name);
     let Some(report) = reports.and_then(|r| r.first()) else {
         let text = if state.servers.get(name).is_some_and(|s| s.healthy) {
             "No drift data: the served versions have no baseline profile (register with --reference)."
@@ -78,11 +78,11 @@ pub(super) fn drift(
     ];
     let t = fitted_table(rows, &columns, list.width, theme, ascii);
     drawn.table.select(Some(
-        state.detail_selected.min(features.len().saturating_sub(1)),
+        state.detail.selected.min(features.len().saturating_sub(1)),
     ));
     frame.render_stateful_widget(t, list, &mut drawn.table);
     drawn.drew_rows(list, false);
-    if let Some(feature) = features.get(state.detail_selected) {
+    if let Some(feature) = features.get(state.detail.selected) {
         let lines = histogram_lines(feature, histogram.width, narrow, theme, ascii);
         frame.render_widget(Paragraph::new(lines), histogram);
     }
@@ -124,6 +124,7 @@ fn feature_rows(
         .iter()
         .map(|f| {
             let trend = state
+                .detail
                 .drift_trend
                 .get(&(name.to_string(), version, f.name.clone()));
             vec![

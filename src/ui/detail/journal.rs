@@ -19,9 +19,13 @@ pub(super) fn journal(
     drawn: &mut DrawnList,
 ) {
     let (state, name, theme, ascii) = (ctx.state, ctx.name, ctx.theme, ctx.ascii);
-    let block = with_freshness(block, &state.journal_status, state, theme);
+    let block = with_freshness(block, &state.sources.journal_status, state, theme);
     let rows = crate::app::panes::journal(state, name);
-    let loaded = state.journal.get(name).is_some_and(|j| !j.is_empty());
+    let loaded = state
+        .detail
+        .journal
+        .get(name)
+        .is_some_and(|j| !j.is_empty());
     if let Some(why) = why_empty(loaded, rows.len(), "No journal entries yet.", "journal row") {
         placeholder(frame, area, block, &why, theme);
         return;
@@ -64,7 +68,7 @@ pub(super) fn journal(
     let t = fitted_table(body, &columns, room, theme, ascii).block(block);
     drawn
         .table
-        .select(Some(state.detail_selected.min(rows.len() - 1)));
+        .select(Some(state.detail.selected.min(rows.len() - 1)));
     frame.render_stateful_widget(t, area, &mut drawn.table);
     drawn.drew_rows(area, true);
 }

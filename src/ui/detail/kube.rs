@@ -32,7 +32,7 @@ pub fn draw(
     lines.extend(pod_lines(kube, now, theme));
     lines.extend(event_lines(kube, now, theme));
     frame.render_widget(
-        Paragraph::new(super::filtered_lines(lines, &state.pane_filter))
+        Paragraph::new(super::filtered_lines(lines, &state.detail.filter))
             .block(block)
             .wrap(Wrap { trim: false }),
         area,

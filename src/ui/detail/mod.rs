@@ -70,10 +70,10 @@ pub fn draw(
     spans.push(Span::styled(" tab/esc", theme.dim()));
     frame.render_widget(Paragraph::new(Line::from(spans)), tabs);
     // The pane's filter, when one is set, is in its title.
-    let title = if state.pane_filter.is_empty() {
+    let title = if state.detail.filter.is_empty() {
         pane.label().to_string()
     } else {
-        format!("{}  filter: {}", pane.label(), state.pane_filter)
+        format!("{}  filter: {}", pane.label(), state.detail.filter)
     };
     let block = block(&title, theme, ascii);
     match pane {
@@ -98,7 +98,7 @@ fn freshness(status: &SourceStatus, state: &State) -> (String, bool) {
         }
         (Some(e), Some(age)) => (format!("stale {age}s: {}", format::clip(e, 50)), true),
         (Some(e), None) => (format!("failing: {}", format::clip(e, 50)), true),
-        (None, Some(_)) => match status.lag_seconds(state.now, state.refresh_seconds) {
+        (None, Some(_)) => match status.lag_seconds(state.now, state.config.refresh_seconds) {
             Some(lag) => (format!("{lag}s ago"), false),
             None => ("live".into(), false),
         },

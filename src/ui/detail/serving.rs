@@ -15,7 +15,7 @@ use super::{Ctx, dash, with_freshness};
 
 pub(super) fn serving(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: Block<'_>) {
     let (state, name, theme) = (ctx.state, ctx.name, ctx.theme);
-    let metrics = state.metrics.get(name).cloned().unwrap_or_default();
+    let metrics = state.sources.metrics.get(name).cloned().unwrap_or_default();
     let block = with_freshness(block, &metrics, state, theme);
     // Numbers from a read before the last (failed) one are shown dimmed.
     let stale = metrics.error.is_some();
@@ -120,7 +120,7 @@ fn version_column(
     chart(frame, p99, &history, |p| p.p99, 1e6, theme.warn());
     let err_style = if stats
         .and_then(|s| s.error_ratio)
-        .is_some_and(|e| e >= state.alert_error_ratio)
+        .is_some_and(|e| e >= state.config.alert_error_ratio)
     {
         value(theme.danger())
     } else {

@@ -18,9 +18,13 @@ pub(super) fn versions(
     drawn: &mut DrawnList,
 ) {
     let (state, name, theme, ascii) = (ctx.state, ctx.name, ctx.theme, ctx.ascii);
-    let block = with_freshness(block, &state.versions_status, state, theme);
+    let block = with_freshness(block, &state.sources.versions_status, state, theme);
     let versions = crate::app::panes::versions(state, name);
-    let loaded = state.versions.get(name).is_some_and(|v| !v.is_empty());
+    let loaded = state
+        .detail
+        .versions
+        .get(name)
+        .is_some_and(|v| !v.is_empty());
     if let Some(why) = why_empty(loaded, versions.len(), "Loading versions…", "version") {
         placeholder(frame, area, block, &why, theme);
         return;
@@ -82,7 +86,7 @@ pub(super) fn versions(
     let t = fitted_table(rows, &columns, room, theme, ascii).block(block);
     drawn
         .table
-        .select(Some(state.detail_selected.min(versions.len() - 1)));
+        .select(Some(state.detail.selected.min(versions.len() - 1)));
     frame.render_stateful_widget(t, area, &mut drawn.table);
     drawn.drew_rows(area, true);
 }

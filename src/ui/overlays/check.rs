@@ -45,10 +45,10 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
             )));
         }
         CheckStage::Done(Ok(CheckOutcome::Smoke(report))) => {
-            smoke_lines(&mut lines, report, theme, ascii, state.read_only);
+            smoke_lines(&mut lines, report, theme, ascii, state.config.read_only);
         }
         CheckStage::Done(Ok(CheckOutcome::Evaluation(evaluation))) => {
-            evaluation_lines(&mut lines, evaluation, theme, state.read_only);
+            evaluation_lines(&mut lines, evaluation, theme, state.config.read_only);
         }
         CheckStage::Done(Err(e)) => {
             lines.push(Line::from(Span::styled(e.clone(), theme.danger())));

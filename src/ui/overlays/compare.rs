@@ -16,7 +16,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
     let Some((model, a, b)) = state.comparing() else {
         return;
     };
-    let versions = state.versions.get(model);
+    let versions = state.detail.versions.get(model);
     let find = |v: u32| versions.and_then(|vs| vs.iter().find(|x| x.version == v));
     let (Some(a), Some(b)) = (find(a), find(b)) else {
         return;

@@ -34,16 +34,29 @@ pub fn errors(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, a
             ])),
         }
     };
-    source("registry".into(), &state.registry);
-    source("server listing".into(), &state.servers_status);
-    for (model, status) in state.metrics.iter().filter(|(_, s)| s.error.is_some()) {
+    source("registry".into(), &state.sources.registry);
+    source("server listing".into(), &state.sources.servers_status);
+    for (model, status) in state
+        .sources
+        .metrics
+        .iter()
+        .filter(|(_, s)| s.error.is_some())
+    {
         source(format!("metrics of {model}"), status);
     }
-    let ok_metrics = state.metrics.values().filter(|s| s.error.is_none()).count();
+    let ok_metrics = state
+        .sources
+        .metrics
+        .values()
+        .filter(|s| s.error.is_none())
+        .count();
     if let Some(model) = state.open_model() {
-        source(format!("versions of {model}"), &state.versions_status);
-        source(format!("journal of {model}"), &state.journal_status);
-        source(format!("drift of {model}"), &state.drift_status);
+        source(
+            format!("versions of {model}"),
+            &state.sources.versions_status,
+        );
+        source(format!("journal of {model}"), &state.sources.journal_status);
+        source(format!("drift of {model}"), &state.sources.drift_status);
     }
     lines.push(Line::from(Span::styled(
         format!("metrics read fine for {ok_metrics} model(s)"),

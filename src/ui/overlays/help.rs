@@ -12,6 +12,7 @@ use crate::theme::Theme;
 pub fn help(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, ascii: bool) {
     let entry = |action: Action, width: usize| -> Vec<Span<'static>> {
         let keys: Vec<String> = state
+            .config
             .keymap
             .keys_for(action)
             .iter()

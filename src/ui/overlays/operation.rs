@@ -147,7 +147,7 @@ fn choice_lines(modal: &OpModal, state: &State, theme: &Theme) -> Vec<Line<'stat
     } else {
         theme.accent()
     };
-    if state.typed_confirmation {
+    if state.config.typed_confirmation {
         lines.push(Line::from(vec![
             Span::styled(
                 format!("type {} and press enter: ", modal.model),
