@@ -1,6 +1,7 @@
 //! flightdeck: a terminal operations console for machine-learning models in production.
 //!
-//! The library holds everything; `main.rs` only parses the command line and calls [`cli::run`].
+//! The library holds everything; `main.rs` parses the command line, hands `flightdeck serve` to
+//! its sibling binary `flightdeck-serve` when it is installed, and calls [`cli::run`].
 //!
 //! # Module map
 //!
@@ -28,9 +29,9 @@
 //! | `serving` | where versions run: local model servers under supervisors, or KServe | model, stats, error, store, clients, runtime, settings, k8s, failpoint |
 //! | `engine` | the write side: register, smoke, evaluate, and the one operations path | model, stats, error, store, clients, runtime, settings, k8s, serving, failpoint |
 //! | `sources` | the read side: one seam per signal, and each backend's reader | model, stats, error, store, clients, settings, k8s, serving, engine |
-//! | `app` | the console's state machine: messages in, state and effects out (pure) | model, stats, error, clients, settings, sources, engine, keymap, theme |
-//! | `ui` | drawing the state (pure) | model, stats, clients, app, keymap, theme |
-//! | `console` | the console's shell: terminal, the one loop, the effect executor | model, store, settings, sources, engine, app, ui, keymap, theme |
+//! | `app` | the console's state machine: messages in, state and effects out (pure: no I/O, no clock) | model, clients, settings, engine, keymap, theme |
+//! | `ui` | drawing the state (pure), noting where the selectable list went | model, clients, app, keymap, theme |
+//! | `console` | the shells: the terminal, the one loop, the effect executor; the headless run of `status` and `snapshot` | model, store, settings, sources, engine, app, ui, keymap, theme |
 //! | `demo` | `flightdeck demo`: models, data, traffic and the guided tour | model, store, clients, settings, serving, engine, app, console |
 //! | `cli` | the command line, one file per command | every module |
 

@@ -113,7 +113,8 @@ struct FileEnvironment {
 pub enum RegistryBackend {
     /// SQLite and artifact files in the data dir.
     Embedded,
-    /// An MLflow tracking server's Model Registry (`mlflow_url`); read only for now.
+    /// An MLflow tracking server's Model Registry (`mlflow_url`): operations move its aliases
+    /// with `serving = "kubernetes"`; with local serving the environment is read-only.
     Mlflow,
 }
 

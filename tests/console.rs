@@ -948,6 +948,37 @@ fn env_switches_to_another_configured_environment_and_forgets_the_old_ones_data(
 }
 
 #[test]
+fn an_environment_that_cannot_be_opened_leaves_the_console_where_it_was() {
+    let mut s = loaded();
+    s.config.environments = vec![("prod".into(), false, true), ("local".into(), false, false)];
+    s.mode = Mode::Command("env prod".into());
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    assert_eq!(s.config.environment, "prod");
+    // The run loop could not build prod's sources: it says so, and the console is back in
+    // local (whose sources still answer), not showing local's answers under prod's name.
+    let effects = update(
+        &mut s,
+        Msg::SwitchFailed {
+            name: "prod".into(),
+            back_to: "local".into(),
+            error: "cannot read kubeconfig /nowhere".into(),
+        },
+    );
+    assert_eq!(s.config.environment, "local");
+    assert!(!s.config.typed_confirmation);
+    assert_eq!(
+        s.toast.as_deref(),
+        Some("cannot switch to prod: cannot read kubeconfig /nowhere; still in local")
+    );
+    assert!(effects.contains(&Effect::FetchFleet), "{effects:?}");
+    let header = text(&render(&s, "dark", 100, 24));
+    assert!(
+        header.contains("local") && !header.contains("prod ·"),
+        "{header}"
+    );
+}
+
+#[test]
 fn off_screen_servers_are_scraped_ten_times_less_often() {
     let mut s = state();
     s.size = (80, 24);

@@ -208,7 +208,7 @@ fn a_click_selects_a_version_or_journal_row() {
 }
 
 /// A model served by KServe, mid-canary, as the Kubernetes cluster source reports it.
-fn kserve_server() -> flightdeck::model::LocalServer {
+fn kserve_server() -> flightdeck::model::ServingStatus {
     use flightdeck::model::{
         Condition, DeploymentMode, DeploymentRow, EventRow, KubeService, PodRow, ServingPlan,
         TrafficTarget,
@@ -234,7 +234,7 @@ fn kserve_server() -> flightdeck::model::LocalServer {
         waiting: (!ready).then(|| "CrashLoopBackOff".into()),
         version: Some(if name.contains("00001") { 1 } else { 3 }),
     };
-    let mut server = flightdeck::model::LocalServer {
+    let mut server = flightdeck::model::ServingStatus {
         serving: Some(canary),
         plan: canary,
         record: None,

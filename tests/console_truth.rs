@@ -52,7 +52,7 @@ fn scraped(s: &mut State, endpoint: &str, second: f64, text: &str) {
     );
 }
 
-fn listed(s: &mut State, server: flightdeck::model::LocalServer) -> Vec<Effect> {
+fn listed(s: &mut State, server: flightdeck::model::ServingStatus) -> Vec<Effect> {
     update(
         s,
         Msg::ServersListed {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::kube_api::{KubeApi, kserve_rollout};
 
-use flightdeck::model::{LocalServer, ServingPlan};
+use flightdeck::model::{ServingPlan, ServingStatus};
 use flightdeck::settings::{Overrides, Settings};
 use flightdeck::sources::kubernetes::KubeCluster;
 use flightdeck::sources::source::ClusterSource;
@@ -101,8 +101,8 @@ fn wait_for(
     runtime: &tokio::runtime::Runtime,
     cluster: &KubeCluster,
     what: &str,
-    done: impl Fn(&[LocalServer]) -> bool,
-) -> Vec<LocalServer> {
+    done: impl Fn(&[ServingStatus]) -> bool,
+) -> Vec<ServingStatus> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let servers = runtime.block_on(cluster.servers());
@@ -117,7 +117,7 @@ fn wait_for(
     }
 }
 
-fn find<'a>(servers: &'a [LocalServer], model: &str) -> &'a LocalServer {
+fn find<'a>(servers: &'a [ServingStatus], model: &str) -> &'a ServingStatus {
     servers.iter().find(|s| s.model == model).unwrap()
 }
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::ok;
-use flightdeck::clients::model_server;
+use flightdeck::clients::http;
 use flightdeck::sources::mlflow::{AliasMap, MlflowRegistry};
 use flightdeck::sources::source::RegistrySource;
 use serde_json::{Value, json};
@@ -181,7 +181,7 @@ fn the_mlflow_registry_reads_as_flightdecks() {
     )
     .unwrap();
     let registry = MlflowRegistry::new(
-        model_server::client().unwrap(),
+        http::client().unwrap(),
         &url,
         Duration::from_secs(10),
         AliasMap::default(),
@@ -217,7 +217,7 @@ fn the_mlflow_registry_reads_as_flightdecks() {
         .map(|v| v.len());
     assert_eq!(error, Ok(0), "a search for a missing model finds nothing");
     let wrong = MlflowRegistry::new(
-        model_server::client().unwrap(),
+        http::client().unwrap(),
         &format!("{url}/nothing-here"),
         Duration::from_secs(5),
         AliasMap::default(),

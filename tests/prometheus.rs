@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use common::ok;
 use common::prometheus::start as prometheus;
 use flightdeck::clients::metrics::{ScrapeSnapshot, between};
-use flightdeck::clients::model_server;
 use flightdeck::clients::prometheus::PrometheusMetrics;
+use flightdeck::clients::{http, model_server};
 use flightdeck::sources::source::MetricsSource;
 
 fn traffic(endpoint: &str, n: usize) {
@@ -38,7 +38,7 @@ fn read_both(
     prometheus: &PrometheusMetrics,
     requests: f64,
 ) -> (ScrapeSnapshot, ScrapeSnapshot) {
-    let client = model_server::client().unwrap();
+    let client = http::client().unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let direct = runtime
@@ -82,11 +82,7 @@ fn prometheus_reports_what_the_servers_report() {
     let target = format!("127.0.0.1:{}", port.trim());
     let endpoint = format!("http://{target}");
     let prom = prometheus(h, &target);
-    let source = PrometheusMetrics::new(
-        model_server::client().unwrap(),
-        &prom.url,
-        Duration::from_secs(5),
-    );
+    let source = PrometheusMetrics::new(http::client().unwrap(), &prom.url, Duration::from_secs(5));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -160,7 +156,7 @@ fn prometheus_reports_what_the_servers_report() {
 
     // A Prometheus that answers garbage or nothing is an error with its address, not a panic.
     let wrong = PrometheusMetrics::new(
-        model_server::client().unwrap(),
+        http::client().unwrap(),
         &endpoint, // flightdeck serve is not Prometheus: /api/v1/query is a 404 there
         Duration::from_secs(2),
     );
@@ -281,7 +277,7 @@ fn other_runtimes_are_detected_and_read_through_their_own_series() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     // Knative names revisions; the cluster source would say which version each serves.
     let source = PrometheusMetrics::new(
-        model_server::client().unwrap(),
+        http::client().unwrap(),
         &prometheus.url,
         Duration::from_secs(5),
     )

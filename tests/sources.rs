@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
 
-use flightdeck::clients::model_server;
+use flightdeck::clients::{http, model_server};
 
 /// A one-shot server on 127.0.0.1 that answers each connection with `response` (or, with
 /// `None`, reads the request and never answers); it stops by itself after a few seconds.
@@ -62,7 +62,7 @@ fn a_refused_connection_says_it_was_refused() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}", listener.local_addr().unwrap())
     };
-    let client = model_server::client().unwrap();
+    let client = http::client().unwrap();
     let error = block_on(model_server::scrape(&client, &endpoint, TIMEOUT)).unwrap_err();
     assert!(
         error.to_lowercase().contains("refused"),
@@ -73,7 +73,7 @@ fn a_refused_connection_says_it_was_refused() {
 #[test]
 fn a_server_that_never_answers_is_reported_at_the_deadline() {
     let endpoint = canned(None);
-    let client = model_server::client().unwrap();
+    let client = http::client().unwrap();
     let error = block_on(model_server::scrape(&client, &endpoint, TIMEOUT)).unwrap_err();
     assert_eq!(error, "no answer within 400 ms");
     let error = block_on(model_server::drift(&client, &endpoint, "claims", TIMEOUT)).unwrap_err();
@@ -87,7 +87,7 @@ fn a_web_page_is_not_mistaken_for_metrics() {
         "text/html",
         "<html><body>login</body></html>",
     )));
-    let client = model_server::client().unwrap();
+    let client = http::client().unwrap();
     let error = block_on(model_server::scrape(&client, &endpoint, TIMEOUT)).unwrap_err();
     assert_eq!(error, "the answer is not flightdeck metrics");
 }
@@ -99,7 +99,7 @@ fn a_refusal_carries_the_servers_reason() {
         "application/json",
         r#"{"error":"model \"claims\" is not served here"}"#,
     )));
-    let client = model_server::client().unwrap();
+    let client = http::client().unwrap();
     let error = block_on(model_server::drift(&client, &endpoint, "claims", TIMEOUT)).unwrap_err();
     assert_eq!(
         error,
@@ -114,7 +114,7 @@ fn a_drift_answer_of_the_wrong_shape_says_so() {
         "application/json",
         r#"{"model":"claims"}"#,
     )));
-    let client = model_server::client().unwrap();
+    let client = http::client().unwrap();
     let error = block_on(model_server::drift(&client, &endpoint, "claims", TIMEOUT)).unwrap_err();
     assert!(
         error.starts_with("not a drift report: missing field `versions`"),

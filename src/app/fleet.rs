@@ -173,7 +173,7 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
 fn signal(
     state: &State,
     model: &str,
-    server: Option<&crate::model::LocalServer>,
+    server: Option<&crate::model::ServingStatus>,
     measured: bool,
 ) -> Signal {
     let status = state.sources.metrics.get(model);

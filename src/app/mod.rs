@@ -5,7 +5,6 @@ pub mod checks;
 pub mod effect;
 pub mod fleet;
 pub mod guide;
-pub mod headless;
 pub mod msg;
 pub mod panes;
 pub mod signals;

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use crate::clients::metrics::ScrapeSnapshot;
 use crate::keymap::Key;
-use crate::model::{DriftReport, LocalServer, ModelSummary, ModelVersion};
+use crate::model::{DriftReport, ModelSummary, ModelVersion, ServingStatus};
 
 #[derive(Debug, Clone)]
 pub enum Msg {
@@ -13,6 +13,13 @@ pub enum Msg {
     /// pane's rows), as the last drawn frame placed them.
     Click {
         index: usize,
+    },
+    /// `:env NAME` could not open that environment (its sources or operator): the console is
+    /// still in `back_to`.
+    SwitchFailed {
+        name: String,
+        back_to: String,
+        error: String,
     },
     Resize {
         width: u16,
@@ -30,7 +37,7 @@ pub enum Msg {
     },
     /// The local servers and what each serves, after the registry's `FleetFetched`.
     ServersListed {
-        servers: Vec<LocalServer>,
+        servers: Vec<ServingStatus>,
         /// Why the cluster itself cannot be read, when it cannot.
         problem: Option<String>,
         /// While it cannot: when the rows were last confirmed (shown as their age).
@@ -92,18 +99,26 @@ pub enum Msg {
 impl Msg {
     /// An answer that describes the environment it was read from (or, for a plan, that would
     /// act there): worthless, even misleading, once the console has switched to another one.
+    /// Every message is named (no wildcard), so a new one must be sorted here.
     pub fn is_read(&self) -> bool {
-        matches!(
-            self,
+        match self {
             Msg::FleetFetched { .. }
-                | Msg::ServersListed { .. }
-                | Msg::HistoryFetched { .. }
-                | Msg::DriftFetched { .. }
-                | Msg::JournalFetched { .. }
-                | Msg::VersionsFetched { .. }
-                | Msg::MetricsScraped { .. }
-                | Msg::OpPlanned { .. }
-        )
+            | Msg::ServersListed { .. }
+            | Msg::HistoryFetched { .. }
+            | Msg::DriftFetched { .. }
+            | Msg::JournalFetched { .. }
+            | Msg::VersionsFetched { .. }
+            | Msg::MetricsScraped { .. }
+            | Msg::OpPlanned { .. } => true,
+            // Operations and checks ran where they were started: their outcome is still news.
+            Msg::OpFinished { .. } | Msg::Progress { .. } | Msg::CheckFinished { .. } => false,
+            // Input, the clock and the loop's own word are never an old environment's answer.
+            Msg::Key(_)
+            | Msg::Click { .. }
+            | Msg::Resize { .. }
+            | Msg::Tick { .. }
+            | Msg::SwitchFailed { .. } => false,
+        }
     }
 }
 
@@ -112,7 +127,7 @@ pub struct FleetData {
     pub models: Vec<ModelSummary>,
     /// `None` when the servers come separately ([`Msg::ServersListed`]): the registry is shown
     /// at once, without waiting for a slow server to say what it serves.
-    pub servers: Option<Vec<LocalServer>>,
+    pub servers: Option<Vec<ServingStatus>>,
     /// Operations a killed process left half done, newest first.
     pub interrupted: Vec<InterruptedOp>,
 }

@@ -1,5 +1,7 @@
-//! Everything the console shows, and nothing it does not need: one struct, owned by the run
-//! loop, changed only by `update`.
+//! Everything the console shows, and nothing it does not need: one struct, owned by a shell
+//! (`console`'s loop or headless run), changed by `update`; the shells set only what they are
+//! started with (the terminal's size, the demo's tour) and, headless, the clock and the
+//! cluster's problem between steps.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +11,7 @@ use crate::keymap::Keymap;
 use std::collections::VecDeque;
 
 use crate::clients::metrics::{ScrapeSnapshot, ServingStats, VersionKey};
-use crate::model::{DriftReport, LocalServer, ModelSummary, ModelVersion};
+use crate::model::{DriftReport, ModelSummary, ModelVersion, ServingStatus};
 
 /// What the main area shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -278,7 +280,7 @@ pub struct State {
     /// The fleet's selected model: the selection follows it when rows re-sort.
     pub fleet_identity: Option<super::panes::RowId>,
     pub models: Vec<ModelSummary>,
-    pub servers: BTreeMap<String, LocalServer>,
+    pub servers: BTreeMap<String, ServingStatus>,
     /// Operations a killed process left half done (shown until recovered).
     pub interrupted: Vec<super::msg::InterruptedOp>,
     pub scrapes: BTreeMap<String, ScrapeSample>,

@@ -114,6 +114,11 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::CheckFinished { result } => super::checks::finished(state, result),
         Msg::OpFinished { result } => op_finished(state, result),
+        Msg::SwitchFailed {
+            name,
+            back_to,
+            error,
+        } => switch_failed(state, &name, &back_to, &error),
         Msg::DriftFetched { model, at, result } => {
             if let Ok(reports) = &result {
                 record_drift_trend(state, &model, reports);
@@ -651,7 +656,7 @@ fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) ->
 
 /// The servers are known: the fleet fetch is over, and every supervised server with an
 /// endpoint is scraped, unless its last scrape is still under way.
-fn servers_listed(state: &mut State, servers: Vec<crate::model::LocalServer>) -> Vec<Effect> {
+fn servers_listed(state: &mut State, servers: Vec<crate::model::ServingStatus>) -> Vec<Effect> {
     state.sources.registry.in_flight = false;
     state.servers = servers.into_iter().map(|s| (s.model.clone(), s)).collect();
     state.sources.servers_status.last_ok = Some(state.now);
@@ -961,15 +966,25 @@ fn switch_environment(state: &mut State, name: &str) -> Vec<Effect> {
         ));
         return Vec::new();
     };
-    // Nothing read from the old environment may pass for the new one's: a fresh state,
-    // keeping only what is the user's (keys, theme, thresholds, terminal, clock).
+    start_over_in(state, name, read_only, typed);
+    state.toast = Some(format!("environment {name}"));
+    let mut effects = vec![Effect::SwitchEnvironment {
+        name: name.to_string(),
+    }];
+    effects.extend(due_fetches(state));
+    effects
+}
+
+/// Nothing read from the old environment may pass for the new one's: a fresh state, keeping
+/// only what is the user's (keys, theme, thresholds, terminal, clock).
+fn start_over_in(state: &mut State, name: &str, read_only: bool, typed_confirmation: bool) {
     let config = super::state::ConsoleConfig {
         environment: name.to_string(),
         read_only,
-        typed_confirmation: typed,
+        typed_confirmation,
         ..state.config.clone()
     };
-    let fresh = State {
+    *state = State {
         config,
         now: state.now,
         monotonic: state.monotonic,
@@ -982,11 +997,23 @@ fn switch_environment(state: &mut State, name: &str) -> Vec<Effect> {
             state.config.refresh_seconds,
         )
     };
-    *state = fresh;
-    state.toast = Some(format!("environment {name}"));
-    let mut effects = vec![Effect::SwitchEnvironment {
-        name: name.to_string(),
-    }];
-    effects.extend(due_fetches(state));
-    effects
+}
+
+/// The environment could not be opened (its sources or operator): the console stays in the
+/// one it was in, as its sources still are, and says why.
+fn switch_failed(state: &mut State, name: &str, back_to: &str, error: &str) -> Vec<Effect> {
+    let (read_only, typed) = state
+        .config
+        .environments
+        .iter()
+        .find(|(n, _, _)| n == back_to)
+        .map_or(
+            (state.config.read_only, state.config.typed_confirmation),
+            |(_, r, t)| (*r, *t),
+        );
+    start_over_in(state, back_to, read_only, typed);
+    state.toast = Some(format!(
+        "cannot switch to {name}: {error}; still in {back_to}"
+    ));
+    due_fetches(state)
 }

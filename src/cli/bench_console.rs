@@ -23,7 +23,8 @@ use crate::app::{Msg, State, update};
 use crate::clients::metrics::parse;
 use crate::keymap::{Key, Keymap};
 use crate::model::{
-    DataType, DriftReport, LocalServer, ModelName, ServerRecord, ServingPlan, Signature, TensorSpec,
+    DataType, DriftReport, ModelName, ServerRecord, ServingPlan, ServingStatus, Signature,
+    TensorSpec,
 };
 use crate::store::Registry;
 use crate::store::registry::versions::{NewVersion, insert_version};
@@ -98,7 +99,7 @@ pub fn run(args: BenchConsoleArgs) -> Result<(), Failure> {
                 PathBuf::from("flightdeck"),
                 Duration::from_secs(30),
             )?;
-            crate::app::headless::fetch_fleet(&sources).await
+            crate::console::headless::fetch_fleet(&sources).await
         })
         .map_err(failure)?;
     let mut state = State::new("local", false, "dark", Keymap::default(), 1.0);
@@ -183,7 +184,7 @@ pub fn run(args: BenchConsoleArgs) -> Result<(), Failure> {
 /// Live data: every model served (stable and canary), as the server listing reports it.
 fn serve_every_model(state: &mut State, fleet: &FleetData) {
     // Live data: every model served (stable and canary), scraped once a second.
-    let servers: Vec<LocalServer> = fleet
+    let servers: Vec<ServingStatus> = fleet
         .models
         .iter()
         .map(|m| server(m.name.as_str()))
@@ -491,13 +492,13 @@ fn write_registry(dir: &Path, args: &BenchConsoleArgs) -> Result<(), Failure> {
 }
 
 /// A served model as the server listing reports it (stable and a 10% canary).
-fn server(model: &str) -> LocalServer {
+fn server(model: &str) -> ServingStatus {
     let plan = ServingPlan {
         stable: 19,
         canary: Some(20),
         canary_percent: 10,
     };
-    LocalServer {
+    ServingStatus {
         model: model.into(),
         plan,
         serving: Some(plan),

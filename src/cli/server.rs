@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::table::{or_dash, render};
 use super::{Failure, failure, model_name, parse_version, print_json, program, runtime};
-use crate::model::{AliasName, LocalServer, ModelName, NewJournalEntry, Outcome, ServingPlan};
+use crate::model::{AliasName, ModelName, NewJournalEntry, Outcome, ServingPlan, ServingStatus};
 use crate::serving::LocalServing;
 use crate::settings::Settings;
 use crate::store::Actor;
@@ -209,7 +209,7 @@ fn journal(
     }
 }
 
-fn print_servers(servers: &[LocalServer]) -> Result<(), Failure> {
+fn print_servers(servers: &[ServingStatus]) -> Result<(), Failure> {
     if servers.is_empty() {
         say!("no local servers; start one with `flightdeck server start MODEL`");
         return Ok(());

@@ -12,7 +12,7 @@ use ratatui::backend::TestBackend;
 use super::table::{or_dash, render};
 use super::{Failure, failure, model_name, print_json, program, runtime};
 use crate::app::fleet::{self, Health};
-use crate::app::headless;
+use crate::console::headless;
 use crate::model::DriftReport;
 use crate::serving::LocalServing;
 use crate::settings::Settings;
@@ -217,7 +217,7 @@ pub fn drift(settings: &Settings, args: DriftArgs) -> Result<(), Failure> {
                     "no local server runs {model}; start one with `flightdeck server start {model}`"
                 ))
             })?;
-        let client = crate::clients::model_server::client().map_err(failure)?;
+        let client = crate::clients::http::client().map_err(failure)?;
         crate::clients::model_server::drift(&client, &endpoint, model.as_str(), timeout)
             .await
             .map_err(|e| {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use super::model_server::describe;
+use super::http::describe;
 
 /// One MLflow tracking server.
 #[derive(Clone)]

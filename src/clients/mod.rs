@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 pub mod answer;
+pub mod http;
 pub mod metrics;
 pub mod mlflow;
 pub mod model_server;

@@ -130,11 +130,7 @@ impl PrometheusMetrics {
         )
         .map_err(|e| format!("Prometheus URL {}: {e}", self.base))?;
         let unreachable = |e: &reqwest::Error| {
-            format!(
-                "Prometheus at {}: {}",
-                self.base,
-                super::model_server::describe(e)
-            )
+            format!("Prometheus at {}: {}", self.base, super::http::describe(e))
         };
         let response = self
             .http
@@ -185,7 +181,7 @@ pub async fn instant_query(
     let url = reqwest::Url::parse_with_params(&format!("{base}/api/v1/query"), &[("query", query)])
         .map_err(|e| format!("Prometheus URL {base}: {e}"))?;
     let unreachable =
-        |e: &reqwest::Error| format!("Prometheus at {base}: {}", super::model_server::describe(e));
+        |e: &reqwest::Error| format!("Prometheus at {base}: {}", super::http::describe(e));
     let response = http.get(url).send().await.map_err(|e| unreachable(&e))?;
     let status = response.status();
     let from = format!("Prometheus at {base}");

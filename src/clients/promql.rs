@@ -13,7 +13,7 @@ use serde::Deserialize;
 pub enum Runtime {
     /// `flightdeck serve`: `flightdeck_requests_total`, `flightdeck_request_duration_seconds`.
     Flightdeck,
-    /// KServe's Python model server: `request_predict_seconds` (a histogram, no status codes).
+    /// KServe's Python runtime (kserve.ModelServer): `request_predict_seconds` (a histogram, no status codes).
     Kserve,
     /// Knative's queue-proxy in front of a Serverless predictor: `revision_app_request_count`
     /// and `revision_app_request_latencies` (milliseconds), by revision.
@@ -178,7 +178,7 @@ impl Runtime {
                 let sel = format!("model_name=\"{model}\"");
                 (
                     format!("sum by ({v}) (rate(request_predict_seconds_count{{{sel}}}{window}))"),
-                    // The KServe model server counts no failures.
+                    // KServe's Python runtime counts no failures.
                     format!(
                         "sum by ({v}) (rate(request_predict_seconds_count{{{sel}}}{window})) * 0"
                     ),

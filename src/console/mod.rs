@@ -1,7 +1,9 @@
-//! The console shell: the impure rim around the pure `app` (state, `update`) and `ui` (draw).
-//! It owns the terminal, runs the one loop, starts each effect in the background and draws.
+//! The shells around the pure `app` (state, `update`) and `ui` (draw): the terminal console
+//! (the one loop, the effect executor, drawing) and the headless run behind `status` and
+//! `snapshot`. Everything here does I/O and reads clocks; nothing in `app` or `ui` does.
 
 pub mod effects;
+pub mod headless;
 mod keys;
 mod run;
 mod screen;

@@ -2,7 +2,7 @@
 //! `app::update`; the effects it returns are started by [`super::effects`]; the screen is drawn
 //! by [`super::screen`] when something changed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use crossterm::event::EventStream;
 use futures_util::StreamExt;
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio::sync::mpsc::unbounded_channel;
 
 use super::effects::{Background, OpContext, Replies, Reply, perform, switch_environment};
 use super::screen::Screen;
@@ -125,31 +125,48 @@ async fn event_loop(
         let first = tokio::select! {
             event = events.next() => match event {
                 Some(Ok(event)) => match super::keys::message_of(event, &screen.drawn) {
-                    Some(msg) => msg,
+                    Some(msg) => Incoming::Now(msg),
                     None => continue,
                 },
                 Some(Err(e)) => return Err(format!("terminal input failed: {e}")),
                 None => return Ok(()),
             },
-            _ = tick.tick() => Msg::Tick { now: Utc::now(), monotonic: background.started.elapsed().as_secs_f64() },
-            Some(reply) = rx.recv() => match fresh(reply, &background) {
-                Some(msg) => msg,
-                None => continue,
-            },
+            _ = tick.tick() => Incoming::Now(Msg::Tick { now: Utc::now(), monotonic: background.started.elapsed().as_secs_f64() }),
+            Some(reply) = rx.recv() => Incoming::Reply(reply),
         };
-        for msg in batch(first, &mut rx, &background) {
+        let mut batch = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            batch.push(Incoming::Reply(more));
+        }
+        for incoming in batch {
+            // Judged as each is applied: an `:env` earlier in the batch makes the answers
+            // after it stale.
+            let Some(msg) = incoming.current(background.replies.generation()) else {
+                continue;
+            };
             pacing.note(&msg, &state);
             let shown_second = state.now.timestamp();
             let is_tick = matches!(msg, Msg::Tick { .. });
-            for effect in update(&mut state, msg) {
-                match effect {
-                    Effect::SwitchEnvironment { name } => {
-                        match switch_environment(settings, &name, &background) {
-                            Ok(switched) => background = switched,
-                            Err(e) => state.toast = Some(e),
+            let mut queue = VecDeque::from([msg]);
+            while let Some(msg) = queue.pop_front() {
+                let environment = state.config.environment.clone();
+                for effect in update(&mut state, msg) {
+                    match effect {
+                        Effect::SwitchEnvironment { name } => {
+                            match switch_environment(settings, &name, &background) {
+                                Ok(switched) => {
+                                    background = switched;
+                                    on_screen = OnScreen::default();
+                                }
+                                Err(error) => queue.push_back(Msg::SwitchFailed {
+                                    name,
+                                    back_to: environment.clone(),
+                                    error,
+                                }),
+                            }
                         }
+                        effect => perform(effect, &background),
                     }
-                    effect => perform(effect, &background),
                 }
             }
             pacing.dirty |= !is_tick || state.now.timestamp() != shown_second;
@@ -161,18 +178,21 @@ async fn event_loop(
     }
 }
 
-/// A reply's message, unless it answers for an environment the console has left.
-fn fresh(reply: Reply, background: &Background) -> Option<Msg> {
-    (!reply.is_stale(background.replies.generation())).then_some(reply.msg)
+/// What the loop handles: input and the clock, or a background answer tagged with the
+/// environment it was asked in.
+enum Incoming {
+    Now(Msg),
+    Reply(Reply),
 }
 
-/// `first` and every answer already waiting, handled before the next draw.
-fn batch(first: Msg, rx: &mut UnboundedReceiver<Reply>, background: &Background) -> Vec<Msg> {
-    let mut batch = vec![first];
-    while let Ok(more) = rx.try_recv() {
-        batch.extend(fresh(more, background));
+impl Incoming {
+    /// The message, unless it answers for an environment the console has left since.
+    fn current(self, generation: u64) -> Option<Msg> {
+        match self {
+            Incoming::Now(msg) => Some(msg),
+            Incoming::Reply(reply) => (!reply.is_stale(generation)).then_some(reply.msg),
+        }
     }
-    batch
 }
 
 /// When to draw: input draws at once; answers from background work (a scrape's, dozens a second

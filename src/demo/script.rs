@@ -69,7 +69,7 @@ async fn client_error_incident(
     demo: &Demo,
     endpoint: &str,
 ) -> Result<(u64, Option<crate::app::fleet::FleetRow>), String> {
-    let client = server::client()?;
+    let client = crate::clients::http::client()?;
     let url = format!("{endpoint}/v2/models/{MODEL}/infer");
     let body = serde_json::json!({ "inputs": [{ "name": "X", "shape": [1, 4], "datatype": "FP32", "data": [[100.0, 3.0, 12.0, 0.4]] }] });
     let sending = async {
@@ -92,8 +92,12 @@ async fn client_error_incident(
     let reading = async {
         // Into the burst, two reads a second apart, as `flightdeck status` makes them.
         tokio::time::sleep(Duration::from_millis(500)).await;
-        crate::app::headless::collect(&demo.settings, demo.program.clone(), Duration::from_secs(1))
-            .await
+        crate::console::headless::collect(
+            &demo.settings,
+            demo.program.clone(),
+            Duration::from_secs(1),
+        )
+        .await
     };
     let (refused, state) = tokio::join!(sending, reading);
     let state = state?;
@@ -265,7 +269,7 @@ pub async fn run(demo: &Demo, rate: u32) -> Result<(), String> {
         .endpoint()
         .ok_or("the server has no endpoint")?;
     let rows = load_rows(&demo.assets.join("reference.csv"))?;
-    let client = server::client()?;
+    let client = crate::clients::http::client()?;
     let control = Arc::new(TrafficControl::default());
     let traffic = spawn(
         format!("{endpoint}/v2/models/{MODEL}/infer"),

@@ -48,7 +48,7 @@ impl MlflowWriter {
             .clone()
             .ok_or("the environment has no mlflow_url")?;
         Ok(MlflowWriter {
-            client: MlflowClient::new(crate::clients::model_server::client()?, &base),
+            client: MlflowClient::new(crate::clients::http::client()?, &base),
             production: environment.mlflow_production_alias.clone(),
             canary: environment.mlflow_canary_alias.clone(),
         })

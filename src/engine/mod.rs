@@ -1,5 +1,6 @@
-//! The write side: the embedded registry, registration, aliases and the journal. No terminal
-//! code lives here; the CLI and the console call the same functions.
+//! The write side: registration, smoke tests, evaluation, and the one operations path (`ops`)
+//! that moves aliases and serving with their gates, consent, journal and verify. No terminal code
+//! lives here; the CLI, the console and the demo call the same functions.
 
 pub mod evaluate;
 pub mod mlflow_ops;

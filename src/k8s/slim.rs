@@ -10,8 +10,8 @@ use super::lean::Lean;
 use serde::Deserialize;
 
 use crate::model::{
-    Condition, DeploymentMode, DeploymentRow, EventRow, KubeService, LocalServer, PodRow,
-    ServingPlan, TrafficTarget,
+    Condition, DeploymentMode, DeploymentRow, EventRow, KubeService, PodRow, ServingPlan,
+    ServingStatus, TrafficTarget,
 };
 
 /// Labels and annotations flightdeck reads and writes on InferenceServices.
@@ -409,7 +409,7 @@ pub fn server_row(
     model: String,
     mut service: KubeService,
     (latest, previous): (Option<u32>, Option<u32>),
-) -> LocalServer {
+) -> ServingStatus {
     let plan = match (service.canary_percent_spec, latest, previous) {
         // KServe's abort: the canary's revision kept at 0 %, all traffic on the previous one.
         (Some(0), Some(_), Some(old)) if service.mode.supports_canary() => {
@@ -436,7 +436,7 @@ pub fn server_row(
     // one serves everything (said in the problem, not counted as down).
     let healthy = service.ready() || serves_from_ready(&service, serving);
     let problem = service.problem().or(rolling);
-    LocalServer {
+    ServingStatus {
         model,
         plan,
         serving,

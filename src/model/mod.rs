@@ -29,7 +29,7 @@ pub use profile::{
 };
 pub use progress::{Progress, Step};
 pub use sentinel::{SentinelCase, SentinelSet, TensorValues};
-pub use serving::{LocalServer, ServerRecord, ServingPlan};
+pub use serving::{ServerRecord, ServingPlan, ServingStatus};
 pub use signature::{ClassLabels, ClassifierOutputs, DataType, Signature, TensorSpec};
 pub use smoke::{SmokeCheck, SmokeReport};
 pub use version::{Lineage, ModelSummary, ModelVersion};

@@ -50,9 +50,11 @@ pub struct ServerRecord {
     pub state: String,
 }
 
-/// A local server as the CLI and the console show it.
+/// What serves a model, as the CLI and the console show it: the plan asked for, what the
+/// server (or the cluster) reports it serves, and its health; a local server's process record
+/// or, on Kubernetes, the InferenceService.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LocalServer {
+pub struct ServingStatus {
     pub model: String,
     /// The plan the engine last asked for.
     pub plan: ServingPlan,
@@ -69,7 +71,7 @@ pub struct LocalServer {
     pub kube: Option<std::sync::Arc<super::KubeService>>,
 }
 
-impl LocalServer {
+impl ServingStatus {
     pub fn endpoint(&self) -> Option<String> {
         if let Some(kube) = &self.kube {
             return kube.url.clone();

@@ -13,7 +13,7 @@ use tokio::sync::OnceCell;
 use super::Pending;
 use super::{Evidence, Serving, ServingError};
 use crate::k8s::{FIELD_MANAGER, client, isvc_resource, manifest, slim};
-use crate::model::{KubeService, LocalServer, ModelName, ServingPlan};
+use crate::model::{KubeService, ModelName, ServingPlan, ServingStatus};
 use crate::settings::Environment;
 
 /// How often a rollout is read back while waiting for it.
@@ -81,14 +81,14 @@ impl KServeServing {
         })
     }
 
-    async fn status_of(&self, model: &str) -> LocalServer {
+    async fn status_of(&self, model: &str) -> ServingStatus {
         let located = self.locate(model).await;
         self.row_of(model, located).await
     }
 
     /// The server row for what [`Self::locate`] found (the InferenceService read once).
-    async fn row_of(&self, model: &str, located: Result<Located, String>) -> LocalServer {
-        let absent = |problem: String| LocalServer {
+    async fn row_of(&self, model: &str, located: Result<Located, String>) -> ServingStatus {
+        let absent = |problem: String| ServingStatus {
             model: model.to_string(),
             plan: ServingPlan::stable_only(0),
             serving: None,
@@ -184,7 +184,7 @@ impl KServeServing {
         &self,
         model: &ModelName,
         plan: ServingPlan,
-    ) -> Result<LocalServer, ServingError> {
+    ) -> Result<ServingStatus, ServingError> {
         let refused = |reason: String| ServingError::Refused {
             model: model.to_string(),
             plan: plan.describe(),
@@ -450,8 +450,8 @@ impl KServeServing {
         namespace: &str,
         plan: ServingPlan,
         created_before: Option<String>,
-        done: impl Fn(&LocalServer) -> bool,
-    ) -> Result<LocalServer, ServingError> {
+        done: impl Fn(&ServingStatus) -> bool,
+    ) -> Result<ServingStatus, ServingError> {
         let limit = Duration::from_secs(self.environment.rollout_timeout_s);
         let started = Instant::now();
         loop {
@@ -582,7 +582,7 @@ impl KServeServing {
             .flat_map(|k| k.traffic.iter())
             .filter_map(|t| Some((t.revision.clone(), t.version?)))
             .collect();
-        let client = match crate::clients::model_server::client() {
+        let client = match crate::clients::http::client() {
             Ok(c) => c,
             Err(e) => return Evidence::unavailable(e),
         };
@@ -616,7 +616,7 @@ impl Serving for KServeServing {
     fn status_or_unreadable<'a>(
         &'a self,
         model: &'a str,
-    ) -> BoxFuture<'a, Result<LocalServer, String>> {
+    ) -> BoxFuture<'a, Result<ServingStatus, String>> {
         async move {
             let located = self.locate(model).await?;
             Ok(self.row_of(model, Ok(located)).await)
@@ -628,15 +628,15 @@ impl Serving for KServeServing {
         self.evidence_of(model).boxed()
     }
 
-    fn status<'a>(&'a self, model: &'a str) -> BoxFuture<'a, LocalServer> {
+    fn status<'a>(&'a self, model: &'a str) -> BoxFuture<'a, ServingStatus> {
         self.status_of(model).boxed()
     }
 
-    fn apply<'a>(&'a self, model: &'a ModelName, plan: ServingPlan) -> Pending<'a, LocalServer> {
+    fn apply<'a>(&'a self, model: &'a ModelName, plan: ServingPlan) -> Pending<'a, ServingStatus> {
         self.apply_plan(model, plan).boxed()
     }
 
-    fn start<'a>(&'a self, model: &'a ModelName, plan: ServingPlan) -> Pending<'a, LocalServer> {
+    fn start<'a>(&'a self, model: &'a ModelName, plan: ServingPlan) -> Pending<'a, ServingStatus> {
         self.apply_plan(model, plan).boxed()
     }
 

@@ -1,6 +1,7 @@
-//! Local serving: start, change, stop and list the `flightdeck serve` processes of the `local`
-//! environment. Each deployment runs under its own supervisor process, so the CLI and the console
-//! can exit and re-attach without touching what is served.
+//! Where an environment's versions run, behind one trait (`Serving`): local model servers
+//! (`flightdeck serve` processes, each deployment under its own supervisor process, so the CLI
+//! and the console can exit and re-attach without touching what is served), or KServe
+//! (`kserve.rs`).
 
 pub mod files;
 pub mod kserve;
@@ -14,7 +15,7 @@ use files::ServeFiles;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
-use crate::model::{LocalServer, ModelName, ServingPlan};
+use crate::model::{ModelName, ServingPlan, ServingStatus};
 
 /// How long a new server may take to load its models and answer ready.
 pub const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -75,11 +76,11 @@ pub type Pending<'a, T> = BoxFuture<'a, Result<T, ServingError>>;
 /// processes, or KServe on a cluster. Every call returns within its own deadline.
 pub trait Serving: Send + Sync {
     /// What serves `model` now, read from the server (or cluster), never from the plan alone.
-    fn status<'a>(&'a self, model: &'a str) -> BoxFuture<'a, LocalServer>;
+    fn status<'a>(&'a self, model: &'a str) -> BoxFuture<'a, ServingStatus>;
     /// Switches a running deployment to `plan` and waits until it serves exactly that.
-    fn apply<'a>(&'a self, model: &'a ModelName, plan: ServingPlan) -> Pending<'a, LocalServer>;
+    fn apply<'a>(&'a self, model: &'a ModelName, plan: ServingPlan) -> Pending<'a, ServingStatus>;
     /// Starts serving `plan` where nothing serves `model` yet (or applies it).
-    fn start<'a>(&'a self, model: &'a ModelName, plan: ServingPlan) -> Pending<'a, LocalServer>;
+    fn start<'a>(&'a self, model: &'a ModelName, plan: ServingPlan) -> Pending<'a, ServingStatus>;
     /// Stops serving `model`.
     fn stop<'a>(&'a self, model: &'a ModelName) -> Pending<'a, ()>;
     /// The serving counters and drift verdicts a promote is judged on.
@@ -89,19 +90,19 @@ pub trait Serving: Send + Sync {
     fn status_or_unreadable<'a>(
         &'a self,
         model: &'a str,
-    ) -> BoxFuture<'a, Result<LocalServer, String>> {
+    ) -> BoxFuture<'a, Result<ServingStatus, String>> {
         self.status(model).map(Ok).boxed()
     }
 }
 
 impl Serving for LocalServing {
-    fn status<'a>(&'a self, model: &'a str) -> BoxFuture<'a, LocalServer> {
+    fn status<'a>(&'a self, model: &'a str) -> BoxFuture<'a, ServingStatus> {
         LocalServing::status(self, model).boxed()
     }
-    fn apply<'a>(&'a self, model: &'a ModelName, plan: ServingPlan) -> Pending<'a, LocalServer> {
+    fn apply<'a>(&'a self, model: &'a ModelName, plan: ServingPlan) -> Pending<'a, ServingStatus> {
         LocalServing::apply(self, model, plan).boxed()
     }
-    fn start<'a>(&'a self, model: &'a ModelName, plan: ServingPlan) -> Pending<'a, LocalServer> {
+    fn start<'a>(&'a self, model: &'a ModelName, plan: ServingPlan) -> Pending<'a, ServingStatus> {
         LocalServing::start(self, model, plan).boxed()
     }
     fn stop<'a>(&'a self, model: &'a ModelName) -> Pending<'a, ()> {
@@ -119,7 +120,7 @@ impl Serving for LocalServing {
                     "no server runs {model}, so the canary has no evidence; start it with `flightdeck server start {model}`"
                 ));
             };
-            let client = match crate::clients::model_server::client() {
+            let client = match crate::clients::http::client() {
                 Ok(c) => c,
                 Err(e) => return Evidence::unavailable(e),
             };
@@ -223,7 +224,7 @@ impl LocalServing {
 
     /// Every deployment with a plan, and how its server is doing; servers are asked 32 at a
     /// time, so one slow server costs one deadline, not one per model.
-    pub async fn list(&self) -> Vec<LocalServer> {
+    pub async fn list(&self) -> Vec<ServingStatus> {
         use futures_util::StreamExt;
         let models = self.files.models();
         // Many at once, not all at once: each request's connection state is tens of kilobytes,
@@ -236,7 +237,7 @@ impl LocalServing {
     }
 
     /// One deployment's state: plan, supervisor record, liveness, and what the server says.
-    pub async fn status(&self, model: &str) -> LocalServer {
+    pub async fn status(&self, model: &str) -> ServingStatus {
         let plan = self
             .files
             .read_plan(model)
@@ -245,7 +246,7 @@ impl LocalServing {
         let supervisor_alive = record
             .as_ref()
             .is_some_and(|r| process::is_flightdeck(r.supervisor_pid));
-        let mut server = LocalServer {
+        let mut server = ServingStatus {
             model: model.to_string(),
             plan,
             serving: None,
@@ -330,7 +331,7 @@ impl LocalServing {
         &self,
         model: &ModelName,
         plan: ServingPlan,
-    ) -> Result<LocalServer, ServingError> {
+    ) -> Result<ServingStatus, ServingError> {
         let current = self.status(model.as_str()).await;
         if current.supervisor_alive {
             return self.apply(model, plan).await;
@@ -412,7 +413,7 @@ impl LocalServing {
         &self,
         model: &ModelName,
         plan: ServingPlan,
-    ) -> Result<LocalServer, ServingError> {
+    ) -> Result<ServingStatus, ServingError> {
         let status = self.status(model.as_str()).await;
         let endpoint = status
             .endpoint()

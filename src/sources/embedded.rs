@@ -13,14 +13,14 @@ use super::source::{
 };
 use crate::clients::{model_server as server, within};
 use crate::error::EngineError;
-use crate::model::{InterruptedOp, LocalServer, ModelName};
+use crate::model::{InterruptedOp, ModelName, ServingStatus};
 use crate::serving::LocalServing;
 use crate::store::Registry;
 use crate::store::journal::JournalQuery;
 
 /// The local environment's sources, each answering within `timeout`.
 pub fn sources(data_dir: &Path, program: PathBuf, timeout: Duration) -> Result<Sources, String> {
-    let http = server::fleet_client()?;
+    let http = crate::clients::http::fleet_client()?;
     let metrics: Arc<dyn MetricsSource> = Arc::new(ScrapedMetrics {
         http: http.clone(),
         timeout,
@@ -35,7 +35,7 @@ pub fn local_with(
     timeout: Duration,
     metrics: Arc<dyn MetricsSource>,
 ) -> Result<Sources, String> {
-    let http = server::client()?;
+    let http = crate::clients::http::client()?;
     Ok(Sources {
         registry: Arc::new(EmbeddedRegistry {
             data_dir: data_dir.to_path_buf(),
@@ -168,7 +168,7 @@ pub struct LocalCluster {
     /// The models on screen: their servers are asked every listing.
     priority: Mutex<std::collections::BTreeSet<String>>,
     /// Each server's last answer and when it was asked.
-    last: Mutex<std::collections::HashMap<String, (std::time::Instant, LocalServer)>>,
+    last: Mutex<std::collections::HashMap<String, (std::time::Instant, ServingStatus)>>,
 }
 
 /// Servers off screen are asked what they serve at most this often: asking a thousand every
@@ -179,26 +179,27 @@ const OFF_SCREEN_STATUS: Duration = Duration::from_secs(10);
 const STATUS_AT_ONCE: usize = 32;
 
 impl ClusterSource for LocalCluster {
-    fn servers(&self) -> BoxFuture<'_, Vec<LocalServer>> {
+    fn servers(&self) -> BoxFuture<'_, Vec<ServingStatus>> {
         async move {
             use futures_util::StreamExt;
             let models = self.serving.deployments();
             let priority = self.priority.lock().map(|p| p.clone()).unwrap_or_default();
             let now = std::time::Instant::now();
-            let cached = |model: &str| -> Option<LocalServer> {
+            let cached = |model: &str| -> Option<ServingStatus> {
                 let last = self.last.lock().ok()?;
                 let (at, server) = last.get(model)?;
                 (!priority.contains(model) && now.duration_since(*at) < OFF_SCREEN_STATUS)
                     .then(|| server.clone())
             };
-            let mut answers: Vec<Option<LocalServer>> = models.iter().map(|m| cached(m)).collect();
+            let mut answers: Vec<Option<ServingStatus>> =
+                models.iter().map(|m| cached(m)).collect();
             let asks: Vec<_> = models
                 .iter()
                 .zip(&answers)
                 .filter(|(_, known)| known.is_none())
                 .map(|(model, _)| self.serving.status(model))
                 .collect();
-            let asked: Vec<LocalServer> = futures_util::stream::iter(asks)
+            let asked: Vec<ServingStatus> = futures_util::stream::iter(asks)
                 .buffered(STATUS_AT_ONCE)
                 .collect()
                 .await;

@@ -10,7 +10,7 @@ use super::embedded;
 use super::kubernetes::KubeCluster;
 use super::mlflow::{AliasMap, MlflowRegistry};
 use super::source::{MetricsSource, Sources};
-use crate::clients::model_server;
+use crate::clients::http;
 use crate::clients::prometheus::PrometheusMetrics;
 use crate::clients::prometheus_drift::PrometheusDrift;
 
@@ -29,7 +29,7 @@ pub fn for_environment(
         .then(|| Arc::new(KubeCluster::new(environment)));
     let mut sources = match (environment.metrics, environment.prometheus_url.as_deref()) {
         (MetricsBackend::Prometheus, Some(url)) => {
-            let mut prometheus = PrometheusMetrics::new(model_server::client()?, url, timeout)
+            let mut prometheus = PrometheusMetrics::new(http::client()?, url, timeout)
                 .with_runtime(environment.prometheus_runtime);
             if let Some(cluster) = &cluster {
                 let cluster = cluster.clone();
@@ -47,7 +47,7 @@ pub fn for_environment(
         // Servers inside a cluster are known through Prometheus only: so is their drift.
         if let Some(url) = environment.prometheus_url.as_deref() {
             sources.drift = Arc::new(PrometheusDrift::new(
-                model_server::client()?,
+                http::client()?,
                 url,
                 timeout,
                 thresholds,
@@ -64,7 +64,7 @@ pub fn for_environment(
         // The journal of operations stays in the local registry.
         let journal = sources.registry.clone();
         sources.registry = Arc::new(MlflowRegistry::new(
-            model_server::client()?,
+            http::client()?,
             url,
             timeout,
             aliases,

@@ -12,7 +12,7 @@ use kube::runtime::watcher::{self, Event};
 use super::kubernetes_store::Store;
 use super::source::ClusterSource;
 use crate::k8s::{client, isvc_resource, slim};
-use crate::model::LocalServer;
+use crate::model::ServingStatus;
 
 /// The kinds watched per namespace, as their problems are named.
 const WATCHED: [&str; 4] = ["InferenceServices", "Pods", "Deployments", "Events"];
@@ -394,7 +394,7 @@ impl ClusterSource for KubeCluster {
         self.store.lock().ok()?.known_at()
     }
 
-    fn servers(&self) -> BoxFuture<'_, Vec<LocalServer>> {
+    fn servers(&self) -> BoxFuture<'_, Vec<ServingStatus>> {
         async move {
             self.start();
             // The first call waits (briefly) for the first list, so a headless `status` does

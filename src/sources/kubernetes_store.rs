@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use crate::k8s::slim::server_row;
-use crate::model::{DeploymentRow, EventRow, LocalServer, PodRow};
+use crate::model::{DeploymentRow, EventRow, PodRow, ServingStatus};
 
 /// Events kept per object: the pane shows the newest few, and a flapping pod must not grow
 /// memory without bound.
@@ -35,7 +35,7 @@ pub struct Store {
     /// Bumped by every change to the rows, so an unchanged cluster is not joined again.
     generation: u64,
     /// The rows of `generation`, once joined.
-    joined: Option<(u64, Vec<LocalServer>)>,
+    joined: Option<(u64, Vec<ServingStatus>)>,
     /// Events by (namespace, InferenceService name), newest last.
     /// (the uid of the object it is about, row).
     events: HashMap<Key, VecDeque<(Option<String>, EventRow)>>,
@@ -200,7 +200,7 @@ impl Store {
 
     /// One server row per InferenceService, with its pods and newest events joined in (joined
     /// again only after a change: the console asks every refresh, the cluster rarely changes).
-    pub fn servers(&mut self) -> Vec<LocalServer> {
+    pub fn servers(&mut self) -> Vec<ServingStatus> {
         if let Some((generation, rows)) = &self.joined
             && *generation == self.generation
         {
@@ -211,7 +211,7 @@ impl Store {
         rows
     }
 
-    fn join(&self) -> Vec<LocalServer> {
+    fn join(&self) -> Vec<ServingStatus> {
         let mut pods: HashMap<(&str, &str), Vec<&PodRow>> = HashMap::new();
         for ((namespace, _), (isvc, row)) in &self.pods {
             pods.entry((namespace, isvc)).or_default().push(row);

@@ -1,5 +1,6 @@
-//! The read side: one collector per kind of signal. Parsing is pure (bytes in, view models
-//! out) and tested on real payloads; fetching runs in the background with timeouts.
+//! The read side: one seam per kind of signal (`source.rs`), implemented for each backend (the
+//! embedded registry and local servers, Kubernetes, MLflow, Prometheus through `clients`), and
+//! the factory that picks them per environment. Every read has a deadline.
 
 pub mod embedded;
 pub mod factory;

@@ -11,7 +11,7 @@ use futures_util::future::BoxFuture;
 
 use crate::clients::metrics::ScrapeSnapshot;
 use crate::model::{
-    DriftReport, InterruptedOp, JournalEntry, LocalServer, ModelSummary, ModelVersion,
+    DriftReport, InterruptedOp, JournalEntry, ModelSummary, ModelVersion, ServingStatus,
 };
 
 /// An answer that may fail, with the reason in words for the screen.
@@ -35,7 +35,7 @@ pub trait RegistrySource: Send + Sync {
 /// What serves each model: the plan, the processes (or pods), their health.
 pub trait ClusterSource: Send + Sync {
     /// Every deployment; one that cannot be asked in time is listed with its problem.
-    fn servers(&self) -> BoxFuture<'_, Vec<LocalServer>>;
+    fn servers(&self) -> BoxFuture<'_, Vec<ServingStatus>>;
 
     /// The models on screen now: a source that asks each server may ask the others less often.
     fn prioritise(&self, _models: std::collections::BTreeSet<String>) {}
@@ -86,7 +86,7 @@ pub struct Sources {
 impl Sources {
     /// The registry's view and the servers, read one after the other (headless callers; the
     /// console shows the registry before the servers have answered).
-    pub async fn fleet(&self) -> Result<(RegistryView, Vec<LocalServer>), String> {
+    pub async fn fleet(&self) -> Result<(RegistryView, Vec<ServingStatus>), String> {
         let view = self.registry.fleet().await?;
         let servers = self.cluster.servers().await;
         Ok((view, servers))

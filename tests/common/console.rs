@@ -7,7 +7,7 @@ use flightdeck::app::{Effect, Msg, State, update};
 use flightdeck::clients::metrics::parse;
 use flightdeck::keymap::{Key, Keymap};
 use flightdeck::model::{
-    Alias, AliasName, LocalServer, ModelName, ModelSummary, ServerRecord, ServingPlan,
+    Alias, AliasName, ModelName, ModelSummary, ServerRecord, ServingPlan, ServingStatus,
 };
 use flightdeck::theme::Theme;
 use flightdeck::ui::DrawnList;
@@ -60,8 +60,8 @@ pub fn summary(name: &str, production: Option<u32>) -> ModelSummary {
     }
 }
 
-pub fn server(name: &str, plan: ServingPlan) -> LocalServer {
-    LocalServer {
+pub fn server(name: &str, plan: ServingPlan) -> ServingStatus {
+    ServingStatus {
         model: name.into(),
         plan,
         serving: Some(plan),

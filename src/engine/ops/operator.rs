@@ -242,7 +242,7 @@ impl Operator {
         &self,
         model: &ModelName,
         request: OpRequest,
-        status: &crate::model::LocalServer,
+        status: &crate::model::ServingStatus,
         before: &DeploymentState,
         after: &DeploymentState,
     ) -> Result<(), EngineError> {

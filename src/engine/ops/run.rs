@@ -292,7 +292,7 @@ impl Executor<'_> {
         &mut self,
         plan: &OpPlan,
         target: Option<ServingPlan>,
-        previous: &crate::model::LocalServer,
+        previous: &crate::model::ServingStatus,
     ) -> Result<(), (EngineError, Outcome)> {
         let model = &plan.model;
         let served = match target {
@@ -355,7 +355,7 @@ impl Executor<'_> {
         &mut self,
         plan: &OpPlan,
         target: Option<ServingPlan>,
-        now: &crate::model::LocalServer,
+        now: &crate::model::ServingStatus,
     ) -> Vec<String> {
         let model = &plan.model;
         let mut problems = Vec::new();

@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use crate::model::{KubeService, LocalServer};
+use crate::model::{KubeService, ServingStatus};
 use crate::theme::Theme;
 use crate::ui::format;
 
@@ -18,7 +18,7 @@ const EVENTS_SHOWN: usize = 6;
 pub fn draw(
     frame: &mut Frame<'_>,
     area: Rect,
-    server: &LocalServer,
+    server: &ServingStatus,
     kube: &KubeService,
     state: &crate::app::State,
     theme: &Theme,
@@ -48,7 +48,7 @@ fn row(label: &str, value: Span<'static>, theme: &Theme) -> Line<'static> {
 }
 
 /// Health, what serves, what the spec asks, and the InferenceService itself.
-fn service_lines(server: &LocalServer, kube: &KubeService, theme: &Theme) -> Vec<Line<'static>> {
+fn service_lines(server: &ServingStatus, kube: &KubeService, theme: &Theme) -> Vec<Line<'static>> {
     let plain = |text: String| Span::raw(text);
     let health = match &server.problem {
         None if server.healthy => Span::styled("Ready", theme.ok()),
@@ -110,7 +110,7 @@ fn service_lines(server: &LocalServer, kube: &KubeService, theme: &Theme) -> Vec
 }
 
 /// What the user must know before acting: refused verbs, no canary, a stuck rollout.
-fn warning_lines(server: &LocalServer, kube: &KubeService, theme: &Theme) -> Vec<Line<'static>> {
+fn warning_lines(server: &ServingStatus, kube: &KubeService, theme: &Theme) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     if !kube.may_not.is_empty() {
         lines.push(Line::from(Span::styled(

@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
-use super::effect::Effect;
-use super::msg::{FleetData, Msg};
-use super::state::State;
-use super::update::update;
+use crate::app::Effect;
+use crate::app::msg::{FleetData, Msg};
+use crate::app::state::State;
+use crate::app::update;
 use crate::settings::Settings;
 use crate::sources::Sources;
 
