@@ -3,7 +3,6 @@
 //! lives here; the CLI, the console and the demo call the same functions.
 
 pub mod evaluate;
-pub mod mlflow_ops;
 pub mod ops;
 pub mod profile;
 pub mod register;

@@ -1,6 +1,6 @@
 //! Kubernetes with KServe as the cluster source (`serving = "kubernetes"`): watches of
 //! InferenceServices, their pods and events in the configured namespaces, listed in pages and
-//! then followed by `resourceVersion` (no relist while navigating), kept in a compact store.
+//! then followed by `resourceVersion` (no relist while navigating), kept in a compact cache.
 
 use std::sync::{Arc, Mutex};
 
@@ -9,7 +9,7 @@ use futures_util::{FutureExt, StreamExt};
 use kube::api::{Api, ApiResource};
 use kube::runtime::watcher::{self, Event};
 
-use super::kubernetes_store::Store;
+use super::kubernetes_cache::ClusterCache;
 use super::source::ClusterSource;
 use crate::k8s::{client, isvc_resource, slim};
 use crate::model::ServingStatus;
@@ -26,7 +26,7 @@ const FIRST_LIST_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// The cluster as the console sees it. Watches start on first use, inside the caller's runtime.
 pub struct KubeCluster {
     environment: crate::settings::Environment,
-    store: Arc<Mutex<Store>>,
+    cache: Arc<Mutex<ClusterCache>>,
     started: Mutex<bool>,
     /// The connection the watches use, once made.
     client: Arc<std::sync::OnceLock<kube::Client>>,
@@ -40,7 +40,7 @@ impl KubeCluster {
     pub fn new(environment: &crate::settings::Environment) -> Self {
         KubeCluster {
             environment: environment.clone(),
-            store: Arc::default(),
+            cache: Arc::default(),
             started: Mutex::new(false),
             client: Arc::default(),
             fetched_ahead: Mutex::default(),
@@ -54,7 +54,7 @@ impl KubeCluster {
         let Some(client) = self.client.get().cloned() else {
             return;
         };
-        let located = self.store.lock().ok().and_then(|s| {
+        let located = self.cache.lock().ok().and_then(|s| {
             let (namespace, isvc) = s.locate(model)?;
             let synced = s
                 .watches
@@ -75,7 +75,7 @@ impl KubeCluster {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let (store, template) = (self.store.clone(), self.environment.storage_uri.clone());
+        let (cache, template) = (self.cache.clone(), self.environment.storage_uri.clone());
         let (done, waiting) = tokio::sync::watch::channel(false);
         if let Ok(mut ahead) = self.ahead.lock() {
             *ahead = Some(waiting);
@@ -93,7 +93,7 @@ impl KubeCluster {
             let Ok(list) = pods.list(&params).await else {
                 return;
             };
-            if let Ok(mut s) = store.lock() {
+            if let Ok(mut s) = cache.lock() {
                 // The watch's own list won the race: it is the truth.
                 if s.watches
                     .get(&("Pods", namespace.clone()))
@@ -118,14 +118,14 @@ impl KubeCluster {
             return;
         }
         *started = true;
-        let (store, environment) = (self.store.clone(), self.environment.clone());
+        let (cache, environment) = (self.cache.clone(), self.environment.clone());
         let shared_client = self.client.clone();
         tokio::spawn(async move {
             let connected = client::connect(&environment).await;
             let (client, namespaces) = match connected {
                 Ok(c) => c,
                 Err(e) => {
-                    if let Ok(mut s) = store.lock() {
+                    if let Ok(mut s) = cache.lock() {
                         for kind in WATCHED {
                             s.watches.entry((kind, String::new())).or_default().error =
                                 Some(e.clone());
@@ -137,7 +137,7 @@ impl KubeCluster {
             let _ = shared_client.set(client.clone());
             let template = environment.storage_uri.clone();
             // Every watch is known before any reports, so "listed" means all of them.
-            if let Ok(mut s) = store.lock() {
+            if let Ok(mut s) = cache.lock() {
                 for namespace in &namespaces {
                     for kind in WATCHED {
                         s.watches.entry((kind, namespace.clone())).or_default();
@@ -145,7 +145,7 @@ impl KubeCluster {
                 }
             }
             for namespace in namespaces {
-                watch_namespace(client.clone(), namespace, store.clone(), template.clone());
+                watch_namespace(client.clone(), namespace, cache.clone(), template.clone());
             }
         });
     }
@@ -153,7 +153,7 @@ impl KubeCluster {
     /// The InferenceServices have been listed once, or could not be: what serves is known
     /// (pods, Deployments and events join as their lists arrive).
     fn listed(&self) -> bool {
-        self.store.lock().is_ok_and(|s| {
+        self.cache.lock().is_ok_and(|s| {
             let mut isvcs = s
                 .watches
                 .iter()
@@ -165,12 +165,12 @@ impl KubeCluster {
 
     /// The registry version `revision` of `model` serves, from the traffic block.
     pub fn version_of_revision(&self, model: &str, revision: &str) -> Option<u32> {
-        self.store.lock().ok()?.version_of_revision(model, revision)
+        self.cache.lock().ok()?.version_of_revision(model, revision)
     }
 
-    /// Counts of what the store holds: (services, pods, events).
+    /// Counts of what the cache holds: (services, pods, events).
     pub fn held(&self) -> (usize, usize, usize) {
-        self.store.lock().map(|s| s.len()).unwrap_or_default()
+        self.cache.lock().map(|s| s.len()).unwrap_or_default()
     }
 }
 
@@ -179,7 +179,7 @@ impl KubeCluster {
 fn watch_namespace(
     client: kube::Client,
     namespace: String,
-    store: Arc<Mutex<Store>>,
+    cache: Arc<Mutex<ClusterCache>>,
     template: Option<String>,
 ) {
     let isvcs: Api<slim::Isvc> = Api::namespaced_with(client.clone(), &namespace, &isvc_resource());
@@ -201,22 +201,22 @@ fn watch_namespace(
     tokio::spawn(probe_permissions(
         client.clone(),
         namespace.clone(),
-        store.clone(),
+        cache.clone(),
     ));
     tokio::spawn(follow(
         deployments,
         watcher::Config::default()
             .page_size(crate::k8s::PAGE_SIZE)
             .labels(slim::ISVC_POD_LABEL),
-        store.clone(),
+        cache.clone(),
         ("Deployments", namespace.clone()),
-        |store, event| match event {
+        |cache, event| match event {
             Change::Apply(d) => {
                 if let Some((namespace, isvc, row)) = slim::deployment_of(&d) {
-                    store.put_deployment(namespace, isvc, row);
+                    cache.put_deployment(namespace, isvc, row);
                 }
             }
-            Change::Delete(d) => store.remove_deployment(
+            Change::Delete(d) => cache.remove_deployment(
                 d.metadata.namespace.as_deref().unwrap_or_default(),
                 d.metadata.name.as_deref().unwrap_or_default(),
             ),
@@ -227,15 +227,15 @@ fn watch_namespace(
     tokio::spawn(follow(
         isvcs,
         watcher::Config::default().page_size(crate::k8s::PAGE_SIZE),
-        store.clone(),
+        cache.clone(),
         ("InferenceServices", namespace.clone()),
-        move |store, event| match event {
+        move |cache, event| match event {
             Change::Apply(isvc) => {
                 if let Some(parsed) = slim::service_of(&isvc, template.as_deref()) {
-                    store.put_service(parsed);
+                    cache.put_service(parsed);
                 }
             }
-            Change::Delete(isvc) => store.remove_service(
+            Change::Delete(isvc) => cache.remove_service(
                 isvc.metadata.namespace.as_deref().unwrap_or_default(),
                 isvc.metadata.name.as_deref().unwrap_or_default(),
             ),
@@ -246,15 +246,15 @@ fn watch_namespace(
         watcher::Config::default()
             .page_size(crate::k8s::PAGE_SIZE)
             .labels(slim::ISVC_POD_LABEL),
-        store.clone(),
+        cache.clone(),
         ("Pods", namespace.clone()),
-        move |store, event| match event {
+        move |cache, event| match event {
             Change::Apply(pod) => {
                 if let Some((namespace, isvc, row)) = slim::pod_of(&pod, pod_template.as_deref()) {
-                    store.put_pod(namespace, isvc, row);
+                    cache.put_pod(namespace, isvc, row);
                 }
             }
-            Change::Delete(pod) => store.remove_pod(
+            Change::Delete(pod) => cache.remove_pod(
                 pod.metadata.namespace.as_deref().unwrap_or_default(),
                 pod.metadata.name.as_deref().unwrap_or_default(),
             ),
@@ -263,22 +263,26 @@ fn watch_namespace(
     tokio::spawn(follow(
         events,
         watcher::Config::default().page_size(crate::k8s::PAGE_SIZE),
-        store.clone(),
+        cache.clone(),
         ("Events", namespace.clone()),
-        |store, event| {
+        |cache, event| {
             if let Change::Apply(event) = event
                 && let Some((namespace, kind, object, uid, row)) = slim::event_of(&event)
             {
-                store.put_event(namespace, &kind, &object, uid, row);
+                cache.put_event(namespace, &kind, &object, uid, row);
             }
         },
     ));
 }
 
 /// Asks the API server what this user may not do in `namespace`, for the pane.
-async fn probe_permissions(client: kube::Client, namespace: String, store: Arc<Mutex<Store>>) {
+async fn probe_permissions(
+    client: kube::Client,
+    namespace: String,
+    cache: Arc<Mutex<ClusterCache>>,
+) {
     let may_not = crate::k8s::access::may_not(client, &namespace).await;
-    if let Ok(mut s) = store.lock() {
+    if let Ok(mut s) = cache.lock() {
         s.set_may_not(namespace, may_not);
     }
 }
@@ -303,9 +307,9 @@ const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(5);
 async fn follow<K>(
     api: Api<K>,
     config: watcher::Config,
-    store: Arc<Mutex<Store>>,
+    cache: Arc<Mutex<ClusterCache>>,
     watch: (&'static str, String),
-    apply: impl Fn(&mut Store, Change<K>) + Send + 'static,
+    apply: impl Fn(&mut ClusterCache, Change<K>) + Send + 'static,
 ) where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
 {
@@ -320,7 +324,7 @@ async fn follow<K>(
         let mut pending: Option<Vec<K>> = None;
         let mut failed = None;
         while let Some(item) = stream.next().await {
-            let Ok(mut s) = store.lock() else {
+            let Ok(mut s) = cache.lock() else {
                 return;
             };
             match item {
@@ -391,14 +395,14 @@ impl ClusterSource for KubeCluster {
     }
 
     fn known_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
-        self.store.lock().ok()?.known_at()
+        self.cache.lock().ok()?.known_at()
     }
 
     fn servers(&self) -> BoxFuture<'_, Vec<ServingStatus>> {
         async move {
             self.start();
             // The first call waits (briefly) for the first list, so a headless `status` does
-            // not report an empty cluster; later calls answer from the store at once.
+            // not report an empty cluster; later calls answer from the cache at once.
             let deadline = tokio::time::Instant::now() + FIRST_LIST_WAIT;
             while !self.listed() && tokio::time::Instant::now() < deadline {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -410,7 +414,7 @@ impl ClusterSource for KubeCluster {
                 let _ =
                     tokio::time::timeout(FETCH_AHEAD_WAIT, waiting.wait_for(|done| *done)).await;
             }
-            self.store
+            self.cache
                 .lock()
                 .map(|mut s| s.servers())
                 .unwrap_or_default()
@@ -419,14 +423,14 @@ impl ClusterSource for KubeCluster {
     }
 
     fn problem(&self) -> Option<String> {
-        let store = self.store.lock().ok()?;
-        let namespaces = store
+        let cache = self.cache.lock().ok()?;
+        let namespaces = cache
             .watches
             .keys()
             .map(|(_, ns)| ns)
             .collect::<std::collections::BTreeSet<_>>()
             .len();
-        let problems: Vec<String> = store
+        let problems: Vec<String> = cache
             .watches
             .iter()
             .filter_map(|((kind, namespace), w)| {
@@ -443,7 +447,7 @@ impl ClusterSource for KubeCluster {
         }
         // The same connection failure repeated for every kind says nothing new.
         let first = problems[0].split_once(": ").map(|(_, e)| e.to_string());
-        if problems.len() == store.watches.len()
+        if problems.len() == cache.watches.len()
             && problems
                 .iter()
                 .all(|p| p.split_once(": ").map(|(_, e)| e.to_string()) == first)

@@ -5,7 +5,7 @@
 pub mod embedded;
 pub mod factory;
 pub mod kubernetes;
-pub mod kubernetes_store;
+pub mod kubernetes_cache;
 pub mod mlflow;
 pub mod prometheus;
 pub mod source;

@@ -7,11 +7,12 @@
 mod gates;
 mod history;
 mod lock;
+pub mod mlflow;
 mod operator;
 mod plan;
 mod recover;
+mod registry;
 mod run;
-mod store;
 
 pub use gates::{
     ARTIFACT, CLIENT_ERRORS, DRIFT, EVALUATION, GateResult, GateStatus, LATENCY, METRICS,
@@ -22,5 +23,7 @@ pub use history::{ProductionMove, last_healthy, production_moves, production_of}
 pub use operator::{Operator, PlanOptions, Progress};
 pub use plan::{DeploymentState, OpPlan, OpRequest, RecoveryOf, change, describe};
 pub use recover::{Interrupted, Recovery, interrupted};
+pub use registry::{
+    EmbeddedOpRegistry, Held, OpRegistry, Pending, Role, VersionFacts, smoke_evidence,
+};
 pub use run::{Consent, OpOutcome};
-pub use store::{EmbeddedStore, Held, OpRegistry, Pending, Role, VersionFacts, smoke_evidence};

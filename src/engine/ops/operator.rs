@@ -11,8 +11,8 @@ use super::gates::{self, GateResult};
 use super::history::{last_healthy, production_moves};
 use super::plan::{DeploymentState, OpPlan, OpRequest, RecoveryOf, change, describe};
 use super::recover::{Recovery, interrupted};
+use super::registry::{EmbeddedOpRegistry, OpRegistry};
 use super::run::{Consent, Executor, OpOutcome};
-use super::store::{EmbeddedStore, OpRegistry};
 use crate::error::EngineError;
 use crate::model::ModelName;
 use crate::serving::Serving;
@@ -74,14 +74,14 @@ impl Operator {
         let serving =
             crate::serving::for_environment(environment, &settings.data_dir, program.clone());
         let registry: Arc<dyn OpRegistry> = match environment.registry {
-            RegistryBackend::Embedded => Arc::new(EmbeddedStore::new(
+            RegistryBackend::Embedded => Arc::new(EmbeddedOpRegistry::new(
                 settings.data_dir.clone(),
                 lock_timeout,
                 program,
             )),
-            RegistryBackend::Mlflow => {
-                Arc::new(crate::engine::mlflow_ops::MlflowStore::new(environment)?)
-            }
+            RegistryBackend::Mlflow => Arc::new(crate::engine::ops::mlflow::MlflowOpRegistry::new(
+                environment,
+            )?),
         };
         let actor = Actor::new(settings.user.clone(), environment.name.clone())
             .read_only_as(environment.read_only, environment.read_only_reason.clone());
@@ -308,7 +308,7 @@ impl Operator {
         &self,
         model: &ModelName,
         version: u32,
-        facts: &super::store::VersionFacts,
+        facts: &super::registry::VersionFacts,
         before: &DeploymentState,
         options: PlanOptions,
         progress: Progress<'_>,
@@ -426,7 +426,7 @@ impl Operator {
         if from == to {
             return Ok(None);
         }
-        let pipeline = |facts: super::store::VersionFacts| {
+        let pipeline = |facts: super::registry::VersionFacts| {
             facts.pipeline_version.unwrap_or_else(|| "(none)".into())
         };
         let a = pipeline(self.registry.facts(model, from).await?);

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::gates::GateResult;
-use super::store::Held;
+use super::registry::Held;
 use crate::error::EngineError;
 use crate::model::{ModelName, ServingPlan};
 

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::gates::{GateResult, SMOKE};
 use super::lock;
 use super::plan::{DeploymentState, OpPlan};
-use super::store::{OpRegistry, Role};
+use super::registry::{OpRegistry, Role};
 use crate::error::EngineError;
 use crate::model::{NewJournalEntry, Outcome, ServingPlan};
 use crate::serving::Serving;

@@ -1,5 +1,5 @@
 //! MLflow's registry as operations move it: the operator (`ops`) moves MLflow's aliases (by
-//! default `champion` = production, `challenger` = canary) through [`MlflowStore`], the
+//! default `champion` = production, `challenger` = canary) through [`MlflowOpRegistry`], the
 //! previous champion kept in the registered model's tag `flightdeck.previous_champion`. A
 //! version's smoke test is its artifact check: the ONNX file fetched (`get-download-uri`,
 //! proxied `mlflow-artifacts:`), checked against the version's `onnx.sha256` tag, loaded and run
@@ -13,8 +13,8 @@ use std::sync::Mutex;
 
 use futures_util::FutureExt;
 
-use super::ops::Pending;
-use super::ops::{Held as HeldAliases, OpRegistry, Role, SmokeEvidence, VersionFacts};
+use super::Pending;
+use super::{Held as HeldAliases, OpRegistry, Role, SmokeEvidence, VersionFacts};
 use crate::clients::mlflow::{MlflowClient, tag};
 use crate::error::EngineError;
 use crate::model::ModelName;
@@ -189,7 +189,8 @@ fn answers_sanely(model: &crate::runtime::LoadedModel) -> Result<String, String>
         .run(&inputs)
         .map_err(|e| format!("fails on {NEUTRAL_ROWS} neutral rows: {e}"))?;
     let took = started.elapsed();
-    let checks = super::smoke::output_checks(&[outputs], model.signature().classifier.as_ref());
+    let checks =
+        crate::engine::smoke::output_checks(&[outputs], model.signature().classifier.as_ref());
     match checks.iter().find(|c| !c.passed) {
         Some(failed) => Err(format!(
             "on {NEUTRAL_ROWS} neutral rows {} ({})",
@@ -214,14 +215,14 @@ type CheckCache = HashMap<(String, u32), (std::time::Instant, ArtifactCheck)>;
 
 /// MLflow's registry as operations move it: `champion`/`challenger` aliases (configurable),
 /// the previous champion in a tag, versions judged by their fetched artifact.
-pub struct MlflowStore {
+pub struct MlflowOpRegistry {
     writer: MlflowWriter,
     checks: Mutex<CheckCache>,
 }
 
-impl MlflowStore {
+impl MlflowOpRegistry {
     pub fn new(environment: &Environment) -> Result<Self, String> {
-        Ok(MlflowStore {
+        Ok(MlflowOpRegistry {
             writer: MlflowWriter::new(environment)?,
             checks: Mutex::default(),
         })
@@ -267,7 +268,7 @@ impl MlflowStore {
     }
 }
 
-impl OpRegistry for MlflowStore {
+impl OpRegistry for MlflowOpRegistry {
     fn aliases_note(&self) -> Option<String> {
         Some(format!(
             "MLflow aliases {} / {}",

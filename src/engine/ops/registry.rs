@@ -134,14 +134,14 @@ pub trait OpRegistry: Send + Sync {
 
 /// The embedded registry: SQLite in the data dir, opened for each call (a connection may be
 /// sent between threads, not shared).
-pub struct EmbeddedStore {
+pub struct EmbeddedOpRegistry {
     data_dir: PathBuf,
     lock_timeout: Duration,
     /// The flightdeck executable a missing smoke test runs its throwaway server with.
     program: PathBuf,
 }
 
-impl EmbeddedStore {
+impl EmbeddedOpRegistry {
     pub fn new(data_dir: PathBuf, lock_timeout: Duration, program: PathBuf) -> Self {
         Self {
             data_dir,
@@ -177,7 +177,7 @@ pub fn smoke_evidence(report: &crate::model::SmokeReport) -> SmokeEvidence {
     }
 }
 
-impl OpRegistry for EmbeddedStore {
+impl OpRegistry for EmbeddedOpRegistry {
     fn held<'a>(&'a self, model: &'a ModelName) -> Pending<'a, Held> {
         async move {
             let registry = self.open()?;

@@ -23,7 +23,7 @@ pub struct WatchState {
 }
 
 #[derive(Debug, Default)]
-pub struct Store {
+pub struct ClusterCache {
     /// InferenceServices by (namespace, name): (model, row, (latest version, previous version)).
     services: BTreeMap<Key, crate::k8s::slim::Parsed>,
     /// Pods by (namespace, pod name): (InferenceService name, row).
@@ -44,7 +44,7 @@ pub struct Store {
     pub watches: BTreeMap<(&'static str, String), WatchState>,
 }
 
-impl Store {
+impl ClusterCache {
     /// The watch delivered: its rows are current.
     pub fn watch_ok(&mut self, watch: &(&'static str, String)) {
         let state = self.watches.entry(watch.clone()).or_default();
