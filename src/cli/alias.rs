@@ -3,7 +3,7 @@
 use super::say;
 use clap::Subcommand;
 
-use super::table::{or_dash, render};
+use super::table::or_dash;
 use super::{Failure, model_name, parse_version, print_json};
 use crate::error::EngineError;
 use crate::model::AliasName;
@@ -61,26 +61,16 @@ pub fn run(registry: &mut Registry, actor: &Actor, command: AliasCommand) -> Res
                 return Err(EngineError::UnknownModel(model.to_string()).into());
             }
             let aliases = registry.aliases(&model)?;
-            if json {
-                return print_json(&aliases);
-            }
-            let rows: Vec<Vec<String>> = aliases
-                .iter()
-                .map(|a| {
-                    vec![
-                        a.alias.to_string(),
-                        or_dash(a.version.map(|v| format!("v{v}"))),
-                        a.revision.to_string(),
-                        a.updated_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                        a.updated_by.clone(),
-                    ]
-                })
-                .collect();
-            say!(
-                "{}",
-                render(&["ALIAS", "VERSION", "REVISION", "UPDATED", "BY"], &rows)
-            );
-            Ok(())
+            let header = ["ALIAS", "VERSION", "REVISION", "UPDATED", "BY"];
+            super::table::show(json, &aliases, &header, |a| {
+                vec![
+                    a.alias.to_string(),
+                    or_dash(a.version.map(|v| format!("v{v}"))),
+                    a.revision.to_string(),
+                    a.updated_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    a.updated_by.clone(),
+                ]
+            })
         }
         AliasCommand::Set {
             model,
@@ -119,23 +109,16 @@ pub fn run(registry: &mut Registry, actor: &Actor, command: AliasCommand) -> Res
             let model = model_name(&model)?;
             let alias = alias_name(&alias)?;
             let history = registry.alias_history(&model, &alias)?;
-            if json {
-                return print_json(&history);
-            }
-            let rows: Vec<Vec<String>> = history
-                .iter()
-                .map(|m| {
-                    vec![
-                        m.revision.to_string(),
-                        or_dash(m.from_version.map(|v| format!("v{v}"))),
-                        or_dash(m.to_version.map(|v| format!("v{v}"))),
-                        m.at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                        m.by.clone(),
-                    ]
-                })
-                .collect();
-            say!("{}", render(&["REVISION", "FROM", "TO", "AT", "BY"], &rows));
-            Ok(())
+            let header = ["REVISION", "FROM", "TO", "AT", "BY"];
+            super::table::show(json, &history, &header, |m| {
+                vec![
+                    m.revision.to_string(),
+                    or_dash(m.from_version.map(|v| format!("v{v}"))),
+                    or_dash(m.to_version.map(|v| format!("v{v}"))),
+                    m.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    m.by.clone(),
+                ]
+            })
         }
     }
 }

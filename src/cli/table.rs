@@ -1,5 +1,20 @@
 //! Plain-text tables for the terminal: left-aligned columns, two spaces apart.
 
+/// Prints `items` as JSON with `--json`, else as a table of `row` under `header`.
+pub fn show<T: serde::Serialize>(
+    json: bool,
+    items: &[T],
+    header: &[&str],
+    row: impl Fn(&T) -> Vec<String>,
+) -> Result<(), super::Failure> {
+    if json {
+        return super::print_json(&items);
+    }
+    let rows: Vec<Vec<String>> = items.iter().map(row).collect();
+    super::say!("{}", render(header, &rows));
+    Ok(())
+}
+
 /// Renders rows under a header, each column as wide as its widest cell.
 pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();

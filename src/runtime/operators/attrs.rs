@@ -34,6 +34,15 @@ pub fn string(node: &pb::NodeProto, name: &str) -> Option<String> {
     attr(node, name).map(|a| String::from_utf8_lossy(&a.s).into_owned())
 }
 
+/// `floats_or_tensor` as f32, empty when the attribute is absent (e.g. `base_values`).
+pub fn f32s_or_tensor(node: &pb::NodeProto, name: &str) -> TractResult<Vec<f32>> {
+    Ok(floats_or_tensor(node, name)?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| v as f32)
+        .collect())
+}
+
 /// Float values from `name`, or from `name_as_tensor` (ai.onnx.ml opset 3, float or double).
 pub fn floats_or_tensor(node: &pb::NodeProto, name: &str) -> TractResult<Option<Vec<f64>>> {
     if let Some(values) = floats(node, name).filter(|v| !v.is_empty()) {

@@ -51,11 +51,7 @@ pub fn build(
     };
     let n_classes = labels.len();
     let ensemble = Ensemble::parse(node, "class", n_classes)?;
-    let base_values: Vec<f32> = attrs::floats_or_tensor(node, "base_values")?
-        .unwrap_or_default()
-        .into_iter()
-        .map(|v| v as f32)
-        .collect();
+    let base_values = attrs::f32s_or_tensor(node, "base_values")?;
     ensure!(
         base_values.is_empty()
             || base_values.len() == n_classes
