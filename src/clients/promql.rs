@@ -5,11 +5,10 @@
 use serde::Deserialize;
 
 /// A serving runtime whose metrics flightdeck knows.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Deserialize, strum::IntoStaticStr, strum::EnumString,
-)]
-#[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::EnumString)]
 #[strum(serialize_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Runtime {
     /// `flightdeck serve`: `flightdeck_requests_total`, `flightdeck_request_duration_seconds`.
     Flightdeck,

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use futures_util::FutureExt;
 
 use super::Pending;
-use super::{Held as HeldAliases, OpRegistry, Role, SmokeEvidence, VersionFacts};
+use super::{Held as HeldAliases, Move, OpRegistry, Role, SmokeEvidence, VersionFacts};
 use crate::clients::mlflow::{MlflowClient, tag};
 use crate::error::EngineError;
 use crate::model::ModelName;
@@ -304,12 +304,11 @@ impl OpRegistry for MlflowOpRegistry {
     fn set<'a>(
         &'a self,
         model: &'a ModelName,
-        role: Role,
-        to: Option<u32>,
-        expected: u64,
+        change: Move,
         _actor: &'a Actor,
     ) -> Pending<'a, u64> {
         async move {
+            let Move { role, to, expected } = change;
             let name = model.as_str();
             let refused = |e: String| Self::refused(model, e);
             let held = self.read(model).await?;

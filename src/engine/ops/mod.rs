@@ -24,6 +24,6 @@ pub use operator::{Operator, PlanOptions, Progress};
 pub use plan::{DeploymentState, OpPlan, OpRequest, RecoveryOf, change, describe};
 pub use recover::{Interrupted, Recovery, interrupted};
 pub use registry::{
-    EmbeddedOpRegistry, Held, OpRegistry, Pending, Role, VersionFacts, smoke_evidence,
+    EmbeddedOpRegistry, Held, Move, OpRegistry, Pending, Role, VersionFacts, smoke_evidence,
 };
 pub use run::{Consent, OpOutcome};

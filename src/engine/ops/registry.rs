@@ -75,6 +75,15 @@ pub struct VersionFacts {
     pub pipeline_version: Option<String>,
 }
 
+/// One alias an operation moves: which role, to which version (`None`: removed), and the token
+/// it must still have (the one read when planning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Move {
+    pub role: Role,
+    pub to: Option<u32>,
+    pub expected: u64,
+}
+
 /// An answer from a registry, not there yet.
 pub type Pending<'a, T> = BoxFuture<'a, Result<T, EngineError>>;
 
@@ -88,16 +97,9 @@ pub trait OpRegistry: Send + Sync {
     }
     /// Production and canary now; `UnknownModel` when the model is not registered.
     fn held<'a>(&'a self, model: &'a ModelName) -> Pending<'a, Held>;
-    /// Points `role` at `to` (or removes it) if its token is still `expected`; an
-    /// `AliasConflict` otherwise. Returns the new token.
-    fn set<'a>(
-        &'a self,
-        model: &'a ModelName,
-        role: Role,
-        to: Option<u32>,
-        expected: u64,
-        actor: &'a Actor,
-    ) -> Pending<'a, u64>;
+    /// Makes `change`: points its role at its version (or removes it) if the role's token is
+    /// still the expected one; an `AliasConflict` otherwise. Returns the new token.
+    fn set<'a>(&'a self, model: &'a ModelName, change: Move, actor: &'a Actor) -> Pending<'a, u64>;
     /// The version's inputs and pipeline; `UnknownVersion` when it does not exist.
     fn facts<'a>(&'a self, model: &'a ModelName, version: u32) -> Pending<'a, VersionFacts>;
     /// The version's latest smoke test, running one when there is none and `run_if_missing`;
@@ -197,15 +199,9 @@ impl OpRegistry for EmbeddedOpRegistry {
         .boxed()
     }
 
-    fn set<'a>(
-        &'a self,
-        model: &'a ModelName,
-        role: Role,
-        to: Option<u32>,
-        expected: u64,
-        actor: &'a Actor,
-    ) -> Pending<'a, u64> {
+    fn set<'a>(&'a self, model: &'a ModelName, change: Move, actor: &'a Actor) -> Pending<'a, u64> {
         async move {
+            let Move { role, to, expected } = change;
             let alias = match role {
                 Role::Production => AliasName::production(),
                 Role::Canary => AliasName::canary(),

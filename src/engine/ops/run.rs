@@ -9,7 +9,7 @@ use serde_json::json;
 use super::gates::{GateResult, SMOKE};
 use super::lock;
 use super::plan::{DeploymentState, OpPlan};
-use super::registry::{OpRegistry, Role};
+use super::registry::{Move, OpRegistry, Role};
 use crate::error::EngineError;
 use crate::model::{NewJournalEntry, Outcome, ServingPlan};
 use crate::serving::Serving;
@@ -327,7 +327,7 @@ impl Executor<'_> {
             let expected = plan.revisions.get(role.key()).copied().unwrap_or(0);
             if let Err(e) = self
                 .registry
-                .set(model, role, to, expected, self.actor)
+                .set(model, Move { role, to, expected }, self.actor)
                 .await
             {
                 // Put serving back as it was, so registry and traffic do not disagree.
@@ -469,7 +469,15 @@ impl Executor<'_> {
                     }
                     if let Err(e) = self
                         .registry
-                        .set(model, role, before, held.revision(role), self.actor)
+                        .set(
+                            model,
+                            Move {
+                                role,
+                                to: before,
+                                expected: held.revision(role),
+                            },
+                            self.actor,
+                        )
                         .await
                     {
                         failures.push(e.to_string());

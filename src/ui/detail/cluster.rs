@@ -1,14 +1,14 @@
 //! The cluster pane: the local processes behind the model, or its InferenceService on KServe.
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph};
+use ratatui::widgets::Paragraph;
 
-use super::{Ctx, filtered_lines, placeholder, with_freshness};
+use super::{Panel, filtered_lines, placeholder, with_freshness};
 
 /// The local processes behind the model: supervisor, server, port, uptime, restarts, last exit.
-pub(super) fn cluster(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: Block<'_>) {
+pub(super) fn cluster(frame: &mut Frame<'_>, panel: Panel<'_>) {
+    let Panel { ctx, area, block } = panel;
     let (state, name, theme) = (ctx.state, ctx.name, ctx.theme);
     let block = with_freshness(block, &state.sources.servers_status, state, theme);
     if let Some(server) = state.servers.get(name)

@@ -1,25 +1,20 @@
 //! The drift pane: each feature's verdict, statistics, histogram against the baseline and trend.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Layout};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Paragraph};
+use ratatui::widgets::{Cell, Paragraph};
 
 use crate::model::FeatureDrift;
 use crate::theme::Theme;
 use crate::ui::columns::{Column, fitted_table};
 use crate::ui::format;
 
-use super::{Ctx, placeholder, verdict_style_of, with_freshness};
+use super::{Ctx, Panel, placeholder, verdict_style_of, with_freshness};
 use crate::ui::DrawnList;
 
-pub(super) fn drift(
-    frame: &mut Frame<'_>,
-    area: Rect,
-    ctx: &Ctx<'_>,
-    block: Block<'_>,
-    drawn: &mut DrawnList,
-) {
+pub(super) fn drift(frame: &mut Frame<'_>, panel: Panel<'_>, drawn: &mut DrawnList) {
+    let Panel { ctx, area, block } = panel;
     let (state, name, theme, ascii) = (ctx.state, ctx.name, ctx.theme, ctx.ascii);
     let block = with_freshness(block, &state.sources.drift_status, state, theme);
     let reports = state.detail.drift.get(name);
@@ -65,7 +60,7 @@ pub(super) fn drift(
         Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(body)
     };
     let features = crate::app::panes::features(state, name);
-    let rows = feature_rows(ctx, report.version, &features);
+    let rows = feature_rows(&ctx, report.version, &features);
     let columns = [
         Column::new("FEATURE", Constraint::Min(8), 0),
         Column::new("STAT", Constraint::Length(4), 0),

@@ -1,23 +1,18 @@
 //! The journal pane: recent operations and changes on this model, newest first.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Constraint;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell};
+use ratatui::widgets::Cell;
 
 use crate::ui::columns::{Column, fitted_table};
 
-use super::{Ctx, placeholder, why_empty, with_freshness};
+use super::{Panel, placeholder, why_empty, with_freshness};
 use crate::ui::DrawnList;
 
 /// Recent operations and changes on this model, newest first.
-pub(super) fn journal(
-    frame: &mut Frame<'_>,
-    area: Rect,
-    ctx: &Ctx<'_>,
-    block: Block<'_>,
-    drawn: &mut DrawnList,
-) {
+pub(super) fn journal(frame: &mut Frame<'_>, panel: Panel<'_>, drawn: &mut DrawnList) {
+    let Panel { ctx, area, block } = panel;
     let (state, name, theme, ascii) = (ctx.state, ctx.name, ctx.theme, ctx.ascii);
     let block = with_freshness(block, &state.sources.journal_status, state, theme);
     let rows = crate::app::panes::journal(state, name);

@@ -28,11 +28,19 @@ use serving::serving;
 use versions::versions;
 
 /// What every pane of the model view draws with.
+#[derive(Clone, Copy)]
 pub(super) struct Ctx<'a> {
     pub state: &'a State,
     pub name: &'a str,
     pub theme: &'a Theme,
     pub ascii: bool,
+}
+
+/// One pane's place on screen: what it draws with, where, and its border.
+pub(super) struct Panel<'a> {
+    pub ctx: Ctx<'a>,
+    pub area: Rect,
+    pub block: Block<'a>,
 }
 
 pub fn draw(
@@ -75,13 +83,17 @@ pub fn draw(
     } else {
         format!("{}  filter: {}", pane.label(), state.detail.filter)
     };
-    let block = block(&title, theme, ascii);
+    let panel = Panel {
+        ctx,
+        area: body,
+        block: block(&title, theme, ascii),
+    };
     match pane {
-        Pane::Serving => serving(frame, body, &ctx, block),
-        Pane::Drift => drift(frame, body, &ctx, block, drawn),
-        Pane::Versions => versions(frame, body, &ctx, block, drawn),
-        Pane::Cluster => cluster(frame, body, &ctx, block),
-        Pane::Journal => journal(frame, body, &ctx, block, drawn),
+        Pane::Serving => serving(frame, panel),
+        Pane::Drift => drift(frame, panel, drawn),
+        Pane::Versions => versions(frame, panel, drawn),
+        Pane::Cluster => cluster(frame, panel),
+        Pane::Journal => journal(frame, panel, drawn),
     }
 }
 

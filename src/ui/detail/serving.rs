@@ -4,16 +4,17 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Sparkline};
+use ratatui::widgets::{Paragraph, Sparkline};
 
 use crate::app::state::HistoryPoint;
 use crate::clients::metrics::ServingStats;
 use crate::theme::Theme;
 use crate::ui::format;
 
-use super::{Ctx, dash, with_freshness};
+use super::{Ctx, Panel, dash, with_freshness};
 
-pub(super) fn serving(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: Block<'_>) {
+pub(super) fn serving(frame: &mut Frame<'_>, panel: Panel<'_>) {
+    let Panel { ctx, area, block } = panel;
     let (state, name, theme) = (ctx.state, ctx.name, ctx.theme);
     let metrics = state.sources.metrics.get(name).cloned().unwrap_or_default();
     let block = with_freshness(block, &metrics, state, theme);
@@ -49,7 +50,7 @@ pub(super) fn serving(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, block: B
         } else {
             100 - plan.canary.map(|_| plan.canary_percent).unwrap_or(0)
         };
-        version_column(frame, *column, ctx, (role, *version, share), stale);
+        version_column(frame, *column, &ctx, (role, *version, share), stale);
     }
 }
 

@@ -1,22 +1,17 @@
 //! The versions pane: registered versions with their aliases, smoke results and lineage.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Constraint;
 use ratatui::text::Span;
-use ratatui::widgets::{Block, Cell};
+use ratatui::widgets::Cell;
 
 use crate::ui::columns::{Column, fitted_table};
 
-use super::{Ctx, placeholder, why_empty, with_freshness};
+use super::{Panel, placeholder, why_empty, with_freshness};
 use crate::ui::DrawnList;
 
-pub(super) fn versions(
-    frame: &mut Frame<'_>,
-    area: Rect,
-    ctx: &Ctx<'_>,
-    block: Block<'_>,
-    drawn: &mut DrawnList,
-) {
+pub(super) fn versions(frame: &mut Frame<'_>, panel: Panel<'_>, drawn: &mut DrawnList) {
+    let Panel { ctx, area, block } = panel;
     let (state, name, theme, ascii) = (ctx.state, ctx.name, ctx.theme, ctx.ascii);
     let block = with_freshness(block, &state.sources.versions_status, state, theme);
     let versions = crate::app::panes::versions(state, name);
