@@ -628,8 +628,10 @@ async fn burst(
         times.push(started.elapsed());
     }
     progress(&Step::counted("latency burst", total, total));
-    times.sort();
-    let p99 = times[((times.len() - 1) as f64 * 0.99).round() as usize];
+    let mut seconds: Vec<f64> = times.iter().map(Duration::as_secs_f64).collect();
+    seconds.sort_by(f64::total_cmp);
+    // The same quantile as everywhere else (numpy's linear), not a nearest rank of its own.
+    let p99 = Duration::from_secs_f64(crate::stats::quantile(&seconds, 0.99));
     let within = p99 <= options.p99_budget;
     let detail = format!(
         "{} requests, {errors} errors, p99 {:.2} ms (budget {} ms)",
