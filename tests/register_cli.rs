@@ -191,7 +191,7 @@ fn bad_reference_data_is_refused_with_line_and_column() {
         (
             "narrow.csv",
             "a,b,c\n1,2,3\n",
-            "header has 3 columns (a, b, c) but the model takes 4 features",
+            "the model takes 4 features (X [N, 4]) but 3 columns are left (a, b, c)",
         ),
         ("empty.csv", "a,b,c,d\n", "no data rows"),
         ("nothing.csv", "", "no data rows"),
@@ -231,7 +231,10 @@ fn bad_reference_data_is_refused_with_line_and_column() {
         ],
         1,
     );
-    assert!(err.contains("--categorical \"z\" names no column"), "{err}");
+    assert!(
+        err.contains("--categorical \"z\" names no feature column"),
+        "{err}"
+    );
     assert_empty(h);
 }
 
@@ -388,27 +391,71 @@ fn a_column_transformer_registers_with_one_reference_column_per_input() {
         segment["categories"][0].get("code").is_none(),
         "a string input receives the text itself"
     );
-    // Columns named out of order would feed the wrong inputs: refused.
-    let swapped = write(
-        home.path(),
-        "swapped.csv",
-        "age,amount,tenure,score,segment\n31,10.5,2,0.3,retail\n",
+    // The graph's OneHotEncoder says which categories the model knows, in its order: the
+    // profile lists them all (private at 0 %, absent from this reference).
+    assert_eq!(
+        json[0]["signature"]["categories"]["segment"],
+        serde_json::json!(["business", "private", "retail"])
     );
-    let err = fails(
+    let listed: Vec<(&str, u64)> = segment["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["value"].as_str().unwrap(), c["count"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(listed, [("business", 1), ("private", 0), ("retail", 2)]);
+    // A reference value the encoder does not know is said, not refused.
+    let odd = write(
+        home.path(),
+        "odd.csv",
+        "amount,age,tenure,score,segment\n10.5,31,2,0.3,retail\n99,45,1,-0.2,wholesale\n",
+    );
+    let out = ok(
         home.path(),
         &[
             "register",
-            "other",
+            "odd",
             &f("column_transformer.onnx"),
             "--reference",
-            &swapped,
+            &odd,
         ],
-        1,
     );
     assert!(
-        err.contains("column 1 is named \"age\" but the model's input 0 is \"amount\""),
+        out.contains("warning: segment: wholesale in the reference is not among the categories the model's encoder knows (business, private, retail); the model treats it as unknown"),
+        "{out}"
+    );
+    // One named input per column: columns are matched by name, in any order, around the
+    // label and ignored columns; a column that is none of these is refused by name.
+    let swapped = write(
+        home.path(),
+        "swapped.csv",
+        "id,age,amount,tenure,bought,score,segment\n1,31,10.5,2,1,0.3,retail\n2,45,99,1,0,-0.2,business\n",
+    );
+    let register = |name: &str, extra: &[&str]| {
+        let mut args = vec!["register", name];
+        let model = f("column_transformer.onnx");
+        args.push(&model);
+        args.extend(["--reference", swapped.as_str()]);
+        args.extend(extra);
+        run(home.path(), &args)
+    };
+    let out = register("other", &["--label", "bought"]);
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("column \"id\" is not an input of the model: name it with --label if it is the label, or --ignore it"),
         "{err}"
     );
+    let out = register("other", &["--label", "bought", "--ignore", "id"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(home.path(), &["versions", "other", "--json"])).unwrap();
+    let features = &json[0]["profile"]["features"];
+    assert_eq!(features[0]["name"], "amount");
+    assert_eq!(
+        features[0]["kind"]["max"], 99.0,
+        "amount's values, not age's"
+    );
+    assert_eq!(features[1]["name"], "age");
 }
 
 #[test]

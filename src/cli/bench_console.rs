@@ -418,6 +418,7 @@ fn write_registry(dir: &Path, args: &BenchConsoleArgs) -> Result<(), Failure> {
         }],
         classifier: None,
         notes: Vec::new(),
+        categories: Default::default(),
     };
     std::fs::create_dir_all(dir).map_err(failure)?;
     let reference = dir.join("bench-reference.csv");
@@ -431,7 +432,7 @@ fn write_registry(dir: &Path, args: &BenchConsoleArgs) -> Result<(), Failure> {
         csv.push('\n');
     }
     std::fs::write(&reference, csv).map_err(failure)?;
-    let profile = crate::engine::profile::profile_csv(&reference, &signature, &[])
+    let profile = crate::engine::profile::profile_csv(&reference, &signature, &Default::default())
         .map_err(|e| failure(e.to_string()))?;
     let mut registry = Registry::open(dir).map_err(failure)?;
     let width = (args.models.max(1) as f64).log10().ceil() as usize + 1;

@@ -20,9 +20,13 @@ pub struct EvaluateArgs {
     /// Labelled CSV: the model's feature columns and a label column.
     #[arg(long, value_name = "CSV")]
     pub data: PathBuf,
-    /// The label column (default: the last column).
+    /// The label column (default: a column named "label", else the last column).
     #[arg(long, value_name = "NAME")]
     pub label: Option<String>,
+    /// Columns that are neither features nor the label, e.g. ids and timestamps (repeatable,
+    /// or comma-separated).
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub ignore: Vec<String>,
     #[arg(long)]
     pub json: bool,
 }
@@ -42,6 +46,7 @@ pub fn run(settings: &Settings, args: EvaluateArgs) -> Result<(), Failure> {
         &args.data,
         crate::engine::evaluate::EvaluateOptions {
             label: args.label.as_deref(),
+            ignore: &args.ignore,
             // Read-only: evaluated and shown, not stored (a stored result gates the promote).
             record: !settings.environment.read_only,
         },

@@ -18,12 +18,24 @@ pub struct RegisterArgs {
     pub model: String,
     /// The ONNX file.
     pub file: PathBuf,
-    /// Reference (training) data as CSV, header naming the model's input columns in order.
+    /// Reference (training) data as CSV with a header row: the training table as it is, with
+    /// its label and id columns named by --label and --ignore.
     #[arg(long, value_name = "CSV")]
     pub reference: Option<PathBuf>,
+    /// The reference's label column: its distribution is kept with the baseline.
+    #[arg(long, value_name = "NAME")]
+    pub label: Option<String>,
+    /// Reference columns that are neither features nor the label, e.g. ids and timestamps
+    /// (repeatable, or comma-separated).
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub ignore: Vec<String>,
     /// Treat this reference column as categorical (repeatable). Text columns are detected.
     #[arg(long, value_name = "NAME")]
     pub categorical: Vec<String>,
+    /// A categorical column's categories in the order the model encodes them: the first is
+    /// code 0 (repeatable), e.g. --categories merchant_category=grocery,electronics,travel.
+    #[arg(long, value_name = "NAME=A,B,...", value_parser = parse_categories)]
+    pub categories: Vec<(String, Vec<String>)>,
     /// Sentinel cases (JSON; format in the README) used by smoke tests.
     #[arg(long, value_name = "FILE")]
     pub sentinels: Option<PathBuf>,
@@ -55,7 +67,14 @@ pub fn run(settings: &Settings, actor: &Actor, args: RegisterArgs) -> Result<(),
     let request = RegisterRequest {
         artifact: args.file,
         reference: args.reference,
-        categorical: args.categorical,
+        profile: crate::engine::profile::ProfileOptions {
+            columns: crate::engine::reference::Columns {
+                label: args.label,
+                ignore: args.ignore,
+            },
+            categorical: args.categorical,
+            categories: args.categories.into_iter().collect(),
+        },
         sentinels: args.sentinels,
         metrics,
         data_hash: args.data_hash,
@@ -75,6 +94,24 @@ pub fn run(settings: &Settings, actor: &Actor, args: RegisterArgs) -> Result<(),
     }
     say!("{}", summary(&registered));
     Ok(())
+}
+
+/// `NAME=A,B,C` as the column and its categories in order.
+fn parse_categories(text: &str) -> Result<(String, Vec<String>), String> {
+    let (name, list) = text.split_once('=').ok_or_else(|| {
+        format!("{text:?}: write it as NAME=FIRST,SECOND,... (the first is code 0)")
+    })?;
+    let categories: Vec<String> = list.split(',').map(|c| c.trim().to_string()).collect();
+    if name.trim().is_empty() || categories.iter().any(String::is_empty) {
+        return Err(format!(
+            "{text:?}: a column name, then categories without empty ones"
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(twice) = categories.iter().find(|c| !seen.insert(c.as_str())) {
+        return Err(format!("{text:?}: {twice:?} is listed twice"));
+    }
+    Ok((name.trim().to_string(), categories))
 }
 
 fn summary(r: &Registered) -> String {
@@ -142,6 +179,32 @@ fn summary(r: &Registered) -> String {
             p.features.len(),
             p.features.len() - categorical
         ));
+        for f in &p.features {
+            if let FeatureKind::Categorical { categories } = &f.kind {
+                let codes: Vec<String> = categories
+                    .iter()
+                    .map(|c| match c.code {
+                        Some(code) => format!("{}={code}", c.value),
+                        None => c.value.clone(),
+                    })
+                    .collect();
+                lines.push(format!("  {}: {}", f.name, codes.join(", ")));
+            }
+        }
+        if let Some(label) = &p.label {
+            let shown = match &label.kind {
+                FeatureKind::Categorical { categories } => categories
+                    .iter()
+                    .map(|c| format!("{} {:.1}%", c.value, c.frequency * 100.0))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                FeatureKind::Numeric(n) => format!("mean {:.4}, std {:.4}", n.mean, n.std),
+            };
+            lines.push(format!("  label {}: {shown}", label.name));
+        }
+        for note in &p.notes {
+            lines.push(format!("  warning: {note}"));
+        }
     }
     if let Some(s) = &v.sentinels {
         let failing = r.sentinel_failures.len();

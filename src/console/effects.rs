@@ -207,6 +207,7 @@ async fn run_check(
             &data,
             crate::engine::evaluate::EvaluateOptions {
                 label: None,
+                ignore: &[],
                 record,
             },
             &progress,

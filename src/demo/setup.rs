@@ -99,7 +99,15 @@ pub fn register_versions(demo: &Demo) -> Result<(), String> {
         let request = RegisterRequest {
             artifact: demo.assets.join(format!("{v}.onnx")),
             reference: Some(demo.assets.join("reference.csv")),
-            categorical: Vec::new(),
+            // The demo's models encode the channel as app=0, branch=1, web=2 (demo/generate.py).
+            profile: crate::engine::profile::ProfileOptions {
+                categories: [(
+                    "channel".to_string(),
+                    vec!["app".to_string(), "branch".to_string(), "web".to_string()],
+                )]
+                .into(),
+                ..Default::default()
+            },
             sentinels: Some(demo.assets.join("sentinels.json")),
             metrics,
             data_hash: text("data_hash"),

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use chrono::Utc;
 
+use super::reference;
 use super::smoke::{parse_outputs, start_server, v2_body};
 use crate::error::EngineError;
 use crate::model::{Evaluation, FeatureKind, Metrics, ModelName, ModelVersion, Step};
@@ -18,80 +19,66 @@ fn fail(e: impl ToString) -> EngineError {
 }
 
 /// Reads the labelled CSV: feature columns in the model's order (text categories mapped to the
-/// codes the model receives), and the label column (`label`, or the last one).
+/// codes the model receives, as its baseline profile records them), and the label column
+/// (`label`, else a column named "label", else the last one); `ignore`d columns set aside.
 fn read_labelled(
     path: &Path,
     version: &ModelVersion,
     label: Option<&str>,
+    ignore: &[String],
 ) -> Result<(Vec<Vec<f64>>, Vec<f64>), EngineError> {
     let bad = |problem: String| EngineError::Reference {
         path: path.to_path_buf(),
         problem,
     };
-    let mut reader = csv::Reader::from_path(path).map_err(|e| bad(e.to_string()))?;
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| bad(e.to_string()))?
-        .iter()
-        .map(str::to_string)
-        .collect();
-    let label_index = match label {
-        Some(name) => header
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| bad(format!("no column {name:?}")))?,
+    let header = reference::header(path).map_err(|e| bad(e.to_string()))?;
+    let label = match label {
+        Some(name) => name.to_string(),
+        None if header.iter().any(|h| h == "label") => "label".to_string(),
         None => header
-            .len()
-            .checked_sub(1)
+            .last()
+            .cloned()
             .ok_or_else(|| bad("no columns".into()))?,
     };
-    let width = version.signature.input_width();
-    let features: Vec<usize> = (0..header.len()).filter(|i| *i != label_index).collect();
-    if features.len() != width {
-        return Err(bad(format!(
-            "{} feature columns but the model takes {width}",
-            features.len()
-        )));
-    }
+    let columns = reference::Columns {
+        label: Some(label),
+        ignore: ignore.to_vec(),
+    };
+    let table =
+        reference::read(path, &version.signature, &columns).map_err(|e| bad(e.to_string()))?;
     let profile = version.profile.as_ref();
-    let mut xs = Vec::new();
-    let mut ys = Vec::new();
-    for (line, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| bad(e.to_string()))?;
-        let mut row = Vec::with_capacity(width);
-        for (f, column) in features.iter().enumerate() {
-            let text = record.get(*column).unwrap_or_default().trim();
-            let value = match text.parse::<f64>() {
-                Ok(v) => v,
-                Err(_) => match profile.and_then(|p| p.features.get(f)).map(|f| &f.kind) {
-                    Some(FeatureKind::Categorical { categories }) => categories
-                        .iter()
-                        .find(|c| c.value == text)
-                        .and_then(|c| c.code)
-                        .ok_or_else(|| {
-                            bad(format!(
-                                "line {}: unknown category {text:?} in {}",
-                                line + 2,
-                                header[*column]
-                            ))
-                        })?,
-                    _ => {
-                        return Err(bad(format!(
-                            "line {}: {text:?} in {} is not a number",
-                            line + 2,
-                            header[*column]
-                        )));
-                    }
-                },
-            };
-            row.push(value);
+    let code = |f: usize, name: &str, text: &str, line: u64| -> Result<f64, EngineError> {
+        if let Ok(v) = text.parse::<f64>() {
+            return Ok(v);
         }
-        let y = record.get(label_index).unwrap_or_default().trim();
+        match profile.and_then(|p| p.features.get(f)).map(|f| &f.kind) {
+            Some(FeatureKind::Categorical { categories }) => categories
+                .iter()
+                .find(|c| c.value == text)
+                .and_then(|c| c.code)
+                .ok_or_else(|| bad(format!("line {line}: unknown category {text:?} in {name}"))),
+            _ => Err(bad(format!(
+                "line {line}: {text:?} in {name} is not a number"
+            ))),
+        }
+    };
+    let mut xs = Vec::with_capacity(table.lines.len());
+    let mut ys = Vec::with_capacity(table.lines.len());
+    let label = table
+        .label
+        .as_ref()
+        .ok_or_else(|| bad("no label column".into()))?;
+    for (row, line) in table.lines.iter().enumerate() {
+        let mut x = Vec::with_capacity(table.features.len());
+        for (f, column) in table.features.iter().enumerate() {
+            x.push(code(f, &column.name, column.values[row].trim(), *line)?);
+        }
+        let y = label.values[row].trim();
         ys.push(
             y.parse::<f64>()
-                .map_err(|_| bad(format!("line {}: label {y:?} is not a number", line + 2)))?,
+                .map_err(|_| bad(format!("line {line}: label {y:?} is not a number")))?,
         );
-        xs.push(row);
+        xs.push(x);
     }
     if xs.is_empty() {
         return Err(bad("no rows".into()));
@@ -233,8 +220,10 @@ fn metrics(version: &ModelVersion, outputs: &[NamedTensor], ys: &[f64]) -> Metri
 /// How an evaluation reads its data and what it keeps.
 #[derive(Debug, Clone, Copy)]
 pub struct EvaluateOptions<'a> {
-    /// The label column (default: `label`, or the last one).
+    /// The label column (default: a column named `label`, else the last one).
     pub label: Option<&'a str>,
+    /// Columns that are neither features nor the label (ids, timestamps).
+    pub ignore: &'a [String],
     /// Keep the result with the version (where the promote gate reads it); off in a read-only
     /// environment.
     pub record: bool,
@@ -260,7 +249,7 @@ pub async fn evaluate(
     // A path, not the registry, crosses the awaits below: an SQLite connection is not `Sync`.
     let data_dir = registry.data_dir().to_path_buf();
     progress(&Step::new(format!("reading {}", data.display())));
-    let (xs, ys) = read_labelled(data, &version, label)?;
+    let (xs, ys) = read_labelled(data, &version, label, options.ignore)?;
     progress(&Step::new(format!(
         "scoring {} rows with v{candidate} on a throwaway server",
         xs.len()

@@ -5,6 +5,7 @@
 pub mod evaluate;
 pub mod ops;
 pub mod profile;
+pub mod reference;
 pub mod register;
 pub mod sentinels;
 pub mod smoke;

@@ -1,6 +1,7 @@
 //! Builds a version's baseline profile from its reference CSV: decile bins, moments and a bounded
 //! sample for numeric features; frequencies and model codes for categorical ones.
 
+use super::reference::{self, Column, Columns, TableError};
 use crate::stats::{bin_index, quantile};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -16,32 +17,14 @@ pub const REFERENCE_SAMPLE_SIZE: usize = 1000;
 pub const BINS: usize = 10;
 /// More distinct values than this in a text column is almost certainly not a category.
 pub const MAX_CATEGORIES: usize = 1000;
+/// A label with at most this many distinct whole numbers (or text) is a class label.
+pub const MAX_CLASSES: usize = 100;
 
 /// Why a reference file was refused; the caller adds the path.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ProfileError {
-    #[error("{0}")]
-    Csv(String),
-    #[error("no data rows: the profile needs a header row and reference data")]
-    Empty,
-    #[error(
-        "the header has {got} columns ({names}) but the model takes {want} features ({inputs}); the header must name the model's input columns in order"
-    )]
-    Width {
-        got: usize,
-        want: usize,
-        names: String,
-        inputs: String,
-    },
-    #[error(
-        "column {column} is named {got:?} but the model's input {index} is {want:?}; name the columns after the model's inputs, in order"
-    )]
-    Name {
-        column: usize,
-        got: String,
-        want: String,
-        index: usize,
-    },
+    #[error(transparent)]
+    Table(#[from] TableError),
     #[error(
         "line {line}, column {column:?}: {value:?} is not a number, but the column is numeric elsewhere; fix the value or declare the column with --categorical {column}"
     )]
@@ -50,122 +33,125 @@ pub enum ProfileError {
         column: String,
         value: String,
     },
-    #[error("--categorical {0:?} names no column of the header")]
+    #[error("--categorical {0:?} names no feature column of the header")]
     UnknownCategorical(String),
+    #[error("--categories {0:?} names no feature column of the header")]
+    UnknownCategories(String),
+    #[error(
+        "line {line}, column {column:?}: {value:?} is not among the declared categories ({declared})"
+    )]
+    Undeclared {
+        line: u64,
+        column: String,
+        value: String,
+        declared: String,
+    },
     #[error("column {0:?} has no values (every row is empty or NaN)")]
     NoValues(String),
     #[error(
         "column {column:?} has {count} distinct text values; that is not a categorical feature (at most {MAX_CATEGORIES})"
     )]
     TooManyCategories { column: String, count: usize },
-    #[error("line {line}: {got} fields where the header has {want}")]
-    Ragged { line: u64, got: usize, want: usize },
+}
+
+/// How to read a reference table: which columns are not features, and what the features are.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileOptions {
+    pub columns: Columns,
+    /// Columns to treat as categorical though their values are numbers.
+    pub categorical: Vec<String>,
+    /// Each categorical column's categories in the order the model encodes them: a category's
+    /// code is its index here (`--categories NAME=a,b,c`).
+    pub categories: BTreeMap<String, Vec<String>>,
 }
 
 fn is_missing(value: &str) -> bool {
     matches!(value.trim(), "" | "NA" | "NaN" | "nan" | "null" | "None")
 }
 
-/// Reads the reference CSV and profiles every column against the model's signature.
+/// Reads the reference CSV and profiles every feature column (and the label) against the
+/// model's signature.
 pub fn profile_csv(
     path: &Path,
     signature: &Signature,
-    categorical: &[String],
+    options: &ProfileOptions,
 ) -> Result<BaselineProfile, ProfileError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| ProfileError::Csv(e.to_string()))?;
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| ProfileError::Csv(e.to_string()))?
-        .iter()
-        .map(str::to_string)
-        .collect();
-    if header.is_empty() {
-        return Err(ProfileError::Empty);
-    }
-    check_header(&header, signature)?;
-    if let Some(unknown) = categorical.iter().find(|c| !header.contains(c)) {
+    let table = reference::read(path, signature, &options.columns)?;
+    let is_feature = |name: &String| table.features.iter().any(|c| &c.name == name);
+    if let Some(unknown) = options.categorical.iter().find(|c| !is_feature(c)) {
         return Err(ProfileError::UnknownCategorical(unknown.clone()));
     }
-    let mut columns: Vec<Vec<String>> = vec![Vec::new(); header.len()];
-    let mut lines = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| ProfileError::Csv(e.to_string()))?;
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
-        if record.len() != header.len() {
-            return Err(ProfileError::Ragged {
-                line,
-                got: record.len(),
-                want: header.len(),
-            });
-        }
-        for (column, field) in columns.iter_mut().zip(record.iter()) {
-            column.push(field.to_string());
-        }
-        lines.push(line);
+    if let Some(unknown) = options.categories.keys().find(|c| !is_feature(c)) {
+        return Err(ProfileError::UnknownCategories(unknown.clone()));
     }
-    if lines.is_empty() {
-        return Err(ProfileError::Empty);
-    }
-    let feature_types = signature.feature_columns();
-    let features = header
+    let mut notes = Vec::new();
+    let features = table
+        .features
         .iter()
-        .zip(columns)
-        .zip(feature_types)
-        .map(|((name, values), column)| {
-            let declared = categorical.contains(name);
-            profile_column(name, &values, &lines, declared, column.datatype)
+        .zip(signature.feature_columns())
+        .map(|(column, spec)| {
+            let treat = Treatment {
+                declared_categorical: options.categorical.contains(&column.name),
+                order: options.categories.get(&column.name).map(Vec::as_slice),
+                known: signature.categories.get(&column.name).map(Vec::as_slice),
+                text_input: spec.datatype == DataType::Bytes,
+            };
+            let (profile, note) =
+                profile_column(&column.name, &column.values, &table.lines, treat)?;
+            notes.extend(note);
+            Ok(profile)
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, ProfileError>>()?;
+    let label = table
+        .label
+        .as_ref()
+        .map(|column| label_profile(column, &table.lines))
+        .transpose()?;
     Ok(BaselineProfile {
-        rows: lines.len() as u64,
+        rows: table.lines.len() as u64,
         features,
+        label,
+        notes,
     })
 }
 
-fn check_header(header: &[String], signature: &Signature) -> Result<(), ProfileError> {
-    let want = signature.input_width();
-    if header.len() != want {
-        let inputs = signature
-            .inputs
+/// The label's distribution: class frequencies when it holds a few whole numbers or text,
+/// else numeric statistics (a regression target).
+fn label_profile(column: &Column, lines: &[u64]) -> Result<FeatureProfile, ProfileError> {
+    let present: Vec<&String> = column.values.iter().filter(|v| !is_missing(v)).collect();
+    let distinct: BTreeSet<&str> = present.iter().map(|v| v.as_str()).collect();
+    let classes = distinct.len() <= MAX_CLASSES
+        && distinct
             .iter()
-            .map(|i| format!("{} {}", i.name, i.shape_text()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        return Err(ProfileError::Width {
-            got: header.len(),
-            want,
-            names: header.join(", "),
-            inputs,
-        });
-    }
-    // With one input per column, the columns must be those inputs, or values land in the wrong one.
-    if signature.inputs.len() > 1 {
-        for (index, (got, input)) in header.iter().zip(&signature.inputs).enumerate() {
-            if got != &input.name {
-                return Err(ProfileError::Name {
-                    column: index + 1,
-                    got: got.clone(),
-                    want: input.name.clone(),
-                    index,
-                });
-            }
-        }
-    }
-    Ok(())
+            .all(|v| v.parse::<f64>().map_or(true, |x| x.fract() == 0.0));
+    let treat = Treatment {
+        declared_categorical: classes,
+        order: None,
+        known: None,
+        text_input: false,
+    };
+    profile_column(&column.name, &column.values, lines, treat).map(|(profile, _)| profile)
 }
 
+/// How one column is profiled.
+#[derive(Debug, Clone, Copy)]
+struct Treatment<'a> {
+    declared_categorical: bool,
+    /// The declared order of its categories, when there is one.
+    order: Option<&'a [String]>,
+    /// The categories the model's own encoder knows, in its order (text inputs).
+    known: Option<&'a [String]>,
+    /// The model's input takes the text itself (no codes).
+    text_input: bool,
+}
+
+/// A column's profile, and what had to be assumed about it (said at registration).
 fn profile_column(
     name: &str,
     values: &[String],
     lines: &[u64],
-    declared_categorical: bool,
-    input_type: DataType,
-) -> Result<FeatureProfile, ProfileError> {
+    treat: Treatment<'_>,
+) -> Result<(FeatureProfile, Option<String>), ProfileError> {
     let missing = values.iter().filter(|v| is_missing(v)).count() as u64;
     let present: Vec<(&String, u64)> = values
         .iter()
@@ -177,10 +163,16 @@ fn profile_column(
     }
     let parsed: Vec<Option<f64>> = present.iter().map(|(v, _)| v.parse::<f64>().ok()).collect();
     let numeric_count = parsed.iter().filter(|p| p.is_some()).count();
-    let text_input = input_type == DataType::Bytes;
-    let categorical = declared_categorical || text_input || numeric_count == 0;
+    let categorical = treat.declared_categorical
+        || treat.order.is_some()
+        || treat.known.is_some()
+        || treat.text_input
+        || numeric_count == 0;
+    let mut note = None;
     let kind = if categorical {
-        categorical_profile(name, &present, text_input)?
+        let (kind, assumed) = categorical_profile(name, &present, treat)?;
+        note = assumed;
+        kind
     } else if numeric_count < present.len() {
         let (value, line) = present
             .iter()
@@ -196,20 +188,22 @@ fn profile_column(
     } else {
         FeatureKind::Numeric(numeric_profile(parsed.into_iter().flatten().collect()))
     };
-    Ok(FeatureProfile {
+    let profile = FeatureProfile {
         name: name.to_string(),
         missing,
         kind,
-    })
+    };
+    Ok((profile, note))
 }
 
 /// Categories with their frequency and the code the model receives: the number itself when the
-/// value is numeric, otherwise its index in sorted order (as scikit-learn's OrdinalEncoder).
+/// values are numbers; for text, its index in the declared order, else in sorted order (as
+/// scikit-learn's OrdinalEncoder fits it), which is then said as an assumption.
 fn categorical_profile(
     name: &str,
     present: &[(&String, u64)],
-    text_input: bool,
-) -> Result<FeatureKind, ProfileError> {
+    treat: Treatment<'_>,
+) -> Result<(FeatureKind, Option<String>), ProfileError> {
     let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
     for (value, _) in present {
         *counts.entry(value.as_str()).or_default() += 1;
@@ -221,27 +215,85 @@ fn categorical_profile(
         });
     }
     let all_numeric = counts.keys().all(|k| k.parse::<f64>().is_ok());
-    let sorted: BTreeSet<&str> = counts.keys().copied().collect();
     let total = present.len() as f64;
-    let categories = counts
+    let category = |value: &str, code: Option<f64>| {
+        let count = counts.get(value).copied().unwrap_or(0);
+        CategoryFrequency {
+            value: value.to_string(),
+            code,
+            count,
+            frequency: count as f64 / total,
+        }
+    };
+    if let Some(order) = treat.order {
+        if let Some((value, line)) = present.iter().find(|(v, _)| !order.contains(v)) {
+            return Err(ProfileError::Undeclared {
+                line: *line,
+                column: name.to_string(),
+                value: (*value).clone(),
+                declared: order.join(", "),
+            });
+        }
+        // Declared categories absent from the reference are kept (at 0): the model knows them.
+        let categories = order
+            .iter()
+            .enumerate()
+            .map(|(i, value)| category(value, (!treat.text_input).then_some(i as f64)))
+            .collect();
+        return Ok((FeatureKind::Categorical { categories }, None));
+    }
+    if let (None, Some(known)) = (treat.order, treat.known) {
+        // The encoder's categories in its order (those absent from the reference at 0 %), then
+        // reference values it does not know, which it encodes as unknown: said, not refused.
+        let unknown: Vec<&str> = counts
+            .keys()
+            .copied()
+            .filter(|v| !known.iter().any(|k| k == v))
+            .collect();
+        let categories = known
+            .iter()
+            .map(String::as_str)
+            .chain(unknown.iter().copied())
+            .map(|value| category(value, None))
+            .collect();
+        let note = (!unknown.is_empty()).then(|| {
+            format!(
+                "{name}: {} in the reference {} not among the categories the model's encoder knows ({}); the model treats {} as unknown",
+                unknown.join(", "),
+                if unknown.len() == 1 { "is" } else { "are" },
+                known.join(", "),
+                if unknown.len() == 1 { "it" } else { "them" }
+            )
+        });
+        return Ok((FeatureKind::Categorical { categories }, note));
+    }
+    let sorted: Vec<&str> = counts.keys().copied().collect();
+    let categories = sorted
         .iter()
-        .map(|(value, count)| {
-            let code = if text_input {
+        .enumerate()
+        .map(|(i, value)| {
+            let code = if treat.text_input {
                 None
             } else if all_numeric {
                 value.parse::<f64>().ok()
             } else {
-                sorted.iter().position(|v| v == value).map(|i| i as f64)
+                Some(i as f64)
             };
-            CategoryFrequency {
-                value: value.to_string(),
-                code,
-                count: *count,
-                frequency: *count as f64 / total,
-            }
+            category(value, code)
         })
         .collect();
-    Ok(FeatureKind::Categorical { categories })
+    let assumed = (!treat.text_input && !all_numeric).then(|| {
+        format!(
+            "{name}: text categories mapped to codes in sorted order ({}); if the model encodes them differently, pass --categories {name}=FIRST,SECOND,...",
+            sorted
+                .iter()
+                .enumerate()
+                .map(|(i, v)| format!("{v}={i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    });
+    Ok((FeatureKind::Categorical { categories }, assumed))
 }
 
 fn numeric_profile(mut values: Vec<f64>) -> NumericProfile {

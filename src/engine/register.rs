@@ -20,7 +20,9 @@ use crate::store::{Actor, Registry, journal};
 pub struct RegisterRequest {
     pub artifact: PathBuf,
     pub reference: Option<PathBuf>,
-    pub categorical: Vec<String>,
+    /// How to read the reference: its label, ignored columns, categorical columns and their
+    /// declared orders.
+    pub profile: profile::ProfileOptions,
     pub sentinels: Option<PathBuf>,
     pub metrics: BTreeMap<String, f64>,
     pub data_hash: Option<String>,
@@ -189,7 +191,7 @@ fn reference_and_sentinels(
         .reference
         .as_deref()
         .map(|csv| {
-            profile::profile_csv(csv, signature, &request.categorical).map_err(|e| {
+            profile::profile_csv(csv, signature, &request.profile).map_err(|e| {
                 EngineError::Reference {
                     path: csv.to_path_buf(),
                     problem: e.to_string(),
@@ -197,11 +199,17 @@ fn reference_and_sentinels(
             })
         })
         .transpose()?;
-    if request.reference.is_none() && !request.categorical.is_empty() {
+    let options = &request.profile;
+    let asked = [
+        (!options.categorical.is_empty(), "--categorical"),
+        (!options.categories.is_empty(), "--categories"),
+        (options.columns.label.is_some(), "--label"),
+        (!options.columns.ignore.is_empty(), "--ignore"),
+    ];
+    if let (None, Some((_, flag))) = (&request.reference, asked.iter().find(|(set, _)| *set)) {
         return Err(EngineError::Reference {
             path: PathBuf::from("(none)"),
-            problem: "--categorical needs --reference: categories are read from the reference data"
-                .into(),
+            problem: format!("{flag} needs --reference: it describes the reference data's columns"),
         });
     }
     let sentinel_set = request

@@ -9,6 +9,13 @@ pub struct BaselineProfile {
     /// Rows in the reference data.
     pub rows: u64,
     pub features: Vec<FeatureProfile>,
+    /// The label column's distribution, when the reference named one (`--label`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<FeatureProfile>,
+    /// What the profile had to assume, said at registration and kept with it (e.g. text
+    /// categories mapped to codes in sorted order because no order was declared).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -154,6 +154,10 @@ pub struct Signature {
     /// instead of ZipMap's list of maps".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// For text inputs that feed an encoder in the graph (OneHotEncoder, LabelEncoder,
+    /// CategoryMapper): the categories it knows, in the order it encodes them.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub categories: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl Signature {
@@ -226,6 +230,7 @@ mod tests {
             outputs: vec![],
             classifier: None,
             notes: vec![],
+            categories: Default::default(),
         };
         let names: Vec<_> = wide.feature_columns().into_iter().map(|c| c.name).collect();
         assert_eq!(names, ["x[0]", "x[1]"]);
@@ -237,6 +242,7 @@ mod tests {
             outputs: vec![],
             classifier: None,
             notes: vec![],
+            categories: Default::default(),
         };
         let cols = split.feature_columns();
         assert_eq!(cols.len(), 2);

@@ -144,10 +144,58 @@ pub fn signature(graph: &pb::GraphProto, notes: Vec<String>) -> Result<Signature
             Err(e) => return Err(RuntimeError::Malformed(e)),
         }
     }
+    let categories = input_categories(graph, &inputs);
     Ok(Signature {
         inputs,
         outputs,
         classifier: None,
         notes,
+        categories,
     })
+}
+
+/// The categories each text input's encoder knows, in the order it encodes them: the input read
+/// (through reshapes, a one-input Concat or a Gather, as skl2onnx wires a ColumnTransformer) by a
+/// OneHotEncoder (`cats_strings`), LabelEncoder (`keys_strings`) or
+/// CategoryMapper (`cats_strings`), as skl2onnx exports scikit-learn's encoders.
+fn input_categories(
+    graph: &pb::GraphProto,
+    inputs: &[crate::model::TensorSpec],
+) -> std::collections::BTreeMap<String, Vec<String>> {
+    const PASS_THROUGH: [&str; 5] = ["Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze"];
+    let mut found = std::collections::BTreeMap::new();
+    for input in inputs.iter().filter(|i| i.datatype == DataType::Bytes) {
+        // Follow the input's value through shape-only nodes to the node that reads it.
+        let mut names = vec![input.name.as_str()];
+        let mut seen = 0;
+        while seen < names.len() && names.len() < 64 {
+            let name = names[seen];
+            seen += 1;
+            for node in graph
+                .node
+                .iter()
+                .filter(|n| n.input.first().map(String::as_str) == Some(name))
+            {
+                let categories = match node.op_type.as_str() {
+                    "OneHotEncoder" | "CategoryMapper" => {
+                        operators::attrs::strings(node, "cats_strings")
+                    }
+                    "LabelEncoder" => operators::attrs::strings(node, "keys_strings"),
+                    // A one-input Concat and a column Gather select, they do not mix columns.
+                    op if PASS_THROUGH.contains(&op)
+                        || (op == "Concat" && node.input.len() == 1)
+                        || op == "Gather" =>
+                    {
+                        names.extend(node.output.iter().map(String::as_str));
+                        None
+                    }
+                    _ => None,
+                };
+                if let Some(categories) = categories.filter(|c| !c.is_empty()) {
+                    found.entry(input.name.clone()).or_insert(categories);
+                }
+            }
+        }
+    }
+    found
 }

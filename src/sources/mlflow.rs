@@ -273,6 +273,7 @@ fn version(
             outputs: Vec::new(),
             classifier: None,
             notes: Vec::new(),
+            categories: Default::default(),
         },
         lineage: Lineage {
             data_hash: tag(&data.params, "data_hash")

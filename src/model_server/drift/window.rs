@@ -353,6 +353,7 @@ mod tests {
             outputs: vec![],
             classifier: None,
             notes: vec![],
+            categories: Default::default(),
         }
     }
 
@@ -373,6 +374,8 @@ mod tests {
                     sample: (0..100).map(f64::from).collect(),
                 }),
             }],
+            label: None,
+            notes: Vec::new(),
         }
     }
 

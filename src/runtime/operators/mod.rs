@@ -1,7 +1,7 @@
 //! The operator set: tract's ONNX operators plus flightdeck's ONNX-ML operator pack (scalers,
 //! imputers, encoders and fast tree ensembles), so scikit-learn exports load unmodified.
 
-mod attrs;
+pub(crate) mod attrs;
 mod binarizer;
 mod imputer;
 mod kernel;
