@@ -70,6 +70,7 @@ struct FileThresholds {
     ks_p_value: Option<f64>,
     ks_min_statistic: Option<f64>,
     js_drift: Option<f64>,
+    js_base: Option<String>,
     min_drift_samples: Option<u64>,
     error_rate_warn: Option<f64>,
     p99_warn_ms: Option<f64>,
@@ -199,6 +200,8 @@ pub struct Thresholds {
     pub ks_p_value: f64,
     pub ks_min_statistic: f64,
     pub js_drift: f64,
+    /// The logarithm base of the JS distance: `e` (scipy's and Evidently's default) or `2`.
+    pub js_base: crate::model::JsBase,
     pub min_drift_samples: u64,
     pub error_rate_warn: f64,
     pub p99_warn_ms: f64,
@@ -213,6 +216,7 @@ impl Thresholds {
             ks_p_value: self.ks_p_value,
             ks_min_statistic: self.ks_min_statistic,
             js_drift: self.js_drift,
+            js_base: self.js_base,
             min_samples: self.min_drift_samples,
         }
     }
@@ -440,6 +444,12 @@ impl FileThresholds {
             ks_p_value: probability(t.ks_p_value, 0.05, "thresholds.ks_p_value")?,
             ks_min_statistic: probability(t.ks_min_statistic, 0.1, "thresholds.ks_min_statistic")?,
             js_drift: probability(t.js_drift, 0.1, "thresholds.js_drift")?,
+            js_base: match t.js_base.as_deref() {
+                None => crate::model::JsBase::E,
+                Some(text) => crate::model::JsBase::parse(text).ok_or_else(|| {
+                    format!("thresholds.js_base = {text:?}: choose \"e\" (as scipy and Evidently) or \"2\"")
+                })?,
+            },
             min_drift_samples: t.min_drift_samples.unwrap_or(100),
             error_rate_warn: probability(t.error_rate_warn, 0.01, "thresholds.error_rate_warn")?,
             p99_warn_ms: non_negative(t.p99_warn_ms, 250.0, "thresholds.p99_warn_ms")?,

@@ -90,6 +90,7 @@ fn bad_values_name_the_key() {
             "thresholds.psi_warn",
         ),
         ("[refresh]\nmetrics_ms = 0", "refresh.metrics_ms"),
+        ("[thresholds]\njs_base = \"10\"", "thresholds.js_base"),
         ("[environments.prod]\nregistry = \"oracle\"", "registry"),
         ("ascii = \"yes\"", "ascii"),
     ] {

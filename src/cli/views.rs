@@ -259,7 +259,7 @@ pub fn drift(settings: &Settings, args: DriftArgs) -> Result<(), Failure> {
                         f.ks_p_value
                             .or(f.chi2_p_value)
                             .filter(|_| f.n > 0)
-                            .map(|p| format!("{p:.2e}")),
+                            .map(crate::model::drift::p_value_text),
                     ),
                     or_dash((f.n > 0).then(|| format!("{:.1}%", f.missing_rate * 100.0))),
                     or_dash((f.n > 0).then(|| format!("{:.1}%", f.out_of_range_rate * 100.0))),

@@ -150,6 +150,7 @@ fn feature(name: String, m: &BTreeMap<String, f64>, n: u64, t: &DriftThresholds)
         ks_statistic: get("ks_statistic"),
         ks_p_value: get("ks_p_value"),
         js_distance: get("js_distance"),
+        js_base: None,
         chi2_p_value: get("chi2_p_value"),
         missing_rate: get("missing_rate").unwrap_or(0.0),
         out_of_range_rate: get("out_of_range_rate").unwrap_or(0.0),

@@ -56,7 +56,46 @@ pub struct DriftThresholds {
     #[serde(default = "default_ks_min_statistic")]
     pub ks_min_statistic: f64,
     pub js_drift: f64,
+    /// The logarithm base of the JS distance `js_drift` is judged in.
+    #[serde(default)]
+    pub js_base: JsBase,
     pub min_samples: u64,
+}
+
+/// The logarithm base of the Jensen-Shannon distance: e (scipy's and Evidently's default, so the
+/// same threshold means the same there) or 2 (bounded by 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum JsBase {
+    #[default]
+    #[serde(rename = "e")]
+    E,
+    #[serde(rename = "2")]
+    Two,
+}
+
+impl JsBase {
+    pub fn value(self) -> f64 {
+        match self {
+            JsBase::E => std::f64::consts::E,
+            JsBase::Two => 2.0,
+        }
+    }
+
+    /// As the config writes it: `e` or `2`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JsBase::E => "e",
+            JsBase::Two => "2",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "e" => Some(JsBase::E),
+            "2" => Some(JsBase::Two),
+            _ => None,
+        }
+    }
 }
 
 fn default_ks_min_statistic() -> f64 {
@@ -71,6 +110,7 @@ impl Default for DriftThresholds {
             ks_p_value: 0.05,
             ks_min_statistic: 0.1,
             js_drift: 0.1,
+            js_base: JsBase::E,
             min_samples: 100,
         }
     }
@@ -127,6 +167,9 @@ pub struct FeatureDrift {
     pub ks_p_value: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub js_distance: Option<f64>,
+    /// The logarithm base `js_distance` is in (`e` or `2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub js_base: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chi2_p_value: Option<f64>,
     /// Share of live rows with no value (NaN or empty).
@@ -152,4 +195,37 @@ pub struct DriftReport {
     pub verdict: Verdict,
     pub thresholds: DriftThresholds,
     pub features: Vec<FeatureDrift>,
+}
+/// A p-value as people read it: two significant digits in plain notation down to 0.001
+/// (`0.24`, `0.0031`), scientific below (`3.1e-7`), and `< 1e-300` where a double cannot tell.
+pub fn p_value_text(p: f64) -> String {
+    if p.is_nan() {
+        "-".into()
+    } else if p < 1e-300 {
+        "< 1e-300".into()
+    } else if p >= 0.001 {
+        let digits = (1.0 - p.log10().floor()).max(2.0) as usize;
+        format!("{p:.digits$}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    } else {
+        format!("{p:.1e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p_values_read_as_numbers() {
+        assert_eq!(p_value_text(1.0), "1");
+        assert_eq!(p_value_text(0.24), "0.24");
+        assert_eq!(p_value_text(0.0531), "0.053");
+        assert_eq!(p_value_text(0.0031), "0.0031");
+        assert_eq!(p_value_text(3.1e-7), "3.1e-7");
+        assert_eq!(p_value_text(0.0), "< 1e-300");
+        assert_eq!(p_value_text(f64::NAN), "-");
+    }
 }

@@ -1,6 +1,6 @@
 //! Drift statistics: population stability index, the two-sample Kolmogorov-Smirnov test,
-//! Jensen-Shannon distance and the chi-square goodness-of-fit test. Pure functions, checked
-//! against scipy in the tests.
+//! Jensen-Shannon distance and the chi-square test of the reference-by-live contingency table.
+//! Pure functions, checked against numpy and scipy in the tests.
 
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
@@ -83,14 +83,16 @@ pub fn kolmogorov_sf(x: f64) -> f64 {
     (2.0 * sum).clamp(0.0, 1.0)
 }
 
-/// Jensen-Shannon distance (square root of the divergence, base 2, in [0, 1]) between two
-/// frequency vectors over the same categories; each is normalised first.
-pub fn js_distance(p: &[f64], q: &[f64]) -> f64 {
+/// Jensen-Shannon distance (square root of the divergence in logarithms of `base`) between
+/// two frequency vectors over the same categories, each normalised first:
+/// `scipy.spatial.distance.jensenshannon(p, q, base)`. In base 2 it lies in [0, 1]; in base e
+/// (scipy's and Evidently's default) in [0, sqrt(ln 2)].
+pub fn js_distance(p: &[f64], q: &[f64], base: f64) -> f64 {
     let (sp, sq) = (p.iter().sum::<f64>(), q.iter().sum::<f64>());
     if sp <= 0.0 || sq <= 0.0 {
         return 0.0;
     }
-    let kl = |a: f64, m: f64| if a > 0.0 { a * (a / m).log2() } else { 0.0 };
+    let kl = |a: f64, m: f64| if a > 0.0 { a * (a / m).ln() } else { 0.0 };
     let divergence: f64 = p
         .iter()
         .zip(q)
@@ -99,36 +101,47 @@ pub fn js_distance(p: &[f64], q: &[f64]) -> f64 {
             let m = (a + b) / 2.0;
             (kl(a, m) + kl(b, m)) / 2.0
         })
-        .sum();
+        .sum::<f64>()
+        / base.ln();
     divergence.max(0.0).sqrt()
 }
 
-/// Chi-square goodness of fit of observed counts against expected proportions: the statistic
-/// and its p-value with k-1 degrees of freedom (scipy.stats.chisquare). Categories whose
-/// expected proportion is zero are given [`PSI_EPSILON`] so unseen categories count heavily.
-pub fn chi_square(observed: &[u64], expected_proportions: &[f64]) -> (f64, f64) {
-    let n: u64 = observed.iter().sum();
-    let k = observed.len();
-    if n == 0 || k < 2 {
-        return (0.0, 1.0);
+/// `scipy.stats.chi2_contingency` of the 2 x k table of reference and live counts per category:
+/// the statistic, its p-value and degrees of freedom. Categories with no count on either side
+/// are left out (scipy refuses a zero expected count); with one degree of freedom Yates'
+/// correction applies, as scipy applies it by default.
+pub fn chi2_contingency(reference: &[u64], live: &[u64]) -> (f64, f64, usize) {
+    let columns: Vec<(f64, f64)> = reference
+        .iter()
+        .zip(live)
+        .filter(|(r, l)| **r + **l > 0)
+        .map(|(r, l)| (*r as f64, *l as f64))
+        .collect();
+    let (rows_r, rows_l): (f64, f64) = columns
+        .iter()
+        .fold((0.0, 0.0), |(a, b), (r, l)| (a + r, b + l));
+    let dof = columns.len().saturating_sub(1);
+    if dof == 0 || rows_r == 0.0 || rows_l == 0.0 {
+        return (0.0, 1.0, dof);
     }
-    let total_p: f64 = expected_proportions
-        .iter()
-        .map(|p| p.max(PSI_EPSILON))
-        .sum();
-    let stat: f64 = observed
-        .iter()
-        .zip(expected_proportions)
-        .map(|(o, p)| {
-            let e = n as f64 * p.max(PSI_EPSILON) / total_p;
-            let diff = *o as f64 - e;
-            diff * diff / e
-        })
-        .sum();
-    let p = ChiSquared::new((k - 1) as f64)
+    let total = rows_r + rows_l;
+    let mut stat = 0.0;
+    for (r, l) in &columns {
+        let column = r + l;
+        for (observed, row) in [(*r, rows_r), (*l, rows_l)] {
+            let expected = row * column / total;
+            let mut observed = observed;
+            if dof == 1 {
+                let diff = expected - observed;
+                observed += diff.signum() * diff.abs().min(0.5);
+            }
+            stat += (observed - expected).powi(2) / expected;
+        }
+    }
+    let p = ChiSquared::new(dof as f64)
         .map(|d| d.sf(stat))
         .unwrap_or(f64::NAN);
-    (stat, p)
+    (stat, p, dof)
 }
 
 #[cfg(test)]
@@ -174,22 +187,81 @@ mod tests {
         close(ks_p_value(0.0, 4, 4), 1.0);
     }
 
-    #[test]
-    fn js_matches_scipy() {
-        // scipy.spatial.distance.jensenshannon([.5, .3, .2], [.2, .3, .5], base=2)
-        close(
-            js_distance(&[0.5, 0.3, 0.2], &[0.2, 0.3, 0.5]),
-            0.3095409536771482,
-        );
-        close(js_distance(&[5.0, 3.0, 2.0], &[5.0, 3.0, 2.0]), 0.0);
-        close(js_distance(&[1.0, 0.0], &[0.0, 1.0]), 1.0);
+    /// Relative agreement to 1e-9 (absolute near zero): the bar is 1e-6.
+    fn agrees(a: f64, b: f64) {
+        assert!((a - b).abs() <= 1e-9 * b.abs().max(1e-12), "{a} vs {b}");
     }
 
     #[test]
-    fn chi_square_matches_scipy() {
-        // scipy.stats.chisquare([30, 50, 20], f_exp=100 * np.array([.3, .4, .3]))
-        let (stat, p) = chi_square(&[30, 50, 20], &[0.3, 0.4, 0.3]);
-        close(stat, 5.833333333333333);
-        close(p, 0.05411376622282158);
+    fn js_matches_scipy_in_either_base() {
+        // scipy.spatial.distance.jensenshannon(p, q) (base e) and (..., base=2), scipy 1.17
+        let e = std::f64::consts::E;
+        agrees(
+            js_distance(&[0.5, 0.3, 0.2], &[0.45, 0.35, 0.2], e),
+            0.0402577667903537,
+        );
+        agrees(
+            js_distance(&[0.5, 0.3, 0.2], &[0.45, 0.35, 0.2], 2.0),
+            0.04835450581959278,
+        );
+        agrees(
+            js_distance(&[0.5, 0.3, 0.2, 0.0], &[0.1, 0.3, 0.5, 0.1], e),
+            0.37502040974756334,
+        );
+        agrees(
+            js_distance(&[0.5, 0.3, 0.2, 0.0], &[0.1, 0.3, 0.5, 0.1], 2.0),
+            0.45044541790007464,
+        );
+        agrees(
+            js_distance(&[0.5, 0.3, 0.2], &[0.2, 0.3, 0.5], 2.0),
+            0.3095409536771482,
+        );
+        close(js_distance(&[5.0, 3.0, 2.0], &[5.0, 3.0, 2.0], e), 0.0);
+        close(js_distance(&[1.0, 0.0], &[0.0, 1.0], 2.0), 1.0);
+    }
+
+    #[test]
+    fn chi2_contingency_matches_scipy() {
+        // scipy.stats.chi2_contingency(np.array([reference, live])) (zero columns dropped)
+        for (reference, live, stat, p, dof) in [
+            (
+                &[50u64, 30, 20][..],
+                &[45u64, 35, 20][..],
+                0.6477732793522267,
+                0.7233322349088317,
+                2,
+            ),
+            (
+                &[50, 30, 20],
+                &[10, 30, 60],
+                46.66666666666667,
+                7.352958061453824e-11,
+                2,
+            ),
+            // 2 x 2: Yates' correction, as scipy's default.
+            (
+                &[40, 60],
+                &[55, 45],
+                3.9298245614035094,
+                0.04743689282486553,
+                1,
+            ),
+            (
+                &[100, 0, 50],
+                &[80, 10, 60],
+                13.131313131313131,
+                0.0014078992690737368,
+                2,
+            ),
+        ] {
+            let (s, pv, d) = chi2_contingency(reference, live);
+            agrees(s, stat);
+            agrees(pv, p);
+            assert_eq!(d, dof);
+        }
+        let (s, p, d) = chi2_contingency(&[40, 60], &[40, 60]);
+        assert_eq!((s, p, d), (0.0, 1.0, 1));
+        // A category seen on neither side is no column.
+        assert_eq!(chi2_contingency(&[10, 0, 5], &[8, 0, 7]).2, 1);
     }
 }

@@ -205,6 +205,7 @@ pub fn drift_report() -> flightdeck::model::DriftReport {
         ks_statistic: Some(0.4),
         ks_p_value: Some(1e-9),
         js_distance: None,
+        js_base: None,
         chi2_p_value: None,
         missing_rate: 0.0,
         out_of_range_rate: 0.1,

@@ -145,7 +145,7 @@ impl DriftWindow {
                 let mut drift = match &feature.kind {
                     FeatureKind::Numeric(p) => numeric(&feature.name, p, values, thresholds),
                     FeatureKind::Categorical { categories } => {
-                        let reference: Vec<f64> = categories.iter().map(|c| c.frequency).collect();
+                        let reference: Vec<u64> = categories.iter().map(|c| c.count).collect();
                         let labels = categories.iter().map(|c| c.value.clone()).collect();
                         categorical(&feature.name, labels, &reference, values, thresholds)
                     }
@@ -245,7 +245,11 @@ fn numeric(
     let mut live: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
     let missing_rate = (values.len() - live.len()) as f64 / total;
     live.sort_by(f64::total_cmp);
-    let out_of_range = live.iter().filter(|v| **v < p.min || **v > p.max).count() as f64 / total;
+    // Judged at FP32 precision: a reference value sent back as FP32 (79.05 as 79.050003) is in
+    // range, as the model received it.
+    let (low, high) = (p.min as f32 as f64, p.max as f32 as f64);
+    let (low, high) = (low.min(p.min), high.max(p.max));
+    let out_of_range = live.iter().filter(|v| **v < low || **v > high).count() as f64 / total;
     let mut live_counts = vec![0u64; p.bin_counts.len()];
     for v in &live {
         live_counts[bin_index(&p.bin_edges, *v)] += 1;
@@ -273,6 +277,7 @@ fn numeric(
         ks_statistic: Some(d),
         ks_p_value: Some(ks_p),
         js_distance: None,
+        js_base: None,
         chi2_p_value: None,
         missing_rate,
         out_of_range_rate: out_of_range,
@@ -289,7 +294,7 @@ fn numeric(
 fn categorical(
     name: &str,
     mut labels: Vec<String>,
-    reference: &[f64],
+    reference: &[u64],
     values: &VecDeque<f64>,
     t: &DriftThresholds,
 ) -> FeatureDrift {
@@ -306,11 +311,18 @@ fn categorical(
             counts[reference.len()] += 1;
         }
     }
-    let mut reference_with_unseen = reference.to_vec();
+    let reference_total = reference.iter().sum::<u64>().max(1) as f64;
+    let mut reference_with_unseen: Vec<f64> = reference
+        .iter()
+        .map(|c| *c as f64 / reference_total)
+        .collect();
     reference_with_unseen.push(0.0);
     let live: Vec<f64> = counts.iter().map(|c| *c as f64).collect();
-    let js = stats::js_distance(&reference_with_unseen, &live);
-    let (_, chi2_p) = stats::chi_square(&counts, &reference_with_unseen);
+    // Unseen categories weigh in the distance; the chi-square test compares the categories both
+    // sides know (scipy's chi2_contingency on reference and live counts), unseen ones being
+    // reported apart as the out-of-range rate.
+    let js = stats::js_distance(&reference_with_unseen, &live, t.js_base.value());
+    let (_, chi2_p, _) = stats::chi2_contingency(reference, &counts[..reference.len()]);
     let n: u64 = counts.iter().sum();
     let verdict = t.categorical_verdict(js);
     labels.push("(unseen)".into());
@@ -325,6 +337,7 @@ fn categorical(
         ks_statistic: None,
         ks_p_value: None,
         js_distance: Some(js),
+        js_base: Some(t.js_base.as_str().to_string()),
         chi2_p_value: Some(chi2_p),
         missing_rate: missing as f64 / total,
         out_of_range_rate: counts[reference.len()] as f64 / total,

@@ -142,7 +142,7 @@ fn feature_rows(
                     f.ks_p_value
                         .or(f.chi2_p_value)
                         .filter(|_| f.n > 0)
-                        .map(|p| format!("{p:.1e}"))
+                        .map(crate::model::drift::p_value_text)
                         .unwrap_or_else(|| "-".into()),
                 ),
                 Cell::from(f.n.to_string()),
