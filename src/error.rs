@@ -24,6 +24,8 @@ pub enum EngineError {
     Model { path: PathBuf, problem: String },
     #[error("reference data {path}: {problem}")]
     Reference { path: PathBuf, problem: String },
+    #[error("labelled data {path}: {problem}")]
+    Labelled { path: PathBuf, problem: String },
     #[error("sentinel file {path}: {problem}")]
     Sentinels { path: PathBuf, problem: String },
     #[error("invalid metric {0:?}: write it as NAME=NUMBER, e.g. --metric auc=0.91")]

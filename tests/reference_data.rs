@@ -202,6 +202,65 @@ fn the_training_table_registers_as_it_is_with_its_label_and_ids() {
             .unwrap(),
         "channel: text categories mapped to codes in sorted order (app=0, branch=1, web=2)"
     );
+    // Doing what the warning says on the same artifact replaces the version's baseline, on record.
+    let out = ok(
+        h,
+        &[
+            "register",
+            "claims-2",
+            &model,
+            "--reference",
+            train,
+            "--label",
+            "fraud",
+            "--ignore",
+            "id",
+            "--categories",
+            "channel=app,branch,web",
+        ],
+    );
+    assert!(
+        out.contains("its baseline profile is replaced from this reference"),
+        "{out}"
+    );
+    assert!(!out.contains("warning"), "{out}");
+    assert!(versions(h, "claims-2")[0]["profile"].get("notes").is_none());
+    let journal = ok(h, &["journal", "--model", "claims-2"]);
+    assert!(journal.contains("reprofile"), "{journal}");
+    // The same options again change nothing.
+    let out = ok(
+        h,
+        &[
+            "register",
+            "claims-2",
+            &model,
+            "--reference",
+            train,
+            "--label",
+            "fraud",
+            "--ignore",
+            "id",
+            "--categories",
+            "channel=app,branch,web",
+        ],
+    );
+    assert!(out.contains("nothing was changed"), "{out}");
+    let err = fails(
+        h,
+        &[
+            "register",
+            "claims-3",
+            &model,
+            "--reference",
+            train,
+            "--label",
+            "fraud",
+            "--ignore",
+            "fraud,id",
+        ],
+        1,
+    );
+    assert!(err.contains("\"fraud\" is named both the label"), "{err}");
 }
 
 /// The drift verdict of `feature` after the server of `model` answered the reference rows.
@@ -267,6 +326,11 @@ fn the_declared_category_order_is_what_drift_and_evaluation_use() {
     let (declared, js) = verdict_after_replay(h, "declared", "channel");
     assert_eq!(declared, "ok", "JS {js}");
     assert!(js < 1e-9, "the reference rows themselves: JS {js}");
+    // Profiled as the model receives them (FP32), the same rows fall in the same bins.
+    for feature in ["amount", "age", "tenure_months", "prev_claims"] {
+        let (verdict, psi) = verdict_after_replay(h, "declared", feature);
+        assert_eq!((verdict.as_str(), psi), ("ok", 0.0), "{feature}");
+    }
     let (sorted, js) = verdict_after_replay(h, "sorted", "channel");
     assert_eq!(sorted, "drift", "JS {js}");
 

@@ -125,6 +125,13 @@ fn summary(r: &Registered) -> String {
             v.sha256,
             v.size_bytes
         ));
+    } else if r.reprofiled {
+        lines.push(format!(
+            "{} {} already holds this artifact (sha256 {}); its baseline profile is replaced from this reference (journaled); a running server scores drift against the new one once restarted",
+            v.model,
+            v.label(),
+            v.sha256
+        ));
     } else if r.repaired {
         lines.push(format!(
             "{} {} already holds this artifact (sha256 {}); its stored file was damaged and is repaired from this one",

@@ -27,7 +27,7 @@ fn read_labelled(
     label: Option<&str>,
     ignore: &[String],
 ) -> Result<(Vec<Vec<f64>>, Vec<f64>), EngineError> {
-    let bad = |problem: String| EngineError::Reference {
+    let bad = |problem: String| EngineError::Labelled {
         path: path.to_path_buf(),
         problem,
     };
@@ -56,7 +56,14 @@ fn read_labelled(
                 .iter()
                 .find(|c| c.value == text)
                 .and_then(|c| c.code)
-                .ok_or_else(|| bad(format!("line {line}: unknown category {text:?} in {name}"))),
+                .ok_or_else(|| {
+                    let known: Vec<&str> = categories.iter().map(|c| c.value.as_str()).collect();
+                    bad(format!(
+                        "line {line}: {text:?} in {name} is not one of v{}'s categories ({}); its codes come from its registration's --reference and --categories",
+                        version.version,
+                        known.join(", ")
+                    ))
+                }),
             _ => Err(bad(format!(
                 "line {line}: {text:?} in {name} is not a number"
             ))),

@@ -35,8 +35,8 @@ pub enum ProfileError {
     },
     #[error("--categorical {0:?} names no feature column of the header")]
     UnknownCategorical(String),
-    #[error("--categories {0:?} names no feature column of the header")]
-    UnknownCategories(String),
+    #[error("--categories {name:?} names no feature column (the features: {features})")]
+    UnknownCategories { name: String, features: String },
     #[error(
         "line {line}, column {column:?}: {value:?} is not among the declared categories ({declared})"
     )]
@@ -82,7 +82,15 @@ pub fn profile_csv(
         return Err(ProfileError::UnknownCategorical(unknown.clone()));
     }
     if let Some(unknown) = options.categories.keys().find(|c| !is_feature(c)) {
-        return Err(ProfileError::UnknownCategories(unknown.clone()));
+        return Err(ProfileError::UnknownCategories {
+            name: unknown.clone(),
+            features: table
+                .features
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
     }
     let mut notes = Vec::new();
     let features = table
@@ -95,6 +103,7 @@ pub fn profile_csv(
                 order: options.categories.get(&column.name).map(Vec::as_slice),
                 known: signature.categories.get(&column.name).map(Vec::as_slice),
                 text_input: spec.datatype == DataType::Bytes,
+                fp32: spec.datatype == DataType::Fp32,
             };
             let (profile, note) =
                 profile_column(&column.name, &column.values, &table.lines, treat)?;
@@ -129,6 +138,7 @@ fn label_profile(column: &Column, lines: &[u64]) -> Result<FeatureProfile, Profi
         order: None,
         known: None,
         text_input: false,
+        fp32: false,
     };
     profile_column(&column.name, &column.values, lines, treat).map(|(profile, _)| profile)
 }
@@ -143,6 +153,9 @@ struct Treatment<'a> {
     known: Option<&'a [String]>,
     /// The model's input takes the text itself (no codes).
     text_input: bool,
+    /// The model's input is FP32: values are profiled as the model receives them, so the same
+    /// rows sent live fall in the same bins (41.1 is 41.099998 there).
+    fp32: bool,
 }
 
 /// A column's profile, and what had to be assumed about it (said at registration).
@@ -186,7 +199,10 @@ fn profile_column(
             value,
         });
     } else {
-        FeatureKind::Numeric(numeric_profile(parsed.into_iter().flatten().collect()))
+        let as_received = |v: f64| if treat.fp32 { v as f32 as f64 } else { v };
+        FeatureKind::Numeric(numeric_profile(
+            parsed.into_iter().flatten().map(as_received).collect(),
+        ))
     };
     let profile = FeatureProfile {
         name: name.to_string(),

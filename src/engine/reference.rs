@@ -65,6 +65,8 @@ pub enum TableError {
     Extra(String),
     #[error("line {line}: {got} fields where the header has {want}")]
     Ragged { line: u64, got: usize, want: usize },
+    #[error("{0:?} is named both the label (--label) and ignored (--ignore): choose one")]
+    Both(String),
 }
 
 /// The header row of `path`.
@@ -155,6 +157,9 @@ fn feature_order(
     };
     if let Some(label) = &columns.label {
         known("--label", label)?;
+        if columns.ignore.contains(label) {
+            return Err(TableError::Both(label.clone()));
+        }
     }
     for name in &columns.ignore {
         known("--ignore", name)?;

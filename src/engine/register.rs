@@ -9,7 +9,7 @@ use chrono::Utc;
 use super::{profile, sentinels};
 use crate::error::EngineError;
 use crate::failpoint;
-use crate::model::{Lineage, ModelName, ModelVersion, NewJournalEntry, Outcome};
+use crate::model::{BaselineProfile, Lineage, ModelName, ModelVersion, NewJournalEntry, Outcome};
 use crate::runtime::{LoadedModel, RuntimeError};
 use crate::store::registry::artifacts;
 use crate::store::registry::versions::{NewVersion, insert_version};
@@ -40,6 +40,9 @@ pub struct Registered {
     pub repaired: bool,
     /// Sentinel cases the artifact itself fails (informational; the smoke test gates on them).
     pub sentinel_failures: Vec<String>,
+    /// The version existed, and its baseline profile was replaced from this reference (other
+    /// columns, labels or category orders than when it was registered).
+    pub reprofiled: bool,
 }
 
 /// Parses `NAME=NUMBER`.
@@ -72,7 +75,13 @@ pub fn register(
     })?;
     let sha256 = artifacts::sha256_hex(&bytes);
     if let Some(existing) = registry.version_by_sha(model, &sha256)? {
-        return already_registered(registry, model, existing, &sha256, &bytes, path, actor);
+        let mut registered =
+            already_registered(registry, model, existing, &sha256, &bytes, path, actor)?;
+        if request.reference.is_some() {
+            registered.reprofiled = reprofile(registry, &registered.version, request, actor)?;
+            registered.version = registry.version(model, existing)?;
+        }
+        return Ok(registered);
     }
 
     let refused = |source: RuntimeError| EngineError::Model {
@@ -135,6 +144,7 @@ pub fn register(
         Ok((number, created))
     })?;
     Ok(Registered {
+        reprofiled: false,
         repaired: false,
         version: registry.version(model, number)?,
         created,
@@ -172,7 +182,61 @@ fn already_registered(
         created: false,
         repaired: damaged,
         sentinel_failures: vec![],
+        reprofiled: false,
     })
+}
+
+/// Profiles the reference again for an existing version; when the profile differs from the
+/// stored one (other label, ignored columns or category order), replaces it and journals the
+/// change. Returns whether it changed.
+fn reprofile(
+    registry: &mut Registry,
+    version: &crate::model::ModelVersion,
+    request: &RegisterRequest,
+    actor: &Actor,
+) -> Result<bool, EngineError> {
+    let (profile, _) = reference_and_sentinels(request, &version.signature)?;
+    // Compared as stored: through the registry's JSON both ways (a NaN is never equal to itself
+    // as a float, and parsing a float back may move it by an ulp).
+    let as_stored = |p: &BaselineProfile| {
+        serde_json::to_string(p)
+            .ok()
+            .and_then(|text| serde_json::from_str::<BaselineProfile>(&text).ok())
+            .and_then(|p| serde_json::to_value(p).ok())
+    };
+    let stored = version.profile.as_ref().and_then(as_stored);
+    let Some(profile) = profile.filter(|p| as_stored(p) != stored) else {
+        return Ok(false);
+    };
+    actor.ensure_writable(&format!(
+        "re-profile {} v{}",
+        version.model, version.version
+    ))?;
+    let label = format!("v{}", version.version);
+    let reference = request.reference.as_deref().map(display);
+    registry.write("re-profiling a version", |tx| {
+        crate::store::registry::versions::set_profile(
+            tx,
+            &version.model,
+            version.version,
+            &profile,
+        )?;
+        journal::append(
+            tx,
+            &NewJournalEntry {
+                user: actor.user.clone(),
+                environment: actor.environment.clone(),
+                operation: "reprofile".into(),
+                model: Some(version.model.to_string()),
+                from: Some(label.clone()),
+                to: Some(label.clone()),
+                outcome: Outcome::Succeeded,
+                details: serde_json::json!({ "reference": reference, "notes": profile.notes }),
+            },
+        )?;
+        Ok(())
+    })?;
+    Ok(true)
 }
 
 /// The baseline profile of the request's reference data and its sentinel cases, each read and

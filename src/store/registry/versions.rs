@@ -262,6 +262,21 @@ pub(crate) fn insert_version(
     Ok((next, true))
 }
 
+/// Replaces a version's baseline profile (a registration again with other reference options),
+/// journaling the change in the same transaction.
+pub(crate) fn set_profile(
+    tx: &rusqlite::Transaction<'_>,
+    model: &ModelName,
+    version: u32,
+    profile: &BaselineProfile,
+) -> Result<(), WriteError> {
+    tx.execute(
+        "UPDATE versions SET profile = ?3 WHERE model = ?1 AND version = ?2",
+        params![model.as_str(), version, json(profile)],
+    )?;
+    Ok(())
+}
+
 /// The registry's JSON columns hold plain data types, which always serialise.
 fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".into())
