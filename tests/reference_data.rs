@@ -351,6 +351,33 @@ fn the_declared_category_order_is_what_drift_and_evaluation_use() {
     let original = original.to_str().unwrap();
     register("original", original, &[]);
     let truth = evaluate("original", original);
+    // Without --label, evaluate takes the label the version was registered with, wherever the
+    // table puts it (here first, where "the last column" would be the channel).
+    let text = std::fs::read_to_string(original).unwrap();
+    let moved: String = text
+        .lines()
+        .map(|l| {
+            let (rest, label) = l.rsplit_once(',').unwrap();
+            format!("{label},{rest}\n")
+        })
+        .collect();
+    let moved_path = h.join("label-first.csv");
+    std::fs::write(&moved_path, moved).unwrap();
+    let out = ok(
+        h,
+        &[
+            "evaluate",
+            "original",
+            "1",
+            "--data",
+            moved_path.to_str().unwrap(),
+            "--ignore",
+            "id",
+            "--json",
+        ],
+    );
+    let e: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(e["candidate_metrics"]["auc"].as_f64().unwrap(), truth);
     assert_eq!(evaluate("declared", train), truth);
     assert_ne!(
         evaluate("sorted", train),

@@ -20,7 +20,8 @@ pub struct EvaluateArgs {
     /// Labelled CSV: the model's feature columns and a label column.
     #[arg(long, value_name = "CSV")]
     pub data: PathBuf,
-    /// The label column (default: a column named "label", else the last column).
+    /// The label column (default: the one the version was registered with, else a column named
+    /// "label", else the last column).
     #[arg(long, value_name = "NAME")]
     pub label: Option<String>,
     /// Columns that are neither features nor the label, e.g. ids and timestamps (repeatable,

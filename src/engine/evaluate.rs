@@ -20,7 +20,8 @@ fn fail(e: impl ToString) -> EngineError {
 
 /// Reads the labelled CSV: feature columns in the model's order (text categories mapped to the
 /// codes the model receives, as its baseline profile records them), and the label column
-/// (`label`, else a column named "label", else the last one); `ignore`d columns set aside.
+/// (`label`, else the one the version was registered with, else a column named "label", else
+/// the last one); `ignore`d columns set aside.
 fn read_labelled(
     path: &Path,
     version: &ModelVersion,
@@ -32,8 +33,16 @@ fn read_labelled(
         problem,
     };
     let header = reference::header(path).map_err(|e| bad(e.to_string()))?;
+    // The version's own label (registered with --label), else the usual names.
+    let registered = version
+        .profile
+        .as_ref()
+        .and_then(|p| p.label.as_ref())
+        .map(|l| l.name.clone())
+        .filter(|name| header.contains(name));
     let label = match label {
         Some(name) => name.to_string(),
+        None if registered.is_some() => registered.unwrap_or_default(),
         None if header.iter().any(|h| h == "label") => "label".to_string(),
         None => header
             .last()
