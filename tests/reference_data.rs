@@ -385,3 +385,96 @@ fn the_declared_category_order_is_what_drift_and_evaluation_use() {
         "sorted order feeds the model wrong codes"
     );
 }
+
+#[test]
+fn the_servers_drift_numbers_are_scipys() {
+    // Expected values: numpy 2.4 / scipy 1.17 on demo/holdout.csv at FP32, the reference all
+    // 2,000 rows, live the first 600 with amount x 1.1 (in FP32): PSI on the reference's
+    // deciles (proportions floored at 1e-4), ks_2samp (exact at these sizes), jensenshannon
+    // (base e) with an unseen bucket, and chi2_contingency on the channel counts.
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let train = training_table(h, "train.csv", ["app", "branch", "web"]);
+    ok(
+        h,
+        &[
+            "register",
+            "parity",
+            &demo("v1.onnx"),
+            "--reference",
+            train.to_str().unwrap(),
+            "--label",
+            "fraud",
+            "--ignore",
+            "id",
+            "--categories",
+            "channel=app,branch,web",
+        ],
+    );
+    let server = Server::start(h, "parity", &["--version", "1"]);
+    let client = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap();
+    let live: Vec<[f32; 5]> = model_rows()
+        .into_iter()
+        .take(600)
+        .map(|mut r| {
+            r[0] *= 1.1f32;
+            r
+        })
+        .collect();
+    for chunk in live.chunks(200) {
+        let body = json!({"inputs": [{
+            "name": "X", "shape": [chunk.len(), 5], "datatype": "FP32",
+            "data": chunk.iter().flatten().collect::<Vec<_>>(),
+        }]});
+        assert_eq!(
+            client
+                .post(format!("{}/v2/models/parity/infer", server.url))
+                .json(&body)
+                .send()
+                .unwrap()
+                .status(),
+            200
+        );
+    }
+    let report: Value = client
+        .get(format!("{}/flightdeck/drift/parity", server.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let feature = |name: &str| {
+        report["versions"][0]["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let agrees = |got: &Value, want: f64, what: &str| {
+        let got = got.as_f64().unwrap();
+        assert!(
+            (got - want).abs() <= 1e-6 * want.abs(),
+            "{what}: {got} vs scipy {want}"
+        );
+    };
+    let amount = feature("amount");
+    agrees(&amount["psi"], 0.021048120179030273, "amount PSI");
+    agrees(&amount["ks_statistic"], 0.063, "amount KS statistic");
+    agrees(
+        &amount["ks_p_value"],
+        0.04919011126702455,
+        "amount KS p-value",
+    );
+    let channel = feature("channel");
+    agrees(&channel["js_distance"], 0.0023451950071443823, "channel JS");
+    agrees(
+        &channel["chi2_p_value"],
+        0.9898893791974702,
+        "channel chi-square p-value",
+    );
+    assert_eq!(channel["js_base"], "e");
+}

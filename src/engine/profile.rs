@@ -11,8 +11,10 @@ use crate::model::{
     Signature,
 };
 
-/// Reference values kept per numeric feature for the KS test.
-pub const REFERENCE_SAMPLE_SIZE: usize = 1000;
+/// Reference values kept per numeric feature for the KS test: the whole reference up to this
+/// many rows (so its p-value is scipy's exact one), evenly spaced order statistics beyond (a
+/// sketch of the distribution; its p-value is then asymptotic, on the full row count).
+pub const REFERENCE_SAMPLE_SIZE: usize = crate::stats::drift::KS_EXACT_UP_TO;
 /// Quantile bins per numeric feature (deciles).
 pub const BINS: usize = 10;
 /// More distinct values than this in a text column is almost certainly not a category.

@@ -256,7 +256,9 @@ fn numeric(
     }
     let psi = stats::psi(&p.bin_counts, &live_counts);
     let d = stats::ks_statistic(&p.sample, &live);
-    let ks_p = stats::ks_p_value(d, p.sample.len(), live.len());
+    // A sketch (evenly spaced order statistics of a larger reference) stands for all its rows.
+    let reference_rows = (p.n as usize).max(p.sample.len());
+    let ks_p = stats::ks_p_value(d, reference_rows, live.len());
     let verdict = t.numeric_verdict(psi, d, ks_p);
     let proportions = |counts: &[u64]| {
         let sum = counts.iter().sum::<u64>().max(1) as f64;
