@@ -478,6 +478,15 @@ fn config_lists_every_environment_with_its_backends() {
         "{out}"
     );
     assert!(out.contains("environment   prom"), "{out}");
+    // What drift and promotions are judged by is part of the resolved settings.
+    assert!(
+        out.contains("JS >= 0.1 (base e)") && out.contains("canary >= 100 requests"),
+        "{out}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&common::ok(h, &["--env", "prom", "config", "--json"])).unwrap();
+    assert_eq!(json["drift"]["js_base"], "e");
+    assert_eq!(json["gates"]["max_p99_ratio"], 1.5);
     assert!(
         out.lines().any(|l| l.contains("* prom")
             && l.contains("metrics prometheus http://127.0.0.1:9090")),

@@ -162,6 +162,23 @@ pub fn print_settings(settings: &Settings, json: bool) -> Result<(), Failure> {
         "environments": settings.environments.keys().collect::<Vec<_>>(),
         "theme": settings.theme,
         "ascii": settings.ascii,
+        "drift": {
+            "psi_warn": settings.thresholds.psi_warn,
+            "psi_drift": settings.thresholds.psi_drift,
+            "ks_p_value": settings.thresholds.ks_p_value,
+            "ks_min_statistic": settings.thresholds.ks_min_statistic,
+            "js_drift": settings.thresholds.js_drift,
+            "js_base": settings.thresholds.js_base.as_str(),
+            "min_drift_samples": settings.thresholds.min_drift_samples,
+        },
+        "gates": {
+            "min_canary_requests": settings.gates.min_canary_requests,
+            "max_error_ratio_increase": settings.gates.max_error_ratio_increase,
+            "max_client_error_ratio_increase": settings.gates.max_client_error_ratio_increase,
+            "max_p99_ratio": settings.gates.max_p99_ratio,
+            "p99_floor_ms": settings.gates.p99_floor_ms,
+            "max_metric_drop": settings.gates.max_metric_drop,
+        },
     });
     if json {
         return print_json(&value);
@@ -225,6 +242,27 @@ pub fn print_settings(settings: &Settings, json: bool) -> Result<(), Failure> {
         "theme         {}{}",
         settings.theme,
         if settings.ascii { " (ascii)" } else { "" }
+    );
+    let t = &settings.thresholds;
+    say!(
+        "drift         PSI warn {} drift {}; KS p < {} with D >= {}; JS >= {} (base {}); verdicts from {} rows",
+        t.psi_warn,
+        t.psi_drift,
+        t.ks_p_value,
+        t.ks_min_statistic,
+        t.js_drift,
+        t.js_base.as_str(),
+        t.min_drift_samples
+    );
+    let g = &settings.gates;
+    say!(
+        "gates         canary >= {} requests; 5xx +{} and 4xx +{} at most; p99 x{} (floor {} ms); metric drop {}",
+        g.min_canary_requests,
+        g.max_error_ratio_increase,
+        g.max_client_error_ratio_increase,
+        g.max_p99_ratio,
+        g.p99_floor_ms,
+        g.max_metric_drop
     );
     Ok(())
 }
