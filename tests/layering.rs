@@ -9,24 +9,26 @@ use std::path::{Path, PathBuf};
 /// The module map: each module and the modules it may import (`None`: every module).
 type Rule = BTreeMap<String, Option<BTreeSet<String>>>;
 
-/// Reads the map's table out of lib.rs: rows `//! | `module` | what | may import |`.
+/// The map's rows out of lib.rs, top to bottom: `//! | `module` | what | may import |`.
+fn rows(lib: &str) -> Vec<(String, Option<BTreeSet<String>>)> {
+    lib.lines()
+        .filter_map(|line| line.strip_prefix("//! | `"))
+        .map(|row| {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let module = cells[0].trim_end_matches('`').to_string();
+            let allowed = match cells.get(2).copied().unwrap_or_default() {
+                "every module" => None,
+                "-" => Some(BTreeSet::new()),
+                list => Some(list.split(',').map(|m| m.trim().to_string()).collect()),
+            };
+            (module, allowed)
+        })
+        .collect()
+}
+
+/// The module map as a lookup.
 fn rule(lib: &str) -> Rule {
-    let mut rule = Rule::new();
-    for line in lib.lines() {
-        let Some(row) = line.strip_prefix("//! | `") else {
-            continue;
-        };
-        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-        let module = cells[0].trim_end_matches('`').to_string();
-        let allowed = cells.get(2).copied().unwrap_or_default();
-        let allowed = match allowed {
-            "every module" => None,
-            "-" => Some(BTreeSet::new()),
-            list => Some(list.split(',').map(|m| m.trim().to_string()).collect()),
-        };
-        rule.insert(module, allowed);
-    }
-    rule
+    rows(lib).into_iter().collect()
 }
 
 /// The top-level module a source file belongs to (`None` for lib.rs, main.rs and binaries).
@@ -239,21 +241,15 @@ fn violations(rule: &Rule, files: &[(PathBuf, String)]) -> Vec<String> {
 fn out_of_order(lib: &str) -> Vec<String> {
     let mut above = BTreeSet::new();
     let mut wrong = Vec::new();
-    for line in lib.lines() {
-        let Some(row) = line.strip_prefix("//! | `") else {
-            continue;
-        };
-        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-        let module = cells[0].trim_end_matches('`').to_string();
-        let allowed = cells.get(2).copied().unwrap_or_default();
-        if !matches!(allowed, "-" | "every module") {
-            for name in allowed.split(',').map(str::trim) {
-                if !above.contains(name) {
-                    wrong.push(format!(
-                        "`{module}` may import `{name}`, which is not above it"
-                    ));
-                }
-            }
+    for (module, allowed) in rows(lib) {
+        for name in allowed
+            .iter()
+            .flatten()
+            .filter(|name| !above.contains(*name))
+        {
+            wrong.push(format!(
+                "`{module}` may import `{name}`, which is not above it"
+            ));
         }
         above.insert(module);
     }

@@ -65,6 +65,15 @@ fn model_rows() -> Vec<[f32; 5]> {
         .collect()
 }
 
+/// `register NAME MODEL` with the training table described as users describe it: its label
+/// (`fraud`) and its id column set aside, then `extra`.
+fn described<'a>(name: &'a str, model: &'a str, table: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["register", name, model, "--reference", table];
+    args.extend(["--label", "fraud", "--ignore", "id"]);
+    args.extend_from_slice(extra);
+    args
+}
+
 fn versions(home: &Path, model: &str) -> Value {
     serde_json::from_str(&ok(home, &["versions", model, "--json"])).unwrap()
 }
@@ -132,19 +141,12 @@ fn the_training_table_registers_as_it_is_with_its_label_and_ids() {
     // Named: the label's distribution is kept, the id set aside, the categories coded as declared.
     let out = ok(
         h,
-        &[
-            "register",
+        &described(
             "claims",
             &model,
-            "--reference",
             train,
-            "--label",
-            "fraud",
-            "--ignore",
-            "id",
-            "--categories",
-            "channel=app,branch,web",
-        ],
+            &["--categories", "channel=app,branch,web"],
+        ),
     );
     assert!(
         out.contains("baseline: 2000 rows, 5 features (4 numeric, 1 categorical)"),
@@ -175,20 +177,7 @@ fn the_training_table_registers_as_it_is_with_its_label_and_ids() {
     );
 
     // No order declared: the assumption is said, and kept with the version.
-    let out = ok(
-        h,
-        &[
-            "register",
-            "claims-2",
-            &model,
-            "--reference",
-            train,
-            "--label",
-            "fraud",
-            "--ignore",
-            "id",
-        ],
-    );
+    let out = ok(h, &described("claims-2", &model, train, &[]));
     assert!(
         out.contains("warning: channel: text categories mapped to codes in sorted order (app=0, branch=1, web=2); if the model encodes them differently, pass --categories channel=FIRST,SECOND,..."),
         "{out}"
@@ -205,19 +194,12 @@ fn the_training_table_registers_as_it_is_with_its_label_and_ids() {
     // Doing what the warning says on the same artifact replaces the version's baseline, on record.
     let out = ok(
         h,
-        &[
-            "register",
+        &described(
             "claims-2",
             &model,
-            "--reference",
             train,
-            "--label",
-            "fraud",
-            "--ignore",
-            "id",
-            "--categories",
-            "channel=app,branch,web",
-        ],
+            &["--categories", "channel=app,branch,web"],
+        ),
     );
     assert!(
         out.contains("its baseline profile is replaced from this reference"),
@@ -230,19 +212,12 @@ fn the_training_table_registers_as_it_is_with_its_label_and_ids() {
     // The same options again change nothing.
     let out = ok(
         h,
-        &[
-            "register",
+        &described(
             "claims-2",
             &model,
-            "--reference",
             train,
-            "--label",
-            "fraud",
-            "--ignore",
-            "id",
-            "--categories",
-            "channel=app,branch,web",
-        ],
+            &["--categories", "channel=app,branch,web"],
+        ),
     );
     assert!(out.contains("nothing was changed"), "{out}");
     let err = fails(
@@ -307,10 +282,7 @@ fn the_declared_category_order_is_what_drift_and_evaluation_use() {
     let train = train.to_str().unwrap();
     let model = demo("v1.onnx");
     let register = |name: &str, reference: &str, extra: &[&str]| {
-        let mut args = vec!["register", name, model.as_str(), "--reference", reference];
-        args.extend(["--label", "fraud", "--ignore", "id"]);
-        args.extend(extra);
-        ok(h, &args)
+        ok(h, &described(name, &model, reference, extra))
     };
     let out = register(
         "declared",
@@ -395,21 +367,15 @@ fn the_servers_drift_numbers_are_scipys() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let train = training_table(h, "train.csv", ["app", "branch", "web"]);
+    let model = demo("v1.onnx");
     ok(
         h,
-        &[
-            "register",
+        &described(
             "parity",
-            &demo("v1.onnx"),
-            "--reference",
+            &model,
             train.to_str().unwrap(),
-            "--label",
-            "fraud",
-            "--ignore",
-            "id",
-            "--categories",
-            "channel=app,branch,web",
-        ],
+            &["--categories", "channel=app,branch,web"],
+        ),
     );
     let server = Server::start(h, "parity", &["--version", "1"]);
     let client = reqwest::blocking::Client::builder()

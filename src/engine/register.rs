@@ -195,7 +195,8 @@ fn reprofile(
     request: &RegisterRequest,
     actor: &Actor,
 ) -> Result<bool, EngineError> {
-    let (profile, _) = reference_and_sentinels(request, &version.signature)?;
+    // Only the reference is read again: the stored version keeps its sentinels.
+    let profile = reference_profile(request, &version.signature)?;
     // Compared as stored: through the registry's JSON both ways (a NaN is never equal to itself
     // as a float, and parsing a float back may move it by an ulp).
     let as_stored = |p: &BaselineProfile| {
@@ -251,18 +252,26 @@ fn reference_and_sentinels(
     ),
     EngineError,
 > {
-    let profile = request
-        .reference
+    let profile = reference_profile(request, signature)?;
+    let sentinel_set = request
+        .sentinels
         .as_deref()
-        .map(|csv| {
-            profile::profile_csv(csv, signature, &request.profile).map_err(|e| {
-                EngineError::Reference {
-                    path: csv.to_path_buf(),
-                    problem: e.to_string(),
-                }
+        .map(|file| {
+            sentinels::load(file, signature).map_err(|problem| EngineError::Sentinels {
+                path: file.to_path_buf(),
+                problem,
             })
         })
         .transpose()?;
+    Ok((profile, sentinel_set))
+}
+
+/// The baseline profile of the request's reference data (`None` without one); the options that
+/// describe a reference's columns are refused without one.
+fn reference_profile(
+    request: &RegisterRequest,
+    signature: &crate::model::Signature,
+) -> Result<Option<BaselineProfile>, EngineError> {
     let options = &request.profile;
     let asked = [
         (!options.categorical.is_empty(), "--categorical"),
@@ -276,17 +285,16 @@ fn reference_and_sentinels(
             problem: format!("{flag} needs --reference: it describes the reference data's columns"),
         });
     }
-    let sentinel_set = request
-        .sentinels
+    request
+        .reference
         .as_deref()
-        .map(|file| {
-            sentinels::load(file, signature).map_err(|problem| EngineError::Sentinels {
-                path: file.to_path_buf(),
-                problem,
+        .map(|csv| {
+            profile::profile_csv(csv, signature, options).map_err(|e| EngineError::Reference {
+                path: csv.to_path_buf(),
+                problem: e.to_string(),
             })
         })
-        .transpose()?;
-    Ok((profile, sentinel_set))
+        .transpose()
 }
 
 fn display(path: &Path) -> String {

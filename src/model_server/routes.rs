@@ -460,7 +460,15 @@ async fn v1_inner(
 }
 
 async fn metrics(State(state): State<Shared>) -> Response {
-    let gauges = scrape_gauges(&state);
+    // Drift is scored at scrape time, which can take milliseconds per feature: off the thread
+    // that serves every request.
+    let scorer = state.clone();
+    let gauges = match tokio::task::spawn_blocking(move || scrape_gauges(&scorer)).await {
+        Ok(gauges) => gauges,
+        Err(e) => {
+            return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
+        }
+    };
     let text = state.metrics.encode(&gauges);
     (
         [(
@@ -583,7 +591,13 @@ fn scrape_gauges(state: &ServerState) -> Vec<GaugeSample> {
 }
 
 async fn drift(State(state): State<Shared>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
-    let reports = state.drift(&name).ok_or_else(|| {
+    // Scoring can take milliseconds per feature: off the thread that serves every request.
+    let scorer = state.clone();
+    let model = name.clone();
+    let reports = tokio::task::spawn_blocking(move || scorer.drift(&model))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let reports = reports.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             format!("model {name:?} is not served here"),

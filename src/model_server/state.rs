@@ -210,17 +210,19 @@ impl ServerState {
         Ok(applied)
     }
 
-    /// Drift of every loaded version of a model.
+    /// Drift of every loaded version of a model. Scoring can take a while (the exact KS
+    /// p-value): call it off the HTTP thread. Each window's lock is held only to copy its rows.
     pub fn drift(&self, model: &str) -> Option<Vec<DriftReport>> {
         let deployment = self.deployment(model)?;
         let now = Instant::now();
+        let snapshots: Vec<_> = deployment
+            .loaded()
+            .filter_map(|(_, v)| Some(v.drift.as_ref()?.lock().ok()?.snapshot(now)))
+            .collect();
         Some(
-            deployment
-                .loaded()
-                .filter_map(|(_, v)| {
-                    let mut window = v.drift.as_ref()?.lock().ok()?;
-                    Some(window.report(now, &self.options.thresholds))
-                })
+            snapshots
+                .iter()
+                .map(|s| s.report(&self.options.thresholds))
                 .collect(),
         )
     }

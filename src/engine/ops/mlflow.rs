@@ -384,7 +384,7 @@ impl OpRegistry for MlflowOpRegistry {
         model: &'a ModelName,
         version: u32,
         run_if_missing: bool,
-        _progress: &'a (dyn Fn(&crate::model::Step) + Sync),
+        _progress: crate::model::Progress<'a>,
     ) -> Pending<'a, Option<SmokeEvidence>> {
         async move {
             // MLflow versions carry no sentinel cases and no stored smoke test: the artifact

@@ -109,7 +109,7 @@ pub trait OpRegistry: Send + Sync {
         model: &'a ModelName,
         version: u32,
         run_if_missing: bool,
-        progress: &'a (dyn Fn(&crate::model::Step) + Sync),
+        progress: crate::model::Progress<'a>,
     ) -> Pending<'a, Option<SmokeEvidence>>;
     /// The latest evaluation of `version` (registries that keep none answer `None`).
     fn evaluation<'a>(
@@ -233,7 +233,7 @@ impl OpRegistry for EmbeddedOpRegistry {
         model: &'a ModelName,
         version: u32,
         run_if_missing: bool,
-        progress: &'a (dyn Fn(&crate::model::Step) + Sync),
+        progress: crate::model::Progress<'a>,
     ) -> Pending<'a, Option<SmokeEvidence>> {
         async move {
             let mut registry = self.open()?;

@@ -2,6 +2,7 @@
 //! drift report computed from it.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::model::{
@@ -44,7 +45,8 @@ struct Column {
 pub struct DriftWindow {
     model: String,
     version: u32,
-    profile: BaselineProfile,
+    /// Shared with the snapshots a report is scored from, outside the window's lock.
+    profile: Arc<BaselineProfile>,
     columns: Vec<Column>,
     limits: WindowLimits,
     times: VecDeque<Instant>,
@@ -60,7 +62,7 @@ impl DriftWindow {
         profile: Option<&BaselineProfile>,
         limits: WindowLimits,
     ) -> Option<Self> {
-        let profile = profile?.clone();
+        let profile = Arc::new(profile?.clone());
         let feature_columns = signature.feature_columns();
         if feature_columns.len() != profile.features.len() {
             return None;
@@ -133,8 +135,44 @@ impl DriftWindow {
 
     /// Scores the window against the baseline.
     pub fn report(&mut self, now: Instant, thresholds: &DriftThresholds) -> DriftReport {
+        self.snapshot(now).report(thresholds)
+    }
+
+    /// The window's rows now, copied (a few thousand numbers per feature) so that scoring,
+    /// which can take milliseconds per feature (the exact KS p-value), runs without holding
+    /// the window's lock: requests go on recording meanwhile.
+    pub fn snapshot(&mut self, now: Instant) -> WindowSnapshot {
         self.evict(now);
-        let n = self.times.len() as u64;
+        WindowSnapshot {
+            model: self.model.clone(),
+            version: self.version,
+            profile: self.profile.clone(),
+            values: self.values.clone(),
+            rows: self.times.len() as u64,
+            seconds: self
+                .times
+                .front()
+                .map(|t| now.duration_since(*t).as_secs_f64())
+                .unwrap_or(0.0),
+        }
+    }
+}
+
+/// A window's rows at one moment, scored into a drift report.
+#[derive(Debug, Clone)]
+pub struct WindowSnapshot {
+    model: String,
+    version: u32,
+    profile: Arc<BaselineProfile>,
+    values: Vec<VecDeque<f64>>,
+    rows: u64,
+    seconds: f64,
+}
+
+impl WindowSnapshot {
+    /// Scores the rows against the baseline.
+    pub fn report(&self, thresholds: &DriftThresholds) -> DriftReport {
+        let n = self.rows;
         let enough = n >= thresholds.min_samples.max(1);
         let features: Vec<FeatureDrift> = self
             .profile
@@ -178,11 +216,7 @@ impl DriftWindow {
             model: self.model.clone(),
             version: self.version,
             window_samples: n,
-            window_seconds: self
-                .times
-                .front()
-                .map(|t| now.duration_since(*t).as_secs_f64())
-                .unwrap_or(0.0),
+            window_seconds: self.seconds,
             drift_share: share,
             verdict,
             thresholds: *thresholds,
