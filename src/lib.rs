@@ -5,7 +5,7 @@
 //!
 //! # Module map
 //!
-//! Floors, lowest first. A module imports only the modules its row names (`tests/layering.rs`
+//! Floors, lowest first. A module imports only the modules its row names (`tests/suite/layering.rs`
 //! reads this table and every `crate::` path in `src/`, and fails naming the file and the line
 //! of any other import). Two words keep one meaning each: a **model server** is one
 //! `flightdeck serve` process; **serving** is where an environment's versions run (local model

@@ -72,6 +72,7 @@ struct FileThresholds {
     js_drift: Option<f64>,
     js_base: Option<String>,
     min_drift_samples: Option<u64>,
+    ks_reference_values: Option<u64>,
     error_rate_warn: Option<f64>,
     p99_warn_ms: Option<f64>,
 }
@@ -114,8 +115,8 @@ struct FileEnvironment {
 pub enum RegistryBackend {
     /// SQLite and artifact files in the data dir.
     Embedded,
-    /// An MLflow tracking server's Model Registry (`mlflow_url`): operations move its aliases
-    /// with `serving = "kubernetes"`; with local serving the environment is read-only.
+    /// An MLflow tracking server's Model Registry (`mlflow_url`): operations move its aliases;
+    /// with local serving, the versions served are copied into the local registry first.
     Mlflow,
 }
 
@@ -203,6 +204,9 @@ pub struct Thresholds {
     /// The logarithm base of the JS distance: `e` (scipy's and Evidently's default) or `2`.
     pub js_base: crate::model::JsBase,
     pub min_drift_samples: u64,
+    /// Reference values kept per numeric feature at registration for the KS test (a sketch of
+    /// evenly spaced order statistics beyond).
+    pub ks_reference_values: usize,
     pub error_rate_warn: f64,
     pub p99_warn_ms: f64,
 }
@@ -451,6 +455,17 @@ impl FileThresholds {
                 })?,
             },
             min_drift_samples: t.min_drift_samples.unwrap_or(100),
+            ks_reference_values: match t.ks_reference_values {
+                None => crate::model::DEFAULT_REFERENCE_VALUES,
+                Some(n) if (1_000..=10_000_000).contains(&n) => n as usize,
+                Some(n) => {
+                    return Err(format!(
+                        "thresholds.ks_reference_values = {n}: keep between 1000 and 10000000 \
+                         values per feature (the default is {})",
+                        crate::model::DEFAULT_REFERENCE_VALUES
+                    ));
+                }
+            },
             error_rate_warn: probability(t.error_rate_warn, 0.01, "thresholds.error_rate_warn")?,
             p99_warn_ms: non_negative(t.p99_warn_ms, 250.0, "thresholds.p99_warn_ms")?,
         };
@@ -563,28 +578,18 @@ fn environment(
     })
 }
 
-/// Refuses an environment whose backends cannot work as configured; an MLflow registry with
-/// local serving is read-only, with the reason.
+/// Refuses an environment whose backends cannot work as configured.
 fn check_environment(e: &mut Environment) -> Result<(), String> {
     let name = e.name.clone();
-    if e.registry == RegistryBackend::Mlflow {
-        if !e
+    if e.registry == RegistryBackend::Mlflow
+        && !e
             .mlflow_url
             .as_deref()
             .is_some_and(|u| u.starts_with("http://") || u.starts_with("https://"))
-        {
-            return Err(format!(
-                "[environments.{name}]: registry = \"mlflow\" needs mlflow_url, an http:// or https:// URL such as \"http://mlflow:5000\""
-            ));
-        }
-        // Operations move MLflow's aliases and a cluster's serving; local servers would
-        // need MLflow's artifacts copied into the local registry, which is not built.
-        if e.serving == ServingBackend::Local {
-            e.read_only = true;
-            e.read_only_reason = Some(
-                "Its registry is MLflow and its serving local: local servers cannot serve MLflow's versions yet. Use serving = \"kubernetes\" for operations through MLflow's aliases, or an embedded registry.".into(),
-            );
-        }
+    {
+        return Err(format!(
+            "[environments.{name}]: registry = \"mlflow\" needs mlflow_url, an http:// or https:// URL such as \"http://mlflow:5000\""
+        ));
     }
     check_kubernetes(e)?;
     if e.metrics == MetricsBackend::Prometheus {

@@ -170,6 +170,7 @@ pub fn print_settings(settings: &Settings, json: bool) -> Result<(), Failure> {
             "js_drift": settings.thresholds.js_drift,
             "js_base": settings.thresholds.js_base.as_str(),
             "min_drift_samples": settings.thresholds.min_drift_samples,
+            "ks_reference_values": settings.thresholds.ks_reference_values,
         },
         "gates": {
             "min_canary_requests": settings.gates.min_canary_requests,
@@ -245,11 +246,12 @@ pub fn print_settings(settings: &Settings, json: bool) -> Result<(), Failure> {
     );
     let t = &settings.thresholds;
     say!(
-        "drift         PSI warn {} drift {}; KS p < {} with D >= {}; JS >= {} (base {}); verdicts from {} rows",
+        "drift         PSI warn {} drift {}; KS p < {} with D >= {} (on up to {} reference values); JS >= {} (base {}); verdicts from {} rows",
         t.psi_warn,
         t.psi_drift,
         t.ks_p_value,
         t.ks_min_statistic,
+        t.ks_reference_values,
         t.js_drift,
         t.js_base.as_str(),
         t.min_drift_samples

@@ -256,6 +256,10 @@ pub struct MlflowVersion {
     pub description: Option<String>,
     #[serde(default)]
     pub run_id: Option<String>,
+    /// Where the version came from: a run's artifact path, or `models:/m-<id>` for a model
+    /// logged with MLflow 3's logged models.
+    #[serde(default)]
+    pub source: Option<String>,
     #[serde(default)]
     pub tags: Vec<Tag>,
     #[serde(default)]
@@ -304,12 +308,132 @@ pub struct RunAnswer {
 pub struct Run {
     pub info: RunInfo,
     pub data: RunData,
+    /// The datasets the run logged (`mlflow.log_input`).
+    #[serde(default)]
+    pub inputs: RunInputs,
+}
+
+impl Run {
+    /// The run's datasets as a data hash: their digests (`name:digest` when it logged several,
+    /// with the context MLflow tagged them with, e.g. `training`), else a `data_hash` param.
+    pub fn data_hash(&self) -> Option<String> {
+        let digests: Vec<String> = self
+            .inputs
+            .dataset_inputs
+            .iter()
+            .filter(|d| !d.dataset.digest.is_empty())
+            .map(|d| {
+                let context = tag(&d.tags, "mlflow.data.context")
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default();
+                format!("{}:{}{context}", d.dataset.name, d.dataset.digest)
+            })
+            .collect();
+        match digests.len() {
+            0 => tag(&self.data.params, "data_hash").map(str::to_string),
+            1 => self
+                .inputs
+                .dataset_inputs
+                .iter()
+                .map(|d| d.dataset.digest.clone())
+                .find(|d| !d.is_empty()),
+            _ => Some(digests.join(", ")),
+        }
+    }
+
+    /// The commit the run's code was at, as MLflow records it.
+    pub fn code_commit(&self) -> Option<String> {
+        tag(&self.data.tags, "mlflow.source.git.commit")
+            .or_else(|| tag(&self.data.tags, "git_commit"))
+            .map(str::to_string)
+    }
+}
+
+/// A version's lineage as MLflow records it: the run's datasets as the data hash, its commit,
+/// a `pipeline_version` tag or param, who made the version and when.
+pub fn lineage(v: &MlflowVersion, run: Option<&Run>) -> crate::model::Lineage {
+    let data = run.map(|r| &r.data);
+    crate::model::Lineage {
+        data_hash: run.and_then(Run::data_hash),
+        code_commit: run.and_then(Run::code_commit),
+        pipeline_version: tag(&v.tags, "pipeline_version")
+            .or_else(|| data.and_then(|d| tag(&d.params, "pipeline_version")))
+            .map(str::to_string),
+        author: v
+            .user_id
+            .clone()
+            .filter(|u| !u.is_empty())
+            .or_else(|| run.and_then(|r| r.info.user_id.clone()))
+            .or_else(|| {
+                data.and_then(|d| tag(&d.tags, "mlflow.user"))
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| "-".into()),
+        created_at: millis(v.creation_timestamp),
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct RunInfo {
     #[serde(default)]
     pub user_id: Option<String>,
+    /// The root of the run's artifacts (`mlflow-artifacts:/...` when MLflow proxies its store).
+    #[serde(default)]
+    pub artifact_uri: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RunInputs {
+    #[serde(default)]
+    pub dataset_inputs: Vec<DatasetInput>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatasetInput {
+    pub dataset: Dataset,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Dataset {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub digest: String,
+}
+
+/// The parts of a model's `MLmodel` file flightdeck reads: which flavours it was logged with
+/// and, for the ONNX flavour, the file that holds the graph.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct MlModel {
+    #[serde(default)]
+    pub flavors: std::collections::BTreeMap<String, Flavor>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Flavor {
+    /// The flavour's main file, relative to the model's directory (`model.onnx` for ONNX).
+    #[serde(default)]
+    pub data: Option<String>,
+}
+
+impl MlModel {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        serde_saphyr::from_str(text).map_err(|e| format!("its MLmodel file does not parse: {e}"))
+    }
+
+    /// The ONNX flavour's file, when the model was logged as ONNX.
+    pub fn onnx_file(&self) -> Option<&str> {
+        self.flavors
+            .get("onnx")
+            .map(|f| f.data.as_deref().unwrap_or("model.onnx"))
+    }
+
+    /// The flavours it was logged with, for saying what it is when it is not ONNX.
+    pub fn flavor_names(&self) -> Vec<&str> {
+        self.flavors.keys().map(String::as_str).collect()
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -3,6 +3,7 @@
 //! lives here; the CLI, the console and the demo call the same functions.
 
 pub mod evaluate;
+pub mod mirror;
 pub mod ops;
 pub mod profile;
 pub mod reference;

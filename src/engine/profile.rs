@@ -11,10 +11,7 @@ use crate::model::{
     Signature,
 };
 
-/// Reference values kept per numeric feature for the KS test: the whole reference up to this
-/// many rows (so its p-value is scipy's exact one), evenly spaced order statistics beyond (a
-/// sketch of the distribution; its p-value is then asymptotic, on the full row count).
-pub const REFERENCE_SAMPLE_SIZE: usize = crate::stats::drift::KS_EXACT_UP_TO;
+pub use crate::model::DEFAULT_REFERENCE_VALUES;
 /// Quantile bins per numeric feature (deciles).
 pub const BINS: usize = 10;
 /// More distinct values than this in a text column is almost certainly not a category.
@@ -65,6 +62,8 @@ pub struct ProfileOptions {
     /// Each categorical column's categories in the order the model encodes them: a category's
     /// code is its index here (`--categories NAME=a,b,c`).
     pub categories: BTreeMap<String, Vec<String>>,
+    /// Reference values kept per numeric feature; `None`: [`DEFAULT_REFERENCE_VALUES`].
+    pub reference_values: Option<usize>,
 }
 
 fn is_missing(value: &str) -> bool {
@@ -106,6 +105,10 @@ pub fn profile_csv(
                 known: signature.categories.get(&column.name).map(Vec::as_slice),
                 text_input: spec.datatype == DataType::Bytes,
                 fp32: spec.datatype == DataType::Fp32,
+                reference_values: options
+                    .reference_values
+                    .unwrap_or(DEFAULT_REFERENCE_VALUES)
+                    .max(2),
             };
             let (profile, note) =
                 profile_column(&column.name, &column.values, &table.lines, treat)?;
@@ -141,6 +144,8 @@ fn label_profile(column: &Column, lines: &[u64]) -> Result<FeatureProfile, Profi
         known: None,
         text_input: false,
         fp32: false,
+        // A regression target's values are summarised, never compared by KS.
+        reference_values: 2,
     };
     profile_column(&column.name, &column.values, lines, treat).map(|(profile, _)| profile)
 }
@@ -158,6 +163,7 @@ struct Treatment<'a> {
     /// The model's input is FP32: values are profiled as the model receives them, so the same
     /// rows sent live fall in the same bins (41.1 is 41.099998 there).
     fp32: bool,
+    reference_values: usize,
 }
 
 /// A column's profile, and what had to be assumed about it (said at registration).
@@ -202,8 +208,16 @@ fn profile_column(
         });
     } else {
         let as_received = |v: f64| if treat.fp32 { v as f32 as f64 } else { v };
+        if numeric_count > treat.reference_values {
+            note = Some(format!(
+                "{name}: {numeric_count} reference values; the KS test compares live values with \
+                 {} evenly spaced of them (thresholds.ks_reference_values) and counts all {numeric_count}",
+                treat.reference_values
+            ));
+        }
         FeatureKind::Numeric(numeric_profile(
             parsed.into_iter().flatten().map(as_received).collect(),
+            treat.reference_values,
         ))
     };
     let profile = FeatureProfile {
@@ -314,7 +328,7 @@ fn categorical_profile(
     Ok((FeatureKind::Categorical { categories }, assumed))
 }
 
-fn numeric_profile(mut values: Vec<f64>) -> NumericProfile {
+fn numeric_profile(mut values: Vec<f64>, keep: usize) -> NumericProfile {
     values.sort_by(f64::total_cmp);
     let n = values.len();
     let mean = values.iter().sum::<f64>() / n as f64;
@@ -332,7 +346,7 @@ fn numeric_profile(mut values: Vec<f64>) -> NumericProfile {
     for v in &values {
         bin_counts[bin_index(&bin_edges, *v)] += 1;
     }
-    let k = n.min(REFERENCE_SAMPLE_SIZE);
+    let k = n.min(keep);
     let sample = if k == n {
         values.clone()
     } else {
@@ -358,7 +372,7 @@ mod tests {
 
     #[test]
     fn deciles_split_uniform_data_evenly() {
-        let p = numeric_profile((0..1000).map(f64::from).collect());
+        let p = numeric_profile((0..1000).map(f64::from).collect(), DEFAULT_REFERENCE_VALUES);
         assert_eq!(p.bin_edges.len(), 11);
         assert_eq!(p.bin_counts.iter().sum::<u64>(), 1000);
         assert!(p.bin_counts.iter().all(|c| *c == 100), "{:?}", p.bin_counts);
@@ -372,7 +386,7 @@ mod tests {
     fn discrete_data_merges_repeated_edges() {
         let mut values = vec![0.0; 80];
         values.extend(vec![1.0; 20]);
-        let p = numeric_profile(values);
+        let p = numeric_profile(values, DEFAULT_REFERENCE_VALUES);
         // Deciles 0.0..0.7 are all 0 and merge; 0.8 interpolates to 0.2 (as numpy does); 0.9, 1.0 are 1.
         assert_eq!(p.bin_edges.len(), 3, "{:?}", p.bin_edges);
         assert!((p.bin_edges[1] - 0.2).abs() < 1e-9);
@@ -381,9 +395,15 @@ mod tests {
 
     #[test]
     fn sample_is_bounded_and_spans_the_range() {
-        let p = numeric_profile((0..50_000).map(f64::from).collect());
-        assert_eq!(p.sample.len(), REFERENCE_SAMPLE_SIZE);
-        assert_eq!(p.sample.first(), Some(&0.0));
-        assert_eq!(p.sample.last(), Some(&49_999.0));
+        let whole = numeric_profile(
+            (0..50_000).map(f64::from).collect(),
+            DEFAULT_REFERENCE_VALUES,
+        );
+        assert_eq!(whole.sample.len(), 50_000);
+        let sketch = numeric_profile((0..50_000).map(f64::from).collect(), 10_000);
+        assert_eq!(sketch.sample.len(), 10_000);
+        assert_eq!(sketch.sample.first(), Some(&0.0));
+        assert_eq!(sketch.sample.last(), Some(&49_999.0));
+        assert!(sketch.sample.windows(2).all(|w| w[0] < w[1]));
     }
 }

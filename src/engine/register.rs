@@ -205,7 +205,12 @@ fn reprofile(
             .and_then(|text| serde_json::from_str::<BaselineProfile>(&text).ok())
             .and_then(|p| serde_json::to_value(p).ok())
     };
-    let stored = version.profile.as_ref().and_then(as_stored);
+    let mut stored = version.profile.clone();
+    if let Some(stored) = stored.as_mut() {
+        stored
+            .restore_reference_values(registry.reference_values(&version.model, version.version)?);
+    }
+    let stored = stored.as_ref().and_then(as_stored);
     let Some(profile) = profile.filter(|p| as_stored(p) != stored) else {
         return Ok(false);
     };

@@ -25,7 +25,8 @@ pub use kube::{
 };
 pub use name::{AliasName, ModelName, NameError};
 pub use profile::{
-    BaselineProfile, CategoryFrequency, FeatureKind, FeatureProfile, NumericProfile,
+    BaselineProfile, CategoryFrequency, DEFAULT_REFERENCE_VALUES, FeatureKind, FeatureProfile,
+    NumericProfile,
 };
 pub use progress::{Progress, Step};
 pub use sentinel::{SentinelCase, SentinelSet, TensorValues};

@@ -1,7 +1,15 @@
 //! The baseline profile of a version's training inputs, against which live inputs are scored
 //! for drift.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+/// Reference values kept per numeric feature for the KS test unless configured otherwise
+/// (`thresholds.ks_reference_values`): the whole reference up to this many rows, so the test is
+/// scipy's `ks_2samp` on the whole table; evenly spaced order statistics beyond (a sketch of the
+/// distribution, judged on the full row count, which registration says).
+pub const DEFAULT_REFERENCE_VALUES: usize = 100_000;
 
 /// Per-feature statistics of the reference data a version was trained on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,8 +54,11 @@ pub struct NumericProfile {
     pub std: f64,
     pub min: f64,
     pub max: f64,
-    /// Evenly spaced order statistics of the reference values (at most a fixed number), kept
-    /// for the two-sample Kolmogorov-Smirnov test.
+    /// The reference values, sorted, for the two-sample Kolmogorov-Smirnov test: all of them up
+    /// to a configured number, evenly spaced order statistics of them beyond. The registry keeps
+    /// them apart from the profile (listings read profiles whole), so a profile read from it has
+    /// them only once [`BaselineProfile::restore_reference_values`] put them back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sample: Vec<f64>,
 }
 
@@ -65,5 +76,31 @@ pub struct CategoryFrequency {
 impl BaselineProfile {
     pub fn feature(&self, name: &str) -> Option<&FeatureProfile> {
         self.features.iter().find(|f| f.name == name)
+    }
+
+    /// Takes the numeric features' reference values out, by feature, leaving the profile light.
+    pub fn take_reference_values(&mut self) -> Vec<(String, Vec<f64>)> {
+        self.features
+            .iter_mut()
+            .filter_map(|f| match &mut f.kind {
+                FeatureKind::Numeric(n) if !n.sample.is_empty() => {
+                    Some((f.name.clone(), std::mem::take(&mut n.sample)))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Puts reference values taken out by [`Self::take_reference_values`] back, by feature name.
+    /// A feature with none stored keeps what it has (profiles written before they were kept
+    /// apart carry them inline).
+    pub fn restore_reference_values(&mut self, mut values: BTreeMap<String, Vec<f64>>) {
+        for feature in &mut self.features {
+            if let FeatureKind::Numeric(n) = &mut feature.kind
+                && let Some(stored) = values.remove(&feature.name)
+            {
+                n.sample = stored;
+            }
+        }
     }
 }

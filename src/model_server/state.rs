@@ -236,9 +236,15 @@ pub fn load_version(
     options: &ServeOptions,
     metrics: &Metrics,
 ) -> Result<LoadedVersion, String> {
-    let record = registry
+    let mut record = registry
         .version(model, version)
         .map_err(|e| e.to_string())?;
+    if let Some(profile) = record.profile.as_mut() {
+        let values = registry
+            .reference_values(model, version)
+            .map_err(|e| e.to_string())?;
+        profile.restore_reference_values(values);
+    }
     let bytes =
         artifacts::load(registry.artifacts_root(), &record.sha256).map_err(|e| e.to_string())?;
     let loaded = LoadedModel::from_bytes(&bytes).map_err(|e| format!("{model} v{version}: {e}"))?;

@@ -15,7 +15,7 @@ use crate::clients::mlflow::{
 };
 use crate::clients::within;
 use crate::model::{
-    Alias, AliasName, JournalEntry, Lineage, ModelName, ModelSummary, ModelVersion, Signature,
+    Alias, AliasName, JournalEntry, ModelName, ModelSummary, ModelVersion, Signature,
 };
 
 /// How MLflow's aliases are named for flightdeck's production and canary.
@@ -275,23 +275,7 @@ fn version(
             notes: Vec::new(),
             categories: Default::default(),
         },
-        lineage: Lineage {
-            data_hash: tag(&data.params, "data_hash")
-                .or_else(|| tag(&data.tags, "mlflow.datasets.digest"))
-                .map(str::to_string),
-            code_commit: tag(&data.tags, "mlflow.source.git.commit").map(str::to_string),
-            pipeline_version: tag(&v.tags, "pipeline_version")
-                .or_else(|| tag(&data.params, "pipeline_version"))
-                .map(str::to_string),
-            author: v
-                .user_id
-                .clone()
-                .filter(|u| !u.is_empty())
-                .or_else(|| run.and_then(|r| r.info.user_id.clone()))
-                .or_else(|| tag(&data.tags, "mlflow.user").map(str::to_string))
-                .unwrap_or_else(|| "-".into()),
-            created_at: millis(v.creation_timestamp),
-        },
+        lineage: crate::clients::mlflow::lineage(v, run),
         metrics: data
             .metrics
             .iter()

@@ -3,6 +3,7 @@
 
 pub mod auc;
 pub mod drift;
+pub mod kolmogorov;
 pub mod quantiles;
 
 pub use auc::auc;

@@ -8,14 +8,18 @@
 
 use sha2::Digest;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use futures_util::FutureExt;
 
 use super::Pending;
-use super::{Held as HeldAliases, Move, OpRegistry, Role, SmokeEvidence, VersionFacts};
-use crate::clients::mlflow::{MlflowClient, tag};
+use super::{
+    EmbeddedOpRegistry, Held as HeldAliases, Move, OpRegistry, Role, SmokeEvidence, VersionFacts,
+};
+use crate::clients::mlflow::{MlModel, MlflowClient, tag};
 use crate::error::EngineError;
 use crate::model::ModelName;
 use crate::settings::Environment;
@@ -113,26 +117,50 @@ impl MlflowWriter {
         }
     }
 
-    /// The version's model.onnx and what its checksum showed, or why it cannot be used.
+    /// The version's ONNX file and what its checksum showed, or why it cannot be used.
     async fn fetch_artifact(&self, model: &str, version: u32) -> Result<(Vec<u8>, String), String> {
+        let fetched = self.fetch(model, version, false).await?;
+        Ok((fetched.bytes, fetched.checksum))
+    }
+
+    /// The version's ONNX file (the ONNX flavour's file under its download URI: a run's
+    /// artifacts or an MLflow 3 logged model's), checked against its `onnx.sha256` tag; with
+    /// `whole`, also its run (lineage) and a `sentinels.json` beside the model or in the run.
+    pub async fn fetch(&self, model: &str, version: u32, whole: bool) -> Result<Fetched, String> {
         let entry = self.client.model_version(model, version).await?;
         let expected = tag(&entry.tags, SHA_TAG).map(str::to_lowercase);
         let uri = self.client.download_uri(model, version).await?;
-        let path = uri.strip_prefix("mlflow-artifacts:/").ok_or_else(|| {
+        let root = proxied_path(&uri).ok_or_else(|| {
             format!(
-                "v{version}'s files are at {uri}, which flightdeck cannot fetch (only MLflow's proxied mlflow-artifacts: store)"
+                "v{version}'s files are at {uri}, which flightdeck cannot fetch (only MLflow's proxied mlflow-artifacts: store; start MLflow with --serve-artifacts)"
             )
         })?;
+        let status_text = |status: u16| {
+            reqwest::StatusCode::from_u16(status)
+                .map(|s| s.to_string())
+                .unwrap_or_else(|_| status.to_string())
+        };
+        // The MLmodel file says the flavour; a version registered from a bare directory has
+        // none, and its model.onnx is taken as it is.
+        let file = match self.client.artifact(&format!("{root}/MLmodel")).await? {
+            Ok(bytes) => {
+                let mlmodel = MlModel::parse(&String::from_utf8_lossy(&bytes))
+                    .map_err(|e| format!("v{version}: {e}"))?;
+                match mlmodel.onnx_file() {
+                    Some(file) => file.to_string(),
+                    None => return Err(not_onnx(model, version, &mlmodel.flavor_names())),
+                }
+            }
+            Err(_) => "model.onnx".to_string(),
+        };
         let bytes = self
             .client
-            .artifact(&format!("{}/model.onnx", path.trim_matches('/')))
+            .artifact(&format!("{root}/{file}"))
             .await?
             .map_err(|status| {
                 format!(
-                    "v{version} has no model.onnx under {uri} (HTTP {})",
-                    reqwest::StatusCode::from_u16(status)
-                        .map(|s| s.to_string())
-                        .unwrap_or_else(|_| status.to_string())
+                    "v{version} has no {file} under {uri} (HTTP {})",
+                    status_text(status)
                 )
             })?;
         let actual = format!("{:x}", sha2::Sha256::digest(&bytes));
@@ -140,13 +168,81 @@ impl MlflowWriter {
             Some(e) if e == actual => format!("sha256 matches {SHA_TAG}"),
             Some(e) => {
                 return Err(format!(
-                    "v{version}'s model.onnx has sha256 {actual}, but its {SHA_TAG} tag says {e}: the file changed after registration"
+                    "v{version}'s {file} has sha256 {actual}, but its {SHA_TAG} tag says {e}: the file changed after registration"
                 ));
             }
             None => format!("sha256 {actual} (no {SHA_TAG} tag to check it against)"),
         };
-        Ok((bytes, checksum))
+        let mut fetched = Fetched {
+            bytes,
+            sha256: actual,
+            checksum,
+            source: format!("{}/#/models/{model}/versions/{version}", self.client.base()),
+            entry,
+            run: None,
+            sentinels: None,
+        };
+        if !whole {
+            return Ok(fetched);
+        }
+        if let Some(run_id) = fetched.entry.run_id.clone().filter(|r| !r.is_empty()) {
+            fetched.run = Some(self.client.run(&run_id).await?);
+        }
+        let run_root = fetched
+            .run
+            .as_ref()
+            .and_then(|r| r.info.artifact_uri.as_deref())
+            .and_then(proxied_path);
+        for place in std::iter::once(root).chain(run_root) {
+            if let Ok(bytes) = self
+                .client
+                .artifact(&format!("{place}/sentinels.json"))
+                .await?
+            {
+                fetched.sentinels = Some(bytes);
+                break;
+            }
+        }
+        Ok(fetched)
     }
+}
+
+/// A version's files as fetched from MLflow.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub bytes: Vec<u8>,
+    pub sha256: String,
+    /// What the checksum showed, in words.
+    pub checksum: String,
+    /// Where the version is in MLflow's UI.
+    pub source: String,
+    pub entry: crate::clients::mlflow::MlflowVersion,
+    pub run: Option<crate::clients::mlflow::Run>,
+    /// A `sentinels.json` beside the model or in its run's artifacts.
+    pub sentinels: Option<Vec<u8>>,
+}
+
+/// The path under MLflow's artifact proxy of an `mlflow-artifacts:` URI.
+fn proxied_path(uri: &str) -> Option<String> {
+    let path = uri.strip_prefix("mlflow-artifacts:")?;
+    // `mlflow-artifacts:/1/...` or, with a host, `mlflow-artifacts://host:port/1/...`.
+    let path = match path.strip_prefix("//") {
+        Some(with_host) => with_host.split_once('/').map(|(_, p)| p)?,
+        None => path,
+    };
+    Some(path.trim_matches('/').to_string())
+}
+
+/// Why a version of another flavour cannot be served, and how to make it servable.
+fn not_onnx(model: &str, version: u32, flavours: &[&str]) -> String {
+    format!(
+        "v{version} of {model} is not ONNX (logged as {}): flightdeck serves ONNX. Export it (for scikit-learn: skl2onnx's to_onnx(model, X[:1])) and log that with mlflow.onnx.log_model(onnx_model, name=\"model\", registered_model_name=\"{model}\")",
+        if flavours.is_empty() {
+            "no flavour".to_string()
+        } else {
+            flavours.join(", ")
+        }
+    )
 }
 
 /// What fetching, checking, loading and trying a version's artifact showed.
@@ -214,10 +310,23 @@ const CHECK_REUSED_FOR: std::time::Duration = std::time::Duration::from_secs(60)
 type CheckCache = HashMap<(String, u32), (std::time::Instant, ArtifactCheck)>;
 
 /// MLflow's registry as operations move it: `champion`/`challenger` aliases (configurable),
-/// the previous champion in a tag, versions judged by their fetched artifact.
+/// the previous champion in a tag, versions judged by their fetched artifact, or, with local
+/// serving, copied into the local registry and smoke-tested there like a local version.
 pub struct MlflowOpRegistry {
     writer: MlflowWriter,
     checks: Mutex<CheckCache>,
+    local: Option<LocalCopies>,
+}
+
+/// The local registry MLflow's versions are copied into for local servers to serve them.
+struct LocalCopies {
+    embedded: EmbeddedOpRegistry,
+    data_dir: PathBuf,
+    lock_timeout: Duration,
+    /// Who the copies are journaled as.
+    actor: Actor,
+    /// Versions copied (or found already there) by this registry, not fetched again.
+    done: Mutex<HashSet<(String, u32)>>,
 }
 
 impl MlflowOpRegistry {
@@ -225,7 +334,56 @@ impl MlflowOpRegistry {
         Ok(MlflowOpRegistry {
             writer: MlflowWriter::new(environment)?,
             checks: Mutex::default(),
+            local: None,
         })
+    }
+
+    /// With local serving: versions about to be served are copied into the local registry in
+    /// `data_dir` first, and their smoke test is the local one (sentinels included).
+    pub fn serving_locally(
+        mut self,
+        data_dir: PathBuf,
+        lock_timeout: Duration,
+        program: PathBuf,
+        actor: Actor,
+    ) -> Self {
+        self.local = Some(LocalCopies {
+            embedded: EmbeddedOpRegistry::new(data_dir.clone(), lock_timeout, program),
+            data_dir,
+            lock_timeout,
+            actor,
+            done: Mutex::default(),
+        });
+        self
+    }
+
+    /// Makes sure the local registry holds `version` as MLflow has it: fetched, checked and
+    /// copied once per registry; or why it cannot be served.
+    async fn copied(
+        &self,
+        local: &LocalCopies,
+        model: &ModelName,
+        version: u32,
+    ) -> Result<(), String> {
+        let key = (model.to_string(), version);
+        if local.done.lock().is_ok_and(|done| done.contains(&key)) {
+            return Ok(());
+        }
+        let fetched = self.writer.fetch(model.as_str(), version, true).await?;
+        let (data_dir, lock_timeout) = (local.data_dir.clone(), local.lock_timeout);
+        let (model_name, actor) = (model.clone(), local.actor.clone());
+        // Loading the graph and writing SQLite and the file are blocking work.
+        tokio::task::spawn_blocking(move || {
+            let mut registry = crate::store::Registry::open_with_timeout(&data_dir, lock_timeout)?;
+            crate::engine::mirror::mirror(&mut registry, &model_name, version, &fetched, &actor)
+        })
+        .await
+        .map_err(|e| format!("copying v{version} stopped: {e}"))?
+        .map_err(|e| e.to_string())?;
+        if let Ok(mut done) = local.done.lock() {
+            done.insert(key);
+        }
+        Ok(())
     }
 
     fn refused(model: &ModelName, reason: String) -> EngineError {
@@ -370,6 +528,17 @@ impl OpRegistry for MlflowOpRegistry {
                     version,
                 });
             }
+            if let Some(local) = &self.local {
+                // A version about to be served locally is copied first: local servers read
+                // the local registry.
+                return match self.copied(local, model, version).await {
+                    Ok(()) => local.embedded.facts(model, version).await,
+                    Err(why) => Ok(VersionFacts {
+                        inputs: Err(why),
+                        pipeline_version: None,
+                    }),
+                };
+            }
             Ok(VersionFacts {
                 inputs: self.checked(model, version).await.inputs,
                 // MLflow versions carry no feature-pipeline version flightdeck knows of.
@@ -384,9 +553,21 @@ impl OpRegistry for MlflowOpRegistry {
         model: &'a ModelName,
         version: u32,
         run_if_missing: bool,
-        _progress: crate::model::Progress<'a>,
+        progress: crate::model::Progress<'a>,
     ) -> Pending<'a, Option<SmokeEvidence>> {
         async move {
+            if let Some(local) = &self.local {
+                if run_if_missing && let Err(why) = self.copied(local, model, version).await {
+                    return Ok(Some(SmokeEvidence {
+                        passed: false,
+                        detail: why,
+                    }));
+                }
+                return local
+                    .embedded
+                    .smoke(model, version, run_if_missing, progress)
+                    .await;
+            }
             // MLflow versions carry no sentinel cases and no stored smoke test: the artifact
             // check (checksum, loads, sane answers on neutral rows) is their smoke test.
             if !run_if_missing {
@@ -402,6 +583,37 @@ impl OpRegistry for MlflowOpRegistry {
                     detail: format!("artifact check: {why}"),
                 },
             }))
+        }
+        .boxed()
+    }
+
+    fn evaluation<'a>(
+        &'a self,
+        model: &'a ModelName,
+        version: u32,
+    ) -> Pending<'a, Option<crate::model::Evaluation>> {
+        async move {
+            match &self.local {
+                Some(local) => local.embedded.evaluation(model, version).await,
+                None => Ok(None),
+            }
+        }
+        .boxed()
+    }
+
+    fn artifact<'a>(
+        &'a self,
+        model: &'a ModelName,
+        version: u32,
+    ) -> Pending<'a, Option<Result<String, String>>> {
+        async move {
+            let Some(local) = &self.local else {
+                return Ok(None);
+            };
+            match self.copied(local, model, version).await {
+                Ok(()) => local.embedded.artifact(model, version).await,
+                Err(why) => Ok(Some(Err(why))),
+            }
         }
         .boxed()
     }

@@ -79,9 +79,19 @@ impl Operator {
                 lock_timeout,
                 program,
             )),
-            RegistryBackend::Mlflow => Arc::new(crate::engine::ops::mlflow::MlflowOpRegistry::new(
-                environment,
-            )?),
+            RegistryBackend::Mlflow => {
+                let mlflow = crate::engine::ops::mlflow::MlflowOpRegistry::new(environment)?;
+                Arc::new(match environment.serving {
+                    // Local servers serve from the local registry: versions are copied there.
+                    crate::settings::ServingBackend::Local => mlflow.serving_locally(
+                        settings.data_dir.clone(),
+                        lock_timeout,
+                        program,
+                        Actor::new(settings.user.clone(), environment.name.clone()),
+                    ),
+                    crate::settings::ServingBackend::Kubernetes => mlflow,
+                })
+            }
         };
         let actor = Actor::new(settings.user.clone(), environment.name.clone())
             .read_only_as(environment.read_only, environment.read_only_reason.clone());

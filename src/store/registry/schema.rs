@@ -99,6 +99,18 @@ CREATE INDEX evaluations_by_version ON evaluations (model, version, id);
     r#"
 CREATE INDEX versions_summary ON versions (model, version, created_at);
 "#,
+    // A numeric feature's reference values for the KS test (up to 100,000 by default, as
+    // little-endian f64s), apart from the profile so that listing versions stays light.
+    r#"
+CREATE TABLE reference_values (
+    model    TEXT NOT NULL,
+    version  INTEGER NOT NULL,
+    feature  TEXT NOT NULL,
+    sorted   BLOB NOT NULL,
+    PRIMARY KEY (model, version, feature),
+    FOREIGN KEY (model, version) REFERENCES versions(model, version)
+);
+"#,
 ];
 
 pub fn latest_version() -> i64 {

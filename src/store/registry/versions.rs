@@ -186,6 +186,40 @@ impl Registry {
         Ok(found)
     }
 
+    /// A version's numeric reference values by feature, as registered (see
+    /// [`BaselineProfile::restore_reference_values`]); empty for a version without them.
+    pub fn reference_values(
+        &self,
+        model: &ModelName,
+        version: u32,
+    ) -> Result<BTreeMap<String, Vec<f64>>, EngineError> {
+        let mut stmt = self
+            .conn()
+            .prepare(
+                "SELECT feature, sorted FROM reference_values WHERE model = ?1 AND version = ?2",
+            )
+            .map_err(|e| self.db_error(e))?;
+        let rows = stmt
+            .query_map(params![model.as_str(), version], |r| {
+                let bytes: Vec<u8> = r.get(1)?;
+                if !bytes.len().is_multiple_of(8) {
+                    return Err(rusqlite::Error::FromSqlConversionFailure(
+                        1,
+                        rusqlite::types::Type::Blob,
+                        format!("{} bytes is not a whole number of f64 values", bytes.len()).into(),
+                    ));
+                }
+                let values = bytes
+                    .chunks_exact(8)
+                    .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                    .collect::<Vec<f64>>();
+                Ok((r.get::<_, String>(0)?, values))
+            })
+            .map_err(|e| self.db_error(e))?;
+        rows.collect::<Result<BTreeMap<_, _>, _>>()
+            .map_err(|e| self.db_error(e))
+    }
+
     pub fn version_by_sha(
         &self,
         model: &ModelName,
@@ -219,6 +253,27 @@ pub(crate) fn insert_version(
     new: &NewVersion,
     user: &str,
 ) -> Result<(u32, bool), WriteError> {
+    insert(tx, new, user, None)
+}
+
+/// Inserts the version under the number another registry gave it (MLflow's, for a version
+/// copied into the local registry to be served locally); the caller has checked the number is
+/// free or holds the same file.
+pub(crate) fn insert_version_numbered(
+    tx: &Transaction<'_>,
+    new: &NewVersion,
+    user: &str,
+    number: u32,
+) -> Result<(u32, bool), WriteError> {
+    insert(tx, new, user, Some(number))
+}
+
+fn insert(
+    tx: &Transaction<'_>,
+    new: &NewVersion,
+    user: &str,
+    number: Option<u32>,
+) -> Result<(u32, bool), WriteError> {
     let model = new.model.as_str();
     if let Some(existing) = tx
         .query_row(
@@ -235,11 +290,19 @@ pub(crate) fn insert_version(
         "INSERT OR IGNORE INTO models (name, created_at, created_by) VALUES (?1, ?2, ?3)",
         params![model, now, user],
     )?;
-    let next: u32 = tx.query_row(
-        "SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE model = ?1",
-        params![model],
-        |r| r.get(0),
-    )?;
+    let next: u32 = match number {
+        Some(number) => number,
+        None => tx.query_row(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE model = ?1",
+            params![model],
+            |r| r.get(0),
+        )?,
+    };
+    let mut light_profile = new.profile.clone();
+    let values = light_profile
+        .as_mut()
+        .map(BaselineProfile::take_reference_values)
+        .unwrap_or_default();
     tx.execute(
         &format!("INSERT INTO versions ({VERSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
         params![
@@ -249,7 +312,7 @@ pub(crate) fn insert_version(
             new.size_bytes,
             new.description,
             json(&new.signature),
-            new.profile.as_ref().map(json),
+            light_profile.as_ref().map(json),
             new.sentinels.as_ref().map(json),
             json(&new.metrics),
             new.lineage.data_hash,
@@ -259,6 +322,7 @@ pub(crate) fn insert_version(
             timestamp(new.lineage.created_at),
         ],
     )?;
+    write_reference_values(tx, model, next, &values)?;
     Ok((next, true))
 }
 
@@ -270,10 +334,33 @@ pub(crate) fn set_profile(
     version: u32,
     profile: &BaselineProfile,
 ) -> Result<(), WriteError> {
+    let mut light_profile = profile.clone();
+    let values = light_profile.take_reference_values();
     tx.execute(
         "UPDATE versions SET profile = ?3 WHERE model = ?1 AND version = ?2",
-        params![model.as_str(), version, json(profile)],
+        params![model.as_str(), version, json(&light_profile)],
     )?;
+    write_reference_values(tx, model.as_str(), version, &values)
+}
+
+/// Replaces a version's stored reference values with these.
+fn write_reference_values(
+    tx: &Transaction<'_>,
+    model: &str,
+    version: u32,
+    values: &[(String, Vec<f64>)],
+) -> Result<(), WriteError> {
+    tx.execute(
+        "DELETE FROM reference_values WHERE model = ?1 AND version = ?2",
+        params![model, version],
+    )?;
+    for (feature, sorted) in values {
+        let bytes: Vec<u8> = sorted.iter().flat_map(|v| v.to_le_bytes()).collect();
+        tx.execute(
+            "INSERT INTO reference_values (model, version, feature, sorted) VALUES (?1, ?2, ?3, ?4)",
+            params![model, version, feature, bytes],
+        )?;
+    }
     Ok(())
 }
 

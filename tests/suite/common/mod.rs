@@ -1,0 +1,80 @@
+//! Helpers shared by the integration tests: fixture paths and running the real binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub mod console;
+pub mod crd;
+pub mod kube_api;
+pub mod kube_rig;
+pub mod prometheus;
+pub mod server;
+pub mod tmux;
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/models")
+        .join(name)
+}
+
+/// The flightdeck binary, with its data dir and config pinned to `home` (never the user's own).
+pub fn flightdeck(home: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flightdeck"));
+    cmd.env("FLIGHTDECK_HOME", home)
+        .env("FLIGHTDECK_CONFIG", home.join("no-config.toml"))
+        .env("FLIGHTDECK_USER", "tester")
+        .env_remove("FLIGHTDECK_FAILPOINT");
+    // A config file of the test's own (empty unless the test wrote one): tests must not read
+    // the developer's config.
+    let config = home.join("no-config.toml");
+    if !config.exists() {
+        let _ = std::fs::write(&config, "");
+    }
+    cmd
+}
+
+pub fn run(home: &Path, args: &[&str]) -> Output {
+    flightdeck(home)
+        .args(args)
+        .output()
+        .expect("run flightdeck")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Runs and requires success, returning stdout.
+pub fn ok(home: &Path, args: &[&str]) -> String {
+    let out = run(home, args);
+    assert!(
+        out.status.success(),
+        "flightdeck {args:?} failed: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+/// Runs and requires failure with the given exit code, returning stderr.
+pub fn fails(home: &Path, args: &[&str], code: i32) -> String {
+    let out = run(home, args);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "flightdeck {args:?}: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    stderr(&out)
+}
+
+/// Registers the fixture model `file` as a new version of `model`.
+pub fn register(home: &Path, model: &str, file: &str) -> String {
+    ok(home, &["register", model, fixture(file).to_str().unwrap()])
+}

@@ -1,0 +1,1174 @@
+//! The console without a terminal: the reducer driven by messages, and frames drawn on
+//! ratatui's TestBackend, checked for text and for the colours that carry meaning.
+
+use crate::common;
+
+use common::console::*;
+use flightdeck::app::msg::FleetData;
+use flightdeck::app::state::Mode;
+use flightdeck::app::{Effect, Msg, update};
+use flightdeck::clients::metrics::parse;
+use flightdeck::keymap::{Key, KeyCode};
+use flightdeck::model::{AliasName, ServingPlan};
+use flightdeck::theme::Theme;
+use flightdeck::ui::DrawnList;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+#[test]
+fn fetches_follow_the_refresh_interval_and_never_pile_up() {
+    let mut s = state();
+    assert_eq!(tick(&mut s, 0.0), vec![Effect::FetchFleet]);
+    assert!(tick(&mut s, 0.5).is_empty(), "not due yet");
+    assert!(
+        tick(&mut s, 1.5).is_empty(),
+        "the previous fetch has not answered: no second one"
+    );
+    update(
+        &mut s,
+        Msg::FleetFetched {
+            at: t0(),
+            result: Ok(FleetData {
+                servers: Some(Vec::new()),
+                ..FleetData::default()
+            }),
+        },
+    );
+    assert_eq!(tick(&mut s, 2.0), vec![Effect::FetchFleet]);
+    // ctrl-r refreshes now.
+    update(
+        &mut s,
+        Msg::FleetFetched {
+            at: t0(),
+            result: Ok(FleetData {
+                servers: Some(Vec::new()),
+                ..FleetData::default()
+            }),
+        },
+    );
+    let refresh = Key {
+        code: KeyCode::Char('r'),
+        ctrl: true,
+        alt: false,
+    };
+    assert_eq!(update(&mut s, Msg::Key(refresh)), vec![Effect::FetchFleet]);
+}
+
+#[test]
+fn rates_and_quantiles_come_from_successive_scrapes() {
+    let s = loaded();
+    let rows = flightdeck::app::fleet::rows(&s);
+    let fraud = rows.iter().find(|r| r.model == "fraud").unwrap();
+    let stats = fraud.stats.unwrap();
+    assert_eq!(stats.requests_per_second, 200.0);
+    assert!((stats.error_ratio.unwrap() - 0.05).abs() < 1e-12);
+    assert!(
+        stats.p99.unwrap() > 0.001,
+        "half the new requests were slow"
+    );
+    assert_eq!(fraud.alerts, vec!["!err", "!p99", "!drift"]);
+}
+
+#[test]
+fn a_failing_source_keeps_its_last_data_and_says_why() {
+    let mut s = loaded();
+    update(
+        &mut s,
+        Msg::FleetFetched {
+            at: t0(),
+            result: Err("registry.db is locked".into()),
+        },
+    );
+    assert_eq!(s.models.len(), 2, "last good data kept");
+    assert_eq!(
+        s.sources.registry.error.as_deref(),
+        Some("registry.db is locked")
+    );
+    update(
+        &mut s,
+        Msg::MetricsScraped {
+            model: "fraud".into(),
+            endpoint: "http://127.0.0.1:9000".into(),
+            monotonic: 2.0,
+            at: t0(),
+            result: Err("connection refused".into()),
+        },
+    );
+    assert_eq!(
+        s.sources.metrics["fraud"].error.as_deref(),
+        Some("connection refused")
+    );
+    assert!(
+        flightdeck::app::fleet::rows(&s)
+            .iter()
+            .any(|r| r.stats.is_some()),
+        "last rates kept"
+    );
+}
+
+#[test]
+fn navigation_filter_sort_and_commands() {
+    let mut s = loaded();
+    assert_eq!(s.selected, 0);
+    key(&mut s, 'j');
+    key(&mut s, 'j');
+    assert_eq!(s.selected, 1, "clamped at the last row");
+    key(&mut s, 'g');
+    assert_eq!(s.selected, 0);
+    key(&mut s, '/');
+    for c in "fra".chars() {
+        key(&mut s, c);
+    }
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    let rows = flightdeck::app::fleet::rows(&s);
+    assert_eq!(
+        rows.iter().map(|r| r.model.as_str()).collect::<Vec<_>>(),
+        ["fraud"]
+    );
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));
+    assert!(s.filter.is_empty());
+    key(&mut s, 'o');
+    let rows = flightdeck::app::fleet::rows(&s);
+    assert_eq!(
+        rows[0].model, "fraud",
+        "sorted by request rate, busiest first"
+    );
+    key(&mut s, ':');
+    for c in "nonsense".chars() {
+        key(&mut s, c);
+    }
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    assert!(s.toast.as_deref().unwrap().contains("unknown command"));
+    key(&mut s, ':');
+    key(&mut s, 't');
+    key(&mut s, 'h');
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Tab)));
+    assert_eq!(s.mode, Mode::Command("theme".into()), "tab completes");
+    for c in " ansi16".chars() {
+        key(&mut s, c);
+    }
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    assert_eq!(s.config.theme, "ansi16");
+    key(&mut s, ':');
+    key(&mut s, 'q');
+    assert_eq!(
+        update(&mut s, Msg::Key(Key::plain(KeyCode::Enter))),
+        vec![Effect::Quit]
+    );
+    assert!(s.quit);
+}
+
+#[test]
+fn the_fleet_fits_80x24_and_colours_carry_meaning() {
+    let s = loaded();
+    let theme = Theme::built_in("dark", false).unwrap();
+    let buffer = render(&s, "dark", 80, 24);
+    let screen = text(&buffer);
+    assert!(
+        screen.contains(" flightdeck ") && screen.contains("local"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("fraud") && screen.contains("churn"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("200") && screen.contains("5.00%"),
+        "{screen}"
+    );
+    assert!(screen.contains("DRIFT"), "{screen}");
+    let (x, y) = find_in(&buffer, "fraud", "DRIFT");
+    assert_eq!(
+        buffer[(x, y)].fg,
+        theme.danger,
+        "drift is in the danger colour"
+    );
+    let (x, y) = find_in(&buffer, "fraud", "5.00%");
+    assert_eq!(
+        buffer[(x, y)].fg,
+        theme.danger,
+        "an error rate over 1% is in the danger colour"
+    );
+    let big = text(&render(&s, "dark", 160, 48));
+    assert!(
+        big.contains("ALERTS") && big.contains("!err !p99 !drift"),
+        "{big}"
+    );
+}
+
+#[test]
+fn read_only_environments_stand_out_in_the_header() {
+    let mut s = loaded();
+    s.config.read_only = true;
+    let theme = Theme::built_in("dark", false).unwrap();
+    let buffer = render(&s, "dark", 80, 24);
+    let (x, y) = find(&buffer, "READ-ONLY");
+    assert_eq!(buffer[(x, y)].bg, theme.read_only_bg);
+    // Without colour the meaning stays: reverse video.
+    let mono = render(&s, "mono", 80, 24);
+    let (x, y) = find(&mono, "READ-ONLY");
+    assert!(
+        mono[(x, y)]
+            .modifier
+            .contains(ratatui::style::Modifier::REVERSED)
+    );
+}
+
+#[test]
+fn a_small_terminal_gets_a_message_not_a_garbled_screen() {
+    let s = loaded();
+    let screen = text(&render(&s, "dark", 50, 10));
+    assert!(screen.contains("needs at least 60x12"), "{screen}");
+}
+
+#[test]
+fn help_is_generated_from_the_keymap_and_fits_80x24() {
+    let mut s = loaded();
+    key(&mut s, '?');
+    let screen = text(&render(&s, "dark", 80, 24));
+    assert!(
+        screen.contains("promote the canary") && screen.contains("quit"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("evaluate against"),
+        "every action is listed:\n{screen}"
+    );
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));
+    assert_eq!(s.mode, Mode::Normal);
+}
+
+#[test]
+fn enter_opens_a_model_tab_cycles_panes_and_esc_goes_back() {
+    use flightdeck::app::state::{Pane, View};
+    let mut s = loaded();
+    key(&mut s, 'j'); // fraud (rows sorted by name: churn, fraud)
+    let effects = update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    assert_eq!(
+        s.view,
+        View::Model {
+            name: "fraud".into(),
+            pane: Pane::Serving
+        }
+    );
+    assert!(effects.contains(&Effect::FetchVersions {
+        model: "fraud".into()
+    }));
+    assert!(effects.contains(&Effect::FetchDrift {
+        model: "fraud".into(),
+        endpoint: "http://127.0.0.1:9000".into()
+    }));
+    let screen = text(&render(&s, "dark", 80, 24));
+    assert!(
+        screen.contains("stable v1") && screen.contains("100% of traffic"),
+        "{screen}"
+    );
+
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Tab)));
+    assert_eq!(
+        s.view,
+        View::Model {
+            name: "fraud".into(),
+            pane: Pane::Drift
+        }
+    );
+    update(
+        &mut s,
+        Msg::DriftFetched {
+            model: "fraud".into(),
+            at: t0(),
+            result: Ok(vec![drift_report()]),
+        },
+    );
+    key(&mut s, 'j');
+    assert_eq!(s.detail.selected, 1);
+    key(&mut s, 'j');
+    assert_eq!(s.detail.selected, 1, "clamped to the features");
+    let buffer = render(&s, "dark", 100, 30);
+    let screen = text(&buffer);
+    assert!(
+        screen.contains("age: reference vs live"),
+        "the selected feature's histogram:\n{screen}"
+    );
+    let _ = buffer;
+    key(&mut s, 'k'); // select amount, so age's row shows its own colours
+    let buffer = render(&s, "dark", 100, 30);
+    let theme = Theme::built_in("dark", false).unwrap();
+    let (x, y) = find_in(&buffer, "age ", "drift");
+    assert_eq!(
+        buffer[(x, y)].fg,
+        theme.danger,
+        "a drifted feature's verdict is in the danger colour"
+    );
+
+    // A failing drift source keeps the last report and says so.
+    update(
+        &mut s,
+        Msg::DriftFetched {
+            model: "fraud".into(),
+            at: t0(),
+            result: Err("connection refused".into()),
+        },
+    );
+    assert!(text(&render(&s, "dark", 100, 30)).contains("connection refused"));
+
+    update(&mut s, Msg::Key(Key::plain(KeyCode::BackTab)));
+    assert_eq!(
+        s.view,
+        View::Model {
+            name: "fraud".into(),
+            pane: Pane::Serving
+        }
+    );
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));
+    assert_eq!(s.view, View::Fleet);
+}
+
+#[test]
+fn serving_history_is_bounded() {
+    let mut s = loaded();
+    for i in 0..1000u64 {
+        let snapshot = parse(&exposition(400 + i * 10, 0, 400 + i * 10));
+        update(
+            &mut s,
+            Msg::MetricsScraped {
+                model: "fraud".into(),
+                endpoint: "http://127.0.0.1:9000".into(),
+                monotonic: 2.0 + i as f64,
+                at: t0(),
+                result: Ok(snapshot),
+            },
+        );
+    }
+    let history = &s.history[&("fraud".to_string(), "1".to_string())];
+    assert_eq!(history.len(), flightdeck::app::state::HISTORY);
+}
+
+#[test]
+fn operations_open_a_preview_gates_block_and_overrides_are_explicit() {
+    use flightdeck::app::state::OpStage;
+    let mut s = loaded();
+    key(&mut s, 'j'); // fraud
+    let effects = key(&mut s, 'p');
+    assert!(
+        matches!(effects.as_slice(), [Effect::PlanOp { model, .. }] if model == "fraud"),
+        "{effects:?}"
+    );
+    assert!(text(&render(&s, "dark", 100, 30)).contains("planning"));
+    update(
+        &mut s,
+        Msg::OpPlanned {
+            result: Ok(promote_plan(false)),
+        },
+    );
+    let screen = text(&render(&s, "dark", 100, 30));
+    assert!(
+        screen.contains("production v1 -> v2")
+            && screen.contains("canary traffic")
+            && screen.contains("o: override"),
+        "{screen}"
+    );
+    // A failing gate blocks Enter until overridden.
+    assert!(update(&mut s, Msg::Key(Key::plain(KeyCode::Enter))).is_empty());
+    assert!(s.toast.as_deref().unwrap().contains("a gate failed"));
+    key(&mut s, 'o');
+    let effects = update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::RunOp { consent, .. }] if consent.override_gates
+        ),
+        "{effects:?}"
+    );
+    assert!(matches!(s.modal().unwrap().stage, OpStage::Running(_)));
+    assert!(
+        update(&mut s, Msg::Key(Key::plain(KeyCode::Esc))).is_empty(),
+        "no cancelling a running operation"
+    );
+    assert!(s.modal().is_some());
+    let effects = update(
+        &mut s,
+        Msg::OpFinished {
+            result: Ok("promote fraud: done".into()),
+        },
+    );
+    assert!(
+        effects.contains(&Effect::FetchFleet),
+        "the new state is fetched at once"
+    );
+    key(&mut s, 'x');
+    assert!(s.modal().is_none(), "any key closes the outcome");
+    assert_eq!(s.toast.as_deref(), Some("promote fraud: done"));
+
+    // A refusal from the engine (here: read-only) is shown, and nothing runs.
+    key(&mut s, 'r');
+    update(
+        &mut s,
+        Msg::OpPlanned {
+            result: Err("environment \"local\" is read-only: refused to rollback fraud".into()),
+        },
+    );
+    assert!(text(&render(&s, "dark", 100, 30)).contains("read-only"));
+    assert!(update(&mut s, Msg::Key(Key::plain(KeyCode::Enter))).is_empty());
+}
+
+#[test]
+fn typed_confirmation_needs_the_model_name() {
+    let mut s = loaded();
+    s.config.typed_confirmation = true;
+    key(&mut s, 'j');
+    key(&mut s, 'p');
+    update(
+        &mut s,
+        Msg::OpPlanned {
+            result: Ok(promote_plan(true)),
+        },
+    );
+    assert!(update(&mut s, Msg::Key(Key::plain(KeyCode::Enter))).is_empty());
+    assert!(s.toast.as_deref().unwrap().contains("type fraud"));
+    for c in "fraud".chars() {
+        key(&mut s, c);
+    }
+    let effects = update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::RunOp { consent, .. }] if !consent.override_gates
+        ),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn an_interrupted_operation_is_announced_until_recovered() {
+    let mut s = loaded();
+    let fleet = FleetData {
+        models: s.models.clone(),
+        servers: Some(s.servers.values().cloned().collect()),
+        interrupted: vec![flightdeck::app::msg::InterruptedOp {
+            model: "fraud".into(),
+            summary: "promote fraud (journal #12)".into(),
+        }],
+    };
+    update(
+        &mut s,
+        Msg::FleetFetched {
+            at: t0(),
+            result: Ok(fleet),
+        },
+    );
+    let buffer = render(&s, "dark", 120, 24);
+    let screen = text(&buffer);
+    assert!(
+        screen.contains("interrupted: promote fraud (journal #12)")
+            && screen.contains(":finish or :revert"),
+        "{screen}"
+    );
+    let theme = Theme::built_in("dark", false).unwrap();
+    let (x, y) = find(&buffer, "interrupted:");
+    assert_eq!(buffer[(x, y)].fg, theme.danger);
+
+    // :revert plans the recovery; the dialog is the operation dialog, titled for what it does.
+    key(&mut s, ':');
+    for c in "revert".chars() {
+        key(&mut s, c);
+    }
+    assert_eq!(
+        update(&mut s, Msg::Key(Key::plain(KeyCode::Enter))),
+        vec![Effect::PlanRecovery {
+            model: "fraud".into(),
+            how: flightdeck::engine::ops::Recovery::Revert
+        }]
+    );
+    update(
+        &mut s,
+        Msg::OpPlanned {
+            result: Ok(promote_plan(true)),
+        },
+    );
+    let screen = text(&render(&s, "dark", 120, 24));
+    assert!(
+        screen.contains("revert the interrupted promote fraud")
+            && screen.contains("enter: confirm"),
+        "{screen}"
+    );
+    assert!(matches!(
+        update(&mut s, Msg::Key(Key::plain(KeyCode::Enter))).as_slice(),
+        [Effect::RunOp { .. }]
+    ));
+    // Nothing interrupted for another model: said so, nothing planned.
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));
+    s.overlay = None;
+    s.mode = flightdeck::app::state::Mode::Command("finish churn".into());
+    assert!(update(&mut s, Msg::Key(Key::plain(KeyCode::Enter))).is_empty());
+    assert_eq!(
+        s.toast.as_deref(),
+        Some("churn has no interrupted operation")
+    );
+}
+
+#[test]
+fn cluster_and_journal_panes_show_the_processes_and_the_record() {
+    use flightdeck::app::state::{Pane, View};
+    use flightdeck::model::{JournalEntry, Outcome};
+    let mut s = loaded();
+    key(&mut s, 'j');
+    let effects = update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    assert!(effects.contains(&Effect::FetchJournal {
+        model: "fraud".into()
+    }));
+    key(&mut s, ':');
+    for c in "cluster".chars() {
+        key(&mut s, c);
+    }
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    assert_eq!(
+        s.view,
+        View::Model {
+            name: "fraud".into(),
+            pane: Pane::Cluster
+        }
+    );
+    let screen = text(&render(&s, "dark", 100, 30));
+    assert!(
+        screen.contains("healthy")
+            && screen.contains("http://127.0.0.1:9000")
+            && screen.contains("restarts"),
+        "{screen}"
+    );
+
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Tab)));
+    assert_eq!(
+        s.view,
+        View::Model {
+            name: "fraud".into(),
+            pane: Pane::Journal
+        }
+    );
+    let entry = |id: i64, op: &str, outcome: Outcome| JournalEntry {
+        id,
+        time: t0(),
+        user: "alice".into(),
+        environment: "local".into(),
+        operation: op.into(),
+        model: Some("fraud".into()),
+        from: Some("v1".into()),
+        to: Some("v2".into()),
+        outcome,
+        details: serde_json::Value::Null,
+    };
+    let rows = vec![
+        entry(2, "promote", Outcome::Succeeded),
+        entry(1, "promote", Outcome::Started),
+    ];
+    update(
+        &mut s,
+        Msg::JournalFetched {
+            model: "fraud".into(),
+            at: t0(),
+            result: Ok(rows),
+        },
+    );
+    let buffer = render(&s, "dark", 100, 30);
+    let screen = text(&buffer);
+    assert!(
+        screen.contains("alice") && screen.contains("promote") && screen.contains("succeeded"),
+        "{screen}"
+    );
+    key(&mut s, 'G');
+    assert_eq!(s.detail.selected, 1);
+}
+
+#[test]
+fn ascii_mode_draws_no_box_glyphs_in_any_pane_or_dialog() {
+    let mut s = loaded();
+    key(&mut s, 'j');
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    key(&mut s, '?');
+    let theme = Theme::built_in("dark", false).unwrap();
+    for width in [80, 160] {
+        let mut terminal = Terminal::new(TestBackend::new(width, 30)).unwrap();
+        let mut table = DrawnList::default();
+        terminal
+            .draw(|f| flightdeck::ui::draw(f, &s, &theme, true, &mut table))
+            .unwrap();
+        let screen = text(terminal.backend().buffer());
+        assert!(
+            screen.contains("+-")
+                && !screen.contains('┌')
+                && !screen.contains('─')
+                && !screen.contains('▶'),
+            "{screen}"
+        );
+    }
+}
+
+#[test]
+fn smoke_and_evaluate_run_from_the_console_with_progress_and_a_report() {
+    use flightdeck::app::state::{CheckOutcome, CheckStage};
+    let mut s = loaded();
+    key(&mut s, 'j'); // fraud: production v1, no canary
+
+    // Evaluating production against itself is no evaluation: the user is told what to pick.
+    assert!(key(&mut s, 'e').is_empty());
+    assert!(s.check().is_none());
+    assert!(s.toast.as_deref().unwrap().contains("select a version"));
+
+    // s smoke-tests the canary, else production; progress shows while it runs.
+    assert_eq!(
+        key(&mut s, 's'),
+        vec![Effect::Smoke {
+            model: "fraud".into(),
+            version: 1
+        }]
+    );
+    update(
+        &mut s,
+        Msg::Progress {
+            step: flightdeck::model::Step::new("running sentinel cases"),
+        },
+    );
+    let screen = text(&render(&s, "dark", 100, 30));
+    assert!(
+        screen.contains("smoke test fraud v1") && screen.contains("running sentinel cases"),
+        "{screen}"
+    );
+    let report = flightdeck::model::SmokeReport {
+        model: "fraud".into(),
+        version: 1,
+        at: t0(),
+        passed: false,
+        checks: vec![
+            flightdeck::model::SmokeCheck {
+                name: "loads".into(),
+                passed: true,
+                detail: "served by a throwaway server".into(),
+            },
+            flightdeck::model::SmokeCheck {
+                name: "sentinels".into(),
+                passed: false,
+                detail: "2 of 4 cases out of tolerance".into(),
+            },
+        ],
+        endpoint: "http://127.0.0.1:1".into(),
+    };
+    update(
+        &mut s,
+        Msg::CheckFinished {
+            result: Ok(CheckOutcome::Smoke(report)),
+        },
+    );
+    let screen = text(&render(&s, "dark", 100, 30));
+    assert!(
+        screen.contains("2 of 4 cases out of tolerance") && screen.contains("FAILED; stored"),
+        "{screen}"
+    );
+    assert!(s.toast.as_deref().unwrap().contains("FAILED sentinels"));
+    key(&mut s, 'x');
+    assert!(s.check().is_none(), "any key closes the report");
+
+    // With a canary, e asks for the labelled CSV, then runs on it.
+    let mut with_canary = summary("fraud", Some(1));
+    let mut canary = with_canary.aliases[0].clone();
+    canary.alias = AliasName::canary();
+    canary.version = Some(2);
+    with_canary.aliases.push(canary);
+    update(
+        &mut s,
+        Msg::FleetFetched {
+            at: t0(),
+            result: Ok(FleetData {
+                models: vec![with_canary, summary("churn", None)],
+                servers: Some(vec![server("fraud", ServingPlan::stable_only(1))]),
+                interrupted: Vec::new(),
+            }),
+        },
+    );
+    assert!(key(&mut s, 'e').is_empty(), "nothing runs before a path");
+    assert!(matches!(
+        s.check().unwrap().stage,
+        CheckStage::AskData { .. }
+    ));
+    assert!(update(&mut s, Msg::Key(Key::plain(KeyCode::Enter))).is_empty());
+    assert!(s.toast.as_deref().unwrap().contains("type the path"));
+    for c in "h.csv".chars() {
+        key(&mut s, c);
+    }
+    assert_eq!(
+        update(&mut s, Msg::Key(Key::plain(KeyCode::Enter))),
+        vec![Effect::Evaluate {
+            model: "fraud".into(),
+            version: 2,
+            data: "h.csv".into()
+        }]
+    );
+    // Esc closes a running check's dialog; its result still arrives as a toast.
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));
+    assert!(s.check().is_none());
+    update(
+        &mut s,
+        Msg::CheckFinished {
+            result: Err("h.csv: no such file".into()),
+        },
+    );
+    assert_eq!(s.toast.as_deref(), Some("failed: h.csv: no such file"));
+    // The next evaluation offers the same file.
+    key(&mut s, 'e');
+    assert!(matches!(&s.check().unwrap().stage, CheckStage::AskData { path } if path == "h.csv"));
+}
+
+#[test]
+fn the_fleet_drift_column_follows_the_servers_verdict() {
+    use flightdeck::model::Verdict;
+    let mut s = loaded();
+    let with_verdict = |verdict: &str| {
+        format!(
+            "{}# TYPE flightdeck_drift_verdict gauge\n\
+             flightdeck_drift_verdict{{model=\"fraud\",version=\"1\",verdict=\"{verdict}\"}} 1\n\
+             flightdeck_drift_verdict{{model=\"fraud\",version=\"1\",verdict=\"ok\"}} 0\n",
+            exposition(500, 0, 500).replace("0.5\n", "0\n")
+        )
+    };
+    let drift_of = |s: &flightdeck::app::State| {
+        flightdeck::app::fleet::rows(s)
+            .into_iter()
+            .find(|r| r.model == "fraud")
+            .unwrap()
+            .drift
+    };
+    for (verdict, expected) in [
+        ("insufficient_data", Verdict::InsufficientData),
+        ("warn", Verdict::Warn),
+        ("drift", Verdict::Drift),
+    ] {
+        update(
+            &mut s,
+            Msg::MetricsScraped {
+                model: "fraud".into(),
+                endpoint: "http://127.0.0.1:9000".into(),
+                monotonic: 2.0,
+                at: t0(),
+                result: Ok(parse(&with_verdict(verdict))),
+            },
+        );
+        assert_eq!(drift_of(&s), Some(expected), "{verdict}");
+    }
+    // An empty window no longer reads as "ok" in the fleet.
+    update(
+        &mut s,
+        Msg::MetricsScraped {
+            model: "fraud".into(),
+            endpoint: "http://127.0.0.1:9000".into(),
+            monotonic: 3.0,
+            at: t0(),
+            result: Ok(parse(&with_verdict("insufficient_data"))),
+        },
+    );
+    let screen = text(&render(&s, "dark", 100, 24));
+    let row = screen.lines().find(|l| l.contains("fraud")).unwrap();
+    assert!(row.contains("n/a") && !row.contains(" ok "), "{row}");
+}
+
+#[test]
+fn an_idle_screen_shows_no_ticking_ages_until_a_source_lags() {
+    let mut s = loaded(); // refresh 1 s; the registry answered at t0, the clock at t0 + 1 s
+    let header = |s: &flightdeck::app::State| {
+        text(&render(s, "dark", 100, 24))
+            .lines()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let fresh = header(&s);
+    assert!(fresh.contains("registry live"), "{fresh}");
+    // A few seconds later with nothing new: the same screen (nothing to redraw).
+    tick(&mut s, 2.0);
+    assert_eq!(header(&s), fresh);
+    // The next fetch never answers: from 3 s (twice the refresh, at least 3 s) the age shows.
+    tick(&mut s, 10.0);
+    let lagging = header(&s);
+    assert!(lagging.contains("registry 10s ago"), "{lagging}");
+}
+
+#[test]
+fn the_registry_shows_before_a_slow_server_has_answered() {
+    let mut s = state();
+    assert_eq!(tick(&mut s, 0.0), vec![Effect::FetchFleet]);
+    // The registry answered; the servers are still being asked.
+    let effects = update(
+        &mut s,
+        Msg::FleetFetched {
+            at: t0(),
+            result: Ok(FleetData {
+                models: vec![summary("fraud", Some(1))],
+                servers: None,
+                interrupted: Vec::new(),
+            }),
+        },
+    );
+    assert!(effects.is_empty());
+    assert!(text(&render(&s, "dark", 100, 24)).contains("fraud"));
+    assert!(
+        tick(&mut s, 1.5).is_empty(),
+        "no second fetch while the servers are being listed"
+    );
+    let effects = update(
+        &mut s,
+        Msg::ServersListed {
+            servers: vec![server("fraud", ServingPlan::stable_only(1))],
+            problem: None,
+            known_at: None,
+        },
+    );
+    assert_eq!(
+        effects,
+        vec![Effect::Scrape {
+            model: "fraud".into(),
+            endpoint: "http://127.0.0.1:9000".into()
+        }]
+    );
+    assert_eq!(tick(&mut s, 2.5), vec![Effect::FetchFleet]);
+}
+
+#[test]
+fn the_drift_pane_shows_each_features_trend_towards_its_limit() {
+    use flightdeck::app::state::{Pane, View};
+    let mut s = loaded();
+    key(&mut s, 'j');
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    s.view = View::Model {
+        name: "fraud".into(),
+        pane: Pane::Drift,
+    };
+    // "age" creeps from nothing to its limit (0.25) over four reports.
+    for statistic in [0.0, 0.08, 0.16, 0.25] {
+        let mut report = drift_report();
+        report.features[1].statistic = statistic;
+        update(
+            &mut s,
+            Msg::DriftFetched {
+                model: "fraud".into(),
+                at: t0(),
+                result: Ok(vec![report]),
+            },
+        );
+    }
+    let screen = text(&render(&s, "dark", 160, 30));
+    let row = screen.lines().find(|l| l.contains(" age ")).unwrap();
+    assert!(row.contains("▁▃▅█"), "{row}\n{screen}");
+    assert_eq!(
+        s.detail.drift_trend[&("fraud".to_string(), 1, "age".to_string())].len(),
+        4
+    );
+}
+
+#[test]
+fn a_failed_smoke_test_of_the_canary_is_an_alert_and_a_column_on_wide_screens() {
+    let mut s = loaded();
+    let mut fraud = summary("fraud", Some(1));
+    let mut canary = fraud.aliases[0].clone();
+    canary.alias = AliasName::canary();
+    canary.version = Some(2);
+    fraud.aliases.push(canary);
+    fraud.smoke.insert(2, false);
+    update(
+        &mut s,
+        Msg::FleetFetched {
+            at: t0(),
+            result: Ok(FleetData {
+                models: vec![fraud, summary("churn", None)],
+                servers: None,
+                interrupted: Vec::new(),
+            }),
+        },
+    );
+    let row = flightdeck::app::fleet::rows(&s)
+        .into_iter()
+        .find(|r| r.model == "fraud")
+        .unwrap();
+    assert_eq!(row.smoke, Some(false));
+    assert!(row.alerts.contains(&"!smoke"), "{:?}", row.alerts);
+    let narrow = text(&render(&s, "dark", 80, 24));
+    assert!(!narrow.contains("SMOKE"), "{narrow}");
+    let wide = text(&render(&s, "dark", 160, 24));
+    let line = wide.lines().find(|l| l.contains("fraud")).unwrap();
+    assert!(wide.contains("SMOKE") && line.contains("FAIL"), "{wide}");
+}
+
+#[test]
+fn a_click_selects_a_fleet_row_and_a_second_click_opens_it() {
+    use flightdeck::app::state::View;
+    let mut s = loaded(); // rows: churn (screen row 3), fraud (screen row 4)
+    assert!(click(&mut s, 1).is_empty());
+    assert_eq!(s.selected, 0, "the header is not a row");
+    click(&mut s, 4);
+    assert_eq!(s.selected, 1);
+    assert!(click(&mut s, 9).is_empty());
+    assert_eq!(s.selected, 1, "below the last row nothing changes");
+    let effects = click(&mut s, 4);
+    assert!(matches!(&s.view, View::Model { name, .. } if name == "fraud"));
+    assert!(!effects.is_empty(), "opening fetches the model's panes");
+}
+
+#[test]
+fn env_switches_to_another_configured_environment_and_forgets_the_old_ones_data() {
+    let mut s = loaded();
+    s.config.environments = vec![("audit".into(), true, true), ("local".into(), false, false)];
+    let command = |s: &mut flightdeck::app::State, text: &str| {
+        s.mode = Mode::Command(text.into());
+        update(s, Msg::Key(Key::plain(KeyCode::Enter)))
+    };
+    assert!(command(&mut s, "env nowhere").is_empty());
+    assert!(
+        s.toast
+            .as_deref()
+            .unwrap()
+            .contains("configured: audit, local"),
+        "{:?}",
+        s.toast
+    );
+    assert_eq!(s.models.len(), 2, "an unknown name changes nothing");
+
+    let effects = command(&mut s, "env audit");
+    assert_eq!(
+        effects,
+        vec![
+            Effect::SwitchEnvironment {
+                name: "audit".into()
+            },
+            Effect::FetchFleet
+        ]
+    );
+    assert_eq!(s.config.environment, "audit");
+    assert!(s.config.read_only && s.config.typed_confirmation);
+    assert!(s.models.is_empty() && s.scrapes.is_empty() && s.history.is_empty());
+    let header = text(&render(&s, "dark", 100, 24));
+    assert!(header.contains("audit · READ-ONLY"), "{header}");
+}
+
+#[test]
+fn an_environment_that_cannot_be_opened_leaves_the_console_where_it_was() {
+    let mut s = loaded();
+    s.config.environments = vec![("prod".into(), false, true), ("local".into(), false, false)];
+    s.mode = Mode::Command("env prod".into());
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    assert_eq!(s.config.environment, "prod");
+    // The run loop could not build prod's sources: it says so, and the console is back in
+    // local (whose sources still answer), not showing local's answers under prod's name.
+    let effects = update(
+        &mut s,
+        Msg::SwitchFailed {
+            name: "prod".into(),
+            back_to: "local".into(),
+            error: "cannot read kubeconfig /nowhere".into(),
+        },
+    );
+    assert_eq!(s.config.environment, "local");
+    assert!(!s.config.typed_confirmation);
+    assert_eq!(
+        s.toast.as_deref(),
+        Some("cannot switch to prod: cannot read kubeconfig /nowhere; still in local")
+    );
+    assert!(effects.contains(&Effect::FetchFleet), "{effects:?}");
+    let header = text(&render(&s, "dark", 100, 24));
+    assert!(
+        header.contains("local") && !header.contains("prod ·"),
+        "{header}"
+    );
+}
+
+#[test]
+fn off_screen_servers_are_scraped_ten_times_less_often() {
+    let mut s = state();
+    s.size = (80, 24);
+    let names: Vec<String> = (0..200).map(|i| format!("m{i:03}")).collect();
+    let listing = |s: &mut flightdeck::app::State| {
+        let servers = names
+            .iter()
+            .map(|n| server(n, ServingPlan::stable_only(1)))
+            .collect();
+        update(
+            s,
+            Msg::ServersListed {
+                servers,
+                problem: None,
+                known_at: None,
+            },
+        )
+    };
+    update(
+        &mut s,
+        Msg::FleetFetched {
+            at: t0(),
+            result: Ok(FleetData {
+                models: names.iter().map(|n| summary(n, Some(1))).collect(),
+                servers: None,
+                interrupted: Vec::new(),
+            }),
+        },
+    );
+    let scraped_at = |s: &mut flightdeck::app::State, second: f64, effects: Vec<Effect>| {
+        for effect in effects {
+            if let Effect::Scrape { model, endpoint } = effect {
+                update(
+                    s,
+                    Msg::MetricsScraped {
+                        model,
+                        endpoint,
+                        monotonic: second,
+                        at: s.now,
+                        result: Ok(parse(&exposition(100, 0, 100))),
+                    },
+                );
+            }
+        }
+    };
+    tick(&mut s, 0.0);
+    let first = listing(&mut s);
+    assert_eq!(first.len(), 200, "never scraped: all of them");
+    scraped_at(&mut s, 0.0, first);
+    tick(&mut s, 1.0);
+    let second = listing(&mut s);
+    assert!(
+        second.len() < 60 && !second.is_empty(),
+        "a second later only rows near the selection: {}",
+        second.len()
+    );
+    scraped_at(&mut s, 1.0, second);
+    tick(&mut s, 11.0);
+    assert_eq!(
+        listing(&mut s).len(),
+        200,
+        "ten intervals later, everyone again"
+    );
+}
+
+#[test]
+fn an_opened_models_charts_start_with_the_sources_history() {
+    use flightdeck::clients::metrics::RatePoint;
+    let mut s = loaded(); // one point of history for fraud v1 so far
+    key(&mut s, 'j');
+    let effects = update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    assert!(effects.contains(&Effect::FetchHistory {
+        model: "fraud".into()
+    }));
+    let key = ("fraud".to_string(), "1".to_string());
+    let points: Vec<RatePoint> = (0..5)
+        .map(|i| RatePoint {
+            at: 1_800_000_000.0 - 300.0 + f64::from(i),
+            requests_per_second: 10.0 * f64::from(i),
+            error_ratio: Some(0.0),
+            p99: Some(0.002),
+        })
+        .collect();
+    update(
+        &mut s,
+        Msg::HistoryFetched {
+            model: "fraud".into(),
+            result: Ok([(key.clone(), points)].into()),
+        },
+    );
+    let history = &s.history[&key];
+    assert_eq!(history.len(), 5);
+    assert_eq!(history.back().unwrap().requests_per_second, 40.0);
+    assert_eq!(
+        s.serving_since[&key].timestamp(),
+        1_800_000_000 - 300,
+        "the chart says since when it reaches back"
+    );
+    // A source without history (scrape) answers nothing, and nothing is lost.
+    update(
+        &mut s,
+        Msg::HistoryFetched {
+            model: "fraud".into(),
+            result: Ok(Default::default()),
+        },
+    );
+    assert_eq!(s.history[&key].len(), 5);
+}
+
+#[test]
+fn a_long_fleet_scrolls_with_the_selection_and_shows_contiguous_rows() {
+    let mut s = state();
+    let names: Vec<String> = (0..200).map(|i| format!("m{i:03}")).collect();
+    update(
+        &mut s,
+        Msg::FleetFetched {
+            at: t0(),
+            result: Ok(FleetData {
+                models: names.iter().map(|n| summary(n, Some(1))).collect(),
+                servers: Some(Vec::new()),
+                interrupted: Vec::new(),
+            }),
+        },
+    );
+    // The run loop keeps one DrawnList across frames, as here.
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let theme = Theme::built_in("dark", false).unwrap();
+    let mut table = DrawnList::default();
+    let mut screen = |s: &flightdeck::app::State| {
+        terminal
+            .draw(|f| flightdeck::ui::draw(f, s, &theme, false, &mut table))
+            .unwrap();
+        text(terminal.backend().buffer())
+    };
+    let shown = |screen: &str| -> Vec<usize> {
+        screen
+            .lines()
+            .filter_map(|l| {
+                let at = l.find(" m")?;
+                l[at + 2..at + 5].parse().ok()
+            })
+            .collect()
+    };
+    let check = |screen: &str, selected: usize| {
+        let rows = shown(screen);
+        assert!(rows.windows(2).all(|w| w[1] == w[0] + 1), "{rows:?}");
+        assert!(rows.contains(&selected), "{selected} not in {rows:?}");
+        let marked = screen.lines().find(|l| l.contains('▶')).unwrap();
+        assert!(marked.contains(&format!("m{selected:03}")), "{marked}");
+    };
+    check(&screen(&s), 0);
+    key(&mut s, 'G');
+    check(&screen(&s), 199);
+    key(&mut s, 'g');
+    check(&screen(&s), 0);
+    for _ in 0..30 {
+        key(&mut s, 'j');
+        let now = s.selected;
+        check(&screen(&s), now);
+    }
+    // Moving back up inside the visible rows does not scroll.
+    let before = shown(&screen(&s));
+    key(&mut s, 'k');
+    assert_eq!(shown(&screen(&s)), before);
+}
+
+#[test]
+fn the_fleet_flags_aliases_that_disagree_with_what_serves() {
+    use flightdeck::app::fleet::rows;
+    let mut s = loaded();
+    let alerts = |s: &flightdeck::app::State, model: &str| {
+        rows(s)
+            .into_iter()
+            .find(|r| r.model == model)
+            .unwrap()
+            .alerts
+    };
+    assert!(
+        !alerts(&s, "fraud").contains(&"!alias"),
+        "agreeing at first"
+    );
+    // The cluster serves v2 while production says v1 (a rollout done outside flightdeck).
+    let other = server("fraud", ServingPlan::stable_only(2));
+    s.servers.insert("fraud".into(), other);
+    assert!(alerts(&s, "fraud").contains(&"!alias"));
+    // Production agrees, but a canary serves that no alias names.
+    let canary = ServingPlan {
+        stable: 1,
+        canary: Some(2),
+        canary_percent: 10,
+    };
+    s.servers.insert("fraud".into(), server("fraud", canary));
+    assert!(alerts(&s, "fraud").contains(&"!alias"));
+}

@@ -1,0 +1,311 @@
+//! Every pane and dialog of the console at 80x24 (the smallest supported terminal) and 160x48,
+//! as text snapshots: a change to any screen shows up in review as a diff of what users see.
+//! Update with `INSTA_UPDATE=always cargo test --test suite console_snapshots::` and review the diff.
+
+use crate::common;
+
+use common::console::*;
+use flightdeck::app::state::{CheckKind, CheckModal, CheckOutcome, CheckStage, Mode, Overlay};
+use flightdeck::app::{Msg, State, update};
+use flightdeck::keymap::{Key, KeyCode};
+use flightdeck::model::{JournalEntry, Outcome, SmokeCheck, SmokeReport};
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+
+fn snapshot(name: &str, s: &State) {
+    for (width, height) in SIZES {
+        let screen = text(&render(s, "dark", width, height));
+        // Trailing spaces say nothing and make diffs noisy.
+        let screen: String = screen
+            .lines()
+            .map(str::trim_end)
+            .collect::<Vec<_>>()
+            .join("\n");
+        insta::assert_snapshot!(format!("{name}_{width}x{height}"), screen);
+    }
+}
+
+fn enter(s: &mut State) {
+    update(s, Msg::Key(Key::plain(KeyCode::Enter)));
+}
+
+fn tab(s: &mut State) {
+    update(s, Msg::Key(Key::plain(KeyCode::Tab)));
+}
+
+/// The fleet with fraud open on its serving pane, every pane's data loaded.
+fn opened() -> State {
+    let mut s = loaded();
+    key(&mut s, 'j');
+    enter(&mut s);
+    update(
+        &mut s,
+        Msg::DriftFetched {
+            model: "fraud".into(),
+            at: t0(),
+            result: Ok(vec![drift_report()]),
+        },
+    );
+    update(
+        &mut s,
+        Msg::VersionsFetched {
+            model: "fraud".into(),
+            at: t0(),
+            result: Ok(vec![
+                version(1, &["production"], Some(true), "fp-1"),
+                version(3, &[], Some(false), "fp-2"),
+                version(2, &[], None, "fp-1"),
+            ]),
+        },
+    );
+    let entry = |id: i64, op: &str, to: &str, outcome: Outcome| JournalEntry {
+        id,
+        time: t0(),
+        user: "alice".into(),
+        environment: "local".into(),
+        operation: op.into(),
+        model: Some("fraud".into()),
+        from: Some("v1".into()),
+        to: Some(to.into()),
+        outcome,
+        details: serde_json::Value::Null,
+    };
+    update(
+        &mut s,
+        Msg::JournalFetched {
+            model: "fraud".into(),
+            at: t0(),
+            result: Ok(vec![
+                entry(3, "deploy", "v1 + canary v3 10%", Outcome::Failed),
+                entry(2, "promote", "v2", Outcome::Succeeded),
+                entry(1, "promote", "v2", Outcome::Started),
+            ]),
+        },
+    );
+    s
+}
+
+#[test]
+fn fleet() {
+    snapshot("fleet", &loaded());
+}
+
+#[test]
+fn fleet_filtered_with_a_read_only_header() {
+    let mut s = loaded();
+    s.config.read_only = true;
+    key(&mut s, '/');
+    for c in "fra".chars() {
+        key(&mut s, c);
+    }
+    snapshot("fleet_filtered_read_only", &s);
+}
+
+#[test]
+fn model_panes() {
+    let mut s = opened();
+    for pane in ["serving", "drift", "versions", "cluster", "journal"] {
+        snapshot(&format!("pane_{pane}"), &s);
+        tab(&mut s);
+    }
+}
+
+#[test]
+fn help_and_command_palette() {
+    let mut s = loaded();
+    key(&mut s, '?');
+    snapshot("help", &s);
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));
+    s.mode = Mode::Command("them".into());
+    snapshot("command_palette", &s);
+}
+
+#[test]
+fn operation_preview_with_a_failing_gate() {
+    let mut s = loaded();
+    key(&mut s, 'j');
+    key(&mut s, 'p');
+    update(
+        &mut s,
+        Msg::OpPlanned {
+            result: Ok(promote_plan(false)),
+        },
+    );
+    snapshot("preview_promote_gate_failed", &s);
+}
+
+#[test]
+fn smoke_report_dialog() {
+    let mut s = opened();
+    s.overlay = Some(Overlay::Check(CheckModal {
+        model: "fraud".into(),
+        version: 3,
+        kind: CheckKind::Smoke,
+        stage: CheckStage::Done(Ok(CheckOutcome::Smoke(SmokeReport {
+            model: "fraud".into(),
+            version: 3,
+            at: t0(),
+            passed: false,
+            checks: vec![
+                SmokeCheck {
+                    name: "loads".into(),
+                    passed: true,
+                    detail: "v3 is ready".into(),
+                },
+                SmokeCheck {
+                    name: "sentinels".into(),
+                    passed: false,
+                    detail: "2 of 4 cases out of tolerance: \"large claim\" expected 1, got 0"
+                        .into(),
+                },
+            ],
+            endpoint: "http://127.0.0.1:40000".into(),
+        }))),
+    }));
+    snapshot("smoke_report", &s);
+}
+
+#[test]
+fn two_versions_compared() {
+    let mut s = opened();
+    tab(&mut s);
+    tab(&mut s); // versions: v1, v3, v2
+    key(&mut s, 'c');
+    key(&mut s, 'j');
+    key(&mut s, 'c');
+    assert_eq!(s.comparing(), Some(("fraud", 1, 3)));
+    snapshot("compare_v1_v3", &s);
+    key(&mut s, 'x');
+    assert!(s.comparing().is_none(), "any key closes it");
+}
+
+#[test]
+fn a_click_selects_a_version_or_journal_row() {
+    let mut s = opened();
+    tab(&mut s);
+    tab(&mut s); // versions: v1 (screen row 4), v3 (5), v2 (6)
+    click(&mut s, 5);
+    assert_eq!(s.detail.selected, 1);
+    click(&mut s, 2);
+    assert_eq!(s.detail.selected, 1, "the border is not a row");
+    click(&mut s, 9);
+    assert_eq!(s.detail.selected, 1, "below the last row nothing changes");
+    // The click lands where the screen shows that row.
+    let screen = text(&render(&s, "dark", 80, 24));
+    assert!(screen.lines().nth(5).unwrap().contains("▶ v3"), "{screen}");
+
+    // In the drift pane the features start one row lower, under the report's summary.
+    s.view = flightdeck::app::state::View::Model {
+        name: "fraud".into(),
+        pane: flightdeck::app::state::Pane::Drift,
+    };
+    s.detail.selected = 0;
+    click(&mut s, 6);
+    assert_eq!(s.detail.selected, 1);
+    let screen = text(&render(&s, "dark", 80, 24));
+    assert!(screen.lines().nth(6).unwrap().contains("▶ age"), "{screen}");
+}
+
+/// A model served by KServe, mid-canary, as the Kubernetes cluster source reports it.
+fn kserve_server() -> flightdeck::model::ServingStatus {
+    use flightdeck::model::{
+        Condition, DeploymentMode, DeploymentRow, EventRow, KubeService, PodRow, ServingPlan,
+        TrafficTarget,
+    };
+    let canary = ServingPlan {
+        stable: 1,
+        canary: Some(3),
+        canary_percent: 10,
+    };
+    let condition = |kind: &str, status: &str| Condition {
+        kind: kind.into(),
+        status: status.into(),
+        reason: None,
+        message: None,
+    };
+    let pod = |name: &str, ready: bool, restarts: u32| PodRow {
+        name: name.into(),
+        phase: "Running".into(),
+        ready,
+        restarts,
+        revision: Some(name[..21].into()),
+        started_at: Some(t0() - chrono::Duration::minutes(42)),
+        waiting: (!ready).then(|| "CrashLoopBackOff".into()),
+        version: Some(if name.contains("00001") { 1 } else { 3 }),
+    };
+    let mut server = flightdeck::model::ServingStatus {
+        serving: Some(canary),
+        plan: canary,
+        record: None,
+        supervisor_alive: true,
+        healthy: true,
+        problem: None,
+        ..server("fraud", canary)
+    };
+    server.kube = Some(std::sync::Arc::new(KubeService {
+        namespace: "ml".into(),
+        name: "fraud".into(),
+        uid: None,
+        created_at: None,
+        mode: DeploymentMode::Serverless,
+        url: Some("http://fraud.ml.example.com".into()),
+        storage_uri: Some("s3://models/fraud/3".into()),
+        canary_percent_spec: Some(10),
+        generation: 4,
+        observed_generation: Some(4),
+        conditions: vec![
+            condition("IngressReady", "True"),
+            condition("PredictorReady", "True"),
+            condition("Ready", "True"),
+        ],
+        latest_created: Some("fraud-predictor-00003".into()),
+        latest_ready: Some("fraud-predictor-00003".into()),
+        latest_rolled_out: Some("fraud-predictor-00001".into()),
+        previous_rolled_out: None,
+        traffic: vec![
+            TrafficTarget {
+                revision: "fraud-predictor-00003".into(),
+                percent: 10,
+                latest: true,
+                tag: Some("latest".into()),
+                version: Some(3),
+            },
+            TrafficTarget {
+                revision: "fraud-predictor-00001".into(),
+                percent: 90,
+                latest: false,
+                tag: Some("prev".into()),
+                version: Some(1),
+            },
+        ],
+        pods: vec![
+            pod("fraud-predictor-00001-deployment-7d9c-x2k9q", true, 0),
+            pod("fraud-predictor-00003-deployment-5f8b-q8m2z", false, 3),
+        ],
+        deployments: vec![DeploymentRow {
+            name: "fraud-predictor-00003-deployment".into(),
+            desired: 1,
+            ready: 0,
+        }],
+        events: vec![EventRow {
+            at: Some(t0() - chrono::Duration::seconds(30)),
+            kind: "Warning".into(),
+            reason: "BackOff".into(),
+            message: "Back-off restarting failed container kserve-container".into(),
+            object: "Pod/fraud-predictor-00003-deployment-5f8b-q8m2z".into(),
+            count: 4,
+        }],
+        may_not: vec!["patch inferenceservices".into()],
+    }));
+    server
+}
+
+#[test]
+fn kubernetes_cluster_pane() {
+    let mut s = opened();
+    s.servers.insert("fraud".into(), kserve_server());
+    for _ in 0..3 {
+        tab(&mut s);
+    }
+    snapshot("pane_cluster_kserve", &s);
+}

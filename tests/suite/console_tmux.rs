@@ -1,0 +1,471 @@
+//! The console end to end, as a person uses it: the real binary in tmux against a real
+//! `flightdeck serve` receiving traffic; keys sent with send-keys, the screen read back with
+//! capture-pane.
+
+use crate::common;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::tmux::Tmux;
+use common::{fixture, ok};
+
+#[test]
+fn the_console_shows_live_traffic_and_answers_keys() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let reference = fixture("classifier.reference.csv");
+    ok(
+        h,
+        &[
+            "register",
+            "fraud",
+            fixture("logreg_multiclass.onnx").to_str().unwrap(),
+            "--reference",
+            reference.to_str().unwrap(),
+        ],
+    );
+    common::register(h, "churn", "rf_binary.onnx");
+    ok(h, &["alias", "set", "fraud", "production", "1"]);
+    ok(h, &["server", "start", "fraud"]);
+    // Before any traffic the drift window is empty: nothing measured, nothing made up.
+    let drift = ok(h, &["drift", "fraud"]);
+    let rows: Vec<&str> = drift
+        .lines()
+        .filter(|l| {
+            ["amount ", "age ", "tenure ", "score "]
+                .iter()
+                .any(|f| l.starts_with(f))
+        })
+        .collect();
+    assert_eq!(rows.len(), 4, "{drift}");
+    for row in rows {
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cells[3], "-", "no statistic without rows: {row}");
+        assert!(row.ends_with("insufficient data"), "{row}");
+    }
+    let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap();
+    let url = format!("http://127.0.0.1:{}/v2/models/fraud/infer", port.trim());
+    let stop = Arc::new(AtomicBool::new(false));
+    let traffic = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let client = reqwest::blocking::Client::new();
+            let body = serde_json::json!({ "inputs": [{ "name": "X", "shape": [1, 4], "datatype": "FP32", "data": [50, 40, 0.1, 0.2] }] });
+            while !stop.load(Ordering::Relaxed) {
+                let _ = client.post(&url).json(&body).send();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+
+    let tmux = Tmux::start(h, 100, 24);
+    let screen = tmux.wait_for("the fraud row with a live request rate", |s| {
+        s.lines().any(|l| {
+            l.contains("fraud") && l.contains("up") && (l.contains("ms") || l.contains("µs"))
+        })
+    });
+    assert!(screen.contains("churn"), "{screen}");
+    assert!(
+        screen.contains("local"),
+        "the environment is in the header:\n{screen}"
+    );
+
+    tmux.keys(&["?"]);
+    tmux.wait_for("the help screen", |s| s.contains("promote the canary"));
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("help closed", |s| !s.contains("promote the canary"));
+
+    tmux.keys(&["/", "c", "h", "Enter"]);
+    tmux.wait_for("the filter to hide fraud", |s| {
+        s.contains("filter: ch") && !s.lines().any(|l| l.contains("│") && l.contains("fraud"))
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the filter cleared", |s| s.contains("fraud"));
+
+    tmux.keys(&[":", "q", "Enter"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tmux.alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!tmux.alive(), ":q quits");
+
+    stop.store(true, Ordering::Relaxed);
+    traffic.join().unwrap();
+    // Quitting the console does not stop serving.
+    let servers = ok(h, &["server", "list"]);
+    assert!(
+        servers.contains("fraud") && servers.contains("ok"),
+        "{servers}"
+    );
+    ok(h, &["server", "stop", "fraud"]);
+}
+
+/// How a stand-in server misbehaves.
+#[derive(Clone, Copy)]
+enum Misbehaviour {
+    /// Accepts connections and never answers.
+    Hang,
+    /// Nothing listens on its port.
+    Refuse,
+    /// Answers every request with 200 and a body that is not metrics.
+    Garbage,
+}
+
+/// A misbehaving server recorded as if it were fraud's local server. Returns the listener
+/// (kept open for as long as the test needs it) and a live process standing in for the
+/// supervisor (its command line says flightdeck).
+fn fake_server(
+    home: &Path,
+    behaviour: Misbehaviour,
+) -> (Option<std::net::TcpListener>, std::process::Child) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let listener = match behaviour {
+        Misbehaviour::Hang => Some(listener),
+        Misbehaviour::Refuse => None,
+        Misbehaviour::Garbage => {
+            std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                for stream in listener.incoming() {
+                    let Ok(mut stream) = stream else { return };
+                    let mut buffer = [0u8; 4096];
+                    let _ = stream.read(&mut buffer);
+                    let body = "<html>{{{ this is not what you asked for";
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                }
+            });
+            None
+        }
+    };
+    let stand_in = Command::new("bash")
+        .args(["-c", "exec -a flightdeck-supervise sleep 120"])
+        .spawn()
+        .unwrap();
+    let plan = serde_json::json!({ "stable": 1 });
+    let record = serde_json::json!({
+        "model": "fraud", "supervisor_pid": stand_in.id(), "server_pid": null, "port": port,
+        "started_plan": plan, "started_at": "2026-01-01T00:00:00Z", "restarts": 0, "last_exit": null, "state": "running"
+    });
+    std::fs::create_dir_all(home.join("serve")).unwrap();
+    std::fs::write(home.join("serve/fraud.plan.json"), plan.to_string()).unwrap();
+    std::fs::write(home.join("serve/fraud.server.json"), record.to_string()).unwrap();
+    (listener, stand_in)
+}
+
+#[test]
+fn a_hanging_refusing_or_garbled_backend_never_freezes_the_screen() {
+    for (behaviour, shown) in [
+        (Misbehaviour::Hang, "no answer within 500 ms"),
+        (Misbehaviour::Refuse, "cannot connect: connection ref"),
+        (Misbehaviour::Garbage, "the answer is not flightdeck"),
+    ] {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path();
+        ok(
+            h,
+            &[
+                "register",
+                "fraud",
+                fixture("logreg_multiclass.onnx").to_str().unwrap(),
+            ],
+        );
+        let (_listener, mut stand_in) = fake_server(h, behaviour);
+        let config = h.join("fast.toml");
+        std::fs::write(
+            &config,
+            "[refresh]\nsource_timeout_ms = 500\nmetrics_ms = 500\n",
+        )
+        .unwrap();
+        let tmux = Tmux::start_with_config(h, &config, 100, 24);
+        tmux.wait_for("a failing metrics source in the header", |s| {
+            s.lines()
+                .next()
+                .is_some_and(|h| h.contains("metrics 0 ok, 1 failing") && h.contains(":errors"))
+        });
+        // The header clips the reason; `:errors` shows it whole.
+        tmux.keys(&[":"]);
+        tmux.keys(&["-l", "errors"]);
+        tmux.keys(&["Enter"]);
+        tmux.wait_for(&format!("{shown:?} in :errors"), |s| {
+            s.contains("sources and errors") && s.to_lowercase().contains(shown)
+        });
+        tmux.keys(&["Escape"]);
+        tmux.wait_for(":errors closed", |s| !s.contains("sources and errors"));
+        // Keys still work at once while the source misbehaves.
+        let asked = Instant::now();
+        tmux.keys(&["?"]);
+        tmux.wait_for("the help screen", |s| s.contains("promote the canary"));
+        assert!(
+            asked.elapsed() < Duration::from_secs(2),
+            "help took {:?} while a backend misbehaved",
+            asked.elapsed()
+        );
+        tmux.keys(&["Escape"]);
+        tmux.wait_for("help closed", |s| !s.contains("promote the canary"));
+        tmux.keys(&[":", "q", "Enter"]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tmux.alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(!tmux.alive(), "quits while the backend still misbehaves");
+        let _ = stand_in.kill();
+        let _ = stand_in.wait();
+    }
+}
+
+#[test]
+fn rollback_from_the_console_and_read_only_refusal() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    common::register(h, "fraud", "mlp_classifier.onnx");
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    ok(h, &["deploy", "fraud", "2", "--direct", "--yes"]);
+
+    // Read-only: the engine refuses, the console says so, nothing moves.
+    let config = h.join("readonly.toml");
+    std::fs::write(&config, "[environments.local]\nread_only = true\n").unwrap();
+    let tmux = Tmux::start_with_config(h, &config, 100, 26);
+    tmux.wait_for("the fleet", |s| {
+        s.contains("READ-ONLY") && s.contains("fraud")
+    });
+    tmux.keys(&["r"]);
+    tmux.wait_for("the read-only refusal", |s| {
+        s.contains("read-only") && s.contains("refused to rollback")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.keys(&["q"]);
+    drop(tmux);
+    let prod = ok(h, &["alias", "list", "fraud"]);
+    assert!(prod.contains("production  v2"), "{prod}");
+
+    // Writable: r, Enter rolls production back to v1 through the same engine code.
+    let tmux = Tmux::start(h, 100, 26);
+    tmux.wait_for("the fleet", |s| s.contains("fraud") && s.contains("v2"));
+    tmux.keys(&["r"]);
+    tmux.wait_for("the rollback preview", |s| {
+        s.contains("production v2 -> v1") && s.contains("enter: confirm")
+    });
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the outcome", |s| s.contains("rollback fraud: done"));
+    tmux.keys(&["q"]);
+    tmux.keys(&["q"]);
+    drop(tmux);
+    let prod = ok(h, &["alias", "list", "fraud"]);
+    assert!(prod.contains("production  v1"), "{prod}");
+    ok(h, &["server", "stop", "fraud"]);
+}
+
+#[test]
+fn the_interactive_demo_follows_its_tour_by_keys() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let session = format!("fd-demo-{}", std::process::id());
+    let command = format!(
+        "FLIGHTDECK_USER=tester {} demo --home {}",
+        env!("CARGO_BIN_EXE_flightdeck"),
+        h.display()
+    );
+    let tmux = Tmux::start_command(session, 110, 30, &command);
+    tmux.wait_for("the demo serving v1 with the tour", |s| {
+        s.contains("claims") && s.contains("up") && s.contains("tour 1/7")
+    });
+    tmux.keys(&["n"]);
+    tmux.wait_for("step 2", |s| s.contains("tour 2/7"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the serving pane", |s| s.contains("stable v1"));
+    tmux.keys(&["Tab"]);
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("the versions pane with v2", |s| {
+        s.contains("SMOKE") && s.contains("v2")
+    });
+    // Versions list production first, then newest: v1, v3, v2.
+    tmux.keys(&["j"]);
+    tmux.keys(&["j"]);
+    tmux.keys(&["d"]);
+    tmux.wait_for("the deploy preview", |s| {
+        s.contains("canary v2 at 10%") && s.contains("enter: confirm")
+    });
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the deploy done", |s| s.contains("deploy claims: done"));
+    tmux.keys(&["x"]);
+
+    // e on v3 (last on the versions pane: production, canary, then the rest): the dialog offers
+    // the demo's labelled holdout; Enter scores v3 and production v1 on it.
+    tmux.keys(&["G"]);
+    tmux.keys(&["e"]);
+    tmux.wait_for("the evaluate prompt", |s| {
+        s.contains("evaluate claims v3") && s.contains("holdout.csv")
+    });
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("the evaluation", |s| {
+        s.contains("production v1") && s.contains("auc") && s.contains("log_loss")
+    });
+    let auc = screen
+        .lines()
+        .find(|l| l.contains("auc "))
+        .unwrap_or_else(|| panic!("{screen}"))
+        .split_whitespace()
+        .filter_map(|w| w.parse::<f64>().ok())
+        .collect::<Vec<_>>();
+    assert!(
+        auc.len() >= 2 && auc[0] < 0.6 && auc[1] > 0.65,
+        "v3 scores near chance on held-out claims and v1 does not: {auc:?}\n{screen}"
+    );
+    tmux.keys(&["x"]);
+    // s smoke-tests it: the sentinels catch it, and the report is stored with the version.
+    tmux.keys(&["s"]);
+    tmux.wait_for("the smoke report", |s| {
+        s.contains("smoke test claims v3") && s.contains("FAILED; stored with the version")
+    });
+    tmux.keys(&["x"]);
+    tmux.keys(&["q"]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while tmux.alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!tmux.alive(), "q ends the demo");
+    let journal = ok(h, &["journal", "--model", "claims"]);
+    assert!(
+        journal.lines().any(|l| l.contains("deploy")
+            && l.contains("canary v2 10%")
+            && l.contains("succeeded")),
+        "{journal}"
+    );
+    let servers = ok(h, &["server", "list"]);
+    assert!(
+        servers.contains("no local servers"),
+        "the demo stopped what it started: {servers}"
+    );
+    let versions: serde_json::Value =
+        serde_json::from_str(&ok(h, &["versions", "claims", "--json"])).unwrap();
+    let v3 = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["version"] == 3)
+        .unwrap();
+    assert_eq!(v3["smoke_passed"], false, "{v3}");
+}
+
+#[test]
+fn an_interrupted_promote_is_finished_from_the_console() {
+    use std::io::{BufRead, BufReader};
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    for file in ["logreg_multiclass.onnx", "mlp_classifier.onnx"] {
+        ok(h, &["register", "fraud", fixture(file).to_str().unwrap()]);
+    }
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    ok(h, &["deploy", "fraud", "2", "--canary", "50", "--yes"]);
+    // A promote killed after the server switched, before the aliases moved.
+    let mut child = common::flightdeck(h)
+        .args(["promote", "fraud", "--yes", "--override-gates"])
+        .env("FLIGHTDECK_FAILPOINT", "op:after-serving")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let reached = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.contains("failpoint op:after-serving reached"));
+    assert!(reached);
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let tmux = Tmux::start(h, 100, 26);
+    tmux.wait_for("the interrupted promote announced", |s| {
+        s.contains("interrupted: promote fraud") && s.contains(":finish or :revert")
+    });
+    tmux.keys(&[":"]);
+    tmux.keys(&["-l", "finish"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the recovery preview", |s| {
+        s.contains("finish the interrupted promote fraud")
+            && s.contains("production v1 -> v2")
+            && s.contains("enter: confirm")
+    });
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the outcome", |s| s.contains("promote fraud: done"));
+    tmux.keys(&["x"]);
+    tmux.wait_for("the footer cleared", |s| !s.contains("interrupted:"));
+    tmux.keys(&["q"]);
+    drop(tmux);
+    let aliases = ok(h, &["alias", "list", "fraud"]);
+    assert!(aliases.contains("production  v2"), "{aliases}");
+    let journal: serde_json::Value =
+        serde_json::from_str(&ok(h, &["journal", "--model", "fraud", "--json"])).unwrap();
+    // The recovery is journaled as the recovery of the interrupted promote.
+    let rows = journal.as_array().unwrap();
+    let promote = rows
+        .iter()
+        .find(|row| row["operation"] == "promote")
+        .unwrap();
+    assert_eq!(promote["outcome"], "started", "{promote}");
+    let recovery = rows
+        .iter()
+        .find(|row| row["operation"] == "recover")
+        .unwrap();
+    assert_eq!(recovery["outcome"], "succeeded", "{recovery}");
+    assert_eq!(
+        recovery["details"]["recovery"]["journal_id"], promote["id"],
+        "{recovery}"
+    );
+    ok(h, &["server", "stop", "fraud"]);
+}
+
+#[test]
+fn env_switches_environment_in_the_console_and_its_read_only_holds() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    let config = h.join("envs.toml");
+    std::fs::write(&config, "[environments.audit]\nread_only = true\n").unwrap();
+    let tmux = Tmux::start_with_config(h, &config, 100, 24);
+    tmux.wait_for("the local fleet", |s| {
+        s.contains(" local ") && s.contains("fraud")
+    });
+    tmux.keys(&[":"]);
+    tmux.keys(&["-l", "env audit"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the audit environment", |s| {
+        s.contains("audit · READ-ONLY") && s.contains("fraud")
+    });
+    tmux.keys(&["r"]);
+    tmux.wait_for("the read-only refusal", |s| s.contains("read-only"));
+    tmux.keys(&["Escape"]);
+    tmux.keys(&["q"]);
+}
+
+#[test]
+fn a_smoke_test_from_a_read_only_console_is_shown_and_not_stored() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    ok(h, &["alias", "set", "fraud", "production", "1"]);
+    let config = h.join("readonly.toml");
+    std::fs::write(&config, "[environments.local]\nread_only = true\n").unwrap();
+    let tmux = Tmux::start_with_config(h, &config, 100, 30);
+    tmux.wait_for("the fleet", |s| {
+        s.contains("READ-ONLY") && s.contains("fraud")
+    });
+    tmux.keys(&["s"]);
+    tmux.wait_for("the smoke test's report", |s| {
+        s.contains("not stored (read-only environment)")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.keys(&["q"]);
+    drop(tmux);
+    let versions: serde_json::Value =
+        serde_json::from_str(&ok(h, &["versions", "fraud", "--json"])).unwrap();
+    assert_eq!(versions[0]["smoke_passed"], serde_json::Value::Null);
+}
