@@ -32,6 +32,8 @@ fn python_has(python: &Path, module: &str) -> bool {
 /// missing), to log models as MLflow users do.
 fn mlflow_python() -> PathBuf {
     let mlflow = mlflow_command();
+    static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
     let python = mlflow
         .parent()
         .map(|dir| dir.join("python"))
@@ -50,6 +52,9 @@ fn mlflow_python() -> PathBuf {
 /// The `mlflow` command: FLIGHTDECK_TEST_MLFLOW, else one on PATH, else a virtualenv this
 /// harness installs once (from PyPI) under the system temp dir.
 fn mlflow_command() -> PathBuf {
+    // Tests run on threads of one process: one installs, the others wait for it.
+    static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(path) = std::env::var_os("FLIGHTDECK_TEST_MLFLOW") {
         return PathBuf::from(path);
     }
