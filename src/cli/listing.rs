@@ -113,14 +113,16 @@ fn print_versions(versions: &[crate::model::ModelVersion], json: bool) -> Result
             vec![
                 v.label(),
                 or_dash(Some(v.aliases.join(","))),
-                match v.smoke_passed {
-                    Some(true) => "passed".into(),
-                    Some(false) => "FAILED".into(),
-                    None => "-".into(),
+                match (&v.not_servable, v.smoke_passed) {
+                    (Some(_), _) => "not ONNX".into(),
+                    (None, Some(true)) => "passed".into(),
+                    (None, Some(false)) => "FAILED".into(),
+                    (None, None) => "-".into(),
                 },
                 v.lineage.created_at.format("%Y-%m-%d %H:%M").to_string(),
                 v.lineage.author.clone(),
-                v.sha256.chars().take(12).collect(),
+                // MLflow records no sha256 unless a tag does: unknown, not blank.
+                or_dash(Some(v.sha256.chars().take(12).collect::<String>())),
                 or_dash(v.lineage.pipeline_version.as_ref()),
                 or_dash(
                     v.lineage

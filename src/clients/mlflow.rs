@@ -117,6 +117,22 @@ impl MlflowClient {
         Ok(answer.artifact_uri)
     }
 
+    /// The flavours the version was logged with, from its `MLmodel` file; `None` when it has
+    /// none (a version registered from a bare directory) or its files are not proxied.
+    pub async fn flavours(&self, name: &str, version: u32) -> Result<Option<Vec<String>>, String> {
+        let uri = self.download_uri(name, version).await?;
+        let Some(root) = proxied_path(&uri) else {
+            return Ok(None);
+        };
+        match self.artifact(&format!("{root}/MLmodel")).await? {
+            Ok(bytes) => {
+                let mlmodel = MlModel::parse(&String::from_utf8_lossy(&bytes))?;
+                Ok(Some(mlmodel.flavors.into_keys().collect()))
+            }
+            Err(_) => Ok(None),
+        }
+    }
+
     /// A file of MLflow's proxied artifact store (`path` after `mlflow-artifacts:/`), or the
     /// HTTP status the store answered instead of it.
     pub async fn artifact(&self, path: &str) -> Result<Result<Vec<u8>, u16>, String> {
@@ -347,6 +363,17 @@ impl Run {
             .or_else(|| tag(&self.data.tags, "git_commit"))
             .map(str::to_string)
     }
+}
+
+/// The path under MLflow's artifact proxy of an `mlflow-artifacts:` URI.
+pub fn proxied_path(uri: &str) -> Option<String> {
+    let path = uri.strip_prefix("mlflow-artifacts:")?;
+    // `mlflow-artifacts:/1/...` or, with a host, `mlflow-artifacts://host:port/1/...`.
+    let path = match path.strip_prefix("//") {
+        Some(with_host) => with_host.split_once('/').map(|(_, p)| p)?,
+        None => path,
+    };
+    Some(path.trim_matches('/').to_string())
 }
 
 /// A version's lineage as MLflow records it: the run's datasets as the data hash, its commit,

@@ -35,6 +35,10 @@ pub struct ModelVersion {
     /// Whether the latest smoke test passed (`None`: never smoke-tested).
     #[serde(default)]
     pub smoke_passed: Option<bool>,
+    /// Why flightdeck cannot serve it, when the registry says so (`not ONNX` for an MLflow
+    /// version logged in another flavour); listed in place of its smoke test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_servable: Option<String>,
 }
 
 impl ModelVersion {

@@ -53,6 +53,8 @@ pub struct MlflowRegistry {
     aliases: AliasMap,
     /// Runs never change once finished: their metrics and lineage are asked once.
     runs: Mutex<HashMap<String, Run>>,
+    /// A version's flavours never change: its MLmodel file is read once.
+    flavours: Mutex<HashMap<(String, u32), Option<Vec<String>>>>,
     /// Where the journal of operations lives (flightdeck's own, whatever the registry).
     journal: Arc<dyn RegistrySource>,
 }
@@ -70,6 +72,7 @@ impl MlflowRegistry {
             timeout,
             aliases,
             runs: Mutex::default(),
+            flavours: Mutex::default(),
             journal,
         }
     }
@@ -85,6 +88,22 @@ impl MlflowRegistry {
             runs.insert(run_id.to_string(), run.clone());
         }
         Some(run)
+    }
+
+    /// The flavours `version` was logged with (`None`: unknown, or no MLmodel file).
+    async fn flavours(&self, model: &str, version: u32) -> Option<Vec<String>> {
+        let key = (model.to_string(), version);
+        if let Ok(known) = self.flavours.lock()
+            && let Some(flavours) = known.get(&key)
+        {
+            return flavours.clone();
+        }
+        // An error (MLflow busy) is not remembered: the next refresh asks again.
+        let flavours = self.client.flavours(model, version).await.ok()?;
+        if let Ok(mut known) = self.flavours.lock() {
+            known.insert(key, flavours.clone());
+        }
+        flavours
     }
 }
 
@@ -206,8 +225,23 @@ impl RegistrySource for MlflowRegistry {
                         .collect();
                     futures_util::stream::iter(asks).buffered(8).collect().await
                 };
+                // And each version's flavours (is it ONNX?), read once per version.
+                let flavours: Vec<Option<Vec<String>>> = {
+                    use futures_util::StreamExt;
+                    let model = model.as_str();
+                    let asks: Vec<_> = found
+                        .iter()
+                        .map(|v| async move {
+                            match v.version.parse::<u32>() {
+                                Ok(number) => self.flavours(model, number).await,
+                                Err(_) => None,
+                            }
+                        })
+                        .collect();
+                    futures_util::stream::iter(asks).buffered(8).collect().await
+                };
                 let mut out = Vec::new();
-                for (v, run) in found.into_iter().zip(runs) {
+                for ((v, run), flavours) in found.into_iter().zip(runs).zip(flavours) {
                     let Ok(number) = v.version.parse::<u32>() else {
                         continue;
                     };
@@ -223,7 +257,11 @@ impl RegistrySource for MlflowRegistry {
                     aliases.dedup();
                     // Production first, as the embedded registry lists them.
                     aliases.sort_by_key(|a| a != AliasName::PRODUCTION);
-                    out.push(version(&name, number, &v, run.as_ref(), aliases));
+                    let mut listed = version(&name, number, &v, run.as_ref(), aliases);
+                    listed.not_servable = flavours
+                        .filter(|f| !f.iter().any(|f| f == "onnx"))
+                        .map(|f| format!("not ONNX ({})", f.join(", ")));
+                    out.push(listed);
                 }
                 // Production, then canary, then other aliased versions, then the rest; newest
                 // first within each.
@@ -285,6 +323,7 @@ fn version(
         sentinels: None,
         aliases,
         smoke_passed: None,
+        not_servable: None,
     }
 }
 

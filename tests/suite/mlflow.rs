@@ -693,7 +693,26 @@ fn mlflow_on_one_machine_deploys_promotes_and_rolls_back_with_local_servers() {
         (Some("1".into()), None, Some("2".into()))
     );
 
-    // A scikit-learn version is not ONNX: refused before anything moves, saying how to export.
+    // A scikit-learn version is not ONNX: listed so, and refused before anything moves, saying
+    // how to export it.
+    let listed = run(&["versions", "claims"]);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("v3") && l.contains("not ONNX")),
+        "{listed}"
+    );
+    let json: Value = serde_json::from_str(&run(&["versions", "claims", "--json"])).unwrap();
+    let v3 = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["version"] == 3)
+        .unwrap();
+    assert_eq!(
+        v3["not_servable"], "not ONNX (python_function, sklearn)",
+        "{v3}"
+    );
     let err = common::fails(
         h,
         &[

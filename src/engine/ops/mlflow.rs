@@ -19,7 +19,7 @@ use super::Pending;
 use super::{
     EmbeddedOpRegistry, Held as HeldAliases, Move, OpRegistry, Role, SmokeEvidence, VersionFacts,
 };
-use crate::clients::mlflow::{MlModel, MlflowClient, tag};
+use crate::clients::mlflow::{MlModel, MlflowClient, proxied_path, tag};
 use crate::error::EngineError;
 use crate::model::ModelName;
 use crate::settings::Environment;
@@ -220,17 +220,6 @@ pub struct Fetched {
     pub run: Option<crate::clients::mlflow::Run>,
     /// A `sentinels.json` beside the model or in its run's artifacts.
     pub sentinels: Option<Vec<u8>>,
-}
-
-/// The path under MLflow's artifact proxy of an `mlflow-artifacts:` URI.
-fn proxied_path(uri: &str) -> Option<String> {
-    let path = uri.strip_prefix("mlflow-artifacts:")?;
-    // `mlflow-artifacts:/1/...` or, with a host, `mlflow-artifacts://host:port/1/...`.
-    let path = match path.strip_prefix("//") {
-        Some(with_host) => with_host.split_once('/').map(|(_, p)| p)?,
-        None => path,
-    };
-    Some(path.trim_matches('/').to_string())
 }
 
 /// Why a version of another flavour cannot be served, and how to make it servable.

@@ -77,6 +77,7 @@ fn version_from_row(row: &Row<'_>) -> rusqlite::Result<ModelVersion> {
         },
         aliases: Vec::new(),
         smoke_passed: None,
+        not_servable: None,
     })
 }
 

@@ -31,14 +31,19 @@ pub(super) fn versions(frame: &mut Frame<'_>, panel: Panel<'_>, drawn: &mut Draw
             vec![
                 Cell::from(v.label()),
                 Cell::from(Span::styled(v.aliases.join(","), theme.accent())),
-                match v.smoke_passed {
-                    Some(true) => Cell::from(Span::styled("passed", theme.ok())),
-                    Some(false) => Cell::from(Span::styled("FAILED", theme.danger())),
-                    None => Cell::from(Span::styled("-", theme.dim())),
+                match (&v.not_servable, v.smoke_passed) {
+                    (Some(_), _) => Cell::from(Span::styled("not ONNX", theme.danger())),
+                    (None, Some(true)) => Cell::from(Span::styled("passed", theme.ok())),
+                    (None, Some(false)) => Cell::from(Span::styled("FAILED", theme.danger())),
+                    (None, None) => Cell::from(Span::styled("-", theme.dim())),
                 },
                 Cell::from(v.lineage.created_at.format("%Y-%m-%d %H:%M").to_string()),
                 Cell::from(v.lineage.author.clone()),
-                Cell::from(v.sha256.chars().take(12).collect::<String>()),
+                Cell::from(if v.sha256.is_empty() {
+                    "-".to_string()
+                } else {
+                    v.sha256.chars().take(12).collect::<String>()
+                }),
                 Cell::from(
                     v.lineage
                         .pipeline_version
@@ -68,7 +73,7 @@ pub(super) fn versions(frame: &mut Frame<'_>, panel: Panel<'_>, drawn: &mut Draw
     let columns = [
         Column::new("VER", Constraint::Length(5), 0),
         Column::new("ALIASES", Constraint::Length(18), 0),
-        Column::new("SMOKE", Constraint::Length(7), 0),
+        Column::new("SMOKE", Constraint::Length(8), 0),
         Column::new("CREATED", Constraint::Length(16), 1),
         Column::new("AUTHOR", Constraint::Length(10), 3),
         Column::new("SHA256", Constraint::Length(12), 5),
