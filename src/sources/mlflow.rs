@@ -47,6 +47,9 @@ impl AliasMap {
     }
 }
 
+/// The flavours a version was logged with (`None`: no MLmodel file says).
+type Flavours = Option<Vec<String>>;
+
 pub struct MlflowRegistry {
     client: MlflowClient,
     timeout: Duration,
@@ -54,7 +57,7 @@ pub struct MlflowRegistry {
     /// Runs never change once finished: their metrics and lineage are asked once.
     runs: Mutex<HashMap<String, Run>>,
     /// A version's flavours never change: its MLmodel file is read once.
-    flavours: Mutex<HashMap<(String, u32), Option<Vec<String>>>>,
+    flavours: Mutex<HashMap<(String, u32), Flavours>>,
     /// Where the journal of operations lives (flightdeck's own, whatever the registry).
     journal: Arc<dyn RegistrySource>,
 }
