@@ -282,6 +282,24 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Versions { model, json } => {
             listing::versions(&open(&settings)?, &model_name(&model)?, json)
         }
+        // MLflow's aliases are its registry's: moved by the operations path (which keeps the
+        // previous champion for rollback), or in MLflow itself. Writing the local registry's
+        // instead would say "done" while nothing that serves changed.
+        Command::Alias(_) if settings.environment.registry == RegistryBackend::Mlflow => {
+            Err(Failure {
+                code: 1,
+                message: format!(
+                    "environment {} keeps its aliases in MLflow ({}): move them with deploy, promote, rollback or abort (their gates and journal apply), and see them with `flightdeck --env {} versions MODEL` or in MLflow",
+                    settings.environment.name,
+                    settings
+                        .environment
+                        .mlflow_url
+                        .as_deref()
+                        .unwrap_or("its mlflow_url"),
+                    settings.environment.name
+                ),
+            })
+        }
         Command::Alias(command) => alias::run(&mut open(&settings)?, &actor, command),
         Command::Journal { model, limit, json } => {
             journal::run(&open(&settings)?, model, limit, json)

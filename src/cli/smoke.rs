@@ -42,6 +42,9 @@ pub fn run(settings: &Settings, args: SmokeArgs) -> Result<(), Failure> {
         record: !read_only,
     };
     let runtime = runtime()?;
+    if settings.environment.registry == crate::settings::RegistryBackend::Mlflow {
+        runtime.block_on(copy_from_mlflow(settings, &program, &model, args.version))?;
+    }
     let progress = super::progress::printer(format!("smoke {model} v{}", args.version), args.json);
     let report = runtime.block_on(smoke(
         &mut registry,
@@ -82,4 +85,38 @@ pub fn run(settings: &Settings, args: SmokeArgs) -> Result<(), Failure> {
             message: format!("{model} v{} failed its smoke test", args.version),
         })
     }
+}
+
+/// In an MLflow environment the version is MLflow's: copied into the local registry first (as a
+/// deploy copies it), so the smoke test runs on the file MLflow holds, with its sentinels.
+async fn copy_from_mlflow(
+    settings: &Settings,
+    program: &std::path::Path,
+    model: &crate::model::ModelName,
+    version: u32,
+) -> Result<(), Failure> {
+    use crate::engine::ops::OpRegistry;
+    let environment = &settings.environment;
+    if environment.serving != crate::settings::ServingBackend::Local {
+        return Err(Failure {
+            code: 1,
+            message: format!(
+                "environment {} serves through Kubernetes: an MLflow version's smoke test is its artifact check, run by deploy before anything moves",
+                environment.name
+            ),
+        });
+    }
+    let mlflow = crate::engine::ops::mlflow::MlflowOpRegistry::new(environment)
+        .map_err(|message| Failure { code: 1, message })?
+        .serving_locally(
+            settings.data_dir.clone(),
+            Duration::from_millis(settings.lock_timeout_ms),
+            program.to_path_buf(),
+            crate::store::Actor::new(settings.user.clone(), environment.name.clone()),
+        );
+    let facts = mlflow.facts(model, version).await?;
+    facts.inputs.map(|_| ()).map_err(|why| Failure {
+        code: 2,
+        message: format!("{model} v{version}: {why}"),
+    })
 }

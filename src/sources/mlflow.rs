@@ -281,6 +281,20 @@ impl RegistrySource for MlflowRegistry {
                     }
                 };
                 out.sort_by_key(|v| (rank(v), std::cmp::Reverse(v.version)));
+                // Versions copied into the local registry to be served there carry what
+                // flightdeck learnt of them: their file's sha256, signature and smoke test.
+                if let Ok(copies) = self.journal.versions(model.clone()).await {
+                    for listed in &mut out {
+                        if let Some(copy) = copies.iter().find(|c| is_copy_of(c, listed)) {
+                            listed.sha256 = copy.sha256.clone();
+                            listed.size_bytes = copy.size_bytes;
+                            listed.signature = copy.signature.clone();
+                            listed.sentinels = copy.sentinels.clone();
+                            listed.profile = copy.profile.clone();
+                            listed.smoke_passed = copy.smoke_passed;
+                        }
+                    }
+                }
                 Ok(out)
             })
             .await
@@ -291,6 +305,17 @@ impl RegistrySource for MlflowRegistry {
     fn journal(&self, model: String, limit: usize) -> Fetch<'_, Vec<JournalEntry>> {
         self.journal.journal(model, limit)
     }
+}
+
+/// Whether the local registry's `copy` is MLflow's version `listed` copied for local serving:
+/// the same number, made at the same millisecond (a copy keeps MLflow's creation time), and the
+/// same file when MLflow's `onnx.sha256` tag names one. A local model that only shares the name
+/// is not taken for it.
+fn is_copy_of(copy: &ModelVersion, listed: &ModelVersion) -> bool {
+    copy.version == listed.version
+        && copy.lineage.created_at.timestamp_millis()
+            == listed.lineage.created_at.timestamp_millis()
+        && (listed.sha256.is_empty() || listed.sha256.eq_ignore_ascii_case(&copy.sha256))
 }
 
 /// An MLflow model version as flightdeck's: its run's metrics, commit and user; its ONNX

@@ -646,6 +646,29 @@ fn mlflow_on_one_machine_deploys_promotes_and_rolls_back_with_local_servers() {
         .unwrap();
     assert_eq!(answer["model_version"], "1", "{answer}");
 
+    // The MLflow environment's own listing shows what the copy taught flightdeck: the file's
+    // sha256, its inputs, its smoke test.
+    let listed: Value = serde_json::from_str(&run(&["versions", "claims", "--json"])).unwrap();
+    let v1 = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["version"] == 1)
+        .unwrap();
+    assert_eq!(v1["sha256"].as_str().unwrap().len(), 64, "{v1}");
+    assert_eq!(v1["smoke_passed"], true, "{v1}");
+    assert_eq!(v1["signature"]["inputs"][0]["name"], "X", "{v1}");
+    // MLflow's aliases are moved by operations or in MLflow, never by writing local ones.
+    let err = common::fails(
+        h,
+        &[&env[..], &["alias", "set", "claims", "staging", "1"]].concat(),
+        1,
+    );
+    assert!(err.contains("keeps its aliases in MLflow"), "{err}");
+    // A smoke test of a version not served yet copies it first, as a deploy would.
+    let smoke: Value = serde_json::from_str(&run(&["smoke", "claims", "2", "--json"])).unwrap();
+    assert_eq!(smoke["passed"], true, "{smoke}");
+
     // A canary, traffic, a promote through the gates, and a rollback: MLflow's aliases move
     // with what the local server serves.
     run(&["deploy", "claims", "2", "--canary", "50", "--yes"]);
@@ -720,8 +743,9 @@ fn mlflow_on_one_machine_deploys_promotes_and_rolls_back_with_local_servers() {
             &["deploy", "claims", "3", "--canary", "10", "--yes"],
         ]
         .concat(),
-        2,
+        1,
     );
+    assert_eq!(err.matches("not ONNX").count(), 1, "said once: {err}");
     assert!(
         err.contains("v3 of claims is not ONNX (logged as python_function, sklearn)")
             && err.contains("skl2onnx")

@@ -517,6 +517,17 @@ impl OpRegistry for MlflowOpRegistry {
                     version,
                 });
             }
+            // Another flavour can never be served: refused outright, with how to export it,
+            // rather than as failed gates an override could seem to answer.
+            if let Ok(Some(flavours)) = self.writer.client.flavours(model.as_str(), version).await
+                && !flavours.iter().any(|f| f == "onnx")
+            {
+                let flavours: Vec<&str> = flavours.iter().map(String::as_str).collect();
+                return Err(Self::refused(
+                    model,
+                    not_onnx(model.as_str(), version, &flavours),
+                ));
+            }
             if let Some(local) = &self.local {
                 // A version about to be served locally is copied first: local servers read
                 // the local registry.
