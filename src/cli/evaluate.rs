@@ -17,8 +17,9 @@ pub struct EvaluateArgs {
     pub model: String,
     #[arg(value_parser = parse_version)]
     pub version: u32,
-    /// Labelled CSV: the model's feature columns and a label column.
-    #[arg(long, value_name = "CSV")]
+    /// Labelled data, CSV with a header row or Parquet (`.parquet`): the model's feature
+    /// columns and a label column.
+    #[arg(long, value_name = "TABLE")]
     pub data: PathBuf,
     /// The label column (default: the one the version was registered with, else a column named
     /// "label", else the last column).

@@ -18,9 +18,10 @@ pub struct RegisterArgs {
     pub model: String,
     /// The ONNX file.
     pub file: PathBuf,
-    /// Reference (training) data as CSV with a header row: the training table as it is, with
+    /// Reference (training) data, CSV with a header row or Parquet (`.parquet`, snappy or
+    /// uncompressed): the training table as it is, with
     /// its label and id columns named by --label and --ignore.
-    #[arg(long, value_name = "CSV")]
+    #[arg(long, value_name = "TABLE")]
     pub reference: Option<PathBuf>,
     /// The reference's label column: its distribution is kept with the baseline.
     #[arg(long, value_name = "NAME")]

@@ -5,6 +5,7 @@
 pub mod evaluate;
 pub mod mirror;
 pub mod ops;
+pub mod parquet_table;
 pub mod profile;
 pub mod reference;
 pub mod register;

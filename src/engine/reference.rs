@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use super::parquet_table;
 use crate::model::Signature;
 
 /// Which columns of the table are not the model's features.
@@ -35,6 +36,7 @@ pub struct Table {
 /// Why a table was refused; the caller adds the path.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TableError {
+    /// The file could not be read as a table (CSV or Parquet): the reader's words.
     #[error("{0}")]
     Csv(String),
     #[error("no data rows: the file needs a header row and data")]
@@ -69,8 +71,11 @@ pub enum TableError {
     Both(String),
 }
 
-/// The header row of `path`.
+/// The header row of `path` (CSV), or its column names (Parquet).
 pub fn header(path: &Path) -> Result<Vec<String>, TableError> {
+    if parquet_table::is_parquet(path) {
+        return parquet_table::header(path).map_err(TableError::Csv);
+    }
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(path)
@@ -83,8 +88,39 @@ pub fn header(path: &Path) -> Result<Vec<String>, TableError> {
         .collect())
 }
 
-/// Reads `path` (CSV with a header row) and places its columns as `columns` says.
+/// Reads `path` (CSV with a header row, or Parquet) and places its columns as `columns` says.
 pub fn read(path: &Path, signature: &Signature, columns: &Columns) -> Result<Table, TableError> {
+    let (header, mut values, lines) = if parquet_table::is_parquet(path) {
+        parquet_table::read(path).map_err(TableError::Csv)?
+    } else {
+        read_csv(path)?
+    };
+    if header.is_empty() {
+        return Err(TableError::Empty);
+    }
+    let order = feature_order(&header, signature, columns)?;
+    let label_index = columns
+        .label
+        .as_ref()
+        .and_then(|l| header.iter().position(|h| h == l));
+    if lines.is_empty() {
+        return Err(TableError::Empty);
+    }
+    let mut take = |i: usize| Column {
+        name: header[i].clone(),
+        values: std::mem::take(&mut values[i]),
+    };
+    let label = label_index.map(&mut take);
+    let features = order.into_iter().map(take).collect();
+    Ok(Table {
+        features,
+        label,
+        lines,
+    })
+}
+
+/// A CSV's header, each column's values as text, and each row's line.
+fn read_csv(path: &Path) -> Result<parquet_table::RawTable, TableError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -97,14 +133,6 @@ pub fn read(path: &Path, signature: &Signature, columns: &Columns) -> Result<Tab
         .iter()
         .map(str::to_string)
         .collect();
-    if header.is_empty() {
-        return Err(TableError::Empty);
-    }
-    let order = feature_order(&header, signature, columns)?;
-    let label_index = columns
-        .label
-        .as_ref()
-        .and_then(|l| header.iter().position(|h| h == l));
     let mut values: Vec<Vec<String>> = vec![Vec::new(); header.len()];
     let mut lines = Vec::new();
     for record in reader.records() {
@@ -122,20 +150,7 @@ pub fn read(path: &Path, signature: &Signature, columns: &Columns) -> Result<Tab
         }
         lines.push(line);
     }
-    if lines.is_empty() {
-        return Err(TableError::Empty);
-    }
-    let mut take = |i: usize| Column {
-        name: header[i].clone(),
-        values: std::mem::take(&mut values[i]),
-    };
-    let label = label_index.map(&mut take);
-    let features = order.into_iter().map(take).collect();
-    Ok(Table {
-        features,
-        label,
-        lines,
-    })
+    Ok((header, values, lines))
 }
 
 /// The header's index of each of the model's feature columns, in the model's order.

@@ -551,3 +551,81 @@ fn a_reference_beyond_ten_thousand_rows_is_kept_whole_and_judged_as_scipy() {
         "{said}"
     );
 }
+
+#[test]
+fn a_parquet_training_table_profiles_as_its_csv() {
+    // tests/fixtures/tables/claims_train.parquet is the table training_table() writes as CSV,
+    // written by pandas (pyarrow, snappy): the same rows must give the same baseline.
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let csv = training_table(h, "train.csv", ["app", "branch", "web"]);
+    let parquet = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tables");
+    let model = demo("v1.onnx");
+    let categories = ["--categories", "channel=app,branch,web"];
+    ok(
+        h,
+        &described("from-csv", &model, csv.to_str().unwrap(), &categories),
+    );
+    let table = parquet.join("claims_train.parquet");
+    ok(
+        h,
+        &described("from-parquet", &model, table.to_str().unwrap(), &categories),
+    );
+    let from_csv = &versions(h, "from-csv")[0]["profile"];
+    let from_parquet = &versions(h, "from-parquet")[0]["profile"];
+    assert_eq!(from_csv["rows"], 2000);
+    assert!(from_csv["label"].is_object(), "{from_csv}");
+    assert_eq!(from_csv, from_parquet);
+
+    // Evaluation reads it too, with the same numbers.
+    let evaluated = |table: &Path, name: &str| -> Value {
+        serde_json::from_str(&ok(
+            h,
+            &[
+                "evaluate",
+                name,
+                "1",
+                "--data",
+                table.to_str().unwrap(),
+                "--ignore",
+                "id",
+                "--json",
+            ],
+        ))
+        .unwrap()
+    };
+    let a = evaluated(&csv, "from-csv");
+    let b = evaluated(&table, "from-parquet");
+    assert_eq!(a["candidate_metrics"], b["candidate_metrics"], "{a}\n{b}");
+    // The demo's v1 as demo/versions.json records it.
+    assert_eq!(a["candidate_metrics"]["accuracy"], 0.8055, "{a}");
+    assert_eq!(b["rows"], 2000, "{b}");
+
+    // A codec this build does not read is said, with what to do.
+    let zstd = parquet.join("claims_train_zstd.parquet");
+    let err = common::fails(
+        h,
+        &described("zstd", &model, zstd.to_str().unwrap(), &categories),
+        1,
+    );
+    assert!(
+        err.contains("compressed with zstd, which flightdeck does not read")
+            && err.contains("snappy")
+            && err.contains("claims_train_zstd.parquet"),
+        "{err}"
+    );
+    // Nor is a file that only has the name.
+    let garbage = h.join("garbage.parquet");
+    std::fs::write(&garbage, "amount,age\n1,2\n").unwrap();
+    let err = common::fails(
+        h,
+        &described("garbage", &model, garbage.to_str().unwrap(), &categories),
+        1,
+    );
+    assert!(err.contains("not a readable Parquet file"), "{err}");
+    let err = common::fails(h, &["versions", "garbage"], 1);
+    assert!(
+        err.contains("is not registered"),
+        "nothing registered: {err}"
+    );
+}
