@@ -309,3 +309,34 @@ fn kubernetes_cluster_pane() {
     }
     snapshot("pane_cluster_kserve", &s);
 }
+
+#[test]
+fn versions_whose_inputs_are_unknown_are_not_called_identical() {
+    // MLflow versions whose file was not fetched yet list no inputs.
+    let mut s = opened();
+    let unfetched = |number, aliases: &[&str]| {
+        let mut v = version(number, aliases, None, "fp-1");
+        v.signature.inputs.clear();
+        v.signature.outputs.clear();
+        v
+    };
+    update(
+        &mut s,
+        Msg::VersionsFetched {
+            model: "fraud".into(),
+            at: t0(),
+            result: Ok(vec![unfetched(1, &["production"]), unfetched(2, &[])]),
+        },
+    );
+    tab(&mut s);
+    tab(&mut s);
+    key(&mut s, 'c');
+    key(&mut s, 'j');
+    key(&mut s, 'c');
+    assert_eq!(s.comparing(), Some(("fraud", 1, 2)));
+    let screen = text(&render(&s, "dark", 160, 48));
+    assert!(
+        screen.contains("signatures: unknown for v1 and v2") && !screen.contains("identical"),
+        "{screen}"
+    );
+}

@@ -80,7 +80,22 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
     }
     lines.push(Line::from(""));
     let differences = signature_differences(a, b);
-    if differences.is_empty() {
+    let unknown: Vec<String> = [a, b]
+        .iter()
+        .filter(|v| v.signature.inputs.is_empty())
+        .map(|v| v.label())
+        .collect();
+    if !unknown.is_empty() {
+        // An MLflow version's inputs are known once its file was fetched: two unknowns are
+        // not "identical".
+        lines.push(Line::from(Span::styled(
+            format!(
+                "signatures: unknown for {} (its file was not fetched yet)",
+                unknown.join(" and ")
+            ),
+            theme.dim(),
+        )));
+    } else if differences.is_empty() {
         lines.push(Line::from(Span::styled(
             "signatures: identical inputs and outputs",
             theme.ok(),
