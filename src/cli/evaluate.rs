@@ -29,6 +29,10 @@ pub struct EvaluateArgs {
     /// or comma-separated).
     #[arg(long, value_name = "NAME", value_delimiter = ',')]
     pub ignore: Vec<String>,
+    /// A text column's categories in the order the model encodes them (the first is code 0),
+    /// for a version registered without them (an MLflow version): as register takes it.
+    #[arg(long, value_name = "NAME=A,B,...", value_parser = super::register::parse_categories)]
+    pub categories: Vec<(String, Vec<String>)>,
     #[arg(long)]
     pub json: bool,
 }
@@ -38,6 +42,11 @@ pub fn run(settings: &Settings, args: EvaluateArgs) -> Result<(), Failure> {
     let mut registry = super::open(settings)?;
     let program = program()?;
     let runtime = runtime()?;
+    let baseline = if settings.environment.registry == crate::settings::RegistryBackend::Mlflow {
+        runtime.block_on(mlflow_baseline(settings, &program, &model, args.version))?
+    } else {
+        crate::engine::evaluate::Baseline::LocalProduction
+    };
     let progress =
         super::progress::printer(format!("evaluate {model} v{}", args.version), args.json);
     let e = runtime.block_on(evaluate(
@@ -51,6 +60,8 @@ pub fn run(settings: &Settings, args: EvaluateArgs) -> Result<(), Failure> {
             ignore: &args.ignore,
             // Read-only: evaluated and shown, not stored (a stored result gates the promote).
             record: !settings.environment.read_only,
+            baseline,
+            categories: &args.categories.into_iter().collect(),
         },
         &progress,
     ))?;
@@ -92,4 +103,26 @@ pub fn run(settings: &Settings, args: EvaluateArgs) -> Result<(), Failure> {
         )
     );
     Ok(())
+}
+
+/// In an MLflow environment the candidate and MLflow's champion are MLflow's versions: both are
+/// copied into the local registry first (as a deploy copies them), and the champion is the
+/// baseline.
+async fn mlflow_baseline(
+    settings: &Settings,
+    program: &std::path::Path,
+    model: &crate::model::ModelName,
+    candidate: u32,
+) -> Result<crate::engine::evaluate::Baseline, Failure> {
+    use crate::engine::ops::OpRegistry;
+    let mlflow = super::smoke::mlflow_copies(settings, program)?;
+    let champion = mlflow.held(model).await?.production;
+    for version in std::iter::once(candidate).chain(champion) {
+        let facts = mlflow.facts(model, version).await?;
+        facts.inputs.map_err(|why| Failure {
+            code: 1,
+            message: format!("{model} v{version}: {why}"),
+        })?;
+    }
+    Ok(crate::engine::evaluate::Baseline::Production(champion))
 }

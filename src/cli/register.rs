@@ -99,7 +99,7 @@ pub fn run(settings: &Settings, actor: &Actor, args: RegisterArgs) -> Result<(),
 }
 
 /// `NAME=A,B,C` as the column and its categories in order.
-fn parse_categories(text: &str) -> Result<(String, Vec<String>), String> {
+pub(super) fn parse_categories(text: &str) -> Result<(String, Vec<String>), String> {
     let (name, list) = text.split_once('=').ok_or_else(|| {
         format!("{text:?}: write it as NAME=FIRST,SECOND,... (the first is code 0)")
     })?;

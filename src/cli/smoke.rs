@@ -96,27 +96,38 @@ async fn copy_from_mlflow(
     version: u32,
 ) -> Result<(), Failure> {
     use crate::engine::ops::OpRegistry;
-    let environment = &settings.environment;
-    if environment.serving != crate::settings::ServingBackend::Local {
-        return Err(Failure {
-            code: 1,
-            message: format!(
-                "environment {} serves through Kubernetes: an MLflow version's smoke test is its artifact check, run by deploy before anything moves",
-                environment.name
-            ),
-        });
-    }
-    let mlflow = crate::engine::ops::mlflow::MlflowOpRegistry::new(environment)
-        .map_err(|message| Failure { code: 1, message })?
-        .serving_locally(
-            settings.data_dir.clone(),
-            Duration::from_millis(settings.lock_timeout_ms),
-            program.to_path_buf(),
-            crate::store::Actor::new(settings.user.clone(), environment.name.clone()),
-        );
+    let mlflow = mlflow_copies(settings, program)?;
     let facts = mlflow.facts(model, version).await?;
     facts.inputs.map(|_| ()).map_err(|why| Failure {
         code: 2,
         message: format!("{model} v{version}: {why}"),
     })
+}
+
+/// MLflow's registry with versions copied into the local registry for local checks (smoke
+/// tests, evaluations), as a deploy with local serving copies them.
+pub(super) fn mlflow_copies(
+    settings: &Settings,
+    program: &std::path::Path,
+) -> Result<crate::engine::ops::mlflow::MlflowOpRegistry, Failure> {
+    let environment = &settings.environment;
+    if environment.serving != crate::settings::ServingBackend::Local {
+        return Err(Failure {
+            code: 1,
+            message: format!(
+                "environment {} serves through Kubernetes: an MLflow version is checked by deploy before anything moves (its artifact check); run smoke tests and evaluations in an MLflow environment with serving = \"local\"",
+                environment.name
+            ),
+        });
+    }
+    Ok(
+        crate::engine::ops::mlflow::MlflowOpRegistry::new(environment)
+            .map_err(|message| Failure { code: 1, message })?
+            .serving_locally(
+                settings.data_dir.clone(),
+                Duration::from_millis(settings.lock_timeout_ms),
+                program.to_path_buf(),
+                crate::store::Actor::new(settings.user.clone(), environment.name.clone()),
+            ),
+    )
 }

@@ -209,6 +209,8 @@ async fn run_check(
                 label: None,
                 ignore: &[],
                 record,
+                baseline: crate::engine::evaluate::Baseline::LocalProduction,
+                categories: &std::collections::BTreeMap::new(),
             },
             &progress,
         )

@@ -25,9 +25,9 @@ fn fail(e: impl ToString) -> EngineError {
 fn read_labelled(
     path: &Path,
     version: &ModelVersion,
-    label: Option<&str>,
-    ignore: &[String],
+    options: &EvaluateOptions<'_>,
 ) -> Result<(Vec<Vec<f64>>, Vec<f64>), EngineError> {
+    let (label, ignore) = (options.label, options.ignore);
     let bad = |problem: String| EngineError::Labelled {
         path: path.to_path_buf(),
         problem,
@@ -60,6 +60,19 @@ fn read_labelled(
         if let Ok(v) = text.parse::<f64>() {
             return Ok(v);
         }
+        // A declared order (--categories) first: the code is the category's index.
+        if let Some(order) = options.categories.get(name) {
+            return order
+                .iter()
+                .position(|c| c == text)
+                .map(|i| i as f64)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "line {line}: {text:?} in {name} is not one of the declared categories ({})",
+                        order.join(", ")
+                    ))
+                });
+        }
         match profile.and_then(|p| p.features.get(f)).map(|f| &f.kind) {
             Some(FeatureKind::Categorical { categories }) => categories
                 .iter()
@@ -74,7 +87,7 @@ fn read_labelled(
                     ))
                 }),
             _ => Err(bad(format!(
-                "line {line}: {text:?} in {name} is not a number"
+                "line {line}: {text:?} in {name} is not a number; if {name} is text the model receives as codes, declare their order with --categories {name}=FIRST,SECOND,..."
             ))),
         }
     };
@@ -243,6 +256,20 @@ pub struct EvaluateOptions<'a> {
     /// Keep the result with the version (where the promote gate reads it); off in a read-only
     /// environment.
     pub record: bool,
+    /// Which version the candidate is compared with.
+    pub baseline: Baseline,
+    /// Text categories' orders (`--categories`), for a version whose profile records none.
+    pub categories: &'a std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// The version an evaluation compares the candidate with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Baseline {
+    /// The local registry's production.
+    LocalProduction,
+    /// Production as the environment's registry of record holds it (MLflow's champion, copied
+    /// into the local registry first); `None`: there is none.
+    Production(Option<u32>),
 }
 
 /// Evaluates `candidate` (and production, when there is one) on the labelled CSV.
@@ -255,17 +282,23 @@ pub async fn evaluate(
     options: EvaluateOptions<'_>,
     progress: crate::model::Progress<'_>,
 ) -> Result<Evaluation, EngineError> {
-    let (label, record) = (options.label, options.record);
+    let record = options.record;
     let version = registry.version(model, candidate)?;
-    let aliases = registry.aliases(model)?;
-    let production = crate::model::version_of(&aliases, crate::model::AliasName::PRODUCTION)
+    let production = match options.baseline {
+        Baseline::LocalProduction => crate::model::version_of(
+            &registry.aliases(model)?,
+            crate::model::AliasName::PRODUCTION,
+        ),
+        Baseline::Production(version) => version,
+    };
+    let production = production
         .filter(|p| *p != candidate)
         .map(|p| registry.version(model, p))
         .transpose()?;
     // A path, not the registry, crosses the awaits below: an SQLite connection is not `Sync`.
     let data_dir = registry.data_dir().to_path_buf();
     progress(&Step::new(format!("reading {}", data.display())));
-    let (xs, ys) = read_labelled(data, &version, label, options.ignore)?;
+    let (xs, ys) = read_labelled(data, &version, &options)?;
     progress(&Step::new(format!(
         "scoring {} rows with v{candidate} on a throwaway server",
         xs.len()
