@@ -111,13 +111,29 @@ pub fn run(settings: &Settings, actor: &Actor, command: ServerCommand) -> Result
             let model = model_name(&model)?;
             actor.ensure_writable(&format!("start serving {model}"))?;
             let mut registry = super::open(settings)?;
-            let stable = match version {
-                Some(v) => v,
-                None => default_stable(&registry, &model)?,
+            // In an MLflow environment its aliases say what serves (copied here first); the
+            // local registry's aliases are not the registry of record there.
+            let mlflow = match (version, &settings.environment.registry) {
+                (None, crate::settings::RegistryBackend::Mlflow) => {
+                    Some(runtime()?.block_on(mlflow_held(settings, &model))?)
+                }
+                _ => None,
+            };
+            let stable = match (version, mlflow) {
+                (Some(v), _) => v,
+                (None, Some((stable, _))) => stable,
+                (None, None) => default_stable(&registry, &model)?,
             };
             // With no version named, the aliases say what to serve: the canary too, at the
             // share the operation that made it gave it (or --canary-percent).
             let (canary, canary_percent) = match (version, canary) {
+                (None, None) if mlflow.is_some() => {
+                    let canary = mlflow.and_then(|(_, canary)| canary);
+                    let share = canary
+                        .and_then(|c| last_canary_share(&registry, &model, c))
+                        .unwrap_or(canary_percent);
+                    (canary, share)
+                }
                 (None, None) => match alias_canary(&registry, &model)? {
                     Some(c) => (
                         Some(c),
@@ -267,4 +283,29 @@ pub fn supervise(settings: &Settings, model: &str, port: Option<u16>) -> Result<
             port,
         ))
         .map_err(failure)
+}
+
+/// MLflow's champion and challenger of `model`, both copied into the local registry (as a
+/// deploy copies them) so local servers can load them.
+async fn mlflow_held(
+    settings: &crate::settings::Settings,
+    model: &crate::model::ModelName,
+) -> Result<(u32, Option<u32>), Failure> {
+    use crate::engine::ops::OpRegistry;
+    let mlflow = super::smoke::mlflow_copies(settings, &program()?)?;
+    let held = mlflow.held(model).await?;
+    let stable = held.production.ok_or_else(|| {
+        failure(format!(
+            "MLflow has no {} for {model}: deploy one first (`flightdeck --env {} deploy {model} VERSION --direct`)",
+            settings.environment.mlflow_production_alias, settings.environment.name
+        ))
+    })?;
+    for version in std::iter::once(stable).chain(held.canary) {
+        mlflow
+            .facts(model, version)
+            .await?
+            .inputs
+            .map_err(|why| failure(format!("{model} v{version}: {why}")))?;
+    }
+    Ok((stable, held.canary))
 }

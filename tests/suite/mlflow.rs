@@ -696,6 +696,74 @@ fn mlflow_on_one_machine_deploys_promotes_and_rolls_back_with_local_servers() {
         "{evaluated}"
     );
 
+    // Drift for MLflow's version: its baseline attached by registering the same ONNX file with
+    // the training table (found by its sha256, its profile replaced on record); the server,
+    // restarted from MLflow's aliases, scores its inputs against it.
+    let registered = ok(
+        h,
+        &[
+            "register",
+            "claims",
+            demo.join("v1.onnx").to_str().unwrap(),
+            "--reference",
+            demo.join("reference.csv").to_str().unwrap(),
+            "--categories",
+            "channel=app,branch,web",
+        ],
+    );
+    assert!(registered.contains("v1"), "{registered}");
+    run(&["server", "stop", "claims"]);
+    let started = run(&["server", "start", "claims"]);
+    assert!(started.contains("v1"), "MLflow's champion: {started}");
+    let port = std::fs::read_to_string(h.join("serve/claims.port")).unwrap();
+    let infer = format!("http://127.0.0.1:{}/v2/models/claims/infer", port.trim());
+    let rows: Vec<f32> = std::fs::read_to_string(demo.join("holdout.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .take(150)
+        .flat_map(|line| {
+            let c: Vec<&str> = line.split(',').collect();
+            let code = match c[4] {
+                "app" => 0.0,
+                "branch" => 1.0,
+                _ => 2.0,
+            };
+            let mut row: Vec<f32> = c[..4].iter().map(|v| v.parse().unwrap()).collect();
+            row.push(code);
+            row
+        })
+        .collect();
+    let batch =
+        json!({ "inputs": [{ "name": "X", "shape": [150, 5], "datatype": "FP32", "data": rows }] });
+    assert!(
+        client
+            .post(&infer)
+            .json(&batch)
+            .send()
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    let drift: Value = serde_json::from_str(&run(&["drift", "claims", "--json"])).unwrap();
+    let v1 = drift
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["version"] == 1)
+        .unwrap_or_else(|| panic!("{drift}"));
+    assert_eq!(v1["window_samples"], 150, "{v1}");
+    let amount = v1["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "amount")
+        .unwrap_or_else(|| panic!("{v1}"));
+    assert_eq!(
+        amount["verdict"], "ok",
+        "holdout rows are like the reference: {amount}"
+    );
+
     // A canary, traffic, a promote through the gates, and a rollback: MLflow's aliases move
     // with what the local server serves.
     run(&["deploy", "claims", "2", "--canary", "50", "--yes"]);
