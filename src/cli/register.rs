@@ -211,6 +211,33 @@ fn summary(r: &Registered) -> String {
             };
             lines.push(format!("  label {}: {shown}", label.name));
         }
+        if let Some(predictions) = &p.predictions {
+            let shown: Vec<String> = predictions
+                .outputs
+                .iter()
+                .map(|o| match &o.kind {
+                    FeatureKind::Numeric(n) => format!("{} mean {:.4}", o.name, n.mean),
+                    FeatureKind::Categorical { categories } => format!(
+                        "{} {}",
+                        o.name,
+                        categories
+                            .iter()
+                            .map(|c| format!("{} {:.1}%", c.value, c.frequency * 100.0))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                })
+                .collect();
+            lines.push(format!("  answers on the reference: {}", shown.join("; ")));
+            if !predictions.metrics.is_empty() {
+                let m: Vec<String> = predictions
+                    .metrics
+                    .iter()
+                    .map(|(k, x)| format!("{k} {x:.4}"))
+                    .collect();
+                lines.push(format!("  on the reference's labels: {}", m.join(", ")));
+            }
+        }
         for note in &p.notes {
             lines.push(format!("  warning: {note}"));
         }

@@ -187,7 +187,13 @@ async fn predict(
     Ok(outputs)
 }
 
-fn metrics(version: &ModelVersion, outputs: &[NamedTensor], ys: &[f64]) -> Metrics {
+/// Accuracy, log loss and AUC (binary) of a classifier's outputs, or MAE and RMSE of a
+/// regressor's, against the labels `ys`.
+pub(crate) fn metrics(
+    signature: &crate::model::Signature,
+    outputs: &[NamedTensor],
+    ys: &[f64],
+) -> Metrics {
     let mut m = Metrics::new();
     let values = |name: &str| {
         outputs.iter().find(|o| o.name == name).and_then(|o| {
@@ -196,7 +202,7 @@ fn metrics(version: &ModelVersion, outputs: &[NamedTensor], ys: &[f64]) -> Metri
                 .map(|v| (v, o.shape.get(1).copied().unwrap_or(1)))
         })
     };
-    if let Some(c) = &version.signature.classifier {
+    if let Some(c) = &signature.classifier {
         let classes: Vec<f64> = match &c.classes {
             crate::model::ClassLabels::Ints(v) => v.iter().map(|x| *x as f64).collect(),
             crate::model::ClassLabels::Strings(_) => Vec::new(),
@@ -228,7 +234,7 @@ fn metrics(version: &ModelVersion, outputs: &[NamedTensor], ys: &[f64]) -> Metri
                 }
             }
         }
-    } else if let Some(output) = version.signature.outputs.first()
+    } else if let Some(output) = signature.outputs.first()
         && let Some((pred, _)) = values(&output.name)
     {
         let n = ys.len() as f64;
@@ -304,7 +310,7 @@ pub async fn evaluate(
         xs.len()
     )));
     let candidate_metrics = metrics(
-        &version,
+        &version.signature,
         &predict(&data_dir, program, model, &version, &xs).await?,
         &ys,
     );
@@ -316,7 +322,7 @@ pub async fn evaluate(
                 p.version
             )));
             let predictions = predict(&data_dir, program, model, p, &xs).await?;
-            Some(metrics(p, &predictions, &ys))
+            Some(metrics(&p.signature, &predictions, &ys))
         }
         None => None,
     };

@@ -8,6 +8,7 @@ pub mod ops;
 pub mod parquet_table;
 pub mod profile;
 pub mod reference;
+pub mod reference_predictions;
 pub mod register;
 pub mod sentinels;
 pub mod smoke;

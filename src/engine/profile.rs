@@ -77,6 +77,15 @@ pub fn profile_csv(
     signature: &Signature,
     options: &ProfileOptions,
 ) -> Result<BaselineProfile, ProfileError> {
+    profile_table(path, signature, options).map(|(profile, _)| profile)
+}
+
+/// The profile, and the table it was made from (for running the model over the same rows).
+pub fn profile_table(
+    path: &Path,
+    signature: &Signature,
+    options: &ProfileOptions,
+) -> Result<(BaselineProfile, reference::Table), ProfileError> {
     let table = reference::read(path, signature, &options.columns)?;
     let is_feature = |name: &String| table.features.iter().any(|c| &c.name == name);
     if let Some(unknown) = options.categorical.iter().find(|c| !is_feature(c)) {
@@ -121,12 +130,16 @@ pub fn profile_csv(
         .as_ref()
         .map(|column| label_profile(column, &table.lines))
         .transpose()?;
-    Ok(BaselineProfile {
-        rows: table.lines.len() as u64,
-        features,
-        label,
-        notes,
-    })
+    Ok((
+        BaselineProfile {
+            rows: table.lines.len() as u64,
+            features,
+            label,
+            notes,
+            predictions: None,
+        },
+        table,
+    ))
 }
 
 /// The label's distribution: class frequencies when it holds a few whole numbers or text,
@@ -328,7 +341,7 @@ fn categorical_profile(
     Ok((FeatureKind::Categorical { categories }, assumed))
 }
 
-fn numeric_profile(mut values: Vec<f64>, keep: usize) -> NumericProfile {
+pub(crate) fn numeric_profile(mut values: Vec<f64>, keep: usize) -> NumericProfile {
     values.sort_by(f64::total_cmp);
     let n = values.len();
     let mean = values.iter().sum::<f64>() / n as f64;

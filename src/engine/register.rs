@@ -92,7 +92,7 @@ pub fn register(
     loaded.run(&loaded.neutral_inputs(2)).map_err(refused)?;
     let signature = loaded.signature().clone();
 
-    let (profile, sentinel_set) = reference_and_sentinels(request, &signature)?;
+    let (profile, sentinel_set) = reference_and_sentinels(request, &loaded)?;
     let sentinel_failures = sentinel_set
         .as_ref()
         .map(|set| failing_cases(&loaded, set))
@@ -196,7 +196,11 @@ fn reprofile(
     actor: &Actor,
 ) -> Result<bool, EngineError> {
     // Only the reference is read again: the stored version keeps its sentinels.
-    let profile = reference_profile(request, &version.signature)?;
+    // What the version answers on the reference is part of its baseline: its stored file runs.
+    let loaded = artifacts::load(registry.artifacts_root(), &version.sha256)
+        .ok()
+        .and_then(|bytes| LoadedModel::from_bytes(&bytes).ok());
+    let profile = reference_profile(request, &version.signature, loaded.as_ref())?;
     // Compared as stored: through the registry's JSON both ways (a NaN is never equal to itself
     // as a float, and parsing a float back may move it by an ulp).
     let as_stored = |p: &BaselineProfile| {
@@ -249,7 +253,7 @@ fn reprofile(
 /// checked against the model's signature.
 fn reference_and_sentinels(
     request: &RegisterRequest,
-    signature: &crate::model::Signature,
+    model: &LoadedModel,
 ) -> Result<
     (
         Option<crate::model::BaselineProfile>,
@@ -257,7 +261,8 @@ fn reference_and_sentinels(
     ),
     EngineError,
 > {
-    let profile = reference_profile(request, signature)?;
+    let signature = model.signature();
+    let profile = reference_profile(request, signature, Some(model))?;
     let sentinel_set = request
         .sentinels
         .as_deref()
@@ -276,6 +281,7 @@ fn reference_and_sentinels(
 fn reference_profile(
     request: &RegisterRequest,
     signature: &crate::model::Signature,
+    model: Option<&LoadedModel>,
 ) -> Result<Option<BaselineProfile>, EngineError> {
     let options = &request.profile;
     let asked = [
@@ -293,11 +299,30 @@ fn reference_profile(
     request
         .reference
         .as_deref()
-        .map(|csv| {
-            profile::profile_csv(csv, signature, options).map_err(|e| EngineError::Reference {
-                path: csv.to_path_buf(),
-                problem: e.to_string(),
-            })
+        .map(|table| {
+            let (mut profile, rows) =
+                profile::profile_table(table, signature, options).map_err(|e| {
+                    EngineError::Reference {
+                        path: table.to_path_buf(),
+                        problem: e.to_string(),
+                    }
+                })?;
+            // The version's own answers on these rows: the baseline of prediction drift.
+            let keep = options
+                .reference_values
+                .unwrap_or(crate::model::DEFAULT_REFERENCE_VALUES);
+            match model.map(|m| {
+                super::reference_predictions::reference_predictions(m, &profile, &rows, keep)
+            }) {
+                Some(Ok(predictions)) => profile.predictions = Some(predictions),
+                Some(Err(why)) => profile
+                    .notes
+                    .push(format!("its answers on the reference were not kept: {why}")),
+                None => profile.notes.push(
+                    "its answers on the reference were not kept: its file does not load".into(),
+                ),
+            }
+            Ok(profile)
         })
         .transpose()
 }

@@ -26,7 +26,7 @@ pub use kube::{
 pub use name::{AliasName, ModelName, NameError};
 pub use profile::{
     BaselineProfile, CategoryFrequency, DEFAULT_REFERENCE_VALUES, FeatureKind, FeatureProfile,
-    NumericProfile,
+    NumericProfile, PredictionProfile,
 };
 pub use progress::{Progress, Step};
 pub use sentinel::{SentinelCase, SentinelSet, TensorValues};

@@ -24,7 +24,24 @@ pub struct BaselineProfile {
     /// categories mapped to codes in sorted order because no order was declared).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// What the version answered on these rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predictions: Option<PredictionProfile>,
 }
+
+/// A version's answers on its reference rows: the baseline of prediction drift.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictionProfile {
+    /// One per signal: each class probability (`P(1)`, numeric), the predicted class
+    /// (categorical, the classes' frequencies), or a regression output (numeric).
+    pub outputs: Vec<FeatureProfile>,
+    /// With the reference's label: accuracy, AUC (binary) and log loss, or MAE and RMSE.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// The key under which a prediction output's reference values are stored apart.
+const PREDICTION_KEY: &str = "prediction:";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureProfile {
@@ -80,15 +97,22 @@ impl BaselineProfile {
 
     /// Takes the numeric features' reference values out, by feature, leaving the profile light.
     pub fn take_reference_values(&mut self) -> Vec<(String, Vec<f64>)> {
-        self.features
-            .iter_mut()
-            .filter_map(|f| match &mut f.kind {
-                FeatureKind::Numeric(n) if !n.sample.is_empty() => {
-                    Some((f.name.clone(), std::mem::take(&mut n.sample)))
-                }
-                _ => None,
-            })
-            .collect()
+        let take = |prefix: &str, profiles: &mut Vec<FeatureProfile>| {
+            profiles
+                .iter_mut()
+                .filter_map(|f| match &mut f.kind {
+                    FeatureKind::Numeric(n) if !n.sample.is_empty() => {
+                        Some((format!("{prefix}{}", f.name), std::mem::take(&mut n.sample)))
+                    }
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut values = take("", &mut self.features);
+        if let Some(predictions) = self.predictions.as_mut() {
+            values.extend(take(PREDICTION_KEY, &mut predictions.outputs));
+        }
+        values
     }
 
     /// Puts reference values taken out by [`Self::take_reference_values`] back, by feature name.
@@ -98,6 +122,17 @@ impl BaselineProfile {
         for feature in &mut self.features {
             if let FeatureKind::Numeric(n) = &mut feature.kind
                 && let Some(stored) = values.remove(&feature.name)
+            {
+                n.sample = stored;
+            }
+        }
+        for output in self
+            .predictions
+            .iter_mut()
+            .flat_map(|p| p.outputs.iter_mut())
+        {
+            if let FeatureKind::Numeric(n) = &mut output.kind
+                && let Some(stored) = values.remove(&format!("{PREDICTION_KEY}{}", output.name))
             {
                 n.sample = stored;
             }

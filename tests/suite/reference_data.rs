@@ -629,3 +629,71 @@ fn a_parquet_training_table_profiles_as_its_csv() {
         "nothing registered: {err}"
     );
 }
+
+#[test]
+fn the_versions_answers_on_its_reference_are_kept_with_its_baseline() {
+    // Expected: onnxruntime 1.32 and scikit-learn on demo/holdout.csv at FP32 with v2.onnx:
+    // mean P(1) 0.21818233558535577, 1,827 rows predicted 0 and 173 predicted 1, accuracy
+    // 0.831, AUC 0.7624638156957805, log loss 0.4210162803132465.
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let out = ok(
+        h,
+        &[
+            "register",
+            "claims",
+            &demo("v2.onnx"),
+            "--reference",
+            &demo("holdout.csv"),
+            "--label",
+            "fraud",
+            "--categories",
+            "channel=app,branch,web",
+        ],
+    );
+    assert!(
+        out.contains("on the reference's labels: accuracy 0.8310"),
+        "{out}"
+    );
+    let listed = versions(h, "claims");
+    let predictions = &listed[0]["profile"]["predictions"];
+    let output = |name: &str| {
+        predictions["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["name"] == name)
+            .unwrap_or_else(|| panic!("{name}: {predictions}"))
+            .clone()
+    };
+    let p1 = output("P(1)");
+    assert_eq!(p1["kind"]["n"], 2000);
+    let mean = p1["kind"]["mean"].as_f64().unwrap();
+    assert!((mean - 0.21818233558535577).abs() < 1e-6, "{p1}");
+    assert!(
+        p1["kind"].get("sample").is_none(),
+        "its values are kept apart from the listing: {p1}"
+    );
+    let classes = output("output_label");
+    let counts: Vec<u64> = classes["kind"]["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [1827, 173]);
+    let metrics = &predictions["metrics"];
+    assert_eq!(metrics["accuracy"], 0.831);
+    let close = |key: &str, want: f64, within: f64| {
+        let got = metrics[key].as_f64().unwrap();
+        assert!(
+            (got - want).abs() <= within * want,
+            "{key}: {got} vs {want}"
+        );
+    };
+    // AUC depends on the scores' order only: exact. Log loss reads the FP32 probabilities
+    // themselves, which tract and onnxruntime round differently in a tree ensemble's sums
+    // (about 1e-8 apart).
+    close("auc", 0.7624638156957805, 1e-12);
+    close("log_loss", 0.4210162803132465, 1e-7);
+}

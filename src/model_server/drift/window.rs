@@ -425,6 +425,7 @@ mod tests {
             }],
             label: None,
             notes: Vec::new(),
+            predictions: None,
         }
     }
 
