@@ -243,6 +243,27 @@ pub fn drift(settings: &Settings, args: DriftArgs) -> Result<(), Failure> {
             report.window_seconds,
             report.drift_share * 100.0
         );
+        let t = &report.thresholds;
+        // Which test made a warn or drift verdict: PSI, KS (p-value with a large enough D) or
+        // JS; a KS verdict next to a small PSI reads as a contradiction otherwise.
+        let decided_by = |f: &crate::model::FeatureDrift| -> Option<&'static str> {
+            use crate::model::Verdict;
+            if !matches!(f.verdict, Verdict::Drift | Verdict::Warn) {
+                return None;
+            }
+            if let Some(js) = f.js_distance {
+                return (js >= t.js_drift).then_some("JS");
+            }
+            let psi = f.psi.unwrap_or(f.statistic);
+            let ks = f.ks_p_value.is_some_and(|p| p < t.ks_p_value)
+                && f.ks_statistic.is_some_and(|d| d >= t.ks_min_statistic);
+            match (psi >= t.psi_drift, ks) {
+                (true, true) => Some("PSI, KS"),
+                (true, false) => Some("PSI"),
+                (false, true) => Some("KS"),
+                (false, false) => (psi >= t.psi_warn).then_some("PSI"),
+            }
+        };
         let rows: Vec<Vec<String>> = report
             .features
             .iter()
@@ -256,6 +277,11 @@ pub fn drift(settings: &Settings, args: DriftArgs) -> Result<(), Failure> {
                     or_dash((f.n > 0).then(|| format!("{:.4}", f.statistic))),
                     format!("{}", f.threshold),
                     or_dash(
+                        f.ks_statistic
+                            .filter(|_| f.n > 0)
+                            .map(|d| format!("{d:.4}")),
+                    ),
+                    or_dash(
                         f.ks_p_value
                             .or(f.chi2_p_value)
                             .filter(|_| f.n > 0)
@@ -264,6 +290,7 @@ pub fn drift(settings: &Settings, args: DriftArgs) -> Result<(), Failure> {
                     or_dash((f.n > 0).then(|| format!("{:.1}%", f.missing_rate * 100.0))),
                     or_dash((f.n > 0).then(|| format!("{:.1}%", f.out_of_range_rate * 100.0))),
                     f.n.to_string(),
+                    or_dash(decided_by(f)),
                     f.verdict.as_str().to_string(),
                 ]
             })
@@ -277,10 +304,12 @@ pub fn drift(settings: &Settings, args: DriftArgs) -> Result<(), Failure> {
                     "METHOD",
                     "STATISTIC",
                     "THRESHOLD",
+                    "KS D",
                     "P-VALUE",
                     "MISSING",
                     "OUT OF RANGE",
                     "N",
+                    "BY",
                     "VERDICT"
                 ],
                 &rows

@@ -49,9 +49,21 @@ fn read_labelled(
             .cloned()
             .ok_or_else(|| bad("no columns".into()))?,
     };
+    // The columns registration set aside, unless others are named (those in this table).
+    let ignore: Vec<String> = if ignore.is_empty() {
+        version
+            .profile
+            .iter()
+            .flat_map(|p| p.ignored.iter())
+            .filter(|c| header.contains(c) && **c != label)
+            .cloned()
+            .collect()
+    } else {
+        ignore.to_vec()
+    };
     let columns = reference::Columns {
         label: Some(label),
-        ignore: ignore.to_vec(),
+        ignore,
     };
     let table =
         reference::read(path, &version.signature, &columns).map_err(|e| bad(e.to_string()))?;

@@ -137,6 +137,7 @@ pub fn profile_table(
             label,
             notes,
             predictions: None,
+            ignored: options.columns.ignore.clone(),
         },
         table,
     ))

@@ -27,6 +27,10 @@ pub struct BaselineProfile {
     /// What the version answered on these rows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub predictions: Option<PredictionProfile>,
+    /// Columns registration set aside (`--ignore`: ids, timestamps); evaluation sets them aside
+    /// too unless told otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<String>,
 }
 
 /// A version's answers on its reference rows: the baseline of prediction drift.

@@ -763,6 +763,15 @@ fn mlflow_on_one_machine_deploys_promotes_and_rolls_back_with_local_servers() {
         amount["verdict"], "ok",
         "holdout rows are like the reference: {amount}"
     );
+    // The text table shows the KS statistic beside its p-value.
+    let table = run(&["drift", "claims"]);
+    let d = format!(" {:.4} ", amount["ks_statistic"].as_f64().unwrap());
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("amount ") && l.contains(&d)),
+        "{d}: {table}"
+    );
 
     // A canary, traffic, a promote through the gates, and a rollback: MLflow's aliases move
     // with what the local server serves.

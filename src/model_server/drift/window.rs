@@ -426,6 +426,7 @@ mod tests {
             label: None,
             notes: Vec::new(),
             predictions: None,
+            ignored: Vec::new(),
         }
     }
 
