@@ -611,5 +611,6 @@ fn drift_report(model: &str, features: usize) -> DriftReport {
         verdict: crate::model::Verdict::InsufficientData,
         thresholds: crate::model::DriftThresholds::default(),
         features: Vec::new(),
+        predictions: Vec::new(),
     })
 }

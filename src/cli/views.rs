@@ -264,13 +264,16 @@ pub fn drift(settings: &Settings, args: DriftArgs) -> Result<(), Failure> {
                 (false, false) => (psi >= t.psi_warn).then_some("PSI"),
             }
         };
+        // The features, then the answers (prediction drift) under the kind "prediction".
         let rows: Vec<Vec<String>> = report
             .features
             .iter()
-            .map(|f| {
+            .map(|f| (f, f.kind.as_str()))
+            .chain(report.predictions.iter().map(|f| (f, "prediction")))
+            .map(|(f, kind)| {
                 vec![
                     f.name.clone(),
-                    f.kind.clone(),
+                    kind.to_string(),
                     f.method.clone(),
                     // With no live rows there is nothing measured: a statistic would be noise
                     // from the smoothing of empty bins.

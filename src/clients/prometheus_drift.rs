@@ -111,6 +111,8 @@ pub fn reports_from(
                 verdict: v.verdict.unwrap_or(Verdict::InsufficientData),
                 thresholds: *thresholds,
                 features,
+                // Not exported to Prometheus yet: only the model server's own report has them.
+                predictions: Vec::new(),
             }
         })
         .collect()

@@ -195,6 +195,10 @@ pub struct DriftReport {
     pub verdict: Verdict,
     pub thresholds: DriftThresholds,
     pub features: Vec<FeatureDrift>,
+    /// The version's answers against its answers on the reference rows (prediction drift):
+    /// each class probability, the predicted class, or a regression output.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub predictions: Vec<FeatureDrift>,
 }
 /// A p-value as people read it: two significant digits in plain notation down to 0.001
 /// (`0.24`, `0.0031`), scientific below (`3.1e-7`), and `< 1e-300` where a double cannot tell.

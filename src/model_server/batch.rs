@@ -120,8 +120,9 @@ impl Batcher {
         let rows: Vec<usize> = jobs.iter().map(|j| j.rows).collect();
         match outcome.map(|outputs| split(outputs, &rows)) {
             Ok(Some(parts)) => {
-                record_drift(version, &merged);
+                // Each request's rows with its own answers (the merged outputs are split).
                 for (job, part) in jobs.into_iter().zip(parts) {
+                    record_drift(version, &job.inputs, &part);
                     let _ = job.reply.send(Ok(part));
                 }
             }
@@ -155,8 +156,8 @@ fn run_each(version: &LoadedVersion, jobs: Vec<Job>) {
 /// Runs the model and, when it succeeds, records the inputs in the drift window.
 pub fn run_and_record(version: &LoadedVersion, inputs: &[NamedTensor]) -> Outcome {
     let outputs = run_timed(version, inputs);
-    if outputs.is_ok() {
-        record_drift(version, inputs);
+    if let Ok(answered) = &outputs {
+        record_drift(version, inputs, answered);
     }
     outputs
 }
@@ -171,14 +172,14 @@ fn run_timed(version: &LoadedVersion, inputs: &[NamedTensor]) -> Outcome {
     outputs
 }
 
-fn record_drift(version: &LoadedVersion, inputs: &[NamedTensor]) {
+fn record_drift(version: &LoadedVersion, inputs: &[NamedTensor], outputs: &[NamedTensor]) {
     // The window is a sample of recent traffic: when another thread holds it, skip these rows
     // rather than make requests queue behind each other.
     if let Some(window) = &version.drift
         && let Ok(mut window) = window.try_lock()
     {
         let started = Instant::now();
-        window.record(inputs, started);
+        window.record(inputs, outputs, started);
         version.metrics.drift_recorded(started.elapsed());
     }
 }

@@ -711,3 +711,78 @@ fn the_versions_answers_on_its_reference_are_kept_with_its_baseline() {
     close("auc", 0.7624638156957805, 1e-12);
     close("log_loss", 0.4210162803132465, 1e-7);
 }
+
+#[test]
+fn answers_that_stop_varying_are_flagged_by_prediction_drift() {
+    // The demo's v1 registered with its holdout rows: its answers there are the baseline. The
+    // same rows live give no prediction drift; a pipeline that sends one row over and over (a
+    // constant model, as far as anyone downstream can tell) is flagged as soon as the window
+    // holds min_drift_samples (100) rows.
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let train = training_table(h, "train.csv", ["app", "branch", "web"]);
+    ok(
+        h,
+        &described(
+            "answers",
+            &demo("v1.onnx"),
+            train.to_str().unwrap(),
+            &["--categories", "channel=app,branch,web"],
+        ),
+    );
+    let client = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap();
+    let send = |server: &Server, rows: &[[f32; 5]]| {
+        for chunk in rows.chunks(200) {
+            let body = json!({"inputs": [{
+                "name": "X", "shape": [chunk.len(), 5], "datatype": "FP32",
+                "data": chunk.iter().flatten().collect::<Vec<_>>(),
+            }]});
+            let status = client
+                .post(format!("{}/v2/models/answers/infer", server.url))
+                .json(&body)
+                .send()
+                .unwrap()
+                .status();
+            assert_eq!(status, 200);
+        }
+    };
+    let predictions = |server: &Server| -> Vec<Value> {
+        let report: Value = client
+            .get(format!("{}/flightdeck/drift/answers", server.url))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        report["versions"][0]["predictions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| panic!("{report}"))
+    };
+    let verdict = |rows: &[Value], name: &str| {
+        rows.iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name}: {rows:?}"))["verdict"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+
+    let server = Server::start(h, "answers", &["--version", "1"]);
+    send(&server, &model_rows()[..600]);
+    let healthy = predictions(&server);
+    assert_eq!(verdict(&healthy, "P(1)"), "ok", "{healthy:?}");
+    assert_eq!(verdict(&healthy, "output_label"), "ok", "{healthy:?}");
+    drop(server);
+
+    let server = Server::start(h, "answers", &["--version", "1"]);
+    let one = model_rows()[0];
+    send(&server, &vec![one; 99]);
+    let early = predictions(&server);
+    assert_eq!(verdict(&early, "P(1)"), "insufficient_data", "{early:?}");
+    send(&server, &[one]);
+    let stuck = predictions(&server);
+    assert_eq!(verdict(&stuck, "P(1)"), "drift", "at 100 rows: {stuck:?}");
+}

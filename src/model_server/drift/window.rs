@@ -13,6 +13,8 @@ use crate::runtime::{NamedTensor, TensorData};
 use crate::stats::bin_index;
 use crate::stats::drift as stats;
 
+use super::outputs::{OutputColumn, number_at};
+
 /// How much recent input a window keeps.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WindowLimits {
@@ -51,6 +53,10 @@ pub struct DriftWindow {
     limits: WindowLimits,
     times: VecDeque<Instant>,
     values: Vec<VecDeque<f64>>,
+    /// The answers kept per row, one column per signal of the reference predictions (none
+    /// when the baseline has no predictions).
+    outputs: Vec<OutputColumn>,
+    output_values: Vec<VecDeque<f64>>,
 }
 
 impl DriftWindow {
@@ -84,6 +90,12 @@ impl DriftWindow {
             })
             .collect::<Vec<_>>();
         let values = vec![VecDeque::with_capacity(limits.max_rows.min(4096)); columns.len()];
+        let outputs = profile
+            .predictions
+            .as_ref()
+            .and_then(|p| super::outputs::columns(signature, p))
+            .unwrap_or_default();
+        let output_values = vec![VecDeque::with_capacity(limits.max_rows.min(4096)); outputs.len()];
         Some(Self {
             model: model.to_string(),
             version,
@@ -92,11 +104,13 @@ impl DriftWindow {
             limits,
             times: VecDeque::new(),
             values,
+            outputs,
+            output_values,
         })
     }
 
-    /// Records every row of a request's inputs.
-    pub fn record(&mut self, inputs: &[NamedTensor], now: Instant) {
+    /// Records every row of a request's inputs, and of its answers (`outputs`).
+    pub fn record(&mut self, inputs: &[NamedTensor], outputs: &[NamedTensor], now: Instant) {
         let rows = inputs
             .first()
             .and_then(|t| t.shape.first().copied())
@@ -109,6 +123,9 @@ impl DriftWindow {
                     .map(|t| encode(column, &t.data, r * column.width + column.offset))
                     .unwrap_or(f64::NAN);
                 values.push_back(value);
+            }
+            for (column, values) in self.outputs.iter().zip(self.output_values.iter_mut()) {
+                values.push_back(column.value(outputs, r));
             }
             self.times.push_back(now);
         }
@@ -123,7 +140,7 @@ impl DriftWindow {
                 .is_some_and(|t| now.duration_since(*t) > self.limits.max_age)
         {
             self.times.pop_front();
-            for v in &mut self.values {
+            for v in self.values.iter_mut().chain(self.output_values.iter_mut()) {
                 v.pop_front();
             }
         }
@@ -148,6 +165,7 @@ impl DriftWindow {
             version: self.version,
             profile: self.profile.clone(),
             values: self.values.clone(),
+            output_values: self.output_values.clone(),
             rows: self.times.len() as u64,
             seconds: self
                 .times
@@ -165,6 +183,7 @@ pub struct WindowSnapshot {
     version: u32,
     profile: Arc<BaselineProfile>,
     values: Vec<VecDeque<f64>>,
+    output_values: Vec<VecDeque<f64>>,
     rows: u64,
     seconds: f64,
 }
@@ -174,6 +193,29 @@ impl WindowSnapshot {
     pub fn report(&self, thresholds: &DriftThresholds) -> DriftReport {
         let n = self.rows;
         let enough = n >= thresholds.min_samples.max(1);
+        let score = |(feature, values): (&crate::model::FeatureProfile, &VecDeque<f64>)| {
+            let mut drift = match &feature.kind {
+                FeatureKind::Numeric(p) => numeric(&feature.name, p, values, thresholds),
+                FeatureKind::Categorical { categories } => {
+                    let reference: Vec<u64> = categories.iter().map(|c| c.count).collect();
+                    let labels = categories.iter().map(|c| c.value.clone()).collect();
+                    categorical(&feature.name, labels, &reference, values, thresholds)
+                }
+            };
+            if !enough {
+                drift.verdict = Verdict::InsufficientData;
+            }
+            drift
+        };
+        // The answers' drift against what the version answered on its reference rows.
+        let predictions: Vec<FeatureDrift> = self
+            .profile
+            .predictions
+            .iter()
+            .flat_map(|p| p.outputs.iter())
+            .zip(&self.output_values)
+            .map(score)
+            .collect();
         let features: Vec<FeatureDrift> = self
             .profile
             .features
@@ -221,6 +263,7 @@ impl WindowSnapshot {
             verdict,
             thresholds: *thresholds,
             features,
+            predictions,
         }
     }
 }
@@ -255,18 +298,6 @@ fn encode(column: &Column, data: &TensorData, index: usize) -> f64 {
         }
         (None, data) => number_at(data, index),
     }
-}
-
-fn number_at(data: &TensorData, index: usize) -> f64 {
-    match data {
-        TensorData::F32(v) => v.get(index).map(|x| f64::from(*x)),
-        TensorData::F64(v) => v.get(index).copied(),
-        TensorData::I32(v) => v.get(index).map(|x| f64::from(*x)),
-        TensorData::I64(v) => v.get(index).map(|x| *x as f64),
-        TensorData::Bool(v) => v.get(index).map(|x| f64::from(u8::from(*x))),
-        TensorData::String(v) => v.get(index).and_then(|s| s.parse().ok()),
-    }
-    .unwrap_or(f64::NAN)
 }
 
 fn numeric(
@@ -447,10 +478,10 @@ mod tests {
         let mut w = DriftWindow::new("m", 1, &signature(), Some(&profile()), limits).unwrap();
         let start = Instant::now();
         for i in 0..1000 {
-            w.record(&rows(&[i as f32 % 100.0]), start);
+            w.record(&rows(&[i as f32 % 100.0]), &[], start);
         }
         assert_eq!(w.samples(), 50, "bounded by count");
-        w.record(&rows(&[1.0, 2.0]), start + Duration::from_secs(11));
+        w.record(&rows(&[1.0, 2.0]), &[], start + Duration::from_secs(11));
         assert_eq!(w.samples(), 2, "older rows aged out");
         let report = w.report(start + Duration::from_secs(30), &DriftThresholds::default());
         assert_eq!(report.window_samples, 0, "everything aged out by now");
@@ -468,7 +499,7 @@ mod tests {
         )
         .unwrap();
         let now = Instant::now();
-        w.record(&rows(&[10.0, f32::NAN, 150.0, -5.0]), now);
+        w.record(&rows(&[10.0, f32::NAN, 150.0, -5.0]), &[], now);
         let t = DriftThresholds {
             min_samples: 1,
             ..DriftThresholds::default()

@@ -229,6 +229,7 @@ pub fn drift_report() -> flightdeck::model::DriftReport {
             feature("amount", Verdict::Ok),
             feature("age", Verdict::Drift),
         ],
+        predictions: Vec::new(),
     }
 }
 
