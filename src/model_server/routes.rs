@@ -485,6 +485,7 @@ fn scrape_gauges(state: &ServerState) -> Vec<GaugeSample> {
     let mut info = Vec::new();
     let mut share = Vec::new();
     let mut feature = Vec::new();
+    let mut prediction = Vec::new();
     let mut dataset = Vec::new();
     let mut samples = Vec::new();
     for deployment in state.deployments() {
@@ -524,17 +525,24 @@ fn scrape_gauges(state: &ServerState) -> Vec<GaugeSample> {
         }
         for report in state.drift(&model).unwrap_or_default() {
             let version = report.version.to_string();
+            for f in &report.predictions {
+                for (method, value) in drift_methods(f) {
+                    let Some(value) = value else { continue };
+                    prediction.push(GaugeSample {
+                        name: "flightdeck_prediction_drift",
+                        help: "Per-output drift of a version's answers against its answers on its reference rows, by method.",
+                        labels: vec![
+                            ("model", model.clone()),
+                            ("version", version.clone()),
+                            ("output", f.name.clone()),
+                            ("method", method.to_string()),
+                        ],
+                        value,
+                    });
+                }
+            }
             for f in &report.features {
-                let methods = [
-                    ("psi", f.psi),
-                    ("ks_statistic", f.ks_statistic),
-                    ("ks_p_value", f.ks_p_value),
-                    ("js_distance", f.js_distance),
-                    ("chi2_p_value", f.chi2_p_value),
-                    ("missing_rate", Some(f.missing_rate)),
-                    ("out_of_range_rate", Some(f.out_of_range_rate)),
-                ];
-                for (method, value) in methods {
+                for (method, value) in drift_methods(f) {
                     let Some(value) = value else { continue };
                     feature.push(GaugeSample {
                         name: "flightdeck_feature_drift",
@@ -585,9 +593,23 @@ fn scrape_gauges(state: &ServerState) -> Vec<GaugeSample> {
     info.into_iter()
         .chain(share)
         .chain(feature)
+        .chain(prediction)
         .chain(dataset)
         .chain(samples)
         .collect()
+}
+
+/// A feature's or an output's drift numbers, by the method label they are exported under.
+fn drift_methods(f: &crate::model::FeatureDrift) -> [(&'static str, Option<f64>); 7] {
+    [
+        ("psi", f.psi),
+        ("ks_statistic", f.ks_statistic),
+        ("ks_p_value", f.ks_p_value),
+        ("js_distance", f.js_distance),
+        ("chi2_p_value", f.chi2_p_value),
+        ("missing_rate", Some(f.missing_rate)),
+        ("out_of_range_rate", Some(f.out_of_range_rate)),
+    ]
 }
 
 async fn drift(State(state): State<Shared>, Path(name): Path<String>) -> ApiResult<Json<Value>> {

@@ -785,4 +785,44 @@ fn answers_that_stop_varying_are_flagged_by_prediction_drift() {
     send(&server, &[one]);
     let stuck = predictions(&server);
     assert_eq!(verdict(&stuck, "P(1)"), "drift", "at 100 rows: {stuck:?}");
+
+    // The same numbers in /metrics, one series per output and method, valid exposition.
+    let metrics = client
+        .get(format!("{}/metrics", server.url))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let psi = stuck.iter().find(|p| p["name"] == "P(1)").unwrap()["psi"]
+        .as_f64()
+        .unwrap();
+    let line = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("flightdeck_prediction_drift{")
+                && l.contains("output=\"P(1)\"")
+                && l.contains("method=\"psi\"")
+        })
+        .unwrap_or_else(|| panic!("{metrics}"));
+    let exported: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!((exported - psi).abs() <= 1e-9 * psi, "{line} vs {psi}");
+    if let Ok(out) = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(metrics.as_bytes())?;
+            child.wait_with_output()
+        })
+    {
+        assert!(
+            out.status.success(),
+            "promtool: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
