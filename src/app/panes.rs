@@ -97,9 +97,11 @@ pub fn features<'a>(state: &'a State, model: &str) -> Vec<&'a FeatureDrift> {
         .get(model)
         .and_then(|r| r.first())
         .map(|report| {
+            // The version's answers first (prediction drift), then its inputs.
             report
-                .features
+                .predictions
                 .iter()
+                .chain(&report.features)
                 .filter(|f| matches(&needle, &[&f.name, &f.method, f.verdict.as_str()]))
                 .collect()
         })

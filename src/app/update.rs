@@ -241,7 +241,12 @@ fn op_finished(state: &mut State, result: Result<String, String>) -> Vec<Effect>
 fn record_drift_trend(state: &mut State, model: &str, reports: &[crate::model::DriftReport]) {
     use super::state::DRIFT_TREND;
     for report in reports {
-        for feature in report.features.iter().filter(|f| f.n > 0) {
+        for feature in report
+            .features
+            .iter()
+            .chain(&report.predictions)
+            .filter(|f| f.n > 0)
+        {
             let points = state
                 .detail
                 .drift_trend

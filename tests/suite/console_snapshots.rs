@@ -340,3 +340,27 @@ fn versions_whose_inputs_are_unknown_are_not_called_identical() {
         "{screen}"
     );
 }
+
+#[test]
+fn the_drift_pane_lists_the_versions_answers_above_its_inputs() {
+    let mut s = opened();
+    let mut report = drift_report();
+    let mut answers = report.features[1].clone();
+    answers.name = "P(1)".into();
+    report.predictions = vec![answers];
+    update(
+        &mut s,
+        Msg::DriftFetched {
+            model: "fraud".into(),
+            at: t0(),
+            result: Ok(vec![report]),
+        },
+    );
+    tab(&mut s); // drift
+    let screen = text(&render(&s, "dark", 160, 48));
+    let answers = screen
+        .find("P(1) answers")
+        .unwrap_or_else(|| panic!("{screen}"));
+    let amount = screen.find("amount").unwrap_or_else(|| panic!("{screen}"));
+    assert!(answers < amount, "answers first: {screen}");
+}

@@ -785,6 +785,14 @@ fn answers_that_stop_varying_are_flagged_by_prediction_drift() {
     send(&server, &[one]);
     let stuck = predictions(&server);
     assert_eq!(verdict(&stuck, "P(1)"), "drift", "at 100 rows: {stuck:?}");
+    // The version's verdict (the fleet's alert, the drift gate) covers its answers.
+    let report: Value = client
+        .get(format!("{}/flightdeck/drift/answers", server.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(report["versions"][0]["verdict"], "drift", "{report}");
 
     // The same numbers in /metrics, one series per output and method, valid exposition.
     let metrics = client

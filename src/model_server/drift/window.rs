@@ -245,11 +245,14 @@ impl WindowSnapshot {
         } else {
             drifted as f64 / features.len() as f64
         };
+        // The version's verdict covers its answers too: answers that drift are a fleet alert
+        // and a drift gate even when each input alone looks fine.
         let verdict = if !enough {
             Verdict::InsufficientData
         } else {
             features
                 .iter()
+                .chain(&predictions)
                 .map(|f| f.verdict)
                 .max()
                 .unwrap_or(Verdict::Ok)
@@ -486,6 +489,40 @@ mod tests {
         let report = w.report(start + Duration::from_secs(30), &DriftThresholds::default());
         assert_eq!(report.window_samples, 0, "everything aged out by now");
         assert_eq!(report.verdict, Verdict::InsufficientData);
+    }
+
+    #[test]
+    fn answers_that_drift_make_the_verdict_while_the_inputs_look_fine() {
+        // A regression model whose answers on the reference spread over 0..100.
+        let mut signature = signature();
+        signature.outputs = vec![TensorSpec {
+            name: "y".into(),
+            datatype: DataType::Fp32,
+            shape: vec![-1, 1],
+        }];
+        let mut profile = profile();
+        let mut answers = profile.features[0].clone();
+        answers.name = "y".into();
+        profile.predictions = Some(crate::model::PredictionProfile {
+            outputs: vec![answers],
+            metrics: Default::default(),
+        });
+        let mut w =
+            DriftWindow::new("m", 1, &signature, Some(&profile), WindowLimits::default()).unwrap();
+        let now = Instant::now();
+        let inputs: Vec<f32> = (0..200).map(|i| (i % 100) as f32).collect();
+        let constant = vec![NamedTensor {
+            name: "y".into(),
+            shape: vec![200, 1],
+            data: TensorData::F32(vec![42.0; 200]),
+        }];
+        w.record(&rows(&inputs), &constant, now);
+        let report = w.report(now, &DriftThresholds::default());
+        assert_eq!(report.features[0].verdict, Verdict::Ok, "{report:?}");
+        assert_eq!(report.predictions[0].name, "y");
+        assert_eq!(report.predictions[0].verdict, Verdict::Drift, "{report:?}");
+        assert_eq!(report.verdict, Verdict::Drift, "the answers decide it");
+        assert_eq!(report.drift_share, 0.0, "the share counts inputs only");
     }
 
     #[test]

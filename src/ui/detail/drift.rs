@@ -52,7 +52,7 @@ pub(super) fn drift(frame: &mut Frame<'_>, panel: Panel<'_>, drawn: &mut DrawnLi
     // table, one line per bin, so neither is cut.
     let narrow = body.width < 100;
     let [list, histogram] = if narrow {
-        let list_height = (report.features.len() as u16 + 1)
+        let list_height = ((report.features.len() + report.predictions.len()) as u16 + 1)
             .min(body.height / 2)
             .max(3);
         Layout::vertical([Constraint::Length(list_height), Constraint::Min(2)]).areas(body)
@@ -115,6 +115,13 @@ fn feature_rows(
     features: &[&FeatureDrift],
 ) -> Vec<Vec<Cell<'static>>> {
     let (state, name, theme, ascii) = (ctx.state, ctx.name, ctx.theme, ctx.ascii);
+    let predictions = state
+        .detail
+        .drift
+        .get(name)
+        .and_then(|r| r.first())
+        .map(|r| r.predictions.as_slice())
+        .unwrap_or_default();
     features
         .iter()
         .map(|f| {
@@ -122,8 +129,14 @@ fn feature_rows(
                 .detail
                 .drift_trend
                 .get(&(name.to_string(), version, f.name.clone()));
+            // The version's answers are named as such: "P(1) answers" above the inputs.
+            let answer = predictions.iter().any(|p| std::ptr::eq(p, *f));
             vec![
-                Cell::from(f.name.clone()),
+                Cell::from(if answer {
+                    format!("{} answers", f.name)
+                } else {
+                    f.name.clone()
+                }),
                 Cell::from(f.method.clone()),
                 // No live rows: nothing measured (see `flightdeck drift`).
                 Cell::from(if f.n > 0 {
