@@ -9,6 +9,7 @@ mod demo;
 mod evaluate;
 mod journal;
 mod listing;
+mod mlflow_copies;
 mod ops;
 mod progress;
 mod register;
@@ -245,10 +246,8 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
     };
     let _log_guard = crate::logging::init(&settings.data_dir, &log_file);
     tracing::info!(command = ?command, data_dir = %settings.data_dir.display(), "flightdeck started");
-    let actor = Actor::new(settings.user.clone(), settings.environment.name.clone()).read_only_as(
-        settings.environment.read_only,
-        settings.environment.read_only_reason.clone(),
-    );
+    let actor = Actor::new(settings.user.clone(), settings.environment.name.clone())
+        .with_read_only(settings.environment.read_only);
     match command {
         Command::Bench(_) | Command::BenchConsole(_) | Command::Demo(_) => Ok(()),
         Command::Console => console(&settings),

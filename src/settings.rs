@@ -161,8 +161,6 @@ pub struct Environment {
     /// When an operation's verify finds the world not as planned, put serving and aliases back
     /// where they were before it (and journal that) instead of leaving them for a human.
     pub auto_rollback: bool,
-    /// Why the environment is read-only when that is not the config's or `--readonly`'s doing.
-    pub read_only_reason: Option<String>,
     /// The Prometheus HTTP API's base URL, for `metrics = "prometheus"`.
     pub prometheus_url: Option<String>,
     /// Whose series to read from Prometheus (`None`: detect per model).
@@ -414,7 +412,6 @@ impl Environment {
             read_only: false,
             confirm: Confirm::Enter,
             auto_rollback: false,
-            read_only_reason: None,
             prometheus_url: None,
             prometheus_runtime: None,
             mlflow_url: None,
@@ -540,7 +537,6 @@ fn environment(
     read_only: env.read_only.unwrap_or(base.read_only),
     confirm: env.confirm.unwrap_or(base.confirm),
     auto_rollback: env.auto_rollback.unwrap_or(base.auto_rollback),
-    read_only_reason: None,
     prometheus_url: env.prometheus_url.or(base.prometheus_url),
     prometheus_runtime: match env.prometheus_runtime.as_deref() {
         None | Some("auto") => base.prometheus_runtime,

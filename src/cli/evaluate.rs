@@ -115,14 +115,10 @@ async fn mlflow_baseline(
     candidate: u32,
 ) -> Result<crate::engine::evaluate::Baseline, Failure> {
     use crate::engine::ops::OpRegistry;
-    let mlflow = super::smoke::mlflow_copies(settings, program)?;
+    let mlflow = super::mlflow_copies::registry(settings, program)?;
     let champion = mlflow.held(model).await?.production;
     for version in std::iter::once(candidate).chain(champion) {
-        let facts = mlflow.facts(model, version).await?;
-        facts.inputs.map_err(|why| Failure {
-            code: 1,
-            message: format!("{model} v{version}: {why}"),
-        })?;
+        super::mlflow_copies::copy(&mlflow, model, version, 1).await?;
     }
     Ok(crate::engine::evaluate::Baseline::Production(champion))
 }

@@ -292,7 +292,7 @@ async fn mlflow_held(
     model: &crate::model::ModelName,
 ) -> Result<(u32, Option<u32>), Failure> {
     use crate::engine::ops::OpRegistry;
-    let mlflow = super::smoke::mlflow_copies(settings, &program()?)?;
+    let mlflow = super::mlflow_copies::registry(settings, &program()?)?;
     let held = mlflow.held(model).await?;
     let stable = held.production.ok_or_else(|| {
         failure(format!(
@@ -301,11 +301,7 @@ async fn mlflow_held(
         ))
     })?;
     for version in std::iter::once(stable).chain(held.canary) {
-        mlflow
-            .facts(model, version)
-            .await?
-            .inputs
-            .map_err(|why| failure(format!("{model} v{version}: {why}")))?;
+        super::mlflow_copies::copy(&mlflow, model, version, 1).await?;
     }
     Ok((stable, held.canary))
 }

@@ -42,8 +42,11 @@ pub fn run(settings: &Settings, args: SmokeArgs) -> Result<(), Failure> {
         record: !read_only,
     };
     let runtime = runtime()?;
+    // In an MLflow environment the version is MLflow's: the smoke test runs on the file MLflow
+    // holds, with its sentinels, once copied.
     if settings.environment.registry == crate::settings::RegistryBackend::Mlflow {
-        runtime.block_on(copy_from_mlflow(settings, &program, &model, args.version))?;
+        let mlflow = super::mlflow_copies::registry(settings, &program)?;
+        runtime.block_on(super::mlflow_copies::copy(&mlflow, &model, args.version, 2))?;
     }
     let progress = super::progress::printer(format!("smoke {model} v{}", args.version), args.json);
     let report = runtime.block_on(smoke(
@@ -85,49 +88,4 @@ pub fn run(settings: &Settings, args: SmokeArgs) -> Result<(), Failure> {
             message: format!("{model} v{} failed its smoke test", args.version),
         })
     }
-}
-
-/// In an MLflow environment the version is MLflow's: copied into the local registry first (as a
-/// deploy copies it), so the smoke test runs on the file MLflow holds, with its sentinels.
-async fn copy_from_mlflow(
-    settings: &Settings,
-    program: &std::path::Path,
-    model: &crate::model::ModelName,
-    version: u32,
-) -> Result<(), Failure> {
-    use crate::engine::ops::OpRegistry;
-    let mlflow = mlflow_copies(settings, program)?;
-    let facts = mlflow.facts(model, version).await?;
-    facts.inputs.map(|_| ()).map_err(|why| Failure {
-        code: 2,
-        message: format!("{model} v{version}: {why}"),
-    })
-}
-
-/// MLflow's registry with versions copied into the local registry for local checks (smoke
-/// tests, evaluations), as a deploy with local serving copies them.
-pub(super) fn mlflow_copies(
-    settings: &Settings,
-    program: &std::path::Path,
-) -> Result<crate::engine::ops::mlflow::MlflowOpRegistry, Failure> {
-    let environment = &settings.environment;
-    if environment.serving != crate::settings::ServingBackend::Local {
-        return Err(Failure {
-            code: 1,
-            message: format!(
-                "environment {} serves through Kubernetes: an MLflow version is checked by deploy before anything moves (its artifact check); run smoke tests and evaluations in an MLflow environment with serving = \"local\"",
-                environment.name
-            ),
-        });
-    }
-    Ok(
-        crate::engine::ops::mlflow::MlflowOpRegistry::new(environment)
-            .map_err(|message| Failure { code: 1, message })?
-            .serving_locally(
-                settings.data_dir.clone(),
-                Duration::from_millis(settings.lock_timeout_ms),
-                program.to_path_buf(),
-                crate::store::Actor::new(settings.user.clone(), environment.name.clone()),
-            ),
-    )
 }

@@ -184,19 +184,32 @@ async fn predict(
         if let Some(e) = response["error"].as_str() {
             return Err(fail(format!("v{}: {e}", version.version)));
         }
-        for out in parse_outputs(&response) {
-            match outputs.iter_mut().find(|o| o.name == out.name) {
-                Some(acc) => {
-                    if let (TensorData::F64(a), TensorData::F64(b)) = (&mut acc.data, out.data) {
-                        a.extend(b);
-                    }
-                    acc.shape[0] += out.shape.first().copied().unwrap_or(0);
-                }
-                None => outputs.push(out),
-            }
-        }
+        concatenate(&mut outputs, parse_outputs(&response));
     }
     Ok(outputs)
+}
+
+/// Appends a batch's outputs to those of the batches before it, along the batch dimension, as
+/// F64 (outputs that are not numbers are left out).
+pub(crate) fn concatenate(all: &mut Vec<NamedTensor>, batch: Vec<NamedTensor>) {
+    for out in batch {
+        let Some(values) = out.data.to_f64() else {
+            continue;
+        };
+        match all.iter_mut().find(|o| o.name == out.name) {
+            Some(acc) => {
+                if let TensorData::F64(a) = &mut acc.data {
+                    a.extend(values);
+                }
+                acc.shape[0] += out.shape.first().copied().unwrap_or(0);
+            }
+            None => all.push(NamedTensor {
+                name: out.name,
+                shape: out.shape,
+                data: TensorData::F64(values),
+            }),
+        }
+    }
 }
 
 /// Accuracy, log loss and AUC (binary) of a classifier's outputs, or MAE and RMSE of a

@@ -6,7 +6,7 @@
 
 use crate::engine::ops::mlflow::Fetched;
 use crate::error::EngineError;
-use crate::model::{ModelName, NewJournalEntry, Outcome, SentinelSet};
+use crate::model::{ModelName, SentinelSet};
 use crate::runtime::LoadedModel;
 use crate::store::registry::artifacts;
 use crate::store::registry::versions::{NewVersion, insert_version_numbered};
@@ -94,21 +94,17 @@ pub fn mirror(
         insert_version_numbered(tx, &new, &actor.user, version)?;
         journal::append(
             tx,
-            &NewJournalEntry {
-                user: actor.user.clone(),
-                environment: actor.environment.clone(),
-                operation: "register".into(),
-                model: Some(model.to_string()),
-                from: None,
-                to: Some(format!("v{version}")),
-                outcome: Outcome::Succeeded,
-                details: serde_json::json!({
+            &crate::engine::register::registered(
+                actor,
+                model,
+                version,
+                serde_json::json!({
                     "sha256": new.sha256,
                     "from_mlflow": fetched.source,
                     "checksum": fetched.checksum,
                     "size_bytes": new.size_bytes,
                 }),
-            },
+            ),
         )?;
         Ok(())
     })?;

@@ -25,21 +25,24 @@ fn open(path: &Path) -> Result<SerializedFileReader<std::fs::File>, String> {
 
 /// The column names, in the file's order.
 pub fn header(path: &Path) -> Result<Vec<String>, String> {
-    let reader = open(path)?;
-    Ok(reader
+    Ok(names(&open(path)?))
+}
+
+fn names(reader: &SerializedFileReader<std::fs::File>) -> Vec<String> {
+    reader
         .metadata()
         .file_metadata()
         .schema()
         .get_fields()
         .iter()
         .map(|f| f.name().to_string())
-        .collect())
+        .collect()
 }
 
 /// Every row, as text per column.
 pub fn read(path: &Path) -> Result<RawTable, String> {
-    let header = header(path)?;
     let reader = open(path)?;
+    let header = names(&reader);
     let rows = reader.get_row_iter(None).map_err(|e| explain(&e))?;
     let mut values: Vec<Vec<String>> = vec![Vec::new(); header.len()];
     let mut lines = Vec::new();

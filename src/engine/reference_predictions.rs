@@ -189,24 +189,7 @@ fn run_over(
             })
             .collect::<Vec<_>>();
         let answered = model.run(&inputs).map_err(|e| e.to_string())?;
-        for out in answered {
-            let Some(values) = out.data.to_f64() else {
-                continue;
-            };
-            match outputs.iter_mut().find(|o| o.name == out.name) {
-                Some(all) => {
-                    if let TensorData::F64(a) = &mut all.data {
-                        a.extend(values);
-                    }
-                    all.shape[0] += out.shape.first().copied().unwrap_or(0);
-                }
-                None => outputs.push(NamedTensor {
-                    name: out.name,
-                    shape: out.shape,
-                    data: TensorData::F64(values),
-                }),
-            }
-        }
+        super::evaluate::concatenate(&mut outputs, answered);
     }
     Ok(outputs)
 }

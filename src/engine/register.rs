@@ -124,20 +124,16 @@ pub fn register(
         if created {
             journal::append(
                 tx,
-                &NewJournalEntry {
-                    user: actor.user.clone(),
-                    environment: actor.environment.clone(),
-                    operation: "register".into(),
-                    model: Some(model.to_string()),
-                    from: None,
-                    to: Some(format!("v{number}")),
-                    outcome: Outcome::Succeeded,
-                    details: serde_json::json!({
+                &registered(
+                    actor,
+                    model,
+                    number,
+                    serde_json::json!({
                         "sha256": new.sha256,
                         "artifact": display(path),
                         "size_bytes": new.size_bytes,
                     }),
-                },
+                ),
             )?;
         }
         failpoint::pause_if_armed("register:before-commit");
@@ -150,6 +146,26 @@ pub fn register(
         created,
         sentinel_failures,
     })
+}
+
+/// The journal row of a version made: registered here, or copied from MLflow (`details` says
+/// from where).
+pub(crate) fn registered(
+    actor: &Actor,
+    model: &ModelName,
+    version: u32,
+    details: serde_json::Value,
+) -> NewJournalEntry {
+    NewJournalEntry {
+        user: actor.user.clone(),
+        environment: actor.environment.clone(),
+        operation: "register".into(),
+        model: Some(model.to_string()),
+        from: None,
+        to: Some(format!("v{version}")),
+        outcome: Outcome::Succeeded,
+        details,
+    }
 }
 
 /// The version with these bytes exists: its stored file is written again from them if it was

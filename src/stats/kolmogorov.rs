@@ -274,8 +274,10 @@ fn pomeranz_cdf(n: u64, x: f64) -> f64 {
             for (slot, out) in current.iter_mut().enumerate().take(count) {
                 // The convolution of row and weights at index first + slot.
                 let index = first + slot;
+                // As numpy's convolve of the row with weights[..span] (shorter when the
+                // weights are).
                 *out = (0..=index)
-                    .filter(|&a| a < row.len() && index - a < span)
+                    .filter(|&a| a < row.len() && index - a < span.min(weights.len()))
                     .map(|a| row[a] * weights[index - a])
                     .sum();
             }

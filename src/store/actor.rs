@@ -10,8 +10,6 @@ pub struct Actor {
     pub environment: String,
     /// Set for read-only environments (or `--readonly`): every mutation is refused.
     pub read_only: bool,
-    /// Said with a refusal when the environment is read-only for a reason of its own.
-    pub read_only_reason: Option<String>,
 }
 
 impl Actor {
@@ -20,15 +18,7 @@ impl Actor {
             user: user.into(),
             environment: environment.into(),
             read_only: false,
-            read_only_reason: None,
         }
-    }
-
-    /// Read-only as its environment is, with the environment's reason (if it has one of its own).
-    pub fn read_only_as(mut self, read_only: bool, reason: Option<String>) -> Self {
-        self.read_only = read_only;
-        self.read_only_reason = reason;
-        self
     }
 
     pub fn with_read_only(mut self, read_only: bool) -> Self {
@@ -43,9 +33,7 @@ impl Actor {
             return Err(EngineError::ReadOnly {
                 environment: self.environment.clone(),
                 action: action.to_string(),
-                remedy: self.read_only_reason.clone().unwrap_or_else(|| {
-                    "Use a writable environment (--env) or drop --readonly".to_string()
-                }),
+                remedy: "Use a writable environment (--env) or drop --readonly".to_string(),
             });
         }
         Ok(())

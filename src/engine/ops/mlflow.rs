@@ -518,8 +518,17 @@ impl OpRegistry for MlflowOpRegistry {
                 });
             }
             // Another flavour can never be served: refused outright, with how to export it,
-            // rather than as failed gates an override could seem to answer.
-            if let Ok(Some(flavours)) = self.writer.client.flavours(model.as_str(), version).await
+            // rather than as failed gates an override could seem to answer. (A version already
+            // copied is ONNX: its MLmodel is not read again.)
+            let copied = self.local.as_ref().is_some_and(|local| {
+                local
+                    .done
+                    .lock()
+                    .is_ok_and(|done| done.contains(&(model.to_string(), version)))
+            });
+            if !copied
+                && let Ok(Some(flavours)) =
+                    self.writer.client.flavours(model.as_str(), version).await
                 && !flavours.iter().any(|f| f == "onnx")
             {
                 let flavours: Vec<&str> = flavours.iter().map(String::as_str).collect();

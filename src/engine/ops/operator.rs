@@ -94,7 +94,7 @@ impl Operator {
             }
         };
         let actor = Actor::new(settings.user.clone(), environment.name.clone())
-            .read_only_as(environment.read_only, environment.read_only_reason.clone());
+            .with_read_only(environment.read_only);
         Ok(Operator {
             actor,
             limits: settings.gates.clone(),
