@@ -358,9 +358,8 @@ fn the_drift_pane_lists_the_versions_answers_above_its_inputs() {
     );
     tab(&mut s); // drift
     let screen = text(&render(&s, "dark", 160, 48));
-    let answers = screen
-        .find("P(1) answers")
-        .unwrap_or_else(|| panic!("{screen}"));
+    let answers = screen.find("→ P(1)").unwrap_or_else(|| panic!("{screen}"));
+    assert!(screen.contains("→ its answers"), "explained: {screen}");
     let amount = screen.find("amount").unwrap_or_else(|| panic!("{screen}"));
     assert!(answers < amount, "answers first: {screen}");
 }

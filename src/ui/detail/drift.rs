@@ -38,10 +38,15 @@ pub(super) fn drift(frame: &mut Frame<'_>, panel: Panel<'_>, drawn: &mut DrawnLi
             Span::styled(report.verdict.as_str().to_string(), verdict_style),
             Span::styled(
                 format!(
-                    "  {} rows over {:.0}s  {:.0}% of features drifted",
+                    "  {} rows over {:.0}s  {:.0}% of features drifted{}",
                     report.window_samples,
                     report.window_seconds,
-                    report.drift_share * 100.0
+                    report.drift_share * 100.0,
+                    if report.predictions.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  {} its answers", answer_mark(ascii))
+                    }
                 ),
                 theme.dim(),
             ),
@@ -81,6 +86,11 @@ pub(super) fn drift(frame: &mut Frame<'_>, panel: Panel<'_>, drawn: &mut DrawnLi
         let lines = histogram_lines(feature, histogram.width, narrow, theme, ascii);
         frame.render_widget(Paragraph::new(lines), histogram);
     }
+}
+
+/// Marks a row of the version's answers (prediction drift) among its inputs.
+fn answer_mark(ascii: bool) -> &'static str {
+    if ascii { ">" } else { "→" }
 }
 
 /// Points of a feature's drift trend shown in the drift table.
@@ -129,11 +139,12 @@ fn feature_rows(
                 .detail
                 .drift_trend
                 .get(&(name.to_string(), version, f.name.clone()));
-            // The version's answers are named as such: "P(1) answers" above the inputs.
+            // The version's answers are marked (`→ P(1)`, explained in the summary line): a
+            // suffix would be the first thing cut at 80 columns.
             let answer = predictions.iter().any(|p| std::ptr::eq(p, *f));
             vec![
                 Cell::from(if answer {
-                    format!("{} answers", f.name)
+                    format!("{} {}", answer_mark(ascii), f.name)
                 } else {
                     f.name.clone()
                 }),
