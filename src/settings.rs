@@ -86,6 +86,8 @@ struct FileGates {
     max_p99_ratio: Option<f64>,
     p99_floor_ms: Option<f64>,
     max_metric_drop: Option<f64>,
+    max_answer_difference: Option<f64>,
+    min_answer_rows: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -240,6 +242,11 @@ pub struct Gates {
     /// An evaluated canary may score at most this much below production (AUC or accuracy; RMSE
     /// relatively).
     pub max_metric_drop: f64,
+    /// The canary's predicted classes may differ from production's on at most this share of
+    /// rows (total variation; for a regressor, the KS statistic of its outputs), 0..1.
+    pub max_answer_difference: f64,
+    /// Rows each version must have answered in the same period before their answers are judged.
+    pub min_answer_rows: u64,
 }
 
 /// Validated settings, resolved once at start-up.
@@ -495,6 +502,12 @@ impl FileGates {
             max_p99_ratio: non_negative(g.max_p99_ratio, 1.5, "gates.max_p99_ratio")?,
             p99_floor_ms: non_negative(g.p99_floor_ms, 5.0, "gates.p99_floor_ms")?,
             max_metric_drop: probability(g.max_metric_drop, 0.01, "gates.max_metric_drop")?,
+            max_answer_difference: probability(
+                g.max_answer_difference,
+                0.1,
+                "gates.max_answer_difference",
+            )?,
+            min_answer_rows: g.min_answer_rows.unwrap_or(200),
         })
     }
 }

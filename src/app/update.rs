@@ -484,6 +484,23 @@ fn moved(selected: usize, action: Action, last: usize) -> Option<usize> {
     })
 }
 
+/// The actions `on_action` answers the same in every view (quit, help, the palette, refresh)
+/// and the movements, as a pattern: the per-view matches name it once and stay exhaustive.
+macro_rules! handled_in_every_view {
+    () => {
+        Action::Quit
+            | Action::Help
+            | Action::Command
+            | Action::Refresh
+            | Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Top
+            | Action::Bottom
+    };
+}
+
 fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
     state.toast = None;
     // Keys that do the same in every view.
@@ -542,13 +559,7 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::NextPane | Action::PreviousPane => {}
         // Handled above: the same in every view, or movement.
-        Action::Quit | Action::Help | Action::Command | Action::Refresh => {}
-        Action::Up
-        | Action::Down
-        | Action::PageUp
-        | Action::PageDown
-        | Action::Top
-        | Action::Bottom => {}
+        handled_in_every_view!() => {}
         Action::Compare => {
             state.toast = Some(
                 "compare: open a model's versions pane (Enter, Tab Tab), c on one version, c on another"
@@ -614,13 +625,7 @@ fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) ->
             ));
         }
         // Handled for every view in `on_action`.
-        Action::Quit | Action::Help | Action::Command | Action::Refresh => {}
-        Action::Up
-        | Action::Down
-        | Action::PageUp
-        | Action::PageDown
-        | Action::Top
-        | Action::Bottom => {}
+        handled_in_every_view!() => {}
         Action::Compare => {
             let selected = super::panes::selected_version(state);
             match (pane, selected, state.compare_mark.clone()) {

@@ -79,14 +79,7 @@ pub fn run(registry: &mut Registry, actor: &Actor, command: AliasCommand) -> Res
             expect_revision,
             json,
         } => {
-            let change = AliasChange {
-                model: model_name(&model)?,
-                alias: alias_name(&alias)?,
-                to_version: Some(version),
-                expect: expect_revision
-                    .map(Expectation::Revision)
-                    .unwrap_or(Expectation::Any),
-            };
+            let change = change(&model, &alias, Some(version), expect_revision)?;
             report(registry.move_alias(&change, actor)?, json)
         }
         AliasCommand::Remove {
@@ -95,14 +88,7 @@ pub fn run(registry: &mut Registry, actor: &Actor, command: AliasCommand) -> Res
             expect_revision,
             json,
         } => {
-            let change = AliasChange {
-                model: model_name(&model)?,
-                alias: alias_name(&alias)?,
-                to_version: None,
-                expect: expect_revision
-                    .map(Expectation::Revision)
-                    .unwrap_or(Expectation::Any),
-            };
+            let change = change(&model, &alias, None, expect_revision)?;
             report(registry.move_alias(&change, actor)?, json)
         }
         AliasCommand::History { model, alias, json } => {
@@ -142,4 +128,22 @@ fn report(alias: crate::model::Alias, json: bool) -> Result<(), Failure> {
         ),
     }
     Ok(())
+}
+
+/// The alias move asked for: `to_version` (or removal), checked against `expect_revision` when
+/// one is given.
+fn change(
+    model: &str,
+    alias: &str,
+    to_version: Option<u32>,
+    expect_revision: Option<u64>,
+) -> Result<AliasChange, Failure> {
+    Ok(AliasChange {
+        model: model_name(model)?,
+        alias: alias_name(alias)?,
+        to_version,
+        expect: expect_revision
+            .map(Expectation::Revision)
+            .unwrap_or(Expectation::Any),
+    })
 }

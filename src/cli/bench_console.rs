@@ -612,5 +612,6 @@ fn drift_report(model: &str, features: usize) -> DriftReport {
         thresholds: crate::model::DriftThresholds::default(),
         features: Vec::new(),
         predictions: Vec::new(),
+        answers_versus: None,
     })
 }

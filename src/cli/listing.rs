@@ -181,6 +181,8 @@ pub fn print_settings(settings: &Settings, json: bool) -> Result<(), Failure> {
             "max_p99_ratio": settings.gates.max_p99_ratio,
             "p99_floor_ms": settings.gates.p99_floor_ms,
             "max_metric_drop": settings.gates.max_metric_drop,
+            "max_answer_difference": settings.gates.max_answer_difference,
+            "min_answer_rows": settings.gates.min_answer_rows,
         },
     });
     if json {
@@ -260,13 +262,15 @@ pub fn print_settings(settings: &Settings, json: bool) -> Result<(), Failure> {
     );
     let g = &settings.gates;
     say!(
-        "gates         canary >= {} requests; 5xx +{} and 4xx +{} at most; p99 x{} (floor {} ms); metric drop {}",
+        "gates         canary >= {} requests; 5xx +{} and 4xx +{} at most; p99 x{} (floor {} ms); metric drop {}; answers differ from production's by {} at most (judged from {} rows each)",
         g.min_canary_requests,
         g.max_error_ratio_increase,
         g.max_client_error_ratio_increase,
         g.max_p99_ratio,
         g.p99_floor_ms,
-        g.max_metric_drop
+        g.max_metric_drop,
+        g.max_answer_difference,
+        g.min_answer_rows
     );
     Ok(())
 }

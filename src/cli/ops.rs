@@ -85,25 +85,13 @@ pub fn deploy(settings: &Settings, actor: &Actor, args: DeployArgs) -> Result<()
 }
 
 pub fn promote(settings: &Settings, actor: &Actor, args: ModelOpArgs) -> Result<(), Failure> {
-    run(
-        settings,
-        actor,
-        &args.model,
-        OpRequest::Promote,
-        &args.op,
-        false,
-    )
+    let request = OpRequest::Promote;
+    run(settings, actor, &args.model, request, &args.op, false)
 }
 
 pub fn abort(settings: &Settings, actor: &Actor, args: ModelOpArgs) -> Result<(), Failure> {
-    run(
-        settings,
-        actor,
-        &args.model,
-        OpRequest::Abort,
-        &args.op,
-        false,
-    )
+    let request = OpRequest::Abort;
+    run(settings, actor, &args.model, request, &args.op, false)
 }
 
 pub fn rollback(settings: &Settings, actor: &Actor, args: RollbackArgs) -> Result<(), Failure> {
@@ -155,7 +143,20 @@ fn run(
     if !op.yes && consent.allows(&planned) {
         confirm(&model.to_string(), settings.environment.confirm)?;
     }
-    let outcome = runtime.block_on(operator.run(&planned, consent))?;
+    let outcome = match runtime.block_on(operator.run(&planned, consent)) {
+        Ok(outcome) => outcome,
+        Err(e) if op.json => {
+            // A script is told why in the same form as a success: the refusal and the plan
+            // with every gate's verdict and evidence (the error also goes to stderr).
+            print_json(&serde_json::json!({
+                "outcome": "refused",
+                "error": e.to_string(),
+                "plan": planned,
+            }))?;
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     if op.json {
         return print_json(&outcome);
     }

@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::{Failure, model_name, print_json};
 use crate::engine::register::{RegisterRequest, Registered, parse_metric, register};
-use crate::model::FeatureKind;
+use crate::model::{BaselineProfile, CategoryFrequency, FeatureKind, Signature};
 use crate::settings::Settings;
 use crate::store::Actor;
 
@@ -118,129 +118,10 @@ pub(super) fn parse_categories(text: &str) -> Result<(String, Vec<String>), Stri
 
 fn summary(r: &Registered) -> String {
     let v = &r.version;
-    let mut lines = Vec::new();
-    if r.created {
-        lines.push(format!(
-            "registered {} {}  sha256 {}  {} bytes",
-            v.model,
-            v.label(),
-            v.sha256,
-            v.size_bytes
-        ));
-    } else if r.reprofiled {
-        lines.push(format!(
-            "{} {} already holds this artifact (sha256 {}); its baseline profile is replaced from this reference (journaled); a running server scores drift against the new one once restarted",
-            v.model,
-            v.label(),
-            v.sha256
-        ));
-    } else if r.repaired {
-        lines.push(format!(
-            "{} {} already holds this artifact (sha256 {}); its stored file was damaged and is repaired from this one",
-            v.model,
-            v.label(),
-            v.sha256
-        ));
-    } else {
-        lines.push(format!(
-            "{} {} already holds this artifact (sha256 {}); nothing was changed",
-            v.model,
-            v.label(),
-            v.sha256
-        ));
-    }
-    for input in &v.signature.inputs {
-        lines.push(format!(
-            "  input   {}  {} {}",
-            input.name,
-            input.datatype,
-            input.shape_text()
-        ));
-    }
-    for output in &v.signature.outputs {
-        lines.push(format!(
-            "  output  {}  {} {}",
-            output.name,
-            output.datatype,
-            output.shape_text()
-        ));
-    }
-    if let Some(c) = &v.signature.classifier {
-        lines.push(format!(
-            "  classifier: {} classes; {:?} is the argmax of {:?}",
-            c.classes.len(),
-            c.label_output,
-            c.probabilities_output
-        ));
-    }
-    for note in &v.signature.notes {
-        lines.push(format!("  note: {note}"));
-    }
+    let mut lines = vec![headline(r)];
+    lines.extend(signature_lines(&v.signature));
     if let Some(p) = &v.profile {
-        let categorical = p
-            .features
-            .iter()
-            .filter(|f| matches!(f.kind, FeatureKind::Categorical { .. }))
-            .count();
-        lines.push(format!(
-            "  baseline: {} rows, {} features ({} numeric, {categorical} categorical)",
-            p.rows,
-            p.features.len(),
-            p.features.len() - categorical
-        ));
-        for f in &p.features {
-            if let FeatureKind::Categorical { categories } = &f.kind {
-                let codes: Vec<String> = categories
-                    .iter()
-                    .map(|c| match c.code {
-                        Some(code) => format!("{}={code}", c.value),
-                        None => c.value.clone(),
-                    })
-                    .collect();
-                lines.push(format!("  {}: {}", f.name, codes.join(", ")));
-            }
-        }
-        if let Some(label) = &p.label {
-            let shown = match &label.kind {
-                FeatureKind::Categorical { categories } => categories
-                    .iter()
-                    .map(|c| format!("{} {:.1}%", c.value, c.frequency * 100.0))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                FeatureKind::Numeric(n) => format!("mean {:.4}, std {:.4}", n.mean, n.std),
-            };
-            lines.push(format!("  label {}: {shown}", label.name));
-        }
-        if let Some(predictions) = &p.predictions {
-            let shown: Vec<String> = predictions
-                .outputs
-                .iter()
-                .map(|o| match &o.kind {
-                    FeatureKind::Numeric(n) => format!("{} mean {:.4}", o.name, n.mean),
-                    FeatureKind::Categorical { categories } => format!(
-                        "{} {}",
-                        o.name,
-                        categories
-                            .iter()
-                            .map(|c| format!("{} {:.1}%", c.value, c.frequency * 100.0))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                })
-                .collect();
-            lines.push(format!("  answers on the reference: {}", shown.join("; ")));
-            if !predictions.metrics.is_empty() {
-                let m: Vec<String> = predictions
-                    .metrics
-                    .iter()
-                    .map(|(k, x)| format!("{k} {x:.4}"))
-                    .collect();
-                lines.push(format!("  on the reference's labels: {}", m.join(", ")));
-            }
-        }
-        for note in &p.notes {
-            lines.push(format!("  warning: {note}"));
-        }
+        lines.extend(profile_lines(p));
     }
     if let Some(s) = &v.sentinels {
         let failing = r.sentinel_failures.len();
@@ -259,4 +140,122 @@ fn summary(r: &Registered) -> String {
         lines.push(format!("  metrics: {}", m.join(" ")));
     }
     lines.join("\n")
+}
+
+/// What registration did with the file: created, re-profiled, repaired or nothing.
+fn headline(r: &Registered) -> String {
+    let v = &r.version;
+    let (model, label, sha) = (&v.model, v.label(), &v.sha256);
+    if r.created {
+        format!(
+            "registered {model} {label}  sha256 {sha}  {} bytes",
+            v.size_bytes
+        )
+    } else if r.reprofiled {
+        format!(
+            "{model} {label} already holds this artifact (sha256 {sha}); its baseline profile is replaced from this reference (journaled); a running server scores drift against the new one once restarted"
+        )
+    } else if r.repaired {
+        format!(
+            "{model} {label} already holds this artifact (sha256 {sha}); its stored file was damaged and is repaired from this one"
+        )
+    } else {
+        format!("{model} {label} already holds this artifact (sha256 {sha}); nothing was changed")
+    }
+}
+
+/// The inputs, outputs, classifier reading and notes of a signature, a line each.
+fn signature_lines(signature: &Signature) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (kind, tensor) in signature
+        .inputs
+        .iter()
+        .map(|t| ("input ", t))
+        .chain(signature.outputs.iter().map(|t| ("output", t)))
+    {
+        lines.push(format!(
+            "  {kind}  {}  {} {}",
+            tensor.name,
+            tensor.datatype,
+            tensor.shape_text()
+        ));
+    }
+    if let Some(c) = &signature.classifier {
+        lines.push(format!(
+            "  classifier: {} classes; {:?} is the argmax of {:?}",
+            c.classes.len(),
+            c.label_output,
+            c.probabilities_output
+        ));
+    }
+    lines.extend(signature.notes.iter().map(|note| format!("  note: {note}")));
+    lines
+}
+
+/// The baseline: its size, each categorical feature's codes, the label's and the answers'
+/// distributions, the metrics on the reference's labels, and the profiler's warnings.
+fn profile_lines(p: &BaselineProfile) -> Vec<String> {
+    let mut lines = Vec::new();
+    let categorical = p
+        .features
+        .iter()
+        .filter(|f| matches!(f.kind, FeatureKind::Categorical { .. }))
+        .count();
+    lines.push(format!(
+        "  baseline: {} rows, {} features ({} numeric, {categorical} categorical)",
+        p.rows,
+        p.features.len(),
+        p.features.len() - categorical
+    ));
+    for f in &p.features {
+        if let FeatureKind::Categorical { categories } = &f.kind {
+            let codes: Vec<String> = categories
+                .iter()
+                .map(|c| match c.code {
+                    Some(code) => format!("{}={code}", c.value),
+                    None => c.value.clone(),
+                })
+                .collect();
+            lines.push(format!("  {}: {}", f.name, codes.join(", ")));
+        }
+    }
+    if let Some(label) = &p.label {
+        let shown = match &label.kind {
+            FeatureKind::Categorical { categories } => frequencies(categories),
+            FeatureKind::Numeric(n) => format!("mean {:.4}, std {:.4}", n.mean, n.std),
+        };
+        lines.push(format!("  label {}: {shown}", label.name));
+    }
+    if let Some(predictions) = &p.predictions {
+        let shown: Vec<String> = predictions
+            .outputs
+            .iter()
+            .map(|o| match &o.kind {
+                FeatureKind::Numeric(n) => format!("{} mean {:.4}", o.name, n.mean),
+                FeatureKind::Categorical { categories } => {
+                    format!("{} {}", o.name, frequencies(categories))
+                }
+            })
+            .collect();
+        lines.push(format!("  answers on the reference: {}", shown.join("; ")));
+        if !predictions.metrics.is_empty() {
+            let m: Vec<String> = predictions
+                .metrics
+                .iter()
+                .map(|(k, x)| format!("{k} {x:.4}"))
+                .collect();
+            lines.push(format!("  on the reference's labels: {}", m.join(", ")));
+        }
+    }
+    lines.extend(p.notes.iter().map(|note| format!("  warning: {note}")));
+    lines
+}
+
+/// "a 93.1%, b 6.9%": each category with its share.
+fn frequencies(categories: &[CategoryFrequency]) -> String {
+    categories
+        .iter()
+        .map(|c| format!("{} {:.1}%", c.value, c.frequency * 100.0))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -13,7 +13,9 @@ use super::table::{or_dash, render};
 use super::{Failure, failure, model_name, print_json, program, runtime};
 use crate::app::fleet::{self, Health};
 use crate::console::headless;
-use crate::model::DriftReport;
+use crate::model::{
+    AnswerComparison, DriftReport, DriftThresholds, FeatureDrift, ModelName, Verdict,
+};
 use crate::serving::LocalServing;
 use crate::settings::Settings;
 use crate::theme::Theme;
@@ -188,12 +190,98 @@ pub fn snapshot(settings: &Settings, args: SnapshotArgs) -> Result<(), Failure> 
 
 pub fn drift(settings: &Settings, args: DriftArgs) -> Result<(), Failure> {
     let model = model_name(&args.model)?;
+    let reports = read_drift(settings, &model)?;
+    if args.json {
+        return print_json(&reports);
+    }
+    if reports.is_empty() {
+        say!(
+            "{model}: no loaded version has a baseline profile (register with --reference to score drift)"
+        );
+    }
+    for report in &reports {
+        say!(
+            "{model} v{}: {} over {} rows ({:.0}s); {:.0}% of features drifted",
+            report.version,
+            report.verdict.as_str(),
+            report.window_samples,
+            report.window_seconds,
+            report.drift_share * 100.0
+        );
+        if let Some(compared) = &report.answers_versus {
+            say!("{}", answers_text(compared, report.version));
+        }
+        // The features, then the answers (prediction drift) under the kind "prediction".
+        let rows: Vec<Vec<String>> = report
+            .features
+            .iter()
+            .map(|f| (f, f.kind.as_str()))
+            .chain(report.predictions.iter().map(|f| (f, "prediction")))
+            .map(|(f, kind)| drift_row(f, kind, &report.thresholds))
+            .collect();
+        say!(
+            "{}\n",
+            render(
+                &[
+                    "FEATURE",
+                    "KIND",
+                    "METHOD",
+                    "STATISTIC",
+                    "THRESHOLD",
+                    "KS D",
+                    "P-VALUE",
+                    "MISSING",
+                    "OUT OF RANGE",
+                    "N",
+                    "BY",
+                    "VERDICT"
+                ],
+                &rows
+            )
+        );
+    }
+    Ok(())
+}
+
+/// A canary's answers against production's, one line per signal: "label: class 1 4.1% vs
+/// 3.9%, ...".
+fn answers_text(compared: &AnswerComparison, version: u32) -> String {
+    let mut lines = vec![compared.describe(version)];
+    for o in &compared.outputs {
+        let shares: Vec<String> = o
+            .shares
+            .iter()
+            .map(|(name, this, versus)| {
+                if o.is_classes() {
+                    format!("{name} {:.1}% vs {:.1}%", this * 100.0, versus * 100.0)
+                } else {
+                    format!("{name} {this:.4} vs {versus:.4}")
+                }
+            })
+            .collect();
+        let distance = if o.is_classes() {
+            format!("differs on >= {:.1}% of rows", o.distance * 100.0)
+        } else {
+            format!("KS D {:.4}", o.distance)
+        };
+        lines.push(format!(
+            "  {}: {}; {distance}, p {}",
+            o.name,
+            shares.join(", "),
+            crate::model::drift::p_value_text(o.p_value)
+        ));
+    }
+    lines.join("\n")
+}
+
+/// Each loaded version's drift report: from the model's local server, or in a Kubernetes
+/// environment through Prometheus (servers inside a cluster are never called directly).
+fn read_drift(settings: &Settings, model: &ModelName) -> Result<Vec<DriftReport>, Failure> {
     let program = program()?;
     let serving = LocalServing::new(&settings.data_dir, program.clone());
     let timeout = Duration::from_millis(settings.refresh.source_timeout_ms);
-    let reports: Vec<DriftReport> = runtime()?.block_on(async {
+    runtime()?.block_on(async {
         if settings.environment.serving == crate::settings::ServingBackend::Kubernetes {
-            // Servers inside a cluster are read through Prometheus, never called directly.
             let sources = crate::sources::factory::for_environment(
                 &settings.environment,
                 &settings.data_dir,
@@ -225,99 +313,54 @@ pub fn drift(settings: &Settings, args: DriftArgs) -> Result<(), Failure> {
                     "cannot read the drift of {model} from {endpoint}: {e}"
                 ))
             })
-    })?;
-    if args.json {
-        return print_json(&reports);
+    })
+}
+
+/// One row of the drift table. With no live rows nothing is measured: a statistic would be
+/// noise from the smoothing of empty bins, so it shows as `-`.
+fn drift_row(f: &FeatureDrift, kind: &str, t: &DriftThresholds) -> Vec<String> {
+    let measured = f.n > 0;
+    vec![
+        f.name.clone(),
+        kind.to_string(),
+        f.method.clone(),
+        or_dash(measured.then(|| format!("{:.4}", f.statistic))),
+        format!("{}", f.threshold),
+        or_dash(
+            f.ks_statistic
+                .filter(|_| measured)
+                .map(|d| format!("{d:.4}")),
+        ),
+        or_dash(
+            f.ks_p_value
+                .or(f.chi2_p_value)
+                .filter(|_| measured)
+                .map(crate::model::drift::p_value_text),
+        ),
+        or_dash(measured.then(|| format!("{:.1}%", f.missing_rate * 100.0))),
+        or_dash(measured.then(|| format!("{:.1}%", f.out_of_range_rate * 100.0))),
+        f.n.to_string(),
+        or_dash(decided_by(f, t)),
+        f.verdict.as_str().to_string(),
+    ]
+}
+
+/// Which test made a warn or drift verdict: PSI, KS (p-value with a large enough D) or JS; a
+/// KS verdict next to a small PSI reads as a contradiction otherwise.
+fn decided_by(f: &FeatureDrift, t: &DriftThresholds) -> Option<&'static str> {
+    if !matches!(f.verdict, Verdict::Drift | Verdict::Warn) {
+        return None;
     }
-    if reports.is_empty() {
-        say!(
-            "{model}: no loaded version has a baseline profile (register with --reference to score drift)"
-        );
+    if let Some(js) = f.js_distance {
+        return (js >= t.js_drift).then_some("JS");
     }
-    for report in &reports {
-        say!(
-            "{model} v{}: {} over {} rows ({:.0}s); {:.0}% of features drifted",
-            report.version,
-            report.verdict.as_str(),
-            report.window_samples,
-            report.window_seconds,
-            report.drift_share * 100.0
-        );
-        let t = &report.thresholds;
-        // Which test made a warn or drift verdict: PSI, KS (p-value with a large enough D) or
-        // JS; a KS verdict next to a small PSI reads as a contradiction otherwise.
-        let decided_by = |f: &crate::model::FeatureDrift| -> Option<&'static str> {
-            use crate::model::Verdict;
-            if !matches!(f.verdict, Verdict::Drift | Verdict::Warn) {
-                return None;
-            }
-            if let Some(js) = f.js_distance {
-                return (js >= t.js_drift).then_some("JS");
-            }
-            let psi = f.psi.unwrap_or(f.statistic);
-            let ks = f.ks_p_value.is_some_and(|p| p < t.ks_p_value)
-                && f.ks_statistic.is_some_and(|d| d >= t.ks_min_statistic);
-            match (psi >= t.psi_drift, ks) {
-                (true, true) => Some("PSI, KS"),
-                (true, false) => Some("PSI"),
-                (false, true) => Some("KS"),
-                (false, false) => (psi >= t.psi_warn).then_some("PSI"),
-            }
-        };
-        // The features, then the answers (prediction drift) under the kind "prediction".
-        let rows: Vec<Vec<String>> = report
-            .features
-            .iter()
-            .map(|f| (f, f.kind.as_str()))
-            .chain(report.predictions.iter().map(|f| (f, "prediction")))
-            .map(|(f, kind)| {
-                vec![
-                    f.name.clone(),
-                    kind.to_string(),
-                    f.method.clone(),
-                    // With no live rows there is nothing measured: a statistic would be noise
-                    // from the smoothing of empty bins.
-                    or_dash((f.n > 0).then(|| format!("{:.4}", f.statistic))),
-                    format!("{}", f.threshold),
-                    or_dash(
-                        f.ks_statistic
-                            .filter(|_| f.n > 0)
-                            .map(|d| format!("{d:.4}")),
-                    ),
-                    or_dash(
-                        f.ks_p_value
-                            .or(f.chi2_p_value)
-                            .filter(|_| f.n > 0)
-                            .map(crate::model::drift::p_value_text),
-                    ),
-                    or_dash((f.n > 0).then(|| format!("{:.1}%", f.missing_rate * 100.0))),
-                    or_dash((f.n > 0).then(|| format!("{:.1}%", f.out_of_range_rate * 100.0))),
-                    f.n.to_string(),
-                    or_dash(decided_by(f)),
-                    f.verdict.as_str().to_string(),
-                ]
-            })
-            .collect();
-        say!(
-            "{}\n",
-            render(
-                &[
-                    "FEATURE",
-                    "KIND",
-                    "METHOD",
-                    "STATISTIC",
-                    "THRESHOLD",
-                    "KS D",
-                    "P-VALUE",
-                    "MISSING",
-                    "OUT OF RANGE",
-                    "N",
-                    "BY",
-                    "VERDICT"
-                ],
-                &rows
-            )
-        );
+    let psi = f.psi.unwrap_or(f.statistic);
+    let ks = f.ks_p_value.is_some_and(|p| p < t.ks_p_value)
+        && f.ks_statistic.is_some_and(|d| d >= t.ks_min_statistic);
+    match (psi >= t.psi_drift, ks) {
+        (true, true) => Some("PSI, KS"),
+        (true, false) => Some("PSI"),
+        (false, true) => Some("KS"),
+        (false, false) => (psi >= t.psi_warn).then_some("PSI"),
     }
-    Ok(())
 }

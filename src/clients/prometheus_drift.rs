@@ -113,6 +113,7 @@ pub fn reports_from(
                 features,
                 // Not exported to Prometheus yet: only the model server's own report has them.
                 predictions: Vec::new(),
+                answers_versus: None,
             }
         })
         .collect()

@@ -199,6 +199,92 @@ pub struct DriftReport {
     /// each class probability, the predicted class, or a regression output.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub predictions: Vec<FeatureDrift>,
+    /// A canary's answers against the stable version's, on the traffic both served over the
+    /// same period (only in the canary's report, while a canary serves beside a stable one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answers_versus: Option<AnswerComparison>,
+}
+
+/// One version's answers against another's over the same period of the same traffic split: no
+/// labels needed, so it can judge a canary from its first few hundred rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnswerComparison {
+    /// The version compared with (the stable one).
+    pub versus: u32,
+    /// Rows each version answered in the common period.
+    pub rows: u64,
+    pub versus_rows: u64,
+    /// How long the common period is: from the later of the two windows' oldest rows to now.
+    pub seconds: f64,
+    pub outputs: Vec<OutputComparison>,
+}
+
+/// One answer signal of two versions, compared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputComparison {
+    pub name: String,
+    /// `classes` (the predicted class: total variation, JS and chi-square) or `values` (a
+    /// probability or a regression output: two-sample KS).
+    pub method: String,
+    /// For classes, the total variation distance: the least share of rows whose predicted class
+    /// must differ between the two versions. For values, the KS statistic D.
+    pub distance: f64,
+    /// How likely a distance this large is by chance (chi-square homogeneity or KS).
+    pub p_value: f64,
+    /// For classes: the JS distance of the two class frequencies, in the drift thresholds' base.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub js_distance: Option<f64>,
+    /// For classes: each class with its share in this version's and in the other's answers;
+    /// for values: the two means.
+    pub shares: Vec<(String, f64, f64)>,
+}
+
+impl OutputComparison {
+    /// Whether the signal is the predicted class (rather than a number).
+    pub fn is_classes(&self) -> bool {
+        self.method == "classes"
+    }
+}
+
+impl AnswerComparison {
+    /// The signal a gate judges: the predicted class when the model has one (a recalibrated
+    /// score that decides the same is no regression), else its first number.
+    pub fn headline(&self) -> Option<&OutputComparison> {
+        self.outputs
+            .iter()
+            .find(|o| o.is_classes())
+            .or_else(|| self.outputs.first())
+    }
+
+    /// "v2's answers vs v1's: predicted class differs on at least 1.2% of rows (p 0.41) over
+    /// the same 312 s, 812 vs 7305 rows".
+    pub fn describe(&self, version: u32) -> String {
+        let head = match self.headline() {
+            Some(o) if o.is_classes() => format!(
+                "{} differs on at least {:.1}% of rows (p {})",
+                o.name,
+                o.distance * 100.0,
+                p_value_text(o.p_value)
+            ),
+            Some(o) => format!(
+                "{} KS D {:.3} (p {})",
+                o.name,
+                o.distance,
+                p_value_text(o.p_value)
+            ),
+            None => "no answer signal both versions share".to_string(),
+        };
+        // Whole seconds hide a period of traffic sent within one ("over the same 0 s").
+        let seconds = if self.seconds < 10.0 {
+            format!("{:.1}", self.seconds)
+        } else {
+            format!("{:.0}", self.seconds)
+        };
+        format!(
+            "v{version}'s answers vs v{}'s: {head} over the same {seconds} s, {} vs {} rows",
+            self.versus, self.rows, self.versus_rows
+        )
+    }
 }
 /// A p-value as people read it: two significant digits in plain notation down to 0.001
 /// (`0.24`, `0.0031`), scientific below (`3.1e-7`), and `< 1e-300` where a double cannot tell.

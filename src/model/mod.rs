@@ -16,7 +16,10 @@ pub mod smoke;
 pub mod version;
 
 pub use alias::{Alias, AliasMove, version_of};
-pub use drift::{DriftReport, DriftThresholds, FeatureDrift, Histogram, JsBase, Verdict};
+pub use drift::{
+    AnswerComparison, DriftReport, DriftThresholds, FeatureDrift, Histogram, JsBase,
+    OutputComparison, Verdict,
+};
 pub use evaluation::{Evaluation, Metrics};
 pub use gate::{GateResult, GateStatus};
 pub use journal::{InterruptedOp, JournalEntry, NewJournalEntry, Outcome};

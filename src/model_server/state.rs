@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use super::batch::Batcher;
-use super::drift::{DriftWindow, WindowLimits};
+use super::drift::{DriftWindow, WindowLimits, WindowSnapshot};
 use super::metrics::{Metrics, VersionMetrics};
 use super::pool::InferencePool;
 use crate::model::{DriftReport, DriftThresholds, ModelName};
@@ -215,14 +215,29 @@ impl ServerState {
     pub fn drift(&self, model: &str) -> Option<Vec<DriftReport>> {
         let deployment = self.deployment(model)?;
         let now = Instant::now();
-        let snapshots: Vec<_> = deployment
+        let snapshots: Vec<(&str, WindowSnapshot)> = deployment
             .loaded()
-            .filter_map(|(_, v)| Some(v.drift.as_ref()?.lock().ok()?.snapshot(now)))
+            .filter_map(|(role, v)| Some((role, v.drift.as_ref()?.lock().ok()?.snapshot(now))))
             .collect();
+        let of = |role: &str| snapshots.iter().find(|(r, _)| *r == role).map(|(_, s)| s);
+        // A canary's answers against the stable version's, on the same traffic split.
+        let versus = match (of("canary"), of("stable")) {
+            (Some(canary), Some(stable)) => {
+                let base = self.options.thresholds.js_base.value();
+                super::drift::compare(canary, stable, base)
+            }
+            _ => None,
+        };
         Some(
             snapshots
                 .iter()
-                .map(|s| s.report(&self.options.thresholds))
+                .map(|(role, s)| {
+                    let mut report = s.report(&self.options.thresholds);
+                    if *role == "canary" {
+                        report.answers_versus = versus.clone();
+                    }
+                    report
+                })
                 .collect(),
         )
     }

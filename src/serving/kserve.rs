@@ -572,7 +572,8 @@ impl KServeServing {
                 .to_string();
             return Evidence {
                 counters: Err(e.clone()),
-                drift: Err(e),
+                drift: Err(e.clone()),
+                answers: Err(e),
             };
         };
         let status = self.status_of(model).await;
@@ -608,7 +609,12 @@ impl KServeServing {
                 .collect()),
             Err(e) => Err(e.clone()),
         };
-        Evidence { counters, drift }
+        Evidence {
+            counters,
+            drift,
+            // Each revision is its own pod: no one server holds both versions' answers.
+            answers: Err("not compared on KServe: canary and production answer in separate pods, and their answers are not exported yet".into()),
+        }
     }
 }
 

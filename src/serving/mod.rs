@@ -57,6 +57,10 @@ pub struct Evidence {
     pub counters: Result<crate::clients::metrics::ScrapeSnapshot, String>,
     /// (version, verdict, rows in the window when the backend says).
     pub drift: Result<Vec<(u32, String, Option<u64>)>, String>,
+    /// The canary's answers against production's over the same period; `Err` says why there
+    /// is no such comparison (no canary beside production in one server, no reference
+    /// predictions, a backend that cannot tell).
+    pub answers: Result<crate::model::AnswerComparison, String>,
 }
 
 impl Evidence {
@@ -64,10 +68,14 @@ impl Evidence {
     pub fn unavailable(reason: String) -> Self {
         Evidence {
             counters: Err(reason.clone()),
-            drift: Err(reason),
+            drift: Err(reason.clone()),
+            answers: Err(reason),
         }
     }
 }
+
+/// Why a local server reports no canary-versus-production comparison of answers.
+const NO_ANSWER_COMPARISON: &str = "no comparison of answers: one of the two versions was registered without --reference (no reference predictions), or their answers share no signal";
 
 /// An answer from a serving backend, not there yet.
 pub type Pending<'a, T> = BoxFuture<'a, Result<T, ServingError>>;
@@ -125,15 +133,26 @@ impl Serving for LocalServing {
                 Err(e) => return Evidence::unavailable(e),
             };
             let counters = crate::clients::model_server::scrape(&client, &endpoint, TIMEOUT).await;
-            let drift = crate::clients::model_server::drift(&client, &endpoint, model, TIMEOUT)
-                .await
-                .map(|reports| {
-                    reports
-                        .iter()
-                        .map(|r| (r.version, r.verdict.as_str().to_string(), Some(r.window_samples)))
-                        .collect()
-                });
-            Evidence { counters, drift }
+            let reports =
+                crate::clients::model_server::drift(&client, &endpoint, model, TIMEOUT).await;
+            let drift = reports.as_ref().map_err(Clone::clone).map(|reports| {
+                reports
+                    .iter()
+                    .map(|r| (r.version, r.verdict.as_str().to_string(), Some(r.window_samples)))
+                    .collect()
+            });
+            let answers = match &reports {
+                Ok(reports) => reports
+                    .iter()
+                    .find_map(|r| r.answers_versus.clone())
+                    .ok_or_else(|| NO_ANSWER_COMPARISON.to_string()),
+                Err(e) => Err(format!("cannot read the drift reports: {e}")),
+            };
+            Evidence {
+                counters,
+                drift,
+                answers,
+            }
         }
         .boxed()
     }

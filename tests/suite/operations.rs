@@ -1087,3 +1087,107 @@ fn a_damaged_canary_artifact_blocks_its_promote_and_never_takes_stable_down() {
         port
     );
 }
+
+/// Sends each row of `rows` as a one-row request to the model's local server.
+fn rows_as_requests(h: &Path, rows: &[Vec<f32>]) {
+    let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap();
+    let url = format!("http://127.0.0.1:{}/v2/models/fraud/infer", port.trim());
+    let client = reqwest::blocking::Client::new();
+    for row in rows {
+        let body = serde_json::json!({ "inputs": [{ "name": "X", "shape": [1, 4], "datatype": "FP32", "data": row }] });
+        let status = client.post(&url).json(&body).send().unwrap().status();
+        assert!(status.is_success(), "{status}");
+    }
+}
+
+/// The rows of the classifiers' reference table (amount, age, tenure, score).
+fn reference_rows() -> Vec<Vec<f32>> {
+    let text = std::fs::read_to_string(fixture("classifier.reference.csv")).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect()
+}
+
+/// The promote's gate `name` from a refused `promote fraud --json --yes` (its plan on stdout).
+fn promote_gate(h: &Path, name: &str) -> Value {
+    let out = common::run(h, &["promote", "fraud", "--json", "--yes"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let refused: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(refused["outcome"], "refused", "{refused}");
+    let plan = &refused["plan"];
+    plan["gates"]
+        .as_array()
+        .and_then(|g| g.iter().find(|g| g["name"] == name).cloned())
+        .unwrap_or_else(|| panic!("no gate {name}: {plan}"))
+}
+
+#[test]
+fn a_canary_that_answers_unlike_production_is_stopped_without_labels() {
+    // The incident: a model that answers every row with the same probabilities, registered
+    // without sentinels, passes its smoke test and serves. On the same traffic its predicted
+    // classes differ from production's: the answers gate stops its promote, and a canary
+    // retrained with another algorithm on the same data passes it.
+    let home = Home(tempfile::tempdir().unwrap());
+    let h = home.0.path();
+    std::fs::write(
+        h.join("no-config.toml"),
+        "[gates]\nmin_canary_requests = 20\nmax_p99_ratio = 1000\nmin_answer_rows = 150\n",
+    )
+    .unwrap();
+    let reference = fixture("classifier.reference.csv");
+    for file in [
+        "logreg_multiclass.onnx",
+        "constant_classifier.onnx",
+        "gb_multiclass.onnx",
+    ] {
+        let path = fixture(file);
+        let args = ["register", "fraud", path.to_str().unwrap()];
+        ok(
+            h,
+            &[&args[..], &["--reference", reference.to_str().unwrap()]].concat(),
+        );
+    }
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    ok(h, &["deploy", "fraud", "2", "--canary", "50", "--yes"]);
+    let rows = reference_rows();
+
+    // Before enough rows on each side: the gate waits and says how many more it needs.
+    rows_as_requests(h, &rows[..100]);
+    let early = promote_gate(h, "answers");
+    assert_eq!(early["status"], "not_enough_data", "{early}");
+
+    rows_as_requests(h, &rows[100..600]);
+    let drift = ok(h, &["drift", "fraud"]);
+    assert!(
+        drift.contains("v2's answers vs v1's: output_label differs on at least"),
+        "{drift}"
+    );
+    let gate = promote_gate(h, "answers");
+    assert_eq!(gate["status"], "fail", "{gate}");
+    let evidence = gate["evidence"].as_str().unwrap();
+    assert!(evidence.contains("allowed 10.0%"), "{evidence}");
+    let err = fails(h, &["promote", "fraud", "--yes"], 2);
+    assert!(
+        err.contains("gate answers") && err.contains("FAILED"),
+        "{err}"
+    );
+    assert_eq!(state(h).0, (Some(1), Some(2)), "nothing moved");
+    ok(h, &["abort", "fraud", "--yes"]);
+
+    // Gradient boosting on the same data answers like production on most rows: promoted.
+    ok(h, &["deploy", "fraud", "3", "--canary", "50", "--yes"]);
+    rows_as_requests(h, &rows[..600]);
+    let out = common::run(h, &["promote", "fraud", "--yes"]);
+    let err = common::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("gate answers"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        line.contains("passed") && line.contains("v3's answers vs v1's"),
+        "{line}"
+    );
+    assert_eq!(state(h).0, (Some(3), None));
+}

@@ -20,8 +20,13 @@ pub const SERVER_ERRORS: &str = "5xx errors";
 pub const CLIENT_ERRORS: &str = "4xx errors";
 pub const LATENCY: &str = "p99 latency";
 pub const DRIFT: &str = "drift";
+pub const ANSWERS: &str = "answers";
 pub const EVALUATION: &str = "evaluation";
 pub const METRICS: &str = "metrics";
+
+/// Below this p-value a difference between the canary's and production's answers is not
+/// chance; above it, however large it looks on few rows, it does not block.
+const ANSWERS_SIGNIFICANCE: f64 = 0.01;
 
 /// Rows a canary's drift window needs before its verdict can block a promote.
 const DRIFT_GATE_MIN_SAMPLES: u64 = 1000;
@@ -194,7 +199,63 @@ pub fn promote_gates(
         )],
     };
     results.push(drift_gate(evidence.drift, production, canary));
+    results.push(answers_gate(&evidence.answers, production, canary, limits));
     results
+}
+
+/// The canary must answer like production on the same traffic: its predicted classes (or its
+/// numbers, for a regressor) may differ from production's by at most
+/// `gates.max_answer_difference` (total variation, or KS D), unless the difference is within
+/// chance (p >= 0.01). No labels needed.
+fn answers_gate(
+    answers: &Result<crate::model::AnswerComparison, String>,
+    production: u32,
+    canary: u32,
+    limits: &Limits,
+) -> GateResult {
+    let compared = match answers {
+        Ok(c) if c.versus == production => c,
+        Ok(c) => {
+            return judged(
+                ANSWERS,
+                true,
+                format!(
+                    "not measured: the server compares v{canary} with v{}, not production v{production}",
+                    c.versus
+                ),
+            );
+        }
+        // Like drift with no baseline: nothing to compare is said plainly, not failed.
+        Err(why) => return judged(ANSWERS, true, format!("not measured: {why}")),
+    };
+    let Some(headline) = compared.headline() else {
+        return judged(
+            ANSWERS,
+            true,
+            "not measured: no answer signal both versions share",
+        );
+    };
+    let said = compared.describe(canary);
+    let allowed = limits.max_answer_difference;
+    let fewest = compared.rows.min(compared.versus_rows);
+    if fewest < limits.min_answer_rows {
+        return gate(
+            ANSWERS,
+            GateStatus::NotEnoughData,
+            format!(
+                "{said}; needs {} rows of each ({} more) to judge",
+                limits.min_answer_rows,
+                limits.min_answer_rows - fewest
+            ),
+        );
+    }
+    let differs = headline.distance > allowed && headline.p_value < ANSWERS_SIGNIFICANCE;
+    let limit = if headline.is_classes() {
+        format!("allowed {:.1}%", allowed * 100.0)
+    } else {
+        format!("allowed D {allowed}")
+    };
+    judged(ANSWERS, !differs, format!("{said} ({limit})"))
 }
 
 /// Traffic, errors and latency of the canary against production's.
@@ -430,6 +491,8 @@ mod tests {
             max_p99_ratio: 1.5,
             p99_floor_ms: 5.0,
             max_metric_drop: 0.02,
+            max_answer_difference: 0.1,
+            min_answer_rows: 200,
         }
     }
 
@@ -441,6 +504,7 @@ mod tests {
         let evidence = Evidence {
             counters: Ok(ScrapeSnapshot::default()),
             drift,
+            answers: Err("no canary".into()),
         };
         let gates = promote_gates(evidence, &model(), 1, 2, &limits());
         let drift = gates.into_iter().find(|g| g.name == DRIFT);
@@ -465,6 +529,7 @@ mod tests {
         let evidence = Evidence {
             counters: Ok(snapshot),
             drift: Ok(Vec::new()),
+            answers: Err("no canary".into()),
         };
         promote_gates(evidence, &model(), 1, 2, &limits())
     }
@@ -605,5 +670,80 @@ mod tests {
             detail: "passed its smoke test at 12:00 UTC".into(),
         };
         assert!(smoke_gate(3, Some(&passed)).passed());
+    }
+
+    /// A comparison of predicted classes: the canary says class 1 for `canary_share` of its
+    /// `rows`, production for 10 % of its 1,000.
+    fn classes_compared(
+        canary_share: f64,
+        rows: u64,
+        p_value: f64,
+    ) -> crate::model::AnswerComparison {
+        crate::model::AnswerComparison {
+            versus: 1,
+            rows,
+            versus_rows: 1000,
+            seconds: 60.0,
+            outputs: vec![crate::model::OutputComparison {
+                name: "label".into(),
+                method: "classes".into(),
+                distance: (canary_share - 0.1_f64).abs(),
+                p_value,
+                js_distance: Some(0.1),
+                shares: vec![
+                    ("0".into(), 1.0 - canary_share, 0.9),
+                    ("1".into(), canary_share, 0.1),
+                ],
+            }],
+        }
+    }
+
+    fn answers_of(answers: Result<crate::model::AnswerComparison, String>) -> GateResult {
+        answers_gate(&answers, 1, 2, &limits())
+    }
+
+    #[test]
+    fn answers_that_differ_beyond_chance_and_the_limit_block_a_promote() {
+        let differs = answers_of(Ok(classes_compared(0.35, 500, 1e-9)));
+        assert_eq!(differs.status, GateStatus::Fail, "{differs:?}");
+        assert!(
+            differs.evidence.contains("at least 25.0% of rows")
+                && differs.evidence.contains("500 vs 1000 rows")
+                && differs.evidence.contains("allowed 10.0%"),
+            "{}",
+            differs.evidence
+        );
+        // Within the limit, or beyond it by chance alone: passes.
+        assert_eq!(
+            answers_of(Ok(classes_compared(0.15, 500, 1e-9))).status,
+            GateStatus::Pass
+        );
+        assert_eq!(
+            answers_of(Ok(classes_compared(0.35, 500, 0.2))).status,
+            GateStatus::Pass
+        );
+        // Too few rows on either side: waits, saying how many more.
+        let early = answers_of(Ok(classes_compared(0.35, 150, 1e-9)));
+        assert_eq!(early.status, GateStatus::NotEnoughData);
+        assert!(early.evidence.contains("(50 more)"), "{}", early.evidence);
+    }
+
+    #[test]
+    fn answers_not_compared_say_why_and_do_not_block() {
+        let unmeasured = answers_of(Err("no reference predictions".into()));
+        assert_eq!(unmeasured.status, GateStatus::Pass);
+        assert_eq!(
+            unmeasured.evidence,
+            "not measured: no reference predictions"
+        );
+        let mut other = classes_compared(0.35, 500, 1e-9);
+        other.versus = 3;
+        let elsewhere = answers_of(Ok(other));
+        assert_eq!(elsewhere.status, GateStatus::Pass);
+        assert!(
+            elsewhere.evidence.contains("not production v1"),
+            "{}",
+            elsewhere.evidence
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! Input drift: a bounded window of each loaded version's recent inputs, scored against the
 //! version's baseline profile.
 
+mod compare;
 mod outputs;
 mod window;
 
-pub use window::{DriftWindow, WindowLimits};
+pub use compare::compare;
+pub use window::{DriftWindow, WindowLimits, WindowSnapshot};

@@ -166,6 +166,8 @@ impl DriftWindow {
             profile: self.profile.clone(),
             values: self.values.clone(),
             output_values: self.output_values.clone(),
+            times: self.times.clone(),
+            taken: now,
             rows: self.times.len() as u64,
             seconds: self
                 .times
@@ -184,6 +186,10 @@ pub struct WindowSnapshot {
     profile: Arc<BaselineProfile>,
     values: Vec<VecDeque<f64>>,
     output_values: Vec<VecDeque<f64>>,
+    /// When each row was recorded, and when the snapshot was taken: a canary is compared with
+    /// the stable version over the period both windows cover.
+    times: VecDeque<Instant>,
+    taken: Instant,
     rows: u64,
     seconds: f64,
 }
@@ -221,20 +227,7 @@ impl WindowSnapshot {
             .features
             .iter()
             .zip(&self.values)
-            .map(|(feature, values)| {
-                let mut drift = match &feature.kind {
-                    FeatureKind::Numeric(p) => numeric(&feature.name, p, values, thresholds),
-                    FeatureKind::Categorical { categories } => {
-                        let reference: Vec<u64> = categories.iter().map(|c| c.count).collect();
-                        let labels = categories.iter().map(|c| c.value.clone()).collect();
-                        categorical(&feature.name, labels, &reference, values, thresholds)
-                    }
-                };
-                if !enough {
-                    drift.verdict = Verdict::InsufficientData;
-                }
-                drift
-            })
+            .map(score)
             .collect();
         let drifted = features
             .iter()
@@ -267,7 +260,40 @@ impl WindowSnapshot {
             thresholds: *thresholds,
             features,
             predictions,
+            answers_versus: None,
         }
+    }
+}
+
+impl WindowSnapshot {
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    pub fn taken(&self) -> Instant {
+        self.taken
+    }
+
+    /// When the oldest row was recorded (`None` for an empty window).
+    pub fn oldest(&self) -> Option<Instant> {
+        self.times.front().copied()
+    }
+
+    /// Each answer signal kept with its values; `None` when the version keeps no answers.
+    pub fn answers(&self) -> Option<Vec<(&crate::model::FeatureProfile, &VecDeque<f64>)>> {
+        let outputs = &self.profile.predictions.as_ref()?.outputs;
+        (!self.output_values.is_empty()).then(|| outputs.iter().zip(&self.output_values).collect())
+    }
+
+    /// The values of `column` recorded at or after `since` (times only grow along a window).
+    pub fn since(&self, column: &VecDeque<f64>, since: Instant) -> Vec<f64> {
+        let skip = self.times.partition_point(|t| *t < since);
+        column.iter().skip(skip).copied().collect()
+    }
+
+    /// Rows recorded at or after `since`.
+    pub fn count_since(&self, since: Instant) -> u64 {
+        (self.times.len() - self.times.partition_point(|t| *t < since)) as u64
     }
 }
 

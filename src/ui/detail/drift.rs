@@ -29,8 +29,23 @@ pub(super) fn drift(frame: &mut Frame<'_>, panel: Panel<'_>, drawn: &mut DrawnLi
     };
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let [summary, body] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(inner);
+    // While a canary serves beside production: its answers against production's, a line.
+    let compared = reports
+        .into_iter()
+        .flatten()
+        .find_map(|r| Some((r.version, r.answers_versus.as_ref()?)));
+    let [summary, versus, body] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(u16::from(compared.is_some())),
+        Constraint::Min(3),
+    ])
+    .areas(inner);
+    if let Some((version, compared)) = compared {
+        frame.render_widget(
+            Paragraph::new(Span::styled(compared.describe(version), theme.dim())),
+            versus,
+        );
+    }
     let verdict_style = verdict_style_of(report.verdict, theme);
     frame.render_widget(
         Paragraph::new(Line::from(vec![

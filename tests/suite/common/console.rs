@@ -230,6 +230,7 @@ pub fn drift_report() -> flightdeck::model::DriftReport {
             feature("age", Verdict::Drift),
         ],
         predictions: Vec::new(),
+        answers_versus: None,
     }
 }
 
