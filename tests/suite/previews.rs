@@ -212,6 +212,7 @@ fn each_kind_of_operation_has_its_gates() {
             "4xx errors",
             "p99 latency",
             "drift",
+            "answers",
             "artifact"
         ]
     );
