@@ -484,8 +484,21 @@ fn moved(selected: usize, action: Action, last: usize) -> Option<usize> {
     })
 }
 
-/// The actions `on_action` answers the same in every view (quit, help, the palette, refresh)
-/// and the movements, as a pattern: the per-view matches name it once and stay exhaustive.
+/// The actions that start an operation or a check, as a pattern: the per-view matches name
+/// them once and stay exhaustive.
+macro_rules! operation_actions {
+    () => {
+        Action::Deploy
+            | Action::Promote
+            | Action::Rollback
+            | Action::Abort
+            | Action::Smoke
+            | Action::Evaluate
+    };
+}
+
+/// The same for the actions `on_action` answers the same in every view (quit, help, the
+/// palette, refresh) and the movements.
 macro_rules! handled_in_every_view {
     () => {
         Action::Quit
@@ -566,12 +579,7 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
                     .into(),
             );
         }
-        Action::Deploy
-        | Action::Promote
-        | Action::Rollback
-        | Action::Abort
-        | Action::Smoke
-        | Action::Evaluate => {
+        operation_actions!() => {
             let model = fleet::rows(state)
                 .get(state.selected)
                 .map(|r| r.model.clone());
@@ -650,12 +658,7 @@ fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) ->
                 }
             }
         }
-        Action::Deploy
-        | Action::Promote
-        | Action::Rollback
-        | Action::Abort
-        | Action::Smoke
-        | Action::Evaluate => {
+        operation_actions!() => {
             // In the versions pane, the selected version is the one to deploy or roll back to.
             let version = super::panes::selected_version(state);
             return open_operation(state, name, action, version);

@@ -74,14 +74,8 @@ pub fn deploy(settings: &Settings, actor: &Actor, args: DeployArgs) -> Result<()
         version: args.version,
         canary_percent,
     };
-    run(
-        settings,
-        actor,
-        &args.model,
-        request,
-        &args.op,
-        args.skip_smoke,
-    )
+    let skip = args.skip_smoke;
+    run(settings, actor, &args.model, request, &args.op, skip)
 }
 
 pub fn promote(settings: &Settings, actor: &Actor, args: ModelOpArgs) -> Result<(), Failure> {
@@ -96,14 +90,8 @@ pub fn abort(settings: &Settings, actor: &Actor, args: ModelOpArgs) -> Result<()
 
 pub fn rollback(settings: &Settings, actor: &Actor, args: RollbackArgs) -> Result<(), Failure> {
     let request = OpRequest::Rollback { to: args.to };
-    run(
-        settings,
-        actor,
-        &args.model,
-        request,
-        &args.op,
-        args.skip_smoke,
-    )
+    let skip = args.skip_smoke;
+    run(settings, actor, &args.model, request, &args.op, skip)
 }
 
 /// The environment's operator, acting as `actor`.
