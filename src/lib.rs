@@ -14,21 +14,21 @@
 //! | module | what it is | may import |
 //! | --- | --- | --- |
 //! | `model` | the data types every floor shares: names, versions, plans, reports, rows | - |
-//! | `stats` | statistics checked against numpy and scipy: PSI, KS, JS, chi-square, quantiles, AUC | - |
+//! | `stats` | statistics checked against numpy, scipy and scikit-learn: PSI, KS, JS, chi-square, quantiles, AUC, accuracy and log loss | - |
 //! | `keymap` | key bindings and the config's overrides | - |
 //! | `theme` | colour themes | - |
 //! | `logging` | the log file | - |
 //! | `failpoint` | named pause points for crash tests | - |
 //! | `error` | `EngineError`: what failed and what to do, for the CLI and the console | model |
-//! | `store` | the data dir: SQLite registry, journal, who acts, the holder lock | model, stats, error |
+//! | `store` | the data dir: SQLite registry, journal, who acts, the holder lock | model, error |
 //! | `runtime` | loading and running ONNX models (tract) | model |
 //! | `clients` | HTTP: bounded answers, a model server's endpoints and metrics, Prometheus, MLflow | model, stats |
 //! | `settings` | the config file, environments and command-line overrides | model, store, clients, keymap, theme |
 //! | `k8s` | the Kubernetes API: client, InferenceService, slim objects | model, settings |
 //! | `model_server` | `flightdeck serve`: the local ONNX model server | model, stats, store, runtime |
-//! | `serving` | where versions run: local model servers under supervisors, or KServe | model, stats, error, store, clients, runtime, settings, k8s, failpoint |
+//! | `serving` | where versions run: local model servers under supervisors, or KServe | model, clients, settings, k8s, failpoint |
 //! | `engine` | the write side: register, smoke, evaluate, and the one operations path | model, stats, error, store, clients, runtime, settings, k8s, serving, failpoint |
-//! | `sources` | the read side: one seam per signal, and each backend's reader | model, stats, error, store, clients, settings, k8s, serving, engine |
+//! | `sources` | the read side: one seam per signal, and each backend's reader | model, error, store, clients, settings, k8s, serving, engine |
 //! | `app` | the console's state machine: messages in, state and effects out (pure: no I/O, no clock) | model, clients, settings, engine, keymap, theme |
 //! | `ui` | drawing the state (pure), noting where the selectable list went | model, clients, app, keymap, theme |
 //! | `console` | the shells: the terminal, the one loop, the effect executor; the headless run of `status` and `snapshot` | model, store, settings, sources, engine, app, ui, keymap, theme |

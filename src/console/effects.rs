@@ -17,7 +17,7 @@ use crate::store::Registry;
 
 /// The background context for another configured environment: its sources, and operations
 /// acting as the same user there (with that environment's read-only and rollback settings).
-pub fn switch_environment(
+pub fn open_environment(
     settings: &Settings,
     name: &str,
     current: &Background,

@@ -1,5 +1,7 @@
 //! The console's view models without a terminal: the same messages and reducer, driven to
-//! completion one step at a time, for `flightdeck status` and `flightdeck snapshot`.
+//! completion one step at a time, for `flightdeck status` and `flightdeck snapshot`. It performs
+//! only the reads those two need (the fleet and a scrape); every other effect is the
+//! interactive console's, executed in `effects.rs`.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

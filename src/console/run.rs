@@ -12,7 +12,7 @@ use crossterm::event::EventStream;
 use futures_util::StreamExt;
 use tokio::sync::mpsc::unbounded_channel;
 
-use super::effects::{Background, OpContext, Replies, Reply, perform, switch_environment};
+use super::effects::{Background, OpContext, Replies, Reply, open_environment, perform};
 use super::screen::Screen;
 use super::terminal::Console;
 use crate::app::{Effect, Msg, State, update};
@@ -153,7 +153,7 @@ async fn event_loop(
                 for effect in update(&mut state, msg) {
                     match effect {
                         Effect::SwitchEnvironment { name } => {
-                            match switch_environment(settings, &name, &background) {
+                            match open_environment(settings, &name, &background) {
                                 Ok(switched) => {
                                     background = switched;
                                     on_screen = OnScreen::default();

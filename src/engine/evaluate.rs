@@ -2,7 +2,6 @@
 //! servers; classifiers are compared on accuracy, AUC (binary) and log loss, regressors on MAE
 //! and RMSE. The result is kept with the candidate and feeds the promote gate.
 
-use crate::stats::auc;
 use std::path::Path;
 
 use chrono::Utc;
@@ -227,53 +226,29 @@ pub(crate) fn metrics(
                 .map(|v| (v, o.shape.get(1).copied().unwrap_or(1)))
         })
     };
-    if let Some(c) = &signature.classifier {
+    let metrics = if let Some(c) = &signature.classifier {
         let classes: Vec<f64> = match &c.classes {
             crate::model::ClassLabels::Ints(v) => v.iter().map(|x| *x as f64).collect(),
             crate::model::ClassLabels::Strings(_) => Vec::new(),
         };
-        if let (Some((labels, _)), Some((probs, k))) =
+        let (Some((labels, _)), Some((probs, k))) =
             (values(&c.label_output), values(&c.probabilities_output))
-        {
-            let correct = labels.iter().zip(ys).filter(|(a, b)| a == b).count();
-            m.insert("accuracy".into(), correct as f64 / ys.len() as f64);
-            let mut loss = 0.0;
-            for (row, y) in probs.chunks(k.max(1)).zip(ys) {
-                let p = classes
-                    .iter()
-                    .position(|c| c == y)
-                    .and_then(|i| row.get(i))
-                    .copied()
-                    .unwrap_or(0.0);
-                loss -= p.clamp(1e-15, 1.0).ln();
-            }
-            m.insert("log_loss".into(), loss / ys.len() as f64);
-            if classes.len() == 2 {
-                let scores: Vec<f64> = probs
-                    .chunks(k.max(1))
-                    .map(|r| r.get(1).copied().unwrap_or(0.0))
-                    .collect();
-                let positive: Vec<bool> = ys.iter().map(|y| *y == classes[1]).collect();
-                if let Some(a) = auc(&scores, &positive) {
-                    m.insert("auc".into(), a);
-                }
-            }
-        }
+        else {
+            return m;
+        };
+        // Class values as indices among the classes; a value no class has matches nothing.
+        let index = |v: &f64, none: usize| classes.iter().position(|c| c == v).unwrap_or(none);
+        let predicted: Vec<usize> = labels.iter().map(|v| index(v, usize::MAX - 1)).collect();
+        let truth: Vec<usize> = ys.iter().map(|v| index(v, usize::MAX)).collect();
+        crate::stats::quality::classification(&predicted, &probs, k.max(1), &truth)
     } else if let Some(output) = signature.outputs.first()
         && let Some((pred, _)) = values(&output.name)
     {
-        let n = ys.len() as f64;
-        let mae = pred.iter().zip(ys).map(|(p, y)| (p - y).abs()).sum::<f64>() / n;
-        let rmse = (pred
-            .iter()
-            .zip(ys)
-            .map(|(p, y)| (p - y).powi(2))
-            .sum::<f64>()
-            / n)
-            .sqrt();
-        m.insert("mae".into(), mae);
-        m.insert("rmse".into(), rmse);
-    }
+        crate::stats::quality::regression(&pred, ys)
+    } else {
+        Vec::new()
+    };
+    m.extend(metrics.into_iter().map(|(k, v)| (k.to_string(), v)));
     m
 }
 

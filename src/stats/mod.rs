@@ -1,9 +1,10 @@
 //! Statistics, in one place and each checked against numpy, scipy or scikit-learn: drift tests
-//! (PSI, KS, JS, chi-square), quantiles and bins, and AUC. Pure functions over slices.
+//! (PSI, KS, JS, chi-square), quantiles and bins, AUC, and the quality of answers against labels. Pure functions over slices.
 
 pub mod auc;
 pub mod drift;
 pub mod kolmogorov;
+pub mod quality;
 pub mod quantiles;
 
 pub use auc::auc;

@@ -1,5 +1,6 @@
-//! Drawing: a pure function of the state (and the theme) onto a frame. Panes are short-lived
-//! widgets built per frame.
+//! Drawing: a pure function of the state (and the theme, and `--ascii`) onto a frame; the one
+//! thing it writes besides the frame is the [`DrawnList`], where the selectable list went, so a
+//! click is read against what was on screen. Panes are short-lived widgets built per frame.
 
 mod columns;
 mod detail;

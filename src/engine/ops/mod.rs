@@ -1,8 +1,8 @@
 //! Operations on a deployment: deploy, promote, rollback, abort, and the recovery of an
 //! interrupted one. One [`Operator`] plans each (the effect as data and as a sentence, every
-//! gate with its evidence) and runs it with the user's consent: preflight -> apply (serving
-//! first, then the aliases, compare-and-swap) -> verify (re-read what serves and where the
-//! aliases point) -> journal. The CLI, the console and the demo call the same operator.
+//! gate with its evidence) and runs it with the user's consent: preflight -> journal `started`
+//! -> apply (serving first, then the aliases, compare-and-swap) -> verify (re-read what serves
+//! and where the aliases point) -> journal the outcome. The CLI, the console and the demo call the same operator.
 
 mod gates;
 mod history;
