@@ -7,6 +7,7 @@ mod bench;
 mod bench_console;
 mod demo;
 mod evaluate;
+mod feedback;
 mod journal;
 mod listing;
 mod mlflow_copies;
@@ -125,6 +126,9 @@ pub enum Command {
     Status(views::StatusArgs),
     /// Per-feature drift of a served model's live inputs against its baseline.
     Drift(views::DriftArgs),
+    /// Send labels for answers already given (request id and label per row, CSV or Parquet):
+    /// the server joins them into each version's live accuracy.
+    Feedback(feedback::FeedbackArgs),
     /// Print the console's fleet view as plain text (for incident channels).
     Snapshot(views::SnapshotArgs),
     /// Measure how fast the runtime loads and runs a model, per call, at given batch sizes.
@@ -260,6 +264,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Recover(args) => ops::recover(&settings, &actor, args),
         Command::Status(args) => views::status(&settings, args),
         Command::Drift(args) => views::drift(&settings, args),
+        Command::Feedback(args) => feedback::run(&settings, args),
         Command::Snapshot(args) => views::snapshot(&settings, args),
         Command::Serve(args) => serve::run(&settings, args),
         Command::Server(command) => server::run(&settings, &actor, command),

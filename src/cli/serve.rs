@@ -10,6 +10,7 @@ use clap::Args;
 
 use super::{Failure, failure, model_name, parse_version};
 use crate::model_server::drift::WindowLimits;
+use crate::model_server::feedback::FeedbackLimits;
 use crate::model_server::{Plan, ServeConfig, ServeOptions, default_workers};
 use crate::settings::Settings;
 
@@ -61,6 +62,13 @@ pub struct ServeArgs {
     /// Oldest row kept for drift scoring, in seconds.
     #[arg(long, default_value_t = 600)]
     pub drift_max_age: u64,
+    /// Answers kept by request id per model, to join with labels that arrive later
+    /// (`POST /flightdeck/feedback/MODEL`); a label for an answer no longer kept counts as late.
+    #[arg(long, default_value_t = 100_000)]
+    pub feedback_max_ids: usize,
+    /// Oldest answer kept for its label, in seconds.
+    #[arg(long, default_value_t = 86_400)]
+    pub feedback_max_age: u64,
     /// Most rows one model call gathers from small requests that arrive together (dynamic
     /// batching); 0 runs each request on its own.
     #[arg(long, default_value_t = 64)]
@@ -136,6 +144,10 @@ pub fn run(settings: &Settings, args: ServeArgs) -> Result<(), Failure> {
             },
             admin_token,
             max_batch_rows: args.max_batch_rows,
+            feedback: FeedbackLimits {
+                max_ids: args.feedback_max_ids,
+                max_age: Duration::from_secs(args.feedback_max_age.max(1)),
+            },
         },
         port_file: args.port_file.clone(),
         connections: crate::model_server::connections::ConnectionLimits {

@@ -90,11 +90,7 @@ pub fn header(path: &Path) -> Result<Vec<String>, TableError> {
 
 /// Reads `path` (CSV with a header row, or Parquet) and places its columns as `columns` says.
 pub fn read(path: &Path, signature: &Signature, columns: &Columns) -> Result<Table, TableError> {
-    let (header, mut values, lines) = if parquet_table::is_parquet(path) {
-        parquet_table::read(path).map_err(TableError::Csv)?
-    } else {
-        read_csv(path)?
-    };
+    let (header, mut values, lines) = read_raw(path)?;
     if header.is_empty() {
         return Err(TableError::Empty);
     }
@@ -120,6 +116,15 @@ pub fn read(path: &Path, signature: &Signature, columns: &Columns) -> Result<Tab
 }
 
 /// A CSV's header, each column's values as text, and each row's line.
+/// A CSV or Parquet table as it is: its header and each column's cells as text.
+pub fn read_raw(path: &Path) -> Result<parquet_table::RawTable, TableError> {
+    if parquet_table::is_parquet(path) {
+        parquet_table::read(path).map_err(TableError::Csv)
+    } else {
+        read_csv(path)
+    }
+}
+
 fn read_csv(path: &Path) -> Result<parquet_table::RawTable, TableError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)

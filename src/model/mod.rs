@@ -3,6 +3,7 @@
 pub mod alias;
 pub mod drift;
 pub mod evaluation;
+pub mod feedback;
 pub mod gate;
 pub mod journal;
 pub mod kube;
@@ -21,6 +22,7 @@ pub use drift::{
     OutputComparison, Verdict,
 };
 pub use evaluation::{Evaluation, Metrics};
+pub use feedback::{FeedbackReceipt, FeedbackReport, LiveQuality};
 pub use gate::{GateResult, GateStatus};
 pub use journal::{InterruptedOp, JournalEntry, NewJournalEntry, Outcome};
 pub use kube::{

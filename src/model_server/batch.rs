@@ -315,6 +315,7 @@ mod tests {
             batcher: Batcher::for_model(&model),
             model,
             drift: None,
+            reading: None,
             metrics: super::super::metrics::Metrics::default().version("fraud", "1"),
             cost: Default::default(),
         }

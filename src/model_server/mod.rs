@@ -1,11 +1,14 @@
 //! `flightdeck serve`: the local ONNX model server. It speaks the Open Inference Protocol (V2
 //! REST) and KServe V1, splits traffic between a stable and a canary version, swaps versions
-//! without dropping requests, exposes Prometheus metrics and scores input drift.
+//! without dropping requests, exposes Prometheus metrics, scores input and prediction drift, and joins late labels with
+//! the answers they belong to.
 
 mod batch;
 pub mod connections;
 pub mod drift;
+pub mod feedback;
 mod flat;
+mod labels;
 mod metrics;
 mod pool;
 mod protocol;

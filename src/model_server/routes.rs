@@ -16,13 +16,14 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::batch::run_and_record;
+use super::labels;
 use super::metrics::{GaugeSample, VersionMetrics, in_flight};
 use super::pool::PoolError;
 use super::protocol::{self, InferRequest, InferResponse, ModelMetadata, V1Request};
 use super::state::{Deployment, LoadedVersion, Plan, ServerState};
 use crate::model::ModelName;
 
-type Shared = Arc<ServerState>;
+pub(super) type Shared = Arc<ServerState>;
 
 /// An error answer.
 pub struct ApiError {
@@ -45,7 +46,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(super) type ApiResult<T> = Result<T, ApiError>;
 
 pub fn router(state: Shared) -> Router {
     let limit = state.options.max_body_bytes;
@@ -74,6 +75,10 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/models/{name}", get(v1_status).post(v1_predict))
         .route("/metrics", get(metrics))
         .route("/flightdeck/drift/{name}", get(drift))
+        .route(
+            "/flightdeck/feedback/{name}",
+            get(labels::report).post(labels::post),
+        )
         .route(
             "/flightdeck/admin/deployments/{name}",
             get(admin_get).put(admin_put),
@@ -108,7 +113,7 @@ async fn server_metadata() -> Json<Value> {
     Json(json!({ "name": "flightdeck", "version": env!("CARGO_PKG_VERSION"), "extensions": [] }))
 }
 
-fn find(state: &ServerState, name: &str) -> ApiResult<Arc<Deployment>> {
+pub(super) fn find(state: &ServerState, name: &str) -> ApiResult<Arc<Deployment>> {
     state.deployment(name).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -187,7 +192,7 @@ async fn version_ready(
 }
 
 /// The body as bytes; JSON is parsed by hand so a missing Content-Type (tritonclient) works.
-fn body(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
+pub(super) fn body(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
     body.map_err(|e| {
         let status = e.status();
         let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -202,17 +207,19 @@ fn body(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
 async fn infer(
     State(state): State<Shared>,
     Path(name): Path<String>,
+    headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Response {
-    handle_infer(state, name, None, raw).await
+    handle_infer(state, name, None, &headers, raw).await
 }
 
 async fn infer_version(
     State(state): State<Shared>,
     Path((name, version)): Path<(String, String)>,
+    headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Response {
-    handle_infer(state, name, Some(version), raw).await
+    handle_infer(state, name, Some(version), &headers, raw).await
 }
 
 /// Times and counts a request whatever its outcome.
@@ -220,13 +227,23 @@ async fn handle_infer(
     state: Shared,
     name: String,
     pinned: Option<String>,
+    headers: &HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
     let mut counted: Option<Arc<VersionMetrics>> = None;
-    let result = infer_inner(&state, &name, pinned.as_deref(), raw, &mut counted).await;
+    let asked_id = labels::header_id(headers);
+    let result = infer_inner(
+        &state,
+        &name,
+        pinned.as_deref(),
+        asked_id,
+        raw,
+        &mut counted,
+    )
+    .await;
     let response = match result {
-        Ok(ok) => json_response(&ok),
+        Ok(ok) => labels::with_id_header(json_response(&ok), ok.id.as_deref()),
         Err(e) => e.into_response(),
     };
     finish(&state, &name, counted, response.status().as_u16(), started);
@@ -269,6 +286,7 @@ async fn infer_inner(
     state: &Shared,
     name: &str,
     pinned: Option<&str>,
+    asked_id: Option<String>,
     raw: Result<Bytes, BytesRejection>,
     counted: &mut Option<Arc<VersionMetrics>>,
 ) -> ApiResult<InferResponse> {
@@ -305,6 +323,15 @@ async fn infer_inner(
         .unwrap_or(0);
     version.metrics.batch.observe(rows as f64);
     let outputs = run_model(state, version.clone(), inputs).await?;
+    // The request's id (the body's, else the header's, else a new one) keys its answer for
+    // the label that may come later.
+    let id = labels::remember(
+        &deployment,
+        &version,
+        request.id.or(asked_id),
+        &outputs,
+        rows,
+    );
     let selected = outputs
         .into_iter()
         .filter(|o| {
@@ -321,7 +348,7 @@ async fn infer_inner(
     Ok(InferResponse {
         model_name: name.to_string(),
         model_version: version.version.to_string(),
-        id: request.id,
+        id: Some(id),
         outputs: selected,
     })
 }
@@ -390,6 +417,7 @@ async fn v1_status(
 async fn v1_predict(
     State(state): State<Shared>,
     Path(target): Path<String>,
+    headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
@@ -398,9 +426,10 @@ async fn v1_predict(
             .into_response();
     };
     let mut counted = None;
-    let result = v1_inner(&state, &name, raw, &mut counted).await;
+    let asked_id = labels::header_id(&headers);
+    let result = v1_inner(&state, &name, asked_id, raw, &mut counted).await;
     let response = match result {
-        Ok(v) => Json(v).into_response(),
+        Ok((v, id)) => labels::with_id_header(Json(v).into_response(), Some(&id)),
         Err(e) => e.into_response(),
     };
     finish(&state, &name, counted, response.status().as_u16(), started);
@@ -410,9 +439,10 @@ async fn v1_predict(
 async fn v1_inner(
     state: &Shared,
     name: &str,
+    asked_id: Option<String>,
     raw: Result<Bytes, BytesRejection>,
     counted: &mut Option<Arc<VersionMetrics>>,
-) -> ApiResult<Value> {
+) -> ApiResult<(Value, String)> {
     let deployment = find(state, name)?;
     let version = deployment.route().clone();
     *counted = Some(version.metrics.clone());
@@ -430,6 +460,7 @@ async fn v1_inner(
     let rows = input.shape.first().copied().unwrap_or(0);
     version.metrics.batch.observe(rows as f64);
     let outputs = run_model(state, version.clone(), vec![input]).await?;
+    let id = labels::remember(&deployment, &version, asked_id, &outputs, rows);
     // Classifiers predict labels; regressors their first output, one value per row if flat.
     let wanted = signature
         .classifier
@@ -456,7 +487,10 @@ async fn v1_inner(
         ),
         other => other,
     };
-    Ok(json!({ "predictions": predictions, "model_version": version.version.to_string() }))
+    Ok((
+        json!({ "predictions": predictions, "model_version": version.version.to_string() }),
+        id,
+    ))
 }
 
 async fn metrics(State(state): State<Shared>) -> Response {
@@ -596,6 +630,7 @@ fn scrape_gauges(state: &ServerState) -> Vec<GaugeSample> {
         .chain(prediction)
         .chain(dataset)
         .chain(samples)
+        .chain(labels::gauges(state))
         .collect()
 }
 

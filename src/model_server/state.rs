@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use super::batch::Batcher;
 use super::drift::{DriftWindow, WindowLimits, WindowSnapshot};
+use super::feedback::{FeedbackLimits, FeedbackStore, Reading};
 use super::metrics::{Metrics, VersionMetrics};
 use super::pool::InferencePool;
 use crate::model::{DriftReport, DriftThresholds, ModelName};
@@ -27,6 +28,8 @@ pub struct LoadedVersion {
     pub cost: InferenceCost,
     /// Small requests ready together share one model call.
     pub batcher: Batcher,
+    /// How its answers are kept for joining with labels (`None`: no output to judge).
+    pub reading: Option<Reading>,
 }
 
 /// A running estimate of how long inference takes per row, to decide where a call runs.
@@ -68,6 +71,8 @@ pub struct Deployment {
     routed: AtomicU64,
     /// The model's in-flight gauge (kept across swaps).
     pub in_flight: Arc<std::sync::atomic::AtomicI64>,
+    /// The model's answers kept for their labels (kept across swaps).
+    pub feedback: Arc<FeedbackStore>,
 }
 
 /// The plan for one model: which versions, and the canary's share (0-100).
@@ -119,12 +124,16 @@ pub struct ServeOptions {
     /// Most rows one shared model call gathers from concurrent small requests; 0 runs every
     /// request on its own.
     pub max_batch_rows: usize,
+    /// How many answers each model keeps by request id for its labels, and how long.
+    pub feedback: FeedbackLimits,
 }
 
 /// Shared by every request handler.
 #[derive(Debug)]
 pub struct ServerState {
     deployments: RwLock<HashMap<String, Arc<Deployment>>>,
+    /// Per model, kept across plan changes: labels may arrive after a promote.
+    feedback: RwLock<HashMap<String, Arc<FeedbackStore>>>,
     pub metrics: Metrics,
     pub pool: InferencePool,
     pub options: ServeOptions,
@@ -136,12 +145,18 @@ impl ServerState {
     pub fn new(pool: InferencePool, options: ServeOptions) -> Self {
         Self {
             deployments: RwLock::new(HashMap::new()),
+            feedback: RwLock::new(HashMap::new()),
             metrics: Metrics::default(),
             pool,
             options,
             ready: AtomicBool::new(false),
             started: Instant::now(),
         }
+    }
+
+    /// The model's answers by request id and its versions' labelled quality.
+    pub fn feedback(&self, model: &str) -> Option<Arc<FeedbackStore>> {
+        self.feedback.read().ok()?.get(model).cloned()
     }
 
     pub fn deployment(&self, model: &str) -> Option<Arc<Deployment>> {
@@ -188,8 +203,16 @@ impl ServerState {
         };
         let stable = load(plan.stable)?;
         let canary = plan.canary.map(&mut load).transpose()?;
+        let feedback = self
+            .feedback
+            .write()
+            .map_err(|_| "server state is poisoned".to_string())?
+            .entry(model.to_string())
+            .or_insert_with(|| Arc::new(FeedbackStore::new(model.as_str(), self.options.feedback)))
+            .clone();
         let deployment = Arc::new(Deployment {
             name: model.to_string(),
+            feedback,
             stable,
             canary,
             canary_percent: if plan.canary.is_some() {
@@ -206,6 +229,7 @@ impl ServerState {
             .write()
             .map_err(|_| "server state is poisoned".to_string())?;
         all.insert(model.to_string(), deployment);
+
         tracing::info!(model = %model, ?applied, "deployment plan applied");
         Ok(applied)
     }
@@ -275,6 +299,7 @@ pub fn load_version(
         version,
         sha256: record.sha256,
         batcher: Batcher::for_model(&loaded),
+        reading: Reading::of(loaded.signature()),
         model: loaded,
         drift,
         metrics: metrics.fresh_version(model.as_str(), &version.to_string()),

@@ -6,4 +6,5 @@ mod outputs;
 mod window;
 
 pub use compare::compare;
+pub use outputs::number_at;
 pub use window::{DriftWindow, WindowLimits, WindowSnapshot};

@@ -1,0 +1,58 @@
+//! Ground truth that arrives after the answer: what a model server says of the labels it was
+//! sent and of each version's answers once labelled.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// What became of one batch of labels posted to a model server.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackReceipt {
+    /// Labels joined with the answer of their request id.
+    pub matched: u64,
+    /// Labels for an answer this server gave but no longer keeps (older or beyond the count
+    /// it keeps): too late to join, counted, never dropped silently.
+    pub late: u64,
+    /// Labels for an id this server never answered (or answered before it restarted).
+    pub unknown: u64,
+    /// A second label for an answer already labelled (the first one counts).
+    pub duplicate: u64,
+    /// Labels that are not one of the version's classes (or not a number for a regressor),
+    /// or whose count does not match the request's rows.
+    pub invalid: u64,
+    /// The first few reasons for invalid labels, e.g. `id "a-17": "cat" is not a class`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+}
+
+/// One version's answers against their labels, as a model server joined them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveQuality {
+    pub version: u32,
+    /// Requests this version answered since the server loaded it.
+    pub answered: u64,
+    /// Of those, requests whose label arrived.
+    pub labelled: u64,
+    /// labelled / answered: how much of the traffic the quality below speaks for.
+    pub coverage: f64,
+    /// Labelled rows the metrics are computed on (the latest, up to the server's limit).
+    pub rows: u64,
+    /// Median time from an answer to its label, over those rows.
+    pub lag_median_seconds: Option<f64>,
+    /// accuracy, log_loss and (two classes) auc; or mae and rmse.
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// A model's feedback as its server holds it: every version's quality and the labels that
+/// could not be joined.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackReport {
+    pub model: String,
+    pub versions: Vec<LiveQuality>,
+    /// Labels since the server started, by what became of them.
+    pub labels: FeedbackReceipt,
+    /// Answers kept for joining now, and the limits they are kept within.
+    pub kept: u64,
+    pub max_kept: u64,
+    pub max_age_seconds: f64,
+}

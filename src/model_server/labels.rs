@@ -1,0 +1,184 @@
+//! Labels over HTTP: the request id every answer carries (the body's `id`, else the
+//! `x-request-id` header, else a new one; echoed in both), `POST /flightdeck/feedback/{model}`
+//! to send labels, `GET` for each version's quality, and their series in `/metrics`.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use serde_json::Value;
+
+use super::metrics::GaugeSample;
+use super::routes::{ApiError, ApiResult, Shared, body, find};
+use super::state::{Deployment, LoadedVersion, ServerState};
+use crate::model::{FeedbackReceipt, FeedbackReport};
+use crate::runtime::NamedTensor;
+
+/// The header a request id travels in, both ways.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Longest request id kept: ids are keys held in memory until their label comes.
+const MAX_ID_BYTES: usize = 128;
+
+/// The request id a client sent in the header, if any.
+pub fn header_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
+/// `response` with the request id in its header.
+pub fn with_id_header(mut response: Response, id: Option<&str>) -> Response {
+    if let Some(value) = id.and_then(|id| HeaderValue::from_str(id).ok()) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+/// Keeps an answer for its label under the request's id (`asked`, or a new one), and returns
+/// the id. An id longer than [`MAX_ID_BYTES`] is answered but not kept.
+pub fn remember(
+    deployment: &Deployment,
+    version: &LoadedVersion,
+    asked: Option<String>,
+    outputs: &[NamedTensor],
+    rows: usize,
+) -> String {
+    let id = asked.unwrap_or_else(|| deployment.feedback.new_id());
+    if let Some(reading) = &version.reading
+        && id.len() <= MAX_ID_BYTES
+    {
+        let now = Instant::now();
+        deployment
+            .feedback
+            .remember(&id, version.version, reading, outputs, rows, now);
+    }
+    id
+}
+
+/// `POST /flightdeck/feedback/{model}`: one `{"id", "label"}`, a list of them, or
+/// `{"labels": [...]}`; a label is one value, or a list with one per row of its request.
+pub async fn post(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+    raw: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<FeedbackReceipt>> {
+    let deployment = find(&state, &name)?;
+    let bytes = body(raw)?;
+    let labels = parse(&bytes).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
+    let store = deployment.feedback.clone();
+    // Joining a large batch takes milliseconds: off the thread that serves requests.
+    let receipt = tokio::task::spawn_blocking(move || store.label(&labels, Instant::now()))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(Json(receipt))
+}
+
+/// The labels of a feedback body, as (id, label).
+fn parse(bytes: &[u8]) -> Result<Vec<(String, Value)>, String> {
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("malformed feedback: {e}"))?;
+    let items = match value {
+        Value::Array(items) => items,
+        Value::Object(mut o) if o.contains_key("labels") => match o.remove("labels") {
+            Some(Value::Array(items)) => items,
+            _ => return Err("\"labels\" must be a list of {\"id\", \"label\"}".into()),
+        },
+        one @ Value::Object(_) => vec![one],
+        _ => return Err("send {\"id\", \"label\"}, a list of them, or {\"labels\": [...]}".into()),
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut item)| {
+            let id = match item.get("id") {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Number(n)) => n.to_string(),
+                _ => return Err(format!("label {i}: no \"id\" (a string)")),
+            };
+            let label = item
+                .get_mut("label")
+                .map(Value::take)
+                .filter(|l| !l.is_null())
+                .ok_or_else(|| format!("label {i} (id {id:?}): no \"label\""))?;
+            Ok((id, label))
+        })
+        .collect()
+}
+
+/// `GET /flightdeck/feedback/{model}`: each version's quality on its labelled answers.
+pub async fn report(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<FeedbackReport>> {
+    let deployment = find(&state, &name)?;
+    let store = deployment.feedback.clone();
+    let report = tokio::task::spawn_blocking(move || store.report())
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(Json(report))
+}
+
+/// The feedback series of every model: quality per version and metric, labelled answers,
+/// coverage and lag, and labels that could not be joined by why.
+pub fn gauges(state: &ServerState) -> Vec<GaugeSample> {
+    let mut out = Vec::new();
+    for deployment in state.deployments() {
+        let model = deployment.name.clone();
+        let report = deployment.feedback.report();
+        for q in &report.versions {
+            let labels = || vec![("model", model.clone()), ("version", q.version.to_string())];
+            for (metric, value) in &q.metrics {
+                let mut l = labels();
+                l.push(("metric", metric.clone()));
+                out.push(GaugeSample {
+                    name: "flightdeck_live_quality",
+                    help: "A version's quality on its labelled answers (accuracy, log_loss, auc; mae, rmse).",
+                    labels: l,
+                    value: *value,
+                });
+            }
+            out.push(GaugeSample {
+                name: "flightdeck_labelled_answers",
+                help: "Answers of a version whose label arrived since the server loaded it.",
+                labels: labels(),
+                value: q.labelled as f64,
+            });
+            out.push(GaugeSample {
+                name: "flightdeck_label_coverage_ratio",
+                help: "Labelled answers over answered requests (0-1).",
+                labels: labels(),
+                value: q.coverage,
+            });
+            if let Some(lag) = q.lag_median_seconds {
+                out.push(GaugeSample {
+                    name: "flightdeck_label_lag_seconds",
+                    help: "Median time from an answer to its label.",
+                    labels: labels(),
+                    value: lag,
+                });
+            }
+        }
+        let l = &report.labels;
+        for (reason, count) in [
+            ("late", l.late),
+            ("unknown", l.unknown),
+            ("duplicate", l.duplicate),
+            ("invalid", l.invalid),
+        ] {
+            out.push(GaugeSample {
+                name: "flightdeck_labels_unjoined",
+                help: "Labels that could not be joined with an answer, by why.",
+                labels: vec![("model", model.clone()), ("reason", reason.to_string())],
+                value: count as f64,
+            });
+        }
+    }
+    out
+}
