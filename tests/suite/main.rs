@@ -14,6 +14,7 @@ mod console_truth;
 mod crash_safety;
 mod demo_assets;
 mod fault_matrix;
+mod feedback;
 mod hostile_environment;
 mod incidents;
 mod kserve;

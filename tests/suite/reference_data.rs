@@ -814,23 +814,5 @@ fn answers_that_stop_varying_are_flagged_by_prediction_drift() {
         .unwrap_or_else(|| panic!("{metrics}"));
     let exported: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
     assert!((exported - psi).abs() <= 1e-9 * psi, "{line} vs {psi}");
-    if let Ok(out) = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(metrics.as_bytes())?;
-            child.wait_with_output()
-        })
-    {
-        assert!(
-            out.status.success(),
-            "promtool: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    common::promtool_check(&metrics);
 }

@@ -78,3 +78,35 @@ pub fn fails(home: &Path, args: &[&str], code: i32) -> String {
 pub fn register(home: &Path, model: &str, file: &str) -> String {
     ok(home, &["register", model, fixture(file).to_str().unwrap()])
 }
+
+/// `promtool check metrics` on an exposition, when promtool is installed (CI installs it, and
+/// there it must be).
+pub fn promtool_check(exposition: &str) {
+    let spawned = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let Ok(mut child) = spawned else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have promtool (apt-get install prometheus)"
+        );
+        return;
+    };
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(exposition.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
