@@ -88,6 +88,8 @@ struct FileGates {
     max_metric_drop: Option<f64>,
     max_answer_difference: Option<f64>,
     min_answer_rows: Option<u64>,
+    min_labelled_answers: Option<u64>,
+    min_label_coverage: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -247,6 +249,11 @@ pub struct Gates {
     pub max_answer_difference: f64,
     /// Rows each version must have answered in the same period before their answers are judged.
     pub min_answer_rows: u64,
+    /// Labelled answers each version needs before its quality on them is judged...
+    pub min_labelled_answers: u64,
+    /// ...and the share of its answers they must cover (0..1): a few labels of a biased few
+    /// answers say little.
+    pub min_label_coverage: f64,
 }
 
 /// Validated settings, resolved once at start-up.
@@ -508,6 +515,12 @@ impl FileGates {
                 "gates.max_answer_difference",
             )?,
             min_answer_rows: g.min_answer_rows.unwrap_or(200),
+            min_labelled_answers: g.min_labelled_answers.unwrap_or(200),
+            min_label_coverage: probability(
+                g.min_label_coverage,
+                0.05,
+                "gates.min_label_coverage",
+            )?,
         })
     }
 }

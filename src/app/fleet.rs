@@ -23,11 +23,22 @@ pub struct FleetRow {
     /// Whether those numbers are live, stale (and how old), or unknown, and why.
     pub signal: Signal,
     pub drift: Option<Verdict>,
+    /// Production's accuracy on its labelled answers; `None` when no label arrived (or the
+    /// model is not a classifier).
+    pub accuracy: Option<LabelledAccuracy>,
     /// The latest smoke test of the canary (else production): passed, failed, or never run.
     pub smoke: Option<bool>,
     /// Short markers for what needs attention (`!down`, `!err`, `!p99`, `!drift`, `!alias`,
     /// `!smoke`).
     pub alerts: Vec<&'static str>,
+}
+
+/// A version's accuracy on the answers whose labels arrived.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct LabelledAccuracy {
+    pub accuracy: f64,
+    /// Labelled answers over answered requests (0-1): how much of the traffic it speaks for.
+    pub coverage: f64,
 }
 
 /// How much a row's serving numbers can be trusted.
@@ -94,6 +105,22 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
                 .filter(|_| stats.is_some())
                 .and_then(|scrape| model_verdict(&scrape.snapshot, &name));
             let production = alias(AliasName::PRODUCTION);
+            // Read with the numbers, like drift: what the stable version answered right.
+            let accuracy = state
+                .scrapes
+                .get(&name)
+                .filter(|_| stats.is_some())
+                .zip(serving)
+                .and_then(|(scrape, plan)| {
+                    let live = scrape
+                        .snapshot
+                        .live
+                        .get(&(name.clone(), plan.stable.to_string()))?;
+                    Some(LabelledAccuracy {
+                        accuracy: *live.metrics.get("accuracy")?,
+                        coverage: live.coverage,
+                    })
+                });
             let mut alerts = Vec::new();
             // A model with a production version whose server does not answer is an incident.
             if matches!(health, Health::Down(_)) && production.is_some() {
@@ -146,6 +173,7 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
                 stats,
                 signal,
                 drift,
+                accuracy,
                 alerts,
             }
         })

@@ -183,6 +183,8 @@ pub fn print_settings(settings: &Settings, json: bool) -> Result<(), Failure> {
             "max_metric_drop": settings.gates.max_metric_drop,
             "max_answer_difference": settings.gates.max_answer_difference,
             "min_answer_rows": settings.gates.min_answer_rows,
+            "min_labelled_answers": settings.gates.min_labelled_answers,
+            "min_label_coverage": settings.gates.min_label_coverage,
         },
     });
     if json {
@@ -262,7 +264,7 @@ pub fn print_settings(settings: &Settings, json: bool) -> Result<(), Failure> {
     );
     let g = &settings.gates;
     say!(
-        "gates         canary >= {} requests; 5xx +{} and 4xx +{} at most; p99 x{} (floor {} ms); metric drop {}; answers differ from production's by {} at most (judged from {} rows each)",
+        "gates         canary >= {} requests; 5xx +{} and 4xx +{} at most; p99 x{} (floor {} ms); metric drop {}; answers differ from production's by {} at most (judged from {} rows each); labelled quality judged from {} labelled answers covering {} of answers",
         g.min_canary_requests,
         g.max_error_ratio_increase,
         g.max_client_error_ratio_increase,
@@ -270,7 +272,9 @@ pub fn print_settings(settings: &Settings, json: bool) -> Result<(), Failure> {
         g.p99_floor_ms,
         g.max_metric_drop,
         g.max_answer_difference,
-        g.min_answer_rows
+        g.min_answer_rows,
+        g.min_labelled_answers,
+        g.min_label_coverage
     );
     Ok(())
 }

@@ -38,6 +38,21 @@ pub struct ScrapeSnapshot {
     /// The drift verdict of each version's live window, from `flightdeck_drift_verdict`.
     pub drift_verdict: BTreeMap<VersionKey, crate::model::Verdict>,
     pub in_flight: BTreeMap<String, f64>,
+    /// Each version's quality on its labelled answers, where labels arrived.
+    pub live: BTreeMap<VersionKey, LiveNumbers>,
+}
+
+/// A version's answers against their labels, from the `flightdeck_live_quality` family and its
+/// companions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LiveNumbers {
+    /// accuracy, log_loss, auc; or mae, rmse.
+    pub metrics: BTreeMap<String, f64>,
+    pub labelled: f64,
+    /// Labelled answers over answered requests (0-1).
+    pub coverage: f64,
+    /// Median seconds from an answer to its label.
+    pub lag_seconds: Option<f64>,
 }
 
 /// The metric families `parse` reads; `# TYPE` lines stay (histograms need them).
@@ -49,6 +64,10 @@ const FAMILIES: &[&str] = &[
     "flightdeck_drift_share",
     "flightdeck_drift_verdict",
     "flightdeck_requests_in_flight",
+    "flightdeck_live_quality",
+    "flightdeck_labelled_answers",
+    "flightdeck_label_coverage_ratio",
+    "flightdeck_label_lag_seconds",
 ];
 
 fn wanted(line: &str) -> bool {
@@ -121,6 +140,19 @@ pub fn parse(text: &str) -> ScrapeSnapshot {
             }
             ("flightdeck_requests_in_flight", Some(v)) => {
                 snap.in_flight.insert(label("model"), v);
+            }
+            ("flightdeck_live_quality", Some(v)) => {
+                let live = snap.live.entry(key()).or_default();
+                live.metrics.insert(label("metric"), v);
+            }
+            ("flightdeck_labelled_answers", Some(v)) => {
+                snap.live.entry(key()).or_default().labelled = v;
+            }
+            ("flightdeck_label_coverage_ratio", Some(v)) => {
+                snap.live.entry(key()).or_default().coverage = v;
+            }
+            ("flightdeck_label_lag_seconds", Some(v)) => {
+                snap.live.entry(key()).or_default().lag_seconds = Some(v);
             }
             ("flightdeck_request_duration_seconds", None) => {
                 if let Value::Histogram(buckets) = &sample.value {

@@ -46,7 +46,8 @@ pub fn draw(
         frame.render_widget(Paragraph::new(text).style(theme.dim()).block(block), area);
         return;
     }
-    // SMOKE (of the canary, else production) shows on wide terminals; a failed one is also an
+    // ACC (production's accuracy on its labelled answers) and SMOKE (of the canary, else
+    // production) show on wide terminals, SMOKE going first; a failed smoke test is also an
     // `!smoke` alert, so 80 columns lose nothing that needs attention.
     let columns = [
         Column::new("MODEL", Constraint::Min(12), 0),
@@ -57,7 +58,8 @@ pub fn draw(
         Column::new("P99", Constraint::Length(8), 0),
         Column::new("ERR%", Constraint::Length(6), 0),
         Column::new("DRIFT", Constraint::Length(5), 0),
-        Column::new("SMOKE", Constraint::Length(6), 1),
+        Column::new("ACC", Constraint::Length(6), 1),
+        Column::new("SMOKE", Constraint::Length(6), 2),
         Column::new("ALERTS", Constraint::Min(11), 0),
     ];
     // Cells are built only for a window of a screen's height either side of the selection (a
@@ -139,6 +141,11 @@ fn row<'a>(r: &FleetRow, state: &State, theme: &Theme, ascii: bool) -> Vec<Cell<
         Some(Verdict::InsufficientData) => ("n/a", theme.dim()),
         None => ("-", theme.dim()),
     };
+    // "-" until labels arrive: an accuracy never measured is not shown as a number.
+    let accuracy = r
+        .accuracy
+        .map(|a| format::percent(a.accuracy))
+        .unwrap_or_else(|| "-".into());
     let (smoke, smoke_style) = match r.smoke {
         Some(true) => ("ok", theme.ok()),
         Some(false) => ("FAIL", theme.danger()),
@@ -153,6 +160,7 @@ fn row<'a>(r: &FleetRow, state: &State, theme: &Theme, ascii: bool) -> Vec<Cell<
         Cell::from(Span::styled(p99, p99_style)),
         Cell::from(Span::styled(err, err_style)),
         Cell::from(Span::styled(drift, measured(drift_style))),
+        Cell::from(Span::styled(accuracy, measured(Style::default()))),
         Cell::from(Span::styled(smoke, smoke_style)),
         Cell::from(Line::from(alerts(r, theme))),
     ]

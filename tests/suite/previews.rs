@@ -211,6 +211,7 @@ fn each_kind_of_operation_has_its_gates() {
             "5xx errors",
             "4xx errors",
             "p99 latency",
+            "labelled quality",
             "drift",
             "answers",
             "artifact"

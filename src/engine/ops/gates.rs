@@ -4,7 +4,7 @@
 //! production's clients send. Promote: the canary's traffic, 5xx and 4xx ratios, p99 (a ratio
 //! with an absolute floor) and drift against production's, and its evaluation.
 
-use crate::clients::metrics::VersionCounters;
+use crate::clients::metrics::{LiveNumbers, VersionCounters};
 pub use crate::model::{GateResult, GateStatus};
 use crate::model::{ModelName, TensorSpec};
 use crate::stats::histogram_quantile;
@@ -21,6 +21,7 @@ pub const CLIENT_ERRORS: &str = "4xx errors";
 pub const LATENCY: &str = "p99 latency";
 pub const DRIFT: &str = "drift";
 pub const ANSWERS: &str = "answers";
+pub const LABELS: &str = "labelled quality";
 pub const EVALUATION: &str = "evaluation";
 pub const METRICS: &str = "metrics";
 
@@ -190,7 +191,16 @@ pub fn promote_gates(
                     .cloned()
                     .unwrap_or_default()
             };
-            serving_gates(&counters(production), &counters(canary), canary, limits)
+            let mut gates = serving_gates(&counters(production), &counters(canary), canary, limits);
+            let live = |v: u32| snapshot.live.get(&(model.to_string(), v.to_string()));
+            gates.push(labels_gate(
+                live(production),
+                live(canary),
+                production,
+                canary,
+                limits,
+            ));
+            gates
         }
         Err(e) => vec![judged(
             METRICS,
@@ -201,6 +211,87 @@ pub fn promote_gates(
     results.push(drift_gate(evidence.drift, production, canary));
     results.push(answers_gate(&evidence.answers, production, canary, limits));
     results
+}
+
+/// When labels arrive for the canary's answers: its quality on them may be at most
+/// `gates.max_metric_drop` below production's (AUC, else accuracy; RMSE relatively), judged
+/// once each has `gates.min_labelled_answers` labelled answers covering at least
+/// `gates.min_label_coverage` of what it answered.
+fn labels_gate(
+    production: Option<&LiveNumbers>,
+    canary: Option<&LiveNumbers>,
+    production_version: u32,
+    canary_version: u32,
+    limits: &Limits,
+) -> GateResult {
+    let labelled = |l: Option<&LiveNumbers>| l.map_or(0.0, |l| l.labelled);
+    if labelled(canary) == 0.0 {
+        return judged(
+            LABELS,
+            true,
+            "not measured: no label arrived for the canary's answers (flightdeck feedback sends them)",
+        );
+    }
+    let said = |v: u32, l: Option<&LiveNumbers>| match l {
+        Some(l) => format!(
+            "v{v} {} labelled ({} of its answers)",
+            l.labelled,
+            percent(l.coverage)
+        ),
+        None => format!("v{v} none labelled"),
+    };
+    let counts = format!(
+        "{}, {}",
+        said(canary_version, canary),
+        said(production_version, production)
+    );
+    let enough = |l: Option<&LiveNumbers>| {
+        l.is_some_and(|l| {
+            l.labelled >= limits.min_labelled_answers as f64
+                && l.coverage >= limits.min_label_coverage
+        })
+    };
+    let (Some(c), Some(p)) = (canary, production) else {
+        return gate(LABELS, GateStatus::NotEnoughData, counts);
+    };
+    if !enough(canary) || !enough(production) {
+        return gate(
+            LABELS,
+            GateStatus::NotEnoughData,
+            format!(
+                "{counts}; each needs {} labelled answers covering {} of its answers",
+                limits.min_labelled_answers,
+                percent(limits.min_label_coverage)
+            ),
+        );
+    }
+    let drop = limits.max_metric_drop;
+    for metric in ["auc", "accuracy"] {
+        if let (Some(cm), Some(pm)) = (c.metrics.get(metric), p.metrics.get(metric)) {
+            return judged(
+                LABELS,
+                *cm >= pm - drop,
+                format!(
+                    "{metric} {cm:.4} vs production {pm:.4} on labelled answers (allowed drop {drop}); {counts}"
+                ),
+            );
+        }
+    }
+    match (c.metrics.get("rmse"), p.metrics.get("rmse")) {
+        (Some(cm), Some(pm)) => judged(
+            LABELS,
+            *cm <= pm * (1.0 + drop),
+            format!(
+                "RMSE {cm:.4} vs production {pm:.4} on labelled answers (allowed +{:.1}%); {counts}",
+                drop * 100.0
+            ),
+        ),
+        _ => judged(
+            LABELS,
+            true,
+            format!("not measured: the two versions share no quality metric; {counts}"),
+        ),
+    }
 }
 
 /// The canary must answer like production on the same traffic: its predicted classes (or its
@@ -493,6 +584,8 @@ mod tests {
             max_metric_drop: 0.02,
             max_answer_difference: 0.1,
             min_answer_rows: 200,
+            min_labelled_answers: 200,
+            min_label_coverage: 0.05,
         }
     }
 
@@ -744,6 +837,52 @@ mod tests {
             elsewhere.evidence.contains("not production v1"),
             "{}",
             elsewhere.evidence
+        );
+    }
+
+    fn labelled(accuracy: f64, labelled: f64, coverage: f64) -> LiveNumbers {
+        LiveNumbers {
+            metrics: [("accuracy".to_string(), accuracy)].into(),
+            labelled,
+            coverage,
+            lag_seconds: Some(30.0),
+        }
+    }
+
+    #[test]
+    fn labelled_quality_is_judged_once_enough_answers_are_labelled() {
+        let prod = labelled(0.90, 900.0, 0.5);
+        let worse = labelled(0.80, 300.0, 0.5);
+        let gate = labels_gate(Some(&prod), Some(&worse), 1, 2, &limits());
+        assert_eq!(gate.status, GateStatus::Fail, "{gate:?}");
+        assert!(
+            gate.evidence
+                .starts_with("accuracy 0.8000 vs production 0.9000 on labelled answers"),
+            "{}",
+            gate.evidence
+        );
+        let as_good = labelled(0.89, 300.0, 0.5);
+        let gate = labels_gate(Some(&prod), Some(&as_good), 1, 2, &limits());
+        assert_eq!(gate.status, GateStatus::Pass, "{gate:?}");
+        // Too few labels, or labels covering too little of the traffic: not judged yet.
+        let few = labelled(0.5, 20.0, 0.5);
+        let gate = labels_gate(Some(&prod), Some(&few), 1, 2, &limits());
+        assert_eq!(gate.status, GateStatus::NotEnoughData);
+        assert!(
+            gate.evidence.contains("needs 200 labelled answers"),
+            "{}",
+            gate.evidence
+        );
+        let sparse = labelled(0.5, 300.0, 0.01);
+        let gate = labels_gate(Some(&prod), Some(&sparse), 1, 2, &limits());
+        assert_eq!(gate.status, GateStatus::NotEnoughData);
+        // No label at all: said, not failed.
+        let gate = labels_gate(Some(&prod), None, 1, 2, &limits());
+        assert_eq!(gate.status, GateStatus::Pass);
+        assert!(
+            gate.evidence.starts_with("not measured"),
+            "{}",
+            gate.evidence
         );
     }
 }

@@ -95,7 +95,13 @@ pub fn exposition(requests_v1: u64, errors_v1: u64, fast: u64) -> String {
          flightdeck_request_duration_seconds_sum{{model=\"fraud\",version=\"1\"}} 1\n\
          flightdeck_request_duration_seconds_count{{model=\"fraud\",version=\"1\"}} {requests_v1}\n\
          # TYPE flightdeck_drift_share gauge\n\
-         flightdeck_drift_share{{model=\"fraud\",version=\"1\"}} 0.5\n",
+         flightdeck_drift_share{{model=\"fraud\",version=\"1\"}} 0.5\n\
+         # TYPE flightdeck_live_quality gauge\n\
+         flightdeck_live_quality{{model=\"fraud\",version=\"1\",metric=\"accuracy\"}} 0.912\n\
+         flightdeck_live_quality{{model=\"fraud\",version=\"1\",metric=\"auc\"}} 0.871\n\
+         flightdeck_labelled_answers{{model=\"fraud\",version=\"1\"}} 600\n\
+         flightdeck_label_coverage_ratio{{model=\"fraud\",version=\"1\"}} 0.3\n\
+         flightdeck_label_lag_seconds{{model=\"fraud\",version=\"1\"}} 42\n",
         requests_v1 - errors_v1
     )
 }
