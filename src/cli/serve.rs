@@ -63,7 +63,8 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 600)]
     pub drift_max_age: u64,
     /// Answers kept by request id per model, to join with labels that arrive later
-    /// (`POST /flightdeck/feedback/MODEL`); a label for an answer no longer kept counts as late.
+    /// (`POST /flightdeck/feedback/MODEL`); a label for an answer no longer kept counts as late;
+    /// 0 keeps none.
     #[arg(long, default_value_t = 100_000)]
     pub feedback_max_ids: usize,
     /// Oldest answer kept for its label, in seconds.

@@ -13,7 +13,9 @@ pub struct FeedbackReceipt {
     /// Labels for an answer this server gave but no longer keeps (older or beyond the count
     /// it keeps): too late to join, counted, never dropped silently.
     pub late: u64,
-    /// Labels for an id this server never answered (or answered before it restarted).
+    /// Labels for an id not kept that the server did not name: never answered here, answered
+    /// before the server restarted, or named by the client and no longer kept (ids the server
+    /// names are told apart as late).
     pub unknown: u64,
     /// A second label for an answer already labelled (the first one counts).
     pub duplicate: u64,

@@ -43,6 +43,9 @@ pub enum Reading {
         label: String,
         probabilities: String,
         classes: Arc<[String]>,
+        /// The classes as integers, when they are: a label read as a number is found without
+        /// writing it out as text.
+        codes: Option<Arc<[i64]>>,
     },
     /// The first number of each row of the first output.
     Regressor { output: String, width: usize },
@@ -52,14 +55,18 @@ impl Reading {
     /// How `signature`'s answers are read; `None` when it has no output to judge.
     pub fn of(signature: &Signature) -> Option<Reading> {
         if let Some(c) = &signature.classifier {
-            let classes: Vec<String> = match &c.classes {
-                ClassLabels::Ints(v) => v.iter().map(i64::to_string).collect(),
-                ClassLabels::Strings(v) => v.clone(),
+            let (classes, codes): (Vec<String>, _) = match &c.classes {
+                ClassLabels::Ints(v) => (
+                    v.iter().map(i64::to_string).collect(),
+                    Some(v.clone().into()),
+                ),
+                ClassLabels::Strings(v) => (v.clone(), None),
             };
             return Some(Reading::Classifier {
                 label: c.label_output.clone(),
                 probabilities: c.probabilities_output.clone(),
                 classes: classes.into(),
+                codes,
             });
         }
         let output = signature.outputs.first()?;
@@ -86,13 +93,13 @@ impl Reading {
                 label,
                 probabilities,
                 classes,
+                codes,
             } => {
                 let (labels, probs) = (tensor(label), tensor(probabilities));
                 let k = classes.len();
                 for r in 0..rows {
                     let predicted = labels
-                        .and_then(|t| class_text(&t.data, r))
-                        .and_then(|text| classes.iter().position(|c| *c == text))
+                        .and_then(|t| class_index(&t.data, r, classes, codes.as_deref()))
                         .map(|i| i as f64)
                         .unwrap_or(f64::NAN);
                     values.push(predicted);
@@ -147,16 +154,28 @@ impl Reading {
     }
 }
 
-/// A class label as text: an integer label as its digits, a string label as itself.
-fn class_text(data: &crate::runtime::TensorData, row: usize) -> Option<String> {
+/// Which of `classes` the label output says for `row`: a string label by its text, a number
+/// by its value (`codes`, the classes as integers, when they are).
+fn class_index(
+    data: &crate::runtime::TensorData,
+    row: usize,
+    classes: &[String],
+    codes: Option<&[i64]>,
+) -> Option<usize> {
     use crate::runtime::TensorData;
-    match data {
-        TensorData::String(v) => v.get(row).cloned(),
-        TensorData::I64(v) => v.get(row).map(i64::to_string),
-        TensorData::I32(v) => v.get(row).map(i32::to_string),
-        other => {
-            let x = number_at(other, row);
-            (x.is_finite() && x.fract() == 0.0).then(|| (x as i64).to_string())
+    if let TensorData::String(v) = data {
+        let text = v.get(row)?;
+        return classes.iter().position(|c| c == text);
+    }
+    let x = number_at(data, row);
+    if !(x.is_finite() && x.fract() == 0.0) {
+        return None;
+    }
+    match codes {
+        Some(codes) => codes.iter().position(|c| *c == x as i64),
+        None => {
+            let text = (x as i64).to_string();
+            classes.iter().position(|c| *c == text)
         }
     }
 }
@@ -191,11 +210,56 @@ struct VersionLabels {
 
 #[derive(Debug, Default)]
 struct Inner {
-    answers: HashMap<Arc<str>, Answer>,
-    /// Ids in the order they were answered, for eviction by count and age.
+    /// Answers to requests that named no id, by the number of the id the server gave them
+    /// (`PREFIX-N`): slot `i` holds number `first + i`. Most clients send no id, and a ring of
+    /// slots costs no hashing and no allocation per key.
+    generated: VecDeque<Option<Answer>>,
+    first: u64,
+    /// Answers to requests that named their id.
+    named: HashMap<Arc<str>, Answer>,
+    /// Named ids in the order they were answered, for eviction by count and age.
     order: VecDeque<(Instant, Arc<str>)>,
     versions: BTreeMap<u32, VersionLabels>,
     labels: FeedbackReceipt,
+}
+
+impl Inner {
+    fn kept(&self) -> usize {
+        self.generated.len() + self.order.len()
+    }
+
+    fn version(&mut self, version: u32, reading: &Reading) -> &mut VersionLabels {
+        self.versions
+            .entry(version)
+            .or_insert_with(|| VersionLabels {
+                reading: reading.clone(),
+                answered: 0,
+                labelled: 0,
+                joined: VecDeque::new(),
+                computed: None,
+            })
+    }
+}
+
+/// The kept answer of `id`, whether the client named it (`named`) or the server did
+/// (`generated`, from number `first`).
+fn answer_mut<'a>(
+    named: &'a mut HashMap<Arc<str>, Answer>,
+    generated: &'a mut VecDeque<Option<Answer>>,
+    first: u64,
+    id: &str,
+    prefix: &str,
+) -> Option<&'a mut Answer> {
+    if named.contains_key(id) {
+        return named.get_mut(id);
+    }
+    let slot = generated_number(id, prefix)?.checked_sub(first)?;
+    generated.get_mut(usize::try_from(slot).ok()?)?.as_mut()
+}
+
+/// The number of an id the server gave (`PREFIX-N`).
+fn generated_number(id: &str, prefix: &str) -> Option<u64> {
+    id.strip_prefix(prefix)?.strip_prefix('-')?.parse().ok()
 }
 
 /// A model's answers by request id, and its versions' quality once labelled.
@@ -203,9 +267,11 @@ struct Inner {
 pub struct FeedbackStore {
     model: String,
     limits: FeedbackLimits,
-    /// Generated ids are `PREFIX-N`: a label for one of them that is no longer kept is known
-    /// to be late, not unknown.
+    /// Ids the server gives are `PREFIX-N`: a label for one of them that is no longer kept is
+    /// known to be late, not unknown.
     prefix: String,
+    /// The next number to give, for ids of answers not kept (numbers of kept ones are given
+    /// under the lock, in the order their answers are kept).
     next: AtomicU64,
     inner: Mutex<Inner>,
 }
@@ -220,71 +286,109 @@ impl FeedbackStore {
             limits,
             prefix: bytes.iter().map(|b| format!("{b:02x}")).collect(),
             next: AtomicU64::new(1),
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(Inner {
+                first: 1,
+                ..Inner::default()
+            }),
         }
     }
 
-    /// A fresh request id for an answer whose request named none.
-    pub fn new_id(&self) -> String {
-        format!(
-            "{}-{}",
-            self.prefix,
-            self.next.fetch_add(1, Ordering::Relaxed)
-        )
+    /// Whether answers are kept at all (`--feedback-max-ids 0` keeps none: every label is
+    /// then late).
+    pub fn keeps_answers(&self) -> bool {
+        self.limits.max_ids > 0
     }
 
-    /// Keeps `outputs` (an answer of `version` to a request of `rows` rows) under `id`.
-    pub fn remember(
+    fn id_of(&self, n: u64) -> String {
+        format!("{}-{n}", self.prefix)
+    }
+
+    /// The id of an answer (`asked`, or a new one), keeping `outputs` (an answer of `version`
+    /// to a request of `rows` rows) under it when `reading` says how to read them.
+    pub fn answer(
         &self,
-        id: &str,
+        asked: Option<String>,
         version: u32,
-        reading: &Reading,
+        reading: Option<&Reading>,
         outputs: &[NamedTensor],
         rows: usize,
         now: Instant,
-    ) {
-        let values = reading.answers(outputs, rows);
-        let Ok(mut inner) = self.inner.lock() else {
-            return;
+    ) -> String {
+        let Some(reading) = reading.filter(|_| self.keeps_answers()) else {
+            return asked.unwrap_or_else(|| self.id_of(self.next.fetch_add(1, Ordering::Relaxed)));
         };
-        let id: Arc<str> = Arc::from(id);
-        inner
-            .versions
-            .entry(version)
-            .or_insert_with(|| VersionLabels {
-                reading: reading.clone(),
-                answered: 0,
-                labelled: 0,
-                joined: VecDeque::new(),
-                computed: None,
-            })
-            .answered += 1;
-        inner.answers.insert(
-            id.clone(),
-            Answer {
-                version,
-                at: now,
-                labelled: false,
-                values,
-            },
-        );
-        inner.order.push_back((now, id));
+        let values = reading.answers(outputs, rows);
+        let answer = Answer {
+            version,
+            at: now,
+            labelled: false,
+            values,
+        };
+        let Ok(mut inner) = self.inner.lock() else {
+            return asked.unwrap_or_else(|| self.id_of(self.next.fetch_add(1, Ordering::Relaxed)));
+        };
+        inner.version(version, reading).answered += 1;
+        let id = match asked {
+            Some(id) => {
+                let key: Arc<str> = Arc::from(id.as_str());
+                inner.named.insert(key.clone(), answer);
+                inner.order.push_back((now, key));
+                id
+            }
+            None => {
+                let n = self.next.fetch_add(1, Ordering::Relaxed);
+                // Numbers given to answers not kept leave empty slots between kept ones.
+                let end = inner.first + inner.generated.len() as u64;
+                if inner.generated.is_empty() {
+                    inner.first = n;
+                } else {
+                    for _ in end..n {
+                        inner.generated.push_back(None);
+                    }
+                }
+                inner.generated.push_back(Some(answer));
+                self.id_of(n)
+            }
+        };
         self.evict(&mut inner, now);
+        id
     }
 
+    /// Drops the oldest answers beyond the count, and those past the age.
     fn evict(&self, inner: &mut Inner, now: Instant) {
-        while inner.order.len() > self.limits.max_ids
-            || inner
-                .order
+        let too_old = |at: Instant| now.saturating_duration_since(at) > self.limits.max_age;
+        loop {
+            // Empty slots first: they hold nothing.
+            while inner.generated.front().is_some_and(Option::is_none) {
+                inner.generated.pop_front();
+                inner.first += 1;
+            }
+            let generated = inner
+                .generated
                 .front()
-                .is_some_and(|(at, _)| now.saturating_duration_since(*at) > self.limits.max_age)
-        {
-            let Some((at, id)) = inner.order.pop_front() else {
-                break;
+                .and_then(|a| a.as_ref().map(|a| a.at));
+            let named = inner.order.front().map(|(at, _)| *at);
+            let over = inner.kept() > self.limits.max_ids;
+            // The older of the two fronts goes, when over the count or past the age.
+            let take_generated = match (generated, named) {
+                (Some(g), Some(n)) => g <= n,
+                (Some(_), None) => true,
+                (None, _) => false,
             };
-            // An id a client used twice is kept for its newest answer.
-            if inner.answers.get(&id).is_some_and(|a| a.at == at) {
-                inner.answers.remove(&id);
+            let oldest = if take_generated { generated } else { named };
+            if !(over || oldest.is_some_and(too_old)) {
+                break;
+            }
+            if take_generated {
+                inner.generated.pop_front();
+                inner.first += 1;
+            } else if let Some((at, id)) = inner.order.pop_front() {
+                // An id a client used twice is kept for its newest answer.
+                if inner.named.get(&id).is_some_and(|a| a.at == at) {
+                    inner.named.remove(&id);
+                }
+            } else {
+                break;
             }
         }
     }
@@ -300,7 +404,14 @@ impl FeedbackStore {
         let max_joined = self.limits.max_ids;
         let inner = &mut *inner;
         for (id, label) in labels {
-            let Some(answer) = inner.answers.get_mut(id.as_str()) else {
+            let found = answer_mut(
+                &mut inner.named,
+                &mut inner.generated,
+                inner.first,
+                id,
+                &self.prefix,
+            );
+            let Some(answer) = found else {
                 if self.was_generated_here(id) {
                     receipt.late += 1;
                 } else {
@@ -367,10 +478,7 @@ impl FeedbackStore {
     }
 
     fn was_generated_here(&self, id: &str) -> bool {
-        id.strip_prefix(self.prefix.as_str())
-            .and_then(|rest| rest.strip_prefix('-'))
-            .and_then(|n| n.parse::<u64>().ok())
-            .is_some_and(|n| n < self.next.load(Ordering::Relaxed))
+        generated_number(id, &self.prefix).is_some_and(|n| n < self.next.load(Ordering::Relaxed))
     }
 
     /// Every version's quality (recomputed only where labels arrived since), and the labels.
@@ -401,7 +509,7 @@ impl FeedbackStore {
             model: self.model.clone(),
             versions,
             labels: inner.labels.clone(),
-            kept: inner.answers.len() as u64,
+            kept: inner.generated.iter().flatten().count() as u64 + inner.named.len() as u64,
             max_kept: self.limits.max_ids as u64,
             max_age_seconds: self.limits.max_age.as_secs_f64(),
         }
@@ -470,6 +578,7 @@ mod tests {
             label: "label".into(),
             probabilities: "probabilities".into(),
             classes: vec!["0".to_string(), "1".to_string()].into(),
+            codes: Some(vec![0, 1].into()),
         }
     }
 
@@ -505,7 +614,14 @@ mod tests {
         let p1 = [0.2, 0.7, 0.4, 0.1, 0.9];
         let truth = [0, 1, 1, 0, 1];
         for (i, p) in p1.iter().enumerate() {
-            store.remember(&format!("r{i}"), 2, &classifier(), &answer(*p), 1, now);
+            store.answer(
+                Some(format!("r{i}")),
+                2,
+                Some(&classifier()),
+                &answer(*p),
+                1,
+                now,
+            );
         }
         let labels: Vec<(String, Value)> = truth
             .iter()
@@ -534,10 +650,10 @@ mod tests {
     fn labels_that_cannot_be_joined_are_counted_by_why() {
         let store = FeedbackStore::new("fraud", limits(2));
         let now = Instant::now();
-        let ids: Vec<String> = (0..3).map(|_| store.new_id()).collect();
-        for id in &ids {
-            store.remember(id, 1, &classifier(), &answer(0.9), 1, now);
-        }
+        // Ids the server gives (the request named none).
+        let ids: Vec<String> = (0..3)
+            .map(|_| store.answer(None, 1, Some(&classifier()), &answer(0.9), 1, now))
+            .collect();
         let receipt = store.label(
             &[
                 // Answered, then pushed out by the two after it: late.
@@ -585,7 +701,14 @@ mod tests {
                 data: TensorData::F32(vec![0.25, 0.75, 0.5, 0.5]),
             },
         ];
-        store.remember("batch", 1, &classifier(), &two_rows, 2, now);
+        store.answer(
+            Some("batch".into()),
+            1,
+            Some(&classifier()),
+            &two_rows,
+            2,
+            now,
+        );
         let one = store.label(&[("batch".into(), json!(1))], now);
         assert_eq!(one.invalid, 1, "{one:?}");
         let both = store.label(&[("batch".into(), json!([1, 1]))], now);
@@ -593,5 +716,42 @@ mod tests {
         let q = &store.report().versions[0];
         assert_eq!((q.labelled, q.rows), (1, 2));
         assert_eq!(q.metrics["accuracy"], 0.5);
+    }
+
+    #[test]
+    fn the_oldest_answers_go_first_whoever_named_them() {
+        let store = FeedbackStore::new("fraud", limits(3));
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let keep = |asked: Option<&str>, when| {
+            store.answer(
+                asked.map(str::to_string),
+                1,
+                Some(&classifier()),
+                &answer(0.9),
+                1,
+                when,
+            )
+        };
+        let g1 = keep(None, at(0));
+        keep(Some("n1"), at(1));
+        // An answer not kept (no reading) still takes a number: an empty slot between kept ones,
+        // and its label is late like any other the server named and no longer keeps.
+        let skipped = store.answer(None, 1, None, &answer(0.9), 1, at(1));
+        let g2 = keep(None, at(2));
+        keep(Some("n2"), at(3));
+        assert_eq!(store.report().kept, 3);
+        let labels = |ids: &[&str], when| {
+            let labels: Vec<(String, Value)> =
+                ids.iter().map(|id| (id.to_string(), json!(1))).collect();
+            store.label(&labels, when)
+        };
+        let r = labels(&[&g1, &skipped, "n1", &g2], at(3));
+        assert_eq!((r.late, r.unknown, r.matched), (2, 0, 2), "{r:?}");
+        // Past the age (an hour here) nothing is kept; an id the client named cannot be told
+        // from one never answered.
+        let r = labels(&["n2"], at(3 + 3601));
+        assert_eq!((r.matched, r.unknown), (0, 1), "{r:?}");
+        assert_eq!(store.report().kept, 0);
     }
 }

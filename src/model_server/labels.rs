@@ -50,14 +50,14 @@ pub fn remember(
     outputs: &[NamedTensor],
     rows: usize,
 ) -> String {
-    let id = asked.unwrap_or_else(|| deployment.feedback.new_id());
-    if let Some(reading) = &version.reading
-        && id.len() <= MAX_ID_BYTES
-    {
-        let now = Instant::now();
-        deployment
-            .feedback
-            .remember(&id, version.version, reading, outputs, rows, now);
+    let kept = asked.as_ref().is_none_or(|id| id.len() <= MAX_ID_BYTES);
+    let reading = version.reading.as_ref().filter(|_| kept);
+    let now = Instant::now();
+    let id = deployment
+        .feedback
+        .answer(asked, version.version, reading, outputs, rows, now);
+    if reading.is_some() {
+        version.metrics.feedback_recorded(now.elapsed());
     }
     id
 }

@@ -124,6 +124,8 @@ pub struct VersionMetrics {
     pub calls: Histogram,
     /// Nanoseconds spent adding inputs to the drift window.
     drift_nanos: AtomicU64,
+    /// Nanoseconds spent keeping answers by request id for their labels.
+    feedback_nanos: AtomicU64,
     /// Responses by HTTP status code (100-599).
     codes: Vec<AtomicU64>,
 }
@@ -135,6 +137,7 @@ impl VersionMetrics {
             batch: Histogram::new(BATCH_BUCKETS),
             calls: Histogram::new(BATCH_BUCKETS),
             drift_nanos: AtomicU64::new(0),
+            feedback_nanos: AtomicU64::new(0),
             codes: (0..500).map(|_| AtomicU64::new(0)).collect(),
         }
     }
@@ -150,6 +153,12 @@ impl VersionMetrics {
     /// Counts time spent recording inputs for drift scoring.
     pub fn drift_recorded(&self, took: std::time::Duration) {
         self.drift_nanos
+            .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    /// Counts time spent keeping an answer for its label.
+    pub fn feedback_recorded(&self, took: std::time::Duration) {
+        self.feedback_nanos
             .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
     }
 }
@@ -236,6 +245,22 @@ impl Metrics {
                     "flightdeck_drift_record_seconds_total",
                     &[("model", &key[0]), ("version", &key[1])],
                     v.drift_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+                );
+            }
+        }
+        header(
+            &mut out,
+            "flightdeck_feedback_record_seconds_total",
+            "Time spent keeping answers by request id for the labels that may come (what the label join costs requests).",
+            "counter",
+        );
+        for (key, v) in &versions {
+            if !key[1].is_empty() {
+                sample(
+                    &mut out,
+                    "flightdeck_feedback_record_seconds_total",
+                    &[("model", &key[0]), ("version", &key[1])],
+                    v.feedback_nanos.load(Ordering::Relaxed) as f64 / 1e9,
                 );
             }
         }

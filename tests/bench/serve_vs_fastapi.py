@@ -12,7 +12,9 @@ Reports requests/s, p50 and p99 latency (from wrk --latency, 32 connections, 1-r
 server CPU per request (from /proc/PID/stat), plus batch-64 throughput and the CPU cost of drift
 scoring: the time flightdeck's requests spent recording inputs for drift, which the server counts
 itself (flightdeck_drift_record_seconds_total), over its CPU time; and, for comparison, a server
-with and without a baseline profile (a difference smaller than this machine's noise).
+with and without a baseline profile (a difference smaller than this machine's noise). Likewise
+the cost of keeping each answer by request id for its label (the body carries no id, so the
+server names each request), and a server that keeps none (--feedback-max-ids 0).
 """
 
 import argparse
@@ -133,28 +135,33 @@ def wrk(url, payload, seconds, connections, tmp):
             "errors": int(errors.group(1)) if errors else 0}
 
 
-def drift_record_seconds(url):
-    """flightdeck's own count of the time its requests spent recording inputs for drift."""
+def record_seconds(url, family):
+    """flightdeck's own count of the time its requests spent recording inputs for drift
+    (flightdeck_drift_record_seconds_total) or keeping answers for their labels
+    (flightdeck_feedback_record_seconds_total)."""
     text = urllib.request.urlopen(url, timeout=5).read().decode()
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("flightdeck_drift_record_seconds_total{"))
+               if line.startswith(family + "{"))
 
 
 def measure(name, pid, url, payload, seconds, connections, tmp):
     wrk(url, payload, 2, connections, tmp)  # warm-up
     metrics_url = url.split("/v2/")[0] + "/metrics" if name.startswith("flightdeck") else ""
-    drift_before = drift_record_seconds(metrics_url) if metrics_url else 0.0
+    families = ("flightdeck_drift_record_seconds_total", "flightdeck_feedback_record_seconds_total")
+    recorded_before = [record_seconds(metrics_url, f) if metrics_url else 0.0 for f in families]
     before = cpu_seconds(pid)
     result = wrk(url, payload, seconds, connections, tmp)
     cpu = cpu_seconds(pid) - before
     result["cpu_us_per_request"] = cpu / max(result["requests"], 1) * 1e6
-    drift = (drift_record_seconds(metrics_url) - drift_before) if metrics_url else 0.0
-    result["drift_share"] = drift / cpu if cpu > 0 else 0.0
+    recorded = [(record_seconds(metrics_url, f) - b) if metrics_url else 0.0
+                for f, b in zip(families, recorded_before)]
+    result["drift_share"] = recorded[0] / cpu if cpu > 0 else 0.0
+    result["feedback_share"] = recorded[1] / cpu if cpu > 0 else 0.0
     result["name"] = name
     return result
 
 
-def start_flightdeck(binary, home, with_profile):
+def start_flightdeck(binary, home, with_profile, keep_answers=True):
     env = dict(os.environ, FLIGHTDECK_HOME=str(home), FLIGHTDECK_CONFIG=str(home / "none.toml"))
     (home / "none.toml").write_text("")
     args = [binary, "register", "fraud", str(MODEL)]
@@ -162,7 +169,8 @@ def start_flightdeck(binary, home, with_profile):
         args += ["--reference", str(REFERENCE)]
     subprocess.run(args, check=True, capture_output=True, env=env)
     port = free_port()
-    proc = subprocess.Popen(SERVER + [binary, "serve", "fraud", "--port", str(port)], env=env,
+    extra = [] if keep_answers else ["--feedback-max-ids", "0"]
+    proc = subprocess.Popen(SERVER + [binary, "serve", "fraud", "--port", str(port), *extra], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     wait_ready(f"{url}/v2/health/ready")
@@ -198,11 +206,12 @@ def main():
              "--log-level", "warning"], cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         servers = {"fastapi+onnxruntime": (uvicorn, f"http://127.0.0.1:{port}")}
         wait_ready(f"{servers['fastapi+onnxruntime'][1]}/docs")
-        for with_profile in (True, False):
-            home = tmp / f"home-{with_profile}"
+        for label, with_profile, keep_answers in (("flightdeck serve", True, True),
+                                                  ("flightdeck serve (no drift)", False, True),
+                                                  ("flightdeck serve (no labels)", True, False)):
+            home = tmp / label.replace(" ", "-")
             home.mkdir()
-            label = "flightdeck serve" + ("" if with_profile else " (no drift)")
-            servers[label] = start_flightdeck(args.flightdeck, home, with_profile)
+            servers[label] = start_flightdeck(args.flightdeck, home, with_profile, keep_answers)
         # The machine is shared and noisy: alternate the servers and keep each one's median.
         runs = {name: [] for name in servers}
         try:
@@ -218,7 +227,7 @@ def main():
                 proc.terminate()
                 proc.wait()
     rows = {name: {k: median(r, k) for k in ("rps", "p50_ms", "p99_ms", "cpu_us_per_request", "errors",
-                                              "drift_share")}
+                                              "drift_share", "feedback_share")}
             for name, r in runs.items()}
     rows["flightdeck serve, batch 64"] = batch
     pinned = ", servers on CPU 1 and wrk on CPU 0" if SERVER else ""
@@ -228,6 +237,7 @@ def main():
         print(f"{name:28} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
               f"{r['cpu_us_per_request']:>11.1f} {r['errors']:>7}")
     base, fd, plain = rows["fastapi+onnxruntime"], rows["flightdeck serve"], rows["flightdeck serve (no drift)"]
+    unlabelled = rows["flightdeck serve (no labels)"]
     print(f"throughput {fd['rps'] / base['rps']:.1f}x (target >= 10x), p99 {fd['p99_ms'] / base['p99_ms']:.3f} of baseline "
           f"(target <= 0.2), CPU/request {fd['cpu_us_per_request'] / base['cpu_us_per_request']:.3f} of baseline "
           "(target <= 0.05)")
@@ -236,6 +246,10 @@ def main():
           f"with vs without a baseline profile: "
           f"{(fd['cpu_us_per_request'] - plain['cpu_us_per_request']) / fd['cpu_us_per_request'] * 100:.1f}% "
           "(within the machine's noise)")
+    print(f"answers kept by request id for their labels: {fd['feedback_share'] * 100:.2f}% of the server's CPU, "
+          "timed inside the server (flightdeck_feedback_record_seconds_total; target with drift < 5%); with vs "
+          "without keeping them (--feedback-max-ids 0): "
+          f"{(fd['cpu_us_per_request'] - unlabelled['cpu_us_per_request']) / fd['cpu_us_per_request'] * 100:.1f}%")
 
 
 if __name__ == "__main__":

@@ -226,3 +226,126 @@ fn labels_sent_later_give_live_accuracy_equal_to_scikit_learns() {
     );
     common::promtool_check(&metrics);
 }
+
+/// Resident memory of a process, in bytes.
+fn resident_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        * 1024
+}
+
+/// The label join's speed over HTTP and the memory of 100,000 answers kept by id. A benchmark,
+/// not a test (figures vary with the machine): run it in a release build with
+/// `cargo test --release --test suite feedback::benchmark -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn benchmark_of_the_label_join() {
+    const ANSWERS: usize = 100_000;
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    ok(h, &["register", "claims", &demo("v2.onnx")]);
+    let port_file = h.join("bench.port");
+    let mut server = common::flightdeck(h)
+        .args([
+            "serve",
+            "claims",
+            "--port",
+            "0",
+            "--feedback-max-ids",
+            "200000",
+        ])
+        .arg("--port-file")
+        .arg(&port_file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let base = loop {
+        if let Ok(port) = std::fs::read_to_string(&port_file)
+            && !port.trim().is_empty()
+        {
+            break format!("http://127.0.0.1:{}", port.trim());
+        }
+        assert!(std::time::Instant::now() < deadline, "server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let (rows, labels) = holdout();
+    // Warm up (the allocator, the model's first calls), then measure what the ids add.
+    let send = |from: usize, to: usize| {
+        let client = client();
+        for i in from..to {
+            let row = rows[i % rows.len()];
+            let body = json!({"id": format!("r-{i}"), "inputs": [{
+                "name": "X", "shape": [1, 5], "datatype": "FP32", "data": row,
+            }]});
+            let status = client
+                .post(format!("{base}/v2/models/claims/infer"))
+                .json(&body)
+                .send()
+                .unwrap()
+                .status();
+            assert!(status.is_success());
+        }
+    };
+    send(ANSWERS, ANSWERS + 2_000);
+    let before = resident_bytes(server.id());
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let send = &send;
+            s.spawn(move || send(t * ANSWERS / 4, (t + 1) * ANSWERS / 4));
+        }
+    });
+    let after = resident_bytes(server.id());
+    let bodies: Vec<Value> = (0..ANSWERS)
+        .collect::<Vec<_>>()
+        .chunks(20_000)
+        .map(|chunk| {
+            Value::Array(
+                chunk
+                    .iter()
+                    .map(|i| json!({"id": format!("r-{i}"), "label": labels[i % labels.len()]}))
+                    .collect(),
+            )
+        })
+        .collect();
+    let client = client();
+    let started = std::time::Instant::now();
+    let mut matched = 0;
+    for body in &bodies {
+        let receipt: Value = client
+            .post(format!("{base}/flightdeck/feedback/claims"))
+            .json(body)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        matched += receipt["matched"].as_u64().unwrap();
+    }
+    let took = started.elapsed().as_secs_f64();
+    let report_started = std::time::Instant::now();
+    let report: Value = client
+        .get(format!("{base}/flightdeck/feedback/claims"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let report_took = report_started.elapsed().as_secs_f64();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(matched, ANSWERS as u64);
+    println!(
+        "{ANSWERS} answers kept by id: {:.1} MB resident more ({} bytes each); {ANSWERS} labels joined over HTTP in {took:.3} s = {:.0} labels/s (5 posts of 20,000); the report over {} labelled rows in {:.1} ms: accuracy {}",
+        (after.saturating_sub(before)) as f64 / 1e6,
+        after.saturating_sub(before) / ANSWERS as u64,
+        ANSWERS as f64 / took,
+        report["versions"][0]["rows"],
+        report_took * 1e3,
+        report["versions"][0]["metrics"]["accuracy"]
+    );
+}
