@@ -161,10 +161,16 @@ fn inference_matches_the_runtime_and_honours_the_protocol() {
     });
     let response = c.post(&url).body(nested.to_string()).send().unwrap();
     assert_eq!(response.status().as_u16(), 200);
+    let header_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
     let response: Value = response.json().unwrap();
     assert_eq!(response["outputs"].as_array().unwrap().len(), 1);
     assert_eq!(response["outputs"][0]["name"], "output_label");
-    assert!(response.get("id").is_none(), "no id sent, none echoed");
+    // No id sent: the server names the request (for the label that may come later), in the
+    // body and the header alike.
+    assert_eq!(response["id"], header_id.as_str(), "{response}");
 
     // The pinned-version route and KServe V1.
     let (status, pinned) = post(
