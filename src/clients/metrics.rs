@@ -49,10 +49,62 @@ pub struct LiveNumbers {
     /// accuracy, log_loss, auc; or mae, rmse.
     pub metrics: BTreeMap<String, f64>,
     pub labelled: f64,
+    /// Labelled rows the metrics are computed over.
+    pub rows: f64,
     /// Labelled answers over answered requests (0-1).
     pub coverage: f64,
     /// Median seconds from an answer to its label.
     pub lag_seconds: Option<f64>,
+}
+
+impl LiveNumbers {
+    /// One version's numbers from several replicas (pods), each of which joined the labels of
+    /// its own answers. Means combine exactly, weighted by each replica's rows (accuracy, log
+    /// loss, MAE; RMSE through its squares); AUC and the median lag do not combine, so they
+    /// are left out rather than guessed.
+    pub fn combined(parts: &[LiveNumbers]) -> LiveNumbers {
+        match parts {
+            [] => LiveNumbers::default(),
+            [one] => one.clone(),
+            _ => {
+                let rows: f64 = parts.iter().map(|p| p.rows).sum();
+                let labelled: f64 = parts.iter().map(|p| p.labelled).sum();
+                // Each replica's answered count is its labelled over its coverage.
+                let answered: f64 = parts
+                    .iter()
+                    .filter(|p| p.coverage > 0.0)
+                    .map(|p| p.labelled / p.coverage)
+                    .sum();
+                let mut metrics = BTreeMap::new();
+                let weighted = |name: &str, f: &dyn Fn(f64) -> f64| -> Option<f64> {
+                    let mut sum = 0.0;
+                    for p in parts {
+                        sum += f(*p.metrics.get(name)?) * p.rows;
+                    }
+                    (rows > 0.0).then(|| sum / rows)
+                };
+                for name in ["accuracy", "log_loss", "mae"] {
+                    if let Some(v) = weighted(name, &|x| x) {
+                        metrics.insert(name.to_string(), v);
+                    }
+                }
+                if let Some(v) = weighted("rmse", &|x| x * x) {
+                    metrics.insert("rmse".to_string(), v.sqrt());
+                }
+                LiveNumbers {
+                    metrics,
+                    labelled,
+                    rows,
+                    coverage: if answered > 0.0 {
+                        labelled / answered
+                    } else {
+                        0.0
+                    },
+                    lag_seconds: None,
+                }
+            }
+        }
+    }
 }
 
 /// The metric families `parse` reads; `# TYPE` lines stay (histograms need them).
@@ -68,6 +120,7 @@ const FAMILIES: &[&str] = &[
     "flightdeck_labelled_answers",
     "flightdeck_label_coverage_ratio",
     "flightdeck_label_lag_seconds",
+    "flightdeck_live_quality_rows",
 ];
 
 fn wanted(line: &str) -> bool {
@@ -144,6 +197,9 @@ pub fn parse(text: &str) -> ScrapeSnapshot {
             ("flightdeck_live_quality", Some(v)) => {
                 let live = snap.live.entry(key()).or_default();
                 live.metrics.insert(label("metric"), v);
+            }
+            ("flightdeck_live_quality_rows", Some(v)) => {
+                snap.live.entry(key()).or_default().rows = v;
             }
             ("flightdeck_labelled_answers", Some(v)) => {
                 snap.live.entry(key()).or_default().labelled = v;
@@ -380,5 +436,35 @@ flightdeck_drift_share{model="fraud",version="1"} 0.25
             None,
             "nothing measured is not zero"
         );
+    }
+
+    #[test]
+    fn replicas_live_numbers_combine_where_means_do_and_not_where_they_cannot() {
+        // Two pods of one version: 300 rows at accuracy 0.9 and 100 at 0.5 are 400 rows at 0.8.
+        let pod = |accuracy: f64, rmse: f64, rows: f64, coverage: f64| LiveNumbers {
+            metrics: [
+                ("accuracy".to_string(), accuracy),
+                ("auc".to_string(), 0.7),
+                ("rmse".to_string(), rmse),
+            ]
+            .into(),
+            labelled: rows,
+            rows,
+            coverage,
+            lag_seconds: Some(5.0),
+        };
+        let both = LiveNumbers::combined(&[pod(0.9, 1.0, 300.0, 0.5), pod(0.5, 3.0, 100.0, 0.25)]);
+        assert!((both.metrics["accuracy"] - 0.8).abs() < 1e-12, "{both:?}");
+        // sqrt((300 * 1 + 100 * 9) / 400)
+        assert!(
+            (both.metrics["rmse"] - 3.0f64.sqrt()).abs() < 1e-12,
+            "{both:?}"
+        );
+        assert!(!both.metrics.contains_key("auc"), "AUCs do not average");
+        assert_eq!(both.lag_seconds, None, "medians do not average");
+        // 400 labelled of 600 + 400 answered.
+        assert!((both.coverage - 0.4).abs() < 1e-12, "{both:?}");
+        let one = pod(0.9, 1.0, 300.0, 0.5);
+        assert_eq!(LiveNumbers::combined(std::slice::from_ref(&one)), one);
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use super::metrics::{ScrapeSnapshot, VersionCounters};
+use super::metrics::{LiveNumbers, ScrapeSnapshot, VersionCounters};
 use super::promql::{Class, Runtime};
 use super::within;
 use crate::model::Verdict;
@@ -399,6 +399,7 @@ pub fn snapshot_from_response(body: &str) -> Result<ScrapeSnapshot, String> {
     let series = vector_from_response(body)?;
     let mut snapshot = ScrapeSnapshot::default();
     let mut buckets: BTreeMap<(String, String), BTreeMap<String, f64>> = BTreeMap::new();
+    let mut replicas: BTreeMap<(String, String), BTreeMap<String, LiveNumbers>> = BTreeMap::new();
     for (metric, value) in series {
         let label = |name: &str| metric.get(name).cloned().unwrap_or_default();
         let key = (label("model"), label("version"));
@@ -433,8 +434,34 @@ pub fn snapshot_from_response(body: &str) -> Result<ScrapeSnapshot, String> {
                     snapshot.drift_verdict.insert(key, verdict);
                 }
             }
+            // Each replica (instance) joins the labels of its own answers: kept apart here,
+            // combined below.
+            name @ ("flightdeck_live_quality"
+            | "flightdeck_live_quality_rows"
+            | "flightdeck_labelled_answers"
+            | "flightdeck_label_coverage_ratio"
+            | "flightdeck_label_lag_seconds") => {
+                let live = replicas
+                    .entry(key)
+                    .or_default()
+                    .entry(label("instance"))
+                    .or_default();
+                match name {
+                    "flightdeck_live_quality" => {
+                        live.metrics.insert(label("metric"), value);
+                    }
+                    "flightdeck_live_quality_rows" => live.rows = value,
+                    "flightdeck_labelled_answers" => live.labelled = value,
+                    "flightdeck_label_coverage_ratio" => live.coverage = value,
+                    _ => live.lag_seconds = Some(value),
+                }
+            }
             _ => {}
         }
+    }
+    for (key, by_instance) in replicas {
+        let parts: Vec<LiveNumbers> = by_instance.into_values().collect();
+        snapshot.live.insert(key, LiveNumbers::combined(&parts));
     }
     for (key, by_le) in buckets {
         let mut latency: Vec<(f64, f64)> = by_le

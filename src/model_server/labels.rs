@@ -145,6 +145,12 @@ pub fn gauges(state: &ServerState) -> Vec<GaugeSample> {
                 });
             }
             out.push(GaugeSample {
+                name: "flightdeck_live_quality_rows",
+                help: "Labelled rows a version's live quality is computed over (its latest).",
+                labels: labels(),
+                value: q.rows as f64,
+            });
+            out.push(GaugeSample {
                 name: "flightdeck_labelled_answers",
                 help: "Answers of a version whose label arrived since the server loaded it.",
                 labels: labels(),

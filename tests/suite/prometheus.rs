@@ -30,6 +30,10 @@ fn traffic(endpoint: &str, n: usize) {
     }
 }
 
+fn client_async() -> reqwest::Client {
+    http::client().unwrap()
+}
+
 /// Both sources' readings once traffic has stopped and Prometheus has scraped since.
 fn read_both(
     runtime: &tokio::runtime::Runtime,
@@ -135,6 +139,56 @@ fn prometheus_reports_what_the_servers_report() {
         "one point a second"
     );
 
+    // Labels the server joined reach Prometheus as the same live quality: 20 answers the
+    // client named, 15 labelled (the class each answer gave, so accuracy 1).
+    let client = reqwest::blocking::Client::new();
+    let mut labels = Vec::new();
+    for i in 0..20 {
+        let body = serde_json::json!({ "id": format!("l-{i}"), "inputs": [{ "name": "X", "shape": [1, 4], "datatype": "FP32", "data": [50, 40, 0.1, 0.2] }] });
+        let answer: serde_json::Value = client
+            .post(format!("{endpoint}/v2/models/fraud/infer"))
+            .json(&body)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let class = answer["outputs"][0]["data"][0].clone();
+        if i < 15 {
+            labels.push(serde_json::json!({ "id": format!("l-{i}"), "label": class }));
+        }
+    }
+    let receipt: serde_json::Value = client
+        .post(format!("{endpoint}/flightdeck/feedback/fraud"))
+        .json(&labels)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(receipt["matched"], 15, "{receipt}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let through = loop {
+        let through = runtime
+            .block_on(source.scrape("fraud".into(), String::new()))
+            .unwrap();
+        if through.live.get(&key).is_some_and(|l| l.labelled == 15.0) {
+            break through;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no live quality in Prometheus: {through:?}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let direct = runtime
+        .block_on(model_server::scrape(
+            &client_async(),
+            &endpoint,
+            Duration::from_secs(5),
+        ))
+        .unwrap();
+    assert_eq!(through.live[&key], direct.live[&key]);
+    assert_eq!(through.live[&key].metrics["accuracy"], 1.0);
+
     // The console's headless status reads through it when the environment says so.
     std::fs::write(
         h.join("no-config.toml"),
@@ -152,6 +206,7 @@ fn prometheus_reports_what_the_servers_report() {
         row["stats"].is_object(),
         "rates came through Prometheus: {status}"
     );
+    assert_eq!(row["accuracy"]["accuracy"], 1.0, "{status}");
 
     // A Prometheus that answers garbage or nothing is an error with its address, not a panic.
     let wrong = PrometheusMetrics::new(

@@ -844,6 +844,7 @@ mod tests {
         LiveNumbers {
             metrics: [("accuracy".to_string(), accuracy)].into(),
             labelled,
+            rows: labelled,
             coverage,
             lag_seconds: Some(30.0),
         }
