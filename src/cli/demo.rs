@@ -67,7 +67,7 @@ pub fn run(args: DemoArgs) -> Result<(), Failure> {
                 .await
                 .endpoint()
                 .ok_or_else(|| failure("the demo server has no endpoint"))?;
-            let rows = load_rows(&demo.assets.join("reference.csv")).map_err(failure)?;
+            let rows = load_rows(&demo.assets.join("holdout.csv")).map_err(failure)?;
             let control = Arc::new(TrafficControl::default());
             let traffic = spawn(
                 format!("{endpoint}/v2/models/{MODEL}/infer"),

@@ -63,6 +63,58 @@ async fn wait_for_requests(
     false
 }
 
+/// Waits until `version` has `count` labelled answers; its live quality then (or the last read).
+async fn wait_for_labels(
+    client: &reqwest::Client,
+    endpoint: &str,
+    version: u32,
+    count: u64,
+    limit: Duration,
+) -> Option<crate::model::LiveQuality> {
+    let deadline = Instant::now() + limit;
+    let mut last = None;
+    while Instant::now() < deadline {
+        if let Ok(report) = server::feedback(client, endpoint, MODEL, Duration::from_secs(5)).await
+        {
+            last = report.versions.into_iter().find(|q| q.version == version);
+            if last.as_ref().is_some_and(|q| q.labelled >= count) {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    last
+}
+
+/// Observes `version`'s live accuracy once `count` of its answers are labelled: close to what
+/// it scored on the same claims offline (`expected`, the registered metric).
+async fn observe_live_accuracy(
+    t: &mut Timeline,
+    client: &reqwest::Client,
+    endpoint: &str,
+    version: u32,
+    expected: f64,
+) {
+    let count = 300;
+    let live = wait_for_labels(client, endpoint, version, count, Duration::from_secs(30)).await;
+    let accuracy = live
+        .as_ref()
+        .and_then(|q| q.metrics.get("accuracy").copied());
+    // 300 labels of a sample: within 0.08 of the offline figure holds for 99.9 % of samples.
+    let close = live.as_ref().is_some_and(|q| q.labelled >= count)
+        && accuracy.is_some_and(|a| (a - expected).abs() < 0.08);
+    t.observe(
+        close,
+        &format!(
+            "v{version}'s live accuracy from labels arriving {}s late: {} on {} labelled answers (offline: {:.1}%)",
+            super::traffic::LABEL_LAG.as_secs(),
+            accuracy.map_or("none".into(), |a| format!("{:.1}%", a * 100.0)),
+            live.map_or(0, |q| q.labelled),
+            expected * 100.0
+        ),
+    );
+}
+
 /// Sends malformed requests (4 columns where the model takes 5) for a few seconds while the
 /// fleet is read as `flightdeck status` reads it: how many were refused, and the model's row.
 async fn client_error_incident(
@@ -244,6 +296,19 @@ async fn client_error_shows(t: &mut Timeline, demo: &Demo, endpoint: &str) -> Re
     Ok(())
 }
 
+/// The accuracy a version was registered with (its offline figure on the held-out claims).
+fn version_accuracy(demo: &Demo, version: u32) -> Result<f64, String> {
+    let registry = demo.registry()?;
+    let record = registry
+        .version(&demo.model, version)
+        .map_err(|e| e.to_string())?;
+    record
+        .metrics
+        .get("accuracy")
+        .copied()
+        .ok_or_else(|| format!("v{version} was registered without an accuracy"))
+}
+
 /// Runs the scenario; `Ok(())` only when every observation held.
 pub async fn run(demo: &Demo, rate: u32) -> Result<(), String> {
     let mut t = Timeline {
@@ -268,7 +333,7 @@ pub async fn run(demo: &Demo, rate: u32) -> Result<(), String> {
         .await
         .endpoint()
         .ok_or("the server has no endpoint")?;
-    let rows = load_rows(&demo.assets.join("reference.csv"))?;
+    let rows = load_rows(&demo.assets.join("holdout.csv"))?;
     let client = crate::clients::http::client()?;
     let control = Arc::new(TrafficControl::default());
     let traffic = spawn(
@@ -278,12 +343,15 @@ pub async fn run(demo: &Demo, rate: u32) -> Result<(), String> {
         control.clone(),
     );
     t.say(&format!(
-        "traffic: {rate} requests/s from the reference data"
+        "traffic: {rate} requests/s of held-out claims, each one's label sent {}s after its answer",
+        super::traffic::LABEL_LAG.as_secs()
     ));
     let steady = wait_for_requests(&client, &endpoint, 1, 200.0, Duration::from_secs(20)).await;
     t.observe(steady, "steady traffic served by v1");
+    observe_live_accuracy(&mut t, &client, &endpoint, 1, version_accuracy(demo, 1)?).await;
 
     canary_then_promote(&mut t, demo, &client, &endpoint).await;
+    observe_live_accuracy(&mut t, &client, &endpoint, 2, version_accuracy(demo, 2)?).await;
 
     control.shift.store(true, Ordering::Relaxed);
     t.say(&format!(

@@ -126,8 +126,14 @@ fn ks(a: &[f32], b: &[f32]) -> f64 {
 
 #[test]
 fn the_generators_shift_moves_exactly_the_two_features() {
-    let rows =
-        flightdeck::demo::traffic::load_rows(std::path::Path::new(&demo("reference.csv"))).unwrap();
+    // The traffic's claims: the held-out ones, labelled.
+    let claims =
+        flightdeck::demo::traffic::load_rows(std::path::Path::new(&demo("holdout.csv"))).unwrap();
+    assert!(
+        claims.iter().all(|c| c.fraud.is_some()),
+        "every claim is labelled"
+    );
+    let rows: Vec<[f32; 5]> = claims.iter().map(|c| c.row).collect();
     let mut shifted = rows.clone();
     shifted
         .iter_mut()
