@@ -89,18 +89,35 @@ pub fn run(settings: &Settings, args: FeedbackArgs) -> Result<(), Failure> {
         Ok::<_, Failure>(all)
     })?;
     if args.json {
-        return print_json(&receipt);
+        print_json(&receipt)?;
+    } else {
+        say!(
+            "{model}: {} labels joined; {} too late (their answers are no longer kept), {} for ids not kept that the server did not name (never answered here, answered before a restart, or expired), {} duplicates, {} invalid",
+            receipt.matched,
+            receipt.late,
+            receipt.unknown,
+            receipt.duplicate,
+            receipt.invalid
+        );
+        for problem in &receipt.problems {
+            say!("  invalid: {problem}");
+        }
     }
-    say!(
-        "{model}: {} labels joined; {} too late (their answers are no longer kept), {} for ids never answered, {} duplicates, {} invalid",
-        receipt.matched,
-        receipt.late,
-        receipt.unknown,
-        receipt.duplicate,
-        receipt.invalid
-    );
-    for problem in &receipt.problems {
-        say!("  invalid: {problem}");
+    // Late, unknown and repeated labels are the ordinary life of a label feed; labels that are
+    // not labels, or a file of which nothing joined, are a mistake a script must see.
+    if receipt.invalid > 0 {
+        return Err(failure(format!(
+            "{} labels in {} are invalid (see above); the others were joined",
+            receipt.invalid,
+            args.labels.display()
+        )));
+    }
+    if receipt.matched == 0 && !ids.is_empty() {
+        return Err(failure(format!(
+            "none of the {} labels in {} joined an answer the server keeps",
+            ids.len(),
+            args.labels.display()
+        )));
     }
     Ok(())
 }

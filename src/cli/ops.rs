@@ -165,7 +165,7 @@ fn print_plan(plan: &OpPlan, consent: &Consent) {
             String::new()
         };
         eprintln!(
-            "gate {:<15} {}{overridden}  {}",
+            "gate {:<16} {}{overridden}  {}",
             g.name,
             g.status.as_str(),
             g.evidence

@@ -51,8 +51,11 @@ pub struct LiveNumbers {
     pub labelled: f64,
     /// Labelled rows the metrics are computed over.
     pub rows: f64,
-    /// Labelled answers over answered requests (0-1).
+    /// Of the answers kept for their labels, the share labelled (0-1).
     pub coverage: f64,
+    /// The counts of that share: answers kept, and those labelled.
+    pub kept: f64,
+    pub kept_labelled: f64,
     /// Median seconds from an answer to its label.
     pub lag_seconds: Option<f64>,
 }
@@ -69,12 +72,8 @@ impl LiveNumbers {
             _ => {
                 let rows: f64 = parts.iter().map(|p| p.rows).sum();
                 let labelled: f64 = parts.iter().map(|p| p.labelled).sum();
-                // Each replica's answered count is its labelled over its coverage.
-                let answered: f64 = parts
-                    .iter()
-                    .filter(|p| p.coverage > 0.0)
-                    .map(|p| p.labelled / p.coverage)
-                    .sum();
+                let kept: f64 = parts.iter().map(|p| p.kept).sum();
+                let kept_labelled: f64 = parts.iter().map(|p| p.kept_labelled).sum();
                 let mut metrics = BTreeMap::new();
                 let weighted = |name: &str, f: &dyn Fn(f64) -> f64| -> Option<f64> {
                     let mut sum = 0.0;
@@ -95,11 +94,13 @@ impl LiveNumbers {
                     metrics,
                     labelled,
                     rows,
-                    coverage: if answered > 0.0 {
-                        labelled / answered
+                    coverage: if kept > 0.0 {
+                        kept_labelled / kept
                     } else {
                         0.0
                     },
+                    kept,
+                    kept_labelled,
                     lag_seconds: None,
                 }
             }
@@ -121,6 +122,8 @@ const FAMILIES: &[&str] = &[
     "flightdeck_label_coverage_ratio",
     "flightdeck_label_lag_seconds",
     "flightdeck_live_quality_rows",
+    "flightdeck_label_kept_answers",
+    "flightdeck_label_kept_labelled",
 ];
 
 fn wanted(line: &str) -> bool {
@@ -197,6 +200,12 @@ pub fn parse(text: &str) -> ScrapeSnapshot {
             ("flightdeck_live_quality", Some(v)) => {
                 let live = snap.live.entry(key()).or_default();
                 live.metrics.insert(label("metric"), v);
+            }
+            ("flightdeck_label_kept_answers", Some(v)) => {
+                snap.live.entry(key()).or_default().kept = v;
+            }
+            ("flightdeck_label_kept_labelled", Some(v)) => {
+                snap.live.entry(key()).or_default().kept_labelled = v;
             }
             ("flightdeck_live_quality_rows", Some(v)) => {
                 snap.live.entry(key()).or_default().rows = v;
@@ -441,7 +450,7 @@ flightdeck_drift_share{model="fraud",version="1"} 0.25
     #[test]
     fn replicas_live_numbers_combine_where_means_do_and_not_where_they_cannot() {
         // Two pods of one version: 300 rows at accuracy 0.9 and 100 at 0.5 are 400 rows at 0.8.
-        let pod = |accuracy: f64, rmse: f64, rows: f64, coverage: f64| LiveNumbers {
+        let pod = |accuracy: f64, rmse: f64, rows: f64, kept: f64| LiveNumbers {
             metrics: [
                 ("accuracy".to_string(), accuracy),
                 ("auc".to_string(), 0.7),
@@ -450,10 +459,13 @@ flightdeck_drift_share{model="fraud",version="1"} 0.25
             .into(),
             labelled: rows,
             rows,
-            coverage,
+            coverage: rows / kept,
+            kept,
+            kept_labelled: rows,
             lag_seconds: Some(5.0),
         };
-        let both = LiveNumbers::combined(&[pod(0.9, 1.0, 300.0, 0.5), pod(0.5, 3.0, 100.0, 0.25)]);
+        let both =
+            LiveNumbers::combined(&[pod(0.9, 1.0, 300.0, 600.0), pod(0.5, 3.0, 100.0, 400.0)]);
         assert!((both.metrics["accuracy"] - 0.8).abs() < 1e-12, "{both:?}");
         // sqrt((300 * 1 + 100 * 9) / 400)
         assert!(
@@ -462,9 +474,9 @@ flightdeck_drift_share{model="fraud",version="1"} 0.25
         );
         assert!(!both.metrics.contains_key("auc"), "AUCs do not average");
         assert_eq!(both.lag_seconds, None, "medians do not average");
-        // 400 labelled of 600 + 400 answered.
+        // 400 labelled of 600 + 400 kept.
         assert!((both.coverage - 0.4).abs() < 1e-12, "{both:?}");
-        let one = pod(0.9, 1.0, 300.0, 0.5);
+        let one = pod(0.9, 1.0, 300.0, 600.0);
         assert_eq!(LiveNumbers::combined(std::slice::from_ref(&one)), one);
     }
 }

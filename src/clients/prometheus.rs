@@ -440,7 +440,9 @@ pub fn snapshot_from_response(body: &str) -> Result<ScrapeSnapshot, String> {
             | "flightdeck_live_quality_rows"
             | "flightdeck_labelled_answers"
             | "flightdeck_label_coverage_ratio"
-            | "flightdeck_label_lag_seconds") => {
+            | "flightdeck_label_lag_seconds"
+            | "flightdeck_label_kept_answers"
+            | "flightdeck_label_kept_labelled") => {
                 let live = replicas
                     .entry(key)
                     .or_default()
@@ -453,6 +455,8 @@ pub fn snapshot_from_response(body: &str) -> Result<ScrapeSnapshot, String> {
                     "flightdeck_live_quality_rows" => live.rows = value,
                     "flightdeck_labelled_answers" => live.labelled = value,
                     "flightdeck_label_coverage_ratio" => live.coverage = value,
+                    "flightdeck_label_kept_answers" => live.kept = value,
+                    "flightdeck_label_kept_labelled" => live.kept_labelled = value,
                     _ => live.lag_seconds = Some(value),
                 }
             }

@@ -229,6 +229,13 @@ async fn canary_then_promote(
     );
     let canary = wait_for_requests(client, endpoint, 2, 120.0, Duration::from_secs(30)).await;
     t.observe(canary, "the canary served enough traffic to judge it");
+    // Its labels arrive a few seconds after its answers: the labelled quality gate judges the
+    // canary once 200 of them are in.
+    let labelled = wait_for_labels(client, endpoint, 2, 200, Duration::from_secs(30)).await;
+    t.observe(
+        labelled.is_some_and(|q| q.labelled >= 200),
+        "the canary's first 200 labels arrived",
+    );
     let promoted = operate(demo, OpRequest::Promote).await;
     t.observe(
         promoted.is_ok(),

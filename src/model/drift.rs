@@ -259,6 +259,13 @@ impl AnswerComparison {
     /// "v2's answers vs v1's: predicted class differs on at least 1.2% of rows (p 0.41) over
     /// the same 312 s, 812 vs 7305 rows".
     pub fn describe(&self, version: u32) -> String {
+        if self.rows == 0 || self.versus_rows == 0 {
+            // Nothing compared: no distance or p-value to show, not a "0.0%".
+            return format!(
+                "v{version}'s answers vs v{}'s: not compared yet ({} vs {} rows in the same period)",
+                self.versus, self.rows, self.versus_rows
+            );
+        }
         let head = match self.headline() {
             Some(o) if o.is_classes() => format!(
                 "{} differs on at least {:.1}% of rows (p {})",

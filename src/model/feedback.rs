@@ -35,8 +35,12 @@ pub struct LiveQuality {
     pub answered: u64,
     /// Of those, requests whose label arrived.
     pub labelled: u64,
-    /// labelled / answered: how much of the traffic the quality below speaks for.
+    /// Of its answers kept now for their labels (the latest, up to the server's count and
+    /// age), the share whose label arrived: how much of recent traffic the quality speaks for.
     pub coverage: f64,
+    /// The two counts of that share: answers kept, and those of them labelled.
+    pub kept: u64,
+    pub kept_labelled: u64,
     /// Labelled rows the metrics are computed on (the latest, up to the server's limit).
     pub rows: u64,
     /// Median time from an answer to its label, over those rows.

@@ -123,13 +123,18 @@ impl Reading {
         match self {
             Reading::Classifier { classes, .. } => {
                 let text = match label {
-                    Value::String(s) => s.clone(),
+                    Value::String(s) => s.trim().to_string(),
                     Value::Number(n) => n
                         .as_i64()
                         .map(|i| i.to_string())
                         .unwrap_or_else(|| n.to_string()),
                     Value::Bool(b) => u8::from(*b).to_string(),
                     other => return Err(format!("{other} is not a class")),
+                };
+                // pandas writes integer labels of a column with gaps as 1.0: the class 1.
+                let text = match text.parse::<f64>() {
+                    Ok(x) if x.fract() == 0.0 && !classes.contains(&text) => (x as i64).to_string(),
+                    _ => text,
                 };
                 classes
                     .iter()
@@ -203,6 +208,11 @@ struct VersionLabels {
     reading: Reading,
     answered: u64,
     labelled: u64,
+    /// Of its answers kept now (the latest), how many, and how many got their label: the
+    /// coverage of recent traffic, which answers from before labels began to flow do not
+    /// dilute forever.
+    kept: u64,
+    kept_labelled: u64,
     joined: VecDeque<Joined>,
     /// The quality last computed, until a label changes it (scrapes come every second).
     computed: Option<LiveQuality>,
@@ -224,6 +234,16 @@ struct Inner {
 }
 
 impl Inner {
+    /// Counts an answer no longer kept out of its version's recent coverage.
+    fn forget(&mut self, answer: &Answer) {
+        if let Some(v) = self.versions.get_mut(&answer.version) {
+            v.kept = v.kept.saturating_sub(1);
+            if answer.labelled {
+                v.kept_labelled = v.kept_labelled.saturating_sub(1);
+            }
+        }
+    }
+
     fn kept(&self) -> usize {
         self.generated.len() + self.order.len()
     }
@@ -235,6 +255,8 @@ impl Inner {
                 reading: reading.clone(),
                 answered: 0,
                 labelled: 0,
+                kept: 0,
+                kept_labelled: 0,
                 joined: VecDeque::new(),
                 computed: None,
             })
@@ -327,11 +349,16 @@ impl FeedbackStore {
         let Ok(mut inner) = self.inner.lock() else {
             return asked.unwrap_or_else(|| self.id_of(self.next.fetch_add(1, Ordering::Relaxed)));
         };
-        inner.version(version, reading).answered += 1;
+        let counts = inner.version(version, reading);
+        counts.answered += 1;
+        counts.kept += 1;
         let id = match asked {
             Some(id) => {
                 let key: Arc<str> = Arc::from(id.as_str());
-                inner.named.insert(key.clone(), answer);
+                // A client that names two requests alike keeps the newest answer.
+                if let Some(replaced) = inner.named.insert(key.clone(), answer) {
+                    inner.forget(&replaced);
+                }
                 inner.order.push_back((now, key));
                 id
             }
@@ -380,12 +407,16 @@ impl FeedbackStore {
                 break;
             }
             if take_generated {
-                inner.generated.pop_front();
+                if let Some(Some(gone)) = inner.generated.pop_front() {
+                    inner.forget(&gone);
+                }
                 inner.first += 1;
             } else if let Some((at, id)) = inner.order.pop_front() {
                 // An id a client used twice is kept for its newest answer.
-                if inner.named.get(&id).is_some_and(|a| a.at == at) {
-                    inner.named.remove(&id);
+                if inner.named.get(&id).is_some_and(|a| a.at == at)
+                    && let Some(gone) = inner.named.remove(&id)
+                {
+                    inner.forget(&gone);
                 }
             } else {
                 break;
@@ -465,6 +496,7 @@ impl FeedbackStore {
                 version.joined.pop_front();
             }
             version.labelled += 1;
+            version.kept_labelled += 1;
             version.computed = None;
             receipt.matched += 1;
         }
@@ -475,6 +507,13 @@ impl FeedbackStore {
         all.duplicate += receipt.duplicate;
         all.invalid += receipt.invalid;
         receipt
+    }
+
+    /// Counts labels refused before they reached the store (an item with no id or no label).
+    pub fn count_invalid(&self, n: u64) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.labels.invalid += n;
+        }
     }
 
     fn was_generated_here(&self, id: &str) -> bool {
@@ -496,13 +535,22 @@ impl FeedbackStore {
         let versions = inner
             .versions
             .iter_mut()
-            .map(|(v, labels)| match &labels.computed {
-                Some(q) => q.clone(),
-                None => {
-                    let q = live_quality(*v, labels);
-                    labels.computed = Some(q.clone());
-                    q
-                }
+            .map(|(v, labels)| {
+                let mut q = match &labels.computed {
+                    Some(q) => q.clone(),
+                    None => {
+                        let q = live_quality(*v, labels);
+                        labels.computed = Some(q.clone());
+                        q
+                    }
+                };
+                // The counts move with every answer, not only with labels: never cached.
+                q.answered = labels.answered;
+                q.labelled = labels.labelled;
+                q.coverage = labels.kept_labelled as f64 / labels.kept.max(1) as f64;
+                q.kept = labels.kept;
+                q.kept_labelled = labels.kept_labelled;
+                q
             })
             .collect();
         FeedbackReport {
@@ -549,7 +597,9 @@ fn live_quality(version: u32, labels: &VersionLabels) -> LiveQuality {
         version,
         answered: labels.answered,
         labelled: labels.labelled,
-        coverage: labels.labelled as f64 / labels.answered.max(1) as f64,
+        coverage: labels.kept_labelled as f64 / labels.kept.max(1) as f64,
+        kept: labels.kept,
+        kept_labelled: labels.kept_labelled,
         rows: joined.len() as u64,
         lag_median_seconds: (!lags.is_empty()).then(|| crate::stats::quantile(&lags, 0.5)),
         metrics: metrics
@@ -682,7 +732,13 @@ mod tests {
         let report = store.report();
         assert_eq!(report.labels.late, 1);
         assert_eq!(report.kept, 2);
-        assert_eq!(report.versions[0].coverage, 2.0 / 3.0);
+        // Coverage is of the answers kept: both kept ones are labelled (the evicted one no
+        // longer counts), though 2 of the 3 answered were.
+        assert_eq!(report.versions[0].coverage, 1.0);
+        assert_eq!(
+            (report.versions[0].answered, report.versions[0].labelled),
+            (3, 2)
+        );
     }
 
     #[test]
@@ -753,5 +809,34 @@ mod tests {
         let r = labels(&["n2"], at(3 + 3601));
         assert_eq!((r.matched, r.unknown), (0, 1), "{r:?}");
         assert_eq!(store.report().kept, 0);
+    }
+
+    #[test]
+    fn counts_move_with_every_answer_not_only_with_labels() {
+        let store = FeedbackStore::new("fraud", limits(100));
+        let now = Instant::now();
+        let keep = |id: &str| {
+            store.answer(
+                Some(id.into()),
+                1,
+                Some(&classifier()),
+                &answer(0.9),
+                1,
+                now,
+            );
+        };
+        keep("a");
+        store.label(&[("a".into(), json!(1))], now);
+        assert_eq!(store.report().versions[0].coverage, 1.0);
+        // Three more answers and no label: the quality is cached, the counts are not.
+        for id in ["b", "c", "d"] {
+            keep(id);
+        }
+        let q = &store.report().versions[0];
+        assert_eq!((q.answered, q.labelled, q.kept), (4, 1, 4));
+        assert_eq!(q.coverage, 0.25);
+        // Labels written as pandas writes integers of a column with gaps: 1.0 is class 1.
+        assert_eq!(store.label(&[("b".into(), json!("1.0"))], now).matched, 1);
+        assert_eq!(store.label(&[("c".into(), json!(0.0))], now).matched, 1);
     }
 }

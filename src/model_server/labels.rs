@@ -71,17 +71,29 @@ pub async fn post(
 ) -> ApiResult<Json<FeedbackReceipt>> {
     let deployment = find(&state, &name)?;
     let bytes = body(raw)?;
-    let labels = parse(&bytes).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
+    let items = parse(&bytes).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
+    let mut labels = Vec::with_capacity(items.len());
+    let mut malformed = Vec::new();
+    for item in items {
+        match item {
+            Labelled::Label(id, label) => labels.push((id, label)),
+            Labelled::Invalid(why) => malformed.push(why),
+        }
+    }
     let store = deployment.feedback.clone();
     // Joining a large batch takes milliseconds: off the thread that serves requests.
-    let receipt = tokio::task::spawn_blocking(move || store.label(&labels, Instant::now()))
+    let mut receipt = tokio::task::spawn_blocking(move || store.label(&labels, Instant::now()))
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    deployment.feedback.count_invalid(malformed.len() as u64);
+    receipt.invalid += malformed.len() as u64;
+    let room = 5usize.saturating_sub(receipt.problems.len());
+    receipt.problems.extend(malformed.into_iter().take(room));
     Ok(Json(receipt))
 }
 
 /// The labels of a feedback body, as (id, label).
-fn parse(bytes: &[u8]) -> Result<Vec<(String, Value)>, String> {
+fn parse(bytes: &[u8]) -> Result<Vec<Labelled>, String> {
     let value: Value =
         serde_json::from_slice(bytes).map_err(|e| format!("malformed feedback: {e}"))?;
     let items = match value {
@@ -93,23 +105,32 @@ fn parse(bytes: &[u8]) -> Result<Vec<(String, Value)>, String> {
         one @ Value::Object(_) => vec![one],
         _ => return Err("send {\"id\", \"label\"}, a list of them, or {\"labels\": [...]}".into()),
     };
-    items
+    Ok(items
         .into_iter()
         .enumerate()
         .map(|(i, mut item)| {
             let id = match item.get("id") {
                 Some(Value::String(s)) => s.clone(),
                 Some(Value::Number(n)) => n.to_string(),
-                _ => return Err(format!("label {i}: no \"id\" (a string)")),
+                _ => return Labelled::Invalid(format!("label {i}: no \"id\" (a string)")),
             };
-            let label = item
+            match item
                 .get_mut("label")
                 .map(Value::take)
                 .filter(|l| !l.is_null())
-                .ok_or_else(|| format!("label {i} (id {id:?}): no \"label\""))?;
-            Ok((id, label))
+            {
+                Some(label) => Labelled::Label(id, label),
+                None => Labelled::Invalid(format!("label {i} (id {id:?}): no \"label\"")),
+            }
         })
-        .collect()
+        .collect())
+}
+
+/// One item of a feedback body: a label for an id, or why it is not one (counted as invalid,
+/// like a label that is not a class, so one bad item does not refuse the rest).
+enum Labelled {
+    Label(String, Value),
+    Invalid(String),
 }
 
 /// `GET /flightdeck/feedback/{model}`: each version's quality on its labelled answers.
@@ -158,9 +179,21 @@ pub fn gauges(state: &ServerState) -> Vec<GaugeSample> {
             });
             out.push(GaugeSample {
                 name: "flightdeck_label_coverage_ratio",
-                help: "Labelled answers over answered requests (0-1).",
+                help: "Of the answers kept for their labels (the latest), the share labelled (0-1).",
                 labels: labels(),
                 value: q.coverage,
+            });
+            out.push(GaugeSample {
+                name: "flightdeck_label_kept_answers",
+                help: "Answers of a version kept for their labels now (the latest, within the server's count and age).",
+                labels: labels(),
+                value: q.kept as f64,
+            });
+            out.push(GaugeSample {
+                name: "flightdeck_label_kept_labelled",
+                help: "Of those, answers whose label arrived.",
+                labels: labels(),
+                value: q.kept_labelled as f64,
             });
             if let Some(lag) = q.lag_median_seconds {
                 out.push(GaugeSample {

@@ -376,7 +376,7 @@ fn a_rollback_to_a_version_that_failed_its_smoke_test_is_stopped_by_its_gates() 
     assert!(err.contains("failed its smoke test"), "{err}");
     let err = fails(h, &["rollback", "fraud", "--to", "3", "--yes"], 2);
     assert!(
-        err.contains("the smoke gate failed") && err.contains("gate signature       FAILED"),
+        err.contains("the smoke gate failed") && err.contains("gate signature        FAILED"),
         "{err}"
     );
     let production = |h: &Path| {
@@ -466,7 +466,7 @@ fn a_production_that_refuses_its_clients_is_rolled_back_without_overrides() {
     assert!(err.contains("add --yes"), "it would go ahead: {err}");
     assert!(
         err.contains("production v3 -> v1")
-            && err.contains("gate signature       passed")
+            && err.contains("gate signature        passed")
             && err.contains("refuses 100%"),
         "{err}"
     );

@@ -808,7 +808,7 @@ fn gates_stop_a_constant_a_slow_and_an_erroring_canary() {
         err.contains("gate p99 latency") && err.contains("FAILED"),
         "{err}"
     );
-    assert!(!err.contains("gate 5xx errors      FAILED"), "{err}");
+    assert!(!err.contains("gate 5xx errors       FAILED"), "{err}");
     ok(h, &["abort", "fraud", "--yes"]);
 
     // v4 fails at inference on a category it never saw (4th feature >= 3): as a canary it
@@ -1011,7 +1011,7 @@ fn a_damaged_canary_artifact_blocks_its_promote_and_never_takes_stable_down() {
     // The running server holds v2 in memory; a restart would load the damaged file.
     let err = fails(h, &["promote", "fraud", "--yes"], 2);
     assert!(
-        err.contains("gate artifact        FAILED") && err.contains("damaged"),
+        err.contains("gate artifact         FAILED") && err.contains("damaged"),
         "{err}"
     );
     // A damaged file is repaired, never gone past: a restart would load it.

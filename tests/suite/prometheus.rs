@@ -528,11 +528,11 @@ fn a_kserve_promote_is_judged_on_the_canarys_series_in_prometheus() {
         std::thread::sleep(Duration::from_millis(500));
     };
     assert!(
-        out.contains("gate canary traffic  passed  v2 served 200 requests"),
+        out.contains("gate canary traffic   passed  v2 served 200 requests"),
         "{out}"
     );
     assert!(
-        out.contains("gate drift           passed  canary verdict: ok, production verdict: ok"),
+        out.contains("gate drift            passed  canary verdict: ok, production verdict: ok"),
         "{out}"
     );
     let isvc = api.get("inferenceservices", "ml", "fraud").unwrap();

@@ -846,6 +846,8 @@ mod tests {
             labelled,
             rows: labelled,
             coverage,
+            kept: labelled / coverage,
+            kept_labelled: labelled,
             lag_seconds: Some(30.0),
         }
     }

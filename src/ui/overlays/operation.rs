@@ -89,7 +89,7 @@ fn plan_lines(modal: &OpModal, theme: &Theme, ascii: bool) -> Vec<Line<'static>>
         lines.push(Line::from(""));
         for g in &plan.gates {
             let (mark, style) = crate::ui::gate_mark(g.status, theme, ascii);
-            let mut spans = vec![Span::styled(format!("{mark} {:<15} ", g.name), style)];
+            let mut spans = vec![Span::styled(format!("{mark} {:<16} ", g.name), style)];
             if !g.passed() && consent.covers(g) {
                 spans.push(Span::styled("OVERRIDDEN ", theme.danger()));
             }
