@@ -31,7 +31,8 @@ pub const MODEL: &str = "claims";
 /// Demo settings: quick gates for a walkthrough, everything else default. v2 (better recall on
 /// web claims) flags fraud on about 10 % more claims than v1 by design: the answers gate allows
 /// up to 20 % here, where the default (10 %) would hold it for a human to look.
-const CONFIG: &str = "[gates]\nmin_canary_requests = 100\nmax_p99_ratio = 5.0\nmax_answer_difference = 0.2\n";
+const CONFIG: &str =
+    "[gates]\nmin_canary_requests = 100\nmax_p99_ratio = 5.0\nmax_answer_difference = 0.2\n";
 
 pub struct Demo {
     pub model: ModelName,

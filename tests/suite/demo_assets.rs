@@ -86,8 +86,11 @@ fn demo_script_makes_every_expected_observation() {
     );
     for expected in [
         "steady traffic served by v1",
+        "v1's live accuracy from labels arriving 3s late",
         "v2 passed its smoke test and runs as a 20% canary",
+        "the canary's first 200 labels arrived",
         "promote gates passed",
+        "v2's live accuracy from labels arriving 3s late",
         "drift flagged on exactly amount, tenure_months",
         "v3 stopped by the smoke gate",
         "production is v2, healthy, with no canary",
