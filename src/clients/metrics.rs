@@ -40,6 +40,17 @@ pub struct ScrapeSnapshot {
     pub in_flight: BTreeMap<String, f64>,
     /// Each version's quality on its labelled answers, where labels arrived.
     pub live: BTreeMap<VersionKey, LiveNumbers>,
+    /// The serving runtime whose series these are, when read through Prometheus (`flightdeck`,
+    /// `kserve`, `triton`, ...); `None` for a model server's own `/metrics`. Only flightdeck's
+    /// servers export drift, answers and labels.
+    pub runtime: Option<&'static str>,
+}
+
+impl ScrapeSnapshot {
+    /// Whether the series come from a runtime that exports no drift, answers or labels.
+    pub fn foreign_runtime(&self) -> Option<&'static str> {
+        self.runtime.filter(|r| *r != "flightdeck")
+    }
 }
 
 /// A version's answers against their labels, from the `flightdeck_live_quality` family and its

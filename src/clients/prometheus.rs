@@ -285,7 +285,10 @@ impl PrometheusMetrics {
                         runtime.name()
                     ));
                 }
-                Ok(snapshot)
+                Ok(ScrapeSnapshot {
+                    runtime: Some(runtime.name()),
+                    ..snapshot
+                })
             })
             .await
         }

@@ -1,6 +1,7 @@
-//! Input drift read back from Prometheus (`metrics = "prometheus"`): the per-feature gauges every
-//! `flightdeck serve` exports (`flightdeck_feature_drift{feature,method}`, the verdict state set,
-//! the drift share and the window size) rebuilt into the drift pane's reports, so the console
+//! Input and prediction drift read back from Prometheus (`metrics = "prometheus"`): the gauges
+//! every `flightdeck serve` exports (`flightdeck_feature_drift{feature,method}`,
+//! `flightdeck_prediction_drift{output,method}`, the verdict state set, the drift share and the
+//! window size) rebuilt into the drift pane's reports, so the console
 //! never calls servers it only knows through Prometheus (pods inside a cluster). Histograms are
 //! not exported: the pane shows the statistics without the reference-vs-live bars.
 
@@ -40,7 +41,7 @@ impl PrometheusDrift {
         {
             within(self.timeout, async {
                 let query = format!(
-                    "{{__name__=~\"flightdeck_(feature_drift|drift_verdict|drift_share|drift_window_samples)\",model=\"{model}\"}}"
+                    "{{__name__=~\"flightdeck_(feature_drift|prediction_drift|drift_verdict|drift_share|drift_window_samples)\",model=\"{model}\"}}"
                 );
                 let (_, body) = instant_query(&self.http, &self.base, &query).await?;
                 let series = vector_from_response(&body).map_err(|e| format!("Prometheus: {e}"))?;
@@ -70,6 +71,8 @@ pub fn reports_from(
         verdict: Option<Verdict>,
         /// feature -> method -> value (replicas: the last one read).
         features: BTreeMap<String, BTreeMap<String, f64>>,
+        /// The same for the answers (output -> method -> value).
+        predictions: BTreeMap<String, BTreeMap<String, f64>>,
     }
     let mut versions: BTreeMap<u32, Version> = BTreeMap::new();
     for (labels, value) in series {
@@ -82,6 +85,12 @@ pub fn reports_from(
             "flightdeck_feature_drift" => {
                 v.features
                     .entry(label("feature"))
+                    .or_default()
+                    .insert(label("method"), value);
+            }
+            "flightdeck_prediction_drift" => {
+                v.predictions
+                    .entry(label("output"))
                     .or_default()
                     .insert(label("method"), value);
             }
@@ -102,6 +111,11 @@ pub fn reports_from(
                 .into_iter()
                 .map(|(name, m)| feature(name, &m, n, thresholds))
                 .collect();
+            let predictions = v
+                .predictions
+                .into_iter()
+                .map(|(name, m)| feature(name, &m, n, thresholds))
+                .collect();
             DriftReport {
                 model: model.to_string(),
                 version,
@@ -111,8 +125,9 @@ pub fn reports_from(
                 verdict: v.verdict.unwrap_or(Verdict::InsufficientData),
                 thresholds: *thresholds,
                 features,
-                // Not exported to Prometheus yet: only the model server's own report has them.
-                predictions: Vec::new(),
+                predictions,
+                // Each version's pods export their own answers' drift; a canary against its
+                // stable version on the same rows is the local model server's alone.
                 answers_versus: None,
             }
         })
@@ -160,5 +175,60 @@ fn feature(name: String, m: &BTreeMap<String, f64>, n: u64, t: &DriftThresholds)
         n,
         verdict,
         histogram: Histogram::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(name: &str, labels: &[(&str, &str)], value: f64) -> super::super::prometheus::Sample {
+        let mut l: BTreeMap<String, String> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        l.insert("__name__".into(), name.into());
+        l.insert("model".into(), "fraud".into());
+        l.insert("version".into(), "2".into());
+        (l, value)
+    }
+
+    #[test]
+    fn answers_drift_comes_back_beside_the_features() {
+        let series = vec![
+            sample("flightdeck_drift_window_samples", &[], 500.0),
+            sample("flightdeck_drift_verdict", &[("verdict", "drift")], 1.0),
+            sample(
+                "flightdeck_feature_drift",
+                &[("feature", "amount"), ("method", "psi")],
+                0.01,
+            ),
+            // A constant model's probability against its answers on the reference rows.
+            sample(
+                "flightdeck_prediction_drift",
+                &[("output", "P(1)"), ("method", "psi")],
+                8.3,
+            ),
+            sample(
+                "flightdeck_prediction_drift",
+                &[("output", "P(1)"), ("method", "ks_statistic")],
+                0.52,
+            ),
+            sample(
+                "flightdeck_prediction_drift",
+                &[("output", "P(1)"), ("method", "ks_p_value")],
+                1e-30,
+            ),
+        ];
+        let reports = reports_from("fraud", series, &DriftThresholds::default());
+        let r = &reports[0];
+        assert_eq!(
+            (r.version, r.window_samples, r.verdict),
+            (2, 500, Verdict::Drift)
+        );
+        assert_eq!(r.features[0].verdict, Verdict::Ok);
+        let p = &r.predictions[0];
+        assert_eq!((p.name.as_str(), p.psi), ("P(1)", Some(8.3)));
+        assert_eq!(p.verdict, Verdict::Drift);
     }
 }

@@ -358,6 +358,18 @@ fn other_runtimes_are_detected_and_read_through_their_own_series() {
     let before: Vec<ScrapeSnapshot> = models.iter().map(|(m, _)| read(m, 100.0)).collect();
     *exporter.text.lock().unwrap() = other_runtimes(300);
     let after: Vec<ScrapeSnapshot> = models.iter().map(|(m, _)| read(m, 300.0)).collect();
+    // Each snapshot says whose series it is: none of these runtimes exports drift, answers or
+    // labels, and the panes say so instead of "none yet".
+    let runtimes: Vec<Option<&str>> = after.iter().map(|s| s.foreign_runtime()).collect();
+    assert_eq!(
+        runtimes,
+        [
+            Some("bentoml"),
+            Some("triton"),
+            Some("knative"),
+            Some("kserve")
+        ]
+    );
 
     // The same 200 requests in 10 s, however each runtime counts them.
     let expected_p99 = flightdeck::stats::histogram_quantile(

@@ -19,12 +19,20 @@ pub(super) fn drift(frame: &mut Frame<'_>, panel: Panel<'_>, drawn: &mut DrawnLi
     let block = with_freshness(block, &state.sources.drift_status, state, theme);
     let reports = state.detail.drift.get(name);
     let Some(report) = reports.and_then(|r| r.first()) else {
-        let text = if state.servers.get(name).is_some_and(|s| s.healthy) {
-            "No drift data: the served versions have no baseline profile (register with --reference)."
-        } else {
-            "No drift data: the model is not served here."
+        let foreign = state
+            .scrapes
+            .get(name)
+            .and_then(|s| s.snapshot.foreign_runtime());
+        let text = match foreign {
+            Some(runtime) => format!(
+                "Drift not available: the {runtime} runtime exports no drift (flightdeck serve does)."
+            ),
+            None if state.servers.get(name).is_some_and(|s| s.healthy) => {
+                "No drift data: the served versions have no baseline profile (register with --reference).".into()
+            }
+            None => "No drift data: the model is not served here.".into(),
         };
-        placeholder(frame, area, block, text, theme);
+        placeholder(frame, area, block, &text, theme);
         return;
     };
     let inner = block.inner(area);

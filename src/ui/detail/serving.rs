@@ -153,12 +153,14 @@ fn version_column(
         1e4,
         theme.danger(),
     );
-    let live = state
-        .scrapes
-        .get(name)
-        .and_then(|s| s.snapshot.live.get(&key));
+    let scrape = state.scrapes.get(name).map(|s| &s.snapshot);
+    // Another runtime's series carry no answers: said, not left blank or "none yet".
+    let line = match scrape.and_then(|s| s.foreign_runtime()) {
+        Some(runtime) => format!("labels: not available (the {runtime} runtime exports none)"),
+        None => labelled_line(scrape.and_then(|s| s.live.get(&key))),
+    };
     frame.render_widget(
-        Paragraph::new(Span::styled(labelled_line(live), value(Style::default()))),
+        Paragraph::new(Span::styled(line, value(Style::default()))),
         labelled,
     );
 }
