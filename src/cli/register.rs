@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{Failure, model_name, print_json};
+use super::{Failure, failure, model_name, print_json};
 use crate::engine::register::{RegisterRequest, Registered, parse_metric, register};
 use crate::model::{BaselineProfile, CategoryFrequency, FeatureKind, Signature};
 use crate::settings::Settings;
@@ -17,7 +17,13 @@ pub struct RegisterArgs {
     /// Model name: letters, digits, '-', '_' and '.'.
     pub model: String,
     /// The ONNX file.
-    pub file: PathBuf,
+    #[arg(required_unless_present = "existing")]
+    pub file: Option<PathBuf>,
+    /// Profile an already registered version again from --reference, with the file the
+    /// registry stores (for a version registered before it had reference data, or before its
+    /// answers on the reference were kept).
+    #[arg(long = "version", value_name = "V", value_parser = super::parse_version, conflicts_with = "file", requires = "reference")]
+    pub existing: Option<u32>,
     /// Reference (training) data, CSV with a header row or Parquet (`.parquet`, snappy or
     /// uncompressed): the training table as it is, with
     /// its label and id columns named by --label and --ignore.
@@ -65,8 +71,21 @@ pub fn run(settings: &Settings, actor: &Actor, args: RegisterArgs) -> Result<(),
         .iter()
         .map(|m| parse_metric(m))
         .collect::<Result<BTreeMap<_, _>, _>>()?;
+    let mut registry = super::open(settings)?;
+    let artifact = match (args.file, args.existing) {
+        (Some(file), _) => file,
+        (None, Some(version)) => {
+            let stored = registry.version(&model, version)?;
+            crate::store::registry::artifacts::path_for(registry.artifacts_root(), &stored.sha256)
+        }
+        (None, None) => {
+            return Err(failure(
+                "name the ONNX file, or --version V of a registered one",
+            ));
+        }
+    };
     let request = RegisterRequest {
-        artifact: args.file,
+        artifact,
         reference: args.reference,
         profile: crate::engine::profile::ProfileOptions {
             columns: crate::engine::reference::Columns {
@@ -84,7 +103,6 @@ pub fn run(settings: &Settings, actor: &Actor, args: RegisterArgs) -> Result<(),
         pipeline_version: args.pipeline_version,
         description: args.description,
     };
-    let mut registry = super::open(settings)?;
     let registered = register(&mut registry, &model, &request, actor)?;
     if args.json {
         return print_json(&serde_json::json!({

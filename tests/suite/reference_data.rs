@@ -816,3 +816,56 @@ fn answers_that_stop_varying_are_flagged_by_prediction_drift() {
     assert!((exported - psi).abs() <= 1e-9 * psi, "{line} vs {psi}");
     common::promtool_check(&metrics);
 }
+
+#[test]
+fn a_version_registered_without_reference_data_is_profiled_later_from_its_stored_file() {
+    // Registered bare (as before reference predictions existed), then given its reference by
+    // version: no need for the original file; its answers on the reference come with it.
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    ok(h, &["register", "claims", &demo("v2.onnx")]);
+    assert!(versions(h, "claims")[0]["profile"].is_null());
+    let out = ok(
+        h,
+        &[
+            "register",
+            "claims",
+            "--version",
+            "1",
+            "--reference",
+            &demo("holdout.csv"),
+            "--label",
+            "fraud",
+            "--categories",
+            "channel=app,branch,web",
+        ],
+    );
+    assert!(
+        out.contains("its baseline profile is replaced from this reference (journaled)")
+            && out.contains("on the reference's labels: accuracy 0.8310"),
+        "{out}"
+    );
+    let listed = versions(h, "claims");
+    assert_eq!(listed.as_array().unwrap().len(), 1, "no new version");
+    assert!(
+        listed[0]["profile"]["predictions"]["outputs"].is_array(),
+        "{}",
+        listed[0]
+    );
+    // A version that does not exist, or no reference: said plainly.
+    let err = common::fails(
+        h,
+        &[
+            "register",
+            "claims",
+            "--version",
+            "7",
+            "--reference",
+            &demo("holdout.csv"),
+        ],
+        1,
+    );
+    assert!(err.contains("7"), "{err}");
+    let err = common::fails(h, &["register", "claims", "--version", "1"], 2);
+    assert!(err.contains("--reference"), "{err}");
+}
