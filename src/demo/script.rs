@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::setup::{Demo, MODEL, operate, register_versions};
+use super::setup::{Demo, MODEL, operate, operate_with, register_versions};
 use super::traffic::{SHIFTED, TrafficControl, load_rows, spawn};
 use crate::clients::model_server as server;
 use crate::engine::ops::OpRequest;
@@ -200,9 +200,11 @@ fn journal_is_complete(registry: &crate::store::Registry) -> Result<bool, String
             .count()
     };
     Ok(count("register", "succeeded") == 3
-        && count("deploy", "succeeded") == 2
+        && count("deploy", "succeeded") == 3
         && count("promote", "succeeded") == 1
-        && count("deploy", "failed") == 1)
+        && count("deploy", "failed") == 1
+        && count("promote", "failed") == 1
+        && count("abort", "succeeded") == 1)
 }
 
 /// v2 as a 20% canary, judged on its traffic, then promoted.
@@ -269,6 +271,8 @@ async fn blocked_then_healthy(
         ),
     );
 
+    answers_give_it_away(t, demo).await;
+
     let status = demo.serving.status(MODEL).await;
     let registry = demo.registry()?;
     let aliases = registry.aliases(&demo.model).map_err(|e| e.to_string())?;
@@ -280,6 +284,41 @@ async fn blocked_then_healthy(
             .is_some_and(|p| p.stable == 2 && p.canary.is_none());
     t.observe(healthy, "production is v2, healthy, with no canary");
     Ok(registry)
+}
+
+/// Someone skips v3's smoke test anyway (consented, journaled): as a canary its answers on the
+/// same traffic differ from production's, and the answers gate holds its promote with no label
+/// and no sentinel needed; the canary is aborted.
+async fn answers_give_it_away(t: &mut Timeline, demo: &Demo) {
+    let request = OpRequest::Deploy {
+        version: 3,
+        canary_percent: Some(20),
+    };
+    let deployed = operate_with(demo, request, true).await;
+    t.observe(
+        deployed.is_ok(),
+        &format!(
+            "v3 deployed anyway as a 20% canary, its smoke test skipped (journaled): {}",
+            deployed.unwrap_or_else(|e| e)
+        ),
+    );
+    let held = operate(demo, OpRequest::Promote).await;
+    let by_answers = held
+        .as_ref()
+        .err()
+        .is_some_and(|e| e.contains("answers gate failed"));
+    let why = held.err().unwrap_or_else(|| "it was promoted".into());
+    let evidence = why
+        .split("answers gate failed: ")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .unwrap_or(&why);
+    t.observe(
+        by_answers,
+        &format!("v3's promote held by the answers gate: {evidence}"),
+    );
+    let aborted = operate(demo, OpRequest::Abort).await;
+    t.observe(aborted.is_ok(), "v3's canary aborted");
 }
 
 /// An incident: a client starts sending rows of four columns (the model takes five). Every one
@@ -389,7 +428,7 @@ pub async fn run(demo: &Demo, rate: u32) -> Result<(), String> {
     let complete = journal_is_complete(&registry)?;
     t.observe(
         complete,
-        "the journal records 3 registrations, 2 deploys, 1 promote and the blocked deploy",
+        "the journal records 3 registrations, 3 deploys, 1 promote, the blocked deploy, the held promote and the abort",
     );
 
     control.stop.store(true, Ordering::Relaxed);

@@ -131,11 +131,21 @@ const EVIDENCE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// to nothing: a gate that fails stops it. A gate still short of data is planned again until it
 /// has enough or [`EVIDENCE_WAIT`] passes.
 pub async fn operate(demo: &Demo, request: OpRequest) -> Result<String, String> {
+    operate_with(demo, request, false).await
+}
+
+/// `operate`, skipping the smoke test when `skip_smoke` (consented to, and journaled as such).
+pub async fn operate_with(
+    demo: &Demo,
+    request: OpRequest,
+    skip_smoke: bool,
+) -> Result<String, String> {
     let deadline = std::time::Instant::now() + EVIDENCE_WAIT;
+    let options = PlanOptions { skip_smoke };
     let planned = loop {
         let planned = demo
             .operator
-            .plan(&demo.model, request, PlanOptions::default(), &|_| {})
+            .plan(&demo.model, request, options, &|_| {})
             .await
             .map_err(|e| e.to_string())?;
         let waiting = planned
@@ -148,9 +158,13 @@ pub async fn operate(demo: &Demo, request: OpRequest) -> Result<String, String> 
         }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     };
+    let consent = Consent {
+        skip_smoke,
+        ..Consent::default()
+    };
     let outcome = demo
         .operator
-        .run(&planned, Consent::default())
+        .run(&planned, consent)
         .await
         .map_err(|e| e.to_string())?;
     Ok(outcome.sentence)

@@ -38,6 +38,24 @@ pub fn classification(
     out
 }
 
+/// How likely a sample proportion `worse` of `n_worse` trials is this far below `better` of
+/// `n_better` by chance: the one-sided p-value of the pooled two-proportion z-test (the normal
+/// approximation, as `statsmodels.stats.proportion.proportions_ztest(alternative="larger")`).
+/// 1 when the first is not higher.
+pub fn proportion_drop_p_value(better: f64, n_better: f64, worse: f64, n_worse: f64) -> f64 {
+    if n_better <= 0.0 || n_worse <= 0.0 || better <= worse {
+        return 1.0;
+    }
+    let pooled = (better * n_better + worse * n_worse) / (n_better + n_worse);
+    let se = (pooled * (1.0 - pooled) * (1.0 / n_better + 1.0 / n_worse)).sqrt();
+    if se == 0.0 {
+        return 0.0;
+    }
+    let z = (better - worse) / se;
+    // The standard normal's upper tail: erfc(z / sqrt 2) / 2.
+    statrs::function::erf::erfc(z / std::f64::consts::SQRT_2) / 2.0
+}
+
 /// A regressor's mean absolute and root mean squared error.
 pub fn regression(predicted: &[f64], labels: &[f64]) -> Vec<(&'static str, f64)> {
     let n = labels.len() as f64;
@@ -77,5 +95,16 @@ mod tests {
         // mean_absolute_error 0.5, root_mean_squared_error sqrt(0.5).
         let r = regression(&[1.0, 2.0], &[1.0, 3.0]);
         assert_eq!(r, [("mae", 0.5), ("rmse", 0.5f64.sqrt())]);
+    }
+
+    #[test]
+    fn a_drop_in_accuracy_is_judged_against_chance() {
+        // statsmodels proportions_ztest([813, 180], [1000, 213], alternative="larger"):
+        // z = -1.0446..., so the drop from 0.813 to 0.845 is no drop (p 1 here).
+        assert_eq!(proportion_drop_p_value(0.813, 1000.0, 0.845, 213.0), 1.0);
+        // proportions_ztest([850, 160], [1000, 213], alternative="larger"): z 3.50820, p
+        // 0.00022558.
+        let p = proportion_drop_p_value(0.85, 1000.0, 160.0 / 213.0, 213.0);
+        assert!((p - 0.000_225_577_278).abs() < 1e-10, "{p}");
     }
 }

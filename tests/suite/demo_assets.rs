@@ -93,6 +93,8 @@ fn demo_script_makes_every_expected_observation() {
         "v2's live accuracy from labels arriving 3s late",
         "drift flagged on exactly amount, tenure_months",
         "v3 stopped by the smoke gate",
+        "v3's promote held by the answers gate",
+        "v3's canary aborted",
         "production is v2, healthy, with no canary",
         "0 failed, across every change",
         "every expected observation was made",
