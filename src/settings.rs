@@ -229,7 +229,7 @@ impl Thresholds {
 }
 
 /// What a canary must show before it may be promoted.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Gates {
     /// Requests the canary must have served for its numbers to count.
     pub min_canary_requests: u64,

@@ -106,21 +106,9 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
                 .and_then(|scrape| model_verdict(&scrape.snapshot, &name));
             let production = alias(AliasName::PRODUCTION);
             // Read with the numbers, like drift: what the stable version answered right.
-            let accuracy = state
-                .scrapes
-                .get(&name)
+            let accuracy = serving
                 .filter(|_| stats.is_some())
-                .zip(serving)
-                .and_then(|(scrape, plan)| {
-                    let live = scrape
-                        .snapshot
-                        .live
-                        .get(&(name.clone(), plan.stable.to_string()))?;
-                    Some(LabelledAccuracy {
-                        accuracy: *live.metrics.get("accuracy")?,
-                        coverage: live.coverage,
-                    })
-                });
+                .and_then(|plan| stable_accuracy(state, &name, plan.stable));
             let mut alerts = Vec::new();
             // A model with a production version whose server does not answer is an incident.
             if matches!(health, Health::Down(_)) && production.is_some() {
@@ -194,6 +182,19 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
             .then_with(|| a.model.cmp(&b.model))
     });
     rows
+}
+
+/// The stable version's accuracy on its labelled answers, from the model's last scrape.
+fn stable_accuracy(state: &State, model: &str, stable: u32) -> Option<LabelledAccuracy> {
+    let scrape = state.scrapes.get(model)?;
+    let live = scrape
+        .snapshot
+        .live
+        .get(&(model.to_string(), stable.to_string()))?;
+    Some(LabelledAccuracy {
+        accuracy: *live.metrics.get("accuracy")?,
+        coverage: live.coverage,
+    })
 }
 
 /// How far a row's numbers can be trusted: live, stale with the age of the last good read and

@@ -55,15 +55,8 @@ pub fn run(settings: &Settings, args: FeedbackArgs) -> Result<(), Failure> {
     let serving = LocalServing::new(&settings.data_dir, program()?);
     let timeout = Duration::from_millis(settings.refresh.source_timeout_ms.max(10_000));
     let receipt = runtime()?.block_on(async {
-        let status = serving.status(model.as_str()).await;
-        let endpoint = status
-            .endpoint()
-            .filter(|_| status.supervisor_alive || status.healthy)
-            .ok_or_else(|| {
-                failure(format!(
-                    "no local server runs {model}: labels are joined by the server that answered"
-                ))
-            })?;
+        let why = " (labels are joined by the server that answered)";
+        let endpoint = super::server::running_endpoint(&serving, &model, why).await?;
         let client = crate::clients::http::client().map_err(failure)?;
         let mut all = FeedbackReceipt::default();
         for (id_chunk, label_chunk) in ids

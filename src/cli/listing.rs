@@ -174,18 +174,8 @@ pub fn print_settings(settings: &Settings, json: bool) -> Result<(), Failure> {
             "min_drift_samples": settings.thresholds.min_drift_samples,
             "ks_reference_values": settings.thresholds.ks_reference_values,
         },
-        "gates": {
-            "min_canary_requests": settings.gates.min_canary_requests,
-            "max_error_ratio_increase": settings.gates.max_error_ratio_increase,
-            "max_client_error_ratio_increase": settings.gates.max_client_error_ratio_increase,
-            "max_p99_ratio": settings.gates.max_p99_ratio,
-            "p99_floor_ms": settings.gates.p99_floor_ms,
-            "max_metric_drop": settings.gates.max_metric_drop,
-            "max_answer_difference": settings.gates.max_answer_difference,
-            "min_answer_rows": settings.gates.min_answer_rows,
-            "min_labelled_answers": settings.gates.min_labelled_answers,
-            "min_label_coverage": settings.gates.min_label_coverage,
-        },
+        // The config's [gates] table as resolved, under its own names.
+        "gates": &settings.gates,
     });
     if json {
         return print_json(&value);

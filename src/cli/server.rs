@@ -305,3 +305,21 @@ async fn mlflow_held(
     }
     Ok((stable, held.canary))
 }
+
+/// The endpoint of the local server running `model`, or a failure saying none runs and how to
+/// start one (`why` adds what the caller needed it for).
+pub(super) async fn running_endpoint(
+    serving: &LocalServing,
+    model: &crate::model::ModelName,
+    why: &str,
+) -> Result<String, Failure> {
+    let status = serving.status(model.as_str()).await;
+    status
+        .endpoint()
+        .filter(|_| status.supervisor_alive || status.healthy)
+        .ok_or_else(|| {
+            failure(format!(
+                "no local server runs {model}{why}; start one with `flightdeck server start {model}`"
+            ))
+        })
+}

@@ -296,15 +296,7 @@ fn read_drift(settings: &Settings, model: &ModelName) -> Result<Vec<DriftReport>
                 .await
                 .map_err(|e| failure(format!("cannot read the drift of {model}: {e}")));
         }
-        let status = serving.status(model.as_str()).await;
-        let endpoint = status
-            .endpoint()
-            .filter(|_| status.supervisor_alive || status.healthy)
-            .ok_or_else(|| {
-                failure(format!(
-                    "no local server runs {model}; start one with `flightdeck server start {model}`"
-                ))
-            })?;
+        let endpoint = super::server::running_endpoint(&serving, model, "").await?;
         let client = crate::clients::http::client().map_err(failure)?;
         crate::clients::model_server::drift(&client, &endpoint, model.as_str(), timeout)
             .await

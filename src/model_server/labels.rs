@@ -165,36 +165,41 @@ pub fn gauges(state: &ServerState) -> Vec<GaugeSample> {
                     value: *value,
                 });
             }
-            out.push(GaugeSample {
-                name: "flightdeck_live_quality_rows",
-                help: "Labelled rows a version's live quality is computed over (its latest).",
-                labels: labels(),
-                value: q.rows as f64,
-            });
-            out.push(GaugeSample {
-                name: "flightdeck_labelled_answers",
-                help: "Answers of a version whose label arrived since the server loaded it.",
-                labels: labels(),
-                value: q.labelled as f64,
-            });
-            out.push(GaugeSample {
-                name: "flightdeck_label_coverage_ratio",
-                help: "Of the answers kept for their labels (the latest), the share labelled (0-1).",
-                labels: labels(),
-                value: q.coverage,
-            });
-            out.push(GaugeSample {
-                name: "flightdeck_label_kept_answers",
-                help: "Answers of a version kept for their labels now (the latest, within the server's count and age).",
-                labels: labels(),
-                value: q.kept as f64,
-            });
-            out.push(GaugeSample {
-                name: "flightdeck_label_kept_labelled",
-                help: "Of those, answers whose label arrived.",
-                labels: labels(),
-                value: q.kept_labelled as f64,
-            });
+            let per_version: [(&'static str, &'static str, f64); 5] = [
+                (
+                    "flightdeck_live_quality_rows",
+                    "Labelled rows a version's live quality is computed over (its latest).",
+                    q.rows as f64,
+                ),
+                (
+                    "flightdeck_labelled_answers",
+                    "Answers of a version whose label arrived since the server loaded it.",
+                    q.labelled as f64,
+                ),
+                (
+                    "flightdeck_label_coverage_ratio",
+                    "Of the answers kept for their labels (the latest), the share labelled (0-1).",
+                    q.coverage,
+                ),
+                (
+                    "flightdeck_label_kept_answers",
+                    "Answers of a version kept for their labels now (the latest, within the server's count and age).",
+                    q.kept as f64,
+                ),
+                (
+                    "flightdeck_label_kept_labelled",
+                    "Of those, answers whose label arrived.",
+                    q.kept_labelled as f64,
+                ),
+            ];
+            for (name, help, value) in per_version {
+                out.push(GaugeSample {
+                    name,
+                    help,
+                    labels: labels(),
+                    value,
+                });
+            }
             if let Some(lag) = q.lag_median_seconds {
                 out.push(GaugeSample {
                     name: "flightdeck_label_lag_seconds",
