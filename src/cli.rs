@@ -1,6 +1,7 @@
 //! The command line: argument definitions, settings resolution and dispatch to the engine.
 //! Each subcommand prints a human table or, with `--json`, machine-readable output.
 
+mod alerts;
 mod alias;
 mod backup;
 mod bench;
@@ -126,6 +127,11 @@ pub enum Command {
     Status(views::StatusArgs),
     /// Per-feature drift of a served model's live inputs against its baseline.
     Drift(views::DriftArgs),
+    /// The alert rules in force, and the same as Prometheus alerting rules.
+    Alerts {
+        #[command(subcommand)]
+        command: alerts::AlertsCommand,
+    },
     /// Send labels for answers already given (request id and label per row, CSV or Parquet):
     /// the server joins them into each version's live accuracy.
     Feedback(feedback::FeedbackArgs),
@@ -264,6 +270,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Recover(args) => ops::recover(&settings, &actor, args),
         Command::Status(args) => views::status(&settings, args),
         Command::Drift(args) => views::drift(&settings, args),
+        Command::Alerts { command } => alerts::run(&settings, command),
         Command::Feedback(args) => feedback::run(&settings, args),
         Command::Snapshot(args) => views::snapshot(&settings, args),
         Command::Serve(args) => serve::run(&settings, args),

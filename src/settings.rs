@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod alerts;
+pub use alerts::duration_seconds;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("config file {path}: {message}")]
@@ -44,6 +47,8 @@ struct FileConfig {
     mouse: Option<bool>,
     #[serde(default)]
     keys: BTreeMap<String, KeyList>,
+    #[serde(default)]
+    alerts: Vec<alerts::FileAlert>,
 }
 
 /// One key or several, as `[keys]` accepts them.
@@ -274,6 +279,8 @@ pub struct Settings {
     pub refresh: Refresh,
     pub thresholds: Thresholds,
     pub gates: Gates,
+    /// The alert rules: the config's `[[alerts]]`, or the defaults built from the thresholds.
+    pub alerts: Vec<crate::model::AlertRule>,
 }
 
 /// What the command line (and the environment variables clap reads) contributes.
@@ -367,6 +374,7 @@ impl Settings {
         let refresh = file.refresh.resolve().map_err(invalid)?;
         let thresholds = file.thresholds.resolve().map_err(invalid)?;
         let gates = file.gates.resolve().map_err(invalid)?;
+        let alerts = alerts::resolve(&file.alerts, &thresholds).map_err(invalid)?;
         let key_overrides: BTreeMap<String, Vec<String>> = file
             .keys
             .into_iter()
@@ -412,6 +420,7 @@ impl Settings {
             refresh,
             thresholds,
             gates,
+            alerts,
         })
     }
 }

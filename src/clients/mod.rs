@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+pub mod alert_rules;
 pub mod answer;
 pub mod http;
 pub mod metrics;

@@ -1,5 +1,6 @@
 //! Plain data types shared by the engine, the sources, the server and the console: no I/O here.
 
+pub mod alert;
 pub mod alias;
 pub mod drift;
 pub mod evaluation;
@@ -16,6 +17,7 @@ pub mod signature;
 pub mod smoke;
 pub mod version;
 
+pub use alert::{AlertRule, AlertSignal, AlertState, Severity};
 pub use alias::{Alias, AliasMove, version_of};
 pub use drift::{
     AnswerComparison, DriftReport, DriftThresholds, FeatureDrift, Histogram, JsBase,

@@ -1,0 +1,141 @@
+//! Alert rules: which signal of a model, past which threshold, for how long, how severe, and the
+//! states an alert goes through (pending, firing, resolved).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// What a rule watches, per model (and version where the signal has one).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum AlertSignal {
+    /// Share of answers with a 5xx status (0-1).
+    ServerErrors,
+    /// Share of answers with a 4xx status (0-1).
+    ClientErrors,
+    /// Share of answers that were not a success (0-1).
+    Errors,
+    /// 99th percentile latency, in milliseconds.
+    P99Ms,
+    /// Share of input features whose drift verdict is drift (0-1).
+    InputDrift,
+    /// The largest PSI of a version's answers against its answers on its reference rows.
+    PredictionDrift,
+    /// Accuracy on labelled answers (0-1); alerts below its threshold.
+    LiveAccuracy,
+    /// The model's server does not answer (1) while it should serve.
+    Down,
+}
+
+impl AlertSignal {
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+
+    /// Whether the alert fires below the threshold (accuracy) rather than above it.
+    pub fn fires_below(self) -> bool {
+        matches!(self, AlertSignal::LiveAccuracy)
+    }
+
+    /// The unit the threshold is written in, for messages.
+    pub fn unit(self) -> &'static str {
+        match self {
+            AlertSignal::P99Ms => " ms",
+            _ => "",
+        }
+    }
+}
+
+/// How urgent an alert is; receivers route on it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Severity {
+    Critical,
+    Warning,
+    Info,
+}
+
+/// One alert rule, resolved from the config (or the default set built from the thresholds).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertRule {
+    /// Unique among the rules: the alert's name where it is delivered.
+    pub name: String,
+    pub signal: AlertSignal,
+    /// Fires above it (below it for accuracy), strictly.
+    pub threshold: f64,
+    /// How long the condition must hold before the alert fires (pending until then).
+    pub for_seconds: f64,
+    pub severity: Severity,
+    /// Only this model; every model when `None`.
+    pub model: Option<String>,
+    /// Extra labels sent with the alert (team, runbook, ...).
+    pub labels: BTreeMap<String, String>,
+}
+
+impl AlertRule {
+    /// Whether `value` is past the rule's threshold: above it, or below it for accuracy (as
+    /// Prometheus' `>` and `<`).
+    pub fn breached(&self, value: f64) -> bool {
+        if self.signal.fires_below() {
+            value < self.threshold
+        } else {
+            value > self.threshold
+        }
+    }
+
+    /// The comparison as PromQL and people write it.
+    pub fn operator(&self) -> &'static str {
+        if self.signal.fires_below() { "<" } else { ">" }
+    }
+
+    /// "server_errors > 0.05 for 120s" as a person reads the rule.
+    pub fn condition(&self) -> String {
+        let op = self.operator();
+        format!(
+            "{} {op} {}{} for {}s",
+            self.signal.name(),
+            self.threshold,
+            self.signal.unit(),
+            self.for_seconds
+        )
+    }
+}
+
+/// Where an alert is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    /// Past the threshold, not yet for the rule's duration.
+    Pending,
+    Firing,
+    /// Back under the threshold after firing.
+    Resolved,
+}
