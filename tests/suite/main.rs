@@ -6,6 +6,7 @@
 
 mod common;
 
+mod alerts;
 mod alias_race;
 mod console;
 mod console_snapshots;

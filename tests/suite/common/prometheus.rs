@@ -28,11 +28,24 @@ pub fn free_port() -> u16 {
 
 /// Starts Prometheus scraping `target` (host:port) every second; waits until it has.
 pub fn start(dir: &Path, target: &str) -> Prometheus {
+    start_with_rules(dir, target, None)
+}
+
+/// The same, evaluating the alerting `rules` (YAML) every second.
+pub fn start_with_rules(dir: &Path, target: &str, rules: Option<&str>) -> Prometheus {
     let config = dir.join("prometheus.yml");
+    let rule_files = match rules {
+        Some(rules) => {
+            let path = dir.join("rules.yml");
+            std::fs::write(&path, rules).unwrap();
+            format!("rule_files:\n  - '{}'\n", path.display())
+        }
+        None => String::new(),
+    };
     std::fs::write(
         &config,
         format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: flightdeck\n    static_configs:\n      - targets: ['{target}']\n"
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n{rule_files}scrape_configs:\n  - job_name: flightdeck\n    static_configs:\n      - targets: ['{target}']\n"
         ),
     )
     .unwrap();

@@ -1,0 +1,112 @@
+//! Alert rules: the config's rules, and the same rules exported for a team's own Prometheus,
+//! loaded into a real one that fires and resolves them on a real model server's series.
+
+use crate::common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::ok;
+use serde_json::{Value, json};
+
+struct Stop<'a>(&'a Path);
+
+impl Drop for Stop<'_> {
+    fn drop(&mut self) {
+        let _ = common::run(self.0, &["server", "stop", "fraud"]);
+    }
+}
+
+/// Sends `n` requests to the model's server: `bad` of every 4 have a row of 3 values where the
+/// model takes 4 (answered 400).
+fn traffic(endpoint: &str, n: usize, bad: usize) {
+    let client = reqwest::blocking::Client::new();
+    for i in 0..n {
+        let data = if i % 4 < bad {
+            json!([50, 40, 0.1])
+        } else {
+            json!([50, 40, 0.1, 0.2])
+        };
+        let width = data.as_array().unwrap().len();
+        let body = json!({ "inputs": [{ "name": "X", "shape": [1, width], "datatype": "FP32", "data": data }] });
+        let _ = client
+            .post(format!("{endpoint}/v2/models/fraud/infer"))
+            .json(&body)
+            .send();
+    }
+}
+
+/// The state of the alert `name` in Prometheus now (`pending`, `firing`), if it is active.
+fn alert_state(prometheus: &str, name: &str) -> Option<String> {
+    let alerts: Value = reqwest::blocking::get(format!("{prometheus}/api/v1/alerts"))
+        .ok()?
+        .json()
+        .ok()?;
+    alerts["data"]["alerts"]
+        .as_array()?
+        .iter()
+        .find(|a| a["labels"]["alertname"] == name)
+        .and_then(|a| a["state"].as_str().map(str::to_string))
+}
+
+#[test]
+fn exported_rules_fire_and_resolve_in_a_real_prometheus() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    std::fs::write(
+        h.join("no-config.toml"),
+        "[[alerts]]\nname = \"fraud-4xx\"\nsignal = \"client_errors\"\nabove = 0.2\nfor = \"3s\"\nseverity = \"critical\"\nmodel = \"fraud\"\nlabels = { team = \"risk\" }\n",
+    )
+    .unwrap();
+    let listed = ok(h, &["alerts", "list"]);
+    assert!(
+        listed.contains("client_errors > 0.2 for 3s") && listed.contains("critical"),
+        "{listed}"
+    );
+    let rules = ok(h, &["alerts", "rules", "--window", "10s"]);
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    let _stop = Stop(h);
+    let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap();
+    let target = format!("127.0.0.1:{}", port.trim());
+    let endpoint = format!("http://{target}");
+    let prom = common::prometheus::start_with_rules(h, &target, Some(&rules));
+
+    // Half the requests refused: over 0.2 for 3 s, the alert goes pending, then fires.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen_pending = false;
+    loop {
+        traffic(&endpoint, 40, 2);
+        match alert_state(&prom.url, "fraud-4xx").as_deref() {
+            Some("firing") => break,
+            Some("pending") => seen_pending = true,
+            _ => {}
+        }
+        assert!(Instant::now() < deadline, "the alert never fired");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(seen_pending, "pending before firing (for: 3s)");
+    let alerts: Value = reqwest::blocking::get(format!("{}/api/v1/alerts", prom.url))
+        .unwrap()
+        .json()
+        .unwrap();
+    let alert = &alerts["data"]["alerts"][0];
+    assert_eq!(alert["labels"]["severity"], "critical", "{alert}");
+    assert_eq!(alert["labels"]["team"], "risk", "{alert}");
+    assert_eq!(alert["labels"]["model"], "fraud", "{alert}");
+    assert!(
+        alert["annotations"]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("fraud v1: client_errors is 0."),
+        "{alert}"
+    );
+
+    // Only good requests: once the 10 s window holds none of the refused ones, it resolves.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while alert_state(&prom.url, "fraud-4xx").is_some() {
+        traffic(&endpoint, 40, 0);
+        assert!(Instant::now() < deadline, "the alert never resolved");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
