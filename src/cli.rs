@@ -20,6 +20,7 @@ mod server;
 mod smoke;
 mod table;
 mod views;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -127,6 +128,9 @@ pub enum Command {
     Status(views::StatusArgs),
     /// Per-feature drift of a served model's live inputs against its baseline.
     Drift(views::DriftArgs),
+    /// Judge the alert rules every few seconds, headless, and say each alert that fires or
+    /// resolves (journaled).
+    Watch(watch::WatchArgs),
     /// The alert rules in force, and the same as Prometheus alerting rules.
     Alerts {
         #[command(subcommand)]
@@ -271,6 +275,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Status(args) => views::status(&settings, args),
         Command::Drift(args) => views::drift(&settings, args),
         Command::Alerts { command } => alerts::run(&settings, command),
+        Command::Watch(args) => watch::run(&settings, &actor, args),
         Command::Feedback(args) => feedback::run(&settings, args),
         Command::Snapshot(args) => views::snapshot(&settings, args),
         Command::Serve(args) => serve::run(&settings, args),

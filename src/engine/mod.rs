@@ -1,7 +1,9 @@
 //! The write side: registration, smoke tests, evaluation, and the one operations path (`ops`)
 //! that moves aliases and serving with their gates, consent, journal and verify. No terminal code
-//! lives here; the CLI, the console and the demo call the same functions.
+//! lives here; the CLI, the console and the demo call the same functions. `alerts` judges alert
+//! rules against the signals a caller reads.
 
+pub mod alerts;
 pub mod evaluate;
 pub mod mirror;
 pub mod ops;

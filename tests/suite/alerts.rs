@@ -110,3 +110,78 @@ fn exported_rules_fire_and_resolve_in_a_real_prometheus() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+#[test]
+fn watch_says_and_journals_an_alert_firing_and_resolving() {
+    use std::io::BufRead;
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    std::fs::write(
+        h.join("no-config.toml"),
+        "[[alerts]]\nname = \"fraud-4xx\"\nsignal = \"client_errors\"\nabove = 0.2\nfor = \"2s\"\nseverity = \"critical\"\n",
+    )
+    .unwrap();
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    let _stop = Stop(h);
+    let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap();
+    let endpoint = format!("http://127.0.0.1:{}", port.trim());
+
+    let mut watch = common::flightdeck(h)
+        .args(["watch", "--every", "1s", "--rounds", "60", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (lines, events) = std::sync::mpsc::channel::<Value>();
+    let stdout = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                let _ = lines.send(v);
+            }
+        }
+    });
+    // Until the alert fires: half the requests refused; then only good ones until it resolves.
+    let wait_for = |event: &str, bad: usize| -> Value {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            traffic(&endpoint, 30, bad);
+            while let Ok(v) = events.try_recv() {
+                if v["event"] == event {
+                    return v;
+                }
+            }
+            assert!(Instant::now() < deadline, "no {event} event");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let fired = wait_for("firing", 2);
+    let alert = &fired["alert"];
+    assert_eq!(alert["rule"], "fraud-4xx", "{fired}");
+    assert_eq!(alert["model"], "fraud", "{fired}");
+    assert_eq!(alert["severity"], "critical", "{fired}");
+    assert!(alert["value"].as_f64().unwrap() > 0.2, "{fired}");
+    let resolved = wait_for("resolved", 0);
+    assert_eq!(resolved["alert"]["rule"], "fraud-4xx", "{resolved}");
+    let _ = watch.kill();
+    let _ = watch.wait();
+
+    // Both on record.
+    let journal: Value =
+        serde_json::from_str(&ok(h, &["journal", "--json", "--model", "fraud"])).unwrap();
+    let operations: Vec<&str> = journal
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["operation"].as_str())
+        .filter(|op| op.starts_with("alert"))
+        .collect();
+    assert!(
+        operations.contains(&"alert firing") && operations.contains(&"alert resolved"),
+        "{operations:?}"
+    );
+}

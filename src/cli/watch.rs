@@ -1,0 +1,158 @@
+//! `flightdeck watch`: a headless process that reads the fleet as the console does, every few
+//! seconds, judges the alert rules on it, and says (and journals) each alert that fires or
+//! resolves. It outlives its backends: a round that cannot read them is said and the next one
+//! tries again.
+
+use super::say;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{Failure, failure, program, runtime};
+use crate::engine::alerts::{Alert, Evaluator};
+use crate::model::{AlertState, NewJournalEntry, Outcome};
+use crate::settings::Settings;
+use crate::store::Actor;
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Time between rounds (each reads the fleet and judges every rule).
+    #[arg(long, default_value = "10s", value_parser = parse_every)]
+    pub every: f64,
+    /// Stop after this many rounds (default: until interrupted).
+    #[arg(long)]
+    pub rounds: Option<u64>,
+    /// One JSON object a line, for a log collector.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_every(text: &str) -> Result<f64, String> {
+    let seconds = crate::settings::duration_seconds(text)?;
+    if seconds < 1.0 {
+        return Err("--every is at least 1s".into());
+    }
+    Ok(seconds)
+}
+
+pub fn run(settings: &Settings, actor: &Actor, args: WatchArgs) -> Result<(), Failure> {
+    let program = program()?;
+    let rules = &settings.alerts;
+    if rules.is_empty() {
+        return Err(failure("no alert rules: nothing to watch"));
+    }
+    log(
+        &args,
+        "started",
+        &format!(
+            "watching {} with {} rules every {}s",
+            settings.environment.name,
+            rules.len(),
+            args.every
+        ),
+    )?;
+    let mut evaluator = Evaluator::default();
+    let mut round = 0u64;
+    runtime()?.block_on(async {
+        loop {
+            round += 1;
+            let collected = crate::console::headless::collect(
+                settings,
+                program.clone(),
+                Duration::from_secs(1),
+            )
+            .await;
+            match collected {
+                Ok(state) => {
+                    let observations = crate::console::watch::observations(&state);
+                    let now = chrono::Utc::now();
+                    for alert in evaluator.step(rules, &observations, now) {
+                        announce(settings, actor, &args, &alert)?;
+                    }
+                }
+                // The sources are down: said, and tried again next round.
+                Err(e) => log(&args, "unreadable", &format!("cannot read the fleet: {e}"))?,
+            }
+            if args.rounds.is_some_and(|n| round >= n) {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs_f64(args.every)) => {}
+                _ = tokio::signal::ctrl_c() => break,
+            }
+        }
+        Ok::<(), Failure>(())
+    })?;
+    log(&args, "stopped", &format!("after {round} rounds"))
+}
+
+/// One line on stdout: text for a person, or a JSON object.
+fn log(args: &WatchArgs, event: &str, message: &str) -> Result<(), Failure> {
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
+    if args.json {
+        say!(
+            "{}",
+            serde_json::json!({ "time": now.to_string(), "event": event, "message": message })
+        );
+    } else {
+        say!("{now} {event:<10} {message}");
+    }
+    Ok(())
+}
+
+/// Says an alert that fired or resolved, and journals it (a read-only environment keeps no
+/// journal: said once per alert, the watch goes on).
+fn announce(
+    settings: &Settings,
+    actor: &Actor,
+    args: &WatchArgs,
+    alert: &Alert,
+) -> Result<(), Failure> {
+    let event = match alert.state {
+        AlertState::Firing => "firing",
+        AlertState::Resolved => "resolved",
+        AlertState::Pending => "pending",
+    };
+    let value = alert
+        .value
+        .map(|v| format!("{v:.4}"))
+        .unwrap_or_else(|| "unknown".into());
+    if args.json {
+        say!(
+            "{}",
+            serde_json::json!({ "time": alert.since, "event": event, "alert": alert })
+        );
+    } else {
+        say!(
+            "{} {event:<10} {} {}: {} {value} (threshold {}, {})",
+            alert.since.format("%Y-%m-%dT%H:%M:%SZ"),
+            alert.rule,
+            alert.model,
+            alert.signal.name(),
+            alert.threshold,
+            <&str>::from(alert.severity)
+        );
+    }
+    let entry = NewJournalEntry {
+        user: actor.user.clone(),
+        environment: actor.environment.clone(),
+        operation: format!("alert {event}"),
+        model: Some(alert.model.clone()),
+        from: None,
+        to: Some(alert.rule.clone()),
+        outcome: Outcome::Succeeded,
+        details: serde_json::json!({ "alert": alert }),
+    };
+    let journaled = actor
+        .ensure_writable("journal an alert")
+        .map_err(|e| e.to_string())
+        .and_then(|()| {
+            let mut registry =
+                crate::store::Registry::open(&settings.data_dir).map_err(|e| e.to_string())?;
+            registry.append_journal(&entry).map_err(|e| e.to_string())
+        });
+    if let Err(e) = journaled {
+        log(args, "unjournaled", &format!("{}: {e}", alert.rule))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,58 @@
+//! The signals `flightdeck watch` judges its alert rules on, read from the same fleet the
+//! console shows: per model, its error ratios, p99, input drift share, production's labelled
+//! accuracy, and whether its server answers.
+
+use crate::app::fleet::{self, Health};
+use crate::app::state::State;
+use crate::engine::alerts::Observation;
+use crate::model::AlertSignal;
+
+/// Every model's signals in `state` (a fleet collected headless). A signal not measured is
+/// `None`: a rule can neither fire nor resolve on it.
+pub fn observations(state: &State) -> Vec<Observation> {
+    let mut out = Vec::new();
+    for row in fleet::rows(state) {
+        let stats = row.stats;
+        let down = match row.health {
+            Health::Serving => Some(0.0),
+            // Down counts only where something should serve.
+            Health::Down(_) if row.production.is_some() => Some(1.0),
+            Health::Down(_) => Some(0.0),
+            Health::NotServed | Health::Unknown(_) => None,
+        };
+        let input_drift = state.scrapes.get(&row.model).and_then(|s| {
+            s.snapshot
+                .drift_share
+                .iter()
+                .filter(|((m, _), _)| *m == row.model)
+                .map(|(_, share)| *share)
+                .reduce(f64::max)
+        });
+        let signals = [
+            (AlertSignal::Down, down),
+            (AlertSignal::Errors, stats.and_then(|s| s.error_ratio)),
+            (
+                AlertSignal::ServerErrors,
+                stats.and_then(|s| s.server_error_ratio),
+            ),
+            (
+                AlertSignal::ClientErrors,
+                stats.and_then(|s| s.client_error_ratio),
+            ),
+            (
+                AlertSignal::P99Ms,
+                stats.and_then(|s| s.p99).map(|p| p * 1e3),
+            ),
+            (AlertSignal::InputDrift, input_drift),
+            // The answers' PSI is not in the fleet's scrape yet: never judged by watch.
+            (AlertSignal::PredictionDrift, None),
+            (AlertSignal::LiveAccuracy, row.accuracy.map(|a| a.accuracy)),
+        ];
+        out.extend(signals.into_iter().map(|(signal, value)| Observation {
+            model: row.model.clone(),
+            signal,
+            value,
+        }));
+    }
+    out
+}
