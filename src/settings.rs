@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 mod alerts;
+pub use crate::model::Receiver;
 pub use alerts::duration_seconds;
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +50,8 @@ struct FileConfig {
     keys: BTreeMap<String, KeyList>,
     #[serde(default)]
     alerts: Vec<alerts::FileAlert>,
+    #[serde(default)]
+    receivers: Vec<alerts::FileReceiver>,
 }
 
 /// One key or several, as `[keys]` accepts them.
@@ -281,6 +284,8 @@ pub struct Settings {
     pub gates: Gates,
     /// The alert rules: the config's `[[alerts]]`, or the defaults built from the thresholds.
     pub alerts: Vec<crate::model::AlertRule>,
+    /// Where `flightdeck watch` sends alerts (`[[receivers]]`).
+    pub receivers: Vec<Receiver>,
 }
 
 /// What the command line (and the environment variables clap reads) contributes.
@@ -375,6 +380,7 @@ impl Settings {
         let thresholds = file.thresholds.resolve().map_err(invalid)?;
         let gates = file.gates.resolve().map_err(invalid)?;
         let alerts = alerts::resolve(&file.alerts, &thresholds).map_err(invalid)?;
+        let receivers = alerts::receivers(&file.receivers).map_err(invalid)?;
         let key_overrides: BTreeMap<String, Vec<String>> = file
             .keys
             .into_iter()
@@ -421,6 +427,7 @@ impl Settings {
             thresholds,
             gates,
             alerts,
+            receivers,
         })
     }
 }

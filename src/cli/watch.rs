@@ -9,8 +9,8 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{Failure, failure, program, runtime};
-use crate::engine::alerts::{Alert, Evaluator};
-use crate::model::{AlertState, NewJournalEntry, Outcome};
+use crate::engine::alerts::Evaluator;
+use crate::model::{Alert, AlertState, NewJournalEntry, Outcome};
 use crate::settings::Settings;
 use crate::store::Actor;
 
@@ -41,6 +41,16 @@ pub fn run(settings: &Settings, actor: &Actor, args: WatchArgs) -> Result<(), Fa
     if rules.is_empty() {
         return Err(failure("no alert rules: nothing to watch"));
     }
+    // A webhook that must be signed and cannot be: refused now, not at the first alert.
+    for receiver in &settings.receivers {
+        if let crate::model::Receiver::Webhook {
+            secret_env: Some(var),
+            ..
+        } = receiver
+        {
+            crate::clients::notify::webhook_secret(var).map_err(failure)?;
+        }
+    }
     log(
         &args,
         "started",
@@ -52,6 +62,7 @@ pub fn run(settings: &Settings, actor: &Actor, args: WatchArgs) -> Result<(), Fa
         ),
     )?;
     let mut evaluator = Evaluator::default();
+    let client = crate::clients::http::client().map_err(failure)?;
     let mut round = 0u64;
     runtime()?.block_on(async {
         loop {
@@ -66,9 +77,18 @@ pub fn run(settings: &Settings, actor: &Actor, args: WatchArgs) -> Result<(), Fa
                 Ok(state) => {
                     let observations = crate::console::watch::observations(&state);
                     let now = chrono::Utc::now();
-                    for alert in evaluator.step(rules, &observations, now) {
-                        announce(settings, actor, &args, &alert)?;
+                    let changes = evaluator.step(rules, &observations, now);
+                    for alert in &changes {
+                        announce(settings, actor, &args, alert)?;
                     }
+                    // Alertmanager expects firing alerts again every round (it ends those it
+                    // stops hearing of); the others hear of each change once.
+                    let firing: Vec<Alert> = evaluator
+                        .active()
+                        .filter(|a| a.state == AlertState::Firing)
+                        .cloned()
+                        .collect();
+                    deliver(settings, &args, &client, &changes, &firing).await?;
                 }
                 // The sources are down: said, and tried again next round.
                 Err(e) => log(&args, "unreadable", &format!("cannot read the fleet: {e}"))?,
@@ -84,6 +104,39 @@ pub fn run(settings: &Settings, actor: &Actor, args: WatchArgs) -> Result<(), Fa
         Ok::<(), Failure>(())
     })?;
     log(&args, "stopped", &format!("after {round} rounds"))
+}
+
+/// Sends this round's changes to every receiver, and the alerts still firing again to
+/// Alertmanager; a receiver that cannot be reached is said, and the watch goes on.
+async fn deliver(
+    settings: &Settings,
+    args: &WatchArgs,
+    client: &reqwest::Client,
+    changes: &[Alert],
+    firing: &[Alert],
+) -> Result<(), Failure> {
+    for receiver in &settings.receivers {
+        let alerts: Vec<Alert> = match receiver {
+            crate::model::Receiver::Alertmanager { .. } => changes
+                .iter()
+                .filter(|c| c.state == AlertState::Resolved)
+                .chain(firing)
+                .cloned()
+                .collect(),
+            _ => changes.to_vec(),
+        };
+        let sent =
+            crate::clients::notify::send(client, receiver, &alerts, Duration::from_secs(5)).await;
+        if let Err(e) = sent {
+            let url = match receiver {
+                crate::model::Receiver::Alertmanager { url }
+                | crate::model::Receiver::Webhook { url, .. }
+                | crate::model::Receiver::Slack { url } => url,
+            };
+            log(args, "undelivered", &format!("{url}: {e}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// One line on stdout: text for a person, or a JSON object.

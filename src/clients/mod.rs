@@ -11,6 +11,7 @@ pub mod http;
 pub mod metrics;
 pub mod mlflow;
 pub mod model_server;
+pub mod notify;
 pub mod prometheus;
 pub mod prometheus_drift;
 pub mod promql;

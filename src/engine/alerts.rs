@@ -5,9 +5,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
-use crate::model::{AlertRule, AlertSignal, AlertState, Severity};
+use crate::model::{Alert, AlertRule, AlertSignal, AlertState};
 
 /// One signal of one model as read this round; `None` when it was not measured.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,22 +14,6 @@ pub struct Observation {
     pub model: String,
     pub signal: AlertSignal,
     pub value: Option<f64>,
-}
-
-/// An alert: a rule breached by one model.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Alert {
-    pub rule: String,
-    pub model: String,
-    pub signal: AlertSignal,
-    pub severity: Severity,
-    pub threshold: f64,
-    pub state: AlertState,
-    /// When the condition began to hold (pending), when it fired, or when it resolved.
-    pub since: DateTime<Utc>,
-    /// The last value read; `None` when the signal went unmeasured while the alert fired.
-    pub value: Option<f64>,
-    pub labels: BTreeMap<String, String>,
 }
 
 /// The alerts in force between rounds.
@@ -130,6 +113,7 @@ impl Evaluator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Severity;
 
     fn rule(for_seconds: f64) -> AlertRule {
         AlertRule {

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
+
 use serde::{Deserialize, Serialize};
 
 /// What a rule watches, per model (and version where the signal has one).
@@ -138,4 +140,36 @@ pub enum AlertState {
     Firing,
     /// Back under the threshold after firing.
     Resolved,
+}
+
+/// Where `flightdeck watch` sends alerts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Receiver {
+    /// Alertmanager's API v2 (`POST /api/v2/alerts` under this base URL).
+    Alertmanager { url: String },
+    /// A JSON body per change, signed with HMAC-SHA256 when a secret is set
+    /// (`X-Flightdeck-Signature: sha256=HEX`); the secret is read from the environment
+    /// variable `secret_env` names, when sending (so other commands never need it).
+    Webhook {
+        url: String,
+        secret_env: Option<String>,
+    },
+    /// Slack's incoming-webhook format (`{"text": ...}`).
+    Slack { url: String },
+}
+
+/// An alert: a rule breached by one model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    pub rule: String,
+    pub model: String,
+    pub signal: AlertSignal,
+    pub severity: Severity,
+    pub threshold: f64,
+    pub state: AlertState,
+    /// When the condition began to hold (pending), when it fired, or when it resolved.
+    pub since: DateTime<Utc>,
+    /// The last value read; `None` when the signal went unmeasured while the alert fired.
+    pub value: Option<f64>,
+    pub labels: BTreeMap<String, String>,
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use crate::model::{AlertRule, AlertSignal, Severity};
+use crate::model::{AlertRule, AlertSignal, Receiver, Severity};
 
 /// One `[[alerts]]` table as written.
 #[derive(Debug, Default, Deserialize)]
@@ -21,6 +21,41 @@ pub(super) struct FileAlert {
     model: Option<String>,
     #[serde(default)]
     labels: BTreeMap<String, String>,
+}
+
+/// One `[[receivers]]` table as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileReceiver {
+    kind: String,
+    url: String,
+    /// The environment variable holding the webhook's signing secret.
+    secret_env: Option<String>,
+}
+
+/// The receivers `file` declares; a webhook's secret is read from its environment variable.
+pub(super) fn receivers(file: &[FileReceiver]) -> Result<Vec<Receiver>, String> {
+    file.iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let here = |e: String| format!("receivers[{i}]: {e}");
+            if !(r.url.starts_with("http://") || r.url.starts_with("https://")) {
+                return Err(here(format!("url {:?} is not an http(s) URL", r.url)));
+            }
+            let url = r.url.trim_end_matches('/').to_string();
+            match r.kind.as_str() {
+                "alertmanager" => Ok(Receiver::Alertmanager { url }),
+                "webhook" => Ok(Receiver::Webhook {
+                    url,
+                    secret_env: r.secret_env.clone(),
+                }),
+                "slack" => Ok(Receiver::Slack { url }),
+                other => Err(here(format!(
+                    "kind {other:?} is not one of alertmanager, webhook, slack"
+                ))),
+            }
+        })
+        .collect()
 }
 
 /// The rules `file` declares, or the defaults when it declares none.

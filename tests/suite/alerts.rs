@@ -111,23 +111,80 @@ fn exported_rules_fire_and_resolve_in_a_real_prometheus() {
     }
 }
 
+/// The rule both tests of `watch` judge: half the requests refused is far past 0.2.
+const RULE: &str = "[[alerts]]\nname = \"fraud-4xx\"\nsignal = \"client_errors\"\nabove = 0.2\nfor = \"2s\"\nseverity = \"critical\"\n\n";
+
+/// Each request a hook received: its signature header and its body.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>;
+
+/// A webhook receiver on loopback keeping each request's signature header and body.
+struct Hook {
+    url: String,
+    received: Received,
+}
+
+impl Hook {
+    fn start() -> Hook {
+        use std::io::{BufRead, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let received: Received = Default::default();
+        let kept = received.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+                let (mut length, mut signature) = (0usize, String::new());
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                    if lower.starts_with("x-flightdeck-signature:") {
+                        signature = line.split_once(':').unwrap().1.trim().to_string();
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                kept.lock().unwrap().push((signature, body));
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            }
+        });
+        Hook { url, received }
+    }
+}
+
 #[test]
 fn watch_says_and_journals_an_alert_firing_and_resolving() {
     use std::io::BufRead;
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
-    std::fs::write(
-        h.join("no-config.toml"),
-        "[[alerts]]\nname = \"fraud-4xx\"\nsignal = \"client_errors\"\nabove = 0.2\nfor = \"2s\"\nseverity = \"critical\"\n",
-    )
-    .unwrap();
+    std::fs::write(h.join("no-config.toml"), RULE).unwrap();
     common::register(h, "fraud", "logreg_multiclass.onnx");
     ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
     let _stop = Stop(h);
     let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap();
     let endpoint = format!("http://127.0.0.1:{}", port.trim());
 
+    // Where the alerts go: a real Alertmanager and a webhook receiver of the test's own.
+    let alertmanager = common::alertmanager::start(h);
+    let hook = Hook::start();
+    std::fs::write(
+        h.join("no-config.toml"),
+        format!(
+            "{RULE}[[receivers]]\nkind = \"alertmanager\"\nurl = \"{}\"\n\n[[receivers]]\nkind = \"webhook\"\nurl = \"{}/hook\"\nsecret_env = \"FD_TEST_HOOK_SECRET\"\n",
+            alertmanager.url, hook.url
+        ),
+    )
+    .unwrap();
     let mut watch = common::flightdeck(h)
+        .env("FD_TEST_HOOK_SECRET", "s3cret")
         .args(["watch", "--every", "1s", "--rounds", "60", "--json"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -165,10 +222,69 @@ fn watch_says_and_journals_an_alert_firing_and_resolving() {
     assert_eq!(alert["model"], "fraud", "{fired}");
     assert_eq!(alert["severity"], "critical", "{fired}");
     assert!(alert["value"].as_f64().unwrap() > 0.2, "{fired}");
+    // Alertmanager has it, active, under the rule's name with the model and severity.
+    let active = || -> Vec<Value> {
+        let alerts: Value = reqwest::blocking::get(format!("{}/api/v2/alerts", alertmanager.url))
+            .unwrap()
+            .json()
+            .unwrap();
+        alerts
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["labels"]["alertname"] == "fraud-4xx" && a["status"]["state"] == "active")
+            .cloned()
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while active().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "Alertmanager never had the alert"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let am = &active()[0];
+    assert_eq!(am["labels"]["model"], "fraud", "{am}");
+    assert_eq!(am["labels"]["severity"], "critical", "{am}");
+    // A few rounds more while it fires: re-sent to Alertmanager, not to the webhook.
+    traffic(&endpoint, 60, 2);
+    std::thread::sleep(Duration::from_secs(3));
     let resolved = wait_for("resolved", 0);
     assert_eq!(resolved["alert"]["rule"], "fraud-4xx", "{resolved}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !active().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "Alertmanager never saw it resolve"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let _ = watch.kill();
     let _ = watch.wait();
+
+    // The webhook heard of each change once, signed.
+    let received = hook.received.lock().unwrap().clone();
+    let states: Vec<String> = received
+        .iter()
+        .flat_map(|(_, body)| {
+            let v: Value = serde_json::from_slice(body).unwrap();
+            v["alerts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["state"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(states, ["firing", "resolved"], "deduplicated");
+    for (signature, body) in &received {
+        assert_eq!(
+            signature,
+            &flightdeck::clients::notify::signature("s3cret", body),
+            "signed with the secret"
+        );
+    }
 
     // Both on record.
     let journal: Value =

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod alertmanager;
 pub mod console;
 pub mod crd;
 pub mod kube_api;
