@@ -17,6 +17,7 @@ mod progress;
 mod register;
 pub mod serve;
 mod server;
+mod silence;
 mod smoke;
 mod table;
 mod views;
@@ -131,6 +132,8 @@ pub enum Command {
     /// Judge the alert rules every few seconds, headless, and say each alert that fires or
     /// resolves (journaled).
     Watch(watch::WatchArgs),
+    /// Keep a model's alerts from the receivers for a while, with a reason (or --lift).
+    Silence(silence::SilenceArgs),
     /// The alert rules in force, and the same as Prometheus alerting rules.
     Alerts {
         #[command(subcommand)]
@@ -276,6 +279,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Drift(args) => views::drift(&settings, args),
         Command::Alerts { command } => alerts::run(&settings, command),
         Command::Watch(args) => watch::run(&settings, &actor, args),
+        Command::Silence(args) => silence::run(&settings, &actor, args),
         Command::Feedback(args) => feedback::run(&settings, args),
         Command::Snapshot(args) => views::snapshot(&settings, args),
         Command::Serve(args) => serve::run(&settings, args),

@@ -115,6 +115,46 @@ async fn deliver(
     changes: &[Alert],
     firing: &[Alert],
 ) -> Result<(), Failure> {
+    if settings.receivers.is_empty() || (changes.is_empty() && firing.is_empty()) {
+        return Ok(());
+    }
+    // Silenced alerts are said and journaled, never sent.
+    let now = chrono::Utc::now();
+    let silences = crate::store::Registry::open(&settings.data_dir)
+        .and_then(|r| crate::engine::silences::active(&r, now))
+        .unwrap_or_else(|e| {
+            // Unread silences silence nothing: better a page too many than a missed one.
+            let _ = log(args, "unreadable", &format!("silences: {e}"));
+            Vec::new()
+        });
+    let silenced = |a: &Alert| silences.iter().find(|s| s.covers(a, now));
+    for alert in changes {
+        if let Some(s) = silenced(alert) {
+            log(
+                args,
+                "silenced",
+                &format!(
+                    "{} {}: not sent (silenced by {} until {}: {})",
+                    alert.rule,
+                    alert.model,
+                    s.by,
+                    s.until.format("%Y-%m-%d %H:%M UTC"),
+                    s.reason
+                ),
+            )?;
+        }
+    }
+    let changes: Vec<Alert> = changes
+        .iter()
+        .filter(|a| silenced(a).is_none())
+        .cloned()
+        .collect();
+    let firing: Vec<Alert> = firing
+        .iter()
+        .filter(|a| silenced(a).is_none())
+        .cloned()
+        .collect();
+    let (changes, firing) = (&changes[..], &firing[..]);
     for receiver in &settings.receivers {
         let alerts: Vec<Alert> = match receiver {
             crate::model::Receiver::Alertmanager { .. } => changes

@@ -13,4 +13,5 @@ pub mod reference;
 pub mod reference_predictions;
 pub mod register;
 pub mod sentinels;
+pub mod silences;
 pub mod smoke;

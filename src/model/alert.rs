@@ -173,3 +173,23 @@ pub struct Alert {
     pub value: Option<f64>,
     pub labels: BTreeMap<String, String>,
 }
+
+/// A model's alerts kept from receivers for a while, on purpose, with the reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Silence {
+    pub model: String,
+    /// One rule, or every rule of the model when `None`.
+    pub rule: Option<String>,
+    pub until: DateTime<Utc>,
+    pub reason: String,
+    pub by: String,
+}
+
+impl Silence {
+    /// Whether it keeps `alert` from the receivers at `now`.
+    pub fn covers(&self, alert: &Alert, now: DateTime<Utc>) -> bool {
+        self.model == alert.model
+            && self.rule.as_ref().is_none_or(|r| *r == alert.rule)
+            && now < self.until
+    }
+}

@@ -17,7 +17,7 @@ pub mod signature;
 pub mod smoke;
 pub mod version;
 
-pub use alert::{Alert, AlertRule, AlertSignal, AlertState, Receiver, Severity};
+pub use alert::{Alert, AlertRule, AlertSignal, AlertState, Receiver, Severity, Silence};
 pub use alias::{Alias, AliasMove, version_of};
 pub use drift::{
     AnswerComparison, DriftReport, DriftThresholds, FeatureDrift, Histogram, JsBase,

@@ -301,3 +301,90 @@ fn watch_says_and_journals_an_alert_firing_and_resolving() {
         "{operations:?}"
     );
 }
+
+#[test]
+fn a_silenced_alert_is_said_and_journaled_but_not_sent() {
+    use std::io::BufRead;
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let hook = Hook::start();
+    std::fs::write(
+        h.join("no-config.toml"),
+        format!(
+            "{RULE}[[receivers]]\nkind = \"webhook\"\nurl = \"{}/hook\"\n",
+            hook.url
+        ),
+    )
+    .unwrap();
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    let _stop = Stop(h);
+    let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap();
+    let endpoint = format!("http://127.0.0.1:{}", port.trim());
+
+    // A rule that does not exist is refused; the real one silenced for an hour, with a reason.
+    let err = common::fails(
+        h,
+        &[
+            "silence", "fraud", "--rule", "nope", "--for", "1h", "--reason", "x",
+        ],
+        1,
+    );
+    assert!(err.contains("no alert rule is named \"nope\""), "{err}");
+    let out = ok(
+        h,
+        &[
+            "silence",
+            "fraud",
+            "--for",
+            "1h",
+            "--reason",
+            "load test until 15:00",
+        ],
+    );
+    assert!(out.contains("every alert silenced until"), "{out}");
+
+    let mut watch = common::flightdeck(h)
+        .args(["watch", "--every", "1s", "--rounds", "40", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (lines, events) = std::sync::mpsc::channel::<Value>();
+    let stdout = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                let _ = lines.send(v);
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let said = loop {
+        traffic(&endpoint, 30, 2);
+        if let Some(v) = events.try_iter().find(|v| v["event"] == "silenced") {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "never said silenced");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        said["message"]
+            .as_str()
+            .unwrap()
+            .contains("load test until 15:00"),
+        "{said}"
+    );
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert!(hook.received.lock().unwrap().is_empty(), "nothing sent");
+    let journal = ok(h, &["journal", "--model", "fraud"]);
+    assert!(
+        journal.contains("silence") && journal.contains("alert firing"),
+        "{journal}"
+    );
+    ok(h, &["silence", "fraud", "--lift"]);
+}
