@@ -111,6 +111,35 @@ fn exported_rules_fire_and_resolve_in_a_real_prometheus() {
     }
 }
 
+/// `flightdeck watch --json` every second for at most 60 rounds, with `env` set; its events
+/// as they are printed.
+fn watch(
+    h: &Path,
+    env: &[(&str, &str)],
+) -> (std::process::Child, std::sync::mpsc::Receiver<Value>) {
+    use std::io::BufRead;
+    let mut child = common::flightdeck(h)
+        .envs(env.iter().copied())
+        .args(["watch", "--every", "1s", "--rounds", "60", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (lines, events) = std::sync::mpsc::channel::<Value>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                let _ = lines.send(v);
+            }
+        }
+    });
+    (child, events)
+}
+
 /// The rule both tests of `watch` judge: half the requests refused is far past 0.2.
 const RULE: &str = "[[alerts]]\nname = \"fraud-4xx\"\nsignal = \"client_errors\"\nabove = 0.2\nfor = \"2s\"\nseverity = \"critical\"\n\n";
 
@@ -162,7 +191,6 @@ impl Hook {
 
 #[test]
 fn watch_says_and_journals_an_alert_firing_and_resolving() {
-    use std::io::BufRead;
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     std::fs::write(h.join("no-config.toml"), RULE).unwrap();
@@ -183,25 +211,7 @@ fn watch_says_and_journals_an_alert_firing_and_resolving() {
         ),
     )
     .unwrap();
-    let mut watch = common::flightdeck(h)
-        .env("FD_TEST_HOOK_SECRET", "s3cret")
-        .args(["watch", "--every", "1s", "--rounds", "60", "--json"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let (lines, events) = std::sync::mpsc::channel::<Value>();
-    let stdout = watch.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                let _ = lines.send(v);
-            }
-        }
-    });
+    let (mut watch, events) = watch(h, &[("FD_TEST_HOOK_SECRET", "s3cret")]);
     // Until the alert fires: half the requests refused; then only good ones until it resolves.
     let wait_for = |event: &str, bad: usize| -> Value {
         let deadline = Instant::now() + Duration::from_secs(90);
@@ -304,7 +314,6 @@ fn watch_says_and_journals_an_alert_firing_and_resolving() {
 
 #[test]
 fn a_silenced_alert_is_said_and_journaled_but_not_sent() {
-    use std::io::BufRead;
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let hook = Hook::start();
@@ -344,24 +353,7 @@ fn a_silenced_alert_is_said_and_journaled_but_not_sent() {
     );
     assert!(out.contains("every alert silenced until"), "{out}");
 
-    let mut watch = common::flightdeck(h)
-        .args(["watch", "--every", "1s", "--rounds", "40", "--json"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let (lines, events) = std::sync::mpsc::channel::<Value>();
-    let stdout = watch.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                let _ = lines.send(v);
-            }
-        }
-    });
+    let (mut watch, events) = watch(h, &[]);
     let deadline = Instant::now() + Duration::from_secs(90);
     let said = loop {
         traffic(&endpoint, 30, 2);
