@@ -31,6 +31,16 @@ pub struct FleetRow {
     /// Short markers for what needs attention (`!down`, `!err`, `!p99`, `!drift`, `!alias`,
     /// `!smoke`).
     pub alerts: Vec<&'static str>,
+    /// The alert rules firing for the model, with when each fired.
+    pub firing: Vec<FiringAlert>,
+}
+
+/// An alert rule firing for a model, as the fleet shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FiringAlert {
+    pub rule: String,
+    pub severity: crate::model::Severity,
+    pub since: chrono::DateTime<chrono::Utc>,
 }
 
 /// A version's accuracy on the answers whose labels arrived.
@@ -109,6 +119,7 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
             let accuracy = serving
                 .filter(|_| stats.is_some())
                 .and_then(|plan| stable_accuracy(state, &name, plan.stable));
+            let firing = firing(state, &name);
             let mut alerts = Vec::new();
             // A model with a production version whose server does not answer is an incident.
             if matches!(health, Health::Down(_)) && production.is_some() {
@@ -163,6 +174,7 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
                 drift,
                 accuracy,
                 alerts,
+                firing,
             }
         })
         .collect();
@@ -182,6 +194,20 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
             .then_with(|| a.model.cmp(&b.model))
     });
     rows
+}
+
+/// The alert rules firing for `model` now.
+fn firing(state: &State, model: &str) -> Vec<FiringAlert> {
+    state
+        .alerts
+        .active()
+        .filter(|a| a.model == model && a.state == crate::model::AlertState::Firing)
+        .map(|a| FiringAlert {
+            rule: a.rule.clone(),
+            severity: a.severity,
+            since: a.since,
+        })
+        .collect()
 }
 
 /// The stable version's accuracy on its labelled answers, from the model's last scrape.

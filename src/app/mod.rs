@@ -1,6 +1,7 @@
 //! The console's state machine: messages in, state changes and effects out. `update` is pure
 //! (no I/O, no clock: time arrives in messages), so it is tested without a terminal.
 
+pub mod alerts;
 pub mod checks;
 pub mod effect;
 pub mod fleet;

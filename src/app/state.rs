@@ -264,6 +264,8 @@ pub struct State {
     /// Where the console acts and how it looks: fixed by the settings, but for `:env` and
     /// `:theme`.
     pub config: ConsoleConfig,
+    /// The alert rules' pending and firing alerts, judged after each scrape.
+    pub alerts: crate::engine::alerts::Evaluator,
     /// When each source last answered, or why it failed.
     pub sources: Sources,
     /// The open model's panes: their data and selection.
@@ -310,6 +312,8 @@ pub struct State {
 /// Where the console acts and how it looks.
 #[derive(Debug, Clone)]
 pub struct ConsoleConfig {
+    /// The alert rules the fleet is judged by (the same `flightdeck watch` uses).
+    pub alert_rules: Vec<crate::model::AlertRule>,
     pub environment: String,
     pub read_only: bool,
     pub theme: String,
@@ -418,6 +422,7 @@ impl State {
             settings.keymap.clone(),
             refresh_seconds,
         );
+        state.config.alert_rules = settings.alerts.clone();
         state.config.alert_error_ratio = settings.thresholds.error_rate_warn;
         state.config.alert_p99_seconds = settings.thresholds.p99_warn_ms / 1000.0;
         state.config.typed_confirmation = env.confirm == crate::settings::Confirm::Typed;
@@ -443,7 +448,10 @@ impl State {
         refresh_seconds: f64,
     ) -> Self {
         Self {
+            alerts: Default::default(),
             config: ConsoleConfig {
+                // None until the settings give them (`from_settings`).
+                alert_rules: Vec::new(),
                 environment: environment.to_string(),
                 read_only,
                 theme: theme.to_string(),

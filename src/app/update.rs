@@ -151,6 +151,7 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Effect> {
             result,
         } => {
             super::signals::scraped(state, model, endpoint, monotonic, at, result);
+            super::alerts::judge(state);
             Vec::new()
         }
     }

@@ -75,7 +75,7 @@ pub fn run(settings: &Settings, actor: &Actor, args: WatchArgs) -> Result<(), Fa
             .await;
             match collected {
                 Ok(state) => {
-                    let observations = crate::console::watch::observations(&state);
+                    let observations = crate::app::alerts::observations(&state);
                     let now = chrono::Utc::now();
                     let changes = evaluator.step(rules, &observations, now);
                     for alert in &changes {

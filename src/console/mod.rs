@@ -8,6 +8,5 @@ mod keys;
 mod run;
 mod screen;
 mod terminal;
-pub mod watch;
 
 pub use run::{Launch, run, run_with};

@@ -17,7 +17,7 @@ pub struct Observation {
 }
 
 /// The alerts in force between rounds.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Evaluator {
     active: BTreeMap<(String, String), Alert>,
 }

@@ -162,17 +162,26 @@ fn row<'a>(r: &FleetRow, state: &State, theme: &Theme, ascii: bool) -> Vec<Cell<
         Cell::from(Span::styled(drift, measured(drift_style))),
         Cell::from(Span::styled(accuracy, measured(Style::default()))),
         Cell::from(Span::styled(smoke, smoke_style)),
-        Cell::from(Line::from(alerts(r, theme))),
+        Cell::from(Line::from(alerts(r, state, theme, ascii))),
     ]
 }
 
 /// The age of stale numbers first ("stale 12s": the numbers beside it are that old), then the
 /// row's alert markers.
-fn alerts<'a>(r: &FleetRow, theme: &Theme) -> Vec<Span<'a>> {
+fn alerts<'a>(r: &FleetRow, state: &State, theme: &Theme, ascii: bool) -> Vec<Span<'a>> {
     let mut spans = Vec::new();
     if let Signal::Stale { age_seconds, .. } = &r.signal {
         let age = age_seconds.map(format::age).unwrap_or_else(|| "?".into());
         spans.push(Span::styled(format!("stale {age} "), theme.warn()));
+    }
+    // Alert rules firing, with how long: what watch would be paging about.
+    for f in &r.firing {
+        let age = format::age((state.now - f.since).num_seconds().max(0));
+        let mark = if ascii { "*" } else { "⚑" };
+        spans.push(Span::styled(
+            format!("{mark}{} {age} ", f.rule),
+            theme.danger(),
+        ));
     }
     spans.push(Span::styled(r.alerts.join(" "), theme.danger()));
     spans

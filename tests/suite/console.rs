@@ -1172,3 +1172,52 @@ fn the_fleet_flags_aliases_that_disagree_with_what_serves() {
     s.servers.insert("fraud".into(), server("fraud", canary));
     assert!(alerts(&s, "fraud").contains(&"!alias"));
 }
+
+#[test]
+fn alert_rules_are_judged_after_each_scrape_and_firing_ones_shown_with_their_age() {
+    use chrono::Utc;
+    use flightdeck::app::State;
+    use flightdeck::app::fleet;
+    use flightdeck::model::{AlertRule, AlertSignal, Severity};
+    let mut s = loaded();
+    s.config.alert_rules = vec![AlertRule {
+        name: "fraud-errors".into(),
+        signal: AlertSignal::Errors,
+        threshold: 0.01,
+        for_seconds: 60.0,
+        severity: Severity::Critical,
+        model: Some("fraud".into()),
+        labels: Default::default(),
+    }];
+    // 5% errors, read at t0 and 90 s later: pending at the first, firing at the second.
+    let scrape =
+        |s: &mut State, second: f64, at: chrono::DateTime<Utc>, total: u64, errors: u64| {
+            tick(s, second);
+            s.now = at;
+            update(
+                s,
+                Msg::MetricsScraped {
+                    model: "fraud".into(),
+                    endpoint: "http://127.0.0.1:9000".into(),
+                    monotonic: second,
+                    at,
+                    result: Ok(parse(&exposition(total, errors, total))),
+                },
+            );
+        };
+    scrape(&mut s, 2.0, t0(), 500, 20);
+    let row = |s: &State| {
+        fleet::rows(s)
+            .into_iter()
+            .find(|r| r.model == "fraud")
+            .unwrap()
+    };
+    assert!(row(&s).firing.is_empty(), "pending is not shown");
+    scrape(&mut s, 3.0, t0() + chrono::Duration::seconds(90), 700, 30);
+    let firing = row(&s).firing;
+    assert_eq!(firing.len(), 1, "{firing:?}");
+    assert_eq!(firing[0].rule, "fraud-errors");
+    s.now = t0() + chrono::Duration::seconds(150);
+    let screen = text(&render(&s, "dark", 160, 48));
+    assert!(screen.contains("⚑fraud-errors 60s"), "{screen}");
+}

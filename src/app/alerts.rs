@@ -1,9 +1,9 @@
-//! The signals `flightdeck watch` judges its alert rules on, read from the same fleet the
-//! console shows: per model, its error ratios, p99, input drift share, production's labelled
-//! accuracy, and whether its server answers.
+//! The alert rules judged on the fleet the console shows, in the console (after each scrape)
+//! and in `flightdeck watch` alike: per model, its error ratios, p99, input drift share,
+//! production's labelled accuracy, and whether its server answers.
 
-use crate::app::fleet::{self, Health};
-use crate::app::state::State;
+use super::fleet::{self, Health};
+use super::state::State;
 use crate::engine::alerts::Observation;
 use crate::model::AlertSignal;
 
@@ -55,4 +55,16 @@ pub fn observations(state: &State) -> Vec<Observation> {
         }));
     }
     out
+}
+
+/// One round of the rules on `state`'s fleet, kept in the state (the fleet's ALERTS column shows
+/// the firing ones with their age). Returns the alerts that fired or resolved.
+pub fn judge(state: &mut State) -> Vec<crate::model::Alert> {
+    if state.config.alert_rules.is_empty() {
+        return Vec::new();
+    }
+    let observations = observations(state);
+    let rules = state.config.alert_rules.clone();
+    let now = state.now;
+    state.alerts.step(&rules, &observations, now)
 }
