@@ -739,9 +739,11 @@ fn gates_stop_a_constant_a_slow_and_an_erroring_canary() {
     let h = home.0.path();
     std::fs::write(
         h.join("no-config.toml"),
-        // The slow model is ~100x slower than production, far beyond the 3x allowed here even
-        // when a loaded machine slows production too.
-        "[gates]\nmin_canary_requests = 20\nmax_p99_ratio = 3\nmax_error_ratio_increase = 0.01\n",
+        // The slow model spends 14-17 ms computing each answer where production spends
+        // microseconds. A loaded machine queues both alike (production's p99 reached 20 ms on a
+        // busy CI run, and 3x of that let the canary through), so the gate here judges the
+        // difference: at most 8 ms above production's p99, whatever the queueing adds to both.
+        "[gates]\nmin_canary_requests = 20\nmax_p99_ratio = 1.0\np99_floor_ms = 8\nmax_error_ratio_increase = 0.01\n",
     )
     .unwrap();
     let sentinels = fixture("logreg_multiclass.sentinels.json");
