@@ -63,6 +63,7 @@ pub fn run(settings: &Settings, actor: &Actor, args: WatchArgs) -> Result<(), Fa
     )?;
     let mut evaluator = Evaluator::default();
     let client = crate::clients::http::client().map_err(failure)?;
+    let mut said = Said::new();
     let mut round = 0u64;
     runtime()?.block_on(async {
         loop {
@@ -82,13 +83,13 @@ pub fn run(settings: &Settings, actor: &Actor, args: WatchArgs) -> Result<(), Fa
                         announce(settings, actor, &args, alert)?;
                     }
                     // Alertmanager expects firing alerts again every round (it ends those it
-                    // stops hearing of); the others hear of each change once.
+                    // stops hearing of); the others at their repeat, if any.
                     let firing: Vec<Alert> = evaluator
                         .active()
                         .filter(|a| a.state == AlertState::Firing)
                         .cloned()
                         .collect();
-                    deliver(settings, &args, &client, &changes, &firing).await?;
+                    deliver(settings, &args, &client, &changes, &firing, &mut said).await?;
                 }
                 // The sources are down: said, and tried again next round.
                 Err(e) => log(&args, "unreadable", &format!("cannot read the fleet: {e}"))?,
@@ -114,6 +115,7 @@ async fn deliver(
     client: &reqwest::Client,
     changes: &[Alert],
     firing: &[Alert],
+    said: &mut Said,
 ) -> Result<(), Failure> {
     if settings.receivers.is_empty() || (changes.is_empty() && firing.is_empty()) {
         return Ok(());
@@ -154,30 +156,38 @@ async fn deliver(
         .filter(|a| silenced(a).is_none())
         .cloned()
         .collect();
-    let (changes, firing) = (&changes[..], &firing[..]);
-    for receiver in &settings.receivers {
-        let alerts: Vec<Alert> = match receiver {
-            crate::model::Receiver::Alertmanager { .. } => changes
-                .iter()
-                .filter(|c| c.state == AlertState::Resolved)
-                .chain(firing)
-                .cloned()
-                .collect(),
-            _ => changes.to_vec(),
+    for (index, receiver) in settings.receivers.iter().enumerate() {
+        // Each change once; a firing alert again once the receiver's repeat has passed since
+        // it was last said there (Alertmanager: every round).
+        let key = |a: &Alert| (index, a.rule.clone(), a.model.clone());
+        let due = |a: &Alert| match (receiver.repeat_seconds(), said.get(&key(a))) {
+            (Some(repeat), Some(last)) => (now - *last).num_milliseconds() as f64 / 1e3 >= repeat,
+            (_, None) => true,
+            (None, Some(_)) => false,
         };
+        let alerts: Vec<Alert> = changes
+            .iter()
+            .filter(|c| c.state == AlertState::Resolved)
+            .chain(firing.iter().filter(|a| due(a)))
+            .cloned()
+            .collect();
+        for a in &alerts {
+            match a.state {
+                AlertState::Resolved => said.remove(&key(a)),
+                _ => said.insert(key(a), now),
+            };
+        }
         let sent =
             crate::clients::notify::send(client, receiver, &alerts, Duration::from_secs(5)).await;
         if let Err(e) = sent {
-            let url = match receiver {
-                crate::model::Receiver::Alertmanager { url }
-                | crate::model::Receiver::Webhook { url, .. }
-                | crate::model::Receiver::Slack { url } => url,
-            };
-            log(args, "undelivered", &format!("{url}: {e}"))?;
+            log(args, "undelivered", &format!("{}: {e}", receiver.url()))?;
         }
     }
     Ok(())
 }
+
+/// When each firing alert was last said to each receiver: (receiver, rule, model) -> time.
+type Said = std::collections::HashMap<(usize, String, String), chrono::DateTime<chrono::Utc>>;
 
 /// One line on stdout: text for a person, or a JSON object.
 fn log(args: &WatchArgs, event: &str, message: &str) -> Result<(), Failure> {

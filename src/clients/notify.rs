@@ -27,7 +27,9 @@ pub async fn send(
             Receiver::Alertmanager { url } => client
                 .post(format!("{url}/api/v2/alerts"))
                 .json(&alerts.iter().map(alertmanager).collect::<Vec<_>>()),
-            Receiver::Webhook { url, secret_env } => {
+            Receiver::Webhook {
+                url, secret_env, ..
+            } => {
                 let body = serde_json::to_vec(&serde_json::json!({ "alerts": alerts }))
                     .map_err(|e| e.to_string())?;
                 let mut request = client
@@ -40,7 +42,7 @@ pub async fn send(
                 }
                 request.body(body)
             }
-            Receiver::Slack { url } => {
+            Receiver::Slack { url, .. } => {
                 let text: Vec<String> = alerts.iter().map(sentence).collect();
                 client
                     .post(url)

@@ -153,9 +153,14 @@ pub enum Receiver {
     Webhook {
         url: String,
         secret_env: Option<String>,
+        /// Say a firing alert again after this many seconds (`None`: once).
+        repeat_seconds: Option<f64>,
     },
     /// Slack's incoming-webhook format (`{"text": ...}`).
-    Slack { url: String },
+    Slack {
+        url: String,
+        repeat_seconds: Option<f64>,
+    },
 }
 
 /// An alert: a rule breached by one model.
@@ -172,6 +177,26 @@ pub struct Alert {
     /// The last value read; `None` when the signal went unmeasured while the alert fired.
     pub value: Option<f64>,
     pub labels: BTreeMap<String, String>,
+}
+
+impl Receiver {
+    pub fn url(&self) -> &str {
+        match self {
+            Receiver::Alertmanager { url }
+            | Receiver::Webhook { url, .. }
+            | Receiver::Slack { url, .. } => url,
+        }
+    }
+
+    /// How often a firing alert is said again (Alertmanager: every round, as it expects).
+    pub fn repeat_seconds(&self) -> Option<f64> {
+        match self {
+            Receiver::Alertmanager { .. } => Some(0.0),
+            Receiver::Webhook { repeat_seconds, .. } | Receiver::Slack { repeat_seconds, .. } => {
+                *repeat_seconds
+            }
+        }
+    }
 }
 
 /// A model's alerts kept from receivers for a while, on purpose, with the reason.

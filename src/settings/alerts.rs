@@ -31,6 +31,8 @@ pub(super) struct FileReceiver {
     url: String,
     /// The environment variable holding the webhook's signing secret.
     secret_env: Option<String>,
+    /// Say a firing alert again this often (webhook, slack): "4h".
+    repeat: Option<String>,
 }
 
 /// The receivers `file` declares; a webhook's secret is read from its environment variable.
@@ -43,13 +45,23 @@ pub(super) fn receivers(file: &[FileReceiver]) -> Result<Vec<Receiver>, String> 
                 return Err(here(format!("url {:?} is not an http(s) URL", r.url)));
             }
             let url = r.url.trim_end_matches('/').to_string();
+            let repeat_seconds = r
+                .repeat
+                .as_deref()
+                .map(duration_seconds)
+                .transpose()
+                .map_err(here)?;
             match r.kind.as_str() {
                 "alertmanager" => Ok(Receiver::Alertmanager { url }),
                 "webhook" => Ok(Receiver::Webhook {
                     url,
                     secret_env: r.secret_env.clone(),
+                    repeat_seconds,
                 }),
-                "slack" => Ok(Receiver::Slack { url }),
+                "slack" => Ok(Receiver::Slack {
+                    url,
+                    repeat_seconds,
+                }),
                 other => Err(here(format!(
                     "kind {other:?} is not one of alertmanager, webhook, slack"
                 ))),

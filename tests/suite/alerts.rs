@@ -203,11 +203,13 @@ fn watch_says_and_journals_an_alert_firing_and_resolving() {
     // Where the alerts go: a real Alertmanager and a webhook receiver of the test's own.
     let alertmanager = common::alertmanager::start(h);
     let hook = Hook::start();
+    // A second webhook that wants to hear of a firing alert again every second.
+    let repeating = Hook::start();
     std::fs::write(
         h.join("no-config.toml"),
         format!(
-            "{RULE}[[receivers]]\nkind = \"alertmanager\"\nurl = \"{}\"\n\n[[receivers]]\nkind = \"webhook\"\nurl = \"{}/hook\"\nsecret_env = \"FD_TEST_HOOK_SECRET\"\n",
-            alertmanager.url, hook.url
+            "{RULE}[[receivers]]\nkind = \"alertmanager\"\nurl = \"{}\"\n\n[[receivers]]\nkind = \"webhook\"\nurl = \"{}/hook\"\nsecret_env = \"FD_TEST_HOOK_SECRET\"\n\n[[receivers]]\nkind = \"webhook\"\nurl = \"{}/again\"\nrepeat = \"1s\"\n",
+            alertmanager.url, hook.url, repeating.url
         ),
     )
     .unwrap();
@@ -288,6 +290,11 @@ fn watch_says_and_journals_an_alert_firing_and_resolving() {
         })
         .collect();
     assert_eq!(states, ["firing", "resolved"], "deduplicated");
+    let again = repeating.received.lock().unwrap().len();
+    assert!(
+        again >= 3,
+        "firing said again every second, then resolved: {again} posts"
+    );
     for (signature, body) in &received {
         assert_eq!(
             signature,
