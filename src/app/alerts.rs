@@ -10,60 +10,71 @@ use crate::model::AlertSignal;
 /// Every model's signals in `state` (a fleet collected headless). A signal not measured is
 /// `None`: a rule can neither fire nor resolve on it.
 pub fn observations(state: &State) -> Vec<Observation> {
-    let mut out = Vec::new();
-    for row in fleet::rows(state) {
-        let stats = row.stats;
-        let down = match row.health {
-            Health::Serving => Some(0.0),
-            // Down counts only where something should serve.
-            Health::Down(_) if row.production.is_some() => Some(1.0),
-            Health::Down(_) => Some(0.0),
-            Health::NotServed | Health::Unknown(_) => None,
-        };
-        let input_drift = state.scrapes.get(&row.model).and_then(|s| {
-            s.snapshot
-                .drift_share
-                .iter()
-                .filter(|((m, _), _)| *m == row.model)
-                .map(|(_, share)| *share)
-                .reduce(f64::max)
-        });
-        let signals = [
-            (AlertSignal::Down, down),
-            (AlertSignal::Errors, stats.and_then(|s| s.error_ratio)),
-            (
-                AlertSignal::ServerErrors,
-                stats.and_then(|s| s.server_error_ratio),
-            ),
-            (
-                AlertSignal::ClientErrors,
-                stats.and_then(|s| s.client_error_ratio),
-            ),
-            (
-                AlertSignal::P99Ms,
-                stats.and_then(|s| s.p99).map(|p| p * 1e3),
-            ),
-            (AlertSignal::InputDrift, input_drift),
-            // The answers' PSI is not in the fleet's scrape yet: never judged by watch.
-            (AlertSignal::PredictionDrift, None),
-            (AlertSignal::LiveAccuracy, row.accuracy.map(|a| a.accuracy)),
-        ];
-        out.extend(signals.into_iter().map(|(signal, value)| Observation {
+    fleet::all_rows(state)
+        .iter()
+        .flat_map(|row| row_observations(state, row))
+        .collect()
+}
+
+/// One model's signals, from its fleet row.
+fn row_observations(state: &State, row: &fleet::FleetRow) -> Vec<Observation> {
+    let stats = row.stats;
+    let down = match row.health {
+        Health::Serving => Some(0.0),
+        // Down counts only where something should serve.
+        Health::Down(_) if row.production.is_some() => Some(1.0),
+        Health::Down(_) => Some(0.0),
+        Health::NotServed | Health::Unknown(_) => None,
+    };
+    let input_drift = state.scrapes.get(&row.model).and_then(|s| {
+        s.snapshot
+            .drift_share
+            .iter()
+            .filter(|((m, _), _)| *m == row.model)
+            .map(|(_, share)| *share)
+            .reduce(f64::max)
+    });
+    let signals = [
+        (AlertSignal::Down, down),
+        (AlertSignal::Errors, stats.and_then(|s| s.error_ratio)),
+        (
+            AlertSignal::ServerErrors,
+            stats.and_then(|s| s.server_error_ratio),
+        ),
+        (
+            AlertSignal::ClientErrors,
+            stats.and_then(|s| s.client_error_ratio),
+        ),
+        (
+            AlertSignal::P99Ms,
+            stats.and_then(|s| s.p99).map(|p| p * 1e3),
+        ),
+        (AlertSignal::InputDrift, input_drift),
+        // The answers' PSI is not in the fleet's scrape yet: never judged by watch.
+        (AlertSignal::PredictionDrift, None),
+        (AlertSignal::LiveAccuracy, row.accuracy.map(|a| a.accuracy)),
+    ];
+    signals
+        .into_iter()
+        .map(|(signal, value)| Observation {
             model: row.model.clone(),
             signal,
             value,
-        }));
-    }
-    out
+        })
+        .collect()
 }
 
-/// One round of the rules on `state`'s fleet, kept in the state (the fleet's ALERTS column shows
-/// the firing ones with their age). Returns the alerts that fired or resolved.
-pub fn judge(state: &mut State) -> Vec<crate::model::Alert> {
+/// The rules on `model`, just scraped, kept in the state (the fleet's ALERTS column shows the
+/// firing ones with their age). One model a scrape: judging the whole fleet on every scrape
+/// would build every row once per model. Returns the alerts that fired or resolved.
+pub fn judge(state: &mut State, model: &str) -> Vec<crate::model::Alert> {
     if state.config.alert_rules.is_empty() {
         return Vec::new();
     }
-    let observations = observations(state);
+    let Some(row) = fleet::row_of(state, model) else {
+        return Vec::new();
+    };
+    let observations = row_observations(state, &row);
     let rules = state.config.alert_rules.clone();
     let now = state.now;
     state.alerts.step(&rules, &observations, now)

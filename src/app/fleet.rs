@@ -84,99 +84,7 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
         .models
         .iter()
         .filter(|m| needle.is_empty() || m.name.as_str().to_lowercase().contains(&needle))
-        .map(|m| {
-            let name = m.name.to_string();
-            let alias = |a: &str| crate::model::version_of(&m.aliases, a);
-            let server = state.servers.get(&name);
-            let health = match server {
-                Some(s) if s.healthy => Health::Serving,
-                Some(s) => Health::Down(s.problem.clone().unwrap_or_else(|| "down".into())),
-                None => match &state.sources.cluster_problem {
-                    Some(problem) if state.servers.is_empty() => Health::Unknown(problem.clone()),
-                    _ => Health::NotServed,
-                },
-            };
-            let serving = server.and_then(|s| s.serving);
-            // Over the versions the server serves, weighted by their requests; nothing
-            // measured is `None`, never a row of zeros.
-            let stats = serving.and_then(|plan| {
-                let versions = std::iter::once(plan.stable).chain(plan.canary);
-                let measured: Vec<&ServingStats> = versions
-                    .filter_map(|v| state.serving.get(&(name.clone(), v.to_string())))
-                    .collect();
-                ServingStats::combined(measured)
-            });
-            let signal = signal(state, &name, server, stats.is_some());
-            // Drift is judged from the same reads as the numbers: with none measured now (the
-            // server is down, or was never read), there is no verdict to show.
-            let drift = state
-                .scrapes
-                .get(&name)
-                .filter(|_| stats.is_some())
-                .and_then(|scrape| model_verdict(&scrape.snapshot, &name));
-            let production = alias(AliasName::PRODUCTION);
-            // Read with the numbers, like drift: what the stable version answered right.
-            let accuracy = serving
-                .filter(|_| stats.is_some())
-                .and_then(|plan| stable_accuracy(state, &name, plan.stable));
-            let firing = firing(state, &name);
-            let mut alerts = Vec::new();
-            // A model with a production version whose server does not answer is an incident.
-            if matches!(health, Health::Down(_)) && production.is_some() {
-                alerts.push("!down");
-            }
-            // Its supervisor died: it serves, but nothing restarts it if it fails.
-            if server.is_some_and(|s| s.healthy && !s.supervisor_alive && s.kube.is_none()) {
-                alerts.push("!orphan");
-            }
-            if let Some(s) = &stats {
-                // Every answer that was not a success counts: a version refusing every
-                // request with 400 is an incident as much as one failing with 500.
-                if s.error_ratio
-                    .is_some_and(|r| r >= state.config.alert_error_ratio)
-                {
-                    alerts.push("!err");
-                }
-                if s.p99.is_some_and(|p| p >= state.config.alert_p99_seconds) {
-                    alerts.push("!p99");
-                }
-            }
-            if drift == Some(Verdict::Drift) {
-                alerts.push("!drift");
-            }
-            // The registry says one thing, the server (or cluster) serves another: production
-            // v8 while v7 serves, or a canary alias with no canary traffic (or the reverse).
-            // An unset production alias while a version serves is a mismatch too.
-            let mismatch = serving.is_some_and(|plan| {
-                production != Some(plan.stable)
-                    || alias(AliasName::CANARY) != plan.canary.filter(|_| plan.canary_percent > 0)
-            });
-            if mismatch {
-                alerts.push("!alias");
-            }
-            let canary = serving.and_then(|p| p.canary).or(alias(AliasName::CANARY));
-            let smoke = canary.or(production).and_then(|v| m.smoke.get(&v).copied());
-            if smoke == Some(false) {
-                alerts.push("!smoke");
-            }
-            FleetRow {
-                serving,
-                model: name,
-                production,
-                smoke,
-                canary,
-                canary_percent: serving
-                    .filter(|p| p.canary.is_some())
-                    .map(|p| p.canary_percent),
-                health,
-                stats,
-                signal,
-                drift,
-                accuracy,
-                alerts,
-                firing,
-            }
-        })
+        .map(|m| row(state, m))
         .collect();
     // Unknown numbers sort after every measured one.
     let key = |r: &FleetRow, c: SortColumn| -> f64 {
@@ -221,6 +129,113 @@ fn stable_accuracy(state: &State, model: &str, stable: u32) -> Option<LabelledAc
         accuracy: *live.metrics.get("accuracy")?,
         coverage: live.coverage,
     })
+}
+
+/// Every model's row, neither filtered nor sorted (what alert rules judge: the user's filter
+/// must not hide a model from them).
+pub fn all_rows(state: &State) -> Vec<FleetRow> {
+    state.models.iter().map(|m| row(state, m)).collect()
+}
+
+/// `model`'s row, if it is registered.
+pub fn row_of(state: &State, model: &str) -> Option<FleetRow> {
+    let m = state.models.iter().find(|m| m.name.as_str() == model)?;
+    Some(row(state, m))
+}
+
+/// One model's row: what serves, its numbers and how far they can be trusted, its alerts.
+fn row(state: &State, m: &crate::model::ModelSummary) -> FleetRow {
+    let name = m.name.to_string();
+    let alias = |a: &str| crate::model::version_of(&m.aliases, a);
+    let server = state.servers.get(&name);
+    let health = match server {
+        Some(s) if s.healthy => Health::Serving,
+        Some(s) => Health::Down(s.problem.clone().unwrap_or_else(|| "down".into())),
+        None => match &state.sources.cluster_problem {
+            Some(problem) if state.servers.is_empty() => Health::Unknown(problem.clone()),
+            _ => Health::NotServed,
+        },
+    };
+    let serving = server.and_then(|s| s.serving);
+    // Over the versions the server serves, weighted by their requests; nothing
+    // measured is `None`, never a row of zeros.
+    let stats = serving.and_then(|plan| {
+        let versions = std::iter::once(plan.stable).chain(plan.canary);
+        let measured: Vec<&ServingStats> = versions
+            .filter_map(|v| state.serving.get(&(name.clone(), v.to_string())))
+            .collect();
+        ServingStats::combined(measured)
+    });
+    let signal = signal(state, &name, server, stats.is_some());
+    // Drift is judged from the same reads as the numbers: with none measured now (the
+    // server is down, or was never read), there is no verdict to show.
+    let drift = state
+        .scrapes
+        .get(&name)
+        .filter(|_| stats.is_some())
+        .and_then(|scrape| model_verdict(&scrape.snapshot, &name));
+    let production = alias(AliasName::PRODUCTION);
+    // Read with the numbers, like drift: what the stable version answered right.
+    let accuracy = serving
+        .filter(|_| stats.is_some())
+        .and_then(|plan| stable_accuracy(state, &name, plan.stable));
+    let firing = firing(state, &name);
+    let mut alerts = Vec::new();
+    // A model with a production version whose server does not answer is an incident.
+    if matches!(health, Health::Down(_)) && production.is_some() {
+        alerts.push("!down");
+    }
+    // Its supervisor died: it serves, but nothing restarts it if it fails.
+    if server.is_some_and(|s| s.healthy && !s.supervisor_alive && s.kube.is_none()) {
+        alerts.push("!orphan");
+    }
+    if let Some(s) = &stats {
+        // Every answer that was not a success counts: a version refusing every
+        // request with 400 is an incident as much as one failing with 500.
+        if s.error_ratio
+            .is_some_and(|r| r >= state.config.alert_error_ratio)
+        {
+            alerts.push("!err");
+        }
+        if s.p99.is_some_and(|p| p >= state.config.alert_p99_seconds) {
+            alerts.push("!p99");
+        }
+    }
+    if drift == Some(Verdict::Drift) {
+        alerts.push("!drift");
+    }
+    // The registry says one thing, the server (or cluster) serves another: production
+    // v8 while v7 serves, or a canary alias with no canary traffic (or the reverse).
+    // An unset production alias while a version serves is a mismatch too.
+    let mismatch = serving.is_some_and(|plan| {
+        production != Some(plan.stable)
+            || alias(AliasName::CANARY) != plan.canary.filter(|_| plan.canary_percent > 0)
+    });
+    if mismatch {
+        alerts.push("!alias");
+    }
+    let canary = serving.and_then(|p| p.canary).or(alias(AliasName::CANARY));
+    let smoke = canary.or(production).and_then(|v| m.smoke.get(&v).copied());
+    if smoke == Some(false) {
+        alerts.push("!smoke");
+    }
+    FleetRow {
+        serving,
+        model: name,
+        production,
+        smoke,
+        canary,
+        canary_percent: serving
+            .filter(|p| p.canary.is_some())
+            .map(|p| p.canary_percent),
+        health,
+        stats,
+        signal,
+        drift,
+        accuracy,
+        alerts,
+        firing,
+    }
 }
 
 /// How far a row's numbers can be trusted: live, stale with the age of the last good read and

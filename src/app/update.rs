@@ -150,8 +150,9 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Effect> {
             at,
             result,
         } => {
+            let judged = model.clone();
             super::signals::scraped(state, model, endpoint, monotonic, at, result);
-            super::alerts::judge(state);
+            super::alerts::judge(state, &judged);
             Vec::new()
         }
     }

@@ -77,7 +77,7 @@ pub fn run(settings: &Settings, args: FeedbackArgs) -> Result<(), Failure> {
             )
             .await
             .map_err(|e| failure(format!("cannot send labels to {endpoint}: {e}")))?;
-            add(&mut all, receipt);
+            all.absorb(receipt);
         }
         Ok::<_, Failure>(all)
     })?;
@@ -113,14 +113,4 @@ pub fn run(settings: &Settings, args: FeedbackArgs) -> Result<(), Failure> {
         )));
     }
     Ok(())
-}
-
-fn add(all: &mut FeedbackReceipt, one: FeedbackReceipt) {
-    all.matched += one.matched;
-    all.late += one.late;
-    all.unknown += one.unknown;
-    all.duplicate += one.duplicate;
-    all.invalid += one.invalid;
-    let room = 5usize.saturating_sub(all.problems.len());
-    all.problems.extend(one.problems.into_iter().take(room));
 }

@@ -27,6 +27,22 @@ pub struct FeedbackReceipt {
     pub problems: Vec<String>,
 }
 
+impl FeedbackReceipt {
+    /// Reasons kept for invalid labels (the count has them all).
+    pub const PROBLEMS_KEPT: usize = 5;
+
+    /// Adds `other`'s counts to these, and its reasons while there is room.
+    pub fn absorb(&mut self, other: FeedbackReceipt) {
+        self.matched += other.matched;
+        self.late += other.late;
+        self.unknown += other.unknown;
+        self.duplicate += other.duplicate;
+        self.invalid += other.invalid;
+        let room = Self::PROBLEMS_KEPT.saturating_sub(self.problems.len());
+        self.problems.extend(other.problems.into_iter().take(room));
+    }
+}
+
 /// One version's answers against their labels, as a model server joined them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiveQuality {

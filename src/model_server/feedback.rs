@@ -32,9 +32,6 @@ impl Default for FeedbackLimits {
     }
 }
 
-/// Reasons kept in a receipt for labels that were invalid (the count has them all).
-const PROBLEMS_KEPT: usize = 5;
-
 /// How a version's answers are read as predictions, and its labels as truths.
 #[derive(Debug, Clone)]
 pub enum Reading {
@@ -477,7 +474,7 @@ impl FeedbackStore {
                 Ok(t) => t,
                 Err(why) => {
                     receipt.invalid += 1;
-                    if receipt.problems.len() < PROBLEMS_KEPT {
+                    if receipt.problems.len() < FeedbackReceipt::PROBLEMS_KEPT {
                         receipt.problems.push(format!("id {id:?}: {why}"));
                     }
                     continue;
@@ -500,12 +497,11 @@ impl FeedbackStore {
             version.computed = None;
             receipt.matched += 1;
         }
-        let all = &mut inner.labels;
-        all.matched += receipt.matched;
-        all.late += receipt.late;
-        all.unknown += receipt.unknown;
-        all.duplicate += receipt.duplicate;
-        all.invalid += receipt.invalid;
+        // The server's totals keep counts only; reasons belong to the batch they came with.
+        inner.labels.absorb(FeedbackReceipt {
+            problems: Vec::new(),
+            ..receipt.clone()
+        });
         receipt
     }
 

@@ -86,9 +86,11 @@ pub async fn post(
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     deployment.feedback.count_invalid(malformed.len() as u64);
-    receipt.invalid += malformed.len() as u64;
-    let room = 5usize.saturating_sub(receipt.problems.len());
-    receipt.problems.extend(malformed.into_iter().take(room));
+    receipt.absorb(FeedbackReceipt {
+        invalid: malformed.len() as u64,
+        problems: malformed,
+        ..FeedbackReceipt::default()
+    });
     Ok(Json(receipt))
 }
 
