@@ -139,6 +139,16 @@ fn one(a: &FileAlert) -> Result<AlertRule, String> {
             "name {name:?}: letters, digits, '-', '_' and '.' only"
         ));
     }
+    // Prometheus and Alertmanager take label names of letters, digits and '_' only.
+    if let Some(bad) = a.labels.keys().find(|k| {
+        k.is_empty()
+            || k.starts_with(|c: char| c.is_ascii_digit())
+            || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    }) {
+        return Err(format!(
+            "label {bad:?}: label names are letters, digits and '_' (not starting with a digit)"
+        ));
+    }
     Ok(AlertRule {
         name,
         signal,
@@ -209,6 +219,19 @@ fn defaults(t: &super::Thresholds) -> Vec<AlertRule> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_label_name_prometheus_would_refuse_is_refused_here() {
+        let alert = |key: &str| FileAlert {
+            signal: "errors".into(),
+            above: Some(0.1),
+            labels: [(key.to_string(), "x".to_string())].into(),
+            ..FileAlert::default()
+        };
+        assert!(one(&alert("team_name")).is_ok());
+        let err = one(&alert("team-name")).unwrap_err();
+        assert!(err.contains("label \"team-name\""), "{err}");
+    }
 
     #[test]
     fn durations_read_as_people_write_them() {
