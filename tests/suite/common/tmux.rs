@@ -79,9 +79,10 @@ impl Tmux {
         assert!(self.tmux().args(&args).status().unwrap().success());
     }
 
-    /// Waits until the screen satisfies `check`, up to a deadline; returns the screen.
+    /// Waits until the screen satisfies `check`, up to a minute (generous: a loaded CI machine
+    /// draws slowly); returns the screen.
     pub fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let screen = self.screen();
             if check(&screen) {
