@@ -384,7 +384,17 @@ fn standard_mode_is_verified_from_its_pods_and_refuses_a_canary(release: &Releas
     assert_eq!(code, 201, "{answer}");
     ok(h, &k8s(&["deploy", "fraud", "1", "--direct", "--yes"]));
     assert_eq!(isvc(&rig)["status"]["deploymentMode"], release.standard);
-    let status: Value = serde_json::from_str(&ok(h, &k8s(&["status", "fraud", "--json"]))).unwrap();
+    // Status reads the cluster afresh; on a loaded machine its first read can come before the
+    // Standard-mode pods are listed (what serves is then unknown, null): read again, a while.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        let status: Value =
+            serde_json::from_str(&ok(h, &k8s(&["status", "fraud", "--json"]))).unwrap();
+        if !status[0]["serving"].is_null() || std::time::Instant::now() > deadline {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
     assert_eq!(status[0]["serving"]["stable"], 1, "{status}");
     ok(h, &k8s(&["deploy", "fraud", "2", "--direct", "--yes"]));
     let pods = rig.list("pods", "serving.kserve.io/inferenceservice=fraud");
