@@ -15,6 +15,7 @@ mod mlflow_copies;
 mod ops;
 mod progress;
 mod register;
+mod rollout;
 pub mod serve;
 mod server;
 mod silence;
@@ -132,6 +133,9 @@ pub enum Command {
     /// Judge the alert rules every few seconds, headless, and say each alert that fires or
     /// resolves (journaled).
     Watch(watch::WatchArgs),
+    /// Hand a canary to `flightdeck watch`: it takes the next traffic step while the promote
+    /// gates pass, aborts when one fails (--pause, --resume, --abort by hand).
+    Rollout(rollout::RolloutArgs),
     /// Keep a model's alerts from the receivers for a while, with a reason (or --lift).
     Silence(silence::SilenceArgs),
     /// The alert rules in force, and the same as Prometheus alerting rules.
@@ -280,6 +284,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Alerts { command } => alerts::run(&settings, command),
         Command::Watch(args) => watch::run(&settings, &actor, args),
         Command::Silence(args) => silence::run(&settings, &actor, args),
+        Command::Rollout(args) => rollout::run(&settings, &actor, args),
         Command::Feedback(args) => feedback::run(&settings, args),
         Command::Snapshot(args) => views::snapshot(&settings, args),
         Command::Serve(args) => serve::run(&settings, args),

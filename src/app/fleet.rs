@@ -33,6 +33,48 @@ pub struct FleetRow {
     pub alerts: Vec<&'static str>,
     /// The alert rules firing for the model, with when each fired.
     pub firing: Vec<FiringAlert>,
+    /// Its rollout under way, or one that ended within the last hour.
+    pub rollout: Option<RolloutRow>,
+}
+
+/// A rollout as the fleet and `status --json` show it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RolloutRow {
+    pub version: u32,
+    pub phase: crate::model::RolloutPhase,
+    /// "step 2 of 4 (25%)".
+    pub step: String,
+    pub percent: u8,
+    pub steps: Vec<u8>,
+    /// What it is doing, waiting for, or why it ended.
+    pub note: String,
+    /// The gates as last judged over the step's window.
+    pub gates: Vec<crate::model::GateResult>,
+    /// When `watch` last judged it; `None`: never (is `watch` running?).
+    pub checked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// How long an ended rollout stays on the fleet: the on-call engineer arriving after an
+/// automatic abort sees it.
+const ENDED_SHOWN_SECONDS: i64 = 3600;
+
+/// The rollout of `model` worth showing now: under way, or ended within the hour.
+pub fn rollout_row(state: &State, model: &str) -> Option<RolloutRow> {
+    let r = state.rollouts.get(model)?;
+    let last = r.checked_at.unwrap_or(r.started_at).max(r.step_since);
+    if !r.phase.is_active() && (state.now - last).num_seconds() > ENDED_SHOWN_SECONDS {
+        return None;
+    }
+    Some(RolloutRow {
+        version: r.version,
+        phase: r.phase,
+        step: r.step_text(),
+        percent: r.percent(),
+        steps: r.steps.clone(),
+        note: r.note.clone(),
+        gates: r.gates.clone(),
+        checked_at: r.checked_at,
+    })
 }
 
 /// An alert rule firing for a model, as the fleet shows it.
@@ -180,6 +222,7 @@ fn row(state: &State, m: &crate::model::ModelSummary) -> FleetRow {
         .filter(|_| stats.is_some())
         .and_then(|plan| stable_accuracy(state, &name, plan.stable));
     let firing = firing(state, &name);
+    let rollout = rollout_row(state, &name);
     let mut alerts = Vec::new();
     // A model with a production version whose server does not answer is an incident.
     if matches!(health, Health::Down(_)) && production.is_some() {
@@ -219,6 +262,14 @@ fn row(state: &State, m: &crate::model::ModelSummary) -> FleetRow {
     if smoke == Some(false) {
         alerts.push("!smoke");
     }
+    // A rollout aborted by its gates (or by hand) within the hour: the canary is gone, and
+    // whoever looks should know why.
+    if rollout
+        .as_ref()
+        .is_some_and(|r| r.phase == crate::model::RolloutPhase::Aborted)
+    {
+        alerts.push("!rollout");
+    }
     FleetRow {
         serving,
         model: name,
@@ -235,6 +286,7 @@ fn row(state: &State, m: &crate::model::ModelSummary) -> FleetRow {
         accuracy,
         alerts,
         firing,
+        rollout,
     }
 }
 

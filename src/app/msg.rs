@@ -130,6 +130,8 @@ pub struct FleetData {
     pub servers: Option<Vec<ServingStatus>>,
     /// Operations a killed process left half done, newest first.
     pub interrupted: Vec<InterruptedOp>,
+    /// The latest rollout of each model, per environment.
+    pub rollouts: Vec<crate::model::Rollout>,
 }
 
 pub use crate::model::InterruptedOp;

@@ -285,6 +285,8 @@ pub struct State {
     pub servers: BTreeMap<String, ServingStatus>,
     /// Operations a killed process left half done (shown until recovered).
     pub interrupted: Vec<super::msg::InterruptedOp>,
+    /// The latest rollout of each model in this environment, under way or ended.
+    pub rollouts: std::collections::BTreeMap<String, crate::model::Rollout>,
     pub scrapes: BTreeMap<String, ScrapeSample>,
     pub serving: BTreeMap<VersionKey, ServingStats>,
     /// Recent serving stats per version, oldest first, at most [`HISTORY`] points.
@@ -476,6 +478,7 @@ impl State {
             models: Vec::new(),
             servers: BTreeMap::new(),
             interrupted: Vec::new(),
+            rollouts: Default::default(),
             scrapes: BTreeMap::new(),
             serving: BTreeMap::new(),
             history: BTreeMap::new(),

@@ -170,8 +170,15 @@ fn fleet_fetched(
             models,
             servers,
             interrupted,
+            rollouts,
         }) => {
             state.interrupted = interrupted;
+            let environment = state.config.environment.clone();
+            state.rollouts = rollouts
+                .into_iter()
+                .filter(|r| r.environment == environment)
+                .map(|r| (r.model.clone(), r))
+                .collect();
             state.models = models;
             state.sources.registry.last_ok = Some(at);
             state.sources.registry.error = None;

@@ -197,6 +197,7 @@ fn serve_every_model(state: &mut State, fleet: &FleetData) {
                 models: fleet.models.clone(),
                 servers: Some(servers),
                 interrupted: Vec::new(),
+                rollouts: Vec::new(),
             }),
         },
     );

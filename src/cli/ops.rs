@@ -95,7 +95,7 @@ pub fn rollback(settings: &Settings, actor: &Actor, args: RollbackArgs) -> Resul
 }
 
 /// The environment's operator, acting as `actor`.
-fn operator(settings: &Settings, actor: &Actor) -> Result<Operator, Failure> {
+pub(super) fn operator(settings: &Settings, actor: &Actor) -> Result<Operator, Failure> {
     Ok(Operator::new(settings, program()?)
         .map_err(failure)?
         .with_actor(actor.clone()))
@@ -153,7 +153,7 @@ fn run(
 }
 
 /// The preview on stderr: the sentence, warnings, and each gate with its verdict and evidence.
-fn print_plan(plan: &OpPlan, consent: &Consent) {
+pub(super) fn print_plan(plan: &OpPlan, consent: &Consent) {
     eprintln!("{} {}: {}", plan.request.name(), plan.model, plan.sentence);
     for w in &plan.warnings {
         eprintln!("warning: {w}");
@@ -174,7 +174,7 @@ fn print_plan(plan: &OpPlan, consent: &Consent) {
 }
 
 /// Asks on the terminal; without one, `--yes` is required.
-fn confirm(model: &str, style: Confirm) -> Result<(), Failure> {
+pub(super) fn confirm(model: &str, style: Confirm) -> Result<(), Failure> {
     let question = match style {
         Confirm::Typed => format!("type the model name ({model}) to proceed: "),
         Confirm::Enter => "proceed? [y/N] ".to_string(),

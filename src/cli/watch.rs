@@ -1,7 +1,10 @@
 //! `flightdeck watch`: a headless process that reads the fleet as the console does, every few
-//! seconds, judges the alert rules on it, and says (and journals) each alert that fires or
-//! resolves. It outlives its backends: a round that cannot read them is said and the next one
-//! tries again.
+//! seconds, judges the alert rules on it, says (and journals) each alert that fires or
+//! resolves, and moves the rollouts handed to it. It outlives its backends and its receivers: a
+//! round that cannot read them is said and the next one tries again; what a receiver missed is
+//! sent when it is back.
+
+mod outbox;
 
 use super::say;
 use std::time::Duration;
@@ -10,9 +13,12 @@ use clap::Args;
 
 use super::{Failure, failure, program, runtime};
 use crate::engine::alerts::Evaluator;
-use crate::model::{Alert, AlertState, NewJournalEntry, Outcome};
+use crate::engine::ops::Operator;
+use crate::engine::rollout::RolloutEventKind;
+use crate::model::{Alert, AlertState, NewJournalEntry, Notice, Outcome, Severity};
 use crate::settings::Settings;
 use crate::store::Actor;
+use outbox::Outbox;
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
@@ -63,7 +69,8 @@ pub fn run(settings: &Settings, actor: &Actor, args: WatchArgs) -> Result<(), Fa
     )?;
     let mut evaluator = Evaluator::default();
     let client = crate::clients::http::client().map_err(failure)?;
-    let mut said = Said::new();
+    let operator = super::ops::operator(settings, actor)?;
+    let mut outbox = Outbox::new(settings.receivers.clone());
     let mut round = 0u64;
     runtime()?.block_on(async {
         loop {
@@ -74,25 +81,40 @@ pub fn run(settings: &Settings, actor: &Actor, args: WatchArgs) -> Result<(), Fa
                 Duration::from_secs(1),
             )
             .await;
+            let mut changes = Vec::new();
             match collected {
                 Ok(state) => {
                     let observations = crate::app::alerts::observations(&state);
-                    let now = chrono::Utc::now();
-                    let changes = evaluator.step(rules, &observations, now);
+                    changes = evaluator.step(rules, &observations, chrono::Utc::now());
                     for alert in &changes {
                         announce(settings, actor, &args, alert)?;
                     }
-                    // Alertmanager expects firing alerts again every round (it ends those it
-                    // stops hearing of); the others at their repeat, if any.
-                    let firing: Vec<Alert> = evaluator
-                        .active()
-                        .filter(|a| a.state == AlertState::Firing)
-                        .cloned()
-                        .collect();
-                    deliver(settings, &args, &client, &changes, &firing, &mut said).await?;
                 }
                 // The sources are down: said, and tried again next round.
                 Err(e) => log(&args, "unreadable", &format!("cannot read the fleet: {e}"))?,
+            }
+            let notices = rollouts(&operator, &args).await?;
+            // Alertmanager expects firing alerts again every round (it ends those it stops
+            // hearing of); the others at their repeat, if any.
+            let firing: Vec<Alert> = evaluator
+                .active()
+                .filter(|a| a.state == AlertState::Firing)
+                .cloned()
+                .collect();
+            if !settings.receivers.is_empty() {
+                let now = chrono::Utc::now();
+                let silences = crate::store::Registry::open(&settings.data_dir)
+                    .and_then(|r| crate::engine::silences::active(&r, now))
+                    .unwrap_or_else(|e| {
+                        // Unread silences silence nothing: better a page too many than a
+                        // missed one.
+                        let _ = log(&args, "unreadable", &format!("silences: {e}"));
+                        Vec::new()
+                    });
+                let delivery = outbox
+                    .deliver(&client, &changes, &firing, &notices, &silences, now)
+                    .await;
+                said(&args, &delivery)?;
             }
             if args.rounds.is_some_and(|n| round >= n) {
                 break;
@@ -107,87 +129,84 @@ pub fn run(settings: &Settings, actor: &Actor, args: WatchArgs) -> Result<(), Fa
     log(&args, "stopped", &format!("after {round} rounds"))
 }
 
-/// Sends this round's changes to every receiver, and the alerts still firing again to
-/// Alertmanager; a receiver that cannot be reached is said, and the watch goes on.
-async fn deliver(
-    settings: &Settings,
-    args: &WatchArgs,
-    client: &reqwest::Client,
-    changes: &[Alert],
-    firing: &[Alert],
-    said: &mut Said,
-) -> Result<(), Failure> {
-    if settings.receivers.is_empty() || (changes.is_empty() && firing.is_empty()) {
-        return Ok(());
-    }
-    // Silenced alerts are said and journaled, never sent.
-    let now = chrono::Utc::now();
-    let silences = crate::store::Registry::open(&settings.data_dir)
-        .and_then(|r| crate::engine::silences::active(&r, now))
-        .unwrap_or_else(|e| {
-            // Unread silences silence nothing: better a page too many than a missed one.
-            let _ = log(args, "unreadable", &format!("silences: {e}"));
-            Vec::new()
-        });
-    let silenced = |a: &Alert| silences.iter().find(|s| s.covers(a, now));
-    for alert in changes {
-        if let Some(s) = silenced(alert) {
-            log(
-                args,
-                "silenced",
-                &format!(
-                    "{} {}: not sent (silenced by {} until {}: {})",
-                    alert.rule,
-                    alert.model,
-                    s.by,
-                    s.until.format("%Y-%m-%d %H:%M UTC"),
-                    s.reason
-                ),
-            )?;
+/// Moves every rollout under way one round on, says what happened, and returns it as notices
+/// for the receivers. A registry that cannot be read is said; the next round tries again.
+async fn rollouts(operator: &Operator, args: &WatchArgs) -> Result<Vec<Notice>, Failure> {
+    let events = match crate::engine::rollout::advance_all(operator, chrono::Utc::now()).await {
+        Ok(events) => events,
+        Err(e) => {
+            log(args, "unreadable", &format!("rollouts: {e}"))?;
+            return Ok(Vec::new());
         }
-    }
-    let changes: Vec<Alert> = changes
-        .iter()
-        .filter(|a| silenced(a).is_none())
-        .cloned()
-        .collect();
-    let firing: Vec<Alert> = firing
-        .iter()
-        .filter(|a| silenced(a).is_none())
-        .cloned()
-        .collect();
-    for (index, receiver) in settings.receivers.iter().enumerate() {
-        // Each change once; a firing alert again once the receiver's repeat has passed since
-        // it was last said there (Alertmanager: every round).
-        let key = |a: &Alert| (index, a.rule.clone(), a.model.clone());
-        let due = |a: &Alert| match (receiver.repeat_seconds(), said.get(&key(a))) {
-            (Some(repeat), Some(last)) => (now - *last).num_milliseconds() as f64 / 1e3 >= repeat,
-            (_, None) => true,
-            (None, Some(_)) => false,
+    };
+    let mut notices = Vec::new();
+    for e in events {
+        let event = e.kind.journal_name();
+        if args.json {
+            say!(
+                "{}",
+                serde_json::json!({ "time": e.at, "event": event, "rollout": e.rollout, "message": e.sentence })
+            );
+        } else {
+            say!(
+                "{} {event:<10} {} v{}: {}",
+                e.at.format("%Y-%m-%dT%H:%M:%SZ"),
+                e.rollout.model,
+                e.rollout.version,
+                e.sentence
+            );
+        }
+        let severity = match e.kind {
+            RolloutEventKind::Stuck => Severity::Critical,
+            RolloutEventKind::Aborted => Severity::Warning,
+            _ => Severity::Info,
         };
-        let alerts: Vec<Alert> = changes
-            .iter()
-            .filter(|c| c.state == AlertState::Resolved)
-            .chain(firing.iter().filter(|a| due(a)))
-            .cloned()
-            .collect();
-        for a in &alerts {
-            match a.state {
-                AlertState::Resolved => said.remove(&key(a)),
-                _ => said.insert(key(a), now),
-            };
-        }
-        let sent =
-            crate::clients::notify::send(client, receiver, &alerts, Duration::from_secs(5)).await;
-        if let Err(e) = sent {
-            log(args, "undelivered", &format!("{}: {e}", receiver.url()))?;
-        }
+        notices.push(Notice {
+            event,
+            model: e.rollout.model.clone(),
+            severity,
+            summary: format!("{} v{}: {}", e.rollout.model, e.rollout.version, e.sentence),
+            at: e.at,
+            details: serde_json::json!({ "rollout": e.rollout }),
+        });
+    }
+    Ok(notices)
+}
+
+/// Says what the receivers did not hear this round, and why.
+fn said(args: &WatchArgs, delivery: &outbox::Delivery) -> Result<(), Failure> {
+    for (what, s) in &delivery.silenced {
+        log(
+            args,
+            "silenced",
+            &format!(
+                "{what}: not sent (silenced by {} until {}: {})",
+                s.by,
+                s.until.format("%Y-%m-%d %H:%M UTC"),
+                s.reason
+            ),
+        )?;
+    }
+    for (url, why) in &delivery.undelivered {
+        log(
+            args,
+            "undelivered",
+            &format!("{url}: {why}; kept, and sent again next round"),
+        )?;
+    }
+    if delivery.dropped > 0 {
+        log(
+            args,
+            "dropped",
+            &format!(
+                "{} undelivered items: a receiver keeps at most {} waiting",
+                delivery.dropped,
+                outbox::KEPT
+            ),
+        )?;
     }
     Ok(())
 }
-
-/// When each firing alert was last said to each receiver: (receiver, rule, model) -> time.
-type Said = std::collections::HashMap<(usize, String, String), chrono::DateTime<chrono::Utc>>;
 
 /// One line on stdout: text for a person, or a JSON object.
 fn log(args: &WatchArgs, event: &str, message: &str) -> Result<(), Failure> {

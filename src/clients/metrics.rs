@@ -11,20 +11,7 @@ use crate::stats::histogram_quantile;
 /// A version of a model, as metric labels name it.
 pub type VersionKey = (String, String);
 
-/// One version's counters in one scrape.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct VersionCounters {
-    pub requests: f64,
-    /// Responses with a 5xx status (server-side failures, including 503 overload).
-    pub server_errors: f64,
-    /// Responses with a 4xx status (bad requests).
-    pub client_errors: f64,
-    /// Cumulative latency buckets `(upper bound in seconds, count)`, ascending, ending at +Inf.
-    pub latency: Vec<(f64, f64)>,
-    /// Cumulative seconds spent serving, for runtimes that count time but keep no histogram
-    /// (Triton): the interval's mean latency comes from it.
-    pub duration_seconds: f64,
-}
+pub use crate::model::VersionCounters;
 
 /// What one scrape says.
 #[derive(Debug, Clone, Default, PartialEq)]

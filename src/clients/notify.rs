@@ -7,7 +7,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::within;
-use crate::model::{Alert, AlertState, Receiver};
+use crate::model::{Alert, AlertState, Notice, Receiver, Severity};
 
 /// The header a webhook's signature travels in: `sha256=` and the hex HMAC of the body.
 pub const SIGNATURE_HEADER: &str = "x-flightdeck-signature";
@@ -22,34 +22,45 @@ pub async fn send(
     if alerts.is_empty() {
         return Ok(());
     }
+    let body = match receiver {
+        Receiver::Alertmanager { .. } => {
+            serde_json::Value::Array(alerts.iter().map(alertmanager).collect())
+        }
+        Receiver::Webhook { .. } => serde_json::json!({ "alerts": alerts }),
+        Receiver::Slack { .. } => {
+            let text: Vec<String> = alerts.iter().map(sentence).collect();
+            serde_json::json!({ "text": text.join("\n") })
+        }
+    };
+    post(client, receiver, body, timeout).await
+}
+
+/// Posts `body` where `receiver` takes it (Alertmanager's alerts endpoint, or the URL), signed
+/// when the receiver has a secret, within `timeout`.
+async fn post(
+    client: &reqwest::Client,
+    receiver: &Receiver,
+    body: serde_json::Value,
+    timeout: Duration,
+) -> Result<(), String> {
     within(timeout, async {
-        let request = match receiver {
-            Receiver::Alertmanager { url } => client
-                .post(format!("{url}/api/v2/alerts"))
-                .json(&alerts.iter().map(alertmanager).collect::<Vec<_>>()),
-            Receiver::Webhook {
-                url, secret_env, ..
-            } => {
-                let body = serde_json::to_vec(&serde_json::json!({ "alerts": alerts }))
-                    .map_err(|e| e.to_string())?;
-                let mut request = client
-                    .post(url)
-                    .header(reqwest::header::CONTENT_TYPE, "application/json");
-                if let Some(var) = secret_env {
-                    // Never sent unsigned when a signature is expected.
-                    let secret = webhook_secret(var)?;
-                    request = request.header(SIGNATURE_HEADER, signature(&secret, &body));
-                }
-                request.body(body)
-            }
-            Receiver::Slack { url, .. } => {
-                let text: Vec<String> = alerts.iter().map(sentence).collect();
-                client
-                    .post(url)
-                    .json(&serde_json::json!({ "text": text.join("\n") }))
-            }
-        };
+        let bytes = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
+        let mut request = match receiver {
+            Receiver::Alertmanager { url } => client.post(format!("{url}/api/v2/alerts")),
+            Receiver::Webhook { url, .. } | Receiver::Slack { url, .. } => client.post(url),
+        }
+        .header(reqwest::header::CONTENT_TYPE, "application/json");
+        if let Receiver::Webhook {
+            secret_env: Some(var),
+            ..
+        } = receiver
+        {
+            // Never sent unsigned when a signature is expected.
+            let secret = webhook_secret(var)?;
+            request = request.header(SIGNATURE_HEADER, signature(&secret, &bytes));
+        }
         let response = request
+            .body(bytes)
             .send()
             .await
             .map_err(|e| super::http::describe(&e))?;
@@ -65,6 +76,39 @@ pub async fn send(
         }
     })
     .await
+}
+
+/// How long a notice stays active in Alertmanager: long enough to be routed and seen, ended by
+/// itself since nothing will resolve it.
+const NOTICE_ACTIVE: chrono::Duration = chrono::Duration::hours(1);
+
+/// Tells `receiver` of `notice`. Alertmanager hears only warnings and worse (an event at info
+/// level is not something to page on); webhooks and Slack hear everything.
+pub async fn tell(
+    client: &reqwest::Client,
+    receiver: &Receiver,
+    notice: &Notice,
+    timeout: Duration,
+) -> Result<(), String> {
+    let body = match receiver {
+        Receiver::Alertmanager { .. } if notice.severity == Severity::Info => return Ok(()),
+        Receiver::Alertmanager { .. } => serde_json::json!([{
+            "labels": {
+                "alertname": notice.event.replace(' ', "_"),
+                "model": notice.model,
+                "severity": <&str>::from(notice.severity),
+                "flightdeck_event": notice.event,
+            },
+            "annotations": { "summary": notice.summary },
+            "startsAt": notice.at.to_rfc3339(),
+            "endsAt": (notice.at + NOTICE_ACTIVE).to_rfc3339(),
+        }]),
+        Receiver::Webhook { .. } => serde_json::json!({ "notice": notice }),
+        Receiver::Slack { .. } => serde_json::json!({
+            "text": format!("{} {}: {}", notice.event.to_uppercase(), notice.model, notice.summary)
+        }),
+    };
+    post(client, receiver, body, timeout).await
 }
 
 /// The signing secret in the environment variable `var`.

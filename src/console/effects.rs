@@ -302,6 +302,7 @@ async fn read_fleet(bg: Background) {
         models: view.models,
         servers: None,
         interrupted: view.interrupted,
+        rollouts: view.rollouts,
     });
     let read = result.is_ok();
     bg.replies.send(Msg::FleetFetched {

@@ -107,5 +107,6 @@ pub async fn fetch_fleet(sources: &Sources) -> Result<FleetData, String> {
         models: view.models,
         servers: Some(servers),
         interrupted: view.interrupted,
+        rollouts: view.rollouts,
     })
 }

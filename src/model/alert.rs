@@ -218,3 +218,18 @@ impl Silence {
             && now < self.until
     }
 }
+
+/// Something `watch` did or saw that people must hear of once (a rollout stepped, aborted or
+/// completed), as opposed to an alert, which holds while its condition does.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Notice {
+    /// What happened, as receivers route on it: `rollout aborted`, `rollout completed`, ...
+    pub event: String,
+    pub model: String,
+    pub severity: Severity,
+    /// The whole of it in a sentence, with the evidence.
+    pub summary: String,
+    pub at: DateTime<Utc>,
+    /// The object it is about (the rollout, with its gates), for a program.
+    pub details: serde_json::Value,
+}

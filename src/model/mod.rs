@@ -11,13 +11,14 @@ pub mod kube;
 pub mod name;
 pub mod profile;
 pub mod progress;
+pub mod rollout;
 pub mod sentinel;
 pub mod serving;
 pub mod signature;
 pub mod smoke;
 pub mod version;
 
-pub use alert::{Alert, AlertRule, AlertSignal, AlertState, Receiver, Severity, Silence};
+pub use alert::{Alert, AlertRule, AlertSignal, AlertState, Notice, Receiver, Severity, Silence};
 pub use alias::{Alias, AliasMove, version_of};
 pub use drift::{
     AnswerComparison, DriftReport, DriftThresholds, FeatureDrift, Histogram, JsBase,
@@ -36,6 +37,7 @@ pub use profile::{
     NumericProfile, PredictionProfile,
 };
 pub use progress::{Progress, Step};
+pub use rollout::{Rollout, RolloutPhase, VersionCounters};
 pub use sentinel::{SentinelCase, SentinelSet, TensorValues};
 pub use serving::{ServerRecord, ServingPlan, ServingStatus};
 pub use signature::{ClassLabels, ClassifierOutputs, DataType, Signature, TensorSpec};

@@ -135,6 +135,7 @@ impl RegistrySource for EmbeddedRegistry {
                     Ok(RegistryView {
                         models: registry.models()?,
                         interrupted,
+                        rollouts: registry.all_rollouts()?,
                     })
                 })
                 .await?;

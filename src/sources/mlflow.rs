@@ -174,16 +174,12 @@ impl RegistrySource for MlflowRegistry {
                     self.client.confirm_mlflow().await?;
                 }
                 models.sort_by(|a, b| a.name.cmp(&b.name));
-                // Interrupted operations are flightdeck's own record.
-                let interrupted = self
-                    .journal
-                    .fleet()
-                    .await
-                    .map(|v| v.interrupted)
-                    .unwrap_or_default();
+                // Interrupted operations and rollouts are flightdeck's own record.
+                let own = self.journal.fleet().await.unwrap_or_default();
                 Ok(RegistryView {
                     models,
-                    interrupted,
+                    interrupted: own.interrupted,
+                    rollouts: own.rollouts,
                 })
             })
             .await

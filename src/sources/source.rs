@@ -22,6 +22,8 @@ pub type Fetch<'a, T> = BoxFuture<'a, Result<T, String>>;
 pub struct RegistryView {
     pub models: Vec<ModelSummary>,
     pub interrupted: Vec<InterruptedOp>,
+    /// The latest rollout of each model, per environment (flightdeck's own record).
+    pub rollouts: Vec<crate::model::Rollout>,
 }
 
 /// Versions, aliases and the journal.

@@ -449,6 +449,7 @@ fn an_interrupted_operation_is_announced_until_recovered() {
             model: "fraud".into(),
             summary: "promote fraud (journal #12)".into(),
         }],
+        rollouts: Vec::new(),
     };
     update(
         &mut s,
@@ -681,6 +682,7 @@ fn smoke_and_evaluate_run_from_the_console_with_progress_and_a_report() {
                 models: vec![with_canary, summary("churn", None)],
                 servers: Some(vec![server("fraud", ServingPlan::stable_only(1))]),
                 interrupted: Vec::new(),
+                rollouts: Vec::new(),
             }),
         },
     );
@@ -803,6 +805,7 @@ fn the_registry_shows_before_a_slow_server_has_answered() {
                 models: vec![summary("fraud", Some(1))],
                 servers: None,
                 interrupted: Vec::new(),
+                rollouts: Vec::new(),
             }),
         },
     );
@@ -879,6 +882,7 @@ fn a_failed_smoke_test_of_the_canary_is_an_alert_and_a_column_on_wide_screens() 
                 models: vec![fraud, summary("churn", None)],
                 servers: None,
                 interrupted: Vec::new(),
+                rollouts: Vec::new(),
             }),
         },
     );
@@ -1004,6 +1008,7 @@ fn off_screen_servers_are_scraped_ten_times_less_often() {
                 models: names.iter().map(|n| summary(n, Some(1))).collect(),
                 servers: None,
                 interrupted: Vec::new(),
+                rollouts: Vec::new(),
             }),
         },
     );
@@ -1099,6 +1104,7 @@ fn a_long_fleet_scrolls_with_the_selection_and_shows_contiguous_rows() {
                 models: names.iter().map(|n| summary(n, Some(1))).collect(),
                 servers: Some(Vec::new()),
                 interrupted: Vec::new(),
+                rollouts: Vec::new(),
             }),
         },
     );

@@ -222,6 +222,7 @@ fn a_metrics_source_that_never_answered_draws_dashes_not_zeros() {
                 models: vec![summary("fraud", Some(1))],
                 servers: Some(vec![server("fraud", ServingPlan::stable_only(1))]),
                 interrupted: Vec::new(),
+                rollouts: Vec::new(),
             }),
         },
     );

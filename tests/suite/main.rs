@@ -29,6 +29,7 @@ mod prometheus;
 mod reference_data;
 mod register_cli;
 mod registry;
+mod rollouts;
 mod runtime_matches_onnxruntime;
 mod serve_hygiene;
 mod serve_protocol;

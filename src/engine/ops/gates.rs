@@ -174,8 +174,9 @@ fn ratio(errors: f64, requests: f64) -> f64 {
     }
 }
 
-/// The counters' window, in words.
-const WINDOW: &str = "since each version was loaded";
+/// The counters' window, in words, when a promote is judged on everything since each version
+/// was loaded (a rollout's step says its own).
+pub const SINCE_LOADED: &str = "since each version was loaded";
 
 /// Before promote: the canary's traffic, 5xx and 4xx ratios, p99 and drift against production's.
 pub fn promote_gates(
@@ -184,6 +185,7 @@ pub fn promote_gates(
     production: u32,
     canary: u32,
     limits: &Limits,
+    window: &str,
 ) -> Vec<GateResult> {
     let mut results = match &evidence.counters {
         Ok(snapshot) => {
@@ -194,7 +196,13 @@ pub fn promote_gates(
                     .cloned()
                     .unwrap_or_default()
             };
-            let mut gates = serving_gates(&counters(production), &counters(canary), canary, limits);
+            let mut gates = serving_gates(
+                &counters(production),
+                &counters(canary),
+                canary,
+                limits,
+                window,
+            );
             let live = |v: u32| snapshot.live.get(&(model.to_string(), v.to_string()));
             gates.push(labels_gate(
                 live(production),
@@ -375,6 +383,7 @@ fn serving_gates(
     can: &VersionCounters,
     canary: u32,
     limits: &Limits,
+    window: &str,
 ) -> Vec<GateResult> {
     let needed = limits.min_canary_requests as f64;
     let missing = (needed - can.requests).max(0.0);
@@ -384,7 +393,7 @@ fn serving_gates(
             TRAFFIC,
             GateStatus::Pass,
             format!(
-                "v{canary} served {:.0} requests {WINDOW} (minimum {})",
+                "v{canary} served {:.0} requests {window} (minimum {})",
                 can.requests, limits.min_canary_requests
             ),
         )
@@ -439,7 +448,7 @@ fn serving_gates(
             name,
             verdict(c <= p + allowed),
             format!(
-                "canary {} vs production {} {WINDOW} (allowed +{}){wait}",
+                "canary {} vs production {} {window} (allowed +{}){wait}",
                 shown(c, can.requests),
                 shown(p, prod.requests),
                 percent(allowed)
@@ -462,7 +471,7 @@ fn serving_gates(
             // blocked against one at 0.10 ms.
             verdict(c <= p * limits.max_p99_ratio || c <= p + floor),
             format!(
-                "canary {} vs production {} {WINDOW} ({allowed}){wait}",
+                "canary {} vs production {} {window} ({allowed}){wait}",
                 ms(c),
                 ms(p)
             ),
@@ -619,7 +628,7 @@ mod tests {
             drift,
             answers: Err("no canary".into()),
         };
-        let gates = promote_gates(evidence, &model(), 1, 2, &limits());
+        let gates = promote_gates(evidence, &model(), 1, 2, &limits(), SINCE_LOADED);
         let drift = gates.into_iter().find(|g| g.name == DRIFT);
         drift.unwrap_or_else(|| unreachable!("no drift gate"))
     }
@@ -644,7 +653,7 @@ mod tests {
             drift: Ok(Vec::new()),
             answers: Err("no canary".into()),
         };
-        promote_gates(evidence, &model(), 1, 2, &limits())
+        promote_gates(evidence, &model(), 1, 2, &limits(), SINCE_LOADED)
     }
 
     fn status(gates: &[GateResult], name: &str) -> GateStatus {

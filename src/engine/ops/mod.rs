@@ -16,11 +16,11 @@ mod run;
 
 pub use gates::{
     ARTIFACT, CLIENT_ERRORS, DRIFT, EVALUATION, GateResult, GateStatus, LATENCY, METRICS,
-    SERVER_ERRORS, SIGNATURE, SMOKE, SmokeEvidence, TRAFFIC, evaluation_gate, promote_gates,
-    signature_gate, smoke_gate,
+    SERVER_ERRORS, SIGNATURE, SINCE_LOADED, SMOKE, SmokeEvidence, TRAFFIC, evaluation_gate,
+    promote_gates, signature_gate, smoke_gate,
 };
 pub use history::{ProductionMove, last_healthy, production_moves, production_of};
-pub use operator::{Operator, PlanOptions, Progress};
+pub use operator::{Operator, PlanOptions, Progress, WindowGates};
 pub use plan::{DeploymentState, OpPlan, OpRequest, RecoveryOf, change, describe};
 pub use recover::{Interrupted, Recovery, interrupted};
 pub use registry::{

@@ -50,6 +50,16 @@ enum Clients {
 /// A progress line for the user ("smoke test: running sentinel cases").
 pub use crate::model::Progress;
 
+/// The promote gates judged over a window, and the counters they were judged on.
+#[derive(Debug, Clone)]
+pub struct WindowGates {
+    pub gates: Vec<GateResult>,
+    /// Each version's counters as read now (totals since it was loaded).
+    pub now: std::collections::BTreeMap<u32, crate::model::VersionCounters>,
+    /// What each version counted within the window.
+    pub within: std::collections::BTreeMap<u32, crate::model::VersionCounters>,
+}
+
 /// Plans and runs operations in one environment.
 #[derive(Clone)]
 pub struct Operator {
@@ -289,6 +299,39 @@ impl Operator {
         Ok(())
     }
 
+    /// The limits the gates judge against (`[gates]`).
+    pub fn limits(&self) -> &Gates {
+        &self.limits
+    }
+
+    /// The promote gates over a window: what each version counted since `baseline` (its
+    /// counters when the window began), with the window named in the evidence as `window`.
+    /// Also returns the counters read now (the next window's baseline) and the window's own.
+    pub async fn window_gates(
+        &self,
+        model: &ModelName,
+        production: u32,
+        canary: u32,
+        baseline: &std::collections::BTreeMap<u32, crate::model::VersionCounters>,
+        window: &str,
+    ) -> WindowGates {
+        let mut evidence = self.serving.evidence(model.as_str()).await;
+        let mut now = std::collections::BTreeMap::new();
+        let mut within = std::collections::BTreeMap::new();
+        if let Ok(snapshot) = &mut evidence.counters {
+            for v in [production, canary] {
+                let key = (model.to_string(), v.to_string());
+                let counted = snapshot.versions.get(&key).cloned().unwrap_or_default();
+                let since = counted.since(&baseline.get(&v).cloned().unwrap_or_default());
+                now.insert(v, counted);
+                within.insert(v, since.clone());
+                snapshot.versions.insert(key, since);
+            }
+        }
+        let gates = gates::promote_gates(evidence, model, production, canary, &self.limits, window);
+        WindowGates { gates, now, within }
+    }
+
     /// A promote's gates: the canary's serving against production's, its stored file whole,
     /// and its evaluation when it has one.
     async fn promote_gates(
@@ -298,7 +341,14 @@ impl Operator {
         canary: u32,
     ) -> Result<Vec<GateResult>, EngineError> {
         let evidence = self.serving.evidence(model.as_str()).await;
-        let mut gates = gates::promote_gates(evidence, model, production, canary, &self.limits);
+        let mut gates = gates::promote_gates(
+            evidence,
+            model,
+            production,
+            canary,
+            &self.limits,
+            gates::SINCE_LOADED,
+        );
         // What serves after a restart is loaded from the stored file: it must be whole.
         if let Some(checked) = self.registry.artifact(model, canary).await? {
             gates.push(gates::artifact_gate(checked));

@@ -7,6 +7,7 @@ pub mod artifacts;
 pub mod backup;
 mod lock;
 mod reports;
+pub mod rollouts;
 mod schema;
 pub mod versions;
 

@@ -111,6 +111,19 @@ CREATE TABLE reference_values (
     FOREIGN KEY (model, version) REFERENCES versions(model, version)
 );
 "#,
+    // Progressive rollouts, one per model and environment, kept between rounds of `watch` and
+    // across its restarts; `revision` makes every update a compare-and-swap, so a pause typed
+    // while `watch` judges a step is not overwritten by it.
+    r#"
+CREATE TABLE rollouts (
+    environment  TEXT NOT NULL,
+    model        TEXT NOT NULL,
+    revision     INTEGER NOT NULL,
+    active       INTEGER NOT NULL,
+    state        TEXT NOT NULL,
+    PRIMARY KEY (environment, model)
+);
+"#,
 ];
 
 pub fn latest_version() -> i64 {

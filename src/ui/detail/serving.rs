@@ -20,8 +20,18 @@ pub(super) fn serving(frame: &mut Frame<'_>, panel: Panel<'_>) {
     let block = with_freshness(block, &metrics, state, theme);
     // Numbers from a read before the last (failed) one are shown dimmed.
     let stale = metrics.error.is_some();
-    let inner = block.inner(area);
+    let mut inner = block.inner(area);
     frame.render_widget(block, area);
+    if let Some(rollout) = crate::app::fleet::rollout_row(state, name) {
+        let [top, rest] =
+            Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(inner);
+        frame.render_widget(
+            Paragraph::new(rollout_line(&rollout, state.now, theme))
+                .wrap(ratatui::widgets::Wrap { trim: true }),
+            top,
+        );
+        inner = rest;
+    }
     let server = state.servers.get(name);
     let Some(plan) = server.and_then(|s| s.serving) else {
         let why = server
@@ -52,6 +62,37 @@ pub(super) fn serving(frame: &mut Frame<'_>, panel: Panel<'_>) {
         };
         version_column(frame, *column, &ctx, (role, *version, share), stale);
     }
+}
+
+/// "rollout v3 step 2 of 4 (25%) running: ... (judged 4s ago)": where the rollout is, what it
+/// waits for or why it ended, and how fresh that is (never judged: is `watch` running?).
+fn rollout_line(
+    r: &crate::app::fleet::RolloutRow,
+    now: chrono::DateTime<chrono::Utc>,
+    theme: &Theme,
+) -> Line<'static> {
+    let judged = match r.checked_at {
+        Some(at) => format!(
+            " (judged {} ago)",
+            format::age((now - at).num_seconds().max(0))
+        ),
+        None => " (not judged yet: is `flightdeck watch` running?)".into(),
+    };
+    let phase = r.phase.as_str();
+    let style = match r.phase {
+        crate::model::RolloutPhase::Aborted | crate::model::RolloutPhase::Superseded => {
+            theme.warn()
+        }
+        _ => theme.accent(),
+    };
+    Line::from(vec![
+        Span::styled(
+            format!("rollout v{} {} {phase}: ", r.version, r.step),
+            style,
+        ),
+        Span::raw(r.note.clone()),
+        Span::styled(judged, theme.dim()),
+    ])
 }
 
 /// One version's column: its header, then req/s, p99 and errors, each over its chart.

@@ -114,6 +114,7 @@ pub fn loaded() -> State {
         models: vec![summary("fraud", Some(1)), summary("churn", None)],
         servers: Some(vec![server("fraud", ServingPlan::stable_only(1))]),
         interrupted: Vec::new(),
+        rollouts: Vec::new(),
     };
     let effects = update(
         &mut s,

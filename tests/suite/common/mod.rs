@@ -12,6 +12,7 @@ pub mod kube_rig;
 pub mod prometheus;
 pub mod server;
 pub mod tmux;
+pub mod webhook;
 
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

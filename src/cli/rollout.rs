@@ -1,0 +1,155 @@
+//! `flightdeck rollout`: hand a canary to `flightdeck watch`, which moves it through its traffic
+//! steps while the promote gates pass, aborts it when one fails and waits while they lack data;
+//! `--pause`, `--resume` and `--abort` take it back by hand; with the model alone, where it is.
+
+use super::say;
+
+use clap::Args;
+
+use super::ops::{confirm, operator, print_plan};
+use super::{Failure, failure, model_name, parse_version, print_json, runtime};
+use crate::engine::ops::{Consent, PlanOptions};
+use crate::engine::rollout::{self, RolloutEvent, duration_text, steps_text};
+use crate::model::Rollout;
+use crate::settings::Settings;
+use crate::store::Actor;
+
+#[derive(Debug, Args)]
+pub struct RolloutArgs {
+    pub model: String,
+    /// The version to roll out (without it: show the model's rollout).
+    #[arg(value_parser = parse_version)]
+    pub version: Option<u32>,
+    /// Traffic shares in percent, ascending, the last 100 (the promote).
+    #[arg(long, value_delimiter = ',', default_value = "10,25,50,100")]
+    pub steps: Vec<u8>,
+    /// How long each step lasts at least before the gates may move it on (30s, 2m, 1h).
+    #[arg(long, default_value = "2m", value_parser = parse_interval)]
+    pub interval: f64,
+    /// Hold the rollout at its step.
+    #[arg(long, requires = "model", conflicts_with_all = ["version", "resume", "abort"])]
+    pub pause: bool,
+    /// Let a paused rollout go on.
+    #[arg(long, conflicts_with_all = ["version", "abort"])]
+    pub resume: bool,
+    /// End the rollout: the canary is removed, production serves everything.
+    #[arg(long, conflicts_with = "version")]
+    pub abort: bool,
+    /// Start without a passing smoke test (recorded in the journal).
+    #[arg(long)]
+    pub skip_smoke: bool,
+    /// Start without asking for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_interval(text: &str) -> Result<f64, String> {
+    let seconds = crate::settings::duration_seconds(text)?;
+    if seconds < 1.0 {
+        return Err("--interval is at least 1s".into());
+    }
+    Ok(seconds)
+}
+
+pub fn run(settings: &Settings, actor: &Actor, args: RolloutArgs) -> Result<(), Failure> {
+    let model = model_name(&args.model)?;
+    let operator = operator(settings, actor)?;
+    let runtime = runtime()?;
+    if args.pause || args.resume {
+        let event = if args.pause {
+            rollout::pause(&operator, &model)?
+        } else {
+            rollout::resume(&operator, &model)?
+        };
+        return said(&event, args.json);
+    }
+    if args.abort {
+        let (_, event) = runtime.block_on(rollout::abort(&operator, &model))?;
+        return said(&event, args.json);
+    }
+    let Some(version) = args.version else {
+        let registry = super::open(settings)?;
+        let latest = rollout::latest(&registry, &settings.environment.name, model.as_str())?;
+        return match (latest, args.json) {
+            (Some(r), true) => print_json(&r),
+            (Some(r), false) => describe(&r),
+            (None, true) => print_json(&serde_json::Value::Null),
+            (None, false) => Err(failure(format!(
+                "{model} has had no rollout in {}; `flightdeck rollout {model} VERSION` starts one",
+                settings.environment.name
+            ))),
+        };
+    };
+    let progress = super::progress::printer(format!("rollout {model}"), args.json);
+    let options = PlanOptions {
+        skip_smoke: args.skip_smoke,
+    };
+    let planned = runtime.block_on(rollout::plan_start(
+        &operator,
+        &model,
+        version,
+        args.steps.clone(),
+        args.interval,
+        options,
+        &progress,
+    ))?;
+    let consent = Consent {
+        skip_smoke: args.skip_smoke,
+        ..Consent::default()
+    };
+    eprintln!(
+        "rollout {model} v{version}: steps {} every {} at least, judged by `flightdeck watch` (it must be running); a failing gate aborts it",
+        steps_text(&args.steps),
+        duration_text(args.interval)
+    );
+    if let Some(first) = &planned.first {
+        print_plan(first, &consent);
+    }
+    let allowed = planned.first.as_ref().is_none_or(|p| consent.allows(p));
+    if !args.yes && allowed {
+        confirm(model.as_str(), settings.environment.confirm)?;
+    }
+    let (_, event) = runtime.block_on(rollout::start(&operator, planned, consent))?;
+    said(&event, args.json)
+}
+
+fn said(event: &RolloutEvent, json: bool) -> Result<(), Failure> {
+    if json {
+        return print_json(event);
+    }
+    say!("{}: {}", event.rollout.model, event.sentence);
+    Ok(())
+}
+
+/// Where a rollout is, for a person.
+fn describe(r: &Rollout) -> Result<(), Failure> {
+    say!(
+        "{} v{} (production v{}): {}, {}",
+        r.model,
+        r.version,
+        r.production,
+        r.phase.as_str(),
+        r.step_text()
+    );
+    say!(
+        "steps {} every {}; started by {} at {}",
+        steps_text(&r.steps),
+        duration_text(r.interval_seconds),
+        r.started_by,
+        r.started_at.format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    match r.checked_at {
+        Some(at) => say!(
+            "last judged by watch {} ago",
+            duration_text((chrono::Utc::now() - at).num_milliseconds() as f64 / 1e3)
+        ),
+        None => say!("not judged yet: is `flightdeck watch` running?"),
+    }
+    say!("{}", r.note);
+    for g in &r.gates {
+        say!("gate {:<16} {}  {}", g.name, g.status.as_str(), g.evidence);
+    }
+    Ok(())
+}
