@@ -32,6 +32,7 @@ pub enum Action {
     Smoke,
     Evaluate,
     Compare,
+    Rollout,
 }
 
 impl Action {
@@ -69,6 +70,7 @@ impl Action {
             Action::Smoke => "smoke-test a version",
             Action::Evaluate => "evaluate against production",
             Action::Compare => "compare two versions (c, then c on another)",
+            Action::Rollout => "rollout, pause, resume",
         }
     }
 
@@ -274,6 +276,7 @@ impl Default for Keymap {
             (Key::char('s'), Action::Smoke),
             (Key::char('e'), Action::Evaluate),
             (Key::char('c'), Action::Compare),
+            (Key::char('R'), Action::Rollout),
         ];
         Self {
             bindings: defaults.iter().copied().collect(),

@@ -1,5 +1,29 @@
 //! Effects: work the run loop performs for `update`, reporting back through messages.
 
+/// What the console asks of a model's rollout.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RolloutCommand {
+    /// Hand the canary `version` to `watch`, starting at the share it serves now.
+    Start {
+        version: u32,
+        steps: Vec<u8>,
+        interval_seconds: f64,
+    },
+    Pause,
+    Resume,
+}
+
+impl RolloutCommand {
+    /// "starting", "pausing", "resuming", for the toast while it runs.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            RolloutCommand::Start { .. } => "handing the canary to watch",
+            RolloutCommand::Pause => "pausing",
+            RolloutCommand::Resume => "resuming",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Read the registry and the local servers.
@@ -25,6 +49,11 @@ pub enum Effect {
     /// Read a model's versions from the registry.
     FetchVersions {
         model: String,
+    },
+    /// Start, pause or resume a model's rollout (answered with [`super::msg::Msg::OpFinished`]).
+    Rollout {
+        model: String,
+        command: RolloutCommand,
     },
     /// Plan an operation (preconditions, preview, gates).
     PlanOp {

@@ -17,7 +17,7 @@ const PAGE: usize = 10;
 /// Commands the palette knows, for completion and help.
 pub const COMMANDS: &[&str] = &[
     "models", "serving", "drift", "versions", "cluster", "journal", "errors", "finish", "revert",
-    "help", "theme", "env", "quit", "q",
+    "rollout", "help", "theme", "env", "quit", "q",
 ];
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
@@ -596,6 +596,14 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
                 return open_operation(state, &model, action, None);
             }
         }
+        Action::Rollout => {
+            let model = fleet::rows(state)
+                .get(state.selected)
+                .map(|r| r.model.clone());
+            if let Some(model) = model {
+                return super::rollout::on_key(state, &model);
+            }
+        }
     }
     clamp_selection(state);
     Vec::new()
@@ -672,6 +680,7 @@ fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) ->
             let version = super::panes::selected_version(state);
             return open_operation(state, name, action, version);
         }
+        Action::Rollout => return super::rollout::on_key(state, name),
     }
     Vec::new()
 }
@@ -944,6 +953,21 @@ fn run_command(state: &mut State, text: &str) -> Vec<Effect> {
                 crate::engine::ops::Recovery::Revert
             };
             open_recovery(state, model, how)
+        }
+        (Some("rollout"), _) => {
+            let model = state.open_model().map(str::to_string).or_else(|| {
+                fleet::rows(state)
+                    .get(state.selected)
+                    .map(|r| r.model.clone())
+            });
+            let words: Vec<&str> = text.split_whitespace().skip(1).collect();
+            match model {
+                Some(model) => super::rollout::on_command(state, &model, &words),
+                None => {
+                    state.toast = Some("no model selected to roll out".into());
+                    Vec::new()
+                }
+            }
         }
         (Some("theme"), Some(name)) => {
             let themes = crate::theme::Theme::names();

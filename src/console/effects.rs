@@ -92,6 +92,53 @@ async fn plan_recovery(
         .map_err(|e| e.to_string())
 }
 
+/// Starts, pauses or resumes a rollout. A start moves nothing: the console hands the canary at
+/// the share it serves, and `watch` judges it from there.
+async fn rollout(
+    ctx: OpContext,
+    model: String,
+    command: crate::app::effect::RolloutCommand,
+) -> Result<String, String> {
+    use crate::app::effect::RolloutCommand;
+    use crate::engine::rollout;
+    let name = crate::model::ModelName::new(&model).map_err(|e| e.to_string())?;
+    let op = &ctx.operator;
+    let event = match command {
+        RolloutCommand::Pause => rollout::pause(op, &name),
+        RolloutCommand::Resume => rollout::resume(op, &name),
+        RolloutCommand::Start {
+            version,
+            steps,
+            interval_seconds,
+        } => {
+            let options = crate::engine::ops::PlanOptions::default();
+            let planned = rollout::plan_start(
+                op,
+                &name,
+                version,
+                steps,
+                interval_seconds,
+                options,
+                &|_| {},
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            if planned.first.is_some() {
+                return Err(format!(
+                    "v{version}'s share changed meanwhile; nothing was started, press R again"
+                ));
+            }
+            let consent = crate::engine::ops::Consent::default();
+            rollout::start(op, planned, consent).await.map(|(_, e)| e)
+        }
+    }
+    .map_err(|e| e.to_string())?;
+    Ok(match event.kind {
+        rollout::RolloutEventKind::Started => event.sentence,
+        kind => format!("rollout of {model} {}: {}", kind.as_str(), event.sentence),
+    })
+}
+
 /// Runs a confirmed plan with the consent the user gave in the dialog.
 async fn run_operation(
     ctx: OpContext,
@@ -244,6 +291,12 @@ pub fn perform(effect: Effect, background: &Background) {
             tokio::spawn(async move {
                 let result = plan_operation(bg.ops, model, request, bg.replies.clone()).await;
                 bg.replies.send(Msg::OpPlanned { result });
+            });
+        }
+        Effect::Rollout { model, command } => {
+            tokio::spawn(async move {
+                let result = rollout(bg.ops, model, command).await;
+                bg.replies.send(Msg::OpFinished { result });
             });
         }
         Effect::RunOp { plan, consent } => {

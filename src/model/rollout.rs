@@ -194,6 +194,12 @@ pub fn check_steps(steps: &[u8]) -> Result<(), String> {
             "--steps must end at 100 (the last step promotes the canary), e.g. 10,25,50,100".into(),
         );
     }
+    if steps.len() < 2 {
+        return Err(
+            "--steps needs a canary step below 100 before the promote, e.g. 10,100 (straight to production is `flightdeck deploy --direct`)"
+                .into(),
+        );
+    }
     Ok(())
 }
 
@@ -237,7 +243,7 @@ mod tests {
     #[test]
     fn steps_go_up_and_end_at_100() {
         assert!(check_steps(&[10, 25, 50, 100]).is_ok());
-        assert!(check_steps(&[100]).is_ok());
+        assert!(check_steps(&[100]).unwrap_err().contains("below 100"));
         assert!(check_steps(&[10, 50]).unwrap_err().contains("end at 100"));
         assert!(check_steps(&[50, 25, 100]).unwrap_err().contains("go up"));
         assert!(

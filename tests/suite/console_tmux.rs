@@ -469,3 +469,41 @@ fn a_smoke_test_from_a_read_only_console_is_shown_and_not_stored() {
         serde_json::from_str(&ok(h, &["versions", "fraud", "--json"])).unwrap();
     assert_eq!(versions[0]["smoke_passed"], serde_json::Value::Null);
 }
+
+#[test]
+fn a_canary_is_handed_to_watch_paused_and_resumed_from_the_console() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    common::register(h, "fraud", "mlp_classifier.onnx");
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    ok(h, &["deploy", "fraud", "2", "--canary", "25", "--yes"]);
+    let tmux = Tmux::start(h, 140, 32);
+    tmux.wait_for("the fleet", |s| s.contains("fraud") && s.contains("v2"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the serving pane", |s| s.contains("canary v2"));
+    // R hands the canary to watch from the 25% it serves: nothing moves until watch judges it.
+    tmux.keys(&["R"]);
+    let screen = tmux.wait_for("the rollout in the serving pane", |s| {
+        s.contains("rollout v2 step 1 of 3 (25%) running") && s.contains("is `flightdeck watch`")
+    });
+    assert!(screen.contains("canary v2"), "{screen}");
+    let r: serde_json::Value =
+        serde_json::from_str(&ok(h, &["rollout", "fraud", "--json"])).unwrap();
+    assert_eq!(r["steps"], serde_json::json!([25, 50, 100]), "{r:#}");
+    assert_eq!(r["interval_seconds"], 120.0, "{r:#}");
+    // R again holds it; :rollout resume lets it go.
+    tmux.keys(&["R"]);
+    tmux.wait_for("paused", |s| s.contains("(25%) paused"));
+    tmux.keys(&[":"]);
+    tmux.keys(&["-l", "rollout resume"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("resumed", |s| s.contains("(25%) running"));
+    tmux.keys(&["q"]);
+    drop(tmux);
+    let journal = ok(h, &["journal", "--model", "fraud"]);
+    for row in ["rollout started", "rollout paused", "rollout resumed"] {
+        assert!(journal.contains(row), "{row}: {journal}");
+    }
+    ok(h, &["server", "stop", "fraud"]);
+}

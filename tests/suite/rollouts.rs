@@ -369,3 +369,83 @@ fn a_failing_canary_is_aborted_by_its_rollout_with_the_gate_evidence() {
         "{status:#}"
     );
 }
+
+/// Sends `n` good one-row requests.
+fn requests(h: &Path, n: usize) {
+    let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap();
+    let url = format!("http://127.0.0.1:{}/v2/models/fraud/infer", port.trim());
+    let client = reqwest::blocking::Client::new();
+    let body = json!({ "inputs": [{ "name": "X", "shape": [1, 4], "datatype": "FP32", "data": [50, 40, 0.1, 0.2] }] });
+    for _ in 0..n {
+        assert!(
+            client
+                .post(&url)
+                .json(&body)
+                .send()
+                .unwrap()
+                .status()
+                .is_success()
+        );
+    }
+}
+
+#[test]
+fn a_rollout_short_of_traffic_waits_says_for_what_and_a_receiver_that_was_down_still_hears() {
+    // The receiver is down for its first two posts: what watch could not deliver is sent again.
+    let hook = Hook::refusing_first(2);
+    let home = home(&format!(
+        "[[receivers]]\nkind = \"webhook\"\nurl = \"{}/hook\"\n",
+        hook.url
+    ));
+    let h = home.0.path();
+    // Nothing to judge on: refused before anything moves.
+    let refused = common::fails(h, &["rollout", "fraud", "2", "--steps", "100", "--yes"], 1);
+    assert!(refused.contains("a canary step below 100"), "{refused}");
+    ok(
+        h,
+        &[
+            "rollout",
+            "fraud",
+            "2",
+            "--steps",
+            "50,100",
+            "--interval",
+            "1s",
+            "--yes",
+        ],
+    );
+    // No traffic at all: the step's interval passes, and the rollout waits, saying for what.
+    let said = watch_for(h, 8);
+    let r = rollout(h);
+    assert_eq!(r["phase"], "waiting", "{r:#}\n{said}");
+    let note = r["note"].as_str().unwrap();
+    assert!(
+        note.contains("step 1 of 2 (50%) waits for data: canary traffic: v2 served 0 of the 20 requests needed")
+            && note.contains("no canary requests in this step yet"),
+        "{note}"
+    );
+    assert_eq!(deployed(h), (Some(1), Some(2), Some(50)), "nothing moved");
+    assert!(
+        said.contains("undelivered"),
+        "the receiver was down: {said}"
+    );
+    let heard: Vec<String> = notices(&hook).into_iter().map(|n| n.0).collect();
+    assert_eq!(
+        heard,
+        ["rollout waiting"],
+        "sent again once the receiver was back"
+    );
+
+    // A trickle: the wait gets an estimate from the canary's rate.
+    requests(h, 10);
+    watch_for(h, 2);
+    let note = rollout(h)["note"].as_str().unwrap().to_string();
+    assert!(
+        note.contains("canary requests/s, about"),
+        "an estimate from the canary's rate: {note}"
+    );
+    // Enough: it goes on by itself.
+    let _traffic = traffic(h, 0.2);
+    watch_until(h, "completed");
+    assert_eq!(deployed(h), (Some(2), None, None));
+}

@@ -58,6 +58,9 @@ pub struct WindowGates {
     pub now: std::collections::BTreeMap<u32, crate::model::VersionCounters>,
     /// What each version counted within the window.
     pub within: std::collections::BTreeMap<u32, crate::model::VersionCounters>,
+    /// Why the evidence could not be read (the metrics, or the drift reports), when it could
+    /// not: the gates then fail for want of evidence, not because the canary did.
+    pub unreadable: Option<String>,
 }
 
 /// Plans and runs operations in one environment.
@@ -316,6 +319,11 @@ impl Operator {
         window: &str,
     ) -> WindowGates {
         let mut evidence = self.serving.evidence(model.as_str()).await;
+        let unreadable = match (&evidence.counters, &evidence.drift) {
+            (Err(e), _) => Some(format!("cannot read the serving metrics: {e}")),
+            (_, Err(e)) => Some(format!("cannot read the drift reports: {e}")),
+            _ => None,
+        };
         let mut now = std::collections::BTreeMap::new();
         let mut within = std::collections::BTreeMap::new();
         if let Ok(snapshot) = &mut evidence.counters {
@@ -329,7 +337,12 @@ impl Operator {
             }
         }
         let gates = gates::promote_gates(evidence, model, production, canary, &self.limits, window);
-        WindowGates { gates, now, within }
+        WindowGates {
+            gates,
+            now,
+            within,
+            unreadable,
+        }
     }
 
     /// A promote's gates: the canary's serving against production's, its stored file whole,

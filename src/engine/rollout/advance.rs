@@ -82,6 +82,13 @@ async fn advance(
             );
             return stop(r, RolloutPhase::Completed, note, now);
         }
+        Deployment::Removed => {
+            let note = format!(
+                "v{} was removed outside the rollout (an abort by hand); production v{} serves all traffic",
+                r.version, r.production
+            );
+            return stop(r, RolloutPhase::Aborted, note, now);
+        }
         Deployment::Changed(what) => {
             let note = format!(
                 "stopped without touching anything: {what}; `flightdeck rollout {model} {} ...` starts a new one",
@@ -102,6 +109,14 @@ async fn advance(
         r.baseline = judged.now.clone();
     }
     r.gates = judged.gates.clone();
+    if let Some(why) = &judged.unreadable {
+        // Blind is not failing: nothing moves, and people hear that it cannot be judged.
+        let note = format!(
+            "cannot judge {}: {why}; nothing moves until the evidence can be read again",
+            r.step_text()
+        );
+        return stuck(r, note, now);
+    }
     let elapsed = (now - r.step_since).num_milliseconds() as f64 / 1e3;
     if let Some(failed) = first_failed(&judged.gates) {
         let why = format!("{}: {}", failed.name, failed.evidence);
@@ -142,6 +157,8 @@ enum Deployment {
     NextStepApplied,
     /// The canary is production, alone.
     Promoted,
+    /// Production as recorded, alone: the canary was aborted.
+    Removed,
     /// Anything else, in words.
     Changed(String),
 }
@@ -170,7 +187,7 @@ fn judge_deployment(r: &Rollout, serving: Option<ServingPlan>) -> Deployment {
             r.step_text()
         )),
         Some(c) => Deployment::Changed(format!("the canary is v{c} now, not v{}", r.version)),
-        None => Deployment::Changed(format!("v{} no longer serves as the canary", r.version)),
+        None => Deployment::Removed,
     }
 }
 

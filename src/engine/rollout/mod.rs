@@ -114,6 +114,13 @@ pub async fn plan_start(
         .status_or_unreadable(model.as_str())
         .await
         .map_err(|why| refuse(format!("cannot read what serves {model}: {why}")))?;
+    // Judged on the canary's metrics from the first step on: a rollout that could never read
+    // them would sit blind, so it does not start.
+    if let Err(e) = operator.serving().evidence(model.as_str()).await.counters {
+        return Err(refuse(format!(
+            "a rollout is judged on the serving metrics, and they cannot be read: {e}"
+        )));
+    }
     let first_percent = steps[0];
     let already = status
         .serving

@@ -52,6 +52,10 @@ pub fn help(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
         theme.dim(),
     )));
     lines.push(Line::from(Span::styled(
+        "  :rollout [10,50,100 [2m]] | pause | resume",
+        theme.dim(),
+    )));
+    lines.push(Line::from(Span::styled(
         "dialogs: enter confirm · o override · m pipeline · esc cancel",
         theme.dim(),
     )));

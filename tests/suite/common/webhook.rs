@@ -11,12 +11,19 @@ pub struct Hook {
 
 impl Hook {
     pub fn start() -> Hook {
+        Self::refusing_first(0)
+    }
+
+    /// A receiver that answers its first `refused` requests with a 503 (down, as a receiver
+    /// being restarted is) and keeps only the requests it accepts.
+    pub fn refusing_first(refused: usize) -> Hook {
         use std::io::{BufRead, Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let received: Received = Default::default();
         let kept = received.clone();
         std::thread::spawn(move || {
+            let mut seen = 0;
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { return };
                 let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
@@ -36,6 +43,13 @@ impl Hook {
                 }
                 let mut body = vec![0; length];
                 let _ = reader.read_exact(&mut body);
+                if seen < refused {
+                    seen += 1;
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                    continue;
+                }
                 kept.lock().unwrap().push((signature, body));
                 let _ = stream.write_all(
                     b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
