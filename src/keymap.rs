@@ -368,6 +368,7 @@ mod tests {
                 "smoke",
                 "evaluate",
                 "compare",
+                "rollout",
             ]
         );
         for name in &names {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 mod alerts;
+mod retrain;
 pub use crate::model::Receiver;
 pub use alerts::duration_seconds;
 
@@ -52,6 +53,7 @@ struct FileConfig {
     alerts: Vec<alerts::FileAlert>,
     #[serde(default)]
     receivers: Vec<alerts::FileReceiver>,
+    retrain: Option<retrain::FileRetrain>,
 }
 
 /// One key or several, as `[keys]` accepts them.
@@ -286,6 +288,8 @@ pub struct Settings {
     pub alerts: Vec<crate::model::AlertRule>,
     /// Where `flightdeck watch` sends alerts (`[[receivers]]`).
     pub receivers: Vec<Receiver>,
+    /// When `watch` calls the pipeline that retrains (`[retrain]`).
+    pub retrain: Option<crate::model::RetrainTrigger>,
 }
 
 /// What the command line (and the environment variables clap reads) contributes.
@@ -381,6 +385,7 @@ impl Settings {
         let gates = file.gates.resolve().map_err(invalid)?;
         let alerts = alerts::resolve(&file.alerts, &thresholds).map_err(invalid)?;
         let receivers = alerts::receivers(&file.receivers).map_err(invalid)?;
+        let retrain = retrain::resolve(file.retrain.as_ref(), &alerts).map_err(invalid)?;
         let key_overrides: BTreeMap<String, Vec<String>> = file
             .keys
             .into_iter()
@@ -428,6 +433,7 @@ impl Settings {
             gates,
             alerts,
             receivers,
+            retrain,
         })
     }
 }

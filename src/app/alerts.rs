@@ -16,15 +16,36 @@ pub fn observations(state: &State) -> Vec<Observation> {
         .collect()
 }
 
+/// Why the fleet just collected cannot be trusted as a whole, if it cannot: the registry or
+/// the cluster unreadable, or not one served model's metrics read (a metrics source down).
+pub fn blind(state: &State) -> Option<String> {
+    if let Some(e) = &state.sources.registry.error {
+        return Some(format!("the registry: {e}"));
+    }
+    if let Some(e) = &state.sources.cluster_problem {
+        return Some(format!("the cluster: {e}"));
+    }
+    let metrics: Vec<&super::state::SourceStatus> = state.sources.metrics.values().collect();
+    let failing = metrics.iter().filter_map(|s| s.error.as_ref()).find(|e| {
+        // A model that took no traffic yet has no series: an absence, not a failure.
+        !crate::clients::metrics::is_no_series(e)
+    });
+    match failing {
+        Some(e) if metrics.iter().all(|s| s.error.is_some()) => Some(format!("the metrics: {e}")),
+        _ => None,
+    }
+}
+
 /// One model's signals, from its fleet row.
 fn row_observations(state: &State, row: &fleet::FleetRow) -> Vec<Observation> {
     let stats = row.stats;
     let down = match row.health {
         Health::Serving => Some(0.0),
-        // Down counts only where something should serve.
-        Health::Down(_) if row.production.is_some() => Some(1.0),
-        Health::Down(_) => Some(0.0),
-        Health::NotServed | Health::Unknown(_) => None,
+        // Down counts only where something should serve: a production version whose server
+        // does not answer, or that nothing serves (stopped by hand, or never restarted).
+        Health::Down(_) | Health::NotServed if row.production.is_some() => Some(1.0),
+        Health::Down(_) | Health::NotServed => Some(0.0),
+        Health::Unknown(_) => None,
     };
     let input_drift = state.scrapes.get(&row.model).and_then(|s| {
         s.snapshot
@@ -32,6 +53,15 @@ fn row_observations(state: &State, row: &fleet::FleetRow) -> Vec<Observation> {
             .iter()
             .filter(|((m, _), _)| *m == row.model)
             .map(|(_, share)| *share)
+            .reduce(f64::max)
+    });
+    // The answers' drift: the largest PSI of any version the model serves.
+    let prediction_drift = state.scrapes.get(&row.model).and_then(|s| {
+        s.snapshot
+            .prediction_psi
+            .iter()
+            .filter(|((m, _), _)| *m == row.model)
+            .map(|(_, psi)| *psi)
             .reduce(f64::max)
     });
     let signals = [
@@ -50,8 +80,7 @@ fn row_observations(state: &State, row: &fleet::FleetRow) -> Vec<Observation> {
             stats.and_then(|s| s.p99).map(|p| p * 1e3),
         ),
         (AlertSignal::InputDrift, input_drift),
-        // The answers' PSI is not in the fleet's scrape yet: never judged by watch.
-        (AlertSignal::PredictionDrift, None),
+        (AlertSignal::PredictionDrift, prediction_drift),
         (AlertSignal::LiveAccuracy, row.accuracy.map(|a| a.accuracy)),
     ];
     signals

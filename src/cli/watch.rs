@@ -5,6 +5,7 @@
 //! sent when it is back.
 
 mod outbox;
+mod retrain;
 
 use super::say;
 use std::time::Duration;
@@ -14,8 +15,7 @@ use clap::Args;
 use super::{Failure, failure, program, runtime};
 use crate::engine::alerts::Evaluator;
 use crate::engine::ops::Operator;
-use crate::engine::rollout::RolloutEventKind;
-use crate::model::{Alert, AlertState, NewJournalEntry, Notice, Outcome, Severity};
+use crate::model::{Alert, AlertState, NewJournalEntry, Notice, Outcome};
 use crate::settings::Settings;
 use crate::store::Actor;
 use outbox::Outbox;
@@ -71,7 +71,23 @@ pub fn run(settings: &Settings, actor: &Actor, args: WatchArgs) -> Result<(), Fa
     let client = crate::clients::http::client().map_err(failure)?;
     let operator = super::ops::operator(settings, actor)?;
     let mut outbox = Outbox::new(settings.receivers.clone());
+    let mut retrainer = match &settings.retrain {
+        Some(_) => {
+            let sources = crate::sources::factory::for_environment(
+                &settings.environment,
+                &settings.data_dir,
+                program.clone(),
+                Duration::from_millis(settings.refresh.source_timeout_ms),
+                settings.thresholds.drift(),
+            )
+            .map_err(failure)?;
+            retrain::Retrainer::new(settings, sources)
+        }
+        None => None,
+    };
     let mut round = 0u64;
+    // Since when the sources have been unreadable (the `stale` signal), if they are.
+    let mut blind_since: Option<chrono::DateTime<chrono::Utc>> = None;
     runtime()?.block_on(async {
         loop {
             round += 1;
@@ -81,17 +97,42 @@ pub fn run(settings: &Settings, actor: &Actor, args: WatchArgs) -> Result<(), Fa
                 Duration::from_secs(1),
             )
             .await;
-            let mut changes = Vec::new();
-            match collected {
-                Ok(state) => {
-                    let observations = crate::app::alerts::observations(&state);
-                    changes = evaluator.step(rules, &observations, chrono::Utc::now());
-                    for alert in &changes {
-                        announce(settings, actor, &args, alert)?;
-                    }
+            let now = chrono::Utc::now();
+            let (mut observations, blind) = match &collected {
+                Ok(state) => (
+                    crate::app::alerts::observations(state),
+                    crate::app::alerts::blind(state),
+                ),
+                Err(e) => (Vec::new(), Some(format!("the fleet: {e}"))),
+            };
+            if let Some(why) = &blind {
+                // Said every round, tried again the next; the `stale` rule alerts on it.
+                log(&args, "unreadable", &format!("cannot read {why}"))?;
+            }
+            blind_since = blind.as_ref().map(|_| blind_since.unwrap_or(now));
+            observations.push(crate::engine::alerts::Observation {
+                model: ENVIRONMENT.into(),
+                signal: crate::model::AlertSignal::Stale,
+                value: Some(
+                    blind_since.map_or(0.0, |since| (now - since).num_milliseconds() as f64 / 1e3),
+                ),
+            });
+            let changes = evaluator.step(rules, &observations, now);
+            for alert in &changes {
+                announce(settings, actor, &args, alert)?;
+            }
+            if let (Some(retrainer), Ok(state)) = (&mut retrainer, &collected) {
+                let served: retrain::Served = state
+                    .servers
+                    .iter()
+                    .map(|(m, s)| (m.clone(), (s.serving.map(|p| p.stable), s.endpoint())))
+                    .collect();
+                let said = retrainer
+                    .round(settings, actor, &client, &observations, &served, now)
+                    .await;
+                for (event, message) in said {
+                    log(&args, event, &message)?;
                 }
-                // The sources are down: said, and tried again next round.
-                Err(e) => log(&args, "unreadable", &format!("cannot read the fleet: {e}"))?,
             }
             let notices = rollouts(&operator, &args).await?;
             // Alertmanager expects firing alerts again every round (it ends those it stops
@@ -129,6 +170,9 @@ pub fn run(settings: &Settings, actor: &Actor, args: WatchArgs) -> Result<(), Fa
     log(&args, "stopped", &format!("after {round} rounds"))
 }
 
+/// The "model" of an alert about the whole environment (its sources unreadable).
+const ENVIRONMENT: &str = "*";
+
 /// Moves every rollout under way one round on, says what happened, and returns it as notices
 /// for the receivers. A registry that cannot be read is said; the next round tries again.
 async fn rollouts(operator: &Operator, args: &WatchArgs) -> Result<Vec<Notice>, Failure> {
@@ -156,19 +200,7 @@ async fn rollouts(operator: &Operator, args: &WatchArgs) -> Result<Vec<Notice>, 
                 e.sentence
             );
         }
-        let severity = match e.kind {
-            RolloutEventKind::Stuck => Severity::Critical,
-            RolloutEventKind::Aborted => Severity::Warning,
-            _ => Severity::Info,
-        };
-        notices.push(Notice {
-            event,
-            model: e.rollout.model.clone(),
-            severity,
-            summary: format!("{} v{}: {}", e.rollout.model, e.rollout.version, e.sentence),
-            at: e.at,
-            details: serde_json::json!({ "rollout": e.rollout }),
-        });
+        notices.push(e.notice());
     }
     Ok(notices)
 }

@@ -84,6 +84,9 @@ pub fn expression(rule: &AlertRule, job: &str, window: &str) -> String {
         }
         // A server Prometheus cannot scrape: 1 - up. It carries the target, not the model.
         AlertSignal::Down => format!("(1 - up{{job=\"{job}\"}})"),
+        // Prometheus is the source here: what it can say of itself is that it holds no scrape
+        // of the model servers at all (the rule's `for` says for how long).
+        AlertSignal::Stale => return format!("absent(up{{job=\"{job}\"}})"),
     };
     format!("{value} {} {}", rule.operator(), rule.threshold)
 }

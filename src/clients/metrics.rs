@@ -22,6 +22,9 @@ pub struct ScrapeSnapshot {
     /// Share of traffic per loaded version (0-1).
     pub traffic: BTreeMap<VersionKey, f64>,
     pub drift_share: BTreeMap<VersionKey, f64>,
+    /// The largest PSI of a version's answers (over its outputs) against its answers on its
+    /// reference rows, from `flightdeck_prediction_drift{method="psi"}`.
+    pub prediction_psi: BTreeMap<VersionKey, f64>,
     /// The drift verdict of each version's live window, from `flightdeck_drift_verdict`.
     pub drift_verdict: BTreeMap<VersionKey, crate::model::Verdict>,
     pub in_flight: BTreeMap<String, f64>,
@@ -114,6 +117,7 @@ const FAMILIES: &[&str] = &[
     "flightdeck_traffic_share_ratio",
     "flightdeck_drift_share",
     "flightdeck_drift_verdict",
+    "flightdeck_prediction_drift",
     "flightdeck_requests_in_flight",
     "flightdeck_live_quality",
     "flightdeck_labelled_answers",
@@ -186,6 +190,10 @@ pub fn parse(text: &str) -> ScrapeSnapshot {
             }
             ("flightdeck_drift_share", Some(v)) => {
                 snap.drift_share.insert(key(), v);
+            }
+            ("flightdeck_prediction_drift", Some(v)) if label("method") == "psi" => {
+                let largest = snap.prediction_psi.entry(key()).or_insert(v);
+                *largest = largest.max(v);
             }
             ("flightdeck_drift_verdict", Some(1.0)) => {
                 if let Some(verdict) = crate::model::Verdict::from_label(&label("verdict")) {
@@ -370,6 +378,10 @@ flightdeck_model_info{model="fraud",version="1",sha256="ab",role="stable"} 1
 flightdeck_model_info{model="fraud",version="2",sha256="cd",role="canary"} 1
 # TYPE flightdeck_drift_share gauge
 flightdeck_drift_share{model="fraud",version="1"} 0.25
+# TYPE flightdeck_prediction_drift gauge
+flightdeck_prediction_drift{model="fraud",version="1",output="label",method="psi"} 0.4
+flightdeck_prediction_drift{model="fraud",version="1",output="probabilities",method="psi"} 1.7
+flightdeck_prediction_drift{model="fraud",version="1",output="label",method="ks_statistic"} 9
 "#;
 
     #[test]
@@ -383,6 +395,11 @@ flightdeck_drift_share{model="fraud",version="1"} 0.25
         assert_eq!(v1.latency[0], (0.001, 50.0));
         assert_eq!(s.roles[&("fraud".to_string(), "2".to_string())], "canary");
         assert_eq!(s.drift_share[&("fraud".to_string(), "1".to_string())], 0.25);
+        // The answers' drift: the largest PSI over the outputs, other methods aside.
+        assert_eq!(
+            s.prediction_psi[&("fraud".to_string(), "1".to_string())],
+            1.7
+        );
     }
 
     #[test]

@@ -432,6 +432,10 @@ pub fn snapshot_from_response(body: &str) -> Result<ScrapeSnapshot, String> {
             "flightdeck_drift_share" => {
                 snapshot.drift_share.insert(key, value);
             }
+            "flightdeck_prediction_drift" if label("method") == "psi" => {
+                let largest = snapshot.prediction_psi.entry(key).or_insert(value);
+                *largest = largest.max(value);
+            }
             "flightdeck_drift_verdict" if value == 1.0 => {
                 if let Some(verdict) = Verdict::from_label(&label("verdict")) {
                     snapshot.drift_verdict.insert(key, verdict);

@@ -79,7 +79,7 @@ impl Runtime {
     pub fn snapshot_query(self, model: &str) -> String {
         match self {
             Runtime::Flightdeck => format!(
-                "{{__name__=~\"flightdeck_(requests_total|request_duration_seconds_bucket|model_info|traffic_share_ratio|drift_share|drift_verdict|live_quality|live_quality_rows|labelled_answers|label_coverage_ratio|label_lag_seconds|label_kept_answers|label_kept_labelled)\",model=\"{model}\"}}"
+                "{{__name__=~\"flightdeck_(requests_total|request_duration_seconds_bucket|model_info|traffic_share_ratio|drift_share|drift_verdict|prediction_drift|live_quality|live_quality_rows|labelled_answers|label_coverage_ratio|label_lag_seconds|label_kept_answers|label_kept_labelled)\",model=\"{model}\"}}"
             ),
             Runtime::Kserve => format!(
                 "{{__name__=~\"request_predict_seconds_(bucket|count)\",model_name=\"{model}\"}}"

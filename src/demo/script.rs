@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::setup::{Demo, MODEL, operate, operate_with, register_versions};
+use super::receiver::LocalReceiver;
+use super::setup::{Demo, MODEL, operate, register_versions};
 use super::traffic::{SHIFTED, TrafficControl, load_rows, spawn};
 use crate::clients::model_server as server;
 use crate::engine::ops::OpRequest;
@@ -116,11 +117,11 @@ async fn observe_live_accuracy(
 }
 
 /// Sends malformed requests (4 columns where the model takes 5) for a few seconds while the
-/// fleet is read as `flightdeck status` reads it: how many were refused, and the model's row.
+/// fleet is read as `flightdeck status` reads it: how many were refused, and the fleet read.
 async fn client_error_incident(
     demo: &Demo,
     endpoint: &str,
-) -> Result<(u64, Option<crate::app::fleet::FleetRow>), String> {
+) -> Result<(u64, crate::app::state::State), String> {
     let client = crate::clients::http::client()?;
     let url = format!("{endpoint}/v2/models/{MODEL}/infer");
     let body = serde_json::json!({ "inputs": [{ "name": "X", "shape": [1, 4], "datatype": "FP32", "data": [[100.0, 3.0, 12.0, 0.4]] }] });
@@ -152,11 +153,7 @@ async fn client_error_incident(
         .await
     };
     let (refused, state) = tokio::join!(sending, reading);
-    let state = state?;
-    let row = crate::app::fleet::rows(&state)
-        .into_iter()
-        .find(|r| r.model == MODEL);
-    Ok((refused, row))
+    Ok((refused, state?))
 }
 
 /// The features the server flags as drifted on v2, once exactly the shifted ones are (or
@@ -203,8 +200,9 @@ fn journal_is_complete(registry: &crate::store::Registry) -> Result<bool, String
         && count("deploy", "succeeded") == 3
         && count("promote", "succeeded") == 1
         && count("deploy", "failed") == 1
-        && count("promote", "failed") == 1
-        && count("abort", "succeeded") == 1)
+        && count("rollout started", "succeeded") == 1
+        && count("abort", "succeeded") == 1
+        && count("rollout aborted", "succeeded") == 1)
 }
 
 /// v2 as a 20% canary, judged on its traffic, then promoted.
@@ -250,6 +248,7 @@ async fn canary_then_promote(
 async fn blocked_then_healthy(
     t: &mut Timeline,
     demo: &Demo,
+    receiver: &LocalReceiver,
 ) -> Result<crate::store::Registry, String> {
     let blocked = operate(
         demo,
@@ -271,7 +270,7 @@ async fn blocked_then_healthy(
         ),
     );
 
-    answers_give_it_away(t, demo).await;
+    rollout_aborts_itself(t, demo, receiver).await;
 
     let status = demo.serving.status(MODEL).await;
     let registry = demo.registry()?;
@@ -286,45 +285,104 @@ async fn blocked_then_healthy(
     Ok(registry)
 }
 
-/// Someone skips v3's smoke test anyway (consented, journaled): as a canary its answers on the
-/// same traffic differ from production's, and the answers gate holds its promote with no label
-/// and no sentinel needed; the canary is aborted.
-async fn answers_give_it_away(t: &mut Timeline, demo: &Demo) {
-    let request = OpRequest::Deploy {
-        version: 3,
-        canary_percent: Some(20),
+/// Someone hands v3 to a rollout anyway, its smoke test skipped (consented, journaled): the
+/// rounds `flightdeck watch` runs judge the gates over its first step, its answers on the same
+/// traffic differ from production's, and the rollout aborts the canary by itself, with no label
+/// and no sentinel needed. The local receiver hears of it.
+async fn rollout_aborts_itself(t: &mut Timeline, demo: &Demo, receiver: &LocalReceiver) {
+    use crate::engine::rollout::{self, RolloutEventKind};
+    let options = crate::engine::ops::PlanOptions { skip_smoke: true };
+    let consent = crate::engine::ops::Consent {
+        skip_smoke: true,
+        ..Default::default()
     };
-    let deployed = operate_with(demo, request, true).await;
+    let steps = vec![20, 50, 100];
+    let started = match rollout::plan_start(
+        &demo.operator,
+        &demo.model,
+        3,
+        steps,
+        60.0,
+        options,
+        &|_| {},
+    )
+    .await
+    {
+        Ok(planned) => rollout::start(&demo.operator, planned, consent)
+            .await
+            .map(|(_, e)| e.sentence)
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
     t.observe(
-        deployed.is_ok(),
+        started.is_ok(),
         &format!(
-            "v3 deployed anyway as a 20% canary, its smoke test skipped (journaled): {}",
-            deployed.unwrap_or_else(|e| e)
+            "v3 handed to a rollout anyway, its smoke test skipped (journaled): {}",
+            started.unwrap_or_else(|e| e)
         ),
     );
-    let held = operate(demo, OpRequest::Promote).await;
-    let by_answers = held
+    // watch's rounds, once a second, as `flightdeck watch` runs them.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut aborted = None;
+    while aborted.is_none() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let events = rollout::advance_all(&demo.operator, chrono::Utc::now())
+            .await
+            .unwrap_or_default();
+        aborted = events
+            .into_iter()
+            .find(|e| e.kind == RolloutEventKind::Aborted);
+    }
+    // Which gate sees it first depends on what arrived first (the answers compared, or the
+    // labels); either way the rollout stops it by itself, saying which and why.
+    let by_itself = aborted
         .as_ref()
-        .err()
-        .is_some_and(|e| e.contains("answers gate failed"));
-    let why = held.err().unwrap_or_else(|| "it was promoted".into());
-    let evidence = why
-        .split("answers gate failed: ")
-        .nth(1)
-        .and_then(|rest| rest.split(';').next())
-        .unwrap_or(&why);
+        .is_some_and(|e| e.sentence.contains("aborted automatically"));
     t.observe(
-        by_answers,
-        &format!("v3's promote held by the answers gate: {evidence}"),
+        by_itself,
+        &format!(
+            "v3's rollout aborted by itself at its first step: {}",
+            aborted
+                .as_ref()
+                .map_or("it was not aborted".into(), |e| e.sentence.clone())
+        ),
     );
-    let aborted = operate(demo, OpRequest::Abort).await;
-    t.observe(aborted.is_ok(), "v3's canary aborted");
+    let Some(event) = aborted else { return };
+    let notice = event.notice();
+    let client = crate::clients::http::client();
+    let told = match &client {
+        Ok(client) => {
+            crate::clients::notify::tell(client, &receiver.receiver(), &notice, READ_TIMEOUT).await
+        }
+        Err(e) => Err(e.clone()),
+    };
+    let heard = receiver
+        .received()
+        .iter()
+        .any(|b| b["notice"]["event"] == "rollout aborted");
+    t.observe(
+        told.is_ok() && heard,
+        &format!(
+            "the local receiver got the notice: {} ({})",
+            notice.event,
+            <&str>::from(notice.severity)
+        ),
+    );
 }
 
 /// An incident: a client starts sending rows of four columns (the model takes five). Every one
-/// of its requests is refused with 400; the fleet must say so, not "0.00%".
-async fn client_error_shows(t: &mut Timeline, demo: &Demo, endpoint: &str) -> Result<(), String> {
-    let (refused, row) = client_error_incident(demo, endpoint).await?;
+/// of its requests is refused with 400; the fleet must say so, not "0.00%", and an alert rule
+/// on the 4xx ratio fires and reaches the local receiver.
+async fn client_error_shows(
+    t: &mut Timeline,
+    demo: &Demo,
+    endpoint: &str,
+    receiver: &LocalReceiver,
+) -> Result<(), String> {
+    let (refused, state) = client_error_incident(demo, endpoint).await?;
+    let row = crate::app::fleet::rows(&state)
+        .into_iter()
+        .find(|r| r.model == MODEL);
     let flagged = row.as_ref().is_some_and(|r| {
         r.alerts.contains(&"!err")
             && r.stats.and_then(|s| s.client_error_ratio).unwrap_or(0.0) > 0.0
@@ -337,6 +395,42 @@ async fn client_error_shows(t: &mut Timeline, demo: &Demo, endpoint: &str) -> Re
                 .and_then(|s| s.error_ratio)
                 .map(|e| format!("{:.1}% errors", e * 100.0))
                 .unwrap_or_else(|| "no error ratio".into())
+        ),
+    );
+    // The same read judged by an alert rule, as `flightdeck watch` judges it, and delivered.
+    let rule = crate::model::AlertRule {
+        name: "claims-4xx".into(),
+        signal: crate::model::AlertSignal::ClientErrors,
+        // A fifth of the traffic is refused; a tenth is far past anything healthy, and leaves
+        // room for a loaded machine sending less of the bad traffic.
+        threshold: 0.1,
+        for_seconds: 0.0,
+        severity: crate::model::Severity::Critical,
+        model: Some(MODEL.into()),
+        labels: Default::default(),
+    };
+    let observations = crate::app::alerts::observations(&state);
+    let fired = crate::engine::alerts::Evaluator::default().step(
+        std::slice::from_ref(&rule),
+        &observations,
+        chrono::Utc::now(),
+    );
+    let client = crate::clients::http::client()?;
+    let sent =
+        crate::clients::notify::send(&client, &receiver.receiver(), &fired, READ_TIMEOUT).await;
+    let heard = receiver
+        .received()
+        .iter()
+        .flat_map(|b| b["alerts"].as_array().cloned().unwrap_or_default())
+        .find(|a| a["rule"] == "claims-4xx" && a["state"] == "firing");
+    t.observe(
+        sent.is_ok() && heard.is_some(),
+        &format!(
+            "alert claims-4xx (client_errors > 0.1) fired and reached the local receiver: {}",
+            fired
+                .first()
+                .map(crate::clients::notify::sentence)
+                .unwrap_or_else(|| "it did not fire".into())
         ),
     );
     Ok(())
@@ -363,6 +457,11 @@ pub async fn run(demo: &Demo, rate: u32) -> Result<(), String> {
     };
     t.say(&format!("demo home {}", demo.settings.data_dir.display()));
     register_versions(demo)?;
+    let receiver = LocalReceiver::start().await?;
+    t.say(&format!(
+        "alerts and notices go to a local receiver at {} (where Slack or a pager would be)",
+        receiver.url
+    ));
     t.say("registered claims v1 (logistic regression), v2 (gradient boosting), v3 (retrained)");
     let summary = operate(
         demo,
@@ -415,8 +514,8 @@ pub async fn run(demo: &Demo, rate: u32) -> Result<(), String> {
         ),
     );
 
-    let registry = blocked_then_healthy(&mut t, demo).await?;
-    client_error_shows(&mut t, demo, &endpoint).await?;
+    let registry = blocked_then_healthy(&mut t, demo, &receiver).await?;
+    client_error_shows(&mut t, demo, &endpoint, &receiver).await?;
 
     let failed = control.failed.load(Ordering::Relaxed);
     let sent = control.sent.load(Ordering::Relaxed);
@@ -428,7 +527,7 @@ pub async fn run(demo: &Demo, rate: u32) -> Result<(), String> {
     let complete = journal_is_complete(&registry)?;
     t.observe(
         complete,
-        "the journal records 3 registrations, 3 deploys, 1 promote, the blocked deploy, the held promote and the abort",
+        "the journal records 3 registrations, 3 deploys, 1 promote, the blocked deploy, the rollout and its automatic abort",
     );
 
     control.stop.store(true, Ordering::Relaxed);

@@ -42,6 +42,9 @@ pub enum AlertSignal {
     LiveAccuracy,
     /// The model's server does not answer (1) while it should serve.
     Down,
+    /// Seconds the environment's sources (registry, servers or cluster, metrics) have been
+    /// unreadable: `watch` is blind. Its alerts are about the whole environment, model `*`.
+    Stale,
 }
 
 impl AlertSignal {
@@ -58,6 +61,7 @@ impl AlertSignal {
     pub fn unit(self) -> &'static str {
         match self {
             AlertSignal::P99Ms => " ms",
+            AlertSignal::Stale => " s",
             _ => "",
         }
     }

@@ -11,6 +11,7 @@ pub mod kube;
 pub mod name;
 pub mod profile;
 pub mod progress;
+pub mod retrain;
 pub mod rollout;
 pub mod sentinel;
 pub mod serving;
@@ -37,6 +38,7 @@ pub use profile::{
     NumericProfile, PredictionProfile,
 };
 pub use progress::{Progress, Step};
+pub use retrain::RetrainTrigger;
 pub use rollout::{Rollout, RolloutPhase, VersionCounters};
 pub use sentinel::{SentinelCase, SentinelSet, TensorValues};
 pub use serving::{ServerRecord, ServingPlan, ServingStatus};

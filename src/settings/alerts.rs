@@ -199,6 +199,8 @@ fn defaults(t: &super::Thresholds) -> Vec<AlertRule> {
     };
     vec![
         rule(AlertSignal::Down, 0.0, 30.0, Severity::Critical),
+        // watch blind for a minute: the alerts it would send cannot be judged.
+        rule(AlertSignal::Stale, 0.0, 60.0, Severity::Warning),
         rule(
             AlertSignal::Errors,
             t.error_rate_warn,

@@ -342,3 +342,270 @@ fn a_silenced_alert_is_said_and_journaled_but_not_sent() {
     );
     ok(h, &["silence", "fraud", "--lift"]);
 }
+
+#[test]
+fn watch_alerts_when_its_metrics_source_goes_away_and_resolves_when_it_is_back() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    let _stop = Stop(h);
+    let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap();
+    let target = format!("127.0.0.1:{}", port.trim());
+    traffic(&format!("http://{target}"), 20, 0);
+    let scratch = tempfile::tempdir().unwrap();
+    let prometheus = common::prometheus::start(scratch.path(), &target);
+    let prometheus_port: u16 = prometheus.url.rsplit(':').next().unwrap().parse().unwrap();
+    let hook = Hook::start();
+    std::fs::write(
+        h.join("no-config.toml"),
+        format!(
+            "[[alerts]]\nname = \"blind\"\nsignal = \"stale\"\nabove = 0\nfor = \"2s\"\nseverity = \"critical\"\n\n[[receivers]]\nkind = \"webhook\"\nurl = \"{}/hook\"\n\n[environments.prom]\nmetrics = \"prometheus\"\nprometheus_url = \"{}\"\n",
+            hook.url, prometheus.url
+        ),
+    )
+    .unwrap();
+    let mut child = common::flightdeck(h)
+        .args([
+            "--env", "prom", "watch", "--every", "1s", "--rounds", "90", "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (lines, events) = std::sync::mpsc::channel::<Value>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                let _ = lines.send(v);
+            }
+        }
+    });
+    let next = |event: &str| -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(v) = events.recv_timeout(Duration::from_millis(200))
+                && v["event"] == event
+            {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "no {event} event");
+        }
+    };
+    // Readable: a few rounds go by without a word about the sources.
+    std::thread::sleep(Duration::from_secs(4));
+    while let Ok(v) = events.try_recv() {
+        assert_ne!(v["event"], "unreadable", "{v}");
+        assert_ne!(v["event"], "firing", "{v}");
+    }
+    // Prometheus goes away: each round says so, and the rule fires after its 2 s.
+    drop(prometheus);
+    let said = next("unreadable");
+    assert!(
+        said["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot read the metrics"),
+        "{said}"
+    );
+    let fired = next("firing");
+    assert_eq!(fired["alert"]["rule"], "blind", "{fired}");
+    assert_eq!(
+        fired["alert"]["model"], "*",
+        "the whole environment: {fired}"
+    );
+    assert!(fired["alert"]["value"].as_f64().unwrap() >= 2.0, "{fired}");
+    // Back where it was: resolved.
+    let _back = common::prometheus::start_on(scratch.path(), &target, None, prometheus_port);
+    let resolved = next("resolved");
+    assert_eq!(resolved["alert"]["rule"], "blind", "{resolved}");
+    // Said first, then delivered: the receiver hears both, once each.
+    let heard = || -> Vec<String> {
+        hook.bodies()
+            .iter()
+            .flat_map(|b| b["alerts"].as_array().cloned().unwrap_or_default())
+            .map(|a| {
+                format!(
+                    "{} {}",
+                    a["rule"].as_str().unwrap(),
+                    a["state"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while heard().len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(heard(), ["blind firing", "blind resolved"]);
+}
+
+#[test]
+fn watch_judges_the_answers_drift_and_a_server_stopped_by_hand() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let reference = common::fixture("classifier.reference.csv");
+    ok(
+        h,
+        &[
+            "register",
+            "fraud",
+            common::fixture("logreg_multiclass.onnx").to_str().unwrap(),
+            "--reference",
+            reference.to_str().unwrap(),
+        ],
+    );
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    let _stop = Stop(h);
+    std::fs::write(
+        h.join("no-config.toml"),
+        "[[alerts]]\nname = \"answers-drift\"\nsignal = \"prediction_drift\"\nabove = 0.25\nfor = \"1s\"\n\n[[alerts]]\nname = \"fraud-down\"\nsignal = \"down\"\nabove = 0\nfor = \"1s\"\nseverity = \"critical\"\n",
+    )
+    .unwrap();
+    // One row over and over: a pipeline stuck on one customer. Its answers are one class.
+    let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap();
+    traffic(&format!("http://127.0.0.1:{}", port.trim()), 300, 0);
+    let said = ok(h, &["watch", "--every", "1s", "--rounds", "4", "--json"]);
+    let fired: Vec<Value> = said
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["event"] == "firing")
+        .collect();
+    assert_eq!(fired.len(), 1, "{said}");
+    assert_eq!(fired[0]["alert"]["rule"], "answers-drift", "{said}");
+    assert!(
+        fired[0]["alert"]["value"].as_f64().unwrap() > 0.25,
+        "{said}"
+    );
+
+    // Stopped by hand while production is v1: nothing answers its clients.
+    ok(h, &["server", "stop", "fraud"]);
+    let said = ok(h, &["watch", "--every", "1s", "--rounds", "3", "--json"]);
+    let down: Vec<Value> = said
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["event"] == "firing" && v["alert"]["rule"] == "fraud-down")
+        .collect();
+    assert_eq!(down.len(), 1, "{said}");
+}
+
+#[test]
+fn drift_that_holds_calls_the_retraining_pipeline_with_its_evidence() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let reference = common::fixture("classifier.reference.csv");
+    ok(
+        h,
+        &[
+            "register",
+            "fraud",
+            common::fixture("logreg_multiclass.onnx").to_str().unwrap(),
+            "--reference",
+            reference.to_str().unwrap(),
+        ],
+    );
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    let _stop = Stop(h);
+    let hook = Hook::start();
+    let kept = h.join("evidence.json");
+    let config = |command: &str| {
+        format!(
+            "[[alerts]]\nname = \"answers-drift\"\nsignal = \"prediction_drift\"\nabove = 0.25\nfor = \"1s\"\n\n[retrain]\nsignals = [\"prediction_drift\"]\nfor = \"2s\"\ncommand = {command}\nurl = \"{}/retrain\"\n",
+            hook.url
+        )
+    };
+    // The pipeline's entry point: keeps what it is given and says which run it queued.
+    std::fs::write(
+        h.join("no-config.toml"),
+        config(&format!(
+            "[\"sh\", \"-c\", \"cat > \\\"$0\\\"; echo queued run 42 for $FLIGHTDECK_RETRAIN_MODEL\", {:?}]",
+            kept.display().to_string()
+        )),
+    )
+    .unwrap();
+    // One row over and over: the answers drift, and stay drifted.
+    let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap();
+    traffic(&format!("http://127.0.0.1:{}", port.trim()), 300, 0);
+    let said = ok(h, &["watch", "--every", "1s", "--rounds", "6", "--json"]);
+    let calls: Vec<Value> = said
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["event"] == "retrain")
+        .collect();
+    assert_eq!(calls.len(), 1, "called once while it holds: {said}");
+    let message = calls[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("fraud v1: prediction_drift")
+            && message.contains("queued run 42 for fraud"),
+        "{message}"
+    );
+    // The command and the webhook got the same evidence: model, version, signal, the report.
+    let evidence: Value = serde_json::from_str(&std::fs::read_to_string(&kept).unwrap()).unwrap();
+    assert_eq!(evidence["model"], "fraud", "{evidence:#}");
+    assert_eq!(evidence["version"], 1, "{evidence:#}");
+    assert_eq!(evidence["rule"], "answers-drift", "{evidence:#}");
+    assert_eq!(evidence["signal"], "prediction_drift", "{evidence:#}");
+    assert!(evidence["value"].as_f64().unwrap() > 0.25, "{evidence:#}");
+    let outputs = evidence["drift"]["predictions"].as_array().unwrap();
+    assert!(
+        outputs
+            .iter()
+            .any(|o| o["psi"].as_f64().is_some_and(|p| p > 0.25)),
+        "the statistics behind it: {evidence:#}"
+    );
+    assert!(
+        evidence["drift"]["window_samples"].as_u64().unwrap() >= 100,
+        "{evidence:#}"
+    );
+    let posted = hook.bodies();
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert_eq!(posted[0]["model"], "fraud");
+    assert_eq!(posted[0]["drift"], evidence["drift"]);
+    // Journaled with what the pipeline answered.
+    let journal: Value =
+        serde_json::from_str(&ok(h, &["journal", "--json", "--model", "fraud"])).unwrap();
+    let row = journal
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["operation"] == "retrain requested")
+        .unwrap_or_else(|| panic!("{journal:#}"));
+    assert_eq!(row["outcome"], "succeeded", "{row}");
+    assert!(
+        row["details"]["answered"]
+            .as_str()
+            .unwrap()
+            .contains("queued run 42"),
+        "{row}"
+    );
+
+    // A pipeline that refuses: said, journaled as failed, with what it said.
+    std::fs::write(
+        h.join("no-config.toml"),
+        config("[\"sh\", \"-c\", \"echo no capacity >&2; exit 3\"]"),
+    )
+    .unwrap();
+    traffic(&format!("http://127.0.0.1:{}", port.trim()), 100, 0);
+    let said = ok(h, &["watch", "--every", "1s", "--rounds", "5", "--json"]);
+    let failed: Vec<Value> = said
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["event"] == "retrain-failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{said}");
+    assert!(
+        failed[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no capacity"),
+        "{said}"
+    );
+}

@@ -636,3 +636,124 @@ fn after_an_api_server_restart_the_watches_relist_at_once_and_kept_rows_carry_th
         "after the restart: the canary was applied in {applied:?} and seen by the watches {seen:?} after the API server was back"
     );
 }
+
+/// flightdeck serve's families for fraud v1 (production) and v2 (canary), `seconds` into a
+/// test where each answers 20 requests a second, all well, as a KServe predictor running
+/// flightdeck serve exports them.
+fn healthy_series(seconds: f64) -> String {
+    let mut t = String::from("# TYPE flightdeck_requests_total counter\n");
+    let counts = [
+        (1, 1000 + (20.0 * seconds) as u64),
+        (2, (20.0 * seconds) as u64),
+    ];
+    for (v, n) in counts {
+        t += &format!(
+            "flightdeck_requests_total{{model=\"fraud\",version=\"{v}\",code=\"200\"}} {n}\n"
+        );
+    }
+    t += "# TYPE flightdeck_request_duration_seconds histogram\n";
+    for (v, n) in counts {
+        for le in ["0.005", "+Inf"] {
+            t += &format!(
+                "flightdeck_request_duration_seconds_bucket{{model=\"fraud\",version=\"{v}\",le=\"{le}\"}} {n}\n"
+            );
+        }
+        t += &format!(
+            "flightdeck_request_duration_seconds_sum{{model=\"fraud\",version=\"{v}\"}} {}\n",
+            n as f64 * 0.002
+        );
+        t += &format!(
+            "flightdeck_request_duration_seconds_count{{model=\"fraud\",version=\"{v}\"}} {n}\n"
+        );
+    }
+    // What tells Prometheus' readers these are flightdeck serve's series.
+    t += "# TYPE flightdeck_model_info gauge\n";
+    t += "flightdeck_model_info{model=\"fraud\",version=\"1\",sha256=\"a\",role=\"stable\"} 1\n";
+    t += "flightdeck_model_info{model=\"fraud\",version=\"2\",sha256=\"b\",role=\"canary\"} 1\n";
+    t
+}
+
+#[test]
+fn a_rollout_steps_canary_traffic_percent_by_itself_on_prometheus_evidence() {
+    let Some((rig, home)) = cluster("rollout", KSERVE_0_20.args) else {
+        return;
+    };
+    let h = home.path();
+    // The canary's series in a real Prometheus, moving on as traffic would.
+    let exporter = common::exporter::Exporter::start();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (text, stopped, started) = (exporter.text.clone(), stop.clone(), Instant::now());
+    std::thread::spawn(move || {
+        while !stopped.load(std::sync::atomic::Ordering::SeqCst) {
+            *text.lock().unwrap() = healthy_series(started.elapsed().as_secs_f64());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    let scratch = tempfile::tempdir().unwrap();
+    let prometheus = common::prometheus::start(scratch.path(), &exporter.address);
+    let config = h.join("no-config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("http://127.0.0.1:9", &prometheus.url)
+            .replace("min_canary_requests = 1", "min_canary_requests = 20"),
+    )
+    .unwrap();
+
+    ok(h, &k8s(&["deploy", "fraud", "1", "--direct", "--yes"]));
+    ok(
+        h,
+        &k8s(&[
+            "rollout",
+            "fraud",
+            "2",
+            "--steps",
+            "20,50,100",
+            "--interval",
+            "2s",
+            "--yes",
+        ]),
+    );
+    assert_eq!(isvc(&rig)["spec"]["predictor"]["canaryTrafficPercent"], 20);
+    assert_eq!(live(&rig), vec![(20, uri(2)), (80, uri(1))]);
+
+    // watch in short runs (each one a restart) until the rollout is over.
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let mut said = String::new();
+    loop {
+        said.push_str(&ok(
+            h,
+            &k8s(&["watch", "--every", "1s", "--rounds", "3", "--json"]),
+        ));
+        let r: Value = serde_json::from_str(&ok(h, &k8s(&["rollout", "fraud", "--json"]))).unwrap();
+        if r["phase"] == "completed" {
+            break;
+        }
+        assert!(r["phase"] != "aborted", "{r:#}\n{said}");
+        assert!(Instant::now() < deadline, "never completed: {r:#}\n{said}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(live(&rig), vec![(100, uri(2))]);
+    assert!(
+        isvc(&rig)["spec"]["predictor"]
+            .get("canaryTrafficPercent")
+            .is_none()
+    );
+    assert_eq!(aliases(h), (Some(2), None));
+    let rows: Value = serde_json::from_str(&ok(
+        h,
+        &k8s(&["journal", "--model", "fraud", "--json", "--limit", "200"]),
+    ))
+    .unwrap();
+    let stepped = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["operation"] == "rollout stepped")
+        .unwrap_or_else(|| panic!("{rows:#}"));
+    let sentence = stepped["details"]["sentence"].as_str().unwrap();
+    assert!(
+        sentence.contains("v2 now takes 50%") && sentence.contains("canary traffic: v2 served"),
+        "judged on Prometheus' counters over the step: {sentence}"
+    );
+}

@@ -7,6 +7,7 @@ use crate::common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::exporter::Exporter;
 use common::ok;
 use common::prometheus::start as prometheus;
 use flightdeck::clients::metrics::{ScrapeSnapshot, between};
@@ -218,37 +219,6 @@ fn prometheus_reports_what_the_servers_report() {
         .block_on(wrong.scrape("fraud".into(), String::new()))
         .unwrap_err();
     assert!(error.starts_with("Prometheus"), "{error}");
-}
-
-/// An exporter on loopback serving whatever exposition text the test sets: other runtimes'
-/// metric families, as their servers name and label them.
-struct Exporter {
-    text: std::sync::Arc<std::sync::Mutex<String>>,
-    address: String,
-}
-
-impl Exporter {
-    fn start() -> Exporter {
-        use std::io::{Read, Write};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap().to_string();
-        let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let shared = text.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { return };
-                let mut request = [0u8; 4096];
-                let _ = stream.read(&mut request);
-                let body = shared.lock().unwrap().clone();
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            }
-        });
-        Exporter { text, address }
-    }
 }
 
 /// Four runtimes' families at one moment: `n` requests each (a tenth failing where the runtime

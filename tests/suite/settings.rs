@@ -40,8 +40,17 @@ fn every_commented_example_key_also_parses() {
         .replace("# [environments.audit]", "[environments.audit]")
         .replace("# read_only = true", "read_only = true")
         .replace("# confirm = \"typed\"", "confirm = \"typed\"")
-        .replace("# promote = \"P\"", "promote = \"P\"");
+        .replace("# promote = \"P\"", "promote = \"P\"")
+        .replace("# [retrain]", "[retrain]")
+        .replace("# signals = [", "signals = [")
+        .replace("# for = \"6h\"", "for = \"6h\"")
+        .replace("# command = [", "command = [")
+        .replace("# url = \"https://ci", "url = \"https://ci")
+        .replace("# again_after = ", "again_after = ");
     let settings = resolve(&text).expect("uncommented example must parse");
+    let retrain = settings.retrain.as_ref().expect("[retrain] read");
+    assert_eq!(retrain.for_seconds, 6.0 * 3600.0);
+    assert_eq!(retrain.again_after_seconds, Some(24.0 * 3600.0));
     assert_eq!(settings.user, "alice");
     assert_eq!(settings.data_dir, PathBuf::from("/var/lib/flightdeck"));
     let audit = &settings.environments["audit"];

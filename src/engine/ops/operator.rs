@@ -319,6 +319,21 @@ impl Operator {
         window: &str,
     ) -> WindowGates {
         let mut evidence = self.serving.evidence(model.as_str()).await;
+        // No series yet is no traffic yet: nothing counted, not a source that fails.
+        if evidence
+            .counters
+            .as_ref()
+            .is_err_and(|e| crate::clients::metrics::is_no_series(e))
+        {
+            evidence.counters = Ok(Default::default());
+        }
+        if evidence
+            .drift
+            .as_ref()
+            .is_err_and(|e| crate::clients::metrics::is_no_series(e))
+        {
+            evidence.drift = Ok(Vec::new());
+        }
         let unreadable = match (&evidence.counters, &evidence.drift) {
             (Err(e), _) => Some(format!("cannot read the serving metrics: {e}")),
             (_, Err(e)) => Some(format!("cannot read the drift reports: {e}")),

@@ -70,6 +70,30 @@ pub struct RolloutEvent {
     pub at: DateTime<Utc>,
 }
 
+impl RolloutEvent {
+    /// The event as receivers hear it: an abort is a warning, a rollout that must move and
+    /// cannot is critical, the rest is news.
+    pub fn notice(&self) -> crate::model::Notice {
+        use crate::model::Severity;
+        let severity = match self.kind {
+            RolloutEventKind::Stuck => Severity::Critical,
+            RolloutEventKind::Aborted => Severity::Warning,
+            _ => Severity::Info,
+        };
+        crate::model::Notice {
+            event: self.kind.journal_name(),
+            model: self.rollout.model.clone(),
+            severity,
+            summary: format!(
+                "{} v{}: {}",
+                self.rollout.model, self.rollout.version, self.sentence
+            ),
+            at: self.at,
+            details: serde_json::json!({ "rollout": self.rollout }),
+        }
+    }
+}
+
 /// What `flightdeck rollout` will do: the first step's operation (none when the canary already
 /// serves at the first step's share) and the rollout it hands to `watch`.
 #[derive(Debug, Clone)]
@@ -116,7 +140,9 @@ pub async fn plan_start(
         .map_err(|why| refuse(format!("cannot read what serves {model}: {why}")))?;
     // Judged on the canary's metrics from the first step on: a rollout that could never read
     // them would sit blind, so it does not start.
-    if let Err(e) = operator.serving().evidence(model.as_str()).await.counters {
+    if let Err(e) = operator.serving().evidence(model.as_str()).await.counters
+        && !crate::clients::metrics::is_no_series(&e)
+    {
         return Err(refuse(format!(
             "a rollout is judged on the serving metrics, and they cannot be read: {e}"
         )));

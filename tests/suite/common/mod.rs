@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 pub mod alertmanager;
 pub mod console;
 pub mod crd;
+pub mod exporter;
 pub mod kube_api;
 pub mod kube_rig;
 pub mod prometheus;

@@ -33,6 +33,11 @@ pub fn start(dir: &Path, target: &str) -> Prometheus {
 
 /// The same, evaluating the alerting `rules` (YAML) every second.
 pub fn start_with_rules(dir: &Path, target: &str, rules: Option<&str>) -> Prometheus {
+    start_on(dir, target, rules, free_port())
+}
+
+/// The same on `port` (a Prometheus started again where its clients expect it).
+pub fn start_on(dir: &Path, target: &str, rules: Option<&str>, port: u16) -> Prometheus {
     let config = dir.join("prometheus.yml");
     let rule_files = match rules {
         Some(rules) => {
@@ -49,7 +54,6 @@ pub fn start_with_rules(dir: &Path, target: &str, rules: Option<&str>) -> Promet
         ),
     )
     .unwrap();
-    let port = free_port();
     let child = Command::new("prometheus")
         .arg(format!("--config.file={}", config.display()))
         .arg(format!(
