@@ -402,6 +402,16 @@ fn model_name(text: &str) -> Result<ModelName, Failure> {
 }
 
 /// Accepts `3` or `v3`.
+/// A duration as people write it (`30s`, `2m`), of a second or more: watch's rounds and a
+/// rollout's steps are judged on rates over a second.
+fn a_second_or_more(text: &str) -> Result<f64, String> {
+    let seconds = crate::settings::duration_seconds(text)?;
+    if seconds < 1.0 {
+        return Err("at least 1s".into());
+    }
+    Ok(seconds)
+}
+
 fn parse_version(text: &str) -> Result<u32, String> {
     let digits = text.strip_prefix('v').unwrap_or(text);
     digits

@@ -47,23 +47,20 @@ fn row_observations(state: &State, row: &fleet::FleetRow) -> Vec<Observation> {
         Health::Down(_) | Health::NotServed => Some(0.0),
         Health::Unknown(_) => None,
     };
-    let input_drift = state.scrapes.get(&row.model).and_then(|s| {
-        s.snapshot
-            .drift_share
-            .iter()
-            .filter(|((m, _), _)| *m == row.model)
-            .map(|(_, share)| *share)
-            .reduce(f64::max)
-    });
-    // The answers' drift: the largest PSI of any version the model serves.
-    let prediction_drift = state.scrapes.get(&row.model).and_then(|s| {
-        s.snapshot
-            .prediction_psi
-            .iter()
-            .filter(|((m, _), _)| *m == row.model)
-            .map(|(_, psi)| *psi)
-            .reduce(f64::max)
-    });
+    // The largest of a per-version gauge over the versions the model serves.
+    let largest = |gauge: fn(
+        &crate::clients::metrics::ScrapeSnapshot,
+    ) -> &std::collections::BTreeMap<(String, String), f64>| {
+        state.scrapes.get(&row.model).and_then(|s| {
+            gauge(&s.snapshot)
+                .iter()
+                .filter(|((m, _), _)| *m == row.model)
+                .map(|(_, value)| *value)
+                .reduce(f64::max)
+        })
+    };
+    let input_drift = largest(|s| &s.drift_share);
+    let prediction_drift = largest(|s| &s.prediction_psi);
     let signals = [
         (AlertSignal::Down, down),
         (AlertSignal::Errors, stats.and_then(|s| s.error_ratio)),

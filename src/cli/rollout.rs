@@ -24,7 +24,7 @@ pub struct RolloutArgs {
     #[arg(long, value_delimiter = ',', default_value = "10,25,50,100")]
     pub steps: Vec<u8>,
     /// How long each step lasts at least before the gates may move it on (30s, 2m, 1h).
-    #[arg(long, default_value = "2m", value_parser = parse_interval)]
+    #[arg(long, default_value = "2m", value_parser = super::a_second_or_more)]
     pub interval: f64,
     /// Hold the rollout at its step.
     #[arg(long, requires = "model", conflicts_with_all = ["version", "resume", "abort"])]
@@ -43,14 +43,6 @@ pub struct RolloutArgs {
     pub yes: bool,
     #[arg(long)]
     pub json: bool,
-}
-
-fn parse_interval(text: &str) -> Result<f64, String> {
-    let seconds = crate::settings::duration_seconds(text)?;
-    if seconds < 1.0 {
-        return Err("--interval is at least 1s".into());
-    }
-    Ok(seconds)
 }
 
 pub fn run(settings: &Settings, actor: &Actor, args: RolloutArgs) -> Result<(), Failure> {

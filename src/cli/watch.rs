@@ -23,7 +23,7 @@ use outbox::Outbox;
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     /// Time between rounds (each reads the fleet and judges every rule).
-    #[arg(long, default_value = "10s", value_parser = parse_every)]
+    #[arg(long, default_value = "10s", value_parser = super::a_second_or_more)]
     pub every: f64,
     /// Stop after this many rounds (default: until interrupted).
     #[arg(long)]
@@ -31,14 +31,6 @@ pub struct WatchArgs {
     /// One JSON object a line, for a log collector.
     #[arg(long)]
     pub json: bool,
-}
-
-fn parse_every(text: &str) -> Result<f64, String> {
-    let seconds = crate::settings::duration_seconds(text)?;
-    if seconds < 1.0 {
-        return Err("--every is at least 1s".into());
-    }
-    Ok(seconds)
 }
 
 pub fn run(settings: &Settings, actor: &Actor, args: WatchArgs) -> Result<(), Failure> {

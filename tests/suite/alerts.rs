@@ -183,6 +183,7 @@ fn watch_says_and_journals_an_alert_firing_and_resolving() {
             std::thread::sleep(Duration::from_millis(100));
         }
     };
+    let refusals_began = Instant::now();
     let fired = wait_for("firing", 2);
     let alert = &fired["alert"];
     assert_eq!(alert["rule"], "fraud-4xx", "{fired}");
@@ -211,6 +212,11 @@ fn watch_says_and_journals_an_alert_firing_and_resolving() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // A figure for the notes, not a timed assertion: rule `for` 2 s, rounds every 1 s.
+    eprintln!(
+        "the firing alert was active in Alertmanager {:.1}s after the refusals began",
+        refusals_began.elapsed().as_secs_f64()
+    );
     let am = &active()[0];
     assert_eq!(am["labels"]["model"], "fraud", "{am}");
     assert_eq!(am["labels"]["severity"], "critical", "{am}");
@@ -448,10 +454,8 @@ fn watch_alerts_when_its_metrics_source_goes_away_and_resolves_when_it_is_back()
     assert_eq!(heard(), ["blind firing", "blind resolved"]);
 }
 
-#[test]
-fn watch_judges_the_answers_drift_and_a_server_stopped_by_hand() {
-    let home = tempfile::tempdir().unwrap();
-    let h = home.path();
+/// fraud v1 registered with reference rows (so its answers' drift is measured) and serving.
+fn served_with_reference(h: &Path) {
     let reference = common::fixture("classifier.reference.csv");
     ok(
         h,
@@ -464,6 +468,13 @@ fn watch_judges_the_answers_drift_and_a_server_stopped_by_hand() {
         ],
     );
     ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+}
+
+#[test]
+fn watch_judges_the_answers_drift_and_a_server_stopped_by_hand() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    served_with_reference(h);
     let _stop = Stop(h);
     std::fs::write(
         h.join("no-config.toml"),
@@ -501,18 +512,7 @@ fn watch_judges_the_answers_drift_and_a_server_stopped_by_hand() {
 fn drift_that_holds_calls_the_retraining_pipeline_with_its_evidence() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
-    let reference = common::fixture("classifier.reference.csv");
-    ok(
-        h,
-        &[
-            "register",
-            "fraud",
-            common::fixture("logreg_multiclass.onnx").to_str().unwrap(),
-            "--reference",
-            reference.to_str().unwrap(),
-        ],
-    );
-    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    served_with_reference(h);
     let _stop = Stop(h);
     let hook = Hook::start();
     let kept = h.join("evidence.json");

@@ -24,16 +24,7 @@ const FAILPOINTS: [&str; 4] = [
 type State = ((Option<u64>, Option<u64>), Value);
 
 fn state(h: &Path) -> State {
-    let aliases: Value =
-        serde_json::from_str(&ok(h, &["alias", "list", "fraud", "--json"])).unwrap();
-    let version = |name: &str| {
-        aliases
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["alias"] == name)
-            .and_then(|a| a["version"].as_u64())
-    };
+    let (production, canary) = common::production_and_canary(h, "fraud");
     let servers: Value = serde_json::from_str(&ok(h, &["server", "list", "--json"])).unwrap();
     let serving = servers
         .as_array()
@@ -41,7 +32,7 @@ fn state(h: &Path) -> State {
         .first()
         .map(|s| s["serving"].clone())
         .unwrap_or(Value::Null);
-    ((version("production"), version("canary")), serving)
+    ((production, canary), serving)
 }
 
 /// Registry and server agree: production is what serves stable, the canary alias what serves

@@ -93,15 +93,7 @@ fn k8s<'a>(args: &[&'a str]) -> Vec<&'a str> {
 }
 
 fn aliases(h: &Path) -> (Option<u64>, Option<u64>) {
-    let list: Value = serde_json::from_str(&ok(h, &["alias", "list", "fraud", "--json"])).unwrap();
-    let version = |name: &str| {
-        list.as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["alias"] == name)
-            .and_then(|a| a["version"].as_u64())
-    };
-    (version("production"), version("canary"))
+    common::production_and_canary(h, "fraud")
 }
 
 fn isvc(rig: &KubeRig) -> Value {

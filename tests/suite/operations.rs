@@ -68,16 +68,7 @@ fn traffic(h: &Path, n: usize) {
 
 /// (production, canary) from the aliases, and the plan the server reports.
 fn state(h: &Path) -> ((Option<u64>, Option<u64>), Value) {
-    let aliases: Value =
-        serde_json::from_str(&ok(h, &["alias", "list", "fraud", "--json"])).unwrap();
-    let version = |name: &str| {
-        aliases
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["alias"] == name)
-            .and_then(|a| a["version"].as_u64())
-    };
+    let (production, canary) = common::production_and_canary(h, "fraud");
     let servers: Value = serde_json::from_str(&ok(h, &["server", "list", "--json"])).unwrap();
     let serving = servers
         .as_array()
@@ -85,7 +76,7 @@ fn state(h: &Path) -> ((Option<u64>, Option<u64>), Value) {
         .first()
         .map(|s| s["serving"].clone())
         .unwrap_or(Value::Null);
-    ((version("production"), version("canary")), serving)
+    ((production, canary), serving)
 }
 
 #[test]

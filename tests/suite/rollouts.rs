@@ -79,22 +79,13 @@ fn rollout(h: &Path) -> Value {
 
 /// (production, canary) from the aliases, and the canary's share the server reports.
 fn deployed(h: &Path) -> (Option<u64>, Option<u64>, Option<u64>) {
-    let aliases: Value =
-        serde_json::from_str(&ok(h, &["alias", "list", "fraud", "--json"])).unwrap();
-    let version = |name: &str| {
-        aliases
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["alias"] == name)
-            .and_then(|a| a["version"].as_u64())
-    };
+    let (production, canary) = common::production_and_canary(h, "fraud");
     let servers: Value = serde_json::from_str(&ok(h, &["server", "list", "--json"])).unwrap();
     let serving = &servers[0]["serving"];
     let share = serving["canary"]
         .as_u64()
         .and(serving["canary_percent"].as_u64());
-    (version("production"), version("canary"), share)
+    (production, canary, share)
 }
 
 /// Runs `watch` for a few one-second rounds, as a restarted `watch` would; its output.

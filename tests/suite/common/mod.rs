@@ -82,6 +82,21 @@ pub fn register(home: &Path, model: &str, file: &str) -> String {
     ok(home, &["register", model, fixture(file).to_str().unwrap()])
 }
 
+/// The versions the production and canary aliases of `model` point at.
+pub fn production_and_canary(home: &Path, model: &str) -> (Option<u64>, Option<u64>) {
+    let aliases: serde_json::Value =
+        serde_json::from_str(&ok(home, &["alias", "list", model, "--json"])).unwrap();
+    let version = |name: &str| {
+        aliases
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["alias"] == name)
+            .and_then(|a| a["version"].as_u64())
+    };
+    (version("production"), version("canary"))
+}
+
 /// `promtool check metrics` on an exposition, when promtool is installed (CI installs it, and
 /// there it must be).
 pub fn promtool_check(exposition: &str) {
