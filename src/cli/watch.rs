@@ -35,6 +35,7 @@ pub struct WatchArgs {
 
 pub fn run(settings: &Settings, actor: &Actor, args: WatchArgs) -> Result<(), Failure> {
     let program = program()?;
+    let _only_one = only_watch_of(settings, actor, &args)?;
     let rules = &settings.alerts;
     if rules.is_empty() {
         return Err(failure("no alert rules: nothing to watch"));
@@ -160,6 +161,42 @@ pub fn run(settings: &Settings, actor: &Actor, args: WatchArgs) -> Result<(), Fa
         Ok::<(), Failure>(())
     })?;
     log(&args, "stopped", &format!("after {round} rounds"))
+}
+
+/// One `watch` per environment and data dir: a second would say every alert twice and try to
+/// move every rollout twice. The lock goes with the process, however it ends. A data dir where
+/// no lock can be taken (a read-only disk) is said, and the watch goes on without one: its
+/// alerts matter more than the guard.
+fn only_watch_of(
+    settings: &Settings,
+    actor: &Actor,
+    args: &WatchArgs,
+) -> Result<Option<crate::store::lock::HolderLock>, Failure> {
+    let env = &settings.environment.name;
+    let path = settings.data_dir.join(format!("watch-{env}.lock"));
+    let holder = format!(
+        "flightdeck watch of {env} by {} (pid {}) since {}",
+        actor.user,
+        std::process::id(),
+        chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    match crate::store::lock::take(&path, Duration::ZERO, &holder) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(crate::store::lock::Refusal::Held { holder, .. }) => Err(failure(format!(
+            "another watch runs for {env} here: {holder}; two would say every alert twice and move every rollout twice (stop it first)"
+        ))),
+        Err(crate::store::lock::Refusal::Io(e)) => {
+            log(
+                args,
+                "unguarded",
+                &format!(
+                    "cannot take {} ({e}): a second watch of {env} would not be refused",
+                    path.display()
+                ),
+            )?;
+            Ok(None)
+        }
+    }
 }
 
 /// The "model" of an alert about the whole environment (its sources unreadable).

@@ -609,3 +609,30 @@ fn drift_that_holds_calls_the_retraining_pipeline_with_its_evidence() {
         "{said}"
     );
 }
+
+#[test]
+fn a_second_watch_of_the_same_environment_is_refused_naming_the_first() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let mut first = common::flightdeck(h)
+        .args(["watch", "--every", "1s", "--rounds", "60", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Started once it says so.
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(first.stdout.take().unwrap()).lines();
+    let started: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(started["event"], "started", "{started}");
+    let err = common::fails(h, &["watch", "--rounds", "1"], 1);
+    assert!(
+        err.contains("another watch runs for local here: flightdeck watch of local by")
+            && err.contains(&format!("(pid {})", first.id())),
+        "{err}"
+    );
+    let _ = first.kill();
+    let _ = first.wait();
+    // Gone with its process: the next one starts.
+    ok(h, &["watch", "--every", "1s", "--rounds", "1"]);
+}
