@@ -1,6 +1,6 @@
 //! The alert rules judged on the fleet the console shows, in the console (after each scrape)
-//! and in `flightdeck watch` alike: per model, its error ratios, p99, input drift share,
-//! production's labelled accuracy, and whether its server answers.
+//! and in `flightdeck watch` alike: per model, its error ratios, p99, production's input drift
+//! share, answers' drift and labelled accuracy, and whether its server answers.
 
 use super::fleet::{self, Health};
 use super::state::State;
@@ -47,20 +47,20 @@ fn row_observations(state: &State, row: &fleet::FleetRow) -> Vec<Observation> {
         Health::Down(_) | Health::NotServed => Some(0.0),
         Health::Unknown(_) => None,
     };
-    // The largest of a per-version gauge over the versions the model serves.
-    let largest = |gauge: fn(
+    // Drift is production's: a canary's inputs and answers are its promote gates' business,
+    // and an alert (or a retraining) must name the version it speaks of.
+    let stable = row.serving.map(|p| p.stable.to_string());
+    let production_value = |gauge: fn(
         &crate::clients::metrics::ScrapeSnapshot,
-    ) -> &std::collections::BTreeMap<(String, String), f64>| {
-        state.scrapes.get(&row.model).and_then(|s| {
-            gauge(&s.snapshot)
-                .iter()
-                .filter(|((m, _), _)| *m == row.model)
-                .map(|(_, value)| *value)
-                .reduce(f64::max)
-        })
+    )
+        -> &std::collections::BTreeMap<(String, String), f64>| {
+        let scrape = state.scrapes.get(&row.model)?;
+        gauge(&scrape.snapshot)
+            .get(&(row.model.clone(), stable.clone()?))
+            .copied()
     };
-    let input_drift = largest(|s| &s.drift_share);
-    let prediction_drift = largest(|s| &s.prediction_psi);
+    let input_drift = production_value(|s| &s.drift_share);
+    let prediction_drift = production_value(|s| &s.prediction_psi);
     let signals = [
         (AlertSignal::Down, down),
         (AlertSignal::Errors, stats.and_then(|s| s.error_ratio)),

@@ -52,6 +52,9 @@ pub struct RolloutRow {
     pub gates: Vec<crate::model::GateResult>,
     /// When `watch` last judged it; `None`: never (is `watch` running?).
     pub checked_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// How long `watch` has been silent about it, when that is longer than a few of its
+    /// rounds: nothing protects the canary.
+    pub watch_silent_seconds: Option<i64>,
 }
 
 /// How long an ended rollout stays on the fleet: the on-call engineer arriving after an
@@ -74,6 +77,7 @@ pub fn rollout_row(state: &State, model: &str) -> Option<RolloutRow> {
         note: r.note.clone(),
         gates: r.gates.clone(),
         checked_at: r.checked_at,
+        watch_silent_seconds: r.watch_silent_seconds(state.now),
     })
 }
 
@@ -146,9 +150,9 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
     rows
 }
 
-/// The alert rules firing for `model` now.
+/// The alert rules firing for `model` now: as judged here, and as `watch` says in the journal.
 fn firing(state: &State, model: &str) -> Vec<FiringAlert> {
-    state
+    let mut firing: Vec<FiringAlert> = state
         .alerts
         .active()
         .filter(|a| a.model == model && a.state == crate::model::AlertState::Firing)
@@ -157,7 +161,17 @@ fn firing(state: &State, model: &str) -> Vec<FiringAlert> {
             severity: a.severity,
             since: a.since,
         })
-        .collect()
+        .collect();
+    for w in state.watched.iter().filter(|w| w.model == model) {
+        if !firing.iter().any(|f| f.rule == w.rule) {
+            firing.push(FiringAlert {
+                rule: w.rule.clone(),
+                severity: w.severity,
+                since: w.since,
+            });
+        }
+    }
+    firing
 }
 
 /// The stable version's accuracy on its labelled answers, from the model's last scrape.
@@ -269,6 +283,13 @@ fn row(state: &State, m: &crate::model::ModelSummary) -> FleetRow {
         .is_some_and(|r| r.phase == crate::model::RolloutPhase::Aborted)
     {
         alerts.push("!rollout");
+    }
+    // A rollout under way that no `watch` judges: its canary is unguarded.
+    if rollout
+        .as_ref()
+        .is_some_and(|r| r.watch_silent_seconds.is_some())
+    {
+        alerts.push("!watch");
     }
     FleetRow {
         serving,

@@ -10,6 +10,9 @@ const DEFAULT_STEPS: [u8; 4] = [10, 25, 50, 100];
 /// How long each step lasts at least when no interval is given.
 const DEFAULT_INTERVAL_SECONDS: f64 = 120.0;
 
+/// How long a first `R` waits for the second that confirms it.
+const CONFIRM_SECONDS: f64 = 5.0;
+
 /// `R`: pauses or resumes the rollout under way, else hands the canary to `watch`.
 pub fn on_key(state: &mut State, model: &str) -> Vec<Effect> {
     match state.rollouts.get(model).filter(|r| r.phase.is_active()) {
@@ -82,6 +85,20 @@ fn start(state: &mut State, model: &str, steps: Option<Vec<u8>>, interval: f64) 
     }
     if let Err(e) = crate::model::rollout::check_steps(&steps) {
         state.toast = Some(format!("rollout: {e}"));
+        return Vec::new();
+    }
+    // It will promote by itself: asked twice, as any operation is confirmed.
+    let confirmed = state
+        .rollout_armed
+        .take()
+        .is_some_and(|(m, at)| m == model && state.monotonic - at <= CONFIRM_SECONDS);
+    if !confirmed {
+        state.rollout_armed = Some((model.to_string(), state.monotonic));
+        state.toast = Some(format!(
+            "R again (or the same :rollout) within {CONFIRM_SECONDS:.0}s hands v{version} to watch: steps {} every {}; it promotes by itself when the gates pass and aborts when one fails",
+            crate::engine::rollout::steps_text(&steps),
+            crate::engine::rollout::duration_text(interval)
+        ));
         return Vec::new();
     }
     command(

@@ -266,6 +266,10 @@ pub struct State {
     pub config: ConsoleConfig,
     /// The alert rules' pending and firing alerts, judged after each scrape.
     pub alerts: crate::engine::alerts::Evaluator,
+    /// The alerts `watch` says are firing (from the journal), for one-shot views.
+    pub watched: Vec<crate::engine::alerts::JournaledAlert>,
+    /// A rollout asked for once (model, when): asked again within a few seconds, it starts.
+    pub rollout_armed: Option<(String, f64)>,
     /// When each source last answered, or why it failed.
     pub sources: Sources,
     /// The open model's panes: their data and selection.
@@ -451,6 +455,8 @@ impl State {
     ) -> Self {
         Self {
             alerts: Default::default(),
+            watched: Vec::new(),
+            rollout_armed: None,
             config: ConsoleConfig {
                 // None until the settings give them (`from_settings`).
                 alert_rules: Vec::new(),

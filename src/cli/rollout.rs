@@ -65,7 +65,12 @@ pub fn run(settings: &Settings, actor: &Actor, args: RolloutArgs) -> Result<(), 
         let registry = super::open(settings)?;
         let latest = rollout::latest(&registry, &settings.environment.name, model.as_str())?;
         return match (latest, args.json) {
-            (Some(r), true) => print_json(&r),
+            (Some(r), true) => {
+                let mut shown = rollout::summary(&r);
+                shown["watch_silent_seconds"] =
+                    serde_json::json!(r.watch_silent_seconds(chrono::Utc::now()));
+                print_json(&shown)
+            }
             (Some(r), false) => describe(&r),
             (None, true) => print_json(&serde_json::Value::Null),
             (None, false) => Err(failure(format!(
@@ -109,7 +114,12 @@ pub fn run(settings: &Settings, actor: &Actor, args: RolloutArgs) -> Result<(), 
 
 fn said(event: &RolloutEvent, json: bool) -> Result<(), Failure> {
     if json {
-        return print_json(event);
+        return print_json(&serde_json::json!({
+            "event": event.kind.journal_name(),
+            "sentence": event.sentence,
+            "at": event.at,
+            "rollout": rollout::summary(&event.rollout),
+        }));
     }
     say!("{}: {}", event.rollout.model, event.sentence);
     Ok(())
@@ -118,7 +128,7 @@ fn said(event: &RolloutEvent, json: bool) -> Result<(), Failure> {
 /// Where a rollout is, for a person.
 fn describe(r: &Rollout) -> Result<(), Failure> {
     say!(
-        "{} v{} (production v{}): {}, {}",
+        "{} v{} (production was v{} when it started): {}, {}",
         r.model,
         r.version,
         r.production,
@@ -132,12 +142,17 @@ fn describe(r: &Rollout) -> Result<(), Failure> {
         r.started_by,
         r.started_at.format("%Y-%m-%d %H:%M:%S UTC")
     );
-    match r.checked_at {
-        Some(at) => say!(
-            "last judged by watch {} ago",
-            duration_text((chrono::Utc::now() - at).num_milliseconds() as f64 / 1e3)
+    let now = chrono::Utc::now();
+    match (r.checked_at, r.watch_silent_seconds(now)) {
+        (_, Some(silent)) => say!(
+            "WATCH SILENT for {}: nothing judges this canary; is `flightdeck watch` running?",
+            duration_text(silent as f64)
         ),
-        None => say!("not judged yet: is `flightdeck watch` running?"),
+        (Some(at), None) => say!(
+            "last judged by watch {} ago",
+            duration_text((now - at).num_milliseconds() as f64 / 1e3)
+        ),
+        (None, None) => say!("not judged yet: is `flightdeck watch` running?"),
     }
     say!("{}", r.note);
     for g in &r.gates {

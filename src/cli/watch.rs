@@ -205,20 +205,21 @@ const ENVIRONMENT: &str = "*";
 /// Moves every rollout under way one round on, says what happened, and returns it as notices
 /// for the receivers. A registry that cannot be read is said; the next round tries again.
 async fn rollouts(operator: &Operator, args: &WatchArgs) -> Result<Vec<Notice>, Failure> {
-    let events = match crate::engine::rollout::advance_all(operator, chrono::Utc::now()).await {
-        Ok(events) => events,
-        Err(e) => {
-            log(args, "unreadable", &format!("rollouts: {e}"))?;
-            return Ok(Vec::new());
-        }
-    };
+    let events =
+        match crate::engine::rollout::advance_all(operator, chrono::Utc::now(), args.every).await {
+            Ok(events) => events,
+            Err(e) => {
+                log(args, "unreadable", &format!("rollouts: {e}"))?;
+                return Ok(Vec::new());
+            }
+        };
     let mut notices = Vec::new();
     for e in events {
         let event = e.kind.journal_name();
         if args.json {
             say!(
                 "{}",
-                serde_json::json!({ "time": e.at, "event": event, "rollout": e.rollout, "message": e.sentence })
+                serde_json::json!({ "time": e.at, "event": event, "rollout": crate::engine::rollout::summary(&e.rollout), "message": e.sentence })
             );
         } else {
             say!(

@@ -96,6 +96,13 @@ pub async fn collect(
             );
         }
     }
+    // What `watch` says is firing: a one-shot read cannot hold a rule's `for` itself.
+    if let Ok(registry) = crate::store::Registry::open(&settings.data_dir)
+        && let Ok(watched) =
+            crate::engine::alerts::journaled_firing(&registry, &settings.environment.name)
+    {
+        state.watched = watched;
+    }
     state.now = Utc::now();
     Ok(state)
 }

@@ -326,7 +326,7 @@ async fn rollout_aborts_itself(t: &mut Timeline, demo: &Demo, receiver: &LocalRe
     let mut aborted = None;
     while aborted.is_none() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let events = rollout::advance_all(&demo.operator, chrono::Utc::now())
+        let events = rollout::advance_all(&demo.operator, chrono::Utc::now(), 1.0)
             .await
             .unwrap_or_default();
         aborted = events

@@ -8,6 +8,54 @@ use chrono::{DateTime, Utc};
 
 use crate::model::{Alert, AlertRule, AlertSignal, AlertState};
 
+/// An alert `watch` journaled as firing and has not journaled resolved since.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JournaledAlert {
+    pub rule: String,
+    pub model: String,
+    pub severity: crate::model::Severity,
+    pub since: DateTime<Utc>,
+}
+
+/// The alerts firing in `environment` as `watch` said them in the journal (the newest `alert
+/// firing` or `alert resolved` row of each rule and model decides), for one-shot readers such
+/// as `flightdeck status`, which cannot hold a rule's `for` themselves.
+pub fn journaled_firing(
+    registry: &crate::store::Registry,
+    environment: &str,
+) -> Result<Vec<JournaledAlert>, crate::error::EngineError> {
+    /// How far back the journal is read: alerts older than this many rows are not shown.
+    const ROWS: usize = 5000;
+    let rows = registry.journal(&crate::store::journal::JournalQuery {
+        model: None,
+        limit: Some(ROWS),
+    })?;
+    let mut decided = std::collections::BTreeSet::new();
+    let mut firing = Vec::new();
+    for row in rows.iter().filter(|r| {
+        r.environment == environment
+            && (r.operation == "alert firing" || r.operation == "alert resolved")
+    }) {
+        let alert = &row.details["alert"];
+        let (Some(rule), Some(model)) = (alert["rule"].as_str(), alert["model"].as_str()) else {
+            continue;
+        };
+        if !decided.insert((rule.to_string(), model.to_string())) || row.operation != "alert firing"
+        {
+            continue;
+        }
+        let severity = serde_json::from_value(alert["severity"].clone())
+            .unwrap_or(crate::model::Severity::Warning);
+        firing.push(JournaledAlert {
+            rule: rule.to_string(),
+            model: model.to_string(),
+            severity,
+            since: row.time,
+        });
+    }
+    Ok(firing)
+}
+
 /// One signal of one model as read this round; `None` when it was not measured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observation {
@@ -55,6 +103,7 @@ impl Evaluator {
                             threshold: rule.threshold,
                             state: AlertState::Pending,
                             since: now,
+                            breached_since: now,
                             value: Some(v),
                             labels: rule.labels.clone(),
                         };

@@ -89,7 +89,7 @@ impl RetrainEvidence {
             signal: alert.signal.name(),
             value: alert.value,
             threshold: alert.threshold,
-            since: alert.since,
+            since: alert.breached_since,
             at,
             drift,
             drift_unread,

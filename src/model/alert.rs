@@ -178,6 +178,9 @@ pub struct Alert {
     pub state: AlertState,
     /// When the condition began to hold (pending), when it fired, or when it resolved.
     pub since: DateTime<Utc>,
+    /// When the condition began to hold, whatever the state: how long it has been past its
+    /// threshold.
+    pub breached_since: DateTime<Utc>,
     /// The last value read; `None` when the signal went unmeasured while the alert fired.
     pub value: Option<f64>,
     pub labels: BTreeMap<String, String>,

@@ -150,12 +150,30 @@ pub struct Rollout {
     /// When `watch` last judged it (`None`: never yet; is `watch` running?).
     #[serde(default)]
     pub checked_at: Option<DateTime<Utc>>,
+    /// How often that `watch` judges (its `--every`): past a few of those without a word, it
+    /// is taken to be gone.
+    #[serde(default)]
+    pub checked_every: Option<f64>,
 }
 
 impl Rollout {
     /// The traffic share of the step serving now.
     pub fn percent(&self) -> u8 {
         self.steps.get(self.step).copied().unwrap_or(100)
+    }
+
+    /// How long `watch` has been silent about a rollout under way, when longer than three of
+    /// its rounds and a margin (a minute when it never spoke): nothing protects the canary then.
+    pub fn watch_silent_seconds(&self, now: DateTime<Utc>) -> Option<i64> {
+        if !self.phase.is_active() {
+            return None;
+        }
+        let (since, allowed) = match self.checked_at {
+            Some(at) => (at, 3.0 * self.checked_every.unwrap_or(10.0) + 10.0),
+            None => (self.started_at, 60.0),
+        };
+        let silent = (now - since).num_seconds();
+        (silent as f64 > allowed).then_some(silent)
     }
 
     /// "step 2 of 4 (25%)".

@@ -636,3 +636,78 @@ fn a_second_watch_of_the_same_environment_is_refused_naming_the_first() {
     // Gone with its process: the next one starts.
     ok(h, &["watch", "--every", "1s", "--rounds", "1"]);
 }
+
+#[test]
+fn a_page_sent_before_a_silence_is_still_resolved_and_status_shows_what_watch_fires() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let hook = Hook::start();
+    std::fs::write(
+        h.join("no-config.toml"),
+        format!(
+            "{RULE}[[receivers]]\nkind = \"webhook\"\nurl = \"{}/hook\"\n",
+            hook.url
+        ),
+    )
+    .unwrap();
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    let _stop = Stop(h);
+    let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap();
+    let endpoint = format!("http://127.0.0.1:{}", port.trim());
+    let (mut watch, events) = watch(h, &[]);
+    let wait_for = |event: &str, bad: usize| {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            traffic(&endpoint, 30, bad);
+            if events.try_iter().any(|v| v["event"] == event) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "no {event} event");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let states = || -> Vec<String> {
+        hook.bodies()
+            .iter()
+            .flat_map(|b| b["alerts"].as_array().cloned().unwrap_or_default())
+            .map(|a| a["state"].as_str().unwrap().to_string())
+            .collect()
+    };
+    wait_for("firing", 2);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while states().is_empty() {
+        assert!(Instant::now() < deadline, "the page never went out");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A one-shot status shows what watch says is firing (it cannot hold the rule's `for`).
+    let status: Value = serde_json::from_str(&ok(h, &["status", "--json"])).unwrap();
+    assert_eq!(status[0]["firing"][0]["rule"], "fraud-4xx", "{status:#}");
+    // Silenced while it fires, then over: the receiver that was paged hears it is over.
+    ok(
+        h,
+        &[
+            "silence",
+            "fraud",
+            "--for",
+            "1h",
+            "--reason",
+            "investigating",
+        ],
+    );
+    wait_for("resolved", 0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while states().len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the resolution never went out: {:?}",
+            states()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert_eq!(states(), ["firing", "resolved"]);
+    let status: Value = serde_json::from_str(&ok(h, &["status", "--json"])).unwrap();
+    assert_eq!(status[0]["firing"], json!([]), "{status:#}");
+}

@@ -482,7 +482,12 @@ fn a_canary_is_handed_to_watch_paused_and_resumed_from_the_console() {
     tmux.wait_for("the fleet", |s| s.contains("fraud") && s.contains("v2"));
     tmux.keys(&["Enter"]);
     tmux.wait_for("the serving pane", |s| s.contains("canary v2"));
-    // R hands the canary to watch from the 25% it serves: nothing moves until watch judges it.
+    // R asks first (the rollout will promote by itself), R again hands the canary to watch
+    // from the 25% it serves: nothing moves until watch judges it.
+    tmux.keys(&["R"]);
+    tmux.wait_for("the confirmation", |s| {
+        s.contains("R again") && s.contains("hands v2 to watch")
+    });
     tmux.keys(&["R"]);
     let screen = tmux.wait_for("the rollout in the serving pane", |s| {
         s.contains("rollout v2 step 1 of 3 (25%) running") && s.contains("is `flightdeck watch`")

@@ -181,6 +181,27 @@ fn a_healthy_rollout_reaches_production_by_itself_across_restarts_of_watch() {
     watch_for(h, 4);
     assert_eq!(rollout(h)["phase"], "paused");
     assert_eq!(deployed(h), (Some(1), Some(2), Some(30)), "held at 30%");
+    // No watch for longer than three of its rounds and a margin: the fleet says the canary is
+    // unguarded.
+    std::thread::sleep(Duration::from_secs(15));
+    let status: Value = serde_json::from_str(&ok(h, &["status", "--json"])).unwrap();
+    assert!(
+        status[0]["rollout"]["watch_silent_seconds"]
+            .as_i64()
+            .unwrap()
+            > 13,
+        "{status:#}"
+    );
+    assert!(
+        status[0]["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "!watch"),
+        "{status:#}"
+    );
+    let shown = ok(h, &["rollout", "fraud"]);
+    assert!(shown.contains("WATCH SILENT for"), "{shown}");
     let refused = common::fails(h, &["rollout", "fraud", "2", "--yes"], 1);
     assert!(
         refused.contains("a rollout of v2 is under way"),
@@ -276,13 +297,16 @@ fn a_failing_canary_is_aborted_by_its_rollout_with_the_gate_evidence() {
         ],
     );
     assert_eq!(deployed(h), (Some(1), Some(3), Some(50)));
-    // An hour per step: only a failing gate ends it early.
+    // Paused to look into it, and an hour per step: only a failing gate ends it early, and a
+    // pause holds the steps, not the guard.
+    ok(h, &["rollout", "fraud", "--pause"]);
     watch_until(h, "aborted");
     assert_eq!(deployed(h), (Some(1), None, None), "the canary is gone");
     let r = rollout(h);
     let note = r["note"].as_str().unwrap();
     assert!(
-        note.contains("aborted automatically at step 1 of 2 (50%)") && note.contains("5xx errors"),
+        note.contains("aborted automatically while paused at step 1 of 2 (50%)")
+            && note.contains("5xx errors"),
         "{note}"
     );
     let failed: Vec<&Value> = r["gates"]

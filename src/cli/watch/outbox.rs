@@ -53,7 +53,8 @@ impl Outbox {
 
     /// Sends this round's changes, the alerts still firing that are due again (Alertmanager:
     /// every round, as it expects), the notices, and whatever an earlier round could not.
-    /// Silenced alerts are kept from every receiver and said.
+    /// Silenced alerts are kept from every receiver and said; the resolution of one a receiver
+    /// heard fire before the silence still reaches it (else its page stays open).
     pub async fn deliver(
         &mut self,
         client: &reqwest::Client,
@@ -65,23 +66,35 @@ impl Outbox {
     ) -> Delivery {
         let mut delivery = Delivery::default();
         let silenced = |a: &Alert| silences.iter().find(|s| s.covers(a, now)).cloned();
+        let heard_fire = |index: usize, a: &Alert| {
+            self.said
+                .contains_key(&(index, a.rule.clone(), a.model.clone()))
+        };
         for alert in changes {
-            if let Some(s) = silenced(alert) {
+            let ends_a_page = alert.state == AlertState::Resolved
+                && (0..self.receivers.len()).any(|i| heard_fire(i, alert));
+            if let Some(s) = silenced(alert)
+                && !ends_a_page
+            {
                 delivery
                     .silenced
                     .push((format!("{} {}", alert.rule, alert.model), s));
             }
         }
-        let heard: Vec<&Alert> = changes.iter().filter(|a| silenced(a).is_none()).collect();
         let firing: Vec<&Alert> = firing.iter().filter(|a| silenced(a).is_none()).collect();
-        for index in 0..self.receivers.len() {
-            let backlog = &mut self.backlog[index];
-            backlog.resolved.extend(
-                heard
+        let resolved_for: Vec<Vec<Alert>> = (0..self.receivers.len())
+            .map(|index| {
+                changes
                     .iter()
                     .filter(|a| a.state == AlertState::Resolved)
-                    .map(|a| (*a).clone()),
-            );
+                    .filter(|a| silenced(a).is_none() || heard_fire(index, a))
+                    .cloned()
+                    .collect()
+            })
+            .collect();
+        for (index, resolved) in resolved_for.into_iter().enumerate() {
+            let backlog = &mut self.backlog[index];
+            backlog.resolved.extend(resolved);
             backlog.notices.extend(notices.iter().cloned());
             delivery.dropped += trim(&mut backlog.resolved) + trim(&mut backlog.notices);
             let receiver = self.receivers[index].clone();

@@ -102,7 +102,7 @@ impl Retrainer {
                     version.map(|v| v.to_string()).unwrap_or_else(|| "?".into()),
                     alert.signal.name(),
                     alert.threshold,
-                    alert.since.format("%Y-%m-%d %H:%M:%S UTC"),
+                    alert.breached_since.format("%Y-%m-%d %H:%M:%S UTC"),
                 ),
             ));
         }

@@ -32,6 +32,12 @@ const LABELS_SIGNIFICANCE: f64 = 0.01;
 /// chance; above it, however large it looks on few rows, it does not block.
 const ANSWERS_SIGNIFICANCE: f64 = 0.01;
 
+/// Rows of each version, and the p-value below which, a difference in answers fails before
+/// `gates.min_answer_rows`: a canary that answers unlike production on nearly every row is not
+/// left to answer a couple of hundred more.
+const ANSWERS_EARLY_ROWS: u64 = 30;
+const ANSWERS_EARLY_P: f64 = 1e-6;
+
 /// Rows a canary's drift window needs before its verdict can block a promote.
 const DRIFT_GATE_MIN_SAMPLES: u64 = 1000;
 
@@ -357,6 +363,22 @@ fn answers_gate(
     let said = compared.describe(canary);
     let allowed = limits.max_answer_difference;
     let fewest = compared.rows.min(compared.versus_rows);
+    // Overwhelming evidence needs no 200 rows: every answer waited for is a wrong answer
+    // served. Only a failure is judged early, never a pass.
+    if fewest < limits.min_answer_rows
+        && fewest >= ANSWERS_EARLY_ROWS
+        && headline.distance > allowed
+        && headline.p_value < ANSWERS_EARLY_P
+    {
+        return judged(
+            ANSWERS,
+            false,
+            format!(
+                "{said}; judged before {} rows each since p < {ANSWERS_EARLY_P:e} on {fewest}",
+                limits.min_answer_rows
+            ),
+        );
+    }
     if fewest < limits.min_answer_rows {
         return gate(
             ANSWERS,
@@ -845,9 +867,24 @@ mod tests {
             GateStatus::Pass
         );
         // Too few rows on either side: waits, saying how many more.
-        let early = answers_of(Ok(classes_compared(0.35, 150, 1e-9)));
+        let early = answers_of(Ok(classes_compared(0.35, 150, 1e-5)));
         assert_eq!(early.status, GateStatus::NotEnoughData);
         assert!(early.evidence.contains("(50 more)"), "{}", early.evidence);
+        // Unless the evidence is overwhelming: a failure judged early, never a pass.
+        let overwhelming = answers_of(Ok(classes_compared(0.9, 47, 1e-50)));
+        assert_eq!(overwhelming.status, GateStatus::Fail, "{overwhelming:?}");
+        assert!(
+            overwhelming
+                .evidence
+                .contains("judged before 200 rows each since p < 1e-6 on 47"),
+            "{}",
+            overwhelming.evidence
+        );
+        assert_eq!(
+            answers_of(Ok(classes_compared(0.1, 47, 1e-50))).status,
+            GateStatus::NotEnoughData,
+            "a pass still waits for its rows"
+        );
     }
 
     #[test]

@@ -10,20 +10,21 @@ use crate::engine::ops::{
 use crate::error::EngineError;
 use crate::model::{GateResult, ModelName, Rollout, RolloutPhase, ServingPlan};
 
-/// Judges every rollout of the operator's environment that is under way (paused ones are left
-/// at their step) and records what changed. An update that lost to a change made meanwhile (a
-/// pause typed during the round) is dropped: the next round reads the rollout again.
+/// Judges every rollout of the operator's environment that is under way, `every` seconds
+/// apart, and records what changed. A paused one is judged too but never moved on: a failing
+/// gate still aborts it. An update that lost to a change made meanwhile (a pause typed during
+/// the round) is dropped: the next round reads the rollout again.
 pub async fn advance_all(
     operator: &Operator,
     now: DateTime<Utc>,
+    every: f64,
 ) -> Result<Vec<RolloutEvent>, EngineError> {
     let stored = open(operator)?.active_rollouts(&operator.actor().environment)?;
     let mut events = Vec::new();
     for s in stored {
-        if s.rollout.phase == RolloutPhase::Paused {
-            continue;
-        }
-        let (rollout, happened) = advance(operator, s.rollout, now).await;
+        let mut r = s.rollout;
+        r.checked_every = Some(every);
+        let (rollout, happened) = advance(operator, r, now).await;
         let mut registry = open(operator)?;
         registry.put_rollout(&rollout, Some(s.revision))?;
         for e in &happened {
@@ -121,6 +122,15 @@ async fn advance(
     if let Some(failed) = first_failed(&judged.gates) {
         let why = format!("{}: {}", failed.name, failed.evidence);
         return abort_for(operator, &model, r, why, now, happened).await;
+    }
+    if r.phase == RolloutPhase::Paused {
+        // Held, not unguarded: judged like any step, never moved on.
+        r.note = format!(
+            "paused at {}: held there and still judged every round (a failing gate aborts it); {}",
+            r.step_text(),
+            gates_summary(&judged.gates)
+        );
+        return (r, happened);
     }
     if elapsed < r.interval_seconds {
         r.phase = RolloutPhase::Running;
@@ -375,8 +385,13 @@ async fn abort_for(
     .await;
     match aborted {
         Ok(_) => {
+            let paused = if r.phase == RolloutPhase::Paused {
+                " while paused"
+            } else {
+                ""
+            };
             let note = format!(
-                "aborted automatically at {}: {why}; production v{} serves all traffic",
+                "aborted automatically{paused} at {}: {why}; production v{} serves all traffic",
                 r.step_text(),
                 r.production
             );

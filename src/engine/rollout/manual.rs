@@ -20,7 +20,10 @@ pub fn pause(operator: &Operator, model: &ModelName) -> Result<RolloutEvent, Eng
         r.phase = RolloutPhase::Paused;
         Ok((
             RolloutEventKind::Paused,
-            format!("{} held where it is", r.step_text()),
+            format!(
+                "{} held where it is; still judged every round, a failing gate aborts it",
+                r.step_text()
+            ),
         ))
     })
 }
@@ -35,7 +38,7 @@ pub fn resume(operator: &Operator, model: &ModelName) -> Result<RolloutEvent, En
         Ok((
             RolloutEventKind::Resumed,
             format!(
-                "{} goes on; `flightdeck watch` judges it next round",
+                "{} goes on; `flightdeck watch` moves it on when its gates pass",
                 r.step_text()
             ),
         ))
@@ -70,13 +73,12 @@ pub async fn abort(
     } else {
         None
     };
-    let user = operator.actor().user.clone();
     let ended = change(operator, model, "abort", |r| {
         r.phase = RolloutPhase::Aborted;
         Ok((
             RolloutEventKind::Aborted,
             format!(
-                "aborted by {user} at {}; production v{} serves all traffic",
+                "aborted by hand at {}; production v{} serves all traffic",
                 r.step_text(),
                 r.production
             ),

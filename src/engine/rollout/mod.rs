@@ -89,9 +89,29 @@ impl RolloutEvent {
                 self.rollout.model, self.rollout.version, self.sentence
             ),
             at: self.at,
-            details: serde_json::json!({ "rollout": self.rollout }),
+            details: serde_json::json!({ "rollout": summary(&self.rollout) }),
         }
     }
+}
+
+/// A rollout as people and receivers read it: its step in words, no counters.
+pub fn summary(r: &Rollout) -> serde_json::Value {
+    serde_json::json!({
+        "model": r.model,
+        "environment": r.environment,
+        "version": r.version,
+        "production": r.production,
+        "phase": r.phase,
+        "step": r.step_text(),
+        "percent": r.percent(),
+        "steps": r.steps,
+        "interval_seconds": r.interval_seconds,
+        "note": r.note,
+        "gates": r.gates,
+        "started_by": r.started_by,
+        "started_at": r.started_at,
+        "checked_at": r.checked_at,
+    })
 }
 
 /// What `flightdeck rollout` will do: the first step's operation (none when the canary already
@@ -189,6 +209,7 @@ pub async fn plan_start(
             started_by: operator.actor().user.clone(),
             started_at: now,
             checked_at: None,
+            checked_every: None,
         },
     })
 }

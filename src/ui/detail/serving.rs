@@ -23,8 +23,11 @@ pub(super) fn serving(frame: &mut Frame<'_>, panel: Panel<'_>) {
     let mut inner = block.inner(area);
     frame.render_widget(block, area);
     if let Some(rollout) = crate::app::fleet::rollout_row(state, name) {
+        // As many lines as the sentence needs at this width, up to three.
+        let length = rollout.note.chars().count() + 90;
+        let lines = length.div_ceil(usize::from(inner.width.max(1))).clamp(1, 3) as u16;
         let [top, rest] =
-            Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(inner);
+            Layout::vertical([Constraint::Length(lines), Constraint::Min(0)]).areas(inner);
         frame.render_widget(
             Paragraph::new(rollout_line(&rollout, state.now, theme))
                 .wrap(ratatui::widgets::Wrap { trim: true }),
@@ -71,12 +74,21 @@ fn rollout_line(
     now: chrono::DateTime<chrono::Utc>,
     theme: &Theme,
 ) -> Line<'static> {
-    let judged = match r.checked_at {
-        Some(at) => format!(
+    let judged = match (r.checked_at, r.watch_silent_seconds) {
+        (_, Some(silent)) => format!(
+            " WATCH SILENT {}: nothing judges this canary; is `flightdeck watch` running?",
+            format::age(silent)
+        ),
+        (Some(at), None) => format!(
             " (judged {} ago)",
             format::age((now - at).num_seconds().max(0))
         ),
-        None => " (not judged yet: is `flightdeck watch` running?)".into(),
+        (None, None) => " (not judged yet: is `flightdeck watch` running?)".into(),
+    };
+    let judged_style = if r.watch_silent_seconds.is_some() {
+        theme.warn()
+    } else {
+        theme.dim()
     };
     let phase = r.phase.as_str();
     let style = match r.phase {
@@ -91,7 +103,7 @@ fn rollout_line(
             style,
         ),
         Span::raw(r.note.clone()),
-        Span::styled(judged, theme.dim()),
+        Span::styled(judged, judged_style),
     ])
 }
 
