@@ -176,6 +176,9 @@ pub fn print_settings(settings: &Settings, json: bool) -> Result<(), Failure> {
         },
         // The config's [gates] table as resolved, under its own names.
         "gates": &settings.gates,
+        "alerts": &settings.alerts,
+        "receivers": settings.receivers.iter().map(receiver_text).collect::<Vec<_>>(),
+        "retrain": &settings.retrain,
     });
     if json {
         return print_json(&value);
@@ -266,5 +269,55 @@ pub fn print_settings(settings: &Settings, json: bool) -> Result<(), Failure> {
         g.min_labelled_answers,
         g.min_label_coverage
     );
+    say!(
+        "alerts        {} rules (flightdeck alerts list shows them)",
+        settings.alerts.len()
+    );
+    let receivers: Vec<String> = settings.receivers.iter().map(receiver_text).collect();
+    say!(
+        "receivers     {}",
+        if receivers.is_empty() {
+            "none: watch only logs and journals".to_string()
+        } else {
+            receivers.join("; ")
+        }
+    );
+    say!("retrain       {}", retrain_text(settings.retrain.as_ref()));
     Ok(())
+}
+
+/// "webhook http://... (signed)", as `config` and `watch` say a receiver.
+pub(super) fn receiver_text(receiver: &crate::model::Receiver) -> String {
+    use crate::model::Receiver;
+    match receiver {
+        Receiver::Alertmanager { url } => format!("alertmanager {url}"),
+        Receiver::Webhook {
+            url, secret_env, ..
+        } => match secret_env {
+            Some(var) => format!("webhook {url} (signed with ${var})"),
+            None => format!("webhook {url}"),
+        },
+        Receiver::Slack { url, .. } => format!("slack {url}"),
+    }
+}
+
+/// "on input_drift, prediction_drift held 6h: command /opt/retrain", or "off".
+pub(super) fn retrain_text(trigger: Option<&crate::model::RetrainTrigger>) -> String {
+    let Some(t) = trigger else {
+        return "off".into();
+    };
+    let signals: Vec<&str> = t.signals.iter().map(|s| s.name()).collect();
+    let mut whom = Vec::new();
+    if let Some(c) = &t.command {
+        whom.push(format!("command {}", c.join(" ")));
+    }
+    if let Some(url) = &t.url {
+        whom.push(format!("POST {url}"));
+    }
+    format!(
+        "on {} held {}s: {}",
+        signals.join(", "),
+        t.for_seconds,
+        whom.join(" and ")
+    )
 }

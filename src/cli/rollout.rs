@@ -55,10 +55,12 @@ pub fn run(settings: &Settings, actor: &Actor, args: RolloutArgs) -> Result<(), 
         } else {
             rollout::resume(&operator, &model)?
         };
+        tell(settings, &runtime, &event);
         return said(&event, args.json);
     }
     if args.abort {
         let (_, event) = runtime.block_on(rollout::abort(&operator, &model))?;
+        tell(settings, &runtime, &event);
         return said(&event, args.json);
     }
     let Some(version) = args.version else {
@@ -109,7 +111,32 @@ pub fn run(settings: &Settings, actor: &Actor, args: RolloutArgs) -> Result<(), 
         confirm(model.as_str(), settings.environment.confirm)?;
     }
     let (_, event) = runtime.block_on(rollout::start(&operator, planned, consent))?;
+    tell(settings, &runtime, &event);
     said(&event, args.json)
+}
+
+/// The receivers hear what was done by hand as they hear what `watch` does; one that cannot be
+/// reached is said on stderr (the change is made and journaled either way).
+fn tell(settings: &Settings, runtime: &tokio::runtime::Runtime, event: &RolloutEvent) {
+    if settings.receivers.is_empty() {
+        return;
+    }
+    let notice = event.notice();
+    let client = match crate::clients::http::client() {
+        Ok(c) => c,
+        Err(e) => return eprintln!("warning: the receivers were not told: {e}"),
+    };
+    for receiver in &settings.receivers {
+        let told = runtime.block_on(crate::clients::notify::tell(
+            &client,
+            receiver,
+            &notice,
+            std::time::Duration::from_secs(5),
+        ));
+        if let Err(e) = told {
+            eprintln!("warning: {} did not hear of it: {e}", receiver.url());
+        }
+    }
 }
 
 fn said(event: &RolloutEvent, json: bool) -> Result<(), Failure> {

@@ -54,10 +54,21 @@ pub fn run(settings: &Settings, actor: &Actor, args: WatchArgs) -> Result<(), Fa
         &args,
         "started",
         &format!(
-            "watching {} with {} rules every {}s",
+            "watching {} with {} rules every {}s; receivers: {}; retrain: {}",
             settings.environment.name,
             rules.len(),
-            args.every
+            args.every,
+            if settings.receivers.is_empty() {
+                "none".to_string()
+            } else {
+                settings
+                    .receivers
+                    .iter()
+                    .map(super::listing::receiver_text)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+            super::listing::retrain_text(settings.retrain.as_ref())
         ),
     )?;
     let mut evaluator = Evaluator::default();

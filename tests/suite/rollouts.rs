@@ -257,12 +257,17 @@ fn a_healthy_rollout_reaches_production_by_itself_across_restarts_of_watch() {
         "{sentence}"
     );
 
-    // The webhook heard each change of the rollout once.
+    // The webhook heard each change of the rollout once, by hand or by watch.
     let heard: Vec<String> = notices(&hook).into_iter().map(|n| n.0).collect();
     assert_eq!(
         heard,
-        ["rollout stepped", "rollout completed"],
-        "what watch itself did"
+        [
+            "rollout started",
+            "rollout paused",
+            "rollout resumed",
+            "rollout stepped",
+            "rollout completed"
+        ]
     );
     // status --json shows the rollout that ended.
     let status: Value = serde_json::from_str(&ok(h, &["status", "--json"])).unwrap();
