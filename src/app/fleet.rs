@@ -68,6 +68,15 @@ pub fn rollout_row(state: &State, model: &str) -> Option<RolloutRow> {
     if !r.phase.is_active() && (state.now - last).num_seconds() > ENDED_SHOWN_SECONDS {
         return None;
     }
+    // An ended rollout says nothing of another canary serving since.
+    let canary_now = state
+        .servers
+        .get(model)
+        .and_then(|s| s.serving)
+        .and_then(|p| p.canary);
+    if !r.phase.is_active() && canary_now.is_some_and(|c| c != r.version) {
+        return None;
+    }
     Some(RolloutRow {
         version: r.version,
         phase: r.phase,
@@ -276,12 +285,12 @@ fn row(state: &State, m: &crate::model::ModelSummary) -> FleetRow {
     if smoke == Some(false) {
         alerts.push("!smoke");
     }
-    // A rollout aborted by its gates (or by hand) within the hour: the canary is gone, and
-    // whoever looks should know why.
-    if rollout
-        .as_ref()
-        .is_some_and(|r| r.phase == crate::model::RolloutPhase::Aborted)
-    {
+    // A rollout its gates aborted within the hour: the canary is gone, and whoever looks
+    // should know why (an abort by hand is someone's decision, not news).
+    if rollout.as_ref().is_some_and(|r| {
+        r.phase == crate::model::RolloutPhase::Aborted
+            && r.note.starts_with("aborted automatically")
+    }) {
         alerts.push("!rollout");
     }
     // A rollout under way that no `watch` judges: its canary is unguarded.

@@ -95,7 +95,7 @@ fn start(state: &mut State, model: &str, steps: Option<Vec<u8>>, interval: f64) 
     if !confirmed {
         state.rollout_armed = Some((model.to_string(), state.monotonic));
         state.toast = Some(format!(
-            "R again (or the same :rollout) within {CONFIRM_SECONDS:.0}s hands v{version} to watch: steps {} every {}; it promotes by itself when the gates pass and aborts when one fails",
+            "R again within {CONFIRM_SECONDS:.0}s: watch rolls v{version} out {} every {}, promoting by itself",
             crate::engine::rollout::steps_text(&steps),
             crate::engine::rollout::duration_text(interval)
         ));

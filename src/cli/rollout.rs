@@ -118,24 +118,8 @@ pub fn run(settings: &Settings, actor: &Actor, args: RolloutArgs) -> Result<(), 
 /// The receivers hear what was done by hand as they hear what `watch` does; one that cannot be
 /// reached is said on stderr (the change is made and journaled either way).
 fn tell(settings: &Settings, runtime: &tokio::runtime::Runtime, event: &RolloutEvent) {
-    if settings.receivers.is_empty() {
-        return;
-    }
-    let notice = event.notice();
-    let client = match crate::clients::http::client() {
-        Ok(c) => c,
-        Err(e) => return eprintln!("warning: the receivers were not told: {e}"),
-    };
-    for receiver in &settings.receivers {
-        let told = runtime.block_on(crate::clients::notify::tell(
-            &client,
-            receiver,
-            &notice,
-            std::time::Duration::from_secs(5),
-        ));
-        if let Err(e) = told {
-            eprintln!("warning: {} did not hear of it: {e}", receiver.url());
-        }
+    for missed in runtime.block_on(rollout::tell(&settings.receivers, event)) {
+        eprintln!("warning: {missed}");
     }
 }
 
@@ -181,7 +165,11 @@ fn describe(r: &Rollout) -> Result<(), Failure> {
         ),
         (None, None) => say!("not judged yet: is `flightdeck watch` running?"),
     }
-    say!("{}", r.note);
+    if r.watch_silent_seconds(now).is_some() {
+        say!("as last judged: {}", r.note);
+    } else {
+        say!("{}", r.note);
+    }
     for g in &r.gates {
         say!("gate {:<16} {}  {}", g.name, g.status.as_str(), g.evidence);
     }

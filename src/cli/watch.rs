@@ -167,6 +167,7 @@ pub fn run(settings: &Settings, actor: &Actor, args: WatchArgs) -> Result<(), Fa
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs_f64(args.every)) => {}
                 _ = tokio::signal::ctrl_c() => break,
+                _ = terminated() => break,
             }
         }
         Ok::<(), Failure>(())
@@ -208,6 +209,17 @@ fn only_watch_of(
             Ok(None)
         }
     }
+}
+
+/// SIGTERM (systemd's and Kubernetes' stop): the watch says it stopped, as for Ctrl-C.
+async fn terminated() {
+    #[cfg(unix)]
+    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    {
+        term.recv().await;
+        return;
+    }
+    std::future::pending::<()>().await
 }
 
 /// The "model" of an alert about the whole environment (its sources unreadable).

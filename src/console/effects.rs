@@ -52,6 +52,8 @@ pub struct OpContext {
     pub operator: crate::engine::ops::Operator,
     /// The flightdeck executable smoke tests and evaluations start servers with.
     pub program: PathBuf,
+    /// Who hears of a rollout started, paused or resumed here (`[[receivers]]`).
+    pub receivers: Vec<crate::model::Receiver>,
 }
 
 /// Plans an operation with everything its preview shows, every gate included (a missing smoke
@@ -133,9 +135,19 @@ async fn rollout(
         }
     }
     .map_err(|e| e.to_string())?;
+    let missed = rollout::tell(&ctx.receivers, &event).await;
+    let missed = if missed.is_empty() {
+        String::new()
+    } else {
+        format!(" (not told: {})", missed.join("; "))
+    };
     Ok(match event.kind {
-        rollout::RolloutEventKind::Started => event.sentence,
-        kind => format!("rollout of {model} {}: {}", kind.as_str(), event.sentence),
+        rollout::RolloutEventKind::Started => format!("{}{missed}", event.sentence),
+        kind => format!(
+            "rollout of {model} {}: {}{missed}",
+            kind.as_str(),
+            event.sentence
+        ),
     })
 }
 

@@ -93,6 +93,7 @@ fn first_background(
                 program.clone(),
             )?,
             program,
+            receivers: settings.receivers.clone(),
         },
     })
 }

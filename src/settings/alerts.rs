@@ -103,6 +103,8 @@ fn one(a: &FileAlert) -> Result<AlertRule, String> {
     })?;
     let threshold = match (signal.fires_below(), a.above, a.below) {
         (false, Some(x), None) | (true, None, Some(x)) if x.is_finite() => x,
+        // Down is 1 or 0, stale counts seconds from 0: "above 0" goes without saying.
+        (false, None, None) if matches!(signal, AlertSignal::Down | AlertSignal::Stale) => 0.0,
         (false, _, _) => {
             return Err(format!(
                 "{} alerts above a threshold: write above = NUMBER (and no below)",
@@ -233,6 +235,24 @@ mod tests {
         assert!(one(&alert("team_name")).is_ok());
         let err = one(&alert("team-name")).unwrap_err();
         assert!(err.contains("label \"team-name\""), "{err}");
+    }
+
+    #[test]
+    fn down_and_stale_need_no_threshold() {
+        for signal in ["down", "stale"] {
+            let rule = one(&FileAlert {
+                signal: signal.into(),
+                ..FileAlert::default()
+            })
+            .unwrap();
+            assert_eq!(rule.threshold, 0.0, "{signal}");
+        }
+        let err = one(&FileAlert {
+            signal: "errors".into(),
+            ..FileAlert::default()
+        })
+        .unwrap_err();
+        assert!(err.contains("write above = NUMBER"), "{err}");
     }
 
     #[test]

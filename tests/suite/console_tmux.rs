@@ -478,6 +478,16 @@ fn a_canary_is_handed_to_watch_paused_and_resumed_from_the_console() {
     common::register(h, "fraud", "mlp_classifier.onnx");
     ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
     ok(h, &["deploy", "fraud", "2", "--canary", "25", "--yes"]);
+    // The team hears of what is done here as of what `flightdeck rollout` does.
+    let hook = common::webhook::Hook::start();
+    std::fs::write(
+        h.join("no-config.toml"),
+        format!(
+            "[[receivers]]\nkind = \"webhook\"\nurl = \"{}/hook\"\n",
+            hook.url
+        ),
+    )
+    .unwrap();
     let tmux = Tmux::start(h, 140, 32);
     tmux.wait_for("the fleet", |s| s.contains("fraud") && s.contains("v2"));
     tmux.keys(&["Enter"]);
@@ -486,7 +496,7 @@ fn a_canary_is_handed_to_watch_paused_and_resumed_from_the_console() {
     // from the 25% it serves: nothing moves until watch judges it.
     tmux.keys(&["R"]);
     tmux.wait_for("the confirmation", |s| {
-        s.contains("R again") && s.contains("hands v2 to watch")
+        s.contains("R again") && s.contains("watch rolls v2 out")
     });
     tmux.keys(&["R"]);
     let screen = tmux.wait_for("the rollout in the serving pane", |s| {
@@ -510,5 +520,14 @@ fn a_canary_is_handed_to_watch_paused_and_resumed_from_the_console() {
     for row in ["rollout started", "rollout paused", "rollout resumed"] {
         assert!(journal.contains(row), "{row}: {journal}");
     }
+    let heard: Vec<String> = hook
+        .bodies()
+        .iter()
+        .filter_map(|b| b["notice"]["event"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        heard,
+        ["rollout started", "rollout paused", "rollout resumed"]
+    );
     ok(h, &["server", "stop", "fraud"]);
 }

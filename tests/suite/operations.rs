@@ -1145,10 +1145,22 @@ fn a_canary_that_answers_unlike_production_is_stopped_without_labels() {
     ok(h, &["deploy", "fraud", "2", "--canary", "50", "--yes"]);
     let rows = reference_rows();
 
-    // Before enough rows on each side: the gate waits and says how many more it needs.
-    rows_as_requests(h, &rows[..100]);
+    // Before enough rows on each side: the gate waits and says how many more it needs...
+    rows_as_requests(h, &rows[..40]);
     let early = promote_gate(h, "answers");
     assert_eq!(early["status"], "not_enough_data", "{early}");
+    // ...unless the evidence is already overwhelming (30 rows each, p < 1e-6): a failure is
+    // judged early, so a canary this wrong answers no one for long.
+    rows_as_requests(h, &rows[40..100]);
+    let overwhelming = promote_gate(h, "answers");
+    assert_eq!(overwhelming["status"], "fail", "{overwhelming}");
+    assert!(
+        overwhelming["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("judged before 150 rows each since p < 1e-6"),
+        "{overwhelming}"
+    );
 
     rows_as_requests(h, &rows[100..600]);
     let drift = ok(h, &["drift", "fraud"]);

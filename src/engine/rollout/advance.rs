@@ -213,14 +213,15 @@ fn gates_summary(gates: &[GateResult]) -> String {
         .filter(|g| g.status == GateStatus::NotEnoughData)
         .map(|g| g.name.as_str())
         .collect();
-    if waiting.is_empty() {
-        format!("{passing} gates pass")
+    let pass = if passing == 1 {
+        "1 gate passes".to_string()
     } else {
-        format!(
-            "{passing} gates pass, {} lack data ({})",
-            waiting.len(),
-            waiting.join(", ")
-        )
+        format!("{passing} gates pass")
+    };
+    match waiting.len() {
+        0 => pass,
+        1 => format!("{pass}, 1 lacks data ({})", waiting[0]),
+        n => format!("{pass}, {n} lack data ({})", waiting.join(", ")),
     }
 }
 

@@ -94,6 +94,33 @@ impl RolloutEvent {
     }
 }
 
+/// Tells `receivers` of an event done by hand (watch tells them of its own through its
+/// outbox); returns a sentence for each receiver that could not be told.
+pub async fn tell(receivers: &[crate::model::Receiver], event: &RolloutEvent) -> Vec<String> {
+    if receivers.is_empty() {
+        return Vec::new();
+    }
+    let notice = event.notice();
+    let client = match crate::clients::http::client() {
+        Ok(c) => c,
+        Err(e) => return vec![format!("the receivers were not told: {e}")],
+    };
+    let mut missed = Vec::new();
+    for receiver in receivers {
+        let told = crate::clients::notify::tell(
+            &client,
+            receiver,
+            &notice,
+            std::time::Duration::from_secs(5),
+        )
+        .await;
+        if let Err(e) = told {
+            missed.push(format!("{} did not hear of it: {e}", receiver.url()));
+        }
+    }
+    missed
+}
+
 /// A rollout as people and receivers read it: its step in words, no counters.
 pub fn summary(r: &Rollout) -> serde_json::Value {
     serde_json::json!({

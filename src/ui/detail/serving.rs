@@ -97,14 +97,22 @@ fn rollout_line(
         }
         _ => theme.accent(),
     };
-    Line::from(vec![
-        Span::styled(
-            format!("rollout v{} {} {phase}: ", r.version, r.step),
-            style,
-        ),
-        Span::raw(r.note.clone()),
-        Span::styled(judged, judged_style),
-    ])
+    // Unguarded, the warning comes first and the note is only what was last known.
+    match r.watch_silent_seconds {
+        Some(_) => Line::from(vec![
+            Span::styled(format!("rollout v{} {} {phase}:", r.version, r.step), style),
+            Span::styled(judged, judged_style),
+            Span::styled(format!(" Last judged: {}", r.note), theme.dim()),
+        ]),
+        None => Line::from(vec![
+            Span::styled(
+                format!("rollout v{} {} {phase}: ", r.version, r.step),
+                style,
+            ),
+            Span::raw(r.note.clone()),
+            Span::styled(judged, judged_style),
+        ]),
+    }
 }
 
 /// One version's column: its header, then req/s, p99 and errors, each over its chart.
