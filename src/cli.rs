@@ -15,6 +15,7 @@ mod mlflow_copies;
 mod ops;
 mod progress;
 mod register;
+mod requests;
 mod rollout;
 pub mod serve;
 mod server;
@@ -143,6 +144,9 @@ pub enum Command {
         #[command(subcommand)]
         command: alerts::AlertsCommand,
     },
+    /// The requests a local model server logged with their answers (`[request_log] rate`): the
+    /// newest, one by --id, --failed ones.
+    Requests(requests::RequestsArgs),
     /// Send labels for answers already given (request id and label per row, CSV or Parquet):
     /// the server joins them into each version's live accuracy.
     Feedback(feedback::FeedbackArgs),
@@ -286,6 +290,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Silence(args) => silence::run(&settings, &actor, args),
         Command::Rollout(args) => rollout::run(&settings, &actor, args),
         Command::Feedback(args) => feedback::run(&settings, args),
+        Command::Requests(args) => requests::run(&settings, args),
         Command::Snapshot(args) => views::snapshot(&settings, args),
         Command::Serve(args) => serve::run(&settings, args),
         Command::Server(command) => server::run(&settings, &actor, command),

@@ -54,6 +54,55 @@ struct FileConfig {
     #[serde(default)]
     receivers: Vec<alerts::FileReceiver>,
     retrain: Option<retrain::FileRetrain>,
+    request_log: Option<FileRequestLog>,
+}
+
+/// `[request_log]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRequestLog {
+    rate: Option<f64>,
+    max_mb: Option<u64>,
+    max_age: Option<String>,
+}
+
+/// What local model servers log of their requests (`[request_log]`; `flightdeck serve`'s flags
+/// override it). Off unless a rate is given: inputs can be personal data.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct RequestLogSettings {
+    /// Share of requests logged with their answers (0: off, 1: all).
+    pub rate: f64,
+    /// Megabytes kept on disk per model.
+    pub max_mb: u64,
+    /// Oldest entries kept, in seconds.
+    pub max_age_seconds: f64,
+}
+
+impl RequestLogSettings {
+    fn resolve(file: Option<&FileRequestLog>) -> Result<Self, String> {
+        let f = file.map_or(FileRequestLog::default(), |f| FileRequestLog {
+            rate: f.rate,
+            max_mb: f.max_mb,
+            max_age: f.max_age.clone(),
+        });
+        let rate = f.rate.unwrap_or(0.0);
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(format!(
+                "request_log.rate = {rate}: a share of requests between 0 (off) and 1 (all)"
+            ));
+        }
+        let max_age_seconds = match &f.max_age {
+            Some(text) => {
+                duration_seconds(text).map_err(|e| format!("request_log.max_age: {e}"))?
+            }
+            None => 7.0 * 86_400.0,
+        };
+        Ok(RequestLogSettings {
+            rate,
+            max_mb: f.max_mb.unwrap_or(256).max(1),
+            max_age_seconds,
+        })
+    }
 }
 
 /// One key or several, as `[keys]` accepts them.
@@ -290,6 +339,8 @@ pub struct Settings {
     pub receivers: Vec<Receiver>,
     /// When `watch` calls the pipeline that retrains (`[retrain]`).
     pub retrain: Option<crate::model::RetrainTrigger>,
+    /// What local model servers log of their requests (`[request_log]`).
+    pub request_log: RequestLogSettings,
 }
 
 /// What the command line (and the environment variables clap reads) contributes.
@@ -386,6 +437,8 @@ impl Settings {
         let alerts = alerts::resolve(&file.alerts, &thresholds).map_err(invalid)?;
         let receivers = alerts::receivers(&file.receivers).map_err(invalid)?;
         let retrain = retrain::resolve(file.retrain.as_ref(), &alerts).map_err(invalid)?;
+        let request_log =
+            RequestLogSettings::resolve(file.request_log.as_ref()).map_err(invalid)?;
         let key_overrides: BTreeMap<String, Vec<String>> = file
             .keys
             .into_iter()
@@ -434,6 +487,7 @@ impl Settings {
             alerts,
             receivers,
             retrain,
+            request_log,
         })
     }
 }

@@ -74,6 +74,13 @@ pub struct ServeArgs {
     /// batching); 0 runs each request on its own.
     #[arg(long, default_value_t = 64)]
     pub max_batch_rows: usize,
+    /// Log this share of requests with their answers under the data dir's requests/ (0 off, 1
+    /// all; default: the config's [request_log] rate, else off). Inputs can be personal data.
+    #[arg(long, value_name = "SHARE", value_parser = share)]
+    pub request_log_rate: Option<f64>,
+    /// Megabytes of request log kept per model (default: [request_log] max_mb, else 256).
+    #[arg(long, value_name = "MB")]
+    pub request_log_max_mb: Option<u64>,
     /// Write the bound port to this file once listening (removed again on a clean stop).
     #[arg(long, value_name = "FILE")]
     pub port_file: Option<PathBuf>,
@@ -81,6 +88,16 @@ pub struct ServeArgs {
     /// evaluations, so their lines are never read as production's).
     #[arg(long, hide = true, value_name = "NAME")]
     pub log_as: Option<String>,
+}
+
+/// A share between 0 and 1.
+fn share(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => Err(format!(
+            "{text:?} is not a share between 0 (off) and 1 (all)"
+        )),
+    }
 }
 
 /// An IP address, or `localhost`.
@@ -148,6 +165,21 @@ pub fn run(settings: &Settings, args: ServeArgs) -> Result<(), Failure> {
             feedback: FeedbackLimits {
                 max_ids: args.feedback_max_ids,
                 max_age: Duration::from_secs(args.feedback_max_age.max(1)),
+            },
+            // Throwaway servers (smoke tests, evaluations) answer made-up traffic: never logged.
+            request_log: if args.log_as.is_some() {
+                crate::model_server::request_log::RequestLogLimits::off()
+            } else {
+                crate::model_server::request_log::RequestLogLimits {
+                    rate: args.request_log_rate.unwrap_or(settings.request_log.rate),
+                    max_bytes: args
+                        .request_log_max_mb
+                        .unwrap_or(settings.request_log.max_mb)
+                        .max(1)
+                        * 1024
+                        * 1024,
+                    max_age: Duration::from_secs_f64(settings.request_log.max_age_seconds),
+                }
             },
         },
         port_file: args.port_file.clone(),

@@ -8,6 +8,7 @@ pub mod feedback;
 pub mod gate;
 pub mod journal;
 pub mod kube;
+pub mod logged_request;
 pub mod name;
 pub mod profile;
 pub mod progress;
@@ -32,6 +33,7 @@ pub use journal::{InterruptedOp, JournalEntry, NewJournalEntry, Outcome};
 pub use kube::{
     Condition, DeploymentMode, DeploymentRow, EventRow, KubeService, PodRow, TrafficTarget,
 };
+pub use logged_request::LoggedRequest;
 pub use name::{AliasName, ModelName, NameError};
 pub use profile::{
     BaselineProfile, CategoryFrequency, DEFAULT_REFERENCE_VALUES, FeatureKind, FeatureProfile,

@@ -12,6 +12,7 @@ mod labels;
 mod metrics;
 mod pool;
 mod protocol;
+pub mod request_log;
 mod routes;
 pub mod state;
 

@@ -231,22 +231,52 @@ async fn handle_infer(
     raw: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
+    let at = chrono::Utc::now();
     let mut counted: Option<Arc<VersionMetrics>> = None;
     let asked_id = labels::header_id(headers);
+    // A sampled request keeps its bytes (a reference, not a copy) for the request log.
+    let logged = state
+        .request_log
+        .as_ref()
+        .filter(|log| log.sampled())
+        .and_then(|log| Some((log.clone(), raw.as_ref().ok()?.clone())));
     let result = infer_inner(
         &state,
         &name,
         pinned.as_deref(),
-        asked_id,
+        asked_id.clone(),
         raw,
         &mut counted,
     )
     .await;
+    let answer = logged.as_ref().map(|_| match &result {
+        Ok(ok) => (
+            serde_json::to_vec(ok)
+                .map(Bytes::from)
+                .map_err(|e| e.to_string()),
+            ok.id.clone(),
+            Some(ok.model_version.clone()),
+        ),
+        Err(e) => (Err(e.message.clone()), asked_id.clone(), None),
+    });
     let response = match result {
         Ok(ok) => labels::with_id_header(json_response(&ok), ok.id.as_deref()),
         Err(e) => e.into_response(),
     };
-    finish(&state, &name, counted, response.status().as_u16(), started);
+    let status = response.status().as_u16();
+    finish(&state, &name, counted, status, started);
+    if let (Some((log, request)), Some((answer, id, version))) = (logged, answer) {
+        log.record(super::request_log::Entry {
+            at,
+            model: name,
+            version,
+            id,
+            status,
+            latency: started.elapsed(),
+            request,
+            answer,
+        });
+    }
     response
 }
 

@@ -126,6 +126,8 @@ pub struct ServeOptions {
     pub max_batch_rows: usize,
     /// How many answers each model keeps by request id for its labels, and how long.
     pub feedback: FeedbackLimits,
+    /// Which share of requests is logged with its answer, and how much is kept on disk.
+    pub request_log: super::request_log::RequestLogLimits,
 }
 
 /// Shared by every request handler.
@@ -139,10 +141,14 @@ pub struct ServerState {
     pub options: ServeOptions,
     pub ready: AtomicBool,
     pub started: Instant,
+    /// The sampled log of requests and answers, when it is on.
+    pub request_log: Option<Arc<super::request_log::RequestLog>>,
 }
 
 impl ServerState {
     pub fn new(pool: InferencePool, options: ServeOptions) -> Self {
+        let request_log =
+            super::request_log::RequestLog::start(&options.data_dir, options.request_log);
         Self {
             deployments: RwLock::new(HashMap::new()),
             feedback: RwLock::new(HashMap::new()),
@@ -151,6 +157,7 @@ impl ServerState {
             options,
             ready: AtomicBool::new(false),
             started: Instant::now(),
+            request_log,
         }
     }
 

@@ -6,6 +6,7 @@ pub mod actor;
 pub mod journal;
 pub mod lock;
 pub mod registry;
+pub mod request_log;
 
 pub use actor::Actor;
 pub use registry::Registry;

@@ -29,6 +29,7 @@ mod prometheus;
 mod reference_data;
 mod register_cli;
 mod registry;
+mod request_log;
 mod rollouts;
 mod runtime_matches_onnxruntime;
 mod serve_hygiene;

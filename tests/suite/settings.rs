@@ -46,11 +46,17 @@ fn every_commented_example_key_also_parses() {
         .replace("# for = \"6h\"", "for = \"6h\"")
         .replace("# command = [", "command = [")
         .replace("# url = \"https://ci", "url = \"https://ci")
-        .replace("# again_after = ", "again_after = ");
+        .replace("# again_after = ", "again_after = ")
+        .replace("# [request_log]", "[request_log]")
+        .replace("# rate = 0.1", "rate = 0.1")
+        .replace("# max_mb = 256", "max_mb = 256")
+        .replace("# max_age = \"7d\"", "max_age = \"7d\"");
     let settings = resolve(&text).expect("uncommented example must parse");
     let retrain = settings.retrain.as_ref().expect("[retrain] read");
     assert_eq!(retrain.for_seconds, 6.0 * 3600.0);
     assert_eq!(retrain.again_after_seconds, Some(24.0 * 3600.0));
+    assert_eq!(settings.request_log.rate, 0.1);
+    assert_eq!(settings.request_log.max_age_seconds, 7.0 * 86_400.0);
     assert_eq!(settings.user, "alice");
     assert_eq!(settings.data_dir, PathBuf::from("/var/lib/flightdeck"));
     let audit = &settings.environments["audit"];

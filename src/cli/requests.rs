@@ -1,0 +1,75 @@
+//! `flightdeck requests MODEL`: the request log a local model server keeps when
+//! `[request_log] rate` (or `serve --request-log-rate`) is set: the newest requests with their
+//! answers, one by its id, only the failed ones.
+
+use super::say;
+
+use clap::Args;
+
+use super::{Failure, failure, model_name, print_json};
+use crate::settings::Settings;
+
+#[derive(Debug, Args)]
+pub struct RequestsArgs {
+    pub model: String,
+    /// Only the request with this id (as the client sent it, or the one the server gave).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// At most this many, newest first.
+    #[arg(long, default_value_t = 20)]
+    pub last: usize,
+    /// Only requests answered with an error (4xx or 5xx).
+    #[arg(long)]
+    pub failed: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(settings: &Settings, args: RequestsArgs) -> Result<(), Failure> {
+    let model = model_name(&args.model)?;
+    let dir = &settings.data_dir;
+    if !crate::store::request_log::exists(dir, model.as_str()) {
+        return Err(failure(format!(
+            "{model} has no request log: it is off unless [request_log] rate is set in the config (or `flightdeck serve --request-log-rate`), then the server is restarted; inputs can be personal data, see the README"
+        )));
+    }
+    let limit = if args.id.is_some() { 1 } else { args.last };
+    let read = crate::store::request_log::newest(dir, model.as_str(), limit, |e| {
+        args.id.as_ref().is_none_or(|id| e.id.as_ref() == Some(id))
+            && (!args.failed || e.status >= 400)
+    });
+    if read.unreadable > 0 {
+        eprintln!(
+            "warning: {} lines of the log could not be read (a segment cut short?) and were skipped",
+            read.unreadable
+        );
+    }
+    if let (Some(id), true) = (&args.id, read.entries.is_empty()) {
+        return Err(failure(format!(
+            "no logged request of {model} has the id {id:?} (only a sample of requests is logged, and the oldest are deleted)"
+        )));
+    }
+    if args.json {
+        return print_json(&read.entries);
+    }
+    for e in &read.entries {
+        let inputs = e.request.get("inputs").map(|i| i.to_string());
+        say!(
+            "{}  v{:<3} {}  {:>8.2} ms  {}  {}",
+            e.at.format("%Y-%m-%d %H:%M:%S%.3f"),
+            e.version.as_deref().unwrap_or("-"),
+            e.status,
+            e.latency_ms,
+            e.id.as_deref().unwrap_or("-"),
+            match (&e.error, inputs) {
+                (Some(error), _) => format!("error: {error}"),
+                (None, Some(inputs)) if inputs.chars().count() > 100 => {
+                    format!("{}...", inputs.chars().take(97).collect::<String>())
+                }
+                (None, Some(inputs)) => inputs,
+                (None, None) => "-".into(),
+            }
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! Reading the request log local model servers keep in the data dir (`requests/MODEL/*.jsonl`,
+//! segments named by their first entry's time): the newest entries, or one request by its id.
+//! A line that cannot be read (a segment cut short by a crash) is skipped and counted.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use crate::model::LoggedRequest;
+
+/// What was read, and how many lines could not be.
+#[derive(Debug, Default)]
+pub struct Read {
+    /// Newest first.
+    pub entries: Vec<LoggedRequest>,
+    pub unreadable: usize,
+}
+
+/// The segments of `model`'s log, newest first.
+fn segments(data_dir: &Path, model: &str) -> Vec<PathBuf> {
+    let dir = data_dir.join("requests").join(model);
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|read| {
+            read.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+                .collect()
+        })
+        .unwrap_or_default();
+    paths.sort();
+    paths.reverse();
+    paths
+}
+
+/// Whether `model` has a request log at all (the log is off unless a rate is set).
+pub fn exists(data_dir: &Path, model: &str) -> bool {
+    !segments(data_dir, model).is_empty()
+}
+
+/// The newest entries of `model` that `keep` accepts, at most `limit`, newest first.
+pub fn newest(
+    data_dir: &Path,
+    model: &str,
+    limit: usize,
+    keep: impl Fn(&LoggedRequest) -> bool,
+) -> Read {
+    let mut read = Read::default();
+    for path in segments(data_dir, model) {
+        let Ok(file) = std::fs::File::open(&path) else {
+            continue;
+        };
+        let mut lines: Vec<LoggedRequest> = Vec::new();
+        for line in std::io::BufReader::new(file).lines() {
+            match line
+                .ok()
+                .and_then(|l| serde_json::from_str::<LoggedRequest>(&l).ok())
+            {
+                Some(entry) if keep(&entry) => lines.push(entry),
+                Some(_) => {}
+                None => read.unreadable += 1,
+            }
+        }
+        lines.reverse();
+        for entry in lines {
+            if read.entries.len() >= limit {
+                return read;
+            }
+            read.entries.push(entry);
+        }
+    }
+    read
+}

@@ -1,0 +1,160 @@
+//! The request log on a real model server: off by default; on, an exact share of requests kept
+//! with the answers their clients got, read back newest first or by id, failed ones included,
+//! and bounded on disk however much traffic comes.
+
+use crate::common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{fails, ok};
+use serde_json::{Value, json};
+
+struct Stop<'a>(&'a Path);
+
+impl Drop for Stop<'_> {
+    fn drop(&mut self) {
+        let _ = common::run(self.0, &["server", "stop", "fraud"]);
+    }
+}
+
+/// Sends `n` one-row requests with ids `PREFIX-0`..; the bodies the clients got, by id.
+fn requests(h: &Path, prefix: &str, n: usize, width: usize) -> Vec<(String, u16, Value)> {
+    let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap();
+    let url = format!("http://127.0.0.1:{}/v2/models/fraud/infer", port.trim());
+    let client = reqwest::blocking::Client::new();
+    (0..n)
+        .map(|i| {
+            let id = format!("{prefix}-{i}");
+            let data: Vec<f64> = [50.0, 40.0, 0.1, 0.2][..width].to_vec();
+            let body = json!({ "id": id, "inputs": [{ "name": "X", "shape": [1, width], "datatype": "FP32", "data": data }] });
+            let response = client.post(&url).json(&body).send().unwrap();
+            let status = response.status().as_u16();
+            (id, status, response.json().unwrap_or(Value::Null))
+        })
+        .collect()
+}
+
+/// The logged requests, newest first, once `count` of them are on disk (the writer flushes
+/// when idle).
+fn logged(h: &Path, count: usize) -> Vec<Value> {
+    logged_with(h, count, &[])
+}
+
+/// The same, with more arguments to `flightdeck requests fraud`.
+fn logged_with(h: &Path, count: usize, more: &[&str]) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let args = [
+            &["requests", "fraud", "--json", "--last", "100000"][..],
+            more,
+        ]
+        .concat();
+        let out = common::run(h, &args);
+        if out.status.success() {
+            let entries: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+            if entries.len() >= count {
+                return entries;
+            }
+        }
+        assert!(Instant::now() < deadline, "never {count} logged requests");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn size_on_disk(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|r| {
+            r.filter_map(Result::ok)
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_sample_of_requests_is_kept_with_its_answers_and_bounded_on_disk() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    let _stop = Stop(h);
+
+    // Off unless asked for: inputs can be personal data.
+    requests(h, "quiet", 10, 4);
+    let err = fails(h, &["requests", "fraud"], 1);
+    assert!(
+        err.contains("has no request log") && err.contains("[request_log] rate"),
+        "{err}"
+    );
+    assert!(!h.join("requests").exists());
+
+    // Every second request, at most 1 MB per model.
+    std::fs::write(
+        h.join("no-config.toml"),
+        "[request_log]\nrate = 0.5\nmax_mb = 1\n",
+    )
+    .unwrap();
+    ok(h, &["server", "stop", "fraud"]);
+    ok(h, &["server", "start", "fraud"]);
+    let sent = requests(h, "claim", 100, 4);
+    let entries = logged(h, 50);
+    assert_eq!(entries.len(), 50, "exactly half");
+    // Newest first, the odd ones (the 2nd, 4th, ... request of the run).
+    assert_eq!(entries[0]["id"], "claim-99");
+    assert_eq!(entries[49]["id"], "claim-1");
+    let one: Vec<Value> =
+        serde_json::from_str(&ok(h, &["requests", "fraud", "--id", "claim-99", "--json"])).unwrap();
+    let (_, status, answer) = sent.iter().find(|(id, _, _)| id == "claim-99").unwrap();
+    assert_eq!(one[0]["status"], *status);
+    assert_eq!(one[0]["version"], "1");
+    assert_eq!(
+        one[0]["request"]["inputs"][0]["data"],
+        json!([50.0, 40.0, 0.1, 0.2])
+    );
+    assert_eq!(one[0]["answer"], *answer, "the answer the client got");
+    let err = fails(h, &["requests", "fraud", "--id", "claim-98"], 1);
+    assert!(
+        err.contains("no logged request of fraud has the id \"claim-98\""),
+        "{err}"
+    );
+
+    // A refused request is kept with what the client was told.
+    requests(h, "short", 2, 3);
+    let failed = logged_with(h, 1, &["--failed"]);
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["status"], 400);
+    assert!(
+        failed[0]["error"].as_str().unwrap().contains("X"),
+        "{failed:?}"
+    );
+    let text = ok(h, &["requests", "fraud", "--last", "3"]);
+    assert!(text.contains("claim-") || text.contains("short-"), "{text}");
+
+    // Much more traffic than the limit holds: the oldest segments go, the newest stay.
+    requests(h, "load", 8000, 4);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let entries = loop {
+        let entries = logged(h, 1);
+        if entries[0]["id"] == "load-7999" {
+            break entries;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the newest never arrived: {}",
+            entries[0]
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let dir = h.join("requests/fraud");
+    let size = size_on_disk(&dir);
+    assert!(
+        size <= 1024 * 1024 + 1024 * 1024 / 10 + 4096,
+        "{size} bytes on disk for a 1 MB limit"
+    );
+    assert!(
+        !entries.iter().any(|e| e["id"] == "claim-1"),
+        "the oldest entries were deleted"
+    );
+}
