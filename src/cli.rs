@@ -15,6 +15,7 @@ mod mlflow_copies;
 mod ops;
 mod progress;
 mod register;
+mod replay;
 mod requests;
 mod rollout;
 pub mod serve;
@@ -147,6 +148,9 @@ pub enum Command {
     /// The requests a local model server logged with their answers (`[request_log] rate`): the
     /// newest, one by --id, --failed ones.
     Requests(requests::RequestsArgs),
+    /// Send logged requests another version answered to VERSION on a throwaway server and
+    /// compare its answers with the logged ones (agreement, confusion, score differences).
+    Replay(replay::ReplayArgs),
     /// Send labels for answers already given (request id and label per row, CSV or Parquet):
     /// the server joins them into each version's live accuracy.
     Feedback(feedback::FeedbackArgs),
@@ -291,6 +295,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Rollout(args) => rollout::run(&settings, &actor, args),
         Command::Feedback(args) => feedback::run(&settings, args),
         Command::Requests(args) => requests::run(&settings, args),
+        Command::Replay(args) => replay::run(&settings, args),
         Command::Snapshot(args) => views::snapshot(&settings, args),
         Command::Serve(args) => serve::run(&settings, args),
         Command::Server(command) => server::run(&settings, &actor, command),

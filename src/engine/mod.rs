@@ -12,6 +12,7 @@ pub mod profile;
 pub mod reference;
 pub mod reference_predictions;
 pub mod register;
+pub mod replay;
 pub mod retrain;
 pub mod rollout;
 pub mod sentinels;

@@ -194,7 +194,75 @@ pub async fn smoke(
         record.signature.classifier.as_ref(),
     ));
     checks.push(burst(&client, &base, &probe, options, &datatypes, progress).await);
+    if let Some(production) = &production
+        && let Some(check) = replay_check(
+            &client,
+            &base,
+            model,
+            version,
+            production.version,
+            &data_dir,
+            progress,
+        )
+        .await
+    {
+        checks.push(check);
+    }
     finish(registry, model, version, checks, endpoint, options.record)
+}
+
+/// Requests production answered, from the request log when there is one.
+const REPLAYED: usize = 200;
+/// Below this agreement with production's answers, a candidate is not what it claims to be.
+const REPLAY_MIN_AGREEMENT: f64 = 0.5;
+
+/// When a request log exists: the newest requests production answered, replayed to the
+/// candidate. A candidate answering one class where production answered several (a silently
+/// constant model), or agreeing with production on fewer than half the rows, fails, with no
+/// sentinel case needed. `None` when there is nothing logged to replay.
+async fn replay_check(
+    client: &reqwest::Client,
+    base: &str,
+    model: &ModelName,
+    version: u32,
+    production: u32,
+    data_dir: &Path,
+    progress: crate::model::Progress<'_>,
+) -> Option<SmokeCheck> {
+    let logged = crate::store::request_log::newest(data_dir, model.as_str(), REPLAYED, |e| {
+        e.status == 200 && e.version.as_deref() == Some(production.to_string().as_str())
+    });
+    if logged.entries.is_empty() {
+        return None;
+    }
+    progress(&Step::new(format!(
+        "replaying {} logged requests production v{production} answered",
+        logged.entries.len()
+    )));
+    let report = super::replay::replay_at(client, base, model, version, &logged.entries).await;
+    let (theirs, ours) = report.classes();
+    let constant = ours == 1 && theirs > 1;
+    let disagrees = report.agreement.is_some_and(|a| a < REPLAY_MIN_AGREEMENT);
+    let mut detail = format!(
+        "{} logged requests of production v{production}: {}",
+        report.requests,
+        report.sentence()
+    );
+    if constant {
+        detail = format!(
+            "answers one class to everything, where production answered {theirs}; {detail}"
+        );
+    } else if disagrees {
+        detail = format!(
+            "agrees with production on fewer than {:.0}% of rows; {detail}",
+            REPLAY_MIN_AGREEMENT * 100.0
+        );
+    }
+    Some(check(
+        "replay",
+        !(constant || disagrees || report.errors > 0),
+        detail,
+    ))
 }
 
 /// Runs the version's sentinel cases and compares each output with its expected values within
@@ -343,7 +411,7 @@ fn finish(
     Ok(report)
 }
 
-async fn wait_ready(client: &reqwest::Client, url: &str) -> Result<(), String> {
+pub(crate) async fn wait_ready(client: &reqwest::Client, url: &str) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         match client.get(url).send().await {

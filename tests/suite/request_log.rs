@@ -158,3 +158,99 @@ fn a_sample_of_requests_is_kept_with_its_answers_and_bounded_on_disk() {
         "the oldest entries were deleted"
     );
 }
+
+/// Sends the classifiers' reference rows as one-row requests, as production's clients would.
+fn reference_traffic(h: &Path, n: usize) {
+    let text = std::fs::read_to_string(common::fixture("classifier.reference.csv")).unwrap();
+    let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap();
+    let url = format!("http://127.0.0.1:{}/v2/models/fraud/infer", port.trim());
+    let client = reqwest::blocking::Client::new();
+    for line in text.lines().skip(1).take(n) {
+        let row: Vec<f32> = line.split(',').map(|v| v.parse().unwrap()).collect();
+        let body = json!({ "inputs": [{ "name": "X", "shape": [1, 4], "datatype": "FP32", "data": row }] });
+        assert!(
+            client
+                .post(&url)
+                .json(&body)
+                .send()
+                .unwrap()
+                .status()
+                .is_success()
+        );
+    }
+}
+
+#[test]
+fn replay_compares_a_candidate_with_what_production_answered_and_catches_a_constant_model() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    // Production v1; v2 answers the same class to everything (and has no sentinel cases to
+    // give it away); v3 a different, honest model.
+    for file in [
+        "logreg_multiclass.onnx",
+        "constant_classifier.onnx",
+        "gb_multiclass.onnx",
+    ] {
+        common::register(h, "fraud", file);
+    }
+    std::fs::write(h.join("no-config.toml"), "[request_log]\nrate = 1\n").unwrap();
+    // Without a log, a constant model passes its smoke test: nothing says it is wrong.
+    let smoke: Value = serde_json::from_str(&ok(h, &["smoke", "fraud", "2", "--json"])).unwrap();
+    assert_eq!(smoke["passed"], true, "{smoke:#}");
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    let _stop = Stop(h);
+    reference_traffic(h, 300);
+    logged(h, 300);
+
+    // The honest candidate agrees mostly, and the report says where it does not.
+    let report: Value =
+        serde_json::from_str(&ok(h, &["replay", "fraud", "3", "--last", "300", "--json"])).unwrap();
+    assert_eq!(report["requests"], 300, "{report:#}");
+    assert_eq!(report["errors"], 0, "{report:#}");
+    let agreement = report["agreement"].as_f64().unwrap();
+    assert!(agreement > 0.5, "{report:#}");
+    let confusion = report["confusion"].as_object().unwrap();
+    let cells: u64 = confusion
+        .values()
+        .flat_map(|c| c.as_object().unwrap().values())
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        cells,
+        report["rows"].as_u64().unwrap(),
+        "every row in the table"
+    );
+    let text = ok(h, &["replay", "fraud", "3", "--last", "300"]);
+    assert!(
+        text.contains("replayed 300 logged requests (answered by v1) to v3"),
+        "{text}"
+    );
+
+    // Production's own requests catch the constant model in its smoke test, no sentinel needed.
+    let out = common::run(h, &["smoke", "fraud", "2", "--json"]);
+    let smoke: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(smoke["passed"], false, "{smoke:#}");
+    let replay = smoke["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "replay")
+        .unwrap_or_else(|| panic!("{smoke:#}"));
+    assert_eq!(replay["passed"], false, "{replay}");
+    assert!(
+        replay["detail"]
+            .as_str()
+            .unwrap()
+            .contains("answers one class to everything"),
+        "{replay}"
+    );
+    // And the honest one passes it.
+    let smoke: Value = serde_json::from_str(&ok(h, &["smoke", "fraud", "3", "--json"])).unwrap();
+    let replay = smoke["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "replay")
+        .unwrap_or_else(|| panic!("{smoke:#}"));
+    assert_eq!(replay["passed"], true, "{replay}");
+}
