@@ -20,6 +20,7 @@ mod requests;
 mod rollout;
 pub mod serve;
 mod server;
+mod shadow;
 mod silence;
 mod smoke;
 mod table;
@@ -151,6 +152,9 @@ pub enum Command {
     /// Send logged requests another version answered to VERSION on a throwaway server and
     /// compare its answers with the logged ones (agreement, confusion, score differences).
     Replay(replay::ReplayArgs),
+    /// Run VERSION on a copy of a share of production's requests in the local model server and
+    /// compare its answers (no client sees them); without VERSION, how it compares; --stop.
+    Shadow(shadow::ShadowArgs),
     /// Send labels for answers already given (request id and label per row, CSV or Parquet):
     /// the server joins them into each version's live accuracy.
     Feedback(feedback::FeedbackArgs),
@@ -296,6 +300,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Feedback(args) => feedback::run(&settings, args),
         Command::Requests(args) => requests::run(&settings, args),
         Command::Replay(args) => replay::run(&settings, args),
+        Command::Shadow(args) => shadow::run(&settings, &actor, args),
         Command::Snapshot(args) => views::snapshot(&settings, args),
         Command::Serve(args) => serve::run(&settings, args),
         Command::Server(command) => server::run(&settings, &actor, command),

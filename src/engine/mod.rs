@@ -16,5 +16,6 @@ pub mod replay;
 pub mod retrain;
 pub mod rollout;
 pub mod sentinels;
+pub mod shadow;
 pub mod silences;
 pub mod smoke;

@@ -14,6 +14,7 @@ mod pool;
 mod protocol;
 pub mod request_log;
 mod routes;
+pub mod shadow;
 pub mod state;
 
 use std::net::SocketAddr;

@@ -79,6 +79,11 @@ pub fn router(state: Shared) -> Router {
             "/flightdeck/feedback/{name}",
             get(labels::report).post(labels::post),
         )
+        .route("/flightdeck/shadow/{name}", get(shadow_report))
+        .route(
+            "/flightdeck/admin/shadow/{name}",
+            axum::routing::put(shadow_start).delete(shadow_stop),
+        )
         .route(
             "/flightdeck/admin/deployments/{name}",
             get(admin_get).put(admin_put),
@@ -352,7 +357,15 @@ async fn infer_inner(
         .and_then(|t| t.shape.first().copied())
         .unwrap_or(0);
     version.metrics.batch.observe(rows as f64);
+    // A copy for the shadow, when this request is one of its share of production's.
+    let shadow = state
+        .shadow(name)
+        .filter(|s| s.versus == version.version && s.sampled());
+    let copied = shadow.as_ref().map(|_| inputs.clone());
     let outputs = run_model(state, version.clone(), inputs).await?;
+    if let (Some(shadow), Some(inputs)) = (shadow, copied) {
+        shadow.mirror(inputs, outputs.clone());
+    }
     // The request's id (the body's, else the header's, else a new one) keys its answer for
     // the label that may come later.
     let id = labels::remember(
@@ -716,6 +729,60 @@ fn authorize(state: &ServerState, headers: &HeaderMap) -> ApiResult<()> {
             "admin API: missing or wrong bearer token",
         ))
     }
+}
+
+/// `GET /flightdeck/shadow/{name}`: what the shadow found so far.
+async fn shadow_report(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<crate::model::ShadowReport>> {
+    find(&state, &name)?;
+    let shadow = state.shadow(&name).ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, format!("no shadow runs for {name}"))
+    })?;
+    Ok(Json(shadow.report(&name)))
+}
+
+/// What a shadow is started with.
+#[derive(serde::Deserialize)]
+struct ShadowAsked {
+    version: u32,
+    percent: u8,
+}
+
+/// `PUT /flightdeck/admin/shadow/{name}` `{"version": V, "percent": P}`.
+async fn shadow_start(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<crate::model::ShadowReport>> {
+    authorize(&state, &headers)?;
+    let model =
+        ModelName::new(&name).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let asked: ShadowAsked = serde_json::from_slice(&body(raw)?)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("malformed shadow: {e}")))?;
+    let worker_state = state.clone();
+    let started = tokio::task::spawn_blocking(move || {
+        worker_state.start_shadow(&model, asked.version, asked.percent)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
+    Ok(Json(started))
+}
+
+/// `DELETE /flightdeck/admin/shadow/{name}`: stops it; its last report.
+async fn shadow_stop(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Json<crate::model::ShadowReport>> {
+    authorize(&state, &headers)?;
+    state
+        .stop_shadow(&name)
+        .map(Json)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no shadow runs for {name}")))
 }
 
 async fn admin_get(

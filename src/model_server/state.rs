@@ -143,6 +143,8 @@ pub struct ServerState {
     pub started: Instant,
     /// The sampled log of requests and answers, when it is on.
     pub request_log: Option<Arc<super::request_log::RequestLog>>,
+    /// Per model, the candidate answering a copy of its requests, if any.
+    shadows: RwLock<HashMap<String, Arc<super::shadow::Shadow>>>,
 }
 
 impl ServerState {
@@ -158,6 +160,7 @@ impl ServerState {
             ready: AtomicBool::new(false),
             started: Instant::now(),
             request_log,
+            shadows: RwLock::new(HashMap::new()),
         }
     }
 
@@ -239,6 +242,66 @@ impl ServerState {
 
         tracing::info!(model = %model, ?applied, "deployment plan applied");
         Ok(applied)
+    }
+
+    /// The model's shadow, if one runs.
+    pub fn shadow(&self, model: &str) -> Option<Arc<super::shadow::Shadow>> {
+        self.shadows.read().ok()?.get(model).cloned()
+    }
+
+    /// Starts a shadow of `model`: `version` answers a copy of `percent` of the requests its
+    /// stable version answers (replacing any shadow it had). Loads the version (slow: call it
+    /// off the HTTP thread).
+    pub fn start_shadow(
+        &self,
+        model: &ModelName,
+        version: u32,
+        percent: u8,
+    ) -> Result<crate::model::ShadowReport, String> {
+        let deployment = self
+            .deployment(model.as_str())
+            .ok_or_else(|| format!("{model} is not served here"))?;
+        if !(1..=100).contains(&percent) {
+            return Err(format!("percent {percent} is not between 1 and 100"));
+        }
+        let stable = deployment.stable.version;
+        if version == stable {
+            return Err(format!(
+                "v{version} is production: nothing to compare it with"
+            ));
+        }
+        let candidate = match deployment.version(version) {
+            Some(loaded) => loaded.clone(),
+            None => {
+                let registry = Registry::open(&self.options.data_dir).map_err(|e| e.to_string())?;
+                Arc::new(load_version(
+                    &registry,
+                    model,
+                    version,
+                    &self.options,
+                    &self.metrics,
+                )?)
+            }
+        };
+        let shadow = super::shadow::Shadow::start(candidate, stable, percent)?;
+        let report = shadow.report(model.as_str());
+        let replaced = self
+            .shadows
+            .write()
+            .map_err(|_| "server state is poisoned".to_string())?
+            .insert(model.to_string(), shadow);
+        if let Some(old) = replaced {
+            old.stop();
+        }
+        tracing::info!(model = %model, version, percent, "shadow started");
+        Ok(report)
+    }
+
+    /// Stops the model's shadow; its last report.
+    pub fn stop_shadow(&self, model: &str) -> Option<crate::model::ShadowReport> {
+        let shadow = self.shadows.write().ok()?.remove(model)?;
+        shadow.stop();
+        Some(shadow.report(model))
     }
 
     /// Drift of every loaded version of a model. Scoring can take a while (the exact KS

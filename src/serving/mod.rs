@@ -6,6 +6,7 @@
 pub mod files;
 pub mod kserve;
 mod process;
+pub mod shadow;
 pub mod supervisor;
 
 use std::path::{Path, PathBuf};

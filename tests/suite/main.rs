@@ -35,5 +35,6 @@ mod runtime_matches_onnxruntime;
 mod serve_hygiene;
 mod serve_protocol;
 mod settings;
+mod shadow;
 mod sources;
 mod supervisor;

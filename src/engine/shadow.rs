@@ -1,0 +1,108 @@
+//! Shadow traffic, started and stopped through the one place that journals it: a candidate
+//! answering a copy of production's requests in the local model server, compared and thrown
+//! away. KServe has no mirror (kserve#2978): there, `flightdeck replay` tests a candidate on
+//! logged requests instead.
+
+use crate::error::EngineError;
+use crate::model::{ModelName, NewJournalEntry, Outcome, ShadowReport};
+use crate::serving::LocalServing;
+use crate::serving::shadow::ShadowAction;
+use crate::store::{Actor, Registry};
+
+/// Starts (or replaces) the shadow of `model`: `version` on `percent` of production's requests.
+pub async fn start(
+    serving: &LocalServing,
+    registry: &mut Registry,
+    actor: &Actor,
+    model: &ModelName,
+    version: u32,
+    percent: u8,
+) -> Result<ShadowReport, EngineError> {
+    actor.ensure_writable(&format!("shadow {model} v{version}"))?;
+    registry.version(model, version)?;
+    let report = serving
+        .shadow(model.as_str(), ShadowAction::Start { version, percent })
+        .await
+        .map_err(|e| EngineError::Serving(e.to_string()))?;
+    journal(registry, actor, "shadow started", &report)?;
+    Ok(report)
+}
+
+/// Stops the shadow of `model`; its last report, journaled.
+pub async fn stop(
+    serving: &LocalServing,
+    registry: &mut Registry,
+    actor: &Actor,
+    model: &ModelName,
+) -> Result<ShadowReport, EngineError> {
+    actor.ensure_writable(&format!("stop the shadow of {model}"))?;
+    let report = serving
+        .shadow(model.as_str(), ShadowAction::Stop)
+        .await
+        .map_err(|e| EngineError::Serving(e.to_string()))?;
+    journal(registry, actor, "shadow stopped", &report)?;
+    Ok(report)
+}
+
+/// What the shadow of `model` found so far.
+pub async fn read(serving: &LocalServing, model: &ModelName) -> Result<ShadowReport, EngineError> {
+    serving
+        .shadow(model.as_str(), ShadowAction::Read)
+        .await
+        .map_err(|e| EngineError::Serving(e.to_string()))
+}
+
+fn journal(
+    registry: &mut Registry,
+    actor: &Actor,
+    operation: &str,
+    report: &ShadowReport,
+) -> Result<(), EngineError> {
+    registry.append_journal(&NewJournalEntry {
+        user: actor.user.clone(),
+        environment: actor.environment.clone(),
+        operation: operation.into(),
+        model: Some(report.model.clone()),
+        from: Some(format!("v{}", report.versus)),
+        to: Some(format!("v{} {}%", report.version, report.percent)),
+        outcome: Outcome::Succeeded,
+        details: serde_json::json!({ "shadow": report }),
+    })?;
+    Ok(())
+}
+
+/// "v2 agrees with v1 on 87.3% of 300 rows (output_label); 0 of 300 copies failed, 0 dropped".
+pub fn sentence(r: &ShadowReport) -> String {
+    let agreement = match (r.agreement, &r.output) {
+        (Some(a), Some(output)) => format!(
+            "v{} agrees with v{} on {:.1}% of {} rows ({output})",
+            r.version,
+            r.versus,
+            a * 100.0,
+            r.rows
+        ),
+        _ => format!("v{}: no class output compared yet", r.version),
+    };
+    let scores = r
+        .score_difference
+        .map(|[p50, p95, max]| {
+            format!(
+                "; score differences median {p50:.3}, 95th percentile {p95:.3}, largest {max:.3}"
+            )
+        })
+        .unwrap_or_default();
+    let latency = r
+        .latency_ms
+        .map(|[p50, p99]| format!("; its calls p50 {p50:.2} ms, p99 {p99:.2} ms"))
+        .unwrap_or_default();
+    format!(
+        "{agreement}{scores}; {} of {} copies failed{}, {} dropped (it fell behind){latency}",
+        r.errors,
+        r.requests,
+        r.first_error
+            .as_ref()
+            .map(|e| format!(" (first: {e})"))
+            .unwrap_or_default(),
+        r.dropped
+    )
+}

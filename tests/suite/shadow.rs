@@ -1,0 +1,133 @@
+//! Shadow traffic on a real model server: the candidate answers a copy of production's
+//! requests, its agreement and confusion table match what onnxruntime's answers on the same
+//! rows say (recorded by tests/fixtures/models/generate.py), and clients only ever get
+//! production's answers.
+
+use crate::common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::ok;
+use serde_json::{Value, json};
+
+struct Stop<'a>(&'a Path);
+
+impl Drop for Stop<'_> {
+    fn drop(&mut self) {
+        let _ = common::run(self.0, &["server", "stop", "fraud"]);
+    }
+}
+
+fn recorded(name: &str) -> Value {
+    let path = common::fixture(&format!("{name}.expected.json"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The shadow's report once it has compared `rows` rows.
+fn report_after(h: &Path, rows: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let report: Value = serde_json::from_str(&ok(h, &["shadow", "fraud", "--json"])).unwrap();
+        if report["requests"].as_u64().unwrap() >= rows {
+            return report;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the shadow never caught up: {report:#}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_shadow_reports_the_agreement_onnxruntime_measures_and_clients_see_only_production() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    common::register(h, "fraud", "gb_multiclass.onnx");
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    let _stop = Stop(h);
+    let out = ok(h, &["shadow", "fraud", "2", "--percent", "100"]);
+    assert!(
+        out.contains("shadow started: v2 answers a copy of 100% of production v1's requests"),
+        "{out}"
+    );
+
+    // The 300 rows onnxruntime answered with both models.
+    let (v1, v2) = (recorded("logreg_multiclass"), recorded("gb_multiclass"));
+    assert_eq!(v1["inputs"], v2["inputs"]);
+    let data = v1["inputs"]["X"]["data"].as_array().unwrap().clone();
+    let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap();
+    let url = format!("http://127.0.0.1:{}/v2/models/fraud/infer", port.trim());
+    let client = reqwest::blocking::Client::new();
+    for row in data.chunks(4) {
+        let body = json!({ "inputs": [{ "name": "X", "shape": [1, 4], "datatype": "FP32", "data": row }] });
+        let answer: Value = client
+            .post(&url)
+            .json(&body)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(
+            answer["model_version"], "1",
+            "clients get production's answers"
+        );
+    }
+    let report = report_after(h, 300);
+    assert_eq!(report["errors"], 0, "{report:#}");
+    assert_eq!(report["dropped"], 0, "{report:#}");
+    assert_eq!(report["output"], "output_label", "{report:#}");
+    assert_eq!(report["rows"], 300, "{report:#}");
+    // Measured independently: onnxruntime's labels of the two models on the same rows.
+    let (l1, l2) = (
+        v1["outputs"]["output_label"]["data"].as_array().unwrap(),
+        v2["outputs"]["output_label"]["data"].as_array().unwrap(),
+    );
+    let agreed = l1.iter().zip(l2).filter(|(a, b)| a == b).count();
+    assert_eq!(
+        report["agreement"].as_f64().unwrap(),
+        agreed as f64 / 300.0,
+        "{report:#}"
+    );
+    let mut confusion = serde_json::Map::new();
+    for (a, b) in l1.iter().zip(l2) {
+        let row = confusion.entry(a.to_string()).or_insert_with(|| json!({}));
+        let cell = row[b.to_string()].as_u64().unwrap_or(0);
+        row[b.to_string()] = json!(cell + 1);
+    }
+    assert_eq!(report["confusion"], Value::Object(confusion), "{report:#}");
+    assert!(
+        report["score_difference"][2].as_f64().unwrap() > 0.0,
+        "{report:#}"
+    );
+    let text = ok(h, &["shadow", "fraud"]);
+    assert!(
+        text.contains(&format!(
+            "v2 agrees with v1 on {:.1}% of 300 rows (output_label)",
+            agreed as f64 / 3.0
+        )),
+        "{text}"
+    );
+
+    // A share: exactly 10 of every 100 requests copied.
+    ok(h, &["shadow", "fraud", "2", "--percent", "10"]);
+    for row in data.chunks(4) {
+        let body = json!({ "inputs": [{ "name": "X", "shape": [1, 4], "datatype": "FP32", "data": row }] });
+        client.post(&url).json(&body).send().unwrap();
+    }
+    let report = report_after(h, 30);
+    std::thread::sleep(Duration::from_millis(500));
+    let report_later: Value = serde_json::from_str(&ok(h, &["shadow", "fraud", "--json"])).unwrap();
+    assert_eq!(report["requests"], 30, "{report:#}");
+    assert_eq!(report_later["requests"], 30, "{report_later:#}");
+    ok(h, &["shadow", "fraud", "--stop"]);
+    let err = common::fails(h, &["shadow", "fraud"], 1);
+    assert!(err.contains("no shadow runs for fraud"), "{err}");
+    let journal = ok(h, &["journal", "--model", "fraud"]);
+    assert!(
+        journal.contains("shadow started") && journal.contains("shadow stopped"),
+        "{journal}"
+    );
+}
