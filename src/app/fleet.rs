@@ -35,6 +35,8 @@ pub struct FleetRow {
     pub firing: Vec<FiringAlert>,
     /// Its rollout under way, or one that ended within the last hour.
     pub rollout: Option<RolloutRow>,
+    /// The shadow candidate answering a copy of its requests, as its server last said.
+    pub shadow: Option<crate::clients::metrics::ShadowNumbers>,
 }
 
 /// A rollout as the fleet and `status --json` show it.
@@ -246,6 +248,12 @@ fn row(state: &State, m: &crate::model::ModelSummary) -> FleetRow {
         .and_then(|plan| stable_accuracy(state, &name, plan.stable));
     let firing = firing(state, &name);
     let rollout = rollout_row(state, &name);
+    // Read with the numbers, like drift: from the model's last scrape.
+    let shadow = state
+        .scrapes
+        .get(&name)
+        .filter(|_| stats.is_some())
+        .and_then(|s| s.snapshot.shadow.get(&name).cloned());
     let mut alerts = Vec::new();
     // A model with a production version whose server does not answer is an incident.
     if matches!(health, Health::Down(_)) && production.is_some() {
@@ -317,6 +325,7 @@ fn row(state: &State, m: &crate::model::ModelSummary) -> FleetRow {
         alerts,
         firing,
         rollout,
+        shadow,
     }
 }
 

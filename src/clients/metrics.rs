@@ -13,6 +13,18 @@ pub type VersionKey = (String, String);
 
 pub use crate::model::VersionCounters;
 
+/// A shadow as `/metrics` says it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ShadowNumbers {
+    pub version: String,
+    pub versus: String,
+    /// Share of compared rows where it answered production's class (none compared yet: `None`).
+    pub agreement: Option<f64>,
+    pub rows: f64,
+    pub errors: f64,
+    pub dropped: f64,
+}
+
 /// What one scrape says.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ScrapeSnapshot {
@@ -25,6 +37,8 @@ pub struct ScrapeSnapshot {
     /// The largest PSI of a version's answers (over its outputs) against its answers on its
     /// reference rows, from `flightdeck_prediction_drift{method="psi"}`.
     pub prediction_psi: BTreeMap<VersionKey, f64>,
+    /// Per model, the shadow candidate running beside production and how it compares.
+    pub shadow: BTreeMap<String, ShadowNumbers>,
     /// The drift verdict of each version's live window, from `flightdeck_drift_verdict`.
     pub drift_verdict: BTreeMap<VersionKey, crate::model::Verdict>,
     pub in_flight: BTreeMap<String, f64>,
@@ -118,6 +132,10 @@ const FAMILIES: &[&str] = &[
     "flightdeck_drift_share",
     "flightdeck_drift_verdict",
     "flightdeck_prediction_drift",
+    "flightdeck_shadow_agreement_ratio",
+    "flightdeck_shadow_compared_rows",
+    "flightdeck_shadow_errors",
+    "flightdeck_shadow_dropped",
     "flightdeck_requests_in_flight",
     "flightdeck_live_quality",
     "flightdeck_labelled_answers",
@@ -190,6 +208,18 @@ pub fn parse(text: &str) -> ScrapeSnapshot {
             }
             ("flightdeck_drift_share", Some(v)) => {
                 snap.drift_share.insert(key(), v);
+            }
+            (name, Some(v)) if name.starts_with("flightdeck_shadow_") => {
+                let shadow = snap.shadow.entry(label("model")).or_default();
+                shadow.version = label("version");
+                shadow.versus = label("versus");
+                match name {
+                    "flightdeck_shadow_agreement_ratio" => shadow.agreement = Some(v),
+                    "flightdeck_shadow_compared_rows" => shadow.rows = v,
+                    "flightdeck_shadow_errors" => shadow.errors = v,
+                    "flightdeck_shadow_dropped" => shadow.dropped = v,
+                    _ => {}
+                }
             }
             ("flightdeck_prediction_drift", Some(v)) if label("method") == "psi" => {
                 let largest = snap.prediction_psi.entry(key()).or_insert(v);

@@ -540,7 +540,13 @@ async fn metrics(State(state): State<Shared>) -> Response {
     // Drift is scored at scrape time, which can take milliseconds per feature: off the thread
     // that serves every request.
     let scorer = state.clone();
-    let gauges = match tokio::task::spawn_blocking(move || scrape_gauges(&scorer)).await {
+    let gauges = match tokio::task::spawn_blocking(move || {
+        let mut gauges = scrape_gauges(&scorer);
+        gauges.extend(super::shadow::gauges(&scorer));
+        gauges
+    })
+    .await
+    {
         Ok(gauges) => gauges,
         Err(e) => {
             return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();

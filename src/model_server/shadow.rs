@@ -149,6 +149,76 @@ fn snapshot(s: &Stats) -> ShadowReport {
     }
 }
 
+/// The shadows' comparison and the request log's counts, for `/metrics`.
+pub fn gauges(state: &super::state::ServerState) -> Vec<super::metrics::GaugeSample> {
+    use super::metrics::GaugeSample;
+    let mut out = Vec::new();
+    for (model, shadow) in state.shadows() {
+        let r = shadow.report(&model);
+        let labels = || {
+            vec![
+                ("model", model.clone()),
+                ("version", r.version.to_string()),
+                ("versus", r.versus.to_string()),
+            ]
+        };
+        let mut push = |name, help, value: Option<f64>| {
+            if let Some(value) = value {
+                out.push(GaugeSample {
+                    name,
+                    help,
+                    labels: labels(),
+                    value,
+                });
+            }
+        };
+        push(
+            "flightdeck_shadow_agreement_ratio",
+            "Share of rows where the shadow candidate answered the class production answered.",
+            r.agreement,
+        );
+        push(
+            "flightdeck_shadow_compared_rows",
+            "Rows whose class the shadow candidate and production both answered.",
+            Some(r.rows as f64),
+        );
+        push(
+            "flightdeck_shadow_errors",
+            "Copies of requests the shadow candidate failed to answer.",
+            Some(r.errors as f64),
+        );
+        push(
+            "flightdeck_shadow_dropped",
+            "Copies dropped because the shadow candidate fell behind.",
+            Some(r.dropped as f64),
+        );
+    }
+    if let Some(log) = &state.request_log {
+        for (name, help, value) in [
+            (
+                "flightdeck_request_log_written",
+                "Requests written to the request log.",
+                log.written.load(Ordering::Relaxed),
+            ),
+            (
+                "flightdeck_request_log_dropped",
+                "Sampled requests dropped because the log's writer fell behind.",
+                log.dropped.load(Ordering::Relaxed),
+            ),
+        ] {
+            out.push(GaugeSample {
+                name,
+                help,
+                labels: Vec::new(),
+                value: value as f64,
+            });
+        }
+    }
+    // One family at a time: the exposition names each family's type once.
+    out.sort_by_key(|g| g.name);
+    out
+}
+
 /// The candidate's thread: each copy answered and compared, until stopped.
 fn answer_copies(
     candidate: &LoadedVersion,

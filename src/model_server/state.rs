@@ -244,6 +244,14 @@ impl ServerState {
         Ok(applied)
     }
 
+    /// Every running shadow, by model.
+    pub fn shadows(&self) -> Vec<(String, Arc<super::shadow::Shadow>)> {
+        self.shadows
+            .read()
+            .map(|s| s.iter().map(|(m, s)| (m.clone(), s.clone())).collect())
+            .unwrap_or_default()
+    }
+
     /// The model's shadow, if one runs.
     pub fn shadow(&self, model: &str) -> Option<Arc<super::shadow::Shadow>> {
         self.shadows.read().ok()?.get(model).cloned()

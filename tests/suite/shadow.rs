@@ -102,6 +102,31 @@ fn a_shadow_reports_the_agreement_onnxruntime_measures_and_clients_see_only_prod
         report["score_difference"][2].as_f64().unwrap() > 0.0,
         "{report:#}"
     );
+    // The same in /metrics, a valid exposition.
+    let metrics = client
+        .get(format!("http://127.0.0.1:{}/metrics", port.trim()))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "flightdeck_shadow_agreement_ratio{{model=\"fraud\",version=\"2\",versus=\"1\"}} {}",
+            agreed as f64 / 300.0
+        )),
+        "{metrics}"
+    );
+    common::promtool_check(&metrics);
+    // And in the fleet, as `status --json` reads the server.
+    let status: Value = serde_json::from_str(&ok(h, &["status", "--json"])).unwrap();
+    let shadow = &status[0]["shadow"];
+    assert_eq!(shadow["version"], "2", "{status:#}");
+    assert_eq!(shadow["versus"], "1", "{status:#}");
+    assert_eq!(
+        shadow["agreement"].as_f64().unwrap(),
+        agreed as f64 / 300.0,
+        "{status:#}"
+    );
     let text = ok(h, &["shadow", "fraud"]);
     assert!(
         text.contains(&format!(

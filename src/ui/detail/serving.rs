@@ -35,6 +35,16 @@ pub(super) fn serving(frame: &mut Frame<'_>, panel: Panel<'_>) {
         );
         inner = rest;
     }
+    if let Some(shadow) = state
+        .scrapes
+        .get(name)
+        .and_then(|s| s.snapshot.shadow.get(name))
+    {
+        let [top, rest] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+        frame.render_widget(Paragraph::new(shadow_line(shadow, theme)), top);
+        inner = rest;
+    }
     let server = state.servers.get(name);
     let Some(plan) = server.and_then(|s| s.serving) else {
         let why = server
@@ -113,6 +123,27 @@ fn rollout_line(
             Span::styled(judged, judged_style),
         ]),
     }
+}
+
+/// "shadow v2 beside v1: agrees on 87.3% of 300 rows; 0 errors, 0 dropped": the candidate
+/// answering a copy of production's requests, as the server's last scrape said.
+fn shadow_line(s: &crate::clients::metrics::ShadowNumbers, theme: &Theme) -> Line<'static> {
+    let agreement = match s.agreement {
+        Some(a) => format!("agrees on {} of {:.0} rows", format::percent(a), s.rows),
+        None => "no row compared yet".into(),
+    };
+    let trouble = s.errors > 0.0 || s.dropped > 0.0;
+    Line::from(vec![
+        Span::styled(
+            format!("shadow v{} beside v{}: ", s.version, s.versus),
+            theme.accent(),
+        ),
+        Span::raw(agreement),
+        Span::styled(
+            format!("; {:.0} errors, {:.0} dropped", s.errors, s.dropped),
+            if trouble { theme.warn() } else { theme.dim() },
+        ),
+    ])
 }
 
 /// One version's column: its header, then req/s, p99 and errors, each over its chart.
