@@ -37,6 +37,8 @@ impl RequestLogLimits {
 
 /// Entries waiting for the writer; past this, new ones are dropped (and counted).
 const QUEUE: usize = 4096;
+/// How long the writer sleeps when the queue is empty (then flushes what it wrote).
+const POLL: Duration = Duration::from_millis(20);
 /// Segments per model: a segment is closed at a tenth of the size limit, or after an hour.
 const SEGMENTS: u64 = 10;
 const SEGMENT_SECONDS: i64 = 3600;
@@ -113,12 +115,15 @@ fn write_all(root: &Path, limits: RequestLogLimits, queue: Receiver<Entry>, writ
     let mut open: std::collections::HashMap<String, Segment> = Default::default();
     let mut last_prune = Instant::now();
     loop {
-        let entry = match queue.recv_timeout(Duration::from_millis(200)) {
+        // Polled, not waited on: a sleeping writer would make every logged request pay for
+        // waking it (a system call on the request's path).
+        let entry = match queue.try_recv() {
             Ok(entry) => entry,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            Err(std::sync::mpsc::TryRecvError::Empty) => {
                 for segment in open.values_mut() {
                     let _ = segment.file.flush();
                 }
+                std::thread::sleep(POLL);
                 if last_prune.elapsed() > Duration::from_secs(60) {
                     for model in open.keys() {
                         prune(&root.join(model), limits, None);
@@ -127,7 +132,7 @@ fn write_all(root: &Path, limits: RequestLogLimits, queue: Receiver<Entry>, writ
                 }
                 continue;
             }
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
         };
         let line = line(&entry);
         let dir = root.join(&entry.model);
@@ -229,31 +234,44 @@ fn prune(dir: &Path, limits: RequestLogLimits, keep: Option<&Path>) {
     }
 }
 
-/// One JSON line: the request and the answer as they were sent (JSON kept as JSON, anything
-/// else as a string), with who, when and how it went.
+/// One JSON line: the request and the answer as they were sent, with who, when and how it
+/// went. Bodies known to be JSON (a request the server parsed, an answer it wrote) are copied in
+/// as they are, not parsed again; anything else is checked, and kept as a string if it is not.
 fn line(e: &Entry) -> Vec<u8> {
-    let as_json = |bytes: &[u8]| -> serde_json::Value {
-        serde_json::from_slice(bytes)
-            .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(bytes).into()))
-    };
-    let (answer, error) = match &e.answer {
-        Ok(bytes) => (as_json(bytes), None),
-        Err(message) => (serde_json::Value::Null, Some(message.clone())),
-    };
-    let mut text = serde_json::to_vec(&serde_json::json!({
+    let head = serde_json::json!({
         "at": e.at,
         "model": e.model,
         "version": e.version,
         "id": e.id,
         "status": e.status,
         "latency_ms": e.latency.as_secs_f64() * 1e3,
-        "request": as_json(&e.request),
-        "answer": answer,
-        "error": error,
-    }))
-    .unwrap_or_default();
-    text.push(b'\n');
+        "error": e.answer.as_ref().err(),
+    });
+    let mut text = serde_json::to_vec(&head).unwrap_or_default();
+    // Reopen the object to append the two bodies.
+    text.pop();
+    let parsed = (200..300).contains(&e.status);
+    text.extend_from_slice(b",\"request\":");
+    raw_json(&mut text, &e.request, parsed);
+    text.extend_from_slice(b",\"answer\":");
+    match &e.answer {
+        Ok(bytes) => raw_json(&mut text, bytes, true),
+        Err(_) => text.extend_from_slice(b"null"),
+    }
+    text.extend_from_slice(b"}\n");
     text
+}
+
+/// Appends `bytes` as JSON: as they are when known to be JSON, else when they parse, else as a
+/// string.
+fn raw_json(out: &mut Vec<u8>, bytes: &[u8], known: bool) {
+    let valid = known || serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
+    if valid && !bytes.is_empty() {
+        out.extend_from_slice(bytes);
+    } else {
+        let text = serde_json::Value::String(String::from_utf8_lossy(bytes).into());
+        out.extend_from_slice(&serde_json::to_vec(&text).unwrap_or_default());
+    }
 }
 
 #[cfg(test)]

@@ -254,19 +254,40 @@ async fn handle_infer(
         &mut counted,
     )
     .await;
-    let answer = logged.as_ref().map(|_| match &result {
-        Ok(ok) => (
-            serde_json::to_vec(ok)
-                .map(Bytes::from)
-                .map_err(|e| e.to_string()),
-            ok.id.clone(),
-            Some(ok.model_version.clone()),
-        ),
-        Err(e) => (Err(e.message.clone()), asked_id.clone(), None),
-    });
-    let response = match result {
-        Ok(ok) => labels::with_id_header(json_response(&ok), ok.id.as_deref()),
-        Err(e) => e.into_response(),
+    // The answer is serialised once: the client and the log get the same bytes.
+    let (response, answer) = match result {
+        Ok(ok) => match serde_json::to_vec(&ok) {
+            Ok(bytes) => {
+                let bytes = Bytes::from(bytes);
+                let logged_answer = logged.as_ref().map(|_| {
+                    (
+                        Ok(bytes.clone()),
+                        ok.id.clone(),
+                        Some(ok.model_version.clone()),
+                    )
+                });
+                let response =
+                    ([(header::CONTENT_TYPE, "application/json")], bytes).into_response();
+                (
+                    labels::with_id_header(response, ok.id.as_deref()),
+                    logged_answer,
+                )
+            }
+            Err(e) => {
+                let message = format!("cannot encode the response: {e}");
+                let logged_answer = logged
+                    .as_ref()
+                    .map(|_| (Err(message.clone()), ok.id.clone(), None));
+                let error = ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message);
+                (error.into_response(), logged_answer)
+            }
+        },
+        Err(e) => {
+            let logged_answer = logged
+                .as_ref()
+                .map(|_| (Err(e.message.clone()), asked_id.clone(), None));
+            (e.into_response(), logged_answer)
+        }
     };
     let status = response.status().as_u16();
     finish(&state, &name, counted, status, started);
@@ -283,18 +304,6 @@ async fn handle_infer(
         });
     }
     response
-}
-
-/// Serialises into one buffer (fewer, larger writes than streaming into the body).
-fn json_response<T: serde::Serialize>(value: &T) -> Response {
-    match serde_json::to_vec(value) {
-        Ok(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
-        Err(e) => ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot encode the response: {e}"),
-        )
-        .into_response(),
-    }
 }
 
 /// Counts a finished request against its version, or against the model (or "(unknown)")

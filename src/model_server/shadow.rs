@@ -18,6 +18,8 @@ use crate::runtime::{NamedTensor, TensorData};
 const QUEUE: usize = 256;
 /// Score differences and latencies kept for the quantiles (the newest).
 const KEPT: usize = 10_000;
+/// How long the candidate's thread sleeps when it has no copy to answer.
+const POLL: Duration = Duration::from_millis(2);
 
 /// One copy: the request's inputs and production's answers to them.
 struct Mirrored {
@@ -227,13 +229,18 @@ fn answer_copies(
     stopped: &AtomicBool,
 ) {
     loop {
-        let copy = match queue.recv_timeout(Duration::from_millis(200)) {
+        // Polled, not waited on: a sleeping receiver would make every request that hands it a
+        // copy pay for waking it (a system call on production's path).
+        let copy = match queue.try_recv() {
             Ok(copy) => copy,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if stopped.load(Ordering::Relaxed) => {
+            Err(std::sync::mpsc::TryRecvError::Empty) if stopped.load(Ordering::Relaxed) => {
                 return;
             }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+            Err(std::sync::mpsc::TryRecvError::Empty) => {
+                std::thread::sleep(POLL);
+                continue;
+            }
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => return,
         };
         let started = Instant::now();
         let answered = candidate.model.run(&copy.inputs);
