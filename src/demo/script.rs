@@ -270,6 +270,7 @@ async fn blocked_then_healthy(
         ),
     );
 
+    shadow_first(t, demo).await;
     rollout_aborts_itself(t, demo, receiver).await;
 
     let status = demo.serving.status(MODEL).await;
@@ -283,6 +284,47 @@ async fn blocked_then_healthy(
             .is_some_and(|p| p.stable == 2 && p.canary.is_none());
     t.observe(healthy, "production is v2, healthy, with no canary");
     Ok(registry)
+}
+
+/// v3 in shadow first: it answers a copy of a fifth of production's requests for a few seconds,
+/// no client sees its answers, and how often it agrees with v2 is measured.
+async fn shadow_first(t: &mut Timeline, demo: &Demo) {
+    let started = match demo.registry() {
+        Ok(mut registry) => crate::engine::shadow::start(
+            &demo.serving,
+            &mut registry,
+            &demo.actor,
+            &demo.model,
+            3,
+            20,
+        )
+        .await
+        .map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = started {
+        t.observe(false, &format!("v3 could not run in shadow: {e}"));
+        return;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let report = match demo.registry() {
+        Ok(mut registry) => {
+            crate::engine::shadow::stop(&demo.serving, &mut registry, &demo.actor, &demo.model)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Err(e) => Err(e),
+    };
+    match report {
+        Ok(r) => t.observe(
+            r.rows > 0 && r.errors == 0,
+            &format!(
+                "v3 in shadow on 20% of v2's requests for 3 s, its answers seen by no client: {}",
+                crate::engine::shadow::sentence(&r)
+            ),
+        ),
+        Err(e) => t.observe(false, &format!("v3's shadow could not be read: {e}")),
+    }
 }
 
 /// Someone hands v3 to a rollout anyway, its smoke test skipped (consented, journaled): the

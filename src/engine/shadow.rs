@@ -71,7 +71,8 @@ fn journal(
     Ok(())
 }
 
-/// "v2 agrees with v1 on 87.3% of 300 rows (output_label); 0 of 300 copies failed, 0 dropped".
+/// "v2 agrees with v1 on 87.3% of 300 rows (output_label); 0 of 300 copies failed, 0 dropped
+/// for falling behind".
 pub fn sentence(r: &ShadowReport) -> String {
     let agreement = match (r.agreement, &r.output) {
         (Some(a), Some(output)) => format!(
@@ -96,7 +97,7 @@ pub fn sentence(r: &ShadowReport) -> String {
         .map(|[p50, p99]| format!("; its calls p50 {p50:.2} ms, p99 {p99:.2} ms"))
         .unwrap_or_default();
     format!(
-        "{agreement}{scores}; {} of {} copies failed{}, {} dropped (it fell behind){latency}",
+        "{agreement}{scores}; {} of {} copies failed{}, {} dropped for falling behind{latency}",
         r.errors,
         r.requests,
         r.first_error

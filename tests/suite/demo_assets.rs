@@ -93,6 +93,7 @@ fn demo_script_makes_every_expected_observation() {
         "v2's live accuracy from labels arriving 3s late",
         "drift flagged on exactly amount, tenure_months",
         "v3 stopped by the smoke gate",
+        "v3 in shadow on 20% of v2's requests for 3 s, its answers seen by no client",
         "v3 handed to a rollout anyway, its smoke test skipped",
         "v3's rollout aborted by itself at its first step",
         "the local receiver got the notice: rollout aborted (warning)",
