@@ -149,6 +149,8 @@ struct FileGates {
     min_answer_rows: Option<u64>,
     min_labelled_answers: Option<u64>,
     min_label_coverage: Option<f64>,
+    min_shadow_agreement: Option<f64>,
+    min_shadow_rows: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -313,6 +315,11 @@ pub struct Gates {
     /// ...and the share of its answers they must cover (0..1): a few labels of a biased few
     /// answers say little.
     pub min_label_coverage: f64,
+    /// When set, a version about to take traffic must first have run in shadow beside
+    /// production and agreed with it on at least this share of rows (0..1)...
+    pub min_shadow_agreement: Option<f64>,
+    /// ...over at least this many rows.
+    pub min_shadow_rows: u64,
 }
 
 /// Validated settings, resolved once at start-up.
@@ -597,6 +604,11 @@ impl FileGates {
                 0.05,
                 "gates.min_label_coverage",
             )?,
+            min_shadow_agreement: g
+                .min_shadow_agreement
+                .map(|v| probability(Some(v), v, "gates.min_shadow_agreement"))
+                .transpose()?,
+            min_shadow_rows: g.min_shadow_rows.unwrap_or(200),
         })
     }
 }

@@ -47,6 +47,8 @@ fn every_commented_example_key_also_parses() {
         .replace("# command = [", "command = [")
         .replace("# url = \"https://ci", "url = \"https://ci")
         .replace("# again_after = ", "again_after = ")
+        .replace("# min_shadow_agreement = 0.8", "min_shadow_agreement = 0.8")
+        .replace("# min_shadow_rows = 200", "min_shadow_rows = 200")
         .replace("# [request_log]", "[request_log]")
         .replace("# rate = 0.1", "rate = 0.1")
         .replace("# max_mb = 256", "max_mb = 256")
@@ -56,6 +58,7 @@ fn every_commented_example_key_also_parses() {
     assert_eq!(retrain.for_seconds, 6.0 * 3600.0);
     assert_eq!(retrain.again_after_seconds, Some(24.0 * 3600.0));
     assert_eq!(settings.request_log.rate, 0.1);
+    assert_eq!(settings.gates.min_shadow_agreement, Some(0.8));
     assert_eq!(settings.request_log.max_age_seconds, 7.0 * 86_400.0);
     assert_eq!(settings.user, "alice");
     assert_eq!(settings.data_dir, PathBuf::from("/var/lib/flightdeck"));

@@ -156,3 +156,70 @@ fn a_shadow_reports_the_agreement_onnxruntime_measures_and_clients_see_only_prod
         "{journal}"
     );
 }
+
+/// Sends the 300 rows generate.py recorded as one-row requests.
+fn recorded_traffic(h: &Path) {
+    let data = recorded("logreg_multiclass")["inputs"]["X"]["data"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap();
+    let url = format!("http://127.0.0.1:{}/v2/models/fraud/infer", port.trim());
+    let client = reqwest::blocking::Client::new();
+    for row in data.chunks(4) {
+        let body = json!({ "inputs": [{ "name": "X", "shape": [1, 4], "datatype": "FP32", "data": row }] });
+        assert!(
+            client
+                .post(&url)
+                .json(&body)
+                .send()
+                .unwrap()
+                .status()
+                .is_success()
+        );
+    }
+}
+
+#[test]
+fn a_deploy_can_require_a_shadow_phase_that_agreed_with_production() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    std::fs::write(
+        h.join("no-config.toml"),
+        "[gates]\nmin_shadow_agreement = 0.8\nmin_shadow_rows = 100\n",
+    )
+    .unwrap();
+    for file in [
+        "logreg_multiclass.onnx",
+        "gb_multiclass.onnx",
+        "constant_classifier.onnx",
+    ] {
+        common::register(h, "fraud", file);
+    }
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    let _stop = Stop(h);
+    // No shadow yet: the canary deploy is refused, saying what to do.
+    let err = common::fails(h, &["deploy", "fraud", "2", "--canary", "10", "--yes"], 2);
+    assert!(
+        err.contains("v2 has not run in shadow beside production v1"),
+        "{err}"
+    );
+    // A shadow phase that agreed (87.3% of 300 rows >= 80%): the deploy goes ahead.
+    ok(h, &["shadow", "fraud", "2", "--percent", "100"]);
+    recorded_traffic(h);
+    report_after(h, 300);
+    ok(h, &["shadow", "fraud", "--stop"]);
+    let out = ok(h, &["deploy", "fraud", "2", "--canary", "10", "--yes"]);
+    assert!(out.contains("canary v2 at 10%"), "{out}");
+    ok(h, &["abort", "fraud", "--yes"]);
+    // One that answers a single class to everything: its shadow phase says so, and it stops it.
+    ok(h, &["shadow", "fraud", "3", "--percent", "100"]);
+    recorded_traffic(h);
+    report_after(h, 300);
+    ok(h, &["shadow", "fraud", "--stop"]);
+    let err = common::fails(h, &["deploy", "fraud", "3", "--canary", "10", "--yes"], 2);
+    assert!(
+        err.contains("v3 agreed with v1 on") && err.contains("(required 80.00% of at least 100)"),
+        "{err}"
+    );
+}

@@ -24,6 +24,7 @@ pub const ANSWERS: &str = "answers";
 pub const LABELS: &str = "labelled quality";
 pub const EVALUATION: &str = "evaluation";
 pub const METRICS: &str = "metrics";
+pub const SHADOW: &str = "shadow";
 
 /// Below this p-value a canary's lower accuracy on its labelled answers is not chance.
 const LABELS_SIGNIFICANCE: f64 = 0.01;
@@ -183,6 +184,39 @@ fn ratio(errors: f64, requests: f64) -> f64 {
 /// The counters' window, in words, when a promote is judged on everything since each version
 /// was loaded (a rollout's step says its own).
 pub const SINCE_LOADED: &str = "since each version was loaded";
+
+/// When `gates.min_shadow_agreement` is set: the version must have run in shadow beside
+/// production `production` (the newest shadow report of it, running or journaled when it
+/// stopped) and agreed with it on at least that share of at least `gates.min_shadow_rows` rows.
+pub fn shadow_gate(
+    version: u32,
+    production: u32,
+    report: Option<&crate::model::ShadowReport>,
+    limits: &Limits,
+) -> Option<GateResult> {
+    let required = limits.min_shadow_agreement?;
+    let Some(r) = report.filter(|r| r.version == version && r.versus == production) else {
+        return Some(judged(
+            SHADOW,
+            false,
+            format!(
+                "v{version} has not run in shadow beside production v{production}: `flightdeck shadow MODEL {version}` first (gates.min_shadow_agreement = {required})"
+            ),
+        ));
+    };
+    let agreement = r.agreement.unwrap_or(0.0);
+    let said = format!(
+        "v{version} agreed with v{production} on {} of {} rows in shadow (required {} of at least {})",
+        percent(agreement),
+        r.rows,
+        percent(required),
+        limits.min_shadow_rows
+    );
+    if r.rows < limits.min_shadow_rows {
+        return Some(gate(SHADOW, GateStatus::NotEnoughData, said));
+    }
+    Some(judged(SHADOW, agreement >= required && r.errors == 0, said))
+}
 
 /// Before promote: the canary's traffic, 5xx and 4xx ratios, p99 and drift against production's.
 pub fn promote_gates(
@@ -637,6 +671,8 @@ mod tests {
             min_answer_rows: 200,
             min_labelled_answers: 200,
             min_label_coverage: 0.05,
+            min_shadow_agreement: None,
+            min_shadow_rows: 200,
         }
     }
 

@@ -453,7 +453,41 @@ impl Operator {
             signature.evidence = format!("{basis}. {}", signature.evidence);
         }
         gates.push(signature);
+        if let Some(production) = before.production.filter(|p| *p != version) {
+            let report = self.shadow_report(model, version)?;
+            gates.extend(gates::shadow_gate(
+                version,
+                production,
+                report.as_ref(),
+                &self.limits,
+            ));
+        }
         Ok(gates)
+    }
+
+    /// The final report of the newest shadow `version` ran (journaled when it stopped).
+    fn shadow_report(
+        &self,
+        model: &ModelName,
+        version: u32,
+    ) -> Result<Option<crate::model::ShadowReport>, EngineError> {
+        if self.limits.min_shadow_agreement.is_none() {
+            return Ok(None);
+        }
+        let rows = self
+            .journal()?
+            .journal(&crate::store::journal::JournalQuery {
+                model: Some(model.to_string()),
+                limit: Some(1000),
+            })?;
+        Ok(rows
+            .iter()
+            .filter(|r| r.operation == "shadow stopped")
+            .filter_map(|r| {
+                serde_json::from_value::<crate::model::ShadowReport>(r.details["shadow"].clone())
+                    .ok()
+            })
+            .find(|r| r.version == version))
     }
 
     /// Who production's clients are and the inputs they send: production's own inputs, unless
