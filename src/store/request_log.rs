@@ -2,7 +2,6 @@
 //! segments named by their first entry's time): the newest entries, or one request by its id.
 //! A line that cannot be read (a segment cut short by a crash) is skipped and counted.
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use crate::model::LoggedRequest;
@@ -45,26 +44,20 @@ pub fn newest(
 ) -> Read {
     let mut read = Read::default();
     for path in segments(data_dir, model) {
-        let Ok(file) = std::fs::File::open(&path) else {
+        // One segment at a time (a tenth of the size limit), read from its newest line back,
+        // each line parsed only if it is needed.
+        let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
         };
-        let mut lines: Vec<LoggedRequest> = Vec::new();
-        for line in std::io::BufReader::new(file).lines() {
-            match line
-                .ok()
-                .and_then(|l| serde_json::from_str::<LoggedRequest>(&l).ok())
-            {
-                Some(entry) if keep(&entry) => lines.push(entry),
-                Some(_) => {}
-                None => read.unreadable += 1,
-            }
-        }
-        lines.reverse();
-        for entry in lines {
+        for line in text.lines().rev().filter(|l| !l.trim().is_empty()) {
             if read.entries.len() >= limit {
                 return read;
             }
-            read.entries.push(entry);
+            match serde_json::from_str::<LoggedRequest>(line) {
+                Ok(entry) if keep(&entry) => read.entries.push(entry),
+                Ok(_) => {}
+                Err(_) => read.unreadable += 1,
+            }
         }
     }
     read
