@@ -18,6 +18,13 @@ pub struct ReplayArgs {
     /// The newest this many logged requests (answered well by another version).
     #[arg(long, default_value_t = 1000)]
     pub last: usize,
+    /// Only requests logged within this long (30m, 6h, 2d).
+    #[arg(long, value_name = "DURATION")]
+    pub since: Option<String>,
+    /// Replay the requests of this file (JSON lines in the request log's format, e.g. from
+    /// another machine or environment) instead of this data dir's log.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<std::path::PathBuf>,
     #[arg(long)]
     pub json: bool,
 }
@@ -25,15 +32,35 @@ pub struct ReplayArgs {
 pub fn run(settings: &Settings, args: ReplayArgs) -> Result<(), Failure> {
     let model = model_name(&args.model)?;
     let dir = &settings.data_dir;
-    if !crate::store::request_log::exists(dir, model.as_str()) {
-        return Err(failure(format!(
-            "{model} has no request log to replay: set [request_log] rate in the config and restart its server (see the README)"
-        )));
-    }
+    let since = match &args.since {
+        Some(text) => {
+            let seconds = crate::settings::duration_seconds(text).map_err(failure)?;
+            Some(chrono::Utc::now() - chrono::Duration::milliseconds((seconds * 1e3) as i64))
+        }
+        None => None,
+    };
     let candidate = args.version.to_string();
-    let logged = crate::store::request_log::newest(dir, model.as_str(), args.last, |e| {
-        e.status == 200 && e.version.as_ref().is_some_and(|v| *v != candidate)
-    });
+    let keep = |e: &crate::model::LoggedRequest| {
+        e.status == 200
+            && e.version.as_ref().is_some_and(|v| *v != candidate)
+            && since.is_none_or(|t| e.at >= t)
+    };
+    let logged = match &args.log {
+        Some(file) => crate::store::request_log::from_file(file, args.last, keep)
+            .map_err(|e| failure(format!("cannot read {}: {e}", file.display())))?,
+        None if !crate::store::request_log::exists(dir, model.as_str()) => {
+            return Err(failure(format!(
+                "{model} has no request log to replay: set [request_log] rate in the config and restart its server (see the README), or give one with --log FILE"
+            )));
+        }
+        None => crate::store::request_log::newest(dir, model.as_str(), args.last, keep),
+    };
+    if logged.unreadable > 0 {
+        eprintln!(
+            "warning: {} lines could not be read and were skipped",
+            logged.unreadable
+        );
+    }
     if logged.entries.is_empty() {
         return Err(failure(format!(
             "no logged request of {model} was answered by a version other than v{}: nothing to compare with",

@@ -35,6 +35,39 @@ pub fn exists(data_dir: &Path, model: &str) -> bool {
     !segments(data_dir, model).is_empty()
 }
 
+/// The entries of a log file in the request log's format (a segment's JSON lines, or the array
+/// `flightdeck requests --json` prints), newest first, at most `limit`.
+pub fn from_file(
+    path: &Path,
+    limit: usize,
+    keep: impl Fn(&LoggedRequest) -> bool,
+) -> std::io::Result<Read> {
+    let text = std::fs::read_to_string(path)?;
+    let mut read = Read::default();
+    if text.trim_start().starts_with('[') {
+        let entries: Vec<LoggedRequest> = serde_json::from_str(&text)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        // `flightdeck requests --json` lists newest first already.
+        read.entries = entries
+            .into_iter()
+            .filter(|e| keep(e))
+            .take(limit)
+            .collect();
+        return Ok(read);
+    }
+    for line in text.lines().rev().filter(|l| !l.trim().is_empty()) {
+        if read.entries.len() >= limit {
+            break;
+        }
+        match serde_json::from_str::<LoggedRequest>(line) {
+            Ok(entry) if keep(&entry) => read.entries.push(entry),
+            Ok(_) => {}
+            Err(_) => read.unreadable += 1,
+        }
+    }
+    Ok(read)
+}
+
 /// The newest entries of `model` that `keep` accepts, at most `limit`, newest first.
 pub fn newest(
     data_dir: &Path,

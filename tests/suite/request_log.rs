@@ -225,6 +225,28 @@ fn replay_compares_a_candidate_with_what_production_answered_and_catches_a_const
         text.contains("replayed 300 logged requests (answered by v1) to v3"),
         "{text}"
     );
+    // A log from elsewhere (here, the newest 50 as `requests --json` prints them), and a window.
+    let exported = h.join("exported.json");
+    std::fs::write(
+        &exported,
+        ok(h, &["requests", "fraud", "--json", "--last", "50"]),
+    )
+    .unwrap();
+    let from_file: Value = serde_json::from_str(&ok(
+        h,
+        &[
+            "replay",
+            "fraud",
+            "3",
+            "--log",
+            exported.to_str().unwrap(),
+            "--json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(from_file["requests"], 50, "{from_file:#}");
+    let err = fails(h, &["replay", "fraud", "3", "--since", "0s"], 1);
+    assert!(err.contains("nothing to compare with"), "{err}");
 
     // Production's own requests catch the constant model in its smoke test, no sentinel needed.
     let out = common::run(h, &["smoke", "fraud", "2", "--json"]);
