@@ -15,9 +15,10 @@ pub struct ReplayArgs {
     pub model: String,
     #[arg(value_parser = parse_version)]
     pub version: u32,
-    /// The newest this many logged requests (answered well by another version).
-    #[arg(long, default_value_t = 1000)]
-    pub last: usize,
+    /// The newest this many logged requests answered well by production (default 1000, or
+    /// every one in --since).
+    #[arg(long)]
+    pub last: Option<usize>,
     /// Only requests logged within this long (30m, 6h, 2d).
     #[arg(long, value_name = "DURATION")]
     pub since: Option<String>,
@@ -40,20 +41,32 @@ pub fn run(settings: &Settings, args: ReplayArgs) -> Result<(), Failure> {
         None => None,
     };
     let candidate = args.version.to_string();
+    // Compared with production's answers only: a canary's, logged beside them, are not.
+    let production = super::open(settings)
+        .ok()
+        .and_then(|r| r.aliases(&model).ok())
+        .and_then(|a| crate::model::version_of(&a, crate::model::AliasName::PRODUCTION))
+        .map(|v| v.to_string());
     let keep = |e: &crate::model::LoggedRequest| {
         e.status == 200
             && e.version.as_ref().is_some_and(|v| *v != candidate)
+            && production
+                .as_ref()
+                .is_none_or(|p| e.version.as_ref() == Some(p))
             && since.is_none_or(|t| e.at >= t)
     };
+    let limit = args
+        .last
+        .unwrap_or(if since.is_some() { usize::MAX } else { 1000 });
     let logged = match &args.log {
-        Some(file) => crate::store::request_log::from_file(file, args.last, keep)
+        Some(file) => crate::store::request_log::from_file(file, limit, keep)
             .map_err(|e| failure(format!("cannot read {}: {e}", file.display())))?,
         None if !crate::store::request_log::exists(dir, model.as_str()) => {
             return Err(failure(format!(
                 "{model} has no request log to replay: set [request_log] rate in the config and restart its server (see the README), or give one with --log FILE"
             )));
         }
-        None => crate::store::request_log::newest(dir, model.as_str(), args.last, keep),
+        None => crate::store::request_log::newest(dir, model.as_str(), limit, keep),
     };
     if logged.unreadable > 0 {
         eprintln!(
@@ -63,8 +76,17 @@ pub fn run(settings: &Settings, args: ReplayArgs) -> Result<(), Failure> {
     }
     if logged.entries.is_empty() {
         return Err(failure(format!(
-            "no logged request of {model} was answered by a version other than v{}: nothing to compare with",
-            args.version
+            "no logged request of {model} was answered well by production{} (other than v{}){}: nothing to compare with",
+            production
+                .as_ref()
+                .map(|p| format!(" v{p}"))
+                .unwrap_or_default(),
+            args.version,
+            if args.since.is_some() {
+                " in that window"
+            } else {
+                ""
+            }
         )));
     }
     let versions: std::collections::BTreeSet<&str> = logged

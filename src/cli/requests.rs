@@ -63,10 +63,26 @@ pub fn run(settings: &Settings, args: RequestsArgs) -> Result<(), Failure> {
             e.id.as_deref().unwrap_or("-"),
             match (&e.error, inputs) {
                 (Some(error), _) => format!("error: {error}"),
-                (None, Some(inputs)) if inputs.chars().count() > 100 => {
-                    format!("{}...", inputs.chars().take(97).collect::<String>())
+                (None, Some(inputs)) => {
+                    let answered = e.answer["outputs"]
+                        .as_array()
+                        .map(|outputs| {
+                            outputs
+                                .iter()
+                                .map(|o| {
+                                    format!("{}={}", o["name"].as_str().unwrap_or("?"), o["data"])
+                                })
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        })
+                        .unwrap_or_default();
+                    let line = format!("{inputs} -> {answered}");
+                    if line.chars().count() > 160 {
+                        format!("{}...", line.chars().take(157).collect::<String>())
+                    } else {
+                        line
+                    }
                 }
-                (None, Some(inputs)) => inputs,
                 (None, None) => "-".into(),
             }
         );

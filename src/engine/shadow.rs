@@ -20,6 +20,10 @@ pub async fn start(
 ) -> Result<ShadowReport, EngineError> {
     actor.ensure_writable(&format!("shadow {model} v{version}"))?;
     registry.version(model, version)?;
+    // One shadow a model: a running one ends here, its final report journaled, not lost.
+    if let Ok(running) = serving.shadow(model.as_str(), ShadowAction::Stop).await {
+        journal(registry, actor, "shadow stopped", &running)?;
+    }
     let report = serving
         .shadow(model.as_str(), ShadowAction::Start { version, percent })
         .await
@@ -49,7 +53,17 @@ pub async fn read(serving: &LocalServing, model: &ModelName) -> Result<ShadowRep
     serving
         .shadow(model.as_str(), ShadowAction::Read)
         .await
-        .map_err(|e| EngineError::Serving(e.to_string()))
+        .map_err(|e| match e {
+            crate::serving::ServingError::Refused { reason, .. } if reason.starts_with("no shadow") => {
+                EngineError::Refused {
+                    model: model.to_string(),
+                    reason: format!(
+                        "{reason}; `flightdeck shadow {model} VERSION` starts one, and the journal has the reports of those that stopped"
+                    ),
+                }
+            }
+            other => EngineError::Serving(other.to_string()),
+        })
 }
 
 fn journal(

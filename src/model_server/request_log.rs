@@ -238,11 +238,21 @@ fn prune(dir: &Path, limits: RequestLogLimits, keep: Option<&Path>) {
 /// went. Bodies known to be JSON (a request the server parsed, an answer it wrote) are copied in
 /// as they are, not parsed again; anything else is checked, and kept as a string if it is not.
 fn line(e: &Entry) -> Vec<u8> {
+    /// The body's own id, for a request refused before the server gave it one.
+    #[derive(serde::Deserialize)]
+    struct BodyId {
+        id: Option<String>,
+    }
+    let id = e.id.clone().or_else(|| {
+        serde_json::from_slice::<BodyId>(&e.request)
+            .ok()
+            .and_then(|b| b.id)
+    });
     let head = serde_json::json!({
         "at": e.at,
         "model": e.model,
         "version": e.version,
-        "id": e.id,
+        "id": id,
         "status": e.status,
         "latency_ms": e.latency.as_secs_f64() * 1e3,
         "error": e.answer.as_ref().err(),

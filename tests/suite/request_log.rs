@@ -124,6 +124,8 @@ fn a_sample_of_requests_is_kept_with_its_answers_and_bounded_on_disk() {
     requests(h, "short", 2, 3);
     let failed = logged_with(h, 1, &["--failed"]);
     assert_eq!(failed.len(), 1, "{failed:?}");
+    // Refused before the server gave it an id, it keeps the one its body carried.
+    assert_eq!(failed[0]["id"], "short-1", "{failed:?}");
     assert_eq!(failed[0]["status"], 400);
     assert!(
         failed[0]["error"].as_str().unwrap().contains("X"),

@@ -208,7 +208,20 @@ fn a_deploy_can_require_a_shadow_phase_that_agreed_with_production() {
     ok(h, &["shadow", "fraud", "2", "--percent", "100"]);
     recorded_traffic(h);
     report_after(h, 300);
+    // Started again while it runs: the running one is stopped first, its report journaled;
+    // a later, shorter phase does not undo the one long enough to judge.
+    ok(h, &["shadow", "fraud", "2", "--percent", "100"]);
     ok(h, &["shadow", "fraud", "--stop"]);
+    let journal: Value =
+        serde_json::from_str(&ok(h, &["journal", "--json", "--model", "fraud"])).unwrap();
+    let stopped: Vec<u64> = journal
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["operation"] == "shadow stopped")
+        .map(|e| e["details"]["shadow"]["rows"].as_u64().unwrap())
+        .collect();
+    assert_eq!(stopped, [0, 300], "newest first: {journal:#}");
     let out = ok(h, &["deploy", "fraud", "2", "--canary", "10", "--yes"]);
     assert!(out.contains("canary v2 at 10%"), "{out}");
     ok(h, &["abort", "fraud", "--yes"]);

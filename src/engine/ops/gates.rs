@@ -213,7 +213,21 @@ pub fn shadow_gate(
         limits.min_shadow_rows
     );
     if r.rows < limits.min_shadow_rows {
-        return Some(gate(SHADOW, GateStatus::NotEnoughData, said));
+        // Even if every row still to come agreed, it could not reach the requirement: failed.
+        let agreed = agreement * r.rows as f64;
+        let best =
+            (agreed + (limits.min_shadow_rows - r.rows) as f64) / limits.min_shadow_rows as f64;
+        if best < required {
+            return Some(judged(SHADOW, false, said));
+        }
+        return Some(gate(
+            SHADOW,
+            GateStatus::NotEnoughData,
+            format!(
+                "{said}: a shadow phase of {} more rows is needed (`flightdeck shadow MODEL {version}`, then --stop once it has them)",
+                limits.min_shadow_rows - r.rows
+            ),
+        ));
     }
     Some(judged(SHADOW, agreement >= required && r.errors == 0, said))
 }
@@ -920,6 +934,47 @@ mod tests {
             answers_of(Ok(classes_compared(0.1, 47, 1e-50))).status,
             GateStatus::NotEnoughData,
             "a pass still waits for its rows"
+        );
+    }
+
+    #[test]
+    fn a_short_shadow_phase_says_what_it_needs_or_fails_when_it_cannot_reach_the_bar() {
+        let required = Limits {
+            min_shadow_agreement: Some(0.8),
+            ..limits()
+        };
+        let phase = |rows: u64, agreement: f64| crate::model::ShadowReport {
+            version: 2,
+            versus: 1,
+            rows,
+            agreement: Some(agreement),
+            ..Default::default()
+        };
+        let short = shadow_gate(2, 1, Some(&phase(108, 0.96)), &required).unwrap();
+        assert_eq!(short.status, GateStatus::NotEnoughData, "{short:?}");
+        assert!(
+            short
+                .evidence
+                .contains("a shadow phase of 92 more rows is needed"),
+            "{}",
+            short.evidence
+        );
+        // 2 of 111 agreed: even 89 more agreeing rows could not make 80% of 200.
+        let hopeless = shadow_gate(2, 1, Some(&phase(111, 0.018)), &required).unwrap();
+        assert_eq!(hopeless.status, GateStatus::Fail, "{hopeless:?}");
+        assert_eq!(
+            shadow_gate(2, 1, Some(&phase(300, 0.9)), &required)
+                .unwrap()
+                .status,
+            GateStatus::Pass
+        );
+        assert_eq!(
+            shadow_gate(2, 1, None, &required).unwrap().status,
+            GateStatus::Fail
+        );
+        assert!(
+            shadow_gate(2, 1, None, &limits()).is_none(),
+            "off unless asked for"
         );
     }
 

@@ -480,14 +480,22 @@ impl Operator {
                 model: Some(model.to_string()),
                 limit: Some(1000),
             })?;
-        Ok(rows
+        let reports: Vec<crate::model::ShadowReport> = rows
             .iter()
             .filter(|r| r.operation == "shadow stopped")
             .filter_map(|r| {
                 serde_json::from_value::<crate::model::ShadowReport>(r.details["shadow"].clone())
                     .ok()
             })
-            .find(|r| r.version == version))
+            .filter(|r| r.version == version)
+            .collect();
+        // The newest phase long enough to judge; else the newest at all (it says what is
+        // missing).
+        let long_enough = reports
+            .iter()
+            .find(|r| r.rows >= self.limits.min_shadow_rows)
+            .cloned();
+        Ok(long_enough.or_else(|| reports.into_iter().next()))
     }
 
     /// Who production's clients are and the inputs they send: production's own inputs, unless
