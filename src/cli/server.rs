@@ -190,8 +190,24 @@ pub fn run(settings: &Settings, actor: &Actor, command: ServerCommand) -> Result
             actor.ensure_writable(&format!("stop serving {model}"))?;
             let mut registry = super::open(settings)?;
             let plan = runtime()?.block_on(serving.status(model.as_str())).plan;
+            // A shadow lives in the server: it ends with it, its final report journaled.
+            let shadow = runtime()?
+                .block_on(crate::engine::shadow::stop(
+                    &serving,
+                    &mut registry,
+                    actor,
+                    &model,
+                ))
+                .ok();
             runtime()?.block_on(serving.stop(&model)).map_err(failure)?;
             journal(&mut registry, actor, "server stop", &model, &plan, None);
+            if let Some(r) = shadow {
+                say!(
+                    "{model}: the shadow of v{} ended with the server; {}",
+                    r.version,
+                    crate::engine::shadow::sentence(&r)
+                );
+            }
             say!("{model}: stopped");
             Ok(())
         }

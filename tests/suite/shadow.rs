@@ -235,4 +235,13 @@ fn a_deploy_can_require_a_shadow_phase_that_agreed_with_production() {
         err.contains("v3 agreed with v1 on") && err.contains("(required 80.00% of at least 100)"),
         "{err}"
     );
+    // A server stopped with a shadow running ends it and says so; the report is journaled.
+    ok(h, &["shadow", "fraud", "3", "--percent", "100"]);
+    let out = ok(h, &["server", "stop", "fraud"]);
+    assert!(
+        out.contains("the shadow of v3 ended with the server"),
+        "{out}"
+    );
+    let journal = ok(h, &["journal", "--model", "fraud", "--limit", "3"]);
+    assert!(journal.contains("shadow stopped"), "{journal}");
 }
