@@ -178,7 +178,9 @@ pub fn run(settings: &Settings, args: ServeArgs) -> Result<(), Failure> {
                         .max(1)
                         * 1024
                         * 1024,
-                    max_age: Duration::from_secs_f64(settings.request_log.max_age_seconds),
+                    // An age past what a Duration holds is "keep for ever".
+                    max_age: Duration::try_from_secs_f64(settings.request_log.max_age_seconds)
+                        .unwrap_or(Duration::MAX),
                 }
             },
         },

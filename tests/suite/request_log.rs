@@ -164,22 +164,14 @@ fn a_sample_of_requests_is_kept_with_its_answers_and_bounded_on_disk() {
 /// Sends the classifiers' reference rows as one-row requests, as production's clients would.
 fn reference_traffic(h: &Path, n: usize) {
     let text = std::fs::read_to_string(common::fixture("classifier.reference.csv")).unwrap();
-    let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap();
-    let url = format!("http://127.0.0.1:{}/v2/models/fraud/infer", port.trim());
-    let client = reqwest::blocking::Client::new();
-    for line in text.lines().skip(1).take(n) {
-        let row: Vec<f32> = line.split(',').map(|v| v.parse().unwrap()).collect();
-        let body = json!({ "inputs": [{ "name": "X", "shape": [1, 4], "datatype": "FP32", "data": row }] });
-        assert!(
-            client
-                .post(&url)
-                .json(&body)
-                .send()
-                .unwrap()
-                .status()
-                .is_success()
-        );
-    }
+    common::rows_to_fraud(
+        h,
+        text.lines().skip(1).take(n).map(|line| {
+            line.split(',')
+                .map(|v| json!(v.parse::<f64>().unwrap()))
+                .collect()
+        }),
+    );
 }
 
 #[test]

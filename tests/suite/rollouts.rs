@@ -392,21 +392,10 @@ fn a_failing_canary_is_aborted_by_its_rollout_with_the_gate_evidence() {
 
 /// Sends `n` good one-row requests.
 fn requests(h: &Path, n: usize) {
-    let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap();
-    let url = format!("http://127.0.0.1:{}/v2/models/fraud/infer", port.trim());
-    let client = reqwest::blocking::Client::new();
-    let body = json!({ "inputs": [{ "name": "X", "shape": [1, 4], "datatype": "FP32", "data": [50, 40, 0.1, 0.2] }] });
-    for _ in 0..n {
-        assert!(
-            client
-                .post(&url)
-                .json(&body)
-                .send()
-                .unwrap()
-                .status()
-                .is_success()
-        );
-    }
+    common::rows_to_fraud(
+        h,
+        (0..n).map(|_| vec![json!(50), json!(40), json!(0.1), json!(0.2)]),
+    );
 }
 
 #[test]

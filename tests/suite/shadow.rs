@@ -163,21 +163,7 @@ fn recorded_traffic(h: &Path) {
         .as_array()
         .unwrap()
         .clone();
-    let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap();
-    let url = format!("http://127.0.0.1:{}/v2/models/fraud/infer", port.trim());
-    let client = reqwest::blocking::Client::new();
-    for row in data.chunks(4) {
-        let body = json!({ "inputs": [{ "name": "X", "shape": [1, 4], "datatype": "FP32", "data": row }] });
-        assert!(
-            client
-                .post(&url)
-                .json(&body)
-                .send()
-                .unwrap()
-                .status()
-                .is_success()
-        );
-    }
+    common::rows_to_fraud(h, data.chunks(4).map(<[Value]>::to_vec));
 }
 
 #[test]

@@ -82,6 +82,20 @@ pub fn register(home: &Path, model: &str, file: &str) -> String {
     ok(home, &["register", model, fixture(file).to_str().unwrap()])
 }
 
+/// Sends each row to the local server of `fraud` as a one-row request of its input `X`, and
+/// checks each is answered.
+pub fn rows_to_fraud(home: &Path, rows: impl IntoIterator<Item = Vec<serde_json::Value>>) {
+    let port = std::fs::read_to_string(home.join("serve/fraud.port")).unwrap();
+    let url = format!("http://127.0.0.1:{}/v2/models/fraud/infer", port.trim());
+    let client = reqwest::blocking::Client::new();
+    for row in rows {
+        let width = row.len();
+        let body = serde_json::json!({ "inputs": [{ "name": "X", "shape": [1, width], "datatype": "FP32", "data": row }] });
+        let status = client.post(&url).json(&body).send().unwrap().status();
+        assert!(status.is_success(), "{status}");
+    }
+}
+
 /// The versions the production and canary aliases of `model` point at.
 pub fn production_and_canary(home: &Path, model: &str) -> (Option<u64>, Option<u64>) {
     let aliases: serde_json::Value =
