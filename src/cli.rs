@@ -6,6 +6,7 @@ mod alias;
 mod backup;
 mod bench;
 mod bench_console;
+mod confusion;
 mod demo;
 mod evaluate;
 mod feedback;
@@ -298,7 +299,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Silence(args) => silence::run(&settings, &actor, args),
         Command::Rollout(args) => rollout::run(&settings, &actor, args),
         Command::Feedback(args) => feedback::run(&settings, args),
-        Command::Requests(args) => requests::run(&settings, args),
+        Command::Requests(args) => requests::run(&settings, &actor, args),
         Command::Replay(args) => replay::run(&settings, args),
         Command::Shadow(args) => shadow::run(&settings, &actor, args),
         Command::Snapshot(args) => views::snapshot(&settings, args),

@@ -33,6 +33,8 @@ pub enum Action {
     Evaluate,
     Compare,
     Rollout,
+    Shadow,
+    Sentinel,
 }
 
 impl Action {
@@ -71,6 +73,8 @@ impl Action {
             Action::Evaluate => "evaluate against production",
             Action::Compare => "compare two versions (c, then c on another)",
             Action::Rollout => "rollout, pause, resume",
+            Action::Shadow => "shadow a version / stop",
+            Action::Sentinel => "logged request->sentinel",
         }
     }
 
@@ -277,6 +281,8 @@ impl Default for Keymap {
             (Key::char('e'), Action::Evaluate),
             (Key::char('c'), Action::Compare),
             (Key::char('R'), Action::Rollout),
+            (Key::char('S'), Action::Shadow),
+            (Key::char('t'), Action::Sentinel),
         ];
         Self {
             bindings: defaults.iter().copied().collect(),
@@ -369,6 +375,8 @@ mod tests {
                 "evaluate",
                 "compare",
                 "rollout",
+                "shadow",
+                "sentinel",
             ]
         );
         for name in &names {

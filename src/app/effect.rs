@@ -24,6 +24,13 @@ impl RolloutCommand {
     }
 }
 
+/// What the console asks of a model's shadow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShadowCommand {
+    Start { version: u32, percent: u8 },
+    Stop,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Read the registry and the local servers.
@@ -49,6 +56,21 @@ pub enum Effect {
     /// Read a model's versions from the registry.
     FetchVersions {
         model: String,
+    },
+    /// Read the newest entries of a model's request log.
+    FetchRequests {
+        model: String,
+    },
+    /// Keep a logged request as a sentinel case of the version that answered it (answered
+    /// with [`super::msg::Msg::OpFinished`]).
+    KeepSentinel {
+        model: String,
+        entry: Box<crate::model::LoggedRequest>,
+    },
+    /// Start or stop a model's shadow (answered with [`super::msg::Msg::OpFinished`]).
+    Shadow {
+        model: String,
+        command: ShadowCommand,
     },
     /// Start, pause or resume a model's rollout (answered with [`super::msg::Msg::OpFinished`]).
     Rollout {

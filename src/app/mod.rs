@@ -9,6 +9,7 @@ pub mod guide;
 pub mod msg;
 pub mod panes;
 pub mod rollout;
+pub mod shadow;
 pub mod signals;
 pub mod state;
 pub mod update;

@@ -63,6 +63,12 @@ pub enum Msg {
         at: DateTime<Utc>,
         result: Result<Vec<crate::model::JournalEntry>, String>,
     },
+    /// A model's newest logged requests (its request log).
+    RequestsFetched {
+        model: String,
+        at: DateTime<Utc>,
+        result: Result<Vec<crate::model::LoggedRequest>, String>,
+    },
     /// A model's registry versions.
     VersionsFetched {
         model: String,
@@ -107,6 +113,7 @@ impl Msg {
             | Msg::HistoryFetched { .. }
             | Msg::DriftFetched { .. }
             | Msg::JournalFetched { .. }
+            | Msg::RequestsFetched { .. }
             | Msg::VersionsFetched { .. }
             | Msg::MetricsScraped { .. }
             | Msg::OpPlanned { .. } => true,

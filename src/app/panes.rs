@@ -3,7 +3,7 @@
 //! refresh, re-sort or filter; the index is derived from it. The reducer and the drawing read
 //! the same rows, so a key acts on the row that is highlighted.
 
-use crate::model::{FeatureDrift, JournalEntry, ModelVersion};
+use crate::model::{FeatureDrift, JournalEntry, LoggedRequest, ModelVersion};
 
 use super::state::{Pane, State, View};
 
@@ -14,6 +14,16 @@ pub enum RowId {
     Version(u32),
     Journal(i64),
     Feature(String),
+    /// A logged request, by its time and id (ids are the client's and may repeat).
+    Request(String),
+}
+
+fn request_key(e: &LoggedRequest) -> String {
+    format!(
+        "{}|{}",
+        e.at.to_rfc3339(),
+        e.id.as_deref().unwrap_or_default()
+    )
 }
 
 /// Whether a row whose words are `fields` matches the filter (case-insensitive, any field).
@@ -88,6 +98,65 @@ pub fn journal<'a>(state: &'a State, model: &str) -> Vec<&'a JournalEntry> {
         .unwrap_or_default()
 }
 
+/// The open model's logged requests, newest first, filtered (by id, version, status, time,
+/// error or the classes answered).
+pub fn requests<'a>(state: &'a State, model: &str) -> Vec<&'a LoggedRequest> {
+    let needle = needle(state);
+    state
+        .detail
+        .requests
+        .get(model)
+        .map(|all| {
+            all.iter()
+                .filter(|e| {
+                    needle.is_empty()
+                        || matches(
+                            &needle,
+                            &[
+                                e.id.as_deref().unwrap_or_default(),
+                                e.version.as_deref().unwrap_or_default(),
+                                &e.status.to_string(),
+                                &e.at.format("%m-%d %H:%M:%S%.3f").to_string(),
+                                e.error.as_deref().unwrap_or_default(),
+                                &answer_text(e),
+                            ],
+                        )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A logged answer in a line: `output_label=["fraud"]` per output, or the error.
+pub fn answer_text(e: &LoggedRequest) -> String {
+    if let Some(error) = &e.error {
+        return format!("error: {error}");
+    }
+    if let Some(outputs) = e.answer.get("outputs").and_then(|o| o.as_array()) {
+        return outputs
+            .iter()
+            .map(|o| format!("{}={}", o["name"].as_str().unwrap_or("?"), o["data"]))
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
+    match e.answer.get("predictions") {
+        Some(p) => format!("predictions={p}"),
+        None => "-".into(),
+    }
+}
+
+/// The request selected on the open model's requests pane.
+pub fn selected_request(state: &State) -> Option<&LoggedRequest> {
+    let View::Model {
+        name,
+        pane: Pane::Requests,
+    } = &state.view
+    else {
+        return None;
+    };
+    requests(state, name).get(state.detail.selected).copied()
+}
+
 /// The features of the open model's first drift report, filtered.
 pub fn features<'a>(state: &'a State, model: &str) -> Vec<&'a FeatureDrift> {
     let needle = needle(state);
@@ -125,6 +194,10 @@ fn pane_ids(state: &State) -> Vec<RowId> {
         Pane::Drift => features(state, name)
             .iter()
             .map(|f| RowId::Feature(f.name.clone()))
+            .collect(),
+        Pane::Requests => requests(state, name)
+            .iter()
+            .map(|e| RowId::Request(request_key(e)))
             .collect(),
         Pane::Serving | Pane::Cluster => Vec::new(),
     }

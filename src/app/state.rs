@@ -32,15 +32,18 @@ pub enum Pane {
     Versions,
     Cluster,
     Journal,
+    /// The request log: the newest logged requests with their answers.
+    Requests,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 5] = [
+    pub const ALL: [Pane; 6] = [
         Pane::Serving,
         Pane::Drift,
         Pane::Versions,
         Pane::Cluster,
         Pane::Journal,
+        Pane::Requests,
     ];
 
     pub fn label(self) -> &'static str {
@@ -50,6 +53,7 @@ impl Pane {
             Pane::Versions => "versions",
             Pane::Cluster => "cluster",
             Pane::Journal => "journal",
+            Pane::Requests => "requests",
         }
     }
 
@@ -347,6 +351,7 @@ pub struct Sources {
     pub drift_status: SourceStatus,
     pub versions_status: SourceStatus,
     pub journal_status: SourceStatus,
+    pub requests_status: SourceStatus,
 }
 
 /// The open model's panes: their data, selection and filter.
@@ -361,6 +366,8 @@ pub struct Detail {
     pub versions: BTreeMap<String, Vec<ModelVersion>>,
     /// Journal rows of the open model, newest first.
     pub journal: BTreeMap<String, Vec<crate::model::JournalEntry>>,
+    /// The open model's newest logged requests, newest first (the request log).
+    pub requests: BTreeMap<String, Vec<crate::model::LoggedRequest>>,
     /// Selected row inside the open pane (feature, version or journal row), as shown.
     pub selected: usize,
     /// What that row is: the selection follows it when rows refresh or re-sort.

@@ -16,8 +16,8 @@ const PAGE: usize = 10;
 
 /// Commands the palette knows, for completion and help.
 pub const COMMANDS: &[&str] = &[
-    "models", "serving", "drift", "versions", "cluster", "journal", "errors", "finish", "revert",
-    "rollout", "help", "theme", "env", "quit", "q",
+    "models", "serving", "drift", "versions", "cluster", "journal", "requests", "errors", "finish",
+    "revert", "rollout", "shadow", "help", "theme", "env", "quit", "q",
 ];
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
@@ -34,9 +34,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         Msg::FleetFetched { .. } | Msg::ServersListed { .. } => Keep::Fleet,
         // Rates re-sort the fleet only when it is sorted by one.
         Msg::MetricsScraped { .. } if state.sort != super::state::SortColumn::Name => Keep::Fleet,
-        Msg::VersionsFetched { .. } | Msg::JournalFetched { .. } | Msg::DriftFetched { .. } => {
-            Keep::Pane
-        }
+        Msg::VersionsFetched { .. }
+        | Msg::JournalFetched { .. }
+        | Msg::DriftFetched { .. }
+        | Msg::RequestsFetched { .. } => Keep::Pane,
         _ => Keep::Nothing,
     };
     let toast_before = state.toast.clone();
@@ -130,6 +131,15 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::JournalFetched { model, at, result } => {
             let (status, data) = (&mut state.sources.journal_status, &mut state.detail.journal);
+            store(status, data, model, at, result);
+            clamp_detail(state);
+            Vec::new()
+        }
+        Msg::RequestsFetched { model, at, result } => {
+            let (status, data) = (
+                &mut state.sources.requests_status,
+                &mut state.detail.requests,
+            );
             store(status, data, model, at, result);
             clamp_detail(state);
             Vec::new()
@@ -307,7 +317,7 @@ fn on_click(state: &mut State, index: usize) -> Vec<Effect> {
             state.selected = index;
         }
         View::Model {
-            pane: Pane::Versions | Pane::Journal | Pane::Drift,
+            pane: Pane::Versions | Pane::Journal | Pane::Drift | Pane::Requests,
             ..
         } => {
             if index < detail_rows(state) {
@@ -349,6 +359,20 @@ fn detail_fetches(state: &mut State) -> Vec<Effect> {
     if !state.sources.journal_status.in_flight {
         state.sources.journal_status.in_flight = true;
         effects.push(Effect::FetchJournal {
+            model: model.clone(),
+        });
+    }
+    // The request log is read only while it is on screen (a tail of the newest segment).
+    let on_requests = matches!(
+        state.view,
+        View::Model {
+            pane: Pane::Requests,
+            ..
+        }
+    );
+    if on_requests && !state.sources.requests_status.in_flight {
+        state.sources.requests_status.in_flight = true;
+        effects.push(Effect::FetchRequests {
             model: model.clone(),
         });
     }
@@ -604,6 +628,20 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
                 return super::rollout::on_key(state, &model);
             }
         }
+        Action::Shadow => {
+            let model = fleet::rows(state)
+                .get(state.selected)
+                .map(|r| r.model.clone());
+            if let Some(model) = model {
+                return super::shadow::on_key(state, &model);
+            }
+        }
+        Action::Sentinel => {
+            state.toast = Some(
+                "t keeps a logged request as a sentinel case: open a model, Tab to its requests pane"
+                    .into(),
+            );
+        }
     }
     clamp_selection(state);
     Vec::new()
@@ -632,9 +670,12 @@ fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) ->
             };
             state.detail.selected = 0;
             state.detail.filter.clear();
+            if next == Pane::Requests {
+                return detail_fetches(state);
+            }
         }
         Action::Filter => match pane {
-            Pane::Versions | Pane::Journal | Pane::Drift | Pane::Cluster => {
+            Pane::Versions | Pane::Journal | Pane::Drift | Pane::Cluster | Pane::Requests => {
                 state.mode = Mode::Filter
             }
             Pane::Serving => {
@@ -681,6 +722,8 @@ fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) ->
             return open_operation(state, name, action, version);
         }
         Action::Rollout => return super::rollout::on_key(state, name),
+        Action::Shadow => return super::shadow::on_key(state, name),
+        Action::Sentinel => return super::shadow::keep_sentinel(state, name),
     }
     Vec::new()
 }
@@ -912,9 +955,13 @@ fn run_command(state: &mut State, text: &str) -> Vec<Effect> {
             state.view = View::Fleet;
             Vec::new()
         }
-        (Some(pane @ ("serving" | "drift" | "versions" | "cluster" | "journal")), _) => {
+        (
+            Some(pane @ ("serving" | "drift" | "versions" | "cluster" | "journal" | "requests")),
+            _,
+        ) => {
             let pane = match pane {
                 "drift" => Pane::Drift,
+                "requests" => Pane::Requests,
                 "versions" => Pane::Versions,
                 "cluster" => Pane::Cluster,
                 "journal" => Pane::Journal,
@@ -953,6 +1000,21 @@ fn run_command(state: &mut State, text: &str) -> Vec<Effect> {
                 crate::engine::ops::Recovery::Revert
             };
             open_recovery(state, model, how)
+        }
+        (Some("shadow"), _) => {
+            let model = state.open_model().map(str::to_string).or_else(|| {
+                fleet::rows(state)
+                    .get(state.selected)
+                    .map(|r| r.model.clone())
+            });
+            let words: Vec<&str> = text.split_whitespace().skip(1).collect();
+            match model {
+                Some(model) => super::shadow::on_command(state, &model, &words),
+                None => {
+                    state.toast = Some("no model selected to shadow".into());
+                    Vec::new()
+                }
+            }
         }
         (Some("rollout"), _) => {
             let model = state.open_model().map(str::to_string).or_else(|| {

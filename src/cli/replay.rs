@@ -26,12 +26,35 @@ pub struct ReplayArgs {
     /// another machine or environment) instead of this data dir's log.
     #[arg(long, value_name = "FILE")]
     pub log: Option<std::path::PathBuf>,
+    /// Fail (exit 2) below this share of rows answered as production did (default: the
+    /// promote gate's `[gates] min_shadow_agreement`, else 0.5).
+    #[arg(long, value_name = "FRACTION")]
+    pub min_agreement: Option<f64>,
     #[arg(long)]
     pub json: bool,
 }
 
+/// The report with its verdict, as `--json` prints it.
+#[derive(serde::Serialize)]
+struct Judged<'a> {
+    #[serde(flatten)]
+    report: &'a crate::engine::replay::ReplayReport,
+    min_agreement: f64,
+    passed: bool,
+    failure: Option<String>,
+}
+
 pub fn run(settings: &Settings, args: ReplayArgs) -> Result<(), Failure> {
     let model = model_name(&args.model)?;
+    let min_agreement = args
+        .min_agreement
+        .or(settings.gates.min_shadow_agreement)
+        .unwrap_or(crate::engine::replay::DEFAULT_MIN_AGREEMENT);
+    if !(0.0..=1.0).contains(&min_agreement) {
+        return Err(failure(format!(
+            "--min-agreement {min_agreement} is not a share between 0 and 1 (0.95 for 95%)"
+        )));
+    }
     let dir = &settings.data_dir;
     let since = match &args.since {
         Some(text) => {
@@ -108,8 +131,22 @@ pub fn run(settings: &Settings, args: ReplayArgs) -> Result<(), Failure> {
                 args.version
             ))
         })?;
+    let failed = crate::engine::replay::failure(&report, min_agreement);
+    let verdict = || match &failed {
+        None => Ok(()),
+        Some(why) => Err(Failure {
+            code: 2,
+            message: format!("v{} failed its replay: {why}", args.version),
+        }),
+    };
     if args.json {
-        return print_json(&report);
+        print_json(&Judged {
+            report: &report,
+            min_agreement,
+            passed: failed.is_none(),
+            failure: failed.clone(),
+        })?;
+        return verdict();
     }
     say!(
         "replayed {} logged requests (answered by v{}) to v{}: {}",
@@ -124,12 +161,16 @@ pub fn run(settings: &Settings, args: ReplayArgs) -> Result<(), Failure> {
             args.version
         );
     }
-    if !report.confusion.is_empty() {
-        say!("production's class -> v{}'s class: rows", args.version);
-        for (theirs, ours) in &report.confusion {
-            let cells: Vec<String> = ours.iter().map(|(c, n)| format!("{c}: {n}")).collect();
-            say!("  {theirs:<12} {}", cells.join("  "));
-        }
+    super::confusion::print(
+        "production",
+        &format!("v{}", args.version),
+        &report.confusion,
+    )?;
+    if failed.is_none() {
+        say!(
+            "passed: agreement at or above {:.0}%, no errors, not one class for everything",
+            min_agreement * 100.0
+        );
     }
-    Ok(())
+    verdict()
 }

@@ -21,11 +21,22 @@ pub struct RequestsArgs {
     /// Only requests answered with an error (4xx or 5xx).
     #[arg(long)]
     pub failed: bool,
+    /// Keep the request given by --id as a sentinel case of the version that answered it
+    /// (its answer becomes the expected output; every later smoke test asks it again).
+    #[arg(long, requires = "id")]
+    pub keep_as_sentinel: bool,
+    /// With --keep-as-sentinel: another version that must answer as that one did.
+    #[arg(long, requires = "keep_as_sentinel", value_parser = super::parse_version)]
+    pub version: Option<u32>,
     #[arg(long)]
     pub json: bool,
 }
 
-pub fn run(settings: &Settings, args: RequestsArgs) -> Result<(), Failure> {
+pub fn run(
+    settings: &Settings,
+    actor: &crate::store::Actor,
+    args: RequestsArgs,
+) -> Result<(), Failure> {
     let model = model_name(&args.model)?;
     let dir = &settings.data_dir;
     if !crate::store::request_log::exists(dir, model.as_str()) {
@@ -48,6 +59,27 @@ pub fn run(settings: &Settings, args: RequestsArgs) -> Result<(), Failure> {
         return Err(failure(format!(
             "no logged request of {model} has the id {id:?} (only a sample of requests is logged, and the oldest are deleted)"
         )));
+    }
+    if args.keep_as_sentinel {
+        let mut registry = super::open(settings)?;
+        let kept = crate::engine::logged_sentinel::keep(
+            &mut registry,
+            actor,
+            &model,
+            &read.entries[0],
+            args.version,
+        )?;
+        if args.json {
+            return print_json(&kept);
+        }
+        say!(
+            "{model} v{}: sentinel case {:?} added ({} cases now); every smoke test of v{} asks it again",
+            kept.version,
+            kept.case,
+            kept.cases,
+            kept.version
+        );
+        return Ok(());
     }
     if args.json {
         return print_json(&read.entries);

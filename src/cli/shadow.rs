@@ -73,13 +73,26 @@ pub fn run(settings: &Settings, actor: &Actor, args: ShadowArgs) -> Result<(), F
     say!("{model}: {what}");
     if args.version.is_none() {
         say!("{}", crate::engine::shadow::sentence(&report));
-        for (theirs, ours) in &report.confusion {
-            let cells: Vec<String> = ours.iter().map(|(c, n)| format!("{c}: {n}")).collect();
+        super::confusion::print(
+            &format!("v{}", report.versus),
+            &format!("v{}", report.version),
+            &report.confusion,
+        )?;
+        // What the promote gate would say of it now, when one asks for a shadow phase.
+        if let Some(gate) = crate::engine::ops::shadow_gate(
+            report.version,
+            report.versus,
+            Some(&report),
+            &settings.gates,
+        ) {
             say!(
-                "  v{} {theirs:<10} -> v{} {}",
-                report.versus,
-                report.version,
-                cells.join("  ")
+                "promote gate: {} ({})",
+                match gate.status {
+                    crate::engine::ops::GateStatus::Pass => "would pass",
+                    crate::engine::ops::GateStatus::Fail => "would FAIL",
+                    crate::engine::ops::GateStatus::NotEnoughData => "needs more rows",
+                },
+                gate.evidence
             );
         }
     }

@@ -63,7 +63,11 @@ pub fn run(settings: &Settings, args: SmokeArgs) -> Result<(), Failure> {
         for c in &report.checks {
             say!(
                 "{} {:<15} {}",
-                if c.passed { "ok  " } else { "FAIL" },
+                match (c.passed, c.skipped) {
+                    (_, true) => "--  ",
+                    (true, false) => "ok  ",
+                    (false, false) => "FAIL",
+                },
                 c.name,
                 c.detail
             );

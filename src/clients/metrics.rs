@@ -16,13 +16,13 @@ pub use crate::model::VersionCounters;
 /// A shadow as `/metrics` says it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ShadowNumbers {
-    pub version: String,
-    pub versus: String,
+    pub version: u32,
+    pub versus: u32,
     /// Share of compared rows where it answered production's class (none compared yet: `None`).
     pub agreement: Option<f64>,
-    pub rows: f64,
-    pub errors: f64,
-    pub dropped: f64,
+    pub rows: u64,
+    pub errors: u64,
+    pub dropped: u64,
 }
 
 /// What one scrape says.
@@ -211,13 +211,15 @@ pub fn parse(text: &str) -> ScrapeSnapshot {
             }
             (name, Some(v)) if name.starts_with("flightdeck_shadow_") => {
                 let shadow = snap.shadow.entry(label("model")).or_default();
-                shadow.version = label("version");
-                shadow.versus = label("versus");
+                shadow.version = label("version").parse().unwrap_or_default();
+                shadow.versus = label("versus").parse().unwrap_or_default();
+                // Counters: whole numbers, as `flightdeck shadow --json` gives them.
+                let count = v.max(0.0) as u64;
                 match name {
                     "flightdeck_shadow_agreement_ratio" => shadow.agreement = Some(v),
-                    "flightdeck_shadow_compared_rows" => shadow.rows = v,
-                    "flightdeck_shadow_errors" => shadow.errors = v,
-                    "flightdeck_shadow_dropped" => shadow.dropped = v,
+                    "flightdeck_shadow_compared_rows" => shadow.rows = count,
+                    "flightdeck_shadow_errors" => shadow.errors = count,
+                    "flightdeck_shadow_dropped" => shadow.dropped = count,
                     _ => {}
                 }
             }

@@ -38,8 +38,12 @@ pub fn open_environment(
     )?;
     next.ops.operator =
         crate::engine::ops::Operator::for_environment(settings, env, current.ops.program.clone())?;
+    next.ops.local_serving = env.serving == crate::settings::ServingBackend::Local;
     Ok(next)
 }
+
+/// Logged requests the requests pane shows (the newest).
+const REQUESTS_SHOWN: usize = 200;
 
 /// How far back a model's charts start when it is opened (its history's length at 1 s).
 const HISTORY_SECONDS: u32 = crate::app::state::HISTORY as u32;
@@ -54,6 +58,70 @@ pub struct OpContext {
     pub program: PathBuf,
     /// Who hears of a rollout started, paused or resumed here (`[[receivers]]`).
     pub receivers: Vec<crate::model::Receiver>,
+    /// Whether the environment's models are served by local servers (which alone can shadow).
+    pub local_serving: bool,
+}
+
+/// Starts or stops a shadow through the engine (which journals it).
+async fn shadow(
+    ctx: OpContext,
+    model: String,
+    command: crate::app::effect::ShadowCommand,
+) -> Result<String, String> {
+    use crate::app::effect::ShadowCommand;
+    let name = crate::model::ModelName::new(&model).map_err(|e| e.to_string())?;
+    if !ctx.local_serving {
+        return Err(format!(
+            "{model} is served on KServe, which has no traffic mirror: `flightdeck replay {model} VERSION` tests a candidate on logged requests instead"
+        ));
+    }
+    let op = &ctx.operator;
+    let serving = crate::serving::LocalServing::new(op.data_dir(), ctx.program.clone());
+    let mut registry = Registry::open(op.data_dir()).map_err(|e| e.to_string())?;
+    match command {
+        ShadowCommand::Start { version, percent } => {
+            let report = crate::engine::shadow::start(
+                &serving,
+                &mut registry,
+                op.actor(),
+                &name,
+                version,
+                percent,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            Ok(format!(
+                "shadow of {model} started: v{version} answers a copy of {percent}% of production v{}'s requests, off the response path (S again stops it)",
+                report.versus
+            ))
+        }
+        ShadowCommand::Stop => {
+            let report = crate::engine::shadow::stop(&serving, &mut registry, op.actor(), &name)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(format!(
+                "shadow of {model} stopped: {}",
+                crate::engine::shadow::sentence(&report)
+            ))
+        }
+    }
+}
+
+/// Keeps a logged request as a sentinel case (the engine journals it).
+fn keep_sentinel(
+    ctx: &OpContext,
+    model: &str,
+    entry: &crate::model::LoggedRequest,
+) -> Result<String, String> {
+    let name = crate::model::ModelName::new(model).map_err(|e| e.to_string())?;
+    let op = &ctx.operator;
+    let mut registry = Registry::open(op.data_dir()).map_err(|e| e.to_string())?;
+    let kept = crate::engine::logged_sentinel::keep(&mut registry, op.actor(), &name, entry, None)
+        .map_err(|e| e.to_string())?;
+    Ok(format!(
+        "{model} v{}: sentinel case {:?} added ({} cases now); every smoke test of v{} asks it again",
+        kept.version, kept.case, kept.cases, kept.version
+    ))
 }
 
 /// Plans an operation with everything its preview shows, every gate included (a missing smoke
@@ -339,6 +407,34 @@ pub fn perform(effect: Effect, background: &Background) {
                 let history = bg.sources.metrics.history(model.clone(), HISTORY_SECONDS);
                 let result = history.await;
                 bg.replies.send(Msg::HistoryFetched { model, result });
+            });
+        }
+        Effect::FetchRequests { model } => {
+            tokio::spawn(async move {
+                let dir = bg.data_dir.clone();
+                let wanted = model.clone();
+                // No log (it is off by default) reads as no entries: the pane says how to
+                // turn it on.
+                let result = tokio::task::spawn_blocking(move || {
+                    crate::store::request_log::newest(&dir, &wanted, REQUESTS_SHOWN, |_| true)
+                        .entries
+                })
+                .await
+                .map_err(|e| e.to_string());
+                let at = Utc::now();
+                bg.replies.send(Msg::RequestsFetched { model, at, result });
+            });
+        }
+        Effect::KeepSentinel { model, entry } => {
+            tokio::task::spawn_blocking(move || {
+                let result = keep_sentinel(&bg.ops, &model, &entry);
+                bg.replies.send(Msg::OpFinished { result });
+            });
+        }
+        Effect::Shadow { model, command } => {
+            tokio::spawn(async move {
+                let result = shadow(bg.ops.clone(), model, command).await;
+                bg.replies.send(Msg::OpFinished { result });
             });
         }
         Effect::FetchJournal { model } => {

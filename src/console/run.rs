@@ -94,6 +94,7 @@ fn first_background(
             )?,
             program,
             receivers: settings.receivers.clone(),
+            local_serving: env.serving == crate::settings::ServingBackend::Local,
         },
     })
 }

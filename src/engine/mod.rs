@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod evaluate;
+pub mod logged_sentinel;
 pub mod mirror;
 pub mod ops;
 pub mod parquet_table;

@@ -77,6 +77,33 @@ impl ReplayReport {
     }
 }
 
+/// The agreement below which a replay fails when nothing else is asked for: a candidate that
+/// answers most rows differently from production is not a retrained copy of it.
+pub const DEFAULT_MIN_AGREEMENT: f64 = 0.5;
+
+/// Why a replay fails, if it does: the candidate errs, answers one class where production
+/// answered several (a silently constant model), or agrees on fewer rows than `min_agreement`.
+pub fn failure(report: &ReplayReport, min_agreement: f64) -> Option<String> {
+    let (theirs, ours) = report.classes();
+    if report.errors > 0 {
+        Some(format!(
+            "{} of {} requests failed",
+            report.errors, report.requests
+        ))
+    } else if ours == 1 && theirs > 1 {
+        Some(format!(
+            "answers one class to everything, where production answered {theirs}"
+        ))
+    } else if report.agreement.is_some_and(|a| a < min_agreement) {
+        Some(format!(
+            "agrees with production on fewer than {:.0}% of rows",
+            min_agreement * 100.0
+        ))
+    } else {
+        None
+    }
+}
+
 /// Replays `entries` against `version` on a throwaway server started for it.
 pub async fn replay(
     program: &Path,

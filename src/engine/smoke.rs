@@ -51,6 +51,7 @@ fn check(name: &str, passed: bool, detail: impl Into<String>) -> SmokeCheck {
         name: name.into(),
         passed,
         detail: detail.into(),
+        skipped: false,
     }
 }
 
@@ -213,8 +214,6 @@ pub async fn smoke(
 
 /// Requests production answered, from the request log when there is one.
 const REPLAYED: usize = 200;
-/// Below this agreement with production's answers, a candidate is not what it claims to be.
-const REPLAY_MIN_AGREEMENT: f64 = 0.5;
 
 /// When a request log exists: the newest requests production answered, replayed to the
 /// candidate. A candidate answering one class where production answered several (a silently
@@ -240,29 +239,17 @@ async fn replay_check(
         logged.entries.len()
     )));
     let report = super::replay::replay_at(client, base, model, version, &logged.entries).await;
-    let (theirs, ours) = report.classes();
-    let constant = ours == 1 && theirs > 1;
-    let disagrees = report.agreement.is_some_and(|a| a < REPLAY_MIN_AGREEMENT);
-    let mut detail = format!(
+    let detail = format!(
         "{} logged requests of production v{production}: {}",
         report.requests,
         report.sentence()
     );
-    if constant {
-        detail = format!(
-            "answers one class to everything, where production answered {theirs}; {detail}"
-        );
-    } else if disagrees {
-        detail = format!(
-            "agrees with production on fewer than {:.0}% of rows; {detail}",
-            REPLAY_MIN_AGREEMENT * 100.0
-        );
-    }
-    Some(check(
-        "replay",
-        !(constant || disagrees || report.errors > 0),
-        detail,
-    ))
+    Some(
+        match super::replay::failure(&report, super::replay::DEFAULT_MIN_AGREEMENT) {
+            Some(why) => check("replay", false, format!("{why}; {detail}")),
+            None => check("replay", true, detail),
+        },
+    )
 }
 
 /// Runs the version's sentinel cases and compares each output with its expected values within
@@ -316,11 +303,14 @@ async fn sentinel_check(
         }
     }
     match (cases.len(), failures.first()) {
-        (0, _) => check(
-            "sentinels",
-            true,
-            "no sentinel cases registered: nothing to compare (register with --sentinels)",
-        ),
+        (0, _) => SmokeCheck {
+            skipped: true,
+            ..check(
+                "sentinels",
+                true,
+                "skipped: no sentinel case registered (register with --sentinels, or keep a logged request with `flightdeck requests MODEL --id ID --keep-as-sentinel` or t in the console)",
+            )
+        },
         (n, None) => check(
             "sentinels",
             true,

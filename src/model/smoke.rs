@@ -8,6 +8,10 @@ pub struct SmokeCheck {
     pub name: String,
     pub passed: bool,
     pub detail: String,
+    /// It had nothing to check (no sentinel case registered): it fails nothing, and it is not
+    /// shown as a pass either.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skipped: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

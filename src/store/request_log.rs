@@ -77,21 +77,90 @@ pub fn newest(
 ) -> Read {
     let mut read = Read::default();
     for path in segments(data_dir, model) {
-        // One segment at a time (a tenth of the size limit), read from its newest line back,
-        // each line parsed only if it is needed.
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            continue;
-        };
-        for line in text.lines().rev().filter(|l| !l.trim().is_empty()) {
+        // One segment at a time, read from its end back in blocks, each line parsed only if it
+        // is needed: the console tails a 25 MB segment by reading its last few blocks.
+        let _ = lines_from_end(&path, |line| {
             if read.entries.len() >= limit {
-                return read;
+                return false;
             }
-            match serde_json::from_str::<LoggedRequest>(line) {
-                Ok(entry) if keep(&entry) => read.entries.push(entry),
-                Ok(_) => {}
-                Err(_) => read.unreadable += 1,
+            if !line.trim_ascii().is_empty() {
+                match serde_json::from_slice::<LoggedRequest>(line) {
+                    Ok(entry) if keep(&entry) => read.entries.push(entry),
+                    Ok(_) => {}
+                    Err(_) => read.unreadable += 1,
+                }
             }
+            true
+        });
+        if read.entries.len() >= limit {
+            break;
         }
     }
     read
+}
+
+/// Calls `each` with the lines of `path` from the last to the first, until it returns false.
+fn lines_from_end(path: &Path, mut each: impl FnMut(&[u8]) -> bool) -> std::io::Result<()> {
+    use std::io::{Read as _, Seek, SeekFrom};
+    const BLOCK: u64 = 256 * 1024;
+    let mut file = std::fs::File::open(path)?;
+    let mut end = file.metadata()?.len();
+    // The start of the line the block before must complete.
+    let mut carry: Vec<u8> = Vec::new();
+    while end > 0 {
+        let start = end.saturating_sub(BLOCK);
+        let mut block = vec![0u8; (end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut block)?;
+        block.extend_from_slice(&carry);
+        let mut pieces = block.split(|b| *b == b'\n');
+        // The first piece may be cut: it waits for the block before it.
+        let first = pieces.next().unwrap_or_default().to_vec();
+        let rest: Vec<&[u8]> = pieces.collect();
+        for line in rest.iter().rev() {
+            if !each(line) {
+                return Ok(());
+            }
+        }
+        carry = first;
+        end = start;
+    }
+    each(&carry);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_come_back_whole_and_newest_first_across_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("segment.jsonl");
+        // About 600 KB: lines cross the 256 KB blocks the reader takes from the end.
+        let lines: Vec<String> = (0..3000)
+            .map(|i| format!("{i}:{}", "x".repeat(i % 397)))
+            .collect();
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let mut seen = Vec::new();
+        lines_from_end(&path, |line| {
+            if !line.is_empty() {
+                seen.push(String::from_utf8(line.to_vec()).unwrap());
+            }
+            true
+        })
+        .unwrap();
+        let mut expected = lines.clone();
+        expected.reverse();
+        assert_eq!(seen, expected);
+        let mut first_two = Vec::new();
+        lines_from_end(&path, |line| {
+            if !line.is_empty() {
+                first_two.push(line.to_vec());
+            }
+            first_two.len() < 2
+        })
+        .unwrap();
+        assert_eq!(first_two.len(), 2);
+    }
 }

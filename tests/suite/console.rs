@@ -644,11 +644,13 @@ fn smoke_and_evaluate_run_from_the_console_with_progress_and_a_report() {
                 name: "loads".into(),
                 passed: true,
                 detail: "served by a throwaway server".into(),
+                skipped: false,
             },
             flightdeck::model::SmokeCheck {
                 name: "sentinels".into(),
                 passed: false,
                 detail: "2 of 4 cases out of tolerance".into(),
+                skipped: false,
             },
         ],
         endpoint: "http://127.0.0.1:1".into(),

@@ -151,12 +151,14 @@ fn smoke_report_dialog() {
                     name: "loads".into(),
                     passed: true,
                     detail: "v3 is ready".into(),
+                    skipped: false,
                 },
                 SmokeCheck {
                     name: "sentinels".into(),
                     passed: false,
                     detail: "2 of 4 cases out of tolerance: \"large claim\" expected 1, got 0"
                         .into(),
+                    skipped: false,
                 },
             ],
             endpoint: "http://127.0.0.1:40000".into(),

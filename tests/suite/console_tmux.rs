@@ -531,3 +531,104 @@ fn a_canary_is_handed_to_watch_paused_and_resumed_from_the_console() {
     );
     ok(h, &["server", "stop", "fraud"]);
 }
+
+/// Sends one-row requests of fraud's input with ids `PREFIX-0`.. and checks each is answered.
+fn claims(h: &Path, prefix: &str, rows: &[[f64; 4]]) {
+    let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap();
+    let url = format!("http://127.0.0.1:{}/v2/models/fraud/infer", port.trim());
+    let client = reqwest::blocking::Client::new();
+    for (i, row) in rows.iter().enumerate() {
+        let body = serde_json::json!({ "id": format!("{prefix}-{i}"), "inputs": [{ "name": "X", "shape": [1, 4], "datatype": "FP32", "data": row }] });
+        let status = client.post(&url).json(&body).send().unwrap().status();
+        assert!(status.is_success(), "{status}");
+    }
+}
+
+#[test]
+fn the_request_log_is_tailed_searched_and_kept_as_a_sentinel_and_a_shadow_starts_from_the_console()
+{
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    common::register(h, "fraud", "gb_multiclass.onnx");
+    std::fs::write(h.join("no-config.toml"), "[request_log]\nrate = 1\n").unwrap();
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    let rows = [
+        [50.0, 40.0, 0.1, 0.2],
+        [900.0, 23.0, 0.9, 0.7],
+        [12.0, 61.0, 0.3, 0.1],
+    ];
+    claims(h, "claim", &rows);
+    let tmux = Tmux::start(h, 140, 32);
+    tmux.wait_for("the fleet", |s| s.contains("fraud") && s.contains("v1"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the serving pane", |s| s.contains("serving"));
+    // The requests pane tails the log, newest first, the selected request whole below.
+    tmux.keys(&[":"]);
+    tmux.keys(&["-l", "requests"]);
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("the logged requests", |s| {
+        s.contains("claim-0") && s.contains("claim-2")
+    });
+    assert!(screen.contains("output_label="), "{screen}");
+    // New traffic shows up while the pane is open.
+    claims(h, "later", &rows[..1]);
+    tmux.wait_for("a new request", |s| s.contains("later-0"));
+    // `/` finds one by its id; t keeps it as a sentinel case of the version that answered.
+    tmux.keys(&["/"]);
+    tmux.keys(&["-l", "claim-1"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("only claim-1", |s| {
+        s.contains("claim-1") && !s.contains("claim-2") && !s.contains("later-0")
+    });
+    tmux.keys(&["t"]);
+    tmux.wait_for("the sentinel kept", |s| {
+        s.contains("sentinel case \"request claim-1\" added")
+    });
+    // S on v2 in the versions pane starts a shadow beside production, shown in the serving pane.
+    tmux.keys(&["Escape"]);
+    tmux.keys(&[":"]);
+    tmux.keys(&["-l", "versions"]);
+    tmux.keys(&["Enter"]);
+    tmux.keys(&["/"]);
+    tmux.keys(&["-l", "v2"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("v2 alone", |s| s.contains("v2") && s.contains("filter: v2"));
+    tmux.keys(&["S"]);
+    tmux.wait_for("the shadow started", |s| {
+        s.contains("shadow of fraud started: v2")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.keys(&[":"]);
+    tmux.keys(&["-l", "serving"]);
+    tmux.keys(&["Enter"]);
+    let more: Vec<[f64; 4]> = (0..40).map(|i| rows[i % 3]).collect();
+    claims(h, "busy", &more);
+    tmux.wait_for("the shadow in the serving pane", |s| {
+        s.contains("shadow v2 beside v1: agrees on")
+    });
+    // S again (anywhere but on another version) stops it, with its report.
+    tmux.keys(&["S"]);
+    tmux.wait_for("the shadow stopped", |s| {
+        s.contains("shadow of fraud stopped")
+    });
+    tmux.keys(&["q"]);
+    drop(tmux);
+    let journal = ok(h, &["journal", "--model", "fraud"]);
+    for row in ["sentinel added", "shadow started", "shadow stopped"] {
+        assert!(journal.contains(row), "{row}: {journal}");
+    }
+    let smoke: serde_json::Value =
+        serde_json::from_str(&ok(h, &["smoke", "fraud", "1", "--json"])).unwrap();
+    let sentinels = smoke["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "sentinels")
+        .unwrap_or_else(|| panic!("{smoke:#}"));
+    assert_eq!(
+        sentinels["detail"], "1 of 1 cases within tolerance",
+        "{sentinels}"
+    );
+    ok(h, &["server", "stop", "fraud"]);
+}

@@ -188,9 +188,19 @@ fn replay_compares_a_candidate_with_what_production_answered_and_catches_a_const
         common::register(h, "fraud", file);
     }
     std::fs::write(h.join("no-config.toml"), "[request_log]\nrate = 1\n").unwrap();
-    // Without a log, a constant model passes its smoke test: nothing says it is wrong.
+    // Without a log, a constant model passes its smoke test: nothing says it is wrong, and
+    // the sentinel check says it had nothing to ask rather than passing.
     let smoke: Value = serde_json::from_str(&ok(h, &["smoke", "fraud", "2", "--json"])).unwrap();
     assert_eq!(smoke["passed"], true, "{smoke:#}");
+    let sentinels = smoke["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "sentinels")
+        .unwrap_or_else(|| panic!("{smoke:#}"));
+    assert_eq!(sentinels["skipped"], true, "{sentinels}");
+    let text = ok(h, &["smoke", "fraud", "2"]);
+    assert!(text.contains("--   sentinels"), "{text}");
     ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
     let _stop = Stop(h);
     reference_traffic(h, 300);
@@ -241,6 +251,34 @@ fn replay_compares_a_candidate_with_what_production_answered_and_catches_a_const
     assert_eq!(from_file["requests"], 50, "{from_file:#}");
     let err = fails(h, &["replay", "fraud", "3", "--since", "0s"], 1);
     assert!(err.contains("nothing to compare with"), "{err}");
+    // A replay gives a verdict: the constant model fails it (exit 2), and so does the honest
+    // one against a bar it does not reach.
+    let err = fails(h, &["replay", "fraud", "2", "--last", "300"], 2);
+    assert!(
+        err.contains("v2 failed its replay: answers one class to everything"),
+        "{err}"
+    );
+    let strict = common::run(
+        h,
+        &[
+            "replay",
+            "fraud",
+            "3",
+            "--last",
+            "300",
+            "--min-agreement",
+            "0.999",
+            "--json",
+        ],
+    );
+    assert_eq!(strict.status.code(), Some(2));
+    let strict: Value = serde_json::from_slice(&strict.stdout).unwrap();
+    assert_eq!(strict["passed"], false, "{strict:#}");
+    assert_eq!(strict["min_agreement"], 0.999, "{strict:#}");
+    assert_eq!(
+        report["agreement"], strict["agreement"],
+        "the same rows, judged"
+    );
 
     // Production's own requests catch the constant model in its smoke test, no sentinel needed.
     let out = common::run(h, &["smoke", "fraud", "2", "--json"]);
@@ -269,4 +307,99 @@ fn replay_compares_a_candidate_with_what_production_answered_and_catches_a_const
         .find(|c| c["name"] == "replay")
         .unwrap_or_else(|| panic!("{smoke:#}"));
     assert_eq!(replay["passed"], true, "{replay}");
+}
+
+#[test]
+fn a_logged_request_kept_as_a_sentinel_case_is_asked_by_every_later_smoke_test() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    common::register(h, "fraud", "constant_classifier.onnx");
+    std::fs::write(h.join("no-config.toml"), "[request_log]\nrate = 1\n").unwrap();
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    let _stop = Stop(h);
+    requests(h, "claim", 3, 4);
+    requests(h, "short", 1, 3);
+    logged(h, 4);
+
+    // The answer v1 gave becomes what v1 must answer; journaled.
+    let kept: Value = serde_json::from_str(&ok(
+        h,
+        &[
+            "requests",
+            "fraud",
+            "--id",
+            "claim-1",
+            "--keep-as-sentinel",
+            "--json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(kept["version"], 1, "{kept}");
+    assert_eq!(kept["case"], "request claim-1", "{kept}");
+    assert_eq!(kept["cases"], 1, "{kept}");
+    let smoke: Value = serde_json::from_str(&ok(h, &["smoke", "fraud", "1", "--json"])).unwrap();
+    let sentinels = smoke["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "sentinels")
+        .unwrap_or_else(|| panic!("{smoke:#}"));
+    assert_eq!(sentinels["passed"], true, "{sentinels}");
+    assert_eq!(
+        sentinels["detail"], "1 of 1 cases within tolerance",
+        "{sentinels}"
+    );
+    assert!(sentinels.get("skipped").is_none(), "{sentinels}");
+    let journal = ok(h, &["journal", "--model", "fraud"]);
+    assert!(journal.contains("sentinel added"), "{journal}");
+
+    // The same request asked of v2 (which answers one class to everything): its smoke test
+    // now fails on it.
+    ok(
+        h,
+        &[
+            "requests",
+            "fraud",
+            "--id",
+            "claim-1",
+            "--keep-as-sentinel",
+            "--version",
+            "2",
+        ],
+    );
+    let out = common::run(h, &["smoke", "fraud", "2", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let smoke: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sentinels = smoke["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "sentinels")
+        .unwrap_or_else(|| panic!("{smoke:#}"));
+    assert_eq!(sentinels["passed"], false, "{sentinels}");
+    assert!(
+        sentinels["detail"]
+            .as_str()
+            .unwrap()
+            .contains("request claim-1"),
+        "{sentinels}"
+    );
+
+    // Refused, with the reason: twice the same case, a request that failed.
+    let err = fails(
+        h,
+        &["requests", "fraud", "--id", "claim-1", "--keep-as-sentinel"],
+        1,
+    );
+    assert!(
+        err.contains("has a sentinel case \"request claim-1\" already"),
+        "{err}"
+    );
+    let err = fails(
+        h,
+        &["requests", "fraud", "--id", "short-0", "--keep-as-sentinel"],
+        1,
+    );
+    assert!(err.contains("the request failed (HTTP 400)"), "{err}");
 }

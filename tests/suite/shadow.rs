@@ -120,8 +120,11 @@ fn a_shadow_reports_the_agreement_onnxruntime_measures_and_clients_see_only_prod
     // And in the fleet, as `status --json` reads the server.
     let status: Value = serde_json::from_str(&ok(h, &["status", "--json"])).unwrap();
     let shadow = &status[0]["shadow"];
-    assert_eq!(shadow["version"], "2", "{status:#}");
-    assert_eq!(shadow["versus"], "1", "{status:#}");
+    // Versions and counts as `flightdeck shadow --json` gives them: numbers, whole.
+    assert_eq!(shadow["version"], 2, "{status:#}");
+    assert_eq!(shadow["versus"], 1, "{status:#}");
+    assert_eq!(shadow["rows"], 300, "{status:#}");
+    assert_eq!(shadow["errors"], 0, "{status:#}");
     assert_eq!(
         shadow["agreement"].as_f64().unwrap(),
         agreed as f64 / 300.0,

@@ -17,7 +17,7 @@ mod run;
 pub use gates::{
     ARTIFACT, CLIENT_ERRORS, DRIFT, EVALUATION, GateResult, GateStatus, LATENCY, METRICS,
     SERVER_ERRORS, SIGNATURE, SINCE_LOADED, SMOKE, SmokeEvidence, TRAFFIC, evaluation_gate,
-    promote_gates, signature_gate, smoke_gate,
+    promote_gates, shadow_gate, signature_gate, smoke_gate,
 };
 pub use history::{ProductionMove, last_healthy, production_moves, production_of};
 pub use operator::{Operator, PlanOptions, Progress, WindowGates};

@@ -5,6 +5,7 @@ mod cluster;
 mod drift;
 mod journal;
 mod kube;
+mod requests;
 mod serving;
 mod versions;
 
@@ -24,6 +25,7 @@ use crate::ui::DrawnList;
 use cluster::cluster;
 use drift::drift;
 use journal::journal;
+use requests::requests;
 use serving::serving;
 use versions::versions;
 
@@ -94,6 +96,7 @@ pub fn draw(
         Pane::Versions => versions(frame, panel, drawn),
         Pane::Cluster => cluster(frame, panel),
         Pane::Journal => journal(frame, panel, drawn),
+        Pane::Requests => requests(frame, panel, drawn),
     }
 }
 

@@ -129,10 +129,10 @@ fn rollout_line(
 /// answering a copy of production's requests, as the server's last scrape said.
 fn shadow_line(s: &crate::clients::metrics::ShadowNumbers, theme: &Theme) -> Line<'static> {
     let agreement = match s.agreement {
-        Some(a) => format!("agrees on {} of {:.0} rows", format::percent(a), s.rows),
+        Some(a) => format!("agrees on {} of {} rows", format::percent(a), s.rows),
         None => "no row compared yet".into(),
     };
-    let trouble = s.errors > 0.0 || s.dropped > 0.0;
+    let trouble = s.errors > 0 || s.dropped > 0;
     Line::from(vec![
         Span::styled(
             format!("shadow v{} beside v{}: ", s.version, s.versus),
@@ -140,7 +140,7 @@ fn shadow_line(s: &crate::clients::metrics::ShadowNumbers, theme: &Theme) -> Lin
         ),
         Span::raw(agreement),
         Span::styled(
-            format!("; {:.0} errors, {:.0} dropped", s.errors, s.dropped),
+            format!("; {} errors, {} dropped", s.errors, s.dropped),
             if trouble { theme.warn() } else { theme.dim() },
         ),
     ])

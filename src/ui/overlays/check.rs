@@ -66,7 +66,11 @@ fn smoke_lines<'a>(
     read_only: bool,
 ) {
     for c in &report.checks {
-        let (mark, style) = crate::ui::verdict_mark(c.passed, theme, ascii);
+        let (mark, style) = if c.skipped {
+            ("-", theme.dim())
+        } else {
+            crate::ui::verdict_mark(c.passed, theme, ascii)
+        };
         lines.push(Line::from(vec![
             Span::styled(format!("{mark} {:<15} ", c.name), style),
             Span::styled(c.detail.as_str(), theme.dim()),

@@ -44,7 +44,7 @@ pub fn help(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
     }
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled(
-        "commands: :models :serving :drift :versions :cluster :journal",
+        "commands: :models :serving :drift :versions :cluster :journal :requests",
         theme.dim(),
     )));
     lines.push(Line::from(Span::styled(
@@ -53,6 +53,10 @@ pub fn help(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
     )));
     lines.push(Line::from(Span::styled(
         "  :rollout [10,50,100 [2m]] | pause | resume",
+        theme.dim(),
+    )));
+    lines.push(Line::from(Span::styled(
+        "  :shadow VERSION [PERCENT] | stop",
         theme.dim(),
     )));
     lines.push(Line::from(Span::styled(
