@@ -179,6 +179,7 @@ pub fn print_settings(settings: &Settings, json: bool) -> Result<(), Failure> {
         "alerts": &settings.alerts,
         "receivers": settings.receivers.iter().map(receiver_text).collect::<Vec<_>>(),
         "retrain": &settings.retrain,
+        "request_log": &settings.request_log,
     });
     if json {
         return print_json(&value);
@@ -268,6 +269,31 @@ pub fn print_settings(settings: &Settings, json: bool) -> Result<(), Failure> {
         g.min_answer_rows,
         g.min_labelled_answers,
         g.min_label_coverage
+    );
+    say!(
+        "              {}",
+        match g.min_shadow_agreement {
+            Some(a) => format!(
+                "a shadow phase agreeing with production on >= {:.1}% of >= {} rows before promote",
+                a * 100.0,
+                g.min_shadow_rows
+            ),
+            None => "no shadow phase required before promote ([gates] min_shadow_agreement)".into(),
+        }
+    );
+    let log = &settings.request_log;
+    say!(
+        "request log   {}",
+        if log.rate > 0.0 {
+            format!(
+                "{:.1}% of requests with their answers, at most {} MB and {} per model (inputs can be personal data)",
+                log.rate * 100.0,
+                log.max_mb,
+                crate::engine::rollout::duration_text(log.max_age_seconds)
+            )
+        } else {
+            "off ([request_log] rate turns it on)".into()
+        }
     );
     say!(
         "alerts        {} rules (flightdeck alerts list shows them)",

@@ -48,7 +48,7 @@ fn serving(settings: &Settings) -> Result<LocalServing, Failure> {
             ),
         });
     }
-    Ok(LocalServing::new(&settings.data_dir, program()?))
+    Ok(LocalServing::new(&settings.data_dir, program()?).with_config(settings.config_path.clone()))
 }
 
 /// The stable version when none is named: production, else the newest.
@@ -297,6 +297,7 @@ pub fn supervise(settings: &Settings, model: &str, port: Option<u16>) -> Result<
             model.as_str(),
             &program,
             port,
+            settings.config_path.as_deref(),
         ))
         .map_err(failure)
 }

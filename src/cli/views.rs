@@ -119,7 +119,12 @@ pub fn status(settings: &Settings, args: StatusArgs) -> Result<(), Failure> {
                         .map(|e| format!("{:.2}%", e * 100.0)),
                 ),
                 or_dash(r.drift.map(|d| d.as_str())),
-                r.alerts.join(" "),
+                r.alerts
+                    .iter()
+                    .map(|a| a.to_string())
+                    .chain(r.shadow.as_ref().map(|s| s.marker()))
+                    .collect::<Vec<_>>()
+                    .join(" "),
             ]
         })
         .collect();

@@ -25,6 +25,28 @@ pub struct ShadowNumbers {
     pub dropped: u64,
 }
 
+impl ShadowNumbers {
+    /// "shadow v2 87.3%" (or "shadow v2 -" before a row is compared), for a fleet's row.
+    pub fn marker(&self) -> String {
+        match self.agreement {
+            Some(a) => format!("shadow v{} {:.1}%", self.version, a * 100.0),
+            None => format!("shadow v{} -", self.version),
+        }
+    }
+
+    /// "shadow v2 beside v1: agrees on 87.3% of 300 rows; 0 errors, 0 dropped".
+    pub fn sentence(&self) -> String {
+        let agreement = match self.agreement {
+            Some(a) => format!("agrees on {:.1}% of {} rows", a * 100.0, self.rows),
+            None => "no row compared yet".into(),
+        };
+        format!(
+            "shadow v{} beside v{}: {agreement}; {} errors, {} dropped",
+            self.version, self.versus, self.errors, self.dropped
+        )
+    }
+}
+
 /// What one scrape says.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ScrapeSnapshot {

@@ -31,8 +31,9 @@ pub const MODEL: &str = "claims";
 /// Demo settings: quick gates for a walkthrough, everything else default. v2 (better recall on
 /// web claims) flags fraud on about 10 % more claims than v1 by design: the answers gate allows
 /// up to 20 % here, where the default (10 %) would hold it for a human to look.
-const CONFIG: &str =
-    "[gates]\nmin_canary_requests = 100\nmax_p99_ratio = 5.0\nmax_answer_difference = 0.2\n";
+/// The demo's claims are made up, so its servers log a fifth of them: the requests pane and
+/// `flightdeck requests claims` have something to show.
+const CONFIG: &str = "[gates]\nmin_canary_requests = 100\nmax_p99_ratio = 5.0\nmax_answer_difference = 0.2\n\n[request_log]\nrate = 0.2\n";
 
 pub struct Demo {
     pub model: ModelName,
@@ -67,7 +68,8 @@ pub fn prepare(home: &Path, program: PathBuf) -> Result<Demo, String> {
     let settings = Settings::resolve(Some(CONFIG), Some(config), None, &overrides)
         .map_err(|e| e.to_string())?;
     let actor = Actor::new(settings.user.clone(), settings.environment.name.clone());
-    let serving = LocalServing::new(&settings.data_dir, program.clone());
+    let serving = LocalServing::new(&settings.data_dir, program.clone())
+        .with_config(settings.config_path.clone());
     let model = ModelName::new(MODEL).map_err(|e| e.to_string())?;
     let operator = Operator::new(&settings, program.clone())?;
     Ok(Demo {

@@ -1,6 +1,8 @@
 //! The files that describe local deployments under `DATA_DIR/serve/`: `MODEL.plan.json` (what
 //! the engine wants served; written only by the engine), `MODEL.server.json` (the supervisor's
-//! record; written only by the supervisor), the admin token, and the logs. One writer per file,
+//! record; written only by the supervisor), `MODEL.shadow.json` (the shadow the engine started,
+//! so a server restarted after a crash runs it again; written only by the engine), the admin
+//! token, and the logs. One writer per file,
 //! each write a rename, so readers never see half a file.
 
 use std::io::Write;
@@ -11,6 +13,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::model::{ServerRecord, ServingPlan};
+
+/// A shadow as the engine started it: which version, on what share of production's requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ShadowPlan {
+    pub version: u32,
+    pub percent: u8,
+}
 
 #[derive(Debug, Clone)]
 pub struct ServeFiles {
@@ -62,6 +71,26 @@ impl ServeFiles {
 
     pub fn write_plan(&self, model: &str, plan: &ServingPlan) -> std::io::Result<()> {
         write_json(&self.plan(model), plan)
+    }
+
+    pub fn shadow(&self, model: &str) -> PathBuf {
+        self.dir().join(format!("{model}.shadow.json"))
+    }
+
+    /// The shadow a restarted server must run again, if one was started and not stopped.
+    pub fn read_shadow(&self, model: &str) -> Option<ShadowPlan> {
+        read_json(&self.shadow(model))
+    }
+
+    pub fn write_shadow(&self, model: &str, shadow: &ShadowPlan) -> std::io::Result<()> {
+        write_json(&self.shadow(model), shadow)
+    }
+
+    pub fn remove_shadow(&self, model: &str) -> std::io::Result<()> {
+        match std::fs::remove_file(self.shadow(model)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
     }
 
     pub fn read_record(&self, model: &str) -> Option<ServerRecord> {

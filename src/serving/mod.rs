@@ -164,10 +164,11 @@ pub fn for_environment(
     environment: &crate::settings::Environment,
     data_dir: &Path,
     program: PathBuf,
+    config: Option<PathBuf>,
 ) -> std::sync::Arc<dyn Serving> {
     match environment.serving {
         crate::settings::ServingBackend::Local => {
-            std::sync::Arc::new(LocalServing::new(data_dir, program))
+            std::sync::Arc::new(LocalServing::new(data_dir, program).with_config(config))
         }
         crate::settings::ServingBackend::Kubernetes => {
             std::sync::Arc::new(kserve::KServeServing::new(environment))
@@ -200,6 +201,8 @@ const LIST_AT_ONCE: usize = 32;
 pub struct LocalServing {
     files: ServeFiles,
     program: PathBuf,
+    /// The config file the servers it starts read (`--config`), when one was given.
+    config: Option<PathBuf>,
     http: reqwest::Client,
     status_timeout: Duration,
 }
@@ -219,6 +222,7 @@ impl LocalServing {
         Self {
             files: ServeFiles::new(data_dir),
             program,
+            config: None,
             http,
             status_timeout: STATUS_TIMEOUT,
         }
@@ -229,6 +233,12 @@ impl LocalServing {
     /// that server's status, never the listing.
     pub fn with_status_timeout(mut self, timeout: Duration) -> Self {
         self.status_timeout = timeout;
+        self
+    }
+
+    /// Servers it starts read `config` (made absolute: they may run from anywhere).
+    pub fn with_config(mut self, config: Option<PathBuf>) -> Self {
+        self.config = config.map(|c| std::path::absolute(&c).unwrap_or(c));
         self
     }
 
@@ -378,10 +388,11 @@ impl LocalServing {
             .map_err(|e| ServingError::Io(e.to_string()))?;
         let _ = std::fs::remove_file(self.files.record(model.as_str()));
         let mut command = std::process::Command::new(&self.program);
-        command
-            .arg("--home")
-            .arg(&self.files.data_dir)
-            .args(["supervise", model.as_str()]);
+        command.arg("--home").arg(&self.files.data_dir);
+        if let Some(config) = &self.config {
+            command.arg("--config").arg(config);
+        }
+        command.args(["supervise", model.as_str()]);
         if let Some(port) = port {
             command.args(["--port", &port.to_string()]);
         }
@@ -499,6 +510,8 @@ impl LocalServing {
         let record = self.files.read_record(name);
         let had_plan = self.files.read_plan(name).is_some();
         let _ = std::fs::remove_file(self.files.plan(name));
+        // A stopped deployment's shadow ends with it (`server stop` journals its report first).
+        let _ = self.files.remove_shadow(name);
         let Some(record) = record else {
             return if had_plan {
                 Ok(())

@@ -43,6 +43,22 @@ impl LocalServing {
         };
         let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
+        // What the server runs is written down, so a server restarted after a crash runs the
+        // same shadow again (the supervisor passes it on).
+        let remembered = match action {
+            ShadowAction::Start { version, percent } if status.is_success() => self
+                .files
+                .write_shadow(model, &super::files::ShadowPlan { version, percent }),
+            ShadowAction::Stop => self.files.remove_shadow(model),
+            _ => Ok(()),
+        };
+        remembered.map_err(|e| ServingError::Unreachable {
+            model: model.to_string(),
+            reason: format!(
+                "cannot keep the shadow's plan in {}: {e}",
+                self.files.dir().display()
+            ),
+        })?;
         if status.is_success() {
             return response.json().await.map_err(unreachable);
         }

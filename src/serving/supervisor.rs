@@ -29,6 +29,7 @@ pub async fn supervise(
     model: &str,
     program: &Path,
     port: Option<u16>,
+    config: Option<&Path>,
 ) -> Result<(), String> {
     let files = ServeFiles::new(data_dir);
     let mut stop = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
@@ -53,7 +54,7 @@ pub async fn supervise(
             break;
         };
         let _ = std::fs::remove_file(files.port(model));
-        let mut child = spawn_server(&files, model, &plan, record.port, program)?;
+        let mut child = spawn_server(&files, model, &plan, record.port, program, config)?;
         let started = Instant::now();
         record.server_pid = child.id();
         record.started_plan = plan;
@@ -143,6 +144,7 @@ fn spawn_server(
     plan: &ServingPlan,
     port: Option<u16>,
     program: &Path,
+    config: Option<&Path>,
 ) -> Result<Child, String> {
     let log_path = files.output_log(model);
     if let Some(dir) = log_path.parent() {
@@ -155,9 +157,13 @@ fn spawn_server(
         .map_err(|e| format!("cannot open {}: {e}", log_path.display()))?;
     let log_err = log.try_clone().map_err(|e| e.to_string())?;
     let mut command = Command::new(program);
+    command.arg("--home").arg(&files.data_dir);
+    // The server reads the config its supervisor was given (`[request_log]` and the drift
+    // thresholds are in it), not whatever the XDG location holds.
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
     command
-        .arg("--home")
-        .arg(&files.data_dir)
         .args(["serve", model, "--version", &plan.stable.to_string()])
         // Restarts keep the first port, so clients and scrapers find the server again.
         .args(["--port", &port.unwrap_or(0).to_string()])
@@ -173,6 +179,15 @@ fn spawn_server(
             &canary.to_string(),
             "--canary-percent",
             &plan.canary_percent.to_string(),
+        ]);
+    }
+    // A shadow started and not stopped runs again in a restarted server.
+    if let Some(shadow) = files.read_shadow(model) {
+        command.args([
+            "--shadow",
+            &shadow.version.to_string(),
+            "--shadow-percent",
+            &shadow.percent.to_string(),
         ]);
     }
     command

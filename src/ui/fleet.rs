@@ -184,5 +184,13 @@ fn alerts<'a>(r: &FleetRow, state: &State, theme: &Theme, ascii: bool) -> Vec<Sp
         ));
     }
     spans.push(Span::styled(r.alerts.join(" "), theme.danger()));
+    // A candidate answering a copy of the traffic: not trouble, but worth seeing from here.
+    if let Some(shadow) = &r.shadow {
+        let gap = if r.alerts.is_empty() { "" } else { " " };
+        spans.push(Span::styled(
+            format!("{gap}{}", shadow.marker()),
+            theme.dim(),
+        ));
+    }
     spans
 }

@@ -276,10 +276,10 @@ fn the_interactive_demo_follows_its_tour_by_keys() {
     );
     let tmux = Tmux::start_command(session, 110, 30, &command);
     tmux.wait_for("the demo serving v1 with the tour", |s| {
-        s.contains("claims") && s.contains("up") && s.contains("tour 1/7")
+        s.contains("claims") && s.contains("up") && s.contains("tour 1/9")
     });
     tmux.keys(&["n"]);
-    tmux.wait_for("step 2", |s| s.contains("tour 2/7"));
+    tmux.wait_for("step 2", |s| s.contains("tour 2/9"));
     tmux.keys(&["Enter"]);
     tmux.wait_for("the serving pane", |s| s.contains("stable v1"));
     tmux.keys(&["Tab"]);
@@ -327,6 +327,23 @@ fn the_interactive_demo_follows_its_tour_by_keys() {
         s.contains("smoke test claims v3") && s.contains("FAILED; stored with the version")
     });
     tmux.keys(&["x"]);
+    // S shadows v3 beside production instead: no client sees its answers.
+    tmux.keys(&["S"]);
+    tmux.wait_for("the shadow started", |s| {
+        s.contains("shadow of claims started: v3")
+    });
+    // The demo logs a fifth of its claims: the requests pane tails them, and t keeps the
+    // selected one as a sentinel case of the version that answered it.
+    tmux.keys(&[":"]);
+    tmux.keys(&["-l", "requests"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("logged claims", |s| {
+        s.contains("ANSWER") && s.contains(" 200 ")
+    });
+    tmux.keys(&["t"]);
+    tmux.wait_for("a sentinel case kept", |s| {
+        s.contains("sentinel case \"request")
+    });
     tmux.keys(&["q"]);
     let deadline = Instant::now() + Duration::from_secs(15);
     while tmux.alive() && Instant::now() < deadline {

@@ -130,6 +130,11 @@ fn a_shadow_reports_the_agreement_onnxruntime_measures_and_clients_see_only_prod
         agreed as f64 / 300.0,
         "{status:#}"
     );
+    let text = ok(h, &["status"]);
+    assert!(
+        text.contains(&format!("shadow v2 {:.1}%", agreed as f64 / 3.0)),
+        "{text}"
+    );
     let text = ok(h, &["shadow", "fraud"]);
     assert!(
         text.contains(&format!(
@@ -233,4 +238,56 @@ fn a_deploy_can_require_a_shadow_phase_that_agreed_with_production() {
     );
     let journal = ok(h, &["journal", "--model", "fraud", "--limit", "3"]);
     assert!(journal.contains("shadow stopped"), "{journal}");
+}
+
+/// Kills the server of fraud outright and waits until its supervisor has started another.
+fn crash_and_wait(h: &Path) {
+    let record = || -> Value {
+        serde_json::from_str(&std::fs::read_to_string(h.join("serve/fraud.server.json")).unwrap())
+            .unwrap()
+    };
+    let before = record();
+    let pid = before["server_pid"].as_u64().unwrap();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = record();
+        let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap_or_default();
+        let healthy = !port.trim().is_empty()
+            && reqwest::blocking::get(format!("http://127.0.0.1:{}/v2/health/ready", port.trim()))
+                .is_ok_and(|r| r.status().is_success());
+        if now["server_pid"].as_u64().is_some_and(|p| p != pid) && healthy {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never restarted: {now}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_shadow_runs_again_in_a_server_restarted_after_a_crash_and_not_after_it_was_stopped() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    common::register(h, "fraud", "gb_multiclass.onnx");
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    let _stop = Stop(h);
+    ok(h, &["shadow", "fraud", "2", "--percent", "100"]);
+    crash_and_wait(h);
+    // The restarted server runs the same shadow (its counts start again: a new process).
+    recorded_traffic(h);
+    let report = report_after(h, 300);
+    assert_eq!(report["version"], 2, "{report:#}");
+    assert_eq!(report["percent"], 100, "{report:#}");
+    // Stopped, it stays stopped through the next crash.
+    ok(h, &["shadow", "fraud", "--stop"]);
+    crash_and_wait(h);
+    let err = common::fails(h, &["shadow", "fraud"], 1);
+    assert!(err.contains("no shadow"), "{err}");
 }

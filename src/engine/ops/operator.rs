@@ -84,8 +84,12 @@ impl Operator {
         program: PathBuf,
     ) -> Result<Operator, String> {
         let lock_timeout = Duration::from_millis(settings.lock_timeout_ms);
-        let serving =
-            crate::serving::for_environment(environment, &settings.data_dir, program.clone());
+        let serving = crate::serving::for_environment(
+            environment,
+            &settings.data_dir,
+            program.clone(),
+            settings.config_path.clone(),
+        );
         let registry: Arc<dyn OpRegistry> = match environment.registry {
             RegistryBackend::Embedded => Arc::new(EmbeddedOpRegistry::new(
                 settings.data_dir.clone(),
