@@ -1001,32 +1001,19 @@ fn run_command(state: &mut State, text: &str) -> Vec<Effect> {
             };
             open_recovery(state, model, how)
         }
-        (Some("shadow"), _) => {
+        (Some(verb @ ("shadow" | "rollout")), _) => {
+            // The open model, else the one selected in the fleet.
             let model = state.open_model().map(str::to_string).or_else(|| {
                 fleet::rows(state)
                     .get(state.selected)
                     .map(|r| r.model.clone())
             });
             let words: Vec<&str> = text.split_whitespace().skip(1).collect();
-            match model {
-                Some(model) => super::shadow::on_command(state, &model, &words),
-                None => {
-                    state.toast = Some("no model selected to shadow".into());
-                    Vec::new()
-                }
-            }
-        }
-        (Some("rollout"), _) => {
-            let model = state.open_model().map(str::to_string).or_else(|| {
-                fleet::rows(state)
-                    .get(state.selected)
-                    .map(|r| r.model.clone())
-            });
-            let words: Vec<&str> = text.split_whitespace().skip(1).collect();
-            match model {
-                Some(model) => super::rollout::on_command(state, &model, &words),
-                None => {
-                    state.toast = Some("no model selected to roll out".into());
+            match (model, verb) {
+                (Some(model), "shadow") => super::shadow::on_command(state, &model, &words),
+                (Some(model), _) => super::rollout::on_command(state, &model, &words),
+                (None, _) => {
+                    state.toast = Some(format!("no model selected: :{verb} acts on one"));
                     Vec::new()
                 }
             }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::model::comparison::{ComparedOutput, OutputValues, Tally};
 use crate::model::{LoggedRequest, ModelName};
 
 /// What a replay found.
@@ -39,9 +40,7 @@ pub struct ReplayReport {
 impl ReplayReport {
     /// Distinct classes each side answered: (production's, the candidate's).
     pub fn classes(&self) -> (usize, usize) {
-        let candidate: std::collections::BTreeSet<&String> =
-            self.confusion.values().flat_map(|c| c.keys()).collect();
-        (self.confusion.len(), candidate.len())
+        crate::model::comparison::classes(&self.confusion)
     }
 
     /// "agrees with production's answers on 97.5% of 400 rows (output_label); 0 errors".
@@ -136,11 +135,8 @@ pub async fn replay_at(
         version,
         ..Default::default()
     };
-    let mut latencies = Vec::new();
-    let mut agreed = 0usize;
-    let mut differences = Vec::new();
+    let mut tally = Tally::default();
     for entry in entries {
-        report.requests += 1;
         let started = Instant::now();
         let answered = client
             .post(format!("{base}/infer"))
@@ -156,74 +152,77 @@ pub async fn replay_at(
             )),
             Err(e) => Err(e.to_string()),
         };
-        latencies.push(started.elapsed().as_secs_f64() * 1e3);
-        let answer = match answer {
-            Ok(a) => a,
-            Err(e) => {
-                report.errors += 1;
-                report.first_error.get_or_insert(e);
-                continue;
-            }
-        };
-        for (name, theirs, ours) in paired_outputs(&entry.answer, &answer) {
-            if is_class(&theirs) {
-                if report.output.as_ref().is_some_and(|o| *o != name) {
-                    continue;
-                }
-                report.output = Some(name);
-                for (t, o) in values(&theirs).iter().zip(values(&ours).iter()) {
-                    let (t, o) = (class_text(t), class_text(o));
-                    report.rows += 1;
-                    if t == o {
-                        agreed += 1;
-                    }
-                    *report.confusion.entry(t).or_default().entry(o).or_default() += 1;
-                }
-            } else {
-                differences.extend(row_differences(&theirs, &ours));
-            }
+        let took = started.elapsed().as_secs_f64() * 1e3;
+        match answer {
+            Ok(answer) => tally.answered(took, &outputs(&entry.answer), &outputs(&answer)),
+            Err(e) => tally.failed(took, e),
         }
     }
-    if report.rows > 0 {
-        report.agreement = Some(agreed as f64 / report.rows as f64);
-    }
-    report.score_difference = quantiles(&mut differences);
-    report.latency_ms = {
-        let mut l = latencies;
-        l.sort_by(f64::total_cmp);
-        (!l.is_empty()).then(|| [at(&l, 0.5), at(&l, 0.99)])
-    };
+    report.requests = tally.requests as usize;
+    report.errors = tally.errors as usize;
+    report.agreement = tally.agreement();
+    report.score_difference = tally.score_difference();
+    report.latency_ms = tally.latency_ms();
+    report.rows = tally.rows as usize;
+    report.first_error = tally.first_error;
+    report.output = tally.output;
+    report.confusion = tally.confusion;
     report
 }
 
-/// (name, production's, the candidate's) for each output both answers carry.
-fn paired_outputs(theirs: &Value, ours: &Value) -> Vec<(String, Value, Value)> {
-    let outputs = |v: &Value| v["outputs"].as_array().cloned().unwrap_or_default();
-    let ours = outputs(ours);
-    outputs(theirs)
-        .into_iter()
-        .filter_map(|t| {
-            let name = t["name"].as_str()?.to_string();
-            let o = ours.iter().find(|o| o["name"] == t["name"])?.clone();
-            Some((name, t, o))
-        })
-        .collect()
-}
-
-/// A class output: integers, strings or booleans, one per row.
-fn is_class(output: &Value) -> bool {
-    let datatype = output["datatype"].as_str().unwrap_or_default();
-    let one_per_row = output["shape"]
+/// A V2 answer's outputs, as the comparison takes them.
+fn outputs(answer: &Value) -> Vec<ComparedOutput> {
+    answer["outputs"]
         .as_array()
-        .is_some_and(|s| s.len() == 1 || (s.len() == 2 && s[1] == 1));
-    one_per_row
-        && (datatype.starts_with("INT")
-            || datatype.starts_with("UINT")
-            || datatype == "BYTES"
-            || datatype == "BOOL")
+        .map(|outputs| {
+            outputs
+                .iter()
+                .filter_map(|o| {
+                    Some(ComparedOutput {
+                        name: o["name"].as_str()?.to_string(),
+                        values: output_values(o),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
-fn values(output: &Value) -> Vec<Value> {
+/// Classes when the output is integers, strings or booleans, one per row; scores when it is
+/// floats.
+fn output_values(output: &Value) -> OutputValues {
+    let datatype = output["datatype"].as_str().unwrap_or_default();
+    let shape: Vec<u64> = output["shape"]
+        .as_array()
+        .map(|s| s.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default();
+    let one_per_row = shape.len() == 1 || (shape.len() == 2 && shape[1] == 1);
+    let values = leaves(&output["data"]);
+    let class = datatype.starts_with("INT")
+        || datatype.starts_with("UINT")
+        || datatype == "BYTES"
+        || datatype == "BOOL";
+    if class && one_per_row {
+        OutputValues::Classes(
+            values
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect(),
+        )
+    } else if datatype.starts_with("FP") {
+        OutputValues::Scores {
+            rows: shape.first().copied().unwrap_or(1) as usize,
+            values: values.iter().filter_map(Value::as_f64).collect(),
+        }
+    } else {
+        OutputValues::Other
+    }
+}
+
+fn leaves(v: &Value) -> Vec<Value> {
     fn flatten(v: &Value, out: &mut Vec<Value>) {
         match v {
             Value::Array(items) => items.iter().for_each(|i| flatten(i, out)),
@@ -231,50 +230,6 @@ fn values(output: &Value) -> Vec<Value> {
         }
     }
     let mut out = Vec::new();
-    flatten(&output["data"], &mut out);
+    flatten(v, &mut out);
     out
-}
-
-fn class_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// Per row, the largest absolute difference between the two's scores.
-fn row_differences(theirs: &Value, ours: &Value) -> Vec<f64> {
-    let rows = theirs["shape"]
-        .as_array()
-        .and_then(|s| s.first())
-        .and_then(Value::as_u64)
-        .unwrap_or(1)
-        .max(1) as usize;
-    let (t, o) = (values(theirs), values(ours));
-    if t.len() != o.len() || t.is_empty() {
-        return Vec::new();
-    }
-    let width = t.len() / rows;
-    t.chunks(width.max(1))
-        .zip(o.chunks(width.max(1)))
-        .map(|(a, b)| {
-            a.iter()
-                .zip(b)
-                .filter_map(|(x, y)| Some((x.as_f64()? - y.as_f64()?).abs()))
-                .fold(0.0, f64::max)
-        })
-        .collect()
-}
-
-fn quantiles(values: &mut [f64]) -> Option<[f64; 3]> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    Some([at(values, 0.5), at(values, 0.95), values[values.len() - 1]])
-}
-
-fn at(sorted: &[f64], q: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }

@@ -2,6 +2,7 @@
 
 pub mod alert;
 pub mod alias;
+pub mod comparison;
 pub mod drift;
 pub mod evaluation;
 pub mod feedback;

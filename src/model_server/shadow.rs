@@ -4,7 +4,6 @@
 //! errors and latency) and thrown away. Bounded: when the candidate falls behind, copies are
 //! dropped and counted; production never waits for it.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -12,12 +11,11 @@ use std::time::{Duration, Instant};
 
 use super::state::LoadedVersion;
 use crate::model::ShadowReport;
+use crate::model::comparison::{ComparedOutput, OutputValues, Tally};
 use crate::runtime::{NamedTensor, TensorData};
 
 /// Copies waiting for the candidate; past this, new ones are dropped.
 const QUEUE: usize = 256;
-/// Score differences and latencies kept for the quantiles (the newest).
-const KEPT: usize = 10_000;
 /// How long the candidate's thread sleeps when it has no copy to answer.
 const POLL: Duration = Duration::from_millis(2);
 
@@ -37,7 +35,7 @@ pub struct Shadow {
     seen: AtomicU64,
     dropped: AtomicU64,
     stopped: Arc<AtomicBool>,
-    stats: Arc<Mutex<Stats>>,
+    stats: Arc<Mutex<Tally>>,
     started: Instant,
 }
 
@@ -45,19 +43,6 @@ impl std::fmt::Debug for Mirrored {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Mirrored")
     }
-}
-
-#[derive(Debug, Default)]
-struct Stats {
-    requests: u64,
-    errors: u64,
-    first_error: Option<String>,
-    output: Option<String>,
-    rows: u64,
-    agreed: u64,
-    confusion: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
-    differences: VecDeque<f64>,
-    latencies: VecDeque<f64>,
 }
 
 impl Shadow {
@@ -68,7 +53,7 @@ impl Shadow {
         percent: u8,
     ) -> Result<Arc<Self>, String> {
         let (sender, receiver) = std::sync::mpsc::sync_channel(QUEUE);
-        let stats = Arc::new(Mutex::new(Stats::default()));
+        let stats = Arc::new(Mutex::new(Tally::default()));
         let stopped = Arc::new(AtomicBool::new(false));
         let (kept, stop) = (stats.clone(), stopped.clone());
         let version = candidate.version;
@@ -124,29 +109,17 @@ impl Shadow {
     }
 }
 
-fn snapshot(s: &Stats) -> ShadowReport {
-    let quantiles = |values: &VecDeque<f64>, qs: &[f64]| -> Option<Vec<f64>> {
-        if values.is_empty() {
-            return None;
-        }
-        let mut sorted: Vec<f64> = values.iter().copied().collect();
-        sorted.sort_by(f64::total_cmp);
-        Some(
-            qs.iter()
-                .map(|q| sorted[(((sorted.len() - 1) as f64) * q).round() as usize])
-                .collect(),
-        )
-    };
+fn snapshot(s: &Tally) -> ShadowReport {
     ShadowReport {
         requests: s.requests,
         errors: s.errors,
         first_error: s.first_error.clone(),
         output: s.output.clone(),
         rows: s.rows,
-        agreement: (s.rows > 0).then(|| s.agreed as f64 / s.rows as f64),
+        agreement: s.agreement(),
         confusion: s.confusion.clone(),
-        score_difference: quantiles(&s.differences, &[0.5, 0.95, 1.0]).map(|q| [q[0], q[1], q[2]]),
-        latency_ms: quantiles(&s.latencies, &[0.5, 0.99]).map(|q| [q[0], q[1]]),
+        score_difference: s.score_difference(),
+        latency_ms: s.latency_ms(),
         ..ShadowReport::default()
     }
 }
@@ -225,7 +198,7 @@ pub fn gauges(state: &super::state::ServerState) -> Vec<super::metrics::GaugeSam
 fn answer_copies(
     candidate: &LoadedVersion,
     queue: Receiver<Mirrored>,
-    stats: &Mutex<Stats>,
+    stats: &Mutex<Tally>,
     stopped: &AtomicBool,
 ) {
     loop {
@@ -246,93 +219,46 @@ fn answer_copies(
         let answered = candidate.model.run(&copy.inputs);
         let took = started.elapsed().as_secs_f64() * 1e3;
         let Ok(mut s) = stats.lock() else { return };
-        s.requests += 1;
-        push(&mut s.latencies, took);
         match answered {
-            Ok(outputs) => compare(&mut s, &copy.production, &outputs),
-            Err(e) => {
-                s.errors += 1;
-                s.first_error.get_or_insert_with(|| e.to_string());
-            }
+            Ok(outputs) => s.answered(took, &compared(&copy.production), &compared(&outputs)),
+            Err(e) => s.failed(took, e.to_string()),
         }
     }
 }
 
-fn push(kept: &mut VecDeque<f64>, value: f64) {
-    if kept.len() == KEPT {
-        kept.pop_front();
-    }
-    kept.push_back(value);
-}
-
-/// Classes row by row on the first class output both answer; score differences on the others.
-fn compare(s: &mut Stats, production: &[NamedTensor], candidate: &[NamedTensor]) {
-    for theirs in production {
-        let Some(ours) = candidate.iter().find(|o| o.name == theirs.name) else {
-            continue;
-        };
-        match (class_values(theirs), class_values(ours)) {
-            (Some(t), Some(o)) => {
-                if s.output.as_ref().is_some_and(|name| *name != theirs.name) {
-                    continue;
+/// Tensors as the comparison takes them: classes when they are integers, strings or
+/// booleans, one per row; scores when they are floats.
+fn compared(tensors: &[NamedTensor]) -> Vec<ComparedOutput> {
+    tensors
+        .iter()
+        .map(|t| {
+            let one_per_row = t.shape.len() == 1 || (t.shape.len() == 2 && t.shape[1] == 1);
+            let rows = t.shape.first().copied().unwrap_or(1);
+            let values = match &t.data {
+                TensorData::I64(v) if one_per_row => {
+                    OutputValues::Classes(v.iter().map(i64::to_string).collect())
                 }
-                s.output = Some(theirs.name.clone());
-                for (t, o) in t.into_iter().zip(o) {
-                    s.rows += 1;
-                    if t == o {
-                        s.agreed += 1;
-                    }
-                    *s.confusion.entry(t).or_default().entry(o).or_default() += 1;
+                TensorData::I32(v) if one_per_row => {
+                    OutputValues::Classes(v.iter().map(i32::to_string).collect())
                 }
+                TensorData::String(v) if one_per_row => OutputValues::Classes(v.clone()),
+                TensorData::Bool(v) if one_per_row => {
+                    OutputValues::Classes(v.iter().map(bool::to_string).collect())
+                }
+                TensorData::F32(v) => OutputValues::Scores {
+                    rows,
+                    values: v.iter().map(|x| f64::from(*x)).collect(),
+                },
+                TensorData::F64(v) => OutputValues::Scores {
+                    rows,
+                    values: v.clone(),
+                },
+                _ => OutputValues::Other,
+            };
+            ComparedOutput {
+                name: t.name.clone(),
+                values,
             }
-            _ => {
-                for d in row_differences(theirs, ours) {
-                    push(&mut s.differences, d);
-                }
-            }
-        }
-    }
-}
-
-/// A class output's values as text, one per row (integers, strings, booleans).
-fn class_values(t: &NamedTensor) -> Option<Vec<String>> {
-    let one_per_row = t.shape.len() == 1 || (t.shape.len() == 2 && t.shape[1] == 1);
-    if !one_per_row {
-        return None;
-    }
-    match &t.data {
-        TensorData::I64(v) => Some(v.iter().map(i64::to_string).collect()),
-        TensorData::I32(v) => Some(v.iter().map(i32::to_string).collect()),
-        TensorData::String(v) => Some(v.clone()),
-        TensorData::Bool(v) => Some(v.iter().map(bool::to_string).collect()),
-        _ => None,
-    }
-}
-
-fn floats(t: &NamedTensor) -> Option<Vec<f64>> {
-    match &t.data {
-        TensorData::F32(v) => Some(v.iter().map(|x| f64::from(*x)).collect()),
-        TensorData::F64(v) => Some(v.clone()),
-        _ => None,
-    }
-}
-
-fn row_differences(theirs: &NamedTensor, ours: &NamedTensor) -> Vec<f64> {
-    let (Some(t), Some(o)) = (floats(theirs), floats(ours)) else {
-        return Vec::new();
-    };
-    let rows = theirs.shape.first().copied().unwrap_or(1).max(1);
-    if t.len() != o.len() || t.is_empty() {
-        return Vec::new();
-    }
-    let width = (t.len() / rows).max(1);
-    t.chunks(width)
-        .zip(o.chunks(width))
-        .map(|(a, b)| {
-            a.iter()
-                .zip(b)
-                .map(|(x, y)| (x - y).abs())
-                .fold(0.0, f64::max)
         })
         .collect()
 }

@@ -551,13 +551,12 @@ fn a_canary_is_handed_to_watch_paused_and_resumed_from_the_console() {
 
 /// Sends one-row requests of fraud's input with ids `PREFIX-0`.. and checks each is answered.
 fn claims(h: &Path, prefix: &str, rows: &[[f64; 4]]) {
-    let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap();
-    let url = format!("http://127.0.0.1:{}/v2/models/fraud/infer", port.trim());
     let client = reqwest::blocking::Client::new();
     for (i, row) in rows.iter().enumerate() {
-        let body = serde_json::json!({ "id": format!("{prefix}-{i}"), "inputs": [{ "name": "X", "shape": [1, 4], "datatype": "FP32", "data": row }] });
-        let status = client.post(&url).json(&body).send().unwrap().status();
-        assert!(status.is_success(), "{status}");
+        let row: Vec<serde_json::Value> = row.iter().map(|v| serde_json::json!(v)).collect();
+        let (status, body) =
+            common::post_to_fraud(h, &client, Some(&format!("{prefix}-{i}")), &row);
+        assert_eq!(status, 200, "{body}");
     }
 }
 
@@ -637,12 +636,7 @@ fn the_request_log_is_tailed_searched_and_kept_as_a_sentinel_and_a_shadow_starts
     }
     let smoke: serde_json::Value =
         serde_json::from_str(&ok(h, &["smoke", "fraud", "1", "--json"])).unwrap();
-    let sentinels = smoke["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "sentinels")
-        .unwrap_or_else(|| panic!("{smoke:#}"));
+    let sentinels = common::check_named(&smoke, "sentinels");
     assert_eq!(
         sentinels["detail"], "1 of 1 cases within tolerance",
         "{sentinels}"

@@ -622,12 +622,7 @@ fn mlflow_on_one_machine_deploys_promotes_and_rolls_back_with_local_servers() {
     assert_eq!(v1["smoke_passed"], true, "{v1}");
     // The run's sentinels.json came with it: the smoke test runs its cases.
     let smoke: Value = serde_json::from_str(&ok(h, &["smoke", "claims", "1", "--json"])).unwrap();
-    let sentinels = smoke["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "sentinels")
-        .unwrap_or_else(|| panic!("{smoke}"));
+    let sentinels = common::check_named(&smoke, "sentinels");
     assert_eq!(
         sentinels["detail"], "4 of 4 cases within tolerance",
         "{smoke}"

@@ -20,17 +20,16 @@ impl Drop for Stop<'_> {
 
 /// Sends `n` one-row requests with ids `PREFIX-0`..; the bodies the clients got, by id.
 fn requests(h: &Path, prefix: &str, n: usize, width: usize) -> Vec<(String, u16, Value)> {
-    let port = std::fs::read_to_string(h.join("serve/fraud.port")).unwrap();
-    let url = format!("http://127.0.0.1:{}/v2/models/fraud/infer", port.trim());
     let client = reqwest::blocking::Client::new();
+    let row: Vec<Value> = [50.0, 40.0, 0.1, 0.2][..width]
+        .iter()
+        .map(|v| json!(v))
+        .collect();
     (0..n)
         .map(|i| {
             let id = format!("{prefix}-{i}");
-            let data: Vec<f64> = [50.0, 40.0, 0.1, 0.2][..width].to_vec();
-            let body = json!({ "id": id, "inputs": [{ "name": "X", "shape": [1, width], "datatype": "FP32", "data": data }] });
-            let response = client.post(&url).json(&body).send().unwrap();
-            let status = response.status().as_u16();
-            (id, status, response.json().unwrap_or(Value::Null))
+            let (status, body) = common::post_to_fraud(h, &client, Some(&id), &row);
+            (id, status, body)
         })
         .collect()
 }
@@ -192,12 +191,7 @@ fn replay_compares_a_candidate_with_what_production_answered_and_catches_a_const
     // the sentinel check says it had nothing to ask rather than passing.
     let smoke: Value = serde_json::from_str(&ok(h, &["smoke", "fraud", "2", "--json"])).unwrap();
     assert_eq!(smoke["passed"], true, "{smoke:#}");
-    let sentinels = smoke["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "sentinels")
-        .unwrap_or_else(|| panic!("{smoke:#}"));
+    let sentinels = common::check_named(&smoke, "sentinels");
     assert_eq!(sentinels["skipped"], true, "{sentinels}");
     let text = ok(h, &["smoke", "fraud", "2"]);
     assert!(text.contains("--   sentinels"), "{text}");
@@ -284,12 +278,7 @@ fn replay_compares_a_candidate_with_what_production_answered_and_catches_a_const
     let out = common::run(h, &["smoke", "fraud", "2", "--json"]);
     let smoke: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(smoke["passed"], false, "{smoke:#}");
-    let replay = smoke["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "replay")
-        .unwrap_or_else(|| panic!("{smoke:#}"));
+    let replay = common::check_named(&smoke, "replay");
     assert_eq!(replay["passed"], false, "{replay}");
     assert!(
         replay["detail"]
@@ -300,12 +289,7 @@ fn replay_compares_a_candidate_with_what_production_answered_and_catches_a_const
     );
     // And the honest one passes it.
     let smoke: Value = serde_json::from_str(&ok(h, &["smoke", "fraud", "3", "--json"])).unwrap();
-    let replay = smoke["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "replay")
-        .unwrap_or_else(|| panic!("{smoke:#}"));
+    let replay = common::check_named(&smoke, "replay");
     assert_eq!(replay["passed"], true, "{replay}");
 }
 
@@ -339,12 +323,7 @@ fn a_logged_request_kept_as_a_sentinel_case_is_asked_by_every_later_smoke_test()
     assert_eq!(kept["case"], "request claim-1", "{kept}");
     assert_eq!(kept["cases"], 1, "{kept}");
     let smoke: Value = serde_json::from_str(&ok(h, &["smoke", "fraud", "1", "--json"])).unwrap();
-    let sentinels = smoke["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "sentinels")
-        .unwrap_or_else(|| panic!("{smoke:#}"));
+    let sentinels = common::check_named(&smoke, "sentinels");
     assert_eq!(sentinels["passed"], true, "{sentinels}");
     assert_eq!(
         sentinels["detail"], "1 of 1 cases within tolerance",
@@ -371,12 +350,7 @@ fn a_logged_request_kept_as_a_sentinel_case_is_asked_by_every_later_smoke_test()
     let out = common::run(h, &["smoke", "fraud", "2", "--json"]);
     assert_eq!(out.status.code(), Some(2));
     let smoke: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let sentinels = smoke["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "sentinels")
-        .unwrap_or_else(|| panic!("{smoke:#}"));
+    let sentinels = common::check_named(&smoke, "sentinels");
     assert_eq!(sentinels["passed"], false, "{sentinels}");
     assert!(
         sentinels["detail"]

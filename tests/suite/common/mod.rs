@@ -85,15 +85,30 @@ pub fn register(home: &Path, model: &str, file: &str) -> String {
 /// Sends each row to the local server of `fraud` as a one-row request of its input `X`, and
 /// checks each is answered.
 pub fn rows_to_fraud(home: &Path, rows: impl IntoIterator<Item = Vec<serde_json::Value>>) {
-    let port = std::fs::read_to_string(home.join("serve/fraud.port")).unwrap();
-    let url = format!("http://127.0.0.1:{}/v2/models/fraud/infer", port.trim());
     let client = reqwest::blocking::Client::new();
     for row in rows {
-        let width = row.len();
-        let body = serde_json::json!({ "inputs": [{ "name": "X", "shape": [1, width], "datatype": "FP32", "data": row }] });
-        let status = client.post(&url).json(&body).send().unwrap().status();
-        assert!(status.is_success(), "{status}");
+        let (status, body) = post_to_fraud(home, &client, None, &row);
+        assert!(status < 300, "{status}: {body}");
     }
+}
+
+/// Sends one row to the local server of `fraud` (V2, input `X` as wide as the row), with `id`
+/// when given; the status and the body the client got.
+pub fn post_to_fraud(
+    home: &Path,
+    client: &reqwest::blocking::Client,
+    id: Option<&str>,
+    row: &[serde_json::Value],
+) -> (u16, serde_json::Value) {
+    let port = std::fs::read_to_string(home.join("serve/fraud.port")).unwrap();
+    let url = format!("http://127.0.0.1:{}/v2/models/fraud/infer", port.trim());
+    let mut body = serde_json::json!({ "inputs": [{ "name": "X", "shape": [1, row.len()], "datatype": "FP32", "data": row }] });
+    if let Some(id) = id {
+        body["id"] = id.into();
+    }
+    let response = client.post(&url).json(&body).send().unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().unwrap_or(serde_json::Value::Null))
 }
 
 /// The versions the production and canary aliases of `model` point at.
@@ -141,4 +156,13 @@ pub fn promtool_check(exposition: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The check called `name` in a smoke report (`smoke --json`); a panic showing the report when
+/// it has none.
+pub fn check_named<'a>(smoke: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    smoke["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["name"] == name))
+        .unwrap_or_else(|| panic!("no check {name:?} in {smoke:#}"))
 }
