@@ -65,11 +65,22 @@ pub fn run(settings: &Settings, args: ReplayArgs) -> Result<(), Failure> {
     };
     let candidate = args.version.to_string();
     // Compared with production's answers only: a canary's, logged beside them, are not.
-    let production = super::open(settings)
-        .ok()
-        .and_then(|r| r.aliases(&model).ok())
-        .and_then(|a| crate::model::version_of(&a, crate::model::AliasName::PRODUCTION))
-        .map(|v| v.to_string());
+    let production = if settings.environment.registry == crate::settings::RegistryBackend::Mlflow {
+        // MLflow's version, replayed on the file MLflow holds once copied here (as the smoke
+        // test does); production is MLflow's alias.
+        use crate::engine::ops::OpRegistry;
+        let mlflow = super::mlflow_copies::registry(settings, &program()?)?;
+        runtime()?.block_on(async {
+            super::mlflow_copies::copy(&mlflow, &model, args.version, 1).await?;
+            Ok::<_, Failure>(mlflow.held(&model).await?.production)
+        })?
+    } else {
+        super::open(settings)
+            .ok()
+            .and_then(|r| r.aliases(&model).ok())
+            .and_then(|a| crate::model::version_of(&a, crate::model::AliasName::PRODUCTION))
+    }
+    .map(|v| v.to_string());
     let keep = |e: &crate::model::LoggedRequest| {
         e.status == 200
             && e.version.as_ref().is_some_and(|v| *v != candidate)

@@ -660,6 +660,42 @@ fn mlflow_on_one_machine_deploys_promotes_and_rolls_back_with_local_servers() {
         1,
     );
     assert!(err.contains("keeps its aliases in MLflow"), "{err}");
+    // A replay of MLflow's v2 (not copied yet) on requests logged elsewhere (KServe's
+    // clients, say): copied first, answered by a throwaway local server, compared with what
+    // MLflow's production answered.
+    let log = h.join("elsewhere.json");
+    std::fs::write(
+        &log,
+        json!([{
+            "at": "2026-12-07T00:00:00Z", "model": "claims", "version": "1", "id": "c-1",
+            "status": 200, "latency_ms": 1.0, "request": body, "answer": answer, "error": null
+        }])
+        .to_string(),
+    )
+    .unwrap();
+    let out = common::run(
+        h,
+        &[
+            &env[..],
+            &[
+                "replay",
+                "claims",
+                "2",
+                "--log",
+                log.to_str().unwrap(),
+                "--min-agreement",
+                "0",
+                "--json",
+            ],
+        ]
+        .concat(),
+    );
+    let replayed: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", common::stderr(&out)));
+    assert_eq!(replayed["requests"], 1, "{replayed}");
+    assert_eq!(replayed["errors"], 0, "{replayed}");
+    assert_eq!(replayed["rows"], 1, "{replayed}");
+    assert_eq!(replayed["passed"], true, "{replayed}");
     // A smoke test of a version not served yet copies it first, as a deploy would.
     let smoke: Value = serde_json::from_str(&run(&["smoke", "claims", "2", "--json"])).unwrap();
     assert_eq!(smoke["passed"], true, "{smoke}");
