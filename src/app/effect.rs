@@ -57,9 +57,11 @@ pub enum Effect {
     FetchVersions {
         model: String,
     },
-    /// Read the newest entries of a model's request log.
+    /// Read the newest entries of a model's request log, or (with `search`) the newest that
+    /// hold that text, from the whole log.
     FetchRequests {
         model: String,
+        search: Option<String>,
     },
     /// Keep a logged request as a sentinel case of the version that answered it (answered
     /// with [`super::msg::Msg::OpFinished`]).

@@ -8,6 +8,7 @@ pub mod fleet;
 pub mod guide;
 pub mod msg;
 pub mod panes;
+pub mod requests;
 pub mod rollout;
 pub mod shadow;
 pub mod signals;

@@ -63,11 +63,12 @@ pub enum Msg {
         at: DateTime<Utc>,
         result: Result<Vec<crate::model::JournalEntry>, String>,
     },
-    /// A model's newest logged requests (its request log).
+    /// A model's newest logged requests (its request log), or those holding `search`.
     RequestsFetched {
         model: String,
         at: DateTime<Utc>,
         result: Result<Vec<crate::model::LoggedRequest>, String>,
+        search: Option<String>,
     },
     /// A model's registry versions.
     VersionsFetched {

@@ -368,6 +368,11 @@ pub struct Detail {
     pub journal: BTreeMap<String, Vec<crate::model::JournalEntry>>,
     /// The open model's newest logged requests, newest first (the request log).
     pub requests: BTreeMap<String, Vec<crate::model::LoggedRequest>>,
+    /// What the requests shown were searched for in the whole log (`None`: the newest).
+    pub requests_search: Option<String>,
+    /// While the requests pane is held (a row below the newest selected), how many newer
+    /// requests the log has that it does not show.
+    pub requests_newer: usize,
     /// Selected row inside the open pane (feature, version or journal row), as shown.
     pub selected: usize,
     /// What that row is: the selection follows it when rows refresh or re-sort.

@@ -135,12 +135,13 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Effect> {
             clamp_detail(state);
             Vec::new()
         }
-        Msg::RequestsFetched { model, at, result } => {
-            let (status, data) = (
-                &mut state.sources.requests_status,
-                &mut state.detail.requests,
-            );
-            store(status, data, model, at, result);
+        Msg::RequestsFetched {
+            model,
+            at,
+            result,
+            search,
+        } => {
+            super::requests::fetched(state, model, at, result, search);
             clamp_detail(state);
             Vec::new()
         }
@@ -362,20 +363,7 @@ fn detail_fetches(state: &mut State) -> Vec<Effect> {
             model: model.clone(),
         });
     }
-    // The request log is read only while it is on screen (a tail of the newest segment).
-    let on_requests = matches!(
-        state.view,
-        View::Model {
-            pane: Pane::Requests,
-            ..
-        }
-    );
-    if on_requests && !state.sources.requests_status.in_flight {
-        state.sources.requests_status.in_flight = true;
-        effects.push(Effect::FetchRequests {
-            model: model.clone(),
-        });
-    }
+    effects.extend(super::requests::tail(state, &model));
     let endpoint = state
         .servers
         .get(&model)
@@ -435,11 +423,17 @@ fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
             } else {
                 &mut state.filter
             };
+            let mut effects = Vec::new();
             match key.code {
-                KeyCode::Enter => state.mode = Mode::Normal,
+                KeyCode::Enter => {
+                    state.mode = Mode::Normal;
+                    // The requests pane searches the whole log, not the rows it shows.
+                    effects = super::requests::search(state);
+                }
                 KeyCode::Esc => {
                     filter.clear();
                     state.mode = Mode::Normal;
+                    effects = super::requests::search(state);
                 }
                 KeyCode::Backspace => {
                     filter.pop();
@@ -454,7 +448,7 @@ fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
             } else {
                 super::panes::follow_fleet(state);
             }
-            Vec::new()
+            effects
         }
         Mode::Command(mut text) => match key.code {
             KeyCode::Enter => {
@@ -590,6 +584,7 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
                 };
                 state.detail.selected = 0;
                 state.detail.filter.clear();
+                state.detail.requests_search = None;
                 let mut effects = detail_fetches(state);
                 // Charts start with what the metrics source remembers (Prometheus does).
                 effects.push(Effect::FetchHistory { model });
@@ -652,11 +647,18 @@ fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) ->
     let last = detail_rows(state).saturating_sub(1);
     if let Some(selected) = moved(state.detail.selected, action, last) {
         state.detail.selected = selected;
+        // Back on the newest request, the pane follows the log again at once.
+        if pane == Pane::Requests && selected == 0 {
+            return detail_fetches(state);
+        }
         return Vec::new();
     }
     match action {
         // Esc clears a filter first, then goes back to the fleet.
-        Action::Back if !state.detail.filter.is_empty() => state.detail.filter.clear(),
+        Action::Back if !state.detail.filter.is_empty() => {
+            state.detail.filter.clear();
+            return super::requests::search(state);
+        }
         Action::Back => state.view = View::Fleet,
         Action::NextPane | Action::PreviousPane => {
             let next = if action == Action::NextPane {
@@ -670,6 +672,7 @@ fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) ->
             };
             state.detail.selected = 0;
             state.detail.filter.clear();
+            state.detail.requests_search = None;
             if next == Pane::Requests {
                 return detail_fetches(state);
             }
@@ -977,6 +980,7 @@ fn run_command(state: &mut State, text: &str) -> Vec<Effect> {
                     state.view = View::Model { name, pane };
                     state.detail.selected = 0;
                     state.detail.filter.clear();
+                    state.detail.requests_search = None;
                     detail_fetches(state)
                 }
                 None => {

@@ -42,9 +42,6 @@ pub fn open_environment(
     Ok(next)
 }
 
-/// Logged requests the requests pane shows (the newest).
-const REQUESTS_SHOWN: usize = 200;
-
 /// How far back a model's charts start when it is opened (its history's length at 1 s).
 const HISTORY_SECONDS: u32 = crate::app::state::HISTORY as u32;
 
@@ -409,20 +406,36 @@ pub fn perform(effect: Effect, background: &Background) {
                 bg.replies.send(Msg::HistoryFetched { model, result });
             });
         }
-        Effect::FetchRequests { model } => {
+        Effect::FetchRequests { model, search } => {
             tokio::spawn(async move {
                 let dir = bg.data_dir.clone();
                 let wanted = model.clone();
+                let needle = search.clone();
                 // No log (it is off by default) reads as no entries: the pane says how to
                 // turn it on.
                 let result = tokio::task::spawn_blocking(move || {
-                    crate::store::request_log::newest(&dir, &wanted, REQUESTS_SHOWN, |_| true)
-                        .entries
+                    use crate::store::request_log;
+                    match &needle {
+                        Some(n) => {
+                            request_log::search(&dir, &wanted, n, crate::app::requests::SHOWN)
+                        }
+                        None => {
+                            request_log::newest(&dir, &wanted, crate::app::requests::SHOWN, |_| {
+                                true
+                            })
+                        }
+                    }
+                    .entries
                 })
                 .await
                 .map_err(|e| e.to_string());
                 let at = Utc::now();
-                bg.replies.send(Msg::RequestsFetched { model, at, result });
+                bg.replies.send(Msg::RequestsFetched {
+                    model,
+                    at,
+                    result,
+                    search,
+                });
             });
         }
         Effect::KeepSentinel { model, entry } => {

@@ -163,6 +163,21 @@ pub fn keep(
     let stored = registry.version(model, version)?;
     let case = case_from_logged(entry, &stored.signature)
         .map_err(|e| refused(format!("this request cannot be a sentinel case: {e}")))?;
+    // Asked of the version now: a case it fails would fail every smoke test of it (another
+    // version's answer, or one that does not survive the trip through JSON).
+    let bytes = crate::store::registry::artifacts::load(registry.artifacts_root(), &stored.sha256)?;
+    let loaded = crate::runtime::LoadedModel::from_bytes(&bytes)
+        .map_err(|e| refused(format!("v{version}'s file does not load: {e}")))?;
+    let one = SentinelSet {
+        tolerance: crate::model::sentinel::default_tolerance(),
+        cases: vec![case.clone()],
+    };
+    if let Some(failure) = super::sentinels::failing_cases(&loaded, &one).first() {
+        let whose = entry.version.as_deref().unwrap_or("another version");
+        return Err(refused(format!(
+            "v{version} does not answer this request as v{whose} did ({failure}): kept, the case would fail every smoke test of v{version}; nothing was added"
+        )));
+    }
     let name = case.name.clone();
     let kept = registry.write("adding a sentinel case", |tx| {
         // Read inside the transaction: a case added meanwhile is not lost.

@@ -95,7 +95,7 @@ pub fn register(
     let (profile, sentinel_set) = reference_and_sentinels(request, &loaded)?;
     let sentinel_failures = sentinel_set
         .as_ref()
-        .map(|set| failing_cases(&loaded, set))
+        .map(|set| sentinels::failing_cases(&loaded, set))
         .unwrap_or_default();
 
     let new = NewVersion {
@@ -345,36 +345,6 @@ fn reference_profile(
 
 fn display(path: &Path) -> String {
     path.display().to_string()
-}
-
-/// Runs each sentinel case on the loaded artifact; describes those outside tolerance.
-fn failing_cases(model: &LoadedModel, set: &crate::model::SentinelSet) -> Vec<String> {
-    let signature = model.signature();
-    let mut failures = Vec::new();
-    for case in &set.cases {
-        let tolerance = case.tolerance.unwrap_or(set.tolerance);
-        let outputs = match model.run(&sentinels::input_tensors(case, signature)) {
-            Ok(outputs) => outputs,
-            Err(e) => {
-                failures.push(format!("{}: {e}", case.name));
-                continue;
-            }
-        };
-        for (name, expected) in &case.expected {
-            let Some(actual) = outputs.iter().find(|o| &o.name == name) else {
-                continue;
-            };
-            match sentinels::max_deviation(expected, actual) {
-                Ok(d) if d <= tolerance => {}
-                Ok(d) => failures.push(format!(
-                    "{}: {name} off by {d:.3e} (tolerance {tolerance:.1e})",
-                    case.name
-                )),
-                Err(e) => failures.push(format!("{}: {name}: {e}", case.name)),
-            }
-        }
-    }
-    failures
 }
 
 #[cfg(test)]

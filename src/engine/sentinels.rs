@@ -215,3 +215,36 @@ fn deviation(want: f64, got: f64) -> f64 {
     let d = (want - got).abs();
     if d.is_nan() { f64::INFINITY } else { d }
 }
+
+/// Runs each sentinel case on the loaded artifact; describes those outside tolerance.
+pub fn failing_cases(
+    model: &crate::runtime::LoadedModel,
+    set: &crate::model::SentinelSet,
+) -> Vec<String> {
+    let signature = model.signature();
+    let mut failures = Vec::new();
+    for case in &set.cases {
+        let tolerance = case.tolerance.unwrap_or(set.tolerance);
+        let outputs = match model.run(&input_tensors(case, signature)) {
+            Ok(outputs) => outputs,
+            Err(e) => {
+                failures.push(format!("{}: {e}", case.name));
+                continue;
+            }
+        };
+        for (name, expected) in &case.expected {
+            let Some(actual) = outputs.iter().find(|o| &o.name == name) else {
+                continue;
+            };
+            match max_deviation(expected, actual) {
+                Ok(d) if d <= tolerance => {}
+                Ok(d) => failures.push(format!(
+                    "{}: {name} off by {d:.3e} (tolerance {tolerance:.1e})",
+                    case.name
+                )),
+                Err(e) => failures.push(format!("{}: {name}: {e}", case.name)),
+            }
+        }
+    }
+    failures
+}

@@ -75,6 +75,37 @@ pub fn newest(
     limit: usize,
     keep: impl Fn(&LoggedRequest) -> bool,
 ) -> Read {
+    scan(data_dir, model, limit, |_| true, keep)
+}
+
+/// The newest entries of `model` whose line holds `needle` (letters in either case), at most
+/// `limit`, newest first, from the whole log: a line is parsed only when it holds the needle.
+pub fn search(data_dir: &Path, model: &str, needle: &str, limit: usize) -> Read {
+    let needle = needle.to_ascii_lowercase();
+    let finder = memchr::memmem::Finder::new(needle.as_bytes());
+    let lowered = std::cell::RefCell::new(Vec::new());
+    scan(
+        data_dir,
+        model,
+        limit,
+        |line| {
+            let mut buffer = lowered.borrow_mut();
+            buffer.clear();
+            buffer.extend(line.iter().map(u8::to_ascii_lowercase));
+            finder.find(&buffer).is_some()
+        },
+        |_| true,
+    )
+}
+
+/// Lines from the newest back that `holds` lets through, parsed, kept when `keep` accepts them.
+fn scan(
+    data_dir: &Path,
+    model: &str,
+    limit: usize,
+    holds: impl Fn(&[u8]) -> bool,
+    keep: impl Fn(&LoggedRequest) -> bool,
+) -> Read {
     let mut read = Read::default();
     for path in segments(data_dir, model) {
         // One segment at a time, read from its end back in blocks, each line parsed only if it
@@ -83,7 +114,7 @@ pub fn newest(
             if read.entries.len() >= limit {
                 return false;
             }
-            if !line.trim_ascii().is_empty() {
+            if !line.trim_ascii().is_empty() && holds(line) {
                 match serde_json::from_slice::<LoggedRequest>(line) {
                     Ok(entry) if keep(&entry) => read.entries.push(entry),
                     Ok(_) => {}

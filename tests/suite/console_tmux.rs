@@ -575,6 +575,9 @@ fn the_request_log_is_tailed_searched_and_kept_as_a_sentinel_and_a_shadow_starts
         [12.0, 61.0, 0.3, 0.1],
     ];
     claims(h, "claim", &rows);
+    // Enough newer traffic that claim-1 is not among the newest the pane reads.
+    let bulk: Vec<[f64; 4]> = (0..250).map(|i| rows[i % 3]).collect();
+    claims(h, "bulk", &bulk);
     let tmux = Tmux::start(h, 140, 32);
     tmux.wait_for("the fleet", |s| s.contains("fraud") && s.contains("v1"));
     tmux.keys(&["Enter"]);
@@ -584,18 +587,32 @@ fn the_request_log_is_tailed_searched_and_kept_as_a_sentinel_and_a_shadow_starts
     tmux.keys(&["-l", "requests"]);
     tmux.keys(&["Enter"]);
     let screen = tmux.wait_for("the logged requests", |s| {
-        s.contains("claim-0") && s.contains("claim-2")
+        s.contains("bulk-249") && s.contains("tailing")
     });
     assert!(screen.contains("output_label="), "{screen}");
-    // New traffic shows up while the pane is open.
+    // New traffic shows up at the top while the pane follows the newest.
     claims(h, "later", &rows[..1]);
     tmux.wait_for("a new request", |s| s.contains("later-0"));
-    // `/` finds one by its id; t keeps it as a sentinel case of the version that answered.
+    // Moving down holds the rows still (the highlighted request stays put) and counts what
+    // came since; g goes back to the newest.
+    tmux.keys(&["j"]);
+    claims(h, "meanwhile", &rows[..2]);
+    tmux.wait_for("held, with the newer counted", |s| {
+        s.contains("held: 2 newer not shown") && !s.contains("meanwhile-1")
+    });
+    tmux.keys(&["g"]);
+    tmux.wait_for("the newest again", |s| {
+        s.contains("meanwhile-1") && s.contains("tailing")
+    });
+    // `/` searches the whole log: claim-1 is older than the newest the pane reads.
     tmux.keys(&["/"]);
     tmux.keys(&["-l", "claim-1"]);
     tmux.keys(&["Enter"]);
-    tmux.wait_for("only claim-1", |s| {
-        s.contains("claim-1") && !s.contains("claim-2") && !s.contains("later-0")
+    tmux.wait_for("claim-1 found in the whole log", |s| {
+        s.contains("claim-1")
+            && s.contains("found in the whole log")
+            && !s.contains("claim-2")
+            && !s.contains("later-0")
     });
     tmux.keys(&["t"]);
     tmux.wait_for("the sentinel kept", |s| {

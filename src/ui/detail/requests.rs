@@ -17,13 +17,31 @@ const OFF: &str = "No logged requests. The request log is off unless [request_lo
 pub(super) fn requests(frame: &mut Frame<'_>, panel: Panel<'_>, drawn: &mut DrawnList) {
     let Panel { ctx, area, block } = panel;
     let (state, name, theme, ascii) = (ctx.state, ctx.name, ctx.theme, ctx.ascii);
-    let block = with_freshness(block, &state.sources.requests_status, state, theme).title_bottom(
-        Line::from(Span::styled(
-            " t keeps one as a sentinel case · / searches ",
+    // Whether it follows the log, holds still, or shows a search: the rows' meaning.
+    let (mode, mode_style) = match (&state.detail.requests_search, state.detail.requests_newer) {
+        (Some(needle), _) => (
+            format!(" found in the whole log: {needle:?} · esc: newest "),
+            theme.accent(),
+        ),
+        (None, _) if !crate::app::requests::held(state) => (
+            " tailing · t keeps one as a sentinel case · / searches ".to_string(),
             theme.dim(),
-        ))
-        .right_aligned(),
-    );
+        ),
+        (None, 0) => (" held · g: back to the newest ".to_string(), theme.warn()),
+        (None, newer) => (
+            format!(
+                " held: {newer}{} newer not shown · g: back to the newest ",
+                if newer >= crate::app::requests::SHOWN {
+                    "+"
+                } else {
+                    ""
+                }
+            ),
+            theme.warn(),
+        ),
+    };
+    let block = with_freshness(block, &state.sources.requests_status, state, theme)
+        .title_bottom(Line::from(Span::styled(mode, mode_style)).right_aligned());
     let rows = crate::app::panes::requests(state, name);
     let loaded = state
         .detail
