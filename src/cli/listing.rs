@@ -274,11 +274,11 @@ pub fn print_settings(settings: &Settings, json: bool) -> Result<(), Failure> {
         "              {}",
         match g.min_shadow_agreement {
             Some(a) => format!(
-                "a shadow phase agreeing with production on >= {:.1}% of >= {} rows before promote",
+                "a shadow phase agreeing with production on >= {:.1}% of >= {} rows before a version takes traffic (canary, direct deploy, rollout)",
                 a * 100.0,
                 g.min_shadow_rows
             ),
-            None => "no shadow phase required before promote ([gates] min_shadow_agreement)".into(),
+            None => "no shadow phase required before a version takes traffic ([gates] min_shadow_agreement)".into(),
         }
     );
     let log = &settings.request_log;

@@ -28,10 +28,20 @@ pub struct ReplayArgs {
     pub log: Option<std::path::PathBuf>,
     /// Fail (exit 2) below this share of rows answered as production did (default: the
     /// promote gate's `[gates] min_shadow_agreement`, else 0.5).
-    #[arg(long, value_name = "FRACTION")]
+    #[arg(long, value_name = "FRACTION", value_parser = share)]
     pub min_agreement: Option<f64>,
     #[arg(long)]
     pub json: bool,
+}
+
+/// A share between 0 and 1 (a command line that is not understood exits 2, as clap does).
+fn share(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "{text} is not a share between 0 and 1 (0.95 for 95%)"
+        )),
+    }
 }
 
 /// The report with its verdict, as `--json` prints it.
@@ -50,11 +60,7 @@ pub fn run(settings: &Settings, args: ReplayArgs) -> Result<(), Failure> {
         .min_agreement
         .or(settings.gates.min_shadow_agreement)
         .unwrap_or(crate::engine::replay::DEFAULT_MIN_AGREEMENT);
-    if !(0.0..=1.0).contains(&min_agreement) {
-        return Err(failure(format!(
-            "--min-agreement {min_agreement} is not a share between 0 and 1 (0.95 for 95%)"
-        )));
-    }
+
     let dir = &settings.data_dir;
     let since = match &args.since {
         Some(text) => {
@@ -81,6 +87,12 @@ pub fn run(settings: &Settings, args: ReplayArgs) -> Result<(), Failure> {
             .and_then(|a| crate::model::version_of(&a, crate::model::AliasName::PRODUCTION))
     }
     .map(|v| v.to_string());
+    if production.as_deref() == Some(candidate.as_str()) {
+        return Err(failure(format!(
+            "v{} is production: a replay compares another version with production's answers",
+            args.version
+        )));
+    }
     let keep = |e: &crate::model::LoggedRequest| {
         e.status == 200
             && e.version.as_ref().is_some_and(|v| *v != candidate)
@@ -137,17 +149,40 @@ pub fn run(settings: &Settings, args: ReplayArgs) -> Result<(), Failure> {
             &logged.entries,
         ))
         .map_err(|e| {
+            // The server's own last words start with its "error: ".
             failure(format!(
-                "cannot replay on a throwaway server of v{}: {e}",
-                args.version
+                "cannot replay on a throwaway server of v{}: {}",
+                args.version,
+                e.trim_start_matches("error: ")
             ))
         })?;
-    let failed = crate::engine::replay::failure(&report, min_agreement);
-    let verdict = || match &failed {
-        None => Ok(()),
-        Some(why) => Err(Failure {
+    use crate::engine::replay::Verdict;
+    let judged = crate::engine::replay::verdict(&report, min_agreement);
+    let failed = match &judged {
+        Verdict::Passed => None,
+        Verdict::Failed(why) => Some(why.clone()),
+        Verdict::TooFew(why) => Some(format!(
+            "{why}; replay more of the log (--last, --since) or wait for more traffic"
+        )),
+    };
+    let verdict = || match &judged {
+        Verdict::Passed => Ok(()),
+        Verdict::Failed(_) => Err(Failure {
             code: 2,
-            message: format!("v{} failed its replay: {why}", args.version),
+            message: format!(
+                "v{} failed its replay: {}",
+                args.version,
+                failed.clone().unwrap_or_default()
+            ),
+        }),
+        // Not judged is not passed: a script must not take it for a pass.
+        Verdict::TooFew(_) => Err(Failure {
+            code: 2,
+            message: format!(
+                "v{} cannot be judged: {}",
+                args.version,
+                failed.clone().unwrap_or_default()
+            ),
         }),
     };
     if args.json {

@@ -222,7 +222,10 @@ pub fn run(settings: &Settings, args: ServeArgs) -> Result<(), Failure> {
             .map(|c| format!(", v{c} canary at {}%", plan.canary_percent))
             .unwrap_or_default();
         if let Some(version) = shadow {
-            match server.state().start_shadow(&model, version, shadow_percent) {
+            match server
+                .state()
+                .start_shadow(&model, version, shadow_percent, true)
+            {
                 Ok(_) => canary.push_str(&format!(
                     ", v{version} in shadow on {shadow_percent}% of its requests"
                 )),

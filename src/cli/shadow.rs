@@ -36,17 +36,20 @@ pub fn run(settings: &Settings, actor: &Actor, args: ShadowArgs) -> Result<(), F
     let model = model_name(&args.model)?;
     let serving = crate::serving::LocalServing::new(&settings.data_dir, program()?);
     let runtime = runtime()?;
+    let mut replaced = None;
     let report = match (args.version, args.stop) {
         (Some(version), _) => {
             let mut registry = super::open(settings)?;
-            runtime.block_on(crate::engine::shadow::start(
+            let started = runtime.block_on(crate::engine::shadow::start(
                 &serving,
                 &mut registry,
                 actor,
                 &model,
                 version,
                 args.percent,
-            ))?
+            ))?;
+            replaced = started.replaced;
+            started.report
         }
         (None, true) => {
             let mut registry = super::open(settings)?;
@@ -68,9 +71,19 @@ pub fn run(settings: &Settings, actor: &Actor, args: ShadowArgs) -> Result<(), F
             report.percent, report.versus
         ),
         (None, true) => "shadow stopped".into(),
-        (None, false) => format!("shadow of {model} for {:.0}s", report.seconds),
+        (None, false) => format!(
+            "v{} in shadow beside production v{} on {}% of its requests for {:.0}s",
+            report.version, report.versus, report.percent, report.seconds
+        ),
     };
     say!("{model}: {what}");
+    if let Some(r) = &replaced {
+        say!(
+            "v{}'s shadow was stopped first (its report is journaled): {}",
+            r.version,
+            crate::engine::shadow::sentence(r)
+        );
+    }
     if args.version.is_none() {
         say!("{}", crate::engine::shadow::sentence(&report));
         super::confusion::print(

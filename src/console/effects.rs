@@ -77,7 +77,7 @@ async fn shadow(
     let mut registry = Registry::open(op.data_dir()).map_err(|e| e.to_string())?;
     match command {
         ShadowCommand::Start { version, percent } => {
-            let report = crate::engine::shadow::start(
+            let started = crate::engine::shadow::start(
                 &serving,
                 &mut registry,
                 op.actor(),
@@ -87,9 +87,13 @@ async fn shadow(
             )
             .await
             .map_err(|e| e.to_string())?;
+            let replaced = started
+                .replaced
+                .map(|r| format!(" (v{}'s shadow stopped, its report journaled)", r.version))
+                .unwrap_or_default();
             Ok(format!(
-                "shadow of {model} started: v{version} answers a copy of {percent}% of production v{}'s requests, off the response path (S again stops it)",
-                report.versus
+                "shadow of {model} started: v{version} answers a copy of {percent}% of production v{}'s requests, off the response path{replaced}; S again stops it",
+                started.report.versus
             ))
         }
         ShadowCommand::Stop => {

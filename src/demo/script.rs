@@ -299,6 +299,7 @@ async fn shadow_first(t: &mut Timeline, demo: &Demo) {
             20,
         )
         .await
+        .map(|started| started.report)
         .map_err(|e| e.to_string()),
         Err(e) => Err(e),
     };

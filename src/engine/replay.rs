@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::model::comparison::{ComparedOutput, OutputValues, Tally};
+use crate::model::comparison::{ComparedOutput, OutputValues, Tally, counted};
 use crate::model::{LoggedRequest, ModelName};
 
 /// What a replay found.
@@ -50,9 +50,10 @@ impl ReplayReport {
             (Some(a), Some(output)) => {
                 let (theirs, ours) = self.classes();
                 parts.push(format!(
-                    "agrees with production's answers on {:.1}% of {} rows ({output}; production answered {theirs} classes, v{} {ours})",
+                    "agrees with production's answers on {:.1}% of {} ({output}; production answered {}, v{} {ours})",
                     a * 100.0,
-                    self.rows,
+                    counted(self.rows, "row", "rows"),
+                    counted(theirs, "class", "classes"),
                     self.version
                 ))
             }
@@ -80,9 +81,36 @@ impl ReplayReport {
 /// answers most rows differently from production is not a retrained copy of it.
 pub const DEFAULT_MIN_AGREEMENT: f64 = 0.5;
 
-/// Why a replay fails, if it does: the candidate errs, answers one class where production
-/// answered several (a silently constant model), or agrees on fewer rows than `min_agreement`.
-pub fn failure(report: &ReplayReport, min_agreement: f64) -> Option<String> {
+/// Rows a replay must compare before it judges agreement (as the answers gate fails early
+/// from 30 rows each): one row agreeing is not evidence.
+pub const MIN_ROWS: usize = 30;
+
+/// What a replay says of the candidate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Passed,
+    Failed(String),
+    /// Too few rows compared to judge (errors still fail).
+    TooFew(String),
+}
+
+/// The candidate fails when it errs, answers one class where production answered several (a
+/// silently constant model), or agrees on fewer rows than `min_agreement`; with fewer than
+/// [`MIN_ROWS`] rows compared, only errors are judged.
+pub fn verdict(report: &ReplayReport, min_agreement: f64) -> Verdict {
+    if report.rows < MIN_ROWS && report.errors == 0 {
+        return Verdict::TooFew(format!(
+            "only {} compared: too few to judge (at least {MIN_ROWS})",
+            counted(report.rows, "row", "rows")
+        ));
+    }
+    match failure(report, min_agreement) {
+        Some(why) => Verdict::Failed(why),
+        None => Verdict::Passed,
+    }
+}
+
+fn failure(report: &ReplayReport, min_agreement: f64) -> Option<String> {
     let (theirs, ours) = report.classes();
     if report.errors > 0 {
         Some(format!(

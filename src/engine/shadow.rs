@@ -9,6 +9,13 @@ use crate::serving::LocalServing;
 use crate::serving::shadow::ShadowAction;
 use crate::store::{Actor, Registry};
 
+/// A shadow started, and the one it replaced (stopped first, its report journaled).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Started {
+    pub report: ShadowReport,
+    pub replaced: Option<ShadowReport>,
+}
+
 /// Starts (or replaces) the shadow of `model`: `version` on `percent` of production's requests.
 pub async fn start(
     serving: &LocalServing,
@@ -17,19 +24,23 @@ pub async fn start(
     model: &ModelName,
     version: u32,
     percent: u8,
-) -> Result<ShadowReport, EngineError> {
+) -> Result<Started, EngineError> {
     actor.ensure_writable(&format!("shadow {model} v{version}"))?;
     registry.version(model, version)?;
     // One shadow a model: a running one ends here, its final report journaled, not lost.
-    if let Ok(running) = serving.shadow(model.as_str(), ShadowAction::Stop).await {
-        journal(registry, actor, "shadow stopped", &running)?;
+    let replaced = serving
+        .shadow(model.as_str(), ShadowAction::Stop)
+        .await
+        .ok();
+    if let Some(running) = &replaced {
+        journal(registry, actor, "shadow stopped", running)?;
     }
     let report = serving
         .shadow(model.as_str(), ShadowAction::Start { version, percent })
         .await
         .map_err(|e| EngineError::Serving(e.to_string()))?;
     journal(registry, actor, "shadow started", &report)?;
-    Ok(report)
+    Ok(Started { report, replaced })
 }
 
 /// Stops the shadow of `model`; its last report, journaled.
@@ -87,6 +98,15 @@ fn journal(
 
 /// "v2 agrees with v1 on 87.3% of 300 rows (output_label); 0 of 300 copies failed, 0 dropped
 /// for falling behind".
+/// Milliseconds with the digits a sub-millisecond call needs ("0.0029", "1.42").
+fn ms(value: f64) -> String {
+    if value < 0.01 {
+        format!("{value:.4}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
 pub fn sentence(r: &ShadowReport) -> String {
     let agreement = match (r.agreement, &r.output) {
         (Some(a), Some(output)) => format!(
@@ -98,6 +118,16 @@ pub fn sentence(r: &ShadowReport) -> String {
         ),
         _ => format!("v{}: no class output compared yet", r.version),
     };
+    // The silently constant model, said as replay says it.
+    let (theirs, ours) = crate::model::comparison::classes(&r.confusion);
+    let agreement = if ours == 1 && theirs > 1 {
+        format!(
+            "v{} answers one class to everything, where production answered {theirs}: {agreement}",
+            r.version
+        )
+    } else {
+        agreement
+    };
     let scores = r
         .score_difference
         .map(|[p50, p95, max]| {
@@ -108,10 +138,19 @@ pub fn sentence(r: &ShadowReport) -> String {
         .unwrap_or_default();
     let latency = r
         .latency_ms
-        .map(|[p50, p99]| format!("; its calls p50 {p50:.2} ms, p99 {p99:.2} ms"))
+        .map(|[p50, p99]| format!("; its calls p50 {} ms, p99 {} ms", ms(p50), ms(p99)))
+        .unwrap_or_default();
+    let resumed = r
+        .resumed_at
+        .map(|t| {
+            format!(
+                "; counted since its server restarted at {} UTC (what it saw before was lost with the old process)",
+                t.format("%H:%M:%S")
+            )
+        })
         .unwrap_or_default();
     format!(
-        "{agreement}{scores}; {} of {} copies failed{}, {} dropped for falling behind{latency}",
+        "{agreement}{scores}; {} of {} copies failed{}, {} dropped for falling behind{latency}{resumed}",
         r.errors,
         r.requests,
         r.first_error

@@ -245,9 +245,16 @@ async fn replay_check(
         report.sentence()
     );
     Some(
-        match super::replay::failure(&report, super::replay::DEFAULT_MIN_AGREEMENT) {
-            Some(why) => check("replay", false, format!("{why}; {detail}")),
-            None => check("replay", true, detail),
+        match super::replay::verdict(&report, super::replay::DEFAULT_MIN_AGREEMENT) {
+            super::replay::Verdict::Failed(why) => {
+                check("replay", false, format!("{why}; {detail}"))
+            }
+            // A log only starting says nothing yet: not a pass.
+            super::replay::Verdict::TooFew(why) => SmokeCheck {
+                skipped: true,
+                ..check("replay", true, format!("skipped: {why}; {detail}"))
+            },
+            super::replay::Verdict::Passed => check("replay", true, detail),
         },
     )
 }

@@ -118,6 +118,15 @@ impl Tally {
     }
 }
 
+/// "1 row", "300 rows": a count with its noun, singular or plural.
+pub fn counted(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 /// Distinct classes each side answered: (production's, the candidate's).
 pub fn classes(confusion: &BTreeMap<String, BTreeMap<String, u64>>) -> (usize, usize) {
     let candidate: BTreeSet<&String> = confusion.values().flat_map(|c| c.keys()).collect();

@@ -31,6 +31,10 @@ pub struct ShadowReport {
     pub score_difference: Option<[f64; 3]>,
     /// The candidate's time per call, median and 99th percentile, in milliseconds.
     pub latency_ms: Option<[f64; 2]>,
-    /// Seconds since the shadow started.
+    /// Seconds since the shadow started (in this server process).
     pub seconds: f64,
+    /// When a server restarted after a crash took the shadow up again: its counts start there
+    /// (what the shadow saw before was lost with the old process).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_at: Option<chrono::DateTime<chrono::Utc>>,
 }

@@ -779,7 +779,7 @@ async fn shadow_start(
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("malformed shadow: {e}")))?;
     let worker_state = state.clone();
     let started = tokio::task::spawn_blocking(move || {
-        worker_state.start_shadow(&model, asked.version, asked.percent)
+        worker_state.start_shadow(&model, asked.version, asked.percent, false)
     })
     .await
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?

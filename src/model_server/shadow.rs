@@ -37,6 +37,8 @@ pub struct Shadow {
     stopped: Arc<AtomicBool>,
     stats: Arc<Mutex<Tally>>,
     started: Instant,
+    /// When a restarted server took the shadow up again.
+    resumed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl std::fmt::Debug for Mirrored {
@@ -51,6 +53,7 @@ impl Shadow {
         candidate: Arc<LoadedVersion>,
         versus: u32,
         percent: u8,
+        resumed: bool,
     ) -> Result<Arc<Self>, String> {
         let (sender, receiver) = std::sync::mpsc::sync_channel(QUEUE);
         let stats = Arc::new(Mutex::new(Tally::default()));
@@ -71,6 +74,7 @@ impl Shadow {
             stopped,
             stats,
             started: Instant::now(),
+            resumed_at: resumed.then(chrono::Utc::now),
         }))
     }
 
@@ -104,6 +108,7 @@ impl Shadow {
             percent: self.percent,
             dropped: self.dropped.load(Ordering::Relaxed),
             seconds: self.started.elapsed().as_secs_f64(),
+            resumed_at: self.resumed_at,
             ..stats
         }
     }

@@ -265,6 +265,7 @@ impl ServerState {
         model: &ModelName,
         version: u32,
         percent: u8,
+        resumed: bool,
     ) -> Result<crate::model::ShadowReport, String> {
         let deployment = self
             .deployment(model.as_str())
@@ -291,7 +292,7 @@ impl ServerState {
                 )?)
             }
         };
-        let shadow = super::shadow::Shadow::start(candidate, stable, percent)?;
+        let shadow = super::shadow::Shadow::start(candidate, stable, percent, resumed)?;
         let report = shadow.report(model.as_str());
         let replaced = self
             .shadows

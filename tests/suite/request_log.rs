@@ -273,6 +273,16 @@ fn replay_compares_a_candidate_with_what_production_answered_and_catches_a_const
         report["agreement"], strict["agreement"],
         "the same rows, judged"
     );
+    // One row is no evidence either way: not judged, and not a pass.
+    let err = fails(h, &["replay", "fraud", "2", "--last", "1"], 2);
+    assert!(
+        err.contains("v2 cannot be judged: only 1 row compared: too few to judge"),
+        "{err}"
+    );
+    let err = fails(h, &["replay", "fraud", "3", "--min-agreement", "90"], 2);
+    assert!(err.contains("not a share between 0 and 1"), "{err}");
+    let err = fails(h, &["replay", "fraud", "1"], 1);
+    assert!(err.contains("v1 is production"), "{err}");
 
     // Production's own requests catch the constant model in its smoke test, no sentinel needed.
     let out = common::run(h, &["smoke", "fraud", "2", "--json"]);

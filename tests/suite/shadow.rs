@@ -285,6 +285,13 @@ fn a_shadow_runs_again_in_a_server_restarted_after_a_crash_and_not_after_it_was_
     let report = report_after(h, 300);
     assert_eq!(report["version"], 2, "{report:#}");
     assert_eq!(report["percent"], 100, "{report:#}");
+    // Its counts start with the new process, and it says so.
+    assert!(report["resumed_at"].is_string(), "{report:#}");
+    let text = ok(h, &["shadow", "fraud"]);
+    assert!(
+        text.contains("counted since its server restarted at"),
+        "{text}"
+    );
     // Stopped, it stays stopped through the next crash.
     ok(h, &["shadow", "fraud", "--stop"]);
     crash_and_wait(h);
