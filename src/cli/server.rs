@@ -151,6 +151,7 @@ pub fn run(settings: &Settings, actor: &Actor, command: ServerCommand) -> Result
                 canary,
                 canary_percent: if canary.is_some() { canary_percent } else { 0 },
             };
+            let was_running = runtime()?.block_on(serving.status(model.as_str())).healthy;
             let result = runtime()?.block_on(serving.start(&model, plan));
             journal(
                 &mut registry,
@@ -171,6 +172,12 @@ pub fn run(settings: &Settings, actor: &Actor, command: ServerCommand) -> Result
                 served.describe(),
                 server.endpoint().unwrap_or_default()
             );
+            if was_running {
+                // Switched in place: the process keeps what it read when it started.
+                eprintln!(
+                    "note: {model}'s server was running and now serves this in place, with the settings it started with (request log, drift window, thresholds); `flightdeck server stop {model}` then `start` applies the config's"
+                );
+            }
             if served != plan {
                 // It serves, but not what was asked: a failure the caller must see.
                 return Err(failure(format!(
