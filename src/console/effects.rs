@@ -73,13 +73,12 @@ async fn shadow(
         ));
     }
     let op = &ctx.operator;
-    let serving = crate::serving::LocalServing::new(op.data_dir(), ctx.program.clone());
-    let mut registry = Registry::open(op.data_dir()).map_err(|e| e.to_string())?;
+    let program = ctx.program.clone();
     match command {
         ShadowCommand::Start { version, percent } => {
-            let started = crate::engine::shadow::start(
-                &serving,
-                &mut registry,
+            let started = crate::engine::shadow::start_local(
+                op.data_dir(),
+                program,
                 op.actor(),
                 &name,
                 version,
@@ -97,9 +96,10 @@ async fn shadow(
             ))
         }
         ShadowCommand::Stop => {
-            let report = crate::engine::shadow::stop(&serving, &mut registry, op.actor(), &name)
-                .await
-                .map_err(|e| e.to_string())?;
+            let report =
+                crate::engine::shadow::stop_local(op.data_dir(), program, op.actor(), &name)
+                    .await
+                    .map_err(|e| e.to_string())?;
             Ok(format!(
                 "shadow of {model} stopped: {}",
                 crate::engine::shadow::sentence(&report)

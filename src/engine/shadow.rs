@@ -59,6 +59,33 @@ pub async fn stop(
     Ok(report)
 }
 
+/// Starts a shadow in the local server of `model` under `data_dir` (the console's way in: it
+/// holds no serving of its own).
+pub async fn start_local(
+    data_dir: &std::path::Path,
+    program: std::path::PathBuf,
+    actor: &Actor,
+    model: &ModelName,
+    version: u32,
+    percent: u8,
+) -> Result<Started, EngineError> {
+    let serving = LocalServing::new(data_dir, program);
+    let mut registry = Registry::open(data_dir)?;
+    start(&serving, &mut registry, actor, model, version, percent).await
+}
+
+/// Stops the shadow in the local server of `model` under `data_dir`.
+pub async fn stop_local(
+    data_dir: &std::path::Path,
+    program: std::path::PathBuf,
+    actor: &Actor,
+    model: &ModelName,
+) -> Result<ShadowReport, EngineError> {
+    let serving = LocalServing::new(data_dir, program);
+    let mut registry = Registry::open(data_dir)?;
+    stop(&serving, &mut registry, actor, model).await
+}
+
 /// What the shadow of `model` found so far.
 pub async fn read(serving: &LocalServing, model: &ModelName) -> Result<ShadowReport, EngineError> {
     serving

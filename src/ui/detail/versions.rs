@@ -24,13 +24,26 @@ pub(super) fn versions(frame: &mut Frame<'_>, panel: Panel<'_>, drawn: &mut Draw
         placeholder(frame, area, block, &why, theme);
         return;
     }
+    // The version answering a copy of production's requests, beside its aliases.
+    let shadowing = state
+        .scrapes
+        .get(name)
+        .and_then(|s| s.snapshot.shadow.get(name))
+        .map(|s| s.version);
     let rows: Vec<Vec<Cell>> = versions
         .iter()
         .map(|v| {
             let metrics: Vec<String> = v.metrics.iter().map(|(k, x)| format!("{k}={x}")).collect();
+            let aliases = v
+                .aliases
+                .iter()
+                .map(String::as_str)
+                .chain((shadowing == Some(v.version)).then_some("shadow"))
+                .collect::<Vec<_>>()
+                .join(",");
             vec![
                 Cell::from(v.label()),
-                Cell::from(Span::styled(v.aliases.join(","), theme.accent())),
+                Cell::from(Span::styled(aliases, theme.accent())),
                 match (&v.not_servable, v.smoke_passed) {
                     (Some(_), _) => Cell::from(Span::styled("not ONNX", theme.danger())),
                     (None, Some(true)) => Cell::from(Span::styled("passed", theme.ok())),
