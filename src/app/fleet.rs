@@ -215,12 +215,16 @@ fn row(state: &State, m: &crate::model::ModelSummary) -> FleetRow {
     let name = m.name.to_string();
     let alias = |a: &str| crate::model::version_of(&m.aliases, a);
     let server = state.servers.get(&name);
+    let production = alias(AliasName::PRODUCTION);
     let health = match server {
         Some(s) if s.healthy => Health::Serving,
         Some(s) => Health::Down(s.problem.clone().unwrap_or_else(|| "down".into())),
-        None => match &state.sources.cluster_problem {
-            Some(problem) if state.servers.is_empty() => Health::Unknown(problem.clone()),
-            _ => Health::NotServed,
+        None => match (&state.sources.cluster_problem, production) {
+            (Some(problem), _) if state.servers.is_empty() => Health::Unknown(problem.clone()),
+            // A production version nothing serves (a server stopped by hand): its clients
+            // get no answer, as `watch`'s `down` says.
+            (_, Some(version)) => Health::Down(format!("nothing serves production v{version}")),
+            (_, None) => Health::NotServed,
         },
     };
     let serving = server.and_then(|s| s.serving);
@@ -241,7 +245,6 @@ fn row(state: &State, m: &crate::model::ModelSummary) -> FleetRow {
         .get(&name)
         .filter(|_| stats.is_some())
         .and_then(|scrape| model_verdict(&scrape.snapshot, &name));
-    let production = alias(AliasName::PRODUCTION);
     // Read with the numbers, like drift: what the stable version answered right.
     let accuracy = serving
         .filter(|_| stats.is_some())

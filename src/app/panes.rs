@@ -109,6 +109,8 @@ pub fn requests<'a>(state: &'a State, model: &str) -> Vec<&'a LoggedRequest> {
         .map(|all| {
             all.iter()
                 .filter(|e| {
+                    // The fields as shown, and the bodies as logged (what a search of the
+                    // whole log matches: ids, input values, classes).
                     needle.is_empty()
                         || matches(
                             &needle,
@@ -119,6 +121,8 @@ pub fn requests<'a>(state: &'a State, model: &str) -> Vec<&'a LoggedRequest> {
                                 &e.at.format("%m-%d %H:%M:%S%.3f").to_string(),
                                 e.error.as_deref().unwrap_or_default(),
                                 &answer_text(e),
+                                &e.request.to_string(),
+                                &e.answer.to_string(),
                             ],
                         )
                 })

@@ -57,7 +57,7 @@ pub fn run(
     }
     if let (Some(id), true) = (&args.id, read.entries.is_empty()) {
         return Err(failure(format!(
-            "no logged request of {model} has the id {id:?} (only a sample of requests is logged, and the oldest are deleted)"
+            "no logged request of {model} has the id {id:?} (the log may keep only a sample of requests, and deletes the oldest past its limits)"
         )));
     }
     if args.keep_as_sentinel {

@@ -175,7 +175,7 @@ pub fn keep(
     if let Some(failure) = super::sentinels::failing_cases(&loaded, &one).first() {
         let whose = entry.version.as_deref().unwrap_or("another version");
         return Err(refused(format!(
-            "v{version} does not answer this request as v{whose} did ({failure}): kept, the case would fail every smoke test of v{version}; nothing was added"
+            "v{version} does not answer this request as v{whose} did ({failure}); as a sentinel case it would fail every smoke test of v{version}, so nothing was added"
         )));
     }
     let name = case.name.clone();

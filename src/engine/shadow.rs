@@ -27,6 +27,20 @@ pub async fn start(
 ) -> Result<Started, EngineError> {
     actor.ensure_writable(&format!("shadow {model} v{version}"))?;
     registry.version(model, version)?;
+    // Refused before anything is stopped: a typo must not end the shadow that runs.
+    let production = serving
+        .status(model.as_str())
+        .await
+        .serving
+        .map(|plan| plan.stable);
+    if production == Some(version) {
+        return Err(EngineError::Refused {
+            model: model.to_string(),
+            reason: format!(
+                "v{version} is production: a shadow compares another version with it (the running shadow, if any, goes on)"
+            ),
+        });
+    }
     // One shadow a model: a running one ends here, its final report journaled, not lost.
     let replaced = serving
         .shadow(model.as_str(), ShadowAction::Stop)

@@ -128,11 +128,14 @@ pub struct VersionMetrics {
     feedback_nanos: AtomicU64,
     /// Responses by HTTP status code (100-599).
     codes: Vec<AtomicU64>,
+    /// The version counted (empty for requests that reached none), for the request log.
+    pub version: String,
 }
 
 impl VersionMetrics {
-    fn new() -> Self {
+    fn new(version: &str) -> Self {
         Self {
+            version: version.to_string(),
             latency: Histogram::new(LATENCY_BUCKETS),
             batch: Histogram::new(BATCH_BUCKETS),
             calls: Histogram::new(BATCH_BUCKETS),
@@ -182,10 +185,10 @@ pub struct GaugeSample {
 impl Metrics {
     /// The counters of a (model, version); version "" for requests that never reached one.
     pub fn version(&self, model: &str, version: &str) -> Arc<VersionMetrics> {
-        self.versions.get_or_insert(
-            vec![model.to_string(), version.to_string()],
-            VersionMetrics::new,
-        )
+        self.versions
+            .get_or_insert(vec![model.to_string(), version.to_string()], || {
+                VersionMetrics::new(version)
+            })
     }
 
     /// New counters for a version coming (back) into a deployment: a canary aborted and
@@ -194,7 +197,7 @@ impl Metrics {
     pub fn fresh_version(&self, model: &str, version: &str) -> Arc<VersionMetrics> {
         self.versions.replace(
             vec![model.to_string(), version.to_string()],
-            VersionMetrics::new(),
+            VersionMetrics::new(version),
         )
     }
 

@@ -283,10 +283,18 @@ async fn handle_infer(
             }
         },
         Err(e) => {
+            // The version that refused it, when it reached one: a canary refusing its
+            // clients must show as that version's in the log.
+            let version = counted
+                .as_ref()
+                .map(|m| m.version.clone())
+                .filter(|v| !v.is_empty());
             let logged_answer = logged
                 .as_ref()
-                .map(|_| (Err(e.message.clone()), asked_id.clone(), None));
-            (e.into_response(), logged_answer)
+                .map(|_| (Err(e.message.clone()), asked_id.clone(), version));
+            // A refusal carries the id the client gave, like an answer.
+            let response = labels::with_id_header(e.into_response(), asked_id.as_deref());
+            (response, logged_answer)
         }
     };
     let status = response.status().as_u16();

@@ -506,6 +506,21 @@ fn watch_judges_the_answers_drift_and_a_server_stopped_by_hand() {
         .filter(|v| v["event"] == "firing" && v["alert"]["rule"] == "fraud-down")
         .collect();
     assert_eq!(down.len(), 1, "{said}");
+    // And the fleet says the same: down, not a blank row.
+    let status: Value = serde_json::from_str(&ok(h, &["status", "--json"])).unwrap();
+    assert_eq!(status[0]["health"]["state"], "down", "{status:#}");
+    assert_eq!(
+        status[0]["health"]["problem"], "nothing serves production v1",
+        "{status:#}"
+    );
+    assert!(
+        status[0]["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "!down"),
+        "{status:#}"
+    );
 }
 
 #[test]

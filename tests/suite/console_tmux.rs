@@ -618,6 +618,14 @@ fn the_request_log_is_tailed_searched_and_kept_as_a_sentinel_and_a_shadow_starts
     tmux.wait_for("the sentinel kept", |s| {
         s.contains("sentinel case \"request claim-1\" added")
     });
+    // A search that finds nothing says so (not that the log is off).
+    tmux.keys(&["Escape"]);
+    tmux.keys(&["/"]);
+    tmux.keys(&["-l", "no-such-claim"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("nothing found, said", |s| {
+        s.contains("No logged request holds \"no-such-claim\"")
+    });
     // S on v2 in the versions pane starts a shadow beside production, shown in the serving pane.
     tmux.keys(&["Escape"]);
     tmux.keys(&[":"]);

@@ -126,6 +126,8 @@ fn a_sample_of_requests_is_kept_with_its_answers_and_bounded_on_disk() {
     // Refused before the server gave it an id, it keeps the one its body carried.
     assert_eq!(failed[0]["id"], "short-1", "{failed:?}");
     assert_eq!(failed[0]["status"], 400);
+    // With the version that refused it (a canary refusing its clients shows as the canary's).
+    assert_eq!(failed[0]["version"], "1", "{failed:?}");
     assert!(
         failed[0]["error"].as_str().unwrap().contains("X"),
         "{failed:?}"

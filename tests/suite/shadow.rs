@@ -292,6 +292,11 @@ fn a_shadow_runs_again_in_a_server_restarted_after_a_crash_and_not_after_it_was_
         text.contains("counted since its server restarted at"),
         "{text}"
     );
+    // Asking production to shadow itself is refused, and the running shadow goes on.
+    let err = common::fails(h, &["shadow", "fraud", "1"], 1);
+    assert!(err.contains("v1 is production"), "{err}");
+    let still: Value = serde_json::from_str(&ok(h, &["shadow", "fraud", "--json"])).unwrap();
+    assert_eq!(still["version"], 2, "{still:#}");
     // Stopped, it stays stopped through the next crash.
     ok(h, &["shadow", "fraud", "--stop"]);
     crash_and_wait(h);

@@ -48,6 +48,13 @@ pub(super) fn requests(frame: &mut Frame<'_>, panel: Panel<'_>, drawn: &mut Draw
         .requests
         .get(name)
         .is_some_and(|r| !r.is_empty());
+    if let (Some(needle), true) = (&state.detail.requests_search, rows.is_empty()) {
+        let why = format!(
+            "No logged request holds {needle:?} (the whole log was searched: ids, input values, classes as logged). Esc goes back to the newest."
+        );
+        placeholder(frame, area, block, &why, theme);
+        return;
+    }
     if let Some(why) = why_empty(loaded, rows.len(), OFF, "logged request") {
         placeholder(frame, area, block, &why, theme);
         return;
