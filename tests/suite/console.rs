@@ -1232,3 +1232,29 @@ fn alert_rules_are_judged_after_each_scrape_and_firing_ones_shown_with_their_age
     let screen = text(&render(&s, "dark", 160, 48));
     assert!(screen.contains("⚑fraud-errors 60s"), "{screen}");
 }
+
+#[test]
+fn the_serving_pane_says_a_server_restarted_after_crashes() {
+    use flightdeck::app::state::{Pane, View};
+    let mut s = loaded();
+    s.view = View::Model {
+        name: "fraud".into(),
+        pane: Pane::Serving,
+    };
+    let screen = text(&render(&s, "dark", 120, 30));
+    assert!(!screen.contains("restarted"), "{screen}");
+    let record = s
+        .servers
+        .get_mut("fraud")
+        .and_then(|server| server.record.as_mut())
+        .unwrap();
+    record.restarts = 6;
+    record.last_exit = Some("was killed (SIGKILL)".into());
+    let screen = text(&render(&s, "dark", 120, 30));
+    assert!(
+        screen.contains(
+            "server restarted 6 times since 08:00:00 UTC (the last was killed (SIGKILL))"
+        ),
+        "{screen}"
+    );
+}

@@ -46,6 +46,33 @@ pub(super) fn serving(frame: &mut Frame<'_>, panel: Panel<'_>) {
         inner = rest;
     }
     let server = state.servers.get(name);
+    // A server that crashed and came back: its numbers started over with the new process.
+    if let Some(record) = server
+        .and_then(|s| s.record.as_ref())
+        .filter(|r| r.restarts > 0)
+    {
+        let [top, rest] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+        let times = if record.restarts == 1 {
+            "once".to_string()
+        } else {
+            format!("{} times", record.restarts)
+        };
+        let last = record
+            .last_exit
+            .as_ref()
+            .map(|e| format!(" (the last {e})"))
+            .unwrap_or_default();
+        frame.render_widget(
+            Paragraph::new(format!(
+                "server restarted {times} since {} UTC{last}: counts start over with each process",
+                record.started_at.format("%H:%M:%S")
+            ))
+            .style(theme.warn()),
+            top,
+        );
+        inner = rest;
+    }
     let Some(plan) = server.and_then(|s| s.serving) else {
         let why = server
             .and_then(|s| s.problem.clone())
