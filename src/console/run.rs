@@ -105,8 +105,9 @@ async fn event_loop(
     program: PathBuf,
     launch: Launch,
 ) -> Result<(), String> {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let mut theme = Theme::built_in(&settings.theme, no_color)?;
+    let depth = crate::theme::ColorDepth::of_environment();
+    let mut asked_theme = settings.theme.clone();
+    let mut theme = Theme::for_terminal(&asked_theme, depth)?;
     let size = terminal.size().ok().map(|s| (s.width, s.height));
     let mut state = first_state(settings, &launch, size);
     let (tx, mut rx) = unbounded_channel::<Reply>();
@@ -119,8 +120,11 @@ async fn event_loop(
     let mut pacing = Pacing::default();
     loop {
         if pacing.due() {
-            if theme.name != state.config.theme && !no_color {
-                theme = Theme::built_in(&state.config.theme, no_color)?;
+            // `:theme` asked for another: built as this terminal shows it (the name asked
+            // is kept, since a fallback theme has a name of its own).
+            if asked_theme != state.config.theme {
+                asked_theme = state.config.theme.clone();
+                theme = Theme::for_terminal(&asked_theme, depth)?;
             }
             screen.draw(terminal, &state, &theme, settings.ascii)?;
         }

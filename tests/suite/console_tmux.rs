@@ -668,3 +668,58 @@ fn the_request_log_is_tailed_searched_and_kept_as_a_sentinel_and_a_shadow_starts
     );
     ok(h, &["server", "stop", "fraud"]);
 }
+
+/// The console's colours on a terminal that says `TERM` and `COLORTERM` as given (`-` unset).
+fn colours_under(term: &str, colorterm: &str) -> String {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    std::fs::write(h.join("none.toml"), "").unwrap();
+    let session = format!("fd-colour-{}-{term}-{colorterm}", std::process::id());
+    let colorterm = if colorterm == "-" {
+        "-u COLORTERM".to_string()
+    } else {
+        format!("COLORTERM={colorterm}")
+    };
+    let command = format!(
+        "env -u NO_COLOR {colorterm} TERM={term} FLIGHTDECK_HOME={} FLIGHTDECK_CONFIG={}/none.toml {}",
+        h.display(),
+        h.display(),
+        env!("CARGO_BIN_EXE_flightdeck")
+    );
+    let tmux = Tmux::start_command(session, 100, 24, &command);
+    tmux.wait_for("the fleet", |s| s.contains("fraud"));
+    tmux.styled_screen()
+}
+
+#[test]
+fn colours_fall_back_to_what_the_terminal_shows() {
+    // screen and the Linux console: the 16 colours, never a 24-bit code they would garble.
+    for term in ["screen", "linux"] {
+        let styled = colours_under(term, "-");
+        assert!(
+            !styled.contains("38;2;") && !styled.contains("48;2;"),
+            "{term}: {styled}"
+        );
+        assert!(
+            styled.contains("\u{1b}["),
+            "{term} still has colours: {styled}"
+        );
+    }
+    // 256 colours said, 24-bit not: the theme's colours as their nearest of the 256.
+    let styled = colours_under("xterm-256color", "-");
+    assert!(
+        !styled.contains("38;2;") && !styled.contains("48;2;"),
+        "{styled}"
+    );
+    assert!(
+        styled.contains("38;5;") || styled.contains("48;5;"),
+        "{styled}"
+    );
+    // A terminal that says 24-bit gets the theme as written.
+    let styled = colours_under("xterm-256color", "truecolor");
+    assert!(
+        styled.contains("38;2;") || styled.contains("48;2;"),
+        "{styled}"
+    );
+}
