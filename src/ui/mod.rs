@@ -2,6 +2,7 @@
 //! thing it writes besides the frame is the [`DrawnList`], where the selectable list went, so a
 //! click is read against what was on screen. Panes are short-lived widgets built per frame.
 
+mod ascii;
 mod columns;
 mod detail;
 mod fleet;
@@ -108,6 +109,9 @@ pub fn draw(
         Some(Overlay::Operation(_)) => overlays::operation(frame, area, state, theme, ascii),
         Some(Overlay::Check(_)) => overlays::check(frame, area, state, theme, ascii),
         Some(Overlay::Compare { .. }) => overlays::compare(frame, area, state, theme, ascii),
+    }
+    if ascii {
+        ascii::transliterate(frame.buffer_mut());
     }
 }
 

@@ -1258,3 +1258,43 @@ fn the_serving_pane_says_a_server_restarted_after_crashes() {
         "{screen}"
     );
 }
+
+#[test]
+fn ascii_draws_every_view_in_plain_ascii() {
+    use flightdeck::app::state::{Overlay, Pane, View};
+    let mut s = loaded();
+    s.detail.drift.insert("fraud".into(), vec![drift_report()]);
+    let mut views = vec![(View::Fleet, None), (View::Fleet, Some(Overlay::Help))];
+    for pane in Pane::ALL {
+        views.push((
+            View::Model {
+                name: "fraud".into(),
+                pane,
+            },
+            None,
+        ));
+    }
+    for (view, overlay) in views {
+        s.view = view.clone();
+        s.overlay = overlay.clone();
+        for (width, height) in [(80, 24), (160, 48)] {
+            let screen = text(&render_with(&s, "dark", width, height, true));
+            let odd: Vec<char> = screen.chars().filter(|c| !c.is_ascii()).collect();
+            assert!(
+                odd.is_empty(),
+                "{view:?} {overlay:?} at {width}x{height} draws {odd:?}:\n{screen}"
+            );
+            // Every symbol has a stand-in: none became the `?` of an unknown one.
+            let fancy = text(&render_with(&s, "dark", width, height, false));
+            assert_eq!(
+                screen.matches('?').count(),
+                fancy.matches('?').count(),
+                "{view:?} {overlay:?}: a symbol without a stand-in:\n{fancy}"
+            );
+        }
+    }
+    // Without --ascii the same screens keep their symbols (the check above can fail).
+    s.view = View::Fleet;
+    s.overlay = None;
+    assert!(!text(&render_with(&s, "dark", 80, 24, false)).is_ascii());
+}

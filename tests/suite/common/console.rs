@@ -147,11 +147,22 @@ pub fn loaded() -> State {
 }
 
 pub fn render(s: &State, theme: &str, width: u16, height: u16) -> ratatui::buffer::Buffer {
+    render_with(s, theme, width, height, false)
+}
+
+/// As [`render`], with `--ascii` as given.
+pub fn render_with(
+    s: &State,
+    theme: &str,
+    width: u16,
+    height: u16,
+    ascii: bool,
+) -> ratatui::buffer::Buffer {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     let theme = Theme::built_in(theme, false).unwrap();
     let mut drawn = DrawnList::default();
     terminal
-        .draw(|f| flightdeck::ui::draw(f, s, &theme, false, &mut drawn))
+        .draw(|f| flightdeck::ui::draw(f, s, &theme, ascii, &mut drawn))
         .unwrap();
     terminal.backend().buffer().clone()
 }
