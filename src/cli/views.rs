@@ -39,6 +39,9 @@ pub struct SnapshotArgs {
     pub height: u16,
     #[arg(long, default_value_t = 1.0)]
     pub interval: f64,
+    /// The fleet's rows as data (what the picture shows, with the header's sources).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -184,13 +187,48 @@ pub fn snapshot(settings: &Settings, args: SnapshotArgs) -> Result<(), Failure> 
         .draw(|f| crate::ui::draw(f, &state, &theme, settings.ascii, &mut table))
         .map_err(failure)?;
     let buffer = terminal.backend().buffer();
-    for y in 0..buffer.area.height {
-        let line: String = (0..buffer.area.width)
-            .map(|x| buffer[(x, y)].symbol().to_string())
-            .collect();
-        say!("{}", line.trim_end());
+    let lines: Vec<String> = (0..buffer.area.height)
+        .map(|y| {
+            (0..buffer.area.width)
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect()
+        })
+        .collect();
+    if args.json {
+        return print_json(&serde_json::json!({
+            "at": state.now,
+            "environment": state.config.environment,
+            "header": lines.first().map(|l| l.trim()).unwrap_or_default(),
+            "rows": fleet::rows(&state),
+        }));
+    }
+    for line in for_a_channel(&lines) {
+        say!("{line}");
     }
     Ok(())
+}
+
+/// The picture as an incident channel wants it: no key footer (the last line), no selection
+/// marker, no empty rows padding the table to the terminal's height, no trailing spaces.
+fn for_a_channel(lines: &[String]) -> Vec<String> {
+    let body = &lines[..lines.len().saturating_sub(1)];
+    body.iter()
+        .filter(|line| {
+            // A row of the table with nothing in it: border, spaces, border.
+            let inner: String = line.chars().skip(1).collect();
+            let inner = inner.trim_end();
+            let inner = inner.strip_suffix(['│', '|']).unwrap_or(inner).trim();
+            !(inner.is_empty() && line.starts_with(['│', '|']))
+        })
+        .map(|line| {
+            let mut chars: Vec<char> = line.chars().collect();
+            if chars.len() > 2 && matches!(chars[0], '│' | '|') && matches!(chars[1], '▶' | '>')
+            {
+                chars[1] = ' ';
+            }
+            chars.into_iter().collect::<String>().trim_end().to_string()
+        })
+        .collect()
 }
 
 pub fn drift(settings: &Settings, args: DriftArgs) -> Result<(), Failure> {

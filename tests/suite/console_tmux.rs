@@ -723,3 +723,33 @@ fn colours_fall_back_to_what_the_terminal_shows() {
         "{styled}"
     );
 }
+
+#[test]
+fn a_snapshot_for_an_incident_channel_carries_the_data_only() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    common::register(h, "churn", "rf_binary.onnx");
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    let out = ok(h, &["snapshot", "--width", "100", "--height", "40"]);
+    // The header, the table's borders and header row, its two rows: nothing else.
+    assert!(out.contains("fraud") && out.contains("churn"), "{out}");
+    assert!(!out.contains('▶') && !out.contains("<?>"), "{out}");
+    assert_eq!(out.lines().count(), 6, "{out}");
+    assert!(out.lines().all(|l| l == l.trim_end()), "{out}");
+    let ascii = ok(
+        h,
+        &["--ascii", "snapshot", "--width", "100", "--height", "40"],
+    );
+    assert!(ascii.is_ascii() && !ascii.contains("|>"), "{ascii}");
+    let data: serde_json::Value = serde_json::from_str(&ok(h, &["snapshot", "--json"])).unwrap();
+    let models: Vec<&str> = data["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["model"].as_str().unwrap())
+        .collect();
+    assert_eq!(models, ["churn", "fraud"], "{data:#}");
+    assert_eq!(data["environment"], "local", "{data:#}");
+    ok(h, &["server", "stop", "fraud"]);
+}
