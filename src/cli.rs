@@ -6,6 +6,7 @@ mod alias;
 mod backup;
 mod bench;
 mod bench_console;
+mod completions;
 mod confusion;
 mod demo;
 mod evaluate;
@@ -169,6 +170,11 @@ pub enum Command {
     Backup(backup::BackupArgs),
     /// Replace the registry with a copy written by `flightdeck backup`.
     Restore(backup::RestoreArgs),
+    /// Shell completions (subcommands, flags, values) for bash, zsh, fish, elvish or
+    /// powershell, on standard output: `flightdeck completions bash > /etc/bash_completion.d/flightdeck`.
+    Completions { shell: clap_complete::Shell },
+    /// The manual page, as roff on standard output: `flightdeck man | man -l -`.
+    Man,
     /// Print the resolved settings and where they came from.
     Config {
         #[arg(long)]
@@ -253,6 +259,9 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Bench(args) => return bench::run(args),
         Command::BenchConsole(args) => return bench_console::run(args),
         Command::Demo(args) => return demo::run(args),
+        // Generated from the command line's own definition: nothing to read first.
+        Command::Completions { shell } => return completions::print(shell),
+        Command::Man => return completions::man(),
         _ => {}
     }
     let overrides = Overrides {
@@ -283,7 +292,11 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
     let actor = Actor::new(settings.user.clone(), settings.environment.name.clone())
         .with_read_only(settings.environment.read_only);
     match command {
-        Command::Bench(_) | Command::BenchConsole(_) | Command::Demo(_) => Ok(()),
+        Command::Bench(_)
+        | Command::BenchConsole(_)
+        | Command::Demo(_)
+        | Command::Completions { .. }
+        | Command::Man => Ok(()),
         Command::Console => console(&settings),
         Command::Smoke(args) => smoke::run(&settings, args),
         Command::Evaluate(args) => evaluate::run(&settings, args),

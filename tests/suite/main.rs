@@ -36,5 +36,6 @@ mod serve_hygiene;
 mod serve_protocol;
 mod settings;
 mod shadow;
+mod shell;
 mod sources;
 mod supervisor;
