@@ -54,6 +54,27 @@ pub(crate) fn fitting(columns: &[Column], room: u16) -> Vec<usize> {
     kept
 }
 
+/// The width of a table's identity column (model, feature): its longest name whole, as long as
+/// the other columns that never drop still fit in `room` beside it; the droppable ones go
+/// first ([`fitting`]). Never narrower than its header.
+pub(crate) fn identity_width<'a>(
+    names: impl Iterator<Item = &'a str>,
+    header: &str,
+    others: &[Column],
+    room: u16,
+) -> u16 {
+    let header = header.chars().count() as u16;
+    let longest = names
+        .map(|n| n.chars().count() as u16)
+        .max()
+        .unwrap_or(0)
+        .max(header);
+    let required: Vec<&Column> = others.iter().filter(|c| c.drop == 0).collect();
+    // Each required column, a space before it, and the two-cell selection marker.
+    let beside: u16 = required.iter().map(|c| c.cells() + 1).sum::<u16>() + 2;
+    longest.min(room.saturating_sub(beside)).max(header)
+}
+
 /// A selectable table of `rows` (one cell per column) showing only the columns that fit in
 /// `room`.
 pub(crate) fn fitted_table<'a>(
@@ -86,6 +107,21 @@ mod tests {
         Column::new("C", Constraint::Length(10), 1),
         Column::new("D", Constraint::Min(10), 0),
     ];
+
+    #[test]
+    fn the_identity_column_takes_its_longest_name_while_the_required_ones_fit() {
+        let others = &COLUMNS[1..];
+        let names = ["fraud-detector", "churn"];
+        // B and C may drop: only D (10) + a space + the marker stand beside it.
+        assert_eq!(identity_width(names.into_iter(), "MODEL", others, 80), 14);
+        assert_eq!(identity_width(names.into_iter(), "MODEL", others, 20), 7);
+        assert_eq!(
+            identity_width(names.into_iter(), "MODEL", others, 5),
+            5,
+            "its header"
+        );
+        assert_eq!(identity_width(std::iter::empty(), "MODEL", others, 80), 5);
+    }
 
     #[test]
     fn the_highest_drop_goes_first_and_required_columns_stay() {

@@ -46,22 +46,30 @@ pub fn draw(
         frame.render_widget(Paragraph::new(text).style(theme.dim()).block(block), area);
         return;
     }
-    // ACC (production's accuracy on its labelled answers) and SMOKE (of the canary, else
-    // production) show on wide terminals, SMOKE going first; a failed smoke test is also an
-    // `!smoke` alert, so 80 columns lose nothing that needs attention.
-    let columns = [
+    // Model names whole (the model is what the row is about) and room for the alerts; as the
+    // terminal narrows, SMOKE goes first, then ACC, DRIFT, P99 and REQ/S. Each of those that
+    // matters is also an alert marker (`!smoke`, `!drift`, `!p99`), so nothing that needs
+    // attention is lost.
+    let mut columns = [
         Column::new("MODEL", Constraint::Min(12), 0),
         Column::new("PROD", Constraint::Length(5), 0),
         Column::new("CANARY", Constraint::Length(8), 0),
         Column::new("HEALTH", Constraint::Length(7), 0),
-        Column::new("REQ/S", Constraint::Length(6), 0),
-        Column::new("P99", Constraint::Length(8), 0),
+        Column::new("REQ/S", Constraint::Length(6), 2),
+        Column::new("P99", Constraint::Length(8), 3),
         Column::new("ERR%", Constraint::Length(6), 0),
-        Column::new("DRIFT", Constraint::Length(5), 0),
-        Column::new("ACC", Constraint::Length(6), 1),
-        Column::new("SMOKE", Constraint::Length(6), 2),
-        Column::new("ALERTS", Constraint::Min(11), 0),
+        Column::new("DRIFT", Constraint::Length(5), 4),
+        Column::new("ACC", Constraint::Length(6), 5),
+        Column::new("SMOKE", Constraint::Length(6), 6),
+        Column::new("ALERTS", Constraint::Min(12), 0),
     ];
+    let name_width = super::columns::identity_width(
+        rows.iter().map(|r| r.model.as_str()),
+        "MODEL",
+        &columns[1..],
+        area.width.saturating_sub(2),
+    );
+    columns[0] = Column::new("MODEL", Constraint::Length(name_width), 0);
     // Cells are built only for a window of a screen's height either side of the selection (a
     // thousand rows' cells every frame were most of its allocations). The table state keeps
     // its scroll offset in whole-fleet rows between frames, so scrolling and clicks see the
@@ -74,9 +82,7 @@ pub fn draw(
         .iter()
         .map(|r| row(r, state, theme, ascii))
         .collect();
-    // Room for every fixed column plus MODEL's and ALERTS' minimums, and the SMOKE column when
-    // 16 more cells fit (model names and alerts get the rest).
-    let room = area.width.saturating_sub(2).saturating_sub(16);
+    let room = area.width.saturating_sub(2);
     let table_widget = fitted_table(body, &columns, room, theme, ascii).block(block);
     let table = &mut drawn.table;
     let absolute = table.offset();

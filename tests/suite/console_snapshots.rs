@@ -365,3 +365,24 @@ fn the_drift_pane_lists_the_versions_answers_above_its_inputs() {
     let amount = screen.find("amount").unwrap_or_else(|| panic!("{screen}"));
     assert!(answers < amount, "answers first: {screen}");
 }
+
+#[test]
+fn model_and_feature_names_are_never_cut_while_other_columns_have_room() {
+    for (width, height) in [(80, 24), (200, 60)] {
+        let mut s = loaded();
+        s.models.push(summary("fraud-detector-eu-west", Some(1)));
+        let screen = text(&render(&s, "dark", width, height));
+        assert!(
+            screen.contains("fraud-detector-eu-west "),
+            "{width}x{height}:\n{screen}"
+        );
+        let mut s = opened();
+        let long = "transaction_amount_eur_30d";
+        if let Some(reports) = s.detail.drift.get_mut("fraud") {
+            reports[0].features[0].name = long.into();
+        }
+        tab(&mut s); // the drift pane
+        let screen = text(&render(&s, "dark", width, height));
+        assert!(screen.contains(long), "{width}x{height}:\n{screen}");
+    }
+}

@@ -89,7 +89,7 @@ pub(super) fn drift(frame: &mut Frame<'_>, panel: Panel<'_>, drawn: &mut DrawnLi
     };
     let features = crate::app::panes::features(state, name);
     let rows = feature_rows(&ctx, report.version, &features);
-    let columns = [
+    let mut columns = [
         Column::new("FEATURE", Constraint::Min(8), 0),
         Column::new("STAT", Constraint::Length(4), 0),
         Column::new("VALUE", Constraint::Length(7), 0),
@@ -99,6 +99,14 @@ pub(super) fn drift(frame: &mut Frame<'_>, panel: Panel<'_>, drawn: &mut DrawnLi
         Column::new("N", Constraint::Length(6), 0),
         Column::new("VERDICT", Constraint::Length(8), 0),
     ];
+    // Feature names whole: the trend and the p-value go first.
+    let name_width = crate::ui::columns::identity_width(
+        features.iter().map(|f| f.name.as_str()),
+        "FEATURE",
+        &columns[1..],
+        list.width,
+    );
+    columns[0] = Column::new("FEATURE", Constraint::Length(name_width), 0);
     let t = fitted_table(rows, &columns, list.width, theme, ascii);
     drawn.table.select(Some(
         state.detail.selected.min(features.len().saturating_sub(1)),
