@@ -7,6 +7,7 @@ pub mod effect;
 pub mod fleet;
 pub mod guide;
 pub mod msg;
+pub mod palette;
 pub mod panes;
 pub mod requests;
 pub mod rollout;

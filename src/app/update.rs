@@ -14,12 +14,6 @@ const TOAST_SECONDS: f64 = 15.0;
 /// Rows a page key moves.
 const PAGE: usize = 10;
 
-/// Commands the palette knows, for completion and help.
-pub const COMMANDS: &[&str] = &[
-    "models", "serving", "drift", "versions", "cluster", "journal", "requests", "errors", "finish",
-    "revert", "rollout", "shadow", "help", "theme", "env", "quit", "q",
-];
-
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     // Which selection to keep by identity afterwards: after a key, the row now highlighted is
     // the selection; after new data, the selected row stays selected wherever it moved.
@@ -460,7 +454,7 @@ fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
                 Vec::new()
             }
             KeyCode::Tab => {
-                if let Some(done) = complete(&text) {
+                if let Some(done) = super::palette::complete(state, &text) {
                     state.mode = Mode::Command(done);
                 }
                 Vec::new()
@@ -936,15 +930,6 @@ fn on_modal_key(state: &mut State, key: Key) -> Vec<Effect> {
         }
         _ => Vec::new(),
     }
-}
-
-/// Completes a command prefix when exactly one command matches.
-fn complete(text: &str) -> Option<String> {
-    let matches: Vec<&&str> = COMMANDS
-        .iter()
-        .filter(|c| c.starts_with(text) && c.len() > 1)
-        .collect();
-    (matches.len() == 1).then(|| matches[0].to_string())
 }
 
 fn run_command(state: &mut State, text: &str) -> Vec<Effect> {

@@ -251,11 +251,21 @@ fn source_span(
 
 fn footer_line<'a>(state: &'a State, theme: &Theme) -> Paragraph<'a> {
     match &state.mode {
-        Mode::Command(text) => Paragraph::new(Line::from(vec![
-            Span::styled(":", theme.accent()),
-            Span::raw(text.clone()),
-            Span::styled("█", theme.dim()),
-        ])),
+        Mode::Command(text) => {
+            // What may come next, narrowing as the user types (Tab completes).
+            let next = crate::app::palette::suggestions(state, text);
+            let hint = if next.is_empty() {
+                String::new()
+            } else {
+                format!("   {}   tab completes", next.join(" "))
+            };
+            Paragraph::new(Line::from(vec![
+                Span::styled(":", theme.accent()),
+                Span::raw(text.clone()),
+                Span::styled("█", theme.dim()),
+                Span::styled(hint, theme.dim()),
+            ]))
+        }
         Mode::Filter => Paragraph::new(Line::from(vec![
             Span::styled("/", theme.accent()),
             Span::raw(if state.open_model().is_some() {

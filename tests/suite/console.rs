@@ -143,7 +143,7 @@ fn navigation_filter_sort_and_commands() {
     key(&mut s, 't');
     key(&mut s, 'h');
     update(&mut s, Msg::Key(Key::plain(KeyCode::Tab)));
-    assert_eq!(s.mode, Mode::Command("theme".into()), "tab completes");
+    assert_eq!(s.mode, Mode::Command("theme ".into()), "tab completes");
     for c in " ansi16".chars() {
         key(&mut s, c);
     }
@@ -1298,4 +1298,41 @@ fn ascii_draws_every_view_in_plain_ascii() {
     s.view = View::Fleet;
     s.overlay = None;
     assert!(!text(&render_with(&s, "dark", 80, 24, false)).is_ascii());
+}
+
+#[test]
+fn the_palette_suggests_commands_and_their_arguments_and_tab_completes_them() {
+    use flightdeck::app::palette::{complete, suggestions};
+    let mut s = loaded();
+    s.config.environments = vec![
+        ("local".into(), false, false),
+        ("prod-eu".into(), true, true),
+        ("prod-us".into(), true, true),
+    ];
+    assert_eq!(suggestions(&s, "sh"), ["shadow"]);
+    assert_eq!(complete(&s, "sh").as_deref(), Some("shadow "));
+    assert_eq!(complete(&s, "theme an").as_deref(), Some("theme ansi16 "));
+    assert_eq!(suggestions(&s, "env "), ["local", "prod-eu", "prod-us"]);
+    // As far as every suggestion agrees.
+    assert_eq!(complete(&s, "env p").as_deref(), Some("env prod-"));
+    assert_eq!(suggestions(&s, "env prod-u"), ["prod-us"]);
+    assert_eq!(suggestions(&s, "rollout "), ["pause", "resume"]);
+    assert_eq!(
+        complete(&s, "re"),
+        None,
+        "requests and revert: nothing agreed to add"
+    );
+    assert_eq!(suggestions(&s, "re"), ["requests", "revert"]);
+    assert!(suggestions(&s, "theme zz").is_empty());
+    // Through the keys: typed, Tab, shown in the footer.
+    update(&mut s, Msg::Key(Key::char(':')));
+    for c in "theme an".chars() {
+        update(&mut s, Msg::Key(Key::char(c)));
+    }
+    let screen = text(&render(&s, "dark", 80, 24));
+    assert!(screen.contains(":theme an█   ansi16"), "{screen}");
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Tab)));
+    assert_eq!(s.mode, Mode::Command("theme ansi16 ".into()));
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    assert_eq!(s.config.theme, "ansi16");
 }
