@@ -35,6 +35,7 @@ pub enum Action {
     Rollout,
     Shadow,
     Sentinel,
+    Json,
 }
 
 impl Action {
@@ -56,7 +57,7 @@ impl Action {
             Action::Back => "back / close",
             Action::NextPane => "next pane",
             Action::PreviousPane => "previous pane",
-            Action::Open => "open the selected row",
+            Action::Open => "open a model / describe a row",
             Action::Up => "move up",
             Action::Down => "move down",
             Action::PageUp => "page up",
@@ -75,6 +76,7 @@ impl Action {
             Action::Rollout => "rollout, pause, resume",
             Action::Shadow => "shadow a version / stop",
             Action::Sentinel => "logged request->sentinel",
+            Action::Json => "the selected row as JSON",
         }
     }
 
@@ -283,6 +285,7 @@ impl Default for Keymap {
             (Key::char('R'), Action::Rollout),
             (Key::char('S'), Action::Shadow),
             (Key::char('t'), Action::Sentinel),
+            (Key::char('y'), Action::Json),
         ];
         Self {
             bindings: defaults.iter().copied().collect(),
@@ -377,6 +380,7 @@ mod tests {
                 "rollout",
                 "shadow",
                 "sentinel",
+                "json",
             ]
         );
         for name in &names {

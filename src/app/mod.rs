@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod checks;
+pub mod describe;
 pub mod effect;
 pub mod fleet;
 pub mod guide;

@@ -98,6 +98,13 @@ pub enum Overlay {
     /// Every source's state with its whole error text (`:errors`): the header and the footer
     /// clip theirs.
     Errors,
+    /// The selected object whole (Enter on a row; `y` shows it as JSON).
+    Describe {
+        described: super::describe::Described,
+        json: bool,
+        /// Lines scrolled past.
+        scroll: u16,
+    },
 }
 
 /// Fleet columns the user can sort by (`o` cycles).

@@ -407,6 +407,10 @@ fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
             }
             return Vec::new();
         }
+        Some(Overlay::Describe { .. }) => {
+            on_describe_key(state, key);
+            return Vec::new();
+        }
     }
     match state.mode.clone() {
         // Typing a filter: every key is text (or ends it); none reaches an operation.
@@ -489,6 +493,41 @@ fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
                 Vec::new()
             }
         },
+    }
+}
+
+/// Keys over a description: scroll, `y` between text and JSON, Esc (or Enter, q) closes.
+fn on_describe_key(state: &mut State, key: Key) {
+    let action = state.config.keymap.action(key);
+    let Some(Overlay::Describe { json, scroll, .. }) = &mut state.overlay else {
+        return;
+    };
+    match action {
+        Some(Action::Back | Action::Quit | Action::Open) => state.overlay = None,
+        Some(Action::Json) => {
+            *json = !*json;
+            *scroll = 0;
+        }
+        Some(Action::Down) => *scroll = scroll.saturating_add(1),
+        Some(Action::Up) => *scroll = scroll.saturating_sub(1),
+        Some(Action::PageDown) => *scroll = scroll.saturating_add(PAGE as u16),
+        Some(Action::PageUp) => *scroll = scroll.saturating_sub(PAGE as u16),
+        Some(Action::Top) => *scroll = 0,
+        _ => {}
+    }
+}
+
+/// Enter on a row (or `y`, as JSON): the selected object whole.
+fn describe(state: &mut State, json: bool) {
+    match super::describe::selected(state) {
+        Some(described) => {
+            state.overlay = Some(Overlay::Describe {
+                described,
+                json,
+                scroll: 0,
+            })
+        }
+        None => state.toast = Some("nothing selected to describe".into()),
     }
 }
 
@@ -631,6 +670,7 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
                     .into(),
             );
         }
+        Action::Json => describe(state, true),
     }
     clamp_selection(state);
     Vec::new()
@@ -682,11 +722,8 @@ fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) ->
         Action::Sort => {
             state.toast = Some("o sorts the fleet's columns (Esc goes back to it)".into());
         }
-        Action::Open => {
-            state.toast = Some(format!(
-                "Enter opens a model from the fleet; here Tab moves between {name}'s panes"
-            ));
-        }
+        Action::Open => describe(state, false),
+        Action::Json => describe(state, true),
         // Handled for every view in `on_action`.
         handled_in_every_view!() => {}
         Action::Compare => {

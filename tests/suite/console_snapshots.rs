@@ -386,3 +386,57 @@ fn model_and_feature_names_are_never_cut_while_other_columns_have_room() {
         assert!(screen.contains(long), "{width}x{height}:\n{screen}");
     }
 }
+
+#[test]
+fn enter_describes_the_selected_row_whole_and_y_shows_it_as_json() {
+    use flightdeck::app::state::Overlay;
+    let mut s = opened();
+    tab(&mut s); // drift
+    tab(&mut s); // versions: v1 (production) first
+    enter(&mut s);
+    let Some(Overlay::Describe {
+        described, json, ..
+    }) = &s.overlay
+    else {
+        panic!("{:?}", s.overlay)
+    };
+    assert_eq!(described.title, "fraud v1");
+    assert!(!json);
+    snapshot("describe_version", &s);
+    let screen = text(&render(&s, "dark", 160, 48));
+    assert!(
+        screen.contains("sha256:") && screen.contains("lineage:"),
+        "{screen}"
+    );
+    key(&mut s, 'y');
+    let screen = text(&render(&s, "dark", 160, 48));
+    assert!(
+        screen.contains("\"sha256\":") && screen.contains("(JSON)"),
+        "{screen}"
+    );
+    // j scrolls, Esc closes.
+    key(&mut s, 'j');
+    let Some(Overlay::Describe { scroll, .. }) = &s.overlay else {
+        panic!()
+    };
+    assert_eq!(*scroll, 1);
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));
+    assert!(s.overlay.is_none());
+    // A journal row whole: who, when, what, the outcome and its details.
+    tab(&mut s); // cluster
+    tab(&mut s); // journal
+    enter(&mut s);
+    let screen = text(&render(&s, "dark", 160, 48));
+    assert!(
+        screen.contains("operation: deploy")
+            && screen.contains("outcome: failed")
+            && screen.contains("user: alice"),
+        "{screen}"
+    );
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));
+    // y in the fleet: the selected model's row as JSON.
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));
+    key(&mut s, 'y');
+    let screen = text(&render(&s, "dark", 160, 48));
+    assert!(screen.contains("\"model\": \"fraud\""), "{screen}");
+}

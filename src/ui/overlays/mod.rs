@@ -3,6 +3,7 @@
 
 mod check;
 mod compare;
+mod describe;
 mod errors;
 mod guide;
 mod help;
@@ -10,6 +11,7 @@ mod operation;
 
 pub use check::draw as check;
 pub use compare::draw as compare;
+pub use describe::draw as describe;
 pub use errors::errors;
 pub use guide::guide;
 pub use help::help;

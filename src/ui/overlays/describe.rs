@@ -1,0 +1,68 @@
+//! The description overlay: the selected object whole, as readable lines or JSON, scrolled
+//! with j/k, wider than a dialog (objects are long).
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph};
+
+use crate::app::State;
+use crate::app::state::Overlay;
+use crate::theme::Theme;
+
+pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, ascii: bool) {
+    let Some(Overlay::Describe {
+        described,
+        json,
+        scroll,
+    }) = &state.overlay
+    else {
+        return;
+    };
+    let text: Vec<String> = if *json {
+        serde_json::to_string_pretty(&described.value)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    } else {
+        crate::app::describe::readable(&described.value)
+    };
+    let width = area.width.saturating_sub(4).max(20);
+    let height = area.height.saturating_sub(2).max(5);
+    let x = area.x + (area.width - width) / 2;
+    let y = area.y + (area.height - height) / 2;
+    let boxed = Rect::new(x, y, width, height);
+    let shown = usize::from(height.saturating_sub(2));
+    let last = text.len().saturating_sub(shown);
+    let scroll = usize::from(*scroll).min(last);
+    let position = if text.len() > shown {
+        format!(
+            " {}-{} of {} ",
+            scroll + 1,
+            (scroll + shown).min(text.len()),
+            text.len()
+        )
+    } else {
+        String::new()
+    };
+    let title = format!(
+        " {} ({}) · y: {} · j/k scroll · esc closes ",
+        described.title,
+        if *json { "JSON" } else { "described" },
+        if *json { "text" } else { "JSON" }
+    );
+    let block = crate::ui::bordered(title, theme.border(true), ascii)
+        .title_bottom(Line::from(Span::styled(position, theme.dim())).right_aligned());
+    let lines: Vec<Line> = text
+        .into_iter()
+        .skip(scroll)
+        .take(shown)
+        .map(Line::from)
+        .collect();
+    frame.render_widget(Clear, boxed);
+    frame.render_widget(
+        Paragraph::new(lines).style(theme.base()).block(block),
+        boxed,
+    );
+}
