@@ -136,11 +136,11 @@ pub enum Health {
 
 /// Rows for the fleet table, filtered by `state.filter` and sorted by `state.sort`.
 pub fn rows(state: &State) -> Vec<FleetRow> {
-    let needle = state.filter.to_lowercase();
+    let filter = super::filter::RowFilter::new(&state.filter);
     let mut rows: Vec<FleetRow> = state
         .models
         .iter()
-        .filter(|m| needle.is_empty() || m.name.as_str().to_lowercase().contains(&needle))
+        .filter(|m| filter.accepts(&[m.name.as_str()]))
         .map(|m| row(state, m))
         .collect();
     // Unknown numbers sort after every measured one.

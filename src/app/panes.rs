@@ -5,6 +5,7 @@
 
 use crate::model::{FeatureDrift, JournalEntry, LoggedRequest, ModelVersion};
 
+use super::filter::RowFilter;
 use super::state::{Pane, State, View};
 
 /// What a selected row is, whatever its position.
@@ -26,13 +27,14 @@ fn request_key(e: &LoggedRequest) -> String {
     )
 }
 
-/// Whether a row whose words are `fields` matches the filter (case-insensitive, any field).
-fn matches(needle: &str, fields: &[&str]) -> bool {
-    needle.is_empty() || fields.iter().any(|f| f.to_lowercase().contains(needle))
+/// Whether a row whose words are `fields` passes the open pane's filter.
+fn matches(filter: &RowFilter, fields: &[&str]) -> bool {
+    filter.accepts(fields)
 }
 
-fn needle(state: &State) -> String {
-    state.detail.filter.to_lowercase()
+/// The open pane's `/` filter (a regular expression, `!` for the rows that do not match).
+fn needle(state: &State) -> RowFilter {
+    RowFilter::new(&state.detail.filter)
 }
 
 /// The open model's versions, filtered.

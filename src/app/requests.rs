@@ -63,6 +63,14 @@ pub fn search(state: &mut State) -> Vec<Effect> {
         state.sources.requests_status.in_flight = false;
         return tail(state, &model).into_iter().collect();
     }
+    if needle.starts_with('!') {
+        // Inverted, it filters the rows shown: a whole log of non-matches is no search.
+        state.toast = Some(
+            "! keeps the rows shown that do not match; the whole log is searched for text without it"
+                .into(),
+        );
+        return Vec::new();
+    }
     state.sources.requests_status.in_flight = true;
     state.toast = Some(format!(
         "searching {model}'s whole request log for {needle:?}..."

@@ -1336,3 +1336,23 @@ fn the_palette_suggests_commands_and_their_arguments_and_tab_completes_them() {
     update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
     assert_eq!(s.config.theme, "ansi16");
 }
+
+#[test]
+fn slash_filters_with_an_expression_and_bang_inverts_it() {
+    let mut s = loaded();
+    let typed = |s: &mut flightdeck::app::State, text: &str| {
+        s.filter.clear();
+        key(s, '/');
+        for c in text.chars() {
+            key(s, c);
+        }
+        update(s, Msg::Key(Key::plain(KeyCode::Enter)));
+        flightdeck::app::fleet::rows(s)
+            .into_iter()
+            .map(|r| r.model)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(typed(&mut s, "^fr.*d$"), ["fraud"]);
+    assert_eq!(typed(&mut s, "!fraud"), ["churn"]);
+    assert_eq!(typed(&mut s, "CHURN|fraud"), ["churn", "fraud"]);
+}
