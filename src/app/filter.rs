@@ -72,6 +72,6 @@ mod tests {
         assert_eq!(shown("!"), rows, "a lone ! hides nothing");
         // Not an expression: matched as written.
         assert_eq!(shown("churn("), Vec::<&str>::new());
-        assert_eq!(RowFilter::new("u(").accepts(&["menu(1)"]), true);
+        assert!(RowFilter::new("u(").accepts(&["menu(1)"]));
     }
 }
