@@ -24,6 +24,7 @@ pub enum Action {
     Top,
     Bottom,
     Sort,
+    SortReverse,
     Refresh,
     Deploy,
     Promote,
@@ -65,6 +66,7 @@ impl Action {
             Action::Top => "first row",
             Action::Bottom => "last row",
             Action::Sort => "change sort column",
+            Action::SortReverse => "reverse the sort",
             Action::Refresh => "refresh every source now",
             Action::Deploy => "deploy a version",
             Action::Promote => "promote the canary",
@@ -267,6 +269,7 @@ impl Default for Keymap {
             (Key::char('G'), Action::Bottom),
             (Key::plain(End), Action::Bottom),
             (Key::char('o'), Action::Sort),
+            (Key::char('O'), Action::SortReverse),
             (
                 Key {
                     code: Char('r'),
@@ -369,6 +372,7 @@ mod tests {
                 "top",
                 "bottom",
                 "sort",
+                "sort_reverse",
                 "refresh",
                 "deploy",
                 "promote",

@@ -143,20 +143,45 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
         .filter(|m| filter.accepts(&[m.name.as_str()]))
         .map(|m| row(state, m))
         .collect();
-    // Unknown numbers sort after every measured one.
-    let key = |r: &FleetRow, c: SortColumn| -> f64 {
+    // How interesting a row is in the sorted column (higher first); `None` when it was not
+    // measured, which sorts last whichever the direction.
+    let key = |r: &FleetRow, c: SortColumn| -> Option<f64> {
         let s = r.stats;
         match c {
-            SortColumn::Name => 0.0,
-            SortColumn::RequestRate => s.map_or(f64::INFINITY, |s| -s.requests_per_second),
-            SortColumn::P99 => s.and_then(|s| s.p99).map_or(f64::INFINITY, |p| -p),
-            SortColumn::ErrorRatio => s.and_then(|s| s.error_ratio).map_or(f64::INFINITY, |e| -e),
+            SortColumn::Name => Some(0.0),
+            SortColumn::Health => Some(match r.health {
+                Health::Down(_) => 3.0,
+                Health::Unknown(_) => 2.0,
+                Health::NotServed => 1.0,
+                Health::Serving => 0.0,
+            }),
+            SortColumn::RequestRate => s.map(|s| s.requests_per_second),
+            SortColumn::P99 => s.and_then(|s| s.p99),
+            SortColumn::ErrorRatio => s.and_then(|s| s.error_ratio),
+            SortColumn::Drift => r.drift.map(|v| match v {
+                Verdict::Drift => 3.0,
+                Verdict::Warn => 2.0,
+                Verdict::InsufficientData => 1.0,
+                Verdict::Ok => 0.0,
+            }),
+            SortColumn::Alerts => Some((r.alerts.len() + r.firing.len()) as f64),
         }
     };
+    let reversed = state.sort_reversed;
     rows.sort_by(|a, b| {
-        key(a, state.sort)
-            .total_cmp(&key(b, state.sort))
-            .then_with(|| a.model.cmp(&b.model))
+        let by_value = match (key(a, state.sort), key(b, state.sort)) {
+            (Some(x), Some(y)) if reversed => x.total_cmp(&y),
+            (Some(x), Some(y)) => y.total_cmp(&x),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        };
+        let by_name = if reversed && state.sort == SortColumn::Name {
+            b.model.cmp(&a.model)
+        } else {
+            a.model.cmp(&b.model)
+        };
+        by_value.then(by_name)
     });
     rows
 }

@@ -107,31 +107,44 @@ pub enum Overlay {
     },
 }
 
-/// Fleet columns the user can sort by (`o` cycles).
+/// Fleet columns the user can sort by (`o` cycles, `O` turns the direction around). Names go
+/// A to Z; the rest worst (or busiest) first, and a value not measured last either way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortColumn {
     Name,
+    Health,
     RequestRate,
     P99,
     ErrorRatio,
+    Drift,
+    Alerts,
 }
 
 impl SortColumn {
+    pub const ALL: [SortColumn; 7] = [
+        SortColumn::Name,
+        SortColumn::Health,
+        SortColumn::RequestRate,
+        SortColumn::P99,
+        SortColumn::ErrorRatio,
+        SortColumn::Drift,
+        SortColumn::Alerts,
+    ];
+
     pub fn next(self) -> Self {
-        match self {
-            SortColumn::Name => SortColumn::RequestRate,
-            SortColumn::RequestRate => SortColumn::P99,
-            SortColumn::P99 => SortColumn::ErrorRatio,
-            SortColumn::ErrorRatio => SortColumn::Name,
-        }
+        let i = SortColumn::ALL.iter().position(|c| *c == self).unwrap_or(0);
+        SortColumn::ALL[(i + 1) % SortColumn::ALL.len()]
     }
 
     pub fn label(self) -> &'static str {
         match self {
             SortColumn::Name => "name",
+            SortColumn::Health => "health",
             SortColumn::RequestRate => "req/s",
             SortColumn::P99 => "p99",
             SortColumn::ErrorRatio => "error %",
+            SortColumn::Drift => "drift",
+            SortColumn::Alerts => "alerts",
         }
     }
 }
@@ -293,6 +306,8 @@ pub struct State {
     /// The fleet's `/` filter, sort and selected row.
     pub filter: String,
     pub sort: SortColumn,
+    /// The sort's direction turned around (`O`): quietest or healthiest first, names Z to A.
+    pub sort_reversed: bool,
     pub selected: usize,
     /// The fleet's selected model: the selection follows it when rows re-sort.
     pub fleet_identity: Option<super::panes::RowId>,
@@ -498,6 +513,7 @@ impl State {
             mode: Mode::Normal,
             filter: String::new(),
             sort: SortColumn::Name,
+            sort_reversed: false,
             selected: 0,
             fleet_identity: None,
             models: Vec::new(),

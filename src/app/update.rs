@@ -608,6 +608,7 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Filter => state.mode = Mode::Filter,
         Action::Back => state.filter.clear(),
         Action::Sort => state.sort = state.sort.next(),
+        Action::SortReverse => state.sort_reversed = !state.sort_reversed,
         Action::Open => {
             if let Some(row) = fleet::rows(state).get(state.selected) {
                 let model = row.model.clone();
@@ -719,7 +720,7 @@ fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) ->
                 state.toast = Some("the serving pane has no rows to filter".into());
             }
         },
-        Action::Sort => {
+        Action::Sort | Action::SortReverse => {
             state.toast = Some("o sorts the fleet's columns (Esc goes back to it)".into());
         }
         Action::Open => describe(state, false),

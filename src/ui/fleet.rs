@@ -24,15 +24,18 @@ pub fn draw(
     drawn: &mut DrawnList,
 ) {
     let rows = fleet::rows(state);
+    // ▲ first to last as read (A to Z), ▼ the most first.
+    let descending = (state.sort != crate::app::state::SortColumn::Name) != state.sort_reversed;
     let title = format!(
-        " models ({}){}  sort: {} ",
+        " models ({}){}  sort: {} {} ",
         rows.len(),
         if state.filter.is_empty() {
             String::new()
         } else {
             format!("  filter: {}", state.filter)
         },
-        state.sort.label()
+        state.sort.label(),
+        if descending { "▼" } else { "▲" }
     );
     let block = super::bordered(title, theme.border(true), ascii);
     if rows.is_empty() {

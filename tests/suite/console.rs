@@ -128,11 +128,22 @@ fn navigation_filter_sort_and_commands() {
     update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));
     assert!(s.filter.is_empty());
     key(&mut s, 'o');
+    assert_eq!(s.sort.label(), "health");
+    key(&mut s, 'o');
     let rows = flightdeck::app::fleet::rows(&s);
     assert_eq!(
         rows[0].model, "fraud",
         "sorted by request rate, busiest first"
     );
+    let screen = text(&render(&s, "dark", 80, 24));
+    assert!(screen.contains("sort: req/s ▼"), "{screen}");
+    // O turns it around; a model not measured stays last either way.
+    key(&mut s, 'O');
+    let rows = flightdeck::app::fleet::rows(&s);
+    assert_eq!(rows.last().unwrap().model, "churn", "unmeasured last");
+    let screen = text(&render(&s, "dark", 80, 24));
+    assert!(screen.contains("sort: req/s ▲"), "{screen}");
+    key(&mut s, 'O');
     key(&mut s, ':');
     for c in "nonsense".chars() {
         key(&mut s, c);
