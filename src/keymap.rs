@@ -37,6 +37,7 @@ pub enum Action {
     Shadow,
     Sentinel,
     Json,
+    Logs,
 }
 
 impl Action {
@@ -79,6 +80,7 @@ impl Action {
             Action::Shadow => "shadow a version / stop",
             Action::Sentinel => "logged request->sentinel",
             Action::Json => "the selected row as JSON",
+            Action::Logs => "a model's server logs, tailed",
         }
     }
 
@@ -289,6 +291,7 @@ impl Default for Keymap {
             (Key::char('S'), Action::Shadow),
             (Key::char('t'), Action::Sentinel),
             (Key::char('y'), Action::Json),
+            (Key::char('l'), Action::Logs),
         ];
         Self {
             bindings: defaults.iter().copied().collect(),
@@ -385,6 +388,7 @@ mod tests {
                 "shadow",
                 "sentinel",
                 "json",
+                "logs",
             ]
         );
         for name in &names {

@@ -49,6 +49,11 @@ pub enum Effect {
     FetchHistory {
         model: String,
     },
+    /// Read the newest lines of one of a model's local server logs.
+    FetchLog {
+        model: String,
+        file: super::logs::LogFile,
+    },
     /// Read a model's journal.
     FetchJournal {
         model: String,

@@ -8,6 +8,7 @@ pub mod effect;
 pub mod filter;
 pub mod fleet;
 pub mod guide;
+pub mod logs;
 pub mod msg;
 pub mod palette;
 pub mod panes;

@@ -57,6 +57,12 @@ pub enum Msg {
         at: DateTime<Utc>,
         result: Result<Vec<DriftReport>, String>,
     },
+    /// The newest lines of one of a model's logs.
+    LogFetched {
+        model: String,
+        file: super::logs::LogFile,
+        result: Result<Vec<String>, String>,
+    },
     /// A model's journal rows.
     JournalFetched {
         model: String,
@@ -118,6 +124,8 @@ impl Msg {
             | Msg::VersionsFetched { .. }
             | Msg::MetricsScraped { .. }
             | Msg::OpPlanned { .. } => true,
+            // A log file of this machine: the same whatever the environment.
+            Msg::LogFetched { .. } => false,
             // Operations and checks ran where they were started: their outcome is still news.
             Msg::OpFinished { .. } | Msg::Progress { .. } | Msg::CheckFinished { .. } => false,
             // Input, the clock and the loop's own word are never an old environment's answer.

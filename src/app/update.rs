@@ -129,6 +129,14 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Effect> {
             clamp_detail(state);
             Vec::new()
         }
+        Msg::LogFetched {
+            model,
+            file,
+            result,
+        } => {
+            super::logs::fetched(state, &model, file, result);
+            Vec::new()
+        }
         Msg::RequestsFetched {
             model,
             at,
@@ -336,6 +344,8 @@ fn due_fetches(state: &mut State) -> Vec<Effect> {
     state.sources.registry.in_flight = true;
     let mut effects = vec![Effect::FetchFleet];
     effects.extend(detail_fetches(state));
+    // An open log follows its file.
+    effects.extend(super::logs::read(state));
     effects
 }
 
@@ -410,6 +420,10 @@ fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
         Some(Overlay::Describe { .. }) => {
             on_describe_key(state, key);
             return Vec::new();
+        }
+        Some(Overlay::Logs(_)) => {
+            let action = state.config.keymap.action(key);
+            return super::logs::on_key(state, action);
         }
     }
     match state.mode.clone() {
@@ -672,6 +686,14 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
             );
         }
         Action::Json => describe(state, true),
+        Action::Logs => {
+            let model = fleet::rows(state)
+                .get(state.selected)
+                .map(|r| r.model.clone());
+            if let Some(model) = model {
+                return super::logs::open(state, &model);
+            }
+        }
     }
     clamp_selection(state);
     Vec::new()
@@ -725,6 +747,7 @@ fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) ->
         }
         Action::Open => describe(state, false),
         Action::Json => describe(state, true),
+        Action::Logs => return super::logs::open(state, name),
         // Handled for every view in `on_action`.
         handled_in_every_view!() => {}
         Action::Compare => {

@@ -348,6 +348,33 @@ async fn run_check(
     .map_err(|e| e.to_string())
 }
 
+/// The newest `n` lines of a log file (its last 256 KB read, whatever its size).
+fn tail_lines(path: &std::path::Path, n: usize) -> Result<Vec<String>, String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!(
+            "no {} yet: a local server started here writes it (on KServe, `kubectl logs` the predictor's pods)",
+            path.display()
+        ),
+        _ => format!("cannot read {}: {e}", path.display()),
+    })?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let start = size.saturating_sub(256 * 1024);
+    file.seek(SeekFrom::Start(start))
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    // A read from the middle of the file starts with a cut line.
+    if start > 0 && !lines.is_empty() {
+        lines.remove(0);
+    }
+    let skip = lines.len().saturating_sub(n);
+    Ok(lines.split_off(skip))
+}
+
 /// Starts an effect in the background; its result comes back as a message.
 pub fn perform(effect: Effect, background: &Background) {
     let bg = background.clone();
@@ -452,6 +479,17 @@ pub fn perform(effect: Effect, background: &Background) {
             tokio::spawn(async move {
                 let result = shadow(bg.ops.clone(), model, command).await;
                 bg.replies.send(Msg::OpFinished { result });
+            });
+        }
+        Effect::FetchLog { model, file } => {
+            tokio::task::spawn_blocking(move || {
+                let path = bg.data_dir.join(file.path(&model));
+                let result = tail_lines(&path, crate::app::logs::TAIL);
+                bg.replies.send(Msg::LogFetched {
+                    model,
+                    file,
+                    result,
+                });
             });
         }
         Effect::FetchJournal { model } => {

@@ -753,3 +753,42 @@ fn a_snapshot_for_an_incident_channel_carries_the_data_only() {
     assert_eq!(data["environment"], "local", "{data:#}");
     ok(h, &["server", "stop", "fraud"]);
 }
+
+#[test]
+fn l_tails_a_models_server_logs_and_tab_moves_between_them() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    let tmux = Tmux::start(h, 140, 32);
+    tmux.wait_for("the fleet", |s| s.contains("fraud") && s.contains("v1"));
+    tmux.keys(&["l"]);
+    tmux.wait_for("the server's log", |s| {
+        s.contains("fraud · server log")
+            && s.contains("deployment plan applied")
+            && s.contains("following")
+    });
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("the supervisor's log", |s| {
+        s.contains("supervisor log") && s.contains("command=Supervise")
+    });
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("the process output", |s| {
+        s.contains("process output") && s.contains("serving fraud v1 on http://127.0.0.1:")
+    });
+    // A restart shows up at the end while it follows.
+    ok(h, &["server", "stop", "fraud"]);
+    ok(h, &["server", "start", "fraud"]);
+    tmux.wait_for("the second start", |s| {
+        s.matches("serving fraud v1 on http://127.0.0.1:").count() >= 2
+    });
+    tmux.keys(&["k"]);
+    tmux.wait_for("held", |s| s.contains("held · lines"));
+    tmux.keys(&["G"]);
+    tmux.wait_for("following again", |s| s.contains("following · lines"));
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("closed", |s| !s.contains("process output"));
+    tmux.keys(&["q"]);
+    drop(tmux);
+    ok(h, &["server", "stop", "fraud"]);
+}

@@ -42,7 +42,10 @@ pub fn help(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
             lines.push(Line::from(entry(*action, 48)));
         }
     }
-    lines.push(Line::from(""));
+    // A blank line between keys and commands, where the screen has one to spare.
+    if !two_columns || Action::ALL.len().div_ceil(2) + 6 < usize::from(area.height) {
+        lines.push(Line::from(""));
+    }
     lines.push(Line::from(Span::styled(
         "commands: :models :serving :drift :versions :cluster :journal :requests",
         theme.dim(),
@@ -52,11 +55,7 @@ pub fn help(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
         theme.dim(),
     )));
     lines.push(Line::from(Span::styled(
-        "  :rollout [10,50,100 [2m]] | pause | resume",
-        theme.dim(),
-    )));
-    lines.push(Line::from(Span::styled(
-        "  :shadow VERSION [PERCENT] | stop",
+        "  :rollout [10,50,100 [2m]]|pause|resume  :shadow VERSION [PERCENT]|stop",
         theme.dim(),
     )));
     lines.push(Line::from(Span::styled(

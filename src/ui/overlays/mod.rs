@@ -7,6 +7,7 @@ mod describe;
 mod errors;
 mod guide;
 mod help;
+mod logs;
 mod operation;
 
 pub use check::draw as check;
@@ -15,6 +16,7 @@ pub use describe::draw as describe;
 pub use errors::errors;
 pub use guide::guide;
 pub use help::help;
+pub use logs::draw as logs;
 pub use operation::operation;
 
 use ratatui::Frame;

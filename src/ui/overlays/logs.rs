@@ -1,0 +1,70 @@
+//! The logs overlay (`l`): the newest lines of a model's server log, supervisor log or process
+//! output, following the end unless the user scrolled up.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph};
+
+use crate::app::State;
+use crate::app::state::Overlay;
+use crate::theme::Theme;
+
+pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, ascii: bool) {
+    let Some(Overlay::Logs(view)) = &state.overlay else {
+        return;
+    };
+    let width = area.width.saturating_sub(2).max(20);
+    let height = area.height.saturating_sub(2).max(5);
+    let boxed = Rect::new(
+        area.x + (area.width - width) / 2,
+        area.y + (area.height - height) / 2,
+        width,
+        height,
+    );
+    let shown = usize::from(height.saturating_sub(2));
+    let title = format!(
+        " {} · {} ({}) · tab: next log · G follow · esc closes ",
+        view.model,
+        view.file.label(),
+        view.file.path(&view.model)
+    );
+    let (lines, where_) = match &view.lines {
+        Err(e) => (
+            vec![Line::from(Span::styled(e.clone(), theme.warn()))],
+            String::new(),
+        ),
+        Ok(all) if all.is_empty() => (
+            vec![Line::from(Span::styled("(empty so far)", theme.dim()))],
+            String::new(),
+        ),
+        Ok(all) => {
+            let first = if view.follow {
+                all.len().saturating_sub(shown)
+            } else {
+                view.top.min(all.len().saturating_sub(1))
+            };
+            let last = (first + shown).min(all.len());
+            let lines = all[first..last]
+                .iter()
+                .map(|l| Line::from(l.clone()))
+                .collect();
+            let mode = if view.follow { "following" } else { "held" };
+            (
+                lines,
+                format!(
+                    " {mode} · lines {}-{last} of the newest {} ",
+                    first + 1,
+                    all.len()
+                ),
+            )
+        }
+    };
+    let block = crate::ui::bordered(title, theme.border(true), ascii)
+        .title_bottom(Line::from(Span::styled(where_, theme.dim())).right_aligned());
+    frame.render_widget(Clear, boxed);
+    frame.render_widget(
+        Paragraph::new(lines).style(theme.base()).block(block),
+        boxed,
+    );
+}
