@@ -1,5 +1,6 @@
-//! Two versions of a model side by side: lineage, smoke status, every metric with its change,
-//! and what differs in their signatures (a changed input is what breaks callers).
+//! Two versions of a model side by side: lineage, smoke status, what each does now where it
+//! serves (live numbers, input drift), every metric with its change, and what differs in their
+//! signatures (a changed input is what breaks callers).
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -54,6 +55,48 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
             format!("{name:<14} {:>20} {:>20}", clip(&left), clip(&right)),
             style,
         )));
+    }
+    // What each does now where it serves: live numbers and the drift of its inputs ("-" for a
+    // version nothing serves: not measured, not zero).
+    lines.push(Line::from(""));
+    let live = |v: u32| {
+        state
+            .serving
+            .get(&(model.to_string(), v.to_string()))
+            .copied()
+    };
+    let drift = |v: u32| {
+        state
+            .detail
+            .drift
+            .get(model)
+            .and_then(|reports| reports.iter().find(|r| r.version == v))
+            .map(|r| format!("{} ({} rows)", r.verdict.as_str(), r.window_samples))
+    };
+    let measured: [(&str, &dyn Fn(u32) -> Option<String>); 4] = [
+        ("live req/s", &|v| {
+            live(v).map(|s| crate::ui::format::rate(s.requests_per_second))
+        }),
+        ("live p99", &|v| {
+            live(v).and_then(|s| s.p99).map(crate::ui::format::latency)
+        }),
+        ("live errors", &|v| {
+            live(v)
+                .and_then(|s| s.error_ratio)
+                .map(crate::ui::format::percent)
+        }),
+        ("drift", &drift),
+    ];
+    for (name, f) in measured {
+        let (left, right) = (
+            f(a.version).unwrap_or_else(|| "-".into()),
+            f(b.version).unwrap_or_else(|| "-".into()),
+        );
+        lines.push(Line::from(Span::raw(format!(
+            "{name:<14} {:>20} {:>20}",
+            clip(&left),
+            clip(&right)
+        ))));
     }
     let mut names: Vec<&String> = a.metrics.keys().chain(b.metrics.keys()).collect();
     names.sort();
