@@ -13,6 +13,9 @@ use crate::theme::Theme;
 /// One row of the comparison: a version's value for it, if it has one.
 type Field = dyn Fn(&ModelVersion) -> Option<String>;
 
+/// A row measured where a version serves, by its number.
+type Measured<'a> = (&'a str, &'a dyn Fn(u32) -> Option<String>);
+
 pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, ascii: bool) {
     let Some((model, a, b)) = state.comparing() else {
         return;
@@ -73,7 +76,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
             .and_then(|reports| reports.iter().find(|r| r.version == v))
             .map(|r| format!("{} ({} rows)", r.verdict.as_str(), r.window_samples))
     };
-    let measured: [(&str, &dyn Fn(u32) -> Option<String>); 4] = [
+    let measured: [Measured; 4] = [
         ("live req/s", &|v| {
             live(v).map(|s| crate::ui::format::rate(s.requests_per_second))
         }),
