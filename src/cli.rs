@@ -60,7 +60,7 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub readonly: bool,
     /// Console theme: dark, light, ansi16, mono or terminal (NO_COLOR forces mono).
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, value_name = "NAME", value_parser = ["dark", "light", "ansi16", "mono", "terminal"])]
     pub theme: Option<String>,
     /// Plain ASCII borders and symbols in the console.
     #[arg(long, global = true)]

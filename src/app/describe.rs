@@ -11,12 +11,18 @@ use super::state::{Pane, State, View};
 pub struct Described {
     pub title: String,
     pub value: Value,
+    /// When it was taken: the overlay is a copy, not a live view.
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 /// The selected row of the open view, whole; `None` when nothing is selected.
 pub fn selected(state: &State) -> Option<Described> {
     let described = |title: String, value: Result<Value, serde_json::Error>| {
-        value.ok().map(|value| Described { title, value })
+        value.ok().map(|value| Described {
+            title,
+            value,
+            at: state.now,
+        })
     };
     match &state.view {
         View::Fleet => {

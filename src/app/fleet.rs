@@ -149,12 +149,13 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
         let s = r.stats;
         match c {
             SortColumn::Name => Some(0.0),
-            SortColumn::Health => Some(match r.health {
-                Health::Down(_) => 3.0,
-                Health::Unknown(_) => 2.0,
-                Health::NotServed => 1.0,
-                Health::Serving => 0.0,
-            }),
+            // A model nothing serves has no health to rank: last, like any unmeasured value.
+            SortColumn::Health => match r.health {
+                Health::Down(_) => Some(2.0),
+                Health::Unknown(_) => Some(1.0),
+                Health::Serving => Some(0.0),
+                Health::NotServed => None,
+            },
             SortColumn::RequestRate => s.map(|s| s.requests_per_second),
             SortColumn::P99 => s.and_then(|s| s.p99),
             SortColumn::ErrorRatio => s.and_then(|s| s.error_ratio),

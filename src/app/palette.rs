@@ -57,12 +57,29 @@ fn versions_of_model(state: &State) -> Vec<String> {
             .get(state.selected)
             .map(|r| r.model.clone())
     });
-    let Some(versions) = model.and_then(|m| state.detail.versions.get(&m)) else {
+    let Some(model) = model else {
         return Vec::new();
     };
-    let mut numbers: Vec<u32> = versions.iter().map(|v| v.version).collect();
+    // Production cannot shadow itself.
+    let production = state
+        .servers
+        .get(&model)
+        .and_then(|s| s.serving)
+        .map(|p| p.stable);
+    let mut numbers: Vec<u32> = match state.detail.versions.get(&model) {
+        Some(versions) => versions.iter().map(|v| v.version).collect(),
+        // Versions are read when a model is opened; the fleet knows the newest number.
+        None => state
+            .models
+            .iter()
+            .find(|m| m.name.as_str() == model)
+            .and_then(|m| m.latest_version)
+            .map(|latest| (1..=latest).collect())
+            .unwrap_or_default(),
+    };
+    numbers.retain(|v| Some(*v) != production);
     numbers.sort_unstable_by(|a, b| b.cmp(a));
-    numbers.into_iter().map(|v| v.to_string()).collect()
+    numbers.into_iter().map(|v| format!("v{v}")).collect()
 }
 
 /// Tab: the text completed as far as every suggestion agrees (a whole word and a space when

@@ -513,9 +513,24 @@ fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
 /// Keys over a description: scroll, `y` between text and JSON, Esc (or Enter, q) closes.
 fn on_describe_key(state: &mut State, key: Key) {
     let action = state.config.keymap.action(key);
-    let Some(Overlay::Describe { json, scroll, .. }) = &mut state.overlay else {
+    let Some(Overlay::Describe {
+        described,
+        json,
+        scroll,
+    }) = &mut state.overlay
+    else {
         return;
     };
+    // Lines it has, so a scroll never runs past them (the drawing shows the last screenful).
+    let total = if *json {
+        serde_json::to_string_pretty(&described.value)
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    } else {
+        super::describe::readable(&described.value).len()
+    };
+    let total = u16::try_from(total).unwrap_or(u16::MAX);
+    *scroll = (*scroll).min(total);
     match action {
         Some(Action::Back | Action::Quit | Action::Open) => state.overlay = None,
         Some(Action::Json) => {
@@ -527,6 +542,8 @@ fn on_describe_key(state: &mut State, key: Key) {
         Some(Action::PageDown) => *scroll = scroll.saturating_add(PAGE as u16),
         Some(Action::PageUp) => *scroll = scroll.saturating_sub(PAGE as u16),
         Some(Action::Top) => *scroll = 0,
+        // The drawing stops at the last screenful.
+        Some(Action::Bottom) => *scroll = total,
         _ => {}
     }
 }
@@ -619,7 +636,11 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         return Vec::new();
     }
     match action {
-        Action::Filter => state.mode = Mode::Filter,
+        // A new `/` starts a new filter (k9s does), not an addition to the last one.
+        Action::Filter => {
+            state.filter.clear();
+            state.mode = Mode::Filter;
+        }
         Action::Back => state.filter.clear(),
         Action::Sort => state.sort = state.sort.next(),
         Action::SortReverse => state.sort_reversed = !state.sort_reversed,
@@ -736,6 +757,7 @@ fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) ->
         }
         Action::Filter => match pane {
             Pane::Versions | Pane::Journal | Pane::Drift | Pane::Cluster | Pane::Requests => {
+                state.detail.filter.clear();
                 state.mode = Mode::Filter
             }
             Pane::Serving => {

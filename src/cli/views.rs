@@ -181,7 +181,11 @@ pub fn snapshot(settings: &Settings, args: SnapshotArgs) -> Result<(), Failure> 
     }
     let state = collect(settings, args.interval)?;
     let theme = Theme::built_in("mono", true).map_err(failure)?;
-    let mut terminal = Terminal::new(TestBackend::new(args.width, args.height)).map_err(failure)?;
+    // Every model on the picture: a row cut off a channel's paste is an incident unseen. Its
+    // header, the table's borders and header row and the footer, around the rows.
+    let needed = u16::try_from(fleet::rows(&state).len() + 5).unwrap_or(u16::MAX);
+    let height = args.height.max(needed);
+    let mut terminal = Terminal::new(TestBackend::new(args.width, height)).map_err(failure)?;
     let mut table = DrawnList::default();
     terminal
         .draw(|f| crate::ui::draw(f, &state, &theme, settings.ascii, &mut table))

@@ -83,7 +83,7 @@ pub fn draw(
     let end = (selected + height + 1).min(rows.len());
     let body: Vec<Vec<Cell>> = rows[start..end]
         .iter()
-        .map(|r| row(r, state, theme, ascii))
+        .map(|r| row(r, state, theme, ascii, usize::from(name_width)))
         .collect();
     let room = area.width.saturating_sub(2);
     let table_widget = fitted_table(body, &columns, room, theme, ascii).block(block);
@@ -96,7 +96,13 @@ pub fn draw(
     drawn.drew_rows(area, true);
 }
 
-fn row<'a>(r: &FleetRow, state: &State, theme: &Theme, ascii: bool) -> Vec<Cell<'a>> {
+fn row<'a>(
+    r: &FleetRow,
+    state: &State,
+    theme: &Theme,
+    ascii: bool,
+    name_width: usize,
+) -> Vec<Cell<'a>> {
     let version = |v: Option<u32>| v.map(|v| format!("v{v}")).unwrap_or_else(|| "-".into());
     let canary = match (r.canary, r.canary_percent) {
         (Some(v), Some(p)) => format!("v{v} {p}%"),
@@ -161,7 +167,8 @@ fn row<'a>(r: &FleetRow, state: &State, theme: &Theme, ascii: bool) -> Vec<Cell<
         None => ("-", theme.dim()),
     };
     vec![
-        Cell::from(r.model.clone()),
+        // A name cut says so (two long names must not look the same); Enter or `y` shows it whole.
+        Cell::from(format::clip(&r.model, name_width)),
         Cell::from(version(r.production)),
         Cell::from(canary),
         Cell::from(Span::styled(health, health_style)),

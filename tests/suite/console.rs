@@ -1328,6 +1328,8 @@ fn the_palette_suggests_commands_and_their_arguments_and_tab_completes_them() {
     assert_eq!(complete(&s, "env p").as_deref(), Some("env prod-"));
     assert_eq!(suggestions(&s, "env prod-u"), ["prod-us"]);
     assert_eq!(suggestions(&s, "rollout "), ["pause", "resume"]);
+    // Versions as the console writes them, from the fleet too (churn: nothing in production).
+    assert_eq!(suggestions(&s, "shadow v"), ["v2", "v1"]);
     assert_eq!(
         complete(&s, "re"),
         None,

@@ -411,7 +411,7 @@ fn enter_describes_the_selected_row_whole_and_y_shows_it_as_json() {
     key(&mut s, 'y');
     let screen = text(&render(&s, "dark", 160, 48));
     assert!(
-        screen.contains("\"sha256\":") && screen.contains("(JSON)"),
+        screen.contains("\"sha256\":") && screen.contains("(JSON, as read at 08:00:00 UTC)"),
         "{screen}"
     );
     // j scrolls, Esc closes.

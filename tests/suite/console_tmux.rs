@@ -741,6 +741,14 @@ fn a_snapshot_for_an_incident_channel_carries_the_data_only() {
         h,
         &["--ascii", "snapshot", "--width", "100", "--height", "40"],
     );
+    // Every model, however short the height asked: ten rows where twelve lines were asked.
+    for i in 0..8 {
+        common::register(h, &format!("model-{i}"), "rf_binary.onnx");
+    }
+    let short = ok(h, &["snapshot", "--width", "100", "--height", "12"]);
+    for model in ["churn", "fraud", "model-0", "model-7"] {
+        assert!(short.contains(model), "{model}: {short}");
+    }
     assert!(ascii.is_ascii() && !ascii.contains("|>"), "{ascii}");
     let data: serde_json::Value = serde_json::from_str(&ok(h, &["snapshot", "--json"])).unwrap();
     let models: Vec<&str> = data["rows"]
@@ -749,7 +757,8 @@ fn a_snapshot_for_an_incident_channel_carries_the_data_only() {
         .iter()
         .map(|r| r["model"].as_str().unwrap())
         .collect();
-    assert_eq!(models, ["churn", "fraud"], "{data:#}");
+    assert_eq!(models.len(), 10, "{data:#}");
+    assert_eq!(models[..2], ["churn", "fraud"], "{data:#}");
     assert_eq!(data["environment"], "local", "{data:#}");
     ok(h, &["server", "stop", "fraud"]);
 }

@@ -101,7 +101,19 @@ pub(super) fn drift(frame: &mut Frame<'_>, panel: Panel<'_>, drawn: &mut DrawnLi
     ];
     // Feature names whole: the trend and the p-value go first.
     let name_width = crate::ui::columns::identity_width(
-        features.iter().map(|f| f.name.as_str()),
+        // Answers' names carry their mark and a space.
+        features
+            .iter()
+            .map(|f| {
+                if report.predictions.iter().any(|p| p.name == f.name) {
+                    format!("{} {}", answer_mark(ascii), f.name)
+                } else {
+                    f.name.clone()
+                }
+            })
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str),
         "FEATURE",
         &columns[1..],
         list.width,
@@ -121,7 +133,8 @@ pub(super) fn drift(frame: &mut Frame<'_>, panel: Panel<'_>, drawn: &mut DrawnLi
 
 /// Marks a row of the version's answers (prediction drift) among its inputs.
 fn answer_mark(ascii: bool) -> &'static str {
-    if ascii { ">" } else { "→" }
+    // Not `>`: that is the selection marker under --ascii.
+    if ascii { "=" } else { "→" }
 }
 
 /// Points of a feature's drift trend shown in the drift table.

@@ -47,9 +47,10 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
         String::new()
     };
     let title = format!(
-        " {} ({}) · y: {} · j/k scroll · esc closes ",
+        " {} ({}, as read at {} UTC) · y: {} · j/k scroll · esc closes ",
         described.title,
         if *json { "JSON" } else { "described" },
+        described.at.format("%H:%M:%S"),
         if *json { "text" } else { "JSON" }
     );
     let block = crate::ui::bordered(title, theme.border(true), ascii)
