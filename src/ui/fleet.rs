@@ -86,6 +86,25 @@ pub fn draw(
         .map(|r| row(r, state, theme, ascii, usize::from(name_width)))
         .collect();
     let room = area.width.saturating_sub(2);
+    // Columns a narrow terminal left out, said where they would be (nothing hides unsaid).
+    let hidden: Vec<&str> = {
+        let kept = super::columns::fitting(&columns, room);
+        (0..columns.len())
+            .filter(|i| !kept.contains(i))
+            .map(|i| columns[i].header)
+            .collect()
+    };
+    let block = if hidden.is_empty() {
+        block
+    } else {
+        block.title_bottom(
+            Line::from(Span::styled(
+                format!(" +{} wider: {} ", hidden.len(), hidden.join(" ")),
+                theme.dim(),
+            ))
+            .right_aligned(),
+        )
+    };
     let table_widget = fitted_table(body, &columns, room, theme, ascii).block(block);
     let table = &mut drawn.table;
     let absolute = table.offset();

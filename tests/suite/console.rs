@@ -907,7 +907,10 @@ fn a_failed_smoke_test_of_the_canary_is_an_alert_and_a_column_on_wide_screens() 
     assert_eq!(row.smoke, Some(false));
     assert!(row.alerts.contains(&"!smoke"), "{:?}", row.alerts);
     let narrow = text(&render(&s, "dark", 80, 24));
-    assert!(!narrow.contains("SMOKE"), "{narrow}");
+    let header = narrow.lines().find(|l| l.contains("MODEL")).unwrap();
+    assert!(!header.contains("SMOKE"), "{narrow}");
+    // Said where it went: the border lists what a wider terminal shows.
+    assert!(narrow.contains("wider: ACC SMOKE"), "{narrow}");
     let wide = text(&render(&s, "dark", 160, 24));
     let line = wide.lines().find(|l| l.contains("fraud")).unwrap();
     assert!(wide.contains("SMOKE") && line.contains("FAIL"), "{wide}");

@@ -376,6 +376,12 @@ fn model_and_feature_names_are_never_cut_while_other_columns_have_room() {
             screen.contains("fraud-detector-eu-west "),
             "{width}x{height}:\n{screen}"
         );
+        // What the name cost is said: the columns a wider terminal would show.
+        assert_eq!(
+            screen.contains("wider: ") && screen.contains("REQ/S"),
+            width == 80,
+            "{width}x{height}:\n{screen}"
+        );
         let mut s = opened();
         let long = "transaction_amount_eur_30d";
         if let Some(reports) = s.detail.drift.get_mut("fraud") {
