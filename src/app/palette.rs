@@ -52,11 +52,10 @@ pub fn suggestions(state: &State, text: &str) -> Vec<String> {
 
 /// The open (or selected) model's versions, newest first, as `:shadow` takes them.
 fn versions_of_model(state: &State) -> Vec<String> {
-    let model = state.open_model().map(str::to_string).or_else(|| {
-        super::fleet::rows(state)
-            .get(state.selected)
-            .map(|r| r.model.clone())
-    });
+    let model = state
+        .open_model()
+        .map(str::to_string)
+        .or_else(|| super::update::selected_model(state));
     let Some(model) = model else {
         return Vec::new();
     };

@@ -11,11 +11,7 @@ pub const DEFAULT_PERCENT: u8 = 10;
 
 /// The version shadowing `model` now, as its server's last scrape said.
 fn running(state: &State, model: &str) -> Option<u32> {
-    state
-        .scrapes
-        .get(model)
-        .and_then(|s| s.snapshot.shadow.get(model))
-        .map(|s| s.version)
+    state.shadow_of(model).map(|s| s.version)
 }
 
 /// `S`: on a version of the versions pane, shadows it (or stops it when it is the one

@@ -444,6 +444,13 @@ impl State {
         }
     }
 
+    /// The shadow running beside `model`'s production, as its server's last scrape said.
+    pub fn shadow_of(&self, model: &str) -> Option<&crate::clients::metrics::ShadowNumbers> {
+        self.scrapes
+            .get(model)
+            .and_then(|s| s.snapshot.shadow.get(model))
+    }
+
     /// The model whose detail is open, if any.
     pub fn open_model(&self) -> Option<&str> {
         match &self.view {

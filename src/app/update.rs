@@ -562,6 +562,13 @@ fn describe(state: &mut State, json: bool) {
     }
 }
 
+/// The model of the fleet's selected row.
+pub(super) fn selected_model(state: &State) -> Option<String> {
+    fleet::rows(state)
+        .get(state.selected)
+        .map(|r| r.model.clone())
+}
+
 /// Where a movement key takes a selection in a list of `last + 1` rows; `None` for other keys.
 fn moved(selected: usize, action: Action, last: usize) -> Option<usize> {
     Some(match action {
@@ -677,25 +684,19 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
             );
         }
         operation_actions!() => {
-            let model = fleet::rows(state)
-                .get(state.selected)
-                .map(|r| r.model.clone());
+            let model = selected_model(state);
             if let Some(model) = model {
                 return open_operation(state, &model, action, None);
             }
         }
         Action::Rollout => {
-            let model = fleet::rows(state)
-                .get(state.selected)
-                .map(|r| r.model.clone());
+            let model = selected_model(state);
             if let Some(model) = model {
                 return super::rollout::on_key(state, &model);
             }
         }
         Action::Shadow => {
-            let model = fleet::rows(state)
-                .get(state.selected)
-                .map(|r| r.model.clone());
+            let model = selected_model(state);
             if let Some(model) = model {
                 return super::shadow::on_key(state, &model);
             }
@@ -708,9 +709,7 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::Json => describe(state, true),
         Action::Logs => {
-            let model = fleet::rows(state)
-                .get(state.selected)
-                .map(|r| r.model.clone());
+            let model = selected_model(state);
             if let Some(model) = model {
                 return super::logs::open(state, &model);
             }
@@ -1038,11 +1037,10 @@ fn run_command(state: &mut State, text: &str) -> Vec<Effect> {
                 "journal" => Pane::Journal,
                 _ => Pane::Serving,
             };
-            let name = state.open_model().map(str::to_string).or_else(|| {
-                fleet::rows(state)
-                    .get(state.selected)
-                    .map(|r| r.model.clone())
-            });
+            let name = state
+                .open_model()
+                .map(str::to_string)
+                .or_else(|| selected_model(state));
             match name {
                 Some(name) => {
                     state.view = View::Model { name, pane };
@@ -1075,11 +1073,10 @@ fn run_command(state: &mut State, text: &str) -> Vec<Effect> {
         }
         (Some(verb @ ("shadow" | "rollout")), _) => {
             // The open model, else the one selected in the fleet.
-            let model = state.open_model().map(str::to_string).or_else(|| {
-                fleet::rows(state)
-                    .get(state.selected)
-                    .map(|r| r.model.clone())
-            });
+            let model = state
+                .open_model()
+                .map(str::to_string)
+                .or_else(|| selected_model(state));
             let words: Vec<&str> = text.split_whitespace().skip(1).collect();
             match (model, verb) {
                 (Some(model), "shadow") => super::shadow::on_command(state, &model, &words),

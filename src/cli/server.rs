@@ -151,8 +151,9 @@ pub fn run(settings: &Settings, actor: &Actor, command: ServerCommand) -> Result
                 canary,
                 canary_percent: if canary.is_some() { canary_percent } else { 0 },
             };
-            let was_running = runtime()?.block_on(serving.status(model.as_str())).healthy;
-            let result = runtime()?.block_on(serving.start(&model, plan));
+            let runtime = runtime()?;
+            let was_running = runtime.block_on(serving.status(model.as_str())).healthy;
+            let result = runtime.block_on(serving.start(&model, plan));
             journal(
                 &mut registry,
                 actor,

@@ -248,13 +248,7 @@ fn crash_and_wait(h: &Path) {
     };
     let before = record();
     let pid = before["server_pid"].as_u64().unwrap();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    common::kill_outright(pid);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let now = record();

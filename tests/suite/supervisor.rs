@@ -91,13 +91,7 @@ fn a_crashed_server_comes_back_on_the_same_port_and_commands_reattach() {
     assert_eq!(infer(&endpoint)["model_version"], "2");
 
     // Kill the server outright: the supervisor restarts it, on the same port, with the last plan.
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    common::kill_outright(pid);
     let deadline = Instant::now() + Duration::from_secs(20);
     let restarted = loop {
         let list = servers(h);

@@ -35,11 +35,7 @@ pub(super) fn serving(frame: &mut Frame<'_>, panel: Panel<'_>) {
         );
         inner = rest;
     }
-    if let Some(shadow) = state
-        .scrapes
-        .get(name)
-        .and_then(|s| s.snapshot.shadow.get(name))
-    {
+    if let Some(shadow) = state.shadow_of(name) {
         let [top, rest] =
             Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
         frame.render_widget(Paragraph::new(shadow_line(shadow, theme)), top);

@@ -25,11 +25,7 @@ pub(super) fn versions(frame: &mut Frame<'_>, panel: Panel<'_>, drawn: &mut Draw
         return;
     }
     // The version answering a copy of production's requests, beside its aliases.
-    let shadowing = state
-        .scrapes
-        .get(name)
-        .and_then(|s| s.snapshot.shadow.get(name))
-        .map(|s| s.version);
+    let shadowing = state.shadow_of(name).map(|s| s.version);
     let rows: Vec<Vec<Cell>> = versions
         .iter()
         .map(|v| {

@@ -166,3 +166,12 @@ pub fn check_named<'a>(smoke: &'a serde_json::Value, name: &str) -> &'a serde_js
         .and_then(|checks| checks.iter().find(|c| c["name"] == name))
         .unwrap_or_else(|| panic!("no check {name:?} in {smoke:#}"))
 }
+
+/// Kills process `pid` outright (SIGKILL), as a crash would.
+pub fn kill_outright(pid: u64) {
+    let killed = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "kill -9 {pid}");
+}
