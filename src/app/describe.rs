@@ -32,6 +32,14 @@ pub fn selected(state: &State) -> Option<Described> {
                 serde_json::to_value(&row),
             )
         }
+        View::Everywhere => {
+            let row = super::everywhere::selected_row(state)?;
+            let title = match row.model() {
+                Some(model) => format!("{model} in {}", row.environment),
+                None => format!("environment {}", row.environment),
+            };
+            described(title, serde_json::to_value(&row))
+        }
         View::Model { name, pane } => match pane {
             Pane::Versions => {
                 let v = super::panes::versions(state, name)

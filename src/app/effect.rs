@@ -110,6 +110,11 @@ pub enum Effect {
         version: u32,
         data: String,
     },
+    /// Read another environment's fleet (for `:fleet all`), answered with
+    /// [`super::msg::Msg::EnvironmentRead`].
+    ReadEnvironment {
+        name: String,
+    },
     /// Read from (and act on) another configured environment.
     SwitchEnvironment {
         name: String,

@@ -143,48 +143,52 @@ pub fn rows(state: &State) -> Vec<FleetRow> {
         .filter(|m| filter.accepts(&[m.name.as_str()]))
         .map(|m| row(state, m))
         .collect();
-    // How interesting a row is in the sorted column (higher first); `None` when it was not
-    // measured, which sorts last whichever the direction.
-    let key = |r: &FleetRow, c: SortColumn| -> Option<f64> {
-        let s = r.stats;
-        match c {
-            SortColumn::Name => Some(0.0),
-            // A model nothing serves has no health to rank: last, like any unmeasured value.
-            SortColumn::Health => match r.health {
-                Health::Down(_) => Some(2.0),
-                Health::Unknown(_) => Some(1.0),
-                Health::Serving => Some(0.0),
-                Health::NotServed => None,
-            },
-            SortColumn::RequestRate => s.map(|s| s.requests_per_second),
-            SortColumn::P99 => s.and_then(|s| s.p99),
-            SortColumn::ErrorRatio => s.and_then(|s| s.error_ratio),
-            SortColumn::Drift => r.drift.map(|v| match v {
-                Verdict::Drift => 3.0,
-                Verdict::Warn => 2.0,
-                Verdict::InsufficientData => 1.0,
-                Verdict::Ok => 0.0,
-            }),
-            SortColumn::Alerts => Some((r.alerts.len() + r.firing.len()) as f64),
-        }
-    };
-    let reversed = state.sort_reversed;
-    rows.sort_by(|a, b| {
-        let by_value = match (key(a, state.sort), key(b, state.sort)) {
-            (Some(x), Some(y)) if reversed => x.total_cmp(&y),
-            (Some(x), Some(y)) => y.total_cmp(&x),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => std::cmp::Ordering::Equal,
-        };
-        let by_name = if reversed && state.sort == SortColumn::Name {
-            b.model.cmp(&a.model)
-        } else {
-            a.model.cmp(&b.model)
-        };
-        by_value.then(by_name)
-    });
+    rows.sort_by(|a, b| order(a, b, state.sort, state.sort_reversed));
     rows
+}
+
+/// How interesting a row is in the sorted column (higher first); `None` when it was not
+/// measured, which sorts last whichever the direction.
+fn sort_key(r: &FleetRow, column: SortColumn) -> Option<f64> {
+    let s = r.stats;
+    match column {
+        SortColumn::Name => Some(0.0),
+        // A model nothing serves has no health to rank: last, like any unmeasured value.
+        SortColumn::Health => match r.health {
+            Health::Down(_) => Some(2.0),
+            Health::Unknown(_) => Some(1.0),
+            Health::Serving => Some(0.0),
+            Health::NotServed => None,
+        },
+        SortColumn::RequestRate => s.map(|s| s.requests_per_second),
+        SortColumn::P99 => s.and_then(|s| s.p99),
+        SortColumn::ErrorRatio => s.and_then(|s| s.error_ratio),
+        SortColumn::Drift => r.drift.map(|v| match v {
+            Verdict::Drift => 3.0,
+            Verdict::Warn => 2.0,
+            Verdict::InsufficientData => 1.0,
+            Verdict::Ok => 0.0,
+        }),
+        SortColumn::Alerts => Some((r.alerts.len() + r.firing.len()) as f64),
+    }
+}
+
+/// Two rows in the fleet's order: by `column` (the most first, or the least when `reversed`;
+/// values not measured last either way), then by name.
+pub fn order(a: &FleetRow, b: &FleetRow, column: SortColumn, reversed: bool) -> std::cmp::Ordering {
+    let by_value = match (sort_key(a, column), sort_key(b, column)) {
+        (Some(x), Some(y)) if reversed => x.total_cmp(&y),
+        (Some(x), Some(y)) => y.total_cmp(&x),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    };
+    let by_name = if reversed && column == SortColumn::Name {
+        b.model.cmp(&a.model)
+    } else {
+        a.model.cmp(&b.model)
+    };
+    by_value.then(by_name)
 }
 
 /// The alert rules firing for `model` now: as judged here, and as `watch` says in the journal.

@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod checks;
 pub mod describe;
 pub mod effect;
+pub mod everywhere;
 pub mod filter;
 pub mod fleet;
 pub mod guide;

@@ -76,6 +76,12 @@ pub enum Msg {
         result: Result<Vec<crate::model::LoggedRequest>, String>,
         search: Option<String>,
     },
+    /// Another environment's fleet (`:fleet all`), or why it cannot be read.
+    EnvironmentRead {
+        name: String,
+        at: DateTime<Utc>,
+        result: Result<Vec<super::fleet::FleetRow>, String>,
+    },
     /// A model's registry versions.
     VersionsFetched {
         model: String,
@@ -126,6 +132,8 @@ impl Msg {
             | Msg::OpPlanned { .. } => true,
             // A log file of this machine: the same whatever the environment.
             Msg::LogFetched { .. } => false,
+            // Names the environment it was read from, whichever the console is in now.
+            Msg::EnvironmentRead { .. } => false,
             // Operations and checks ran where they were started: their outcome is still news.
             Msg::OpFinished { .. } | Msg::Progress { .. } | Msg::CheckFinished { .. } => false,
             // Input, the clock and the loop's own word are never an old environment's answer.

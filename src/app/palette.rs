@@ -6,8 +6,8 @@ use super::state::State;
 
 /// Commands the palette knows, for completion and help.
 pub const COMMANDS: &[&str] = &[
-    "models", "serving", "drift", "versions", "cluster", "journal", "requests", "errors", "finish",
-    "revert", "rollout", "shadow", "help", "theme", "env", "quit", "q",
+    "models", "fleet", "serving", "drift", "versions", "cluster", "journal", "requests", "errors",
+    "finish", "revert", "rollout", "shadow", "help", "theme", "env", "quit", "q",
 ];
 
 /// What may come next after `text`, narrowed by what is typed of the last word: each a whole
@@ -38,6 +38,7 @@ pub fn suggestions(state: &State, text: &str) -> Vec<String> {
             .collect(),
         ["finish" | "revert"] => state.interrupted.iter().map(|i| i.model.clone()).collect(),
         ["rollout"] => vec!["pause".into(), "resume".into()],
+        ["fleet"] => vec!["all".into()],
         ["shadow"] => std::iter::once("stop".to_string())
             .chain(versions_of_model(state))
             .collect(),

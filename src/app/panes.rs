@@ -231,7 +231,9 @@ pub fn selected_version(state: &State) -> Option<u32> {
 /// After the user moved or filtered: the selection is whatever row is now highlighted.
 pub fn remember(state: &mut State) {
     state.detail.identity = pane_ids(state).get(state.detail.selected).cloned();
-    if state.open_model().is_none() {
+    if state.view == View::Everywhere {
+        super::everywhere::remember(state);
+    } else if state.open_model().is_none() {
         state.fleet_identity = super::fleet::rows(state)
             .get(state.selected)
             .map(|r| RowId::Model(r.model.clone()));
@@ -258,6 +260,9 @@ pub fn follow_pane(state: &mut State) {
 
 /// As [`follow_pane`], for the fleet's selected model.
 pub fn follow_fleet(state: &mut State) {
+    if state.view == View::Everywhere {
+        super::everywhere::follow(state);
+    }
     let rows = super::fleet::rows(state);
     let found = match &state.fleet_identity {
         Some(RowId::Model(model)) => rows.iter().position(|r| &r.model == model),

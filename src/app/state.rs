@@ -17,6 +17,8 @@ use crate::model::{DriftReport, ModelSummary, ModelVersion, ServingStatus};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum View {
     Fleet,
+    /// Every configured environment's fleet in one list (`:fleet all`).
+    Everywhere,
     /// One model's detail, with one of its panes in front.
     Model {
         name: String,
@@ -314,6 +316,9 @@ pub struct State {
     /// The fleet's selected model: the selection follows it when rows re-sort.
     pub fleet_identity: Option<super::panes::RowId>,
     pub models: Vec<ModelSummary>,
+    /// The other environments' fleets while `:fleet all` is or was open (they survive `:env`:
+    /// each names its environment).
+    pub everywhere: Option<super::everywhere::Everywhere>,
     pub servers: BTreeMap<String, ServingStatus>,
     /// Operations a killed process left half done (shown until recovered).
     pub interrupted: Vec<super::msg::InterruptedOp>,
@@ -455,7 +460,7 @@ impl State {
     pub fn open_model(&self) -> Option<&str> {
         match &self.view {
             View::Model { name, .. } => Some(name),
-            View::Fleet => None,
+            View::Fleet | View::Everywhere => None,
         }
     }
 
@@ -526,6 +531,7 @@ impl State {
             selected: 0,
             fleet_identity: None,
             models: Vec::new(),
+            everywhere: None,
             servers: BTreeMap::new(),
             interrupted: Vec::new(),
             rollouts: Default::default(),

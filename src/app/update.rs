@@ -147,6 +147,10 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Effect> {
             clamp_detail(state);
             Vec::new()
         }
+        Msg::EnvironmentRead { name, at, result } => {
+            super::everywhere::read(state, name, at, result);
+            Vec::new()
+        }
         Msg::VersionsFetched { model, at, result } => {
             let (status, data) = (
                 &mut state.sources.versions_status,
@@ -319,6 +323,17 @@ fn on_click(state: &mut State, index: usize) -> Vec<Effect> {
             }
             state.selected = index;
         }
+        View::Everywhere => {
+            if index >= super::everywhere::rows(state).len() {
+                return Vec::new();
+            }
+            if index == super::everywhere::selected(state) {
+                return on_action(state, Action::Open);
+            }
+            if let Some(everywhere) = &mut state.everywhere {
+                everywhere.selected = index;
+            }
+        }
         View::Model {
             pane: Pane::Versions | Pane::Journal | Pane::Drift | Pane::Requests,
             ..
@@ -334,6 +349,13 @@ fn on_click(state: &mut State, index: usize) -> Vec<Effect> {
 
 /// Fetches whose refresh interval has passed.
 fn due_fetches(state: &mut State) -> Vec<Effect> {
+    let mut effects = super::everywhere::due_reads(state);
+    effects.extend(this_environment_fetches(state));
+    effects
+}
+
+/// This environment's fetches whose refresh interval has passed.
+fn this_environment_fetches(state: &mut State) -> Vec<Effect> {
     let due = state
         .last_fetch
         .is_none_or(|t| state.monotonic - t >= state.config.refresh_seconds);
@@ -549,7 +571,7 @@ fn on_describe_key(state: &mut State, key: Key) {
 }
 
 /// Enter on a row (or `y`, as JSON): the selected object whole.
-fn describe(state: &mut State, json: bool) {
+pub(super) fn describe(state: &mut State, json: bool) {
     match super::describe::selected(state) {
         Some(described) => {
             state.overlay = Some(Overlay::Describe {
@@ -570,7 +592,7 @@ pub(super) fn selected_model(state: &State) -> Option<String> {
 }
 
 /// Where a movement key takes a selection in a list of `last + 1` rows; `None` for other keys.
-fn moved(selected: usize, action: Action, last: usize) -> Option<usize> {
+pub(super) fn moved(selected: usize, action: Action, last: usize) -> Option<usize> {
     Some(match action {
         Action::Up => selected.saturating_sub(1),
         Action::Down => (selected + 1).min(last),
@@ -637,6 +659,9 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
     if let View::Model { name, pane } = state.view.clone() {
         return on_model_action(state, &name, pane, action);
     }
+    if state.view == View::Everywhere {
+        return super::everywhere::on_action(state, action);
+    }
     let last = fleet::rows(state).len().saturating_sub(1);
     if let Some(selected) = moved(state.selected, action, last) {
         state.selected = selected;
@@ -654,24 +679,7 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Open => {
             if let Some(row) = fleet::rows(state).get(state.selected) {
                 let model = row.model.clone();
-                state.view = View::Model {
-                    name: model.clone(),
-                    pane: Pane::Serving,
-                };
-                state.detail.selected = 0;
-                state.detail.filter.clear();
-                state.detail.requests_search = None;
-                let mut effects = detail_fetches(state);
-                // Charts start with what the metrics source remembers (Prometheus does).
-                effects.push(Effect::FetchHistory { model });
-                // The servers again at once: the cluster source fetches an opened model's
-                // pods ahead of its watches, and the pane should not wait a refresh for them.
-                if !state.sources.registry.in_flight {
-                    state.last_fetch = Some(state.monotonic);
-                    state.sources.registry.in_flight = true;
-                    effects.push(Effect::FetchFleet);
-                }
-                return effects;
+                return open_model(state, model);
             }
         }
         Action::NextPane | Action::PreviousPane => {}
@@ -719,8 +727,35 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
     Vec::new()
 }
 
+/// Opens `model`'s detail on its serving pane, with the fetches its panes need.
+pub(super) fn open_model(state: &mut State, model: String) -> Vec<Effect> {
+    state.view = View::Model {
+        name: model.clone(),
+        pane: Pane::Serving,
+    };
+    state.detail.selected = 0;
+    state.detail.filter.clear();
+    state.detail.requests_search = None;
+    let mut effects = detail_fetches(state);
+    // Charts start with what the metrics source remembers (Prometheus does).
+    effects.push(Effect::FetchHistory { model });
+    // The servers again at once: the cluster source fetches an opened model's
+    // pods ahead of its watches, and the pane should not wait a refresh for them.
+    if !state.sources.registry.in_flight {
+        state.last_fetch = Some(state.monotonic);
+        state.sources.registry.in_flight = true;
+        effects.push(Effect::FetchFleet);
+    }
+    effects
+}
+
 /// Keys in a model's detail view.
-fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) -> Vec<Effect> {
+pub(super) fn on_model_action(
+    state: &mut State,
+    name: &str,
+    pane: Pane,
+    action: Action,
+) -> Vec<Effect> {
     let last = detail_rows(state).saturating_sub(1);
     if let Some(selected) = moved(state.detail.selected, action, last) {
         state.detail.selected = selected;
@@ -735,6 +770,10 @@ fn on_model_action(state: &mut State, name: &str, pane: Pane, action: Action) ->
         Action::Back if !state.detail.filter.is_empty() => {
             state.detail.filter.clear();
             return super::requests::search(state);
+        }
+        // Back to the list it was opened from: every environment's, or this one's fleet.
+        Action::Back if state.everywhere.as_ref().is_some_and(|e| e.opened_from) => {
+            state.view = View::Everywhere;
         }
         Action::Back => state.view = View::Fleet,
         Action::NextPane | Action::PreviousPane => {
@@ -1021,8 +1060,12 @@ fn run_command(state: &mut State, text: &str) -> Vec<Effect> {
             state.quit = true;
             vec![Effect::Quit]
         }
-        (Some("models"), _) => {
+        (Some("fleet"), Some("all")) => super::everywhere::open(state),
+        (Some("models" | "fleet"), _) => {
             state.view = View::Fleet;
+            if let Some(everywhere) = &mut state.everywhere {
+                everywhere.opened_from = false;
+            }
             Vec::new()
         }
         (
@@ -1110,7 +1153,7 @@ fn run_command(state: &mut State, text: &str) -> Vec<Effect> {
 
 /// `:env NAME`: a fresh state for another configured environment (nothing read from the old
 /// one may pass for the new one's), and the effect that switches the background's sources.
-fn switch_environment(state: &mut State, name: &str) -> Vec<Effect> {
+pub(super) fn switch_environment(state: &mut State, name: &str) -> Vec<Effect> {
     let Some((_, read_only, typed)) = state
         .config
         .environments
@@ -1148,8 +1191,10 @@ fn start_over_in(state: &mut State, name: &str, read_only: bool, typed_confirmat
         typed_confirmation,
         ..state.config.clone()
     };
+    let everywhere = super::everywhere::leaving(state);
     *state = State {
         config,
+        everywhere,
         now: state.now,
         monotonic: state.monotonic,
         size: state.size,

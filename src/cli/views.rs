@@ -29,6 +29,10 @@ pub struct StatusArgs {
     pub interval: f64,
     #[arg(long)]
     pub json: bool,
+    /// Every configured environment, read at once, with an ENV column: one that cannot be read
+    /// is named with its error (exit 1) and never holds back the others.
+    #[arg(long)]
+    pub all_envs: bool,
 }
 
 #[derive(Debug, Args)]
@@ -64,6 +68,9 @@ fn collect(settings: &Settings, interval: f64) -> Result<crate::app::State, Fail
 }
 
 pub fn status(settings: &Settings, args: StatusArgs) -> Result<(), Failure> {
+    if args.all_envs {
+        return status_everywhere(settings, &args);
+    }
     let mut state = collect(settings, args.interval)?;
     if let Some(model) = &args.model {
         let model = model_name(model)?;
@@ -98,48 +105,8 @@ pub fn status(settings: &Settings, args: StatusArgs) -> Result<(), Failure> {
             .collect();
         return print_json(&rows);
     }
-    let table: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            let s = r.stats;
-            vec![
-                r.model.clone(),
-                or_dash(r.production.map(|v| format!("v{v}"))),
-                or_dash(r.canary.map(|v| match r.canary_percent {
-                    Some(p) => format!("v{v} {p}%"),
-                    None => format!("v{v}"),
-                })),
-                match &r.health {
-                    Health::Serving => "up".into(),
-                    Health::Down(why) => format!("down: {why}"),
-                    Health::NotServed => "-".into(),
-                    Health::Unknown(_) => "unknown".into(),
-                },
-                or_dash(s.map(|s| format!("{:.1}", s.requests_per_second))),
-                or_dash(s.and_then(|s| s.p99).map(|p| format!("{:.2}ms", p * 1e3))),
-                or_dash(
-                    s.and_then(|s| s.error_ratio)
-                        .map(|e| format!("{:.2}%", e * 100.0)),
-                ),
-                or_dash(r.drift.map(|d| d.as_str())),
-                r.alerts
-                    .iter()
-                    .map(|a| a.to_string())
-                    .chain(r.shadow.as_ref().map(|s| s.marker()))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            ]
-        })
-        .collect();
-    say!(
-        "{}",
-        render(
-            &[
-                "MODEL", "PROD", "CANARY", "HEALTH", "REQ/S", "P99", "ERR%", "DRIFT", "ALERTS"
-            ],
-            &table
-        )
-    );
+    let table: Vec<Vec<String>> = rows.iter().map(status_cells).collect();
+    say!("{}", render(&STATUS_HEADER, &table));
     // Half-done operations first: what the aliases say may not be what serves.
     for i in state
         .interrupted
@@ -169,6 +136,149 @@ pub fn status(settings: &Settings, args: StatusArgs) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+const STATUS_HEADER: [&str; 9] = [
+    "MODEL", "PROD", "CANARY", "HEALTH", "REQ/S", "P99", "ERR%", "DRIFT", "ALERTS",
+];
+
+/// A fleet row as `status` prints it.
+fn status_cells(r: &fleet::FleetRow) -> Vec<String> {
+    let s = r.stats;
+    let stale = match &r.signal {
+        fleet::Signal::Stale { age_seconds, .. } => Some(format!(
+            "stale {}",
+            age_seconds.map_or("?".to_string(), |a| format!("{a}s"))
+        )),
+        _ => None,
+    };
+    vec![
+        r.model.clone(),
+        or_dash(r.production.map(|v| format!("v{v}"))),
+        or_dash(r.canary.map(|v| match r.canary_percent {
+            Some(p) => format!("v{v} {p}%"),
+            None => format!("v{v}"),
+        })),
+        match &r.health {
+            Health::Serving => "up".into(),
+            Health::Down(why) => format!("down: {why}"),
+            Health::NotServed => "-".into(),
+            Health::Unknown(_) => "unknown".into(),
+        },
+        or_dash(s.map(|s| format!("{:.1}", s.requests_per_second))),
+        or_dash(s.and_then(|s| s.p99).map(|p| format!("{:.2}ms", p * 1e3))),
+        or_dash(
+            s.and_then(|s| s.error_ratio)
+                .map(|e| format!("{:.2}%", e * 100.0)),
+        ),
+        or_dash(r.drift.map(|d| d.as_str())),
+        stale
+            .into_iter()
+            .chain(r.alerts.iter().map(|a| a.to_string()))
+            .chain(r.shadow.as_ref().map(|s| s.marker()))
+            .collect::<Vec<_>>()
+            .join(" "),
+    ]
+}
+
+/// One environment as `status --all-envs --json` gives it.
+#[derive(serde::Serialize)]
+struct EnvironmentStatus {
+    name: String,
+    read_only: bool,
+    /// Why it could not be read; its models are then missing from `models`.
+    error: Option<String>,
+    models: usize,
+}
+
+/// `status --all-envs`: every configured environment read at once (each within its own
+/// deadline), the rows with their environment; an unreadable one is named with its error and
+/// makes the exit 1, after the others are shown.
+fn status_everywhere(settings: &Settings, args: &StatusArgs) -> Result<(), Failure> {
+    let program = program()?;
+    let interval = Duration::from_secs_f64(args.interval.clamp(0.1, 60.0));
+    let mut names: Vec<(String, bool)> = settings
+        .environments
+        .values()
+        .map(|e| (e.name.clone(), e.read_only))
+        .collect();
+    if !names.iter().any(|(n, _)| *n == settings.environment.name) {
+        names.push((
+            settings.environment.name.clone(),
+            settings.environment.read_only,
+        ));
+    }
+    names.sort();
+    let reads =
+        runtime()?.block_on(futures_util::future::join_all(names.iter().map(
+            |(name, _)| headless::environment_rows(settings, name, program.clone(), interval),
+        )));
+    let mut environments = Vec::new();
+    let mut models: Vec<(String, fleet::FleetRow)> = Vec::new();
+    for ((name, read_only), read) in names.into_iter().zip(reads) {
+        let (count, error) = match read {
+            Ok(rows) => {
+                let rows: Vec<_> = rows
+                    .into_iter()
+                    .filter(|r| args.model.as_ref().is_none_or(|m| &r.model == m))
+                    .collect();
+                let count = rows.len();
+                models.extend(rows.into_iter().map(|r| (name.clone(), r)));
+                (count, None)
+            }
+            Err(e) => (0, Some(e)),
+        };
+        environments.push(EnvironmentStatus {
+            name,
+            read_only,
+            error,
+            models: count,
+        });
+    }
+    // A model by name across environments: the same model's rows side by side.
+    models.sort_by(|(ea, a), (eb, b)| a.model.cmp(&b.model).then_with(|| ea.cmp(eb)));
+    let failed: Vec<&EnvironmentStatus> =
+        environments.iter().filter(|e| e.error.is_some()).collect();
+    if args.json {
+        let rows: Vec<serde_json::Value> = models
+            .iter()
+            .map(|(env, r)| {
+                let mut row = serde_json::to_value(r).unwrap_or_default();
+                row["environment"] = serde_json::json!(env);
+                row
+            })
+            .collect();
+        print_json(&serde_json::json!({ "environments": environments, "models": rows }))?;
+    } else {
+        let table: Vec<Vec<String>> = models
+            .iter()
+            .map(|(env, r)| {
+                std::iter::once(env.clone())
+                    .chain(status_cells(r))
+                    .collect()
+            })
+            .collect();
+        let header: Vec<&str> = std::iter::once("ENV").chain(STATUS_HEADER).collect();
+        say!("{}", render(&header, &table));
+        for e in &failed {
+            say!(
+                "{}: cannot be read: {}",
+                e.name,
+                e.error.as_deref().unwrap_or_default()
+            );
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        let names: Vec<&str> = failed.iter().map(|e| e.name.as_str()).collect();
+        Err(failure(format!(
+            "{} of {} environments could not be read: {} (the others are shown)",
+            failed.len(),
+            environments.len(),
+            names.join(", ")
+        )))
+    }
 }
 
 pub fn snapshot(settings: &Settings, args: SnapshotArgs) -> Result<(), Failure> {

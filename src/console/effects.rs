@@ -380,7 +380,7 @@ pub fn perform(effect: Effect, background: &Background) {
     let bg = background.clone();
     match effect {
         // Handled by the run loop, which owns the background context.
-        Effect::SwitchEnvironment { .. } | Effect::Quit => {}
+        Effect::SwitchEnvironment { .. } | Effect::ReadEnvironment { .. } | Effect::Quit => {}
         Effect::GuideStep(step) => {
             if let Some(hook) = &bg.ops.on_guide_step {
                 hook(step);

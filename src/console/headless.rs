@@ -117,3 +117,35 @@ pub async fn fetch_fleet(sources: &Sources) -> Result<FleetData, String> {
         rollouts: view.rollouts,
     })
 }
+
+/// The longest one environment's read may take, whatever its backends do: each request has its
+/// own deadline (`source_timeout_ms`), and a read makes a few in a row.
+pub fn environment_deadline(settings: &Settings, interval: Duration) -> Duration {
+    Duration::from_millis(settings.refresh.source_timeout_ms) * 4 + interval
+}
+
+/// Another configured environment's fleet rows, as `status` would show them there: its
+/// registry, its servers and two scrapes `interval` apart. An environment that cannot be read,
+/// or does not answer by [`environment_deadline`], is an error naming what failed.
+pub async fn environment_rows(
+    settings: &Settings,
+    name: &str,
+    program: PathBuf,
+    interval: Duration,
+) -> Result<Vec<crate::app::fleet::FleetRow>, String> {
+    let environment = settings
+        .environments
+        .get(name)
+        .or_else(|| (settings.environment.name == name).then_some(&settings.environment))
+        .ok_or_else(|| format!("no environment {name:?} in the config"))?;
+    let mut there = settings.clone();
+    there.environment = environment.clone();
+    let deadline = environment_deadline(settings, interval);
+    let state = tokio::time::timeout(deadline, collect(&there, program, interval))
+        .await
+        .map_err(|_| format!("no answer within {} s", deadline.as_secs_f64().round()))??;
+    if let Some(e) = &state.sources.registry.error {
+        return Err(format!("cannot read the registry: {e}"));
+    }
+    Ok(crate::app::fleet::all_rows(&state))
+}

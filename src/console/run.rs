@@ -171,6 +171,9 @@ async fn event_loop(
                                 }),
                             }
                         }
+                        Effect::ReadEnvironment { name } => {
+                            read_environment(settings, name, &background)
+                        }
                         effect => perform(effect, &background),
                     }
                 }
@@ -182,6 +185,23 @@ async fn event_loop(
         }
         on_screen.follow(&state, &background);
     }
+}
+
+/// Reads another environment's fleet for `:fleet all` in the background; its answer names the
+/// environment, so it holds whichever one the console is in when it arrives.
+fn read_environment(settings: &Settings, name: String, background: &Background) {
+    let settings = settings.clone();
+    let program = background.ops.program.clone();
+    let replies = background.replies.clone();
+    tokio::spawn(async move {
+        let interval = Duration::from_secs(1);
+        let result = super::headless::environment_rows(&settings, &name, program, interval).await;
+        replies.send(Msg::EnvironmentRead {
+            name,
+            at: Utc::now(),
+            result,
+        });
+    });
 }
 
 /// What the loop handles: input and the clock, or a background answer tagged with the

@@ -15,6 +15,21 @@ use crate::model::Verdict;
 use crate::theme::Theme;
 use crate::ui::DrawnList;
 
+/// The fleet's columns, the model's first (its width is set to fit the names).
+pub(super) const COLUMNS: [Column; 11] = [
+    Column::new("MODEL", Constraint::Min(12), 0),
+    Column::new("PROD", Constraint::Length(5), 0),
+    Column::new("CANARY", Constraint::Length(8), 0),
+    Column::new("HEALTH", Constraint::Length(7), 0),
+    Column::new("REQ/S", Constraint::Length(6), 2),
+    Column::new("P99", Constraint::Length(8), 3),
+    Column::new("ERR%", Constraint::Length(6), 0),
+    Column::new("DRIFT", Constraint::Length(5), 4),
+    Column::new("ACC", Constraint::Length(6), 5),
+    Column::new("SMOKE", Constraint::Length(6), 6),
+    Column::new("ALERTS", Constraint::Min(12), 0),
+];
+
 pub fn draw(
     frame: &mut Frame<'_>,
     area: Rect,
@@ -53,19 +68,7 @@ pub fn draw(
     // terminal narrows, SMOKE goes first, then ACC, DRIFT, P99 and REQ/S. Each of those that
     // matters is also an alert marker (`!smoke`, `!drift`, `!p99`), so nothing that needs
     // attention is lost.
-    let mut columns = [
-        Column::new("MODEL", Constraint::Min(12), 0),
-        Column::new("PROD", Constraint::Length(5), 0),
-        Column::new("CANARY", Constraint::Length(8), 0),
-        Column::new("HEALTH", Constraint::Length(7), 0),
-        Column::new("REQ/S", Constraint::Length(6), 2),
-        Column::new("P99", Constraint::Length(8), 3),
-        Column::new("ERR%", Constraint::Length(6), 0),
-        Column::new("DRIFT", Constraint::Length(5), 4),
-        Column::new("ACC", Constraint::Length(6), 5),
-        Column::new("SMOKE", Constraint::Length(6), 6),
-        Column::new("ALERTS", Constraint::Min(12), 0),
-    ];
+    let mut columns = COLUMNS;
     let name_width = super::columns::identity_width(
         rows.iter().map(|r| r.model.as_str()),
         "MODEL",
@@ -115,7 +118,7 @@ pub fn draw(
     drawn.drew_rows(area, true);
 }
 
-fn row<'a>(
+pub(super) fn row<'a>(
     r: &FleetRow,
     state: &State,
     theme: &Theme,
@@ -203,7 +206,7 @@ fn row<'a>(
 
 /// The age of stale numbers first ("stale 12s": the numbers beside it are that old), then the
 /// row's alert markers.
-fn alerts<'a>(r: &FleetRow, state: &State, theme: &Theme, ascii: bool) -> Vec<Span<'a>> {
+pub(super) fn alerts<'a>(r: &FleetRow, state: &State, theme: &Theme, ascii: bool) -> Vec<Span<'a>> {
     let mut spans = Vec::new();
     if let Signal::Stale { age_seconds, .. } = &r.signal {
         let age = age_seconds.map(format::age).unwrap_or_else(|| "?".into());

@@ -5,6 +5,7 @@
 mod ascii;
 mod columns;
 mod detail;
+mod everywhere;
 mod fleet;
 mod format;
 mod overlays;
@@ -91,6 +92,9 @@ pub fn draw(
     frame.render_widget(header_line(state, theme, header.width), header);
     match &state.view {
         crate::app::state::View::Fleet => fleet::draw(frame, body, state, theme, ascii, drawn),
+        crate::app::state::View::Everywhere => {
+            everywhere::draw(frame, body, state, theme, ascii, drawn)
+        }
         crate::app::state::View::Model { .. } => {
             detail::draw(frame, body, state, theme, ascii, drawn)
         }
@@ -319,7 +323,14 @@ fn footer_line<'a>(state: &'a State, theme: &Theme) -> Paragraph<'a> {
             };
             // As many hints as fit, most needed first: at 80 columns the operations' keys
             // show beside help and quit; wider terminals get the rest.
-            let operations: &[Action] = if state.config.read_only || rbac_read_only(state) {
+            // Over every environment, keys act in the selected row's: its rules count.
+            let read_only = match state.view {
+                crate::app::state::View::Everywhere => {
+                    crate::app::everywhere::selected_row(state).is_none_or(|r| r.read_only)
+                }
+                _ => state.config.read_only || rbac_read_only(state),
+            };
+            let operations: &[Action] = if read_only {
                 &[Action::Smoke, Action::Evaluate]
             } else {
                 &[
@@ -338,6 +349,13 @@ fn footer_line<'a>(state: &'a State, theme: &Theme) -> Paragraph<'a> {
                     Action::Sort,
                     Action::Command,
                     Action::Refresh,
+                ],
+                crate::app::state::View::Everywhere => &[
+                    Action::Open,
+                    Action::Filter,
+                    Action::Sort,
+                    Action::Back,
+                    Action::Command,
                 ],
                 crate::app::state::View::Model { .. } => &[
                     Action::NextPane,

@@ -1372,3 +1372,173 @@ fn slash_filters_with_an_expression_and_bang_inverts_it() {
     assert_eq!(typed(&mut s, "!fraud"), ["churn"]);
     assert_eq!(typed(&mut s, "CHURN|fraud"), ["churn", "fraud"]);
 }
+
+#[test]
+fn fleet_all_merges_every_environment_and_an_environment_that_fails_keeps_its_rows_marked_stale() {
+    use flightdeck::app::everywhere::{self, Freshness};
+    use flightdeck::app::fleet;
+    let mut s = loaded();
+    s.config.environments = vec![
+        ("local".into(), false, false),
+        ("prod-eu".into(), false, true),
+        ("prod-us".into(), true, false),
+    ];
+    s.mode = Mode::Command("fleet all".into());
+    let effects = update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    assert_eq!(
+        effects,
+        vec![
+            Effect::ReadEnvironment {
+                name: "prod-eu".into()
+            },
+            Effect::ReadEnvironment {
+                name: "prod-us".into()
+            }
+        ]
+    );
+    // Asked once: a read under way is not asked again on the next tick.
+    assert!(
+        !tick(&mut s, 2.0)
+            .iter()
+            .any(|e| matches!(e, Effect::ReadEnvironment { .. })),
+    );
+    let rows = everywhere::rows(&s);
+    let lines: Vec<(String, Option<String>, Freshness)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.environment.clone(),
+                r.model().map(str::to_string),
+                r.freshness.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            ("local".into(), Some("churn".into()), Freshness::Live),
+            ("local".into(), Some("fraud".into()), Freshness::Live),
+            ("prod-eu".into(), None, Freshness::Reading),
+            ("prod-us".into(), None, Freshness::Reading),
+        ],
+        "this environment's rows at once, the others said to be read"
+    );
+    assert_eq!(
+        everywhere::selected_row(&s).and_then(|r| r.model().map(str::to_string)),
+        Some("churn".into())
+    );
+
+    // prod-eu answers with its own fraud (served, with numbers); prod-us fails.
+    let mut theirs = fleet::row_of(&s, "fraud").unwrap();
+    theirs.production = Some(7);
+    update(
+        &mut s,
+        Msg::EnvironmentRead {
+            name: "prod-eu".into(),
+            at: t0(),
+            result: Ok(vec![theirs.clone()]),
+        },
+    );
+    update(
+        &mut s,
+        Msg::EnvironmentRead {
+            name: "prod-us".into(),
+            at: t0(),
+            result: Err("cannot read the registry: connection refused".into()),
+        },
+    );
+    let rows = everywhere::rows(&s);
+    let eu = rows
+        .iter()
+        .find(|r| r.environment == "prod-eu")
+        .expect("prod-eu's fraud");
+    assert_eq!(eu.row.as_ref().unwrap().production, Some(7));
+    assert_eq!(eu.freshness, Freshness::Live);
+    let us = rows.iter().find(|r| r.environment == "prod-us").unwrap();
+    assert!(us.row.is_none());
+    assert!(
+        matches!(&us.freshness, Freshness::Failing { error, age_seconds: None } if error.contains("refused")),
+        "{:?}",
+        us.freshness
+    );
+    // Sorted by name, then environment: the same model side by side.
+    let order: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{} {}", r.environment, r.model().unwrap_or("?")))
+        .collect();
+    assert_eq!(
+        order,
+        ["local churn", "local fraud", "prod-eu fraud", "prod-us ?"]
+    );
+    let screen = text(&render(&s, "dark", 120, 24));
+    assert!(screen.contains("every environment (3 models)"), "{screen}");
+    assert!(
+        screen.contains("prod-us ✖ failing")
+            && screen.contains("cannot be read: cannot read"),
+        "{screen}"
+    );
+
+    // Ten seconds on, prod-eu is read again and now fails: its fraud stays, stale with its age.
+    let effects = tick(&mut s, 12.0);
+    assert!(
+        effects.contains(&Effect::ReadEnvironment {
+            name: "prod-eu".into()
+        }),
+        "{effects:?}"
+    );
+    update(
+        &mut s,
+        Msg::EnvironmentRead {
+            name: "prod-eu".into(),
+            at: t0() + chrono::Duration::seconds(12),
+            result: Err("no answer within 13 s".into()),
+        },
+    );
+    let eu = everywhere::rows(&s)
+        .into_iter()
+        .find(|r| r.environment == "prod-eu")
+        .unwrap();
+    assert!(matches!(
+        &eu.row.as_ref().unwrap().signal,
+        fleet::Signal::Stale { age_seconds: Some(12), error } if error.contains("prod-eu: no answer")
+    ));
+    let screen = text(&render(&s, "dark", 120, 24));
+    assert!(
+        screen.contains("prod-eu ✖ failing, rows 12s old"),
+        "{screen}"
+    );
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains("prod-eu") && l.contains("fraud") && l.contains("stale 12s")),
+        "{screen}"
+    );
+
+    // Enter on prod-eu's fraud moves the console there (typed confirmation and all) and opens
+    // it; Esc comes back to the list, which kept what it read of local.
+    for _ in 0..2 {
+        key(&mut s, 'j');
+    }
+    assert_eq!(
+        everywhere::selected_row(&s).map(|r| r.environment),
+        Some("prod-eu".into())
+    );
+    let effects = update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    assert_eq!(
+        effects.first(),
+        Some(&Effect::SwitchEnvironment {
+            name: "prod-eu".into()
+        })
+    );
+    assert_eq!(s.config.environment, "prod-eu");
+    assert!(s.config.typed_confirmation);
+    assert_eq!(s.open_model(), Some("fraud"));
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));
+    assert_eq!(s.view, flightdeck::app::state::View::Everywhere);
+    let local: Vec<String> = everywhere::rows(&s)
+        .iter()
+        .filter(|r| r.environment == "local")
+        .filter_map(|r| r.model().map(str::to_string))
+        .collect();
+    assert_eq!(local, ["churn", "fraud"], "local, as last read here");
+}

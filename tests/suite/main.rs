@@ -14,6 +14,7 @@ mod console_tmux;
 mod console_truth;
 mod crash_safety;
 mod demo_assets;
+mod every_environment;
 mod fault_matrix;
 mod feedback;
 mod hostile_environment;

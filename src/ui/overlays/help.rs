@@ -51,7 +51,7 @@ pub fn help(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
         theme.dim(),
     )));
     lines.push(Line::from(Span::styled(
-        "  :errors :env NAME :theme NAME :finish :revert :help :q",
+        "  :fleet all (every environment) :errors :env NAME :theme NAME :finish :revert :help :q",
         theme.dim(),
     )));
     lines.push(Line::from(Span::styled(
