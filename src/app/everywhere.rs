@@ -61,22 +61,61 @@ pub enum Freshness {
 /// One line of the list: a model in an environment, or an environment with no model to show
 /// (not read yet, unreadable, or with nothing registered).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EverywhereRow {
-    pub environment: String,
+pub struct EverywhereRow<'a> {
+    pub environment: &'a str,
     pub read_only: bool,
     pub freshness: Freshness,
     #[serde(flatten)]
-    pub row: Option<FleetRow>,
+    /// Borrowed from the other environments' reads (three thousand rows are drawn a few times
+    /// a second: copying them was most of a frame).
+    pub row: Option<RowRef<'a>>,
 }
 
-impl EverywhereRow {
+/// A fleet row borrowed from another environment's read, or worked out now (this
+/// environment's, or one marked stale): small either way, so sorting thousands moves little.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowRef<'a> {
+    Borrowed(&'a FleetRow),
+    Owned(Box<FleetRow>),
+}
+
+impl std::ops::Deref for RowRef<'_> {
+    type Target = FleetRow;
+
+    fn deref(&self) -> &FleetRow {
+        match self {
+            RowRef::Borrowed(row) => row,
+            RowRef::Owned(row) => row,
+        }
+    }
+}
+
+impl RowRef<'_> {
+    fn to_mut(&mut self) -> &mut FleetRow {
+        if let RowRef::Borrowed(row) = self {
+            *self = RowRef::Owned(Box::new((*row).clone()));
+        }
+        match self {
+            RowRef::Owned(row) => row,
+            RowRef::Borrowed(_) => unreachable!("made owned above"),
+        }
+    }
+}
+
+impl Serialize for RowRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize(serializer)
+    }
+}
+
+impl EverywhereRow<'_> {
     pub fn model(&self) -> Option<&str> {
         self.row.as_ref().map(|r| r.model.as_str())
     }
 
     fn identity(&self) -> (String, String) {
         (
-            self.environment.clone(),
+            self.environment.to_string(),
             self.model().unwrap_or_default().to_string(),
         )
     }
@@ -84,15 +123,15 @@ impl EverywhereRow {
 
 /// The configured environments (this one included even when the config names none), with
 /// whether each is read-only.
-fn environments(state: &State) -> Vec<(String, bool)> {
-    let mut all: Vec<(String, bool)> = state
+fn environments(state: &State) -> Vec<(&str, bool)> {
+    let mut all: Vec<(&str, bool)> = state
         .config
         .environments
         .iter()
-        .map(|(name, read_only, _)| (name.clone(), *read_only))
+        .map(|(name, read_only, _)| (name.as_str(), *read_only))
         .collect();
     if !all.iter().any(|(n, _)| *n == state.config.environment) {
-        all.push((state.config.environment.clone(), state.config.read_only));
+        all.push((&state.config.environment, state.config.read_only));
     }
     all.sort();
     all
@@ -123,24 +162,28 @@ fn pace(state: &State, here: bool) -> f64 {
 
 /// Every environment's rows, filtered by the `/` filter (on environment and model) and sorted
 /// like the fleet; an environment with no row to show has one line saying why, after the rows.
-pub fn rows(state: &State) -> Vec<EverywhereRow> {
+pub fn rows(state: &State) -> Vec<EverywhereRow<'_>> {
     let filter = super::filter::RowFilter::new(&state.filter);
-    let empty = Everywhere::default();
-    let everywhere = state.everywhere.as_ref().unwrap_or(&empty);
+    let reads = state.everywhere.as_ref().map(|e| &e.environments);
     let mut rows = Vec::new();
     let mut placeholders = Vec::new();
     for (name, read_only) in environments(state) {
         let here = name == state.config.environment;
-        let stored = everywhere.environments.get(&name);
+        let stored = reads.and_then(|r| r.get(name));
         // Just moved here: its own read has not answered yet, the list's last read of it has.
         let fresh_here = here && (state.sources.registry.last_ok.is_some() || stored.is_none());
-        let (models, status) = if fresh_here {
-            (fleet::all_rows(state), state.sources.registry.clone())
-        } else {
-            let read = everywhere.environments.get(&name);
+        let (models, status): (Vec<RowRef>, SourceStatus) = if fresh_here {
             (
-                read.map(|r| r.rows.clone()).unwrap_or_default(),
-                read.map(|r| r.status.clone()).unwrap_or_default(),
+                fleet::all_rows(state)
+                    .into_iter()
+                    .map(|r| RowRef::Owned(Box::new(r)))
+                    .collect(),
+                state.sources.registry.clone(),
+            )
+        } else {
+            (
+                stored.map_or_else(Vec::new, |r| r.rows.iter().map(RowRef::Borrowed).collect()),
+                stored.map(|r| r.status.clone()).unwrap_or_default(),
             )
         };
         let freshness = freshness(&status, state.now, pace(state, fresh_here));
@@ -152,12 +195,12 @@ pub fn rows(state: &State) -> Vec<EverywhereRow> {
             }
             Freshness::Live | Freshness::Reading => None,
         };
-        let models: Vec<FleetRow> = match stale {
+        let models: Vec<RowRef> = match stale {
             Some((age_seconds, error)) => models
                 .into_iter()
                 .map(|mut r| {
                     if r.stats.is_some() {
-                        r.signal = fleet::Signal::Stale {
+                        r.to_mut().signal = fleet::Signal::Stale {
                             age_seconds,
                             error: format!("{name}: {error}"),
                         };
@@ -168,7 +211,7 @@ pub fn rows(state: &State) -> Vec<EverywhereRow> {
             None => models,
         };
         if models.is_empty() {
-            if filter.accepts(&[name.as_str()]) {
+            if filter.accepts(&[name]) {
                 placeholders.push(EverywhereRow {
                     environment: name,
                     read_only,
@@ -181,9 +224,9 @@ pub fn rows(state: &State) -> Vec<EverywhereRow> {
         rows.extend(
             models
                 .into_iter()
-                .filter(|r| filter.accepts(&[name.as_str(), r.model.as_str()]))
+                .filter(|r| filter.accepts(&[name, r.model.as_str()]))
                 .map(|row| EverywhereRow {
-                    environment: name.clone(),
+                    environment: name,
                     read_only,
                     freshness: freshness.clone(),
                     row: Some(row),
@@ -192,8 +235,8 @@ pub fn rows(state: &State) -> Vec<EverywhereRow> {
     }
     rows.sort_by(|a, b| match (&a.row, &b.row) {
         (Some(x), Some(y)) => fleet::order(x, y, state.sort, state.sort_reversed)
-            .then_with(|| a.environment.cmp(&b.environment)),
-        _ => a.environment.cmp(&b.environment),
+            .then_with(|| a.environment.cmp(b.environment)),
+        _ => a.environment.cmp(b.environment),
     });
     rows.extend(placeholders);
     rows
@@ -209,7 +252,7 @@ pub fn due_reads(state: &mut State) -> Vec<Effect> {
     let here = state.config.environment.clone();
     let names: Vec<String> = environments(state)
         .into_iter()
-        .map(|(n, _)| n)
+        .map(|(n, _)| n.to_string())
         .filter(|n| *n != here)
         .collect();
     let everywhere = state.everywhere.get_or_insert_with(Default::default);
@@ -234,9 +277,16 @@ pub fn read(
     at: DateTime<Utc>,
     result: Result<Vec<FleetRow>, String>,
 ) {
+    let now = state.now;
+    let every = pace(state, false);
     let everywhere = state.everywhere.get_or_insert_with(Default::default);
     let read = everywhere.environments.entry(name).or_default();
     read.status.in_flight = false;
+    // The same rows again, from an environment that was fresh: nothing to draw.
+    state.unchanged = matches!(&result, Ok(rows) if *rows == read.rows)
+        && read.status.error.is_none()
+        && read.status.last_ok.is_some()
+        && read.status.lag_seconds(now, every).is_none();
     match result {
         Ok(rows) => {
             read.rows = rows;
@@ -260,20 +310,29 @@ pub fn remember(state: &mut State) {
 
 /// After rows changed under the user: the same row stays selected wherever it moved.
 pub fn follow(state: &mut State) {
-    let rows = rows(state);
-    let Some(everywhere) = &mut state.everywhere else {
+    let Some(everywhere) = &state.everywhere else {
         return;
     };
+    let rows = rows(state);
     let found = everywhere
         .identity
         .as_ref()
-        .and_then(|id| rows.iter().position(|r| r.identity() == *id));
-    match found {
-        Some(index) => everywhere.selected = index,
+        .and_then(|(environment, model)| {
+            rows.iter().position(|r| {
+                r.environment == environment && r.model().unwrap_or_default() == model
+            })
+        });
+    let (selected, identity) = match found {
+        Some(index) => (index, everywhere.identity.clone()),
         None => {
-            everywhere.selected = everywhere.selected.min(rows.len().saturating_sub(1));
-            everywhere.identity = rows.get(everywhere.selected).map(EverywhereRow::identity);
+            let index = everywhere.selected.min(rows.len().saturating_sub(1));
+            (index, rows.get(index).map(EverywhereRow::identity))
         }
+    };
+    drop(rows);
+    if let Some(everywhere) = &mut state.everywhere {
+        everywhere.selected = selected;
+        everywhere.identity = identity;
     }
 }
 
@@ -282,8 +341,20 @@ pub fn selected(state: &State) -> usize {
     state.everywhere.as_ref().map_or(0, |e| e.selected)
 }
 
+/// Whether the selected row's environment is read-only (unknown: yes), from what the
+/// selection is, without working out every row again.
+pub fn selected_read_only(state: &State) -> bool {
+    let Some((environment, _)) = state.everywhere.as_ref().and_then(|e| e.identity.as_ref()) else {
+        return true;
+    };
+    environments(state)
+        .iter()
+        .find(|(name, _)| name == environment)
+        .is_none_or(|(_, read_only)| *read_only)
+}
+
 /// The selected row.
-pub fn selected_row(state: &State) -> Option<EverywhereRow> {
+pub fn selected_row(state: &State) -> Option<EverywhereRow<'_>> {
     rows(state).into_iter().nth(selected(state))
 }
 
@@ -376,22 +447,24 @@ pub(super) fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
 /// Opens the selected row's model in its environment (moving the console there first, so
 /// what follows acts there, with its rules), then does what `action` does in a model's view.
 fn act_on_selected(state: &mut State, action: Action) -> Vec<Effect> {
-    let Some(row) = selected_row(state) else {
+    let Some((environment, model)) =
+        selected_row(state).map(|r| (r.environment.to_string(), r.model().map(str::to_string)))
+    else {
         return Vec::new();
     };
     let mut effects = Vec::new();
-    if row.environment != state.config.environment {
+    if environment != state.config.environment {
         // The list is one view over every environment: its filter and order stay as they
         // were when the console moves under it.
         let kept = (state.filter.clone(), state.sort, state.sort_reversed);
-        effects = super::update::switch_environment(state, &row.environment);
+        effects = super::update::switch_environment(state, &environment);
         (state.filter, state.sort, state.sort_reversed) = kept;
-        if state.config.environment != row.environment {
+        if state.config.environment != environment {
             // Refused (and said why): nothing acts in the wrong place.
             return effects;
         }
     }
-    let Some(model) = row.model().map(str::to_string) else {
+    let Some(model) = model else {
         // An environment with nothing to show: its own fleet says why.
         state.view = View::Fleet;
         return effects;

@@ -260,8 +260,11 @@ pub fn follow_pane(state: &mut State) {
 
 /// As [`follow_pane`], for the fleet's selected model.
 pub fn follow_fleet(state: &mut State) {
+    // Over every environment, the list's selection is the one on screen (the fleet's is
+    // followed again when it is back).
     if state.view == View::Everywhere {
         super::everywhere::follow(state);
+        return;
     }
     let rows = super::fleet::rows(state);
     let found = match &state.fleet_identity {

@@ -345,6 +345,9 @@ pub struct State {
     /// The labelled CSV the evaluate dialog offers first (the last one used, or the demo's).
     pub evaluate_data: String,
     pub last_fetch: Option<f64>,
+    /// The last message was a refresh that brought nothing new: the screen it would draw is
+    /// the one shown (an idle console's refreshes then cost no frame).
+    pub unchanged: bool,
     pub quit: bool,
 }
 
@@ -547,6 +550,7 @@ impl State {
             progress: None,
             evaluate_data: String::new(),
             last_fetch: None,
+            unchanged: false,
             quit: false,
         }
     }

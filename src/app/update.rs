@@ -1,6 +1,6 @@
 //! The reducer: `update(&mut State, Msg) -> Vec<Effect>`. No I/O and no clock reads.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use super::effect::Effect;
 use super::fleet;
@@ -35,7 +35,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         _ => Keep::Nothing,
     };
     let toast_before = state.toast.clone();
+    state.unchanged = false;
     let effects = dispatch(state, msg);
+    // Nothing new to follow either.
+    let keep = if state.unchanged { Keep::Nothing } else { keep };
     // A message stays for a while, then gives the footer back: an old "done" must not read
     // as news after the world has moved on.
     if state.toast != toast_before {
@@ -189,21 +192,36 @@ fn fleet_fetched(
             interrupted,
             rollouts,
         }) => {
-            state.interrupted = interrupted;
             let environment = state.config.environment.clone();
-            state.rollouts = rollouts
+            let rollouts: BTreeMap<String, crate::model::Rollout> = rollouts
                 .into_iter()
                 .filter(|r| r.environment == environment)
                 .map(|r| (r.model.clone(), r))
                 .collect();
+            let same = state.models == models
+                && state.interrupted == interrupted
+                && state.rollouts == rollouts
+                && state.sources.registry.error.is_none()
+                && state.sources.registry.last_ok.is_some();
+            state.interrupted = interrupted;
+            state.rollouts = rollouts;
             state.models = models;
+            if !same {
+                clamp_selection(state);
+            }
             state.sources.registry.last_ok = Some(at);
             state.sources.registry.error = None;
-            clamp_selection(state);
             match servers {
-                Some(servers) => servers_listed(state, servers),
+                Some(servers) => {
+                    let effects = servers_listed(state, servers);
+                    state.unchanged &= same;
+                    effects
+                }
                 // The fetch stays in flight until the servers are listed.
-                None => Vec::new(),
+                None => {
+                    state.unchanged = same;
+                    Vec::new()
+                }
             }
         }
         Err(e) => {
@@ -850,7 +868,16 @@ pub(super) fn on_model_action(
 /// endpoint is scraped, unless its last scrape is still under way.
 fn servers_listed(state: &mut State, servers: Vec<crate::model::ServingStatus>) -> Vec<Effect> {
     state.sources.registry.in_flight = false;
-    state.servers = servers.into_iter().map(|s| (s.model.clone(), s)).collect();
+    let servers: BTreeMap<String, crate::model::ServingStatus> =
+        servers.into_iter().map(|s| (s.model.clone(), s)).collect();
+    state.unchanged = state.servers == servers
+        && state.sources.servers_status.last_ok.is_some()
+        && state.sources.servers_status.error == state.sources.cluster_problem;
+    state.servers = servers;
+    // The fleet's rows changed with the models (a new one, a selection past the end).
+    if !state.unchanged {
+        clamp_selection(state);
+    }
     state.sources.servers_status.last_ok = Some(state.now);
     state.sources.servers_status.error = state.sources.cluster_problem.clone();
     // A server that no longer runs has no numbers: what it last said must not pass for now.
@@ -869,7 +896,16 @@ fn servers_listed(state: &mut State, servers: Vec<crate::model::ServingStatus>) 
     for model in gone {
         super::signals::server_gone(state, &model);
     }
-    let on_screen = fleet::on_screen(state);
+    // Worked out only when a server could be read (it sorts every row).
+    let readable = state
+        .servers
+        .values()
+        .any(|s| (s.supervisor_alive || s.healthy) && s.endpoint().is_some());
+    let on_screen = if readable {
+        fleet::on_screen(state)
+    } else {
+        Default::default()
+    };
     let slow = chrono::Duration::milliseconds(
         (OFF_SCREEN_EVERY * state.config.refresh_seconds * 1000.0) as i64,
     );

@@ -38,6 +38,9 @@ pub struct BenchConsoleArgs {
     pub versions: u32,
     #[arg(long, default_value_t = 20)]
     pub features: usize,
+    /// Environments in the `:fleet all` measurement, this one included (each the same fleet).
+    #[arg(long, default_value_t = 3)]
+    pub environments: usize,
     /// Frames drawn per measured view.
     #[arg(long, default_value_t = 200)]
     pub frames: usize,
@@ -147,6 +150,13 @@ pub fn run(args: BenchConsoleArgs) -> Result<(), Failure> {
         .collect::<Result<Vec<_>, _>>()?;
     timings.push(timing("key j + frame: fleet", &key_times));
 
+    timings.extend(everywhere_timings(
+        &mut state,
+        &mut terminal,
+        &theme,
+        &args,
+    )?);
+
     timings.extend(pane_timings(
         &mut state,
         &mut terminal,
@@ -201,6 +211,80 @@ fn serve_every_model(state: &mut State, fleet: &FleetData) {
             }),
         },
     );
+}
+
+/// `:fleet all` over this environment and `--environments - 1` others of the same size: the
+/// time from the last environment's answer (its rows applied) to the frame that shows them,
+/// then frames and a key over the merged list.
+fn everywhere_timings(
+    state: &mut State,
+    terminal: &mut Terminal<TestBackend>,
+    theme: &Theme,
+    args: &BenchConsoleArgs,
+) -> Result<Vec<Timing>, Failure> {
+    let others: Vec<String> = (1..args.environments.max(1))
+        .map(|i| format!("env-{i}"))
+        .collect();
+    state.config.environments = std::iter::once(state.config.environment.clone())
+        .chain(others.iter().cloned())
+        .map(|name| (name, false, false))
+        .collect();
+    // Their rows as a read of theirs would bring them: the same fleet, every model served.
+    let rows = crate::app::fleet::all_rows(state);
+    state.mode = crate::app::state::Mode::Command("fleet all".into());
+    update(state, Msg::Key(Key::plain(crate::keymap::KeyCode::Enter)));
+    let mut table = DrawnList::default();
+    let answered = (0..args.frames.max(1))
+        .map(|_| {
+            for name in &others[..others.len().saturating_sub(1)] {
+                update(
+                    state,
+                    Msg::EnvironmentRead {
+                        name: name.clone(),
+                        at: Utc::now(),
+                        result: Ok(rows.clone()),
+                    },
+                );
+            }
+            let last = others.last().cloned().unwrap_or_default();
+            let result = Ok(rows.clone());
+            let started = Instant::now();
+            update(
+                state,
+                Msg::EnvironmentRead {
+                    name: last,
+                    at: Utc::now(),
+                    result,
+                },
+            );
+            draw(terminal, state, theme, &mut table).map(|_| started.elapsed())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let merged = crate::app::everywhere::rows(state).len();
+    let mut timings = vec![timing(
+        &format!(
+            "last of {} environments answers -> frame ({merged} rows)",
+            others.len() + 1
+        ),
+        &answered,
+    )];
+    timings.push(frames(
+        "frame: every environment",
+        terminal,
+        state,
+        theme,
+        args.frames,
+    )?);
+    let key_times = (0..args.frames)
+        .map(|_| {
+            let started = Instant::now();
+            update(state, Msg::Key(Key::char('j')));
+            draw(terminal, state, theme, &mut table).map(|_| started.elapsed())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    timings.push(timing("key j + frame: every environment", &key_times));
+    state.view = View::Fleet;
+    Ok(timings)
 }
 
 /// Frames of the model screen's panes (serving, drift with its report, versions from the

@@ -21,15 +21,33 @@ pub async fn collect(
     program: PathBuf,
     interval: Duration,
 ) -> Result<State, String> {
-    let mut state = State::from_settings(settings, 3600.0);
-    let timeout = Duration::from_millis(settings.refresh.source_timeout_ms);
-    let sources = crate::sources::factory::for_environment(
-        &settings.environment,
+    let sources = environment_sources(settings, &settings.environment, program)?;
+    collect_from(settings, &sources, interval).await
+}
+
+/// `environment`'s sources, as `settings` configure their deadlines.
+pub fn environment_sources(
+    settings: &Settings,
+    environment: &crate::settings::Environment,
+    program: PathBuf,
+) -> Result<Sources, String> {
+    crate::sources::factory::for_environment(
+        environment,
         &settings.data_dir,
         program,
-        timeout,
+        Duration::from_millis(settings.refresh.source_timeout_ms),
         settings.thresholds.drift(),
-    )?;
+    )
+}
+
+/// As [`collect`], from sources already open (a console reading another environment again
+/// keeps its sources: their clients and the registry's cache).
+pub async fn collect_from(
+    settings: &Settings,
+    sources: &Sources,
+    interval: Duration,
+) -> Result<State, String> {
+    let mut state = State::from_settings(settings, 3600.0);
     let started = Instant::now();
     let mut scrape_targets = Vec::new();
     for effect in update(
@@ -40,7 +58,7 @@ pub async fn collect(
         },
     ) {
         if effect == Effect::FetchFleet {
-            let result = fetch_fleet(&sources).await;
+            let result = fetch_fleet(sources).await;
             // A cluster that cannot be read makes what serves unknown, not "not served".
             state.sources.cluster_problem = sources.cluster.problem();
             for follow_up in update(
@@ -133,15 +151,34 @@ pub async fn environment_rows(
     program: PathBuf,
     interval: Duration,
 ) -> Result<Vec<crate::app::fleet::FleetRow>, String> {
-    let environment = settings
+    let environment = environment_named(settings, name)?;
+    let sources = environment_sources(settings, environment, program)?;
+    environment_rows_from(settings, name, &sources, interval).await
+}
+
+/// The configured environment called `name`.
+pub fn environment_named<'a>(
+    settings: &'a Settings,
+    name: &str,
+) -> Result<&'a crate::settings::Environment, String> {
+    settings
         .environments
         .get(name)
         .or_else(|| (settings.environment.name == name).then_some(&settings.environment))
-        .ok_or_else(|| format!("no environment {name:?} in the config"))?;
+        .ok_or_else(|| format!("no environment {name:?} in the config"))
+}
+
+/// As [`environment_rows`], from that environment's sources already open.
+pub async fn environment_rows_from(
+    settings: &Settings,
+    name: &str,
+    sources: &Sources,
+    interval: Duration,
+) -> Result<Vec<crate::app::fleet::FleetRow>, String> {
     let mut there = settings.clone();
-    there.environment = environment.clone();
+    there.environment = environment_named(settings, name)?.clone();
     let deadline = environment_deadline(settings, interval);
-    let state = tokio::time::timeout(deadline, collect(&there, program, interval))
+    let state = tokio::time::timeout(deadline, collect_from(&there, sources, interval))
         .await
         .map_err(|_| format!("no answer within {} s", deadline.as_secs_f64().round()))??;
     if let Some(e) = &state.sources.registry.error {

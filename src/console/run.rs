@@ -118,6 +118,8 @@ async fn event_loop(
     let mut screen = Screen::new()?;
     let mut on_screen = OnScreen::default();
     let mut pacing = Pacing::default();
+    // Other environments' sources, opened for `:fleet all` on their first read.
+    let mut opened = std::collections::BTreeMap::new();
     loop {
         if pacing.due() {
             // `:theme` asked for another: built as this terminal shows it (the name asked
@@ -172,13 +174,15 @@ async fn event_loop(
                             }
                         }
                         Effect::ReadEnvironment { name } => {
-                            read_environment(settings, name, &background)
+                            read_environment(settings, name, &background, &mut opened)
                         }
                         effect => perform(effect, &background),
                     }
                 }
             }
-            pacing.dirty |= !is_tick || state.now.timestamp() != shown_second;
+            // A tick draws when the second changed (ages shown tick); a refresh that brought
+            // nothing new draws nothing.
+            pacing.dirty |= !(is_tick || state.unchanged) || state.now.timestamp() != shown_second;
         }
         if state.quit {
             return Ok(());
@@ -189,13 +193,37 @@ async fn event_loop(
 
 /// Reads another environment's fleet for `:fleet all` in the background; its answer names the
 /// environment, so it holds whichever one the console is in when it arrives.
-fn read_environment(settings: &Settings, name: String, background: &Background) {
+/// Each environment's sources are opened once and kept in `opened` (their HTTP clients and the
+/// registry's cache are what make a read cheap).
+fn read_environment(
+    settings: &Settings,
+    name: String,
+    background: &Background,
+    opened: &mut std::collections::BTreeMap<String, crate::sources::Sources>,
+) {
     let settings = settings.clone();
-    let program = background.ops.program.clone();
     let replies = background.replies.clone();
+    let sources = match opened.get(&name) {
+        Some(sources) => Ok(sources.clone()),
+        None => super::headless::environment_named(&settings, &name).and_then(|environment| {
+            super::headless::environment_sources(
+                &settings,
+                environment,
+                background.ops.program.clone(),
+            )
+        }),
+    };
+    if let Ok(sources) = &sources {
+        opened.insert(name.clone(), sources.clone());
+    }
     tokio::spawn(async move {
         let interval = Duration::from_secs(1);
-        let result = super::headless::environment_rows(&settings, &name, program, interval).await;
+        let result = match sources {
+            Ok(sources) => {
+                super::headless::environment_rows_from(&settings, &name, &sources, interval).await
+            }
+            Err(e) => Err(e),
+        };
         replies.send(Msg::EnvironmentRead {
             name,
             at: Utc::now(),

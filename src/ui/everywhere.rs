@@ -108,7 +108,7 @@ fn freshness_spans<'a>(state: &State, rows: &[EverywhereRow], theme: &Theme) -> 
     let mut seen: Vec<(&str, &Freshness)> = Vec::new();
     for r in rows {
         if !seen.iter().any(|(name, _)| *name == r.environment) {
-            seen.push((&r.environment, &r.freshness));
+            seen.push((r.environment, &r.freshness));
         }
     }
     seen.sort_by_key(|(name, _)| *name);
@@ -152,7 +152,7 @@ fn row<'a>(
         Freshness::Old { .. } => theme.warn(),
         Freshness::Failing { .. } => theme.danger(),
     };
-    let env = Cell::from(Span::styled(r.environment.clone(), env_style));
+    let env = Cell::from(Span::styled(r.environment.to_string(), env_style));
     let Some(fleet_row) = &r.row else {
         // An environment with no row to show: why, in the model's place and in full in ALERTS.
         let why = match &r.freshness {

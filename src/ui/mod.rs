@@ -326,7 +326,7 @@ fn footer_line<'a>(state: &'a State, theme: &Theme) -> Paragraph<'a> {
             // Over every environment, keys act in the selected row's: its rules count.
             let read_only = match state.view {
                 crate::app::state::View::Everywhere => {
-                    crate::app::everywhere::selected_row(state).is_none_or(|r| r.read_only)
+                    crate::app::everywhere::selected_read_only(state)
                 }
                 _ => state.config.read_only || rbac_read_only(state),
             };

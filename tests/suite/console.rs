@@ -1407,7 +1407,7 @@ fn fleet_all_merges_every_environment_and_an_environment_that_fails_keeps_its_ro
         .iter()
         .map(|r| {
             (
-                r.environment.clone(),
+                r.environment.to_string(),
                 r.model().map(str::to_string),
                 r.freshness.clone(),
             )
@@ -1473,8 +1473,7 @@ fn fleet_all_merges_every_environment_and_an_environment_that_fails_keeps_its_ro
     let screen = text(&render(&s, "dark", 120, 24));
     assert!(screen.contains("every environment (3 models)"), "{screen}");
     assert!(
-        screen.contains("prod-us ✖ failing")
-            && screen.contains("cannot be read: cannot read"),
+        screen.contains("prod-us ✖ failing") && screen.contains("cannot be read: cannot read"),
         "{screen}"
     );
 
@@ -1520,7 +1519,7 @@ fn fleet_all_merges_every_environment_and_an_environment_that_fails_keeps_its_ro
         key(&mut s, 'j');
     }
     assert_eq!(
-        everywhere::selected_row(&s).map(|r| r.environment),
+        everywhere::selected_row(&s).map(|r| r.environment.to_string()),
         Some("prod-eu".into())
     );
     let effects = update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
@@ -1541,4 +1540,39 @@ fn fleet_all_merges_every_environment_and_an_environment_that_fails_keeps_its_ro
         .filter_map(|r| r.model().map(str::to_string))
         .collect();
     assert_eq!(local, ["churn", "fraud"], "local, as last read here");
+}
+
+#[test]
+fn a_refresh_that_brings_nothing_new_is_marked_unchanged_and_one_that_does_is_not() {
+    let mut s = loaded();
+    let fleet = |production: Option<u32>| FleetData {
+        models: vec![summary("fraud", production), summary("churn", None)],
+        servers: Some(vec![server("fraud", ServingPlan::stable_only(1))]),
+        interrupted: Vec::new(),
+        rollouts: Vec::new(),
+    };
+    let fetched = |s: &mut flightdeck::app::State, data: Result<FleetData, String>| {
+        update(
+            s,
+            Msg::FleetFetched {
+                at: t0(),
+                result: data,
+            },
+        );
+        s.unchanged
+    };
+    assert!(fetched(&mut s, Ok(fleet(Some(1)))), "the same fleet again");
+    assert!(!fetched(&mut s, Ok(fleet(Some(2)))), "production moved");
+    assert!(fetched(&mut s, Ok(fleet(Some(2)))));
+    assert!(!fetched(&mut s, Err("registry locked".into())), "a failure");
+    assert!(
+        !fetched(&mut s, Ok(fleet(Some(2)))),
+        "the recovery from it is news"
+    );
+    let mut down = fleet(Some(2));
+    down.servers = Some(Vec::new());
+    assert!(!fetched(&mut s, Ok(down)), "the server is gone");
+    // A key is never a refresh.
+    key(&mut s, 'j');
+    assert!(!s.unchanged);
 }

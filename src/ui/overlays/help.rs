@@ -43,21 +43,18 @@ pub fn help(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
         }
     }
     // A blank line between keys and commands, where the screen has one to spare.
-    if !two_columns || Action::ALL.len().div_ceil(2) + 6 < usize::from(area.height) {
+    if !two_columns || Action::ALL.len().div_ceil(2) + 10 <= usize::from(area.height) {
         lines.push(Line::from(""));
     }
-    lines.push(Line::from(Span::styled(
-        "commands: :models :serving :drift :versions :cluster :journal :requests",
-        theme.dim(),
-    )));
-    lines.push(Line::from(Span::styled(
-        "  :fleet all (every environment) :errors :env NAME :theme NAME :finish :revert :help :q",
-        theme.dim(),
-    )));
-    lines.push(Line::from(Span::styled(
-        "  :rollout [10,50,100 [2m]]|pause|resume  :shadow VERSION [PERCENT]|stop",
-        theme.dim(),
-    )));
+    // Each line fits the narrowest help box (60 cells).
+    for commands in [
+        "commands: :models :fleet all :serving :drift :versions",
+        "  :cluster :journal :requests :errors :env NAME :theme NAME",
+        "  :finish :revert :help :q  :shadow VERSION [PERCENT]|stop",
+        "  :rollout [10,50,100 [2m]]|pause|resume",
+    ] {
+        lines.push(Line::from(Span::styled(commands, theme.dim())));
+    }
     lines.push(Line::from(Span::styled(
         "dialogs: enter confirm · o override · m pipeline · esc cancel",
         theme.dim(),
