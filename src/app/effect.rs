@@ -31,6 +31,23 @@ pub enum ShadowCommand {
     Stop,
 }
 
+/// What the console asks of a model's local server (from `:server`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerCommand {
+    Stop,
+    Restart,
+}
+
+impl ServerCommand {
+    /// "stop", "restart".
+    pub fn verb(self) -> &'static str {
+        match self {
+            ServerCommand::Stop => "stop",
+            ServerCommand::Restart => "restart",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Read the registry and the local servers.
@@ -78,6 +95,12 @@ pub enum Effect {
     Shadow {
         model: String,
         command: ShadowCommand,
+    },
+    /// Stop or restart a model's local server (answered with
+    /// [`super::msg::Msg::OpFinished`]).
+    Server {
+        model: String,
+        command: ServerCommand,
     },
     /// Start, pause or resume a model's rollout (answered with [`super::msg::Msg::OpFinished`]).
     Rollout {

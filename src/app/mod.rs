@@ -15,6 +15,7 @@ pub mod palette;
 pub mod panes;
 pub mod requests;
 pub mod rollout;
+pub mod servers;
 pub mod shadow;
 pub mod signals;
 pub mod state;

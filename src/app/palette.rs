@@ -7,7 +7,7 @@ use super::state::State;
 /// Commands the palette knows, for completion and help.
 pub const COMMANDS: &[&str] = &[
     "models", "fleet", "serving", "drift", "versions", "cluster", "journal", "requests", "errors",
-    "finish", "revert", "rollout", "shadow", "help", "theme", "env", "quit", "q",
+    "finish", "revert", "rollout", "shadow", "server", "help", "theme", "env", "quit", "q",
 ];
 
 /// What may come next after `text`, narrowed by what is typed of the last word: each a whole

@@ -100,6 +100,8 @@ pub enum Overlay {
     /// Every source's state with its whole error text (`:errors`): the header and the footer
     /// clip theirs.
     Errors,
+    /// The local servers, with stop and restart (`:server`).
+    Servers(super::servers::ServersView),
     /// A model's local server logs, tailed (`l`).
     Logs(super::logs::LogView),
     /// The selected object whole (Enter on a row; `y` shows it as JSON).

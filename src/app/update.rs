@@ -268,6 +268,7 @@ fn history_fetched(
 /// An operation ended: its result in the dialog and a toast, and every source read again.
 fn op_finished(state: &mut State, result: Result<String, String>) -> Vec<Effect> {
     state.progress = None;
+    super::servers::finished(state);
     state.toast = Some(match &result {
         Ok(summary) => summary.clone(),
         Err(e) => format!("failed: {e}"),
@@ -465,6 +466,7 @@ fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
             let action = state.config.keymap.action(key);
             return super::logs::on_key(state, action);
         }
+        Some(Overlay::Servers(_)) => return super::servers::on_key(state, key),
     }
     match state.mode.clone() {
         // Typing a filter: every key is text (or ends it); none reaches an operation.
@@ -1097,6 +1099,7 @@ fn run_command(state: &mut State, text: &str) -> Vec<Effect> {
             vec![Effect::Quit]
         }
         (Some("fleet"), Some("all")) => super::everywhere::open(state),
+        (Some("server" | "servers"), _) => super::servers::open(state),
         (Some("models" | "fleet"), _) => {
             state.view = View::Fleet;
             if let Some(everywhere) = &mut state.everywhere {

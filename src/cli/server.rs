@@ -35,6 +35,9 @@ pub enum ServerCommand {
     },
     /// Stop a model's server and its supervisor.
     Stop { model: String },
+    /// Stop a model's server and start it again serving the same versions on the same port
+    /// (it then reads the config as it is now).
+    Restart { model: String },
 }
 
 fn serving(settings: &Settings) -> Result<LocalServing, Failure> {
@@ -195,28 +198,51 @@ pub fn run(settings: &Settings, actor: &Actor, command: ServerCommand) -> Result
         }
         ServerCommand::Stop { model } => {
             let model = model_name(&model)?;
-            actor.ensure_writable(&format!("stop serving {model}"))?;
             let mut registry = super::open(settings)?;
-            let plan = runtime()?.block_on(serving.status(model.as_str())).plan;
-            // A shadow lives in the server: it ends with it, its final report journaled.
-            let shadow = runtime()?
-                .block_on(crate::engine::shadow::stop(
-                    &serving,
-                    &mut registry,
-                    actor,
-                    &model,
-                ))
-                .ok();
-            runtime()?.block_on(serving.stop(&model)).map_err(failure)?;
-            journal(&mut registry, actor, "server stop", &model, &plan, None);
-            if let Some(r) = shadow {
+            let stopped = runtime()?.block_on(crate::engine::servers::stop(
+                &serving,
+                &mut registry,
+                actor,
+                &model,
+            ))?;
+            if let Some(r) = stopped.shadow {
                 say!(
                     "{model}: the shadow of v{} ended with the server; {}",
                     r.version,
                     crate::engine::shadow::sentence(&r)
                 );
             }
+            if let Some(e) = stopped.unjournaled {
+                eprintln!("warning: the journal does not have this stop: {e}");
+            }
             say!("{model}: stopped");
+            Ok(())
+        }
+        ServerCommand::Restart { model } => {
+            let model = model_name(&model)?;
+            let mut registry = super::open(settings)?;
+            let restarted = runtime()?.block_on(crate::engine::servers::restart(
+                &serving,
+                &mut registry,
+                actor,
+                &model,
+            ))?;
+            if let Some(r) = restarted.shadow {
+                say!(
+                    "{model}: the shadow of v{} ended with the old server; {}",
+                    r.version,
+                    crate::engine::shadow::sentence(&r)
+                );
+            }
+            if let Some(e) = restarted.unjournaled {
+                eprintln!("warning: the journal does not have this restart: {e}");
+            }
+            let server = restarted.status;
+            say!(
+                "{model}: restarted, serving {} on {}",
+                server.serving.unwrap_or(server.plan).describe(),
+                server.endpoint().unwrap_or_default()
+            );
             Ok(())
         }
     }

@@ -57,6 +57,67 @@ pub struct OpContext {
     pub receivers: Vec<crate::model::Receiver>,
     /// Whether the environment's models are served by local servers (which alone can shadow).
     pub local_serving: bool,
+    /// The config file servers started from here read (`--config`).
+    pub config: Option<PathBuf>,
+}
+
+/// Stops or restarts a local server through the engine (which journals it).
+async fn server(
+    ctx: OpContext,
+    model: String,
+    command: crate::app::effect::ServerCommand,
+) -> Result<String, String> {
+    use crate::app::effect::ServerCommand;
+    let name = crate::model::ModelName::new(&model).map_err(|e| e.to_string())?;
+    if !ctx.local_serving {
+        return Err(format!(
+            "{model} is served on Kubernetes: its pods are the cluster's to restart"
+        ));
+    }
+    let op = &ctx.operator;
+    let (data_dir, program, config) = (op.data_dir(), ctx.program.clone(), ctx.config.clone());
+    let (mut said, shadow, unjournaled) = match command {
+        ServerCommand::Stop => {
+            let stopped =
+                crate::engine::servers::stop_local(data_dir, program, config, op.actor(), &name)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            (
+                format!(
+                    "{model}'s server stopped (it served {}); `flightdeck server start {model}` starts it again",
+                    stopped.plan.describe()
+                ),
+                stopped.shadow,
+                stopped.unjournaled,
+            )
+        }
+        ServerCommand::Restart => {
+            let restarted =
+                crate::engine::servers::restart_local(data_dir, program, config, op.actor(), &name)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            let status = restarted.status;
+            (
+                format!(
+                    "{model}'s server restarted: {} on {}",
+                    status.serving.unwrap_or(status.plan).describe(),
+                    status.endpoint().unwrap_or_default()
+                ),
+                restarted.shadow,
+                restarted.unjournaled,
+            )
+        }
+    };
+    if let Some(r) = shadow {
+        said.push_str(&format!(
+            "; the shadow of v{} ended with it, its report journaled",
+            r.version
+        ));
+    }
+    if let Some(e) = unjournaled {
+        said.push_str(&format!("; not journaled: {e}"));
+    }
+    Ok(said)
 }
 
 /// Starts or stops a shadow through the engine (which journals it).
@@ -472,6 +533,12 @@ pub fn perform(effect: Effect, background: &Background) {
         Effect::KeepSentinel { model, entry } => {
             tokio::task::spawn_blocking(move || {
                 let result = keep_sentinel(&bg.ops, &model, &entry);
+                bg.replies.send(Msg::OpFinished { result });
+            });
+        }
+        Effect::Server { model, command } => {
+            tokio::spawn(async move {
+                let result = server(bg.ops.clone(), model, command).await;
                 bg.replies.send(Msg::OpFinished { result });
             });
         }

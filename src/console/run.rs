@@ -95,6 +95,7 @@ fn first_background(
             program,
             receivers: settings.receivers.clone(),
             local_serving: env.serving == crate::settings::ServingBackend::Local,
+            config: settings.config_path.clone(),
         },
     })
 }

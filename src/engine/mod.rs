@@ -17,6 +17,7 @@ pub mod replay;
 pub mod retrain;
 pub mod rollout;
 pub mod sentinels;
+pub mod servers;
 pub mod shadow;
 pub mod silences;
 pub mod smoke;

@@ -115,6 +115,7 @@ pub fn draw(
         Some(Overlay::Compare { .. }) => overlays::compare(frame, area, state, theme, ascii),
         Some(Overlay::Describe { .. }) => overlays::describe(frame, area, state, theme, ascii),
         Some(Overlay::Logs(_)) => overlays::logs(frame, area, state, theme, ascii),
+        Some(Overlay::Servers(_)) => overlays::servers(frame, area, state, theme, ascii),
     }
     if ascii {
         ascii::transliterate(frame.buffer_mut());

@@ -801,3 +801,116 @@ fn l_tails_a_models_server_logs_and_tab_moves_between_them() {
     drop(tmux);
     ok(h, &["server", "stop", "fraud"]);
 }
+
+#[test]
+fn server_lists_local_servers_and_stops_and_restarts_one_after_confirmation() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    ok(h, &["alias", "set", "fraud", "production", "1"]);
+    ok(h, &["server", "start", "fraud"]);
+    let port = std::fs::read_to_string(h.join("serve/fraud.port"))
+        .unwrap()
+        .trim()
+        .to_string();
+    // The script's way first: the same port, another process.
+    let restarted = ok(h, &["server", "restart", "fraud"]);
+    assert!(
+        restarted.contains("fraud: restarted, serving v1 on") && restarted.contains(&port),
+        "{restarted}"
+    );
+    let pid = |h: &Path| -> String {
+        let list: serde_json::Value =
+            serde_json::from_str(&ok(h, &["server", "list", "--json"])).unwrap();
+        list[0]["record"]["server_pid"].to_string()
+    };
+    let first_pid = pid(h);
+
+    // Operations here are confirmed by typing the model's name.
+    let config = h.join("typed.toml");
+    std::fs::write(&config, "[environments.local]\nconfirm = \"typed\"\n").unwrap();
+    let tmux = Tmux::start_with_config(h, &config, 120, 24);
+    tmux.wait_for("the fleet", |s| s.contains("fraud") && s.contains("up"));
+    tmux.keys(&[":"]);
+    tmux.keys(&["-l", "server"]);
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("the servers list", |s| {
+        s.contains("local servers of local (1)") && s.contains(&port)
+    });
+    assert!(screen.contains(&first_pid), "its pid:\n{screen}");
+    assert!(screen.contains("running"), "{screen}");
+
+    // r asks first; Enter without the name does nothing; the name and Enter restart it.
+    tmux.keys(&["r"]);
+    tmux.wait_for("the restart to be confirmed", |s| {
+        s.contains("restart fraud's server?") && s.contains("type fraud and Enter")
+    });
+    tmux.keys(&["Enter"]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(pid(h), first_pid, "not restarted without the name typed");
+    tmux.keys(&["-l", "fraud"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the restart done", |s| {
+        s.contains("fraud's server restarted: v1 on") && s.contains(&port)
+    });
+    let second_pid = pid(h);
+    assert_ne!(second_pid, first_pid, "a new process");
+    tmux.wait_for("the new pid listed", |s| s.contains(&second_pid));
+
+    // x, then Esc: nothing stops.
+    tmux.keys(&["x"]);
+    tmux.wait_for("the stop to be confirmed", |s| {
+        s.contains("stop fraud's server?") && s.contains("no answer until it is started again")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the stop forgotten", |s| {
+        !s.contains("stop fraud's server?")
+    });
+    assert_eq!(pid(h), second_pid);
+    tmux.keys(&["x"]);
+    tmux.keys(&["-l", "fraud"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the stop done", |s| {
+        s.contains("fraud's server stopped (it served v1)")
+            && s.contains("local servers of local (0)")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the fleet says nothing serves production", |s| {
+        s.contains("!down")
+    });
+    tmux.keys(&["q"]);
+    let journal = ok(h, &["journal", "--model", "fraud"]);
+    for operation in ["server stop", "server restart"] {
+        assert!(
+            journal.contains(operation),
+            "{operation} journaled:\n{journal}"
+        );
+    }
+}
+
+#[test]
+fn server_in_a_read_only_environment_refuses_to_stop_a_server() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    ok(h, &["alias", "set", "fraud", "production", "1"]);
+    ok(h, &["server", "start", "fraud"]);
+    let config = h.join("readonly.toml");
+    std::fs::write(&config, "[environments.local]\nread_only = true\n").unwrap();
+    let tmux = Tmux::start_with_config(h, &config, 120, 24);
+    tmux.wait_for("the fleet", |s| s.contains("fraud") && s.contains("up"));
+    tmux.keys(&[":"]);
+    tmux.keys(&["-l", "server"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the servers list", |s| {
+        s.contains("local servers of local (1)")
+    });
+    tmux.keys(&["x"]);
+    tmux.wait_for("the refusal", |s| {
+        s.contains("read-only: stop fraud's server refused")
+    });
+    tmux.keys(&["q"]);
+    let list = ok(h, &["server", "list"]);
+    assert!(list.contains("fraud") && list.contains("ok"), "{list}");
+    ok(h, &["server", "stop", "fraud"]);
+}

@@ -48,9 +48,9 @@ pub fn help(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
     }
     // Each line fits the narrowest help box (60 cells).
     for commands in [
-        "commands: :models :fleet all :serving :drift :versions",
-        "  :cluster :journal :requests :errors :env NAME :theme NAME",
-        "  :finish :revert :help :q  :shadow VERSION [PERCENT]|stop",
+        "commands: :models :fleet all :server :serving :drift",
+        "  :versions :cluster :journal :requests :errors :env NAME",
+        "  :theme NAME :finish :revert :help :q :shadow V [P]|stop",
         "  :rollout [10,50,100 [2m]]|pause|resume",
     ] {
         lines.push(Line::from(Span::styled(commands, theme.dim())));

@@ -9,6 +9,7 @@ mod guide;
 mod help;
 mod logs;
 mod operation;
+mod servers;
 
 pub use check::draw as check;
 pub use compare::draw as compare;
@@ -18,6 +19,7 @@ pub use guide::guide;
 pub use help::help;
 pub use logs::draw as logs;
 pub use operation::operation;
+pub use servers::draw as servers;
 
 use ratatui::Frame;
 use ratatui::layout::Rect;

@@ -1,0 +1,132 @@
+//! `:server`: every local server of the environment with what it serves, its process, port,
+//! restarts and last exit; `x` stops the selected one and `r` restarts it, each confirmed first
+//! (Enter, or the model's name where the environment asks for it typed), like any other
+//! destructive action. `l` tails its logs.
+
+use super::effect::{Effect, ServerCommand};
+use super::state::{Overlay, State};
+use crate::keymap::{Action, Key, KeyCode};
+
+/// The open servers list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServersView {
+    pub selected: usize,
+    /// A stop or restart asked for and not yet confirmed.
+    pub confirming: Option<(ServerCommand, String)>,
+    /// What the user typed, where the environment wants the model's name typed.
+    pub typed: String,
+    /// The command sent and not yet answered.
+    pub running: Option<(ServerCommand, String)>,
+}
+
+/// The servers, in the order listed (by model name).
+pub fn listed(state: &State) -> Vec<&crate::model::ServingStatus> {
+    // Only this machine's processes: a cluster's InferenceServices are the cluster pane's.
+    state
+        .servers
+        .values()
+        .filter(|s| s.kube.is_none())
+        .collect()
+}
+
+/// `:server`: the list, on the selected model's server when there is one.
+pub fn open(state: &mut State) -> Vec<Effect> {
+    let model = state
+        .open_model()
+        .map(str::to_string)
+        .or_else(|| super::update::selected_model(state));
+    let selected = model
+        .and_then(|m| listed(state).iter().position(|s| s.model == m))
+        .unwrap_or(0);
+    state.overlay = Some(Overlay::Servers(ServersView {
+        selected,
+        confirming: None,
+        typed: String::new(),
+        running: None,
+    }));
+    Vec::new()
+}
+
+/// The stop or restart finished (or failed): the list shows servers as they are read next.
+pub fn finished(state: &mut State) {
+    if let Some(Overlay::Servers(view)) = &mut state.overlay {
+        view.running = None;
+    }
+}
+
+/// Keys over the list.
+pub fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
+    let count = listed(state).len();
+    let action = state.config.keymap.action(key);
+    let read_only = state.config.read_only;
+    let typed_confirmation = state.config.typed_confirmation;
+    let selected_model = {
+        let Some(Overlay::Servers(view)) = &state.overlay else {
+            return Vec::new();
+        };
+        listed(state).get(view.selected).map(|s| s.model.clone())
+    };
+    let Some(Overlay::Servers(view)) = &mut state.overlay else {
+        return Vec::new();
+    };
+    // Confirming: Enter (with the name typed, where asked) sends it; Esc forgets it.
+    if let Some((command, model)) = view.confirming.clone() {
+        match key.code {
+            KeyCode::Esc => {
+                view.confirming = None;
+                view.typed.clear();
+            }
+            KeyCode::Enter if !typed_confirmation || view.typed == model => {
+                view.confirming = None;
+                view.typed.clear();
+                view.running = Some((command, model.clone()));
+                return vec![Effect::Server { model, command }];
+            }
+            KeyCode::Backspace if typed_confirmation => {
+                view.typed.pop();
+            }
+            KeyCode::Char(c) if typed_confirmation && !key.ctrl => view.typed.push(c),
+            _ => {}
+        }
+        return Vec::new();
+    }
+    let command = match key.code {
+        KeyCode::Char('x') => Some(ServerCommand::Stop),
+        KeyCode::Char('r') => Some(ServerCommand::Restart),
+        _ => None,
+    };
+    if let Some(command) = command {
+        let Some(model) = selected_model else {
+            return Vec::new();
+        };
+        if read_only {
+            state.toast = Some(format!(
+                "environment {} is read-only: {} {model}'s server refused",
+                state.config.environment,
+                command.verb()
+            ));
+            return Vec::new();
+        }
+        if view.running.is_some() {
+            return Vec::new();
+        }
+        view.confirming = Some((command, model));
+        view.typed.clear();
+        return Vec::new();
+    }
+    let last = count.saturating_sub(1);
+    match action {
+        Some(Action::Back | Action::Quit) => state.overlay = None,
+        Some(Action::Down) => view.selected = (view.selected + 1).min(last),
+        Some(Action::Up) => view.selected = view.selected.saturating_sub(1),
+        Some(Action::Top) => view.selected = 0,
+        Some(Action::Bottom) => view.selected = last,
+        Some(Action::Logs) => {
+            if let Some(model) = selected_model {
+                return super::logs::open(state, &model);
+            }
+        }
+        _ => {}
+    }
+    Vec::new()
+}

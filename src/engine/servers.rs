@@ -1,0 +1,161 @@
+//! Stopping and restarting a model's local server: the one path `flightdeck server stop` and
+//! the console's servers list take. Each is refused in a read-only environment, journaled, and
+//! a shadow running in the server has its final report journaled before it ends with it.
+
+use serde_json::json;
+
+use crate::error::EngineError;
+use crate::model::{ModelName, NewJournalEntry, Outcome, ServingPlan, ServingStatus, ShadowReport};
+use crate::serving::LocalServing;
+use crate::store::{Actor, Registry};
+
+/// What a stop ended.
+#[derive(Debug)]
+pub struct Stopped {
+    /// What the server served.
+    pub plan: ServingPlan,
+    /// The shadow that ended with it, with its last report.
+    pub shadow: Option<ShadowReport>,
+    /// Why the journal does not have it, when it could not be written (it happened anyway).
+    pub unjournaled: Option<String>,
+}
+
+/// What a restart did.
+#[derive(Debug)]
+pub struct Restarted {
+    /// The server as it answers now.
+    pub status: ServingStatus,
+    /// The shadow that ended with the old server.
+    pub shadow: Option<ShadowReport>,
+    pub unjournaled: Option<String>,
+}
+
+/// Stops `model`'s server and its supervisor: its clients get no answer until it is started
+/// again.
+pub async fn stop(
+    serving: &LocalServing,
+    registry: &mut Registry,
+    actor: &Actor,
+    model: &ModelName,
+) -> Result<Stopped, EngineError> {
+    actor.ensure_writable(&format!("stop serving {model}"))?;
+    let plan = serving.status(model.as_str()).await.plan;
+    // Journaled by the shadow's own stop when there is one; none running is no error here.
+    let shadow = crate::engine::shadow::stop(serving, registry, actor, model)
+        .await
+        .ok();
+    let result = serving
+        .stop(model)
+        .await
+        .map_err(|e| EngineError::Serving(e.to_string()));
+    let unjournaled = journal(
+        registry,
+        actor,
+        "server stop",
+        model,
+        &plan,
+        result.as_ref().err(),
+    );
+    result?;
+    Ok(Stopped {
+        plan,
+        shadow,
+        unjournaled,
+    })
+}
+
+/// Stops `model`'s server and starts it again serving what it served (on the same port), e.g.
+/// to apply a changed config or after its supervisor gave up on a crashing server.
+pub async fn restart(
+    serving: &LocalServing,
+    registry: &mut Registry,
+    actor: &Actor,
+    model: &ModelName,
+) -> Result<Restarted, EngineError> {
+    actor.ensure_writable(&format!("restart serving {model}"))?;
+    let status = serving.status(model.as_str()).await;
+    if status.record.is_none() {
+        return Err(EngineError::Refused {
+            model: model.to_string(),
+            reason: format!(
+                "no local server of {model} to restart; `flightdeck server start {model}` starts one"
+            ),
+        });
+    }
+    let plan = status.plan;
+    let shadow = crate::engine::shadow::stop(serving, registry, actor, model)
+        .await
+        .ok();
+    // Not running (it crashed for good) is no reason not to start it.
+    let _ = serving.stop(model).await;
+    let result = serving
+        .start(model, plan)
+        .await
+        .map_err(|e| EngineError::Serving(e.to_string()));
+    let unjournaled = journal(
+        registry,
+        actor,
+        "server restart",
+        model,
+        &plan,
+        result.as_ref().err(),
+    );
+    Ok(Restarted {
+        status: result?,
+        shadow,
+        unjournaled,
+    })
+}
+
+/// Stops `model`'s server under `data_dir` (servers started again read `config`).
+pub async fn stop_local(
+    data_dir: &std::path::Path,
+    program: std::path::PathBuf,
+    config: Option<std::path::PathBuf>,
+    actor: &Actor,
+    model: &ModelName,
+) -> Result<Stopped, EngineError> {
+    let serving = LocalServing::new(data_dir, program).with_config(config);
+    let mut registry = Registry::open(data_dir)?;
+    stop(&serving, &mut registry, actor, model).await
+}
+
+/// Restarts `model`'s server under `data_dir`, reading `config`.
+pub async fn restart_local(
+    data_dir: &std::path::Path,
+    program: std::path::PathBuf,
+    config: Option<std::path::PathBuf>,
+    actor: &Actor,
+    model: &ModelName,
+) -> Result<Restarted, EngineError> {
+    let serving = LocalServing::new(data_dir, program).with_config(config);
+    let mut registry = Registry::open(data_dir)?;
+    restart(&serving, &mut registry, actor, model).await
+}
+
+/// Journals what was done; the error of a journal that cannot be written (the server was
+/// stopped or started whatever the journal says: that is said, not undone).
+fn journal(
+    registry: &mut Registry,
+    actor: &Actor,
+    operation: &str,
+    model: &ModelName,
+    plan: &ServingPlan,
+    error: Option<&EngineError>,
+) -> Option<String> {
+    let entry = NewJournalEntry {
+        user: actor.user.clone(),
+        environment: actor.environment.clone(),
+        operation: operation.into(),
+        model: Some(model.to_string()),
+        from: None,
+        to: Some(plan.describe()),
+        outcome: if error.is_some() {
+            Outcome::Failed
+        } else {
+            Outcome::Succeeded
+        },
+        details: json!({ "plan": plan, "error": error.map(|e| e.to_string()) }),
+    };
+    registry.append_journal(&entry).err().map(|e| e.to_string())
+}
