@@ -54,6 +54,58 @@ pub struct LogView {
     /// The first line shown while held.
     pub top: usize,
     pub reading: bool,
+    /// What `/` searches for (either case); its matches are marked and `n`/`N` go to the next
+    /// older / newer one.
+    pub search: String,
+    /// Typing the search after `/`.
+    pub typing: bool,
+}
+
+impl LogView {
+    /// Indices of the lines holding the search, oldest first.
+    pub fn matches(&self) -> Vec<usize> {
+        let needle = self.search.to_lowercase();
+        match (&self.lines, needle.is_empty()) {
+            (Ok(lines), false) => lines
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.to_lowercase().contains(&needle))
+                .map(|(i, _)| i)
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The line the view is on: the top one while held, else the newest screenful's.
+    fn at(&self, page: usize) -> usize {
+        let count = self.lines.as_ref().map_or(0, Vec::len);
+        if self.follow {
+            count.saturating_sub(page * 2)
+        } else {
+            self.top
+        }
+    }
+
+    /// Holds the view on the match `older` (or newer) than where it is; says whether there was
+    /// one.
+    fn go_to_match(&mut self, older: bool, page: usize) -> bool {
+        let at = self.at(page);
+        let matches = self.matches();
+        let found = if older {
+            // Following, the newest match of all (it may be on the screen already).
+            matches.iter().rev().find(|&&i| self.follow || i < at)
+        } else {
+            matches.iter().find(|&&i| i > at)
+        };
+        match found {
+            Some(&i) => {
+                self.top = i;
+                self.follow = false;
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// `l` on a model: its server's log, following.
@@ -65,6 +117,8 @@ pub fn open(state: &mut State, model: &str) -> Vec<Effect> {
         follow: true,
         top: 0,
         reading: false,
+        search: String::new(),
+        typing: false,
     }));
     read(state)
 }
@@ -96,14 +150,59 @@ pub fn fetched(state: &mut State, model: &str, file: LogFile, lines: Result<Vec<
 }
 
 /// Keys over the log: j/k and pages hold it where it is, G follows the newest again, g goes to
-/// the oldest kept, Tab the next log, Esc (or q, l) closes.
-pub fn on_key(state: &mut State, action: Option<crate::keymap::Action>) -> Vec<Effect> {
-    use crate::keymap::Action;
+/// the oldest kept, Tab the next log, `/` searches (Enter goes to the newest match, `n` the
+/// next older, `N` the next newer), Esc clears the search, then (or q, l) closes.
+pub fn on_key(state: &mut State, key: crate::keymap::Key) -> Vec<Effect> {
+    use crate::keymap::{Action, KeyCode};
+    let action = state.config.keymap.action(key);
     let Some(Overlay::Logs(view)) = &mut state.overlay else {
         return Vec::new();
     };
-    let count = view.lines.as_ref().map_or(0, Vec::len);
     let page = 10;
+    if view.typing {
+        match key.code {
+            KeyCode::Enter => {
+                view.typing = false;
+                if !view.search.is_empty() && !view.go_to_match(true, page) {
+                    let search = view.search.clone();
+                    state.toast = Some(format!("{search:?} is in none of the lines kept"));
+                }
+            }
+            KeyCode::Esc => {
+                view.typing = false;
+                view.search.clear();
+            }
+            KeyCode::Backspace => {
+                view.search.pop();
+            }
+            KeyCode::Char(c) if !key.ctrl && !key.alt => view.search.push(c),
+            _ => {}
+        }
+        return Vec::new();
+    }
+    match key.code {
+        KeyCode::Char('/') => {
+            view.typing = true;
+            view.search.clear();
+            return Vec::new();
+        }
+        KeyCode::Char(c @ ('n' | 'N')) if !view.search.is_empty() => {
+            if !view.go_to_match(c == 'n', page) {
+                state.toast = Some(format!(
+                    "no {} match for {:?}",
+                    if c == 'n' { "older" } else { "newer" },
+                    view.search
+                ));
+            }
+            return Vec::new();
+        }
+        KeyCode::Esc if !view.search.is_empty() => {
+            view.search.clear();
+            return Vec::new();
+        }
+        _ => {}
+    }
+    let count = view.lines.as_ref().map_or(0, Vec::len);
     // Held from where the newest screenful starts when it was following.
     let from = |view: &LogView| {
         if view.follow {

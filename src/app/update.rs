@@ -462,10 +462,7 @@ fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
             on_describe_key(state, key);
             return Vec::new();
         }
-        Some(Overlay::Logs(_)) => {
-            let action = state.config.keymap.action(key);
-            return super::logs::on_key(state, action);
-        }
+        Some(Overlay::Logs(_)) => return super::logs::on_key(state, key),
         Some(Overlay::Servers(_)) => return super::servers::on_key(state, key),
     }
     match state.mode.clone() {

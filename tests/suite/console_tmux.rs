@@ -791,6 +791,27 @@ fn l_tails_a_models_server_logs_and_tab_moves_between_them() {
     tmux.wait_for("the second start", |s| {
         s.matches("serving fraud v1 on http://127.0.0.1:").count() >= 2
     });
+    // `/` searches the lines kept: Enter goes to the newest match, n to older, N to newer.
+    tmux.keys(&["/"]);
+    tmux.keys(&["-l", "SERVING FRAUD"]);
+    tmux.wait_for("the search typed", |s| s.contains("/SERVING FRAUD_"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the newest match", |s| {
+        s.contains("/SERVING FRAUD · match 2 of 2") && s.contains("held · lines")
+    });
+    tmux.keys(&["n"]);
+    tmux.wait_for("the older match", |s| s.contains("match 1 of 2"));
+    tmux.keys(&["n"]);
+    tmux.wait_for("no older one, said", |s| {
+        s.contains("no older match for \"SERVING FRAUD\"")
+    });
+    tmux.keys(&["N"]);
+    tmux.wait_for("the newer match", |s| s.contains("match 2 of 2"));
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the search cleared, the log still open", |s| {
+        !s.contains("/SERVING FRAUD") && s.contains("process output")
+    });
+    tmux.keys(&["G"]);
     tmux.keys(&["k"]);
     tmux.wait_for("held", |s| s.contains("held · lines"));
     tmux.keys(&["G"]);

@@ -24,7 +24,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
     );
     let shown = usize::from(height.saturating_sub(2));
     let title = format!(
-        " {} · {} ({}) · tab: next log · G follow · esc closes ",
+        " {} · {} ({}) · tab: next log · / search · G follow · esc closes ",
         view.model,
         view.file.label(),
         view.file.path(&view.model)
@@ -45,23 +45,52 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
                 view.top.min(all.len().saturating_sub(1))
             };
             let last = (first + shown).min(all.len());
+            // Lines holding the search stand out; the one the view went to is the top one.
+            let needle = view.search.to_lowercase();
             let lines = all[first..last]
                 .iter()
-                .map(|l| Line::from(l.clone()))
+                .map(|l| {
+                    if !needle.is_empty() && l.to_lowercase().contains(&needle) {
+                        Line::from(Span::styled(l.clone(), theme.accent()))
+                    } else {
+                        Line::from(l.clone())
+                    }
+                })
                 .collect();
             let mode = if view.follow { "following" } else { "held" };
+            let search = if view.search.is_empty() {
+                String::new()
+            } else {
+                let matches = view.matches();
+                let at = matches.iter().position(|&i| i == first);
+                format!(
+                    "/{} · {} · n older · N newer · ",
+                    view.search,
+                    match (at, matches.len()) {
+                        (_, 0) => "no match".to_string(),
+                        (Some(i), n) => format!("match {} of {n}", i + 1),
+                        (None, n) => format!("{n} matches"),
+                    }
+                )
+            };
             (
                 lines,
                 format!(
-                    " {mode} · lines {}-{last} of the newest {} ",
+                    " {search}{mode} · lines {}-{last} of the newest {} ",
                     first + 1,
                     all.len()
                 ),
             )
         }
     };
-    let block = crate::ui::bordered(title, theme.border(true), ascii)
+    let mut block = crate::ui::bordered(title, theme.border(true), ascii)
         .title_bottom(Line::from(Span::styled(where_, theme.dim())).right_aligned());
+    if view.typing {
+        block = block.title_bottom(Line::from(Span::styled(
+            format!(" /{}_ (Enter goes to the newest match) ", view.search),
+            theme.accent(),
+        )));
+    }
     frame.render_widget(Clear, boxed);
     frame.render_widget(
         Paragraph::new(lines).style(theme.base()).block(block),
