@@ -39,6 +39,9 @@ pub struct ModelVersion {
     /// version logged in another flavour); listed in place of its smoke test.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_servable: Option<String>,
+    /// Its latest evaluation (`flightdeck evaluate`), as stored with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<super::Evaluation>,
 }
 
 impl ModelVersion {

@@ -288,6 +288,7 @@ impl RegistrySource for MlflowRegistry {
                             listed.sentinels = copy.sentinels.clone();
                             listed.profile = copy.profile.clone();
                             listed.smoke_passed = copy.smoke_passed;
+                            listed.evaluation = copy.evaluation.clone();
                         }
                     }
                 }
@@ -348,6 +349,7 @@ fn version(
         aliases,
         smoke_passed: None,
         not_servable: None,
+        evaluation: None,
     }
 }
 

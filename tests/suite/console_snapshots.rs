@@ -176,7 +176,29 @@ fn two_versions_compared() {
     key(&mut s, 'j');
     key(&mut s, 'c');
     assert_eq!(s.comparing(), Some(("fraud", 1, 3)));
+    // Each evaluated on the same labelled set: their stored numbers side by side.
+    let evaluation = |candidate: u32, accuracy: f64, log_loss: f64| {
+        serde_json::from_value::<flightdeck::model::Evaluation>(serde_json::json!({
+            "model": "fraud", "candidate": candidate, "baseline": 1, "rows": 2000,
+            "data": "/data/fraud/holdout-2027-01.csv", "at": "2027-01-16T09:30:00Z",
+            "candidate_metrics": {"accuracy": accuracy, "log_loss": log_loss},
+            "baseline_metrics": {"accuracy": 0.91, "log_loss": 0.24}
+        }))
+        .unwrap()
+    };
+    for v in s.detail.versions.get_mut("fraud").unwrap() {
+        v.evaluation = match v.version {
+            1 => Some(evaluation(1, 0.91, 0.24)),
+            3 => Some(evaluation(3, 0.935, 0.19)),
+            _ => None,
+        };
+    }
     snapshot("compare_v1_v3", &s);
+    let screen = text(&render(&s, "dark", 100, 40));
+    assert!(
+        screen.contains("eval accuracy") && screen.contains("+0.0250"),
+        "{screen}"
+    );
     key(&mut s, 'x');
     assert!(s.comparing().is_none(), "any key closes it");
 }

@@ -78,6 +78,7 @@ fn version_from_row(row: &Row<'_>) -> rusqlite::Result<ModelVersion> {
         aliases: Vec::new(),
         smoke_passed: None,
         not_servable: None,
+        evaluation: None,
     })
 }
 
@@ -153,6 +154,7 @@ impl Registry {
                 .map(|a| a.alias.to_string())
                 .collect();
             v.smoke_passed = self.latest_smoke(model, v.version)?.map(|r| r.passed);
+            v.evaluation = self.latest_evaluation(model, v.version)?;
         }
         // Aliases are sorted production-first already, so the first alias gives the rank.
         let rank = |v: &ModelVersion| {
@@ -184,6 +186,7 @@ impl Registry {
             .map(|a| a.alias.to_string())
             .collect();
         found.smoke_passed = self.latest_smoke(model, version)?.map(|r| r.passed);
+        found.evaluation = self.latest_evaluation(model, version)?;
         Ok(found)
     }
 

@@ -59,6 +59,34 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
             style,
         )));
     }
+    // Whether one can stand in for the other: right under what they are.
+    lines.push(Line::from(""));
+    let differences = signature_differences(a, b);
+    let unknown: Vec<String> = [a, b]
+        .iter()
+        .filter(|v| v.signature.inputs.is_empty())
+        .map(|v| v.label())
+        .collect();
+    if !unknown.is_empty() {
+        // An MLflow version's inputs are known once its file was fetched: two unknowns are
+        // not "identical".
+        lines.push(Line::from(Span::styled(
+            format!(
+                "signatures: unknown for {} (its file was not fetched yet)",
+                unknown.join(" and ")
+            ),
+            theme.dim(),
+        )));
+    } else if differences.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "signatures: identical inputs and outputs",
+            theme.ok(),
+        )));
+    } else {
+        for d in differences {
+            lines.push(Line::from(Span::styled(d, theme.warn())));
+        }
+    }
     // What each does now where it serves: live numbers and the drift of its inputs ("-" for a
     // version nothing serves: not measured, not zero).
     lines.push(Line::from(""));
@@ -124,35 +152,90 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
             Span::styled(change, theme.dim()),
         ]));
     }
-    lines.push(Line::from(""));
-    let differences = signature_differences(a, b);
-    let unknown: Vec<String> = [a, b]
-        .iter()
-        .filter(|v| v.signature.inputs.is_empty())
-        .map(|v| v.label())
-        .collect();
-    if !unknown.is_empty() {
-        // An MLflow version's inputs are known once its file was fetched: two unknowns are
-        // not "identical".
+    lines.extend(evaluations(a, b, theme));
+    // A short terminal shows what fits, and says that more is below (the order above puts
+    // what decides first).
+    let room = usize::from(area.height.saturating_sub(3));
+    if lines.len() > room {
+        let hidden = lines.len() - room + 1;
+        lines.truncate(room.saturating_sub(1));
         lines.push(Line::from(Span::styled(
-            format!(
-                "signatures: unknown for {} (its file was not fetched yet)",
-                unknown.join(" and ")
-            ),
+            format!("… {hidden} more lines: a taller terminal shows them"),
             theme.dim(),
         )));
-    } else if differences.is_empty() {
-        lines.push(Line::from(Span::styled(
-            "signatures: identical inputs and outputs",
-            theme.ok(),
-        )));
-    } else {
-        for d in differences {
-            lines.push(Line::from(Span::styled(d, theme.warn())));
-        }
     }
     lines.push(Line::from(Span::styled("any key closes", theme.dim())));
     super::dialog(frame, area, title, lines, 1, theme, ascii);
+}
+
+/// Each version's stored evaluation side by side: its metrics on the labelled set, with the
+/// change from left to right, and whether both were judged on the same data (numbers from two
+/// different sets are shown, and said not to compare).
+fn evaluations<'a>(a: &ModelVersion, b: &ModelVersion, theme: &Theme) -> Vec<Line<'a>> {
+    let (x, y) = (a.evaluation.as_ref(), b.evaluation.as_ref());
+    if x.is_none() && y.is_none() {
+        return vec![
+            Line::from(""),
+            Line::from(Span::styled(
+                "evaluation     neither evaluated yet (e on a version runs one)",
+                theme.dim(),
+            )),
+        ];
+    }
+    let set = |e: Option<&crate::model::Evaluation>| {
+        e.map(|e| {
+            let file = std::path::Path::new(&e.data)
+                .file_name()
+                .map_or(e.data.clone(), |f| f.to_string_lossy().into_owned());
+            format!("{file} ({} rows)", e.rows)
+        })
+        .unwrap_or_else(|| "not evaluated".into())
+    };
+    let same_data = matches!((x, y), (Some(x), Some(y)) if x.data == y.data && x.rows == y.rows);
+    // The numbers first (what a short terminal keeps), then what they were measured on.
+    let mut lines = vec![Line::from("")];
+    let metrics = |e: Option<&crate::model::Evaluation>| e.map(|e| e.candidate_metrics.clone());
+    let (left, right) = (metrics(x).unwrap_or_default(), metrics(y).unwrap_or_default());
+    let mut names: Vec<&String> = left.keys().chain(right.keys()).collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        let (l, r) = (left.get(name), right.get(name));
+        let show = |v: Option<&f64>| v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
+        let change = match (l, r) {
+            (Some(l), Some(r)) if same_data => format!("  {:+.4}", r - l),
+            _ => String::new(),
+        };
+        lines.push(Line::from(vec![
+            Span::raw(format!(
+                "{:<14} {:>20} {:>20}",
+                clip(&format!("eval {name}")),
+                show(l),
+                show(r)
+            )),
+            Span::styled(change, theme.dim()),
+        ]));
+    }
+    lines.push(Line::from(Span::raw(format!(
+        "{:<14} {:>20} {:>20}",
+        "evaluated on",
+        clip(&set(x)),
+        clip(&set(y))
+    ))));
+    if x.is_some() && y.is_some() && !same_data {
+        lines.push(Line::from(Span::styled(
+            "               different labelled sets: the numbers do not compare",
+            theme.warn(),
+        )));
+    }
+    let when = |e: Option<&crate::model::Evaluation>| {
+        e.map_or("-".to_string(), |e| e.at.format("%Y-%m-%d %H:%M").to_string())
+    };
+    lines.push(Line::from(Span::styled(
+        format!("{:<14} {:>20} {:>20}", "evaluated at", when(x), when(y)),
+        theme.dim(),
+    )));
+    lines
 }
 
 fn clip(s: &str) -> String {
