@@ -38,6 +38,7 @@ pub enum Action {
     Sentinel,
     Json,
     Logs,
+    TimeRange,
 }
 
 impl Action {
@@ -81,6 +82,7 @@ impl Action {
             Action::Sentinel => "logged request->sentinel",
             Action::Json => "the selected row as JSON",
             Action::Logs => "a model's server logs, tailed",
+            Action::TimeRange => "charts over 5m / 1h / 24h",
         }
     }
 
@@ -292,6 +294,7 @@ impl Default for Keymap {
             (Key::char('t'), Action::Sentinel),
             (Key::char('y'), Action::Json),
             (Key::char('l'), Action::Logs),
+            (Key::char('T'), Action::TimeRange),
         ];
         Self {
             bindings: defaults.iter().copied().collect(),

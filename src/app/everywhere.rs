@@ -421,6 +421,7 @@ pub(super) fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         | Action::Help
         | Action::Command
         | Action::Refresh
+        | Action::TimeRange
         | Action::Up
         | Action::Down
         | Action::PageUp

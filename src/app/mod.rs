@@ -2,6 +2,7 @@
 //! (no I/O, no clock: time arrives in messages), so it is tested without a terminal.
 
 pub mod alerts;
+pub mod chart_range;
 pub mod checks;
 pub mod describe;
 pub mod effect;

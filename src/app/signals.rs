@@ -72,6 +72,11 @@ pub fn scraped(
         if loaded(&key) {
             state.serving_since.entry(key.clone()).or_insert(at);
         }
+        state
+            .coarse
+            .entry(key.clone())
+            .or_default()
+            .add(at.timestamp(), stats.into());
         let points = state
             .history
             .entry(key)

@@ -330,6 +330,10 @@ pub struct State {
     pub serving: BTreeMap<VersionKey, ServingStats>,
     /// Recent serving stats per version, oldest first, at most [`HISTORY`] points.
     pub history: BTreeMap<VersionKey, VecDeque<HistoryPoint>>,
+    /// The last hour and day of each version's serving, in coarser points (`T`).
+    pub coarse: BTreeMap<VersionKey, super::chart_range::Coarse>,
+    /// What the serving charts span.
+    pub chart_range: super::chart_range::ChartRange,
     /// When each version first served here: its charts start there, after a deploy or promote.
     pub serving_since: BTreeMap<VersionKey, DateTime<Utc>>,
     /// A one-line message for the user (errors from commands, results).
@@ -543,6 +547,8 @@ impl State {
             scrapes: BTreeMap::new(),
             serving: BTreeMap::new(),
             history: BTreeMap::new(),
+            coarse: BTreeMap::new(),
+            chart_range: Default::default(),
             serving_since: BTreeMap::new(),
             toast: None,
             toast_since: None,

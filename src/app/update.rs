@@ -642,6 +642,7 @@ macro_rules! handled_in_every_view {
             | Action::Help
             | Action::Command
             | Action::Refresh
+            | Action::TimeRange
             | Action::Up
             | Action::Down
             | Action::PageUp
@@ -670,6 +671,14 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Refresh => {
             state.last_fetch = None;
             return due_fetches(state);
+        }
+        Action::TimeRange => {
+            state.chart_range = state.chart_range.next();
+            state.toast = Some(format!(
+                "the serving charts span {} (T for the next range)",
+                state.chart_range.label()
+            ));
+            return Vec::new();
         }
         _ => {}
     }

@@ -74,6 +74,24 @@ fn the_console_shows_live_traffic_and_answers_keys() {
         "the environment is in the header:\n{screen}"
     );
 
+    // The serving charts say their scale and span, and T moves them through 5m, 1h and 24h.
+    tmux.keys(&["/", "f", "r", "a", "u", "d", "Enter", "Enter"]);
+    tmux.wait_for("fraud's charts over its reads", |s| {
+        s.contains("req/s") && s.contains(" reads · T→1h") && s.contains("p99   max ")
+    });
+    tmux.keys(&["T"]);
+    tmux.wait_for("the hour's charts", |s| {
+        s.contains("the serving charts span 1h") && s.contains("in 30s steps · T→24h")
+    });
+    tmux.keys(&["T"]);
+    tmux.wait_for("the day's charts", |s| s.contains("in 600s steps · T→5m"));
+    tmux.keys(&["T"]);
+    tmux.wait_for("back to every read", |s| s.contains(" reads · T→1h"));
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the filtered fleet", |s| s.contains("filter: fraud"));
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the fleet again", |s| s.contains("churn"));
+
     tmux.keys(&["?"]);
     tmux.wait_for("the help screen", |s| s.contains("promote the canary"));
     tmux.keys(&["Escape"]);

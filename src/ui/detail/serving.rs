@@ -183,11 +183,21 @@ fn version_column(
     let stats = state.serving.get(&key).copied();
     // Numbers from a read before the last (failed) one are shown dimmed.
     let value = |style: Style| if stale { theme.dim() } else { style };
-    let history: Vec<HistoryPoint> = state
-        .history
-        .get(&key)
-        .map(|h| h.iter().copied().collect())
-        .unwrap_or_default();
+    // The range asked for (`T`): every read for 5 minutes, coarser points for an hour or a day;
+    // `None` where nothing was read (a gap, never a zero).
+    let range = state.chart_range;
+    let history: Vec<Option<HistoryPoint>> = match range {
+        crate::app::chart_range::ChartRange::FiveMinutes => state
+            .history
+            .get(&key)
+            .map(|h| h.iter().copied().map(Some).collect())
+            .unwrap_or_default(),
+        _ => state
+            .coarse
+            .get(&key)
+            .map(|c| c.series(range))
+            .unwrap_or_default(),
+    };
     let [
         title,
         rate_label,
@@ -216,26 +226,38 @@ fn version_column(
         .map(|t| format!("  since {}", t.format("%H:%M:%S")));
     let header = header_lines((role, version, share), since, stats, theme);
     frame.render_widget(Paragraph::new(header), title);
+    let rate_series = |p: &HistoryPoint| p.requests_per_second;
+    let width = rate.width;
     frame.render_widget(
-        Paragraph::new(Span::styled(
-            format!(
-                "req/s {}",
-                dash(stats.map(|s| format::rate(s.requests_per_second)))
+        Paragraph::new(Line::from(vec![
+            Span::styled(
+                format!(
+                    "req/s {}",
+                    dash(stats.map(|s| format::rate(s.requests_per_second)))
+                ),
+                value(Style::default()),
             ),
-            value(Style::default()),
-        )),
+            scale(
+                &history,
+                width,
+                rate_series,
+                |v| format::rate(v),
+                range,
+                theme,
+            ),
+        ])),
         rate_label,
     );
-    chart(
-        frame,
-        rate,
-        &history,
-        |p| p.requests_per_second,
-        1.0,
-        theme.ok(),
+    chart(frame, rate, &history, rate_series, 1.0, theme.ok());
+    let p99_series = |p: &HistoryPoint| p.p99;
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::raw("p99"),
+            scale(&history, width, p99_series, format::latency, range, theme),
+        ])),
+        p99_label,
     );
-    frame.render_widget(Paragraph::new("p99 (µs)"), p99_label);
-    chart(frame, p99, &history, |p| p.p99, 1e6, theme.warn());
+    chart(frame, p99, &history, p99_series, 1e6, theme.warn());
     let err_style = if stats
         .and_then(|s| s.error_ratio)
         .is_some_and(|e| e >= state.config.alert_error_ratio)
@@ -248,15 +270,25 @@ fn version_column(
     // its clients' requests (4xx) is not the same incident as one failing (5xx).
     let percent = |r: Option<f64>| dash(r.map(format::percent));
     frame.render_widget(
-        Paragraph::new(Span::styled(
-            format!(
-                "errors {}  4xx {}  5xx {}",
-                percent(stats.and_then(|s| s.error_ratio)),
-                percent(stats.and_then(|s| s.client_error_ratio)),
-                percent(stats.and_then(|s| s.server_error_ratio))
+        Paragraph::new(Line::from(vec![
+            Span::styled(
+                format!(
+                    "errors {}  4xx {}  5xx {}",
+                    percent(stats.and_then(|s| s.error_ratio)),
+                    percent(stats.and_then(|s| s.client_error_ratio)),
+                    percent(stats.and_then(|s| s.server_error_ratio))
+                ),
+                err_style,
             ),
-            err_style,
-        )),
+            scale(
+                &history,
+                width,
+                |p| p.error_ratio,
+                format::percent,
+                range,
+                theme,
+            ),
+        ])),
         errors_label,
     );
     // Basis points, so a 0.5% error rate still shows as a bar.
@@ -338,36 +370,69 @@ fn header_lines(
     ]
 }
 
-/// A sparkline of one series of the history, scaled to whole numbers (an unmeasured point is 0),
-/// its newest points filling the width.
+/// A sparkline of one series of the history, scaled to whole numbers, its newest points filling
+/// the width; a point not measured is a gap (`-` in the chart's place), never a zero bar.
 fn chart(
     frame: &mut Frame<'_>,
     area: Rect,
-    history: &[HistoryPoint],
+    history: &[Option<HistoryPoint>],
     series: impl Fn(&HistoryPoint) -> f32,
     scale: f64,
     style: Style,
 ) {
-    let points: Vec<u64> = history
+    let points: Vec<Option<u64>> = tail(history, area.width)
         .iter()
         .map(|p| {
-            let v = series(p);
-            if v.is_nan() {
-                0
-            } else {
-                (f64::from(v) * scale).round() as u64
-            }
+            let v = series(p.as_ref()?);
+            (!v.is_nan()).then(|| (f64::from(v) * scale).round() as u64)
         })
         .collect();
     frame.render_widget(
         Sparkline::default()
-            .data(tail(&points, area.width))
+            .data(points)
+            .absent_value_symbol("·")
+            .absent_value_style(Style::default().add_modifier(ratatui::style::Modifier::DIM))
             .style(style),
         area,
     );
 }
 
+/// The chart's scale and span after its label: the highest value the bars reach (the top of
+/// the chart) and the time the points on screen cover, e.g. `  ▲ 42.0 · 1h`.
+fn scale<'a>(
+    history: &[Option<HistoryPoint>],
+    width: u16,
+    series: impl Fn(&HistoryPoint) -> f32,
+    show: impl Fn(f64) -> String,
+    range: crate::app::chart_range::ChartRange,
+    theme: &Theme,
+) -> Span<'a> {
+    let shown = tail(history, width);
+    let top = shown
+        .iter()
+        .flatten()
+        .map(&series)
+        .filter(|v| !v.is_nan())
+        .fold(None, |max: Option<f32>, v| {
+            Some(max.map_or(v, |m| m.max(v)))
+        });
+    let span = match (range.bucket_seconds(), shown.len()) {
+        // Every read, about a refresh apart: the chart spans its points.
+        (None, 1) => "1 read".to_string(),
+        (None, n) => format!("{n} reads"),
+        (Some(seconds), n) => format!("{} in {seconds}s steps", format::age(seconds * n as i64)),
+    };
+    Span::styled(
+        format!(
+            "   max {} · {span} · T→{}",
+            top.map_or("-".into(), |t| show(f64::from(t))),
+            range.next().label()
+        ),
+        theme.dim(),
+    )
+}
+
 /// The last `width` points of a series.
-fn tail(values: &[u64], width: u16) -> &[u64] {
+fn tail<T>(values: &[T], width: u16) -> &[T] {
     &values[values.len().saturating_sub(width as usize)..]
 }

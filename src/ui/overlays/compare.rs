@@ -195,7 +195,10 @@ fn evaluations<'a>(a: &ModelVersion, b: &ModelVersion, theme: &Theme) -> Vec<Lin
     // The numbers first (what a short terminal keeps), then what they were measured on.
     let mut lines = vec![Line::from("")];
     let metrics = |e: Option<&crate::model::Evaluation>| e.map(|e| e.candidate_metrics.clone());
-    let (left, right) = (metrics(x).unwrap_or_default(), metrics(y).unwrap_or_default());
+    let (left, right) = (
+        metrics(x).unwrap_or_default(),
+        metrics(y).unwrap_or_default(),
+    );
     let mut names: Vec<&String> = left.keys().chain(right.keys()).collect();
     names.sort();
     names.dedup();
@@ -229,7 +232,9 @@ fn evaluations<'a>(a: &ModelVersion, b: &ModelVersion, theme: &Theme) -> Vec<Lin
         )));
     }
     let when = |e: Option<&crate::model::Evaluation>| {
-        e.map_or("-".to_string(), |e| e.at.format("%Y-%m-%d %H:%M").to_string())
+        e.map_or("-".to_string(), |e| {
+            e.at.format("%Y-%m-%d %H:%M").to_string()
+        })
     };
     lines.push(Line::from(Span::styled(
         format!("{:<14} {:>20} {:>20}", "evaluated at", when(x), when(y)),

@@ -1,0 +1,229 @@
+//! The serving charts' time range (`T` cycles 5 minutes, 1 hour, 24 hours) and the coarser
+//! histories behind the longer ones: each version's points of the last hour in 30-second
+//! buckets and of the last day in 10-minute buckets, folded from every scrape. They are kept per
+//! version, so a server that restarts (or moves to a new port) carries on the same line; they
+//! last as long as the console (Prometheus' history, where there is one, starts the 5-minute
+//! chart when a model is opened).
+
+use std::collections::VecDeque;
+
+use super::state::HistoryPoint;
+
+/// What the serving charts span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChartRange {
+    #[default]
+    FiveMinutes,
+    Hour,
+    Day,
+}
+
+impl ChartRange {
+    pub fn next(self) -> Self {
+        match self {
+            ChartRange::FiveMinutes => ChartRange::Hour,
+            ChartRange::Hour => ChartRange::Day,
+            ChartRange::Day => ChartRange::FiveMinutes,
+        }
+    }
+
+    /// "5m", "1h", "24h".
+    pub fn label(self) -> &'static str {
+        match self {
+            ChartRange::FiveMinutes => "5m",
+            ChartRange::Hour => "1h",
+            ChartRange::Day => "24h",
+        }
+    }
+
+    /// Seconds per point of the coarse histories (`None`: every scrape is a point).
+    pub fn bucket_seconds(self) -> Option<i64> {
+        match self {
+            ChartRange::FiveMinutes => None,
+            ChartRange::Hour => Some(HOUR_BUCKET),
+            ChartRange::Day => Some(DAY_BUCKET),
+        }
+    }
+}
+
+const HOUR_BUCKET: i64 = 30;
+const DAY_BUCKET: i64 = 600;
+/// Points kept: an hour of 30-second buckets, a day of 10-minute ones.
+const HOUR_POINTS: usize = 120;
+const DAY_POINTS: usize = 144;
+
+/// A version's coarse histories, oldest first, and the buckets being filled.
+#[derive(Debug, Clone, Default)]
+pub struct Coarse {
+    pub hour: VecDeque<HistoryPoint>,
+    pub day: VecDeque<HistoryPoint>,
+    hour_bucket: Bucket,
+    day_bucket: Bucket,
+}
+
+/// Points folded into one: requests per second averaged, the error ratio weighted by requests,
+/// the worst p99 (a spike must not average away).
+#[derive(Debug, Clone, Copy, Default)]
+struct Bucket {
+    /// The bucket's start (unix seconds), `None` before the first point.
+    start: Option<i64>,
+    points: u32,
+    rate_sum: f64,
+    errors: f64,
+    requests: f64,
+    p99: Option<f32>,
+}
+
+impl Bucket {
+    fn add(&mut self, p: HistoryPoint) {
+        self.points += 1;
+        let rate = f64::from(p.requests_per_second);
+        self.rate_sum += rate;
+        if !p.error_ratio.is_nan() {
+            self.errors += f64::from(p.error_ratio) * rate;
+            self.requests += rate;
+        }
+        if !p.p99.is_nan() {
+            self.p99 = Some(self.p99.map_or(p.p99, |worst| worst.max(p.p99)));
+        }
+    }
+
+    fn point(&self) -> HistoryPoint {
+        HistoryPoint {
+            requests_per_second: (self.rate_sum / f64::from(self.points.max(1))) as f32,
+            error_ratio: if self.requests > 0.0 {
+                (self.errors / self.requests) as f32
+            } else {
+                f32::NAN
+            },
+            p99: self.p99.unwrap_or(f32::NAN),
+        }
+    }
+}
+
+impl Coarse {
+    /// Folds a point measured at `at` (unix seconds) into both histories.
+    pub fn add(&mut self, at: i64, point: HistoryPoint) {
+        fold(
+            &mut self.hour,
+            &mut self.hour_bucket,
+            HOUR_BUCKET,
+            HOUR_POINTS,
+            at,
+            point,
+        );
+        fold(
+            &mut self.day,
+            &mut self.day_bucket,
+            DAY_BUCKET,
+            DAY_POINTS,
+            at,
+            point,
+        );
+    }
+
+    /// The points of `range` (closed buckets, then the one being filled), oldest first; `None`
+    /// for a bucket with no point (nothing was read then: a gap, never a zero).
+    pub fn series(&self, range: ChartRange) -> Vec<Option<HistoryPoint>> {
+        let (points, bucket) = match range {
+            ChartRange::FiveMinutes => return Vec::new(),
+            ChartRange::Hour => (&self.hour, &self.hour_bucket),
+            ChartRange::Day => (&self.day, &self.day_bucket),
+        };
+        points
+            .iter()
+            .map(|p| (!p.requests_per_second.is_nan()).then_some(*p))
+            .chain((bucket.points > 0).then(|| Some(bucket.point())))
+            .collect()
+    }
+}
+
+/// Closes the bucket when `at` is past it (with a gap point for each bucket nothing was read
+/// in), then adds the point to the open one.
+fn fold(
+    points: &mut VecDeque<HistoryPoint>,
+    bucket: &mut Bucket,
+    seconds: i64,
+    keep: usize,
+    at: i64,
+    point: HistoryPoint,
+) {
+    let start = at - at.rem_euclid(seconds);
+    match bucket.start {
+        Some(open) if start > open => {
+            points.push_back(bucket.point());
+            // Buckets with no read between are gaps (at most a history's worth).
+            let missing = ((start - open) / seconds - 1).clamp(0, keep as i64) as usize;
+            for _ in 0..missing {
+                points.push_back(HistoryPoint {
+                    requests_per_second: f32::NAN,
+                    error_ratio: f32::NAN,
+                    p99: f32::NAN,
+                });
+            }
+            while points.len() > keep {
+                points.pop_front();
+            }
+            *bucket = Bucket {
+                start: Some(start),
+                ..Bucket::default()
+            };
+        }
+        Some(_) => {}
+        None => bucket.start = Some(start),
+    }
+    bucket.add(point);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(rate: f32, errors: f32, p99: f32) -> HistoryPoint {
+        HistoryPoint {
+            requests_per_second: rate,
+            error_ratio: errors,
+            p99,
+        }
+    }
+
+    #[test]
+    fn buckets_average_the_rate_weigh_errors_by_requests_keep_the_worst_p99_and_leave_gaps() {
+        let mut c = Coarse::default();
+        // Two reads in the first 30 s bucket, none in the next two, one after.
+        c.add(1_000_000_020, point(10.0, 0.0, 0.002));
+        c.add(1_000_000_021, point(30.0, 0.1, 0.009));
+        c.add(1_000_000_110, point(5.0, f32::NAN, f32::NAN));
+        let hour = c.series(ChartRange::Hour);
+        assert_eq!(hour.len(), 4, "{hour:?}");
+        let first = hour[0].unwrap();
+        assert_eq!(first.requests_per_second, 20.0);
+        // 3 errors per second of 40 requests per second.
+        assert!((first.error_ratio - 0.075).abs() < 1e-6, "{first:?}");
+        assert_eq!(first.p99, 0.009);
+        assert!(hour[1].is_none() && hour[2].is_none(), "no read: gaps");
+        let open = hour[3].unwrap();
+        assert_eq!(open.requests_per_second, 5.0);
+        assert!(open.error_ratio.is_nan() && open.p99.is_nan());
+        // All four fall in one 10-minute bucket.
+        assert_eq!(c.series(ChartRange::Day).len(), 1);
+    }
+
+    #[test]
+    fn a_history_keeps_its_length_after_a_long_silence() {
+        let mut c = Coarse::default();
+        for i in 0..500 {
+            c.add(1_000_000_000 + i * 30, point(1.0, 0.0, 0.001));
+        }
+        c.add(
+            1_000_000_000 + 500 * 30 + 86_400 * 3,
+            point(1.0, 0.0, 0.001),
+        );
+        let hour = c.series(ChartRange::Hour);
+        assert_eq!(hour.len(), HOUR_POINTS + 1);
+        assert!(
+            hour[..HOUR_POINTS].iter().all(Option::is_none),
+            "three days unread"
+        );
+    }
+}
