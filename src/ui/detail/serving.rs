@@ -237,14 +237,7 @@ fn version_column(
                 ),
                 value(Style::default()),
             ),
-            scale(
-                &history,
-                width,
-                rate_series,
-                |v| format::rate(v),
-                range,
-                theme,
-            ),
+            scale(&history, width, rate_series, format::rate, range, theme),
         ])),
         rate_label,
     );
