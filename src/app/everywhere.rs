@@ -383,6 +383,8 @@ pub fn open(state: &mut State) -> Vec<Effect> {
 /// and the one it leaves as this console last read it (it is one of the others now).
 pub fn leaving(state: &State) -> Option<Everywhere> {
     let mut everywhere = state.everywhere.clone()?;
+    // A model opened in the environment left behind is not one to come back to.
+    everywhere.opened_from = false;
     let mut status = state.sources.registry.clone();
     status.in_flight = false;
     everywhere.environments.insert(
@@ -453,6 +455,12 @@ fn act_on_selected(state: &mut State, action: Action) -> Vec<Effect> {
     else {
         return Vec::new();
     };
+    // A line saying why an environment has no rows: Enter shows it whole (its error may be
+    // cut), rather than moving the console somewhere it cannot read.
+    if model.is_none() {
+        super::update::describe(state, action == Action::Json);
+        return Vec::new();
+    }
     let mut effects = Vec::new();
     if environment != state.config.environment {
         // The list is one view over every environment: its filter and order stay as they
@@ -466,14 +474,12 @@ fn act_on_selected(state: &mut State, action: Action) -> Vec<Effect> {
         }
     }
     let Some(model) = model else {
-        // An environment with nothing to show: its own fleet says why.
-        state.view = View::Fleet;
         return effects;
     };
+    effects.extend(super::update::open_model(state, model.clone()));
     if let Some(everywhere) = &mut state.everywhere {
         everywhere.opened_from = true;
     }
-    effects.extend(super::update::open_model(state, model.clone()));
     if action != Action::Open {
         let pane = crate::app::state::Pane::Serving;
         effects.extend(super::update::on_model_action(state, &model, pane, action));

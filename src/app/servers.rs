@@ -82,6 +82,9 @@ pub fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
                 view.running = Some((command, model.clone()));
                 return vec![Effect::Server { model, command }];
             }
+            KeyCode::Enter => {
+                state.toast = Some(format!("type {model} exactly, then Enter (Esc cancels)"));
+            }
             KeyCode::Backspace if typed_confirmation => {
                 view.typed.pop();
             }

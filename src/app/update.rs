@@ -755,6 +755,10 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
 
 /// Opens `model`'s detail on its serving pane, with the fetches its panes need.
 pub(super) fn open_model(state: &mut State, model: String) -> Vec<Effect> {
+    // Esc goes back where it was opened from: the list sets this again after.
+    if let Some(everywhere) = &mut state.everywhere {
+        everywhere.opened_from = false;
+    }
     state.view = View::Model {
         name: model.clone(),
         pane: Pane::Serving,

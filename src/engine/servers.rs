@@ -53,7 +53,7 @@ pub async fn stop(
         actor,
         "server stop",
         model,
-        &plan,
+        (Some(&plan), None),
         result.as_ref().err(),
     );
     result?;
@@ -97,7 +97,7 @@ pub async fn restart(
         actor,
         "server restart",
         model,
-        &plan,
+        (Some(&plan), Some(&plan)),
         result.as_ref().err(),
     );
     Ok(Restarted {
@@ -140,7 +140,7 @@ fn journal(
     actor: &Actor,
     operation: &str,
     model: &ModelName,
-    plan: &ServingPlan,
+    (from, to): (Option<&ServingPlan>, Option<&ServingPlan>),
     error: Option<&EngineError>,
 ) -> Option<String> {
     let entry = NewJournalEntry {
@@ -148,14 +148,14 @@ fn journal(
         environment: actor.environment.clone(),
         operation: operation.into(),
         model: Some(model.to_string()),
-        from: None,
-        to: Some(plan.describe()),
+        from: from.map(ServingPlan::describe),
+        to: to.map(ServingPlan::describe),
         outcome: if error.is_some() {
             Outcome::Failed
         } else {
             Outcome::Succeeded
         },
-        details: json!({ "plan": plan, "error": error.map(|e| e.to_string()) }),
+        details: json!({ "plan": from.or(to), "error": error.map(|e| e.to_string()) }),
     };
     registry.append_journal(&entry).err().map(|e| e.to_string())
 }

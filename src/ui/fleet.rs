@@ -54,8 +54,12 @@ pub fn draw(
     );
     let block = super::bordered(title, theme.border(true), ascii);
     if rows.is_empty() {
+        let failing;
         let text = if state.models.is_empty() && state.sources.registry.last_ok.is_some() {
             "No models registered. Register one with `flightdeck register MODEL FILE.onnx`."
+        } else if let (true, Some(e)) = (state.models.is_empty(), &state.sources.registry.error) {
+            failing = format!("Cannot read the registry: {e} (:errors has every source)");
+            &failing
         } else if state.models.is_empty() {
             "Loading the registry…"
         } else {

@@ -309,6 +309,10 @@ fn footer_line<'a>(state: &'a State, theme: &Theme) -> Paragraph<'a> {
                     theme.danger(),
                 ));
             }
+            // An overlay takes the keys: the footer says its own, not the view's beneath.
+            if let Some(keys) = overlay_keys(state) {
+                return Paragraph::new(Span::styled(keys, theme.dim()));
+            }
             let hint = |action: Action| -> Vec<Span<'static>> {
                 let key = state
                     .config
@@ -384,6 +388,21 @@ fn footer_line<'a>(state: &'a State, theme: &Theme) -> Paragraph<'a> {
             Paragraph::new(Line::from(spans)).style(Style::default())
         }
     }
+}
+
+/// The keys of the overlay that is open, when one is.
+fn overlay_keys(state: &State) -> Option<&'static str> {
+    Some(match state.overlay.as_ref()? {
+        Overlay::Help | Overlay::Errors => "esc closes",
+        Overlay::Compare { .. } => "any key closes",
+        Overlay::Describe { .. } => "j/k scroll · g/G top/end · y text/JSON · esc closes",
+        Overlay::Logs(_) => {
+            "j/k hold · G follow · / search · n/N older/newer · tab next log · esc closes"
+        }
+        Overlay::Servers(_) => "j/k select · x stop · r restart · l logs · esc closes",
+        // Dialogs say their own keys inside.
+        Overlay::Operation(_) | Overlay::Check(_) => return None,
+    })
 }
 
 fn short(action: Action) -> &'static str {

@@ -1477,6 +1477,20 @@ fn fleet_all_merges_every_environment_and_an_environment_that_fails_keeps_its_ro
         "{screen}"
     );
 
+    // Enter on the line of an environment that cannot be read shows why, whole; the console
+    // stays where it is.
+    key(&mut s, 'G');
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    assert_eq!(s.config.environment, "local");
+    let screen = text(&render(&s, "dark", 120, 30));
+    assert!(
+        screen.contains("environment prod-us")
+            && screen.contains("cannot read the registry: connection refused"),
+        "{screen}"
+    );
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));
+    key(&mut s, 'g');
+
     // Ten seconds on, prod-eu is read again and now fails: its fraud stays, stale with its age.
     let effects = tick(&mut s, 12.0);
     assert!(

@@ -223,7 +223,7 @@ fn version_column(
     let since = state
         .serving_since
         .get(&key)
-        .map(|t| format!("  since {}", t.format("%H:%M:%S")));
+        .map(|t| format!("  charted from {}", t.format("%H:%M:%S")));
     let header = header_lines((role, version, share), since, stats, theme);
     frame.render_widget(Paragraph::new(header), title);
     let rate_series = |p: &HistoryPoint| p.requests_per_second;

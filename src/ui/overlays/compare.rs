@@ -187,7 +187,7 @@ fn evaluations<'a>(a: &ModelVersion, b: &ModelVersion, theme: &Theme) -> Vec<Lin
             let file = std::path::Path::new(&e.data)
                 .file_name()
                 .map_or(e.data.clone(), |f| f.to_string_lossy().into_owned());
-            format!("{file} ({} rows)", e.rows)
+            format!("{file} ({})", e.rows)
         })
         .unwrap_or_else(|| "not evaluated".into())
     };

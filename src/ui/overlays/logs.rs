@@ -83,9 +83,11 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
             )
         }
     };
-    let mut block = crate::ui::bordered(title, theme.border(true), ascii)
-        .title_bottom(Line::from(Span::styled(where_, theme.dim())).right_aligned());
-    if view.typing {
+    let mut block = crate::ui::bordered(title, theme.border(true), ascii);
+    // While the search is typed, the bottom edge is its alone.
+    if !view.typing {
+        block = block.title_bottom(Line::from(Span::styled(where_, theme.dim())).right_aligned());
+    } else {
         block = block.title_bottom(Line::from(Span::styled(
             format!(" /{}_ (Enter goes to the newest match) ", view.search),
             theme.accent(),
