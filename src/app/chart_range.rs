@@ -36,6 +36,15 @@ impl ChartRange {
         }
     }
 
+    /// Points a coarse history keeps (the 5-minute one keeps every read).
+    pub fn points(self) -> usize {
+        match self {
+            ChartRange::FiveMinutes => super::state::HISTORY,
+            ChartRange::Hour => HOUR_POINTS,
+            ChartRange::Day => DAY_POINTS,
+        }
+    }
+
     /// Seconds per point of the coarse histories (`None`: every scrape is a point).
     pub fn bucket_seconds(self) -> Option<i64> {
         match self {
@@ -138,6 +147,55 @@ impl Coarse {
     }
 }
 
+/// A metrics source's history of `range` (Prometheus'): it replaces what the console folded
+/// itself when it reaches further back, with a gap for each step Prometheus has no point for.
+pub fn history_fetched(
+    state: &mut super::state::State,
+    model: &str,
+    range: ChartRange,
+    series: std::collections::BTreeMap<(String, String), Vec<crate::clients::metrics::RatePoint>>,
+) {
+    let Some(step) = range.bucket_seconds() else {
+        return;
+    };
+    for ((series_model, version), points) in series {
+        let (Some(first), Some(last)) = (points.first(), points.last()) else {
+            continue;
+        };
+        if series_model != model {
+            continue;
+        }
+        let (first, last) = (first.at as i64, last.at as i64);
+        let steps = ((last - first) / step + 1).clamp(1, range.points() as i64) as usize;
+        let start = last - (steps as i64 - 1) * step;
+        let mut filled: VecDeque<HistoryPoint> = (0..steps)
+            .map(|i| {
+                let t = start + i as i64 * step;
+                match points.iter().find(|p| p.at as i64 == t) {
+                    Some(p) => HistoryPoint {
+                        requests_per_second: p.requests_per_second as f32,
+                        error_ratio: p.error_ratio.map_or(f32::NAN, |r| r as f32),
+                        p99: p.p99.map_or(f32::NAN, |v| v as f32),
+                    },
+                    None => HistoryPoint {
+                        requests_per_second: f32::NAN,
+                        error_ratio: f32::NAN,
+                        p99: f32::NAN,
+                    },
+                }
+            })
+            .collect();
+        let coarse = state.coarse.entry((series_model, version)).or_default();
+        let kept = match range {
+            ChartRange::Hour => &mut coarse.hour,
+            _ => &mut coarse.day,
+        };
+        if filled.len() > kept.len() {
+            std::mem::swap(kept, &mut filled);
+        }
+    }
+}
+
 /// Closes the bucket when `at` is past it (with a gap point for each bucket nothing was read
 /// in), then adds the point to the open one.
 fn fold(
@@ -207,6 +265,44 @@ mod tests {
         assert!(open.error_ratio.is_nan() && open.p99.is_nan());
         // All four fall in one 10-minute bucket.
         assert_eq!(c.series(ChartRange::Day).len(), 1);
+    }
+
+    #[test]
+    fn a_sources_longer_history_replaces_the_folded_one_with_gaps_where_it_has_no_point() {
+        use crate::clients::metrics::RatePoint;
+        let mut state = crate::app::State::new(
+            "local",
+            false,
+            "dark",
+            crate::keymap::Keymap::default(),
+            1.0,
+        );
+        state
+            .coarse
+            .entry(("fraud".into(), "1".into()))
+            .or_default()
+            .add(1_000_000_020, point(9.0, 0.0, 0.001));
+        let at = |t: f64, rate: f64| RatePoint {
+            at: t,
+            requests_per_second: rate,
+            error_ratio: Some(0.0),
+            p99: Some(0.004),
+        };
+        // Prometheus has 30-second points, with one step missing.
+        let points = vec![
+            at(999_999_900.0, 4.0),
+            at(999_999_930.0, 5.0),
+            at(999_999_990.0, 7.0),
+        ];
+        let series = [(("fraud".to_string(), "1".to_string()), points)].into();
+        history_fetched(&mut state, "fraud", ChartRange::Hour, series);
+        let hour = state.coarse[&("fraud".to_string(), "1".to_string())].series(ChartRange::Hour);
+        let rates: Vec<Option<f32>> = hour
+            .iter()
+            .map(|p| p.map(|p| p.requests_per_second))
+            .collect();
+        // Its four steps, then the bucket the console is filling.
+        assert_eq!(rates, [Some(4.0), Some(5.0), None, Some(7.0), Some(9.0)]);
     }
 
     #[test]

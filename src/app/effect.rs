@@ -65,6 +65,7 @@ pub enum Effect {
     /// Read a model's past serving for its charts (from sources that keep history).
     FetchHistory {
         model: String,
+        range: super::chart_range::ChartRange,
     },
     /// Read the newest lines of one of a model's local server logs.
     FetchLog {

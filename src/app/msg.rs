@@ -46,6 +46,7 @@ pub enum Msg {
     /// A model's past serving per version, for its charts.
     HistoryFetched {
         model: String,
+        range: super::chart_range::ChartRange,
         result: Result<
             std::collections::BTreeMap<(String, String), Vec<crate::clients::metrics::RatePoint>>,
             String,

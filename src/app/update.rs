@@ -87,8 +87,15 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Effect> {
             }
             effects
         }
-        Msg::HistoryFetched { model, result } => {
+        Msg::HistoryFetched {
+            model,
+            range,
+            result,
+        } => {
             match result {
+                Ok(series) if range != super::chart_range::ChartRange::FiveMinutes => {
+                    super::chart_range::history_fetched(state, &model, range, series)
+                }
                 Ok(series) => history_fetched(state, &model, series),
                 Err(e) => state.toast = Some(format!("chart history: {e}")),
             }
@@ -678,7 +685,14 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
                 "the serving charts span {} (T for the next range)",
                 state.chart_range.label()
             ));
-            return Vec::new();
+            // What the metrics source remembers of that range (Prometheus does).
+            return match (state.open_model(), state.chart_range.bucket_seconds()) {
+                (Some(model), Some(_)) => vec![Effect::FetchHistory {
+                    model: model.to_string(),
+                    range: state.chart_range,
+                }],
+                _ => Vec::new(),
+            };
         }
         _ => {}
     }
@@ -768,7 +782,16 @@ pub(super) fn open_model(state: &mut State, model: String) -> Vec<Effect> {
     state.detail.requests_search = None;
     let mut effects = detail_fetches(state);
     // Charts start with what the metrics source remembers (Prometheus does).
-    effects.push(Effect::FetchHistory { model });
+    effects.push(Effect::FetchHistory {
+        model: model.clone(),
+        range: super::chart_range::ChartRange::FiveMinutes,
+    });
+    if state.chart_range != super::chart_range::ChartRange::FiveMinutes {
+        effects.push(Effect::FetchHistory {
+            model,
+            range: state.chart_range,
+        });
+    }
     // The servers again at once: the cluster source fetches an opened model's
     // pods ahead of its watches, and the pane should not wait a refresh for them.
     if !state.sources.registry.in_flight {

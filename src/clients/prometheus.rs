@@ -115,6 +115,7 @@ impl PrometheusMetrics {
         &self,
         query: &str,
         seconds: u32,
+        step: u32,
         version_label: &str,
     ) -> Result<Matrix, String> {
         let end = chrono::Utc::now().timestamp() as f64;
@@ -125,7 +126,7 @@ impl PrometheusMetrics {
                 ("query", query.to_string()),
                 ("start", start.to_string()),
                 ("end", end.to_string()),
-                ("step", "1".to_string()),
+                ("step", step.max(1).to_string()),
             ],
         )
         .map_err(|e| format!("Prometheus URL {}: {e}", self.base))?;
@@ -223,15 +224,19 @@ impl PrometheusMetrics {
         &self,
         model: String,
         seconds: u32,
+        step: u32,
     ) -> Result<BTreeMap<(String, String), Vec<super::metrics::RatePoint>>, String> {
         {
             within(self.timeout, async {
                 let runtime = self.runtime_of(&model).await?;
-                let (rate, errors, p99) = runtime.history_queries(&model);
+                // Each point covers its step (at least 30 s): a day's points at 10-minute steps
+                // are rates over 10 minutes, not 30-second samples of them.
+                let window = format!("[{}s]", step.max(30));
+                let (rate, errors, p99) = runtime.history_queries(&model, &window);
                 let label = runtime.version_label();
-                let rate = self.keyed(self.range(&rate, seconds, label).await?, &model);
-                let errors = self.keyed(self.range(&errors, seconds, label).await?, &model);
-                let p99 = self.keyed(self.range(&p99, seconds, label).await?, &model);
+                let rate = self.keyed(self.range(&rate, seconds, step, label).await?, &model);
+                let errors = self.keyed(self.range(&errors, seconds, step, label).await?, &model);
+                let p99 = self.keyed(self.range(&p99, seconds, step, label).await?, &model);
                 let at = |series: Option<&Vec<(f64, f64)>>, t: f64| {
                     series.and_then(|s| s.iter().find(|(x, _)| *x == t).map(|(_, v)| *v))
                 };

@@ -155,9 +155,8 @@ impl Runtime {
     /// Range queries for a model's charts: (request rate, error rate (4xx and 5xx where the
     /// runtime tells them), p99 seconds), each
     /// summed by the version label.
-    pub fn history_queries(self, model: &str) -> (String, String, String) {
+    pub fn history_queries(self, model: &str, window: &str) -> (String, String, String) {
         let v = self.version_label();
-        let window = "[30s]";
         match self {
             Runtime::Flightdeck => {
                 let sel = format!("model=\"{model}\"");

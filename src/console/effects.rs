@@ -491,11 +491,19 @@ pub fn perform(effect: Effect, background: &Background) {
                 bg.replies.send(Msg::VersionsFetched { model, at, result });
             });
         }
-        Effect::FetchHistory { model } => {
+        Effect::FetchHistory { model, range } => {
             tokio::spawn(async move {
-                let history = bg.sources.metrics.history(model.clone(), HISTORY_SECONDS);
+                let (seconds, step) = match range.bucket_seconds() {
+                    None => (HISTORY_SECONDS, 1),
+                    Some(step) => (range.points() as u32 * step as u32, step as u32),
+                };
+                let history = bg.sources.metrics.history(model.clone(), seconds, step);
                 let result = history.await;
-                bg.replies.send(Msg::HistoryFetched { model, result });
+                bg.replies.send(Msg::HistoryFetched {
+                    model,
+                    range,
+                    result,
+                });
             });
         }
         Effect::FetchRequests { model, search } => {

@@ -20,8 +20,9 @@ impl MetricsSource for PrometheusMetrics {
         &self,
         model: String,
         seconds: u32,
+        step: u32,
     ) -> Fetch<'_, BTreeMap<(String, String), Vec<RatePoint>>> {
-        self.rate_history(model, seconds).boxed()
+        self.rate_history(model, seconds, step).boxed()
     }
 }
 

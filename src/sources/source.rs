@@ -60,12 +60,14 @@ pub trait MetricsSource: Send + Sync {
     /// `endpoint` is where the model is served, for sources that read the server itself.
     fn scrape(&self, model: String, endpoint: String) -> Fetch<'_, ScrapeSnapshot>;
 
-    /// The last `seconds` of each version's serving, one point per second, for the charts of a
-    /// model just opened. Sources without history (a server's own /metrics) have none.
+    /// The last `seconds` of each version's serving, one point every `step` seconds, for the
+    /// charts of a model just opened (or a longer range asked for). Sources without history (a
+    /// server's own /metrics) have none.
     fn history(
         &self,
         _model: String,
         _seconds: u32,
+        _step: u32,
     ) -> Fetch<'_, BTreeMap<(String, String), Vec<crate::clients::metrics::RatePoint>>> {
         futures_util::FutureExt::boxed(async { Ok(BTreeMap::new()) })
     }

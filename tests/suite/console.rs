@@ -1072,7 +1072,8 @@ fn an_opened_models_charts_start_with_the_sources_history() {
     key(&mut s, 'j');
     let effects = update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
     assert!(effects.contains(&Effect::FetchHistory {
-        model: "fraud".into()
+        model: "fraud".into(),
+        range: flightdeck::app::chart_range::ChartRange::FiveMinutes,
     }));
     let key = ("fraud".to_string(), "1".to_string());
     let points: Vec<RatePoint> = (0..5)
@@ -1087,6 +1088,7 @@ fn an_opened_models_charts_start_with_the_sources_history() {
         &mut s,
         Msg::HistoryFetched {
             model: "fraud".into(),
+            range: flightdeck::app::chart_range::ChartRange::FiveMinutes,
             result: Ok([(key.clone(), points)].into()),
         },
     );
@@ -1103,10 +1105,24 @@ fn an_opened_models_charts_start_with_the_sources_history() {
         &mut s,
         Msg::HistoryFetched {
             model: "fraud".into(),
+            range: flightdeck::app::chart_range::ChartRange::FiveMinutes,
             result: Ok(Default::default()),
         },
     );
     assert_eq!(s.history[&key].len(), 5);
+    // T asks the source for the hour's history, in its steps.
+    let effects = key_press(&mut s, 'T');
+    assert_eq!(
+        effects,
+        vec![Effect::FetchHistory {
+            model: "fraud".into(),
+            range: flightdeck::app::chart_range::ChartRange::Hour,
+        }]
+    );
+}
+
+fn key_press(s: &mut flightdeck::app::State, c: char) -> Vec<Effect> {
+    update(s, Msg::Key(Key::char(c)))
 }
 
 #[test]

@@ -117,7 +117,7 @@ fn prometheus_reports_what_the_servers_report() {
     let points = loop {
         traffic(&endpoint, 20);
         let history = runtime
-            .block_on(source.history("fraud".into(), 60))
+            .block_on(source.history("fraud".into(), 60, 1))
             .unwrap();
         if let Some(points) = history.get(&key).filter(|p| p.len() >= 4) {
             break points.clone();
@@ -138,6 +138,19 @@ fn prometheus_reports_what_the_servers_report() {
     assert!(
         points.windows(2).all(|w| w[1].at - w[0].at == 1.0),
         "one point a second"
+    );
+    // The hour's chart asks for 30-second steps (rates over 30 s): Prometheus answers on the
+    // step's grid.
+    let hour = runtime
+        .block_on(source.history("fraud".into(), 3600, 30))
+        .unwrap();
+    let hour = hour.get(&key).cloned().unwrap_or_default();
+    assert!(!hour.is_empty(), "the hour's points");
+    assert!(
+        hour.iter()
+            .all(|p| p.at as i64 % 30 == 0 || hour.len() == 1)
+            && hour.windows(2).all(|w| w[1].at - w[0].at >= 30.0),
+        "{hour:?}"
     );
 
     // Labels the server joined reach Prometheus as the same live quality: 20 answers the
@@ -369,7 +382,9 @@ fn other_runtimes_are_detected_and_read_through_their_own_series() {
         let key = (model.to_string(), version.to_string());
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            let history = runtime.block_on(source.history(model.into(), 60)).unwrap();
+            let history = runtime
+                .block_on(source.history(model.into(), 60, 1))
+                .unwrap();
             if history
                 .get(&key)
                 .is_some_and(|p| p.iter().any(|x| x.requests_per_second > 0.0))
