@@ -392,6 +392,7 @@ mod tests {
                 "sentinel",
                 "json",
                 "logs",
+                "time_range",
             ]
         );
         for name in &names {
