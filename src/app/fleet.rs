@@ -432,8 +432,21 @@ pub fn on_screen(state: &State) -> std::collections::BTreeSet<String> {
     if let Some(model) = state.open_model() {
         return [model.to_string()].into();
     }
-    let rows = rows(state);
     let height = usize::from(state.size.1);
+    // Over every environment, this environment's rows among those around the list's selection.
+    if state.view == super::state::View::Everywhere {
+        let rows = super::everywhere::rows(state);
+        let selected = super::everywhere::selected(state);
+        let end = (selected + height).min(rows.len());
+        return rows
+            .get(selected.saturating_sub(height)..end)
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.environment == state.config.environment)
+            .filter_map(|r| r.model().map(str::to_string))
+            .collect();
+    }
+    let rows = rows(state);
     let start = state.selected.saturating_sub(height);
     let end = (state.selected + height).min(rows.len());
     rows.get(start..end)

@@ -67,6 +67,21 @@ pub fn scraped(
     for key in versions {
         let current = snapshot.versions.get(&key).unwrap_or(&none);
         let before = previous.snapshot.versions.get(&key).unwrap_or(&none);
+        // Loaded since the last read (a deploy, a rollback switching in place), or counting
+        // again from zero (its server restarted at the same place): it answered for part of
+        // the interval only, and its requests over the whole interval would be a rate too low.
+        // No rate until the next read pairs two counts of its own.
+        let appeared = !previous.snapshot.versions.contains_key(&key)
+            && !previous.snapshot.roles.contains_key(&key)
+            && !previous.snapshot.roles.is_empty();
+        let restarted = current.requests < before.requests;
+        if (appeared || restarted) && current.requests > 0.0 {
+            state.serving.remove(&key);
+            if loaded(&key) {
+                state.serving_since.entry(key.clone()).or_insert(at);
+            }
+            continue;
+        }
         let stats = metrics::between(before, current, seconds);
         state.serving.insert(key.clone(), stats);
         if loaded(&key) {

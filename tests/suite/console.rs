@@ -1606,3 +1606,50 @@ fn a_refresh_that_brings_nothing_new_is_marked_unchanged_and_one_that_does_is_no
     key(&mut s, 'j');
     assert!(!s.unchanged);
 }
+
+#[test]
+fn a_version_loaded_between_two_reads_has_no_rate_until_a_read_of_its_own() {
+    let mut s = loaded();
+    let page = |v2: Option<u64>, v1: u64| {
+        let mut text = format!(
+            "# TYPE flightdeck_model_info gauge\n\
+             flightdeck_model_info{{model=\"fraud\",version=\"1\",role=\"stable\"}} 1\n\
+             # TYPE flightdeck_requests_total counter\n\
+             flightdeck_requests_total{{model=\"fraud\",version=\"1\",code=\"200\"}} {v1}\n"
+        );
+        if let Some(v2) = v2 {
+            text.push_str(&format!(
+                "flightdeck_model_info{{model=\"fraud\",version=\"2\",role=\"canary\"}} 1\n\
+                 flightdeck_requests_total{{model=\"fraud\",version=\"2\",code=\"200\"}} {v2}\n"
+            ));
+        }
+        parse(&text)
+    };
+    let scrape = |s: &mut flightdeck::app::State, second: f64, snapshot| {
+        update(
+            s,
+            Msg::MetricsScraped {
+                model: "fraud".into(),
+                endpoint: "http://127.0.0.1:9000".into(),
+                monotonic: second,
+                at: t0(),
+                result: Ok(snapshot),
+            },
+        );
+    };
+    scrape(&mut s, 2.0, page(None, 400));
+    // The canary was loaded a fraction of the interval ago and answered 5 requests since: 5
+    // req/s over the whole second would be a guess; it has no rate yet.
+    scrape(&mut s, 3.0, page(Some(5), 500));
+    let v2 = ("fraud".to_string(), "2".to_string());
+    let v1 = ("fraud".to_string(), "1".to_string());
+    assert!(!s.serving.contains_key(&v2), "{:?}", s.serving.get(&v2));
+    assert_eq!(s.serving[&v1].requests_per_second, 100.0);
+    scrape(&mut s, 4.0, page(Some(55), 600));
+    assert_eq!(s.serving[&v2].requests_per_second, 50.0);
+    // Its server restarted in place: counting from zero again, no rate for that interval.
+    scrape(&mut s, 5.0, page(Some(20), 30));
+    assert!(!s.serving.contains_key(&v1) && !s.serving.contains_key(&v2));
+    scrape(&mut s, 6.0, page(Some(70), 130));
+    assert_eq!(s.serving[&v1].requests_per_second, 100.0);
+}
