@@ -7,7 +7,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph};
 
-use super::columns::{Column, fitted_table};
+use super::columns::Column;
 use super::format;
 use crate::app::State;
 use crate::app::everywhere::{self, EverywhereRow, Freshness};
@@ -66,41 +66,13 @@ pub fn draw(
         room.saturating_sub(env_width + 1),
     );
     columns[1] = Column::new("MODEL", Constraint::Length(name_width), 0);
-    // Cells only for a window around the selection, as the fleet does.
-    let selected = everywhere::selected(state).min(rows.len() - 1);
-    let height = usize::from(area.height.saturating_sub(3)).max(1);
-    let start = selected.saturating_sub(height);
-    let end = (selected + height + 1).min(rows.len());
-    let body: Vec<Vec<Cell>> = rows[start..end]
-        .iter()
-        .map(|r| row(r, state, theme, ascii, usize::from(name_width)))
-        .collect();
-    let hidden: Vec<&str> = {
-        let kept = super::columns::fitting(&columns, room);
-        (0..columns.len())
-            .filter(|i| !kept.contains(i))
-            .map(|i| columns[i].header)
-            .collect()
+    let cells = |r: &EverywhereRow| row(r, state, theme, ascii, usize::from(name_width));
+    let table = super::fleet::Windowed {
+        rows: &rows,
+        selected: everywhere::selected(state),
+        columns: &columns,
     };
-    let block = if hidden.is_empty() {
-        block
-    } else {
-        block.title_bottom(
-            Line::from(Span::styled(
-                format!(" +{} wider: {} ", hidden.len(), hidden.join(" ")),
-                theme.dim(),
-            ))
-            .right_aligned(),
-        )
-    };
-    let table_widget = fitted_table(body, &columns, room, theme, ascii).block(block);
-    let table = &mut drawn.table;
-    let absolute = table.offset();
-    *table.offset_mut() = absolute.saturating_sub(start).min(end - start - 1);
-    table.select(Some(selected - start));
-    frame.render_stateful_widget(table_widget, area, &mut *table);
-    *table.offset_mut() += start;
-    drawn.drew_rows(area, true);
+    table.draw(frame, area, block, cells, (theme, ascii), drawn);
 }
 
 /// Each environment's state in the title: `prod-eu ✔`, `prod-us reading…`, `staging ✖ 40s`.

@@ -80,46 +80,74 @@ pub fn draw(
         area.width.saturating_sub(2),
     );
     columns[0] = Column::new("MODEL", Constraint::Length(name_width), 0);
-    // Cells are built only for a window of a screen's height either side of the selection (a
-    // thousand rows' cells every frame were most of its allocations). The table state keeps
-    // its scroll offset in whole-fleet rows between frames, so scrolling and clicks see the
-    // same numbers; it is made relative to the window for the render and back after.
-    let selected = state.selected.min(rows.len() - 1);
-    let height = usize::from(area.height.saturating_sub(3)).max(1);
-    let start = selected.saturating_sub(height);
-    let end = (selected + height + 1).min(rows.len());
-    let body: Vec<Vec<Cell>> = rows[start..end]
-        .iter()
-        .map(|r| row(r, state, theme, ascii, usize::from(name_width)))
-        .collect();
-    let room = area.width.saturating_sub(2);
-    // Columns a narrow terminal left out, said where they would be (nothing hides unsaid).
-    let hidden: Vec<&str> = {
-        let kept = super::columns::fitting(&columns, room);
-        (0..columns.len())
-            .filter(|i| !kept.contains(i))
-            .map(|i| columns[i].header)
-            .collect()
+    let cells = |r: &FleetRow| row(r, state, theme, ascii, usize::from(name_width));
+    let table = Windowed {
+        rows: &rows,
+        selected: state.selected,
+        columns: &columns,
     };
-    let block = if hidden.is_empty() {
-        block
-    } else {
-        block.title_bottom(
-            Line::from(Span::styled(
-                format!(" +{} wider: {} ", hidden.len(), hidden.join(" ")),
-                theme.dim(),
-            ))
-            .right_aligned(),
-        )
-    };
-    let table_widget = fitted_table(body, &columns, room, theme, ascii).block(block);
-    let table = &mut drawn.table;
-    let absolute = table.offset();
-    *table.offset_mut() = absolute.saturating_sub(start).min(end - start - 1);
-    table.select(Some(selected - start));
-    frame.render_stateful_widget(table_widget, area, &mut *table);
-    *table.offset_mut() += start;
-    drawn.drew_rows(area, true);
+    table.draw(frame, area, block, cells, (theme, ascii), drawn);
+}
+
+/// A long list drawn as a table around its selection: the fleet's and every environment's.
+pub(super) struct Windowed<'r, T> {
+    pub rows: &'r [T],
+    pub selected: usize,
+    pub columns: &'r [Column],
+}
+
+impl<T> Windowed<'_, T> {
+    /// Cells are built only for a window of a screen's height either side of the selection (a
+    /// thousand rows' cells every frame were most of its allocations). The table state keeps
+    /// its scroll offset in whole-list rows between frames, so scrolling and clicks see the
+    /// same numbers; it is made relative to the window for the render and back after. The
+    /// columns a narrow terminal left out are said on the bottom border.
+    pub(super) fn draw<'a>(
+        &self,
+        frame: &mut Frame<'_>,
+        area: Rect,
+        block: ratatui::widgets::Block<'a>,
+        cells: impl Fn(&T) -> Vec<Cell<'a>>,
+        (theme, ascii): (&Theme, bool),
+        drawn: &mut DrawnList,
+    ) {
+        let (rows, columns) = (self.rows, self.columns);
+        let selected = self.selected.min(rows.len().saturating_sub(1));
+        let height = usize::from(area.height.saturating_sub(3)).max(1);
+        let start = selected.saturating_sub(height);
+        let end = (selected + height + 1).min(rows.len());
+        let body: Vec<Vec<Cell>> = rows[start..end].iter().map(cells).collect();
+        let room = area.width.saturating_sub(2);
+        // Columns a narrow terminal left out, said where they would be (nothing hides unsaid).
+        let hidden: Vec<&str> = {
+            let kept = super::columns::fitting(columns, room);
+            (0..columns.len())
+                .filter(|i| !kept.contains(i))
+                .map(|i| columns[i].header)
+                .collect()
+        };
+        let block = if hidden.is_empty() {
+            block
+        } else {
+            block.title_bottom(
+                Line::from(Span::styled(
+                    format!(" +{} wider: {} ", hidden.len(), hidden.join(" ")),
+                    theme.dim(),
+                ))
+                .right_aligned(),
+            )
+        };
+        let table_widget = fitted_table(body, columns, room, theme, ascii).block(block);
+        let table = &mut drawn.table;
+        let absolute = table.offset();
+        *table.offset_mut() = absolute
+            .saturating_sub(start)
+            .min((end - start).saturating_sub(1));
+        table.select(Some(selected - start));
+        frame.render_stateful_widget(table_widget, area, &mut *table);
+        *table.offset_mut() += start;
+        drawn.drew_rows(area, true);
+    }
 }
 
 pub(super) fn row<'a>(
