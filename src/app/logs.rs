@@ -4,6 +4,9 @@
 use super::effect::Effect;
 use super::state::{Overlay, State};
 
+/// Columns one ← or → moves a log sideways.
+const SIDEWAYS: u16 = 20;
+
 /// Lines kept of a log (its newest).
 pub const TAIL: usize = 500;
 
@@ -59,6 +62,8 @@ pub struct LogView {
     pub search: String,
     /// Typing the search after `/`.
     pub typing: bool,
+    /// Columns scrolled past (← →): long lines are read to their end.
+    pub column: u16,
 }
 
 impl LogView {
@@ -119,6 +124,7 @@ pub fn open(state: &mut State, model: &str) -> Vec<Effect> {
         reading: false,
         search: String::new(),
         typing: false,
+        column: 0,
     }));
     read(state)
 }
@@ -198,6 +204,14 @@ pub fn on_key(state: &mut State, key: crate::keymap::Key) -> Vec<Effect> {
         }
         KeyCode::Esc if !view.search.is_empty() => {
             view.search.clear();
+            return Vec::new();
+        }
+        KeyCode::Right => {
+            view.column = view.column.saturating_add(SIDEWAYS);
+            return Vec::new();
+        }
+        KeyCode::Left => {
+            view.column = view.column.saturating_sub(SIDEWAYS);
             return Vec::new();
         }
         _ => {}

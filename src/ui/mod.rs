@@ -397,7 +397,7 @@ fn overlay_keys(state: &State) -> Option<&'static str> {
         Overlay::Compare { .. } => "any key closes",
         Overlay::Describe { .. } => "j/k scroll · g/G top/end · y text/JSON · esc closes",
         Overlay::Logs(_) => {
-            "j/k hold · G follow · / search · n/N older/newer · tab next log · esc closes"
+            "j/k hold · G follow · / search · n/N older/newer · ← → sideways · tab next log · esc closes"
         }
         Overlay::Servers(_) => "j/k select · x stop · r restart · l logs · esc closes",
         // Dialogs say their own keys inside.

@@ -829,6 +829,15 @@ fn l_tails_a_models_server_logs_and_tab_moves_between_them() {
     tmux.wait_for("the search cleared, the log still open", |s| {
         !s.contains("/SERVING FRAUD") && s.contains("process output")
     });
+    // → reads long lines sideways, ← comes back.
+    tmux.keys(&["Right"]);
+    tmux.wait_for("the log from column 21", |s| {
+        s.contains("from column 21 (← back)") && !s.contains("serving fraud v1 on http")
+    });
+    tmux.keys(&["Left"]);
+    tmux.wait_for("the log from its start", |s| {
+        !s.contains("from column") && s.contains("serving fraud v1 on http")
+    });
     tmux.keys(&["G"]);
     tmux.keys(&["k"]);
     tmux.wait_for("held", |s| s.contains("held · lines"));

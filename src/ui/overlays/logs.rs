@@ -24,7 +24,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
     );
     let shown = usize::from(height.saturating_sub(2));
     let title = format!(
-        " {} · {} ({}) · tab: next log · / search · G follow · esc closes ",
+        " {} · {} ({}) · tab: next log · / search · ← → sideways · G follow · esc closes ",
         view.model,
         view.file.label(),
         view.file.path(&view.model)
@@ -83,6 +83,12 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
             )
         }
     };
+    // Sideways (← →), every line from the same column; the bottom says where.
+    let where_ = if view.column > 0 {
+        format!(" from column {} (← back) ·{where_}", view.column + 1)
+    } else {
+        where_
+    };
     let mut block = crate::ui::bordered(title, theme.border(true), ascii);
     // While the search is typed, the bottom edge is its alone.
     if !view.typing {
@@ -95,7 +101,10 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
     }
     frame.render_widget(Clear, boxed);
     frame.render_widget(
-        Paragraph::new(lines).style(theme.base()).block(block),
+        Paragraph::new(lines)
+            .style(theme.base())
+            .block(block)
+            .scroll((0, view.column)),
         boxed,
     );
 }
