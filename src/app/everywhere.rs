@@ -90,18 +90,6 @@ impl std::ops::Deref for RowRef<'_> {
     }
 }
 
-impl RowRef<'_> {
-    fn to_mut(&mut self) -> &mut FleetRow {
-        if let RowRef::Borrowed(row) = self {
-            *self = RowRef::Owned(Box::new((*row).clone()));
-        }
-        match self {
-            RowRef::Owned(row) => row,
-            RowRef::Borrowed(_) => unreachable!("made owned above"),
-        }
-    }
-}
-
 impl Serialize for RowRef<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         (**self).serialize(serializer)
@@ -198,14 +186,16 @@ pub fn rows(state: &State) -> Vec<EverywhereRow<'_>> {
         let models: Vec<RowRef> = match stale {
             Some((age_seconds, error)) => models
                 .into_iter()
-                .map(|mut r| {
-                    if r.stats.is_some() {
-                        r.to_mut().signal = fleet::Signal::Stale {
-                            age_seconds,
-                            error: format!("{name}: {error}"),
-                        };
+                .map(|r| {
+                    if r.stats.is_none() {
+                        return r;
                     }
-                    r
+                    let mut stale = (*r).clone();
+                    stale.signal = fleet::Signal::Stale {
+                        age_seconds,
+                        error: format!("{name}: {error}"),
+                    };
+                    RowRef::Owned(Box::new(stale))
                 })
                 .collect(),
             None => models,

@@ -120,7 +120,7 @@ async fn event_loop(
     let mut on_screen = OnScreen::default();
     let mut pacing = Pacing::default();
     // Other environments' sources, opened for `:fleet all` on their first read.
-    let mut opened = std::collections::BTreeMap::new();
+    let opened = Opened::default();
     loop {
         if pacing.due() {
             // `:theme` asked for another: built as this terminal shows it (the name asked
@@ -175,7 +175,7 @@ async fn event_loop(
                             }
                         }
                         Effect::ReadEnvironment { name } => {
-                            read_environment(settings, name, &background, &mut opened)
+                            read_environment(settings, name, &background, &opened)
                         }
                         effect => perform(effect, &background),
                     }
@@ -192,32 +192,30 @@ async fn event_loop(
     }
 }
 
+/// Other environments' sources by name, shared with the reads that open them.
+type Opened = Arc<std::sync::Mutex<std::collections::BTreeMap<String, crate::sources::Sources>>>;
+
 /// Reads another environment's fleet for `:fleet all` in the background; its answer names the
 /// environment, so it holds whichever one the console is in when it arrives.
-/// Each environment's sources are opened once and kept in `opened` (their HTTP clients and the
-/// registry's cache are what make a read cheap).
-fn read_environment(
-    settings: &Settings,
-    name: String,
-    background: &Background,
-    opened: &mut std::collections::BTreeMap<String, crate::sources::Sources>,
-) {
+/// Each environment's sources are opened once, in the background (a kubeconfig or TLS roots
+/// are read then, never on the loop), and kept in `opened`: their HTTP clients and the
+/// registry's cache are what make a read cheap.
+fn read_environment(settings: &Settings, name: String, background: &Background, opened: &Opened) {
     let settings = settings.clone();
     let replies = background.replies.clone();
-    let sources = match opened.get(&name) {
-        Some(sources) => Ok(sources.clone()),
-        None => super::headless::environment_named(&settings, &name).and_then(|environment| {
-            super::headless::environment_sources(
-                &settings,
-                environment,
-                background.ops.program.clone(),
-            )
-        }),
-    };
-    if let Ok(sources) = &sources {
-        opened.insert(name.clone(), sources.clone());
-    }
+    let program = background.ops.program.clone();
+    let opened = opened.clone();
     tokio::spawn(async move {
+        let kept = opened.lock().ok().and_then(|o| o.get(&name).cloned());
+        let sources = match kept {
+            Some(sources) => Ok(sources),
+            None => super::headless::environment_named(&settings, &name).and_then(|environment| {
+                super::headless::environment_sources(&settings, environment, program)
+            }),
+        };
+        if let (Ok(sources), Ok(mut opened)) = (&sources, opened.lock()) {
+            opened.insert(name.clone(), sources.clone());
+        }
         let interval = Duration::from_secs(1);
         let result = match sources {
             Ok(sources) => {

@@ -24,17 +24,7 @@ pub fn draw(
 ) {
     let rows = everywhere::rows(state);
     let models = rows.iter().filter(|r| r.row.is_some()).count();
-    let descending = (state.sort != crate::app::state::SortColumn::Name) != state.sort_reversed;
-    let title = format!(
-        " every environment ({models} models){}  sort: {} {} ",
-        if state.filter.is_empty() {
-            String::new()
-        } else {
-            format!("  filter: {}", state.filter)
-        },
-        state.sort.label(),
-        if descending { "▼" } else { "▲" }
-    );
+    let title = super::fleet::list_title(state, &format!("every environment ({models} models)"));
     // Each environment's freshness along the bottom edge, where the width is its own.
     let block = super::bordered(title, theme.border(true), ascii)
         .title_bottom(Line::from(freshness_spans(state, &rows, theme)));

@@ -30,6 +30,22 @@ pub(super) const COLUMNS: [Column; 11] = [
     Column::new("ALERTS", Constraint::Min(12), 0),
 ];
 
+/// A fleet list's title: what it lists, its `/` filter, and its sort with the direction (▲ first
+/// to last as read, A to Z; ▼ the most first).
+pub(super) fn list_title(state: &State, what: &str) -> String {
+    let descending = (state.sort != crate::app::state::SortColumn::Name) != state.sort_reversed;
+    let filter = if state.filter.is_empty() {
+        String::new()
+    } else {
+        format!("  filter: {}", state.filter)
+    };
+    format!(
+        " {what}{filter}  sort: {} {} ",
+        state.sort.label(),
+        if descending { "▼" } else { "▲" }
+    )
+}
+
 pub fn draw(
     frame: &mut Frame<'_>,
     area: Rect,
@@ -39,19 +55,7 @@ pub fn draw(
     drawn: &mut DrawnList,
 ) {
     let rows = fleet::rows(state);
-    // ▲ first to last as read (A to Z), ▼ the most first.
-    let descending = (state.sort != crate::app::state::SortColumn::Name) != state.sort_reversed;
-    let title = format!(
-        " models ({}){}  sort: {} {} ",
-        rows.len(),
-        if state.filter.is_empty() {
-            String::new()
-        } else {
-            format!("  filter: {}", state.filter)
-        },
-        state.sort.label(),
-        if descending { "▼" } else { "▲" }
-    );
+    let title = list_title(state, &format!("models ({})", rows.len()));
     let block = super::bordered(title, theme.border(true), ascii);
     if rows.is_empty() {
         let failing;
