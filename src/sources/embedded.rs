@@ -109,7 +109,9 @@ impl RegistrySource for EmbeddedRegistry {
             }
             let view = self
                 .read(|registry| {
-                    let interrupted = crate::engine::ops::interrupted(registry, None)?
+                    let unended = crate::engine::ops::unended(registry, None)?;
+                    let interrupted = unended
+                        .interrupted
                         .iter()
                         .map(|i| InterruptedOp {
                             model: i.plan.model.to_string(),
@@ -132,15 +134,19 @@ impl RegistrySource for EmbeddedRegistry {
                             },
                         })
                         .collect();
-                    Ok(RegistryView {
+                    let view = RegistryView {
                         models: registry.models()?,
                         interrupted,
                         rollouts: registry.all_rollouts()?,
-                    })
+                    };
+                    Ok((view, unended.under_way.is_empty()))
                 })
                 .await?;
+            let (view, settled) = view;
+            // An operation under way is interrupted if its process dies, which writes nothing:
+            // the files would not change, so such a read is not kept.
             if let Ok(mut cache) = self.cache.lock() {
-                *cache = Some((stamp, view.clone()));
+                *cache = settled.then(|| (stamp, view.clone()));
             }
             Ok(view)
         }

@@ -287,6 +287,54 @@ fn two_operators_promoting_at_once_never_both_win() {
 }
 
 #[test]
+fn an_operation_under_way_is_never_taken_for_an_interrupted_one() {
+    let home = home();
+    let h = home.0.path();
+    ok(h, &["deploy", "fraud", "1", "--direct", "--yes"]);
+    ok(h, &["deploy", "fraud", "2", "--canary", "50", "--yes"]);
+    let interrupted = || {
+        let rows: Value = serde_json::from_str(&ok(h, &["status", "fraud", "--json"])).unwrap();
+        rows[0]["interrupted"].clone()
+    };
+    // Held right after its `started` row: the journal alone cannot tell it from a killed one.
+    let (code, said) = interfere_at(
+        h,
+        &["promote", "fraud", "--yes", "--override-gates"],
+        "op:after-start",
+        || {
+            let err = fails(h, &["promote", "fraud", "--yes", "--override-gates"], 3);
+            assert!(
+                err.contains("under way (promote by") && !err.contains("interrupted"),
+                "{err}"
+            );
+            let err = fails(h, &["recover", "fraud", "--finish", "--yes"], 3);
+            assert!(err.contains("under way"), "{err}");
+            assert_eq!(
+                interrupted(),
+                Value::Null,
+                "a running promote is not interrupted"
+            );
+        },
+    );
+    assert_eq!(code, 0, "{said}");
+    assert_eq!(state(h).0, (Some(2), None));
+    assert_eq!(interrupted(), Value::Null);
+
+    // The same moment with its process killed is interrupted, and said so.
+    ok(h, &["deploy", "fraud", "1", "--canary", "20", "--yes"]);
+    kill_at(h, &["abort", "fraud", "--yes"], "op:after-start");
+    let summary = interrupted();
+    assert!(
+        summary
+            .as_str()
+            .is_some_and(|s| s.starts_with("abort fraud")),
+        "{summary}"
+    );
+    let err = fails(h, &["promote", "fraud", "--yes", "--override-gates"], 1);
+    assert!(err.contains("interrupted"), "{err}");
+}
+
+#[test]
 fn smoke_tests_catch_a_silently_broken_model_and_gate_its_deploy() {
     let home = Home(tempfile::tempdir().unwrap());
     let h = home.0.path();

@@ -22,7 +22,7 @@ pub use gates::{
 pub use history::{ProductionMove, last_healthy, production_moves, production_of};
 pub use operator::{Operator, PlanOptions, Progress, WindowGates};
 pub use plan::{DeploymentState, OpPlan, OpRequest, RecoveryOf, change, describe};
-pub use recover::{Interrupted, Recovery, interrupted};
+pub use recover::{Interrupted, Recovery, UnderWay, Unended, unended};
 pub use registry::{
     EmbeddedOpRegistry, Held, Move, OpRegistry, Pending, Role, VersionFacts, smoke_evidence,
 };

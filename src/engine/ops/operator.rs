@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::gates::{self, GateResult};
 use super::history::{last_healthy, production_moves};
 use super::plan::{DeploymentState, OpPlan, OpRequest, RecoveryOf, change, describe};
-use super::recover::{Recovery, interrupted};
+use super::recover::{Recovery, unended};
 use super::registry::{EmbeddedOpRegistry, OpRegistry};
 use super::run::{Consent, Executor, OpOutcome};
 use crate::error::EngineError;
@@ -241,8 +241,18 @@ impl Operator {
 
     /// A half-done operation is resolved first: a new one on top would end it in the journal's
     /// eyes and leave its half-moved state behind without a word.
+    /// One still running is refused as under way, naming who runs it: its `started` row is not
+    /// a half-done operation to recover.
     fn refuse_over_interrupted(&self, model: &ModelName) -> Result<(), EngineError> {
-        if let Some(pending) = interrupted(&self.journal()?, Some(model.as_str()))?
+        let unended = unended(&self.journal()?, Some(model.as_str()))?;
+        if let Some(running) = unended.under_way.into_iter().next() {
+            return Err(EngineError::OperationInProgress {
+                model: model.to_string(),
+                holder: running.holder,
+            });
+        }
+        if let Some(pending) = unended
+            .interrupted
             .into_iter()
             .find(|i| i.entry.environment == self.actor.environment)
         {
@@ -654,7 +664,15 @@ impl Operator {
     ) -> Result<OpPlan, EngineError> {
         self.actor.ensure_writable(&format!("recover {model}"))?;
         let journal = self.journal()?;
-        let Some(found) = interrupted(&journal, Some(model.as_str()))?
+        let unended = unended(&journal, Some(model.as_str()))?;
+        if let Some(running) = unended.under_way.into_iter().next() {
+            return Err(EngineError::OperationInProgress {
+                model: model.to_string(),
+                holder: running.holder,
+            });
+        }
+        let Some(found) = unended
+            .interrupted
             .into_iter()
             .find(|i| i.entry.environment == self.actor.environment)
         else {

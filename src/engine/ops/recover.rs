@@ -9,6 +9,7 @@ use super::plan::OpPlan;
 use crate::error::EngineError;
 use crate::model::{JournalEntry, Outcome};
 use crate::store::Registry;
+use crate::store::lock::Observed;
 
 /// An operation that started and never ended.
 #[derive(Debug, Clone, Serialize)]
@@ -29,10 +30,62 @@ pub enum Recovery {
 /// reverts, so that it is never mistaken for (or taken as the end of) another one of that name.
 pub const RECOVER: &str = "recover";
 
-/// Interrupted operations, newest first (optionally for one model). An operation ends with a
-/// later row of its own name (a refusal before anything moved excepted), or with a recovery
-/// that succeeded for it.
-pub fn interrupted(
+/// An operation whose process is still running it: its `started` row has no ending yet
+/// because it has not ended, and the model's operation lock names who runs it.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnderWay {
+    pub model: String,
+    pub holder: String,
+}
+
+/// The operations with a `started` row and no ending: the ones still running and the ones a
+/// killed process left behind.
+#[derive(Debug, Clone, Default)]
+pub struct Unended {
+    /// Newest first.
+    pub interrupted: Vec<Interrupted>,
+    pub under_way: Vec<UnderWay>,
+}
+
+/// Every operation without an ending (optionally for one model), told apart by the model's
+/// operation lock: its holder is
+/// running it; with the lock free, it was interrupted. The journal is read again under a
+/// shared hold of the lock, so an operation cannot start or end between the look and the read.
+pub fn unended(registry: &Registry, model: Option<&str>) -> Result<Unended, EngineError> {
+    let first = without_ending(registry, model)?;
+    let mut unended = Unended::default();
+    let models: std::collections::BTreeSet<String> =
+        first.iter().map(|i| i.plan.model.to_string()).collect();
+    for name in models {
+        match super::lock::observe(registry.data_dir(), &name) {
+            Ok(Observed::Held(holder)) => unended.under_way.push(UnderWay {
+                model: name,
+                holder,
+            }),
+            Ok(Observed::Free(_hold)) => {
+                unended
+                    .interrupted
+                    .extend(without_ending(registry, Some(&name))?);
+            }
+            // The lock cannot be looked at: the journal's word is all there is.
+            Err(_) => unended.interrupted.extend(
+                first
+                    .iter()
+                    .filter(|i| i.plan.model.as_str() == name)
+                    .cloned(),
+            ),
+        }
+    }
+    unended
+        .interrupted
+        .sort_by_key(|i| std::cmp::Reverse(i.entry.id));
+    Ok(unended)
+}
+
+/// `started` rows with no ending in the journal, newest first. An operation ends with a later
+/// row of its own name (a refusal before anything moved excepted), or with a recovery that
+/// succeeded for it.
+fn without_ending(
     registry: &Registry,
     model: Option<&str>,
 ) -> Result<Vec<Interrupted>, EngineError> {
