@@ -365,6 +365,19 @@ pub fn drift(settings: &Settings, args: DriftArgs) -> Result<(), Failure> {
             report.window_seconds,
             report.drift_share * 100.0
         );
+        if let Some(level) = report
+            .features
+            .iter()
+            .chain(&report.predictions)
+            .find_map(|f| f.significance)
+        {
+            let columns = report.features.len() + report.predictions.len();
+            say!(
+                "  each column judged at p < {} ({} shared by {columns}): a statistic past its threshold counts only if sampling alone is that unlikely",
+                crate::model::drift::p_value_text(level),
+                report.thresholds.ks_p_value
+            );
+        }
         if let Some(compared) = &report.answers_versus {
             say!("{}", answers_text(compared, report.version));
         }
@@ -482,6 +495,7 @@ fn drift_row(f: &FeatureDrift, kind: &str, t: &DriftThresholds) -> Vec<String> {
         ),
         or_dash(
             f.ks_p_value
+                .or(f.js_p_value)
                 .or(f.chi2_p_value)
                 .filter(|_| measured)
                 .map(crate::model::drift::p_value_text),
@@ -500,16 +514,18 @@ fn decided_by(f: &FeatureDrift, t: &DriftThresholds) -> Option<&'static str> {
     if !matches!(f.verdict, Verdict::Drift | Verdict::Warn) {
         return None;
     }
+    let level = f.significance.unwrap_or(t.ks_p_value);
     if let Some(js) = f.js_distance {
         return (js >= t.js_drift).then_some("JS");
     }
     let psi = f.psi.unwrap_or(f.statistic);
-    let ks = f.ks_p_value.is_some_and(|p| p < t.ks_p_value)
+    let psi_counts = f.psi_p_value.is_none_or(|p| p < level);
+    let ks = f.ks_p_value.is_some_and(|p| p < level)
         && f.ks_statistic.is_some_and(|d| d >= t.ks_min_statistic);
-    match (psi >= t.psi_drift, ks) {
+    match (psi >= t.psi_drift && psi_counts, ks) {
         (true, true) => Some("PSI, KS"),
         (true, false) => Some("PSI"),
         (false, true) => Some("KS"),
-        (false, false) => (psi >= t.psi_warn).then_some("PSI"),
+        (false, false) => (psi >= t.psi_warn && psi_counts).then_some("PSI"),
     }
 }

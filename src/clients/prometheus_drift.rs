@@ -106,15 +106,16 @@ pub fn reports_from(
         .into_iter()
         .map(|(version, v)| {
             let n = v.samples.max(0.0) as u64;
+            let level = thresholds.significance(v.features.len() + v.predictions.len());
             let features = v
                 .features
                 .into_iter()
-                .map(|(name, m)| feature(name, &m, n, thresholds))
+                .map(|(name, m)| feature(name, &m, n, thresholds, level))
                 .collect();
             let predictions = v
                 .predictions
                 .into_iter()
-                .map(|(name, m)| feature(name, &m, n, thresholds))
+                .map(|(name, m)| feature(name, &m, n, thresholds, level))
                 .collect();
             DriftReport {
                 model: model.to_string(),
@@ -134,7 +135,15 @@ pub fn reports_from(
         .collect()
 }
 
-fn feature(name: String, m: &BTreeMap<String, f64>, n: u64, t: &DriftThresholds) -> FeatureDrift {
+/// A feature's drift as its server exported it. A server too old to export the p-values of
+/// PSI and JS is judged on their thresholds alone, as it judged itself.
+fn feature(
+    name: String,
+    m: &BTreeMap<String, f64>,
+    n: u64,
+    t: &DriftThresholds,
+    level: f64,
+) -> FeatureDrift {
     let get = |k: &str| m.get(k).copied();
     let numeric = get("psi").is_some() || get("ks_statistic").is_some();
     let (kind, method, statistic, threshold, verdict) = if numeric {
@@ -144,8 +153,10 @@ fn feature(name: String, m: &BTreeMap<String, f64>, n: u64, t: &DriftThresholds)
         } else {
             t.numeric_verdict(
                 psi,
+                get("psi_p_value").unwrap_or(0.0),
                 get("ks_statistic").unwrap_or(0.0),
                 get("ks_p_value").unwrap_or(1.0),
+                level,
             )
         };
         ("numeric", "psi", psi, t.psi_drift, verdict)
@@ -154,7 +165,7 @@ fn feature(name: String, m: &BTreeMap<String, f64>, n: u64, t: &DriftThresholds)
         let verdict = if n < t.min_samples {
             Verdict::InsufficientData
         } else {
-            t.categorical_verdict(js)
+            t.categorical_verdict(js, get("js_p_value").unwrap_or(0.0), level)
         };
         ("categorical", "js", js, t.js_drift, verdict)
     };
@@ -170,6 +181,9 @@ fn feature(name: String, m: &BTreeMap<String, f64>, n: u64, t: &DriftThresholds)
         js_distance: get("js_distance"),
         js_base: None,
         chi2_p_value: get("chi2_p_value"),
+        psi_p_value: get("psi_p_value"),
+        js_p_value: get("js_p_value"),
+        significance: Some(level),
         missing_rate: get("missing_rate").unwrap_or(0.0),
         out_of_range_rate: get("out_of_range_rate").unwrap_or(0.0),
         n,

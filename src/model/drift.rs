@@ -117,22 +117,42 @@ impl Default for DriftThresholds {
 }
 
 impl DriftThresholds {
-    /// A numeric feature's verdict from its PSI and two-sample KS statistic and p-value.
-    pub fn numeric_verdict(&self, psi: f64, ks_statistic: f64, ks_p_value: f64) -> Verdict {
-        if psi >= self.psi_drift
-            || (ks_p_value < self.ks_p_value && ks_statistic >= self.ks_min_statistic)
+    /// The level each column's tests are judged at when `columns` (features and answers) are
+    /// judged together: `ks_p_value` shared out among them (Bonferroni). The version's verdict
+    /// is its worst column's, so at 5 % each, one of twenty features alike in every way would
+    /// call it drifted most of the time over a small window.
+    pub fn significance(&self, columns: usize) -> f64 {
+        self.ks_p_value / columns.max(1) as f64
+    }
+
+    /// A numeric feature's verdict from its PSI (and the chance sampling alone gives one that
+    /// large), and its two-sample KS statistic and p-value, at the significance `level`. A PSI
+    /// past its threshold counts only when sampling is an unlikely cause: over a hundred rows
+    /// PSI is about 0.09 whatever the two distributions are.
+    pub fn numeric_verdict(
+        &self,
+        psi: f64,
+        psi_p_value: f64,
+        ks_statistic: f64,
+        ks_p_value: f64,
+        level: f64,
+    ) -> Verdict {
+        let psi_beyond_sampling = psi_p_value < level;
+        if (psi >= self.psi_drift && psi_beyond_sampling)
+            || (ks_p_value < level && ks_statistic >= self.ks_min_statistic)
         {
             Verdict::Drift
-        } else if psi >= self.psi_warn {
+        } else if psi >= self.psi_warn && psi_beyond_sampling {
             Verdict::Warn
         } else {
             Verdict::Ok
         }
     }
 
-    /// A categorical feature's verdict from its Jensen-Shannon distance.
-    pub fn categorical_verdict(&self, js: f64) -> Verdict {
-        if js >= self.js_drift {
+    /// A categorical feature's verdict from its Jensen-Shannon distance and the chance
+    /// sampling alone gives one that large, at the significance `level`.
+    pub fn categorical_verdict(&self, js: f64, js_p_value: f64, level: f64) -> Verdict {
+        if js >= self.js_drift && js_p_value < level {
             Verdict::Drift
         } else {
             Verdict::Ok
@@ -172,6 +192,16 @@ pub struct FeatureDrift {
     pub js_base: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chi2_p_value: Option<f64>,
+    /// The chance sampling alone gives a PSI this large (numeric).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psi_p_value: Option<f64>,
+    /// The chance sampling alone gives a Jensen-Shannon distance this large (categorical).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub js_p_value: Option<f64>,
+    /// The level the p-values were judged at: the thresholds' `ks_p_value` shared out among
+    /// the columns judged together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub significance: Option<f64>,
     /// Share of live rows with no value (NaN or empty).
     pub missing_rate: f64,
     /// Share of live rows outside the reference's [min, max] (numeric) or categories.

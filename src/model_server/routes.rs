@@ -701,9 +701,11 @@ fn scrape_gauges(state: &ServerState) -> Vec<GaugeSample> {
 }
 
 /// A feature's or an output's drift numbers, by the method label they are exported under.
-fn drift_methods(f: &crate::model::FeatureDrift) -> [(&'static str, Option<f64>); 7] {
+fn drift_methods(f: &crate::model::FeatureDrift) -> [(&'static str, Option<f64>); 9] {
     [
         ("psi", f.psi),
+        ("psi_p_value", f.psi_p_value),
+        ("js_p_value", f.js_p_value),
         ("ks_statistic", f.ks_statistic),
         ("ks_p_value", f.ks_p_value),
         ("js_distance", f.js_distance),

@@ -208,6 +208,89 @@ mod tests {
     //! Expected values computed with numpy 2.4 / scipy 1.17 on the same data (see each test).
     use super::*;
 
+    /// A small deterministic generator (xorshift64*), for sampling without a dependency.
+    struct Draws(u64);
+
+    impl Draws {
+        fn uniform(&mut self) -> f64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+        }
+
+        /// `n` rows of a distribution with bin shares `shares`, counted per bin.
+        fn counts(&mut self, shares: &[f64], n: usize) -> Vec<u64> {
+            let mut counts = vec![0u64; shares.len()];
+            for _ in 0..n {
+                let u = self.uniform();
+                let mut edge = 0.0;
+                let bin = shares
+                    .iter()
+                    .position(|s| {
+                        edge += s;
+                        u < edge
+                    })
+                    .unwrap_or(shares.len() - 1);
+                counts[bin] += 1;
+            }
+            counts
+        }
+    }
+
+    /// Live rows drawn from the reference itself: PSI's and JS's thresholds alone flag many
+    /// (the false `drift` right after a version starts taking traffic), where the chi-square
+    /// test of the same bins says "sampling" about as often as its level promises.
+    #[test]
+    fn the_chi_square_of_psi_and_js_bins_holds_its_level_on_rows_drawn_from_the_reference() {
+        let mut draws = Draws(0x9e37_79b9_7f4a_7c15);
+        let deciles = [0.1; 10];
+        let reference: Vec<u64> = vec![5_000; 10];
+        let categories = [0.5, 0.3, 0.15, 0.05];
+        let reference_categories: Vec<u64> = vec![5_000, 3_000, 1_500, 500];
+        let trials = 4_000;
+        let mut flagged = [0usize; 6];
+        for _ in 0..trials {
+            let live = draws.counts(&deciles, 100);
+            let value = psi(&reference, &live);
+            let (_, p, _) = chi2_contingency(&reference, &live);
+            flagged[0] += usize::from(value >= 0.1);
+            flagged[1] += usize::from(p < 0.05);
+            flagged[2] += usize::from(p < 0.005);
+            let live = draws.counts(&categories, 100);
+            let q: Vec<f64> = live.iter().map(|c| *c as f64).collect();
+            let distance = js_distance(&categories, &q, std::f64::consts::E);
+            let (_, p, _) = chi2_contingency(&reference_categories, &live);
+            flagged[3] += usize::from(distance >= 0.1);
+            flagged[4] += usize::from(p < 0.05);
+            flagged[5] += usize::from(p < 0.005);
+        }
+        let share = |k: usize| k as f64 / trials as f64;
+        // The thresholds alone: a third of samples "warn" on PSI, and JS "drifts" often.
+        assert!(share(flagged[0]) > 0.25, "{}", share(flagged[0]));
+        assert!(share(flagged[3]) > 0.04, "{}", share(flagged[3]));
+        // The test: about what its level promises, in the tail too.
+        for (what, k, level) in [
+            ("psi bins", flagged[1], 0.05),
+            ("psi bins", flagged[2], 0.005),
+            ("categories", flagged[4], 0.05),
+            ("categories", flagged[5], 0.005),
+        ] {
+            assert!(
+                share(k) < level * 1.6 && share(k) > level * 0.4,
+                "{what}: {} of samples significant at {level}",
+                share(k)
+            );
+        }
+        // A real shift over the same 100 rows is significant.
+        let shifted = draws.counts(
+            &[0.02, 0.03, 0.05, 0.05, 0.1, 0.1, 0.15, 0.15, 0.15, 0.2],
+            100,
+        );
+        let (_, p, _) = chi2_contingency(&reference, &shifted);
+        assert!(p < 1e-4, "{p}");
+    }
+
     fn close(a: f64, b: f64) {
         assert!((a - b).abs() < 1e-6, "{a} vs {b}");
     }

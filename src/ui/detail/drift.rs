@@ -208,6 +208,7 @@ fn feature_rows(
                 Cell::from(format!("{}", f.threshold)),
                 Cell::from(
                     f.ks_p_value
+                        .or(f.js_p_value)
                         .or(f.chi2_p_value)
                         .filter(|_| f.n > 0)
                         .map(crate::model::drift::p_value_text)
