@@ -106,6 +106,7 @@ impl Bucket {
                 f32::NAN
             },
             p99: self.p99.unwrap_or(f32::NAN),
+            at: super::state::unix_u32(self.start.unwrap_or(0)),
         }
     }
 }
@@ -176,12 +177,9 @@ pub fn history_fetched(
                         requests_per_second: p.requests_per_second as f32,
                         error_ratio: p.error_ratio.map_or(f32::NAN, |r| r as f32),
                         p99: p.p99.map_or(f32::NAN, |v| v as f32),
+                        at: super::state::unix_u32(t),
                     },
-                    None => HistoryPoint {
-                        requests_per_second: f32::NAN,
-                        error_ratio: f32::NAN,
-                        p99: f32::NAN,
-                    },
+                    None => HistoryPoint::gap(t),
                 }
             })
             .collect();
@@ -211,13 +209,9 @@ fn fold(
         Some(open) if start > open => {
             points.push_back(bucket.point());
             // Buckets with no read between are gaps (at most a history's worth).
-            let missing = ((start - open) / seconds - 1).clamp(0, keep as i64) as usize;
-            for _ in 0..missing {
-                points.push_back(HistoryPoint {
-                    requests_per_second: f32::NAN,
-                    error_ratio: f32::NAN,
-                    p99: f32::NAN,
-                });
+            let missing = ((start - open) / seconds - 1).clamp(0, keep as i64);
+            for k in 0..missing {
+                points.push_back(HistoryPoint::gap(start - (missing - k) * seconds));
             }
             while points.len() > keep {
                 points.pop_front();
@@ -242,6 +236,7 @@ mod tests {
             requests_per_second: rate,
             error_ratio: errors,
             p99,
+            at: 0,
         }
     }
 

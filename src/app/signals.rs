@@ -87,16 +87,15 @@ pub fn scraped(
         if loaded(&key) {
             state.serving_since.entry(key.clone()).or_insert(at);
         }
-        state
-            .coarse
-            .entry(key.clone())
-            .or_default()
-            .add(at.timestamp(), stats.into());
+        state.coarse.entry(key.clone()).or_default().add(
+            at.timestamp(),
+            super::state::HistoryPoint::read(stats, at.timestamp()),
+        );
         let points = state
             .history
             .entry(key)
             .or_insert_with(|| VecDeque::with_capacity(HISTORY));
-        points.push_back(stats.into());
+        points.push_back(super::state::HistoryPoint::read(stats, at.timestamp()));
         while points.len() > HISTORY {
             points.pop_front();
         }

@@ -189,16 +189,35 @@ pub struct HistoryPoint {
     pub error_ratio: f32,
     /// Seconds; NaN when no request finished in the interval.
     pub p99: f32,
+    /// When it was read (unix seconds; a coarse point's bucket start): the chart's time axis.
+    pub at: u32,
 }
 
-impl From<ServingStats> for HistoryPoint {
-    fn from(s: ServingStats) -> Self {
+impl HistoryPoint {
+    /// The numbers of a read at `at` (unix seconds).
+    pub fn read(s: ServingStats, at: i64) -> Self {
         Self {
             requests_per_second: s.requests_per_second as f32,
             error_ratio: s.error_ratio.map_or(f32::NAN, |r| r as f32),
             p99: s.p99.map_or(f32::NAN, |p| p as f32),
+            at: unix_u32(at),
         }
     }
+
+    /// A bucket nothing was read in: a gap on the chart, never a zero.
+    pub fn gap(at: i64) -> Self {
+        Self {
+            requests_per_second: f32::NAN,
+            error_ratio: f32::NAN,
+            p99: f32::NAN,
+            at: unix_u32(at),
+        }
+    }
+}
+
+/// Unix seconds in four bytes (enough until 2106): the history stays small.
+pub fn unix_u32(at: i64) -> u32 {
+    at.clamp(0, i64::from(u32::MAX)) as u32
 }
 
 /// The last scrape of a server, where and when it was taken (monotonic seconds): rates come

@@ -266,6 +266,7 @@ fn history_fetched(
                 requests_per_second: p.requests_per_second as f32,
                 error_ratio: p.error_ratio.map_or(f32::NAN, |r| r as f32),
                 p99: p.p99.map_or(f32::NAN, |v| v as f32),
+                at: super::state::unix_u32(p.at as i64),
             });
         }
         state.history.insert(key, history);

@@ -74,10 +74,16 @@ fn the_console_shows_live_traffic_and_answers_keys() {
         "the environment is in the header:\n{screen}"
     );
 
-    // The serving charts say their scale and span, and T moves them through 5m, 1h and 24h.
+    // The serving charts have a value axis (the top value, 0) and a time axis (when the first
+    // point shown was read, `now` under the newest), say their span, and T moves them through
+    // 5m, 1h and 24h.
     tmux.keys(&["/", "f", "r", "a", "u", "d", "Enter", "Enter"]);
-    tmux.wait_for("fraud's charts over its reads", |s| {
-        s.contains("req/s") && s.contains(" reads · T→1h") && s.contains("p99   max ")
+    tmux.wait_for("fraud's charts over its reads, with axes", |s| {
+        s.contains("req/s")
+            && s.contains(" reads · T→1h")
+            && s.contains("      0 ┤")
+            && s.lines()
+                .any(|l| l.contains(" now") && l.matches(':').count() >= 2)
     });
     tmux.keys(&["T"]);
     tmux.wait_for("the hour's charts", |s| {

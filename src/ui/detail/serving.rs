@@ -198,6 +198,10 @@ fn version_column(
             .map(|c| c.series(range))
             .unwrap_or_default(),
     };
+    // The charts take the room there is (at least 3 rows each, at most 10), their time axis
+    // one row under the last.
+    let fixed = 2 + 3 + 1 + 1;
+    let chart_rows = (area.height.saturating_sub(fixed) / 3).clamp(3, 10);
     let [
         title,
         rate_label,
@@ -206,16 +210,18 @@ fn version_column(
         p99,
         errors_label,
         errors,
+        axis,
         labelled,
         _,
     ] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Length(1),
-        Constraint::Length(3),
+        Constraint::Length(chart_rows),
         Constraint::Length(1),
-        Constraint::Length(3),
+        Constraint::Length(chart_rows),
         Constraint::Length(1),
-        Constraint::Length(3),
+        Constraint::Length(chart_rows),
+        Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Min(0),
     ])
@@ -227,7 +233,7 @@ fn version_column(
     let header = header_lines((role, version, share), since, stats, theme);
     frame.render_widget(Paragraph::new(header), title);
     let rate_series = |p: &HistoryPoint| p.requests_per_second;
-    let width = rate.width;
+    let width = rate.width.saturating_sub(GUTTER);
     frame.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled(
@@ -237,20 +243,24 @@ fn version_column(
                 ),
                 value(Style::default()),
             ),
-            scale(&history, width, rate_series, format::rate, range, theme),
+            scale(&history, width, range, theme),
         ])),
         rate_label,
     );
-    chart(frame, rate, &history, rate_series, 1.0, theme.ok());
+    let plot = Plot {
+        history: &history,
+        theme,
+    };
+    plot.draw(frame, rate, rate_series, format::rate, 1.0, theme.ok());
     let p99_series = |p: &HistoryPoint| p.p99;
     frame.render_widget(
         Paragraph::new(Line::from(vec![
             Span::raw("p99"),
-            scale(&history, width, p99_series, format::latency, range, theme),
+            scale(&history, width, range, theme),
         ])),
         p99_label,
     );
-    chart(frame, p99, &history, p99_series, 1e6, theme.warn());
+    plot.draw(frame, p99, p99_series, format::latency, 1e6, theme.warn());
     let err_style = if stats
         .and_then(|s| s.error_ratio)
         .is_some_and(|e| e >= state.config.alert_error_ratio)
@@ -273,25 +283,22 @@ fn version_column(
                 ),
                 err_style,
             ),
-            scale(
-                &history,
-                width,
-                |p| p.error_ratio,
-                format::percent,
-                range,
-                theme,
-            ),
+            scale(&history, width, range, theme),
         ])),
         errors_label,
     );
     // Basis points, so a 0.5% error rate still shows as a bar.
-    chart(
+    plot.draw(
         frame,
         errors,
-        &history,
         |p| p.error_ratio,
+        format::percent,
         1e4,
         theme.danger(),
+    );
+    frame.render_widget(
+        Paragraph::new(time_axis(tail(&history, width), range, width)).style(theme.dim()),
+        axis,
     );
     let scrape = state.scrapes.get(name).map(|s| &s.snapshot);
     // Another runtime's series carry no answers: said, not left blank or "none yet".
@@ -363,52 +370,135 @@ fn header_lines(
     ]
 }
 
-/// A sparkline of one series of the history, scaled to whole numbers, its newest points filling
-/// the width; a point not measured is a gap (`-` in the chart's place), never a zero bar.
-fn chart(
-    frame: &mut Frame<'_>,
-    area: Rect,
-    history: &[Option<HistoryPoint>],
-    series: impl Fn(&HistoryPoint) -> f32,
-    scale: f64,
-    style: Style,
-) {
-    let points: Vec<Option<u64>> = tail(history, area.width)
-        .iter()
-        .map(|p| {
-            let v = series(p.as_ref()?);
-            (!v.is_nan()).then(|| (f64::from(v) * scale).round() as u64)
-        })
-        .collect();
-    frame.render_widget(
-        Sparkline::default()
-            .data(points)
-            .absent_value_symbol("·")
-            .absent_value_style(Style::default().add_modifier(ratatui::style::Modifier::DIM))
-            .style(style),
-        area,
-    );
+/// Cells left of each chart for its value axis: the top value, `0` at the bottom.
+const GUTTER: u16 = 9;
+
+/// One column's charts: the history they draw and the colours.
+struct Plot<'a> {
+    history: &'a [Option<HistoryPoint>],
+    theme: &'a Theme,
 }
 
-/// The chart's scale and span after its label: the highest value the bars reach (the top of
-/// the chart) and the time the points on screen cover, e.g. `  ▲ 42.0 · 1h`.
+impl Plot<'_> {
+    /// A sparkline of one series, scaled to whole numbers, its newest points filling the width,
+    /// with a value axis on its left: the highest value shown at the top (the bars' scale) and
+    /// 0 at the bottom. A point not measured is a gap (`·`), never a zero bar.
+    fn draw(
+        &self,
+        frame: &mut Frame<'_>,
+        area: Rect,
+        series: impl Fn(&HistoryPoint) -> f32,
+        show: impl Fn(f64) -> String,
+        scale: f64,
+        style: Style,
+    ) {
+        let [gutter, plot] =
+            Layout::horizontal([Constraint::Length(GUTTER), Constraint::Min(0)]).areas(area);
+        let shown = tail(self.history, plot.width);
+        let values: Vec<Option<f32>> = shown
+            .iter()
+            .map(|p| Some(series(p.as_ref()?)).filter(|v| !v.is_nan()))
+            .collect();
+        let top = values.iter().flatten().fold(None, |max: Option<f32>, v| {
+            Some(max.map_or(*v, |m| m.max(*v)))
+        });
+        let label = |text: String, tick: &str| {
+            Line::from(format!(
+                "{text:>width$}{tick}",
+                width = usize::from(GUTTER) - 2
+            ))
+        };
+        let rows = usize::from(gutter.height);
+        let axis: Vec<Line> = (0..rows)
+            .map(|row| match (row, top) {
+                (0, Some(top)) if rows > 1 => label(show(f64::from(top)), " ┤"),
+                (r, Some(_)) if r + 1 == rows => label("0".into(), " ┤"),
+                (0, None) => label("-".into(), " ┤"),
+                _ => label(String::new(), " │"),
+            })
+            .collect();
+        frame.render_widget(Paragraph::new(axis).style(self.theme.dim()), gutter);
+        let points: Vec<Option<u64>> = values
+            .iter()
+            .map(|v| v.map(|v| (f64::from(v) * scale).round() as u64))
+            .collect();
+        frame.render_widget(
+            Sparkline::default()
+                .data(points)
+                .absent_value_symbol("·")
+                .absent_value_style(Style::default().add_modifier(ratatui::style::Modifier::DIM))
+                .style(style),
+            plot,
+        );
+    }
+}
+
+/// The time axis under the charts: when the leftmost point shown was read, the middle one
+/// where there is room, and `now` under the newest (times in UTC, as the header's clock).
+fn time_axis(
+    shown: &[Option<HistoryPoint>],
+    range: crate::app::chart_range::ChartRange,
+    width: u16,
+) -> Line<'static> {
+    let width = usize::from(width);
+    let step = range.bucket_seconds().unwrap_or(0);
+    // A gap has no time of its own: counted back from the first point that has one.
+    let at = |index: usize| {
+        shown
+            .iter()
+            .enumerate()
+            .skip(index)
+            .find_map(|(i, p)| p.map(|p| i64::from(p.at) - (i - index) as i64 * step))
+    };
+    let clock = |unix: i64| {
+        chrono::DateTime::from_timestamp(unix, 0).map(|t| {
+            if step >= 60 {
+                t.format("%H:%M").to_string()
+            } else {
+                t.format("%H:%M:%S").to_string()
+            }
+        })
+    };
+    let mut cells = vec![' '; width];
+    let mut put = |start: usize, text: &str| {
+        for (i, c) in text.chars().enumerate() {
+            if let Some(cell) = cells.get_mut(start + i) {
+                *cell = c;
+            }
+        }
+    };
+    // The newest point is drawn at the column after the others: `now` ends there.
+    let end = shown.len().min(width).max(3);
+    put(end - 3, "now");
+    if let Some(left) = at(0).and_then(clock)
+        && left.len() + 1 + 3 <= end
+    {
+        put(0, &left);
+        let middle = shown.len() / 2;
+        if width >= left.len() * 3 + 8
+            && shown.len() >= 8
+            && let Some(text) = at(middle).and_then(clock)
+        {
+            put(middle.saturating_sub(text.len() / 2), &text);
+        }
+    }
+    let text: String = cells.into_iter().collect();
+    Line::from(format!(
+        "{}{}",
+        " ".repeat(usize::from(GUTTER)),
+        text.trim_end()
+    ))
+}
+
+/// The chart's span and the next range after its label, e.g. `   42 reads · T→1h`: the value
+/// axis says the scale.
 fn scale<'a>(
     history: &[Option<HistoryPoint>],
     width: u16,
-    series: impl Fn(&HistoryPoint) -> f32,
-    show: impl Fn(f64) -> String,
     range: crate::app::chart_range::ChartRange,
     theme: &Theme,
 ) -> Span<'a> {
     let shown = tail(history, width);
-    let top = shown
-        .iter()
-        .flatten()
-        .map(&series)
-        .filter(|v| !v.is_nan())
-        .fold(None, |max: Option<f32>, v| {
-            Some(max.map_or(v, |m| m.max(v)))
-        });
     let span = match (range.bucket_seconds(), shown.len()) {
         // Every read, about a refresh apart: the chart spans its points.
         (None, 1) => "1 read".to_string(),
@@ -416,11 +506,7 @@ fn scale<'a>(
         (Some(seconds), n) => format!("{} in {seconds}s steps", format::age(seconds * n as i64)),
     };
     Span::styled(
-        format!(
-            "   max {} · {span} · T→{}",
-            top.map_or("-".into(), |t| show(f64::from(t))),
-            range.next().label()
-        ),
+        format!("   {span} · T→{}", range.next().label()),
         theme.dim(),
     )
 }
@@ -428,4 +514,46 @@ fn scale<'a>(
 /// The last `width` points of a series.
 fn tail<T>(values: &[T], width: u16) -> &[T] {
     &values[values.len().saturating_sub(width as usize)..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::chart_range::ChartRange;
+
+    fn read_at(at: i64) -> Option<HistoryPoint> {
+        Some(HistoryPoint {
+            requests_per_second: 1.0,
+            error_ratio: 0.0,
+            p99: 0.001,
+            at: at as u32,
+        })
+    }
+
+    const EIGHT: i64 = 8 * 3600;
+
+    #[test]
+    fn the_time_axis_says_when_the_first_and_middle_points_were_read_and_ends_at_now() {
+        let shown: Vec<_> = (0..60).map(|i| read_at(EIGHT + i)).collect();
+        let line = time_axis(&shown, ChartRange::FiveMinutes, 70).to_string();
+        let axis = &line[usize::from(GUTTER)..];
+        assert!(axis.starts_with("08:00:00"), "{line:?}");
+        assert_eq!(axis.find("08:00:30"), Some(30 - 4), "{line:?}");
+        // `now` under the newest point (column 59), not at the far edge.
+        assert_eq!(axis.find("now"), Some(57), "{line:?}");
+    }
+
+    #[test]
+    fn a_gap_at_the_start_of_a_coarse_range_is_timed_from_the_first_point_after_it() {
+        let mut shown = vec![None, None];
+        shown.extend((2..40).map(|i| read_at(EIGHT + i * 30)));
+        let line = time_axis(&shown, ChartRange::Hour, 40).to_string();
+        assert!(
+            line[usize::from(GUTTER)..].starts_with("08:00:00 "),
+            "{line:?}"
+        );
+        // Too few points for a label and `now` apart: `now` alone.
+        let line = time_axis(&shown[..3], ChartRange::Hour, 40).to_string();
+        assert_eq!(line.trim(), "now");
+    }
 }
