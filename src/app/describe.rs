@@ -82,6 +82,77 @@ pub fn selected(state: &State) -> Option<Described> {
 }
 
 /// `value` as indented `key: value` lines (YAML's look): nothing left out, nothing cut.
+/// The lines a description shows in a terminal `terminal_width` wide: readable or JSON, each
+/// longer than the box wrapped (nothing is cut; a continuation is indented under its line).
+pub fn shown_lines(described: &Described, json: bool, terminal_width: u16) -> Vec<String> {
+    let lines = if json {
+        serde_json::to_string_pretty(&described.value)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    } else {
+        readable(&described.value)
+    };
+    let inner = usize::from(box_width(terminal_width).saturating_sub(2));
+    lines.iter().flat_map(|line| wrap(line, inner)).collect()
+}
+
+/// The description box's width in a terminal this wide.
+pub fn box_width(terminal_width: u16) -> u16 {
+    terminal_width.saturating_sub(4).max(20)
+}
+
+/// `line` in pieces at most `width` characters, broken at a space where one is near the end;
+/// each continuation indented two more than the line.
+fn wrap(line: &str, width: usize) -> Vec<String> {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= width || width < 8 {
+        return vec![line.to_string()];
+    }
+    let indent = (chars.iter().take_while(|c| **c == ' ').count() + 2).min(width / 2);
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    let mut room = width;
+    while chars.len() - start > room {
+        let end = start + room;
+        // The last space in the piece's second half, so a word is not split where avoidable.
+        let cut = (start + room / 2..end)
+            .rev()
+            .find(|i| chars[*i] == ' ')
+            .map_or(end, |i| i + 1);
+        pieces.push(
+            chars[start..cut]
+                .iter()
+                .collect::<String>()
+                .trim_end()
+                .to_string(),
+        );
+        start = cut;
+        while chars.get(start) == Some(&' ') {
+            start += 1;
+        }
+        room = width - indent;
+        if start >= chars.len() {
+            break;
+        }
+    }
+    if start < chars.len() {
+        pieces.push(chars[start..].iter().collect());
+    }
+    pieces
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            if i == 0 {
+                p
+            } else {
+                format!("{}{p}", " ".repeat(indent))
+            }
+        })
+        .collect()
+}
+
 pub fn readable(value: &Value) -> Vec<String> {
     let mut lines = Vec::new();
     write(value, 0, None, &mut lines);
@@ -141,5 +212,26 @@ fn write(value: &Value, depth: usize, key: Option<&str>, lines: &mut Vec<String>
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_line_wraps_at_a_space_indented_under_itself_and_nothing_is_lost() {
+        let line = "  reason: the canary answered unlike production on 31 of 200 rows (15.5%), over the 5% allowed";
+        let pieces = wrap(line, 40);
+        assert!(pieces.len() > 2, "{pieces:?}");
+        assert!(pieces.iter().all(|p| p.chars().count() <= 40), "{pieces:?}");
+        assert!(pieces[1].starts_with("    ") && !pieces[1].starts_with("     "));
+        let joined: Vec<&str> = pieces.iter().flat_map(|p| p.split_whitespace()).collect();
+        assert_eq!(joined, line.split_whitespace().collect::<Vec<_>>());
+        // A word longer than the box is cut where it must be, still whole across the pieces.
+        let long = format!("path: /{}", "a".repeat(100));
+        let pieces = wrap(&long, 30);
+        assert_eq!(pieces.concat().replace(' ', ""), long.replace(' ', ""));
+        assert_eq!(wrap("short", 30), vec!["short".to_string()]);
     }
 }

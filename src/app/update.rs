@@ -568,14 +568,9 @@ fn on_describe_key(state: &mut State, key: Key) {
     else {
         return;
     };
-    // Lines it has, so a scroll never runs past them (the drawing shows the last screenful).
-    let total = if *json {
-        serde_json::to_string_pretty(&described.value)
-            .map(|t| t.lines().count())
-            .unwrap_or(0)
-    } else {
-        super::describe::readable(&described.value).len()
-    };
+    // Lines it shows at this width, so a scroll never runs past them (the drawing shows the
+    // last screenful).
+    let total = super::describe::shown_lines(described, *json, state.size.0).len();
     let total = u16::try_from(total).unwrap_or(u16::MAX);
     *scroll = (*scroll).min(total);
     match action {

@@ -431,6 +431,18 @@ fn enter_describes_the_selected_row_whole_and_y_shows_it_as_json() {
     assert_eq!(described.title, "fraud v1");
     assert!(!json);
     snapshot("describe_version", &s);
+    // A line longer than the box wraps under itself: nothing is cut at the edge.
+    let mut wide = s.clone();
+    if let Some(Overlay::Describe { described, .. }) = &mut wide.overlay {
+        described.value["description"] = serde_json::Value::from(
+            "retrained on the March claims after the upstream schema change, with the amount feature clipped at the 99.9th percentile; see the runbook ENDMARK",
+        );
+    }
+    let screen = text(&render(&wide, "dark", 80, 24));
+    assert!(
+        screen.contains("description: retrained on the March claims") && screen.contains("ENDMARK"),
+        "{screen}"
+    );
     let screen = text(&render(&s, "dark", 160, 48));
     assert!(
         screen.contains("sha256:") && screen.contains("lineage:"),

@@ -19,16 +19,9 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
     else {
         return;
     };
-    let text: Vec<String> = if *json {
-        serde_json::to_string_pretty(&described.value)
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
-    } else {
-        crate::app::describe::readable(&described.value)
-    };
-    let width = area.width.saturating_sub(4).max(20);
+    // Long lines wrap: nothing of the object is cut at the box's edge.
+    let text = crate::app::describe::shown_lines(described, *json, area.width);
+    let width = crate::app::describe::box_width(area.width).min(area.width);
     let height = area.height.saturating_sub(2).max(5);
     let x = area.x + (area.width - width) / 2;
     let y = area.y + (area.height - height) / 2;
@@ -46,12 +39,12 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
     } else {
         String::new()
     };
+    // The keys are in the footer: the title keeps to what this is and when it was read.
     let title = format!(
-        " {} ({}, as read at {} UTC) · y: {} · j/k scroll · esc closes ",
+        " {} ({}, as read at {} UTC) ",
         described.title,
         if *json { "JSON" } else { "described" },
         described.at.format("%H:%M:%S"),
-        if *json { "text" } else { "JSON" }
     );
     let block = crate::ui::bordered(title, theme.border(true), ascii)
         .title_bottom(Line::from(Span::styled(position, theme.dim())).right_aligned());
