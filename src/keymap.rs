@@ -55,12 +55,12 @@ impl Action {
         match self {
             Action::Quit => "quit",
             Action::Help => "this help",
-            Action::Command => "command palette (:models, :drift, :env NAME, ...)",
+            Action::Command => "command palette (below)",
             Action::Filter => "filter rows",
             Action::Back => "back / close",
             Action::NextPane => "next pane",
             Action::PreviousPane => "previous pane",
-            Action::Open => "open a model / describe a row",
+            Action::Open => "open model / describe row",
             Action::Up => "move up",
             Action::Down => "move down",
             Action::PageUp => "page up",
@@ -75,14 +75,14 @@ impl Action {
             Action::Rollback => "roll back production",
             Action::Abort => "abort the canary",
             Action::Smoke => "smoke-test a version",
-            Action::Evaluate => "evaluate against production",
-            Action::Compare => "compare two versions (c, then c on another)",
+            Action::Evaluate => "evaluate vs production",
+            Action::Compare => "compare: c, c on another",
             Action::Rollout => "rollout, pause, resume",
             Action::Shadow => "shadow a version / stop",
             Action::Sentinel => "logged request->sentinel",
             Action::Json => "the selected row as JSON",
-            Action::Logs => "a model's server logs, tailed",
-            Action::TimeRange => "charts over 5m / 1h / 24h",
+            Action::Logs => "tail a server's logs",
+            Action::TimeRange => "chart range 5m/1h/24h",
         }
     }
 
@@ -462,5 +462,23 @@ mod tests {
                 .unwrap_err()
                 .contains("also bound")
         );
+    }
+}
+
+#[cfg(test)]
+mod help_width {
+    use super::Action;
+
+    /// The help's two columns give each description 25 cells: every one fits whole.
+    #[test]
+    fn every_description_fits_the_helps_narrowest_column() {
+        for action in Action::ALL {
+            assert!(
+                action.describe().chars().count() <= 25,
+                "{:?}: {:?}",
+                action,
+                action.describe()
+            );
+        }
     }
 }

@@ -30,10 +30,11 @@ pub fn help(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
     if two_columns {
         let half = Action::ALL.len().div_ceil(2);
         for i in 0..half {
-            let mut spans = entry(Action::ALL[i], 24);
+            // 12 + 25, twice, and 2 between: the 76 cells inside the 78-wide box.
+            let mut spans = entry(Action::ALL[i], 25);
             if let Some(right) = Action::ALL.get(i + half) {
                 spans.push(Span::raw("  "));
-                spans.extend(entry(*right, 24));
+                spans.extend(entry(*right, 25));
             }
             lines.push(Line::from(spans));
         }
