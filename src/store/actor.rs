@@ -33,7 +33,8 @@ impl Actor {
             return Err(EngineError::ReadOnly {
                 environment: self.environment.clone(),
                 action: action.to_string(),
-                remedy: "Use a writable environment (--env) or drop --readonly".to_string(),
+                // Said for every front end: the CLI's flag and the console's command.
+                remedy: "Nothing was changed; act from a writable environment (--env NAME, or :env NAME in the console), or without --readonly if it was given".to_string(),
             });
         }
         Ok(())
