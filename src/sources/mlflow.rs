@@ -13,7 +13,6 @@ use super::source::{Fetch, RegistrySource, RegistryView};
 use crate::clients::mlflow::{
     MlflowClient, MlflowVersion, ModelsPage, Run, VersionsPage, millis, tag,
 };
-use crate::clients::within;
 use crate::model::{
     Alias, AliasName, JournalEntry, ModelName, ModelSummary, ModelVersion, Signature,
 };
@@ -60,9 +59,27 @@ pub struct MlflowRegistry {
     flavours: Mutex<HashMap<(String, u32), Flavours>>,
     /// Where the journal of operations lives (flightdeck's own, whatever the registry).
     journal: Arc<dyn RegistrySource>,
+    /// The server's address, for errors that would not say it otherwise (a deadline passed).
+    base: String,
 }
 
 impl MlflowRegistry {
+    /// Waits for `work` within the deadline; one that passes names the server that did not
+    /// answer (a connection error names it already).
+    async fn within<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, String>>,
+    ) -> Result<T, String> {
+        let in_time = tokio::time::timeout(self.timeout, work).await;
+        in_time.unwrap_or_else(|_| {
+            Err(format!(
+                "MLflow at {} gave no answer within {} ms",
+                self.base,
+                self.timeout.as_millis()
+            ))
+        })
+    }
+
     pub fn new(
         http: reqwest::Client,
         base: &str,
@@ -77,6 +94,7 @@ impl MlflowRegistry {
             runs: Mutex::default(),
             flavours: Mutex::default(),
             journal,
+            base: base.to_string(),
         }
     }
 
@@ -151,7 +169,7 @@ pub fn summaries(page: &ModelsPage, aliases: &AliasMap) -> Vec<ModelSummary> {
 impl RegistrySource for MlflowRegistry {
     fn fleet(&self) -> Fetch<'_, RegistryView> {
         async move {
-            within(self.timeout, async {
+            self.within(async {
                 let mut models = Vec::new();
                 let mut token: Option<String> = None;
                 loop {
@@ -189,7 +207,7 @@ impl RegistrySource for MlflowRegistry {
 
     fn versions(&self, model: String) -> Fetch<'_, Vec<ModelVersion>> {
         async move {
-            within(self.timeout, async {
+            self.within(async {
                 let name = ModelName::new(&model).map_err(|e| e.to_string())?;
                 let filter = format!("name='{model}'");
                 let mut found = Vec::new();

@@ -113,7 +113,9 @@ fn status_all_envs_lists_every_environment_and_names_the_ones_that_cannot_be_rea
         "the dead registry, with why:\n{text}"
     );
     assert!(
-        text.contains("hung: cannot be read:") && text.contains("no answer within"),
+        text.contains("hung: cannot be read:")
+            && text.contains("MLflow at http://127.0.0.1:")
+            && text.contains("gave no answer within"),
         "the hung registry, with why:\n{text}"
     );
     assert!(
