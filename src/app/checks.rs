@@ -30,6 +30,7 @@ pub fn open(state: &mut State, model: &str, kind: CheckKind, version: Option<u32
         CheckKind::Smoke => CheckStage::Running,
         CheckKind::Evaluate => CheckStage::AskData {
             path: state.evaluate_data.clone(),
+            prefilled: !state.evaluate_data.is_empty(),
         },
     };
     state.progress = None;
@@ -59,7 +60,7 @@ pub fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
         (_, KeyCode::Esc) => {
             state.overlay = None;
         }
-        (CheckStage::AskData { path }, KeyCode::Enter) => {
+        (CheckStage::AskData { path, .. }, KeyCode::Enter) => {
             let data = path.trim().to_string();
             if data.is_empty() {
                 state.toast = Some("type the path of a labelled CSV, then Enter".into());
@@ -75,11 +76,20 @@ pub fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
             state.progress = None;
             return vec![effect];
         }
-        (CheckStage::AskData { path }, KeyCode::Backspace) => {
+        (CheckStage::AskData { path, prefilled }, KeyCode::Backspace) => {
+            *prefilled = false;
             path.pop();
         }
-        (CheckStage::AskData { path }, KeyCode::Char(c)) if !key.ctrl => path.push(c),
-        (CheckStage::AskData { path }, KeyCode::Char('u')) if key.ctrl => path.clear(),
+        (CheckStage::AskData { path, prefilled }, KeyCode::Char(c)) if !key.ctrl => {
+            if std::mem::take(prefilled) {
+                path.clear();
+            }
+            path.push(c);
+        }
+        (CheckStage::AskData { path, prefilled }, KeyCode::Char('u')) if key.ctrl => {
+            *prefilled = false;
+            path.clear();
+        }
         (CheckStage::Done(_), _) => state.overlay = None,
         _ => {}
     }

@@ -296,6 +296,9 @@ pub enum CheckStage {
     /// An evaluation asks for its labelled CSV first (prefilled with the last one used).
     AskData {
         path: String,
+        /// The path is the last one used, untouched: typing replaces it (as a selected
+        /// field does), Backspace edits it.
+        prefilled: bool,
     },
     Running,
     Done(Result<CheckOutcome, String>),

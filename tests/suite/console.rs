@@ -727,9 +727,29 @@ fn smoke_and_evaluate_run_from_the_console_with_progress_and_a_report() {
         },
     );
     assert_eq!(s.toast.as_deref(), Some("failed: h.csv: no such file"));
-    // The next evaluation offers the same file.
+    // The next evaluation offers the same file, as a selected field: Enter runs on it, typing
+    // replaces it, Backspace edits it.
     key(&mut s, 'e');
-    assert!(matches!(&s.check().unwrap().stage, CheckStage::AskData { path } if path == "h.csv"));
+    assert!(matches!(
+        &s.check().unwrap().stage,
+        CheckStage::AskData { path, prefilled: true } if path == "h.csv"
+    ));
+    for c in "other.csv".chars() {
+        key(&mut s, c);
+    }
+    assert!(matches!(
+        &s.check().unwrap().stage,
+        CheckStage::AskData { path, prefilled: false } if path == "other.csv"
+    ));
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));
+    key(&mut s, 'e');
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Backspace)));
+    key(&mut s, 'v');
+    assert!(matches!(
+        &s.check().unwrap().stage,
+        // "h.cs" and a "v": edited, not replaced by "v".
+        CheckStage::AskData { path, .. } if path == "h.csv"
+    ));
 }
 
 #[test]

@@ -16,7 +16,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
     let title = format!(" {} {} v{} ", check.kind.name(), check.model, check.version);
     let mut lines: Vec<Line> = Vec::new();
     match &check.stage {
-        CheckStage::AskData { path } => {
+        CheckStage::AskData { path, prefilled } => {
             lines.push(Line::from(format!(
                 "v{} against production on a labelled CSV (the model's feature columns and a label column, the last one by default).",
                 check.version
@@ -24,12 +24,21 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
             lines.push(Line::from(""));
             lines.push(Line::from(vec![
                 Span::styled("labelled CSV: ", theme.accent()),
-                Span::raw(path.clone()),
+                // The last path, as a selected field: typing replaces it.
+                if *prefilled {
+                    Span::styled(path.clone(), theme.selection())
+                } else {
+                    Span::raw(path.clone())
+                },
                 Span::styled(if ascii { "_" } else { "▏" }, theme.accent()),
             ]));
             lines.push(Line::from(""));
             lines.push(Line::from(Span::styled(
-                "enter: run   ctrl-u: clear   esc: cancel",
+                if *prefilled {
+                    "enter: run on the last CSV   typing replaces it   backspace: edit   esc: cancel"
+                } else {
+                    "enter: run   ctrl-u: clear   esc: cancel"
+                },
                 theme.dim(),
             )));
         }
