@@ -35,6 +35,11 @@ pub enum Msg {
         at: DateTime<Utc>,
         result: Result<FleetData, String>,
     },
+    /// The registry read at `at` holds what the last `FleetFetched` brought (its files have not
+    /// changed): as fresh as a new read, with nothing to copy or compare.
+    FleetUnchanged {
+        at: DateTime<Utc>,
+    },
     /// The local servers and what each serves, after the registry's `FleetFetched`.
     ServersListed {
         servers: Vec<ServingStatus>,
@@ -123,6 +128,7 @@ impl Msg {
     pub fn is_read(&self) -> bool {
         match self {
             Msg::FleetFetched { .. }
+            | Msg::FleetUnchanged { .. }
             | Msg::ServersListed { .. }
             | Msg::HistoryFetched { .. }
             | Msg::DriftFetched { .. }

@@ -74,6 +74,14 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Effect> {
             due_fetches(state)
         }
         Msg::FleetFetched { at, result } => fleet_fetched(state, at, result),
+        Msg::FleetUnchanged { at } => {
+            // What was shown is confirmed: news only if the registry was failing before.
+            state.unchanged =
+                state.sources.registry.error.is_none() && state.sources.registry.last_ok.is_some();
+            state.sources.registry.last_ok = Some(at);
+            state.sources.registry.error = None;
+            Vec::new()
+        }
         Msg::ServersListed {
             servers,
             problem,

@@ -589,16 +589,21 @@ pub fn perform(effect: Effect, background: &Background) {
 
 /// The registry shows at once; the servers follow when each has answered or timed out.
 async fn read_fleet(bg: Background) {
-    let result = bg.sources.registry.fleet().await.map(|view| FleetData {
-        models: view.models,
-        servers: None,
-        interrupted: view.interrupted,
-        rollouts: view.rollouts,
-    });
+    let result = bg.sources.registry.fleet_if_changed().await;
     let read = result.is_ok();
-    bg.replies.send(Msg::FleetFetched {
-        at: Utc::now(),
-        result,
+    let at = Utc::now();
+    bg.replies.send(match result {
+        Ok(None) => Msg::FleetUnchanged { at },
+        Ok(Some(view)) => Msg::FleetFetched {
+            at,
+            result: Ok(FleetData {
+                models: view.models,
+                servers: None,
+                interrupted: view.interrupted,
+                rollouts: view.rollouts,
+            }),
+        },
+        Err(e) => Msg::FleetFetched { at, result: Err(e) },
     });
     if read {
         let servers = bg.sources.cluster.servers().await;

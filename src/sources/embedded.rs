@@ -41,6 +41,7 @@ pub fn local_with(
             data_dir: data_dir.to_path_buf(),
             timeout,
             cache: Mutex::default(),
+            returned: Mutex::default(),
         }),
         cluster: Arc::new(LocalCluster {
             // Each server's status must fit inside the listing's deadline: a frozen server
@@ -63,6 +64,8 @@ pub struct EmbeddedRegistry {
     /// The last fleet read and the registry files' state it was read at: a large registry
     /// read every second was most of an idle console's CPU.
     cache: Mutex<Option<(Vec<FileStamp>, RegistryView)>>,
+    /// The files' state when [`RegistrySource::fleet_if_changed`] last returned a fleet.
+    returned: Mutex<Option<Vec<FileStamp>>>,
 }
 
 impl EmbeddedRegistry {
@@ -149,6 +152,34 @@ impl RegistrySource for EmbeddedRegistry {
                 *cache = settled.then(|| (stamp, view.clone()));
             }
             Ok(view)
+        }
+        .boxed()
+    }
+
+    fn fleet_if_changed(&self) -> Fetch<'_, Option<RegistryView>> {
+        async move {
+            let stamp = self.stamp();
+            let cached = self
+                .cache
+                .lock()
+                .is_ok_and(|c| c.as_ref().is_some_and(|(at, _)| *at == stamp));
+            let returned = self
+                .returned
+                .lock()
+                .is_ok_and(|r| r.as_ref() == Some(&stamp));
+            if cached && returned {
+                return Ok(None);
+            }
+            let view = self.fleet().await?;
+            // Only a read that was kept (nothing under way) can stand for the next one.
+            let kept = self
+                .cache
+                .lock()
+                .is_ok_and(|c| c.as_ref().is_some_and(|(at, _)| *at == stamp));
+            if let Ok(mut returned) = self.returned.lock() {
+                *returned = kept.then_some(stamp);
+            }
+            Ok(Some(view))
         }
         .boxed()
     }

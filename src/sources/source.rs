@@ -29,6 +29,12 @@ pub struct RegistryView {
 /// Versions, aliases and the journal.
 pub trait RegistrySource: Send + Sync {
     fn fleet(&self) -> Fetch<'_, RegistryView>;
+    /// The fleet, or `None` when it is the one this source last returned from here, read from
+    /// files that have not changed since: a thousand models copied and compared every refresh
+    /// were most of an idle console's work. Sources that cannot tell return it every time.
+    fn fleet_if_changed(&self) -> Fetch<'_, Option<RegistryView>> {
+        Box::pin(async move { self.fleet().await.map(Some) })
+    }
     fn versions(&self, model: String) -> Fetch<'_, Vec<ModelVersion>>;
     /// The newest `limit` journal rows of `model`, newest first.
     fn journal(&self, model: String, limit: usize) -> Fetch<'_, Vec<JournalEntry>>;

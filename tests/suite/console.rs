@@ -242,7 +242,7 @@ fn help_is_generated_from_the_keymap_and_fits_80x24() {
         "{screen}"
     );
     assert!(
-        screen.contains("evaluate against"),
+        screen.contains("evaluate vs production"),
         "every action is listed:\n{screen}"
     );
     update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));
@@ -1622,6 +1622,17 @@ fn a_refresh_that_brings_nothing_new_is_marked_unchanged_and_one_that_does_is_no
     let mut down = fleet(Some(2));
     down.servers = Some(Vec::new());
     assert!(!fetched(&mut s, Ok(down)), "the server is gone");
+    // The registry's own word that its files are as last read: fresh, nothing to redraw...
+    let later = t0() + chrono::Duration::seconds(5);
+    update(&mut s, Msg::FleetUnchanged { at: later });
+    assert!(s.unchanged);
+    assert_eq!(s.sources.registry.last_ok, Some(later));
+    assert_eq!(s.models.len(), 2, "the rows stay");
+    // ...unless it was failing before: its recovery is news.
+    fetched(&mut s, Err("registry locked".into()));
+    update(&mut s, Msg::FleetUnchanged { at: later });
+    assert!(!s.unchanged);
+    assert_eq!(s.sources.registry.error, None);
     // A key is never a refresh.
     key(&mut s, 'j');
     assert!(!s.unchanged);

@@ -120,3 +120,39 @@ fn a_drift_answer_of_the_wrong_shape_says_so() {
         "{error}"
     );
 }
+
+/// The embedded registry answers "unchanged" while its files are as they were when it last
+/// returned the fleet, and the whole fleet again once anything is written (a new model).
+#[test]
+fn the_embedded_registry_says_unchanged_until_its_files_change() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    crate::common::register(h, "fraud", "logreg_binary.onnx");
+    let sources = flightdeck::sources::embedded::sources(
+        h,
+        std::path::PathBuf::from("flightdeck"),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let versions = |view: &flightdeck::sources::source::RegistryView| {
+        view.models.iter().map(|m| m.versions).sum::<u32>()
+    };
+    let first = block_on(sources.registry.fleet_if_changed()).unwrap();
+    assert_eq!(first.as_ref().map(versions), Some(1));
+    assert!(
+        block_on(sources.registry.fleet_if_changed())
+            .unwrap()
+            .is_none(),
+        "nothing was written in between"
+    );
+    // `fleet` itself always answers in full (status, headless reads).
+    assert_eq!(versions(&block_on(sources.registry.fleet()).unwrap()), 1);
+    crate::common::register(h, "churn", "logreg_binary.onnx");
+    let after = block_on(sources.registry.fleet_if_changed()).unwrap();
+    assert_eq!(after.as_ref().map(versions), Some(2), "the new model");
+    assert!(
+        block_on(sources.registry.fleet_if_changed())
+            .unwrap()
+            .is_none()
+    );
+}
