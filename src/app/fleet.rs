@@ -432,6 +432,11 @@ pub fn on_screen(state: &State) -> std::collections::BTreeSet<String> {
     if let Some(model) = state.open_model() {
         return [model.to_string()].into();
     }
+    // No server to ask about: which rows are on screen does not matter (and with thousands
+    // of rows, working it out every few seconds was a good part of an idle console's work).
+    if state.servers.is_empty() {
+        return std::collections::BTreeSet::new();
+    }
     let height = usize::from(state.size.1);
     // Over every environment, this environment's rows among those around the list's selection.
     if state.view == super::state::View::Everywhere {

@@ -69,12 +69,16 @@ pub struct EmbeddedRegistry {
 }
 
 impl EmbeddedRegistry {
-    /// The database's and write-ahead log's size and mtime: any write changes one of them.
+    /// The database's and write-ahead log's size and mtime: any write changes one of them. An
+    /// empty log holds nothing: it is made afresh by the first connection a reader opens and
+    /// removed by the last one closed, so counting it would call every read with another
+    /// reader open (another environment's, `status`) a change.
     fn stamp(&self) -> Vec<FileStamp> {
         ["registry.db", "registry.db-wal"]
             .iter()
             .map(|f| {
                 let meta = std::fs::metadata(self.data_dir.join(f)).ok()?;
+                (meta.len() > 0).then_some(())?;
                 Some((meta.len(), meta.modified().ok()?))
             })
             .collect()
