@@ -1562,6 +1562,20 @@ fn fleet_all_merges_every_environment_and_an_environment_that_fails_keeps_its_ro
             .any(|l| l.contains("prod-eu") && l.contains("fraud") && l.contains("stale 12s")),
         "{screen}"
     );
+    // `:errors` lists the other environments' reads too, each error whole.
+    key(&mut s, ':');
+    for c in "errors".chars() {
+        key(&mut s, c);
+    }
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    let screen = text(&render(&s, "dark", 120, 30));
+    assert!(
+        screen.contains("environment prod-eu (:fleet all): failing (last good read 12s ago)")
+            && screen.contains("no answer within 13 s")
+            && screen.contains("environment prod-us (:fleet all): failing (never read)"),
+        "{screen}"
+    );
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));
 
     // Enter on prod-eu's fraud moves the console there (typed confirmation and all) and opens
     // it; Esc comes back to the list, which kept what it read of local.

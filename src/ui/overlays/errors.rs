@@ -58,6 +58,17 @@ pub fn errors(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, a
         source(format!("journal of {model}"), &state.sources.journal_status);
         source(format!("drift of {model}"), &state.sources.drift_status);
     }
+    // The other environments `:fleet all` reads: each one's whole error, which its line in
+    // the list had to cut.
+    if let Some(everywhere) = &state.everywhere {
+        for (name, read) in everywhere
+            .environments
+            .iter()
+            .filter(|(name, _)| **name != state.config.environment)
+        {
+            source(format!("environment {name} (:fleet all)"), &read.status);
+        }
+    }
     lines.push(Line::from(Span::styled(
         format!("metrics read fine for {ok_metrics} model(s)"),
         theme.dim(),
