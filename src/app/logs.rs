@@ -64,6 +64,8 @@ pub struct LogView {
     pub typing: bool,
     /// Columns scrolled past (← →): long lines are read to their end.
     pub column: u16,
+    /// The servers list it was opened from (`l` in `:server`): Esc goes back to it.
+    pub back_to: Option<super::servers::ServersView>,
 }
 
 impl LogView {
@@ -115,6 +117,15 @@ impl LogView {
 
 /// `l` on a model: its server's log, following.
 pub fn open(state: &mut State, model: &str) -> Vec<Effect> {
+    open_from(state, model, None)
+}
+
+/// `l` on a model, from the servers list `back_to` (where Esc returns), if any.
+pub fn open_from(
+    state: &mut State,
+    model: &str,
+    back_to: Option<super::servers::ServersView>,
+) -> Vec<Effect> {
     state.overlay = Some(Overlay::Logs(LogView {
         model: model.to_string(),
         file: LogFile::Server,
@@ -125,6 +136,7 @@ pub fn open(state: &mut State, model: &str) -> Vec<Effect> {
         search: String::new(),
         typing: false,
         column: 0,
+        back_to,
     }));
     read(state)
 }
@@ -226,7 +238,10 @@ pub fn on_key(state: &mut State, key: crate::keymap::Key) -> Vec<Effect> {
         }
     };
     match action {
-        Some(Action::Back | Action::Quit | Action::Logs) => state.overlay = None,
+        Some(Action::Back | Action::Quit | Action::Logs) => {
+            // Back where it was opened: the servers list, as it was left.
+            state.overlay = view.back_to.take().map(Overlay::Servers);
+        }
         Some(Action::NextPane) => {
             view.file = view.file.next();
             view.lines = Ok(Vec::new());

@@ -126,7 +126,8 @@ pub fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
         Some(Action::Bottom) => view.selected = last,
         Some(Action::Logs) => {
             if let Some(model) = selected_model {
-                return super::logs::open(state, &model);
+                let back_to = view.clone();
+                return super::logs::open_from(state, &model, Some(back_to));
             }
         }
         _ => {}

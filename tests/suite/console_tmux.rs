@@ -911,6 +911,14 @@ fn server_lists_local_servers_and_stops_and_restarts_one_after_confirmation() {
     assert_ne!(second_pid, first_pid, "a new process");
     tmux.wait_for("the new pid listed", |s| s.contains(&second_pid));
 
+    // l tails the selected server's log; Esc comes back to the list.
+    tmux.keys(&["l"]);
+    tmux.wait_for("the server's log", |s| s.contains("fraud · server log"));
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("back in the servers list", |s| {
+        s.contains("local servers of local (1)") && !s.contains("fraud · server log")
+    });
+
     // x, then Esc: nothing stops.
     tmux.keys(&["x"]);
     tmux.wait_for("the stop to be confirmed", |s| {
