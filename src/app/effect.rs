@@ -34,14 +34,17 @@ pub enum ShadowCommand {
 /// What the console asks of a model's local server (from `:server`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServerCommand {
+    /// Serve what the aliases say (a server stopped from the list).
+    Start,
     Stop,
     Restart,
 }
 
 impl ServerCommand {
-    /// "stop", "restart".
+    /// "start", "stop", "restart".
     pub fn verb(self) -> &'static str {
         match self {
+            ServerCommand::Start => "start",
             ServerCommand::Stop => "stop",
             ServerCommand::Restart => "restart",
         }

@@ -1,7 +1,8 @@
 //! `:server`: every local server of the environment with what it serves, its process, port,
 //! restarts and last exit; `x` stops the selected one and `r` restarts it, each confirmed first
 //! (Enter, or the model's name where the environment asks for it typed), like any other
-//! destructive action. `l` tails its logs.
+//! destructive action. A server stopped here stays listed as stopped, and `s` starts it again
+//! serving what the aliases say. `l` tails its logs.
 
 use super::effect::{Effect, ServerCommand};
 use super::state::{Overlay, State};
@@ -17,16 +18,28 @@ pub struct ServersView {
     pub typed: String,
     /// The command sent and not yet answered.
     pub running: Option<(ServerCommand, String)>,
+    /// Servers stopped from this list, as they were last listed: a stopped server has no
+    /// deployment, so the listing leaves it out, and `s` could not start it again.
+    pub stopped: Vec<crate::model::ServingStatus>,
 }
 
-/// The servers, in the order listed (by model name).
+/// The servers, in the order listed (by model name), those stopped here among them.
 pub fn listed(state: &State) -> Vec<&crate::model::ServingStatus> {
     // Only this machine's processes: a cluster's InferenceServices are the cluster pane's.
-    state
+    let mut listed: Vec<&crate::model::ServingStatus> = state
         .servers
         .values()
         .filter(|s| s.kube.is_none())
-        .collect()
+        .collect();
+    if let Some(Overlay::Servers(view)) = &state.overlay {
+        listed.extend(
+            view.stopped
+                .iter()
+                .filter(|s| !state.servers.contains_key(&s.model)),
+        );
+        listed.sort_by(|a, b| a.model.cmp(&b.model));
+    }
+    listed
 }
 
 /// `:server`: the list, on the selected model's server when there is one.
@@ -43,13 +56,36 @@ pub fn open(state: &mut State) -> Vec<Effect> {
         confirming: None,
         typed: String::new(),
         running: None,
+        stopped: Vec::new(),
     }));
     Vec::new()
 }
 
-/// The stop or restart finished (or failed): the list shows servers as they are read next.
-pub fn finished(state: &mut State) {
+/// The command finished (`ok`) or failed: the list shows servers as they are read next; one
+/// stopped stays listed as stopped, one started is the listing's again.
+pub fn finished(state: &mut State, ok: bool) {
+    let last = match &state.overlay {
+        Some(Overlay::Servers(ServersView {
+            running: Some((ServerCommand::Stop, model)),
+            ..
+        })) if ok => state.servers.get(model).cloned(),
+        _ => None,
+    };
     if let Some(Overlay::Servers(view)) = &mut state.overlay {
+        if let (Some((ServerCommand::Start, model)), true) = (&view.running, ok) {
+            view.stopped.retain(|s| &s.model != model);
+        }
+        if let Some(mut stopped) = last {
+            stopped.healthy = false;
+            stopped.supervisor_alive = false;
+            stopped.serving = None;
+            stopped.problem = Some(format!(
+                "stopped here at {} UTC; s starts it again",
+                state.now.format("%H:%M:%S")
+            ));
+            view.stopped.retain(|s| s.model != stopped.model);
+            view.stopped.push(stopped);
+        }
         view.running = None;
     }
 }
@@ -92,6 +128,33 @@ pub fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
             _ => {}
         }
         return Vec::new();
+    }
+    // A stopped server starts at once: nothing is taken away from anyone.
+    if key.code == KeyCode::Char('s') && !key.ctrl {
+        let Some(model) = selected_model else {
+            return Vec::new();
+        };
+        if !view.stopped.iter().any(|s| s.model == model) {
+            state.toast = Some(format!(
+                "{model}'s server is not stopped: r restarts it, x stops it"
+            ));
+            return Vec::new();
+        }
+        if read_only {
+            state.toast = Some(format!(
+                "environment {} is read-only: start {model}'s server refused",
+                state.config.environment
+            ));
+            return Vec::new();
+        }
+        if view.running.is_some() {
+            return Vec::new();
+        }
+        view.running = Some((ServerCommand::Start, model.clone()));
+        return vec![Effect::Server {
+            model,
+            command: ServerCommand::Start,
+        }];
     }
     let command = match key.code {
         KeyCode::Char('x') => Some(ServerCommand::Stop),

@@ -284,7 +284,7 @@ fn history_fetched(
 /// An operation ended: its result in the dialog and a toast, and every source read again.
 fn op_finished(state: &mut State, result: Result<String, String>) -> Vec<Effect> {
     state.progress = None;
-    super::servers::finished(state);
+    super::servers::finished(state, result.is_ok());
     state.toast = Some(match &result {
         Ok(summary) => summary.clone(),
         Err(e) => format!("failed: {e}"),

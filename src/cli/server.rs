@@ -3,11 +3,10 @@
 
 use super::say;
 use clap::Subcommand;
-use serde_json::json;
 
 use super::table::{or_dash, render};
 use super::{Failure, failure, model_name, parse_version, print_json, program, runtime};
-use crate::model::{AliasName, ModelName, NewJournalEntry, Outcome, ServingPlan, ServingStatus};
+use crate::model::{AliasName, ModelName, ServingPlan, ServingStatus};
 use crate::serving::LocalServing;
 use crate::settings::Settings;
 use crate::store::Actor;
@@ -75,24 +74,6 @@ fn alias_canary(registry: &Registry, model: &ModelName) -> Result<Option<u32>, F
     ))
 }
 
-/// The traffic share the newest operation that made `canary` the canary planned for it,
-/// from the plan recorded in its journal row.
-fn last_canary_share(registry: &Registry, model: &ModelName, canary: u32) -> Option<u8> {
-    let rows = registry
-        .journal(&crate::store::journal::JournalQuery {
-            model: Some(model.to_string()),
-            limit: Some(200),
-        })
-        .ok()?;
-    rows.iter().find_map(|row| {
-        let after = &row.details["plan"]["after"];
-        (after["canary"].as_u64() == Some(u64::from(canary)))
-            .then(|| after["canary_percent"].as_u64())
-            .flatten()
-            .and_then(|p| u8::try_from(p).ok())
-    })
-}
-
 pub fn run(settings: &Settings, actor: &Actor, command: ServerCommand) -> Result<(), Failure> {
     let serving = serving(settings)?;
     match command {
@@ -133,39 +114,38 @@ pub fn run(settings: &Settings, actor: &Actor, command: ServerCommand) -> Result
                 (None, None) if mlflow.is_some() => {
                     let canary = mlflow.and_then(|(_, canary)| canary);
                     let share = canary
-                        .and_then(|c| last_canary_share(&registry, &model, c))
+                        .and_then(|c| {
+                            crate::engine::servers::last_canary_share(&registry, &model, c)
+                        })
                         .unwrap_or(canary_percent);
                     (canary, share)
                 }
                 (None, None) => match alias_canary(&registry, &model)? {
                     Some(c) => (
                         Some(c),
-                        last_canary_share(&registry, &model, c).unwrap_or(canary_percent),
+                        crate::engine::servers::last_canary_share(&registry, &model, c)
+                            .unwrap_or(canary_percent),
                     ),
                     None => (None, canary_percent),
                 },
                 _ => (canary, canary_percent),
             };
-            for v in std::iter::once(stable).chain(canary) {
-                registry.version(&model, v)?;
-            }
             let plan = ServingPlan {
                 stable,
                 canary,
                 canary_percent: if canary.is_some() { canary_percent } else { 0 },
             };
-            let runtime = runtime()?;
-            let was_running = runtime.block_on(serving.status(model.as_str())).healthy;
-            let result = runtime.block_on(serving.start(&model, plan));
-            journal(
+            let started = runtime()?.block_on(crate::engine::servers::start(
+                &serving,
                 &mut registry,
                 actor,
-                "server start",
                 &model,
-                &plan,
-                result.as_ref().err().map(|e| e.to_string()),
-            );
-            let server = result.map_err(failure)?;
+                plan,
+            ))?;
+            if let Some(why) = &started.unjournaled {
+                eprintln!("warning: could not journal server start: {why}");
+            }
+            let (server, was_running) = (started.status, started.was_running);
             if json {
                 return print_json(&server);
             }
@@ -245,33 +225,6 @@ pub fn run(settings: &Settings, actor: &Actor, command: ServerCommand) -> Result
             );
             Ok(())
         }
-    }
-}
-
-fn journal(
-    registry: &mut Registry,
-    actor: &Actor,
-    operation: &str,
-    model: &ModelName,
-    plan: &ServingPlan,
-    error: Option<String>,
-) {
-    let entry = NewJournalEntry {
-        user: actor.user.clone(),
-        environment: actor.environment.clone(),
-        operation: operation.into(),
-        model: Some(model.to_string()),
-        from: None,
-        to: Some(plan.describe()),
-        outcome: if error.is_some() {
-            Outcome::Failed
-        } else {
-            Outcome::Succeeded
-        },
-        details: json!({ "plan": plan, "error": error }),
-    };
-    if let Err(e) = registry.append_journal(&entry) {
-        eprintln!("warning: could not journal {operation}: {e}");
     }
 }
 

@@ -77,6 +77,43 @@ async fn server(
     let op = &ctx.operator;
     let (data_dir, program, config) = (op.data_dir(), ctx.program.clone(), ctx.config.clone());
     let (mut said, shadow, unjournaled) = match command {
+        ServerCommand::Start => {
+            // What the registry of record's aliases say (MLflow's in an MLflow environment).
+            let held = op.held(&name).await.map_err(|e| e.to_string())?;
+            let Some(production) = held.production else {
+                return Err(format!(
+                    "{model} has no production version to serve: deploy one first (d)"
+                ));
+            };
+            let registry = crate::store::Registry::open(data_dir).map_err(|e| e.to_string())?;
+            let plan = crate::engine::servers::plan_of_aliases(
+                &registry,
+                &name,
+                (production, held.canary),
+                10,
+            );
+            drop(registry);
+            let started = crate::engine::servers::start_local(
+                data_dir,
+                program,
+                config,
+                op.actor(),
+                &name,
+                plan,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            let status = started.status;
+            (
+                format!(
+                    "{model}'s server started: {} on {}",
+                    status.serving.unwrap_or(status.plan).describe(),
+                    status.endpoint().unwrap_or_default()
+                ),
+                None,
+                started.unjournaled,
+            )
+        }
         ServerCommand::Stop => {
             let stopped =
                 crate::engine::servers::stop_local(data_dir, program, config, op.actor(), &name)
@@ -84,7 +121,7 @@ async fn server(
                     .map_err(|e| e.to_string())?;
             (
                 format!(
-                    "{model}'s server stopped (it served {}); `flightdeck server start {model}` starts it again",
+                    "{model}'s server stopped (it served {}); s in :server (or `flightdeck server start {model}`) starts it again",
                     stopped.plan.describe()
                 ),
                 stopped.shadow,

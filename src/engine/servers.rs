@@ -1,6 +1,6 @@
-//! Stopping and restarting a model's local server: the one path `flightdeck server stop` and
-//! the console's servers list take. Each is refused in a read-only environment, journaled, and
-//! a shadow running in the server has its final report journaled before it ends with it.
+//! Starting, stopping and restarting a model's local server: the one path `flightdeck server`
+//! and the console's servers list take. Each is refused in a read-only environment, journaled,
+//! and a shadow running in the server has its final report journaled before it ends with it.
 
 use serde_json::json;
 
@@ -28,6 +28,85 @@ pub struct Restarted {
     /// The shadow that ended with the old server.
     pub shadow: Option<ShadowReport>,
     pub unjournaled: Option<String>,
+}
+
+/// What a start did.
+#[derive(Debug)]
+pub struct Started {
+    /// The server as it answers now.
+    pub status: ServingStatus,
+    /// It was running and now serves the plan in place (with the settings it started with).
+    pub was_running: bool,
+    pub unjournaled: Option<String>,
+}
+
+/// Starts `model`'s server serving `plan` (or switches a running one to it in place). Each
+/// version must be in the local registry (an MLflow version is copied there first).
+pub async fn start(
+    serving: &LocalServing,
+    registry: &mut Registry,
+    actor: &Actor,
+    model: &ModelName,
+    plan: ServingPlan,
+) -> Result<Started, EngineError> {
+    actor.ensure_writable(&format!("start serving {model}"))?;
+    for version in std::iter::once(plan.stable).chain(plan.canary) {
+        registry.version(model, version)?;
+    }
+    let was_running = serving.status(model.as_str()).await.healthy;
+    let result = serving
+        .start(model, plan)
+        .await
+        .map_err(|e| EngineError::Serving(e.to_string()));
+    let unjournaled = journal(
+        registry,
+        actor,
+        "server start",
+        model,
+        (None, Some(&plan)),
+        result.as_ref().err(),
+    );
+    Ok(Started {
+        status: result?,
+        was_running,
+        unjournaled,
+    })
+}
+
+/// What the aliases say `model` serves: `production` as the stable version and `canary` (if
+/// any) at the share the newest operation that made it the canary planned for it, else
+/// `canary_percent`.
+pub fn plan_of_aliases(
+    registry: &Registry,
+    model: &ModelName,
+    (production, canary): (u32, Option<u32>),
+    canary_percent: u8,
+) -> ServingPlan {
+    ServingPlan {
+        stable: production,
+        canary,
+        canary_percent: canary.map_or(0, |c| {
+            last_canary_share(registry, model, c).unwrap_or(canary_percent)
+        }),
+    }
+}
+
+/// The traffic share the newest operation that made `canary` the canary planned for it,
+/// from the plan recorded in its journal row.
+pub fn last_canary_share(registry: &Registry, model: &ModelName, canary: u32) -> Option<u8> {
+    let rows = registry
+        .journal(&crate::store::journal::JournalQuery {
+            model: Some(model.to_string()),
+            limit: Some(200),
+        })
+        .ok()?;
+    rows.iter().find_map(|row| {
+        let after = &row.details["plan"]["after"];
+        (after["canary"].as_u64() == Some(u64::from(canary)))
+            .then(|| after["canary_percent"].as_u64())
+            .flatten()
+            .and_then(|p| u8::try_from(p).ok())
+    })
 }
 
 /// Stops `model`'s server and its supervisor: its clients get no answer until it is started
@@ -118,6 +197,20 @@ pub async fn stop_local(
     let serving = LocalServing::new(data_dir, program).with_config(config);
     let mut registry = Registry::open(data_dir)?;
     stop(&serving, &mut registry, actor, model).await
+}
+
+/// Starts `model`'s server under `data_dir` serving `plan`, reading `config`.
+pub async fn start_local(
+    data_dir: &std::path::Path,
+    program: std::path::PathBuf,
+    config: Option<std::path::PathBuf>,
+    actor: &Actor,
+    model: &ModelName,
+    plan: ServingPlan,
+) -> Result<Started, EngineError> {
+    let serving = LocalServing::new(data_dir, program).with_config(config);
+    let mut registry = Registry::open(data_dir)?;
+    start(&serving, &mut registry, actor, model, plan).await
 }
 
 /// Restarts `model`'s server under `data_dir`, reading `config`.

@@ -399,7 +399,7 @@ fn overlay_keys(state: &State) -> Option<&'static str> {
         Overlay::Logs(_) => {
             "j/k hold · G follow · / search · n/N older/newer · ← → sideways · tab next log · esc closes"
         }
-        Overlay::Servers(_) => "j/k select · x stop · r restart · l logs · esc closes",
+        Overlay::Servers(_) => "j/k select · x stop · r restart · s start · l logs · esc closes",
         // Dialogs say their own keys inside.
         Overlay::Operation(_) | Overlay::Check(_) => return None,
     })

@@ -932,9 +932,27 @@ fn server_lists_local_servers_and_stops_and_restarts_one_after_confirmation() {
     tmux.keys(&["x"]);
     tmux.keys(&["-l", "fraud"]);
     tmux.keys(&["Enter"]);
-    tmux.wait_for("the stop done", |s| {
+    tmux.wait_for("the stop done, the server listed as stopped", |s| {
         s.contains("fraud's server stopped (it served v1)")
-            && s.contains("local servers of local (0)")
+            && s.contains("local servers of local (1)")
+            && s.lines()
+                .any(|l| l.contains("fraud") && l.contains("stopped"))
+    });
+    // s starts it again, serving what the aliases say (no confirmation: nothing is taken away).
+    tmux.keys(&["s"]);
+    tmux.wait_for("the start done", |s| {
+        s.contains("fraud's server started: v1 on http://127.0.0.1:")
+    });
+    tmux.wait_for("running again", |s| {
+        s.lines()
+            .any(|l| l.contains("fraud") && l.contains("running"))
+    });
+    tmux.keys(&["x"]);
+    tmux.keys(&["-l", "fraud"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("stopped again", |s| {
+        s.lines()
+            .any(|l| l.contains("fraud") && l.contains("stopped here at"))
     });
     tmux.keys(&["Escape"]);
     tmux.wait_for("the fleet says nothing serves production", |s| {
@@ -942,7 +960,7 @@ fn server_lists_local_servers_and_stops_and_restarts_one_after_confirmation() {
     });
     tmux.keys(&["q"]);
     let journal = ok(h, &["journal", "--model", "fraud"]);
-    for operation in ["server stop", "server restart"] {
+    for operation in ["server stop", "server restart", "server start"] {
         assert!(
             journal.contains(operation),
             "{operation} journaled:\n{journal}"

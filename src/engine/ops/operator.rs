@@ -143,6 +143,12 @@ impl Operator {
         &self.serving
     }
 
+    /// Where the registry of record's aliases point for `model` (MLflow's in an MLflow
+    /// environment).
+    pub async fn held(&self, model: &ModelName) -> Result<super::Held, EngineError> {
+        self.registry.held(model).await
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }

@@ -29,7 +29,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
     );
     let servers = listed(state);
     let title = format!(
-        " local servers of {} ({}) · x stop · r restart · l logs · esc closes ",
+        " local servers of {} ({}) · x stop · r restart · s start · l logs · esc closes ",
         state.config.environment,
         servers.len()
     );
@@ -111,6 +111,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
     let line = match (&view.confirming, &view.running) {
         (Some((command, model)), _) => {
             let consequence = match command {
+                ServerCommand::Start => "it serves what the aliases say",
                 ServerCommand::Stop => "its clients get no answer until it is started again",
                 ServerCommand::Restart => {
                     "it is stopped and started again with what it serves, on its port; requests in between fail"
@@ -134,7 +135,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
             theme.warn(),
         )),
         (None, None) => Line::from(Span::styled(
-            "x stops the selected server, r restarts it (both confirmed, both journaled)",
+            "x stops the selected server, r restarts it (both confirmed), s starts one stopped here; all journaled",
             theme.dim(),
         )),
     };
