@@ -54,18 +54,15 @@ pub async fn start(
         registry.version(model, version)?;
     }
     let was_running = serving.status(model.as_str()).await.healthy;
-    let result = serving
-        .start(model, plan)
-        .await
-        .map_err(|e| EngineError::Serving(e.to_string()));
-    let unjournaled = journal(
+    let (result, unjournaled) = start_journaled(
+        serving,
         registry,
         actor,
-        "server start",
         model,
-        (None, Some(&plan)),
-        result.as_ref().err(),
-    );
+        ("server start", None),
+        plan,
+    )
+    .await;
     Ok(Started {
         status: result?,
         was_running,
@@ -167,18 +164,15 @@ pub async fn restart(
         .ok();
     // Not running (it crashed for good) is no reason not to start it.
     let _ = serving.stop(model).await;
-    let result = serving
-        .start(model, plan)
-        .await
-        .map_err(|e| EngineError::Serving(e.to_string()));
-    let unjournaled = journal(
+    let (result, unjournaled) = start_journaled(
+        serving,
         registry,
         actor,
-        "server restart",
         model,
-        (Some(&plan), Some(&plan)),
-        result.as_ref().err(),
-    );
+        ("server restart", Some(&plan)),
+        plan,
+    )
+    .await;
     Ok(Restarted {
         status: result?,
         shadow,
@@ -224,6 +218,31 @@ pub async fn restart_local(
     let serving = LocalServing::new(data_dir, program).with_config(config);
     let mut registry = Registry::open(data_dir)?;
     restart(&serving, &mut registry, actor, model).await
+}
+
+/// Starts `plan` and journals it as `operation` from `from`: the start's result, and why the
+/// journal does not have it, if it could not be written.
+async fn start_journaled(
+    serving: &LocalServing,
+    registry: &mut Registry,
+    actor: &Actor,
+    model: &ModelName,
+    (operation, from): (&str, Option<&ServingPlan>),
+    plan: ServingPlan,
+) -> (Result<ServingStatus, EngineError>, Option<String>) {
+    let result = serving
+        .start(model, plan)
+        .await
+        .map_err(|e| EngineError::Serving(e.to_string()));
+    let unjournaled = journal(
+        registry,
+        actor,
+        operation,
+        model,
+        (from, Some(&plan)),
+        result.as_ref().err(),
+    );
+    (result, unjournaled)
 }
 
 /// Journals what was done; the error of a journal that cannot be written (the server was
