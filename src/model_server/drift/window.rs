@@ -521,6 +521,30 @@ mod tests {
         }]
     }
 
+    /// A reference's profile as registration makes it: bins at its deciles, every value kept.
+    fn deciles(mut values: Vec<f64>) -> NumericProfile {
+        values.sort_by(f64::total_cmp);
+        let n = values.len();
+        let bin_edges: Vec<f64> = (0..=10)
+            .map(|i| crate::stats::quantile(&values, f64::from(i) / 10.0))
+            .collect();
+        let mut bin_counts = vec![0u64; 10];
+        for v in &values {
+            bin_counts[bin_index(&bin_edges, *v)] += 1;
+        }
+        let mean = values.iter().sum::<f64>() / n as f64;
+        NumericProfile {
+            bin_edges,
+            bin_counts,
+            n: n as u64,
+            mean,
+            std: (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64).sqrt(),
+            min: values[0],
+            max: values[n - 1],
+            sample: values,
+        }
+    }
+
     /// Twelve features alike in every way to their reference, over windows just past the
     /// minimum: at 5 % per feature and PSI judged by its thresholds alone, about half of these
     /// windows read `drift` or `warn` (the false `!drift` right after a version starts taking
@@ -540,9 +564,8 @@ mod tests {
             .map(|i| FeatureProfile {
                 name: format!("f{i}"),
                 missing: 0,
-                kind: FeatureKind::Numeric(crate::engine::profile::numeric_profile(
+                kind: FeatureKind::Numeric(deciles(
                     (0..2_000).map(|_| uniform() * 100.0).collect(),
-                    2_000,
                 )),
             })
             .collect();
