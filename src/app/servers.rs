@@ -18,9 +18,6 @@ pub struct ServersView {
     pub typed: String,
     /// The command sent and not yet answered.
     pub running: Option<(ServerCommand, String)>,
-    /// Servers stopped from this list, as they were last listed: a stopped server has no
-    /// deployment, so the listing leaves it out, and `s` could not start it again.
-    pub stopped: Vec<crate::model::ServingStatus>,
 }
 
 /// The servers, in the order listed (by model name), those stopped here among them.
@@ -31,14 +28,13 @@ pub fn listed(state: &State) -> Vec<&crate::model::ServingStatus> {
         .values()
         .filter(|s| s.kube.is_none())
         .collect();
-    if let Some(Overlay::Servers(view)) = &state.overlay {
-        listed.extend(
-            view.stopped
-                .iter()
-                .filter(|s| !state.servers.contains_key(&s.model)),
-        );
-        listed.sort_by(|a, b| a.model.cmp(&b.model));
-    }
+    listed.extend(
+        state
+            .stopped_here
+            .iter()
+            .filter(|s| !state.servers.contains_key(&s.model)),
+    );
+    listed.sort_by(|a, b| a.model.cmp(&b.model));
     listed
 }
 
@@ -56,7 +52,6 @@ pub fn open(state: &mut State) -> Vec<Effect> {
         confirming: None,
         typed: String::new(),
         running: None,
-        stopped: Vec::new(),
     }));
     Vec::new()
 }
@@ -71,22 +66,23 @@ pub fn finished(state: &mut State, ok: bool) {
         })) if ok => state.servers.get(model).cloned(),
         _ => None,
     };
+    let now = state.now;
     if let Some(Overlay::Servers(view)) = &mut state.overlay {
         if let (Some((ServerCommand::Start, model)), true) = (&view.running, ok) {
-            view.stopped.retain(|s| &s.model != model);
-        }
-        if let Some(mut stopped) = last {
-            stopped.healthy = false;
-            stopped.supervisor_alive = false;
-            stopped.serving = None;
-            stopped.problem = Some(format!(
-                "stopped here at {} UTC; s starts it again",
-                state.now.format("%H:%M:%S")
-            ));
-            view.stopped.retain(|s| s.model != stopped.model);
-            view.stopped.push(stopped);
+            state.stopped_here.retain(|s| &s.model != model);
         }
         view.running = None;
+    }
+    if let Some(mut stopped) = last {
+        stopped.healthy = false;
+        stopped.supervisor_alive = false;
+        stopped.serving = None;
+        stopped.problem = Some(format!(
+            "stopped here at {} UTC; s starts it again",
+            now.format("%H:%M:%S")
+        ));
+        state.stopped_here.retain(|s| s.model != stopped.model);
+        state.stopped_here.push(stopped);
     }
 }
 
@@ -134,7 +130,7 @@ pub fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
         let Some(model) = selected_model else {
             return Vec::new();
         };
-        if !view.stopped.iter().any(|s| s.model == model) {
+        if !state.stopped_here.iter().any(|s| s.model == model) {
             state.toast = Some(format!(
                 "{model}'s server is not stopped: r restarts it, x stops it"
             ));

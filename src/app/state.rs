@@ -350,6 +350,10 @@ pub struct State {
     pub rollouts: std::collections::BTreeMap<String, crate::model::Rollout>,
     pub scrapes: BTreeMap<String, ScrapeSample>,
     pub serving: BTreeMap<VersionKey, ServingStats>,
+    /// Local servers stopped from `:server` in this environment, as last listed: a stopped
+    /// server has no deployment, so the listing leaves it out; the list keeps it, to start it
+    /// again (`s`).
+    pub stopped_here: Vec<crate::model::ServingStatus>,
     /// Recent serving stats per version, oldest first, at most [`HISTORY`] points.
     pub history: BTreeMap<VersionKey, VecDeque<HistoryPoint>>,
     /// The last hour and day of each version's serving, in coarser points (`T`).
@@ -568,6 +572,7 @@ impl State {
             rollouts: Default::default(),
             scrapes: BTreeMap::new(),
             serving: BTreeMap::new(),
+            stopped_here: Vec::new(),
             history: BTreeMap::new(),
             coarse: BTreeMap::new(),
             chart_range: Default::default(),

@@ -938,6 +938,16 @@ fn server_lists_local_servers_and_stops_and_restarts_one_after_confirmation() {
             && s.lines()
                 .any(|l| l.contains("fraud") && l.contains("stopped"))
     });
+    // Still listed when the list is opened again.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the list closed", |s| !s.contains("local servers of local"));
+    tmux.keys(&[":"]);
+    tmux.keys(&["-l", "server"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the stopped server listed again", |s| {
+        s.contains("local servers of local (1)")
+            && s.lines().any(|l| l.contains("fraud") && l.contains("stopped here at"))
+    });
     // s starts it again, serving what the aliases say (no confirmation: nothing is taken away).
     tmux.keys(&["s"]);
     tmux.wait_for("the start done", |s| {
