@@ -1,9 +1,10 @@
-//! The serving charts' time range (`T` cycles 5 minutes, 1 hour, 24 hours) and the coarser
-//! histories behind the longer ones: each version's points of the last hour in 30-second
-//! buckets and of the last day in 10-minute buckets, folded from every scrape. They are kept per
-//! version, so a server that restarts (or moves to a new port) carries on the same line; they
-//! last as long as the console (Prometheus' history, where there is one, starts the 5-minute
-//! chart when a model is opened).
+//! The serving charts' time range (`T` cycles 5 minutes, 1 hour, 24 hours) and the histories
+//! behind them: each version's points of the last 5 minutes in 5-second buckets, of the last
+//! hour in 30-second buckets and of the last day in 10-minute buckets, folded from every
+//! scrape. Buckets are fixed in time, so a time with no read (a server down, a console busy)
+//! is a gap and the time axis is even. They are kept per version, so a server that restarts
+//! (or moves to a new port) carries on the same line; they last as long as the console stays
+//! in the environment (Prometheus' history, where there is one, starts each range).
 
 use std::collections::VecDeque;
 
@@ -36,24 +37,37 @@ impl ChartRange {
         }
     }
 
-    /// Points a coarse history keeps (the 5-minute one keeps every read).
+    /// The step in words: "5s", "30s", "10m".
+    pub fn step_label(self) -> &'static str {
+        match self {
+            ChartRange::FiveMinutes => "5s",
+            ChartRange::Hour => "30s",
+            ChartRange::Day => "10m",
+        }
+    }
+
+    /// Points a history keeps.
     pub fn points(self) -> usize {
         match self {
-            ChartRange::FiveMinutes => super::state::HISTORY,
+            ChartRange::FiveMinutes => FIVE_POINTS,
             ChartRange::Hour => HOUR_POINTS,
             ChartRange::Day => DAY_POINTS,
         }
     }
 
-    /// Seconds per point of the coarse histories (`None`: every scrape is a point).
-    pub fn bucket_seconds(self) -> Option<i64> {
+    /// Seconds per point.
+    pub fn bucket_seconds(self) -> i64 {
         match self {
-            ChartRange::FiveMinutes => None,
-            ChartRange::Hour => Some(HOUR_BUCKET),
-            ChartRange::Day => Some(DAY_BUCKET),
+            ChartRange::FiveMinutes => FIVE_BUCKET,
+            ChartRange::Hour => HOUR_BUCKET,
+            ChartRange::Day => DAY_BUCKET,
         }
     }
 }
+
+/// Five seconds: a model off screen is read every few seconds, so its buckets are not gaps.
+const FIVE_BUCKET: i64 = 5;
+const FIVE_POINTS: usize = 60;
 
 const HOUR_BUCKET: i64 = 30;
 const DAY_BUCKET: i64 = 600;
@@ -64,8 +78,10 @@ const DAY_POINTS: usize = 144;
 /// A version's coarse histories, oldest first, and the buckets being filled.
 #[derive(Debug, Clone, Default)]
 pub struct Coarse {
+    pub five: VecDeque<HistoryPoint>,
     pub hour: VecDeque<HistoryPoint>,
     pub day: VecDeque<HistoryPoint>,
+    five_bucket: Bucket,
     hour_bucket: Bucket,
     day_bucket: Bucket,
 }
@@ -115,6 +131,14 @@ impl Coarse {
     /// Folds a point measured at `at` (unix seconds) into both histories.
     pub fn add(&mut self, at: i64, point: HistoryPoint) {
         fold(
+            &mut self.five,
+            &mut self.five_bucket,
+            FIVE_BUCKET,
+            FIVE_POINTS,
+            at,
+            point,
+        );
+        fold(
             &mut self.hour,
             &mut self.hour_bucket,
             HOUR_BUCKET,
@@ -136,7 +160,7 @@ impl Coarse {
     /// for a bucket with no point (nothing was read then: a gap, never a zero).
     pub fn series(&self, range: ChartRange) -> Vec<Option<HistoryPoint>> {
         let (points, bucket) = match range {
-            ChartRange::FiveMinutes => return Vec::new(),
+            ChartRange::FiveMinutes => (&self.five, &self.five_bucket),
             ChartRange::Hour => (&self.hour, &self.hour_bucket),
             ChartRange::Day => (&self.day, &self.day_bucket),
         };
@@ -156,9 +180,7 @@ pub fn history_fetched(
     range: ChartRange,
     series: std::collections::BTreeMap<(String, String), Vec<crate::clients::metrics::RatePoint>>,
 ) {
-    let Some(step) = range.bucket_seconds() else {
-        return;
-    };
+    let step = range.bucket_seconds();
     for ((series_model, version), points) in series {
         let (Some(first), Some(last)) = (points.first(), points.last()) else {
             continue;
@@ -185,8 +207,9 @@ pub fn history_fetched(
             .collect();
         let coarse = state.coarse.entry((series_model, version)).or_default();
         let kept = match range {
+            ChartRange::FiveMinutes => &mut coarse.five,
             ChartRange::Hour => &mut coarse.hour,
-            _ => &mut coarse.day,
+            ChartRange::Day => &mut coarse.day,
         };
         if filled.len() > kept.len() {
             std::mem::swap(kept, &mut filled);
@@ -298,6 +321,25 @@ mod tests {
             .collect();
         // Its four steps, then the bucket the console is filling.
         assert_eq!(rates, [Some(4.0), Some(5.0), None, Some(7.0), Some(9.0)]);
+    }
+
+    /// A server stopped for 20 s in the five minutes: its steps are gaps, each timed, so the
+    /// outage shows where it was instead of the reads around it closing up.
+    #[test]
+    fn five_minutes_in_five_second_steps_show_an_outage_as_gaps() {
+        let mut c = Coarse::default();
+        let start = 8 * 3600;
+        for t in (0..20).chain(40..60) {
+            c.add(start + t, point(10.0, 0.0, 0.001));
+        }
+        let series = c.series(ChartRange::FiveMinutes);
+        let shape: String = series
+            .iter()
+            .map(|p| if p.is_some() { '#' } else { '.' })
+            .collect();
+        assert_eq!(shape, "####....####");
+        assert_eq!(series[0].unwrap().at, start as u32);
+        assert_eq!(series.len(), 12, "every 5 s step from the first read on");
     }
 
     #[test]

@@ -104,7 +104,10 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Effect> {
                 Ok(series) if range != super::chart_range::ChartRange::FiveMinutes => {
                     super::chart_range::history_fetched(state, &model, range, series)
                 }
-                Ok(series) => history_fetched(state, &model, series),
+                Ok(series) => {
+                    super::chart_range::history_fetched(state, &model, range, series.clone());
+                    history_fetched(state, &model, series)
+                }
                 Err(e) => state.toast = Some(format!("chart history: {e}")),
             }
             Vec::new()
@@ -686,16 +689,17 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         Action::TimeRange => {
             state.chart_range = state.chart_range.next();
             state.toast = Some(format!(
-                "the serving charts span {} (T for the next range)",
-                state.chart_range.label()
+                "the serving charts show up to the last {} in {} steps, as many as fit (T for the next range)",
+                state.chart_range.label(),
+                state.chart_range.step_label()
             ));
             // What the metrics source remembers of that range (Prometheus does).
-            return match (state.open_model(), state.chart_range.bucket_seconds()) {
-                (Some(model), Some(_)) => vec![Effect::FetchHistory {
+            return match state.open_model() {
+                Some(model) => vec![Effect::FetchHistory {
                     model: model.to_string(),
                     range: state.chart_range,
                 }],
-                _ => Vec::new(),
+                None => Vec::new(),
             };
         }
         _ => {}

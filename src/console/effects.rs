@@ -42,9 +42,6 @@ pub fn open_environment(
     Ok(next)
 }
 
-/// How far back a model's charts start when it is opened (its history's length at 1 s).
-const HISTORY_SECONDS: u32 = crate::app::state::HISTORY as u32;
-
 /// What operations need: the environment's operator, and the demo's tour hook.
 #[derive(Clone)]
 pub struct OpContext {
@@ -530,10 +527,8 @@ pub fn perform(effect: Effect, background: &Background) {
         }
         Effect::FetchHistory { model, range } => {
             tokio::spawn(async move {
-                let (seconds, step) = match range.bucket_seconds() {
-                    None => (HISTORY_SECONDS, 1),
-                    Some(step) => (range.points() as u32 * step as u32, step as u32),
-                };
+                let step = range.bucket_seconds() as u32;
+                let seconds = range.points() as u32 * step;
                 let history = bg.sources.metrics.history(model.clone(), seconds, step);
                 let result = history.await;
                 bg.replies.send(Msg::HistoryFetched {

@@ -80,19 +80,20 @@ fn the_console_shows_live_traffic_and_answers_keys() {
     tmux.keys(&["/", "f", "r", "a", "u", "d", "Enter", "Enter"]);
     tmux.wait_for("fraud's charts over its reads, with axes", |s| {
         s.contains("req/s")
-            && s.contains(" reads · T→1h")
+            && s.contains(" in 5s steps · T→1h")
             && s.contains("      0 ┤")
             && s.lines()
                 .any(|l| l.contains(" now") && l.matches(':').count() >= 2)
     });
     tmux.keys(&["T"]);
     tmux.wait_for("the hour's charts", |s| {
-        s.contains("the serving charts span 1h") && s.contains("in 30s steps · T→24h")
+        s.contains("the serving charts show up to the last 1h in 30s steps")
+            && s.contains("in 30s steps · T→24h")
     });
     tmux.keys(&["T"]);
-    tmux.wait_for("the day's charts", |s| s.contains("in 600s steps · T→5m"));
+    tmux.wait_for("the day's charts", |s| s.contains("in 10m steps · T→5m"));
     tmux.keys(&["T"]);
-    tmux.wait_for("back to every read", |s| s.contains(" reads · T→1h"));
+    tmux.wait_for("back to five minutes", |s| s.contains("in 5s steps · T→1h"));
     tmux.keys(&["Escape"]);
     tmux.wait_for("the filtered fleet", |s| s.contains("filter: fraud"));
     tmux.keys(&["Escape"]);
@@ -946,7 +947,8 @@ fn server_lists_local_servers_and_stops_and_restarts_one_after_confirmation() {
     tmux.keys(&["Enter"]);
     tmux.wait_for("the stopped server listed again", |s| {
         s.contains("local servers of local (1)")
-            && s.lines().any(|l| l.contains("fraud") && l.contains("stopped here at"))
+            && s.lines()
+                .any(|l| l.contains("fraud") && l.contains("stopped here at"))
     });
     // s starts it again, serving what the aliases say (no confirmation: nothing is taken away).
     tmux.keys(&["s"]);

@@ -85,10 +85,12 @@ pub(super) fn serving(frame: &mut Frame<'_>, panel: Panel<'_>) {
     let versions: Vec<(&str, u32)> = std::iter::once(("stable", plan.stable))
         .chain(plan.canary.map(|c| ("canary", c)))
         .collect();
+    // Two cells between the versions' columns: their lines never run into each other.
     let columns = Layout::horizontal(vec![
         Constraint::Ratio(1, versions.len() as u32);
         versions.len()
     ])
+    .spacing(2)
     .split(inner);
     for ((role, version), column) in versions.iter().zip(columns.iter()) {
         let share = if *role == "canary" {
@@ -183,21 +185,14 @@ fn version_column(
     let stats = state.serving.get(&key).copied();
     // Numbers from a read before the last (failed) one are shown dimmed.
     let value = |style: Style| if stale { theme.dim() } else { style };
-    // The range asked for (`T`): every read for 5 minutes, coarser points for an hour or a day;
-    // `None` where nothing was read (a gap, never a zero).
+    // The range asked for (`T`), in steps fixed in time; `None` where nothing was read (a gap,
+    // never a zero).
     let range = state.chart_range;
-    let history: Vec<Option<HistoryPoint>> = match range {
-        crate::app::chart_range::ChartRange::FiveMinutes => state
-            .history
-            .get(&key)
-            .map(|h| h.iter().copied().map(Some).collect())
-            .unwrap_or_default(),
-        _ => state
-            .coarse
-            .get(&key)
-            .map(|c| c.series(range))
-            .unwrap_or_default(),
-    };
+    let history: Vec<Option<HistoryPoint>> = state
+        .coarse
+        .get(&key)
+        .map(|c| c.series(range))
+        .unwrap_or_default();
     // The charts take the room there is (at least 3 rows each, at most 10), their time axis
     // one row under the last.
     let fixed = 2 + 3 + 1 + 1;
@@ -226,11 +221,8 @@ fn version_column(
         Constraint::Min(0),
     ])
     .areas(area);
-    let since = state
-        .serving_since
-        .get(&key)
-        .map(|t| format!("  charted from {}", t.format("%H:%M:%S")));
-    let header = header_lines((role, version, share), since, stats, theme);
+    // When the charts start is on their time axis.
+    let header = header_lines((role, version, share), stats, theme);
     frame.render_widget(Paragraph::new(header), title);
     let rate_series = |p: &HistoryPoint| p.requests_per_second;
     let width = rate.width.saturating_sub(GUTTER);
@@ -344,11 +336,9 @@ fn labelled_line(live: Option<&crate::clients::metrics::LiveNumbers>) -> String 
     parts.join(" ")
 }
 
-/// The column's title: role, version, share of traffic, where its charts begin (a deploy or
-/// promote shows as a new start), and its latency quantiles.
+/// The column's title: role, version, share of traffic, and its latency quantiles.
 fn header_lines(
     (role, version, share): (&str, u32, u8),
-    since: Option<String>,
     stats: Option<ServingStats>,
     theme: &Theme,
 ) -> Vec<Line<'static>> {
@@ -356,7 +346,6 @@ fn header_lines(
         Line::from(vec![
             Span::styled(format!("{role} v{version}"), theme.accent()),
             Span::styled(format!("  {share}% of traffic"), theme.dim()),
-            Span::styled(since.unwrap_or_default(), theme.dim()),
         ]),
         Line::from(Span::styled(
             format!(
@@ -441,7 +430,7 @@ fn time_axis(
     width: u16,
 ) -> Line<'static> {
     let width = usize::from(width);
-    let step = range.bucket_seconds().unwrap_or(0);
+    let step = range.bucket_seconds();
     // A gap has no time of its own: counted back from the first point that has one.
     let at = |index: usize| {
         shown
@@ -467,7 +456,8 @@ fn time_axis(
             }
         }
     };
-    // The newest point is drawn at the column after the others: `now` ends there.
+    // The newest point is drawn at the column after the others: `now` ends there. Each label
+    // is written only where it clears the others by a cell.
     let end = shown.len().min(width).max(3);
     put(end - 3, "now");
     if let Some(left) = at(0).and_then(clock)
@@ -475,11 +465,11 @@ fn time_axis(
     {
         put(0, &left);
         let middle = shown.len() / 2;
-        if width >= left.len() * 3 + 8
-            && shown.len() >= 8
-            && let Some(text) = at(middle).and_then(clock)
-        {
-            put(middle.saturating_sub(text.len() / 2), &text);
+        if let Some(text) = at(middle).and_then(clock) {
+            let start = middle.saturating_sub(text.len() / 2);
+            if start > left.len() && start + text.len() < end - 3 {
+                put(start, &text);
+            }
         }
     }
     let text: String = cells.into_iter().collect();
@@ -490,7 +480,7 @@ fn time_axis(
     ))
 }
 
-/// The chart's span and the next range after its label, e.g. `   42 reads · T→1h`: the value
+/// The chart's span and the next range after its label, e.g. `   3m in 5s steps · T→1h`: the value
 /// axis says the scale.
 fn scale<'a>(
     history: &[Option<HistoryPoint>],
@@ -499,12 +489,11 @@ fn scale<'a>(
     theme: &Theme,
 ) -> Span<'a> {
     let shown = tail(history, width);
-    let span = match (range.bucket_seconds(), shown.len()) {
-        // Every read, about a refresh apart: the chart spans its points.
-        (None, 1) => "1 read".to_string(),
-        (None, n) => format!("{n} reads"),
-        (Some(seconds), n) => format!("{} in {seconds}s steps", format::age(seconds * n as i64)),
-    };
+    let span = format!(
+        "{} in {} steps",
+        format::age(range.bucket_seconds() * shown.len() as i64),
+        range.step_label()
+    );
     Span::styled(
         format!("   {span} · T→{}", range.next().label()),
         theme.dim(),
@@ -534,13 +523,24 @@ mod tests {
 
     #[test]
     fn the_time_axis_says_when_the_first_and_middle_points_were_read_and_ends_at_now() {
-        let shown: Vec<_> = (0..60).map(|i| read_at(EIGHT + i)).collect();
+        let shown: Vec<_> = (0..60).map(|i| read_at(EIGHT + i * 5)).collect();
         let line = time_axis(&shown, ChartRange::FiveMinutes, 70).to_string();
         let axis = &line[usize::from(GUTTER)..];
         assert!(axis.starts_with("08:00:00"), "{line:?}");
-        assert_eq!(axis.find("08:00:30"), Some(30 - 4), "{line:?}");
+        assert_eq!(axis.find("08:02:30"), Some(30 - 4), "{line:?}");
         // `now` under the newest point (column 59), not at the far edge.
         assert_eq!(axis.find("now"), Some(57), "{line:?}");
+        // Too few points for three labels apart: the middle one is left out, never overlapped.
+        for points in 8..20 {
+            let line = time_axis(&shown[..points], ChartRange::FiveMinutes, 70).to_string();
+            let words: Vec<&str> = line.split_whitespace().collect();
+            assert!(
+                words
+                    .iter()
+                    .all(|w| *w == "now" || (w.len() == 8 && w.matches(':').count() == 2)),
+                "{points} points: {line:?}"
+            );
+        }
     }
 
     #[test]
