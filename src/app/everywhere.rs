@@ -31,10 +31,30 @@ pub struct Everywhere {
     pub opened_from: bool,
 }
 
+/// One read of another environment: its rows, and why its serving numbers could not be read
+/// where they could not (its registry answered, its metrics source did not).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EnvironmentRows {
+    pub rows: Vec<FleetRow>,
+    pub metrics_problem: Option<String>,
+}
+
+impl From<Vec<FleetRow>> for EnvironmentRows {
+    fn from(rows: Vec<FleetRow>) -> Self {
+        Self {
+            rows,
+            metrics_problem: None,
+        }
+    }
+}
+
 /// Another environment's fleet as last read.
 #[derive(Debug, Clone, Default)]
 pub struct EnvironmentFleet {
     pub rows: Vec<FleetRow>,
+    /// Its metrics source failing at the last read: the rows have no numbers, and the list
+    /// says why rather than a bare ✔.
+    pub metrics_problem: Option<String>,
     pub status: SourceStatus,
     /// When its read was last asked for (monotonic seconds).
     pub asked: Option<f64>,
@@ -56,6 +76,8 @@ pub enum Freshness {
         error: String,
         age_seconds: Option<i64>,
     },
+    /// Read at its last refresh, but its serving numbers could not be: the rows have none.
+    NoNumbers { problem: String },
 }
 
 /// One line of the list: a model in an environment, or an environment with no model to show
@@ -174,14 +196,22 @@ pub fn rows(state: &State) -> Vec<EverywhereRow<'_>> {
                 stored.map(|r| r.status.clone()).unwrap_or_default(),
             )
         };
-        let freshness = freshness(&status, state.now, pace(state, fresh_here));
+        let freshness = match (
+            freshness(&status, state.now, pace(state, fresh_here)),
+            stored
+                .filter(|_| !fresh_here)
+                .and_then(|r| r.metrics_problem.clone()),
+        ) {
+            (Freshness::Live, Some(problem)) => Freshness::NoNumbers { problem },
+            (freshness, _) => freshness,
+        };
         // Numbers from a read that failed since are stale, as the fleet says of a server.
         let stale = match &freshness {
             Freshness::Failing { error, age_seconds } => Some((*age_seconds, error.clone())),
             Freshness::Old { age_seconds } => {
                 Some((Some(*age_seconds), "not read again since".to_string()))
             }
-            Freshness::Live | Freshness::Reading => None,
+            Freshness::Live | Freshness::Reading | Freshness::NoNumbers { .. } => None,
         };
         let models: Vec<RowRef> = match stale {
             Some((age_seconds, error)) => models
@@ -265,7 +295,7 @@ pub fn read(
     state: &mut State,
     name: String,
     at: DateTime<Utc>,
-    result: Result<Vec<FleetRow>, String>,
+    result: Result<EnvironmentRows, String>,
 ) {
     let now = state.now;
     let every = pace(state, false);
@@ -273,13 +303,17 @@ pub fn read(
     let read = everywhere.environments.entry(name).or_default();
     read.status.in_flight = false;
     // The same rows again, from an environment that was fresh: nothing to draw.
-    state.unchanged = matches!(&result, Ok(rows) if *rows == read.rows)
+    state.unchanged = matches!(&result, Ok(r) if r.rows == read.rows && r.metrics_problem == read.metrics_problem)
         && read.status.error.is_none()
         && read.status.last_ok.is_some()
         && read.status.lag_seconds(now, every).is_none();
     match result {
-        Ok(rows) => {
+        Ok(EnvironmentRows {
+            rows,
+            metrics_problem,
+        }) => {
             read.rows = rows;
+            read.metrics_problem = metrics_problem;
             read.status.last_ok = Some(at);
             read.status.error = None;
         }
@@ -381,6 +415,7 @@ pub fn leaving(state: &State) -> Option<Everywhere> {
         state.config.environment.clone(),
         EnvironmentFleet {
             rows: fleet::all_rows(state),
+            metrics_problem: None,
             status,
             asked: Some(state.monotonic),
         },

@@ -86,7 +86,7 @@ pub enum Msg {
     EnvironmentRead {
         name: String,
         at: DateTime<Utc>,
-        result: Result<Vec<super::fleet::FleetRow>, String>,
+        result: Result<super::everywhere::EnvironmentRows, String>,
     },
     /// A model's registry versions.
     VersionsFetched {

@@ -242,12 +242,12 @@ fn everywhere_timings(
                     Msg::EnvironmentRead {
                         name: name.clone(),
                         at: Utc::now(),
-                        result: Ok(rows.clone()),
+                        result: Ok(rows.clone().into()),
                     },
                 );
             }
             let last = others.last().cloned().unwrap_or_default();
-            let result = Ok(rows.clone());
+            let result = Ok(rows.clone().into());
             let started = Instant::now();
             update(
                 state,

@@ -188,6 +188,9 @@ struct EnvironmentStatus {
     read_only: bool,
     /// Why it could not be read; its models are then missing from `models`.
     error: Option<String>,
+    /// Why its serving numbers could not be read, when its registry could: its rows are
+    /// there, without numbers.
+    metrics_error: Option<String>,
     models: usize,
 }
 
@@ -216,22 +219,24 @@ fn status_everywhere(settings: &Settings, args: &StatusArgs) -> Result<(), Failu
     let mut environments = Vec::new();
     let mut models: Vec<(String, fleet::FleetRow)> = Vec::new();
     for ((name, read_only), read) in names.into_iter().zip(reads) {
-        let (count, error) = match read {
-            Ok(rows) => {
-                let rows: Vec<_> = rows
+        let (count, error, metrics_error) = match read {
+            Ok(read) => {
+                let rows: Vec<_> = read
+                    .rows
                     .into_iter()
                     .filter(|r| args.model.as_ref().is_none_or(|m| &r.model == m))
                     .collect();
                 let count = rows.len();
                 models.extend(rows.into_iter().map(|r| (name.clone(), r)));
-                (count, None)
+                (count, None, read.metrics_problem)
             }
-            Err(e) => (0, Some(e)),
+            Err(e) => (0, Some(e), None),
         };
         environments.push(EnvironmentStatus {
             name,
             read_only,
             error,
+            metrics_error,
             models: count,
         });
     }
@@ -260,6 +265,11 @@ fn status_everywhere(settings: &Settings, args: &StatusArgs) -> Result<(), Failu
             .collect();
         let header: Vec<&str> = std::iter::once("ENV").chain(STATUS_HEADER).collect();
         say!("{}", render(&header, &table));
+        for e in environments.iter().filter(|e| e.error.is_none()) {
+            if let Some(why) = &e.metrics_error {
+                say!("{}: {why}", e.name);
+            }
+        }
         for e in &failed {
             say!(
                 "{}: cannot be read: {}",

@@ -150,7 +150,7 @@ pub async fn environment_rows(
     name: &str,
     program: PathBuf,
     interval: Duration,
-) -> Result<Vec<crate::app::fleet::FleetRow>, String> {
+) -> Result<crate::app::everywhere::EnvironmentRows, String> {
     let environment = environment_named(settings, name)?;
     let sources = environment_sources(settings, environment, program)?;
     environment_rows_from(settings, name, &sources, interval).await
@@ -174,7 +174,7 @@ pub async fn environment_rows_from(
     name: &str,
     sources: &Sources,
     interval: Duration,
-) -> Result<Vec<crate::app::fleet::FleetRow>, String> {
+) -> Result<crate::app::everywhere::EnvironmentRows, String> {
     let mut there = settings.clone();
     there.environment = environment_named(settings, name)?.clone();
     let deadline = environment_deadline(settings, interval);
@@ -184,5 +184,20 @@ pub async fn environment_rows_from(
     if let Some(e) = &state.sources.registry.error {
         return Err(format!("cannot read the registry: {e}"));
     }
-    Ok(crate::app::fleet::all_rows(&state))
+    let failing: Vec<&String> = state
+        .sources
+        .metrics
+        .values()
+        .filter_map(|s| s.error.as_ref())
+        .collect();
+    let metrics_problem = failing.first().map(|first| {
+        format!(
+            "the serving numbers of {} model(s) cannot be read: {first}",
+            failing.len()
+        )
+    });
+    Ok(crate::app::everywhere::EnvironmentRows {
+        rows: crate::app::fleet::all_rows(&state),
+        metrics_problem,
+    })
 }

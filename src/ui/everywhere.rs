@@ -84,6 +84,9 @@ fn freshness_spans<'a>(state: &State, rows: &[EverywhereRow], theme: &Theme) -> 
         };
         spans.push(match freshness {
             Freshness::Live => Span::styled(format!(" {name} ✔ "), theme.ok()),
+            Freshness::NoNumbers { .. } => {
+                Span::styled(format!(" {name} ⚠ no numbers (:errors) "), theme.warn())
+            }
             Freshness::Reading => Span::styled(format!(" {name} reading… "), theme.dim()),
             Freshness::Old { age_seconds } => Span::styled(
                 format!(" {name} {} old ", format::age(*age_seconds)),
@@ -111,7 +114,7 @@ fn row<'a>(
     let env_style = match r.freshness {
         Freshness::Live => ratatui::style::Style::default(),
         Freshness::Reading => theme.dim(),
-        Freshness::Old { .. } => theme.warn(),
+        Freshness::Old { .. } | Freshness::NoNumbers { .. } => theme.warn(),
         Freshness::Failing { .. } => theme.danger(),
     };
     let env = Cell::from(Span::styled(r.environment.to_string(), env_style));
@@ -119,7 +122,7 @@ fn row<'a>(
         // An environment with no row to show: why, in the model's place and in full in ALERTS.
         let why = match &r.freshness {
             Freshness::Reading => Span::styled("reading…", theme.dim()),
-            Freshness::Live | Freshness::Old { .. } => {
+            Freshness::Live | Freshness::Old { .. } | Freshness::NoNumbers { .. } => {
                 Span::styled("no models registered", theme.dim())
             }
             Freshness::Failing { error, .. } => {

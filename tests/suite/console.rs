@@ -1472,7 +1472,7 @@ fn fleet_all_merges_every_environment_and_an_environment_that_fails_keeps_its_ro
         Msg::EnvironmentRead {
             name: "prod-eu".into(),
             at: t0(),
-            result: Ok(vec![theirs.clone()]),
+            result: Ok(vec![theirs.clone()].into()),
         },
     );
     update(
@@ -1512,6 +1512,40 @@ fn fleet_all_merges_every_environment_and_an_environment_that_fails_keeps_its_ro
         screen.contains("prod-us ✖ failing") && screen.contains("cannot be read: cannot read"),
         "{screen}"
     );
+
+    // prod-eu read again: its registry answers, its metrics source does not. The list says so
+    // rather than a bare ✔, and :errors says why.
+    update(
+        &mut s,
+        Msg::EnvironmentRead {
+            name: "prod-eu".into(),
+            at: t0(),
+            result: Ok(everywhere::EnvironmentRows {
+                rows: vec![theirs.clone()],
+                metrics_problem: Some(
+                    "the serving numbers of 1 model(s) cannot be read: Prometheus at http://127.0.0.1:9: connection refused".into(),
+                ),
+            }),
+        },
+    );
+    let screen = text(&render(&s, "dark", 120, 24));
+    assert!(
+        screen.contains("prod-eu ⚠ no numbers (:errors)"),
+        "{screen}"
+    );
+    key(&mut s, ':');
+    for c in "errors".chars() {
+        key(&mut s, c);
+    }
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    let screen = text(&render(&s, "dark", 120, 30));
+    assert!(
+        screen.contains(
+            "but the serving numbers of 1 model(s) cannot be read: Prometheus at http://127.0.0.1:9"
+        ),
+        "{screen}"
+    );
+    update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));
 
     // Enter on the line of an environment that cannot be read shows why, whole; the console
     // stays where it is.

@@ -271,3 +271,81 @@ fn fleet_all_shows_every_environment_keeps_a_hung_one_apart_and_acts_in_the_rows
     load.join().unwrap();
     ok(h, &["server", "stop", "fraud"]);
 }
+
+/// An environment whose registry answers and whose Prometheus does not: its rows are listed
+/// without numbers, and it says why (never a bare "read fine").
+#[test]
+fn status_all_envs_says_when_an_environments_serving_numbers_cannot_be_read() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    common::register(h, "fraud", "logreg_multiclass.onnx");
+    ok(h, &["alias", "set", "fraud", "production", "1"]);
+    ok(h, &["server", "start", "fraud"]);
+    let _stop = StopFraud(h);
+    let prometheus = refused_url();
+    let config = h.join("envs.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[refresh]\nsource_timeout_ms = 1500\n\n\
+             [environments.local]\n\n\
+             [environments.observed]\nmetrics = \"prometheus\"\nprometheus_url = \"{prometheus}\"\n"
+        ),
+    )
+    .unwrap();
+    let run = |json: bool| {
+        let mut args = vec!["status", "--all-envs"];
+        if json {
+            args.push("--json");
+        }
+        common::flightdeck(h)
+            .env("FLIGHTDECK_CONFIG", &config)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(false);
+    let text = stdout(&out);
+    assert!(
+        text.lines().any(|l| l
+            .starts_with("observed: the serving numbers of 1 model(s) cannot be read:")
+            && l.contains(&prometheus)),
+        "{text}{}",
+        stderr(&out)
+    );
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("local: the serving numbers")),
+        "{text}"
+    );
+    let out = run(true);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let environments = json["environments"].as_array().unwrap();
+    let of = |name: &str| {
+        environments
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert!(of("local")["metrics_error"].is_null(), "{json}");
+    assert!(of("observed")["error"].is_null(), "{json}");
+    assert!(
+        of("observed")["metrics_error"]
+            .as_str()
+            .is_some_and(|e| e.contains(&prometheus)),
+        "{json}"
+    );
+}
+
+/// Stops fraud's server when the test ends, passed or not.
+struct StopFraud<'a>(&'a Path);
+
+impl Drop for StopFraud<'_> {
+    fn drop(&mut self) {
+        let _ = common::flightdeck(self.0)
+            .args(["server", "stop", "fraud"])
+            .output();
+    }
+}

@@ -13,7 +13,7 @@ use crate::theme::Theme;
 pub fn errors(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, ascii: bool) {
     use crate::app::state::SourceStatus;
     let mut lines: Vec<Line> = Vec::new();
-    let mut source = |name: String, status: &SourceStatus| {
+    let source = |lines: &mut Vec<Line>, name: String, status: &SourceStatus| {
         let age = match (status.age_seconds(state.now), &status.error) {
             (Some(a), Some(_)) => format!("last good read {} ago", crate::ui::format::age(a)),
             (Some(a), None) => format!("read {} ago", crate::ui::format::age(a)),
@@ -34,15 +34,19 @@ pub fn errors(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, a
             ])),
         }
     };
-    source("registry".into(), &state.sources.registry);
-    source("server listing".into(), &state.sources.servers_status);
+    source(&mut lines, "registry".into(), &state.sources.registry);
+    source(
+        &mut lines,
+        "server listing".into(),
+        &state.sources.servers_status,
+    );
     for (model, status) in state
         .sources
         .metrics
         .iter()
         .filter(|(_, s)| s.error.is_some())
     {
-        source(format!("metrics of {model}"), status);
+        source(&mut lines, format!("metrics of {model}"), status);
     }
     let ok_metrics = state
         .sources
@@ -52,11 +56,20 @@ pub fn errors(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, a
         .count();
     if let Some(model) = state.open_model() {
         source(
+            &mut lines,
             format!("versions of {model}"),
             &state.sources.versions_status,
         );
-        source(format!("journal of {model}"), &state.sources.journal_status);
-        source(format!("drift of {model}"), &state.sources.drift_status);
+        source(
+            &mut lines,
+            format!("journal of {model}"),
+            &state.sources.journal_status,
+        );
+        source(
+            &mut lines,
+            format!("drift of {model}"),
+            &state.sources.drift_status,
+        );
     }
     // The other environments `:fleet all` reads: each one's whole error, which its line in
     // the list had to cut.
@@ -66,7 +79,17 @@ pub fn errors(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, a
             .iter()
             .filter(|(name, _)| **name != state.config.environment)
         {
-            source(format!("environment {name} (:fleet all)"), &read.status);
+            source(
+                &mut lines,
+                format!("environment {name} (:fleet all)"),
+                &read.status,
+            );
+            if let Some(problem) = &read.metrics_problem {
+                lines.push(Line::from(Span::styled(
+                    format!("  but {problem}"),
+                    theme.warn(),
+                )));
+            }
         }
     }
     lines.push(Line::from(Span::styled(
