@@ -75,6 +75,25 @@ pub(crate) fn identity_width<'a>(
     longest.min(room.saturating_sub(beside)).max(header)
 }
 
+/// The cells the column headed `header` gets in a [`fitted_table`] `room` wide (laid out as
+/// the table lays out its columns: after the two-cell selection marker, a space between
+/// columns), or `None` when it is left out. A cell's text longer than that is cut by the
+/// table without a sign: a caller clips it itself, with `…`, where a cut could read as
+/// another value (`accuracy=0.8055` cut to `accuracy=0`).
+pub(crate) fn width_of(columns: &[Column], room: u16, header: &str) -> Option<usize> {
+    let kept = fitting(columns, room);
+    let position = kept.iter().position(|&i| columns[i].header == header)?;
+    let [_, area] =
+        ratatui::layout::Layout::horizontal([Constraint::Length(2), Constraint::Fill(0)])
+            .areas(ratatui::layout::Rect::new(0, 0, room, 1));
+    let widths: Vec<Constraint> = kept.iter().map(|&i| columns[i].width).collect();
+    let rects = ratatui::layout::Layout::horizontal(widths)
+        .flex(ratatui::layout::Flex::Start)
+        .spacing(1)
+        .split(area);
+    rects.get(position).map(|r| usize::from(r.width))
+}
+
 /// A selectable table of `rows` (one cell per column) showing only the columns that fit in
 /// `room`.
 pub(crate) fn fitted_table<'a>(
@@ -107,6 +126,43 @@ mod tests {
         Column::new("C", Constraint::Length(10), 1),
         Column::new("D", Constraint::Min(10), 0),
     ];
+
+    #[test]
+    fn width_of_is_the_width_the_table_draws_a_column_at() {
+        // 34 cells: the marker (2), A, C, D and the two spaces between them; B dropped first.
+        assert_eq!(width_of(&COLUMNS, 34, "A"), Some(10));
+        assert_eq!(width_of(&COLUMNS, 34, "B"), None);
+        // D takes the rest: 34 - 2 - 10 - 1 - 10 - 1 = 10.
+        assert_eq!(width_of(&COLUMNS, 34, "D"), Some(10));
+        assert_eq!(
+            width_of(&COLUMNS, 60, "D"),
+            Some(25),
+            "all four fit: 60 - 2 - 30 - 3"
+        );
+        // Drawn, the table cuts a longer text at exactly that width.
+        let rows = vec![vec![
+            Cell::from("a"),
+            Cell::from("b"),
+            Cell::from("c"),
+            Cell::from("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+        ]];
+        let theme = crate::theme::Theme::built_in("dark", false).unwrap();
+        let mut buffer = ratatui::buffer::Buffer::empty(ratatui::layout::Rect::new(0, 0, 60, 2));
+        let mut state = ratatui::widgets::TableState::default().with_selected(Some(0));
+        ratatui::widgets::StatefulWidget::render(
+            fitted_table(rows, &COLUMNS, 60, &theme, false),
+            buffer.area,
+            &mut buffer,
+            &mut state,
+        );
+        let line: String = (0..60)
+            .map(|x| buffer[(x, 1)].symbol().to_string())
+            .collect();
+        assert!(
+            line.trim_end().ends_with(" 0123456789ABCDEFGHIJKLMNO"),
+            "{line:?}"
+        );
+    }
 
     #[test]
     fn the_identity_column_takes_its_longest_name_while_the_required_ones_fit() {

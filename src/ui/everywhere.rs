@@ -56,7 +56,16 @@ pub fn draw(
         room.saturating_sub(env_width + 1),
     );
     columns[1] = Column::new("MODEL", Constraint::Length(name_width), 0);
-    let cells = |r: &EverywhereRow| row(r, state, theme, ascii, usize::from(name_width));
+    // An unreadable environment's reason is cut with a sign, and Enter shows it whole.
+    let alerts_width = super::columns::width_of(&columns, room, "ALERTS");
+    let cells = |r: &EverywhereRow| {
+        row(
+            r,
+            state,
+            (theme, ascii),
+            (usize::from(name_width), alerts_width),
+        )
+    };
     let table = super::fleet::Windowed {
         rows: &rows,
         selected: everywhere::selected(state),
@@ -107,9 +116,8 @@ fn freshness_spans<'a>(state: &State, rows: &[EverywhereRow], theme: &Theme) -> 
 fn row<'a>(
     r: &EverywhereRow,
     state: &State,
-    theme: &Theme,
-    ascii: bool,
-    name_width: usize,
+    (theme, ascii): (&Theme, bool),
+    (name_width, alerts_width): (usize, Option<usize>),
 ) -> Vec<Cell<'a>> {
     let env_style = match r.freshness {
         Freshness::Live => ratatui::style::Style::default(),
@@ -126,7 +134,12 @@ fn row<'a>(
                 Span::styled("no models registered", theme.dim())
             }
             Freshness::Failing { error, .. } => {
-                Span::styled(format!("cannot be read: {error}"), theme.danger())
+                let why = format!("cannot be read: {error}");
+                let why = match alerts_width {
+                    Some(width) => format::clip(&why, width),
+                    None => why,
+                };
+                Span::styled(why, theme.danger())
             }
         };
         let mut cells = vec![env, Cell::from(Span::styled("?", env_style))];

@@ -415,6 +415,35 @@ fn model_and_feature_names_are_never_cut_while_other_columns_have_room() {
     }
 }
 
+/// A value the table must cut is cut with `…`: `accuracy=0.8055` cut bare read as
+/// `accuracy=0`, a false number.
+#[test]
+fn a_cut_metric_says_it_was_cut() {
+    let mut s = opened();
+    if let Some(versions) = s.detail.versions.get_mut("fraud") {
+        for v in versions.iter_mut() {
+            v.metrics.insert("accuracy".into(), 0.8055);
+            v.metrics.insert("log_loss".into(), 0.41234);
+        }
+    }
+    tab(&mut s); // drift
+    tab(&mut s); // versions
+    let screen = text(&render(&s, "dark", 80, 24));
+    let metrics: Vec<&str> = screen.lines().filter(|l| l.contains("accuracy=")).collect();
+    assert!(!metrics.is_empty(), "{screen}");
+    for line in metrics {
+        let cell = &line[line.find("accuracy=").unwrap()..];
+        assert!(
+            cell.contains("accuracy=0.8055") || cell.contains('…'),
+            "cut without a sign: {line:?}"
+        );
+        assert!(
+            cell.contains('…'),
+            "80 columns cannot hold all three: {line:?}"
+        );
+    }
+}
+
 #[test]
 fn enter_describes_the_selected_row_whole_and_y_shows_it_as_json() {
     use flightdeck::app::state::Overlay;

@@ -25,6 +25,24 @@ pub(super) fn journal(frame: &mut Frame<'_>, panel: Panel<'_>, drawn: &mut Drawn
         placeholder(frame, area, block, &why, theme);
         return;
     }
+    // At 80 columns FROM goes first (TO is the state the row left behind), then the user.
+    let columns = [
+        Column::new("TIME (UTC)", Constraint::Length(14), 0),
+        Column::new("USER", Constraint::Length(10), 2),
+        Column::new("OPERATION", Constraint::Length(16), 0),
+        Column::new("FROM", Constraint::Length(18), 3),
+        Column::new("TO", Constraint::Length(18), 0),
+        Column::new("OUTCOME", Constraint::Min(9), 0),
+    ];
+    let room = area.width.saturating_sub(2);
+    // Cut with a sign: `v1, canary v2 at 20%` cut bare reads as `at 2`.
+    let clip = |text: Option<&String>, header: &str| {
+        let text = text.cloned().unwrap_or_else(|| "-".into());
+        match crate::ui::columns::width_of(&columns, room, header) {
+            Some(width) => crate::ui::format::clip(&text, width),
+            None => text,
+        }
+    };
     let body: Vec<Vec<Cell>> = rows
         .iter()
         .map(|e| {
@@ -37,8 +55,8 @@ pub(super) fn journal(frame: &mut Frame<'_>, panel: Panel<'_>, drawn: &mut Drawn
                 Cell::from(e.time.format("%m-%d %H:%M:%S").to_string()),
                 Cell::from(e.user.clone()),
                 Cell::from(e.operation.clone()),
-                Cell::from(e.from.clone().unwrap_or_else(|| "-".into())),
-                Cell::from(e.to.clone().unwrap_or_else(|| "-".into())),
+                Cell::from(clip(e.from.as_ref(), "FROM")),
+                Cell::from(clip(e.to.as_ref(), "TO")),
                 // What the user overrode, or what blocked it, beside the outcome.
                 Cell::from(Line::from(match e.note() {
                     Some(note) => vec![
@@ -50,16 +68,6 @@ pub(super) fn journal(frame: &mut Frame<'_>, panel: Panel<'_>, drawn: &mut Drawn
             ]
         })
         .collect();
-    // At 80 columns FROM goes first (TO is the state the row left behind), then the user.
-    let columns = [
-        Column::new("TIME (UTC)", Constraint::Length(14), 0),
-        Column::new("USER", Constraint::Length(10), 2),
-        Column::new("OPERATION", Constraint::Length(16), 0),
-        Column::new("FROM", Constraint::Length(18), 3),
-        Column::new("TO", Constraint::Length(18), 0),
-        Column::new("OUTCOME", Constraint::Min(9), 0),
-    ];
-    let room = area.width.saturating_sub(2);
     let t = fitted_table(body, &columns, room, theme, ascii).block(block);
     drawn
         .table

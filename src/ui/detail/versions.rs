@@ -26,6 +26,23 @@ pub(super) fn versions(frame: &mut Frame<'_>, panel: Panel<'_>, drawn: &mut Draw
     }
     // The version answering a copy of production's requests, beside its aliases.
     let shadowing = state.shadow_of(name).map(|s| s.version);
+    // At 80 columns: version, aliases, smoke, date, pipeline and metrics; the data hash, SHA,
+    // commit and author come back on wider terminals (and are always in `flightdeck versions`).
+    let columns = [
+        Column::new("VER", Constraint::Length(5), 0),
+        Column::new("ALIASES", Constraint::Length(18), 0),
+        Column::new("SMOKE", Constraint::Length(8), 0),
+        Column::new("CREATED", Constraint::Length(16), 1),
+        Column::new("AUTHOR", Constraint::Length(10), 3),
+        Column::new("SHA256", Constraint::Length(12), 5),
+        Column::new("PIPELINE", Constraint::Length(8), 2),
+        Column::new("COMMIT", Constraint::Length(8), 4),
+        Column::new("DATA", Constraint::Length(12), 6),
+        Column::new("METRICS", Constraint::Min(8), 0),
+    ];
+    let room = area.width.saturating_sub(2);
+    // Cut with a sign: `accuracy=0.8055` cut bare reads as `accuracy=0`.
+    let metrics_width = crate::ui::columns::width_of(&columns, room, "METRICS");
     let rows: Vec<Vec<Cell>> = versions
         .iter()
         .map(|v| {
@@ -73,25 +90,13 @@ pub(super) fn versions(frame: &mut Frame<'_>, panel: Panel<'_>, drawn: &mut Draw
                         .map(|h| h.chars().take(12).collect::<String>())
                         .unwrap_or_else(|| "-".to_string()),
                 ),
-                Cell::from(metrics.join(" ")),
+                Cell::from(match metrics_width {
+                    Some(width) => crate::ui::format::clip(&metrics.join(" "), width),
+                    None => metrics.join(" "),
+                }),
             ]
         })
         .collect();
-    // At 80 columns: version, aliases, smoke, date, pipeline and metrics; the data hash, SHA,
-    // commit and author come back on wider terminals (and are always in `flightdeck versions`).
-    let columns = [
-        Column::new("VER", Constraint::Length(5), 0),
-        Column::new("ALIASES", Constraint::Length(18), 0),
-        Column::new("SMOKE", Constraint::Length(8), 0),
-        Column::new("CREATED", Constraint::Length(16), 1),
-        Column::new("AUTHOR", Constraint::Length(10), 3),
-        Column::new("SHA256", Constraint::Length(12), 5),
-        Column::new("PIPELINE", Constraint::Length(8), 2),
-        Column::new("COMMIT", Constraint::Length(8), 4),
-        Column::new("DATA", Constraint::Length(12), 6),
-        Column::new("METRICS", Constraint::Min(8), 0),
-    ];
-    let room = area.width.saturating_sub(2);
     let t = fitted_table(rows, &columns, room, theme, ascii).block(block);
     drawn
         .table
