@@ -64,6 +64,9 @@ pub struct LogView {
     pub typing: bool,
     /// Columns scrolled past (← →): long lines are read to their end.
     pub column: u16,
+    /// The line of the match the view was last moved to (`n`/`N` go on from it; shown a few
+    /// lines below the top, under what led to it).
+    pub at_match: Option<usize>,
     /// The servers list it was opened from (`l` in `:server`): Esc goes back to it.
     pub back_to: Option<super::servers::ServersView>,
 }
@@ -96,7 +99,7 @@ impl LogView {
     /// Holds the view on the match `older` (or newer) than where it is; says whether there was
     /// one.
     fn go_to_match(&mut self, older: bool, page: usize) -> bool {
-        let at = self.at(page);
+        let at = self.at_match.unwrap_or_else(|| self.at(page));
         let matches = self.matches();
         let found = if older {
             // Following, the newest match of all (it may be on the screen already).
@@ -106,7 +109,9 @@ impl LogView {
         };
         match found {
             Some(&i) => {
-                self.top = i;
+                // A few lines of what led to it above the match.
+                self.top = i.saturating_sub(CONTEXT);
+                self.at_match = Some(i);
                 self.follow = false;
                 true
             }
@@ -114,6 +119,9 @@ impl LogView {
         }
     }
 }
+
+/// Lines shown above a search's match.
+const CONTEXT: usize = 3;
 
 /// `l` on a model: its server's log, following.
 pub fn open(state: &mut State, model: &str) -> Vec<Effect> {
@@ -136,6 +144,7 @@ pub fn open_from(
         search: String::new(),
         typing: false,
         column: 0,
+        at_match: None,
         back_to,
     }));
     read(state)
@@ -202,6 +211,7 @@ pub fn on_key(state: &mut State, key: crate::keymap::Key) -> Vec<Effect> {
         KeyCode::Char('/') => {
             view.typing = true;
             view.search.clear();
+            view.at_match = None;
             return Vec::new();
         }
         KeyCode::Char(c @ ('n' | 'N')) if !view.search.is_empty() => {
@@ -216,6 +226,7 @@ pub fn on_key(state: &mut State, key: crate::keymap::Key) -> Vec<Effect> {
         }
         KeyCode::Esc if !view.search.is_empty() => {
             view.search.clear();
+            view.at_match = None;
             return Vec::new();
         }
         KeyCode::Right => {
@@ -237,6 +248,21 @@ pub fn on_key(state: &mut State, key: crate::keymap::Key) -> Vec<Effect> {
             view.top
         }
     };
+    // Moving the view leaves the match it was on.
+    if matches!(
+        action,
+        Some(
+            Action::Up
+                | Action::Down
+                | Action::PageUp
+                | Action::PageDown
+                | Action::Top
+                | Action::Bottom
+                | Action::NextPane
+        )
+    ) {
+        view.at_match = None;
+    }
     match action {
         Some(Action::Back | Action::Quit | Action::Logs) => {
             // Back where it was opened: the servers list, as it was left.

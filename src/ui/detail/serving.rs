@@ -193,7 +193,8 @@ fn version_column(
         .get(&key)
         .map(|c| c.series(range))
         .unwrap_or_default();
-    // The charts take the room there is (at least 3 rows each, at most 10), their time axis
+    // The span and the next range are said once, above the first chart: the three share the
+    // time axis. The charts take the room there is (at least 3 rows each, at most 10), their time axis
     // one row under the last.
     let fixed = 2 + 3 + 1 + 1;
     let chart_rows = (area.height.saturating_sub(fixed) / 3).clamp(3, 10);
@@ -246,10 +247,7 @@ fn version_column(
     plot.draw(frame, rate, rate_series, format::rate, 1.0, theme.ok());
     let p99_series = |p: &HistoryPoint| p.p99;
     frame.render_widget(
-        Paragraph::new(Line::from(vec![
-            Span::raw("p99"),
-            scale(&history, width, range, theme),
-        ])),
+        Paragraph::new(Line::from(vec![Span::raw("p99")])),
         p99_label,
     );
     plot.draw(frame, p99, p99_series, format::latency, 1e6, theme.warn());
@@ -265,18 +263,15 @@ fn version_column(
     // its clients' requests (4xx) is not the same incident as one failing (5xx).
     let percent = |r: Option<f64>| dash(r.map(format::percent));
     frame.render_widget(
-        Paragraph::new(Line::from(vec![
-            Span::styled(
-                format!(
-                    "errors {}  4xx {}  5xx {}",
-                    percent(stats.and_then(|s| s.error_ratio)),
-                    percent(stats.and_then(|s| s.client_error_ratio)),
-                    percent(stats.and_then(|s| s.server_error_ratio))
-                ),
-                err_style,
+        Paragraph::new(Line::from(vec![Span::styled(
+            format!(
+                "errors {}  4xx {}  5xx {}",
+                percent(stats.and_then(|s| s.error_ratio)),
+                percent(stats.and_then(|s| s.client_error_ratio)),
+                percent(stats.and_then(|s| s.server_error_ratio))
             ),
-            scale(&history, width, range, theme),
-        ])),
+            err_style,
+        )])),
         errors_label,
     );
     // Basis points, so a 0.5% error rate still shows as a bar.

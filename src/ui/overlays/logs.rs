@@ -62,7 +62,9 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
                 String::new()
             } else {
                 let matches = view.matches();
-                let at = matches.iter().position(|&i| i == first);
+                let at = view
+                    .at_match
+                    .and_then(|line| matches.iter().position(|&i| i == line));
                 format!(
                     "/{} · {} · n older · N newer · ",
                     view.search,

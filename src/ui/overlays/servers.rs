@@ -28,8 +28,9 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
         height,
     );
     let servers = listed(state);
+    // The keys are in the footer and the line below the list.
     let title = format!(
-        " local servers of {} ({}) · x stop · r restart · s start · l logs · esc closes ",
+        " local servers of {} ({}) ",
         state.config.environment,
         servers.len()
     );
