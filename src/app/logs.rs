@@ -67,6 +67,9 @@ pub struct LogView {
     /// The line of the match the view was last moved to (`n`/`N` go on from it; shown a few
     /// lines below the top, under what led to it).
     pub at_match: Option<usize>,
+    /// What the last search key found nothing for (`no older match for …`), shown with the
+    /// search until the next key: a message in the footer outlived the search it was about.
+    pub note: Option<String>,
     /// The servers list it was opened from (`l` in `:server`): Esc goes back to it.
     pub back_to: Option<super::servers::ServersView>,
 }
@@ -145,6 +148,7 @@ pub fn open_from(
         typing: false,
         column: 0,
         at_match: None,
+        note: None,
         back_to,
     }));
     read(state)
@@ -186,13 +190,13 @@ pub fn on_key(state: &mut State, key: crate::keymap::Key) -> Vec<Effect> {
         return Vec::new();
     };
     let page = 10;
+    view.note = None;
     if view.typing {
         match key.code {
             KeyCode::Enter => {
                 view.typing = false;
                 if !view.search.is_empty() && !view.go_to_match(true, page) {
-                    let search = view.search.clone();
-                    state.toast = Some(format!("{search:?} is in none of the lines kept"));
+                    view.note = Some(format!("{:?} is in none of the lines kept", view.search));
                 }
             }
             KeyCode::Esc => {
@@ -216,10 +220,9 @@ pub fn on_key(state: &mut State, key: crate::keymap::Key) -> Vec<Effect> {
         }
         KeyCode::Char(c @ ('n' | 'N')) if !view.search.is_empty() => {
             if !view.go_to_match(c == 'n', page) {
-                state.toast = Some(format!(
-                    "no {} match for {:?}",
+                view.note = Some(format!(
+                    "no {} match",
                     if c == 'n' { "older" } else { "newer" },
-                    view.search
                 ));
             }
             return Vec::new();

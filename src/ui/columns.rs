@@ -94,6 +94,31 @@ pub(crate) fn width_of(columns: &[Column], room: u16, header: &str) -> Option<us
     rects.get(position).map(|r| usize::from(r.width))
 }
 
+/// `block` with the columns a table `room` wide leaves out said on its bottom edge,
+/// `+2 wider: ACC SMOKE`: nothing hides unsaid.
+pub(crate) fn hidden_said<'a>(
+    block: ratatui::widgets::Block<'a>,
+    columns: &[Column],
+    room: u16,
+    theme: &Theme,
+) -> ratatui::widgets::Block<'a> {
+    let kept = fitting(columns, room);
+    let hidden: Vec<&str> = (0..columns.len())
+        .filter(|i| !kept.contains(i))
+        .map(|i| columns[i].header)
+        .collect();
+    if hidden.is_empty() {
+        return block;
+    }
+    block.title_bottom(
+        ratatui::text::Line::from(ratatui::text::Span::styled(
+            format!(" +{} wider: {} ", hidden.len(), hidden.join(" ")),
+            theme.dim(),
+        ))
+        .right_aligned(),
+    )
+}
+
 /// A selectable table of `rows` (one cell per column) showing only the columns that fit in
 /// `room`.
 pub(crate) fn fitted_table<'a>(

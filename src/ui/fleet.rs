@@ -122,25 +122,7 @@ impl<T> Windowed<'_, T> {
         let end = (selected + height + 1).min(rows.len());
         let body: Vec<Vec<Cell>> = rows[start..end].iter().map(cells).collect();
         let room = area.width.saturating_sub(2);
-        // Columns a narrow terminal left out, said where they would be (nothing hides unsaid).
-        let hidden: Vec<&str> = {
-            let kept = super::columns::fitting(columns, room);
-            (0..columns.len())
-                .filter(|i| !kept.contains(i))
-                .map(|i| columns[i].header)
-                .collect()
-        };
-        let block = if hidden.is_empty() {
-            block
-        } else {
-            block.title_bottom(
-                Line::from(Span::styled(
-                    format!(" +{} wider: {} ", hidden.len(), hidden.join(" ")),
-                    theme.dim(),
-                ))
-                .right_aligned(),
-            )
-        };
+        let block = super::columns::hidden_said(block, columns, room, theme);
         let table_widget = fitted_table(body, columns, room, theme, ascii).block(block);
         let table = &mut drawn.table;
         let absolute = table.offset();

@@ -1540,9 +1540,10 @@ fn fleet_all_merges_every_environment_and_an_environment_that_fails_keeps_its_ro
     update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
     let screen = text(&render(&s, "dark", 120, 30));
     assert!(
-        screen.contains(
-            "but the serving numbers of 1 model(s) cannot be read: Prometheus at http://127.0.0.1:9"
-        ),
+        screen.contains("environment prod-eu (:fleet all) serving numbers: failing")
+            && screen.contains(
+                "  the serving numbers of 1 model(s) cannot be read: Prometheus at http://127.0.0.1:9"
+            ),
         "{screen}"
     );
     update(&mut s, Msg::Key(Key::plain(KeyCode::Esc)));

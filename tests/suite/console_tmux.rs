@@ -827,11 +827,14 @@ fn l_tails_a_models_server_logs_and_tab_moves_between_them() {
     tmux.keys(&["n"]);
     tmux.wait_for("the older match", |s| s.contains("match 1 of 2"));
     tmux.keys(&["n"]);
-    tmux.wait_for("no older one, said", |s| {
-        s.contains("no older match for \"SERVING FRAUD\"")
+    tmux.wait_for("no older one, said with the search", |s| {
+        s.contains("/SERVING FRAUD · match 1 of 2, no older match")
     });
     tmux.keys(&["N"]);
-    tmux.wait_for("the newer match", |s| s.contains("match 2 of 2"));
+    // The next key forgets it: it was about the key before.
+    tmux.wait_for("the newer match", |s| {
+        s.contains("match 2 of 2") && !s.contains("no older match")
+    });
     tmux.keys(&["Escape"]);
     tmux.wait_for("the search cleared, the log still open", |s| {
         !s.contains("/SERVING FRAUD") && s.contains("process output")

@@ -644,6 +644,15 @@ fn interfere_at(h: &Path, args: &[&str], point: &str, meanwhile: impl FnOnce()) 
         .spawn()
         .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    // Paused, it waits for the resume file forever: a failing `meanwhile` must not leave it.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = KillOnDrop(child);
     let mut seen = String::new();
     loop {
         let mut line = String::new();
@@ -658,7 +667,7 @@ fn interfere_at(h: &Path, args: &[&str], point: &str, meanwhile: impl FnOnce()) 
     meanwhile();
     std::fs::write(&resume, "").unwrap();
     stderr.read_to_string(&mut seen).unwrap();
-    let code = child.wait().unwrap().code().unwrap_or(-1);
+    let code = child.0.wait().unwrap().code().unwrap_or(-1);
     (code, seen)
 }
 

@@ -68,6 +68,7 @@ pub(super) fn journal(frame: &mut Frame<'_>, panel: Panel<'_>, drawn: &mut Drawn
             ]
         })
         .collect();
+    let block = crate::ui::columns::hidden_said(block, &columns, room, theme);
     let t = fitted_table(body, &columns, room, theme, ascii).block(block);
     drawn
         .table

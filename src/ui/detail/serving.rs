@@ -227,16 +227,15 @@ fn version_column(
     frame.render_widget(Paragraph::new(header), title);
     let rate_series = |p: &HistoryPoint| p.requests_per_second;
     let width = rate.width.saturating_sub(GUTTER);
+    let rate_text = format!(
+        "req/s {}",
+        dash(stats.map(|s| format::rate(s.requests_per_second)))
+    );
+    let room = usize::from(rate_label.width).saturating_sub(rate_text.chars().count());
     frame.render_widget(
         Paragraph::new(Line::from(vec![
-            Span::styled(
-                format!(
-                    "req/s {}",
-                    dash(stats.map(|s| format::rate(s.requests_per_second)))
-                ),
-                value(Style::default()),
-            ),
-            scale(&history, width, range, theme),
+            Span::styled(rate_text, value(Style::default())),
+            scale(&history, width, range, theme, room),
         ])),
         rate_label,
     );
@@ -482,6 +481,7 @@ fn scale<'a>(
     width: u16,
     range: crate::app::chart_range::ChartRange,
     theme: &Theme,
+    room: usize,
 ) -> Span<'a> {
     let shown = tail(history, width);
     let span = format!(
@@ -489,10 +489,16 @@ fn scale<'a>(
         format::age(range.bucket_seconds() * shown.len() as i64),
         range.step_label()
     );
-    Span::styled(
+    // Whole parts only, as many as fit: a cut `T→1` read as a range.
+    let text = [
         format!("   {span} · T→{}", range.next().label()),
-        theme.dim(),
-    )
+        format!("   {span}"),
+        String::new(),
+    ]
+    .into_iter()
+    .find(|t| t.chars().count() <= room)
+    .unwrap_or_default();
+    Span::styled(text, theme.dim())
 }
 
 /// The last `width` points of a series.

@@ -97,6 +97,7 @@ pub(super) fn versions(frame: &mut Frame<'_>, panel: Panel<'_>, drawn: &mut Draw
             ]
         })
         .collect();
+    let block = crate::ui::columns::hidden_said(block, &columns, room, theme);
     let t = fitted_table(rows, &columns, room, theme, ascii).block(block);
     drawn
         .table

@@ -84,11 +84,13 @@ pub fn errors(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, a
                 format!("environment {name} (:fleet all)"),
                 &read.status,
             );
+            // Read, but without its serving numbers: said as a failure of its own.
             if let Some(problem) = &read.metrics_problem {
                 lines.push(Line::from(Span::styled(
-                    format!("  but {problem}"),
-                    theme.warn(),
+                    format!("environment {name} (:fleet all) serving numbers: failing"),
+                    theme.danger(),
                 )));
+                lines.push(Line::from(Span::raw(format!("  {problem}"))));
             }
         }
     }

@@ -65,15 +65,17 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &State, theme: &Theme, asc
                 let at = view
                     .at_match
                     .and_then(|line| matches.iter().position(|&i| i == line));
-                format!(
-                    "/{} · {} · n older · N newer · ",
-                    view.search,
-                    match (at, matches.len()) {
-                        (_, 0) => "no match".to_string(),
-                        (Some(i), n) => format!("match {} of {n}", i + 1),
-                        (None, n) => format!("{n} matches"),
-                    }
-                )
+                let found = match (at, matches.len()) {
+                    (_, 0) => "no match".to_string(),
+                    (Some(i), n) => format!("match {} of {n}", i + 1),
+                    (None, n) => format!("{n} matches"),
+                };
+                // What the last key found nothing for, until the next key.
+                let found = match &view.note {
+                    Some(note) => format!("{found}, {note}"),
+                    None => found,
+                };
+                format!("/{} · {found} · n older · N newer · ", view.search,)
             };
             (
                 lines,
