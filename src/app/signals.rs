@@ -3,11 +3,9 @@
 //! over (its predecessor's numbers are not its own); a server that stopped leaves nothing
 //! behind that could pass for a measurement. Failed reads keep the last numbers, marked stale.
 
-use std::collections::VecDeque;
-
 use chrono::{DateTime, Utc};
 
-use super::state::{HISTORY, ScrapeSample, State};
+use super::state::{ScrapeSample, State};
 use crate::clients::metrics::{self, ScrapeSnapshot, VersionCounters};
 
 /// One scrape of `model`'s server at `endpoint` came back.
@@ -31,12 +29,11 @@ pub fn scraped(
     };
     status.last_ok = Some(at);
     status.error = None;
-    let previous = state.scrapes.get(&model).cloned();
-    if previous.as_ref().is_some_and(|p| p.endpoint != endpoint) {
-        // A new server: its versions serve "since" now, not since its predecessor started.
-        state.serving_since.retain(|key, _| key.0 != model);
-    }
-    let previous = previous.filter(|p| p.endpoint == endpoint);
+    let previous = state
+        .scrapes
+        .get(&model)
+        .filter(|p| p.endpoint == endpoint)
+        .cloned();
     let Some(previous) = previous else {
         // A first read, or a server replaced at a new endpoint: nothing to pair with, so no
         // rate yet, and nothing of the old server's may pass for the new one's.
@@ -57,12 +54,6 @@ pub fn scraped(
     state
         .serving
         .retain(|key, _| key.0 != model || versions.contains(key));
-    // A version that left the deployment serves "since" anew when it comes back.
-    let loaded =
-        |key: &(String, String)| snapshot.roles.is_empty() || snapshot.roles.contains_key(key);
-    state
-        .serving_since
-        .retain(|key, _| key.0 != model || loaded(key));
     let none = VersionCounters::default();
     for key in versions {
         let current = snapshot.versions.get(&key).unwrap_or(&none);
@@ -77,28 +68,14 @@ pub fn scraped(
         let restarted = current.requests < before.requests;
         if (appeared || restarted) && current.requests > 0.0 {
             state.serving.remove(&key);
-            if loaded(&key) {
-                state.serving_since.entry(key.clone()).or_insert(at);
-            }
             continue;
         }
         let stats = metrics::between(before, current, seconds);
         state.serving.insert(key.clone(), stats);
-        if loaded(&key) {
-            state.serving_since.entry(key.clone()).or_insert(at);
-        }
-        state.coarse.entry(key.clone()).or_default().add(
+        state.coarse.entry(key).or_default().add(
             at.timestamp(),
             super::state::HistoryPoint::read(stats, at.timestamp()),
         );
-        let points = state
-            .history
-            .entry(key)
-            .or_insert_with(|| VecDeque::with_capacity(HISTORY));
-        points.push_back(super::state::HistoryPoint::read(stats, at.timestamp()));
-        while points.len() > HISTORY {
-            points.pop_front();
-        }
     }
     keep(state, model, endpoint, monotonic, snapshot);
 }

@@ -70,9 +70,6 @@ impl Pane {
     }
 }
 
-/// Points of serving history kept per version (a bounded window whatever the uptime).
-pub const HISTORY: usize = 300;
-
 /// What keys are doing right now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
@@ -354,14 +351,11 @@ pub struct State {
     /// server has no deployment, so the listing leaves it out; the list keeps it, to start it
     /// again (`s`).
     pub stopped_here: Vec<crate::model::ServingStatus>,
-    /// Recent serving stats per version, oldest first, at most [`HISTORY`] points.
-    pub history: BTreeMap<VersionKey, VecDeque<HistoryPoint>>,
-    /// The last hour and day of each version's serving, in coarser points (`T`).
+    /// The last five minutes, hour and day of each version's serving, in steps fixed in time
+    /// (the serving charts; `T` picks the range).
     pub coarse: BTreeMap<VersionKey, super::chart_range::Coarse>,
     /// What the serving charts span.
     pub chart_range: super::chart_range::ChartRange,
-    /// When each version first served here: its charts start there, after a deploy or promote.
-    pub serving_since: BTreeMap<VersionKey, DateTime<Utc>>,
     /// A one-line message for the user (errors from commands, results).
     pub toast: Option<String>,
     /// When it was shown (monotonic seconds): it goes after a while.
@@ -573,10 +567,8 @@ impl State {
             scrapes: BTreeMap::new(),
             serving: BTreeMap::new(),
             stopped_here: Vec::new(),
-            history: BTreeMap::new(),
             coarse: BTreeMap::new(),
             chart_range: Default::default(),
-            serving_since: BTreeMap::new(),
             toast: None,
             toast_since: None,
             guide: None,

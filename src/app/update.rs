@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 use super::effect::Effect;
 use super::fleet;
 use super::msg::{FleetData, Msg};
-use super::state::{HISTORY, Mode, Overlay, Pane, State, View};
+use super::state::{Mode, Overlay, Pane, State, View};
 use crate::keymap::{Action, Key, KeyCode};
 
 /// How long a message stays in the footer.
@@ -101,13 +101,7 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Effect> {
             result,
         } => {
             match result {
-                Ok(series) if range != super::chart_range::ChartRange::FiveMinutes => {
-                    super::chart_range::history_fetched(state, &model, range, series)
-                }
-                Ok(series) => {
-                    super::chart_range::history_fetched(state, &model, range, series.clone());
-                    history_fetched(state, &model, series)
-                }
+                Ok(series) => super::chart_range::history_fetched(state, &model, range, series),
                 Err(e) => state.toast = Some(format!("chart history: {e}")),
             }
             Vec::new()
@@ -248,39 +242,6 @@ fn fleet_fetched(
             state.sources.registry.error = Some(e);
             Vec::new()
         }
-    }
-}
-
-/// A model's chart history from a source that keeps one: each version's series replaces what
-/// the console gathered itself when it is longer.
-fn history_fetched(
-    state: &mut State,
-    model: &str,
-    series: std::collections::BTreeMap<(String, String), Vec<crate::clients::metrics::RatePoint>>,
-) {
-    for ((series_model, version), points) in series {
-        if series_model != model || points.is_empty() {
-            continue;
-        }
-        let key = (series_model, version);
-        let known = state.history.get(&key).map_or(0, VecDeque::len);
-        if points.len() <= known {
-            continue;
-        }
-        if let Some(first) = points.first() {
-            let at = chrono::DateTime::from_timestamp(first.at as i64, 0).unwrap_or(state.now);
-            state.serving_since.insert(key.clone(), at);
-        }
-        let mut history = VecDeque::with_capacity(HISTORY);
-        for p in points.iter().skip(points.len().saturating_sub(HISTORY)) {
-            history.push_back(super::state::HistoryPoint {
-                requests_per_second: p.requests_per_second as f32,
-                error_ratio: p.error_ratio.map_or(f32::NAN, |r| r as f32),
-                p99: p.p99.map_or(f32::NAN, |v| v as f32),
-                at: super::state::unix_u32(p.at as i64),
-            });
-        }
-        state.history.insert(key, history);
     }
 }
 

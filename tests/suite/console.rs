@@ -346,13 +346,15 @@ fn serving_history_is_bounded() {
                 model: "fraud".into(),
                 endpoint: "http://127.0.0.1:9000".into(),
                 monotonic: 2.0 + i as f64,
-                at: t0(),
+                at: t0() + chrono::Duration::seconds(i as i64),
                 result: Ok(snapshot),
             },
         );
     }
-    let history = &s.history[&("fraud".to_string(), "1".to_string())];
-    assert_eq!(history.len(), flightdeck::app::state::HISTORY);
+    // A thousand seconds of reads: the five minutes keep their steps, and the one being filled.
+    use flightdeck::app::chart_range::ChartRange;
+    let history = s.coarse[&("fraud".to_string(), "1".to_string())].series(ChartRange::FiveMinutes);
+    assert_eq!(history.len(), ChartRange::FiveMinutes.points() + 1);
 }
 
 #[test]
@@ -982,7 +984,7 @@ fn env_switches_to_another_configured_environment_and_forgets_the_old_ones_data(
     );
     assert_eq!(s.config.environment, "audit");
     assert!(s.config.read_only && s.config.typed_confirmation);
-    assert!(s.models.is_empty() && s.scrapes.is_empty() && s.history.is_empty());
+    assert!(s.models.is_empty() && s.scrapes.is_empty() && s.coarse.is_empty());
     let header = text(&render(&s, "dark", 100, 24));
     assert!(header.contains("audit · READ-ONLY"), "{header}");
 }
@@ -1096,9 +1098,10 @@ fn an_opened_models_charts_start_with_the_sources_history() {
         range: flightdeck::app::chart_range::ChartRange::FiveMinutes,
     }));
     let key = ("fraud".to_string(), "1".to_string());
+    // The source's points at the range's 5 s step, as Prometheus answers the query.
     let points: Vec<RatePoint> = (0..5)
         .map(|i| RatePoint {
-            at: 1_800_000_000.0 - 300.0 + f64::from(i),
+            at: 1_800_000_000.0 - 300.0 + 5.0 * f64::from(i),
             requests_per_second: 10.0 * f64::from(i),
             error_ratio: Some(0.0),
             p99: Some(0.002),
@@ -1112,11 +1115,15 @@ fn an_opened_models_charts_start_with_the_sources_history() {
             result: Ok([(key.clone(), points)].into()),
         },
     );
-    let history = &s.history[&key];
-    assert_eq!(history.len(), 5);
-    assert_eq!(history.back().unwrap().requests_per_second, 40.0);
+    let chart = |s: &flightdeck::app::State| {
+        s.coarse[&key].series(flightdeck::app::chart_range::ChartRange::FiveMinutes)
+    };
+    // The source's five steps, then the step the console's own read is filling.
+    let history = chart(&s);
+    assert_eq!(history.len(), 6);
+    assert_eq!(history[4].unwrap().requests_per_second, 40.0);
     assert_eq!(
-        s.serving_since[&key].timestamp(),
+        i64::from(history[0].unwrap().at),
         1_800_000_000 - 300,
         "the chart says since when it reaches back"
     );
@@ -1129,7 +1136,7 @@ fn an_opened_models_charts_start_with_the_sources_history() {
             result: Ok(Default::default()),
         },
     );
-    assert_eq!(s.history[&key].len(), 5);
+    assert_eq!(chart(&s).len(), 6);
     // T asks the source for the hour's history, in its steps.
     let effects = key_press(&mut s, 'T');
     assert_eq!(
