@@ -27,7 +27,7 @@ pub enum ServerCommand {
         version: Option<u32>,
         #[arg(long, value_parser = parse_version)]
         canary: Option<u32>,
-        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
+        #[arg(long, default_value_t = crate::engine::servers::DEFAULT_CANARY_PERCENT, value_parser = clap::value_parser!(u8).range(0..=100))]
         canary_percent: u8,
         #[arg(long)]
         json: bool,
@@ -110,30 +110,24 @@ pub fn run(settings: &Settings, actor: &Actor, command: ServerCommand) -> Result
             };
             // With no version named, the aliases say what to serve: the canary too, at the
             // share the operation that made it gave it (or --canary-percent).
-            let (canary, canary_percent) = match (version, canary) {
-                (None, None) if mlflow.is_some() => {
-                    let canary = mlflow.and_then(|(_, canary)| canary);
-                    let share = canary
-                        .and_then(|c| {
-                            crate::engine::servers::last_canary_share(&registry, &model, c)
-                        })
-                        .unwrap_or(canary_percent);
-                    (canary, share)
+            let plan = match (version, canary) {
+                (None, None) => {
+                    let canary = match mlflow {
+                        Some((_, canary)) => canary,
+                        None => alias_canary(&registry, &model)?,
+                    };
+                    crate::engine::servers::plan_of_aliases(
+                        &registry,
+                        &model,
+                        (stable, canary),
+                        canary_percent,
+                    )
                 }
-                (None, None) => match alias_canary(&registry, &model)? {
-                    Some(c) => (
-                        Some(c),
-                        crate::engine::servers::last_canary_share(&registry, &model, c)
-                            .unwrap_or(canary_percent),
-                    ),
-                    None => (None, canary_percent),
+                _ => ServingPlan {
+                    stable,
+                    canary,
+                    canary_percent: if canary.is_some() { canary_percent } else { 0 },
                 },
-                _ => (canary, canary_percent),
-            };
-            let plan = ServingPlan {
-                stable,
-                canary,
-                canary_percent: if canary.is_some() { canary_percent } else { 0 },
             };
             let started = runtime()?.block_on(crate::engine::servers::start(
                 &serving,

@@ -82,31 +82,18 @@ async fn server(
                     "{model} has no production version to serve: deploy one first (d)"
                 ));
             };
-            let registry = crate::store::Registry::open(data_dir).map_err(|e| e.to_string())?;
-            let plan = crate::engine::servers::plan_of_aliases(
-                &registry,
-                &name,
-                (production, held.canary),
-                10,
-            );
-            drop(registry);
             let started = crate::engine::servers::start_local(
                 data_dir,
                 program,
                 config,
                 op.actor(),
                 &name,
-                plan,
+                (production, held.canary),
             )
             .await
             .map_err(|e| e.to_string())?;
-            let status = started.status;
             (
-                format!(
-                    "{model}'s server started: {} on {}",
-                    status.serving.unwrap_or(status.plan).describe(),
-                    status.endpoint().unwrap_or_default()
-                ),
+                format!("{model}'s server started: {}", serves(&started.status)),
                 None,
                 started.unjournaled,
             )
@@ -130,13 +117,8 @@ async fn server(
                 crate::engine::servers::restart_local(data_dir, program, config, op.actor(), &name)
                     .await
                     .map_err(|e| e.to_string())?;
-            let status = restarted.status;
             (
-                format!(
-                    "{model}'s server restarted: {} on {}",
-                    status.serving.unwrap_or(status.plan).describe(),
-                    status.endpoint().unwrap_or_default()
-                ),
+                format!("{model}'s server restarted: {}", serves(&restarted.status)),
                 restarted.shadow,
                 restarted.unjournaled,
             )
@@ -152,6 +134,15 @@ async fn server(
         said.push_str(&format!("; not journaled: {e}"));
     }
     Ok(said)
+}
+
+/// "v1 on http://127.0.0.1:PORT": what a server answers it serves, and where.
+fn serves(status: &crate::model::ServingStatus) -> String {
+    format!(
+        "{} on {}",
+        status.serving.unwrap_or(status.plan).describe(),
+        status.endpoint().unwrap_or_default()
+    )
 }
 
 /// Starts or stops a shadow through the engine (which journals it).

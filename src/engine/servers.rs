@@ -70,6 +70,9 @@ pub async fn start(
     })
 }
 
+/// A canary's share of traffic when nothing says otherwise (`--canary-percent`'s default).
+pub const DEFAULT_CANARY_PERCENT: u8 = 10;
+
 /// What the aliases say `model` serves: `production` as the stable version and `canary` (if
 /// any) at the share the newest operation that made it the canary planned for it, else
 /// `canary_percent`.
@@ -90,7 +93,7 @@ pub fn plan_of_aliases(
 
 /// The traffic share the newest operation that made `canary` the canary planned for it,
 /// from the plan recorded in its journal row.
-pub fn last_canary_share(registry: &Registry, model: &ModelName, canary: u32) -> Option<u8> {
+fn last_canary_share(registry: &Registry, model: &ModelName, canary: u32) -> Option<u8> {
     let rows = registry
         .journal(&crate::store::journal::JournalQuery {
             model: Some(model.to_string()),
@@ -193,17 +196,19 @@ pub async fn stop_local(
     stop(&serving, &mut registry, actor, model).await
 }
 
-/// Starts `model`'s server under `data_dir` serving `plan`, reading `config`.
+/// Starts `model`'s server under `data_dir`, reading `config`, serving what the aliases hold:
+/// `(production, canary)`, the canary at the share its operation gave it.
 pub async fn start_local(
     data_dir: &std::path::Path,
     program: std::path::PathBuf,
     config: Option<std::path::PathBuf>,
     actor: &Actor,
     model: &ModelName,
-    plan: ServingPlan,
+    held: (u32, Option<u32>),
 ) -> Result<Started, EngineError> {
     let serving = LocalServing::new(data_dir, program).with_config(config);
     let mut registry = Registry::open(data_dir)?;
+    let plan = plan_of_aliases(&registry, model, held, DEFAULT_CANARY_PERCENT);
     start(&serving, &mut registry, actor, model, plan).await
 }
 

@@ -1540,11 +1540,7 @@ fn fleet_all_merges_every_environment_and_an_environment_that_fails_keeps_its_ro
         screen.contains("prod-eu ⚠ no numbers (:errors)"),
         "{screen}"
     );
-    key(&mut s, ':');
-    for c in "errors".chars() {
-        key(&mut s, c);
-    }
-    update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    command(&mut s, "errors");
     let screen = text(&render(&s, "dark", 120, 30));
     assert!(
         screen.contains("environment prod-eu (:fleet all) serving numbers: failing")
@@ -1605,11 +1601,7 @@ fn fleet_all_merges_every_environment_and_an_environment_that_fails_keeps_its_ro
         "{screen}"
     );
     // `:errors` lists the other environments' reads too, each error whole.
-    key(&mut s, ':');
-    for c in "errors".chars() {
-        key(&mut s, c);
-    }
-    update(&mut s, Msg::Key(Key::plain(KeyCode::Enter)));
+    command(&mut s, "errors");
     let screen = text(&render(&s, "dark", 120, 30));
     assert!(
         screen.contains("environment prod-eu (:fleet all): failing (last good read 12s ago)")

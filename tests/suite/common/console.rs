@@ -37,6 +37,15 @@ pub fn key(s: &mut State, c: char) -> Vec<Effect> {
     update(s, Msg::Key(Key::char(c)))
 }
 
+/// Types `:text` and Enter, as a person runs a command.
+pub fn command(s: &mut State, text: &str) -> Vec<Effect> {
+    key(s, ':');
+    for c in text.chars() {
+        key(s, c);
+    }
+    update(s, Msg::Key(Key::plain(flightdeck::keymap::KeyCode::Enter)))
+}
+
 pub fn summary(name: &str, production: Option<u32>) -> ModelSummary {
     let model = ModelName::new(name).unwrap();
     ModelSummary {
